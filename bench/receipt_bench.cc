@@ -1,0 +1,2 @@
+// Placeholder until the receipt benchmark lands (same session).
+int main() { return 0; }

@@ -1,0 +1,116 @@
+// Spent-use store cost versus size: reserve() and lookup() on a 1,000-entry
+// and a 1,000,000-entry store, in the same run, interleaved.
+//
+//   cmake --build build -j2 --target use_store_bench && build/bench/use_store_bench [DIR]
+//
+// DIR (default: a fresh directory under $TMPDIR or /tmp) must be on the
+// filesystem you care about: reserve() is dominated by its fsync.
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lib/crypto.h"
+#include "lib/use_store.h"
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string digest_of(const std::string& tag, uint64_t i) { return "sha256:" + gx::crypto::sha256_hex(tag + std::to_string(i)); }
+
+// Bulk load through the store's own schema, in one transaction (one fsync):
+// reserve() one row at a time would take an fsync per row.
+bool fill(gx::UseStore& store, uint64_t n) {
+  sqlite3* db = store.raw_handle_for_bench();
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES (?1, 1, 1, ?2)", -1, &st,
+                         nullptr) != SQLITE_OK)
+    return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string d = digest_of("fill", i);
+    sqlite3_bind_text(st, 1, d.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, 2000000000 + static_cast<int64_t>(i % 1000));
+    if (sqlite3_step(st) != SQLITE_DONE) return false;
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  return sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string base;
+  if (argc > 1) {
+    base = argv[1];
+  } else {
+    const char* tmp = getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/gx-use-bench.XXXXXX";
+    if (!mkdtemp(tmpl.data())) return 1;
+    base = tmpl;
+  }
+  const uint64_t sizes[2] = {1'000, 1'000'000};
+  std::vector<gx::UseStore> stores;
+  for (uint64_t n : sizes) {
+    auto s = gx::UseStore::open(base + "/n" + std::to_string(n));
+    if (!s) {
+      std::fprintf(stderr, "open: %s\n", s.error().detail.c_str());
+      return 1;
+    }
+    auto t0 = Clock::now();
+    if (!fill(*s, n)) {
+      std::fprintf(stderr, "fill failed\n");
+      return 1;
+    }
+    std::printf("filled %8llu entries in %.2f s\n", static_cast<unsigned long long>(n),
+                std::chrono::duration<double>(Clock::now() - t0).count());
+    stores.push_back(s.take());
+  }
+
+  const int kRounds = 400;
+  std::vector<double> reserve_us[2], lookup_us[2];
+  for (int r = 0; r < kRounds; ++r) {
+    for (int k = 0; k < 2; ++k) {  // interleaved, so drift hits both alike
+      // A new artifact (the common case: insert) ...
+      std::string fresh = digest_of("run", static_cast<uint64_t>(r));
+      auto t0 = Clock::now();
+      auto res = stores[k].reserve(fresh, 3, 2000000000);
+      auto t1 = Clock::now();
+      if (!res) {
+        std::fprintf(stderr, "reserve: %s\n", res.error().detail.c_str());
+        return 1;
+      }
+      reserve_us[k].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      // ... and a lookup of an existing row, without the fsync.
+      std::string old = digest_of("fill", static_cast<uint64_t>(r) * 2477 % sizes[k]);
+      t0 = Clock::now();
+      auto rec = stores[k].lookup(old);
+      t1 = Clock::now();
+      if (!rec || !*rec) {
+        std::fprintf(stderr, "lookup failed\n");
+        return 1;
+      }
+      lookup_us[k].push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    }
+  }
+  double r0 = median(reserve_us[0]), r1 = median(reserve_us[1]);
+  double l0 = median(lookup_us[0]), l1 = median(lookup_us[1]);
+  std::printf("reserve() median: %9.1f us at 1k, %9.1f us at 1M, ratio 1M/1k = %.2f (committed + fsync'd)\n", r0, r1,
+              r1 / r0);
+  std::printf("lookup()  median: %9.1f us at 1k, %9.1f us at 1M, ratio 1M/1k = %.2f (no fsync)\n", l0, l1, l1 / l0);
+  std::printf("store files under %s\n", base.c_str());
+  if (argc <= 1) std::filesystem::remove_all(base);
+  return 0;
+}

@@ -1,0 +1,40 @@
+// Shared by the subcommands: the exit codes (defined here and only here,
+// documented in gx(1)) and the way a Decision becomes a message.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "lib/decision.h"
+
+namespace gx::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,         // valid / success (gx run: the child's own status instead)
+  kExitError = 125,    // could not run: bad usage, unreadable input, I/O error
+  kExitDenied = 126,   // denied: the request was checked and refused
+};
+
+// Prints "gx: denied (<code>): <detail>" (or "gx: error: ..." for I/O and
+// usage problems) on stderr and returns the matching exit code.
+int report_denial(const Decision& d);
+int report_error(const std::string& message);
+// Exit code for a decision that was not allowed.
+int exit_code_for(const Decision& d);
+
+// Every subcommand file provides one setup function: it adds its
+// subcommand and options to `app` and, when chosen, stores its exit code in
+// `exit_code`.
+void setup_keygen(CLI::App& app, int& exit_code);
+void setup_trust(CLI::App& app, int& exit_code);
+void setup_init(CLI::App& app, int& exit_code);
+void setup_sign(CLI::App& app, int& exit_code);
+void setup_verify(CLI::App& app, int& exit_code);
+void setup_run(CLI::App& app, int& exit_code);
+void setup_log(CLI::App& app, int& exit_code);
+void setup_profiles(CLI::App& app, int& exit_code);
+void setup_revoke(CLI::App& app, int& exit_code);
+void setup_state(CLI::App& app, int& exit_code);
+void setup_learn(CLI::App& app, int& exit_code);
+
+}  // namespace gx::cli

@@ -1,0 +1,36 @@
+// gx: a thin front end. Each subcommand lives in its own file (setup_*).
+#include <CLI/CLI.hpp>
+
+#include "cmd/common.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gx: run a command only if a signed authorization artifact allows it", "gx"};
+  app.set_version_flag("-V,--version", std::string("gx ") + GX_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  int exit_code = gx::cli::kExitOk;
+  gx::cli::setup_keygen(app, exit_code);
+  gx::cli::setup_trust(app, exit_code);
+  gx::cli::setup_init(app, exit_code);
+  gx::cli::setup_sign(app, exit_code);
+  gx::cli::setup_verify(app, exit_code);
+  gx::cli::setup_run(app, exit_code);
+  gx::cli::setup_log(app, exit_code);
+  gx::cli::setup_profiles(app, exit_code);
+  gx::cli::setup_revoke(app, exit_code);
+  gx::cli::setup_state(app, exit_code);
+  gx::cli::setup_learn(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return gx::cli::kExitError;  // usage errors are "could not run"
+  }
+  return exit_code;
+}

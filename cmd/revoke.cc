@@ -1,0 +1,205 @@
+// gx revoke: add an artifact or a key to the signed revocation list, or list it.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "cmd/common.h"
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+#include "lib/paths.h"
+#include "lib/revocation.h"
+#include "lib/trust_store.h"
+
+namespace gx::cli {
+namespace {
+
+struct RevokeOptions {
+  std::vector<std::string> keys;
+  std::string artifact, id, key_id, reason;
+  std::string revocations, trust, state;
+  bool list = false;
+  bool json = false;
+};
+
+struct Paths {
+  std::string trust, revocations, state;
+};
+
+Paths resolve(const RevokeOptions& o) {
+  Paths p;
+  p.trust = o.trust.empty() ? paths::default_trust_store() : o.trust;
+  p.revocations = o.revocations.empty() ? paths::default_revocations(p.trust) : o.revocations;
+  p.state = o.state.empty() ? paths::default_state_dir() : o.state;
+  return p;
+}
+
+// "sha256:<hex>" or bare hex -> "sha256:<hex>"; empty when neither.
+std::string normalize_ref(const std::string& s) {
+  std::string hex = s.rfind("sha256:", 0) == 0 ? s.substr(7) : s;
+  return crypto::is_hex_sha256(hex) ? "sha256:" + hex : std::string();
+}
+
+// Serializes concurrent `gx revoke`s on one list (read, bump, write): an
+// exclusive flock on the list's directory, held until destruction.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir) : fd_(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ >= 0 && flock(fd_, LOCK_EX) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~DirLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
+
+int revoke_list(const RevokeOptions& o) {
+  Paths p = resolve(o);
+  auto trust = TrustStore::load(p.trust);
+  if (!trust) return report_denial(trust.error());
+  auto list = RevocationList::load(p.revocations, *trust, p.state, static_cast<UnixTime>(time(nullptr)));
+  if (!list) return report_denial(list.error());
+  std::vector<std::string> signers;
+  for (const auto& s : list->signatures()) signers.push_back(s.key_id);
+  if (o.json) {
+    nlohmann::json j{{"path", p.revocations}, {"serial", list->serial()}, {"entries", nlohmann::json::array()},
+                     {"signers", signers}};
+    j["issued_at"] = list->serial() ? format_utc(list->issued_at()) : "";
+    for (const auto& e : list->entries())
+      j["entries"].push_back({{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  if (list->serial() == 0) {
+    std::printf("no revocation list at %s: nothing is revoked\n", p.revocations.c_str());
+    return kExitOk;
+  }
+  std::printf("revocation list %s: serial %llu, issued %s, %zu entr%s\n", p.revocations.c_str(),
+              static_cast<unsigned long long>(list->serial()), format_utc(list->issued_at()).c_str(),
+              list->entries().size(), list->entries().size() == 1 ? "y" : "ies");
+  for (const auto& s : signers) {
+    const TrustedKey* k = trust->find(s);
+    std::printf("signed by %s%s\n", s.c_str(), k ? (" (" + k->name + ")").c_str() : " (unknown key)");
+  }
+  for (const auto& e : list->entries())
+    std::printf("%-8s %s  %s%s%s\n", kind_name(e.kind), e.target.c_str(), format_utc(e.revoked_at).c_str(),
+                e.reason.empty() ? "" : "  ", e.reason.c_str());
+  return kExitOk;
+}
+
+int revoke_add(const RevokeOptions& o) {
+  Paths p = resolve(o);
+  UnixTime now = static_cast<UnixTime>(time(nullptr));
+  auto trust = TrustStore::load(p.trust);
+  if (!trust) return report_denial(trust.error());
+
+  // The signing keys must be able to make the list valid: say which one cannot.
+  std::vector<crypto::PrivateKey> keys;
+  std::vector<std::string> key_ids;
+  for (const auto& path : o.keys) {
+    auto key = crypto::load_private_key(path);
+    if (!key) return report_denial(key.error());
+    std::string id = key->public_key().key_id();
+    const TrustedKey* tk = trust->find(id);
+    if (!tk) return report_error("signing key " + path + " (" + id + ") is not in the trust store " + p.trust);
+    if (tk->revoked) return report_error("signing key " + path + " ('" + tk->name + "') is revoked in the trust store");
+    if ((tk->not_before && now < *tk->not_before) || (tk->not_after && now > *tk->not_after))
+      return report_error("signing key " + path + " ('" + tk->name + "') is outside its validity window");
+    if (std::find(key_ids.begin(), key_ids.end(), id) != key_ids.end()) continue;  // same key twice counts once
+    key_ids.push_back(id);
+    keys.push_back(key.take());
+  }
+
+  RevocationEntry entry;
+  entry.reason = o.reason;
+  entry.revoked_at = now;
+  if (!o.artifact.empty()) {
+    auto art = load_artifact_unverified(o.artifact);
+    if (!art) return report_denial(art.error());
+    entry.target = art->digest();
+  } else {
+    entry.kind = o.id.empty() ? RevocationKind::Key : RevocationKind::Artifact;
+    entry.target = normalize_ref(o.id.empty() ? o.key_id : o.id);
+    if (entry.target.empty())
+      return report_error(std::string(o.id.empty() ? "--key-id" : "--id") + " must be sha256:<64 hex digits>");
+  }
+  if (entry.kind == RevocationKind::Key &&
+      std::find(key_ids.begin(), key_ids.end(), entry.target) != key_ids.end())
+    return report_error("cannot sign with the key being revoked: sign with another trusted key (-k), or mark it "
+                        "revoked in the trust store");
+
+  std::string dir = fs::dirname(fs::absolute(p.revocations));
+  if (Decision d = fs::make_dirs(dir, 0755); !d) return report_denial(d);
+  DirLock lock(dir);
+  if (!lock.ok()) return report_error("cannot lock " + dir + ": " + fs::errno_text(errno));
+
+  auto current = RevocationList::load(p.revocations, *trust, p.state, now);
+  if (!current) return report_denial(current.error());
+  if (current->find(entry.target)) {
+    std::fprintf(stderr, "gx: %s %s is already revoked (revocation list serial %llu)\n", kind_name(entry.kind),
+                 entry.target.c_str(), static_cast<unsigned long long>(current->serial()));
+    return kExitOk;
+  }
+  auto next = current->successor({entry}, now);
+  if (!next) return report_denial(next.error());
+  for (const auto& k : keys)
+    if (Decision d = next->add_signature(k); !d) return report_denial(d);
+  // Check our own output exactly as every gx run will, before replacing the file.
+  if (Decision d = next->verify(*trust, now); !d) return report_error("the new list would not be valid: " + d.detail);
+  if (Decision d = fs::write_file_atomic(p.revocations, next->file_text(), 0644, fs::Overwrite::Yes); !d)
+    return report_denial(d);
+  // Raise the rollback record now, so the previous list is refused at once.
+  if (Decision d = record_revocations_serial(p.state, next->serial(), next->digest()); !d) return report_denial(d);
+  std::printf("%s\n", entry.target.c_str());
+  std::fprintf(stderr, "gx: revoked %s %s in %s (serial %llu)\n", kind_name(entry.kind), entry.target.c_str(),
+               p.revocations.c_str(), static_cast<unsigned long long>(next->serial()));
+  return kExitOk;
+}
+
+int revoke(const RevokeOptions& o) {
+  int targets = !o.artifact.empty() + !o.id.empty() + !o.key_id.empty();
+  if (o.list) {
+    if (targets || !o.keys.empty() || !o.reason.empty())
+      return report_error("--list takes no artifact, --id, --key-id, -k or --reason");
+    return revoke_list(o);
+  }
+  if (o.json) return report_error("--json goes with --list");
+  if (targets != 1) return report_error("give exactly one of ART, --id DIGEST or --key-id KEYID (or --list)");
+  if (o.keys.empty()) return report_error("-k KEY is required: the new list must be signed by a trusted key");
+  return revoke_add(o);
+}
+
+}  // namespace
+
+void setup_revoke(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RevokeOptions>();
+  auto* sub = app.add_subcommand("revoke", "Revoke an artifact or a key in the signed revocation list, or list it");
+  sub->add_option("artifact", o->artifact, "Artifact file to revoke")->check(CLI::ExistingFile);
+  sub->add_option("--id", o->id, "Artifact digest to revoke (sha256:...)");
+  sub->add_option("--key-id", o->key_id, "Revoke every artifact signed by this key (sha256:...)");
+  sub->add_option("-k,--key", o->keys, "Private key to sign the new list (repeat to meet the trust threshold)")
+      ->allow_extra_args(false);  // one file per -k: never swallow the ART positional
+  sub->add_option("--reason", o->reason, "Why (recorded in the list)");
+  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
+  sub->add_option("--trust", o->trust, "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
+  sub->add_option("--state", o->state, "State directory (default: $XDG_STATE_HOME/gx; root: /var/lib/gx)");
+  sub->add_flag("--list", o->list, "Print the verified list instead of changing it");
+  sub->add_flag("--json", o->json, "With --list: machine-readable output");
+  sub->callback([o, &exit_code] { exit_code = revoke(*o); });
+}
+
+}  // namespace gx::cli

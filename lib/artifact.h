@@ -1,0 +1,166 @@
+// The authorization artifact, format v1 (documented in man/gx-artifact.5).
+//
+// On disk an artifact is TOML in two parts:
+//
+//   <body>                  every byte up to the first line that is exactly
+//                           "[[signature]]": signed verbatim, comments included
+//   [[signature]]           zero or more signature tables, each with exactly
+//   key_id = "sha256:..."   key_id, algorithm and value (base64 DER ECDSA)
+//   algorithm = "ecdsa-p256-sha256"
+//   value = "..."
+//
+// The body is never re-serialised for signing: a signature covers the exact
+// bytes PAE(crypto::kArtifactType, body), so verification happens on bytes
+// before anything parsed from them is trusted, and no two parsers can
+// disagree about what was signed. The artifact's identity (for replay,
+// revocation and lineage) is digest() = "sha256:" + SHA-256(body), never a
+// function of signature bytes.
+//
+// Parsing is strict and fails closed: unknown keys, duplicate keys or
+// tables, wrong types, missing required fields, unknown versions, values out
+// of range and inputs above kArtifactMaxBytes are each a Decision naming the
+// field.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+inline constexpr int kArtifactVersionOldest = 1;
+inline constexpr int kArtifactVersionCurrent = 1;
+inline constexpr size_t kArtifactMaxBytes = 256 * 1024;
+inline constexpr size_t kArtifactMaxSignatures = 32;
+inline constexpr std::string_view kSignatureHeader = "[[signature]]";
+
+// Seconds since the Unix epoch, UTC. Text form is RFC 3339 with a mandatory
+// "Z": "2026-11-29T21:16:50Z" (no local time, no fractional seconds).
+using UnixTime = int64_t;
+std::optional<UnixTime> parse_utc(std::string_view text);
+std::string format_utc(UnixTime t);
+// "15m", "2h", "1d", "90s", "1w" -> seconds.
+std::optional<int64_t> parse_duration(std::string_view text);
+
+// One argv element: an exact string (the default) or an explicit glob
+// (fnmatch(3) without FNM_PATHNAME), written in TOML as { glob = "*.txt" }.
+struct ArgPattern {
+  std::string text;
+  bool glob = false;
+  bool matches(std::string_view arg) const;
+};
+
+// A file the command depends on, pinned by digest (environmental integrity).
+struct FilePin {
+  std::string path;
+  std::string sha256;  // 64 lowercase hex digits
+};
+
+struct EnvPolicy {
+  std::vector<std::string> allow;             // names that may pass, any value
+  std::map<std::string, std::string> pin;     // names that must have exactly this value
+  std::vector<std::string> require;           // names that must be present (any allowed value)
+};
+
+enum class SeccompDefault { Errno, Kill };
+enum class NetMode { None, Tcp };
+
+struct SandboxPolicy {
+  // Syscall profile: named groups (seccomp/syscall_groups.h) plus extras.
+  // Dangerous syscalls (ptrace, bpf, io_uring_*, ...) are in no group: they
+  // are allowed only when listed by name in allow_syscalls.
+  std::vector<std::string> groups = {"default"};
+  std::vector<std::string> allow_syscalls;
+  std::vector<std::string> deny_syscalls;
+  SeccompDefault default_action = SeccompDefault::Errno;
+  bool log_denials = false;  // SECCOMP_FILTER_FLAG_LOG-style logging of denied syscalls
+
+  NetMode network = NetMode::None;
+  std::vector<uint16_t> connect_tcp;  // with NetMode::Tcp
+  std::vector<uint16_t> bind_tcp;
+
+  std::vector<std::string> read;   // read-only trees (Landlock)
+  std::vector<std::string> write;  // read-write trees
+  std::vector<std::string> exec;   // trees whose files may be executed
+
+  int min_landlock_abi = 1;  // deny (sandbox-unavailable) on an older kernel
+  // Rights the artifact explicitly accepts as unenforced when the kernel's
+  // Landlock ABI lacks them ("net", "truncate", "ioctl-dev", "scope").
+  // Anything not listed here that cannot be enforced denies the run.
+  std::vector<std::string> allow_downgrade;
+};
+
+struct Scope {
+  std::string path;    // absolute path of the executable, as execvp resolves it
+  std::string sha256;  // of the executable's content
+  // Scripts ("#!"): the interpreter the kernel would run, pinned too.
+  std::string interpreter;
+  std::string interpreter_sha256;
+  std::vector<ArgPattern> argv;  // argv[0] included
+  std::string cwd;
+  EnvPolicy env;
+  SandboxPolicy sandbox;
+  std::vector<FilePin> files;  // environmental integrity
+};
+
+struct Bindings {
+  std::optional<std::string> hostname;
+  std::optional<std::string> machine_id;
+  std::optional<uid_t> uid;
+};
+
+struct Signature {
+  std::string key_id;     // "sha256:<hex>" — a hint, never trusted by itself
+  std::string algorithm;  // must be crypto::kAlgorithm
+  std::string value;      // raw DER bytes (base64 on disk)
+};
+
+struct Artifact {
+  int version = kArtifactVersionCurrent;
+  std::string id;  // unique, chosen by gx init (random hex)
+  std::string issuer;
+  std::string reason;
+  std::string ticket;
+  UnixTime issued_at = 0;
+  UnixTime not_before = 0;
+  UnixTime not_after = 0;
+  Scope scope;
+  std::string nonce;
+  uint32_t max_uses = 1;
+  Bindings bindings;
+  std::string parent;  // lineage: digest of the parent artifact, or empty
+
+  // Not part of the parsed body:
+  std::string body;                  // the exact signed bytes
+  std::vector<Signature> signatures;
+
+  std::string digest() const;  // "sha256:<hex of SHA-256(body)>"
+};
+
+// Splits file bytes into the signed body and the signature block text.
+struct ArtifactParts {
+  std::string body;
+  std::string signature_block;  // starts with "[[signature]]" or is empty
+};
+Result<ArtifactParts> split_artifact(std::string_view file_bytes);
+
+// Strictly parses the signature block.
+Result<std::vector<Signature>> parse_signatures(std::string_view block);
+// Strictly parses a body (no signatures may appear inside it).
+Result<Artifact> parse_artifact_body(std::string_view body);
+// Renders a body for `gx init` / `gx learn`, with explanatory comments.
+std::string render_artifact_body(const Artifact& a);
+std::string render_signature(const Signature& s);
+
+// Reads, bounds, splits and parses an artifact file without verifying it.
+// For display and signing only: authorization goes through verify.h.
+Result<Artifact> load_artifact_unverified(const std::string& path);
+
+}  // namespace gx

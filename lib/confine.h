@@ -1,0 +1,117 @@
+// The child side of `gx run`: one flat, fixed sequence between fork and exec.
+//
+// Everything is prepared in the parent (ruleset fd, seccomp program, argv and
+// envp arrays, exec fd); the child only issues syscalls. confine_and_exec()
+// is async-signal-safe: no allocation, no locks, no stdio, no exceptions,
+// so it is safe after fork() in a multi-threaded gx.
+//
+// Sequence (each step fatal; on failure the child writes one ConfineFailure
+// to the error pipe and _exit(127)s, and never runs the command):
+//   1. reset signal mask and dispositions (gx's blocked/ignored signals must
+//      not leak into the command)
+//   2. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
+//      pipe, ruleset fd); the latter are close-on-exec. An fd inherited
+//      across restriction would bypass Landlock, which checks only at open.
+//   3. PR_SET_PDEATHSIG(SIGKILL), then re-check getppid(): if gx dies, even
+//      by SIGKILL, its child must not run on unsupervised. (PDEATHSIG fires
+//      when the forking *thread* exits: fork from the thread that waits.)
+//   4. setsid() (optional, default on): no controlling terminal, so TIOCSTI
+//      and TIOCLINUX cannot reach gx's terminal even if an ioctl slips past
+//      seccomp. Terminal-generated SIGINT/SIGTSTP then reach only gx, which
+//      forwards them. Programs that open /dev/tty get ENXIO.
+//   5. chdir(cwd)
+//   6. PR_SET_NO_NEW_PRIVS (required for unprivileged Landlock and seccomp;
+//      setuid programs such as sudo no longer gain privileges inside)
+//   7. landlock_restrict_self(ruleset fd, flags); close the ruleset fd
+//   8. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
+//      may deny the Landlock syscalls and everything before it
+//   9. execveat(exec fd, "", argv, envp, AT_EMPTY_PATH)
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+enum class ConfineStep : int32_t {
+  Plan = 1,     // the plan itself is unusable
+  Signals,
+  CloseFds,
+  DeathSignal,
+  ParentGone,
+  Setsid,
+  Chdir,
+  NoNewPrivs,
+  Landlock,
+  Seccomp,
+  Exec,
+};
+std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_self", ...
+
+// What the child writes to the error pipe when a step fails.
+struct ConfineFailure {
+  int32_t step;  // ConfineStep
+  int32_t err;   // errno
+};
+
+// "sandbox-unavailable: landlock_restrict_self failed: EPERM (...)"; chdir
+// and exec failures are io-error (the sandbox was fine, running was not).
+Decision confine_failure_decision(const ConfineFailure& f);
+
+struct ChildPlan {
+  int exec_fd = -1;                 // executable; should be O_CLOEXEC (see caveat)
+  char* const* argv = nullptr;      // NULL-terminated, prepared in the parent
+  char* const* envp = nullptr;      // NULL-terminated
+  const char* cwd = nullptr;        // nullptr: keep the current directory
+  int ruleset_fd = -1;              // PreparedRuleset::fd()
+  uint32_t landlock_flags = 0;      // PreparedRuleset::restrict_flags()
+  const sock_fprog* seccomp = nullptr;
+  unsigned int seccomp_flags = 0;   // SECCOMP_FILTER_FLAG_*
+  bool new_session = true;          // setsid()
+  pid_t parent_pid = 0;             // getpid() of gx before fork; 0 skips the check
+  int error_fd = -1;                // write end of an O_CLOEXEC pipe (spawn_confined sets it)
+  // Fail closed: without a ruleset and a seccomp program the plan is
+  // refused. Only tests of individual steps turn this off.
+  bool require_confinement = true;
+};
+// Caveat: execveat of a close-on-exec fd works for ELF files but fails with
+// ENOENT for "#!" scripts (the interpreter would need /dev/fd/N). A
+// non-CLOEXEC exec fd stays open in the command (read-only, its own code).
+
+// Runs the sequence above in the calling (freshly forked) process.
+[[noreturn]] void confine_and_exec(const ChildPlan& plan) noexcept;
+
+// Parent side: creates the error pipe, forks, runs confine_and_exec in the
+// child and waits until the child has exec'd (pipe closed by CLOEXEC) or
+// failed (a ConfineFailure arrives; the child is reaped and the failure is
+// returned as a Decision). On success returns the child's pid; the caller
+// waits for it.
+Result<pid_t> spawn_confined(const ChildPlan& plan);
+
+// Parent-side hardening, before fork: PR_SET_DUMPABLE 0, so a same-uid
+// child can neither ptrace gx nor open /proc/<gx>/mem, environ, fd/*.
+// (exec resets dumpable for the child itself; the child gets no benefit.)
+Decision harden_supervisor();
+
+// NULL-terminated char* array over owned strings, for ChildPlan argv/envp.
+class CStringArray {
+ public:
+  explicit CStringArray(std::vector<std::string> items);
+  CStringArray(const CStringArray&) = delete;
+  CStringArray& operator=(const CStringArray&) = delete;
+  char* const* data() const { return ptrs_.data(); }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::string> items_;
+  std::vector<char*> ptrs_;
+};
+
+}  // namespace gx

@@ -1,0 +1,88 @@
+// Crypto: SHA-256, ECDSA P-256 keys and signatures with domain separation.
+//
+// The algorithm is pinned: ECDSA over NIST P-256 with SHA-256
+// ("ecdsa-p256-sha256"). Nothing in an input chooses it. Keys of any other
+// type or curve are rejected on load.
+//
+// Every signature gx makes is over PAE(type, body) (DSSE's pre-authentication
+// encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body), with a type
+// string per kind of object (kArtifactType, ...), so a signature over one
+// kind of gx object can never verify as another. Signatures are DER ECDSA
+// (what `openssl dgst -sha256 -sign` makes), and they are malleable: never
+// identify anything by signature bytes — use the digest of the signed body.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "lib/decision.h"
+
+namespace gx::crypto {
+
+inline constexpr std::string_view kAlgorithm = "ecdsa-p256-sha256";
+inline constexpr std::string_view kArtifactType = "application/vnd.gx.artifact.v1+toml";
+inline constexpr std::string_view kReceiptType = "application/vnd.gx.receipt.v1+json";
+inline constexpr std::string_view kCheckpointType = "application/vnd.gx.checkpoint.v1";
+inline constexpr std::string_view kRevocationsType = "application/vnd.gx.revocations.v1+toml";
+
+using Digest = std::array<uint8_t, 32>;
+
+Digest sha256(std::string_view data);
+std::string sha256_hex(std::string_view data);
+// SHA-256 of everything readable from fd, from its current offset to EOF.
+Result<std::string> sha256_fd_hex(int fd);
+std::string hex(const uint8_t* data, size_t len);
+inline std::string hex(const Digest& d) { return hex(d.data(), d.size()); }
+bool is_hex_sha256(std::string_view s);  // 64 lowercase hex digits
+
+std::string base64_encode(std::string_view data);
+Result<std::string> base64_decode(std::string_view text);
+
+// DSSE pre-authentication encoding.
+std::string pae(std::string_view type, std::string_view body);
+
+// Cryptographically secure random bytes (getrandom(2)); hex-encoded helper.
+Result<std::string> random_bytes(size_t n);
+Result<std::string> random_hex(size_t n_bytes);
+
+class PublicKey {
+ public:
+  // Accepts a SubjectPublicKeyInfo PEM of a P-256 key only.
+  static Result<PublicKey> from_pem(std::string_view pem);
+  static Result<PublicKey> from_der(std::string_view der);
+  const std::string& der() const { return der_; }
+  std::string pem() const;
+  // "sha256:<hex of SHA-256 over the DER SubjectPublicKeyInfo>"
+  std::string key_id() const;
+  // Verifies a DER signature over PAE(type, body).
+  bool verify(std::string_view type, std::string_view body, std::string_view signature) const;
+  bool operator==(const PublicKey& o) const { return der_ == o.der_; }
+
+ private:
+  std::string der_;
+};
+
+class PrivateKey {
+ public:
+  static Result<PrivateKey> generate();
+  static Result<PrivateKey> from_pem(std::string_view pem);
+  std::string pem() const;  // PKCS#8-compatible EC private key PEM
+  const PublicKey& public_key() const { return public_; }
+  // DER ECDSA signature over PAE(type, body).
+  Result<std::string> sign(std::string_view type, std::string_view body) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+  PublicKey public_;
+};
+
+// Key files: private keys are created 0600 and never overwritten unless
+// `overwrite`; the private key is read back and checked before returning.
+Result<PrivateKey> load_private_key(const std::string& path);
+Result<PublicKey> load_public_key(const std::string& path);
+
+}  // namespace gx::crypto

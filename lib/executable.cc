@@ -1,0 +1,160 @@
+#include "lib/executable.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+
+#include <mbedtls/sha256.h>
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+namespace gx {
+
+Result<std::string> resolve_executable(const std::string& name, const std::string& path_env, const std::string& cwd) {
+  if (name.empty()) return Decision::deny(DenyReason::Usage, "empty command name");
+  auto check = [](const std::string& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
+  };
+  if (name.find('/') != std::string::npos) {
+    std::string p = name[0] == '/' ? name : cwd + "/" + name;
+    p = fs::absolute(p);
+    if (!check(p)) return Decision::deny(DenyReason::PolicyMismatch, p + " is not an executable file", "exec.path", p);
+    return p;
+  }
+  std::string search = path_env.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_env;
+  size_t pos = 0;
+  while (pos <= search.size()) {
+    size_t end = search.find(':', pos);
+    if (end == std::string::npos) end = search.size();
+    std::string dir = search.substr(pos, end - pos);
+    if (dir.empty()) dir = ".";  // POSIX: an empty PATH entry means the current directory
+    std::string p = fs::absolute((dir[0] == '/' ? dir : cwd + "/" + dir) + "/" + name);
+    if (check(p)) return p;
+    pos = end + 1;
+  }
+  return Decision::deny(DenyReason::PolicyMismatch, "command not found in PATH: " + name, "exec.path", name);
+}
+
+std::optional<Shebang> parse_shebang(std::string_view head) {
+  if (head.size() < 2 || head[0] != '#' || head[1] != '!') return std::nullopt;
+  size_t eol = head.find('\n');
+  std::string_view line = head.substr(2, eol == std::string_view::npos ? head.size() - 2 : eol - 2);
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  size_t i = 0;
+  while (i < line.size() && is_space(line[i])) ++i;
+  size_t start = i;
+  while (i < line.size() && !is_space(line[i])) ++i;
+  Shebang s;
+  s.interpreter = std::string(line.substr(start, i - start));
+  while (i < line.size() && is_space(line[i])) ++i;
+  std::string_view rest = line.substr(i);
+  // Linux passes everything after the interpreter as ONE argument, trailing blanks stripped.
+  while (!rest.empty() && (is_space(rest.back()) || rest.back() == '\r')) rest.remove_suffix(1);
+  s.argument = std::string(rest);
+  if (s.interpreter.empty()) return std::nullopt;
+  return s;
+}
+
+ExecImage::ExecImage(ExecImage&& o) noexcept { *this = std::move(o); }
+ExecImage& ExecImage::operator=(ExecImage&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    path_ = std::move(o.path_);
+    sha256_ = std::move(o.sha256_);
+    shebang_ = std::move(o.shebang_);
+    size_ = o.size_;
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+ExecImage::~ExecImage() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
+  auto io = [&](const std::string& what, int err) {
+    return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "exec.path", path);
+  };
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (src < 0) return io("cannot open", errno);
+  struct stat st {};
+  if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(src);
+    return Decision::deny(DenyReason::PolicyMismatch, path + " is not a regular file", "exec.path", path);
+  }
+  int mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (mfd < 0 && errno == EINVAL) mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0) {
+    int err = errno;
+    close(src);
+    return io("cannot create memfd for", err);
+  }
+  ExecImage img;
+  img.fd_ = mfd;
+  img.path_ = path;
+  mbedtls_sha256_context ctx;
+  mbedtls_sha256_init(&ctx);
+  mbedtls_sha256_starts_ret(&ctx, 0);
+  std::string head;
+  std::vector<unsigned char> buf(1 << 17);
+  Decision failure;
+  for (;;) {
+    ssize_t n = read(src, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      failure = io("cannot read", errno);
+      break;
+    }
+    if (n == 0) break;
+    img.size_ += static_cast<uint64_t>(n);
+    if (img.size_ > max_bytes) {
+      failure = Decision::deny(DenyReason::TooLarge, path + " is larger than the executable size limit", "exec.path", path);
+      break;
+    }
+    if (head.size() < 256) head.append(reinterpret_cast<char*>(buf.data()), std::min<size_t>(static_cast<size_t>(n), 256));
+    // Hash exactly the bytes that go into the memfd: what runs is what was hashed.
+    mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
+    size_t off = 0;
+    while (off < static_cast<size_t>(n)) {
+      ssize_t w = write(mfd, buf.data() + off, static_cast<size_t>(n) - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) break;
+      off += static_cast<size_t>(w);
+    }
+    if (off != static_cast<size_t>(n)) {
+      failure = io("cannot copy", errno);
+      break;
+    }
+  }
+  close(src);
+  crypto::Digest d{};
+  mbedtls_sha256_finish_ret(&ctx, d.data());
+  mbedtls_sha256_free(&ctx);
+  if (!failure.allowed()) return failure;
+  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    return io("cannot seal memfd copy of", errno);
+  img.sha256_ = crypto::hex(d);
+  if (auto sb = parse_shebang(head)) img.shebang_ = *sb;
+  return img;
+}
+
+Result<std::string> digest_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno), "file", path);
+  auto d = crypto::sha256_fd_hex(fd);
+  close(fd);
+  return d;
+}
+
+}  // namespace gx

@@ -1,0 +1,77 @@
+// The executable image: resolved like execvp(3), read ONCE into a sealed
+// memfd while it is digested, so what gx verified is exactly what runs.
+//
+// Why a memfd: hashing the opened file and then execveat()-ing that same fd
+// closes the rename/replace race (CVE-2015-8239 style), but not an in-place
+// write to the same inode between digest and exec. The sealed copy
+// (F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL) cannot change after
+// the digest, by anyone, including the governed child.
+//
+// Scripts ("#!"): the kernel would open the interpreter by path at exec
+// time (an unverified path lookup), and execveat() of a close-on-exec fd to
+// a script fails with ENOENT anyway. gx instead pins the interpreter in
+// the artifact (exec.interpreter + exec.interpreter_sha256), loads it into
+// its own sealed memfd, and executes THAT with argv
+//   [interpreter, (optional #! argument), "/dev/fd/N", argv[1]...]
+// where N is the script's sealed memfd, inherited by the child. The script
+// therefore sees $0 = /dev/fd/N. An interpreter line naming `/usr/bin/env`
+// pins env itself; env's own PATH lookup is then governed by the sandbox's
+// exec paths, not by a digest (documented in gx-artifact(5)).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+// Like execvp(3): a name containing '/' is taken relative to cwd; otherwise
+// PATH (or the default "/usr/local/bin:/usr/bin:/bin") is searched for an
+// executable regular file. Returns an absolute, normalised path.
+Result<std::string> resolve_executable(const std::string& name, const std::string& path_env,
+                                       const std::string& cwd);
+
+struct Shebang {
+  std::string interpreter;  // absolute path from the #! line
+  std::string argument;     // the optional single argument (may be empty)
+};
+
+class ExecImage {
+ public:
+  ExecImage() = default;
+  ExecImage(ExecImage&& o) noexcept;
+  ExecImage& operator=(ExecImage&& o) noexcept;
+  ExecImage(const ExecImage&) = delete;
+  ExecImage& operator=(const ExecImage&) = delete;
+  ~ExecImage();
+
+  const std::string& path() const { return path_; }
+  const std::string& sha256() const { return sha256_; }
+  int fd() const { return fd_; }  // sealed memfd, O_CLOEXEC
+  bool is_script() const { return !shebang_.interpreter.empty(); }
+  const Shebang& shebang() const { return shebang_; }
+  uint64_t size() const { return size_; }
+
+  // Opens `path` (O_NOFOLLOW on the last component is not used: resolution
+  // already happened; the digest covers whatever was opened), copies it into
+  // a sealed memfd while hashing, and parses a #! line if there is one.
+  static Result<ExecImage> load(const std::string& path, uint64_t max_bytes = kMaxBytes);
+
+  static constexpr uint64_t kMaxBytes = 1ull << 31;  // 2 GiB
+
+ private:
+  std::string path_;
+  std::string sha256_;
+  Shebang shebang_;
+  uint64_t size_ = 0;
+  int fd_ = -1;
+};
+
+// SHA-256 (hex) of a file's content, for pinned files and `gx init`.
+Result<std::string> digest_file(const std::string& path);
+
+// Parses the first line of a file's content as a #! line.
+std::optional<Shebang> parse_shebang(std::string_view head);
+
+}  // namespace gx

@@ -1,0 +1,155 @@
+#include "lib/fsutil.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "lib/crypto.h"
+
+namespace gx::fs {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + errno_text(errno), "file", path);
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Decision::deny(DenyReason::IoError, path + " is not a regular file", "file", path);
+  }
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      return Decision::deny(DenyReason::IoError, "cannot read " + path + ": " + errno_text(err), "file", path);
+    }
+    if (n == 0) break;
+    // Stop reading as soon as the limit is passed: never buffer a huge input.
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      close(fd);
+      return Decision::deny(DenyReason::TooLarge,
+                            path + " is larger than the limit of " + std::to_string(max_bytes) + " bytes",
+                            "file", path);
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+Decision write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Overwrite overwrite) {
+  std::string dir = dirname(path);
+  auto suffix = crypto::random_hex(6);
+  if (!suffix) return suffix.error();
+  std::string tmp = path + ".tmp." + *suffix;
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot create " + tmp + ": " + errno_text(errno), "file", path);
+  // O_CREAT honours the umask; set the exact mode we promise (0600 for keys).
+  if (fchmod(fd, mode) != 0) {
+    int err = errno;
+    close(fd);
+    unlink(tmp.c_str());
+    return Decision::deny(DenyReason::IoError, "cannot chmod " + tmp + ": " + errno_text(err), "file", path);
+  }
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      close(fd);
+      unlink(tmp.c_str());
+      return Decision::deny(DenyReason::IoError, "cannot write " + tmp + ": " + errno_text(err), "file", path);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return Decision::deny(DenyReason::IoError, "cannot flush " + tmp + ": " + errno_text(err), "file", path);
+  }
+  int rc;
+  if (overwrite == Overwrite::Yes) {
+    rc = rename(tmp.c_str(), path.c_str());
+  } else {
+    // link(2) fails with EEXIST instead of replacing: no-overwrite without a race.
+    rc = link(tmp.c_str(), path.c_str());
+    int err = errno;
+    unlink(tmp.c_str());
+    errno = err;
+  }
+  if (rc != 0) {
+    int err = errno;
+    if (overwrite == Overwrite::Yes) unlink(tmp.c_str());
+    if (err == EEXIST)
+      return Decision::deny(DenyReason::IoError, path + " already exists (use --force to replace it)", "file", path);
+    return Decision::deny(DenyReason::IoError, "cannot write " + path + ": " + errno_text(err), "file", path);
+  }
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return Decision::allow();
+}
+
+Decision make_dirs(const std::string& path, mode_t mode) {
+  std::string cur;
+  std::string p = absolute(path);
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = p.find('/', pos + 1);
+    cur = p.substr(0, pos);
+    if (cur.empty()) continue;
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return Decision::deny(DenyReason::IoError, "cannot create directory " + cur + ": " + errno_text(errno), "dir", cur);
+  }
+  struct stat st {};
+  if (stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Decision::deny(DenyReason::IoError, p + " is not a directory", "dir", p);
+  return Decision::allow();
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+std::string dirname(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string absolute(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  if (ec) return path;
+  return abs.lexically_normal().string();
+}
+
+std::string canonical(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) return {};
+  return buf;
+}
+
+bool path_within(const std::string& inner, const std::string& outer) {
+  if (outer == "/") return !inner.empty() && inner[0] == '/';
+  if (inner == outer) return true;
+  return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 && inner[outer.size()] == '/';
+}
+
+}  // namespace gx::fs

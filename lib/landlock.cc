@@ -1,0 +1,421 @@
+#include "lib/landlock.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "lib/fsutil.h"
+#include "lib/landlock_uapi.h"
+
+namespace gx {
+
+namespace {
+
+struct NamedBit {
+  uint64_t bit;
+  const char* name;
+};
+
+constexpr NamedBit kFsNames[] = {
+    {ll::kAccessFsExecute, "execute"},       {ll::kAccessFsWriteFile, "write_file"},
+    {ll::kAccessFsReadFile, "read_file"},    {ll::kAccessFsReadDir, "read_dir"},
+    {ll::kAccessFsRemoveDir, "remove_dir"},  {ll::kAccessFsRemoveFile, "remove_file"},
+    {ll::kAccessFsMakeChar, "make_char"},    {ll::kAccessFsMakeDir, "make_dir"},
+    {ll::kAccessFsMakeReg, "make_reg"},      {ll::kAccessFsMakeSock, "make_sock"},
+    {ll::kAccessFsMakeFifo, "make_fifo"},    {ll::kAccessFsMakeBlock, "make_block"},
+    {ll::kAccessFsMakeSym, "make_sym"},      {ll::kAccessFsRefer, "refer"},
+    {ll::kAccessFsTruncate, "truncate"},     {ll::kAccessFsIoctlDev, "ioctl_dev"},
+};
+constexpr NamedBit kNetNames[] = {{ll::kAccessNetBindTcp, "bind_tcp"},
+                                  {ll::kAccessNetConnectTcp, "connect_tcp"}};
+constexpr NamedBit kScopeNames[] = {{ll::kScopeAbstractUnixSocket, "abstract_unix_socket"},
+                                    {ll::kScopeSignal, "signal"}};
+
+template <size_t N>
+std::vector<std::string> names_of(uint64_t bits, const NamedBit (&table)[N]) {
+  std::vector<std::string> out;
+  for (const auto& nb : table)
+    if (bits & nb.bit) out.emplace_back(nb.name);
+  return out;
+}
+
+// A family gx always wants enforced, and the ABI that enforces it.
+struct Family {
+  const char* name;
+  int min_abi;
+  const char* what;
+};
+constexpr Family kFamilies[] = {
+    {"truncate", 3, "truncate(2) and O_TRUNC outside write paths"},
+    {"net", 4, "TCP bind/connect restrictions"},
+    {"ioctl-dev", 5, "ioctl(2) on device files"},
+    {"scope", 6, "signal and abstract-unix-socket scoping"},
+};
+
+bool listed(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::string fd_path(int fd) {
+  char link[64];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+bool overlaps(const std::string& a, const std::string& b) {
+  return fs::path_within(a, b) || fs::path_within(b, a);
+}
+
+// Denies when `granted` (canonical) reaches any of `protect` (canonical).
+Decision check_list(const std::string& granted, const std::vector<std::string>& protect,
+                    const std::string& field, const std::string& as_written, const char* why) {
+  for (const auto& p : protect) {
+    std::string cp = canonical_or_planned(p);
+    if (cp.empty()) continue;
+    if (overlaps(granted, cp))
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            std::string("sandbox grant ") + as_written + " (" + granted +
+                                ") reaches " + why + " " + cp,
+                            field, as_written);
+  }
+  return Decision::allow();
+}
+
+Decision check_one(const std::string& canonical, const std::string& as_written,
+                   const std::string& field, bool is_write, const ProtectedPaths& protect) {
+  if (is_write) {
+    auto d = check_list(canonical, protect.no_write, field, as_written, "gx's protected path");
+    if (!d) return d;
+  }
+  return check_list(canonical, protect.no_access, field, as_written, "gx's secret path");
+}
+
+enum class Kind { Read, Write, Exec, Implicit };
+
+struct PathList {
+  const std::vector<std::string>* paths;
+  const char* field;
+  Kind kind;
+};
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const Enforcement& e) {
+  j = nlohmann::json{{"landlock_abi", e.abi},          {"fs_handled", e.fs_handled},
+                     {"net_handled", e.net_handled},   {"scoped", e.scoped},
+                     {"downgraded", e.downgraded},     {"skipped_paths", e.skipped_paths},
+                     {"notes", e.notes}};
+}
+
+std::vector<std::string> fs_right_names(uint64_t rights) { return names_of(rights, kFsNames); }
+std::vector<std::string> net_right_names(uint64_t rights) { return names_of(rights, kNetNames); }
+std::vector<std::string> scope_names(uint64_t scopes) { return names_of(scopes, kScopeNames); }
+
+int landlock_abi() {
+  int abi = ll::create_ruleset(nullptr, 0, ll::kCreateRulesetVersion);
+  return abi < 0 ? -errno : abi;
+}
+
+Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy) {
+  for (size_t i = 0; i < policy.allow_downgrade.size(); ++i) {
+    const auto& f = policy.allow_downgrade[i];
+    if (std::find(kDowngradeFamilies.begin(), kDowngradeFamilies.end(), f) ==
+        kDowngradeFamilies.end())
+      return Decision::deny(DenyReason::InvalidValue,
+                            "unknown right family (known: net, truncate, ioctl-dev, scope, refer)",
+                            "scope.sandbox.allow_downgrade[" + std::to_string(i) + "]", f);
+  }
+  if (policy.network == NetMode::None && (!policy.connect_tcp.empty() || !policy.bind_tcp.empty()))
+    return Decision::deny(DenyReason::InvalidValue,
+                          "TCP ports are listed but network is \"none\"", "scope.sandbox.network",
+                          "none");
+  if (policy.min_landlock_abi < 1 || policy.min_landlock_abi > ll::kAbiKnown)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "min_landlock_abi must be between 1 and " +
+                              std::to_string(ll::kAbiKnown),
+                          "scope.sandbox.min_landlock_abi",
+                          std::to_string(policy.min_landlock_abi));
+  if (kernel_abi <= 0)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "Landlock is not available on this kernel (" +
+                              (kernel_abi < 0 ? fs::errno_text(-kernel_abi)
+                                              : std::string("ABI 0")) +
+                              "); enable it with lsm=...,landlock on the kernel command line",
+                          "landlock.abi", std::to_string(kernel_abi));
+  if (kernel_abi < policy.min_landlock_abi)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "kernel Landlock ABI " + std::to_string(kernel_abi) +
+                              " is older than the artifact's min_landlock_abi " +
+                              std::to_string(policy.min_landlock_abi),
+                          "scope.sandbox.min_landlock_abi",
+                          std::to_string(policy.min_landlock_abi));
+
+  LandlockRights r;
+  r.abi = std::min(kernel_abi, ll::kAbiKnown);
+  for (const auto& f : kFamilies) {
+    if (r.abi >= f.min_abi) continue;
+    if (!listed(policy.allow_downgrade, f.name))
+      return Decision::deny(DenyReason::SandboxUnavailable,
+                            std::string("kernel Landlock ABI ") + std::to_string(r.abi) +
+                                " cannot enforce " + f.what + " (needs ABI " +
+                                std::to_string(f.min_abi) + "); list \"" + f.name +
+                                "\" in allow_downgrade to run without it",
+                            "scope.sandbox.allow_downgrade", f.name);
+    r.downgraded.emplace_back(f.name);
+  }
+  if (r.abi < 2)
+    r.notes.emplace_back(
+        "ABI 1 has no refer right: renaming or linking across directories is always denied");
+  if (kernel_abi > ll::kAbiKnown)
+    r.notes.push_back("kernel Landlock ABI " + std::to_string(kernel_abi) + " used at ABI " +
+                      std::to_string(r.abi) + ", the newest gx knows");
+
+  r.fs_handled = ll::fs_rights_for_abi(r.abi);
+  if (r.abi >= 4) r.net_handled = ll::kAccessNetBindTcp | ll::kAccessNetConnectTcp;
+  if (r.abi >= 6) r.scoped = ll::kScopeAbstractUnixSocket | ll::kScopeSignal;
+
+  r.read_access = (ll::kAccessFsReadFile | ll::kAccessFsReadDir) & r.fs_handled;
+  // Write trees get every right except device creation (needs CAP_MKNOD and
+  // is never wanted) and ioctl on devices. refer lets files move between
+  // write trees; the kernel still forbids gaining rights by a move.
+  r.write_access = (r.read_access | ll::kAccessFsWriteFile | ll::kAccessFsRemoveDir |
+                    ll::kAccessFsRemoveFile | ll::kAccessFsMakeDir | ll::kAccessFsMakeReg |
+                    ll::kAccessFsMakeSock | ll::kAccessFsMakeFifo | ll::kAccessFsMakeSym |
+                    ll::kAccessFsRefer | ll::kAccessFsTruncate) &
+                   r.fs_handled;
+  r.exec_access = (ll::kAccessFsExecute | ll::kAccessFsReadFile) & r.fs_handled;
+  if (r.abi >= 7 && policy.log_denials) r.restrict_flags = ll::kRestrictSelfLogNewExecOn;
+  return r;
+}
+
+std::string canonical_or_planned(const std::string& path) {
+  std::string abs = fs::absolute(path);
+  std::string head = abs;
+  std::string tail;
+  while (true) {
+    std::string c = fs::canonical(head);
+    if (!c.empty()) {
+      if (tail.empty()) return c;
+      return c == "/" ? "/" + tail : c + "/" + tail;
+    }
+    if (head == "/" || head.empty()) return abs;
+    auto pos = head.find_last_of('/');
+    std::string last = head.substr(pos + 1);
+    tail = tail.empty() ? last : last + "/" + tail;
+    head = pos == 0 ? "/" : head.substr(0, pos);
+  }
+}
+
+Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+  const PathList lists[] = {{&policy.read, "scope.sandbox.read", Kind::Read},
+                            {&policy.write, "scope.sandbox.write", Kind::Write},
+                            {&policy.exec, "scope.sandbox.exec", Kind::Exec}};
+  for (const auto& l : lists) {
+    for (size_t i = 0; i < l.paths->size(); ++i) {
+      const auto& p = (*l.paths)[i];
+      auto d = check_one(canonical_or_planned(p), p,
+                         std::string(l.field) + "[" + std::to_string(i) + "]",
+                         l.kind == Kind::Write, protect);
+      if (!d) return d;
+    }
+  }
+  return Decision::allow();
+}
+
+PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      restrict_flags_(o.restrict_flags_),
+      enforcement_(std::move(o.enforcement_)) {}
+
+PreparedRuleset& PreparedRuleset::operator=(PreparedRuleset&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    restrict_flags_ = o.restrict_flags_;
+    enforcement_ = std::move(o.enforcement_);
+  }
+  return *this;
+}
+
+PreparedRuleset::~PreparedRuleset() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                        const std::vector<std::string>& implicit_exec) {
+  return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec);
+}
+
+Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
+                                               const ProtectedPaths& protect,
+                                               const std::vector<std::string>& implicit_exec) {
+  auto rights = plan_landlock(abi, policy);
+  if (!rights) return rights.error();
+  if (auto d = check_protected(policy, protect); !d) return d;
+
+  ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
+  Fd ruleset(ll::create_ruleset(&attr, ll::ruleset_attr_size(rights->abi), 0));
+  if (ruleset.get() < 0)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "landlock_create_ruleset failed at ABI " + std::to_string(rights->abi) +
+                              ": " + fs::errno_text(errno),
+                          "landlock.abi", std::to_string(rights->abi));
+
+  Enforcement e;
+  e.abi = rights->abi;
+  e.fs_handled = fs_right_names(rights->fs_handled);
+  e.net_handled = net_right_names(rights->net_handled);
+  e.scoped = scope_names(rights->scoped);
+  e.downgraded = rights->downgraded;
+  e.notes = rights->notes;
+
+  const PathList lists[] = {{&policy.read, "scope.sandbox.read", Kind::Read},
+                            {&policy.write, "scope.sandbox.write", Kind::Write},
+                            {&policy.exec, "scope.sandbox.exec", Kind::Exec},
+                            {&implicit_exec, "implicit_exec", Kind::Implicit}};
+  for (const auto& l : lists) {
+    uint64_t access = l.kind == Kind::Read    ? rights->read_access
+                      : l.kind == Kind::Write ? rights->write_access
+                                              : rights->exec_access;
+    for (size_t i = 0; i < l.paths->size(); ++i) {
+      const std::string& path = (*l.paths)[i];
+      std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
+      if (path.empty() || path[0] != '/')
+        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field,
+                              path);
+      Fd target(open(path.c_str(), O_PATH | O_CLOEXEC));
+      if (target.get() < 0) {
+        int err = errno;
+        if (err == ENOENT && l.kind == Kind::Read &&
+            std::find(kOptionalReadPaths.begin(), kOptionalReadPaths.end(), path) !=
+                kOptionalReadPaths.end()) {
+          e.skipped_paths.push_back(path);
+          continue;
+        }
+        return Decision::deny(err == ENOENT ? DenyReason::InvalidValue : DenyReason::IoError,
+                              "cannot open sandbox path " + path + ": " + fs::errno_text(err),
+                              field, path);
+      }
+      // Re-check what was actually opened: the path may have been swapped
+      // for a symlink since check_protected looked at it.
+      std::string opened = fd_path(target.get());
+      if (opened.empty() || opened[0] != '/')
+        return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
+                              field, path);
+      if (auto d = check_one(opened, path, field, l.kind == Kind::Write, protect); !d) return d;
+      struct stat st {};
+      if (fstat(target.get(), &st) != 0)
+        return Decision::deny(DenyReason::IoError,
+                              "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
+                              field, path);
+      // The kernel rejects directory-only rights on other files (EINVAL).
+      uint64_t allowed = S_ISDIR(st.st_mode) ? access : access & ll::kAccessFsFileRights;
+      if (allowed == 0) continue;
+      ll::PathBeneathAttr rule{allowed, target.get()};
+      if (ll::add_rule(ruleset.get(), ll::kRulePathBeneath, &rule, 0) != 0)
+        return Decision::deny(DenyReason::SandboxUnavailable,
+                              "landlock_add_rule failed for " + path + ": " +
+                                  fs::errno_text(errno),
+                              field, path);
+    }
+  }
+
+  if (rights->net_handled != 0) {
+    const std::pair<const std::vector<uint16_t>*, uint64_t> ports[] = {
+        {&policy.connect_tcp, ll::kAccessNetConnectTcp}, {&policy.bind_tcp, ll::kAccessNetBindTcp}};
+    for (const auto& [list, access] : ports) {
+      for (uint16_t port : *list) {
+        ll::NetPortAttr rule{access, port};
+        if (ll::add_rule(ruleset.get(), ll::kRuleNetPort, &rule, 0) != 0)
+          return Decision::deny(DenyReason::SandboxUnavailable,
+                                "landlock_add_rule failed for TCP port " + std::to_string(port) +
+                                    ": " + fs::errno_text(errno),
+                                access == ll::kAccessNetBindTcp ? "scope.sandbox.bind_tcp"
+                                                                : "scope.sandbox.connect_tcp",
+                                std::to_string(port));
+      }
+    }
+  }
+  return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e));
+}
+
+namespace {
+
+template <class Ehdr, class Phdr>
+Result<std::string> interp_of(int fd) {
+  Ehdr eh{};
+  if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh))
+    return Decision::deny(DenyReason::Malformed, "truncated ELF header", "executable");
+  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum > 1024)
+    return Decision::deny(DenyReason::Malformed, "unexpected ELF program header layout",
+                          "executable");
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Phdr ph{};
+    off_t off = static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr));
+    if (pread(fd, &ph, sizeof ph, off) != static_cast<ssize_t>(sizeof ph))
+      return Decision::deny(DenyReason::Malformed, "truncated ELF program headers", "executable");
+    if (ph.p_type != PT_INTERP) continue;
+    if (ph.p_filesz < 2 || ph.p_filesz > PATH_MAX)
+      return Decision::deny(DenyReason::Malformed, "bad PT_INTERP size", "executable");
+    std::string s(static_cast<size_t>(ph.p_filesz), '\0');
+    if (pread(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset)) !=
+        static_cast<ssize_t>(s.size()))
+      return Decision::deny(DenyReason::Malformed, "truncated PT_INTERP", "executable");
+    // The kernel requires the terminating NUL and uses the string up to it.
+    if (s.back() != '\0' || s.find('\0') != s.size() - 1)
+      return Decision::deny(DenyReason::Malformed, "PT_INTERP is not a C string", "executable");
+    s.pop_back();
+    return s;
+  }
+  return std::string();
+}
+
+}  // namespace
+
+Result<std::string> elf_interpreter(int fd) {
+  unsigned char ident[EI_NIDENT];
+  if (pread(fd, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident) ||
+      memcmp(ident, ELFMAG, SELFMAG) != 0)
+    return Decision::deny(DenyReason::Malformed, "not an ELF file", "executable");
+  if (ident[EI_DATA] != ELFDATA2LSB)
+    return Decision::deny(DenyReason::Malformed, "not a little-endian ELF file", "executable");
+  if (ident[EI_CLASS] == ELFCLASS64) return interp_of<Elf64_Ehdr, Elf64_Phdr>(fd);
+  if (ident[EI_CLASS] == ELFCLASS32) return interp_of<Elf32_Ehdr, Elf32_Phdr>(fd);
+  return Decision::deny(DenyReason::Malformed, "unknown ELF class", "executable");
+}
+
+Result<std::string> elf_interpreter(const std::string& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0)
+    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno),
+                          "executable", path);
+  return elf_interpreter(fd.get());
+}
+
+}  // namespace gx

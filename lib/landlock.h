@@ -1,0 +1,155 @@
+// Landlock: turning an artifact's SandboxPolicy into a kernel ruleset.
+//
+// Everything here runs in the PARENT (gx) before fork: paths are opened,
+// checked and turned into rules while gx can still allocate, report and
+// deny. The child only calls landlock_restrict_self(ruleset fd), see
+// lib/confine.h.
+//
+// Fail-closed rules (docs/sandbox.md has the full table):
+//  * Landlock unavailable (ABI <= 0)            -> sandbox-unavailable.
+//  * kernel ABI < policy.min_landlock_abi        -> sandbox-unavailable.
+//  * a right family gx wants but the kernel lacks ("truncate" < 3,
+//    "net" < 4, "ioctl-dev" < 5, "scope" < 6)    -> sandbox-unavailable,
+//    unless the family is listed in policy.allow_downgrade; then it is
+//    recorded in Enforcement::downgraded (never silent).
+//  * "refer" (ABI 2) is accepted as a family name but is never a downgrade:
+//    on ABI 1 the kernel always denies cross-directory rename/link, which is
+//    stricter, and Enforcement::notes says so.
+//  * a write/exec path that does not exist       -> invalid-value.
+//    A read path that does not exist is skipped (and listed in
+//    Enforcement::skipped_paths) only if it is one of kOptionalReadPaths —
+//    system directories absent on some distributions. Skipping grants less,
+//    never more.
+//  * a write path equal to, inside, or containing a protected path
+//    (gx's state, keys, trust store, ...)         -> policy-mismatch.
+//
+// Caveats (Landlock itself): rules only grant; fds opened before
+// restriction are not checked; UDP, raw sockets and MPTCP are not covered;
+// connect() to named unix sockets is not covered (ABI 7); mmap(PROT_EXEC)
+// of a readable file is not "execute"; memfd files are never checked for
+// execute (tested, see docs/sandbox.md "memfd execution").
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "lib/artifact.h"
+#include "lib/decision.h"
+
+namespace gx {
+
+// Read paths that may be absent on a given machine (merged-/usr, no multilib).
+inline constexpr std::array<std::string_view, 8> kOptionalReadPaths = {
+    "/lib64", "/lib32", "/libx32", "/usr/lib64", "/usr/lib32", "/usr/libx32",
+    "/usr/local/lib", "/etc/alternatives"};
+
+// Right families an artifact may accept as unenforced (allow_downgrade).
+inline constexpr std::array<std::string_view, 5> kDowngradeFamilies = {
+    "net", "truncate", "ioctl-dev", "scope", "refer"};
+
+// Paths the governed child must never be granted.
+struct ProtectedPaths {
+  // No write grant may equal, contain or lie inside these (state dir,
+  // receipt log, use store, trust store, revocation list, ...).
+  std::vector<std::string> no_write;
+  // Neither read nor write grants may reach these (private signing keys).
+  std::vector<std::string> no_access;
+};
+
+// What the kernel will actually enforce; goes to `--json` and receipts.
+struct Enforcement {
+  int abi = 0;                              // ABI the ruleset was built for
+  std::vector<std::string> fs_handled;      // "execute", "write_file", ...
+  std::vector<std::string> net_handled;     // "bind_tcp", "connect_tcp"
+  std::vector<std::string> scoped;          // "abstract_unix_socket", "signal"
+  std::vector<std::string> downgraded;      // families accepted as unenforced
+  std::vector<std::string> skipped_paths;   // absent optional read paths
+  std::vector<std::string> notes;           // other facts worth showing
+};
+void to_json(nlohmann::json& j, const Enforcement& e);
+
+// The ABI of the running kernel (LANDLOCK_CREATE_RULESET_VERSION), or
+// -errno when Landlock is not built in (ENOSYS) or disabled (EOPNOTSUPP).
+int landlock_abi();
+
+// Pure: the rights a ruleset will handle and grant at a given kernel ABI.
+// All fs rights the ABI offers are handled; read/write/exec masks are the
+// rights granted beneath read/write/exec paths (already masked to handled).
+struct LandlockRights {
+  int abi = 0;  // min(kernel ABI, ll::kAbiKnown)
+  uint64_t fs_handled = 0;
+  uint64_t net_handled = 0;
+  uint64_t scoped = 0;
+  uint64_t read_access = 0;   // read_file | read_dir
+  uint64_t write_access = 0;  // read + write_file, make_*, remove_*, refer, truncate
+  uint64_t exec_access = 0;   // execute | read_file
+  uint32_t restrict_flags = 0;  // landlock_restrict_self flags (ABI 7 logging)
+  std::vector<std::string> downgraded;
+  std::vector<std::string> notes;
+};
+Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy);
+
+// Names of set bits, for Enforcement and messages.
+std::vector<std::string> fs_right_names(uint64_t rights);
+std::vector<std::string> net_right_names(uint64_t rights);
+std::vector<std::string> scope_names(uint64_t scopes);
+
+// Canonical form of a path that may not exist yet: the longest existing
+// prefix with symlinks resolved, plus the remaining components.
+std::string canonical_or_planned(const std::string& path);
+
+// Denies (policy-mismatch, field "scope.sandbox.write[i]" or ".read[i]")
+// any grant that would reach a protected path. Compares canonical paths.
+Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect);
+
+// A ruleset fd built in the parent; move-only, closes on destruction.
+class PreparedRuleset {
+ public:
+  PreparedRuleset() = default;
+  PreparedRuleset(int fd, uint32_t restrict_flags, Enforcement e)
+      : fd_(fd), restrict_flags_(restrict_flags), enforcement_(std::move(e)) {}
+  PreparedRuleset(PreparedRuleset&& o) noexcept;
+  PreparedRuleset& operator=(PreparedRuleset&& o) noexcept;
+  PreparedRuleset(const PreparedRuleset&) = delete;
+  PreparedRuleset& operator=(const PreparedRuleset&) = delete;
+  ~PreparedRuleset();
+
+  int fd() const { return fd_; }  // O_CLOEXEC; pass to ChildPlan::ruleset_fd
+  uint32_t restrict_flags() const { return restrict_flags_; }
+  const Enforcement& enforcement() const { return enforcement_; }
+
+ private:
+  int fd_ = -1;
+  uint32_t restrict_flags_ = 0;
+  Enforcement enforcement_;
+};
+
+// Builds the ruleset for the running kernel. `implicit_exec` are files gx
+// itself must let the child execute although the artifact does not list
+// them: the ELF interpreter (see elf_interpreter) and, for scripts, the
+// script interpreter. They get execute|read_file and must exist.
+// The executable itself is run from a sealed memfd and needs no rule
+// (docs/sandbox.md, "memfd").
+Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                        const std::vector<std::string>& implicit_exec = {});
+// Same at an explicit ABI (<= the kernel's): for tests of downgrades on a
+// real kernel. An ABI above the kernel's fails when the ruleset is created.
+Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
+                                               const ProtectedPaths& protect,
+                                               const std::vector<std::string>& implicit_exec = {});
+
+// PT_INTERP of an ELF file read through fd (must be readable; pread, the
+// offset is untouched) or path: "" for a static executable, a denial
+// (malformed / io-error) for a non-ELF or truncated file. The result is the
+// path as written in the binary; O_PATH-opening it in prepare_ruleset
+// follows symlinks, so the rule lands on the real loader.
+Result<std::string> elf_interpreter(int fd);
+Result<std::string> elf_interpreter(const std::string& path);
+
+}  // namespace gx

@@ -1,0 +1,36 @@
+#include "lib/paths.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/fsutil.h"
+
+namespace gx::paths {
+namespace {
+std::string home() {
+  if (const char* h = getenv("HOME"); h && *h) return h;
+  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
+  return "/";
+}
+std::string xdg(const char* var, const char* fallback) {
+  if (const char* v = getenv(var); v && *v == '/') return v;
+  return home() + "/" + fallback;
+}
+}  // namespace
+
+std::string default_trust_store() {
+  if (geteuid() == 0) return "/etc/gx/trust.toml";
+  return xdg("XDG_CONFIG_HOME", ".config") + "/gx/trust.toml";
+}
+
+std::string default_revocations(const std::string& trust_store) {
+  return fs::dirname(trust_store) + "/revocations.toml";
+}
+
+std::string default_state_dir() {
+  if (geteuid() == 0) return "/var/lib/gx";
+  return xdg("XDG_STATE_HOME", ".local/state") + "/gx";
+}
+
+}  // namespace gx::paths

@@ -1,0 +1,308 @@
+#include "lib/receipt.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <set>
+
+#include "lib/crypto.h"
+#include "lib/host.h"
+
+namespace gx {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<ReceiptKind, std::string_view>, 4> kKinds = {{
+    {ReceiptKind::Authorized, "authorized"},
+    {ReceiptKind::Finished, "finished"},
+    {ReceiptKind::Denied, "denied"},
+    {ReceiptKind::Recovered, "recovered"},
+}};
+
+// Every v1 key; from_json rejects anything else (a record has one meaning).
+const std::set<std::string>& known_keys() {
+  static const std::set<std::string> keys = {
+      "version", "seq", "id", "time", "prev", "key_id", "sig", "decision", "reason", "detail",
+      "authorized_id", "parent", "artifact_id", "artifact_digest", "signers", "issuer", "host",
+      "uid", "pid", "argv", "exe_path", "exe_digest", "cwd", "sandbox", "child_pid", "exit_code",
+      "signal", "wall_us", "user_cpu_us", "sys_cpu_us", "max_rss_kb"};
+  return keys;
+}
+
+Decision bad(DenyReason r, const std::string& key, const std::string& what) {
+  return Decision::deny(r, "receipt field '" + key + "' " + what, key);
+}
+
+// Typed field readers; each returns a denial naming the key.
+Decision get(const json& j, const std::string& key, std::string& out) {
+  const json& v = j.at(key);
+  if (!v.is_string()) return bad(DenyReason::WrongType, key, "is not a string");
+  out = v.get<std::string>();
+  return Decision::allow();
+}
+Decision get(const json& j, const std::string& key, int64_t& out) {
+  const json& v = j.at(key);
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return bad(DenyReason::InvalidValue, key, "is out of range");
+    out = static_cast<int64_t>(v.get<uint64_t>());
+    return Decision::allow();
+  }
+  if (!v.is_number_integer()) return bad(DenyReason::WrongType, key, "is not an integer");
+  out = v.get<int64_t>();
+  return Decision::allow();
+}
+Decision get(const json& j, const std::string& key, std::vector<std::string>& out) {
+  const json& v = j.at(key);
+  if (!v.is_array()) return bad(DenyReason::WrongType, key, "is not an array");
+  out.clear();
+  for (const auto& e : v) {
+    if (!e.is_string()) return bad(DenyReason::WrongType, key, "has a non-string element");
+    out.push_back(e.get<std::string>());
+  }
+  return Decision::allow();
+}
+
+bool is_lower_hex(std::string_view s, size_t len) {
+  if (s.size() != len) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string_view kind_name(ReceiptKind k) {
+  for (const auto& [kind, name] : kKinds)
+    if (kind == k) return name;
+  return "unknown";
+}
+
+std::string canonical_dump(const json& j) {
+  // Compact, sorted keys (nlohmann objects are std::map), UTF-8 out; invalid
+  // UTF-8 is replaced rather than throwing, so this never throws.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json Receipt::to_json() const {
+  json j = json::object();
+  j["version"] = version;
+  j["seq"] = seq;
+  j["id"] = id;
+  j["time"] = time;
+  j["prev"] = prev;
+  j["key_id"] = key_id;
+  j["sig"] = sig;
+  j["decision"] = std::string(kind_name(decision));
+  j["reason"] = reason;
+  j["detail"] = detail;
+  j["authorized_id"] = authorized_id;
+  j["parent"] = parent;
+  j["artifact_id"] = artifact_id;
+  j["artifact_digest"] = artifact_digest;
+  j["signers"] = signers;
+  j["issuer"] = issuer;
+  j["host"] = host;
+  j["uid"] = uid;
+  j["pid"] = pid;
+  j["argv"] = argv;
+  j["exe_path"] = exe_path;
+  j["exe_digest"] = exe_digest;
+  j["cwd"] = cwd;
+  j["sandbox"] = sandbox.is_object() ? sandbox : json::object();
+  j["child_pid"] = child_pid;
+  j["exit_code"] = exit_code;
+  j["signal"] = signal;
+  j["wall_us"] = wall_us;
+  j["user_cpu_us"] = user_cpu_us;
+  j["sys_cpu_us"] = sys_cpu_us;
+  j["max_rss_kb"] = max_rss_kb;
+  return j;
+}
+
+std::string Receipt::line() const { return canonical_dump(to_json()); }
+
+std::string Receipt::signed_body() const {
+  json j = to_json();
+  j.erase("sig");
+  return canonical_dump(j);
+}
+
+Result<Receipt> Receipt::from_json(const json& j) {
+  if (!j.is_object()) return Decision::deny(DenyReason::Malformed, "receipt is not a JSON object");
+  for (const auto& [key, value] : j.items())
+    if (!known_keys().count(key)) return bad(DenyReason::UnknownField, key, "is not a v1 receipt field");
+  for (const auto& key : known_keys())
+    if (!j.contains(key)) return bad(DenyReason::MissingField, key, "is missing");
+
+  Receipt r;
+  int64_t version = 0, seq = 0;
+  std::string decision;
+  for (Decision d : {get(j, "version", version), get(j, "seq", seq), get(j, "id", r.id),
+                     get(j, "time", r.time), get(j, "prev", r.prev), get(j, "key_id", r.key_id),
+                     get(j, "sig", r.sig), get(j, "decision", decision), get(j, "reason", r.reason),
+                     get(j, "detail", r.detail), get(j, "authorized_id", r.authorized_id),
+                     get(j, "parent", r.parent), get(j, "artifact_id", r.artifact_id),
+                     get(j, "artifact_digest", r.artifact_digest), get(j, "signers", r.signers),
+                     get(j, "issuer", r.issuer), get(j, "host", r.host), get(j, "uid", r.uid),
+                     get(j, "pid", r.pid), get(j, "argv", r.argv), get(j, "exe_path", r.exe_path),
+                     get(j, "exe_digest", r.exe_digest), get(j, "cwd", r.cwd),
+                     get(j, "child_pid", r.child_pid), get(j, "exit_code", r.exit_code),
+                     get(j, "signal", r.signal), get(j, "wall_us", r.wall_us),
+                     get(j, "user_cpu_us", r.user_cpu_us), get(j, "sys_cpu_us", r.sys_cpu_us),
+                     get(j, "max_rss_kb", r.max_rss_kb)})
+    if (!d) return d;
+
+  if (version < kReceiptVersionOldest || version > kReceiptVersionCurrent)
+    return Decision::deny(DenyReason::UnsupportedVersion,
+                          "receipt version " + std::to_string(version) + " is not supported", "version");
+  r.version = static_cast<int>(version);
+  if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
+  r.seq = static_cast<uint64_t>(seq);
+  bool known_kind = false;
+  for (const auto& [kind, name] : kKinds)
+    if (name == decision) {
+      r.decision = kind;
+      known_kind = true;
+    }
+  if (!known_kind) return bad(DenyReason::InvalidValue, "decision", "is not a known decision");
+  if (!reason_from_code(r.reason)) return bad(DenyReason::InvalidValue, "reason", "is not a known reason code");
+  if (!is_lower_hex(r.id, 32))
+    return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
+  if (!crypto::is_hex_sha256(r.prev)) return bad(DenyReason::InvalidValue, "prev", "is not a hex SHA-256");
+  if (!parse_receipt_time(r.time)) return bad(DenyReason::InvalidValue, "time", "is not an RFC 3339 UTC time");
+  if (!j.at("sandbox").is_object()) return bad(DenyReason::WrongType, "sandbox", "is not an object");
+  r.sandbox = j.at("sandbox");
+  return r;
+}
+
+RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct rusage& usage, int64_t wall_us) {
+  RunOutcome o;
+  o.child_pid = child_pid;
+  if (WIFEXITED(wait_status)) o.exit_code = WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) o.signal = WTERMSIG(wait_status);
+  o.wall_us = wall_us;
+  o.user_cpu_us = int64_t{usage.ru_utime.tv_sec} * 1000000 + usage.ru_utime.tv_usec;
+  o.sys_cpu_us = int64_t{usage.ru_stime.tv_sec} * 1000000 + usage.ru_stime.tv_usec;
+  o.max_rss_kb = usage.ru_maxrss;  // Linux reports kilobytes
+  return o;
+}
+
+Receipt receipt_for_this_process() {
+  Receipt r;
+  HostIdentity id = HostIdentity::current();
+  r.host = id.hostname;
+  r.uid = id.uid;
+  r.pid = getpid();
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) != nullptr) r.cwd = cwd;
+  if (const char* parent = getenv(std::string(kParentReceiptEnv).c_str()); parent != nullptr) r.parent = parent;
+  return r;
+}
+
+Receipt make_authorized(Receipt subject) {
+  subject.decision = ReceiptKind::Authorized;
+  subject.reason = std::string(reason_code(DenyReason::None));
+  return subject;
+}
+
+Receipt make_denied(Receipt subject, const Decision& why) {
+  subject.decision = ReceiptKind::Denied;
+  // A denied receipt always names a denial reason, even if handed an allow.
+  Decision d = why.allowed() ? Decision::deny(DenyReason::IoError, "internal: denied without a reason") : why;
+  subject.reason = std::string(d.code());
+  subject.detail = d.explain();
+  return subject;
+}
+
+Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutcome& outcome) {
+  subject.decision = ReceiptKind::Finished;
+  subject.reason = std::string(reason_code(DenyReason::None));
+  subject.authorized_id = std::move(authorized_id);
+  subject.child_pid = outcome.child_pid;
+  subject.exit_code = outcome.exit_code;
+  subject.signal = outcome.signal;
+  subject.wall_us = outcome.wall_us;
+  subject.user_cpu_us = outcome.user_cpu_us;
+  subject.sys_cpu_us = outcome.sys_cpu_us;
+  subject.max_rss_kb = outcome.max_rss_kb;
+  return subject;
+}
+
+std::string receipt_leaf_hash(std::string_view line) {
+  // RFC 6962 leaf hash: the 0x00 prefix keeps leaves distinct from any future
+  // interior (0x01) nodes if the log grows a Merkle tree.
+  std::string buf;
+  buf.reserve(line.size() + 1);
+  buf.push_back('\0');
+  buf.append(line);
+  return crypto::sha256_hex(buf);
+}
+
+int64_t now_unix_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+std::string format_receipt_time(int64_t unix_us) {
+  time_t secs = static_cast<time_t>(unix_us / 1000000);
+  int64_t frac = unix_us % 1000000;
+  if (frac < 0) {
+    frac += 1000000;
+    --secs;
+  }
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", t.tm_year + 1900, t.tm_mon + 1,
+                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, static_cast<long long>(frac));
+  return buf;
+}
+
+std::optional<int64_t> parse_receipt_time(std::string_view text) {
+  // Fixed layout only: "YYYY-MM-DDTHH:MM:SS" [".ffffff"] "Z".
+  auto digits = [&](size_t pos, size_t n) -> std::optional<int> {
+    if (pos + n > text.size()) return std::nullopt;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  if (text.size() != 20 && text.size() != 27) return std::nullopt;
+  if (text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':' ||
+      text.back() != 'Z')
+    return std::nullopt;
+  auto y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
+       s = digits(17, 2);
+  if (!y || !mo || !d || !h || !mi || !s) return std::nullopt;
+  int frac = 0;
+  if (text.size() == 27) {
+    auto f = digits(20, 6);
+    if (text[19] != '.' || !f) return std::nullopt;
+    frac = *f;
+  }
+  if (*mo < 1 || *mo > 12 || *d < 1 || *d > 31 || *h > 23 || *mi > 59 || *s > 60) return std::nullopt;
+  tm t{};
+  t.tm_year = *y - 1900;
+  t.tm_mon = *mo - 1;
+  t.tm_mday = *d;
+  t.tm_hour = *h;
+  t.tm_min = *mi;
+  t.tm_sec = *s;
+  time_t secs = timegm(&t);
+  // timegm normalises 31 Feb into March: reject dates that do not round-trip.
+  tm back{};
+  gmtime_r(&secs, &back);
+  if (back.tm_mday != *d || back.tm_mon != *mo - 1) return std::nullopt;
+  return int64_t{secs} * 1000000 + frac;
+}
+
+}  // namespace gx

@@ -1,0 +1,136 @@
+// Receipt: one record of gx's receipt log (format documented in docs/receipts.md).
+//
+// On disk a receipt is one line of JSON, written by ReceiptLog::append
+// (lib/receipt_log.h). Every field below is always present (format v1 has no
+// optional fields), keys are sorted, and the line is exactly
+// nlohmann::json::dump() of the object (compact, UTF-8, control characters
+// escaped), so a line never contains a raw newline and one record has one
+// spelling. Exactly which bytes are hashed and signed:
+//
+//   signed body  = dump() of the record with the "sig" key removed
+//   "sig"        = base64(DER ECDSA P-256 over PAE(crypto::kReceiptType, body))
+//   leaf hash    = SHA-256(0x00 || line), line = the record's bytes without "\n"
+//   "prev"       = hex leaf hash of the previous line; 64 "0"s for line 1
+//
+// Strings that are not valid UTF-8 (an argv element can be any bytes) are
+// written with U+FFFD replacing each invalid byte: the receipt records what
+// was run as text, the executable digest records it exactly.
+#pragma once
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+inline constexpr int kReceiptVersionOldest = 1;
+inline constexpr int kReceiptVersionCurrent = 1;
+// A line longer than this is refused by append (LogUnavailable) and is a bad
+// record for verify: argv is bounded by the kernel well below it.
+inline constexpr size_t kReceiptMaxLineBytes = 4 * 1024 * 1024;
+// "prev" of the first record.
+inline constexpr std::string_view kGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+// gx sets this in its child's environment to the child's `authorized`
+// receipt id; a nested gx passes it on as Receipt::parent (lineage).
+inline constexpr std::string_view kParentReceiptEnv = "GX_PARENT_RECEIPT";
+
+enum class ReceiptKind {
+  Authorized,  // written and fsynced before the child is executed
+  Finished,    // after the child ended: exit status and resource use
+  Denied,      // every denial, with its reason code
+  Recovered,   // written by the log itself after moving a torn tail away
+};
+std::string_view kind_name(ReceiptKind k);  // "authorized", "finished", ...
+
+struct Receipt {
+  int version = kReceiptVersionCurrent;
+  // Filled by ReceiptLog::append (values set by the caller are replaced):
+  uint64_t seq = 0;     // 1-based position in the log == its line number
+  std::string id;       // 32 random lowercase hex digits
+  std::string time;     // UTC, RFC 3339 with microseconds: "2026-11-29T21:16:50.123456Z"
+  std::string prev;     // leaf hash of the previous line (kGenesisHash for the first)
+  std::string key_id;   // "sha256:<hex>" of the receipt public key
+  std::string sig;      // base64 DER signature (see above)
+
+  // Filled by the caller (the make_* helpers set decision/reason/detail):
+  ReceiptKind decision = ReceiptKind::Denied;
+  std::string reason = "allow";  // reason code (decision.h); "allow" unless denied
+  std::string detail;            // Decision::explain() of a denial, or a note
+  std::string authorized_id;     // finished: id of its authorized receipt; else ""
+  std::string parent;            // receipt id of the enclosing gx run, "" at top level
+  std::string artifact_id;
+  std::string artifact_digest;   // "sha256:<hex>" of the artifact body
+  std::vector<std::string> signers;  // key ids whose signatures counted
+  std::string issuer;
+  std::string host;
+  int64_t uid = -1;
+  int64_t pid = 0;               // the gx process that decided
+  std::vector<std::string> argv;
+  std::string exe_path;
+  std::string exe_digest;
+  std::string cwd;
+  nlohmann::json sandbox = nlohmann::json::object();  // summary of what was applied
+  // finished only (defaults elsewhere):
+  int64_t child_pid = 0;
+  int64_t exit_code = -1;        // -1 when the child did not exit normally
+  int64_t signal = 0;            // terminating signal, 0 when none
+  int64_t wall_us = 0;
+  int64_t user_cpu_us = 0;
+  int64_t sys_cpu_us = 0;
+  int64_t max_rss_kb = 0;        // peak resident set size
+
+  // The full record as JSON (including "sig").
+  nlohmann::json to_json() const;
+  // The record's line (without "\n"): the canonical dump of to_json().
+  std::string line() const;
+  // The bytes the signature covers: the canonical dump without "sig".
+  std::string signed_body() const;
+  // Strict: every field present with its type, no unknown field, known
+  // version, decision and reason code. Does not check the signature.
+  static Result<Receipt> from_json(const nlohmann::json& j);
+};
+
+// What the child did, for a finished receipt.
+struct RunOutcome {
+  int64_t child_pid = 0;
+  int64_t exit_code = -1;
+  int64_t signal = 0;
+  int64_t wall_us = 0;
+  int64_t user_cpu_us = 0;
+  int64_t sys_cpu_us = 0;
+  int64_t max_rss_kb = 0;
+};
+// From wait4(2)'s status and rusage plus the measured wall time.
+RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct rusage& usage, int64_t wall_us);
+
+// A receipt with the facts about this process filled in: host
+// (gethostname), uid (getuid), pid (getpid), cwd (getcwd) and parent (from
+// $GX_PARENT_RECEIPT when set). The caller adds the invocation and artifact.
+Receipt receipt_for_this_process();
+// Kind-specific helpers: each takes the subject (invocation fields filled)
+// and sets decision, reason and the kind's own fields.
+Receipt make_authorized(Receipt subject);
+Receipt make_denied(Receipt subject, const Decision& why);
+Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutcome& outcome);
+
+// Leaf hash of a line (without its "\n"): hex SHA-256(0x00 || line).
+std::string receipt_leaf_hash(std::string_view line);
+// Canonical serialisation used for lines, signed bodies and checkpoints.
+std::string canonical_dump(const nlohmann::json& j);
+
+// Receipt times: microseconds since the epoch <-> "YYYY-MM-DDTHH:MM:SS.ffffffZ".
+int64_t now_unix_us();
+std::string format_receipt_time(int64_t unix_us);
+// Accepts that form, and also without fraction ("...:SSZ"); UTC "Z" mandatory.
+std::optional<int64_t> parse_receipt_time(std::string_view text);
+
+}  // namespace gx

@@ -1,0 +1,163 @@
+// ReceiptLog: the append-only, hash-chained, signed receipt log of a host.
+//
+// Files in the state directory (created 0700; docs/receipts.md has details):
+//   receipts.log   one receipt per line (lib/receipt.h: exact hashed/signed bytes)
+//   receipts.head  {"count","hash","offset"} of the last append: a hint and a
+//                  tripwire, rewritten in place under the lock (never trusted
+//                  alone: always checked against the log's last line)
+//   receipts.torn  JSON lines holding torn tails removed by recovery
+//   receipt.key / receipt.pub   the receipt key (lib/receipt_key.h)
+//
+// Guarantees of append():
+//   - durable: the line is written with one write(2) and fdatasync'ed before
+//     append returns; a caller may exec only after success (fail closed);
+//   - serialised: an exclusive flock(2) on receipts.log is held from reading
+//     the chain head to the end of the write, so concurrent appenders (any
+//     number of processes) never interleave bytes, fork the chain or lose a
+//     receipt. Every append opens its own descriptor, so a ReceiptLog may be
+//     used after fork(2) too;
+//   - O(1) in the log's size: the chain head is the last line, found by
+//     reading backwards from the end of the file (never the whole log);
+//   - crash safe: a kill at any instant leaves every earlier line intact. A
+//     final line without "\n" (torn) is reported by verify; the next append,
+//     under the lock, moves the torn bytes to receipts.torn, truncates the log
+//     back to its last complete line and first appends a `recovered` receipt
+//     naming the torn bytes' offset, length and SHA-256;
+//   - tamper tripwire: if receipts.head records more receipts than the log
+//     holds, or a different last receipt, append refuses (LogTampered) rather
+//     than extend a log that lost records.
+//
+// Security caveats: the chain plus signatures detect edits, deletions,
+// duplications and reordering of records; removing records from the end is
+// only detected by the head file (which the same attacker may rewrite) or a
+// checkpoint kept elsewhere (`gx log checkpoint`). Whoever holds the receipt
+// key can rewrite the log entirely: only an external checkpoint catches that.
+// syslog delivery is best effort (syslog(3) reports no errors); the file is
+// the record of truth.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/crypto.h"
+#include "lib/decision.h"
+#include "lib/receipt.h"
+
+namespace gx {
+
+inline constexpr std::string_view kReceiptLogFile = "receipts.log";
+inline constexpr std::string_view kReceiptHeadFile = "receipts.head";
+inline constexpr std::string_view kReceiptTornFile = "receipts.torn";
+inline constexpr int kCheckpointVersion = 1;
+inline constexpr size_t kCheckpointMaxBytes = 64 * 1024;
+
+struct ReceiptLogOptions {
+  std::string receipt_key;  // --receipt-key FILE; empty: <state>/receipt.key, created on first use
+  bool syslog = false;      // --syslog: also send every appended line to syslog(3),
+                            // LOG_AUTHPRIV|LOG_INFO, ident "gx" (journald picks it up)
+};
+
+struct AppendedReceipt {
+  std::string id;     // the receipt id (authorized: pass it to make_finished)
+  uint64_t line = 0;  // its line number == its seq
+  std::string hash;   // its leaf hash: the new chain head
+};
+
+// A signed statement of the log's head, to keep somewhere else.
+// Signed bytes: canonical_dump() of to_json() without "sig", under
+// PAE(crypto::kCheckpointType, ...).
+struct Checkpoint {
+  int version = kCheckpointVersion;
+  std::string origin;  // host name of the log
+  uint64_t count = 0;  // number of receipts covered
+  std::string head;    // leaf hash of receipt `count` (kGenesisHash when 0)
+  std::string time;    // when it was made (receipt time format)
+  std::string key_id;  // receipt key that signed it
+  std::string sig;     // base64 DER
+
+  nlohmann::json to_json() const;
+  std::string text() const;         // canonical JSON + "\n": what `gx log checkpoint` writes
+  std::string signed_body() const;
+  // Strict parse (every field, no other, known version); no signature check.
+  static Result<Checkpoint> parse(std::string_view text);
+  bool signature_valid(const crypto::PublicKey& key) const;
+};
+
+struct VerifyReport {
+  bool intact = false;
+  uint64_t records = 0;      // receipts that verified: lines 1..records
+  uint64_t bad_line = 0;     // first bad line (1-based); 0 when intact
+  std::string problem;       // why that line is bad
+  bool torn_tail = false;    // the problem is only an incomplete final line
+  std::string head = std::string(kGenesisHash);  // leaf hash of line `records`
+  bool checkpoint_matched = false;  // a checkpoint was given and the log extends it
+
+  // allow when intact, else LogTampered "line N: <problem>".
+  Decision decision() const;
+};
+
+struct ReceiptFilter {
+  std::string artifact;              // prefix of artifact_id or artifact_digest
+  bool denied_only = false;
+  std::optional<int64_t> since_us;   // receipts at or after this time
+  size_t tail = 0;                   // only the last N matches (0: all)
+};
+
+struct ReceiptListing {
+  std::vector<Receipt> receipts;     // in log order
+  uint64_t unreadable_lines = 0;     // lines that are not v1 receipts (not verified!)
+};
+
+class ReceiptLog {
+ public:
+  // Creates the state directory (0700) if needed, loads or creates the
+  // receipt key and checks receipts.log can be opened for appending.
+  // LogUnavailable when any of it fails (e.g. the state path is a file).
+  static Result<ReceiptLog> open(const std::string& state_dir, const ReceiptLogOptions& options = {});
+
+  // Fills r.seq, id, time, prev, key_id and sig (replacing caller values),
+  // writes, fsyncs, and returns the id and line. LogUnavailable if the record
+  // cannot be made durable, LogTampered if the tail or head file shows the log
+  // lost records; nothing is written then. The caller must not run the child
+  // unless an `authorized` append succeeded.
+  Result<AppendedReceipt> append(Receipt r);
+
+  // Verifies the whole log with this log's public key (see verify_receipt_log).
+  Result<VerifyReport> verify(const std::optional<Checkpoint>& checkpoint = std::nullopt) const;
+  // Verifies the log, then signs its head. LogTampered if it does not verify:
+  // a checkpoint never vouches for a broken log.
+  Result<Checkpoint> checkpoint() const;
+
+  const std::string& state_dir() const { return state_dir_; }
+  const crypto::PublicKey& public_key() const { return key_.public_key(); }
+
+ private:
+  ReceiptLog(std::string state_dir, ReceiptLogOptions options, crypto::PrivateKey key);
+  std::string path(std::string_view file) const { return state_dir_ + "/" + std::string(file); }
+
+  std::string state_dir_;
+  ReceiptLogOptions options_;
+  crypto::PrivateKey key_;
+};
+
+// Read-only entry points: they need no private key and create nothing.
+//
+// Checks every line: JSON in canonical form, a v1 receipt, seq == line
+// number, prev == leaf hash of the previous line, key_id and signature by
+// `key`; then that receipts.head does not record more receipts than the log
+// has, and, with a checkpoint (whose signature must verify: InvalidSignature
+// otherwise), that line checkpoint.count has hash checkpoint.head. A missing
+// log is an empty log. Result errors are I/O failures and bad checkpoints;
+// a broken log is a report with intact == false.
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint = std::nullopt);
+
+// Parses the log for display; does NOT verify (run verify for that).
+Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const ReceiptFilter& filter = {});
+
+}  // namespace gx

@@ -1,0 +1,148 @@
+// The signed revocation list (format: man/gx-revocations.5).
+//
+// A TOML file, by default revocations.toml beside the trust store, split like
+// an artifact: the body is every byte before the first line that is exactly
+// "[[signature]]", signed verbatim as PAE(crypto::kRevocationsType, body).
+//
+//   version = 1
+//   serial = 7                          # strictly increases with every new list
+//   issued_at = "2026-11-29T21:16:50Z"
+//   [[entry]]
+//   artifact = "sha256:<artifact digest>"   # or: key_id = "sha256:<key id>"
+//   reason = "ticket closed"
+//   revoked_at = "2026-11-29T21:16:50Z"
+//   [[signature]]
+//   key_id = "sha256:..."  algorithm = "ecdsa-p256-sha256"  value = "..."
+//
+// Validity (everything else is RevocationListInvalid: fail closed, every run
+// is denied until a valid list is in place):
+//   - the signatures of at least trust.threshold distinct keys verify, each
+//     key in the trust store, not revoked there, inside its validity window
+//     at `now`, and not revoked by an entry of this same list. The threshold
+//     applies because a list can also *un*-revoke (by omitting an entry):
+//     it is as powerful as an approval and needs the same quorum. A
+//     signature by a trusted key that does not verify invalidates the list;
+//     signatures by unknown keys are ignored (they count for nothing).
+//   - signatures are checked on the exact body bytes before the body is parsed;
+//   - the body parses strictly (unknown/duplicate keys, a target revoked
+//     twice, bad digests, wrong types all deny);
+//   - rollback: <state>/revocations.serial records the highest serial seen
+//     and its body digest. A lower serial, or the same serial with another
+//     body, is invalid. The record is written (atomically, under a lock,
+//     never lowered) only AFTER the list was fully validated.
+//   - a missing file means "nothing revoked" until a serial has been seen;
+//     after that a missing file is a rollback (deletion) and is invalid.
+//
+// Lookups are O(1) (hash sets). Loading is O(n) in the file size: a list of
+// 1,000,000 entries is ~150 MB of TOML (see docs/performance.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/decision.h"
+#include "lib/trust_store.h"
+
+namespace gx {
+
+inline constexpr int kRevocationsVersionCurrent = 1;
+inline constexpr size_t kRevocationsMaxBytes = 512ull * 1024 * 1024;
+inline constexpr size_t kRevocationsMaxEntries = 2'000'000;
+
+enum class RevocationKind { Artifact, Key };
+
+struct RevocationEntry {
+  RevocationKind kind = RevocationKind::Artifact;
+  std::string target;  // "sha256:<64 hex>": an artifact digest or a key id
+  std::string reason;
+  UnixTime revoked_at = 0;
+};
+
+// What <state>/revocations.serial remembers.
+struct SeenRevocations {
+  uint64_t serial = 0;
+  std::string body_digest;  // "sha256:<hex>"
+};
+
+class RevocationList {
+ public:
+  // The list in force when no file exists and no serial was ever seen.
+  RevocationList() = default;
+  // Copies rebuild the lookup sets (they view into entries); moves keep them.
+  RevocationList(const RevocationList& other);
+  RevocationList& operator=(const RevocationList& other);
+  RevocationList(RevocationList&&) noexcept = default;
+  RevocationList& operator=(RevocationList&&) noexcept = default;
+
+  // Reads, verifies, rollback-checks `path` and then records its serial in
+  // state_dir (see the header comment). Errors: RevocationListInvalid, or
+  // StateUnavailable when the rollback record cannot be read or written.
+  static Result<RevocationList> load(const std::string& path, const TrustStore& trust,
+                                     const std::string& state_dir, UnixTime now);
+  // Splits and strictly parses file bytes WITHOUT verifying anything
+  // (display, tests, building a successor after load()). Errors are
+  // RevocationListInvalid with the underlying cause in the detail.
+  static Result<RevocationList> parse_unverified(std::string_view file_bytes, const std::string& origin);
+  // Signature and threshold check against the trust store (no state involved).
+  Decision verify(const TrustStore& trust, UnixTime now) const;
+
+  // Revoked when the artifact is listed, or when signer_key_ids is not empty
+  // and every one of them is revoked ("the only trusted signatures come
+  // from revoked keys"). The verifier additionally drops signatures whose
+  // key_revoked() is true before counting its threshold.
+  Decision check(const std::string& artifact_digest, const std::vector<std::string>& signer_key_ids) const;
+  bool artifact_revoked(std::string_view artifact_digest) const;
+  bool key_revoked(std::string_view key_id) const;
+  // The entry revoking `target` (artifact digest or key id), or nullptr.
+  const RevocationEntry* find(std::string_view target) const;
+
+  // The next list: these entries plus `added`, serial + 1, issued_at = now,
+  // body rendered, unsigned. Usage error if `added` repeats a target.
+  Result<RevocationList> successor(const std::vector<RevocationEntry>& added, UnixTime now) const;
+  // Appends a signature by `key` over this list's body.
+  Decision add_signature(const crypto::PrivateKey& key);
+  // Body followed by the [[signature]] tables: the bytes to write to disk.
+  std::string file_text() const;
+
+  int version() const { return version_; }
+  uint64_t serial() const { return serial_; }  // 0: no list file (nothing revoked)
+  UnixTime issued_at() const { return issued_at_; }
+  const std::vector<RevocationEntry>& entries() const { return entries_; }
+  const std::string& body() const { return body_; }
+  const std::vector<Signature>& signatures() const { return signatures_; }
+  std::string digest() const;  // "sha256:" + SHA-256(body)
+
+ private:
+  static Result<RevocationList> from_parts(std::string body, std::vector<Signature> sigs,
+                                           const std::string& origin);
+  Decision verify_as(const TrustStore& trust, UnixTime now, const std::string& origin) const;
+  static std::string render_body(uint64_t serial, UnixTime issued_at, const std::vector<RevocationEntry>& entries);
+  Decision index();  // builds the hash sets; rejects a target listed twice
+
+  int version_ = kRevocationsVersionCurrent;
+  uint64_t serial_ = 0;
+  UnixTime issued_at_ = 0;
+  std::vector<RevocationEntry> entries_;
+  std::string body_;
+  std::vector<Signature> signatures_;
+  std::unordered_set<std::string_view> artifacts_;  // views into entries_[i].target
+  std::unordered_set<std::string_view> keys_;
+};
+
+// The rollback record, <state_dir>/revocations.serial ("<serial> sha256:<hex>\n").
+std::string revocations_serial_path(const std::string& state_dir);
+// nullopt when nothing has been recorded yet; StateUnavailable if unreadable or malformed.
+Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir);
+// Under an exclusive lock: denies RevocationListInvalid when `serial` is
+// lower than the recorded one, or equal with another digest; otherwise
+// records it (atomically, only ever raising it). Call only after the list
+// was fully validated.
+Decision record_revocations_serial(const std::string& state_dir, uint64_t serial, const std::string& body_digest);
+
+}  // namespace gx

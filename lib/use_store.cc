@@ -1,0 +1,288 @@
+#include "lib/use_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+
+namespace gx {
+namespace {
+
+constexpr const char* kSchema =
+    "CREATE TABLE IF NOT EXISTS uses ("
+    "  digest TEXT PRIMARY KEY NOT NULL,"
+    "  spent INTEGER NOT NULL,"
+    "  max_uses INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS uses_not_after ON uses(not_after);"
+    "PRAGMA user_version = 1;";
+
+Decision state_error(const std::string& detail, const std::string& path) {
+  return Decision::deny(DenyReason::StateUnavailable, detail, "state", path);
+}
+
+bool valid_digest(const std::string& d) {
+  return d.size() == 7 + 64 && d.compare(0, 7, "sha256:") == 0 && crypto::is_hex_sha256(std::string_view(d).substr(7));
+}
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
+  sqlite3_stmt* get() { return stmt_; }
+  int step() { return sqlite3_step(stmt_); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+// Rolls back unless committed: every early return leaves the database as it was.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
+  // timeout), so two processes can never both read "1 use left".
+  int begin() {
+    int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    open_ = rc == SQLITE_OK;
+    return rc;
+  }
+  int commit() {
+    int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) open_ = false;
+    return rc;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+}  // namespace
+
+// The state directory holds the only record of spent uses: refuse one that
+// someone else could rewrite.
+Decision ensure_state_dir(const std::string& dir) {
+  if (Decision d = fs::make_dirs(dir, 0700); !d) return state_error("cannot create state directory: " + d.detail, dir);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0)
+    return state_error("cannot stat state directory " + dir + ": " + fs::errno_text(errno), dir);
+  if (!S_ISDIR(st.st_mode)) return state_error("state directory " + dir + " is not a directory", dir);
+  if (st.st_uid != geteuid())
+    return state_error("state directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
+                           ", not by the invoking user",
+                       dir);
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return state_error("state directory " + dir + " is writable by group or others", dir);
+  return Decision::allow();
+}
+
+namespace {
+
+// Pre-creates the database 0600 (SQLite would use 0644 & ~umask; its -wal and
+// -shm files copy the main file's mode) and checks an existing one.
+Decision prepare_db_file(const std::string& path) {
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) return state_error("cannot open " + path + ": " + fs::errno_text(errno), path);
+  struct stat st {};
+  Decision d = Decision::allow();
+  if (fstat(fd, &st) != 0)
+    d = state_error("cannot stat " + path + ": " + fs::errno_text(errno), path);
+  else if (!S_ISREG(st.st_mode))
+    d = state_error(path + " is not a regular file", path);
+  else if (st.st_uid != geteuid())
+    d = state_error(path + " is owned by another user", path);
+  else if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)
+    d = state_error("cannot chmod " + path + ": " + fs::errno_text(errno), path);
+  close(fd);
+  return d;
+}
+
+}  // namespace
+
+std::string UseStore::db_path(const std::string& state_dir) { return state_dir + "/uses.db"; }
+
+Decision UseStore::fail(const std::string& what) const {
+  return state_error("use store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_), path_);
+}
+
+Decision UseStore::exec(const char* sql) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return fail(std::string("cannot run ") + sql);
+  return Decision::allow();
+}
+
+Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_ms) {
+  if (Decision d = ensure_state_dir(state_dir); !d) return d;
+  std::string path = db_path(state_dir);
+  if (Decision d = prepare_db_file(path); !d) return d;
+
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close(raw);
+    return state_error("cannot open use store " + path + ": " + msg, path);
+  }
+  UseStore store(raw, path);
+  // SQLite silently falls back to read-only on a write-protected file; a
+  // store that cannot record a use must not be used at all.
+  if (sqlite3_db_readonly(raw, "main") != 0) return state_error("use store " + path + " is read-only", path);
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+
+  // Switching to WAL needs a brief exclusive lock that does not always go
+  // through the busy handler: retry until the same deadline.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (;;) {
+    Stmt mode(raw, "PRAGMA journal_mode=WAL");
+    rc = mode.ok() ? mode.step() : sqlite3_errcode(raw);
+    if (rc == SQLITE_ROW) {
+      std::string got = reinterpret_cast<const char*>(sqlite3_column_text(mode.get(), 0));
+      if (got != "wal") return state_error("use store " + path + " cannot use WAL mode (got " + got + ")", path);
+      break;
+    }
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) return store.fail("cannot enable WAL mode");
+    if (std::chrono::steady_clock::now() >= deadline) return store.fail("timed out enabling WAL mode");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // FULL: the WAL is fsync'd at every commit, so a reserved use survives power loss.
+  if (Decision d = store.exec("PRAGMA synchronous=FULL"); !d) return d;
+  if (Decision d = store.exec("PRAGMA trusted_schema=OFF"); !d) return d;
+
+  auto user_version = [&]() -> Result<int64_t> {
+    Stmt v(raw, "PRAGMA user_version");
+    if (!v.ok() || v.step() != SQLITE_ROW) return store.fail("cannot read schema version");
+    return sqlite3_column_int64(v.get(), 0);
+  };
+  auto version = user_version();
+  if (!version) return version.error();
+  if (*version == 0) {
+    Transaction tx(raw);
+    if (tx.begin() != SQLITE_OK) return store.fail("cannot lock to create the schema");
+    version = user_version();  // another process may have created it meanwhile
+    if (!version) return version.error();
+    if (*version == 0) {
+      if (Decision d = store.exec(kSchema); !d) return d;
+      *version = kUseStoreSchemaVersion;
+    }
+    if (tx.commit() != SQLITE_OK) return store.fail("cannot commit the schema");
+  }
+  if (*version != kUseStoreSchemaVersion)
+    return state_error("use store " + path + " has schema version " + std::to_string(*version) + "; this gx knows " +
+                           std::to_string(kUseStoreSchemaVersion),
+                       path);
+  return store;
+}
+
+UseStore::UseStore(UseStore&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+  other.db_ = nullptr;
+}
+
+UseStore& UseStore::operator=(UseStore&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close(db_);
+    db_ = other.db_;
+    path_ = std::move(other.path_);
+    other.db_ = nullptr;
+  }
+  return *this;
+}
+
+UseStore::~UseStore() { sqlite3_close(db_); }
+
+Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
+  if (!valid_digest(artifact_digest))
+    return Decision::deny(DenyReason::InvalidValue, "artifact digest must be sha256:<64 hex digits>", "digest",
+                          artifact_digest);
+  auto spent_detail = [&](uint32_t n) {
+    return "all " + std::to_string(n) + " uses of artifact " + artifact_digest + " are spent";
+  };
+  if (max_uses == 0) return Decision::deny(DenyReason::Replay, spent_detail(0), "max_uses", "0");
+
+  Transaction tx(db_);
+  if (int rc = tx.begin(); rc != SQLITE_OK) {
+    if ((rc & 0xff) == SQLITE_BUSY) return fail("timed out waiting for the write lock (another gx holds it)");
+    return fail("cannot begin a transaction");
+  }
+  Stmt select(db_, "SELECT spent, max_uses FROM uses WHERE digest = ?1");
+  if (!select.ok()) return fail("cannot prepare lookup");
+  sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
+  int rc = select.step();
+  uint32_t spent = 0;
+  uint32_t limit = max_uses;
+  if (rc == SQLITE_ROW) {
+    spent = static_cast<uint32_t>(sqlite3_column_int64(select.get(), 0));
+    // Same digest means same signed body, so the stored limit equals the
+    // given one; if they ever differ, the smaller wins.
+    limit = std::min(limit, static_cast<uint32_t>(sqlite3_column_int64(select.get(), 1)));
+  } else if (rc != SQLITE_DONE) {
+    return fail("cannot look up artifact");
+  }
+  sqlite3_reset(select.get());  // no statement may be left mid-read at COMMIT
+  if (spent >= limit) return Decision::deny(DenyReason::Replay, spent_detail(limit), "max_uses", std::to_string(limit));
+
+  Stmt write(db_, rc == SQLITE_ROW
+                      ? "UPDATE uses SET spent = spent + 1, not_after = max(not_after, ?3) WHERE digest = ?1"
+                      : "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES (?1, 1, ?2, ?3)");
+  if (!write.ok()) return fail("cannot prepare update");
+  sqlite3_bind_text(write.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(write.get(), 2, max_uses);
+  sqlite3_bind_int64(write.get(), 3, not_after);
+  if (write.step() != SQLITE_DONE) return fail("cannot record the use");
+  // Committed (and, with synchronous=FULL, fsync'd) before we return: the
+  // use is spent even if this process dies before the child runs.
+  if (tx.commit() != SQLITE_OK) return fail("cannot commit the use");
+  return UseReservation{artifact_digest, spent + 1, limit};
+}
+
+Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_digest) {
+  Stmt select(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
+  if (!select.ok()) return fail("cannot prepare lookup");
+  sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
+  int rc = select.step();
+  if (rc == SQLITE_DONE) return std::optional<UseRecord>{};
+  if (rc != SQLITE_ROW) return fail("cannot look up artifact");
+  return std::optional<UseRecord>{UseRecord{artifact_digest, static_cast<uint32_t>(sqlite3_column_int64(select.get(), 0)),
+                                            static_cast<uint32_t>(sqlite3_column_int64(select.get(), 1)),
+                                            sqlite3_column_int64(select.get(), 2)}};
+}
+
+Result<uint64_t> UseStore::prune(UnixTime now, int64_t margin_seconds) {
+  Transaction tx(db_);
+  if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
+  Stmt del(db_, "DELETE FROM uses WHERE not_after < ?1");
+  if (!del.ok()) return fail("cannot prepare prune");
+  sqlite3_bind_int64(del.get(), 1, now - margin_seconds);
+  if (del.step() != SQLITE_DONE) return fail("cannot prune");
+  auto pruned = static_cast<uint64_t>(sqlite3_changes64(db_));
+  if (tx.commit() != SQLITE_OK) return fail("cannot commit prune");
+  return pruned;
+}
+
+Result<UseStoreStats> UseStore::stats() {
+  Stmt q(db_, "SELECT count(*), coalesce(sum(spent >= max_uses), 0) FROM uses");
+  if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot count entries");
+  return UseStoreStats{static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0)),
+                       static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1))};
+}
+
+}  // namespace gx

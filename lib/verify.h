@@ -1,0 +1,60 @@
+// Verification of an artifact: signatures, trust, threshold, time window,
+// revocation and bindings. Everything `gx verify` checks and the first
+// step of `gx run`.
+//
+// Order matters and is fixed (docs/design.md):
+//   1. bounded read; empty / binary input is refused;
+//   2. split body | signature block; parse the signature block strictly;
+//      the algorithm is pinned (unsupported-algorithm otherwise);
+//   3. each signature's key id is only a hint to find a trusted key; the
+//      signature is checked over PAE(kArtifactType, body) with that full key.
+//      A trusted key whose signature does not verify denies outright
+//      (invalid-signature). Unknown key ids are ignored but reported.
+//      Revoked, expired and not-yet-valid keys count for nothing;
+//   4. the threshold counts DISTINCT public keys;
+//   5. only then is the body parsed (strictly);
+//   6. time window against one `now` fixed by the caller, never by the
+//      artifact, with a skew tolerance on both ends;
+//   7. revocation of the artifact's digest; 8. host/user bindings.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/artifact.h"
+#include "lib/decision.h"
+#include "lib/host.h"
+#include "lib/trust_store.h"
+
+namespace gx {
+
+inline constexpr int64_t kDefaultSkewSeconds = 60;
+
+struct VerifyOptions {
+  UnixTime now = 0;
+  int64_t skew_seconds = kDefaultSkewSeconds;
+  const TrustStore* trust = nullptr;                            // required
+  std::function<bool(const std::string&)> key_revoked;          // by key id; optional
+  std::function<bool(const std::string&)> artifact_revoked;     // by artifact digest; optional
+  const HostIdentity* host = nullptr;                           // check bindings when set
+};
+
+struct Verification {
+  Decision decision;
+  std::string digest;                      // "sha256:..." of the body, once split
+  std::optional<Artifact> artifact;        // parsed body, only once signatures verified
+  std::vector<std::string> signers;        // key ids that counted toward the threshold
+  std::vector<std::string> signer_names;   // their principals
+  std::vector<std::string> ignored;        // key ids present but not counted, with why
+  int threshold = 0;
+};
+
+Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts);
+Verification verify_artifact_file(const std::string& path, const VerifyOptions& opts);
+
+// Bindings alone (also used by gx run after verification).
+Decision check_bindings(const Bindings& b, const HostIdentity& host);
+
+}  // namespace gx

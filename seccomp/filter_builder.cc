@@ -1,0 +1,412 @@
+#include "seccomp/filter_builder.h"
+
+#include <asm/ioctls.h>
+#include <linux/audit.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "lib/fsutil.h"
+#include "seccomp/syscall_groups.h"
+
+namespace gx::seccomp {
+namespace {
+
+constexpr const char* kGroupsField = "scope.sandbox.groups";
+constexpr const char* kAllowField = "scope.sandbox.allow_syscalls";
+constexpr const char* kDenyField = "scope.sandbox.deny_syscalls";
+
+constexpr uint32_t kX32SyscallBit = 0x40000000;
+constexpr uint32_t kRetEperm = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
+constexpr uint32_t kRetKill = SECCOMP_RET_KILL_PROCESS;
+// Namespace-creating clone flags (what unshare(2) would do).
+constexpr uint32_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
+                                          CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                                          CLONE_NEWNET;
+
+// seccomp_data offsets. Arguments are 64-bit; on little-endian x86-64 the
+// low 32 bits of args[i] sit at 16 + 8*i. The checked arguments are all C
+// ints (or unsigned int / lower_32_bits in the kernel), so the low half is
+// exactly what the kernel acts on: comparing it, not the full register,
+// is what stops high-bit smuggling (CVE-2019-10063).
+constexpr uint32_t kOffNr = offsetof(seccomp_data, nr);
+constexpr uint32_t kOffArch = offsetof(seccomp_data, arch);
+constexpr uint32_t arg_lo(unsigned i) {
+  return static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * i);
+}
+
+// A tiny forward-only assembler for the prologue: jumps name labels and are
+// resolved once every label's position is known.
+class Assembler {
+ public:
+  enum Label { kContinue, kEperm, kKill, kIoctl, kSocket, kSocketpair, kClone, kInet, kLabels };
+
+  void load(uint32_t offset) { emit(BPF_LD | BPF_W | BPF_ABS, offset); }
+  void and_k(uint32_t k) { emit(BPF_ALU | BPF_AND | BPF_K, k); }
+  void ret(uint32_t k) { emit(BPF_RET | BPF_K, k); }
+  void jump(Label target) { code_.push_back({{BPF_JMP | BPF_JA, 0, 0, 0}, target, -1, true}); }
+  // Conditional jump; -1 means "next instruction".
+  void jcond(uint16_t op, uint32_t k, int jt, int jf) {
+    code_.push_back({{static_cast<uint16_t>(BPF_JMP | op | BPF_K), 0, 0, k}, jt, jf, false});
+  }
+  void label(Label l) { where_[l] = static_cast<int>(code_.size()); }
+
+  // Resolves jumps; false if a label is missing or a jump is out of range.
+  bool finish(std::vector<sock_filter>& out) const {
+    out.clear();
+    for (size_t i = 0; i < code_.size(); ++i) {
+      sock_filter f = code_[i].insn;
+      auto offset = [&](int l, uint32_t& dst) {
+        if (l < 0) return true;
+        int to = where_[static_cast<size_t>(l)];
+        int off = to - static_cast<int>(i) - 1;
+        if (to < 0 || off < 0) return false;
+        dst = static_cast<uint32_t>(off);
+        return true;
+      };
+      uint32_t jt = 0, jf = 0;
+      if (!offset(code_[i].jt, jt) || !offset(code_[i].jf, jf)) return false;
+      if (code_[i].always) {
+        f.k = jt;
+      } else {
+        if (jt > 255 || jf > 255) return false;
+        f.jt = static_cast<uint8_t>(jt);
+        f.jf = static_cast<uint8_t>(jf);
+      }
+      out.push_back(f);
+    }
+    return true;
+  }
+
+ private:
+  struct Pending {
+    sock_filter insn;
+    int jt, jf;
+    bool always;
+  };
+  void emit(uint16_t code, uint32_t k) { code_.push_back({{code, 0, 0, k}, -1, -1, false}); }
+  std::vector<Pending> code_;
+  std::array<int, kLabels> where_ = [] {
+    std::array<int, kLabels> a{};
+    a.fill(-1);
+    return a;
+  }();
+};
+
+// gx's own deny-only prologue. It never returns ALLOW: it kills foreign
+// ABIs and denies by argument, then falls through to libseccomp's program.
+// It exists because libseccomp 2.5.4 cannot express "allow ioctl except
+// these masked values": it rejects two comparisons of one argument in a
+// rule (EINVAL), and an unconditional rule silently replaces conditional
+// rules of another action for the same syscall.
+bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<sock_filter>& out) {
+  using A = Assembler;
+  A a;
+  a.load(kOffArch);
+  a.jcond(BPF_JEQ, AUDIT_ARCH_X86_64, -1, A::kKill);
+  a.load(kOffNr);
+  a.jcond(BPF_JGE, kX32SyscallBit, A::kKill, -1);
+  a.jcond(BPF_JEQ, __NR_ioctl, A::kIoctl, -1);
+  a.jcond(BPF_JEQ, __NR_socket, A::kSocket, -1);
+  a.jcond(BPF_JEQ, __NR_socketpair, A::kSocketpair, -1);
+  if (check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, A::kClone, -1);
+  a.jump(A::kContinue);
+
+  a.label(A::kIoctl);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, TIOCSTI, A::kEperm, -1);
+  a.jcond(BPF_JEQ, TIOCLINUX, A::kEperm, A::kContinue);
+
+  a.label(A::kSocketpair);
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, A::kEperm);
+
+  a.label(A::kSocket);
+  a.load(arg_lo(0));
+  if (network == NetMode::None) {
+    a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, A::kEperm);
+  } else {
+    a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, -1);
+    a.jcond(BPF_JEQ, AF_INET, A::kInet, -1);
+    a.jcond(BPF_JEQ, AF_INET6, A::kInet, A::kEperm);
+    a.label(A::kInet);
+    a.load(arg_lo(1));
+    a.and_k(0xf);  // SOCK_TYPE_MASK: ignores SOCK_NONBLOCK | SOCK_CLOEXEC
+    a.jcond(BPF_JEQ, SOCK_STREAM, -1, A::kEperm);
+    a.load(arg_lo(2));
+    a.jcond(BPF_JEQ, 0, A::kContinue, -1);
+    a.jcond(BPF_JEQ, IPPROTO_TCP, A::kContinue, A::kEperm);
+  }
+
+  if (check_clone_namespaces) {
+    a.label(A::kClone);
+    a.load(arg_lo(0));  // the kernel uses lower_32_bits(clone_flags)
+    a.jcond(BPF_JSET, kCloneNamespaceFlags, A::kEperm, A::kContinue);
+  }
+
+  a.label(A::kEperm);
+  a.ret(kRetEperm);
+  a.label(A::kKill);
+  a.ret(kRetKill);
+  a.label(A::kContinue);
+  return a.finish(out);
+}
+
+struct CtxDeleter {
+  void operator()(void* ctx) const { seccomp_release(static_cast<scmp_filter_ctx>(ctx)); }
+};
+using Ctx = std::unique_ptr<void, CtxDeleter>;
+
+Decision libseccomp_error(const std::string& what, int rc) {
+  return Decision::deny(DenyReason::SandboxUnavailable,
+                        "libseccomp failed to " + what + ": " + fs::errno_text(-rc));
+}
+
+// libseccomp 2.5.4 only exports to an fd: export into a memfd, read it back.
+Result<std::vector<sock_filter>> export_program(scmp_filter_ctx ctx) {
+  int fd = memfd_create("gx-seccomp-export", MFD_CLOEXEC);
+  if (fd < 0)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "cannot create a memfd to export the seccomp filter: " +
+                              fs::errno_text(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  if (int rc = seccomp_export_bpf(ctx, fd); rc != 0) return libseccomp_error("export BPF", rc);
+  if (lseek(fd, 0, SEEK_SET) != 0)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "cannot rewind the exported seccomp filter: " + fs::errno_text(errno));
+  std::string bytes;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return Decision::deny(DenyReason::SandboxUnavailable,
+                            "cannot read the exported seccomp filter: " + fs::errno_text(errno));
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "libseccomp exported a malformed BPF program");
+  std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+  std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(program.data()));
+  return program;
+}
+
+void push_unique(std::vector<std::string>& v, std::string_view s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.emplace_back(s);
+}
+
+}  // namespace
+
+int syscall_number(std::string_view name) {
+  if (name.empty() || name.size() > 64) return -1;
+  std::string n(name);
+  int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, n.c_str());
+  // Negative numbers are libseccomp's pseudo syscalls (socketcall on i386...).
+  return nr < 0 ? -1 : nr;
+}
+
+void to_json(nlohmann::json& j, const FilterSummary& s) {
+  j = nlohmann::json{{"architectures", s.architectures},
+                     {"killed_abis", s.killed_abis},
+                     {"default_action", s.default_action},
+                     {"groups", s.groups},
+                     {"allowed_count", s.allowed.size()},
+                     {"allowed_dangerous", s.allowed_dangerous},
+                     {"denied", s.denied},
+                     {"enosys", s.enosys},
+                     {"argument_checks", s.argument_checks},
+                     {"network", s.network},
+                     {"log_denials", s.log_denials},
+                     {"instructions", s.instructions}};
+}
+
+int install_raw(const CompiledFilter& filter) noexcept {
+  if (filter.program.empty() || filter.program.size() > BPF_MAXINSNS) return EINVAL;
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(filter.program.size());
+  prog.filter = const_cast<sock_filter*>(filter.program.data());
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter.flags, &prog) == 0) return 0;
+  return errno != 0 ? errno : EINVAL;
+}
+
+std::string install_error_text(int err) {
+  std::string text = "cannot install the seccomp filter: " + fs::errno_text(err);
+  if (err == EACCES)
+    text += " (no_new_privs is not set; gx requires it, which also means setuid programs "
+            "such as sudo cannot gain privileges inside the sandbox)";
+  else if (err == EINVAL)
+    text += " (empty program, or a filter flag this kernel does not support)";
+  return text;
+}
+
+Decision install(const CompiledFilter& filter) {
+  int err = install_raw(filter);
+  if (err == 0) return Decision::allow();
+  return Decision::deny(DenyReason::SandboxUnavailable, install_error_text(err), "scope.sandbox");
+}
+
+FilterBuilder FilterBuilder::from_policy(const SandboxPolicy& policy) {
+  FilterBuilder b;
+  for (const auto& g : policy.groups) b.add_group(g);
+  for (const auto& s : policy.allow_syscalls) b.allow_syscall(s);
+  for (const auto& s : policy.deny_syscalls) b.deny_syscall(s);
+  b.default_action(policy.default_action).network(policy.network).log_denials(policy.log_denials);
+  return b;
+}
+
+void FilterBuilder::fail(Decision d) {
+  if (!failed()) error_ = std::move(d);
+}
+
+FilterBuilder& FilterBuilder::add_group(std::string_view name) {
+  if (failed()) return *this;
+  if (!find_group(name)) {
+    fail(Decision::deny(DenyReason::InvalidValue,
+                        "unknown syscall group (see `gx profiles` for the list)", kGroupsField,
+                        std::string(name)));
+    return *this;
+  }
+  push_unique(groups_, name);
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::allow_syscall(std::string_view name) {
+  if (failed()) return *this;
+  if (syscall_number(name) < 0) {
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kAllowField,
+                        std::string(name)));
+    return *this;
+  }
+  push_unique(allow_, name);
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::deny_syscall(std::string_view name) {
+  if (failed()) return *this;
+  if (syscall_number(name) < 0) {
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kDenyField,
+                        std::string(name)));
+    return *this;
+  }
+  push_unique(deny_, name);
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::default_action(SeccompDefault action) {
+  default_ = action;
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::network(NetMode mode) {
+  network_ = mode;
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::log_denials(bool on) {
+  log_ = on;
+  return *this;
+}
+
+Result<CompiledFilter> FilterBuilder::build() {
+  if (built_)
+    return Decision::deny(DenyReason::Usage, "internal: seccomp FilterBuilder::build called twice");
+  built_ = true;
+  if (failed()) return error_;
+#if !defined(__x86_64__)
+  return Decision::deny(DenyReason::SandboxUnavailable,
+                        "gx's seccomp filter supports x86-64 only");
+#else
+  const std::set<std::string> denied(deny_.begin(), deny_.end());
+  std::set<std::string> allowed;
+  for (const auto& g : groups_)
+    for (const auto& s : find_group(g)->syscalls) allowed.insert(s);
+  allowed.insert(allow_.begin(), allow_.end());
+  for (const auto& s : denied) allowed.erase(s);  // deny wins
+
+  const uint32_t default_action =
+      default_ == SeccompDefault::Kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);
+  Ctx ctx(seccomp_init(default_action));
+  if (!ctx) return libseccomp_error("initialise a filter", -ENOMEM);
+  auto* c = static_cast<scmp_filter_ctx>(ctx.get());
+  // The prologue already kills foreign ABIs; this is the second line.
+  if (int rc = seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc != 0)
+    return libseccomp_error("set the bad-architecture action", rc);
+  // Binary search over syscall numbers instead of a linear chain.
+  if (int rc = seccomp_attr_set(c, SCMP_FLTATR_CTL_OPTIMIZE, 2); rc != 0)
+    return libseccomp_error("set the optimisation level", rc);
+
+  FilterSummary summary;
+  for (const auto& name : allowed) {
+    int nr = syscall_number(name);
+    if (nr < 0)  // table entry unknown to this libseccomp: fail closed, loudly
+      return Decision::deny(DenyReason::SandboxUnavailable,
+                            "libseccomp does not know syscall '" + name + "'");
+    if (int rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, nr, 0); rc != 0)
+      return libseccomp_error("allow " + name, rc);
+    summary.allowed.push_back(name);
+    if (is_dangerous(name)) summary.allowed_dangerous.push_back(name);
+  }
+  for (const auto& name : probed_syscalls()) {
+    if (allowed.count(name) || denied.count(name)) continue;
+    if (int rc = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), syscall_number(name), 0); rc != 0)
+      return libseccomp_error("answer " + name + " with ENOSYS", rc);
+    summary.enosys.push_back(name);
+  }
+
+  auto exported = export_program(c);
+  if (!exported) return exported.error();
+
+  const bool check_clone = !allowed.count("unshare");
+  std::vector<sock_filter> program;
+  if (!build_prologue(network_, check_clone, program))
+    return Decision::deny(DenyReason::SandboxUnavailable, "internal: seccomp prologue invalid");
+  program.insert(program.end(), exported->begin(), exported->end());
+  if (program.size() > BPF_MAXINSNS)
+    return Decision::deny(DenyReason::SandboxUnavailable,
+                          "seccomp filter too long (" + std::to_string(program.size()) +
+                              " instructions)");
+
+  summary.architectures = {"x86_64"};
+  summary.killed_abis = {"i386", "x32", "other"};
+  summary.default_action = default_ == SeccompDefault::Kill ? "kill-process" : "errno(EPERM)";
+  summary.groups = groups_;
+  summary.denied.assign(denied.begin(), denied.end());
+  summary.argument_checks.push_back("ioctl: request TIOCSTI or TIOCLINUX (low 32 bits) -> EPERM");
+  summary.argument_checks.push_back(
+      network_ == NetMode::None
+          ? "socket: domain other than AF_UNIX -> EPERM"
+          : "socket: AF_UNIX, or AF_INET/AF_INET6 with SOCK_STREAM and protocol 0/IPPROTO_TCP; "
+            "anything else -> EPERM");
+  summary.argument_checks.push_back("socketpair: domain other than AF_UNIX -> EPERM");
+  if (check_clone) summary.argument_checks.push_back("clone: namespace flags -> EPERM");
+  summary.network = network_ == NetMode::None ? "none" : "tcp";
+  summary.log_denials = log_;
+  summary.instructions = program.size();
+
+  CompiledFilter out;
+  out.program = std::move(program);
+  out.flags = log_ ? SECCOMP_FILTER_FLAG_LOG : 0u;
+  out.summary = std::move(summary);
+  return out;
+#endif
+}
+
+}  // namespace gx::seccomp

@@ -1,0 +1,277 @@
+// The child-side confinement sequence: fds, session, signals, seccomp
+// ordering, error reporting through the pipe, death signal, and the
+// supervisor's non-dumpable hardening.
+#include "lib/confine.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+
+#include "lib/landlock.h"
+#include "tests/helpers/probe_harness.h"
+
+using namespace gx;
+using gx::test::run_probe;
+
+namespace {
+
+// x86-64 only filter: uname and the three Landlock syscalls -> EPERM.
+std::vector<sock_filter> test_filter() {
+  auto stmt = [](uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; };
+  auto jeq = [](uint32_t k, uint8_t jt, uint8_t jf) {
+    return sock_filter{BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k};
+  };
+  return {
+      stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      jeq(AUDIT_ARCH_X86_64, 1, 0),
+      stmt(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      jeq(SYS_uname, 4, 0),
+      jeq(SYS_landlock_create_ruleset, 3, 0),
+      jeq(SYS_landlock_add_rule, 2, 0),
+      jeq(SYS_landlock_restrict_self, 1, 0),
+      stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+  };
+}
+
+int memfd_copy_of_probe() {
+  int src = open(test::probe_path().c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(src >= 0);
+  int mfd = memfd_create("gx-probe", MFD_CLOEXEC);
+  REQUIRE(mfd >= 0);
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(src, buf, sizeof buf)) > 0) REQUIRE(write(mfd, buf, static_cast<size_t>(n)) == n);
+  close(src);
+  return mfd;
+}
+
+struct Spawn {
+  int exec_fd;
+  CStringArray argv{{"probe_sandbox"}};
+  CStringArray envp{{}};
+  ChildPlan plan;
+  Spawn() : exec_fd(open(test::probe_path().c_str(), O_RDONLY | O_CLOEXEC)) {
+    plan.exec_fd = exec_fd;
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.parent_pid = getpid();
+    plan.require_confinement = false;
+  }
+  ~Spawn() { close(exec_fd); }
+};
+
+}  // namespace
+
+TEST_CASE("confine: only fds 0, 1, 2 reach the command") {
+  int leaked = open("/etc/hostname", O_RDONLY);  // deliberately not CLOEXEC
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  REQUIRE(leaked >= 0);
+  int high = dup2(leaked, 200);
+  REQUIRE(high == 200);
+
+  // Control: a plain fork+exec does see them, so the probe can detect leaks.
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    execl(test::probe_path().c_str(), "probe_sandbox", "fds", "-", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  char buf[64] = {};
+  REQUIRE(read(out[0], buf, sizeof buf - 1) > 0);
+  close(out[0]);
+  waitpid(pid, nullptr, 0);
+  CHECK(atoi(buf) >= 4);
+
+  auto run = run_probe({}, {"fds", "-"});
+  INFO(run.out);
+  REQUIRE_FALSE(run.failure);
+  CHECK(run.results == std::vector<int>{0});
+  close(leaked);
+  close(high);
+  close(p[0]);
+  close(p[1]);
+}
+
+TEST_CASE("confine: setsid and signal mask reset") {
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &usr1, &old);
+  auto with = run_probe({}, {"session", "-", "sigmask", "-"});
+  auto without = run_probe({.new_session = false}, {"session", "-", "sigmask", "-"});
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  CHECK(with.results == std::vector<int>{0, 0});
+  CHECK(without.results == std::vector<int>{1, 0});
+}
+
+TEST_CASE("confine: seccomp is applied after Landlock and before exec") {
+  if (landlock_abi() < 1) return;
+  auto filter = test_filter();
+  sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
+  // Control: the filter alone denies uname.
+  auto only = run_probe({.seccomp = &prog}, {"uname", "-"});
+  REQUIRE_FALSE(only.failure);
+  CHECK(only.results == std::vector<int>{EPERM});
+  CHECK(run_probe({}, {"uname", "-"}).results == std::vector<int>{0});
+
+  // With a filter that denies the Landlock syscalls, restriction still
+  // succeeds (it came first) and is in force.
+  SandboxPolicy p;
+  p.read = {"/usr", "/lib", "/lib64", "/etc"};
+  p.exec = {GX_HELPERS_DIR};
+  auto rs = prepare_ruleset(p, {}, {*elf_interpreter(test::probe_path())});
+  REQUIRE(rs.ok());
+  auto both = run_probe({.ruleset_fd = rs->fd(), .seccomp = &prog},
+                        {"uname", "-", "read", "/proc/self/status", "read", "/etc/hostname"});
+  INFO(both.out);
+  REQUIRE_FALSE(both.failure);
+  CHECK(both.results == std::vector<int>{EPERM, EACCES, 0});
+}
+
+TEST_CASE("spawn_confined: failures come back as decisions, success as a pid") {
+  Spawn s;
+  SECTION("a plan without ruleset and seccomp is refused") {
+    s.plan.require_confinement = true;
+    auto r = spawn_confined(s.plan);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::SandboxUnavailable);
+    CHECK(r.error().value == "child plan");
+  }
+  SECTION("landlock_restrict_self failure is sandbox-unavailable") {
+    int not_ruleset = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.plan.ruleset_fd = not_ruleset;
+    auto r = spawn_confined(s.plan);
+    close(not_ruleset);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::SandboxUnavailable);
+    CHECK(r.error().detail.rfind("landlock_restrict_self failed: EBADFD", 0) == 0);
+  }
+  SECTION("chdir and exec failures are io-errors") {
+    s.plan.cwd = "/nonexistent-gx-dir";
+    auto r = spawn_confined(s.plan);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::IoError);
+    CHECK(r.error().value == "chdir");
+    s.plan.cwd = nullptr;
+    int text = open("/dev/null", O_RDONLY | O_CLOEXEC);  // not a regular file
+    s.plan.exec_fd = text;
+    auto e = spawn_confined(s.plan);
+    close(text);
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().value == "execveat");
+    INFO(e.error().detail);
+    CHECK(e.error().detail.find("EACCES") != std::string::npos);
+  }
+  SECTION("a wrong parent pid stops the child") {
+    s.plan.parent_pid = 1;
+    auto r = spawn_confined(s.plan);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().value == "parent check");
+  }
+  SECTION("success returns the running child's pid") {
+    auto r = spawn_confined(s.plan);
+    REQUIRE(r.ok());
+    int status = -1;
+    REQUIRE(waitpid(*r, &status, 0) == *r);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+}
+
+TEST_CASE("confine_failure_decision names the step and errno") {
+  auto d = confine_failure_decision({static_cast<int32_t>(ConfineStep::Landlock), EPERM});
+  CHECK(d.reason == DenyReason::SandboxUnavailable);
+  CHECK(d.detail == "landlock_restrict_self failed: EPERM (Operation not permitted)");
+  auto e = confine_failure_decision({static_cast<int32_t>(ConfineStep::Seccomp), EINVAL});
+  CHECK(e.code() == "sandbox-unavailable");
+}
+
+TEST_CASE("confine: the child dies with its supervisor (PDEATHSIG)") {
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  pid_t sup = fork();
+  if (sup == 0) {
+    dup2(out[1], 1);
+    Spawn s;
+    CStringArray argv({"probe_sandbox", "sleep", "5"});
+    s.plan.argv = argv.data();
+    auto r = spawn_confined(s.plan);
+    _exit(r.ok() ? 0 : 1);  // "gx" dies right after the exec
+  }
+  close(out[1]);
+  auto start = std::chrono::steady_clock::now();
+  std::string got;
+  char buf[64];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  close(out[0]);
+  int status = -1;
+  waitpid(sup, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(got.empty());  // the sleep never finished
+  CHECK(elapsed < std::chrono::seconds(3));
+}
+
+namespace {
+// Forks a supervisor that becomes uid/gid 65534 (no capabilities), hardens
+// itself or not, and lets a same-uid child probe it.
+std::vector<int> probe_supervisor(bool harden) {
+  int mfd = memfd_copy_of_probe();  // readable by any uid
+  int res[2];
+  REQUIRE(pipe(res) == 0);
+  pid_t sup = fork();
+  if (sup == 0) {
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+        setresuid(65534, 65534, 65534) != 0)
+      _exit(2);
+    // Changing uid already clears dumpable; the control sets it back.
+    if (harden ? !harden_supervisor().allowed() : prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+      _exit(3);
+    std::string self = std::to_string(getpid());
+    auto run = run_probe({.exec_fd = mfd},
+                         {"proc-mem", self, "proc-environ", self, "ptrace", self});
+    int out[3] = {-1, -1, -1};
+    for (size_t i = 0; i < 3 && i < run.results.size(); ++i) out[i] = run.results[i];
+    if (write(res[1], out, sizeof out) != sizeof out) _exit(4);
+    _exit(0);
+  }
+  close(res[1]);
+  close(mfd);
+  int out[3] = {-2, -2, -2};
+  ssize_t n = read(res[0], out, sizeof out);
+  close(res[0]);
+  int status = -1;
+  waitpid(sup, &status, 0);
+  INFO("supervisor exit " << WEXITSTATUS(status));
+  REQUIRE(n == sizeof out);
+  return {out[0], out[1], out[2]};
+}
+}  // namespace
+
+TEST_CASE("harden_supervisor: a same-uid child cannot read or trace gx") {
+  // Control: without hardening the child can do all three.
+  CHECK(probe_supervisor(false) == std::vector<int>{0, 0, 0});
+  auto hardened = probe_supervisor(true);
+  CHECK((hardened[0] == EACCES || hardened[0] == EPERM));
+  CHECK((hardened[1] == EACCES || hardened[1] == EPERM));
+  CHECK(hardened[2] == EPERM);
+}

@@ -1,0 +1,592 @@
+// Receipt log: format, chain, signatures, tamper detection, concurrency,
+// crash safety and fail-closed behaviour (lib/receipt_log.h).
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+#include "lib/receipt.h"
+#include "lib/receipt_key.h"
+#include "lib/receipt_log.h"
+
+using namespace gx;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/gx-receipt-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    stdfs::remove_all(path, ec);
+  }
+  std::string state() const { return path + "/state"; }
+  std::string log() const { return state() + "/receipts.log"; }
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void spit(const std::string& p, const std::string& data) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << data;
+}
+
+std::vector<std::string> lines_of(const std::string& data) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : data) {
+    cur += c;
+    if (c == '\n') {
+      out.push_back(cur);
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s;
+  return out;
+}
+
+Receipt subject(const std::string& arg = "hello") {
+  Receipt r = receipt_for_this_process();
+  r.artifact_id = "a1b2c3d4e5f6";
+  r.artifact_digest = "sha256:" + std::string(64, 'a');
+  r.signers = {"sha256:" + std::string(64, 'b')};
+  r.issuer = "ops";
+  r.argv = {"/bin/echo", arg};
+  r.exe_path = "/bin/echo";
+  r.exe_digest = std::string(64, 'c');
+  r.sandbox = {{"landlock_abi", 7}, {"seccomp", "default"}};
+  return r;
+}
+
+ReceiptLog open_log(const TempDir& t, ReceiptLogOptions o = {}) {
+  auto log = ReceiptLog::open(t.state(), o);
+  REQUIRE(log.ok());
+  return log.take();
+}
+
+VerifyReport verify_ok(const ReceiptLog& log, const std::optional<Checkpoint>& cp = std::nullopt) {
+  auto rep = log.verify(cp);
+  REQUIRE(rep.ok());
+  return *rep;
+}
+
+// Three receipts, one of each caller kind; small so byte loops stay cheap.
+void fill_small(ReceiptLog& log) {
+  auto a = log.append(make_authorized(subject()));
+  REQUIRE(a.ok());
+  REQUIRE(log.append(make_finished(subject(), a->id, RunOutcome{42, 0, 0, 1500, 700, 300, 2048})).ok());
+  REQUIRE(log.append(make_denied(subject("x"), Decision::deny(DenyReason::PolicyMismatch, "argv differs"))).ok());
+}
+
+}  // namespace
+
+TEST_CASE("receipts are JSON lines with the documented hashed and signed bytes") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  auto a = log.append(make_authorized(subject()));
+  REQUIRE(a.ok());
+  CHECK(a->line == 1);
+  RunOutcome out{4242, -1, 3, 1000, 10, 20, 999};
+  auto f = log.append(make_finished(subject(), a->id, out));
+  REQUIRE(f.ok());
+  CHECK(f->line == 2);
+  auto d = log.append(make_denied(subject(), Decision::deny(DenyReason::Expired, "artifact expired", "not_after")));
+  REQUIRE(d.ok());
+
+  auto lines = lines_of(slurp(t.log()));
+  REQUIRE(lines.size() == 3);
+  auto pub = crypto::load_public_key(t.state() + "/receipt.pub");
+  REQUIRE(pub.ok());
+  std::string prev(kGenesisHash);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    REQUIRE(lines[i].back() == '\n');
+    std::string line = lines[i].substr(0, lines[i].size() - 1);
+    auto j = nlohmann::json::parse(line);
+    CHECK(j["version"] == kReceiptVersionCurrent);
+    CHECK(j["seq"] == i + 1);
+    CHECK(j["prev"] == prev);
+    CHECK(j["key_id"] == pub->key_id());
+    // Signed bytes: the canonical dump without "sig", under PAE(kReceiptType).
+    auto sig = crypto::base64_decode(j["sig"].get<std::string>());
+    REQUIRE(sig.ok());
+    j.erase("sig");
+    CHECK(pub->verify(crypto::kReceiptType, j.dump(), *sig));
+    CHECK_FALSE(pub->verify(crypto::kCheckpointType, j.dump(), *sig));
+    // Chain: SHA-256(0x00 || line bytes without "\n").
+    prev = crypto::sha256_hex(std::string(1, '\0') + line);
+  }
+  CHECK(prev == d->hash);
+
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  REQUIRE(listing->receipts.size() == 3);
+  const auto& fin = listing->receipts[1];
+  CHECK(fin.decision == ReceiptKind::Finished);
+  CHECK(fin.authorized_id == a->id);
+  CHECK(fin.id == f->id);
+  CHECK(fin.exit_code == -1);
+  CHECK(fin.signal == 3);
+  CHECK(fin.wall_us == 1000);
+  CHECK(fin.max_rss_kb == 999);
+  CHECK(fin.sandbox["landlock_abi"] == 7);
+  const auto& den = listing->receipts[2];
+  CHECK(den.decision == ReceiptKind::Denied);
+  CHECK(den.reason == "expired");
+  CHECK(den.detail.find("artifact expired") != std::string::npos);
+  CHECK(listing->receipts[0].reason == "allow");
+  CHECK(listing->receipts[0].argv == std::vector<std::string>{"/bin/echo", "hello"});
+  CHECK(verify_ok(log).intact);
+}
+
+TEST_CASE("state dir 0700, receipt key 0600 created once and matching receipt.pub") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  struct stat st {};
+  REQUIRE(stat(t.state().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(stat((t.state() + "/receipt.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto pub = load_receipt_public_key(t.state());
+  REQUIRE(pub.ok());
+  CHECK(*pub == log.public_key());
+  ReceiptLog again = open_log(t);
+  CHECK(again.public_key() == log.public_key());
+
+  SECTION("a key readable by others is refused") {
+    chmod((t.state() + "/receipt.key").c_str(), 0640);
+    auto bad = ReceiptLog::open(t.state());
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().reason == DenyReason::LogUnavailable);
+  }
+  SECTION("a configured --receipt-key is used and never created") {
+    auto key = crypto::PrivateKey::generate();
+    REQUIRE(key.ok());
+    std::string key_path = t.path + "/other.key";
+    REQUIRE(fs::write_file_atomic(key_path, key->pem(), 0600, fs::Overwrite::No).allowed());
+    TempDir t2;
+    ReceiptLogOptions o;
+    o.receipt_key = key_path;
+    ReceiptLog custom = open_log(t2, o);
+    CHECK(custom.public_key() == key->public_key());
+    CHECK_FALSE(fs::exists(t2.state() + "/receipt.key"));
+    REQUIRE(custom.append(make_authorized(subject())).ok());
+    CHECK(verify_ok(custom).intact);
+    o.receipt_key = t.path + "/missing.key";
+    CHECK_FALSE(ReceiptLog::open(t2.state(), o).ok());
+  }
+  SECTION("receipt.pub that does not match the key is refused") {
+    auto other = crypto::PrivateKey::generate();
+    REQUIRE(other.ok());
+    spit(t.state() + "/receipt.pub", other->public_key().pem());
+    auto bad = ReceiptLog::open(t.state());
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().reason == DenyReason::LogUnavailable);
+  }
+}
+
+TEST_CASE("changing any byte of any record fails verification at that record") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  // Two short records keep the loop cheap: every verify runs ECDSA on the
+  // records before the changed one.
+  Receipt minimal = make_authorized(Receipt{});
+  minimal.argv = {"/bin/true"};
+  auto a = log.append(minimal);
+  REQUIRE(a.ok());
+  REQUIRE(log.append(make_finished(minimal, a->id, RunOutcome{7, 0, 0, 1, 1, 1, 1})).ok());
+  const std::string original = slurp(t.log());
+  const auto lines = lines_of(original);
+  REQUIRE(lines.size() == 2);
+  REQUIRE(verify_ok(log).intact);
+  size_t offset = 0;
+  for (size_t li = 0; li < lines.size(); ++li) {
+    for (size_t b = 0; b < lines[li].size(); ++b, ++offset) {
+      // Every byte with its low bit flipped; every 5th also made non-ASCII.
+      for (int mask : {0x01, 0x80}) {
+        if (mask == 0x80 && offset % 5 != 0) continue;
+        std::string bad = original;
+        bad[offset] = static_cast<char>(bad[offset] ^ mask);
+        spit(t.log(), bad);
+        VerifyReport rep = verify_ok(log);
+        INFO("line " << li + 1 << " byte " << b << " mask " << int(mask) << ": " << rep.problem);
+        REQUIRE_FALSE(rep.intact);
+        REQUIRE(rep.bad_line == li + 1);
+        REQUIRE(rep.records == li);
+        REQUIRE(rep.decision().reason == DenyReason::LogTampered);
+      }
+    }
+  }
+  spit(t.log(), original);
+  CHECK(verify_ok(log).intact);
+}
+
+TEST_CASE("deleting, duplicating or reordering records fails at that record") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);
+  REQUIRE(log.append(make_authorized(subject("4"))).ok());
+  const std::string original = slurp(t.log());
+  const auto lines = lines_of(original);
+  const size_t n = lines.size();
+  for (size_t k = 0; k < n; ++k) {
+    INFO("record " << k + 1);
+    auto del = lines;
+    del.erase(del.begin() + static_cast<long>(k));
+    spit(t.log(), join(del));
+    VerifyReport rep = verify_ok(log);
+    CHECK_FALSE(rep.intact);
+    // Deleting the last record is caught by the head file (tripwire).
+    CHECK(rep.bad_line == k + 1);
+
+    auto dup = lines;
+    dup.insert(dup.begin() + static_cast<long>(k), lines[k]);
+    spit(t.log(), join(dup));
+    rep = verify_ok(log);
+    CHECK_FALSE(rep.intact);
+    CHECK(rep.bad_line == k + 2);
+
+    if (k + 1 < n) {
+      auto swapped = lines;
+      std::swap(swapped[k], swapped[k + 1]);
+      spit(t.log(), join(swapped));
+      rep = verify_ok(log);
+      CHECK_FALSE(rep.intact);
+      CHECK(rep.bad_line == k + 1);
+    }
+  }
+  spit(t.log(), original);
+  CHECK(verify_ok(log).intact);
+}
+
+TEST_CASE("a checkpoint catches truncation and rewriting before it") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);
+  auto cp = log.checkpoint();
+  REQUIRE(cp.ok());
+  CHECK(cp->count == 3);
+  auto parsed = Checkpoint::parse(cp->text());
+  REQUIRE(parsed.ok());
+  CHECK(parsed->signature_valid(log.public_key()));
+  REQUIRE(log.append(make_authorized(subject("later"))).ok());
+  VerifyReport rep = verify_ok(log, *parsed);
+  CHECK(rep.intact);
+  CHECK(rep.checkpoint_matched);
+
+  SECTION("truncation, even with the head file removed too") {
+    auto lines = lines_of(slurp(t.log()));
+    lines.resize(2);
+    spit(t.log(), join(lines));
+    REQUIRE(unlink((t.state() + "/receipts.head").c_str()) == 0);
+    CHECK(verify_ok(log).intact);  // a chain alone cannot see truncation...
+    rep = verify_ok(log, *parsed);  // ...the checkpoint can
+    CHECK_FALSE(rep.intact);
+    CHECK(rep.bad_line == 3);
+    CHECK(rep.problem.find("truncated") != std::string::npos);
+  }
+  SECTION("a rewritten log signed with the same key") {
+    TempDir other;
+    ReceiptLogOptions o;
+    o.receipt_key = t.state() + "/receipt.key";
+    ReceiptLog forged = open_log(other, o);
+    for (int i = 0; i < 4; ++i) REQUIRE(forged.append(make_authorized(subject("forged"))).ok());
+    REQUIRE(verify_ok(forged).intact);
+    spit(t.log(), slurp(other.log()));
+    rep = verify_ok(log, *parsed);
+    CHECK_FALSE(rep.intact);
+    CHECK(rep.bad_line == 3);
+    CHECK(rep.problem.find("checkpoint") != std::string::npos);
+  }
+  SECTION("a checkpoint with a bad signature is refused") {
+    Checkpoint bad = *parsed;
+    bad.count = 1;
+    auto r = log.verify(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::InvalidSignature);
+  }
+  SECTION("no checkpoint is signed for a broken log") {
+    std::string data = slurp(t.log());
+    data[20] = static_cast<char>(data[20] ^ 1);
+    spit(t.log(), data);
+    auto refused = log.checkpoint();
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().reason == DenyReason::LogTampered);
+  }
+}
+
+TEST_CASE("50 concurrent appenders make one valid chain of 100 receipts") {
+  TempDir t;  // the key is created by the racing processes themselves
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 50; ++i) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      auto log = ReceiptLog::open(t.state());
+      if (!log) _exit(2);
+      for (int k = 0; k < 2; ++k)
+        if (!log->append(make_authorized(subject(std::to_string(i)))).ok()) _exit(3);
+      _exit(0);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  ReceiptLog log = open_log(t);
+  VerifyReport rep = verify_ok(log);
+  CHECK(rep.intact);
+  CHECK(rep.records == 100);
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  std::set<std::string> ids;
+  std::map<std::string, int> per_arg;
+  for (const auto& r : listing->receipts) {
+    ids.insert(r.id);
+    per_arg[r.argv.at(1)]++;
+  }
+  CHECK(ids.size() == 100);
+  CHECK(per_arg.size() == 50);
+  for (const auto& [arg, n] : per_arg) CHECK(n == 2);
+}
+
+TEST_CASE("a torn final record is reported, kept, and the chain continues") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);
+  std::string half = lines_of(slurp(t.log()))[0].substr(0, 100);  // no "\n"
+  {
+    std::ofstream out(t.log(), std::ios::binary | std::ios::app);
+    out << half;
+  }
+  VerifyReport rep = verify_ok(log);
+  CHECK_FALSE(rep.intact);
+  CHECK(rep.torn_tail);
+  CHECK(rep.bad_line == 4);
+  CHECK(rep.records == 3);
+
+  auto next = log.append(make_authorized(subject("after")));
+  REQUIRE(next.ok());
+  CHECK(next->line == 5);  // line 4 is the `recovered` receipt
+  rep = verify_ok(log);
+  CHECK(rep.intact);
+  CHECK(rep.records == 5);
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  const Receipt& rec = listing->receipts[3];
+  CHECK(rec.decision == ReceiptKind::Recovered);
+  CHECK(rec.detail.find(crypto::sha256_hex(half)) != std::string::npos);
+  auto torn = nlohmann::json::parse(slurp(t.state() + "/receipts.torn"));
+  CHECK(torn["length"] == half.size());
+  auto bytes = crypto::base64_decode(torn["bytes_b64"].get<std::string>());
+  REQUIRE(bytes.ok());
+  CHECK(*bytes == half);
+}
+
+TEST_CASE("kill -9 at random moments never breaks earlier receipts") {
+  std::mt19937 rng(12345);
+  int tears = 0;
+  uint64_t last_records = 0;
+  std::unique_ptr<TempDir> dir;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    // A fresh log every 10 attempts keeps each verify (ECDSA per record) short.
+    if (attempt % 10 == 0) {
+      dir = std::make_unique<TempDir>();
+      ReceiptLog warm = open_log(*dir);
+      last_records = 0;
+    }
+    const TempDir& t = *dir;
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      auto log = ReceiptLog::open(t.state());
+      if (!log) _exit(2);
+      for (;;)
+        if (!log->append(make_authorized(subject("loop"))).ok()) _exit(3);
+    }
+    usleep(std::uniform_int_distribution<useconds_t>(0, 40000)(rng));
+    kill(pid, SIGKILL);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFSIGNALED(status));
+    ReceiptLog log = open_log(t);
+    VerifyReport rep = verify_ok(log);
+    INFO("attempt " << attempt << ": " << rep.problem);
+    // Intact, or only a torn final line: every earlier receipt verified.
+    CHECK((rep.intact || (rep.torn_tail && rep.bad_line == rep.records + 1)));
+    CHECK(rep.records >= last_records);
+    if (rep.torn_tail) ++tears;
+    auto next = log.append(make_authorized(subject("next")));
+    REQUIRE(next.ok());
+    rep = verify_ok(log);
+    REQUIRE(rep.intact);
+    last_records = rep.records;
+  }
+  WARN("torn tails observed: " << tears);
+}
+
+TEST_CASE("append fails closed and writes nothing when the log cannot be trusted or written") {
+  TempDir t;
+  SECTION("state path is a regular file") {
+    REQUIRE(fs::make_dirs(t.path, 0700).allowed());
+    spit(t.state(), "not a directory");
+    auto log = ReceiptLog::open(t.state());
+    REQUIRE_FALSE(log.ok());
+    CHECK(log.error().reason == DenyReason::LogUnavailable);
+  }
+  SECTION("receipts.log is a directory (works as root, unlike chmod)") {
+    REQUIRE(fs::make_dirs(t.log(), 0700).allowed());
+    auto log = ReceiptLog::open(t.state());
+    REQUIRE_FALSE(log.ok());
+    CHECK(log.error().reason == DenyReason::LogUnavailable);
+  }
+  SECTION("the log becomes unwritable after open") {
+    ReceiptLog log = open_log(t);
+    REQUIRE(log.append(make_authorized(subject())).ok());
+    stdfs::rename(t.log(), t.path + "/moved.log");
+    REQUIRE(fs::make_dirs(t.log(), 0700).allowed());
+    auto r = log.append(make_authorized(subject()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::LogUnavailable);
+  }
+  SECTION("the last complete line is not a receipt") {
+    ReceiptLog log = open_log(t);
+    fill_small(log);
+    { std::ofstream(t.log(), std::ios::app) << "garbage\n"; }
+    const std::string before = slurp(t.log());
+    auto r = log.append(make_authorized(subject()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::LogTampered);
+    CHECK(slurp(t.log()) == before);
+  }
+  SECTION("records were removed from the end (head file tripwire)") {
+    ReceiptLog log = open_log(t);
+    fill_small(log);
+    auto lines = lines_of(slurp(t.log()));
+    lines.pop_back();
+    spit(t.log(), join(lines));
+    const std::string before = slurp(t.log());
+    auto r = log.append(make_authorized(subject()));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::LogTampered);
+    CHECK(slurp(t.log()) == before);
+  }
+  SECTION("a stale head file (crash before its update) is fine") {
+    ReceiptLog log = open_log(t);
+    fill_small(log);
+    const std::string head = slurp(t.state() + "/receipts.head");
+    REQUIRE(log.append(make_authorized(subject())).ok());
+    spit(t.state() + "/receipts.head", head);
+    REQUIRE(log.append(make_authorized(subject())).ok());
+    CHECK(verify_ok(log).records == 5);
+  }
+}
+
+TEST_CASE("hostile argv cannot break the line framing") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  Receipt r = make_authorized(subject());
+  r.argv = {"a\nb", std::string("\xff\xfe", 2), "\x1b[2J", "\"},{\"seq\":9"};
+  REQUIRE(log.append(r).ok());
+  REQUIRE(log.append(make_authorized(subject())).ok());
+  CHECK(lines_of(slurp(t.log())).size() == 2);
+  CHECK(verify_ok(log).intact);
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  CHECK(listing->receipts[0].argv[0] == "a\nb");
+  CHECK(listing->receipts[0].argv[1] == "\xef\xbf\xbd\xef\xbf\xbd");  // U+FFFD twice
+  CHECK(listing->receipts[0].argv[3] == "\"},{\"seq\":9");
+}
+
+TEST_CASE("receipt parsing is strict") {
+  Receipt r = make_authorized(subject());
+  r.seq = 1;
+  r.id = std::string(32, 'f');
+  r.time = "2026-11-29T21:16:50.123456Z";
+  r.prev = std::string(kGenesisHash);
+  auto j = r.to_json();
+  REQUIRE(Receipt::from_json(j).ok());
+  auto with = [&](auto edit) {
+    auto copy = j;
+    edit(copy);
+    return Receipt::from_json(copy);
+  };
+  CHECK(with([](nlohmann::json& x) { x["extra"] = 1; }).error().reason == DenyReason::UnknownField);
+  CHECK(with([](nlohmann::json& x) { x.erase("argv"); }).error().reason == DenyReason::MissingField);
+  CHECK(with([](nlohmann::json& x) { x["version"] = 2; }).error().reason == DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x["reason"] = "fine"; }).error().reason == DenyReason::InvalidValue);
+  CHECK(with([](nlohmann::json& x) { x["decision"] = "allowed"; }).error().reason == DenyReason::InvalidValue);
+  CHECK(with([](nlohmann::json& x) { x["sandbox"] = nlohmann::json::array(); }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x["time"] = "2026-02-31T00:00:00Z"; }).error().reason == DenyReason::InvalidValue);
+}
+
+TEST_CASE("receipt times round-trip in UTC") {
+  CHECK(format_receipt_time(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(parse_receipt_time("2026-11-29T21:16:50Z") == int64_t{1795987010} * 1000000);
+  int64_t now = now_unix_us();
+  CHECK(parse_receipt_time(format_receipt_time(now)) == now);
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29 21:16:50Z"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50+01:00"));
+}
+
+TEST_CASE("show filters: denied, artifact, since, tail") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);
+  Receipt other = make_authorized(subject());
+  other.artifact_id = "ffff0000";
+  REQUIRE(log.append(other).ok());
+  ReceiptFilter f;
+  f.denied_only = true;
+  auto r = read_receipt_log(t.state(), f);
+  REQUIRE(r.ok());
+  REQUIRE(r->receipts.size() == 1);
+  CHECK(r->receipts[0].reason == "policy-mismatch");
+  f = {};
+  f.artifact = "ffff";
+  r = read_receipt_log(t.state(), f);
+  REQUIRE(r->receipts.size() == 1);
+  f = {};
+  f.tail = 2;
+  r = read_receipt_log(t.state(), f);
+  REQUIRE(r->receipts.size() == 2);
+  CHECK(r->receipts[1].artifact_id == "ffff0000");
+  f = {};
+  f.since_us = now_unix_us() + 60 * 1000000;
+  r = read_receipt_log(t.state(), f);
+  CHECK(r->receipts.empty());
+  { std::ofstream(t.log(), std::ios::app) << "junk\n"; }
+  r = read_receipt_log(t.state());
+  CHECK(r->receipts.size() == 4);
+  CHECK(r->unreadable_lines == 1);
+}

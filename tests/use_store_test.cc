@@ -1,0 +1,340 @@
+// The spent-use store: exact use counting under races, durability across
+// kill -9, and fail-closed behaviour on every kind of broken state.
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "lib/crypto.h"
+#include "lib/use_store.h"
+
+using namespace gx;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = "/tmp/gx-use-test.XXXXXX";
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::string digest(const std::string& tag) { return "sha256:" + crypto::sha256_hex(tag); }
+constexpr UnixTime kFar = 4'000'000'000;
+
+UseStore open_ok(const std::string& dir, int timeout_ms = kUseStoreBusyTimeoutMs) {
+  auto s = UseStore::open(dir, timeout_ms);
+  INFO(s.error().detail);
+  REQUIRE(s.ok());
+  return s.take();
+}
+
+uint32_t spent(const std::string& dir, const std::string& d) {
+  UseStore s = open_ok(dir);
+  auto rec = s.lookup(d);
+  REQUIRE(rec.ok());
+  return *rec ? (*rec)->spent : 0;
+}
+
+// Forks `n` processes that all wait on one pipe, then race reserve(); returns
+// how many were allowed. A child exits 0 (allowed), 1 (Replay), 2 (other).
+int race(const std::string& dir, const std::string& d, uint32_t max_uses, int n, int& others) {
+  int gate[2];
+  REQUIRE(pipe(gate) == 0);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < n; ++i) {
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(gate[1]);
+      char c;
+      (void)!read(gate[0], &c, 1);  // returns 0 when the parent closes the gate
+      auto store = UseStore::open(dir);
+      if (!store) _exit(2);
+      auto r = store->reserve(d, max_uses, kFar);
+      _exit(r.ok() ? 0 : r.error().reason == DenyReason::Replay ? 1 : 2);
+    }
+    kids.push_back(pid);
+  }
+  close(gate[0]);
+  close(gate[1]);  // open the gate: everyone starts at once
+  int allowed = 0;
+  others = 0;
+  for (pid_t pid : kids) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 0) ++allowed;
+    if (WEXITSTATUS(status) == 2) ++others;
+  }
+  return allowed;
+}
+
+}  // namespace
+
+TEST_CASE("reserve consumes uses one by one and then denies as replay") {
+  TempDir t;
+  UseStore s = open_ok(t.path);
+  std::string d = digest("a");
+  for (uint32_t i = 1; i <= 3; ++i) {
+    auto r = s.reserve(d, 3, kFar);
+    REQUIRE(r.ok());
+    CHECK(r->use_number == i);
+    CHECK(r->remaining() == 3 - i);
+  }
+  auto denied = s.reserve(d, 3, kFar);
+  REQUIRE_FALSE(denied.ok());
+  CHECK(denied.error().reason == DenyReason::Replay);
+  CHECK(denied.error().detail == "all 3 uses of artifact " + d + " are spent");
+  // The denial consumed nothing more.
+  auto rec = s.lookup(d);
+  REQUIRE(rec.ok());
+  REQUIRE(rec->has_value());
+  CHECK((*rec)->spent == 3);
+  // Other artifacts are independent.
+  CHECK(s.reserve(digest("b"), 1, kFar).ok());
+  CHECK(s.reserve(digest("b"), 1, kFar).error().reason == DenyReason::Replay);
+  // max_uses 0 never allows.
+  CHECK(s.reserve(digest("c"), 0, kFar).error().reason == DenyReason::Replay);
+  CHECK_FALSE(s.lookup(digest("c"))->has_value());
+}
+
+TEST_CASE("reserve rejects a malformed digest") {
+  TempDir t;
+  UseStore s = open_ok(t.path);
+  for (const std::string& bad : std::vector<std::string>{"", "sha256:", "sha256:XYZ", crypto::sha256_hex("x"),
+                                                         "sha512:" + crypto::sha256_hex("x"),
+                                                         "sha256:" + crypto::sha256_hex("x") + "0"}) {
+    auto r = s.reserve(bad, 5, kFar);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::InvalidValue);
+  }
+  CHECK(s.stats()->entries == 0);
+}
+
+TEST_CASE("state directory is 0700 and the database 0600") {
+  TempDir t;
+  std::string dir = t.path + "/nested/state";
+  { UseStore s = open_ok(dir); REQUIRE(s.reserve(digest("p"), 1, kFar).ok()); }
+  struct stat st {};
+  REQUIRE(stat(dir.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(stat(UseStore::db_path(dir).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // The WAL inherits the database's mode.
+  if (stat((UseStore::db_path(dir) + "-wal").c_str(), &st) == 0) CHECK((st.st_mode & 0077) == 0);
+}
+
+TEST_CASE("racing processes: exactly max_uses succeed, every round") {
+  TempDir t;
+  { UseStore s = open_ok(t.path); }  // create the schema once; the race is about reserve()
+  const int kProcs = 22;
+  for (uint32_t max_uses : {1u, 3u}) {
+    for (int round = 0; round < 30; ++round) {
+      std::string d = digest("race-" + std::to_string(max_uses) + "-" + std::to_string(round));
+      int others = 0;
+      int allowed = race(t.path, d, max_uses, kProcs, others);
+      INFO("max_uses " << max_uses << " round " << round);
+      REQUIRE(others == 0);  // no child hit a lock timeout or an error
+      REQUIRE(allowed == static_cast<int>(max_uses));
+      REQUIRE(spent(t.path, d) == max_uses);
+    }
+  }
+}
+
+TEST_CASE("racing on a store that does not exist yet: still exact") {
+  TempDir t;
+  int others = 0;
+  std::string dir = t.path + "/fresh";
+  CHECK(race(dir, digest("fresh"), 2, 20, others) == 2);
+  CHECK(others == 0);
+  CHECK(spent(dir, digest("fresh")) == 2);
+}
+
+TEST_CASE("kill -9 right after reserve returns: the use stays spent") {
+  TempDir t;
+  std::string d = digest("killed");
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto store = UseStore::open(t.path);
+    if (!store || !store->reserve(d, 1, kFar)) _exit(2);
+    (void)!write(ready[1], "x", 1);  // "about to exec the child"
+    pause();
+    _exit(3);
+  }
+  close(ready[1]);
+  char c = 0;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+  close(ready[0]);
+  kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  UseStore s = open_ok(t.path);
+  auto again = s.reserve(d, 1, kFar);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().reason == DenyReason::Replay);
+}
+
+TEST_CASE("kill -9 inside an uncommitted reservation: nothing spent, store not wedged") {
+  TempDir t;
+  { UseStore s = open_ok(t.path); }
+  std::string d = digest("mid");
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto store = UseStore::open(t.path);
+    if (!store) _exit(2);
+    sqlite3* db = store->raw_handle_for_bench();
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    sqlite3_exec(db, ("INSERT INTO uses VALUES ('" + d + "', 1, 1, 0)").c_str(), nullptr, nullptr, nullptr);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(3);
+  }
+  close(ready[1]);
+  char c = 0;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+  close(ready[0]);
+  kill(pid, SIGKILL);
+  REQUIRE(waitpid(pid, nullptr, 0) == pid);
+  UseStore s = open_ok(t.path, 2000);
+  auto r = s.reserve(d, 1, kFar);
+  INFO(r.error().detail);
+  CHECK(r.ok());
+}
+
+TEST_CASE("a lock held past the busy timeout denies, never allows") {
+  TempDir t;
+  { UseStore s = open_ok(t.path); }
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    auto store = UseStore::open(t.path);
+    if (!store) _exit(2);
+    sqlite3_exec(store->raw_handle_for_bench(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    (void)!write(ready[1], "x", 1);
+    pause();
+    _exit(3);
+  }
+  close(ready[1]);
+  char c = 0;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+  close(ready[0]);
+  {
+    UseStore s = open_ok(t.path, 300);
+    auto r = s.reserve(digest("blocked"), 5, kFar);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::StateUnavailable);
+  }
+  kill(pid, SIGKILL);
+  REQUIRE(waitpid(pid, nullptr, 0) == pid);
+  CHECK(spent(t.path, digest("blocked")) == 0);
+}
+
+TEST_CASE("corrupt, unwritable or unsafe state denies with state-unavailable") {
+  TempDir t;
+  auto expect_unavailable = [](const std::string& dir) {
+    auto s = UseStore::open(dir, 200);
+    if (s.ok()) {
+      auto r = s->reserve(digest("z"), 5, kFar);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().reason == DenyReason::StateUnavailable);
+    } else {
+      CHECK(s.error().reason == DenyReason::StateUnavailable);
+    }
+  };
+  SECTION("garbage in uses.db") {
+    std::string dir = t.path + "/s";
+    REQUIRE(UseStore::open(dir).ok());
+    std::filesystem::remove(dir + "/uses.db-wal");
+    std::filesystem::remove(dir + "/uses.db-shm");
+    std::ofstream(UseStore::db_path(dir), std::ios::trunc) << std::string(8192, 'G');
+    expect_unavailable(dir);
+  }
+  SECTION("uses.db is a directory") {
+    std::string dir = t.path + "/s";
+    std::filesystem::create_directories(dir + "/uses.db");
+    chmod(dir.c_str(), 0700);
+    expect_unavailable(dir);
+  }
+  SECTION("the WAL cannot be created") {
+    std::string dir = t.path + "/s";
+    std::filesystem::create_directories(dir + "/uses.db-wal");
+    chmod(dir.c_str(), 0700);
+    expect_unavailable(dir);
+  }
+  SECTION("read-only database (non-root only: root ignores modes)") {
+    if (geteuid() == 0) return;
+    std::string dir = t.path + "/s";
+    REQUIRE(UseStore::open(dir).ok());
+    chmod(UseStore::db_path(dir).c_str(), 0400);
+    expect_unavailable(dir);
+  }
+  SECTION("state path is a regular file") {
+    std::ofstream(t.path + "/file") << "x";
+    expect_unavailable(t.path + "/file");
+  }
+  SECTION("state directory writable by others") {
+    std::string dir = t.path + "/s";
+    std::filesystem::create_directories(dir);
+    chmod(dir.c_str(), 0777);
+    expect_unavailable(dir);
+  }
+  SECTION("state directory owned by another user") {
+    if (geteuid() != 0) return;
+    std::string dir = t.path + "/s";
+    std::filesystem::create_directories(dir);
+    chmod(dir.c_str(), 0700);
+    REQUIRE(chown(dir.c_str(), 4242, 4242) == 0);
+    expect_unavailable(dir);
+  }
+  SECTION("unknown schema version") {
+    std::string dir = t.path + "/s";
+    {
+      UseStore s = open_ok(dir);
+      sqlite3_exec(s.raw_handle_for_bench(), "PRAGMA user_version = 9", nullptr, nullptr, nullptr);
+    }
+    expect_unavailable(dir);
+  }
+}
+
+TEST_CASE("prune forgets only artifacts expired beyond the margin") {
+  TempDir t;
+  UseStore s = open_ok(t.path);
+  const UnixTime now = 1'900'000'000;
+  REQUIRE(s.reserve(digest("old"), 1, now - kUseStorePruneMarginSeconds - 1).ok());
+  REQUIRE(s.reserve(digest("recent"), 1, now - 10).ok());  // expired, but within the margin
+  REQUIRE(s.reserve(digest("live"), 1, now + 3600).ok());
+  auto stats = s.stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->entries == 3);
+  CHECK(stats->exhausted == 3);
+  auto pruned = s.prune(now);
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 1);
+  CHECK_FALSE(s.lookup(digest("old"))->has_value());
+  CHECK(s.lookup(digest("recent"))->has_value());
+  CHECK(s.lookup(digest("live"))->has_value());
+  CHECK(*s.prune(now) == 0);
+}
