@@ -77,6 +77,7 @@ struct ChildPlan {
   bool new_session = true;          // setsid()
   pid_t parent_pid = 0;             // getpid() of gx before fork; 0 skips the check
   int error_fd = -1;                // write end of an O_CLOEXEC pipe (spawn_confined sets it)
+  int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

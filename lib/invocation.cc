@@ -1,0 +1,135 @@
+#include "lib/invocation.h"
+
+#include <algorithm>
+
+#include "lib/fsutil.h"
+#include "lib/landlock.h"
+
+namespace gx {
+
+std::optional<std::string> env_lookup(const std::vector<std::string>& env, std::string_view name) {
+  for (const auto& e : env)
+    if (e.size() > name.size() && e[name.size()] == '=' && e.compare(0, name.size(), name) == 0)
+      return e.substr(name.size() + 1);
+  return std::nullopt;
+}
+
+Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, const std::vector<std::string>& env) {
+  std::vector<std::string> out;
+  for (const auto& e : env) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) continue;  // not NAME=VALUE: never passed
+    std::string name = e.substr(0, eq);
+    if (auto pin = policy.pin.find(name); pin != policy.pin.end()) {
+      if (e.substr(eq + 1) != pin->second)
+        return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                              "environment variable " + name + " must be '" + pin->second + "'", "env.pin." + name,
+                              e.substr(eq + 1));
+      out.push_back(e);
+    } else if (std::find(policy.allow.begin(), policy.allow.end(), name) != policy.allow.end()) {
+      out.push_back(e);
+    }
+  }
+  for (const auto& [name, value] : policy.pin)
+    if (!env_lookup(env, name))
+      return Decision::deny(DenyReason::EnvironmentalIntegrity, "environment variable " + name + " must be set to '" + value + "'",
+                            "env.pin." + name);
+  for (const auto& name : policy.require)
+    if (!env_lookup(out, name))
+      return Decision::deny(DenyReason::EnvironmentalIntegrity, "required environment variable " + name + " is not set",
+                            "env.require", name);
+  return out;
+}
+
+namespace {
+
+// The loader of an ELF image must be executable under Landlock (the kernel
+// opens it by path); static binaries and scripts' interpreters are covered.
+Decision add_loader(const ExecImage& image, std::vector<std::string>& implicit) {
+  auto interp = elf_interpreter(image.fd());
+  if (!interp) return interp.error();
+  if (!interp->empty()) implicit.push_back(*interp);
+  return Decision::allow();
+}
+
+}  // namespace
+
+Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv) {
+  const Scope& scope = artifact.scope;
+  if (inv.argv.empty()) return Decision::deny(DenyReason::Usage, "no command given (gx run ART -- CMD ARGS...)");
+  auto path = resolve_executable(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
+  if (!path) return path.error();
+  if (*path != scope.path)
+    return Decision::deny(DenyReason::PolicyMismatch, "command resolves to " + *path + ", artifact authorizes " + scope.path,
+                          "exec.path", *path);
+  if (inv.argv.size() != scope.argv.size())
+    return Decision::deny(DenyReason::PolicyMismatch,
+                          "command has " + std::to_string(inv.argv.size()) + " arguments (argv[0] included), artifact authorizes " +
+                              std::to_string(scope.argv.size()),
+                          "exec.argv", std::to_string(inv.argv.size()));
+  for (size_t i = 0; i < inv.argv.size(); ++i)
+    if (!scope.argv[i].matches(inv.argv[i]))
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            "argv[" + std::to_string(i) + "] differs: artifact authorizes " +
+                                (scope.argv[i].glob ? "glob '" : "'") + scope.argv[i].text + "'",
+                            "exec.argv[" + std::to_string(i) + "]", inv.argv[i]);
+  std::string cwd = fs::canonical(inv.cwd);
+  if (cwd.empty() || cwd != scope.cwd)
+    return Decision::deny(DenyReason::PolicyMismatch, "working directory must be " + scope.cwd, "exec.cwd", cwd.empty() ? inv.cwd : cwd);
+  auto env = filter_environment(scope.env, inv.env);
+  if (!env) return env.error();
+
+  auto image = ExecImage::load(*path);
+  if (!image) return image.error();
+  if (image->sha256() != scope.sha256)
+    return Decision::deny(DenyReason::DigestMismatch, scope.path + " is not the authorized executable (content changed)",
+                          "exec.sha256", image->sha256());
+  MatchedInvocation m;
+  m.cwd = cwd;
+  m.env = env.take();
+  if (image->is_script()) {
+    if (scope.interpreter.empty())
+      return Decision::deny(DenyReason::PolicyMismatch, scope.path + " is a script but the artifact pins no interpreter",
+                            "exec.interpreter", image->shebang().interpreter);
+    if (image->shebang().interpreter != scope.interpreter)
+      return Decision::deny(DenyReason::PolicyMismatch, "script's #! names " + image->shebang().interpreter +
+                                                            ", artifact authorizes " + scope.interpreter,
+                            "exec.interpreter", image->shebang().interpreter);
+    auto interp = ExecImage::load(scope.interpreter);
+    if (!interp) return interp.error();
+    if (interp->sha256() != scope.interpreter_sha256)
+      return Decision::deny(DenyReason::DigestMismatch, scope.interpreter + " is not the authorized interpreter (content changed)",
+                            "exec.interpreter_sha256", interp->sha256());
+    if (interp->is_script())
+      return Decision::deny(DenyReason::PolicyMismatch, "interpreter " + scope.interpreter + " is itself a script",
+                            "exec.interpreter", scope.interpreter);
+    if (Decision d = add_loader(*interp, m.implicit_exec); !d) return d;
+    // argv as the kernel would build it, with the script passed as /dev/fd/N
+    // (N is fixed up by the launcher once the fd number in the child is known).
+    m.argv.push_back(scope.interpreter);
+    if (!image->shebang().argument.empty()) m.argv.push_back(image->shebang().argument);
+    m.argv.push_back("/dev/fd/" + std::to_string(image->fd()));
+    for (size_t i = 1; i < inv.argv.size(); ++i) m.argv.push_back(inv.argv[i]);
+    m.script = image.take();
+    m.image = interp.take();
+  } else {
+    if (!scope.interpreter.empty())
+      return Decision::deny(DenyReason::PolicyMismatch, scope.path + " is not a script but the artifact pins an interpreter",
+                            "exec.interpreter", scope.interpreter);
+    if (Decision d = add_loader(*image, m.implicit_exec); !d) return d;
+    m.argv = inv.argv;
+    m.image = image.take();
+  }
+  for (size_t i = 0; i < scope.files.size(); ++i) {
+    const FilePin& pin = scope.files[i];
+    auto d = digest_file(pin.path);
+    std::string where = "file[" + std::to_string(i) + "].sha256";
+    if (!d)
+      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " cannot be read", where, pin.path);
+    if (*d != pin.sha256)
+      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " has changed", where, *d);
+  }
+  return m;
+}
+
+}  // namespace gx

@@ -1,0 +1,234 @@
+#include "lib/run_pipeline.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "lib/confine.h"
+#include "lib/decision_json.h"
+#include "lib/fsutil.h"
+#include "lib/host.h"
+#include "lib/invocation.h"
+#include "lib/landlock.h"
+#include "lib/receipt.h"
+#include "lib/receipt_key.h"
+#include "lib/receipt_log.h"
+#include "lib/revocation.h"
+#include "lib/supervise.h"
+#include "lib/trust_store.h"
+#include "lib/use_store.h"
+#include "lib/verify.h"
+#include "seccomp/filter_builder.h"
+
+namespace gx {
+namespace {
+
+// gx's own files: never writable by the child; private keys not even readable.
+ProtectedPaths protected_paths(const RunRequest& req) {
+  ProtectedPaths p;
+  p.no_write = {req.state_dir, fs::dirname(fs::absolute(req.trust_path)), fs::dirname(fs::absolute(req.revocations_path))};
+  std::string self = fs::canonical("/proc/self/exe");
+  if (!self.empty()) p.no_write.push_back(self);
+  p.no_access = {req.state_dir + "/" + std::string(kReceiptKeyFile)};
+  if (!req.receipt_key.empty()) p.no_access.push_back(fs::absolute(req.receipt_key));
+  return p;
+}
+
+Decision check_lineage(const Artifact& a, const std::vector<std::string>& env) {
+  auto parent = env_lookup(env, kParentArtifactEnv);
+  if (!a.parent.empty() && (!parent || *parent != a.parent))
+    return Decision::deny(DenyReason::LineageInconsistency,
+                          "artifact names parent " + a.parent + " but is not run inside that artifact's run",
+                          "lineage.parent", parent.value_or(""));
+  if (parent && a.parent.empty())
+    return Decision::deny(DenyReason::LineageInconsistency,
+                          "nested run (inside artifact " + *parent + ") of an artifact that does not name its parent",
+                          "lineage.parent", *parent);
+  return Decision::allow();
+}
+
+class Pipeline {
+ public:
+  explicit Pipeline(const RunRequest& req) : req_(req) {}
+
+  RunResult run() {
+    subject_ = receipt_for_this_process();
+    subject_.argv = req_.argv;
+    subject_.cwd = req_.cwd;
+    subject_.parent = env_lookup(req_.env, kParentReceiptEnv).value_or("");
+    open_log();
+    if (Decision d = authorize(); !d) return deny(d);
+    if (req_.dry_run) {
+      out_.decision = Decision::allow();
+      out_.report["decision"] = decision_json(out_.decision);
+      out_.report["dry_run"] = true;
+      return std::move(out_);
+    }
+    if (Decision d = reserve_and_record(); !d) return deny(d);
+    return launch();
+  }
+
+ private:
+  void open_log() {
+    if (req_.dry_run) return;
+    if (Decision d = ensure_state_dir(req_.state_dir); !d) {
+      log_error_ = d;
+      return;
+    }
+    ReceiptLogOptions o;
+    o.receipt_key = req_.receipt_key;
+    o.syslog = req_.syslog;
+    auto log = ReceiptLog::open(req_.state_dir, o);
+    if (log) log_.emplace(log.take());
+    else log_error_ = log.error();
+  }
+
+  RunResult deny(Decision d) {
+    out_.decision = d;
+    out_.report["decision"] = decision_json(d);
+    if (log_) {
+      if (auto r = log_->append(make_denied(subject_, d)); r) out_.report["receipt"] = r->id;
+      else out_.warnings.push_back("denied receipt not written: " + r.error().explain());
+    } else if (!req_.dry_run) {
+      out_.warnings.push_back("denied receipt not written: " + log_error_.explain());
+    }
+    return std::move(out_);
+  }
+
+  Decision authorize() {
+    const UnixTime now = static_cast<UnixTime>(time(nullptr));
+    auto trust = TrustStore::load(req_.trust_path);
+    if (!trust) return trust.error();
+    auto revocations = RevocationList::load(req_.revocations_path, *trust, req_.state_dir, now);
+    if (!revocations) return revocations.error();
+    HostIdentity host = HostIdentity::current();
+    VerifyOptions vo;
+    vo.now = now;
+    vo.skew_seconds = req_.skew_seconds;
+    vo.trust = &*trust;
+    vo.host = &host;
+    vo.key_revoked = [&](const std::string& k) { return revocations->key_revoked(k); };
+    vo.artifact_revoked = [&](const std::string& d) { return revocations->artifact_revoked(d); };
+    Verification v = verify_artifact_file(req_.artifact_path, vo);
+    out_.report["artifact"] = verification_json(v);
+    out_.report["artifact"].erase("decision");
+    out_.report["artifact"].erase("reason");
+    subject_.artifact_digest = v.digest;
+    subject_.signers = v.signers;
+    if (v.artifact) {
+      subject_.artifact_id = v.artifact->id;
+      subject_.issuer = v.artifact->issuer;
+    }
+    if (!v.decision) return v.decision;
+    artifact_ = std::move(*v.artifact);
+
+    if (Decision d = check_lineage(artifact_, req_.env); !d) return d;
+    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd});
+    subject_.exe_path = artifact_.scope.path;
+    if (!m) {
+      if (m.error().reason == DenyReason::DigestMismatch) subject_.exe_digest = m.error().value;
+      return m.error();
+    }
+    match_.emplace(m.take());
+    subject_.exe_digest = artifact_.scope.sha256;
+
+    const SandboxPolicy& policy = artifact_.scope.sandbox;
+    ProtectedPaths protect = protected_paths(req_);
+    if (Decision d = check_protected(policy, protect); !d) return d;
+    auto filter = seccomp::FilterBuilder::from_policy(policy).build();
+    if (!filter) return filter.error();
+    auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec);
+    if (!ruleset) return ruleset.error();
+    filter_.emplace(filter.take());
+    ruleset_.emplace(ruleset.take());
+    nlohmann::json sandbox;
+    sandbox["landlock"] = ruleset_->enforcement();
+    sandbox["seccomp"] = filter_->summary;
+    sandbox["implicit_exec"] = match_->implicit_exec;
+    sandbox["new_session"] = true;
+    sandbox["no_new_privs"] = true;
+    out_.report["sandbox"] = sandbox;
+    out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
+    subject_.sandbox = sandbox;
+    return Decision::allow();
+  }
+
+  Decision reserve_and_record() {
+    // The use is spent before anything runs: a crash after this point
+    // loses a use, never grants an extra one.
+    auto store = UseStore::open(req_.state_dir);
+    if (!store) return store.error();
+    auto use = store->reserve(subject_.artifact_digest, artifact_.max_uses, artifact_.not_after);
+    if (!use) return use.error();
+    out_.report["use"] = {{"number", use->use_number}, {"max_uses", use->max_uses}};
+    // No evidence, no execution.
+    if (!log_)
+      return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
+                            req_.state_dir);
+    auto r = log_->append(make_authorized(subject_));
+    if (!r) return Decision::deny(DenyReason::LogUnavailable, "cannot write the authorized receipt: " + r.error().explain(),
+                                  "state", req_.state_dir);
+    authorized_id_ = r->id;
+    out_.report["receipt"] = r->id;
+    return Decision::allow();
+  }
+
+  RunResult launch() {
+    std::vector<std::string> env = match_->env;
+    env.push_back(std::string(kParentReceiptEnv) + "=" + authorized_id_);
+    env.push_back(std::string(kParentArtifactEnv) + "=" + subject_.artifact_digest);
+    CStringArray argv(match_->argv), envp(env);
+    sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
+                    const_cast<sock_filter*>(filter_->program.data())};
+    ChildPlan plan;
+    plan.exec_fd = match_->image.fd();
+    plan.inherit_fd = match_->script ? match_->script->fd() : -1;
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.cwd = match_->cwd.c_str();
+    plan.ruleset_fd = ruleset_->fd();
+    plan.landlock_flags = ruleset_->restrict_flags();
+    plan.seccomp = &prog;
+    plan.seccomp_flags = filter_->flags;
+    plan.parent_pid = getpid();
+    if (Decision d = harden_supervisor(); !d) return deny(d);
+    SignalGuard guard;
+    const int64_t started = now_unix_us();
+    auto pid = spawn_confined(plan);
+    if (!pid) return deny(pid.error());
+    out_.child_ran = true;
+    out_.decision = Decision::allow();
+    out_.report["decision"] = decision_json(out_.decision);
+    auto exit = supervise_child(*pid, guard, started);
+    if (!exit) {
+      out_.warnings.push_back("lost track of the child: " + exit.error().explain());
+      out_.exit_status = 255;
+      return std::move(out_);
+    }
+    out_.exit_status = exit->shell_status();
+    RunOutcome outcome = outcome_from_wait(*pid, exit->wait_status, exit->usage, exit->wall_us);
+    out_.report["outcome"] = {{"exit_code", outcome.exit_code}, {"signal", outcome.signal},
+                              {"wall_us", outcome.wall_us},      {"user_cpu_us", outcome.user_cpu_us},
+                              {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb}};
+    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome)); !r)
+      out_.warnings.push_back("finished receipt not written: " + r.error().explain());
+    return std::move(out_);
+  }
+
+  const RunRequest& req_;
+  RunResult out_;
+  Receipt subject_;
+  std::optional<ReceiptLog> log_;
+  Decision log_error_;
+  Artifact artifact_;
+  std::optional<MatchedInvocation> match_;
+  std::optional<seccomp::CompiledFilter> filter_;
+  std::optional<PreparedRuleset> ruleset_;
+  std::string authorized_id_;
+};
+
+}  // namespace
+
+RunResult run_governed(const RunRequest& req) { return Pipeline(req).run(); }
+
+}  // namespace gx

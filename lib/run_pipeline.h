@@ -1,0 +1,56 @@
+// gx run, as one pipeline through the library. Each step is owned by one
+// module and returns a Decision; the first denial ends the request:
+//
+//   load trust + revocations (trust_store, revocation)
+//   -> verify artifact            (verify)
+//   -> lineage                    (here: GX_PARENT_ARTIFACT vs lineage.parent)
+//   -> match invocation           (invocation: path, argv, cwd, env, digest)
+//   -> plan the sandbox           (landlock + seccomp, prepared in the parent)
+//   -> reserve one use            (use_store, durable before exec)
+//   -> "authorized" receipt       (receipt_log, fsync'd before exec)
+//   -> confine + execveat         (confine: no_new_privs, Landlock, seccomp)
+//   -> wait, forwarding signals   (supervise)
+//   -> "finished" receipt
+//
+// Every denial after the receipt log could be opened leaves a "denied"
+// receipt. --dry-run stops after planning: it consumes no use, writes no
+// receipt and runs nothing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+// Set by gx for its child, so a nested gx run can check lineage and the
+// receipt can name its parent (GX_PARENT_RECEIPT, receipt.h).
+inline constexpr std::string_view kParentArtifactEnv = "GX_PARENT_ARTIFACT";
+
+struct RunRequest {
+  std::string artifact_path;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // the caller's environment, NAME=VALUE
+  std::string cwd;
+  std::string trust_path;
+  std::string revocations_path;
+  std::string state_dir;
+  std::string receipt_key;  // empty: <state>/receipt.key
+  int64_t skew_seconds = 60;
+  bool dry_run = false;
+  bool syslog = false;
+};
+
+struct RunResult {
+  Decision decision;          // allow when the child was started
+  nlohmann::json report;      // decision, artifact, sandbox, receipts, outcome
+  bool child_ran = false;
+  int exit_status = 0;        // the child's, shell style (code or 128+signal)
+  std::vector<std::string> warnings;  // e.g. a receipt that could not be written
+};
+
+RunResult run_governed(const RunRequest& req);
+
+}  // namespace gx
