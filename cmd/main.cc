@@ -1,7 +1,10 @@
 // gx: a thin front end. Each subcommand lives in its own file (setup_*).
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "cmd/common.h"
+#include "cmd/suggest.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"gx: run a command only if a signed authorization artifact allows it", "gx"};
@@ -29,6 +32,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (auto hint = gx::cli::diagnose_unknown(app, argc, argv)) {
+      std::fprintf(stderr, "gx: error: %s\n", hint->c_str());
+      return gx::cli::kExitError;
+    }
     app.exit(e);
     return gx::cli::kExitError;  // usage errors are "could not run"
   }

@@ -11,9 +11,18 @@
 namespace gx::cli {
 namespace {
 
-std::string joined(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : " ") + s;
+// Names separated by spaces, wrapped before column 80 with a two-space indent.
+std::string wrapped(const std::vector<std::string>& v) {
+  std::string out = " ";
+  size_t column = 1;
+  for (const auto& s : v) {
+    if (column + 1 + s.size() > 78) {
+      out += "\n ";
+      column = 1;
+    }
+    out += " " + s;
+    column += 1 + s.size();
+  }
   return out;
 }
 
@@ -37,13 +46,13 @@ int list_all(bool json) {
     std::printf("  %-11s %s (%zu syscalls)\n", g.name.c_str(), g.description.c_str(),
                 g.syscalls.size());
   std::printf(
-      "\nDenied unless named in scope.sandbox.allow_syscalls (in no group):\n  %s\n"
+      "\nDenied unless named in scope.sandbox.allow_syscalls (in no group):\n%s\n"
       "\nAnswered with ENOSYS unless named in allow_syscalls (runtimes probe and fall back):\n"
-      "  %s\n"
+      "%s\n"
       "\nAlways checked by argument: ioctl TIOCSTI/TIOCLINUX, socket()/socketpair() domains "
       "(scope.sandbox.network), clone() namespace flags.\n"
       "Show one group's syscalls with: gx profiles NAME\n",
-      joined(seccomp::dangerous_syscalls()).c_str(), joined(seccomp::probed_syscalls()).c_str());
+      wrapped(seccomp::dangerous_syscalls()).c_str(), wrapped(seccomp::probed_syscalls()).c_str());
   return kExitOk;
 }
 

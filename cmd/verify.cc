@@ -6,6 +6,7 @@
 
 #include "cmd/common.h"
 #include "lib/artifact.h"
+#include "lib/authority.h"
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
@@ -16,7 +17,7 @@ namespace gx::cli {
 namespace {
 
 struct VerifyCmdOptions {
-  std::string trust, artifact, print_signature;
+  std::string trust, revocations, state, artifact, print_signature;
   int64_t skew = kDefaultSkewSeconds;
   bool json = false, print_payload = false;
 };
@@ -44,19 +45,12 @@ int print_raw(const VerifyCmdOptions& o) {
 int run_verify(const VerifyCmdOptions& o) {
   if (o.print_payload || !o.print_signature.empty()) return print_raw(o);
   const std::string trust_path = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  auto trust = TrustStore::load(trust_path);
-  HostIdentity host = HostIdentity::current();
+  const std::string revocations = o.revocations.empty() ? paths::default_revocations(trust_path) : o.revocations;
+  const std::string state = o.state.empty() ? paths::default_state_dir() : o.state;
+  auto authority = load_authority(trust_path, revocations, state, static_cast<UnixTime>(time(nullptr)));
   Verification v;
-  if (!trust) {
-    v.decision = trust.error();
-  } else {
-    VerifyOptions opts;
-    opts.now = static_cast<UnixTime>(time(nullptr));
-    opts.skew_seconds = o.skew;
-    opts.trust = &*trust;
-    opts.host = &host;
-    v = verify_artifact_file(o.artifact, opts);
-  }
+  if (!authority) v.decision = authority.error();
+  else v = verify_artifact_file(o.artifact, authority->options(o.skew));
   if (o.json) std::printf("%s\n", verification_json(v).dump(2).c_str());
   if (!v.decision) return o.json ? exit_code_for(v.decision) : report_denial(v.decision);
   if (!o.json)
@@ -72,6 +66,8 @@ void setup_verify(CLI::App& app, int& exit_code) {
   auto* sub = app.add_subcommand("verify", "Check an artifact's signatures, trust, time window, revocation and bindings");
   sub->add_option("artifact", o->artifact, "Artifact file")->required();
   sub->add_option("--trust", o->trust, "Trust store file");
+  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
+  sub->add_option("--state", o->state, "State directory holding the highest revocation serial seen");
   sub->add_option("--skew", o->skew, "Clock-skew tolerance in seconds (default 60)")->check(CLI::Range(0, 3600));
   sub->add_flag("--json", o->json, "Print the whole decision as JSON on stdout");
   sub->add_flag("--print-payload", o->print_payload, "Write the exact signed bytes, PAE(type, body), to stdout and exit");

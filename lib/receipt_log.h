@@ -117,7 +117,8 @@ class ReceiptLog {
  public:
   // Creates the state directory (0700) if needed, loads or creates the
   // receipt key and checks receipts.log can be opened for appending.
-  // LogUnavailable when any of it fails (e.g. the state path is a file).
+  // LogUnavailable when any of it fails (e.g. the state path is a file) or
+  // the directory is writable by group or others.
   static Result<ReceiptLog> open(const std::string& state_dir, const ReceiptLogOptions& options = {});
 
   // Fills r.seq, id, time, prev, key_id and sig (replacing caller values),

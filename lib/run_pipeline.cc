@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "lib/authority.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
@@ -96,20 +97,10 @@ class Pipeline {
   }
 
   Decision authorize() {
-    const UnixTime now = static_cast<UnixTime>(time(nullptr));
-    auto trust = TrustStore::load(req_.trust_path);
-    if (!trust) return trust.error();
-    auto revocations = RevocationList::load(req_.revocations_path, *trust, req_.state_dir, now);
-    if (!revocations) return revocations.error();
-    HostIdentity host = HostIdentity::current();
-    VerifyOptions vo;
-    vo.now = now;
-    vo.skew_seconds = req_.skew_seconds;
-    vo.trust = &*trust;
-    vo.host = &host;
-    vo.key_revoked = [&](const std::string& k) { return revocations->key_revoked(k); };
-    vo.artifact_revoked = [&](const std::string& d) { return revocations->artifact_revoked(d); };
-    Verification v = verify_artifact_file(req_.artifact_path, vo);
+    auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
+                                    static_cast<UnixTime>(time(nullptr)));
+    if (!authority) return authority.error();
+    Verification v = verify_artifact_file(req_.artifact_path, authority->options(req_.skew_seconds));
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");

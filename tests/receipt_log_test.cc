@@ -462,6 +462,14 @@ TEST_CASE("append fails closed and writes nothing when the log cannot be trusted
     REQUIRE_FALSE(log.ok());
     CHECK(log.error().reason == DenyReason::LogUnavailable);
   }
+  SECTION("a state directory writable by others") {
+    REQUIRE(fs::make_dirs(t.state(), 0700).allowed());
+    chmod(t.state().c_str(), 0777);
+    auto log = ReceiptLog::open(t.state());
+    REQUIRE_FALSE(log.ok());
+    CHECK(log.error().reason == DenyReason::LogUnavailable);
+    CHECK_FALSE(fs::exists(t.state() + "/receipt.key"));
+  }
   SECTION("receipts.log is a directory (works as root, unlike chmod)") {
     REQUIRE(fs::make_dirs(t.log(), 0700).allowed());
     auto log = ReceiptLog::open(t.state());

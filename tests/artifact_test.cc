@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/toml_reader.h"
+
+using namespace gx;
+
+namespace {
+
+Artifact sample() {
+  Artifact a;
+  a.id = "abc123";
+  a.issuer = "alice@host";
+  a.reason = "why \"quoted\"\nnewline";
+  a.issued_at = 1'800'000'000;
+  a.not_before = 1'800'000'000;
+  a.not_after = 1'800'000'900;
+  a.scope.path = "/usr/bin/echo";
+  a.scope.sha256 = std::string(64, 'a');
+  a.scope.argv = {{"echo", false}, {"*.txt", true}};
+  a.scope.cwd = "/tmp";
+  a.scope.env.allow = {"PATH"};
+  a.scope.env.pin = {{"LANG", "C"}};
+  a.scope.sandbox.read = {"/usr"};
+  a.scope.sandbox.network = NetMode::Tcp;
+  a.scope.sandbox.connect_tcp = {443};
+  a.scope.files = {{"/etc/hosts", std::string(64, 'b')}};
+  a.nonce = std::string(32, 'c');
+  a.max_uses = 3;
+  a.bindings.uid = 1000;
+  a.parent = "sha256:" + std::string(64, 'd');
+  return a;
+}
+
+Result<Artifact> parse(const std::string& body) { return parse_artifact_body(body); }
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto pos = s.find(from);
+  REQUIRE(pos != std::string::npos);
+  return s.replace(pos, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("render then parse round-trips every field") {
+  Artifact a = sample();
+  std::string body = render_artifact_body(a);
+  auto b = parse(body);
+  REQUIRE(b);
+  CHECK(b->id == a.id);
+  CHECK(b->reason == a.reason);
+  CHECK(b->not_after == a.not_after);
+  CHECK(b->scope.argv.size() == 2);
+  CHECK(b->scope.argv[1].glob);
+  CHECK(b->scope.argv[1].matches("x.txt"));
+  CHECK_FALSE(b->scope.argv[1].matches("x.txt.sh"));
+  CHECK(b->scope.env.pin.at("LANG") == "C");
+  CHECK(b->scope.sandbox.network == NetMode::Tcp);
+  CHECK(b->scope.sandbox.connect_tcp == std::vector<uint16_t>{443});
+  CHECK(b->scope.files.size() == 1);
+  CHECK(b->max_uses == 3);
+  CHECK(b->bindings.uid == 1000u);
+  CHECK(b->parent == a.parent);
+  CHECK(b->body == body);
+  CHECK(b->digest() == "sha256:" + crypto::sha256_hex(body));
+}
+
+TEST_CASE("strict parsing: each problem has its own reason and names the field") {
+  const std::string body = render_artifact_body(sample());
+  auto reason = [](const Result<Artifact>& r) { return r ? DenyReason::None : r.error().reason; };
+
+  CHECK(reason(parse(body + "extra = 1\n")) == DenyReason::UnknownField);  // lands in [lineage]
+  auto unknown = parse(replace(body, "[exec]\n", "[exec]\nsetuid = true\n"));
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().reason == DenyReason::UnknownField);
+  CHECK(unknown.error().field == "exec.setuid");
+
+  CHECK(reason(parse(replace(body, "issuer = ", "issuer = \"x\"\nissuer = "))) == DenyReason::DuplicateField);
+  CHECK(reason(parse(body + "[exec]\ncwd = \"/\"\n")) == DenyReason::DuplicateField);
+  // Dotted keys may not redefine a table either (go-toml#666, toml-rs#509 class of bugs).
+  CHECK(reason(parse(body + "[lineage2]\n[bindings]\nx = 1\n")) != DenyReason::None);
+  CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = \"3\""))) == DenyReason::WrongType);
+  CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = 0"))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = 3.0"))) == DenyReason::WrongType);
+  CHECK(reason(parse(replace(body, "version = 1", "version = 2"))) == DenyReason::UnsupportedVersion);
+  CHECK(reason(parse(replace(body, "not_after = \"2027-01-15T08:15:00Z\"", ""))) == DenyReason::MissingField);
+  CHECK(reason(parse(replace(body, "2027-01-15T08:15:00Z", "2027-01-15T08:15:00+01:00"))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"tmp\""))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"/tmp/../etc\""))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "network = \"tcp\"", "network = \"udp\""))) == DenyReason::InvalidValue);
+  CHECK(reason(parse("")) == DenyReason::Empty);
+  CHECK(reason(parse(std::string("version = 1\n\0\n", 13))) == DenyReason::NotText);
+  CHECK(reason(parse("version = 1\n\xff\xfe\n")) == DenyReason::NotText);
+  CHECK(reason(parse("version = [1,\n")) == DenyReason::Malformed);
+  CHECK(reason(parse(body + std::string(kArtifactMaxBytes, '#'))) == DenyReason::TooLarge);
+  // A signature table inside the body is not a signature.
+  CHECK(reason(parse(body + "[[ signature ]]\nkey_id = \"x\"\n")) != DenyReason::None);
+}
+
+TEST_CASE("time parsing is UTC with a mandatory Z and one spelling") {
+  CHECK(parse_utc("2026-11-29T21:16:50Z") == 1'795'987'010);
+  CHECK_FALSE(parse_utc("2026-11-29T21:16:50"));
+  CHECK_FALSE(parse_utc("2026-11-29 21:16:50Z"));
+  CHECK_FALSE(parse_utc("2026-02-30T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-11-29T21:16:50.5Z"));
+  CHECK(format_utc(1'795'987'010) == "2026-11-29T21:16:50Z");
+  CHECK(parse_duration("15m") == 900);
+  CHECK(parse_duration("2h") == 7200);
+  CHECK(parse_duration("1w") == 604800);
+  CHECK_FALSE(parse_duration("15"));
+  CHECK_FALSE(parse_duration("m"));
+  CHECK_FALSE(parse_duration("-5m"));
+}
+
+TEST_CASE("split: the body is every byte before the first exact [[signature]] line") {
+  auto p = split_artifact("a = 1\n[[signature]]\nkey_id = \"x\"\n");
+  REQUIRE(p);
+  CHECK(p->body == "a = 1\n");
+  CHECK(p->signature_block == "[[signature]]\nkey_id = \"x\"\n");
+  auto none = split_artifact("a = 1\n [[signature]]\n");
+  REQUIRE(none);
+  CHECK(none->signature_block.empty());
+}
+
+TEST_CASE("signature block parsing is strict and pins the algorithm") {
+  const std::string id = "sha256:" + std::string(64, 'e');
+  const std::string good = "[[signature]]\nkey_id = \"" + id + "\"\nalgorithm = \"ecdsa-p256-sha256\"\nvalue = \"AAAA\"\n";
+  auto ok = parse_signatures(good);
+  REQUIRE(ok);
+  CHECK(ok->size() == 1);
+  auto alg = parse_signatures(replace(good, "ecdsa-p256-sha256", "none"));
+  REQUIRE_FALSE(alg);
+  CHECK(alg.error().reason == DenyReason::UnsupportedAlgorithm);
+  CHECK(parse_signatures(good + "extra = 1\n").error().reason == DenyReason::UnknownField);
+  CHECK(parse_signatures(replace(good, "AAAA", "AAA")).error().reason == DenyReason::InvalidValue);
+  CHECK(parse_signatures(replace(good, id, "sha256:xyz")).error().reason == DenyReason::InvalidValue);
+  std::string many;
+  for (size_t i = 0; i <= kArtifactMaxSignatures; ++i) many += good;
+  CHECK(parse_signatures(many).error().reason == DenyReason::TooLarge);
+}

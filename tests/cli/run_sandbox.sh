@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# gx run's sandbox, probed from inside by tests/helpers/try_*.c: each helper
+# tries exactly one forbidden (or control) action and prints "ok" or the
+# errno name. Every forbidden action has a control that shows the helper can
+# succeed when the artifact grants it, so a pass is not an artefact of a
+# broken helper. Tests run as root in CI: Landlock and seccomp bind root too,
+# and each root-specific caveat is noted where it matters.
+source "$(dirname "$0")/lib/common.bash"
+: "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+H=$GX_HELPERS
+S=$T/state
+W=$T/w
+mkdir -p "$W" "$T/work" "$T/bin" "$T/secret" "$T/pub"
+cd "$T/work"
+mkkey alice
+
+R() { "$GX" run --trust "$T/trust.toml" --state "$S" "$@"; }
+art() { # NAME [INIT FLAGS...] -- CMD...
+  local name=$1
+  shift
+  "$GX" init -f -o "$T/$name.toml" "$@" >/dev/null 2>"$T/init.err" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
+  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
+}
+art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...
+  local name=$1 script=$2
+  shift 2
+  "$GX" init -f -o "$T/$name.toml" "$@" >/dev/null 2>"$T/init.err" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
+  sed -i "$script" "$T/$name.toml"
+  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
+}
+# probe RC OUT DESC ART -- CMD...: gx exits RC and the helper's first line is OUT
+probe() {
+  local want_rc=$1 want_out=$2 desc=$3 a=$4
+  shift 5
+  run R "$T/$a.toml" -- "$@"
+  local got
+  got=$(head -1 "$T/out")
+  if [ "$RC" = "$want_rc" ] && [ "$got" = "$want_out" ]; then ok; else
+    bad "$desc: exit $RC output '$got', wanted exit $want_rc output '$want_out'; stderr: $(head -c 300 "$T/err")"
+  fi
+}
+KILL='s/^default_action = .*/default_action = "kill"/'
+
+# --- network ---
+art inet -- "$H/try_socket_inet"
+probe 1 EPERM "network none: socket(AF_INET)" inet -- "$H/try_socket_inet"
+art inet_tcp --net 443 -- "$H/try_socket_inet"
+probe 0 ok "control: network tcp allows socket(AF_INET)" inet_tcp -- "$H/try_socket_inet"
+art unix -- "$H/try_unix_socket"
+probe 0 ok "network none: AF_UNIX socketpair works" unix -- "$H/try_unix_socket"
+
+# --- filesystem: write, read, exec ---
+art wr_in --write "$W" -- "$H/try_write" "$W/in.txt"
+probe 0 ok "write inside a write path" wr_in -- "$H/try_write" "$W/in.txt"
+check "the write landed" test "$(cat "$W/in.txt")" = x
+art wr_out --write "$W" -- "$H/try_write" "$T/outside.txt"
+probe 1 EACCES "write outside the write paths" wr_out -- "$H/try_write" "$T/outside.txt"
+check "nothing written outside" test ! -e "$T/outside.txt"
+art wr_tmp --write "$W" -- "$H/try_write" /tmp/gx-run-sandbox-escape.$$
+probe 1 EACCES "write to /tmp (not granted)" wr_tmp -- "$H/try_write" /tmp/gx-run-sandbox-escape.$$
+check "nothing written to /tmp" test ! -e /tmp/gx-run-sandbox-escape.$$
+echo hunter2 >"$T/etc-overwrite"
+art wr_ro --read "$T/etc-overwrite" -- "$H/try_write" "$T/etc-overwrite"
+probe 1 EACCES "write to a read-only path" wr_ro -- "$H/try_write" "$T/etc-overwrite"
+check "read-only file unchanged" test "$(cat "$T/etc-overwrite")" = hunter2
+echo secret >"$T/secret/key"
+echo public >"$T/pub/file"
+art rd_out --read "$T/pub" -- "$H/try_read" "$T/secret/key"
+probe 1 EACCES "read outside the read paths" rd_out -- "$H/try_read" "$T/secret/key"
+art rd_in --read "$T/pub" -- "$H/try_read" "$T/pub/file"
+probe 0 ok "control: read inside a read path" rd_in -- "$H/try_read" "$T/pub/file"
+art rd_home -- "$H/try_read" /root/.bashrc
+probe 1 EACCES "read of /root (not granted; root's DAC would allow it)" rd_home -- "$H/try_read" /root/.bashrc
+cp "$H/try_marker" "$T/bin/marker"
+art ex_out --write "$W" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+probe 1 EACCES "exec outside the exec paths" ex_out -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+check "the exec'd program never ran" test ! -e "$W/exec-marker"
+art ex_usr -- "$H/try_exec" /usr/bin/true
+probe 1 EACCES "exec of a readable system binary not in exec paths" ex_usr -- "$H/try_exec" /usr/bin/true
+art ex_in --write "$W" --exec "$T/bin" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+probe 0 marker "control: exec inside the exec paths" ex_in -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+check "control exec ran" test -e "$W/exec-marker"
+
+# --- dangerous syscalls: EPERM by default, SIGSYS under default_action = "kill" ---
+for h in ptrace bpf unshare; do
+  art "$h" -- "$H/try_$h"
+  probe 1 EPERM "$h denied" "$h" -- "$H/try_$h"
+  art_edit "${h}_kill" "$KILL" -- "$H/try_$h"
+  probe 159 "" "$h killed under default_action = kill" "${h}_kill" -- "$H/try_$h"
+done
+# io_uring answers ENOSYS (runtimes probe it and fall back), even under kill
+art io_uring -- "$H/try_io_uring"
+probe 1 ENOSYS "io_uring_setup refused" io_uring -- "$H/try_io_uring"
+art_edit io_uring_kill "$KILL" -- "$H/try_io_uring"
+probe 1 ENOSYS "io_uring_setup refused (not killed) under kill" io_uring_kill -- "$H/try_io_uring"
+# control: the helpers can succeed when the artifact names the syscall
+art_edit unshare_ok 's/^allow_syscalls = .*/allow_syscalls = ["unshare"]/' -- "$H/try_unshare"
+probe 0 ok "control: unshare when allowed by name" unshare_ok -- "$H/try_unshare"
+# clone() with namespace flags is refused even though clone is in "default"
+art_edit nsclone 's/^groups = .*/groups = ["default"]/' -- /usr/bin/unshare -U /bin/true
+run R "$T/nsclone.toml" -- /usr/bin/unshare -U /bin/true
+check "unshare(1) -U fails ($RC: $(head -c 200 "$T/err"))" test "$RC" != 0
+
+# --- i386 ABI via int 0x80: killed, whatever the default action ---
+art int80 -- "$H/try_int80"
+probe 159 "" "int 0x80 killed by SIGSYS" int80 -- "$H/try_int80"
+check "int 0x80 never returned" ! grep -q survived "$T/out"
+check "finished receipt records SIGSYS" test "$("$GX" log show --state "$S" --json --tail 1 | jq -r .signal)" = 31
+
+# --- terminal injection ---
+art tiocsti --max-uses 3 -- "$H/try_tiocsti"
+probe 1 EPERM "TIOCSTI refused by seccomp (a pipe would give ENOTTY)" tiocsti -- "$H/try_tiocsti"
+art tiocsti_hi -- "$H/try_tiocsti" hi
+probe 1 EPERM "TIOCSTI with high bits set" tiocsti_hi -- "$H/try_tiocsti" hi
+# on a real pty (as root, TIOCSTI on a non-controlling tty is allowed by the
+# kernel: only seccomp stands in the way)
+if script -qec true /dev/null >/dev/null 2>&1; then
+  script -qec "$GX run --trust $T/trust.toml --state $S $T/tiocsti.toml -- $H/try_tiocsti" /dev/null </dev/null >"$T/pty.out" 2>&1
+  check "TIOCSTI on a pty refused ($(tr -d '\r' <"$T/pty.out"))" grep -q EPERM "$T/pty.out"
+fi
+
+# --- the child against gx ---
+art killp -- "$H/try_kill_parent"
+probe 1 EPERM "kill(gx) refused (kill is in no default group)" killp -- "$H/try_kill_parent"
+art_edit killp_sig 's/^groups = .*/groups = ["default", "signals", "process"]/' -- "$H/try_kill_parent"
+probe 1 EPERM "kill(gx) refused by Landlock's signal scope with kill allowed (root would otherwise succeed)" killp_sig -- "$H/try_kill_parent"
+check "gx survived and wrote the finished receipt" test "$("$GX" log show --state "$S" --json --tail 1 | jq -r '.decision + " " + (.exit_code|tostring)')" = "finished 1"
+for f in mem environ; do
+  art "proc_$f" --read /proc -- "$H/try_proc_parent" "$f"
+  probe 1 EACCES "open /proc/<gx>/$f (root has CAP_SYS_PTRACE; Landlock's ptrace scope still refuses)" "proc_$f" -- "$H/try_proc_parent" "$f"
+  art "proc_${f}_noread" -- "$H/try_proc_parent" "$f"
+  probe 1 EACCES "open /proc/<gx>/$f without /proc granted" "proc_${f}_noread" -- "$H/try_proc_parent" "$f"
+done
+art proc_self --read /proc -- "$H/try_read" /proc/self/environ
+probe 0 ok "control: /proc/self/environ readable with /proc granted" proc_self -- "$H/try_read" /proc/self/environ
+
+# --- no fd leaks from gx (or from whoever started gx) ---
+art fds --read /proc -- "$H/try_list_fds"
+R "$T/fds.toml" -- "$H/try_list_fds" >"$T/out" 2>"$T/err" 3</etc/hostname 7>"$T/leak" 9</dev/null
+check "exit 0" test $? = 0
+check "child has only 0 1 2 ($(tr '\n' ' ' <"$T/out"))" test "$(tr '\n' ' ' <"$T/out")" = "0 1 2 "
+printf '#!/bin/sh\nls /proc/self/fd\n' >"$T/bin/fds.sh"
+chmod +x "$T/bin/fds.sh"
+art_edit fds_script 's/^exec = \[\]/exec = ["\/usr\/bin\/ls"]/' --read /proc -- "$T/bin/fds.sh"
+R "$T/fds_script.toml" -- "$T/bin/fds.sh" >"$T/out" 2>"$T/err" 3</etc/hostname 7>"$T/leak"
+# ls opens one fd for the listing; the script's own sealed copy is the only extra
+check "script child: 0 1 2, the script fd and ls's own ($(tr '\n' ' ' <"$T/out") $(head -c 200 "$T/err"))" \
+  test "$(wc -l <"$T/out")" = 5
+
+# --- gx's state is out of reach ---
+mkdir -p "$T/sibling"
+"$GX" run --trust "$T/trust.toml" --state "$S" --dry-run "$T/inet.toml" -- "$H/try_socket_inet" >/dev/null 2>&1
+for target in "$S/receipts.log" "$S/new-file" "$S/receipt.key"; do
+  art "st_$(basename "$target")" --write "$T/sibling" -- "$H/try_write" "$target"
+  before=$(stat -c %s "$target" 2>/dev/null || echo none)
+  probe 1 EACCES "write into the state dir: $(basename "$target")" "st_$(basename "$target")" -- "$H/try_write" "$target"
+  after=$(stat -c %s "$target" 2>/dev/null || echo none)
+  # receipts.log grows by gx's own receipts only: it must still verify
+  [ "$target" = "$S/new-file" ] && check "no file created in the state dir" test "$after" = none
+done
+check "receipt log intact after the attempts" "$GX" log verify --state "$S"
+art st_key_read --read "$S" -- "$H/try_read" "$S/receipt.key"
+run R "$T/st_key_read.toml" -- "$H/try_read" "$S/receipt.key"
+check "read grant reaching the receipt key denied ($RC)" test "$RC" = 126
+check "...as policy-mismatch" grep -q "gx: denied (policy-mismatch)" "$T/err"
+
+# --- the child cannot run code from its own memfd ---
+art memfd -- "$H/try_memfd_exec" /bin/echo EXECUTED
+probe 1 "memfd_create: EPERM" "memfd_create refused under the default profile" memfd -- "$H/try_memfd_exec" /bin/echo EXECUTED
+check "payload never ran" ! grep -q EXECUTED "$T/out"
+art_edit memfd_ipc 's/^groups = .*/groups = ["default", "ipc"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
+probe 1 "memfd_create: EPERM" "memfd_create refused even with the ipc group" memfd_ipc -- "$H/try_memfd_exec" /bin/echo EXECUTED
+art_edit memfd_named 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
+probe 0 EXECUTED "control: named in allow_syscalls, memfd exec works (Landlock does not check memfds)" memfd_named -- "$H/try_memfd_exec" /bin/echo EXECUTED
+
+finish

@@ -1,0 +1,154 @@
+#include <catch2/catch.hpp>
+
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/signed_file.h"
+#include "lib/trust_store.h"
+#include "lib/verify.h"
+
+using namespace gx;
+
+namespace {
+
+constexpr UnixTime kNow = 1'800'000'000;
+
+std::string body() {
+  Artifact a;
+  a.id = "t1";
+  a.issuer = "test";
+  a.issued_at = kNow;
+  a.not_before = kNow;
+  a.not_after = kNow + 600;
+  a.scope.path = "/bin/true";
+  a.scope.sha256 = std::string(64, 'a');
+  a.scope.argv = {{"true", false}};
+  a.scope.cwd = "/";
+  a.nonce = std::string(32, 'n');
+  a.bindings.uid = 1234;
+  a.bindings.hostname = "host-a";
+  return render_artifact_body(a);
+}
+
+struct Fixture {
+  std::vector<crypto::PrivateKey> keys;
+  TrustStore trust;
+  Fixture() {
+    for (int i = 0; i < 3; ++i) {
+      keys.push_back(*crypto::PrivateKey::generate());
+      TrustedKey tk;
+      tk.name = "k" + std::to_string(i);
+      tk.key = keys.back().public_key();
+      tk.key_id = tk.key.key_id();
+      trust.keys.push_back(tk);
+    }
+  }
+  std::string sign(std::string bytes, std::initializer_list<int> who) {
+    for (int i : who) bytes = *append_signature(bytes, crypto::kArtifactType, keys[i]);
+    return bytes;
+  }
+  Verification verify(const std::string& bytes, UnixTime now = kNow) {
+    VerifyOptions o;
+    o.now = now;
+    o.trust = &trust;
+    return verify_artifact_bytes(bytes, o);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("threshold counts distinct trusted keys") {
+  Fixture f;
+  f.trust.threshold = 2;
+  CHECK(f.verify(f.sign(body(), {0})).decision.reason == DenyReason::ThresholdNotMet);
+  CHECK(f.verify(f.sign(body(), {0, 1})).decision.allowed());
+  // The same signature pasted twice counts once.
+  std::string one = f.sign(body(), {0});
+  std::string sig = one.substr(one.find("\n[[signature]]\n") + 1);
+  CHECK(f.verify(one + sig).decision.reason == DenyReason::ThresholdNotMet);
+  // Reordering signatures changes nothing.
+  std::string two = f.sign(body(), {0, 1});
+  auto parts = *split_artifact(two);
+  auto sigs = *parse_signatures(parts.signature_block);
+  std::string swapped = parts.body + render_signature(sigs[1]) + render_signature(sigs[0]);
+  auto v = f.verify(swapped);
+  CHECK(v.decision.allowed());
+  CHECK(v.digest == f.verify(two).digest);
+}
+
+TEST_CASE("untrusted, revoked and out-of-validity keys count for nothing") {
+  Fixture f;
+  auto stranger = *crypto::PrivateKey::generate();
+  std::string s = *append_signature(body(), crypto::kArtifactType, stranger);
+  CHECK(f.verify(s).decision.reason == DenyReason::UntrustedKey);
+  // A trusted co-signature makes the stranger's irrelevant.
+  CHECK(f.verify(*append_signature(s, crypto::kArtifactType, f.keys[0])).decision.allowed());
+  f.trust.keys[0].revoked = true;
+  CHECK(f.verify(f.sign(body(), {0})).decision.reason == DenyReason::KeyRevoked);
+  f.trust.keys[0].revoked = false;
+  f.trust.keys[0].not_after = kNow - 3600;
+  CHECK(f.verify(f.sign(body(), {0})).decision.reason == DenyReason::KeyExpired);
+}
+
+TEST_CASE("a trusted key's bad signature denies even when the threshold is met otherwise") {
+  Fixture f;
+  std::string s = f.sign(body(), {0, 1});
+  // Corrupt the second signature's value (flip one base64 char).
+  auto pos = s.rfind("value = \"") + 12;
+  s[pos] = s[pos] == 'A' ? 'B' : 'A';
+  CHECK(f.verify(s).decision.reason == DenyReason::InvalidSignature);
+}
+
+TEST_CASE("every body byte is covered") {
+  Fixture f;
+  const std::string s = f.sign(body(), {0});
+  const size_t body_len = s.find("\n[[signature]]\n") + 1;
+  for (size_t i = 0; i < body_len; ++i) {
+    std::string t = s;
+    t[i] = static_cast<char>(t[i] ^ 0x01);
+    auto v = f.verify(t);
+    INFO("byte " << i);
+    CHECK_FALSE(v.decision.allowed());
+  }
+}
+
+TEST_CASE("time window with skew, against the caller's clock only") {
+  Fixture f;
+  const std::string s = f.sign(body(), {0});
+  CHECK(f.verify(s, kNow - 60).decision.allowed());
+  CHECK(f.verify(s, kNow - 61).decision.reason == DenyReason::NotYetValid);
+  CHECK(f.verify(s, kNow + 660).decision.allowed());
+  CHECK(f.verify(s, kNow + 661).decision.reason == DenyReason::Expired);
+}
+
+TEST_CASE("revocation hooks and bindings") {
+  Fixture f;
+  const std::string s = f.sign(body(), {0});
+  VerifyOptions o;
+  o.now = kNow;
+  o.trust = &f.trust;
+  o.artifact_revoked = [](const std::string&) { return true; };
+  CHECK(verify_artifact_bytes(s, o).decision.reason == DenyReason::Revoked);
+  o.artifact_revoked = nullptr;
+  o.key_revoked = [&](const std::string& k) { return k == f.keys[0].public_key().key_id(); };
+  CHECK(verify_artifact_bytes(s, o).decision.reason == DenyReason::Revoked);
+  o.key_revoked = nullptr;
+  HostIdentity host{"host-a", "", 1234};
+  o.host = &host;
+  CHECK(verify_artifact_bytes(s, o).decision.allowed());
+  host.uid = 1235;
+  auto v = verify_artifact_bytes(s, o);
+  CHECK(v.decision.reason == DenyReason::RuntimeIdentity);
+  CHECK(v.decision.field == "bindings.uid");
+  host = {"host-b", "", 1234};
+  CHECK(verify_artifact_bytes(s, o).decision.field == "bindings.hostname");
+}
+
+TEST_CASE("sign refuses the same key twice and freezes the body") {
+  Fixture f;
+  std::string s = f.sign(body(), {0});
+  auto again = append_signature(s, crypto::kArtifactType, f.keys[0]);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().reason == DenyReason::DuplicateField);
+  std::string two = *append_signature(s, crypto::kArtifactType, f.keys[1]);
+  CHECK(split_artifact(two)->body == split_artifact(s)->body);
+}
