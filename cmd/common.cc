@@ -1,8 +1,27 @@
 #include "cmd/common.h"
 
 #include <cstdio>
+#include <optional>
 
 namespace gx::cli {
+
+namespace {
+std::optional<std::vector<std::string>>& tail_storage() {
+  static std::optional<std::vector<std::string>> tail;
+  return tail;
+}
+}  // namespace
+
+void set_command_tail(std::vector<std::string> tail) { tail_storage() = std::move(tail); }
+
+Result<std::vector<std::string>> governed_command(const std::vector<std::string>& positional) {
+  const auto& tail = tail_storage();
+  if (tail && !positional.empty())
+    return Decision::deny(DenyReason::Usage, "put the whole command after --, not before it", "command", positional[0]);
+  std::vector<std::string> cmd = tail ? *tail : positional;
+  if (cmd.empty()) return Decision::deny(DenyReason::Usage, "no command given: add -- CMD ARGS...");
+  return cmd;
+}
 
 int exit_code_for(const Decision& d) {
   switch (d.reason) {

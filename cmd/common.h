@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "lib/decision.h"
 
@@ -21,6 +22,14 @@ int report_denial(const Decision& d);
 int report_error(const std::string& message);
 // Exit code for a decision that was not allowed.
 int exit_code_for(const Decision& d);
+
+// The arguments after the first "--" on gx's command line (main.cc splits
+// them off before CLI11 parses the rest).
+void set_command_tail(std::vector<std::string> tail);
+// The governed command of run/init/learn: the "--" tail, or else the
+// positional words CLI11 collected; a usage error when there is none or
+// when both are given.
+Result<std::vector<std::string>> governed_command(const std::vector<std::string>& positional);
 
 // Every subcommand file provides one setup function: it adds its
 // subcommand and options to `app` and, when chosen, stores its exit code in

@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <string_view>
+#include <vector>
 
 #include "cmd/common.h"
 #include "cmd/suggest.h"
@@ -23,8 +25,20 @@ int main(int argc, char** argv) {
   gx::cli::setup_revoke(app, exit_code);
   gx::cli::setup_state(app, exit_code);
   gx::cli::setup_learn(app, exit_code);
+  // Everything after the first "--" is the governed command, verbatim: CLI11
+  // never sees it, so no argument of the command can be taken for a gx flag
+  // (or swallowed by a repeatable option before it).
+  std::vector<char*> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (std::string_view(args[i]) == "--") {
+      gx::cli::set_command_tail(std::vector<std::string>(args.begin() + static_cast<long>(i) + 1, args.end()));
+      args.resize(i);
+      break;
+    }
+  }
+  const int gx_argc = static_cast<int>(args.size());
   try {
-    app.parse(argc, argv);
+    app.parse(gx_argc, args.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -32,7 +46,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    if (auto hint = gx::cli::diagnose_unknown(app, argc, argv)) {
+    if (auto hint = gx::cli::diagnose_unknown(app, gx_argc, args.data())) {
       std::fprintf(stderr, "gx: error: %s\n", hint->c_str());
       return gx::cli::kExitError;
     }

@@ -24,7 +24,9 @@ struct RunOptions {
 int run_run(const RunOptions& o) {
   RunRequest req;
   req.artifact_path = o.artifact;
-  req.argv = o.command;
+  auto cmd = governed_command(o.command);
+  if (!cmd) return report_denial(cmd.error());
+  req.argv = cmd.take();
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return report_error("cannot read the current directory");
@@ -60,7 +62,7 @@ void setup_run(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   auto* sub = app.add_subcommand("run", "Verify an artifact, match the invocation, and run it confined: gx run [OPTIONS] ART -- CMD ARGS...");
   sub->add_option("artifact", o->artifact, "Signed artifact file")->required();
-  sub->add_option("command", o->command, "The command and its arguments, after --")->required();
+  sub->add_option("command", o->command, "The command and its arguments, after --");
   sub->add_option("--trust", o->trust, "Trust store file");
   sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
   sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");

@@ -10,9 +10,9 @@ _gx_options() {
     "trust list") echo "--json --trust --help" ;;
     "trust remove") echo "--trust --help" ;;
     "trust threshold") echo "--trust --help" ;;
-    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --net --pin --parent --no-bind-user --no-bind-host --help" ;;
+    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
-    verify) echo "--trust --skew --json --print-payload --print-signature --help" ;;
+    verify) echo "--trust --revocations --state --skew --json --print-payload --print-signature --help" ;;
     run) echo "--trust --revocations --state --receipt-key --skew --report --dry-run --json --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
@@ -21,7 +21,7 @@ _gx_options() {
     revoke) echo "--id --key-id --key --reason --revocations --trust --state --list --json --help" ;;
     "state prune") echo "--now --state --help" ;;
     "state show") echo "--json --state --help" ;;
-    learn) echo "--help" ;;
+    learn) echo "--output --force --profile-only --allow-dangerous --exact-syscalls --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --pin --parent --trust --state --no-bind-user --no-bind-host --help" ;;
     "") echo "--help --version" ;;
     *) echo "--help" ;;
   esac
@@ -59,7 +59,7 @@ _gx() {
     case ${COMP_WORDS[i-1]} in
       -o | -k | -n | --output | --key | --name | --trust | --revocations | --state | --receipt-key | \
       --receipt-pubkey | --checkpoint | --skew | --report | --ttl | --not-before | --not-after | \
-      --max-uses | --issuer | --reason | --ticket | --env | --read | --write | --exec | --net | --pin | \
+      --max-uses | --issuer | --reason | --ticket | --env | --read | --write | --exec | --group | --net | --pin | \
       --parent | --print-signature | --artifact | --since | --tail | --id | --key-id | --now)
         continue ;;
     esac
@@ -91,7 +91,7 @@ _gx() {
     --state) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return 0 ;;
     -o | --output)
       case $cmd in
-        init | sign) _gx_files "$cur" toml ;;
+        init | sign | learn) _gx_files "$cur" toml ;;
         *) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null ;;
       esac
       return 0 ;;

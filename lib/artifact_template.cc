@@ -6,6 +6,7 @@
 #include "lib/executable.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
+#include "seccomp/syscall_groups.h"
 
 namespace gx {
 
@@ -111,7 +112,13 @@ Result<Artifact> make_template(const TemplateRequest& req) {
   add_abs(req.write, sb.write);
   add_abs(req.exec, sb.exec);
   if (Decision d = parse_net_spec(req.net, sb); !d) return d;
-  if (sb.network == NetMode::Tcp) sb.groups.push_back("network");
+  for (const auto& g : req.groups) {
+    if (!seccomp::find_group(g))
+      return Decision::deny(DenyReason::Usage, "unknown syscall group '" + g + "' (see gx profiles)", "--group", g);
+    if (std::find(sb.groups.begin(), sb.groups.end(), g) == sb.groups.end()) sb.groups.push_back(g);
+  }
+  if (sb.network == NetMode::Tcp && std::find(sb.groups.begin(), sb.groups.end(), "network") == sb.groups.end())
+    sb.groups.push_back("network");
 
   for (const auto& f : req.pin_files) {
     std::string abs = fs::absolute(f);

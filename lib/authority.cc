@@ -1,5 +1,8 @@
 #include "lib/authority.h"
 
+#include "lib/fsutil.h"
+#include "lib/receipt_key.h"
+
 namespace gx {
 
 VerifyOptions Authority::options(int64_t skew_seconds) const {
@@ -11,6 +14,18 @@ VerifyOptions Authority::options(int64_t skew_seconds) const {
   o.key_revoked = [this](const std::string& k) { return revocations.key_revoked(k); };
   o.artifact_revoked = [this](const std::string& d) { return revocations.artifact_revoked(d); };
   return o;
+}
+
+ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
+                         const std::string& revocations_path, const std::string& receipt_key) {
+  ProtectedPaths p;
+  const std::string state = fs::absolute(state_dir);
+  p.no_write = {state, fs::dirname(fs::absolute(trust_path)), fs::dirname(fs::absolute(revocations_path))};
+  std::string self = fs::canonical("/proc/self/exe");
+  if (!self.empty()) p.no_write.push_back(self);
+  p.no_access = {state + "/" + std::string(kReceiptKeyFile)};
+  if (!receipt_key.empty()) p.no_access.push_back(fs::absolute(receipt_key));
+  return p;
 }
 
 Result<Authority> load_authority(const std::string& trust_path, const std::string& revocations_path,

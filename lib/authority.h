@@ -8,6 +8,7 @@
 
 #include "lib/decision.h"
 #include "lib/host.h"
+#include "lib/landlock.h"
 #include "lib/revocation.h"
 #include "lib/trust_store.h"
 #include "lib/verify.h"
@@ -23,6 +24,12 @@ struct Authority {
   // Options that point into this Authority: keep it alive while verifying.
   VerifyOptions options(int64_t skew_seconds) const;
 };
+
+// gx's own files, which no governed child may write (state directory with
+// its log and use store, the trust store's and revocation list's
+// directories, the gx binary) or even read (receipt private keys).
+ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
+                         const std::string& revocations_path, const std::string& receipt_key);
 
 Result<Authority> load_authority(const std::string& trust_path, const std::string& revocations_path,
                                  const std::string& state_dir, UnixTime now);

@@ -24,17 +24,6 @@
 namespace gx {
 namespace {
 
-// gx's own files: never writable by the child; private keys not even readable.
-ProtectedPaths protected_paths(const RunRequest& req) {
-  ProtectedPaths p;
-  p.no_write = {req.state_dir, fs::dirname(fs::absolute(req.trust_path)), fs::dirname(fs::absolute(req.revocations_path))};
-  std::string self = fs::canonical("/proc/self/exe");
-  if (!self.empty()) p.no_write.push_back(self);
-  p.no_access = {req.state_dir + "/" + std::string(kReceiptKeyFile)};
-  if (!req.receipt_key.empty()) p.no_access.push_back(fs::absolute(req.receipt_key));
-  return p;
-}
-
 Decision check_lineage(const Artifact& a, const std::vector<std::string>& env) {
   auto parent = env_lookup(env, kParentArtifactEnv);
   if (!a.parent.empty() && (!parent || *parent != a.parent))
@@ -60,6 +49,7 @@ class Pipeline {
     open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
+      if (Decision d = check_uses_left(); !d) return deny(d);
       out_.decision = Decision::allow();
       out_.report["decision"] = decision_json(out_.decision);
       out_.report["dry_run"] = true;
@@ -124,7 +114,7 @@ class Pipeline {
     subject_.exe_digest = artifact_.scope.sha256;
 
     const SandboxPolicy& policy = artifact_.scope.sandbox;
-    ProtectedPaths protect = protected_paths(req_);
+    ProtectedPaths protect = own_files(req_.state_dir, req_.trust_path, req_.revocations_path, req_.receipt_key);
     if (Decision d = check_protected(policy, protect); !d) return d;
     auto filter = seccomp::FilterBuilder::from_policy(policy).build();
     if (!filter) return filter.error();
@@ -141,6 +131,22 @@ class Pipeline {
     out_.report["sandbox"] = sandbox;
     out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
     subject_.sandbox = sandbox;
+    return Decision::allow();
+  }
+
+  // Dry run: would a use be left? Read-only; a store that does not exist yet
+  // has every use left.
+  Decision check_uses_left() {
+    if (!fs::exists(UseStore::db_path(req_.state_dir))) return Decision::allow();
+    auto store = UseStore::open(req_.state_dir);
+    if (!store) return store.error();
+    auto rec = store->lookup(subject_.artifact_digest);
+    if (!rec) return rec.error();
+    if (*rec && (*rec)->spent >= artifact_.max_uses)
+      return Decision::deny(DenyReason::Replay,
+                            "all " + std::to_string(artifact_.max_uses) + " uses of artifact " + subject_.artifact_digest + " are spent",
+                            "max_uses", std::to_string(artifact_.max_uses));
+    out_.report["use"] = {{"spent", *rec ? (*rec)->spent : 0u}, {"max_uses", artifact_.max_uses}};
     return Decision::allow();
   }
 

@@ -4,9 +4,9 @@
 # approval, and an AI agent's tool calls and hook routed through gx.
 source "$(dirname "$0")/lib/common.bash"
 EX=${GX_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/examples
-PY=/usr/bin/python3
+PY=/usr/bin/python3  # not a pyenv shim from PATH
 [ -x "$PY" ] || PY=$(command -v python3)
-export GX
+export GX PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in the source tree
 
 # One approver key. The trust store sits in its own directory: gx refuses any
 # write grant that reaches the trust store's directory or its state.
@@ -117,7 +117,7 @@ expect_rc 0 "deploy with the signed approval (tarball path relative)" bash -c "c
 check "current now points at v2" test "$(readlink "$S/app/current")" = releases/v2
 check "v2 unpacked" test "$(cat "$S/app/current/VERSION")" = v2
 check "v1 kept for rollback" test -f "$S/app/releases/v1/VERSION"
-check "no staging left over" test -z "$(ls -A "$S/app/releases" | grep staging)"
+check "no staging left over" test -z "$(find "$S/app/releases" -name '.staging-*')"
 expect_rc 1 "deploying the live version again is refused" deploy deploy v2 "$S/v2.tar"
 expect_rc 0 "receipts of the deploy" "$GX" log show --state "$GX_STATE" --json
 check "the switch ran once, governed" test "$(jq -s '[.[] | select(.decision == "finished" and .exit_code == 0 and .argv[2] == "releases/v2")] | length' "$T/out")" = 1

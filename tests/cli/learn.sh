@@ -29,7 +29,7 @@ check "result written during learning" test -f "$W/out/result.txt"
 check "write dir learned (file created in it)" grep -q "^write = \[\"/dev/null\", \"$W/out\"\]" "$W/p.toml"
 check "flag file learned for reading" grep -q "\"$W/flag\"" "$W/p.toml"
 check "input learned for reading" grep -q "\"$W/in/data.txt\"" "$W/p.toml"
-check "nothing else under the workload" test "$(grep -o "\"$W[^\"]*\"" "$W/p.toml" | grep -v -e "$W/out\"" -e "$W/flag\"" -e "$W/in/data.txt\"" -e "$W\"" | wc -l)" = 0
+check "no other workload path granted" test "$(grep -E '^(read|write|exec) = ' "$W/p.toml" | grep -o "\"$W[^\"]*\"" | grep -v -e "$W/out\"" -e "$W/flag\"" -e "$W/in/data.txt\"" -e "$W\"" | wc -l)" = 0
 check "network none" grep -q '^network = "none"' "$W/p.toml"
 check "no exec paths" grep -q '^exec = \[\]' "$W/p.toml"
 check "default group" grep -q '^groups = \["default"' "$W/p.toml"
@@ -94,7 +94,7 @@ echo plain >"$W/flag"
 expect_rc 0 "profile-only" "$GX" learn --profile-only --trust "$TRUST" -- "${CMD[@]}"
 check "profile starts with [sandbox]" test "$(head -1 "$T/out")" = "[sandbox]"
 check "profile has no [exec] table" bash -c "! grep -q '^\[exec\]' '$T/out'"
-check "profile has the write dir" grep -q "\"$W/out\"" "$T/out"
+check "profile has the output (now an existing file)" grep -q "^write = .*\"$W/out/result.txt\"" "$T/out"
 check "command stdout went to stderr" grep -q "^mode=plain" "$T/err"
 
 # --- exit status: 0 when the artifact was written, the command's status on stderr ---

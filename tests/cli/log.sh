@@ -103,7 +103,7 @@ expect_rc 126 "changed byte --json" "$GX" log verify --state "$S" --json
 [[ $(jq -r '.intact, .bad_line' "$T/out" | tr '\n' ' ') == "false 2 " ]] || fail "verify --json on tamper"
 
 # reordering
-sed -n '1p;3p;2p' "$T/good.log" >"$S/receipts.log"
+{ sed -n 1p "$T/good.log"; sed -n 3p "$T/good.log"; sed -n 2p "$T/good.log"; } >"$S/receipts.log"
 expect_rc 126 "reordered" "$GX" log verify --state "$S"
 grep -q '^gx: denied (log-tampered): line 2: ' "$T/err" || fail "reorder message: $(cat "$T/err")"
 

@@ -12,6 +12,11 @@
 #   2. in-place writes into the same inode between digest and exec: closed by
 #      executing the sealed memfd copy gx digested, never the file.
 source "$(dirname "$0")/lib/common.bash"
+refute() { # DESC CMD...: passes when CMD fails
+  local desc=$1
+  shift
+  if "$@"; then bad "$desc"; else ok; fi
+}
 : "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
@@ -21,6 +26,9 @@ W=$T/w
 mkdir -p "$W" "$T/work" "$T/bin"
 cd "$T/work"
 mkkey alice
+# the trust store lives apart: its directory is protected from write grants
+mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
+TR=$T/tr/trust.toml
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: $PY is needed for the writer loops"; exit 0; }
 SECONDS_PER_RACE=${GX_RACE_SECONDS:-6}
@@ -32,7 +40,7 @@ cp "$T/good" "$T/bin/prog"
 "$GX" sign -k "$T/alice.key" "$T/race.toml" >/dev/null 2>&1 || bad "sign"
 
 # The control: with no writer, the artifact runs the authorized binary.
-expect_rc 0 "control run" "$GX" run --trust "$T/trust.toml" --state "$S" "$T/race.toml" -- "$T/bin/prog" "$W/m"
+expect_rc 0 "control run" "$GX" run --trust "$TR" --state "$S" "$T/race.toml" -- "$T/bin/prog" "$W/m"
 check "control prints hello" grep -qx hello "$T/out"
 # ...and the evil binary in its place would leave a marker (the proof works).
 cp "$T/evil" "$T/bin/prog"
@@ -76,7 +84,7 @@ PYEOF
   local writer=$!
   local stop=$((SECONDS + SECONDS_PER_RACE))
   while [ "$SECONDS" -lt "$stop" ]; do
-    "$GX" run --trust "$T/trust.toml" --state "$S" "$T/race.toml" -- "$T/bin/prog" "$W/m" >"$T/out" 2>"$T/err"
+    "$GX" run --trust "$TR" --state "$S" "$T/race.toml" -- "$T/bin/prog" "$W/m" >"$T/out" 2>"$T/err"
     local rc=$?
     runs=$((runs + 1))
     if [ "$rc" = 0 ] && [ "$(cat "$T/out")" = hello ]; then

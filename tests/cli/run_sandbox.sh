@@ -6,6 +6,11 @@
 # broken helper. Tests run as root in CI: Landlock and seccomp bind root too,
 # and each root-specific caveat is noted where it matters.
 source "$(dirname "$0")/lib/common.bash"
+refute() { # DESC CMD...: passes when CMD fails
+  local desc=$1
+  shift
+  if "$@"; then bad "$desc"; else ok; fi
+}
 : "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
@@ -15,18 +20,30 @@ W=$T/w
 mkdir -p "$W" "$T/work" "$T/bin" "$T/secret" "$T/pub"
 cd "$T/work"
 mkkey alice
+# the trust store lives apart: its directory is protected from write grants
+mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
+TR=$T/tr/trust.toml
 
-R() { "$GX" run --trust "$T/trust.toml" --state "$S" "$@"; }
-art() { # NAME [INIT FLAGS...] -- CMD...
+R() { "$GX" run --trust "$TR" --state "$S" "$@"; }
+# gx_init OUT [INIT FLAGS...] -- CMD...: -f -o OUT go last before "--", because
+# CLI11 2.1 lets a repeatable option (--read/--write/...) directly before
+# "--" swallow it, and a later "-c" is then taken for an option of gx init.
+gx_init() {
+  local out=$1 flags=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+  "$GX" init "${flags[@]}" -f -o "$out" "$@" >/dev/null 2>"$T/init.err"
+}
+art() { # NAME [INIT FLAGS...] -- CMD...: init + sign with alice
   local name=$1
   shift
-  "$GX" init -f -o "$T/$name.toml" "$@" >/dev/null 2>"$T/init.err" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
+  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
   "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
 }
-art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...
+art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...: init, edit the body, sign
   local name=$1 script=$2
   shift 2
-  "$GX" init -f -o "$T/$name.toml" "$@" >/dev/null 2>"$T/init.err" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
+  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
   sed -i "$script" "$T/$name.toml"
   "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
 }
@@ -106,7 +123,7 @@ check "unshare(1) -U fails ($RC: $(head -c 200 "$T/err"))" test "$RC" != 0
 # --- i386 ABI via int 0x80: killed, whatever the default action ---
 art int80 -- "$H/try_int80"
 probe 159 "" "int 0x80 killed by SIGSYS" int80 -- "$H/try_int80"
-check "int 0x80 never returned" ! grep -q survived "$T/out"
+refute "int 0x80 never returned" grep -q survived "$T/out"
 check "finished receipt records SIGSYS" test "$("$GX" log show --state "$S" --json --tail 1 | jq -r .signal)" = 31
 
 # --- terminal injection ---
@@ -117,7 +134,7 @@ probe 1 EPERM "TIOCSTI with high bits set" tiocsti_hi -- "$H/try_tiocsti" hi
 # on a real pty (as root, TIOCSTI on a non-controlling tty is allowed by the
 # kernel: only seccomp stands in the way)
 if script -qec true /dev/null >/dev/null 2>&1; then
-  script -qec "$GX run --trust $T/trust.toml --state $S $T/tiocsti.toml -- $H/try_tiocsti" /dev/null </dev/null >"$T/pty.out" 2>&1
+  script -qec "$GX run --trust $TR --state $S $T/tiocsti.toml -- $H/try_tiocsti" /dev/null </dev/null >"$T/pty.out" 2>&1
   check "TIOCSTI on a pty refused ($(tr -d '\r' <"$T/pty.out"))" grep -q EPERM "$T/pty.out"
 fi
 
@@ -151,7 +168,7 @@ check "script child: 0 1 2, the script fd and ls's own ($(tr '\n' ' ' <"$T/out")
 
 # --- gx's state is out of reach ---
 mkdir -p "$T/sibling"
-"$GX" run --trust "$T/trust.toml" --state "$S" --dry-run "$T/inet.toml" -- "$H/try_socket_inet" >/dev/null 2>&1
+"$GX" run --trust "$TR" --state "$S" --dry-run "$T/inet.toml" -- "$H/try_socket_inet" >/dev/null 2>&1
 for target in "$S/receipts.log" "$S/new-file" "$S/receipt.key"; do
   art "st_$(basename "$target")" --write "$T/sibling" -- "$H/try_write" "$target"
   before=$(stat -c %s "$target" 2>/dev/null || echo none)
@@ -169,7 +186,7 @@ check "...as policy-mismatch" grep -q "gx: denied (policy-mismatch)" "$T/err"
 # --- the child cannot run code from its own memfd ---
 art memfd -- "$H/try_memfd_exec" /bin/echo EXECUTED
 probe 1 "memfd_create: EPERM" "memfd_create refused under the default profile" memfd -- "$H/try_memfd_exec" /bin/echo EXECUTED
-check "payload never ran" ! grep -q EXECUTED "$T/out"
+refute "payload never ran" grep -q EXECUTED "$T/out"
 art_edit memfd_ipc 's/^groups = .*/groups = ["default", "ipc"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
 probe 1 "memfd_create: EPERM" "memfd_create refused even with the ipc group" memfd_ipc -- "$H/try_memfd_exec" /bin/echo EXECUTED
 art_edit memfd_named 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED

@@ -1,0 +1,71 @@
+#include "cmd/template_flags.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+#include "cmd/common.h"
+
+namespace gx::cli {
+
+void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_help) {
+  sub->add_option("--ttl", f.ttl, "Validity from now: 90s, 15m, 2h, 1d, 1w (default 15m)");
+  sub->add_option("--not-before", f.not_before, "Start of validity (RFC 3339 UTC, with --not-after)");
+  sub->add_option("--not-after", f.not_after, "End of validity (RFC 3339 UTC, with --not-before)");
+  sub->add_option("--max-uses", f.max_uses, "How many runs it authorizes (default 1)")->check(CLI::Range(1u, 1000000u));
+  sub->add_option("--issuer", f.issuer, "Who requests it (default USER@HOST)");
+  sub->add_option("--reason", f.reason, "Why it is needed (governance record)");
+  sub->add_option("--ticket", f.ticket, "Ticket or change reference");
+  sub->add_option("--env", f.env, env_help);
+  sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on (repeatable)");
+  sub->add_option("--parent", f.parent, "Lineage: digest of the parent artifact (sha256:...)");
+  sub->add_flag("--no-bind-user", f.no_bind_user, "Do not bind the artifact to the current uid");
+  sub->add_flag("--no-bind-host", f.no_bind_host, "Do not bind the artifact to this host's name and machine-id");
+  sub->add_option("command", f.command, "The command and its arguments, after --");
+}
+
+Result<TemplateRequest> template_request(const TemplateFlags& f) {
+  auto usage = [](const std::string& flag, const std::string& value, const std::string& what) {
+    return Decision::deny(DenyReason::Usage, what, flag, value);
+  };
+  TemplateRequest t;
+  auto cmd = governed_command(f.command);
+  if (!cmd) return cmd.error();
+  t.argv = cmd.take();
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd)) return Decision::deny(DenyReason::IoError, "cannot read the current directory");
+  t.cwd = cwd;
+  if (const char* p = getenv("PATH")) t.path_env = p;
+  t.now = static_cast<UnixTime>(time(nullptr));
+  if (!f.ttl.empty()) {
+    auto ttl = parse_duration(f.ttl);
+    if (!ttl || *ttl <= 0) return usage("--ttl", f.ttl, "--ttl takes a duration like 90s, 15m, 2h, 1d, 1w");
+    t.ttl_seconds = *ttl;
+  }
+  if (f.not_before.empty() != f.not_after.empty())
+    return usage("--not-before", f.not_before, "--not-before and --not-after go together");
+  if (!f.not_before.empty()) {
+    t.not_before = parse_utc(f.not_before);
+    t.not_after = parse_utc(f.not_after);
+    if (!t.not_before || !t.not_after)
+      return usage("--not-after", f.not_after, "times must be RFC 3339 UTC like 2026-12-01T02:00:00Z");
+  }
+  t.max_uses = f.max_uses;
+  t.issuer = f.issuer;
+  if (t.issuer.empty()) {
+    const char* u = getenv("USER");
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    t.issuer = std::string(u ? u : std::to_string(getuid())) + "@" + host;
+  }
+  t.reason = f.reason;
+  t.ticket = f.ticket;
+  t.env = f.env;
+  t.pin_files = f.pin;
+  t.parent = f.parent;
+  t.bind_user = !f.no_bind_user;
+  t.bind_host = !f.no_bind_host;
+  return t;
+}
+
+}  // namespace gx::cli
