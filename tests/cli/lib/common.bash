@@ -27,13 +27,32 @@ expect_rc() {
   if [ "$RC" = "$want" ]; then ok; else bad "$desc: exit $RC, wanted $want; stderr: $(head -c 400 "$T/err")"; fi
 }
 
-# expect_denied CODE DESC CMD...: exit 126 and "gx: denied (CODE)" on stderr
+# expect_denied CODE DESC CMD...: exit 126 and "gx: denied (CODE)" on stderr.
+# For `gx run --state DIR` (not a dry run) it also checks that the newest
+# receipt in DIR is a signed "denied" receipt with that reason code.
 expect_denied() {
   local code=$1 desc=$2
   shift 2
   run "$@"
   if [ "$RC" = 126 ] && grep -q "gx: denied ($code)" "$T/err"; then ok; else
     bad "$desc: exit $RC, wanted 126 with reason $code; stderr: $(head -c 400 "$T/err")"
+    return
+  fi
+  local state="" is_run="" dry="" prev="" a
+  for a in "$@"; do
+    [ "$a" = "--" ] && break
+    [ "$a" = run ] && is_run=1
+    [ "$a" = --dry-run ] && dry=1
+    [ "$prev" = --state ] && state=$a
+    case $a in --state=*) state=${a#--state=} ;; esac
+    prev=$a
+  done
+  if [ -n "$is_run" ] && [ -z "$dry" ] && [ -n "$state" ] && [ "$code" != log-unavailable ]; then
+    local last
+    last=$("$GX" log show --state "$state" --json --tail 1 2>/dev/null | tail -n 1)
+    if [ "$(jq -r '.decision + " " + .reason' <<<"$last" 2>/dev/null)" = "denied $code" ]; then ok; else
+      bad "$desc: no denied receipt with reason $code in $state (last: ${last:0:300})"
+    fi
   fi
 }
 
