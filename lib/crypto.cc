@@ -213,11 +213,7 @@ struct PrivateKey::Impl {
   Pk pk;
 };
 
-Result<PrivateKey> PrivateKey::generate() {
-  auto impl = std::make_shared<Impl>();
-  if (mbedtls_pk_setup(&impl->pk.ctx, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
-      mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(impl->pk.ctx), rng, nullptr) != 0)
-    return Decision::deny(DenyReason::IoError, "key generation failed");
+Result<PrivateKey> PrivateKey::from_impl(std::shared_ptr<Impl> impl) {
   auto der = spki_der(impl->pk.ctx);
   if (!der) return der.error();
   auto pub = PublicKey::from_der(*der);
@@ -226,6 +222,14 @@ Result<PrivateKey> PrivateKey::generate() {
   k.impl_ = std::move(impl);
   k.public_ = pub.take();
   return k;
+}
+
+Result<PrivateKey> PrivateKey::generate() {
+  auto impl = std::make_shared<Impl>();
+  if (mbedtls_pk_setup(&impl->pk.ctx, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
+      mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(impl->pk.ctx), rng, nullptr) != 0)
+    return Decision::deny(DenyReason::IoError, "key generation failed");
+  return from_impl(std::move(impl));
 }
 
 Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
@@ -238,14 +242,7 @@ Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
     return Decision::deny(DenyReason::UnsupportedAlgorithm, "private key is not ECDSA P-256");
   if (mbedtls_ecp_check_privkey(&mbedtls_pk_ec(impl->pk.ctx)->grp, &mbedtls_pk_ec(impl->pk.ctx)->d) != 0)
     return Decision::deny(DenyReason::InvalidValue, "private key is not valid for P-256");
-  auto der = spki_der(impl->pk.ctx);
-  if (!der) return der.error();
-  auto pub = PublicKey::from_der(*der);
-  if (!pub) return pub.error();
-  PrivateKey k;
-  k.impl_ = std::move(impl);
-  k.public_ = pub.take();
-  return k;
+  return from_impl(std::move(impl));
 }
 
 std::string PrivateKey::pem() const {

@@ -76,6 +76,8 @@ class PrivateKey {
 
  private:
   struct Impl;
+  // Derives and checks the public half of a loaded or generated key.
+  static Result<PrivateKey> from_impl(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
   PublicKey public_;
 };
