@@ -15,6 +15,8 @@
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 
+extern char** environ;
+
 namespace gx {
 
 namespace {
@@ -197,10 +199,34 @@ Result<pid_t> spawn_confined(const ChildPlan& plan) {
   return confine_failure_decision(f);
 }
 
+namespace {
+
+// /proc/<gx>/environ shows the bytes of gx's ORIGINAL environment strings
+// (the kernel reads [env_start, env_end) of gx's memory). Non-dumpable does
+// not hide them from a root child (CAP_SYS_PTRACE overrides it), and
+// Landlock's ptrace scope only refuses PTRACE_MODE_ATTACH (mem), not
+// PTRACE_MODE_READ (environ) — tested on 6.18, tests/cli/run_sandbox.sh.
+// A child granted /proc could then read every variable its artifact
+// stripped. So gx moves its own environment to the heap and zeroes the
+// originals; getenv keeps working.
+void wipe_original_environment() {
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    size_t n = strlen(*e);
+    char* copy = strdup(*e);
+    if (copy == nullptr) continue;  // keep it: better visible than lost
+    char* original = *e;
+    *e = copy;
+    memset(original, 0, n);
+  }
+}
+
+}  // namespace
+
 Decision harden_supervisor() {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable,
                           "cannot make gx non-dumpable: " + fs::errno_text(errno), "supervisor");
+  wipe_original_environment();
   return Decision::allow();
 }
 

@@ -97,7 +97,10 @@ struct ChildPlan {
 Result<pid_t> spawn_confined(const ChildPlan& plan);
 
 // Parent-side hardening, before fork: PR_SET_DUMPABLE 0, so a same-uid
-// child can neither ptrace gx nor open /proc/<gx>/mem, environ, fd/*.
+// child can neither ptrace gx nor open /proc/<gx>/mem, environ, fd/*; and
+// gx's original environment strings are zeroed (copies kept on the heap),
+// because a ROOT child with /proc readable can still read
+// /proc/<gx>/environ (docs/sandbox.md).
 // (exec resets dumpable for the child itself; the child gets no benefit.)
 Decision harden_supervisor();
 

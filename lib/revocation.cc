@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 
 #include "lib/fsutil.h"
+#include "lib/revocation_index.h"
 #include "lib/toml_reader.h"
 #include "lib/use_store.h"
 
@@ -61,9 +65,109 @@ Result<std::set<std::string>> verified_signers(std::string_view body, const std:
     if (!k || !key_usable(*k, now)) continue;
     if (!k->key.verify(crypto::kRevocationsType, body, s.value))
       return invalid(origin, "signature by " + s.key_id + " (" + k->name + ") does not verify");
-    ok.insert(k->key_id);
+    ok.insert(k->key.key_id());  // the id of the key that verified, as the index records it
   }
   return ok;
+}
+
+// The rollback record's lock (a separate file: the record itself is
+// replaced by rename). Held while the record is raised and while the index
+// is rebuilt, so neither can be moved back to an older list.
+class StateLock {
+ public:
+  explicit StateLock(const std::string& state_dir) : path_(state_dir + "/revocations.lock") {
+    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      status_ = Decision::deny(DenyReason::StateUnavailable, "cannot open " + path_ + ": " + fs::errno_text(errno),
+                               "state", path_);
+      return;
+    }
+    int rc;
+    while ((rc = flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0)
+      status_ = Decision::deny(DenyReason::StateUnavailable, "cannot lock " + path_ + ": " + fs::errno_text(errno),
+                               "state", path_);
+  }
+  ~StateLock() {
+    if (fd_ >= 0) close(fd_);  // releases the lock
+  }
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+  const Decision& status() const { return status_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  Decision status_ = Decision::allow();
+};
+
+int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A file changed within this long before we read it may change again in the
+// same timestamp tick without its stamp changing (coarse or 1-2 s
+// filesystem timestamps; git calls this "racy"). Its stamp is not recorded:
+// the next run re-hashes the file instead of trusting the stamp.
+constexpr int64_t kRacyNs = 2'000'000'000;
+bool racy(const FileStamp& f, int64_t read_started_ns) {
+  return f.mtime_ns > read_started_ns - kRacyNs || f.ctime_ns > read_started_ns - kRacyNs;
+}
+
+// True when `path` holds exactly the bytes the index was built from: the
+// same stamp and signature block (no read of the body), or else the same
+// SHA-256 over the whole file (then the new stamp is recorded).
+bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
+  const RevocationIndexMeta& m = idx.meta();
+  int64_t started = realtime_ns();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return false;
+  bool same = false;
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    FileStamp stamp = FileStamp::of(st);
+    if (m.stamp.known() && stamp == m.stamp && stamp.size == m.body_size + m.signature_block.size()) {
+      std::string tail(m.signature_block.size(), '\0');
+      ssize_t n = pread(fd, tail.data(), tail.size(), static_cast<off_t>(m.body_size));
+      same = n == static_cast<ssize_t>(tail.size()) && tail == m.signature_block;
+    }
+    if (!same && stamp.size <= kRevocationsMaxBytes) {
+      auto hex = crypto::sha256_fd_hex(fd);  // pread above did not move the offset
+      same = hex && "sha256:" + *hex == m.file_digest;
+      struct stat again {};
+      if (same && fstat(fd, &again) == 0 && FileStamp::of(again) == stamp && !racy(stamp, started))
+        (void)idx.restamp(stamp);  // an optimisation: failing only means hashing again next time
+    }
+  }
+  close(fd);
+  return same;
+}
+
+// Rebuilds <state>/revocations.db for a list that load() has fully validated
+// and recorded. Under the rollback lock, and only while the record still
+// names this list: a slower process never replaces a newer list's index.
+Decision publish_index(const std::string& state_dir, const RevocationIndexMeta& meta,
+                       const std::vector<RevocationEntry>& entries) {
+  StateLock lock(state_dir);
+  if (!lock.status()) return lock.status();
+  auto seen = read_seen_revocations(state_dir);
+  if (!seen) return seen.error();
+  if (!*seen || (*seen)->serial != meta.serial || (*seen)->body_digest != meta.body_digest)
+    return Decision::allow();
+  std::string final_path = revocations_index_path(state_dir);
+  std::string tmp = final_path + ".tmp";
+  unlink(tmp.c_str());  // left by a build that crashed (we hold the lock, so no build is running)
+  Decision d = RevocationIndex::build(tmp, meta, entries);
+  if (d && rename(tmp.c_str(), final_path.c_str()) != 0)
+    d = Decision::deny(DenyReason::StateUnavailable, "cannot rename " + tmp + ": " + fs::errno_text(errno), "state",
+                       tmp);
+  // No directory fsync: losing the rename in a crash leaves the previous
+  // index (or none), which load() will not use for this list anyway.
+  if (!d) unlink(tmp.c_str());
+  return d;
 }
 
 }  // namespace
@@ -71,9 +175,10 @@ Result<std::set<std::string>> verified_signers(std::string_view body, const std:
 // ---- construction ----
 
 RevocationList::RevocationList(const RevocationList& o)
-    : version_(o.version_), serial_(o.serial_), issued_at_(o.issued_at_), entries_(o.entries_), body_(o.body_),
-      signatures_(o.signatures_) {
-  (void)index();  // o was indexed already, so this cannot find duplicates
+    : version_(o.version_), serial_(o.serial_), issued_at_(o.issued_at_), entries_(o.entries_),
+      entries_read_(o.entries_read_), index_db_(o.index_db_), body_digest_(o.body_digest_),
+      index_signers_(o.index_signers_), body_(o.body_), signatures_(o.signatures_) {
+  if (!index_db_) (void)index();  // o was indexed already, so this cannot find duplicates
 }
 
 RevocationList& RevocationList::operator=(const RevocationList& o) {
@@ -159,11 +264,30 @@ Decision RevocationList::verify(const TrustStore& trust, UnixTime now) const {
   return verify_as(trust, now, "(serial " + std::to_string(serial_) + ")");
 }
 
+// Distinct usable trusted keys whose signatures verify. From the index, the
+// verification done when it was built stands in, for the same public key
+// only; a key that was not usable (or not trusted) then was never checked.
+Result<std::set<std::string>> RevocationList::signers(const TrustStore& trust, UnixTime now,
+                                                      const std::string& origin) const {
+  if (!index_db_) return verified_signers(body_, signatures_, trust, now, origin);
+  std::set<std::string> ok;
+  for (const auto& s : signatures_) {
+    const TrustedKey* k = trust.find(s.key_id);
+    if (!k || !key_usable(*k, now)) continue;
+    std::string id = k->key.key_id();
+    if (std::find(index_signers_.begin(), index_signers_.end(), id) == index_signers_.end())
+      return invalid(origin, "signature by " + s.key_id + " (" + k->name +
+                                 ") was not verified when the index was built: load the list again");
+    ok.insert(id);
+  }
+  return ok;
+}
+
 Decision RevocationList::verify_as(const TrustStore& trust, UnixTime now, const std::string& origin) const {
-  auto signers = verified_signers(body_, signatures_, trust, now, origin);
-  if (!signers) return signers.error();
+  auto signers_ok = signers(trust, now, origin);
+  if (!signers_ok) return signers_ok.error();
   size_t counted = 0;
-  for (const auto& id : *signers)
+  for (const auto& id : *signers_ok)
     if (!key_revoked(id)) ++counted;
   size_t needed = static_cast<size_t>(std::max(trust.threshold, 1));
   if (counted < needed)
@@ -184,8 +308,51 @@ Result<RevocationList> RevocationList::load(const std::string& path, const Trust
                                " was already seen (deleted or rolled back)");
     return RevocationList{};
   }
+  // An index exists only for a list that was recorded, so no record, no index.
+  if (*seen)
+    if (auto cached = load_from_index(path, trust, state_dir, now, **seen)) return std::move(*cached);
+  return load_full(path, trust, state_dir, now);
+}
+
+std::optional<RevocationList> RevocationList::load_from_index(const std::string& path, const TrustStore& trust,
+                                                              const std::string& state_dir, UnixTime now,
+                                                              const SeenRevocations& seen) {
+  auto idx = RevocationIndex::open(state_dir);
+  if (!idx) return std::nullopt;
+  const RevocationIndexMeta& m = idx->meta();
+  // The index must be of the list the rollback record names: an index left
+  // behind by an older list is never used, even for that list's file.
+  if (m.serial != seen.serial || m.body_digest != seen.body_digest) return std::nullopt;
+  if (!is_indexed_file(path, *idx)) return std::nullopt;
+  auto sigs = parse_signatures(m.signature_block);
+  if (!sigs) return std::nullopt;
+  RevocationList list;
+  list.version_ = m.version;
+  list.serial_ = m.serial;
+  list.issued_at_ = m.issued_at;
+  list.signatures_ = sigs.take();
+  list.body_digest_ = m.body_digest;
+  list.index_signers_ = m.verified_signers;
+  list.index_db_ = std::move(idx);
+  // The trust store or the time may have changed since: re-apply the signer
+  // rules. If they do not pass, the full load decides (and explains).
+  if (!list.verify_as(trust, now, path)) return std::nullopt;
+  return list;
+}
+
+Result<RevocationList> RevocationList::load_full(const std::string& path, const TrustStore& trust,
+                                                 const std::string& state_dir, UnixTime now) {
+  // The stamp is recorded only if the file provably did not change while it
+  // was read (same stamp before and after) and is not "racy".
+  int64_t started = realtime_ns();
+  struct stat before {}, after {};
+  bool stat_before = stat(path.c_str(), &before) == 0;
   auto bytes = fs::read_file(path, kRevocationsMaxBytes);
   if (!bytes) return invalid(path, bytes.error());
+  FileStamp stamp;
+  if (stat_before && stat(path.c_str(), &after) == 0 && FileStamp::of(before) == FileStamp::of(after) &&
+      FileStamp::of(before).size == bytes->size() && !racy(FileStamp::of(before), started))
+    stamp = FileStamp::of(before);
 
   // Check signatures on the exact bytes before parsing the body: a body
   // nobody trusted signed never reaches the TOML parser.
@@ -198,6 +365,12 @@ Result<RevocationList> RevocationList::load(const std::string& path, const Trust
   if (!pre) return pre.error();
   if (pre->empty()) return invalid(path, "no signature by a trusted, usable key");
 
+  RevocationIndexMeta meta;
+  meta.file_digest = "sha256:" + crypto::sha256_hex(*bytes);
+  meta.stamp = stamp;
+  meta.body_size = parts->body.size();
+  meta.signature_block = std::move(parts->signature_block);
+  meta.verified_signers.assign(pre->begin(), pre->end());
   bytes = std::string();  // the body now lives in parts: do not hold the file twice
   auto list = from_parts(std::move(parts->body), sigs.take(), path);
   if (!list) return list;
@@ -206,15 +379,34 @@ Result<RevocationList> RevocationList::load(const std::string& path, const Trust
     if (d.reason == DenyReason::RevocationListInvalid) return invalid(path, d.detail);
     return d;
   }
+  // Only now, with the list validated and recorded, cache it. Failing to do
+  // so costs the next run a full load, nothing else.
+  meta.version = list->version();
+  meta.serial = list->serial();
+  meta.issued_at = list->issued_at();
+  meta.body_digest = list->digest();
+  (void)publish_index(state_dir, meta, list->entries());
   return list;
 }
 
 // ---- lookups ----
 
-bool RevocationList::artifact_revoked(std::string_view digest) const { return artifacts_.contains(digest); }
-bool RevocationList::key_revoked(std::string_view key_id) const { return keys_.contains(key_id); }
+bool RevocationList::artifact_revoked(std::string_view digest) const {
+  if (index_db_) return index_db_->contains(RevocationKind::Artifact, digest);
+  return artifacts_.contains(digest);
+}
+bool RevocationList::key_revoked(std::string_view key_id) const {
+  if (index_db_) return index_db_->contains(RevocationKind::Key, key_id);
+  return keys_.contains(key_id);
+}
 
 const RevocationEntry* RevocationList::find(std::string_view target) const {
+  if (index_db_) {
+    auto e = index_db_->find(target);
+    if (!e || !*e) return nullptr;
+    found_ = std::move(**e);
+    return &*found_;
+  }
   if (!artifacts_.contains(target) && !keys_.contains(target)) return nullptr;
   for (const auto& e : entries_)  // rare (display only): a linear scan is fine
     if (e.target == target) return &e;
@@ -224,8 +416,8 @@ const RevocationEntry* RevocationList::find(std::string_view target) const {
 Decision RevocationList::check(const std::string& artifact_digest,
                                const std::vector<std::string>& signer_key_ids) const {
   auto describe = [&](std::string_view target) {
-    const RevocationEntry* e = find(target);
-    std::string s = "revoked at " + format_utc(e ? e->revoked_at : 0);
+    const RevocationEntry* e = find(target);  // null only if the index could not be read
+    std::string s = e ? "revoked at " + format_utc(e->revoked_at) : std::string("revoked");
     if (e && !e->reason.empty()) s += " (" + e->reason + ")";
     return s + ", revocation list serial " + std::to_string(serial_);
   };
@@ -242,7 +434,24 @@ Decision RevocationList::check(const std::string& artifact_digest,
                         "signature.key_id", signer_key_ids.front());
 }
 
-std::string RevocationList::digest() const { return "sha256:" + crypto::sha256_hex(body_); }
+std::string RevocationList::digest() const {
+  return index_db_ ? body_digest_ : "sha256:" + crypto::sha256_hex(body_);
+}
+
+const std::vector<RevocationEntry>& RevocationList::entries() const {
+  (void)all_entries();  // on failure: empty (see the header)
+  return entries_;
+}
+
+Result<const std::vector<RevocationEntry>*> RevocationList::all_entries() const {
+  if (index_db_ && !entries_read_) {
+    auto all = index_db_->entries();
+    if (!all) return all.error();
+    entries_ = all.take();
+    entries_read_ = true;
+  }
+  return &entries_;
+}
 
 // ---- building ----
 
@@ -273,8 +482,10 @@ Result<RevocationList> RevocationList::successor(const std::vector<RevocationEnt
   RevocationList next;
   next.serial_ = serial_ + 1;
   next.issued_at_ = now;
-  next.entries_.reserve(entries_.size() + added.size());
-  next.entries_ = entries_;
+  auto mine = all_entries();
+  if (!mine) return mine.error();
+  next.entries_.reserve((*mine)->size() + added.size());
+  next.entries_ = **mine;
   for (const auto& e : added) {
     if (!is_sha256_ref(e.target))
       return Decision::deny(DenyReason::Usage, "revocation target must be sha256:<64 hex digits>", "target",
@@ -336,22 +547,9 @@ Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& 
 
 Decision record_revocations_serial(const std::string& state_dir, uint64_t serial, const std::string& body_digest) {
   if (Decision d = ensure_state_dir(state_dir); !d) return d;
-  // A separate lock file (the record itself is replaced by rename): two gx
-  // processes that loaded different lists must not lower the record.
-  std::string lock_path = state_dir + "/revocations.lock";
-  int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Decision::deny(DenyReason::StateUnavailable, "cannot open " + lock_path + ": " + fs::errno_text(errno),
-                          "state", lock_path);
-  int rc;
-  while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
-  }
-  if (rc != 0) {
-    int err = errno;
-    close(fd);
-    return Decision::deny(DenyReason::StateUnavailable, "cannot lock " + lock_path + ": " + fs::errno_text(err),
-                          "state", lock_path);
-  }
+  // Two gx processes that loaded different lists must not lower the record.
+  StateLock lock(state_dir);
+  if (!lock.status()) return lock.status();
   Decision result = Decision::allow();
   auto seen = read_seen_revocations(state_dir);
   if (!seen) {
@@ -372,7 +570,6 @@ Decision record_revocations_serial(const std::string& state_dir, uint64_t serial
                                    std::to_string(serial) + " " + body_digest + "\n", 0600, fs::Overwrite::Yes);
     if (!result) result.reason = DenyReason::StateUnavailable;
   }
-  close(fd);  // releases the lock
   return result;
 }
 

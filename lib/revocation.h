@@ -33,12 +33,32 @@
 //   - a missing file means "nothing revoked" until a serial has been seen;
 //     after that a missing file is a rollback (deletion) and is invalid.
 //
-// Lookups are O(1) (hash sets). Loading is O(n) in the file size: a list of
-// 1,000,000 entries is ~150 MB of TOML (see docs/performance.md).
+// Verified index (docs/replay.md, "Verified index"): after a full load the
+// entries are cached in <state>/revocations.db (lib/revocation_index.h), and
+// later loads of the same file bytes are served from it without parsing:
+// a run then costs a stat, a read of the signature block, a re-check of the
+// signers against the current trust store and `now`, and B-tree lookups,
+// independent of the list size. The index is used only when ALL hold:
+//   - the rollback record names exactly the index's serial and body digest;
+//   - the file is the one the index was built from: same (dev, inode, size,
+//     mtime, ctime) and the same signature block bytes at the same offset,
+//     or else its SHA-256 equals the index's file digest (then re-stamped);
+//   - every signature by a key that is trusted and usable now was verified
+//     when the index was built, and they still make the quorum.
+// Anything else (no index, a corrupt one, a changed file, a changed trust
+// store) takes the full verified load above, which rebuilds the index only
+// after the list was validated and its serial recorded. A lookup that fails
+// to read the index answers "revoked" (fail closed).
+//
+// Lookups: O(1) hash sets after a full load, B-tree lookups from the index.
+// A full load is O(n): a list of 1,000,000 entries is ~150 MB of TOML
+// (see docs/performance.md).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -50,6 +70,8 @@
 #include "lib/trust_store.h"
 
 namespace gx {
+
+class RevocationIndex;
 
 inline constexpr int kRevocationsVersionCurrent = 1;
 inline constexpr size_t kRevocationsMaxBytes = 512ull * 1024 * 1024;
@@ -81,8 +103,10 @@ class RevocationList {
   RevocationList& operator=(RevocationList&&) noexcept = default;
 
   // Reads, verifies, rollback-checks `path` and then records its serial in
-  // state_dir (see the header comment). Errors: RevocationListInvalid, or
-  // StateUnavailable when the rollback record cannot be read or written.
+  // state_dir, or serves the same list from the verified index (see the
+  // header comment). Errors: RevocationListInvalid, or StateUnavailable when
+  // the rollback record cannot be read or written. Never fails because of
+  // the index: an unusable index means a full load.
   static Result<RevocationList> load(const std::string& path, const TrustStore& trust,
                                      const std::string& state_dir, UnixTime now);
   // Splits and strictly parses file bytes WITHOUT verifying anything
@@ -90,6 +114,8 @@ class RevocationList {
   // RevocationListInvalid with the underlying cause in the detail.
   static Result<RevocationList> parse_unverified(std::string_view file_bytes, const std::string& origin);
   // Signature and threshold check against the trust store (no state involved).
+  // For a list served from the index: against the signers verified when the
+  // index was built; a signature that was not checked then denies.
   Decision verify(const TrustStore& trust, UnixTime now) const;
 
   // Revoked when the artifact is listed, or when signer_key_ids is not empty
@@ -100,23 +126,30 @@ class RevocationList {
   bool artifact_revoked(std::string_view artifact_digest) const;
   bool key_revoked(std::string_view key_id) const;
   // The entry revoking `target` (artifact digest or key id), or nullptr.
+  // From the index: the pointer is valid until the next find() on this list;
+  // nullptr also when the index cannot be read.
   const RevocationEntry* find(std::string_view target) const;
 
   // The next list: these entries plus `added`, serial + 1, issued_at = now,
-  // body rendered, unsigned. Usage error if `added` repeats a target.
+  // body rendered, unsigned. Usage error if `added` repeats a target;
+  // StateUnavailable if the entries cannot be read back from the index.
   Result<RevocationList> successor(const std::vector<RevocationEntry>& added, UnixTime now) const;
   // Appends a signature by `key` over this list's body.
   Decision add_signature(const crypto::PrivateKey& key);
   // Body followed by the [[signature]] tables: the bytes to write to disk.
+  // Not for a list served from the index (it does not keep the body).
   std::string file_text() const;
 
   int version() const { return version_; }
   uint64_t serial() const { return serial_; }  // 0: no list file (nothing revoked)
   UnixTime issued_at() const { return issued_at_; }
-  const std::vector<RevocationEntry>& entries() const { return entries_; }
-  const std::string& body() const { return body_; }
+  // From the index, read on first use (a full scan); empty if that fails —
+  // code that writes a new list must use successor(), which reports it.
+  const std::vector<RevocationEntry>& entries() const;
+  const std::string& body() const { return body_; }  // empty when served from the index
   const std::vector<Signature>& signatures() const { return signatures_; }
   std::string digest() const;  // "sha256:" + SHA-256(body)
+  bool from_index() const { return index_db_ != nullptr; }  // served from <state>/revocations.db
 
  private:
   static Result<RevocationList> from_parts(std::string body, std::vector<Signature> sigs,
@@ -124,11 +157,25 @@ class RevocationList {
   Decision verify_as(const TrustStore& trust, UnixTime now, const std::string& origin) const;
   static std::string render_body(uint64_t serial, UnixTime issued_at, const std::vector<RevocationEntry>& entries);
   Decision index();  // builds the hash sets; rejects a target listed twice
+  Result<const std::vector<RevocationEntry>*> all_entries() const;  // materializes from the index
+  static Result<RevocationList> load_full(const std::string& path, const TrustStore& trust,
+                                          const std::string& state_dir, UnixTime now);
+  // The list from the index when it may stand in for the file, else nullopt.
+  static std::optional<RevocationList> load_from_index(const std::string& path, const TrustStore& trust,
+                                                       const std::string& state_dir, UnixTime now,
+                                                       const SeenRevocations& seen);
+  Result<std::set<std::string>> signers(const TrustStore& trust, UnixTime now, const std::string& origin) const;
 
   int version_ = kRevocationsVersionCurrent;
   uint64_t serial_ = 0;
   UnixTime issued_at_ = 0;
-  std::vector<RevocationEntry> entries_;
+  // Lists served from the index read their entries lazily (entries()).
+  mutable std::vector<RevocationEntry> entries_;
+  mutable bool entries_read_ = false;
+  mutable std::optional<RevocationEntry> found_;  // find()'s answer from the index
+  std::shared_ptr<RevocationIndex> index_db_;     // null: in memory (hash sets below)
+  std::string body_digest_;                       // from the index
+  std::vector<std::string> index_signers_;        // public-key ids verified when the index was built
   std::string body_;
   std::vector<Signature> signatures_;
   std::unordered_set<std::string_view> artifacts_;  // views into entries_[i].target

@@ -1,6 +1,5 @@
 #include "lib/supervise.h"
 
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,26 +29,26 @@ int ChildExit::shell_status() const {
 }
 
 Result<ChildExit> supervise_child(pid_t pid, const SignalGuard& guard, int64_t started_us) {
-  int sfd = signalfd(-1, &guard.set(), SFD_CLOEXEC);
-  if (sfd < 0) return Decision::deny(DenyReason::IoError, "signalfd: " + fs::errno_text(errno));
+  // sigwaitinfo rather than a signalfd: it needs no extra fd and only
+  // rt_sigtimedwait, which even a seccomp-confined gx (nested in another
+  // gx's "default" profile) has. A child that is already running must never
+  // be left unsupervised because gx could not set up its signal plumbing.
   ChildExit out;
+  bool forwarding = true;
   for (;;) {
     // Reap first: the child may have ended before we started listening.
-    pid_t r = wait4(pid, &out.wait_status, WNOHANG, &out.usage);
+    pid_t r = wait4(pid, &out.wait_status, forwarding ? WNOHANG : 0, &out.usage);
     if (r == pid) break;
-    if (r < 0 && errno != EINTR) {
-      int err = errno;
-      close(sfd);
-      return Decision::deny(DenyReason::IoError, "wait4: " + fs::errno_text(err));
+    if (r < 0 && errno != EINTR) return Decision::deny(DenyReason::IoError, "wait4: " + fs::errno_text(errno));
+    if (!forwarding) continue;
+    siginfo_t info{};
+    int sig = sigwaitinfo(&guard.set(), &info);
+    if (sig < 0) {
+      if (errno != EINTR) forwarding = false;  // still wait, blocking, without forwarding
+      continue;
     }
-    signalfd_siginfo info{};
-    ssize_t n = read(sfd, &info, sizeof info);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != static_cast<ssize_t>(sizeof info)) continue;
-    int sig = static_cast<int>(info.ssi_signo);
     if (sig != SIGCHLD) kill(pid, sig);
   }
-  close(sfd);
   out.wall_us = now_unix_us() - started_us;
   return out;
 }

@@ -26,8 +26,9 @@ const std::vector<std::string> kDefault = {
     // waiting for fds
     "poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1", "epoll_ctl",
     "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2",
-    // opening and inspecting files (no creation beyond open(O_CREAT))
-    "open", "openat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs",
+    // opening and inspecting files (no creation beyond open(O_CREAT) and its
+    // older spelling creat(2): which paths may be written is Landlock's call)
+    "open", "openat", "creat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs", "fstatfs",
     "access", "faccessat", "faccessat2", "readlink", "readlinkat", "getdents", "getdents64",
     "getcwd", "chdir", "fchdir", "umask", "fadvise64", "getxattr", "lgetxattr", "fgetxattr",
     "listxattr", "llistxattr", "flistxattr",
@@ -61,7 +62,7 @@ const std::vector<std::string> kBasicIo = {
 };
 
 const std::vector<std::string> kFilesystem = {
-    "creat", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
+    "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
     "renameat2", "link", "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
     "chown", "fchown", "fchownat", "lchown", "truncate", "ftruncate", "fallocate", "utime",
     "utimes", "utimensat", "futimesat", "mknod", "mknodat", "setxattr", "lsetxattr",
@@ -104,11 +105,12 @@ const std::vector<std::string> kTime = {
 
 // SysV IPC objects live in the IPC namespace, which Landlock does not cover:
 // a sandboxed program with this group can reach other same-uid processes'
-// queues, semaphores and segments.
+// queues, semaphores and segments. (memfd_create is not here: it is
+// dangerous, see make_dangerous().)
 const std::vector<std::string> kIpc = {
     "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl",
     "shmget", "shmat", "shmdt", "shmctl", "mq_open", "mq_unlink", "mq_timedsend",
-    "mq_timedreceive", "mq_notify", "mq_getsetattr", "eventfd", "eventfd2", "memfd_create",
+    "mq_timedreceive", "mq_notify", "mq_getsetattr", "eventfd", "eventfd2",
     "pipe", "pipe2", "futex",
 };
 
@@ -124,20 +126,24 @@ std::vector<SyscallGroup> make_groups() {
        kProcess},
       {"signals", "signal handlers, masks, signalfd, sending signals", kSignals},
       {"time", "clocks, sleeps, interval timers, timerfd", kTime},
-      {"ipc", "SysV IPC, POSIX message queues, eventfd, memfd_create", kIpc},
+      {"ipc", "SysV IPC, POSIX message queues, eventfd", kIpc},
   };
 }
 
 // Sorted. Each is either a way around the sandbox (other processes' memory,
 // namespaces and mounts, io_uring's seccomp-free operations, file handles
-// that bypass path checks) or large kernel attack surface (bpf, perf,
+// that bypass path checks, memfd_create: Landlock never checks execute on a
+// memfd, so a child could copy any readable file into one and execveat it
+// past the exec paths — gx creates its own memfd in the parent and does not
+// need it in the child) or large kernel attack surface (bpf, perf,
 // userfaultfd, keyrings, modules), or a host-wide change (clock, swap, reboot).
 std::vector<std::string> make_dangerous() {
   std::vector<std::string> v = {
       "acct", "add_key", "bpf", "chroot", "clock_adjtime", "clock_settime", "delete_module",
       "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module", "io_uring_enter",
       "io_uring_register", "io_uring_setup", "ioperm", "iopl", "kcmp", "kexec_file_load",
-      "kexec_load", "keyctl", "lookup_dcookie", "modify_ldt", "mount", "mount_setattr",
+      "kexec_load", "keyctl", "lookup_dcookie", "memfd_create", "modify_ldt", "mount",
+      "mount_setattr",
       "move_mount", "name_to_handle_at", "open_by_handle_at", "open_tree", "perf_event_open",
       "personality", "pidfd_getfd", "pivot_root", "process_madvise", "process_vm_readv",
       "process_vm_writev", "ptrace", "quotactl", "quotactl_fd", "reboot", "request_key",

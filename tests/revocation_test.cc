@@ -1,15 +1,22 @@
 // The signed revocation list: lookups, signature/threshold rules, strict
 // parsing, and rollback protection (validate first, then persist).
+#include <fcntl.h>
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "lib/fsutil.h"
 #include "lib/revocation.h"
+#include "lib/revocation_index.h"
 
 using namespace gx;
 
@@ -298,4 +305,390 @@ TEST_CASE("successor refuses to revoke the same target twice and renders a parse
   CHECK(parsed->entries().size() == 2);
   CHECK(parsed->signatures().size() == 1);
   CHECK(parsed->verify(f.trust, kNow).allowed());
+}
+
+// ---- the verified index (<state>/revocations.db) ----
+
+namespace {
+
+std::string index_path(const Fixture& f) { return revocations_index_path(f.state); }
+
+// Everything a caller can observe about a list, for cache-versus-fresh comparisons.
+void require_same_answers(const RevocationList& fresh, const RevocationList& cached,
+                          const std::vector<std::string>& probes, const std::vector<std::vector<std::string>>& signer_sets) {
+  CHECK(cached.serial() == fresh.serial());
+  CHECK(cached.version() == fresh.version());
+  CHECK(cached.issued_at() == fresh.issued_at());
+  CHECK(cached.digest() == fresh.digest());
+  REQUIRE(cached.signatures().size() == fresh.signatures().size());
+  for (size_t i = 0; i < fresh.signatures().size(); ++i) {
+    CHECK(cached.signatures()[i].key_id == fresh.signatures()[i].key_id);
+    CHECK(cached.signatures()[i].value == fresh.signatures()[i].value);
+  }
+  REQUIRE(cached.entries().size() == fresh.entries().size());
+  for (size_t i = 0; i < fresh.entries().size(); ++i) {
+    CHECK(cached.entries()[i].kind == fresh.entries()[i].kind);
+    CHECK(cached.entries()[i].target == fresh.entries()[i].target);
+    CHECK(cached.entries()[i].reason == fresh.entries()[i].reason);
+    CHECK(cached.entries()[i].revoked_at == fresh.entries()[i].revoked_at);
+  }
+  for (const auto& p : probes) {
+    INFO(p);
+    CHECK(cached.artifact_revoked(p) == fresh.artifact_revoked(p));
+    CHECK(cached.key_revoked(p) == fresh.key_revoked(p));
+    const RevocationEntry* a = fresh.find(p);
+    const RevocationEntry* b = cached.find(p);
+    REQUIRE((a == nullptr) == (b == nullptr));
+    if (a) {
+      CHECK(a->kind == b->kind);
+      CHECK(a->reason == b->reason);
+      CHECK(a->revoked_at == b->revoked_at);
+    }
+    for (const auto& signers : signer_sets) {
+      Decision x = fresh.check(p, signers), y = cached.check(p, signers);
+      CHECK(x.reason == y.reason);
+      CHECK(x.detail == y.detail);
+      CHECK(x.field == y.field);
+      CHECK(x.value == y.value);
+    }
+  }
+}
+
+// Signs a body listing `target` both as an artifact and as a key (allowed:
+// the kinds are separate), plus a few others, with reasons and times.
+std::string mixed_list(Fixture& f, uint64_t serial) {
+  std::string body = "# hand-written: comments and spacing the renderer would not produce\n"
+                     "version = 1\nserial = " + std::to_string(serial) + "\nissued_at = \"2030-03-17T17:46:40Z\"\n\n"
+                     "[[entry]]\nartifact = \"" + art("a") + "\"\nreason = \"first\"\nrevoked_at = \"2030-01-01T00:00:00Z\"\n"
+                     "[[entry]]\nkey_id = \"" + f.id(f.b) + "\"\nrevoked_at = \"2030-01-02T00:00:00Z\"\n"
+                     "[[entry]]\nkey_id = \"" + art("both") + "\"\nreason = \"as a key\"\nrevoked_at = \"2030-01-03T00:00:00Z\"\n"
+                     "[[entry]]\nartifact = \"" + art("both") + "\"\nreason = \"as an artifact\"\nrevoked_at = \"2030-01-04T00:00:00Z\"\n\n";
+  return f.sign_raw(body, f.a);
+}
+
+}  // namespace
+
+TEST_CASE("index: a second load is served from it and answers exactly like a full load") {
+  Fixture f;
+  f.write(mixed_list(f, 1));
+  auto fresh = f.load();
+  REQUIRE(fresh.ok());
+  CHECK_FALSE(fresh->from_index());
+  REQUIRE(fs::exists(index_path(f)));  // built after validation
+  auto cached = f.load();
+  REQUIRE(cached.ok());
+  REQUIRE(cached->from_index());
+  CHECK(cached->body().empty());  // it does not keep (or parse) the file
+
+  std::vector<std::string> probes = {art("a"), art("both"), f.id(f.a), f.id(f.b), art("never"), "", "sha256:",
+                                     art("a").substr(0, 20)};
+  std::vector<std::vector<std::string>> signer_sets = {{}, {f.id(f.a)}, {f.id(f.b)}, {f.id(f.b), f.id(f.a)},
+                                                       {art("both")}};
+  require_same_answers(*fresh, *cached, probes, signer_sets);
+  CHECK(cached->verify(f.trust, kNow).allowed());
+
+  // Copies share the index and answer alike.
+  RevocationList copy = *cached;
+  RevocationList assigned;
+  assigned = copy;
+  CHECK(copy.from_index());
+  CHECK(assigned.key_revoked(f.id(f.b)));
+  CHECK(assigned.artifact_revoked(art("a")));
+  CHECK_FALSE(assigned.artifact_revoked(art("never")));
+
+  // A successor made from the index is byte for byte the one made from the full load.
+  auto n1 = fresh->successor({revoke_art("new")}, kNow);
+  auto n2 = cached->successor({revoke_art("new")}, kNow);
+  REQUIRE(n1.ok());
+  REQUIRE(n2.ok());
+  CHECK(n1->body() == n2->body());
+  auto dup = cached->successor({revoke_art("a")}, kNow);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().reason == DenyReason::Usage);
+}
+
+TEST_CASE("index: with no list file and no record, no index is made") {
+  Fixture f;
+  REQUIRE(f.load().ok());
+  CHECK_FALSE(fs::exists(index_path(f)));
+}
+
+TEST_CASE("index: a changed list file is never served from the index") {
+  Fixture f;
+  RevocationList l1 = f.next({}, {revoke_art("one")}, {&f.a});
+  f.write(l1.file_text());
+  REQUIRE(f.load().ok());
+  REQUIRE(f.load()->from_index());
+
+  SECTION("one body byte changed, not re-signed") {
+    std::string text = l1.file_text();
+    size_t pos = text.find(art("one")) + 12;
+    text[pos] = text[pos] == 'a' ? 'b' : 'a';
+    f.write(text);
+    require_invalid(f.load(), "does not verify");
+  }
+  SECTION("one byte changed in the signature block") {
+    std::string text = l1.file_text();
+    size_t pos = text.find("value = \"") + 12;
+    text[pos] = text[pos] == 'A' ? 'B' : 'A';
+    f.write(text);
+    CHECK_FALSE(f.load().ok());
+  }
+  SECTION("a newer, properly signed list") {
+    f.write(f.next(l1, {revoke_art("two")}, {&f.a}).file_text());
+    auto l2 = f.load();
+    REQUIRE(l2.ok());
+    CHECK_FALSE(l2->from_index());
+    CHECK(l2->artifact_revoked(art("two")));
+    auto again = f.load();
+    REQUIRE(again.ok());
+    CHECK(again->from_index());
+    CHECK(again->serial() == 2);
+    CHECK(again->artifact_revoked(art("two")));
+  }
+  SECTION("the same serial with another body, re-signed") {
+    f.write(f.next({}, {revoke_art("other")}, {&f.a}).file_text());
+    require_invalid(f.load(), "different body");
+  }
+  // The record was never raised by a rejected file.
+  CHECK((*read_seen_revocations(f.state))->serial >= 1);
+}
+
+TEST_CASE("index: an in-place edit that keeps the size and mtime is caught (stamp fast path)") {
+  Fixture f;
+  RevocationList l1 = f.next({}, {revoke_art("one")}, {&f.a});
+  f.write(l1.file_text());
+  // A file changed less than 2 s before it is read gets no stamp ("racy"):
+  // wait, so that this load records one and the next is served by the stamp.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  REQUIRE(f.load().ok());
+  auto idx = RevocationIndex::open(f.state);
+  REQUIRE(idx);
+  CHECK(idx->meta().stamp.known());
+  CHECK(idx->meta().file_digest == "sha256:" + crypto::sha256_hex(l1.file_text()));
+  REQUIRE(f.load()->from_index());
+
+  struct stat st {};
+  REQUIRE(stat(f.list_path.c_str(), &st) == 0);
+  std::string text = l1.file_text();
+  size_t pos = text.find(art("one")) + 12;
+  char flipped = text[pos] == 'a' ? 'b' : 'a';
+  int fd = open(f.list_path.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(pwrite(fd, &flipped, 1, static_cast<off_t>(pos)) == 1);
+  timespec times[2] = {st.st_atim, st.st_mtim};
+  REQUIRE(futimens(fd, times) == 0);  // mtime restored; ctime cannot be
+  close(fd);
+  require_invalid(f.load(), "does not verify");
+}
+
+TEST_CASE("index: corrupt, deleted or stale indexes are rebuilt, never trusted") {
+  Fixture f;
+  RevocationList l1 = f.next({}, {revoke_art("one"), revoke_key(f.id(f.b))}, {&f.a});
+  f.write(l1.file_text());
+  REQUIRE(f.load().ok());
+  REQUIRE(f.load()->from_index());
+  auto expect_rebuilt = [&] {
+    auto l = f.load();
+    REQUIRE(l.ok());
+    CHECK_FALSE(l->from_index());
+    CHECK(l->artifact_revoked(art("one")));
+    CHECK(l->key_revoked(f.id(f.b)));
+    auto next = f.load();
+    REQUIRE(next.ok());
+    CHECK(next->from_index());
+    CHECK(next->artifact_revoked(art("one")));
+  };
+  SECTION("deleted") {
+    std::filesystem::remove(index_path(f));
+    expect_rebuilt();
+  }
+  SECTION("garbage") {
+    REQUIRE(fs::write_file_atomic(index_path(f), std::string(8192, 'x'), 0600, fs::Overwrite::Yes));
+    expect_rebuilt();
+  }
+  SECTION("empty") {
+    REQUIRE(fs::write_file_atomic(index_path(f), "", 0600, fs::Overwrite::Yes));
+    expect_rebuilt();
+  }
+  SECTION("truncated") {
+    auto bytes = fs::read_file(index_path(f), 1 << 24);
+    REQUIRE(bytes.ok());
+    REQUIRE(fs::write_file_atomic(index_path(f), bytes->substr(0, bytes->size() / 2), 0600, fs::Overwrite::Yes));
+    expect_rebuilt();
+  }
+  SECTION("its last row missing (count check)") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(index_path(f).c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DELETE FROM revoked WHERE ord = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    expect_rebuilt();
+  }
+  SECTION("another schema version") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(index_path(f).c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "UPDATE meta SET schema = 99", nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    expect_rebuilt();
+  }
+  SECTION("a file digest that is not the file's") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(index_path(f).c_str(), &db) == SQLITE_OK);
+    std::string sql = "UPDATE meta SET file_digest = '" + art("elsewhere") + "', dev = 0, ino = 0, ctime_ns = 0";
+    CHECK(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    expect_rebuilt();
+  }
+  SECTION("a stale temporary file from a crashed build is replaced") {
+    REQUIRE(fs::write_file_atomic(index_path(f) + ".tmp", "junk", 0600, fs::Overwrite::Yes));
+    std::filesystem::remove(index_path(f));
+    expect_rebuilt();
+    CHECK_FALSE(fs::exists(index_path(f) + ".tmp"));
+  }
+}
+
+TEST_CASE("index: a read error after opening answers revoked (fail closed)") {
+  Fixture f;
+  f.write(f.next({}, {revoke_art("one")}, {&f.a}).file_text());
+  REQUIRE(f.load().ok());
+  auto l = f.load();
+  REQUIRE(l.ok());
+  REQUIRE(l->from_index());
+  CHECK_FALSE(l->artifact_revoked(art("good")));
+  // Overwrite the open database in place (same inode) with zeros.
+  auto size = std::filesystem::file_size(index_path(f));
+  int fd = open(index_path(f).c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  std::string zeros(size, '\0');
+  REQUIRE(pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()));
+  close(fd);
+  CHECK(l->artifact_revoked(art("good")));
+  CHECK(l->key_revoked(f.id(f.a)));
+  CHECK(l->check(art("good"), {f.id(f.a)}).reason == DenyReason::Revoked);
+  CHECK(l->find(art("one")) == nullptr);
+  auto next = l->successor({revoke_art("two")}, kNow);  // never a list missing the old entries
+  REQUIRE_FALSE(next.ok());
+  CHECK(next.error().reason == DenyReason::StateUnavailable);
+  // A fresh load does not use it and rebuilds it.
+  auto again = f.load();
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->from_index());
+  CHECK_FALSE(again->artifact_revoked(art("good")));
+}
+
+TEST_CASE("index: rollback protection holds with an index present") {
+  Fixture f;
+  RevocationList l1 = f.next({}, {revoke_art("one")}, {&f.a});
+  RevocationList l2 = f.next(l1, {revoke_art("two")}, {&f.a});
+  f.write(l1.file_text());
+  REQUIRE(f.load().ok());
+  std::string old_file = f.read();
+  auto old_index = fs::read_file(index_path(f), 1 << 24);
+  REQUIRE(old_index.ok());
+  f.write(l2.file_text());
+  REQUIRE(f.load().ok());
+  REQUIRE(f.load()->from_index());
+
+  SECTION("the old file with its old index put back") {
+    f.write(old_file);
+    REQUIRE(fs::write_file_atomic(index_path(f), *old_index, 0600, fs::Overwrite::Yes));
+    require_invalid(f.load(), "rollback: serial 1 < 2 already seen");
+  }
+  SECTION("the old file, current index") {
+    f.write(old_file);
+    require_invalid(f.load(), "rollback: serial 1 < 2 already seen");
+  }
+  SECTION("the list deleted") {
+    std::filesystem::remove(f.list_path);
+    require_invalid(f.load(), "missing");
+  }
+  SECTION("the rollback record deleted: the index is not used without it") {
+    std::filesystem::remove(revocations_serial_path(f.state));
+    auto l = f.load();
+    REQUIRE(l.ok());
+    CHECK_FALSE(l->from_index());
+    CHECK((*read_seen_revocations(f.state))->serial == 2);
+  }
+  CHECK((*read_seen_revocations(f.state))->serial == 2);
+}
+
+TEST_CASE("index: trust store changes are re-applied to an indexed list") {
+  Fixture f;
+  // Signed by alice (trusted) and by the outsider (not trusted yet: its
+  // signature is not checked when the index is built).
+  RevocationList l = f.next({}, {revoke_art("one")}, {&f.a, &f.outsider});
+  f.write(l.file_text());
+  REQUIRE(f.load().ok());
+  REQUIRE(f.load()->from_index());
+  auto fresh_error = [&](TrustStore& t) {
+    std::filesystem::remove(index_path(f));  // what a full load says
+    auto r = RevocationList::load(f.list_path, t, f.state, kNow);
+    return r.ok() ? std::string("ok") : r.error().detail;
+  };
+
+  SECTION("signer revoked in the trust store") {
+    REQUIRE(f.load()->from_index());
+    f.trust.keys[0].revoked = true;
+    auto r = f.load();
+    require_invalid(r);
+    std::string cached_detail = r.error().detail;
+    CHECK(cached_detail == fresh_error(f.trust));
+  }
+  SECTION("signer outside its validity window by now") {
+    f.trust.keys[0].not_after = kNow + 5;
+    REQUIRE(f.load(kNow).ok());
+    CHECK(f.load(kNow)->from_index());
+    require_invalid(f.load(kNow + 10));
+  }
+  SECTION("threshold raised") {
+    f.trust.threshold = 2;
+    require_invalid(f.load(), "2 required");
+  }
+  SECTION("a newly trusted key whose signature was never checked") {
+    f.trust.keys.push_back(TrustedKey{"out", f.outsider.public_key(), f.id(f.outsider), {}, {}, false});
+    auto r = f.load();
+    REQUIRE(r.ok());
+    CHECK_FALSE(r->from_index());  // verified afresh, then re-indexed with it
+    f.trust.threshold = 2;         // alice + outsider
+    auto two = f.load();
+    REQUIRE(two.ok());
+    CHECK(two->from_index());
+  }
+  SECTION("a newly trusted key whose signature does not verify") {
+    std::string other_body = f.next({}, {revoke_art("y")}, {}).body();
+    auto sig = f.outsider.sign(crypto::kRevocationsType, other_body);
+    RevocationList only_a = f.next({}, {revoke_art("one")}, {&f.a});
+    f.write(only_a.file_text() + "\n" +
+            render_signature(Signature{f.id(f.outsider), std::string(crypto::kAlgorithm), *sig}));
+    std::filesystem::remove(revocations_serial_path(f.state));  // a different serial-1 body: start over
+    std::filesystem::remove(index_path(f));
+    REQUIRE(f.load().ok());
+    REQUIRE(f.load()->from_index());
+    f.trust.keys.push_back(TrustedKey{"out", f.outsider.public_key(), f.id(f.outsider), {}, {}, false});
+    require_invalid(f.load(), "does not verify");
+  }
+}
+
+TEST_CASE("index: a stamp collision alone does not serve a re-signed file (signature block compared too)") {
+  Fixture f;
+  RevocationList l1 = f.next({}, {revoke_art("one")}, {&f.a});
+  f.write(l1.file_text());
+  REQUIRE(f.load().ok());
+  // Same serial, same size, other body and signature: only the rollback
+  // check can reject it, so it must not be served from the index.
+  std::string forged;
+  for (int i = 0; i < 50 && forged.size() != l1.file_text().size(); ++i)
+    forged = f.next({}, {revoke_art("two")}, {&f.a}).file_text();
+  REQUIRE(forged.size() == l1.file_text().size());
+  f.write(forged);
+  // Pretend the kernel reported the old stamp for the new file.
+  struct stat st {};
+  REQUIRE(stat(f.list_path.c_str(), &st) == 0);
+  FileStamp now_stamp = FileStamp::of(st);
+  {
+    auto idx = RevocationIndex::open(f.state);
+    REQUIRE(idx);
+    REQUIRE(idx->restamp(now_stamp));
+  }
+  require_invalid(f.load(), "different body");
 }

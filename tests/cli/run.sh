@@ -21,7 +21,7 @@ MARK=$H/try_marker
 W=$T/w       # the write tree granted to marker commands
 S=$T/state   # gx state (uses, receipts)
 mkdir -p "$W" "$T/work" "$T/bin"
-cd "$T/work"
+cd "$T/work" || exit 1
 mkkey alice
 # the trust store lives apart: its directory is protected from write grants
 mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
@@ -212,6 +212,33 @@ art_edit unknowngroup 's/^groups = .*/groups = ["default", "no-such-group"]/' --
 denied invalid-value "unknown seccomp group" R "$T/unknowngroup.toml" -- "$MARK" "$W/m"
 check "unknown group names the field" grep -q "scope.sandbox.groups" "$T/err"
 
+# --- nested gx: a gx run inside another gx's sandbox ---
+# The inner gx runs confined by the outer artifact. Without the landlock and
+# seccomp syscalls ("process" group) it cannot build its own sandbox and must
+# deny (sandbox-unavailable) rather than run its command unconfined.
+IS=$T/inner-state
+mkdir -p "$IS"
+inner_cmd=("$GX" run --trust "$TR" --state "$IS" "$T/inner.toml" -- "$MARK" "$W/m")
+nested() { # GROUPS: signs outer with GROUPS, inner naming outer as its parent
+  art_edit outer "s/^groups = .*/groups = $1/; s/^allow_syscalls = .*/allow_syscalls = [\"memfd_create\"]/" \
+    --write "$IS" --write "$W" --read "$TR" --read "$T/inner.toml" --read "$MARK" --read "$GX" -- "${inner_cmd[@]}"
+  local od
+  od=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/outer.toml" | sha256sum | cut -d' ' -f1)
+  art inner --parent "$od" --write "$W" -- "$MARK" "$W/m"
+}
+nested '["default", "filesystem"]'
+run R "$T/outer.toml" -- "${inner_cmd[@]}"
+check "inner gx without landlock/seccomp syscalls denies sandbox-unavailable (rc $RC: $(head -c 300 "$T/err"))" \
+  grep -q "gx: denied (sandbox-unavailable)" "$T/err"
+check "...and the outer gx passes its 126 on" test "$RC" = 126
+no_marker "inner command under an unavailable sandbox"
+nested '["default", "filesystem", "process"]'
+expect_rc 0 "nested run with the sandbox syscalls allowed" R "$T/outer.toml" -- "${inner_cmd[@]}"
+has_marker "nested run"
+check "inner receipt is finished" test "$("$GX" log show --state "$IS" --json --tail 1 | jq -r .decision)" = finished
+check "inner receipt names the outer run's receipt as parent" \
+  test "$("$GX" log show --state "$IS" --json --tail 1 | jq -r .parent)" = "$(log_last .authorized_id)"
+
 # --- the environment the child gets ---
 art env --max-uses 10 --env PINNED=yes -- /usr/bin/env
 env -i PATH="$PATH" PINNED=yes FOO=secret BASH_ENV=/tmp/evil ENV=/tmp/evil PYTHONSTARTUP=/tmp/evil \
@@ -306,7 +333,9 @@ expect_rc 0 "sh -c running a child in the exec paths" R "$T/shx.toml" -- /bin/sh
 check "child's output" test "$(cat "$T/out")" = c
 art shnox -- /bin/sh -c '/usr/bin/basename /a/b/c'
 expect_rc 126 "sh -c: child outside the exec paths is refused by the kernel" R "$T/shnox.toml" -- /bin/sh -c '/usr/bin/basename /a/b/c'
-check "sh reports permission denied" grep -q "Permission denied" "$T/err"
+check "sh (not gx) reports permission denied" grep -q "basename: Permission denied" "$T/err"
+refute "...and gx did not deny" grep -q "gx: denied" "$T/err"
+check "gx recorded the run as finished with sh's 126" test "$(log_last '.decision + " " + (.exit_code|tostring)')" = "finished 126"
 if [ -x /usr/bin/python3 ]; then
   art py -- /usr/bin/python3 -c 'print(1+1)'
   expect_rc 0 "python3 -c" R "$T/py.toml" -- /usr/bin/python3 -c 'print(1+1)'

@@ -24,7 +24,7 @@ H=$GX_HELPERS
 S=$T/state
 W=$T/w
 mkdir -p "$W" "$T/work" "$T/bin"
-cd "$T/work"
+cd "$T/work" || exit 1
 mkkey alice
 # the trust store lives apart: its directory is protected from write grants
 mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"

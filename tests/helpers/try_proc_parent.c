@@ -1,7 +1,8 @@
 // try_proc_parent FILE: open("/proc/<ppid>/FILE", O_RDONLY), the governed
-// child reaching into gx (FILE: mem, environ, ...), and read one byte unless
-// FILE is mem (offset 0 is unmapped; the open is the access check). Prints
-// "ok" or the errno name; exits 0 on success, 1 on failure.
+// child reaching into gx (FILE: mem, environ, ...). Prints "ok" and then,
+// unless FILE is mem (offset 0 is unmapped; the open is the access check),
+// what it read with NULs as newlines; or prints the errno name. Exits 0 on
+// success, 1 on failure.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,13 +19,16 @@ int main(int argc, char** argv) {
     printf("%s\n", strerrorname_np(errno));
     return 1;
   }
-  if (strcmp(argv[1], "mem") != 0) {
-    char c;
-    if (read(fd, &c, 1) < 0) {
-      printf("%s\n", strerrorname_np(errno));
-      return 1;
-    }
-  }
   printf("ok\n");
+  if (strcmp(argv[1], "mem") == 0) return 0;
+  char buf[65536];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n < 0) {
+    printf("%s\n", strerrorname_np(errno));
+    return 1;
+  }
+  for (ssize_t i = 0; i < n; ++i)
+    if (buf[i] == '\0') buf[i] = '\n';
+  fwrite(buf, 1, (size_t)n, stdout);
   return 0;
 }

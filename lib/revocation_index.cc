@@ -1,0 +1,279 @@
+#include "lib/revocation_index.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "lib/fsutil.h"
+
+namespace gx {
+namespace {
+
+constexpr const char* kSchemaSql =
+    "CREATE TABLE meta ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1), schema INTEGER NOT NULL, version INTEGER NOT NULL,"
+    "  serial INTEGER NOT NULL, issued_at INTEGER NOT NULL, body_digest TEXT NOT NULL,"
+    "  file_digest TEXT NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, body_size INTEGER NOT NULL,"
+    "  signature_block BLOB NOT NULL, verified_signers TEXT NOT NULL, entries INTEGER NOT NULL);"
+    "CREATE TABLE revoked ("
+    "  ord INTEGER PRIMARY KEY, kind INTEGER NOT NULL, target TEXT NOT NULL,"
+    "  reason TEXT NOT NULL, revoked_at INTEGER NOT NULL);";
+// Built after the rows are in: one sort instead of a million random inserts.
+constexpr const char* kIndexSql = "CREATE UNIQUE INDEX revoked_target ON revoked(target, kind);";
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
+  sqlite3_stmt* get() { return stmt_; }
+  int step() { return sqlite3_step(stmt_); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_ = SQLITE_ERROR;
+};
+
+int bind_text(sqlite3_stmt* s, int i, std::string_view t) {
+  return sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const unsigned char* p = sqlite3_column_text(s, i);
+  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, i)))
+           : std::string();
+}
+
+int64_t as_i64(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t as_u64(int64_t v) { return static_cast<uint64_t>(v); }
+
+// verified_signers is stored one key id per line (ids contain no newline).
+std::string join_lines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t nl = s.find('\n', pos);
+    if (nl == std::string::npos) nl = s.size();
+    out.push_back(s.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+Result<RevocationEntry> entry_from_row(sqlite3_stmt* s, int first) {
+  int64_t kind = sqlite3_column_int64(s, first);
+  if (kind != 0 && kind != 1) return Decision::deny(DenyReason::StateUnavailable, "bad kind in revocation index");
+  return RevocationEntry{kind == 0 ? RevocationKind::Artifact : RevocationKind::Key, column_text(s, first + 1),
+                         column_text(s, first + 2), sqlite3_column_int64(s, first + 3)};
+}
+
+}  // namespace
+
+FileStamp FileStamp::of(const struct stat& st) {
+  FileStamp f;
+  f.dev = static_cast<uint64_t>(st.st_dev);
+  f.ino = static_cast<uint64_t>(st.st_ino);
+  f.size = static_cast<uint64_t>(st.st_size);
+  f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  f.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return f;
+}
+
+std::string revocations_index_path(const std::string& state_dir) { return state_dir + "/revocations.db"; }
+
+RevocationIndex::~RevocationIndex() {
+  sqlite3_finalize(contains_);
+  sqlite3_close(db_);
+}
+
+Decision RevocationIndex::fail(const std::string& what) const {
+  return Decision::deny(DenyReason::StateUnavailable,
+                        "revocation index " + path_ + ": " + what + (db_ ? std::string(": ") + sqlite3_errmsg(db_) : ""),
+                        "state", path_);
+}
+
+std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_dir) {
+  std::shared_ptr<RevocationIndex> idx(new RevocationIndex());
+  idx->path_ = revocations_index_path(state_dir);
+  // No SQLITE_OPEN_CREATE: a missing index is "no index", never an empty one.
+  if (sqlite3_open_v2(idx->path_.c_str(), &idx->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) !=
+      SQLITE_OK)
+    return nullptr;
+  sqlite3_busy_timeout(idx->db_, kBusyTimeoutMs);
+  {
+    Stmt s(idx->db_,
+           "SELECT schema, version, serial, issued_at, body_digest, file_digest, dev, ino, size, mtime_ns, "
+           "ctime_ns, body_size, signature_block, verified_signers, entries FROM meta WHERE id = 1");
+    if (!s.ok() || s.step() != SQLITE_ROW) return nullptr;
+    sqlite3_stmt* q = s.get();
+    if (sqlite3_column_int64(q, 0) != kRevocationIndexSchema) return nullptr;
+    RevocationIndexMeta& m = idx->meta_;
+    m.version = static_cast<int>(sqlite3_column_int64(q, 1));
+    m.serial = as_u64(sqlite3_column_int64(q, 2));
+    m.issued_at = sqlite3_column_int64(q, 3);
+    m.body_digest = column_text(q, 4);
+    m.file_digest = column_text(q, 5);
+    m.stamp = FileStamp{as_u64(sqlite3_column_int64(q, 6)), as_u64(sqlite3_column_int64(q, 7)),
+                        as_u64(sqlite3_column_int64(q, 8)), sqlite3_column_int64(q, 9), sqlite3_column_int64(q, 10)};
+    m.body_size = as_u64(sqlite3_column_int64(q, 11));
+    const void* blob = sqlite3_column_blob(q, 12);
+    m.signature_block.assign(static_cast<const char*>(blob ? blob : ""), static_cast<size_t>(sqlite3_column_bytes(q, 12)));
+    m.verified_signers = split_lines(column_text(q, 13));
+    m.entries = as_u64(sqlite3_column_int64(q, 14));
+  }
+  {
+    // Cheap consistency check (max of the rowid is a B-tree descent, not a
+    // scan): rows are numbered 0..entries-1, so the last one must be there.
+    Stmt s(idx->db_, "SELECT max(ord) FROM revoked");
+    if (!s.ok() || s.step() != SQLITE_ROW) return nullptr;
+    bool none = sqlite3_column_type(s.get(), 0) == SQLITE_NULL;
+    if (idx->meta_.entries == 0 ? !none
+                                 : (none || as_u64(sqlite3_column_int64(s.get(), 0)) != idx->meta_.entries - 1))
+      return nullptr;
+  }
+  if (sqlite3_prepare_v2(idx->db_, "SELECT 1 FROM revoked WHERE target = ?1 AND kind = ?2", -1, &idx->contains_,
+                         nullptr) != SQLITE_OK)
+    return nullptr;
+  return idx;
+}
+
+bool RevocationIndex::contains(RevocationKind kind, std::string_view target) {
+  sqlite3_reset(contains_);
+  if (bind_text(contains_, 1, target) != SQLITE_OK ||
+      sqlite3_bind_int(contains_, 2, kind == RevocationKind::Artifact ? 0 : 1) != SQLITE_OK)
+    return true;
+  int rc = sqlite3_step(contains_);
+  sqlite3_reset(contains_);
+  sqlite3_clear_bindings(contains_);  // the bound text is not ours to keep
+  return rc != SQLITE_DONE;  // a row, or any error: revoked (fail closed)
+}
+
+Result<std::optional<RevocationEntry>> RevocationIndex::find(std::string_view target) {
+  Stmt s(db_, "SELECT kind, target, reason, revoked_at FROM revoked WHERE target = ?1 ORDER BY ord LIMIT 1");
+  if (!s.ok() || bind_text(s.get(), 1, target) != SQLITE_OK) return fail("cannot query");
+  int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<RevocationEntry>{};
+  if (rc != SQLITE_ROW) return fail("cannot read");
+  auto e = entry_from_row(s.get(), 0);
+  if (!e) return e.error();
+  return std::optional<RevocationEntry>{e.take()};
+}
+
+Result<std::vector<RevocationEntry>> RevocationIndex::entries() {
+  Stmt s(db_, "SELECT ord, kind, target, reason, revoked_at FROM revoked ORDER BY ord");
+  if (!s.ok()) return fail("cannot query");
+  std::vector<RevocationEntry> out;
+  out.reserve(meta_.entries);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (as_u64(sqlite3_column_int64(s.get(), 0)) != out.size()) return fail("entries out of sequence");
+    auto e = entry_from_row(s.get(), 1);
+    if (!e) return e.error();
+    out.push_back(e.take());
+  }
+  if (rc != SQLITE_DONE) return fail("cannot read");
+  if (out.size() != meta_.entries) return fail("holds " + std::to_string(out.size()) + " entries, meta says " +
+                                               std::to_string(meta_.entries));
+  return out;
+}
+
+Decision RevocationIndex::restamp(const FileStamp& st) {
+  Stmt s(db_, "UPDATE meta SET dev = ?1, ino = ?2, size = ?3, mtime_ns = ?4, ctime_ns = ?5 WHERE id = 1");
+  if (!s.ok()) return fail("cannot prepare");
+  sqlite3_bind_int64(s.get(), 1, as_i64(st.dev));
+  sqlite3_bind_int64(s.get(), 2, as_i64(st.ino));
+  sqlite3_bind_int64(s.get(), 3, as_i64(st.size));
+  sqlite3_bind_int64(s.get(), 4, st.mtime_ns);
+  sqlite3_bind_int64(s.get(), 5, st.ctime_ns);
+  if (s.step() != SQLITE_DONE) return fail("cannot update");
+  meta_.stamp = st;
+  return Decision::allow();
+}
+
+Decision RevocationIndex::build(const std::string& path, const RevocationIndexMeta& m,
+                                const std::vector<RevocationEntry>& entries) {
+  // Create the file ourselves: 0600, and never over an existing one.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return Decision::deny(DenyReason::StateUnavailable, "cannot create " + path + ": " + fs::errno_text(errno),
+                          "state", path);
+  close(fd);
+  RevocationIndex w;
+  w.path_ = path;
+  if (sqlite3_open_v2(path.c_str(), &w.db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) != SQLITE_OK)
+    return w.fail("cannot open");
+  // A private file nobody reads until it is renamed into place: no journal;
+  // durability comes from the fsync below, before the rename. A 128 MB page
+  // cache keeps CREATE INDEX's sort of a 1M-row table mostly in memory.
+  if (sqlite3_exec(w.db_, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+                   "PRAGMA cache_size = -131072; BEGIN", nullptr, nullptr,
+                   nullptr) != SQLITE_OK ||
+      sqlite3_exec(w.db_, kSchemaSql, nullptr, nullptr, nullptr) != SQLITE_OK)
+    return w.fail("cannot create schema");
+  {
+    Stmt s(w.db_, "INSERT INTO meta VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+    if (!s.ok()) return w.fail("cannot prepare");
+    sqlite3_stmt* q = s.get();
+    std::string signers = join_lines(m.verified_signers);
+    sqlite3_bind_int64(q, 1, kRevocationIndexSchema);
+    sqlite3_bind_int64(q, 2, m.version);
+    sqlite3_bind_int64(q, 3, as_i64(m.serial));
+    sqlite3_bind_int64(q, 4, m.issued_at);
+    bind_text(q, 5, m.body_digest);
+    bind_text(q, 6, m.file_digest);
+    sqlite3_bind_int64(q, 7, as_i64(m.stamp.dev));
+    sqlite3_bind_int64(q, 8, as_i64(m.stamp.ino));
+    sqlite3_bind_int64(q, 9, as_i64(m.stamp.size));
+    sqlite3_bind_int64(q, 10, m.stamp.mtime_ns);
+    sqlite3_bind_int64(q, 11, m.stamp.ctime_ns);
+    sqlite3_bind_int64(q, 12, as_i64(m.body_size));
+    sqlite3_bind_blob(q, 13, m.signature_block.data(), static_cast<int>(m.signature_block.size()), SQLITE_STATIC);
+    bind_text(q, 14, signers);
+    sqlite3_bind_int64(q, 15, as_i64(entries.size()));
+    if (s.step() != SQLITE_DONE) return w.fail("cannot write meta");
+  }
+  {
+    Stmt s(w.db_, "INSERT INTO revoked VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!s.ok()) return w.fail("cannot prepare");
+    sqlite3_stmt* q = s.get();
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const RevocationEntry& e = entries[i];
+      sqlite3_bind_int64(q, 1, as_i64(i));
+      sqlite3_bind_int(q, 2, e.kind == RevocationKind::Artifact ? 0 : 1);
+      bind_text(q, 3, e.target);
+      bind_text(q, 4, e.reason);
+      sqlite3_bind_int64(q, 5, e.revoked_at);
+      if (s.step() != SQLITE_DONE) return w.fail("cannot write entry " + std::to_string(i));
+      sqlite3_reset(q);
+    }
+  }
+  if (sqlite3_exec(w.db_, kIndexSql, nullptr, nullptr, nullptr) != SQLITE_OK ||
+      sqlite3_exec(w.db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    return w.fail("cannot commit");
+  sqlite3_close(w.db_);
+  w.db_ = nullptr;
+  fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) close(fd);
+    return Decision::deny(DenyReason::StateUnavailable, "cannot sync " + path + ": " + fs::errno_text(err),
+                          "state", path);
+  }
+  close(fd);
+  return Decision::allow();
+}
+
+}  // namespace gx
