@@ -8,49 +8,9 @@
 # marker file if it ran (tests/helpers/try_marker.c, or a copy of touch),
 # and an allowed control run of the same artifact shape does create it.
 source "$(dirname "$0")/lib/common.bash"
-refute() { # DESC CMD...: passes when CMD fails
-  local desc=$1
-  shift
-  if "$@"; then bad "$desc"; else ok; fi
-}
-: "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
-H=$GX_HELPERS
+source "$(dirname "$0")/lib/run_env.bash"
 MARK=$H/try_marker
-W=$T/w       # the write tree granted to marker commands
-S=$T/state   # gx state (uses, receipts)
-mkdir -p "$W" "$T/work" "$T/bin"
-cd "$T/work" || exit 1
-mkkey alice
-# the trust store lives apart: its directory is protected from write grants
-mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
-TR=$T/tr/trust.toml
 "$GX" keygen -o "$T/mallory" >"$T/mallory.id" 2>/dev/null  # never trusted
-
-R() { "$GX" run --trust "$TR" --state "$S" "$@"; }
-# gx_init OUT [INIT FLAGS...] -- CMD...: -f -o OUT go last before "--", because
-# CLI11 2.1 lets a repeatable option (--read/--write/...) directly before
-# "--" swallow it, and a later "-c" is then taken for an option of gx init.
-gx_init() {
-  local out=$1 flags=()
-  shift
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
-  "$GX" init "${flags[@]}" -f -o "$out" "$@" >/dev/null 2>"$T/init.err"
-}
-art() { # NAME [INIT FLAGS...] -- CMD...: init + sign with alice
-  local name=$1
-  shift
-  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
-  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
-}
-art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...: init, edit the body, sign
-  local name=$1 script=$2
-  shift 2
-  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
-  sed -i "$script" "$T/$name.toml"
-  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
-}
 no_marker() { # DESC [FILE]: the marker must not exist
   local f=${2:-$W/m}
   if [ -e "$f" ]; then bad "$1: the command ran (marker $f exists)"; rm -f "$f"; else ok; fi

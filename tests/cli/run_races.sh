@@ -12,23 +12,7 @@
 #   2. in-place writes into the same inode between digest and exec: closed by
 #      executing the sealed memfd copy gx digested, never the file.
 source "$(dirname "$0")/lib/common.bash"
-refute() { # DESC CMD...: passes when CMD fails
-  local desc=$1
-  shift
-  if "$@"; then bad "$desc"; else ok; fi
-}
-: "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
-H=$GX_HELPERS
-S=$T/state
-W=$T/w
-mkdir -p "$W" "$T/work" "$T/bin"
-cd "$T/work" || exit 1
-mkkey alice
-# the trust store lives apart: its directory is protected from write grants
-mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
-TR=$T/tr/trust.toml
+source "$(dirname "$0")/lib/run_env.bash"
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: $PY is needed for the writer loops"; exit 0; }
 SECONDS_PER_RACE=${GX_RACE_SECONDS:-6}

@@ -6,47 +6,8 @@
 # broken helper. Tests run as root in CI: Landlock and seccomp bind root too,
 # and each root-specific caveat is noted where it matters.
 source "$(dirname "$0")/lib/common.bash"
-refute() { # DESC CMD...: passes when CMD fails
-  local desc=$1
-  shift
-  if "$@"; then bad "$desc"; else ok; fi
-}
-: "${GX_HELPERS:?GX_HELPERS must point at the built tests/helpers}"
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C
-H=$GX_HELPERS
-S=$T/state
-W=$T/w
-mkdir -p "$W" "$T/work" "$T/bin" "$T/secret" "$T/pub"
-cd "$T/work" || exit 1
-mkkey alice
-# the trust store lives apart: its directory is protected from write grants
-mkdir -p "$T/tr" && mv "$T/trust.toml" "$T/tr/trust.toml"
-TR=$T/tr/trust.toml
-
-R() { "$GX" run --trust "$TR" --state "$S" "$@"; }
-# gx_init OUT [INIT FLAGS...] -- CMD...: -f -o OUT go last before "--", because
-# CLI11 2.1 lets a repeatable option (--read/--write/...) directly before
-# "--" swallow it, and a later "-c" is then taken for an option of gx init.
-gx_init() {
-  local out=$1 flags=()
-  shift
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
-  "$GX" init "${flags[@]}" -f -o "$out" "$@" >/dev/null 2>"$T/init.err"
-}
-art() { # NAME [INIT FLAGS...] -- CMD...: init + sign with alice
-  local name=$1
-  shift
-  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
-  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
-}
-art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...: init, edit the body, sign
-  local name=$1 script=$2
-  shift 2
-  gx_init "$T/$name.toml" "$@" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
-  sed -i "$script" "$T/$name.toml"
-  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
-}
+source "$(dirname "$0")/lib/run_env.bash"
+mkdir -p "$T/secret" "$T/pub"
 # probe RC OUT DESC ART -- CMD...: gx exits RC and the helper's first line is OUT
 probe() {
   local want_rc=$1 want_out=$2 desc=$3 a=$4
