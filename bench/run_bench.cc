@@ -14,18 +14,21 @@
 //   gx run ART, four states      + reserve a use, 2 signed receipts, confine, exec
 //   ECDSA sign (in process)      what each receipt costs in signing
 //   write + fdatasync (in process) what each durable step costs on this disk
+//   bwrap / firejail /bin/true   only when installed (never required)
 //
 // States (DIR/state-*), built once and cached (DIR/states.ok), reused by
-// later runs (each run adds ~2 receipts per `gx run`, negligible):
+// later runs (each run adds ~2 receipts per `gx run`, negligible; delete DIR
+// to rebuild them):
 //   small: 1,000 receipts + 1,000 use-store entries
 //   big:   N (default 1,000,000) receipts + N entries
 //   r-big: N receipts + 1,000 entries;   u-big: 1,000 receipts + N entries
 // The logs are written with the fast path of bench/receipt_bench.cc (the
 // library's serialisation and leaf hashes, one dummy signature: append never
 // re-checks old signatures); the stores are bulk-loaded as in
-// bench/use_store_bench.cc. Medians are printed with the ratios
-// big/small (target <= 1.10) and the max RSS of gx (via /usr/bin/time). Exit 0 when the ratio of
-// `gx run` big/small is <= 1.10, 2 otherwise, 1 on errors.
+// bench/use_store_bench.cc. Prints medians of wall and CPU time, the
+// ratios big/small (target <= 1.10) and the max RSS of gx (through
+// /usr/bin/time). Exit 0 when the wall-time ratio of `gx run` big/small is
+// <= 1.10, 2 otherwise, 1 on errors.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <spawn.h>

@@ -48,7 +48,8 @@
 // Anything else (no index, a corrupt one, a changed file, a changed trust
 // store) takes the full verified load above, which rebuilds the index only
 // after the list was validated and its serial recorded. A lookup that fails
-// to read the index answers "revoked" (fail closed).
+// to read the index answers "revoked" (fail closed). A list served from the
+// index must not be consulted from several threads at once.
 //
 // Lookups: O(1) hash sets after a full load, B-tree lookups from the index.
 // A full load is O(n): a list of 1,000,000 entries is ~150 MB of TOML
