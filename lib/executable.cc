@@ -36,9 +36,10 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
   while (pos <= search.size()) {
     size_t end = search.find(':', pos);
     if (end == std::string::npos) end = search.size();
-    std::string dir = search.substr(pos, end - pos);
-    if (dir.empty()) dir = ".";  // POSIX: an empty PATH entry means the current directory
-    std::string p = fs::absolute((dir[0] == '/' ? dir : cwd + "/" + dir) + "/" + name);
+    // POSIX: an empty PATH entry means the current directory.
+    std::string p = end == pos ? cwd : search[pos] == '/' ? std::string() : cwd + "/";
+    p.append(search, pos, end - pos).append("/").append(name);
+    p = fs::absolute(p);
     if (check(p)) return p;
     pos = end + 1;
   }
