@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "lib/fsutil.h"
+#include "lib/sqlite_stmt.h"
 
 namespace gx {
 namespace {
@@ -26,31 +27,9 @@ constexpr const char* kIndexSql = "CREATE UNIQUE INDEX revoked_target ON revoked
 
 constexpr int kBusyTimeoutMs = 5000;
 
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
-  sqlite3_stmt* get() { return stmt_; }
-  int step() { return sqlite3_step(stmt_); }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
-
-int bind_text(sqlite3_stmt* s, int i, std::string_view t) {
-  return sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
-}
-
-std::string column_text(sqlite3_stmt* s, int i) {
-  const unsigned char* p = sqlite3_column_text(s, i);
-  return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(s, i)))
-           : std::string();
-}
+using sqlite::Stmt;
+using sqlite::bind_text;
+using sqlite::column_text;
 
 int64_t as_i64(uint64_t v) { return static_cast<int64_t>(v); }
 uint64_t as_u64(int64_t v) { return static_cast<uint64_t>(v); }

@@ -11,6 +11,7 @@
 
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
+#include "lib/sqlite_stmt.h"
 
 namespace gx {
 namespace {
@@ -33,21 +34,7 @@ bool valid_digest(const std::string& d) {
   return d.size() == 7 + 64 && d.compare(0, 7, "sha256:") == 0 && crypto::is_hex_sha256(std::string_view(d).substr(7));
 }
 
-// A prepared statement that finalizes itself.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK && stmt_ != nullptr; }
-  sqlite3_stmt* get() { return stmt_; }
-  int step() { return sqlite3_step(stmt_); }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
+using sqlite::Stmt;
 
 // Rolls back unless committed: every early return leaves the database as it was.
 class Transaction {
