@@ -26,6 +26,7 @@
 
 #include "lib/crypto.h"
 #include "lib/receipt.h"
+#include "bench/bench_fill.h"
 #include "lib/receipt_log.h"
 
 using namespace gx;
@@ -53,29 +54,7 @@ Receipt typical(const std::string& arg) {
 // Writes n chained records directly (see the header comment).
 void build_fast(const std::string& state, uint64_t n, const crypto::PublicKey& key) {
   std::filesystem::create_directories(state);
-  std::ofstream out(state + "/" + std::string(kReceiptLogFile), std::ios::binary | std::ios::trunc);
-  std::string buf;
-  Receipt r = typical("x");
-  r.key_id = key.key_id();
-  r.time = format_receipt_time(now_unix_us());
-  r.sig = crypto::base64_encode(std::string(72, '\x30'));
-  std::string prev(kGenesisHash);
-  char id[33];
-  for (uint64_t i = 1; i <= n; ++i) {
-    r.seq = i;
-    std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(i));
-    r.id = id;
-    r.prev = prev;
-    std::string line = r.line();
-    prev = receipt_leaf_hash(line);
-    buf += line;
-    buf += '\n';
-    if (buf.size() > (8 << 20)) {
-      out << buf;
-      buf.clear();
-    }
-  }
-  out << buf;
+  gx::bench::write_receipts_fast(state, n, key, typical("x"));
 }
 
 double median(std::vector<double> v) {

@@ -52,6 +52,7 @@
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
+#include "bench/bench_fill.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
 
@@ -91,57 +92,14 @@ Receipt typical_receipt() {
 
 // n chained receipts written directly, with correct seq and hash chain.
 bool write_receipts_fast(const std::string& state, uint64_t n, const crypto::PublicKey& key) {
-  std::ofstream out(state + "/" + std::string(kReceiptLogFile), std::ios::binary | std::ios::trunc);
-  Receipt r = typical_receipt();
-  r.key_id = key.key_id();
-  r.time = format_receipt_time(now_unix_us());
-  r.sig = crypto::base64_encode(std::string(72, '\x30'));
-  std::string prev(kGenesisHash), buf;
-  char id[33];
-  for (uint64_t i = 1; i <= n; ++i) {
-    r.seq = i;
-    std::snprintf(id, sizeof id, "%032llx", static_cast<unsigned long long>(i));
-    r.id = id;
-    r.prev = prev;
-    std::string line = r.line();
-    prev = receipt_leaf_hash(line);
-    buf += line;
-    buf += '\n';
-    if (buf.size() > (8 << 20)) {
-      out << buf;
-      buf.clear();
-    }
-  }
-  out << buf;
-  out.flush();
-  return static_cast<bool>(out);
+  return gx::bench::write_receipts_fast(state, n, key, typical_receipt());
 }
 
 // n spent-use rows through the store's own schema: one transaction, sorted
 // keys, big cache, then back to the settings UseStore::open() uses.
 bool fill_uses(const std::string& state, uint64_t n) {
   auto store = UseStore::open(state);
-  if (!store) return false;
-  sqlite3* db = store->raw_handle_for_bench();
-  std::vector<std::string> keys;
-  keys.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) keys.push_back("sha256:" + crypto::sha256_hex("fill" + std::to_string(i)));
-  std::sort(keys.begin(), keys.end());
-  sqlite3_exec(db, "PRAGMA cache_size = -524288; PRAGMA synchronous = OFF", nullptr, nullptr, nullptr);
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES (?1, 1, 1, ?2)", -1, &st,
-                         nullptr) != SQLITE_OK)
-    return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    sqlite3_bind_text(st, 1, keys[i].c_str(), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, 2000000000 + static_cast<int64_t>(i % 1000));
-    if (sqlite3_step(st) != SQLITE_DONE) return false;
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  return sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK &&
-         sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr) == SQLITE_OK;
+  return store && gx::bench::fill_uses_fast(store->raw_handle_for_bench(), n);
 }
 
 // A state directory with the receipt key and a log of n receipts.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/crypto.h"
+#include "bench/bench_fill.h"
 #include "lib/use_store.h"
 
 using Clock = std::chrono::steady_clock;
@@ -28,31 +29,7 @@ std::string digest_of(const std::string& tag, uint64_t i) { return "sha256:" + g
 // sorted order with a large page cache (random-order inserts into a B-tree
 // bigger than the cache spill pages to the WAL over and over: minutes instead
 // of seconds). reserve() one row at a time would take an fsync per row.
-bool fill(gx::UseStore& store, uint64_t n) {
-  sqlite3* db = store.raw_handle_for_bench();
-  std::vector<std::string> keys;
-  keys.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) keys.push_back(digest_of("fill", i));
-  std::sort(keys.begin(), keys.end());
-  sqlite3_exec(db, "PRAGMA cache_size = -524288; PRAGMA synchronous = OFF", nullptr, nullptr, nullptr);
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES (?1, 1, 1, ?2)", -1, &st,
-                         nullptr) != SQLITE_OK)
-    return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    sqlite3_bind_text(st, 1, keys[i].c_str(), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, 2000000000 + static_cast<int64_t>(i % 1000));
-    if (sqlite3_step(st) != SQLITE_DONE) return false;
-    sqlite3_reset(st);
-  }
-  sqlite3_finalize(st);
-  bool ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
-  // Back to exactly what UseStore::open() sets, so the timings below are a real run's.
-  ok = ok && sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size = -2000; PRAGMA synchronous = FULL",
-                          nullptr, nullptr, nullptr) == SQLITE_OK;
-  return ok;
-}
+bool fill(gx::UseStore& store, uint64_t n) { return gx::bench::fill_uses_fast(store.raw_handle_for_bench(), n); }
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
