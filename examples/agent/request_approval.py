@@ -42,8 +42,6 @@ def request(cfg, args):
         cmd += ["--write", p]
     for p in args.read:
         cmd += ["--read", p]
-    # A single-valued option last: gx init's repeatable options (--write,
-    # --read) otherwise reject a command argument that starts with "-".
     cmd += ["--reason", args.reason or "requested by the agent", "--", *argv]
     p = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL)
     if p.returncode != 0:

@@ -53,15 +53,9 @@ rm -f "$tmp"
 cd /
 "$GX" init -o "$tmp" \
   --not-before "$not_before" --not-after "$not_after" --max-uses "$nights" \
-  --read "$BACKUP_SRC" --write "$BACKUP_DEST" --exec "$tar" \
+  --read "$BACKUP_SRC" --write "$BACKUP_DEST" --exec "$tar" --group filesystem \
   --reason "nightly backup of $BACKUP_SRC, $nights night(s) from $(date -d "@$first" '+%F %H:%M %Z')" \
   -- "$BACKUP_JOB" "$BACKUP_SRC" "$BACKUP_DEST"
-
-# tar creates its archive with creat(2), which is in the "filesystem"
-# syscall group, not in "default"; `gx init` has no flag for groups, so the
-# template is widened here, before anyone signs it.
-sed -i 's/^groups = \["default"\]$/groups = ["default", "filesystem"]/' "$tmp"
-grep -q '^groups = \["default", "filesystem"\]$' "$tmp" || die "could not add the filesystem syscall group to $tmp"
 
 if [ -z "${GX_KEY:-}" ]; then
   echo "make-artifact: wrote the unsigned $tmp; review it, then:" >&2

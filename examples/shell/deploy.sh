@@ -46,13 +46,9 @@ case $action in
 request)
   mkdir -p "$APPROVALS"
   # ln needs symlink/rename syscalls (the "filesystem" group) and write
-  # access to $APP_ROOT; `gx init` has no flag for groups, so the template
-  # is widened here, before review. The last option before "--" must not be
-  # a repeatable one (--write ...): see ../README.md.
-  "$GX" init -o "$artifact" --force --write "$APP_ROOT" --ttl 1d \
+  # access to $APP_ROOT.
+  "$GX" init -o "$artifact" --force --write "$APP_ROOT" --group filesystem --ttl 1d \
     --reason "make $version live in $APP_ROOT" --ticket "${TICKET:-}" -- "${switch[@]}"
-  sed -i 's/^groups = \["default"\]$/groups = ["default", "filesystem"]/' "$artifact"
-  grep -q '^groups = \["default", "filesystem"\]$' "$artifact" || die "could not add the filesystem group to $artifact"
   say "approver: review $artifact, then: gx sign -k KEY $artifact"
   ;;
 deploy)
