@@ -17,7 +17,6 @@ namespace {
 struct RunOptions {
   std::string artifact, trust, revocations, state, receipt_key, report;
   std::vector<std::string> command;
-  int64_t skew = 60;
   bool dry_run = false, json = false, syslog = false;
 };
 
@@ -35,7 +34,6 @@ int run_run(const RunOptions& o) {
   req.revocations_path = o.revocations.empty() ? paths::default_revocations(req.trust_path) : o.revocations;
   req.state_dir = fs::absolute(o.state.empty() ? paths::default_state_dir() : o.state);
   req.receipt_key = o.receipt_key;
-  req.skew_seconds = o.skew;
   req.dry_run = o.dry_run;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
 
@@ -67,7 +65,6 @@ void setup_run(CLI::App& app, int& exit_code) {
   sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
   sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
-  sub->add_option("--skew", o->skew, "Clock-skew tolerance in seconds (default 60)")->check(CLI::Range(0, 3600));
   sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file");
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");

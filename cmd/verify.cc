@@ -18,7 +18,6 @@ namespace {
 
 struct VerifyCmdOptions {
   std::string trust, revocations, state, artifact, print_signature;
-  int64_t skew = kDefaultSkewSeconds;
   bool json = false, print_payload = false;
 };
 
@@ -50,7 +49,7 @@ int run_verify(const VerifyCmdOptions& o) {
   auto authority = load_authority(trust_path, revocations, state, static_cast<UnixTime>(time(nullptr)));
   Verification v;
   if (!authority) v.decision = authority.error();
-  else v = verify_artifact_file(o.artifact, authority->options(o.skew));
+  else v = verify_artifact_file(o.artifact, authority->options());
   if (o.json) std::printf("%s\n", verification_json(v).dump(2).c_str());
   if (!v.decision) return o.json ? exit_code_for(v.decision) : report_denial(v.decision);
   if (!o.json)
@@ -68,7 +67,6 @@ void setup_verify(CLI::App& app, int& exit_code) {
   sub->add_option("--trust", o->trust, "Trust store file");
   sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
   sub->add_option("--state", o->state, "State directory holding the highest revocation serial seen");
-  sub->add_option("--skew", o->skew, "Clock-skew tolerance in seconds (default 60)")->check(CLI::Range(0, 3600));
   sub->add_flag("--json", o->json, "Print the whole decision as JSON on stdout");
   sub->add_flag("--print-payload", o->print_payload, "Write the exact signed bytes, PAE(type, body), to stdout and exit");
   sub->add_option("--print-signature", o->print_signature, "Write the DER signature of KEYID to stdout and exit");

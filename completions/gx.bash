@@ -12,8 +12,8 @@ _gx_options() {
     "trust threshold") echo "--trust --help" ;;
     init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
-    verify) echo "--trust --revocations --state --skew --json --print-payload --print-signature --help" ;;
-    run) echo "--trust --revocations --state --receipt-key --skew --report --dry-run --json --syslog --help" ;;
+    verify) echo "--trust --revocations --state --json --print-payload --print-signature --help" ;;
+    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;
@@ -58,7 +58,7 @@ _gx() {
     # Skip an option's value: the previous word is an option taking one.
     case ${COMP_WORDS[i-1]} in
       -o | -k | -n | --output | --key | --name | --trust | --revocations | --state | --receipt-key | \
-      --receipt-pubkey | --checkpoint | --skew | --report | --ttl | --not-before | --not-after | \
+      --receipt-pubkey | --checkpoint | --report | --ttl | --not-before | --not-after | \
       --max-uses | --issuer | --reason | --ticket | --env | --read | --write | --exec | --group | --net | --pin | \
       --parent | --print-signature | --artifact | --since | --tail | --id | --key-id | --now)
         continue ;;
@@ -99,7 +99,7 @@ _gx() {
       COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return 0 ;;
     --env) COMPREPLY=($(compgen -e -- "$cur")); return 0 ;;
     --net) COMPREPLY=($(compgen -W "none 443 80,443 connect: bind:" -- "$cur")); return 0 ;;
-    -n | --name | --not-before | --not-after | --skew | --ttl | --max-uses | --issuer | --reason | --ticket | \
+    -n | --name | --not-before | --not-after | --ttl | --max-uses | --issuer | --reason | --ticket | \
     --parent | --print-signature | --artifact | --since | --tail | --id | --key-id | --now)
       return 0 ;;
   esac

@@ -5,10 +5,10 @@
 
 namespace gx {
 
-VerifyOptions Authority::options(int64_t skew_seconds) const {
+VerifyOptions Authority::options() const {
   VerifyOptions o;
   o.now = now;
-  o.skew_seconds = skew_seconds;
+  o.skew_seconds = trust.skew_seconds;
   o.trust = &trust;
   o.host = &host;
   o.key_revoked = [this](const std::string& k) { return revocations.key_revoked(k); };

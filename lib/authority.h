@@ -22,7 +22,8 @@ struct Authority {
   UnixTime now = 0;
 
   // Options that point into this Authority: keep it alive while verifying.
-  VerifyOptions options(int64_t skew_seconds) const;
+  // The skew tolerance is the trust store's.
+  VerifyOptions options() const;
 };
 
 // gx's own files, which no governed child may write (state directory with

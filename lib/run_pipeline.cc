@@ -90,7 +90,7 @@ class Pipeline {
     auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
                                     static_cast<UnixTime>(time(nullptr)));
     if (!authority) return authority.error();
-    Verification v = verify_artifact_file(req_.artifact_path, authority->options(req_.skew_seconds));
+    Verification v = verify_artifact_file(req_.artifact_path, authority->options());
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");

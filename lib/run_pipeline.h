@@ -38,7 +38,6 @@ struct RunRequest {
   std::string revocations_path;
   std::string state_dir;
   std::string receipt_key;  // empty: <state>/receipt.key
-  int64_t skew_seconds = 60;
   bool dry_run = false;
   bool syslog = false;
 };

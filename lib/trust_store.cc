@@ -26,6 +26,7 @@ Result<TrustStore> TrustStore::parse(std::string_view text, const std::string& o
   TableReader r(*doc, "");
   auto version = r.integer("version", true, kTrustStoreVersionOldest, kTrustStoreVersionCurrent);
   if (auto t = r.integer("threshold", false, 1, 1000)) store.threshold = static_cast<int>(*t);
+  if (auto s = r.integer("skew_seconds", false, 0, 3600)) store.skew_seconds = *s;
   const toml::array* keys = r.array("key", false);
   if (Decision d = r.finish(); !d) return fail(d);
   (void)version;
@@ -88,6 +89,8 @@ std::string TrustStore::render() const {
   o += "version = " + std::to_string(kTrustStoreVersionCurrent) + "\n";
   o += "# distinct trusted signatures an artifact needs\n";
   o += "threshold = " + std::to_string(threshold) + "\n";
+  o += "# clock-skew tolerance (seconds) on both ends of every validity window\n";
+  o += "skew_seconds = " + std::to_string(skew_seconds) + "\n";
   for (const auto& k : keys) {
     o += "\n[[key]]\n";
     o += "name = " + toml_quote(k.name) + "\n";

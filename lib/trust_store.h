@@ -3,6 +3,7 @@
 //
 //   version = 1
 //   threshold = 1
+//   skew_seconds = 60                   # optional; clock-skew tolerance, 0..3600
 //   [[key]]
 //   name = "alice"                      # principal
 //   id = "sha256:..."                   # must equal the digest of public_key
@@ -39,6 +40,10 @@ struct TrustedKey {
 
 struct TrustStore {
   int threshold = 1;
+  // Clock-skew tolerance on both ends of every validity window. It lives
+  // here, with the administrator, not in a caller's flag: a caller who could
+  // raise it could run an expired artifact.
+  int64_t skew_seconds = 60;
   std::vector<TrustedKey> keys;
 
   const TrustedKey* find(std::string_view key_id) const;

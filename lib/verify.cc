@@ -109,6 +109,10 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
                                format_utc(a.not_after)));
   if (opts.artifact_revoked && opts.artifact_revoked(v.digest))
     return deny(Decision::deny(DenyReason::Revoked, "artifact " + v.digest + " is revoked", "digest", v.digest));
+  // Revoking a parent revokes what was derived from it (Biscuit-style).
+  if (!a.parent.empty() && opts.artifact_revoked && opts.artifact_revoked(a.parent))
+    return deny(Decision::deny(DenyReason::Revoked, "parent artifact " + a.parent + " is revoked", "lineage.parent",
+                               a.parent));
   if (opts.host)
     if (Decision d = check_bindings(a.bindings, *opts.host); !d) return deny(d);
   v.decision = Decision::allow();

@@ -15,7 +15,8 @@
 //   5. only then is the body parsed (strictly);
 //   6. time window against one `now` fixed by the caller, never by the
 //      artifact, with a skew tolerance on both ends;
-//   7. revocation of the artifact's digest; 8. host/user bindings.
+//   7. revocation of the artifact's digest, and of its lineage parent's;
+//   8. host/user bindings.
 #pragma once
 
 #include <functional>

@@ -52,7 +52,7 @@ constexpr uint32_t arg_lo(unsigned i) {
 // resolved once every label's position is known.
 class Assembler {
  public:
-  enum Label { kContinue, kEperm, kKill, kIoctl, kSocket, kSocketpair, kClone, kInet, kLabels };
+  enum Label { kContinue, kEperm, kKill, kIoctl, kSocket, kSocketpair, kClone, kInet, kFlags2, kFlags3, kSetsockopt, kLabels };
 
   void load(uint32_t offset) { emit(BPF_LD | BPF_W | BPF_ABS, offset); }
   void and_k(uint32_t k) { emit(BPF_ALU | BPF_AND | BPF_K, k); }
@@ -112,6 +112,8 @@ class Assembler {
 // these masked values": it rejects two comparisons of one argument in a
 // rule (EINVAL), and an unconditional rule silently replaces conditional
 // rules of another action for the same syscall.
+constexpr uint32_t kTcpFastopenConnect = 30;  // linux/tcp.h TCP_FASTOPEN_CONNECT
+
 bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<sock_filter>& out) {
   using A = Assembler;
   A a;
@@ -123,7 +125,25 @@ bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<so
   a.jcond(BPF_JEQ, __NR_socket, A::kSocket, -1);
   a.jcond(BPF_JEQ, __NR_socketpair, A::kSocketpair, -1);
   if (check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, A::kClone, -1);
+  // TCP Fast Open connects inside sendto/sendmsg, a path Landlock's
+  // connect-port rule never sees: refuse MSG_FASTOPEN and TCP_FASTOPEN_CONNECT.
+  a.jcond(BPF_JEQ, __NR_sendto, A::kFlags3, -1);
+  a.jcond(BPF_JEQ, __NR_sendmmsg, A::kFlags3, -1);
+  a.jcond(BPF_JEQ, __NR_sendmsg, A::kFlags2, -1);
+  a.jcond(BPF_JEQ, __NR_setsockopt, A::kSetsockopt, -1);
   a.jump(A::kContinue);
+
+  a.label(A::kFlags3);
+  a.load(arg_lo(3));
+  a.jcond(BPF_JSET, MSG_FASTOPEN, A::kEperm, A::kContinue);
+  a.label(A::kFlags2);
+  a.load(arg_lo(2));
+  a.jcond(BPF_JSET, MSG_FASTOPEN, A::kEperm, A::kContinue);
+  a.label(A::kSetsockopt);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, IPPROTO_TCP, -1, A::kContinue);
+  a.load(arg_lo(2));
+  a.jcond(BPF_JEQ, kTcpFastopenConnect, A::kEperm, A::kContinue);
 
   a.label(A::kIoctl);
   a.load(arg_lo(1));
@@ -396,6 +416,8 @@ Result<CompiledFilter> FilterBuilder::build() {
           : "socket: AF_UNIX, or AF_INET/AF_INET6 with SOCK_STREAM and protocol 0/IPPROTO_TCP; "
             "anything else -> EPERM");
   summary.argument_checks.push_back("socketpair: domain other than AF_UNIX -> EPERM");
+  summary.argument_checks.push_back(
+      "sendto/sendmsg/sendmmsg: MSG_FASTOPEN -> EPERM; setsockopt TCP_FASTOPEN_CONNECT -> EPERM");
   if (check_clone) summary.argument_checks.push_back("clone: namespace flags -> EPERM");
   summary.network = network_ == NetMode::None ? "none" : "tcp";
   summary.log_denials = log_;

@@ -357,6 +357,21 @@ TEST_CASE("socket checks only deny: without socket allowed nothing is created") 
   CHECK(eval(f, __NR_socket, {AF_UNIX, SOCK_STREAM, 0}) == kEperm);
 }
 
+TEST_CASE("TCP Fast Open is refused: it connects where Landlock's port rule does not look") {
+  for (auto net : {NetMode::None, NetMode::Tcp}) {
+    auto f = build_ok(FilterBuilder().add_group("default").add_group("network").network(net));
+    CHECK(eval(f, __NR_sendto, {3, 0, 3, MSG_FASTOPEN, 0, 0}) == kEperm);
+    CHECK(eval(f, __NR_sendto, {3, 0, 3, MSG_FASTOPEN | MSG_NOSIGNAL, 0, 0}) == kEperm);
+    CHECK(eval(f, __NR_sendto, {3, 0, 3, MSG_NOSIGNAL, 0, 0}) == kAllow);
+    CHECK(eval(f, __NR_sendmsg, {3, 0, MSG_FASTOPEN}) == kEperm);
+    CHECK(eval(f, __NR_sendmsg, {3, 0, 0}) == kAllow);
+    CHECK(eval(f, __NR_sendmmsg, {3, 0, 1, MSG_FASTOPEN}) == kEperm);
+    CHECK(eval(f, __NR_setsockopt, {3, IPPROTO_TCP, 30 /* TCP_FASTOPEN_CONNECT */, 0, 4}) == kEperm);
+    CHECK(eval(f, __NR_setsockopt, {3, IPPROTO_TCP, 1 /* TCP_NODELAY */, 0, 4}) == kAllow);
+    CHECK(eval(f, __NR_setsockopt, {3, SOL_SOCKET, 30, 0, 4}) == kAllow);
+  }
+}
+
 TEST_CASE("TIOCSTI and TIOCLINUX are denied whatever the high bits") {
   for (auto action : {SeccompDefault::Errno, SeccompDefault::Kill}) {
     auto f = default_filter(action);

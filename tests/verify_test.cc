@@ -143,6 +143,22 @@ TEST_CASE("revocation hooks and bindings") {
   CHECK(verify_artifact_bytes(s, o).decision.field == "bindings.hostname");
 }
 
+TEST_CASE("a revoked parent revokes its child") {
+  Fixture f;
+  const std::string parent = "sha256:" + std::string(64, 'f');
+  std::string b = body() + "[lineage]\nparent = \"" + parent + "\"\n";
+  const std::string s = f.sign(b, {0});
+  VerifyOptions o;
+  o.now = kNow;
+  o.trust = &f.trust;
+  o.artifact_revoked = [&](const std::string& d) { return d == parent; };
+  auto v = verify_artifact_bytes(s, o);
+  CHECK(v.decision.reason == DenyReason::Revoked);
+  CHECK(v.decision.field == "lineage.parent");
+  o.artifact_revoked = [](const std::string&) { return false; };
+  CHECK(verify_artifact_bytes(s, o).decision.allowed());
+}
+
 TEST_CASE("sign refuses the same key twice and freezes the body") {
   Fixture f;
   std::string s = f.sign(body(), {0});

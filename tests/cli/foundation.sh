@@ -83,6 +83,19 @@ expect_denied expired "expired artifact" V "$T/old.toml"
 "$GX" sign -k "$T/alice.key" "$T/future.toml" 2>/dev/null
 expect_denied not-yet-valid "not yet valid artifact" V "$T/future.toml"
 
+# --- skew: the trust store's, never the caller's ---
+nb=$(date -u -d @$(( $(date +%s) - 300 )) +%Y-%m-%dT%H:%M:%SZ)
+na=$(date -u -d @$(( $(date +%s) - 30 )) +%Y-%m-%dT%H:%M:%SZ)
+"$GX" init -o "$T/recent.toml" --not-before "$nb" --not-after "$na" -- /bin/true 2>/dev/null
+"$GX" sign -k "$T/alice.key" "$T/recent.toml" 2>/dev/null
+expect_rc 0 "expired 30 s ago is within the default 60 s skew" V "$T/recent.toml"
+cp "$T/trust.toml" "$T/trust.skew"
+sed -i 's/^skew_seconds = 60$/skew_seconds = 0/' "$T/trust.toml"
+expect_denied expired "skew_seconds = 0 in the trust store" V "$T/recent.toml"
+cp "$T/trust.skew" "$T/trust.toml"
+expect_rc 125 "callers cannot set the skew" "$GX" verify --skew 3600 --trust "$T/trust.toml" "$T/old.toml"
+expect_rc 125 "gx run has no --skew either" "$GX" run --skew 3600 --trust "$T/trust.toml" "$T/old.toml" -- /bin/true
+
 # --- trust entries: revoked, outside validity ---
 cp "$T/trust.toml" "$T/trust.bak"
 awk -v id="$(cat "$T/alice.id")" '{ print } $0 == "id = \"" id "\"" { print "revoked = true" }' "$T/trust.bak" >"$T/trust.toml"
