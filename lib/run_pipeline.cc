@@ -140,14 +140,7 @@ class Pipeline {
     if (!fs::exists(UseStore::db_path(req_.state_dir))) return Decision::allow();
     auto store = UseStore::open(req_.state_dir);
     if (!store) return store.error();
-    auto rec = store->lookup(subject_.artifact_digest);
-    if (!rec) return rec.error();
-    if (*rec && (*rec)->spent >= artifact_.max_uses)
-      return Decision::deny(DenyReason::Replay,
-                            "all " + std::to_string(artifact_.max_uses) + " uses of artifact " + subject_.artifact_digest + " are spent",
-                            "max_uses", std::to_string(artifact_.max_uses));
-    out_.report["use"] = {{"spent", *rec ? (*rec)->spent : 0u}, {"max_uses", artifact_.max_uses}};
-    return Decision::allow();
+    return store->check_left(subject_.artifact_digest, artifact_.max_uses);
   }
 
   Decision reserve_and_record() {

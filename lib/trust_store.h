@@ -29,6 +29,8 @@ inline constexpr int kTrustStoreVersionOldest = 1;
 inline constexpr int kTrustStoreVersionCurrent = 1;
 inline constexpr size_t kTrustStoreMaxBytes = 1024 * 1024;
 
+inline constexpr int64_t kDefaultSkewSeconds = 60;
+
 struct TrustedKey {
   std::string name;
   crypto::PublicKey key;
@@ -43,7 +45,7 @@ struct TrustStore {
   // Clock-skew tolerance on both ends of every validity window. It lives
   // here, with the administrator, not in a caller's flag: a caller who could
   // raise it could run an expired artifact.
-  int64_t skew_seconds = 60;
+  int64_t skew_seconds = kDefaultSkewSeconds;
   std::vector<TrustedKey> keys;
 
   const TrustedKey* find(std::string_view key_id) const;

@@ -196,14 +196,27 @@ UseStore& UseStore::operator=(UseStore&& other) noexcept {
 
 UseStore::~UseStore() { sqlite3_close(db_); }
 
+namespace {
+Decision replay_denial(const std::string& artifact_digest, uint32_t limit) {
+  return Decision::deny(DenyReason::Replay,
+                        "all " + std::to_string(limit) + " uses of artifact " + artifact_digest + " are spent",
+                        "max_uses", std::to_string(limit));
+}
+}  // namespace
+
+Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_uses) {
+  auto rec = lookup(artifact_digest);
+  if (!rec) return rec.error();
+  const uint32_t limit = *rec ? std::min(max_uses, (*rec)->max_uses) : max_uses;
+  if (limit == 0 || (*rec && (*rec)->spent >= limit)) return replay_denial(artifact_digest, limit);
+  return Decision::allow();
+}
+
 Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
   if (!valid_digest(artifact_digest))
     return Decision::deny(DenyReason::InvalidValue, "artifact digest must be sha256:<64 hex digits>", "digest",
                           artifact_digest);
-  auto spent_detail = [&](uint32_t n) {
-    return "all " + std::to_string(n) + " uses of artifact " + artifact_digest + " are spent";
-  };
-  if (max_uses == 0) return Decision::deny(DenyReason::Replay, spent_detail(0), "max_uses", "0");
+  if (max_uses == 0) return replay_denial(artifact_digest, 0);
 
   Transaction tx(db_);
   if (int rc = tx.begin(); rc != SQLITE_OK) {
@@ -225,7 +238,7 @@ Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uin
     return fail("cannot look up artifact");
   }
   sqlite3_reset(select.get());  // no statement may be left mid-read at COMMIT
-  if (spent >= limit) return Decision::deny(DenyReason::Replay, spent_detail(limit), "max_uses", std::to_string(limit));
+  if (spent >= limit) return replay_denial(artifact_digest, limit);
 
   Stmt write(db_, rc == SQLITE_ROW
                       ? "UPDATE uses SET spent = spent + 1, not_after = max(not_after, ?3) WHERE digest = ?1"

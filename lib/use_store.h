@@ -94,6 +94,9 @@ class UseStore {
 
   // The record for one artifact, or nullopt when no use was consumed yet.
   Result<std::optional<UseRecord>> lookup(const std::string& artifact_digest);
+  // Read-only: would reserve() find a use left? (gx run --dry-run.) Denies
+  // with exactly the Replay decision reserve() would return.
+  Decision check_left(const std::string& artifact_digest, uint32_t max_uses);
 
   // Deletes entries whose not_after + margin_seconds < now; returns how many.
   // Safe: an expired artifact is denied before reserve() is ever reached.

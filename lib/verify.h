@@ -31,8 +31,6 @@
 
 namespace gx {
 
-inline constexpr int64_t kDefaultSkewSeconds = 60;
-
 struct VerifyOptions {
   UnixTime now = 0;
   int64_t skew_seconds = kDefaultSkewSeconds;
