@@ -22,7 +22,7 @@ namespace {
 struct LearnOptions {
   TemplateFlags t;
   std::string output, trust, state;
-  bool force = false, profile_only = false;
+  bool force = false, profile_only = false, keep_failed = false;
   bool allow_dangerous = false, exact_syscalls = false;
 };
 
@@ -47,6 +47,19 @@ int run_learn(const LearnOptions& o) {
   auto r = learn(req);
   if (!r) return report_denial(r.error());
   for (const auto& w : r->warnings) std::fprintf(stderr, "gx: warning: %s\n", w.c_str());
+  const auto& obs = r->observed;
+  // A failed run usually took an error path (command not found, missing
+  // input): its sandbox is not the one the real job needs. Say so loudly.
+  if (r->exit_status != 0 && !o.keep_failed) {
+    std::fprintf(stderr,
+                 "gx: error: the command FAILED while it was learned (exit status %d): no artifact written.\n"
+                 "gx: error: fix the command and learn again, or pass --keep-failed to write the artifact anyway\n",
+                 r->exit_status);
+    return kExitError;
+  }
+  if (r->exit_status != 0)
+    std::fprintf(stderr, "gx: warning: the command FAILED while it was learned (exit status %d); writing the artifact "
+                         "anyway (--keep-failed)\n", r->exit_status);
 
   std::string text = o.profile_only ? sandbox_table(r->artifact.body) : r->artifact.body;
   if (to_stdout) {
@@ -55,7 +68,6 @@ int run_learn(const LearnOptions& o) {
     auto ow = o.force ? fs::Overwrite::Yes : fs::Overwrite::No;
     if (Decision d = fs::write_file_atomic(o.output, text, 0644, ow); !d) return report_denial(d);
   }
-  const auto& obs = r->observed;
   std::fprintf(stderr, "gx: learned from one run: %zu syscalls seen (%zu distinct), command exited with status %d\n",
                static_cast<size_t>(obs.notifications), obs.syscalls.size(), r->exit_status);
   if (!to_stdout)
@@ -74,6 +86,8 @@ void setup_learn(CLI::App& app, int& exit_code) {
       "needed: gx learn [OPTIONS] -- CMD ARGS...");
   sub->add_option("-o,--output", o->output, "Artifact file to write (default: stdout; the command's stdout then goes to stderr)");
   sub->add_flag("-f,--force", o->force, "Replace an existing output file");
+  sub->add_flag("--keep-failed", o->keep_failed,
+                "Write the artifact even when the command exits nonzero (by default that is an error, exit 125)");
   sub->add_flag("--profile-only", o->profile_only, "Write only the learned [sandbox] table instead of a whole artifact");
   sub->add_flag("--allow-dangerous", o->allow_dangerous,
                 "Also allow dangerous/probed syscalls the run used (ptrace, bpf, io_uring_*, clone3...); warns");
@@ -84,7 +98,8 @@ void setup_learn(CLI::App& app, int& exit_code) {
   sub->footer(
       "WARNING: the command really runs, with your privileges and without a sandbox, exactly once.\n"
       "The artifact allows only what that one run did; review it before signing. Exit status: 0 when\n"
-      "the artifact was written (the command's own status is reported on stderr), 125/126 otherwise.\n");
+      "the artifact was written (the command's own status is reported on stderr), 125/126 otherwise;\n"
+      "a command that exits nonzero writes nothing and gives 125 unless --keep-failed.\n");
   sub->callback([o, &exit_code] { exit_code = run_learn(*o); });
 }
 

@@ -10,8 +10,8 @@ namespace gx::cli {
 
 void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_help) {
   sub->add_option("--ttl", f.ttl, "Validity from now: 90s, 15m, 2h, 1d, 1w (default 15m)");
-  sub->add_option("--not-before", f.not_before, "Start of validity (RFC 3339 UTC, with --not-after)");
-  sub->add_option("--not-after", f.not_after, "End of validity (RFC 3339 UTC, with --not-before)");
+  sub->add_option("--not-before", f.not_before, "Start of validity (RFC 3339 UTC); alone: valid from then for --ttl");
+  sub->add_option("--not-after", f.not_after, "End of validity (RFC 3339 UTC); alone: valid from now until then");
   sub->add_option("--max-uses", f.max_uses, "How many runs it authorizes (default 1)")->check(CLI::Range(1u, 1000000u));
   sub->add_option("--issuer", f.issuer, "Who requests it (default USER@HOST)");
   sub->add_option("--reason", f.reason, "Why it is needed (governance record)");
@@ -38,18 +38,24 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   if (const char* p = getenv("PATH")) t.path_env = p;
   t.now = static_cast<UnixTime>(time(nullptr));
   if (!f.ttl.empty()) {
+    // --ttl and --not-after both fix the end: refuse rather than pick one silently.
+    if (!f.not_after.empty()) return usage("--ttl", f.ttl, "--ttl and --not-after both set the end of validity; give one");
     auto ttl = parse_duration(f.ttl);
     if (!ttl || *ttl <= 0) return usage("--ttl", f.ttl, "--ttl takes a duration like 90s, 15m, 2h, 1d, 1w");
     t.ttl_seconds = *ttl;
   }
-  if (f.not_before.empty() != f.not_after.empty())
-    return usage("--not-before", f.not_before, "--not-before and --not-after go together");
-  if (!f.not_before.empty()) {
-    t.not_before = parse_utc(f.not_before);
-    t.not_after = parse_utc(f.not_after);
-    if (!t.not_before || !t.not_after)
-      return usage("--not-after", f.not_after, "times must be RFC 3339 UTC like 2026-12-01T02:00:00Z");
-  }
+  auto time_flag = [&](const char* flag, const std::string& value, std::optional<UnixTime>& out) {
+    if (value.empty()) return Decision::allow();
+    out = parse_utc(value);
+    if (!out) return usage(flag, value, "times must be RFC 3339 UTC like 2026-12-01T02:00:00Z");
+    return Decision::allow();
+  };
+  if (Decision d = time_flag("--not-before", f.not_before, t.not_before); !d) return d;
+  if (Decision d = time_flag("--not-after", f.not_after, t.not_after); !d) return d;
+  // Alone, --not-after means "from now until then"; --not-before alone, "from then for --ttl".
+  if (t.not_after && *t.not_after <= t.not_before.value_or(t.now))
+    return usage("--not-after", f.not_after,
+                 t.not_before ? "--not-after must be later than --not-before" : "--not-after must be in the future");
   t.max_uses = f.max_uses;
   t.issuer = f.issuer;
   if (t.issuer.empty()) {

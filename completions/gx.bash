@@ -21,7 +21,7 @@ _gx_options() {
     revoke) echo "--id --key-id --key --reason --revocations --trust --state --list --json --help" ;;
     "state prune") echo "--now --state --help" ;;
     "state show") echo "--json --state --help" ;;
-    learn) echo "--output --force --profile-only --allow-dangerous --exact-syscalls --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --pin --parent --trust --state --no-bind-user --no-bind-host --help" ;;
+    learn) echo "--output --force --keep-failed --profile-only --allow-dangerous --exact-syscalls --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --pin --parent --trust --state --no-bind-user --no-bind-host --help" ;;
     "") echo "--help --version" ;;
     *) echo "--help" ;;
   esac

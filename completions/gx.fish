@@ -99,6 +99,7 @@ complete -c gx -n '__gx_is init' -l no-bind-host -d 'Do not bind to this host'
 # learn
 complete -c gx -n '__gx_is learn' -s o -l output -x -a '(__fish_complete_suffix .toml)' -d 'Artifact file to write'
 complete -c gx -n '__gx_is learn' -s f -l force -d 'Replace an existing output file'
+complete -c gx -n '__gx_is learn' -l keep-failed -d 'Write the artifact even if the command failed'
 complete -c gx -n '__gx_is learn' -l profile-only -d 'Write only the learned [sandbox] table'
 complete -c gx -n '__gx_is learn' -l allow-dangerous -d 'Also allow dangerous syscalls the run used'
 complete -c gx -n '__gx_is learn' -l exact-syscalls -d 'Name every syscall outside default'

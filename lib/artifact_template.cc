@@ -60,7 +60,7 @@ Result<Artifact> make_template(const TemplateRequest& req) {
   a.ticket = req.ticket;
   a.issued_at = req.now;
   a.not_before = req.not_before.value_or(req.now);
-  a.not_after = req.not_after.value_or(req.now + req.ttl_seconds);
+  a.not_after = req.not_after.value_or(a.not_before + req.ttl_seconds);
   if (a.not_after <= a.not_before) return Decision::deny(DenyReason::Usage, "not-after must be later than not-before");
   a.max_uses = req.max_uses;
   if (a.max_uses < 1) return Decision::deny(DenyReason::Usage, "--max-uses must be at least 1");

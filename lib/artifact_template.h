@@ -24,7 +24,7 @@ struct TemplateRequest {
   std::string path_env;
   UnixTime now = 0;
   int64_t ttl_seconds = kDefaultTtlSeconds;
-  std::optional<UnixTime> not_before, not_after;  // both or neither; override ttl
+  std::optional<UnixTime> not_before, not_after;  // unset: now / not_before + ttl
   uint32_t max_uses = 1;
   std::string issuer, reason, ticket;
   std::vector<std::string> env;                   // NAME (allow) or NAME=VALUE (pin)

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
@@ -19,7 +20,7 @@
 
 namespace gx {
 
-Result<std::string> resolve_executable(const std::string& name, const std::string& path_env, const std::string& cwd) {
+Result<ResolvedExecutable> resolve_for_exec(const std::string& name, const std::string& path_env, const std::string& cwd) {
   if (name.empty()) return Decision::deny(DenyReason::Usage, "empty command name");
   auto check = [](const std::string& p) {
     struct stat st {};
@@ -29,7 +30,7 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
     std::string p = name[0] == '/' ? name : cwd + "/" + name;
     p = fs::absolute(p);
     if (!check(p)) return Decision::deny(DenyReason::PolicyMismatch, p + " is not an executable file", "exec.path", p);
-    return p;
+    return ResolvedExecutable{p, name};
   }
   std::string search = path_env.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_env;
   size_t pos = 0;
@@ -37,13 +38,103 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
     size_t end = search.find(':', pos);
     if (end == std::string::npos) end = search.size();
     // POSIX: an empty PATH entry means the current directory.
+    std::string as_exec = end == pos ? "./" + name : search.substr(pos, end - pos) + "/" + name;
     std::string p = end == pos ? cwd : search[pos] == '/' ? std::string() : cwd + "/";
     p.append(search, pos, end - pos).append("/").append(name);
     p = fs::absolute(p);
-    if (check(p)) return p;
+    if (check(p)) return ResolvedExecutable{p, as_exec};
     pos = end + 1;
   }
   return Decision::deny(DenyReason::PolicyMismatch, "command not found in PATH: " + name, "exec.path", name);
+}
+
+Result<std::string> resolve_executable(const std::string& name, const std::string& path_env, const std::string& cwd) {
+  auto r = resolve_for_exec(name, path_env, cwd);
+  if (!r) return r.error();
+  return r->path;
+}
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& p) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < p.size()) {
+    size_t end = p.find('/', pos);
+    if (end == std::string::npos) end = p.size();
+    if (end > pos) out.push_back(p.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+std::string owner_reason(const std::string& p, const struct stat& st, uid_t caller) {
+  if (st.st_uid == 0 || st.st_uid == caller) return {};
+  return p + " is owned by uid " + std::to_string(st.st_uid) + ", neither root nor the caller";
+}
+
+}  // namespace
+
+std::string script_path_unsafe_reason(const std::string& path, const std::string& cwd, uid_t caller, dev_t dev,
+                                      ino_t ino) {
+  if (path.empty()) return "empty script path";
+  std::string start = path[0] == '/' ? path : cwd + "/" + path;
+  if (start[0] != '/') return "script path " + path + " is not anchored at an absolute directory";
+  std::vector<std::string> todo = split_path(start);
+  std::reverse(todo.begin(), todo.end());  // a stack: next component at the back
+  std::vector<std::string> cur;            // the physical directory reached so far
+  auto joined = [&](const std::vector<std::string>& parts) {
+    std::string s;
+    for (const auto& c : parts) s += "/" + c;
+    return s.empty() ? std::string("/") : s;
+  };
+  auto check_dir = [&](const std::string& p) -> std::string {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) != 0) return "cannot stat " + p + ": " + fs::errno_text(errno);
+    if (!S_ISDIR(st.st_mode)) return p + " is not a directory";
+    if (auto r = owner_reason(p, st, caller); !r.empty()) return r;
+    // Sticky: others may add entries, but only an entry's owner (checked) may replace it.
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+      return p + " is writable by group or others";
+    return {};
+  };
+  if (auto r = check_dir("/"); !r.empty()) return r;
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = todo.back();
+    todo.pop_back();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!cur.empty()) cur.pop_back();
+      continue;
+    }
+    std::vector<std::string> next = cur;
+    next.push_back(c);
+    std::string p = joined(next);
+    struct stat st {};
+    if (lstat(p.c_str(), &st) != 0) return "cannot stat " + p + ": " + fs::errno_text(errno);
+    if (auto r = owner_reason(p, st, caller); !r.empty()) return r;
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > 40) return "too many symbolic links in " + path;
+      std::vector<char> buf(static_cast<size_t>(st.st_size > 0 ? st.st_size : 4096) + 1);
+      ssize_t n = readlink(p.c_str(), buf.data(), buf.size());
+      if (n <= 0 || static_cast<size_t>(n) >= buf.size()) return "cannot read symbolic link " + p;
+      std::string target(buf.data(), static_cast<size_t>(n));
+      if (target[0] == '/') cur.clear();
+      auto parts = split_path(target);
+      for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+      continue;
+    }
+    if (todo.empty()) {
+      if (!S_ISREG(st.st_mode)) return p + " is not a regular file";
+      if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) return p + " is writable by group or others";
+      if (st.st_dev != dev || st.st_ino != ino) return p + " is no longer the file that was digested";
+      return {};
+    }
+    if (auto r = check_dir(p); !r.empty()) return r;
+    cur = std::move(next);
+  }
+  return path + " names a directory";
 }
 
 std::optional<Shebang> parse_shebang(std::string_view head) {
@@ -74,6 +165,8 @@ ExecImage& ExecImage::operator=(ExecImage&& o) noexcept {
     sha256_ = std::move(o.sha256_);
     shebang_ = std::move(o.shebang_);
     size_ = o.size_;
+    dev_ = o.dev_;
+    ino_ = o.ino_;
     fd_ = o.fd_;
     o.fd_ = -1;
   }
@@ -103,6 +196,8 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
   }
   ExecImage img;
   img.fd_ = mfd;
+  img.dev_ = st.st_dev;
+  img.ino_ = st.st_ino;
   img.path_ = path;
   mbedtls_sha256_context ctx;
   mbedtls_sha256_init(&ctx);

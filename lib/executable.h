@@ -12,19 +12,42 @@
 // a script fails with ENOENT anyway. gx instead pins the interpreter in
 // the artifact (exec.interpreter + exec.interpreter_sha256), loads it into
 // its own sealed memfd, and executes THAT with argv
-//   [interpreter, (optional #! argument), "/dev/fd/N", argv[1]...]
-// where N is the script's sealed memfd, inherited by the child. The script
-// therefore sees $0 = /dev/fd/N. An interpreter line naming `/usr/bin/env`
+//   [interpreter, (optional #! argument), SCRIPT, argv[1]...]
+// SCRIPT is the script's path as execvp(3) would have handed it to the
+// kernel (what $0 is without gx) when script_path_unsafe_reason() finds
+// that nobody but root or the caller can replace that file between the
+// digest and the interpreter's open (OpenSSH's StrictModes rule, see
+// below); otherwise it is "/dev/fd/N", N being the script's sealed memfd,
+// inherited by the child, and the caller is warned with the reason.
+// Caveat of the path form: the caller itself (any process with its uid,
+// outside the sandbox) can still rewrite the file in that window; the
+// Landlock read rule gx adds is bound to the checked inode, so a
+// replaced file is unreadable unless a read grant covers it anyway.
+// An interpreter line naming `/usr/bin/env`
 // pins env itself; env's own PATH lookup is then governed by the sandbox's
 // exec paths, not by a digest (documented in gx-artifact(5)).
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/decision.h"
 
 namespace gx {
+
+// The path execvp(3) would pass to execve(2) for `name` (as typed when it
+// contains '/', else PATH entry + "/" + name) and its normalised absolute
+// form. A path without '/' (empty PATH entry) gets a "./" prefix, so that
+// an interpreter never searches PATH for it.
+struct ResolvedExecutable {
+  std::string path;     // absolute, normalised (what the artifact names)
+  std::string as_exec;  // what execve(2) would have been given
+};
+Result<ResolvedExecutable> resolve_for_exec(const std::string& name, const std::string& path_env,
+                                            const std::string& cwd);
 
 // Like execvp(3): a name containing '/' is taken relative to cwd; otherwise
 // PATH (or the default "/usr/local/bin:/usr/bin:/bin") is searched for an
@@ -52,6 +75,8 @@ class ExecImage {
   bool is_script() const { return !shebang_.interpreter.empty(); }
   const Shebang& shebang() const { return shebang_; }
   uint64_t size() const { return size_; }
+  dev_t device() const { return dev_; }  // of the file that was read
+  ino_t inode() const { return ino_; }
 
   // Opens `path` (O_NOFOLLOW on the last component is not used: resolution
   // already happened; the digest covers whatever was opened), copies it into
@@ -65,8 +90,25 @@ class ExecImage {
   std::string sha256_;
   Shebang shebang_;
   uint64_t size_ = 0;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
   int fd_ = -1;
 };
+
+// StrictModes (OpenSSH's rule, extended to sticky directories): may
+// `path` (as the interpreter will open it, relative to `cwd` when not
+// absolute) be handed to an interpreter instead of the sealed copy?
+// Walking the path physically (each symlink followed, at most 40), the
+// file, every directory on the way and every symlink must be owned by root
+// or `caller`; the file and every directory must not be writable by group or
+// others -- except a directory with the sticky bit (/tmp), where only an
+// entry's owner (already root or the caller) can rename or remove it. The
+// file must be a regular file with device/inode `dev`/`ino` (the one that
+// was digested). Returns "" when all holds, else the first reason, one
+// line naming the path ("/tmp/x is writable by group or others"). Any error
+// is a reason (the caller falls back to the sealed copy).
+std::string script_path_unsafe_reason(const std::string& path, const std::string& cwd, uid_t caller, dev_t dev,
+                                      ino_t ino);
 
 // SHA-256 (hex) of a file's content, for pinned files and `gx init`.
 Result<std::string> digest_file(const std::string& path);

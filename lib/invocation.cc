@@ -1,5 +1,7 @@
 #include "lib/invocation.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "lib/fsutil.h"
@@ -41,6 +43,11 @@ Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, con
   return out;
 }
 
+std::string script_fallback_warning(const std::string& script_arg, const std::string& why) {
+  return "script handed to its interpreter as " + script_arg + " ($0 is not its path, see gx-artifact(5) \"Scripts\"): " +
+         why;
+}
+
 namespace {
 
 // The loader of an ELF image must be executable under Landlock (the kernel
@@ -57,8 +64,9 @@ Decision add_loader(const ExecImage& image, std::vector<std::string>& implicit) 
 Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv) {
   const Scope& scope = artifact.scope;
   if (inv.argv.empty()) return Decision::deny(DenyReason::Usage, "no command given (gx run ART -- CMD ARGS...)");
-  auto path = resolve_executable(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
-  if (!path) return path.error();
+  auto resolved = resolve_for_exec(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
+  if (!resolved) return resolved.error();
+  const std::string* path = &resolved->path;
   if (*path != scope.path)
     return Decision::deny(DenyReason::PolicyMismatch, "command resolves to " + *path + ", artifact authorizes " + scope.path,
                           "exec.path", *path);
@@ -104,11 +112,25 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
       return Decision::deny(DenyReason::PolicyMismatch, "interpreter " + scope.interpreter + " is itself a script",
                             "exec.interpreter", scope.interpreter);
     if (Decision d = add_loader(*interp, m.implicit_exec); !d) return d;
-    // argv as the kernel would build it, with the script passed as /dev/fd/N
-    // (N is fixed up by the launcher once the fd number in the child is known).
+    // argv as the kernel would build it. The script by its path only when
+    // no one but root or the caller can swap it before the interpreter
+    // opens it; else the sealed copy as /dev/fd/N (the child inherits the
+    // memfd under the same number).
+    std::string why = script_path_unsafe_reason(resolved->as_exec, cwd, geteuid(), image->device(), image->inode());
+    if (why.empty()) {
+      std::string canon = fs::canonical(*path);
+      if (canon.empty()) why = "cannot resolve " + *path;
+      else m.script_read.push_back(canon);
+    }
+    if (why.empty()) {
+      m.script_arg = resolved->as_exec;
+    } else {
+      m.script_arg = "/dev/fd/" + std::to_string(image->fd());
+      m.script_fallback = why;
+    }
     m.argv.push_back(scope.interpreter);
     if (!image->shebang().argument.empty()) m.argv.push_back(image->shebang().argument);
-    m.argv.push_back("/dev/fd/" + std::to_string(image->fd()));
+    m.argv.push_back(m.script_arg);
     for (size_t i = 1; i < inv.argv.size(); ++i) m.argv.push_back(inv.argv[i]);
     m.script = image.take();
     m.image = interp.take();

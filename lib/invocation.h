@@ -36,11 +36,20 @@ struct Invocation {
 
 struct MatchedInvocation {
   ExecImage image;                  // what execveat runs (the interpreter for scripts)
-  std::optional<ExecImage> script;  // the script's sealed copy, passed as /dev/fd/N
+  std::optional<ExecImage> script;  // the script's sealed copy (verified; its fd is passed only in the fd form)
+  // The script as the interpreter gets it (executable.h): its path when
+  // script_path_unsafe_reason() allowed it -- then script_read holds the
+  // canonical file, which the sandbox lets the child read -- else
+  // "/dev/fd/N" and script_fallback says why (for a warning).
+  std::string script_arg;
+  std::vector<std::string> script_read;
+  std::string script_fallback;
   std::vector<std::string> argv;    // final argv for the child (script: rewritten)
   std::vector<std::string> env;     // filtered environment for the child
   std::string cwd;                  // canonical
   std::vector<std::string> implicit_exec;  // ELF loader(s) the child must be able to map
+  // The fd the child must inherit: the script's memfd in the fd form, else -1.
+  int inherit_fd() const { return script && script_read.empty() ? script->fd() : -1; }
 };
 
 // Environment filtering alone (also used by gx learn): returns the child
@@ -48,6 +57,9 @@ struct MatchedInvocation {
 Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, const std::vector<std::string>& env);
 
 Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv);
+
+// "script handed to its interpreter as /dev/fd/N ($0 is not its path): WHY".
+std::string script_fallback_warning(const std::string& script_arg, const std::string& why);
 
 // Value of NAME in a NAME=VALUE list.
 std::optional<std::string> env_lookup(const std::vector<std::string>& env, std::string_view name);

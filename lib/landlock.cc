@@ -1,5 +1,6 @@
 #include "lib/landlock.h"
 
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -88,17 +89,14 @@ std::string fd_path(int fd) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-bool overlaps(const std::string& a, const std::string& b) {
-  return fs::path_within(a, b) || fs::path_within(b, a);
-}
-
-// Denies when `granted` (canonical) reaches any of `protect` (canonical).
+// Denies when `granted` (canonical) reaches any of `protect`: equal or
+// inside always; containing it only when `containing` (no expansion).
 Decision check_list(const std::string& granted, const std::vector<std::string>& protect,
-                    const std::string& field, const std::string& as_written, const char* why) {
+                    const std::string& field, const std::string& as_written, const char* why, bool containing) {
   for (const auto& p : protect) {
     std::string cp = canonical_or_planned(p);
     if (cp.empty()) continue;
-    if (overlaps(granted, cp))
+    if (fs::path_within(granted, cp) || (containing && fs::path_within(cp, granted)))
       return Decision::deny(DenyReason::PolicyMismatch,
                             std::string("sandbox grant ") + as_written + " (" + granted +
                                 ") reaches " + why + " " + cp,
@@ -107,16 +105,18 @@ Decision check_list(const std::string& granted, const std::vector<std::string>& 
   return Decision::allow();
 }
 
+// Read and write grants that contain protected paths are expanded (see
+// landlock.h); exec grants are narrow by nature and are still refused.
 Decision check_one(const std::string& canonical, const std::string& as_written,
-                   const std::string& field, bool is_write, const ProtectedPaths& protect) {
+                   const std::string& field, bool is_write, bool is_exec, const ProtectedPaths& protect) {
   if (is_write) {
-    auto d = check_list(canonical, protect.no_write, field, as_written, "gx's protected path");
+    auto d = check_list(canonical, protect.no_write, field, as_written, "gx's protected path", false);
     if (!d) return d;
   }
-  return check_list(canonical, protect.no_access, field, as_written, "gx's secret path");
+  return check_list(canonical, protect.no_access, field, as_written, "gx's secret path", is_exec);
 }
 
-enum class Kind { Read, Write, Exec, Implicit };
+enum class Kind { Read, Write, Exec, Implicit, ImplicitRead };
 
 struct PathList {
   const std::vector<std::string>* paths;
@@ -126,11 +126,17 @@ struct PathList {
 
 }  // namespace
 
+void to_json(nlohmann::json& j, const Expansion& e) {
+  j = nlohmann::json{{"field", e.field},       {"grant", e.grant},       {"excluded", e.excluded},
+                     {"listable", e.listable}, {"granted", e.granted},   {"skipped_symlinks", e.skipped_symlinks}};
+}
+
 void to_json(nlohmann::json& j, const Enforcement& e) {
   j = nlohmann::json{{"landlock_abi", e.abi},          {"fs_handled", e.fs_handled},
                      {"net_handled", e.net_handled},   {"scoped", e.scoped},
                      {"downgraded", e.downgraded},     {"skipped_paths", e.skipped_paths},
                      {"notes", e.notes}};
+  if (!e.expanded.empty()) j["expanded"] = e.expanded;
 }
 
 std::vector<std::string> fs_right_names(uint64_t rights) { return names_of(rights, kFsNames); }
@@ -241,12 +247,101 @@ Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& prot
       const auto& p = (*l.paths)[i];
       auto d = check_one(canonical_or_planned(p), p,
                          std::string(l.field) + "[" + std::to_string(i) + "]",
-                         l.kind == Kind::Write, protect);
+                         l.kind == Kind::Write, l.kind == Kind::Exec, protect);
       if (!d) return d;
     }
   }
   return Decision::allow();
 }
+
+std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect) {
+  std::vector<std::string> out;
+  auto consider = [&](const std::string& p, bool skip_files) {
+    std::string cp = canonical_or_planned(p);
+    if (cp.empty() || cp == grant || !fs::path_within(cp, grant)) return;
+    struct stat st {};
+    // Reading gx's executable grants nothing: no need to expand around it.
+    if (skip_files && stat(cp.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return;
+    if (std::find(out.begin(), out.end(), cp) == out.end()) out.push_back(cp);
+  };
+  for (const auto& p : protect.no_access) consider(p, false);
+  for (const auto& p : protect.no_write) consider(p, !is_write);
+  // A path inside another excluded path is already out of reach.
+  std::vector<std::string> outer;
+  for (const auto& p : out)
+    if (std::none_of(out.begin(), out.end(), [&](const std::string& q) { return q != p && fs::path_within(p, q); }))
+      outer.push_back(p);
+  std::sort(outer.begin(), outer.end());
+  return outer;
+}
+
+namespace {
+
+// Grants every entry of directory `dir` (fd `dfd`) except the excluded ones
+// and the ones leading to them, which are walked into (read_dir only).
+// Entries are opened relative to their directory with O_NOFOLLOW, so a
+// symlink swapped in cannot move a rule onto a protected path.
+Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::vector<std::string>& excl,
+                      uint64_t access, uint64_t handled, Expansion& x) {
+  auto io = [&](const std::string& what, const std::string& p, int err) {
+    return Decision::deny(DenyReason::IoError, "expanding a grant around gx's files: cannot " + what + " " + p + ": " +
+                                                   fs::errno_text(err));
+  };
+  // read_dir on the walked directory (only if the grant has it at all).
+  if (uint64_t ls = access & ll::kAccessFsReadDir & handled; ls != 0) {
+    ll::PathBeneathAttr rule{ls, dfd};
+    if (ll::add_rule(ruleset, ll::kRulePathBeneath, &rule, 0) != 0) return io("add a rule for", dir, errno);
+    x.listable.push_back(dir);
+  }
+  Fd list(openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (list.get() < 0) return io("open", dir, errno);
+  DIR* d = fdopendir(list.get());
+  if (d == nullptr) return io("list", dir, errno);
+  list.release();
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* ent = readdir(d)) {
+    std::string n = ent->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  int err = errno;
+  closedir(d);
+  if (err != 0) return io("list", dir, err);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string child = dir == "/" ? "/" + n : dir + "/" + n;
+    if (std::find(excl.begin(), excl.end(), child) != excl.end()) continue;
+    std::vector<std::string> below;
+    for (const auto& p : excl)
+      if (fs::path_within(p, child)) below.push_back(p);
+    if (!below.empty()) {
+      // Canonical protected paths run through real directories only.
+      Fd sub(openat(dfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub.get() < 0) return io("open", child, errno);
+      if (Decision r = expand_grant(ruleset, sub.get(), child, below, access, handled, x); !r) return r;
+      continue;
+    }
+    Fd entry(openat(dfd, n.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (entry.get() < 0) {
+      if (errno == ENOENT) continue;  // gone meanwhile: nothing to grant
+      return io("open", child, errno);
+    }
+    struct stat st {};
+    if (fstat(entry.get(), &st) != 0) return io("stat", child, errno);
+    if (S_ISLNK(st.st_mode)) {
+      x.skipped_symlinks.push_back(child);
+      continue;
+    }
+    uint64_t allowed = S_ISDIR(st.st_mode) ? access : access & ll::kAccessFsFileRights;
+    if (allowed == 0) continue;
+    ll::PathBeneathAttr rule{allowed, entry.get()};
+    if (ll::add_rule(ruleset, ll::kRulePathBeneath, &rule, 0) != 0) return io("add a rule for", child, errno);
+    x.granted.push_back(child);
+  }
+  return Decision::allow();
+}
+
+}  // namespace
 
 PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
@@ -268,13 +363,15 @@ PreparedRuleset::~PreparedRuleset() {
 }
 
 Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
-                                        const std::vector<std::string>& implicit_exec) {
-  return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec);
+                                        const std::vector<std::string>& implicit_exec,
+                                        const std::vector<std::string>& implicit_read) {
+  return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec, implicit_read);
 }
 
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
                                                const ProtectedPaths& protect,
-                                               const std::vector<std::string>& implicit_exec) {
+                                               const std::vector<std::string>& implicit_exec,
+                                               const std::vector<std::string>& implicit_read) {
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   if (auto d = check_protected(policy, protect); !d) return d;
@@ -298,9 +395,11 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   const PathList lists[] = {{&policy.read, "scope.sandbox.read", Kind::Read},
                             {&policy.write, "scope.sandbox.write", Kind::Write},
                             {&policy.exec, "scope.sandbox.exec", Kind::Exec},
-                            {&implicit_exec, "implicit_exec", Kind::Implicit}};
+                            {&implicit_exec, "implicit_exec", Kind::Implicit},
+                            {&implicit_read, "implicit_read", Kind::ImplicitRead}};
   for (const auto& l : lists) {
-    uint64_t access = l.kind == Kind::Read    ? rights->read_access
+    uint64_t access = l.kind == Kind::Read || l.kind == Kind::ImplicitRead ? rights->read_access
+                      : l.kind == Kind::Write ? rights->write_access
                       : l.kind == Kind::Write ? rights->write_access
                                               : rights->exec_access;
     for (size_t i = 0; i < l.paths->size(); ++i) {
@@ -328,12 +427,31 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       if (opened.empty() || opened[0] != '/')
         return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
                               field, path);
-      if (auto d = check_one(opened, path, field, l.kind == Kind::Write, protect); !d) return d;
+      if (auto d = check_one(opened, path, field, l.kind == Kind::Write,
+                             l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, protect);
+          !d)
+        return d;
       struct stat st {};
       if (fstat(target.get(), &st) != 0)
         return Decision::deny(DenyReason::IoError,
                               "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
                               field, path);
+      if (l.kind == Kind::Read || l.kind == Kind::Write) {
+        auto excl = expansion_excludes(opened, l.kind == Kind::Write, protect);
+        if (!excl.empty()) {
+          if (!S_ISDIR(st.st_mode))
+            return Decision::deny(DenyReason::PolicyMismatch, "sandbox grant " + path + " is not a directory but contains " + excl[0],
+                                  field, path);
+          Expansion x;
+          x.field = field;
+          x.grant = opened;
+          x.excluded = excl;
+          if (Decision d = expand_grant(ruleset.get(), target.get(), opened, excl, access, rights->fs_handled, x); !d)
+            return Decision::deny(d.reason, d.detail, field, path);
+          e.expanded.push_back(std::move(x));
+          continue;
+        }
+      }
       // The kernel rejects directory-only rights on other files (EINVAL).
       uint64_t allowed = S_ISDIR(st.st_mode) ? access : access & ll::kAccessFsFileRights;
       if (allowed == 0) continue;

@@ -20,8 +20,23 @@
 //    Enforcement::skipped_paths) only if it is one of kOptionalReadPaths —
 //    system directories absent on some distributions. Skipping grants less,
 //    never more.
-//  * a write path equal to, inside, or containing a protected path
-//    (gx's state, keys, trust store, ...)         -> policy-mismatch.
+//  * a write path equal to or inside a protected path (gx's state, keys,
+//    trust store, ...), or any path equal to or inside a secret path
+//    (no_access), or an exec path containing one  -> policy-mismatch.
+//  * a read or write path that strictly CONTAINS protected paths is
+//    EXPANDED (Landlock cannot subtract): instead of the path itself, gx
+//    grants each entry on the way down to every protected path except the
+//    one leading there, and only read_dir on the directories it walks
+//    through, so all but gx's own files stays reachable. Read grants avoid
+//    no_access paths and the no_write paths that are not existing
+//    non-directories (the gx executable stays readable); write grants
+//    avoid both lists. Enforcement::expanded lists every rule.
+//    NOT covered: entries created later (by anyone) directly in an
+//    expanded directory -- the child can neither read nor create them;
+//    symbolic links met while expanding get no rule (their target is
+//    governed by its own rules); the names inside gx's protected
+//    directories stay listable (read_dir on an ancestor is inherited),
+//    their contents do not.
 //
 // Caveats (Landlock itself): rules only grant; fds opened before
 // restriction are not checked; UDP, raw sockets and MPTCP are not covered;
@@ -62,6 +77,17 @@ struct ProtectedPaths {
   std::vector<std::string> no_access;
 };
 
+// One grant that had to be expanded around protected paths.
+struct Expansion {
+  std::string field;                  // "scope.sandbox.read[0]"
+  std::string grant;                  // canonical path as opened
+  std::vector<std::string> excluded;  // protected paths kept out
+  std::vector<std::string> listable;  // directories walked: read_dir only
+  std::vector<std::string> granted;   // entries given the grant's rights
+  std::vector<std::string> skipped_symlinks;  // entries that got no rule
+};
+void to_json(nlohmann::json& j, const Expansion& e);
+
 // What the kernel will actually enforce; goes to `--json` and receipts.
 struct Enforcement {
   int abi = 0;                              // ABI the ruleset was built for
@@ -71,6 +97,7 @@ struct Enforcement {
   std::vector<std::string> downgraded;      // families accepted as unenforced
   std::vector<std::string> skipped_paths;   // absent optional read paths
   std::vector<std::string> notes;           // other facts worth showing
+  std::vector<Expansion> expanded;          // grants expanded around gx's files
 };
 void to_json(nlohmann::json& j, const Enforcement& e);
 
@@ -100,12 +127,18 @@ std::vector<std::string> fs_right_names(uint64_t rights);
 std::vector<std::string> net_right_names(uint64_t rights);
 std::vector<std::string> scope_names(uint64_t scopes);
 
+// The protected paths (canonical) strictly inside canonical `grant` that a
+// read (is_write false) or write grant is expanded around; empty: no
+// expansion needed.
+std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect);
+
 // Canonical form of a path that may not exist yet: the longest existing
 // prefix with symlinks resolved, plus the remaining components.
 std::string canonical_or_planned(const std::string& path);
 
 // Denies (policy-mismatch, field "scope.sandbox.write[i]" or ".read[i]")
-// any grant that would reach a protected path. Compares canonical paths.
+// any grant that would reach a protected path and cannot be expanded
+// around it (see the rules above). Compares canonical paths.
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect);
 
 // A ruleset fd built in the parent; move-only, closes on destruction.
@@ -136,13 +169,18 @@ class PreparedRuleset {
 // script interpreter. They get execute|read_file and must exist.
 // The executable itself is run from a sealed memfd and needs no rule
 // (docs/sandbox.md, "memfd").
+// `implicit_read` are files the child must read although the artifact does
+// not list them: a script handed to its interpreter by path (executable.h);
+// read_file only.
 Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
-                                        const std::vector<std::string>& implicit_exec = {});
+                                        const std::vector<std::string>& implicit_exec = {},
+                                        const std::vector<std::string>& implicit_read = {});
 // Same at an explicit ABI (<= the kernel's): for tests of downgrades on a
 // real kernel. An ABI above the kernel's fails when the ruleset is created.
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
                                                const ProtectedPaths& protect,
-                                               const std::vector<std::string>& implicit_exec = {});
+                                               const std::vector<std::string>& implicit_exec = {},
+                                               const std::vector<std::string>& implicit_read = {});
 
 // PT_INTERP of an ELF file read through fd (must be readable; pread, the
 // offset is untouched) or path: "" for a static executable, a denial

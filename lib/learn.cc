@@ -169,27 +169,34 @@ bool looks_like_private_key(const std::string& path) {
   return head->find("-----BEGIN") != std::string::npos && head->find("PRIVATE KEY-----") != std::string::npos;
 }
 
-// Never learned: gx's own files (write: no_write; any grant: no_access) and
-// anything that looks like a PEM private key.
+// Never learned: what lies in gx's own files (no_write, no_access), exec
+// grants containing secrets, and anything that looks like a PEM private key.
 std::vector<PathAccess> drop_protected(const std::vector<PathAccess>& in, const ProtectedPaths& protect,
                                        std::vector<std::string>& warnings) {
   std::vector<PathAccess> out;
   for (const auto& a : in) {
-    auto reaches = [&](const std::vector<std::string>& list) {
+    // Equal to or inside a protected path: never learned. A read/write
+    // directory that merely CONTAINS one is kept: gx run expands it around
+    // gx's files (landlock.h); exec grants are not expanded.
+    auto inside = [&](const std::vector<std::string>& list) {
       for (const auto& p : list) {
         std::string cp = canonical_or_planned(p);
-        if (cp.empty()) continue;
-        if (fs::path_within(a.path, cp) || (a.directory && fs::path_within(cp, a.path))) return true;
+        if (!cp.empty() && fs::path_within(a.path, cp)) return true;
       }
       return false;
     };
-    bool skip = reaches(protect.no_access) || (a.grant != Grant::Read && reaches(protect.no_write));
-    // Reading gx's state or trust store is no secret, but it is gx's, not the command's.
-    if (!skip)
-      for (const auto& p : protect.no_write) {
+    auto contains = [&](const std::vector<std::string>& list) {
+      for (const auto& p : list) {
         std::string cp = canonical_or_planned(p);
-        if (!cp.empty() && fs::path_within(a.path, cp)) skip = true;
+        if (!cp.empty() && a.directory && cp != a.path && fs::path_within(cp, a.path)) return true;
       }
+      return false;
+    };
+    // Reading gx's state or trust store is no secret, but it is gx's, not the command's.
+    bool skip = inside(protect.no_access) || inside(protect.no_write) ||
+                (a.grant == Grant::Exec && contains(protect.no_access));
+    if (!skip && a.grant != Grant::Exec && (contains(protect.no_access) || contains(protect.no_write)))
+      warnings.push_back("learned " + a.path + ", which contains gx's own files: gx run grants it expanded around them");
     if (!skip && !a.directory && a.grant == Grant::Read && looks_like_private_key(a.path)) skip = true;
     if (skip) {
       warnings.push_back("not learned (gx's own file or a private key): " + a.path);
@@ -258,6 +265,8 @@ Result<LearnResult> learn(const LearnRequest& req) {
   const int ws = r.observed.wait_status;
   r.exit_status = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : 255;
   r.warnings = r.observed.notes;
+  if (!matched->script_fallback.empty())
+    r.warnings.push_back(script_fallback_warning(matched->script_arg, matched->script_fallback));
 
   std::vector<PathAccess> paths = drop_protected(r.observed.paths, req.protect, r.warnings);
   add_exec_dependencies(paths);

@@ -29,7 +29,9 @@
 // errors, a first-run cache) are denied later. The command is NOT confined
 // while it is learned; learning is no security boundary, the artifact must
 // be reviewed before it is signed. gx's own files (ProtectedPaths) and PEM
-// private keys are never turned into grants; each skip is a warning.
+// private keys are never turned into grants; each skip is a warning. A
+// learned read/write directory that merely contains them is kept (gx run
+// expands it around them, lib/landlock.h), with a warning.
 #pragma once
 
 #include <cstddef>

@@ -552,7 +552,7 @@ Result<Observation> observe_run(const MatchedInvocation& m, const ObserveOptions
   sock_fprog prog{static_cast<unsigned short>(program.size()), program.data()};
   ChildArgs c;
   c.exec_fd = m.image.fd();
-  c.inherit_fd = m.script ? m.script->fd() : -1;
+  c.inherit_fd = m.inherit_fd();
   c.sock = theirs.get();
   c.argv = argv.data();
   c.envp = envp.data();

@@ -111,6 +111,8 @@ class Pipeline {
       return m.error();
     }
     match_.emplace(m.take());
+    if (!match_->script_fallback.empty())
+      out_.warnings.push_back(script_fallback_warning(match_->script_arg, match_->script_fallback));
     subject_.exe_digest = artifact_.scope.sha256;
 
     const SandboxPolicy& policy = artifact_.scope.sandbox;
@@ -118,7 +120,7 @@ class Pipeline {
     if (Decision d = check_protected(policy, protect); !d) return d;
     auto filter = seccomp::FilterBuilder::from_policy(policy).build();
     if (!filter) return filter.error();
-    auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec);
+    auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec, match_->script_read);
     if (!ruleset) return ruleset.error();
     filter_.emplace(filter.take());
     ruleset_.emplace(ruleset.take());
@@ -126,6 +128,7 @@ class Pipeline {
     sandbox["landlock"] = ruleset_->enforcement();
     sandbox["seccomp"] = filter_->summary;
     sandbox["implicit_exec"] = match_->implicit_exec;
+    if (match_->script) sandbox["implicit_read"] = match_->script_read;
     sandbox["new_session"] = true;
     sandbox["no_new_privs"] = true;
     out_.report["sandbox"] = sandbox;
@@ -172,7 +175,7 @@ class Pipeline {
                     const_cast<sock_filter*>(filter_->program.data())};
     ChildPlan plan;
     plan.exec_fd = match_->image.fd();
-    plan.inherit_fd = match_->script ? match_->script->fd() : -1;
+    plan.inherit_fd = match_->inherit_fd();
     plan.argv = argv.data();
     plan.envp = envp.data();
     plan.cwd = match_->cwd.c_str();

@@ -216,35 +216,105 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
     return d.allowed() ? std::string("allowed") : d.field;
   };
   SandboxPolicy p;
+  // Containing a protected path: expanded by prepare_ruleset, not refused.
   p.write = {"/"};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "allowed");
   p.write = {t.granted, home};
+  CHECK(denied_field(p) == "allowed");
+  p.write = {t.granted, state + "/sub"};  // inside
   CHECK(denied_field(p) == "scope.sandbox.write[1]");
   CHECK(check_protected(p, prot).reason == DenyReason::PolicyMismatch);
-  p.write = {state + "/sub"};  // inside
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
   p.write = {state};  // equal
   CHECK(denied_field(p) == "scope.sandbox.write[0]");
   p.write = {home + "/work", home + "/.local/stat"};  // siblings, common prefix
   CHECK(denied_field(p) == "allowed");
 
-  // A symlink to home is the same grant.
+  // A symlink into the state is the same grant.
   std::string link = t.root + "/link";
   REQUIRE(symlink(home.c_str(), link.c_str()) == 0);
-  p.write = {link};
+  p.write = {link + "/.local/state/gx"};
   CHECK(denied_field(p) == "scope.sandbox.write[0]");
-  p.write = {link + "/work/../.local"};
+  p.write = {link + "/work/../.local/state/gx/x"};
   CHECK(denied_field(p) == "scope.sandbox.write[0]");
 
-  // Reading the state is fine; reading or executing the keys is not.
+  // Reading the state is fine; reading inside the keys is not; an exec
+  // grant containing the keys is refused (exec grants are not expanded).
   p.write = {};
   p.read = {home};
+  CHECK(denied_field(p) == "allowed");
+  p.read = {keys + "/a.key"};
   CHECK(denied_field(p) == "scope.sandbox.read[0]");
-  p.read = {home + "/work"};
+  p.read = {home + "/work", state};
   p.exec = {home + "/.config"};
   CHECK(denied_field(p) == "scope.sandbox.exec[0]");
   p.exec = {};
   CHECK(denied_field(p) == "allowed");
+}
+
+TEST_CASE("expansion_excludes: what a wide grant is expanded around") {
+  TempTree t;
+  std::string state = t.root + "/state";
+  REQUIRE(fs::make_dirs(state, 0700));
+  std::string exe = t.granted + "/f";  // an existing file in no_write: "the gx binary"
+  ProtectedPaths prot{{state, exe}, {state + "/receipt.key", t.root + "/keys/k"}};
+  std::string root = fs::canonical(t.root);
+  // Nested paths collapse to the outer one; a write grant avoids the file too.
+  CHECK(expansion_excludes(root, true, prot) ==
+        std::vector<std::string>{root + "/granted/f", root + "/keys/k", root + "/state"});
+  // Reading gx's executable is harmless: no expansion around it.
+  CHECK(expansion_excludes(root, false, prot) == std::vector<std::string>{root + "/keys/k", root + "/state"});
+  // Equal to a protected path: nothing strictly inside but the key.
+  CHECK(expansion_excludes(root + "/state", false, prot) == std::vector<std::string>{root + "/state/receipt.key"});
+  CHECK(expansion_excludes(root + "/denied", true, prot).empty());
+}
+
+TEST_CASE("confined child: a grant containing gx's files is expanded around them") {
+  if (kernel_abi_or_skip(3) < 3) return;
+  TempTree t;
+  std::string state = t.root + "/home/.local/state/gx";
+  std::string cfg = t.root + "/home/.config/gx";
+  std::string home = t.root + "/home";
+  REQUIRE(fs::make_dirs(state, 0700));
+  REQUIRE(fs::make_dirs(cfg, 0700));
+  REQUIRE(fs::make_dirs(home + "/docs", 0755));
+  for (const auto& f : {state + "/receipt.key", state + "/uses.db", cfg + "/trust.toml", home + "/docs/a",
+                        home + "/.local/other"})
+    REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
+  REQUIRE(symlink(state.c_str(), (home + "/link-to-state").c_str()) == 0);
+  ProtectedPaths prot{{state, cfg}, {state + "/receipt.key"}};
+  SandboxPolicy p = base_policy(t);
+  p.read.push_back(t.root);  // contains everything
+  p.write.push_back(home);   // contains the state and the trust store
+
+  auto rs = prepare_ruleset(p, prot, loader());
+  REQUIRE(rs.ok());
+  const auto& ex = rs->enforcement().expanded;
+  REQUIRE(ex.size() == 2);
+  std::string h = fs::canonical(home);
+  CHECK(ex[1].field == "scope.sandbox.write[1]");
+  CHECK(ex[1].excluded == std::vector<std::string>{h + "/.config/gx", h + "/.local/state/gx"});
+  CHECK(contains(ex[1].listable, h));
+  CHECK(contains(ex[1].listable, h + "/.local"));
+  CHECK(contains(ex[1].granted, h + "/docs"));
+  CHECK(contains(ex[1].granted, h + "/.local/other"));
+  CHECK_FALSE(contains(ex[1].granted, h + "/.local/state/gx"));
+  CHECK(ex[1].skipped_symlinks == std::vector<std::string>{h + "/link-to-state"});
+  nlohmann::json j = rs->enforcement();
+  CHECK(j["expanded"][1]["grant"] == h);
+
+  auto run = run_probe({.ruleset_fd = rs->fd()},
+                       {"read", home + "/docs/a", "write", home + "/docs/new", "read", home + "/.local/other",
+                        "list", home, "read", state + "/receipt.key", "read", state + "/uses.db", "write",
+                        state + "/uses.db", "read", cfg + "/trust.toml", "write", cfg + "/trust.toml", "write",
+                        home + "/new-in-expanded-dir", "read", home + "/link-to-state/uses.db"});
+  INFO(run.out);
+  REQUIRE_FALSE(run.failure);
+  CHECK(run.results ==
+        std::vector<int>{0, 0, 0, 0, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES});
+  CHECK(fs::exists(home + "/docs/new"));
+  CHECK_FALSE(fs::exists(home + "/new-in-expanded-dir"));
+  CHECK(fs::read_file(state + "/uses.db", 100).take() == "content");
+  CHECK(fs::read_file(cfg + "/trust.toml", 100).take() == "content");
 }
 
 TEST_CASE("canonical_or_planned resolves the existing prefix") {
@@ -317,7 +387,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     CHECK(j["scoped"].size() == 2);
   }
   SECTION("protected paths are checked") {
-    p.write.push_back(t.root);
+    p.write.push_back(t.root + "/state/sub");
     auto r = prepare_ruleset(p, ProtectedPaths{{t.root + "/state"}, {}}, loader());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::PolicyMismatch);

@@ -97,9 +97,15 @@ check "profile has no [exec] table" bash -c "! grep -q '^\[exec\]' '$T/out'"
 check "profile has the output (now an existing file)" grep -q "^write = .*\"$W/out/result.txt\"" "$T/out"
 check "command stdout went to stderr" grep -q "^mode=plain" "$T/err"
 
-# --- exit status: 0 when the artifact was written, the command's status on stderr ---
-expect_rc 0 "learn of a failing command still writes" "$GX" learn --trust "$TRUST" -o "$W/f.toml" -- /bin/false
+# --- exit status: a failing command is an error (nothing written) unless --keep-failed ---
+expect_rc 125 "learn of a failing command fails" "$GX" learn --trust "$TRUST" -o "$W/f.toml" -- /bin/false
+check "says the command failed, with its status" grep -q "FAILED while it was learned (exit status 1): no artifact written" "$T/err"
+check "no artifact written for a failing run" test ! -e "$W/f.toml"
+expect_rc 125 "learn of a failing command to stdout fails" "$GX" learn --trust "$TRUST" -- /bin/false
+check "nothing on stdout" test ! -s "$T/out"
+expect_rc 0 "--keep-failed writes it anyway" "$GX" learn --keep-failed --trust "$TRUST" -o "$W/f.toml" -- /bin/false
 check "reports status 1" grep -q "exited with status 1" "$T/err"
+check "warns it kept a failed run" grep -q "FAILED while it was learned (exit status 1); writing the artifact anyway" "$T/err"
 check "artifact written for /bin/false" test -s "$W/f.toml"
 expect_rc 125 "refuses to overwrite without --force (nothing run)" "$GX" learn -o "$W/f.toml" -- "${CMD[@]}"
 expect_rc 0 "--force overwrites" "$GX" learn --force --trust "$TRUST" -o "$W/f.toml" -- /bin/true

@@ -162,8 +162,15 @@ check "names min_landlock_abi" grep -q "min_landlock_abi" "$T/err"
 art_edit abi7 's/^min_landlock_abi = .*/min_landlock_abi = 7/' --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "control: Landlock ABI 7 required and present" R "$T/abi7.toml" -- "$MARK" "$W/m"
 has_marker "ABI 7 control"
+# A write grant containing the state dir is expanded around it (gx-artifact(5)):
+# the command runs and writes beside the state, never into it.
 art widewrite --write "$T" -- "$MARK" "$W/m"
-denied policy-mismatch "write grant containing the state dir" R "$T/widewrite.toml" -- "$MARK" "$W/m"
+rm -f "$W/m"
+expect_rc 0 "write grant containing the state dir: expanded, runs" R "$T/widewrite.toml" -- "$MARK" "$W/m"
+has_marker "expanded write grant"
+R --dry-run --json "$T/widewrite.toml" -- "$MARK" "$W/m" >"$T/ww.json" 2>/dev/null
+check "dry-run shows the state dir excluded from the expanded grant" \
+  jq -e --arg s "$(readlink -f "$S")" '.sandbox.landlock.expanded[0].excluded | index($s) != null' "$T/ww.json"
 art statewrite --write "$S" -- "$MARK" "$W/m"
 denied policy-mismatch "write grant on the state dir" R "$T/statewrite.toml" -- "$MARK" "$W/m"
 art trustwrite --write "$TR" -- "$MARK" "$W/m"
@@ -222,7 +229,14 @@ chmod +x "$T/bin/s.sh"
 art script --max-uses 10 -- "$T/bin/s.sh" arg1
 check "init pins the interpreter" grep -q '^interpreter = "/bin/sh"' "$T/script.toml"
 expect_rc 0 "authorized script runs" R "$T/script.toml" -- "$T/bin/s.sh" arg1
-check "script output, \$0 is /dev/fd/N ($(cat "$T/out"))" grep -Eqx 'script /dev/fd/[0-9]+ arg1' "$T/out"
+check "script output, \$0 is its real path ($(cat "$T/out"))" grep -qx "script $T/bin/s.sh arg1" "$T/out"
+# A directory others may write (no sticky bit): the path could be swapped
+# between digest and open, so the sealed copy runs as /dev/fd/N, with a warning.
+chmod g+w "$T/bin"
+expect_rc 0 "script in a group-writable directory runs (sealed copy)" R "$T/script.toml" -- "$T/bin/s.sh" arg1
+check "...\$0 is /dev/fd/N ($(cat "$T/out"))" grep -Eqx 'script /dev/fd/[0-9]+ arg1' "$T/out"
+check "...warning names the reason" grep -q "warning: script handed to its interpreter as /dev/fd/[0-9]*.*$T/bin is writable by group or others" "$T/err"
+chmod g-w "$T/bin"
 denied policy-mismatch "script with another argument" R "$T/script.toml" -- "$T/bin/s.sh" arg2
 cp "$T/bin/s.sh" "$T/bin/s.orig"
 printf '#!/bin/sh\necho "script $0 $1"\ntouch %s\n' "$W/m" >"$T/bin/s.sh"

@@ -139,11 +139,20 @@ printf '#!/bin/sh\necho "$0"\nls /proc/self/fd\n' >"$T/bin/fds.sh"
 chmod +x "$T/bin/fds.sh"
 art fds_script --read /proc --exec /usr/bin/ls -- "$T/bin/fds.sh"
 R "$T/fds_script.toml" -- "$T/bin/fds.sh" >"$T/out" 2>"$T/err" 3</etc/hostname 7>"$T/leak"
+# A script in a directory only root/the caller can write is handed to its
+# interpreter by path: ls (the script's child) sees 0 1 2 and its own
+# directory fd 3; nothing of gx's or of the caller's fds 3 and 7
+check "script \$0 is its path ($(head -1 "$T/out"))" test "$(head -1 "$T/out")" = "$T/bin/fds.sh"
+check "script child: fds 0 1 2 3 only ($(tail -n +2 "$T/out" | tr '\n' ' ') $(head -c 200 "$T/err"))" \
+  test "$(tail -n +2 "$T/out" | sort -n | tr '\n' ' ')" = "0 1 2 3 "
+# In a group-writable directory it gets the sealed copy as /dev/fd/N instead,
+# and N is the only extra fd
+art fds_script_open --read /proc --exec /usr/bin/ls -- "$T/bin/fds.sh"
+chmod g+w "$T/bin"
+R "$T/fds_script_open.toml" -- "$T/bin/fds.sh" >"$T/out" 2>"$T/err" 3</etc/hostname 7>"$T/leak"
+chmod g-w "$T/bin"
 n=$(head -1 "$T/out" | sed -n 's|^/dev/fd/\([0-9]*\)$|\1|p')
-# ls (the script's child) sees 0 1 2, its own directory fd 3, and the
-# script's sealed copy N that gx passes on purpose; nothing of gx's or of
-# the caller's fds 3 and 7
-check "script child: fds 0 1 2 3 $n only ($(tail -n +2 "$T/out" | tr '\n' ' ') $(head -c 200 "$T/err"))" \
+check "fallback script child: fds 0 1 2 3 $n only ($(tail -n +2 "$T/out" | tr '\n' ' ') $(head -c 200 "$T/err"))" \
   test "$(tail -n +2 "$T/out" | sort -n | tr '\n' ' ')" = "$(printf '%s\n' 0 1 2 3 "$n" | sort -n | tr '\n' ' ')"
 check "script fd is not one of the caller's (3, 7)" test -n "$n" -a "$n" != 3 -a "$n" != 7
 
@@ -158,10 +167,10 @@ for target in "$S/receipts.log" "$S/new-file" "$S/receipt.key"; do
   [ "$target" = "$S/new-file" ] && check "no file created in the state dir" test "$after" = none
 done
 check "receipt log intact after the attempts" "$GX" log verify --state "$S"
+# A read grant containing the receipt key is expanded around it (Landlock
+# cannot subtract): the run goes ahead, the key stays unreadable.
 art st_key_read --read "$S" -- "$H/try_read" "$S/receipt.key"
-run R "$T/st_key_read.toml" -- "$H/try_read" "$S/receipt.key"
-check "read grant reaching the receipt key denied ($RC)" test "$RC" = 126
-check "...as policy-mismatch" grep -q "gx: denied (policy-mismatch)" "$T/err"
+probe 1 EACCES "read grant containing the receipt key: the key stays unreadable" st_key_read -- "$H/try_read" "$S/receipt.key"
 
 # --- the child cannot run code from its own memfd ---
 art memfd -- "$H/try_memfd_exec" /bin/echo EXECUTED
