@@ -118,8 +118,11 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
     // memfd under the same number).
     std::string why = script_path_unsafe_reason(resolved->as_exec, cwd, geteuid(), image->device(), image->inode());
     if (why.empty()) {
-      std::string canon = fs::canonical(*path);
-      if (canon.empty()) why = "cannot resolve " + *path;
+      // The rule goes on the file the interpreter will open: resolve the
+      // path as given (physically), not its lexically normalised form.
+      const std::string& as_exec = resolved->as_exec;
+      std::string canon = fs::canonical(as_exec[0] == '/' ? as_exec : cwd + "/" + as_exec);
+      if (canon.empty()) why = "cannot resolve " + as_exec;
       else m.script_read.push_back(canon);
     }
     if (why.empty()) {
