@@ -16,6 +16,7 @@
 #include "lib/crypto.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
+#include "lib/use_store.h"
 
 namespace gx::bench {
 
@@ -75,6 +76,17 @@ inline bool fill_uses_fast(sqlite3* db, uint64_t n) {
   bool ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
   return ok && sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA cache_size = -2000; PRAGMA synchronous = FULL",
                             nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+// The same through a second connection to <state_dir>/uses.db (the store
+// must exist: UseStore::open() created the schema). The store keeps its own
+// connection private; benchmarks do not need it.
+inline bool fill_uses_fast(const std::string& state_dir, uint64_t n) {
+  sqlite3* db = nullptr;
+  bool ok = sqlite3_open_v2(UseStore::db_path(state_dir).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK &&
+            sqlite3_busy_timeout(db, kUseStoreBusyTimeoutMs) == SQLITE_OK && fill_uses_fast(db, n);
+  sqlite3_close(db);
+  return ok;
 }
 
 }  // namespace gx::bench

@@ -99,7 +99,7 @@ bool write_receipts_fast(const std::string& state, uint64_t n, const crypto::Pub
 // keys, big cache, then back to the settings UseStore::open() uses.
 bool fill_uses(const std::string& state, uint64_t n) {
   auto store = UseStore::open(state);
-  return store && gx::bench::fill_uses_fast(store->raw_handle_for_bench(), n);
+  return store && gx::bench::fill_uses_fast(state, n);
 }
 
 // A state directory with the receipt key and a log of n receipts.

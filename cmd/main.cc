@@ -1,6 +1,11 @@
 // gx: a thin front end. Each subcommand lives in its own file (setup_*).
 #include <CLI/CLI.hpp>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <stdlib.h>
+#include <sys/prctl.h>
+#endif
+
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -9,6 +14,14 @@
 #include "cmd/suggest.h"
 
 int main(int argc, char** argv) {
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan builds only (GX_SANITIZE): LeakSanitizer checks at exit by attaching
+  // to gx with ptrace from a helper task, which a non-dumpable gx
+  // (harden_supervisor) refuses unless the caller is root. This hook is
+  // registered after LeakSanitizer's, so it runs first; release builds never
+  // become dumpable again.
+  atexit([] { prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); });
+#endif
   CLI::App app{"gx: run a command only if a signed authorization artifact allows it", "gx"};
   app.set_version_flag("-V,--version", std::string("gx ") + GX_VERSION);
   app.require_subcommand(1);

@@ -208,8 +208,12 @@ namespace {
 // PTRACE_MODE_READ (environ) — tested on 6.18, tests/cli/run_sandbox.sh.
 // A child granted /proc could then read every variable its artifact
 // stripped. So gx moves its own environment to the heap and zeroes the
-// originals; getenv keeps working.
+// originals; getenv keeps working. Once per process: a second pass would
+// copy the heap copies again and leak the first ones (ASan found it).
 void wipe_original_environment() {
+  static bool wiped = false;
+  if (wiped) return;
+  wiped = true;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     size_t n = strlen(*e);
     char* copy = strdup(*e);

@@ -102,6 +102,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan);
 // because a ROOT child with /proc readable can still read
 // /proc/<gx>/environ (docs/sandbox.md).
 // (exec resets dumpable for the child itself; the child gets no benefit.)
+// Safe to call repeatedly: the environment is moved once per process.
 Decision harden_supervisor();
 
 // NULL-terminated char* array over owned strings, for ChildPlan argv/envp.

@@ -104,9 +104,6 @@ class UseStore {
 
   Result<UseStoreStats> stats();
 
-  // The raw connection, for benchmarks that bulk-load rows. Not for gx itself.
-  sqlite3* raw_handle_for_bench() { return db_; }
-
  private:
   explicit UseStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Decision fail(const std::string& what) const;

@@ -39,6 +39,14 @@ UseStore open_ok(const std::string& dir, int timeout_ms = kUseStoreBusyTimeoutMs
   return s.take();
 }
 
+// A second connection to the store's database, for what gx never does
+// itself (hold a write lock, tamper with the schema version).
+sqlite3* raw_open(const std::string& dir) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(UseStore::db_path(dir).c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  return db;
+}
+
 uint32_t spent(const std::string& dir, const std::string& d) {
   UseStore s = open_ok(dir);
   auto rec = s.lookup(d);
@@ -202,7 +210,7 @@ TEST_CASE("kill -9 inside an uncommitted reservation: nothing spent, store not w
     close(ready[0]);
     auto store = UseStore::open(t.path);
     if (!store) _exit(2);
-    sqlite3* db = store->raw_handle_for_bench();
+    sqlite3* db = raw_open(t.path);
     sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     sqlite3_exec(db, ("INSERT INTO uses VALUES ('" + d + "', 1, 1, 0)").c_str(), nullptr, nullptr, nullptr);
     (void)!write(ready[1], "x", 1);
@@ -232,7 +240,7 @@ TEST_CASE("a lock held past the busy timeout denies, never allows") {
     close(ready[0]);
     auto store = UseStore::open(t.path);
     if (!store) _exit(2);
-    sqlite3_exec(store->raw_handle_for_bench(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    sqlite3_exec(raw_open(t.path), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
     (void)!write(ready[1], "x", 1);
     pause();
     _exit(3);
@@ -313,7 +321,9 @@ TEST_CASE("corrupt, unwritable or unsafe state denies with state-unavailable") {
     std::string dir = t.path + "/s";
     {
       UseStore s = open_ok(dir);
-      sqlite3_exec(s.raw_handle_for_bench(), "PRAGMA user_version = 9", nullptr, nullptr, nullptr);
+      sqlite3* db = raw_open(dir);
+      sqlite3_exec(db, "PRAGMA user_version = 9", nullptr, nullptr, nullptr);
+      sqlite3_close(db);
     }
     expect_unavailable(dir);
   }
