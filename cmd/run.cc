@@ -1,8 +1,13 @@
 // gx run [options] ART -- CMD ARGS...: verified, sandboxed, fail-closed execution.
 // Only wiring: flags -> RunRequest, RunResult -> messages and exit code.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+
+#include <nlohmann/json.hpp>
 
 #include "cmd/common.h"
 #include "lib/fsutil.h"
@@ -19,6 +24,56 @@ struct RunOptions {
   std::vector<std::string> command;
   bool dry_run = false, json = false, syslog = false;
 };
+
+// The report file outlives the run and may be read by others: it names the
+// child's environment variables but never copies their values (tokens).
+nlohmann::json report_without_env_values(nlohmann::json report) {
+  if (report.contains("child") && report["child"].contains("env") && report["child"]["env"].is_array()) {
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& e : report["child"]["env"]) {
+      std::string s = e.is_string() ? e.get<std::string>() : std::string();
+      names.push_back(s.substr(0, s.find('=')));
+    }
+    report["child"].erase("env");
+    report["child"]["env_names"] = names;
+  }
+  return report;
+}
+
+// Writes the report 0600 whatever the umask. Never follows a symlink
+// (O_NOFOLLOW), never blocks on a FIFO (O_NONBLOCK), and only ever replaces
+// a regular file the caller owns: root running gx must not be tricked into
+// truncating another user's file or one a link points at.
+Decision write_report(const std::string& path, const nlohmann::json& report) {
+  auto fail = [&](const std::string& what, int err) {
+    return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "report", path);
+  };
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    if (errno == ELOOP) return Decision::deny(DenyReason::IoError, path + " is a symlink: refused", "report", path);
+    return fail("cannot open", errno);
+  }
+  struct stat st {};
+  Decision d = Decision::allow();
+  std::string text = report.dump(2) + "\n";
+  if (fstat(fd, &st) != 0) d = fail("cannot stat", errno);
+  else if (!S_ISREG(st.st_mode))
+    d = Decision::deny(DenyReason::IoError, path + " is " + fs::file_kind(st.st_mode) + ", not a regular file",
+                       "report", path);
+  else if (st.st_uid != geteuid())
+    d = Decision::deny(DenyReason::IoError, path + " is owned by uid " + std::to_string(st.st_uid) + ", not by the invoking user",
+                       "report", path);
+  else if (fchmod(fd, 0600) != 0) d = fail("cannot chmod", errno);
+  else if (ftruncate(fd, 0) != 0) d = fail("cannot truncate", errno);
+  for (size_t off = 0; d && off < text.size();) {
+    ssize_t n = write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) d = fail("cannot write", errno);
+    else off += static_cast<size_t>(n);
+  }
+  if (close(fd) != 0 && d) d = fail("cannot close", errno);
+  return d;
+}
 
 int run_run(const RunOptions& o) {
   RunRequest req;
@@ -40,9 +95,8 @@ int run_run(const RunOptions& o) {
   RunResult r = run_governed(req);
   for (const auto& w : r.warnings) std::fprintf(stderr, "gx: warning: %s\n", w.c_str());
   if (!o.report.empty()) {
-    std::string text = r.report.dump(2) + "\n";
-    if (Decision d = fs::write_file_atomic(o.report, text, 0644, fs::Overwrite::Yes); !d)
-      std::fprintf(stderr, "gx: warning: %s\n", d.explain().c_str());
+    if (Decision d = write_report(o.report, report_without_env_values(r.report)); !d)
+      std::fprintf(stderr, "gx: warning: --report not written: %s\n", d.explain().c_str());
   }
   // stdout belongs to the child once it runs: JSON only when nothing ran.
   if (o.json && !r.child_ran) std::printf("%s\n", r.report.dump(2).c_str());
@@ -65,7 +119,7 @@ void setup_run(CLI::App& app, int& exit_code) {
   sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
   sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
-  sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file");
+  sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog (also: GX_SYSLOG=1)");

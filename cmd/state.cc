@@ -23,7 +23,15 @@ int state_prune(const StateOptions& o) {
   if (!o.now.empty()) {
     auto t = parse_utc(o.now);
     if (!t) return report_error("--now: not an RFC 3339 UTC time (like 2027-01-31T00:00:00Z): " + o.now);
-    now = *t;
+    // --now may only move the clock back (reproducible runs, tests): a
+    // future --now would forget uses of artifacts that are still valid
+    // today, and an artifact whose uses are forgotten can run again.
+    if (*t > now) {
+      std::fprintf(stderr, "gx: warning: --now %s is in the future; using the clock (%s)\n", o.now.c_str(),
+                   format_utc(now).c_str());
+    } else {
+      now = *t;
+    }
   }
   // The margin is fixed, not a flag: a smaller one could forget uses of an
   // artifact that a clock-skew-tolerant verifier would still accept.
@@ -64,7 +72,7 @@ void setup_state(CLI::App& app, int& exit_code) {
     s->add_option("--state", o->state, "State directory (default: $XDG_STATE_HOME/gx; root: /var/lib/gx)");
   };
   auto* prune = sub->add_subcommand("prune", "Forget spent uses of artifacts that have expired");
-  prune->add_option("--now", o->now, "Current time (RFC 3339 UTC), instead of the clock");
+  prune->add_option("--now", o->now, "Prune as of this earlier time (RFC 3339 UTC); a time after the clock is ignored");
   state_flag(prune);
   prune->callback([o, &exit_code] { exit_code = state_prune(*o); });
   auto* show = sub->add_subcommand("show", "Count the entries of the spent-use store");

@@ -152,4 +152,135 @@ bool path_within(const std::string& inner, const std::string& outer) {
   return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 && inner[outer.size()] == '/';
 }
 
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+std::string file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISLNK(mode)) return "a symlink";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "an unknown kind of file";
+}
+
+namespace {
+
+Decision dir_error(const std::string& detail, const std::string& path) {
+  return Decision::deny(DenyReason::IoError, detail, "state", path);
+}
+
+Result<OpenDir> open_resolved(const std::string& path) {
+  std::string real = canonical(path);
+  if (real.empty()) return dir_error("cannot resolve directory " + path + ": " + errno_text(errno), path);
+  // O_NOFOLLOW: realpath returned a path without links; a link appearing
+  // now means someone is racing us.
+  int fd = open(real.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return dir_error("cannot open directory " + real + ": " + errno_text(errno), real);
+  return OpenDir{real, UniqueFd(fd)};
+}
+
+}  // namespace
+
+Result<OpenDir> open_dir_readonly(const std::string& path) { return open_resolved(path); }
+
+Result<OpenDir> open_private_dir(const std::string& path, bool create) {
+  if (path.empty()) return dir_error("no state directory given", path);
+  if (create) {
+    // A symlink in the given path is fine: it is resolved below and the
+    // resolved chain is what gets checked.
+    if (Decision d = make_dirs(path, 0700); !d) return dir_error("cannot create directory: " + d.detail, path);
+  }
+  auto dir = open_resolved(path);
+  if (!dir) return dir;
+  struct stat st {};
+  if (fstat(dir->fd.get(), &st) != 0) return dir_error("cannot stat " + dir->path + ": " + errno_text(errno), dir->path);
+  const uid_t me = geteuid();
+  if (st.st_uid != me)
+    return dir_error("directory " + dir->path + " is owned by uid " + std::to_string(st.st_uid) +
+                         ", not by the invoking user",
+                     dir->path);
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return dir_error("directory " + dir->path + " is writable by group or others", dir->path);
+  // Ancestors (StrictModes): only root or we may be able to swap a component.
+  std::string cur = dir->path;
+  while (cur != "/") {
+    cur = dirname(cur);
+    struct stat a {};
+    if (lstat(cur.c_str(), &a) != 0) return dir_error("cannot stat " + cur + ": " + errno_text(errno), cur);
+    if (a.st_uid != 0 && a.st_uid != me)
+      return dir_error("ancestor " + cur + " of " + dir->path + " is owned by uid " + std::to_string(a.st_uid) +
+                           " (neither root nor the invoking user): it could swap the directory",
+                       cur);
+    if ((a.st_mode & (S_IWGRP | S_IWOTH)) && !(a.st_mode & S_ISVTX))
+      return dir_error("ancestor " + cur + " of " + dir->path +
+                           " is writable by group or others without the sticky bit: they could swap the directory",
+                       cur);
+  }
+  return dir;
+}
+
+Result<UniqueFd> open_in_dir(const OpenDir& dir, std::string_view name, int flags, mode_t mode) {
+  const std::string full = dir.path + "/" + std::string(name);
+  if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..")
+    return Decision::deny(DenyReason::IoError, "not a file name: " + std::string(name), "file", full);
+  int fd = openat(dir.fd.get(), std::string(name).c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+                  mode);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ELOOP)
+      return Decision::deny(DenyReason::IoError, full + " is a symlink: refused (state files are never followed)",
+                            "file", full);
+    return Decision::deny(DenyReason::IoError, "cannot open " + full + ": " + errno_text(err), "file", full);
+  }
+  UniqueFd out(fd);
+  struct stat st {};
+  if (fstat(fd, &st) != 0)
+    return Decision::deny(DenyReason::IoError, "cannot stat " + full + ": " + errno_text(errno), "file", full);
+  if (!S_ISREG(st.st_mode))
+    return Decision::deny(DenyReason::IoError, full + " is " + file_kind(st.st_mode) + ", not a regular file", "file",
+                          full);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+    return Decision::deny(DenyReason::IoError, "cannot configure " + full + ": " + errno_text(errno), "file", full);
+  return out;
+}
+
+Result<std::optional<std::string>> read_in_dir(const OpenDir& dir, std::string_view name, size_t max_bytes) {
+  auto fd = open_in_dir(dir, name, O_RDONLY);
+  if (!fd) {
+    struct stat st {};
+    if (fstatat(dir.fd.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+      return std::optional<std::string>();
+    return fd.error();
+  }
+  const std::string full = dir.path + "/" + std::string(name);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd->get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Decision::deny(DenyReason::IoError, "cannot read " + full + ": " + errno_text(errno), "file", full);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes)
+      return Decision::deny(DenyReason::TooLarge, full + " is larger than " + std::to_string(max_bytes) + " bytes",
+                            "file", full);
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return std::optional<std::string>(std::move(out));
+}
+
 }  // namespace gx::fs

@@ -7,7 +7,9 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "lib/decision.h"
 
@@ -36,5 +38,63 @@ std::string canonical(const std::string& path);
 bool path_within(const std::string& inner, const std::string& outer);
 
 std::string errno_text(int err);
+
+// ---- the state directory (see docs/security.md, "State directory") ----
+
+// Owns one descriptor (closed on destruction; move-only).
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd();
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A directory resolved once: its canonical path (every symlink of the path
+// the user gave resolved by realpath(3)) and a descriptor of it. Files in it
+// are opened with open_in_dir (openat, never following a link).
+struct OpenDir {
+  std::string path;
+  UniqueFd fd;
+};
+
+// The private directory gx keeps state in. Creates `path` (mkdir -p, 0700)
+// when `create`, resolves it once, then checks like OpenSSH's StrictModes:
+//   - the directory itself is a directory owned by the caller (euid) and not
+//     writable by group or others;
+//   - every ancestor up to "/" is owned by root or the caller and is not
+//     writable by group or others, unless it has the sticky bit (like /tmp:
+//     others cannot rename or delete what they do not own there).
+// So nobody else can swap the directory or any component above it, and the
+// checked path stays the opened one. Errors are IoError naming the path.
+Result<OpenDir> open_private_dir(const std::string& path, bool create);
+// The same resolution without the ownership checks, for read-only use
+// (verifying someone else's log): nothing is created.
+Result<OpenDir> open_dir_readonly(const std::string& path);
+
+// openat(dir.fd, name) with O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
+// added to `flags`: a symlink is refused (ELOOP), a FIFO or device never
+// blocks the open, and anything but a regular file is refused after fstat
+// (IoError "... is a FIFO, not a regular file"). O_NONBLOCK is cleared
+// before returning. `name` must be a single component.
+Result<UniqueFd> open_in_dir(const OpenDir& dir, std::string_view name, int flags, mode_t mode = 0600);
+// Reads a whole regular file of `dir` (open_in_dir rules) up to max_bytes.
+// A missing file is nullopt; every other failure is an error.
+Result<std::optional<std::string>> read_in_dir(const OpenDir& dir, std::string_view name, size_t max_bytes);
+// "a FIFO", "a directory", ...: the kind of file st_mode describes.
+std::string file_kind(mode_t mode);
 
 }  // namespace gx::fs

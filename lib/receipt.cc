@@ -75,7 +75,49 @@ bool is_lower_hex(std::string_view s, size_t len) {
   return true;
 }
 
+std::string cut_marker(size_t length, const std::string& sha) {
+  return "...[gx: cut: " + std::to_string(length) + " bytes, sha256 " + sha + "]";
+}
+
+// Keeps the start of s (never splitting a UTF-8 sequence) plus the marker.
+void bound(std::string& s, size_t limit) {
+  if (s.size() <= limit) return;
+  const std::string marker = cut_marker(s.size(), crypto::sha256_hex(s));
+  size_t keep = limit > marker.size() ? limit - marker.size() : 0;
+  while (keep > 0 && (static_cast<unsigned char>(s[keep]) & 0xC0) == 0x80) --keep;
+  s.resize(keep);
+  s += marker;
+}
+
 }  // namespace
+
+void Receipt::bound_fields() {
+  for (std::string* f : {&detail, &reason, &authorized_id, &parent, &artifact_id, &artifact_digest, &issuer, &host,
+                         &exe_path, &exe_digest, &cwd})
+    bound(*f, kReceiptMaxFieldBytes);
+  auto bound_list = [](std::vector<std::string>& list, size_t budget) {
+    size_t used = 0, i = 0;
+    for (; i < list.size(); ++i) {
+      bound(list[i], kReceiptMaxFieldBytes);
+      if (used + list[i].size() > budget) break;
+      used += list[i].size();
+    }
+    if (i == list.size()) return;
+    std::string rest;
+    for (size_t k = i; k < list.size(); ++k) rest += list[k] + '\0';
+    std::string note = "[gx: cut: " + std::to_string(list.size() - i) + " more arguments, " +
+                       std::to_string(rest.size()) + " bytes, sha256 " + crypto::sha256_hex(rest) + "]";
+    list.resize(i);
+    list.push_back(std::move(note));
+  };
+  bound_list(argv, kReceiptMaxArgvBytes);
+  bound_list(signers, kReceiptMaxArgvBytes);
+  if (sandbox.is_object()) {
+    std::string text = canonical_dump(sandbox);
+    if (text.size() > kReceiptMaxSandboxBytes)
+      sandbox = json{{"cut", {{"length", text.size()}, {"sha256", crypto::sha256_hex(text)}}}};
+  }
+}
 
 std::string_view kind_name(ReceiptKind k) {
   for (const auto& [kind, name] : kKinds)

@@ -36,6 +36,18 @@ inline constexpr int kReceiptVersionCurrent = 1;
 // A line longer than this is refused by append (LogUnavailable) and is a bad
 // record for verify: argv is bounded by the kernel well below it.
 inline constexpr size_t kReceiptMaxLineBytes = 4 * 1024 * 1024;
+// Field bounds (bound_fields): a string field longer than kReceiptMaxFieldBytes
+// keeps its start and ends in "...[gx: cut: N bytes, sha256 H]" (N and H of
+// the whole original value); argv keeps whole elements up to
+// kReceiptMaxArgvBytes and replaces the rest by one element
+// "[gx: cut: K more arguments, N bytes, sha256 H]" (H over the cut elements,
+// each followed by a NUL byte); a sandbox summary longer than
+// kReceiptMaxSandboxBytes becomes {"cut":{"length":N,"sha256":H}}. JSON
+// escaping can grow a byte to 6, so a bounded receipt stays far below
+// kReceiptMaxLineBytes.
+inline constexpr size_t kReceiptMaxFieldBytes = 4096;
+inline constexpr size_t kReceiptMaxArgvBytes = 64 * 1024;
+inline constexpr size_t kReceiptMaxSandboxBytes = 256 * 1024;
 // "prev" of the first record.
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -87,6 +99,10 @@ struct Receipt {
   int64_t user_cpu_us = 0;
   int64_t sys_cpu_us = 0;
   int64_t max_rss_kb = 0;        // peak resident set size
+
+  // Cuts over-long fields (see the bounds above) so that every decision,
+  // however large its input, fits in one receipt. append() calls it.
+  void bound_fields();
 
   // The full record as JSON (including "sig").
   nlohmann::json to_json() const;

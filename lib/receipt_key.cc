@@ -38,9 +38,19 @@ Result<crypto::PrivateKey> load_checked(const std::string& path) {
   return key;
 }
 
+// A state-directory file must be a regular file, not a link: a FIFO would
+// block the read that follows (issue #9 item 14).
+Decision check_regular_no_link(const std::string& path, DenyReason reason) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Decision::deny(reason, path + " is " + fs::file_kind(st.st_mode) + ", not a regular file", "file", path);
+  return Decision::allow();
+}
+
 // receipt.pub must describe receipt.key; write it when missing.
 Decision ensure_public_file(const std::string& pub_path, const crypto::PrivateKey& key) {
   const std::string pem = key.public_key().pem();
+  if (Decision d = check_regular_no_link(pub_path, DenyReason::LogUnavailable); !d) return d;
   if (!fs::exists(pub_path)) {
     Decision w = fs::write_file_atomic(pub_path, pem, 0644, fs::Overwrite::No);
     // Losing a race to another first user is fine: it wrote the same key.
@@ -77,6 +87,8 @@ Result<crypto::PrivateKey> load_or_create_receipt_key(const std::string& state_d
 
 Result<crypto::PublicKey> load_receipt_public_key(const std::string& state_dir, const std::string& pub_path) {
   const std::string path = pub_path.empty() ? state_dir + "/" + std::string(kReceiptPubFile) : pub_path;
+  if (pub_path.empty())
+    if (Decision d = check_regular_no_link(path, DenyReason::IoError); !d) return d;
   auto key = crypto::load_public_key(path);
   if (!key) return Decision::deny(DenyReason::IoError, "cannot load receipt public key: " + key.error().explain(),
                                   "receipt-pubkey", path);

@@ -95,13 +95,7 @@ Result<std::optional<off_t>> last_newline_before(int fd, off_t end, size_t limit
   return std::optional<off_t>();
 }
 
-// The end of the log as an appender needs it.
-struct Tail {
-  off_t complete_end = 0;  // offset just past the last "\n"
-  std::string last_line;   // last complete line without "\n" (empty: no records)
-  off_t torn_offset = 0;   // bytes [torn_offset, size) lack a final "\n"
-  std::string torn;
-};
+using Tail = detail::LogTail;
 
 Result<Tail> read_tail(int fd, off_t size) {
   Tail t;
@@ -125,39 +119,70 @@ Result<Tail> read_tail(int fd, off_t size) {
 }
 
 struct Head {
+  int version = kReceiptHeadVersion;  // 0: the unversioned head of earlier gx (read, never written)
   uint64_t count = 0;
   std::string hash = std::string(kGenesisHash);
   uint64_t offset = 0;
 };
 
-std::optional<Head> parse_head(std::string_view text) {
+Result<Head> parse_head(std::string_view text) {
+  auto bad = [](const std::string& why) { return Decision::deny(DenyReason::Malformed, "receipts.head " + why); };
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("count") || !j.contains("hash") || !j.contains("offset") ||
-      !j["count"].is_number_unsigned() || !j["hash"].is_string() || !j["offset"].is_number_unsigned())
-    return std::nullopt;
-  return Head{j["count"].get<uint64_t>(), j["hash"].get<std::string>(), j["offset"].get<uint64_t>()};
+  if (j.is_discarded() || !j.is_object()) return bad("is not a JSON object (garbled)");
+  Head h;
+  std::set<std::string> keys = {"count", "hash", "offset"};
+  if (j.contains("version")) {
+    if (!j["version"].is_number_unsigned() || j["version"].get<uint64_t>() != kReceiptHeadVersion)
+      return bad("has an unsupported version");
+    keys.insert("version");
+  } else {
+    h.version = 0;
+  }
+  for (const auto& [k, v] : j.items())
+    if (!keys.count(k)) return bad("has an unknown field '" + k + "'");
+  if (!j.contains("count") || !j.contains("hash") || !j.contains("offset") || !j["count"].is_number_unsigned() ||
+      !j["hash"].is_string() || !j["offset"].is_number_unsigned())
+    return bad("lacks count, hash or offset");
+  h.count = j["count"].get<uint64_t>();
+  h.hash = j["hash"].get<std::string>();
+  h.offset = j["offset"].get<uint64_t>();
+  if (!crypto::is_hex_sha256(h.hash)) return bad("hash is not a hex SHA-256");
+  return h;
 }
 
-std::optional<Head> read_head(const std::string& path) {
-  auto text = fs::read_file(path, 4096);
-  if (!text) return std::nullopt;
-  return parse_head(*text);
+// What a reader found at receipts.head.
+struct HeadRead {
+  bool exists = false;
+  std::optional<Head> head;  // set when exists and valid
+  std::string problem;       // set when exists and not valid (symlink, FIFO, garbled, ...)
+};
+
+HeadRead read_head(const fs::OpenDir& dir) {
+  auto text = fs::read_in_dir(dir, kReceiptHeadFile, 4096);
+  if (!text) return HeadRead{true, std::nullopt, text.error().detail};
+  if (!*text) return HeadRead{};
+  auto h = parse_head(**text);
+  if (!h) return HeadRead{true, std::nullopt, h.error().detail};
+  return HeadRead{true, h.take(), ""};
 }
 
-// The head file is a hint, rewritten in place without fsync: it is only
-// ever compared with the log, so a stale or torn copy costs a comparison,
-// never a wrong chain. It is written after the log is durable, so it can lag
-// behind the log but never run ahead of it. Padded to a fixed size so a
-// shorter rewrite leaves no stale bytes.
-void write_head(const std::string& path, const Head& h) {
-  std::string text = canonical_dump(json{{"count", h.count}, {"hash", h.hash}, {"offset", h.offset}});
+std::string head_text(const Head& h) {
+  std::string text = canonical_dump(
+      json{{"version", kReceiptHeadVersion}, {"count", h.count}, {"hash", h.hash}, {"offset", h.offset}});
   if (text.size() < 255) text.resize(255, ' ');
-  text += '\n';
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return;
-  ssize_t ignored = pwrite(fd, text.data(), text.size(), 0);
-  (void)ignored;
-  close(fd);
+  return text + '\n';
+}
+
+// The head file is rewritten in place after the log is durable, without
+// fsync: it can lag behind the log (a crash), never run ahead of it, and it
+// is only ever compared with the log. Padded to a fixed size so a shorter
+// rewrite leaves no stale bytes. The descriptor was opened (and checked to
+// be a regular file) before the log was touched.
+Decision write_head(int fd, const Head& h) {
+  const std::string text = head_text(h);
+  if (pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+    return Decision::deny(DenyReason::LogUnavailable, "cannot write receipts.head: " + fs::errno_text(errno));
+  return Decision::allow();
 }
 
 // Streams a file line by line with bounded memory.
@@ -217,28 +242,35 @@ class LineReader {
 // under the exclusive lock) or a torn tail from a crash. The lock is not held
 // while reading, so a long verify never blocks `gx run`.
 struct Snapshot {
-  int fd = -1;
+  int fd = -1;    // -1: there is no receipts.log
   off_t size = 0;
-  std::optional<Head> head;  // read under the same lock: consistent with size
+  HeadRead head;  // read under the same lock: consistent with size
 };
-Result<Snapshot> snapshot(const std::string& log_path, const std::string& head_path) {
-  int fd = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) {
-    if (errno == ENOENT) return Snapshot{-1, 0, read_head(head_path)};
-    return Decision::deny(DenyReason::IoError, "cannot open " + log_path + ": " + fs::errno_text(errno));
-  }
-  struct stat st {};
+Result<Snapshot> snapshot(const fs::OpenDir& dir) {
+  const std::string log_path = dir.path + "/" + std::string(kReceiptLogFile);
+  struct stat lst {};
+  if (fstatat(dir.fd.get(), std::string(kReceiptLogFile).c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+    return Snapshot{-1, 0, read_head(dir)};
+  auto opened = fs::open_in_dir(dir, kReceiptLogFile, O_RDONLY);
+  if (!opened) return Decision::deny(DenyReason::IoError, opened.error().detail, "file", log_path);
+  int fd = opened->release();
   if (Decision d = lock(fd, LOCK_SH); !d) {
     close(fd);
     return Decision::deny(DenyReason::IoError, d.detail);
   }
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
     close(fd);
-    return Decision::deny(DenyReason::IoError, log_path + " is not a regular file");
+    return Decision::deny(DenyReason::IoError, "cannot stat " + log_path + ": " + fs::errno_text(errno));
   }
-  Snapshot snap{fd, st.st_size, read_head(head_path)};
+  Snapshot snap{fd, st.st_size, read_head(dir)};
   flock(fd, LOCK_UN);
   return snap;
+}
+
+bool exists_in(const fs::OpenDir& dir, std::string_view name) {
+  struct stat st {};
+  return fstatat(dir.fd.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 std::string host_name() { return receipt_for_this_process().host; }
@@ -325,71 +357,157 @@ Decision VerifyReport::decision() const {
 
 // ---- ReceiptLog ----
 
-ReceiptLog::ReceiptLog(std::string state_dir, ReceiptLogOptions options, crypto::PrivateKey key)
-    : state_dir_(std::move(state_dir)), options_(std::move(options)), key_(std::move(key)) {}
+ReceiptLog::ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key)
+    : dir_(std::move(dir)), options_(std::move(options)), key_(std::move(key)) {}
 
 Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptLogOptions& options) {
   if (state_dir.empty()) return Decision::deny(DenyReason::LogUnavailable, "no state directory given");
-  const std::string dir = fs::absolute(state_dir);
-  if (Decision d = fs::make_dirs(dir, 0700); !d)
-    return Decision::deny(DenyReason::LogUnavailable, "state directory unusable: " + d.explain());
-  // Whoever can write the directory can swap the log, head or key files.
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-    return Decision::deny(DenyReason::LogUnavailable, "state directory " + dir + " is writable by group or others",
-                          "state", dir);
-  auto key = load_or_create_receipt_key(dir, options.receipt_key);
-  if (!key) return key.error();
-  ReceiptLog log(dir, options, key.take());
-  // Fail at open, not at the first receipt, when the log cannot be written.
-  const std::string log_path = log.path(kReceiptLogFile);
-  bool created = !fs::exists(log_path);
-  Fd fd(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.ok()) return unavailable("cannot open " + log_path, errno);
-  if (created) {
-    // The new directory entry must be durable before any receipt relies on it.
-    Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dfd.ok() || fsync(dfd.get()) != 0) return unavailable("cannot sync " + dir, errno);
+  // Whoever can write the directory (or swap an ancestor) can swap the log,
+  // head or key files: one check for every state file (fsutil.h).
+  auto opened = fs::open_private_dir(state_dir, true);
+  if (!opened)
+    return Decision::deny(DenyReason::LogUnavailable, "state directory unusable: " + opened.error().detail, "state",
+                          opened.error().value.empty() ? state_dir : opened.error().value);
+  fs::OpenDir dir = opened.take();
+  const std::string log_path = dir.path + "/" + std::string(kReceiptLogFile);
+  const bool log_exists = exists_in(dir, kReceiptLogFile);
+  const bool own_key = options.receipt_key.empty();
+
+  if (!log_exists) {
+    // The key is only ever created after the log: a key without a log means
+    // the log was deleted, not that this is a fresh directory.
+    if (own_key && exists_in(dir, kReceiptKeyFile))
+      return Decision::deny(DenyReason::LogTampered,
+                            "receipt.key exists but receipts.log is missing (deleted?): restore the log, or move the "
+                            "state directory away to start a new one deliberately",
+                            "state", dir.path);
+    HeadRead h = read_head(dir);
+    if (h.exists && (!h.head || h.head->count > 0))
+      return Decision::deny(DenyReason::LogTampered,
+                            "receipts.log is missing but receipts.head records receipts (" +
+                                (h.head ? std::to_string(h.head->count) : h.problem) + ")",
+                            "state", dir.path);
+    // Head first, then the log: from here on a missing head means tampering.
+    // Overwrite::No: of concurrent first users exactly one writes it.
+    if (!h.exists) {
+      Decision w = fs::write_file_atomic(dir.path + "/" + std::string(kReceiptHeadFile), head_text(Head{}), 0600,
+                                         fs::Overwrite::No);
+      if (!w && !exists_in(dir, kReceiptHeadFile)) return Decision::deny(DenyReason::LogUnavailable, w.explain());
+    }
+    auto created = fs::open_in_dir(dir, kReceiptLogFile, O_RDWR | O_APPEND | O_CREAT, 0600);
+    if (!created) return Decision::deny(DenyReason::LogUnavailable, created.error().detail, "state", dir.path);
+    // The new directory entries must be durable before any receipt relies on them.
+    if (fsync(dir.fd.get()) != 0) return unavailable("cannot sync " + dir.path, errno);
+  } else if (own_key && !exists_in(dir, kReceiptKeyFile)) {
+    // A log that exists keeps its key: never start signing it with a new one.
+    auto fd = fs::open_in_dir(dir, kReceiptLogFile, O_RDONLY);
+    if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", dir.path);
+    struct stat st {};
+    if (fstat(fd->get(), &st) != 0 || st.st_size > 0)
+      return Decision::deny(DenyReason::LogUnavailable,
+                            "receipt.key is missing but " + log_path +
+                                " holds receipts signed with it: restore the key (gx never signs an existing log "
+                                "with a new key)",
+                            "receipt-key", dir.path + "/" + std::string(kReceiptKeyFile));
   }
+  auto key = load_or_create_receipt_key(dir.path, options.receipt_key);
+  if (!key) return key.error();
+  ReceiptLog log(std::move(dir), options, key.take());
+  // Fail at open, not at the first receipt, when the log cannot be written.
+  auto fd = fs::open_in_dir(log.dir_, kReceiptLogFile, O_RDWR | O_APPEND);
+  if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", log.dir_.path);
   return log;
+}
+
+Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
+  const std::string log_path = path(kReceiptLogFile);
+  Prepared p;
+  {
+    auto fd = fs::open_in_dir(dir_, kReceiptLogFile, O_RDWR | O_APPEND);
+    if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", dir_.path);
+    p.log = std::move(*fd);
+  }
+  if (Decision d = lock(p.log.get(), LOCK_EX); !d) return d;
+  struct stat st {};
+  if (fstat(p.log.get(), &st) != 0) return unavailable("cannot stat " + log_path, errno);
+
+  auto tail = read_tail(p.log.get(), st.st_size);
+  if (!tail) return tail.error();
+  p.tail = tail.take();
+  if (!p.tail.last_line.empty()) {
+    json last = json::parse(p.tail.last_line, nullptr, false);
+    if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_unsigned())
+      return Decision::deny(DenyReason::LogTampered,
+                            "the receipt log's last complete line is not a receipt; run gx log verify");
+    p.count = last["seq"].get<uint64_t>();
+    p.prev = receipt_leaf_hash(p.tail.last_line);
+    // A log keeps its key: appending with another one would make every
+    // later receipt unverifiable with the log's key.
+    const std::string mine = key_.public_key().key_id();
+    if (!last.contains("key_id") || !last["key_id"].is_string() || last["key_id"].get<std::string>() != mine)
+      return Decision::deny(DenyReason::LogUnavailable,
+                            "the receipt log is signed by key " +
+                                (last.contains("key_id") && last["key_id"].is_string()
+                                     ? last["key_id"].get<std::string>()
+                                     : std::string("?")) +
+                                ", not by the receipt key in use (" + mine +
+                                "): restore the log's key or pass it with --receipt-key",
+                            "receipt-key", options_.receipt_key.empty() ? path(kReceiptKeyFile) : options_.receipt_key);
+  }
+
+  // The head: opened (and checked: no link, no FIFO) before anything is
+  // written, so a head that cannot be kept stops the append up front.
+  const bool head_exists = exists_in(dir_, kReceiptHeadFile);
+  if (!head_exists && st.st_size > 0)
+    return Decision::deny(DenyReason::LogTampered, "receipts.head is missing but the log holds " +
+                                                       std::to_string(p.count) +
+                                                       " receipts: the log may have been truncated; run gx log verify");
+  auto hfd = fs::open_in_dir(dir_, kReceiptHeadFile, O_RDWR | O_CREAT, 0600);
+  if (!hfd) return Decision::deny(DenyReason::LogTampered, "receipts.head refused: " + hfd.error().detail, "state",
+                                  path(kReceiptHeadFile));
+  p.head_fd = std::move(*hfd);
+  if (head_exists) {
+    std::string text(4097, '\0');
+    ssize_t n = pread(p.head_fd.get(), text.data(), text.size(), 0);
+    if (n < 0) return unavailable("cannot read receipts.head", errno);
+    text.resize(static_cast<size_t>(n));
+    auto head = parse_head(text);
+    if (!head)
+      return Decision::deny(DenyReason::LogTampered, head.error().detail + "; run gx log verify", "state",
+                            path(kReceiptHeadFile));
+    if (head->count > p.count)
+      return Decision::deny(DenyReason::LogTampered, "receipts.head records " + std::to_string(head->count) +
+                                                         " receipts but the log ends at " + std::to_string(p.count) +
+                                                         ": receipts were removed");
+    if (head->count == p.count && (head->hash != p.prev || head->offset != static_cast<uint64_t>(p.tail.complete_end)))
+      return Decision::deny(DenyReason::LogTampered,
+                            "the log's last receipt differs from the one receipts.head records: the log was rewritten");
+  }
+  return p;
+}
+
+Decision ReceiptLog::preflight() const {
+  auto p = prepare();
+  return p ? Decision::allow() : p.error();
 }
 
 Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
   const std::string log_path = path(kReceiptLogFile);
-  Fd fd(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.ok()) return unavailable("cannot open " + log_path, errno);
-  if (Decision d = lock(fd.get(), LOCK_EX); !d) return d;
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return unavailable("cannot stat " + log_path, errno);
-  if (!S_ISREG(st.st_mode)) return Decision::deny(DenyReason::LogUnavailable, log_path + " is not a regular file");
-
-  auto tail = read_tail(fd.get(), st.st_size);
-  if (!tail) return tail.error();
-  uint64_t count = 0;
-  std::string prev(kGenesisHash);
-  if (!tail->last_line.empty()) {
-    json last = json::parse(tail->last_line, nullptr, false);
-    if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_unsigned())
-      return Decision::deny(DenyReason::LogTampered,
-                            "the receipt log's last complete line is not a receipt; run gx log verify");
-    count = last["seq"].get<uint64_t>();
-    prev = receipt_leaf_hash(tail->last_line);
-  }
-  if (auto head = read_head(path(kReceiptHeadFile))) {
-    if (head->count > count)
-      return Decision::deny(DenyReason::LogTampered, "receipts.head records " + std::to_string(head->count) +
-                                                         " receipts but the log ends at " + std::to_string(count) +
-                                                         ": receipts were removed");
-    if (head->count == count && (head->hash != prev || head->offset != static_cast<uint64_t>(tail->complete_end)))
-      return Decision::deny(DenyReason::LogTampered,
-                            "the log's last receipt differs from the one receipts.head records: the log was rewritten");
-  }
+  auto prepared = prepare();
+  if (!prepared) return prepared.error();
+  Prepared& p = *prepared;
+  const int fd = p.log.get();
+  uint64_t count = p.count;
+  std::string prev = p.prev;
 
   // Writes one record; on any failure the log is cut back to `at`.
-  off_t end = tail->complete_end;
+  off_t end = p.tail.complete_end;
   auto write_record = [&](Receipt& rec) -> Decision {
     auto id = crypto::random_hex(16);
     if (!id) return Decision::deny(DenyReason::LogUnavailable, id.error().detail);
+    // Every decision leaves a receipt: over-long fields are cut (keeping
+    // their length and SHA-256) rather than the receipt refused.
+    rec.bound_fields();
     rec.version = kReceiptVersionCurrent;
     rec.seq = count + 1;
     rec.id = *id;
@@ -404,11 +522,11 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
     if (line.size() > kReceiptMaxLineBytes)
       return Decision::deny(DenyReason::LogUnavailable,
                             "receipt of " + std::to_string(line.size()) + " bytes exceeds the limit");
-    Decision w = write_all(fd.get(), line + "\n");
-    if (w && fdatasync(fd.get()) != 0) w = unavailable("cannot sync the receipt log", errno);
+    Decision w = write_all(fd, line + "\n");
+    if (w && fdatasync(fd) != 0) w = unavailable("cannot sync the receipt log", errno);
     if (!w) {
       // Best effort: remove a partial line now rather than leave a tear.
-      if (ftruncate(fd.get(), end) == 0) fdatasync(fd.get());
+      if (ftruncate(fd, end) == 0) fdatasync(fd);
       return w;
     }
     ++count;
@@ -421,36 +539,38 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
     return Decision::allow();
   };
 
-  if (!tail->torn.empty()) {
+  if (!p.tail.torn.empty()) {
     // Keep the torn bytes (evidence), then cut them off, then say so in the chain.
     json note = {{"time", format_receipt_time(now_unix_us())},
-                 {"offset", static_cast<uint64_t>(tail->torn_offset)},
-                 {"length", tail->torn.size()},
-                 {"sha256", crypto::sha256_hex(tail->torn)},
-                 {"bytes_b64", crypto::base64_encode(tail->torn)}};
+                 {"offset", static_cast<uint64_t>(p.tail.torn_offset)},
+                 {"length", p.tail.torn.size()},
+                 {"sha256", crypto::sha256_hex(p.tail.torn)},
+                 {"bytes_b64", crypto::base64_encode(p.tail.torn)}};
     const std::string torn_path = path(kReceiptTornFile);
-    Fd tfd(::open(torn_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!tfd.ok()) return unavailable("cannot open " + torn_path, errno);
-    if (Decision d = write_all(tfd.get(), canonical_dump(note) + "\n"); !d) return d;
-    if (fdatasync(tfd.get()) != 0) return unavailable("cannot sync " + torn_path, errno);
-    if (ftruncate(fd.get(), tail->complete_end) != 0 || fdatasync(fd.get()) != 0)
+    auto tfd = fs::open_in_dir(dir_, kReceiptTornFile, O_WRONLY | O_APPEND | O_CREAT, 0600);
+    if (!tfd) return Decision::deny(DenyReason::LogUnavailable, tfd.error().detail, "state", torn_path);
+    if (Decision d = write_all(tfd->get(), canonical_dump(note) + "\n"); !d) return d;
+    if (fdatasync(tfd->get()) != 0) return unavailable("cannot sync " + torn_path, errno);
+    if (ftruncate(fd, p.tail.complete_end) != 0 || fdatasync(fd) != 0)
       return unavailable("cannot truncate the torn tail of " + log_path, errno);
     Receipt recovered = receipt_for_this_process();
     recovered.decision = ReceiptKind::Recovered;
     recovered.reason = std::string(reason_code(DenyReason::IoError));
-    recovered.detail = "torn final record of " + std::to_string(tail->torn.size()) + " bytes at offset " +
-                       std::to_string(tail->torn_offset) + " (sha256 " + note["sha256"].get<std::string>() +
+    recovered.detail = "torn final record of " + std::to_string(p.tail.torn.size()) + " bytes at offset " +
+                       std::to_string(p.tail.torn_offset) + " (sha256 " + note["sha256"].get<std::string>() +
                        ") moved to " + std::string(kReceiptTornFile);
     if (Decision d = write_record(recovered); !d) return d;
   }
 
   if (Decision d = write_record(r); !d) return d;
-  write_head(path(kReceiptHeadFile), Head{count, prev, static_cast<uint64_t>(end)});
+  // The receipt is durable: a head that fails to update only lags (which
+  // verify and the next append accept), so this is not an append failure.
+  (void)write_head(p.head_fd.get(), Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end)});
   return AppendedReceipt{r.id, r.seq, prev};
 }
 
 Result<VerifyReport> ReceiptLog::verify(const std::optional<Checkpoint>& checkpoint) const {
-  return verify_receipt_log(state_dir_, key_.public_key(), checkpoint);
+  return verify_receipt_log(dir_.path, key_.public_key(), checkpoint);
 }
 
 Result<Checkpoint> ReceiptLog::checkpoint() const {
@@ -476,8 +596,10 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   if (checkpoint && !checkpoint->signature_valid(key))
     return Decision::deny(DenyReason::InvalidSignature, "the checkpoint's signature does not verify with the receipt key",
                           "checkpoint");
-  const std::string log_path = state_dir + "/" + std::string(kReceiptLogFile);
-  auto snap = snapshot(log_path, state_dir + "/" + std::string(kReceiptHeadFile));
+  auto dir = fs::open_dir_readonly(state_dir);
+  if (!dir) return dir.error();
+  const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
+  auto snap = snapshot(*dir);
   if (!snap) return snap.error();
   Fd fd(snap->fd);
 
@@ -573,9 +695,20 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     return fail(f->line, f->why);
   }
   if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
-  if (snap->head && snap->head->count > rep.records)
-    return fail(rep.records + 1, "missing: receipts.head records " + std::to_string(snap->head->count) +
+  // The head is created before the log and never removed: a log without a
+  // valid head lost it (truncation hidden by deleting or garbling the head).
+  const HeadRead& head = snap->head;
+  if (!head.exists && snap->fd >= 0)
+    return fail(rep.records + 1, "receipts.head is missing (it exists whenever receipts.log does): the log may "
+                                 "have been truncated");
+  if (!head.exists && snap->fd < 0 && exists_in(*dir, kReceiptKeyFile))
+    return fail(1, "receipts.log is missing but receipt.key exists (the log was deleted)");
+  if (head.exists && !head.head) return fail(rep.records + 1, head.problem + " (the log may have been truncated)");
+  if (head.head && head.head->count > rep.records)
+    return fail(rep.records + 1, "missing: receipts.head records " + std::to_string(head.head->count) +
                                      " receipts (the log was truncated)");
+  if (head.head && head.head->count == rep.records && head.head->hash != rep.head)
+    return fail(rep.records, "differs from the last receipt receipts.head records (the log was rewritten)");
   if (checkpoint) {
     if (checkpoint->count > rep.records)
       return fail(rep.records + 1, "missing: the checkpoint of " + checkpoint->time + " covers " +
@@ -590,8 +723,10 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
 }
 
 Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const ReceiptFilter& filter) {
-  const std::string log_path = state_dir + "/" + std::string(kReceiptLogFile);
-  auto snap = snapshot(log_path, state_dir + "/" + std::string(kReceiptHeadFile));
+  auto dir = fs::open_dir_readonly(state_dir);
+  if (!dir) return dir.error();
+  const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
+  auto snap = snapshot(*dir);
   if (!snap) return snap.error();
   Fd fd(snap->fd);
   ReceiptListing out;

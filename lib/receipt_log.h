@@ -36,6 +36,8 @@
 // the record of truth.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -46,6 +48,7 @@
 
 #include "lib/crypto.h"
 #include "lib/decision.h"
+#include "lib/fsutil.h"
 #include "lib/receipt.h"
 
 namespace gx {
@@ -54,6 +57,7 @@ inline constexpr std::string_view kReceiptLogFile = "receipts.log";
 inline constexpr std::string_view kReceiptHeadFile = "receipts.head";
 inline constexpr std::string_view kReceiptTornFile = "receipts.torn";
 inline constexpr int kCheckpointVersion = 1;
+inline constexpr int kReceiptHeadVersion = 1;
 inline constexpr size_t kCheckpointMaxBytes = 64 * 1024;
 
 struct ReceiptLogOptions {
@@ -113,13 +117,36 @@ struct ReceiptListing {
   uint64_t unreadable_lines = 0;     // lines that are not v1 receipts (not verified!)
 };
 
+namespace detail {
+// The end of the log as an appender needs it.
+struct LogTail {
+  off_t complete_end = 0;  // offset just past the last "\n"
+  std::string last_line;   // last complete line without "\n" (empty: no records)
+  off_t torn_offset = 0;   // bytes [torn_offset, size) lack a final "\n"
+  std::string torn;
+};
+}  // namespace detail
+
 class ReceiptLog {
  public:
   // Creates the state directory (0700) if needed, loads or creates the
   // receipt key and checks receipts.log can be opened for appending.
   // LogUnavailable when any of it fails (e.g. the state path is a file) or
   // the directory is writable by group or others.
+  //
+  // Continuity (a log keeps its key and its head): receipts.head is created
+  // before receipts.log and receipt.key after it, so open refuses
+  // (LogTampered) a key without a log and a head recording receipts without
+  // a log, and refuses (LogUnavailable) to create a new receipt.key for a
+  // log that holds receipts.
   static Result<ReceiptLog> open(const std::string& state_dir, const ReceiptLogOptions& options = {});
+
+  // Everything append() checks before writing, without writing: the log and
+  // head are regular files (no link, FIFO), the head is valid and consistent
+  // with the log's tail, and the log's last receipt was signed by this key.
+  // gx run calls it before spending a use, so a use is never spent when no
+  // receipt can follow.
+  Decision preflight() const;
 
   // Fills r.seq, id, time, prev, key_id and sig (replacing caller values),
   // writes, fsyncs, and returns the id and line. LogUnavailable if the record
@@ -134,14 +161,23 @@ class ReceiptLog {
   // a checkpoint never vouches for a broken log.
   Result<Checkpoint> checkpoint() const;
 
-  const std::string& state_dir() const { return state_dir_; }
+  const std::string& state_dir() const { return dir_.path; }  // the resolved path
   const crypto::PublicKey& public_key() const { return key_.public_key(); }
 
  private:
-  ReceiptLog(std::string state_dir, ReceiptLogOptions options, crypto::PrivateKey key);
-  std::string path(std::string_view file) const { return state_dir_ + "/" + std::string(file); }
+  ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key);
+  std::string path(std::string_view file) const { return dir_.path + "/" + std::string(file); }
 
-  std::string state_dir_;
+  // The log's end, under the exclusive lock held while `log` stays open.
+  struct Prepared {
+    fs::UniqueFd log, head_fd;
+    detail::LogTail tail;
+    uint64_t count = 0;
+    std::string prev = std::string(kGenesisHash);
+  };
+  Result<Prepared> prepare() const;
+
+  fs::OpenDir dir_;  // resolved once; every file opened relative to it
   ReceiptLogOptions options_;
   crypto::PrivateKey key_;
 };

@@ -147,6 +147,13 @@ class Pipeline {
   }
 
   Decision reserve_and_record() {
+    // No evidence, no execution — and no use spent: the log must be usable
+    // (preflight: every check append makes, nothing written) before the use
+    // is reserved. Order: log usable -> reserve -> authorized receipt.
+    if (!log_)
+      return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
+                            req_.state_dir);
+    if (Decision d = log_->preflight(); !d) return d;
     // The use is spent before anything runs: a crash after this point
     // loses a use, never grants an extra one.
     auto store = UseStore::open(req_.state_dir);
@@ -154,10 +161,6 @@ class Pipeline {
     auto use = store->reserve(subject_.artifact_digest, artifact_.max_uses, artifact_.not_after);
     if (!use) return use.error();
     out_.report["use"] = {{"number", use->use_number}, {"max_uses", use->max_uses}};
-    // No evidence, no execution.
-    if (!log_)
-      return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
-                            req_.state_dir);
     auto r = log_->append(make_authorized(subject_));
     if (!r) return Decision::deny(DenyReason::LogUnavailable, "cannot write the authorized receipt: " + r.error().explain(),
                                   "state", req_.state_dir);

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <chrono>
 #include <thread>
 
@@ -66,41 +68,33 @@ class Transaction {
 }  // namespace
 
 // The state directory holds the only record of spent uses: refuse one that
-// someone else could rewrite.
+// someone else could rewrite or swap (fs::open_private_dir checks the
+// directory and every ancestor).
+Result<fs::OpenDir> open_state_dir(const std::string& dir) {
+  auto d = fs::open_private_dir(dir, true);
+  if (!d) return state_error("state directory unusable: " + d.error().detail, d.error().value.empty() ? dir : d.error().value);
+  return d;
+}
+
 Decision ensure_state_dir(const std::string& dir) {
-  if (Decision d = fs::make_dirs(dir, 0700); !d) return state_error("cannot create state directory: " + d.detail, dir);
-  struct stat st {};
-  if (stat(dir.c_str(), &st) != 0)
-    return state_error("cannot stat state directory " + dir + ": " + fs::errno_text(errno), dir);
-  if (!S_ISDIR(st.st_mode)) return state_error("state directory " + dir + " is not a directory", dir);
-  if (st.st_uid != geteuid())
-    return state_error("state directory " + dir + " is owned by uid " + std::to_string(st.st_uid) +
-                           ", not by the invoking user",
-                       dir);
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    return state_error("state directory " + dir + " is writable by group or others", dir);
-  return Decision::allow();
+  auto d = open_state_dir(dir);
+  return d ? Decision::allow() : d.error();
 }
 
 namespace {
 
 // Pre-creates the database 0600 (SQLite would use 0644 & ~umask; its -wal and
 // -shm files copy the main file's mode) and checks an existing one.
-Decision prepare_db_file(const std::string& path) {
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd < 0) return state_error("cannot open " + path + ": " + fs::errno_text(errno), path);
+Decision prepare_db_file(const fs::OpenDir& dir) {
+  auto fd = fs::open_in_dir(dir, "uses.db", O_RDWR | O_CREAT, 0600);
+  if (!fd) return state_error(fd.error().detail, fd.error().value);
+  const std::string path = dir.path + "/uses.db";
   struct stat st {};
-  Decision d = Decision::allow();
-  if (fstat(fd, &st) != 0)
-    d = state_error("cannot stat " + path + ": " + fs::errno_text(errno), path);
-  else if (!S_ISREG(st.st_mode))
-    d = state_error(path + " is not a regular file", path);
-  else if (st.st_uid != geteuid())
-    d = state_error(path + " is owned by another user", path);
-  else if ((st.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)
-    d = state_error("cannot chmod " + path + ": " + fs::errno_text(errno), path);
-  close(fd);
-  return d;
+  if (fstat(fd->get(), &st) != 0) return state_error("cannot stat " + path + ": " + fs::errno_text(errno), path);
+  if (st.st_uid != geteuid()) return state_error(path + " is owned by another user", path);
+  if ((st.st_mode & 077) != 0 && fchmod(fd->get(), 0600) != 0)
+    return state_error("cannot chmod " + path + ": " + fs::errno_text(errno), path);
+  return Decision::allow();
 }
 
 }  // namespace
@@ -117,9 +111,13 @@ Decision UseStore::exec(const char* sql) {
 }
 
 Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_ms) {
-  if (Decision d = ensure_state_dir(state_dir); !d) return d;
-  std::string path = db_path(state_dir);
-  if (Decision d = prepare_db_file(path); !d) return d;
+  auto dir = open_state_dir(state_dir);
+  if (!dir) return dir.error();
+  // SQLite opens by path: give it the resolved one. No component of it can
+  // be swapped by anyone but root or us (open_private_dir), and NOFOLLOW
+  // refuses a link as the file itself.
+  std::string path = db_path(dir->path);
+  if (Decision d = prepare_db_file(*dir); !d) return d;
 
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
@@ -267,6 +265,10 @@ Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_di
 }
 
 Result<uint64_t> UseStore::prune(UnixTime now, int64_t margin_seconds) {
+  // Defence in depth (cmd/state.cc already caps --now): never prune as of a
+  // time after the clock, and never with a negative margin.
+  now = std::min<UnixTime>(now, static_cast<UnixTime>(time(nullptr)));
+  margin_seconds = std::max<int64_t>(margin_seconds, 0);
   Transaction tx(db_);
   if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
   Stmt del(db_, "DELETE FROM uses WHERE not_after < ?1");

@@ -35,6 +35,7 @@
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
+#include "lib/fsutil.h"
 
 struct sqlite3;
 
@@ -66,10 +67,13 @@ struct UseStoreStats {
   uint64_t exhausted = 0;  // of which every use is spent
 };
 
-// Creates the state directory (0700) if needed, then refuses one that is not
-// a directory, is owned by another user or is group/other-writable
-// (StateUnavailable). Shared by everything gx keeps in <state>.
-Decision ensure_state_dir(const std::string& state_dir);
+// Creates the state directory (0700) if needed, resolves it once (symlinks
+// in the given path are followed, then never again) and refuses it unless
+// it and every ancestor pass fs::open_private_dir's StrictModes-like check
+// (StateUnavailable). Shared by everything gx keeps in <state>: open files
+// in it with fs::open_in_dir (no links, no FIFOs).
+Result<fs::OpenDir> open_state_dir(const std::string& state_dir);
+Decision ensure_state_dir(const std::string& state_dir);  // open_state_dir, result dropped
 
 class UseStore {
  public:
@@ -100,6 +104,8 @@ class UseStore {
 
   // Deletes entries whose not_after + margin_seconds < now; returns how many.
   // Safe: an expired artifact is denied before reserve() is ever reached.
+  // `now` is capped at the clock: a caller-supplied future time must never
+  // forget the uses of an artifact that is still valid.
   Result<uint64_t> prune(UnixTime now, int64_t margin_seconds = kUseStorePruneMarginSeconds);
 
   Result<UseStoreStats> stats();

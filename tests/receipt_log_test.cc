@@ -300,12 +300,16 @@ TEST_CASE("a checkpoint catches truncation and rewriting before it") {
   CHECK(rep.intact);
   CHECK(rep.checkpoint_matched);
 
-  SECTION("truncation, even with the head file removed too") {
+  SECTION("truncation, even with the head file rewritten to match") {
     auto lines = lines_of(slurp(t.log()));
     lines.resize(2);
     spit(t.log(), join(lines));
     REQUIRE(unlink((t.state() + "/receipts.head").c_str()) == 0);
-    CHECK(verify_ok(log).intact);  // a chain alone cannot see truncation...
+    CHECK_FALSE(verify_ok(log).intact);  // a deleted head is seen...
+    std::string last = lines[1].substr(0, lines[1].size() - 1);
+    spit(t.state() + "/receipts.head", "{\"count\":2,\"hash\":\"" + receipt_leaf_hash(last) + "\",\"offset\":" +
+                                           std::to_string(join(lines).size()) + ",\"version\":1}");
+    CHECK(verify_ok(log).intact);  // ...a consistent one, by whoever holds the state, is not...
     rep = verify_ok(log, *parsed);  // ...the checkpoint can
     CHECK_FALSE(rep.intact);
     CHECK(rep.bad_line == 3);
@@ -597,4 +601,143 @@ TEST_CASE("show filters: denied, artifact, since, tail") {
   r = read_receipt_log(t.state());
   CHECK(r->receipts.size() == 4);
   CHECK(r->unreadable_lines == 1);
+}
+
+// ---- continuity of key and head (issue #9 items 13, 14, 16, 17) ----
+
+TEST_CASE("a log keeps its key: a deleted key is not re-created and another key cannot append") {
+  TempDir t;
+  {
+    ReceiptLog log = open_log(t);
+    REQUIRE(log.append(make_authorized(subject())).ok());
+  }
+  const std::string key = t.state() + "/receipt.key";
+  const std::string saved = t.path + "/saved.key";
+  REQUIRE(rename(key.c_str(), saved.c_str()) == 0);
+  auto bad = ReceiptLog::open(t.state());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().reason == DenyReason::LogUnavailable);
+  CHECK(bad.error().detail.find("receipt.key is missing") != std::string::npos);
+  CHECK_FALSE(fs::exists(key));
+
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE(other.ok());
+  const std::string other_path = t.path + "/other.key";
+  REQUIRE(fs::write_file_atomic(other_path, other->pem(), 0600, fs::Overwrite::No).allowed());
+  REQUIRE(rename(saved.c_str(), key.c_str()) == 0);
+  ReceiptLogOptions o;
+  o.receipt_key = other_path;
+  ReceiptLog foreign = open_log(t, o);
+  auto r = foreign.append(make_authorized(subject()));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().reason == DenyReason::LogUnavailable);
+  CHECK_FALSE(foreign.preflight().allowed());
+  ReceiptLog mine = open_log(t);
+  CHECK(mine.preflight().allowed());
+  CHECK(verify_ok(mine).intact);
+  CHECK(verify_ok(mine).records == 1);
+}
+
+TEST_CASE("a truncated log is detected when the head is deleted, garbled, a symlink or a FIFO") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  for (int i = 0; i < 3; ++i) REQUIRE(log.append(make_authorized(subject())).ok());
+  const std::string head = t.state() + "/receipts.head";
+  CHECK(slurp(head).find("\"version\":1") != std::string::npos);
+  auto lines = lines_of(slurp(t.log()));
+  REQUIRE(lines.size() == 3);
+  spit(t.log(), lines[0]);
+  auto expect_broken = [&](const std::string& what) {
+    auto rep = log.verify();
+    REQUIRE(rep.ok());
+    CHECK_FALSE(rep->intact);
+    CHECK(rep->problem.find(what) != std::string::npos);
+    CHECK_FALSE(log.preflight().allowed());
+    auto a = log.append(make_authorized(subject()));
+    REQUIRE_FALSE(a.ok());
+    CHECK(a.error().reason == DenyReason::LogTampered);
+  };
+  SECTION("deleted") {
+    REQUIRE(unlink(head.c_str()) == 0);
+    expect_broken("receipts.head is missing");
+  }
+  SECTION("garbled") {
+    spit(head, "garbage");
+    expect_broken("receipts.head");
+  }
+  SECTION("unknown version") {
+    spit(head, "{\"count\":1,\"hash\":\"" + std::string(64, '0') + "\",\"offset\":1,\"version\":2}");
+    expect_broken("unsupported version");
+  }
+  SECTION("a symlink") {
+    REQUIRE(unlink(head.c_str()) == 0);
+    REQUIRE(symlink("/dev/null", head.c_str()) == 0);
+    expect_broken("symlink");
+  }
+  SECTION("a FIFO (no hang)") {
+    REQUIRE(unlink(head.c_str()) == 0);
+    REQUIRE(mkfifo(head.c_str(), 0600) == 0);
+    expect_broken("FIFO");
+  }
+}
+
+TEST_CASE("a deleted log beside its key or head is not mistaken for a fresh one") {
+  TempDir t;
+  {
+    ReceiptLog log = open_log(t);
+    REQUIRE(log.append(make_authorized(subject())).ok());
+  }
+  REQUIRE(unlink(t.log().c_str()) == 0);
+  auto bad = ReceiptLog::open(t.state());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().reason == DenyReason::LogTampered);
+  auto pub = load_receipt_public_key(t.state());
+  REQUIRE(pub.ok());
+  auto rep = verify_receipt_log(t.state(), *pub);
+  REQUIRE(rep.ok());
+  CHECK_FALSE(rep->intact);
+}
+
+TEST_CASE("state files are opened without following links: a symlinked ancestor works, a symlinked log does not") {
+  TempDir t;
+  REQUIRE(mkdir((t.path + "/real").c_str(), 0755) == 0);
+  REQUIRE(symlink((t.path + "/real").c_str(), (t.path + "/link").c_str()) == 0);
+  auto log = ReceiptLog::open(t.path + "/link/state");
+  REQUIRE(log.ok());
+  CHECK(log->state_dir() == t.path + "/real/state");
+  REQUIRE(log->append(make_authorized(subject())).ok());
+  CHECK(verify_ok(*log).intact);
+
+  TempDir t2;
+  REQUIRE(mkdir(t2.state().c_str(), 0700) == 0);
+  REQUIRE(symlink((t2.path + "/elsewhere").c_str(), t2.log().c_str()) == 0);
+  auto bad = ReceiptLog::open(t2.state());
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().reason == DenyReason::LogUnavailable);
+  CHECK_FALSE(fs::exists(t2.path + "/elsewhere"));
+}
+
+TEST_CASE("every decision leaves a receipt: long fields are cut with their length and SHA-256") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  Receipt r = subject();
+  const std::string big(128 * 1024, 'A');
+  r.argv = {"/bin/echo"};
+  for (int i = 0; i < 40; ++i) r.argv.push_back(big);
+  r.detail = std::string(1 << 20, '\x01');  // escapes to 6 bytes each in JSON
+  r.cwd = big;
+  auto a = log.append(make_denied(r, Decision::deny(DenyReason::PolicyMismatch, r.detail)));
+  REQUIRE(a.ok());
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  REQUIRE(listing->receipts.size() == 1);
+  const Receipt& got = listing->receipts[0];
+  const std::string mark = "cut: 131072 bytes, sha256 " + crypto::sha256_hex(big) + "]";
+  CHECK(got.cwd.size() <= kReceiptMaxFieldBytes);
+  CHECK(got.cwd.find(mark) != std::string::npos);
+  CHECK(got.argv[1].find(mark) != std::string::npos);
+  CHECK(got.argv.back().find("more arguments") != std::string::npos);
+  CHECK(got.detail.size() <= kReceiptMaxFieldBytes);
+  CHECK(slurp(t.log()).size() < 1024 * 1024);
+  CHECK(verify_ok(log).intact);
 }

@@ -1,5 +1,6 @@
 // The spent-use store: exact use counting under races, durability across
 // kill -9, and fail-closed behaviour on every kind of broken state.
+#include <ctime>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -332,7 +333,7 @@ TEST_CASE("corrupt, unwritable or unsafe state denies with state-unavailable") {
 TEST_CASE("prune forgets only artifacts expired beyond the margin") {
   TempDir t;
   UseStore s = open_ok(t.path);
-  const UnixTime now = 1'900'000'000;
+  const UnixTime now = static_cast<UnixTime>(time(nullptr));
   REQUIRE(s.reserve(digest("old"), 1, now - kUseStorePruneMarginSeconds - 1).ok());
   REQUIRE(s.reserve(digest("recent"), 1, now - 10).ok());  // expired, but within the margin
   REQUIRE(s.reserve(digest("live"), 1, now + 3600).ok());
@@ -347,4 +348,16 @@ TEST_CASE("prune forgets only artifacts expired beyond the margin") {
   CHECK(s.lookup(digest("recent"))->has_value());
   CHECK(s.lookup(digest("live"))->has_value());
   CHECK(*s.prune(now) == 0);
+}
+
+TEST_CASE("prune never takes a time after the clock: a live artifact keeps its spent uses") {
+  TempDir t;
+  UseStore s = open_ok(t.path);
+  const UnixTime now = static_cast<UnixTime>(time(nullptr));
+  REQUIRE(s.reserve(digest("live"), 1, now + 3600).ok());
+  auto pruned = s.prune(4'102'444'800);  // 2100-01-01
+  REQUIRE(pruned.ok());
+  CHECK(*pruned == 0);
+  CHECK(s.lookup(digest("live"))->has_value());
+  CHECK(s.reserve(digest("live"), 1, now + 3600).error().reason == DenyReason::Replay);
 }
