@@ -1,8 +1,4 @@
 // gx revoke: add an artifact or a key to the signed revocation list, or list it.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -43,27 +39,6 @@ std::string normalize_ref(const std::string& s) {
   std::string hex = s.rfind("sha256:", 0) == 0 ? s.substr(7) : s;
   return crypto::is_hex_sha256(hex) ? "sha256:" + hex : std::string();
 }
-
-// Serializes concurrent `gx revoke`s on one list (read, bump, write): an
-// exclusive flock on the list's directory, held until destruction.
-class DirLock {
- public:
-  explicit DirLock(const std::string& dir) : fd_(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
-    if (fd_ >= 0 && flock(fd_, LOCK_EX) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~DirLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
 
 const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
 
@@ -107,20 +82,10 @@ int revoke_add(const RevokeOptions& o) {
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
 
-  // The signing keys must be able to make the list valid: say which one cannot.
   std::vector<crypto::PrivateKey> keys;
-  std::vector<std::string> key_ids;
   for (const auto& path : o.keys) {
     auto key = crypto::load_private_key(path);
     if (!key) return report_denial(key.error());
-    std::string id = key->public_key().key_id();
-    const TrustedKey* tk = trust->find(id);
-    if (!tk) return report_error("signing key " + path + " (" + id + ") is not in the trust store " + p.trust);
-    if (tk->revoked) return report_error("signing key " + path + " ('" + tk->name + "') is revoked in the trust store");
-    if ((tk->not_before && now < *tk->not_before) || (tk->not_after && now > *tk->not_after))
-      return report_error("signing key " + path + " ('" + tk->name + "') is outside its validity window");
-    if (std::find(key_ids.begin(), key_ids.end(), id) != key_ids.end()) continue;  // same key twice counts once
-    key_ids.push_back(id);
     keys.push_back(key.take());
   }
 
@@ -137,33 +102,15 @@ int revoke_add(const RevokeOptions& o) {
     if (entry.target.empty())
       return report_error(std::string(o.id.empty() ? "--key-id" : "--id") + " must be sha256:<64 hex digits>");
   }
-  if (entry.kind == RevocationKind::Key &&
-      std::find(key_ids.begin(), key_ids.end(), entry.target) != key_ids.end())
-    return report_error("cannot sign with the key being revoked: sign with another trusted key (-k), or mark it "
-                        "revoked in the trust store");
-
-  std::string dir = fs::dirname(fs::absolute(p.revocations));
-  if (Decision d = fs::make_dirs(dir, 0755); !d) return report_denial(d);
-  DirLock lock(dir);
-  if (!lock.ok()) return report_error("cannot lock " + dir + ": " + fs::errno_text(errno));
-
-  auto current = RevocationList::load(p.revocations, *trust, p.state, now);
-  if (!current) return report_denial(current.error());
-  if (current->find(entry.target)) {
+  // The whole transaction (lock, load, bump, sign, verify, write, record) is the library's.
+  auto done = add_revocation(p.revocations, *trust, p.state, keys, entry, now);
+  if (!done) return report_denial(done.error());
+  if (done->already_revoked) {
     std::fprintf(stderr, "gx: %s %s is already revoked (revocation list serial %llu)\n", kind_name(entry.kind),
-                 entry.target.c_str(), static_cast<unsigned long long>(current->serial()));
+                 entry.target.c_str(), static_cast<unsigned long long>(done->list.serial()));
     return kExitOk;
   }
-  auto next = current->successor({entry}, now);
-  if (!next) return report_denial(next.error());
-  for (const auto& k : keys)
-    if (Decision d = next->add_signature(k); !d) return report_denial(d);
-  // Check our own output exactly as every gx run will, before replacing the file.
-  if (Decision d = next->verify(*trust, now); !d) return report_error("the new list would not be valid: " + d.detail);
-  if (Decision d = fs::write_file_atomic(p.revocations, next->file_text(), 0644, fs::Overwrite::Yes); !d)
-    return report_denial(d);
-  // Raise the rollback record now, so the previous list is refused at once.
-  if (Decision d = record_revocations_serial(p.state, next->serial(), next->digest()); !d) return report_denial(d);
+  const RevocationList* next = &done->list;
   std::printf("%s\n", entry.target.c_str());
   std::fprintf(stderr, "gx: revoked %s %s in %s (serial %llu)\n", kind_name(entry.kind), entry.target.c_str(),
                p.revocations.c_str(), static_cast<unsigned long long>(next->serial()));

@@ -5,7 +5,7 @@
 #include "lib/artifact.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
-#include "lib/signed_file.h"
+#include "lib/envelope.h"
 
 namespace gx::cli {
 namespace {

@@ -66,7 +66,7 @@ void setup_verify(CLI::App& app, int& exit_code) {
   sub->add_option("artifact", o->artifact, "Artifact file")->required();
   sub->add_option("--trust", o->trust, "Trust store file");
   sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory holding the highest revocation serial seen");
+  sub->add_option("--state", o->state, "State directory holding the highest serial seen of each revocation list");
   sub->add_flag("--json", o->json, "Print the whole decision as JSON on stdout");
   sub->add_flag("--print-payload", o->print_payload, "Write the exact signed bytes, PAE(type, body), to stdout and exit");
   sub->add_option("--print-signature", o->print_signature, "Write the DER signature of KEYID to stdout and exit");

@@ -75,64 +75,6 @@ bool ArgPattern::matches(std::string_view arg) const {
 
 std::string Artifact::digest() const { return "sha256:" + crypto::sha256_hex(body); }
 
-// ---- splitting and signatures ----
-
-Result<ArtifactParts> split_artifact(std::string_view bytes) {
-  ArtifactParts parts;
-  size_t pos = 0;
-  while (pos < bytes.size()) {
-    size_t eol = bytes.find('\n', pos);
-    size_t end = eol == std::string_view::npos ? bytes.size() : eol;
-    if (bytes.substr(pos, end - pos) == kSignatureHeader) {
-      parts.body = std::string(bytes.substr(0, pos));
-      parts.signature_block = std::string(bytes.substr(pos));
-      return parts;
-    }
-    pos = end + 1;
-  }
-  parts.body = std::string(bytes);
-  return parts;
-}
-
-Result<std::vector<Signature>> parse_signatures(std::string_view block) {
-  std::vector<Signature> out;
-  if (block.empty()) return out;
-  auto doc = parse_toml(block, "signature block");
-  if (!doc) return doc.error();
-  TableReader top(*doc, "");
-  const toml::array* sigs = top.array("signature", true);
-  if (Decision d = top.finish(); !d) return d;
-  if (!sigs->is_array_of_tables())
-    return Decision::deny(DenyReason::WrongType, "signature must be an array of tables", "signature");
-  if (sigs->size() > kArtifactMaxSignatures)
-    return Decision::deny(DenyReason::TooLarge, "more than " + std::to_string(kArtifactMaxSignatures) + " signatures",
-                          "signature");
-  for (size_t i = 0; i < sigs->size(); ++i) {
-    TableReader r(*sigs->get(i)->as_table(), "signature[" + std::to_string(i) + "]");
-    auto key_id = r.string("key_id", true);
-    auto alg = r.string("algorithm", true);
-    auto value = r.string("value", true);
-    if (Decision d = r.finish(); !d) return d;
-    if (*alg != crypto::kAlgorithm)
-      return Decision::deny(DenyReason::UnsupportedAlgorithm,
-                            "signature algorithm must be " + std::string(crypto::kAlgorithm),
-                            r.path("algorithm"), *alg);
-    if (key_id->rfind("sha256:", 0) != 0 || !crypto::is_hex_sha256(key_id->substr(7)))
-      return Decision::deny(DenyReason::InvalidValue, "key_id must be sha256:<64 hex digits>", r.path("key_id"),
-                            *key_id);
-    auto raw = crypto::base64_decode(*value);
-    if (!raw) return Decision::deny(DenyReason::InvalidValue, "signature value is not canonical base64",
-                                    r.path("value"), value->substr(0, 16));
-    out.push_back(Signature{*key_id, *alg, raw.take()});
-  }
-  return out;
-}
-
-std::string render_signature(const Signature& s) {
-  return std::string(kSignatureHeader) + "\nkey_id = " + toml_quote(s.key_id) + "\nalgorithm = " +
-         toml_quote(s.algorithm) + "\nvalue = " + toml_quote(crypto::base64_encode(s.value)) + "\n";
-}
-
 // ---- body ----
 namespace {
 

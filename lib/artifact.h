@@ -1,13 +1,7 @@
 // The authorization artifact, format v1 (documented in man/gx-artifact.5).
 //
-// On disk an artifact is TOML in two parts:
-//
-//   <body>                  every byte up to the first line that is exactly
-//                           "[[signature]]": signed verbatim, comments included
-//   [[signature]]           zero or more signature tables, each with exactly
-//   key_id = "sha256:..."   key_id, algorithm and value (base64 DER ECDSA)
-//   algorithm = "ecdsa-p256-sha256"
-//   value = "..."
+// On disk an artifact is a signed envelope (lib/envelope.h): a TOML body,
+// then [[signature]] tables.
 //
 // The body is never re-serialised for signing: a signature covers the exact
 // bytes PAE(crypto::kArtifactType, body), so verification happens on bytes
@@ -32,14 +26,14 @@
 #include <vector>
 
 #include "lib/decision.h"
+#include "lib/envelope.h"
 
 namespace gx {
 
 inline constexpr int kArtifactVersionOldest = 1;
 inline constexpr int kArtifactVersionCurrent = 1;
 inline constexpr size_t kArtifactMaxBytes = 256 * 1024;
-inline constexpr size_t kArtifactMaxSignatures = 32;
-inline constexpr std::string_view kSignatureHeader = "[[signature]]";
+inline constexpr size_t kArtifactMaxSignatures = kMaxSignatures;
 
 // Seconds since the Unix epoch, UTC. Text form is RFC 3339 with a mandatory
 // "Z": "2026-11-29T21:16:50Z" (no local time, no fractional seconds).
@@ -116,12 +110,6 @@ struct Bindings {
   std::optional<uid_t> uid;
 };
 
-struct Signature {
-  std::string key_id;     // "sha256:<hex>" — a hint, never trusted by itself
-  std::string algorithm;  // must be crypto::kAlgorithm
-  std::string value;      // raw DER bytes (base64 on disk)
-};
-
 struct Artifact {
   int version = kArtifactVersionCurrent;
   std::string id;  // unique, chosen by gx init (random hex)
@@ -144,20 +132,10 @@ struct Artifact {
   std::string digest() const;  // "sha256:<hex of SHA-256(body)>"
 };
 
-// Splits file bytes into the signed body and the signature block text.
-struct ArtifactParts {
-  std::string body;
-  std::string signature_block;  // starts with "[[signature]]" or is empty
-};
-Result<ArtifactParts> split_artifact(std::string_view file_bytes);
-
-// Strictly parses the signature block.
-Result<std::vector<Signature>> parse_signatures(std::string_view block);
 // Strictly parses a body (no signatures may appear inside it).
 Result<Artifact> parse_artifact_body(std::string_view body);
 // Renders a body for `gx init` / `gx learn`, with explanatory comments.
 std::string render_artifact_body(const Artifact& a);
-std::string render_signature(const Signature& s);
 
 // Reads, bounds, splits and parses an artifact file without verifying it.
 // For display and signing only: authorization goes through verify.h.

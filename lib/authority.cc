@@ -8,7 +8,6 @@ namespace gx {
 VerifyOptions Authority::options() const {
   VerifyOptions o;
   o.now = now;
-  o.skew_seconds = trust.skew_seconds;
   o.trust = &trust;
   o.host = &host;
   o.key_revoked = [this](const std::string& k) { return revocations.key_revoked(k); };

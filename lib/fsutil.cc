@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -16,13 +17,36 @@ namespace gx::fs {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+namespace {
+
+std::string file_type_name(mode_t m) {
+  if (S_ISREG(m)) return "a regular file";
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a fifo";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISLNK(m)) return "a symlink";
+  return "of unknown type";
+}
+
+std::string octal_mode(mode_t m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(m & 07777));
+  return buf;
+}
+
+}  // namespace
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + errno_text(errno), "file", path);
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return Decision::deny(DenyReason::IoError, path + " is not a regular file", "file", path);
+    return Decision::deny(DenyReason::IoError, path + " is " + file_type_name(st.st_mode) + ", not a regular file",
+                          "file", path);
   }
   std::string out;
   char buf[1 << 16];
@@ -281,6 +305,56 @@ Result<std::optional<std::string>> read_in_dir(const OpenDir& dir, std::string_v
     out.append(buf, static_cast<size_t>(n));
   }
   return std::optional<std::string>(std::move(out));
+}
+
+}  // namespace gx::fs
+
+namespace gx::fs {
+
+Decision check_strict_modes(const std::string& path, bool missing_ok) {
+  const uid_t me = geteuid();
+  auto refuse = [&](const std::string& what, const struct stat& st, const std::string& why) {
+    return Decision::deny(DenyReason::IoError,
+                          what + " is owned by uid " + std::to_string(st.st_uid) + " with mode " +
+                              octal_mode(st.st_mode) + ": " + why + " (it must be owned by root or uid " +
+                              std::to_string(me) + " and not writable by group or others)",
+                          "file", what);
+  };
+  std::string dir;
+  std::string real = canonical(path);
+  if (!real.empty()) {
+    struct stat st {};
+    if (stat(real.c_str(), &st) != 0)
+      return Decision::deny(DenyReason::IoError, "cannot stat " + real + ": " + errno_text(errno), "file", path);
+    if (!S_ISREG(st.st_mode))
+      return Decision::deny(DenyReason::IoError, path + " is " + file_type_name(st.st_mode) + ", not a regular file",
+                            "file", path);
+    if (st.st_uid != 0 && st.st_uid != me) return refuse(real, st, "untrusted owner");
+    if (st.st_mode & 022) return refuse(real, st, "writable by group or others");
+    dir = dirname(real);
+  } else {
+    if (errno != ENOENT || !missing_ok)
+      return Decision::deny(DenyReason::IoError, "cannot resolve " + path + ": " + errno_text(errno), "file", path);
+    // Missing: its nearest existing directory stands in for its own.
+    dir = dirname(absolute(path));
+    while (dir != "/" && canonical(dir).empty()) dir = dirname(dir);
+    dir = canonical(dir);
+    if (dir.empty()) dir = "/";
+  }
+  for (bool own = true;; own = false) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+      return Decision::deny(DenyReason::IoError, "cannot stat " + dir + ": " + errno_text(errno), "dir", dir);
+    if (st.st_uid != 0 && st.st_uid != me) return refuse(dir, st, "untrusted owner of a directory above " + path);
+    // A root-owned sticky ancestor (/tmp) is acceptable: others can create
+    // entries there but cannot rename or remove ours.
+    bool sticky_root = (st.st_mode & S_ISVTX) && st.st_uid == 0;
+    if ((st.st_mode & 022) && (own || !sticky_root))
+      return refuse(dir, st, "directory above " + path + " is writable by group or others");
+    if (dir == "/") break;
+    dir = dirname(dir);
+  }
+  return Decision::allow();
 }
 
 }  // namespace gx::fs

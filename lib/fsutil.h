@@ -16,8 +16,25 @@
 namespace gx::fs {
 
 // Reads a whole regular file; denies with TooLarge beyond max_bytes and
-// IoError (naming the path and errno) when it cannot be read.
+// IoError (naming the path and errno) when it cannot be read. The open never
+// blocks (O_NONBLOCK | O_NOCTTY): a FIFO, socket or device in place of a
+// file is refused ("... is a fifo, not a regular file") instead of hanging
+// gx, and it cannot become the controlling terminal.
 Result<std::string> read_file(const std::string& path, size_t max_bytes);
+
+// OpenSSH StrictModes for files that define authority (trust store,
+// revocation list): the file (symlinks resolved) must be a regular file,
+// and it and every directory from its own up to "/" must be owned by root
+// or the effective uid and not writable by group or others. One exception,
+// for ancestors only (not the file's own directory): a root-owned sticky
+// directory such as /tmp, where nobody else can rename or delete our
+// entries. A missing file (missing_ok) checks its nearest existing
+// directory and the ancestors. Denies IoError with one line naming the
+// path, its owner and its mode.
+// Checked before the file is read, by path: a swap between check and read
+// needs write access to a directory the check just proved only root or the
+// caller can write.
+Decision check_strict_modes(const std::string& path, bool missing_ok);
 
 enum class Overwrite { No, Yes };
 // Atomically writes data to path with the given mode. With Overwrite::No an

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <set>
 
+#include "lib/envelope.h"
 #include "lib/fsutil.h"
 #include "lib/revocation_index.h"
 #include "lib/toml_reader.h"
@@ -45,28 +47,21 @@ Result<UnixTime> read_time(TableReader& r, std::string_view key) {
   return *t;
 }
 
-// Keys in the trust store that may sign a list at `now` (revocation by the
-// list itself is applied separately, once the body is parsed).
-bool key_usable(const TrustedKey& k, UnixTime now) {
-  if (k.revoked) return false;
-  if (k.not_before && now < *k.not_before) return false;
-  if (k.not_after && now > *k.not_after) return false;
-  return true;
-}
-
-// Distinct trusted, usable keys whose signature verifies over the body.
-// A trusted key's signature that fails is an error, not merely "uncounted":
-// it means the body was altered after that key signed it.
-Result<std::set<std::string>> verified_signers(std::string_view body, const std::vector<Signature>& sigs,
-                                               const TrustStore& trust, UnixTime now, const std::string& origin) {
-  std::set<std::string> ok;
-  for (const auto& s : sigs) {
-    const TrustedKey* k = trust.find(s.key_id);
-    if (!k || !key_usable(*k, now)) continue;
-    if (!k->key.verify(crypto::kRevocationsType, body, s.value))
-      return invalid(origin, "signature by " + s.key_id + " (" + k->name + ") does not verify");
-    ok.insert(k->key.key_id());  // the id of the key that verified, as the index records it
+// The quorum rule shared with artifacts (lib/envelope.h), as a list error.
+Result<std::set<std::string>> quorum_signers(std::string_view body, const std::vector<Signature>& sigs,
+                                             const TrustStore& trust, UnixTime now, const std::string& origin,
+                                             const QuorumOptions& opts, std::vector<std::string>* verified = nullptr) {
+  Quorum q = verify_quorum(crypto::kRevocationsType, body, sigs, trust, now, opts);
+  if (verified) *verified = q.verified;
+  if (!q.decision) {
+    std::string why = q.decision.detail;
+    if (q.decision.reason == DenyReason::ThresholdNotMet)
+      why = "signed by " + why + " (trust store threshold; keys revoked by this list, unknown, expired or revoked "
+            "keys do not count)";
+    return invalid(origin, why);
   }
+  std::set<std::string> ok;
+  for (const TrustedKey* k : q.signers) ok.insert(k->key_id);
   return ok;
 }
 
@@ -123,7 +118,7 @@ bool racy(const FileStamp& f, int64_t read_started_ns) {
 bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
   const RevocationIndexMeta& m = idx.meta();
   int64_t started = realtime_ns();
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);  // a FIFO must not hang us
   if (fd < 0) return false;
   bool same = false;
   struct stat st {};
@@ -149,11 +144,11 @@ bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
 // Rebuilds <state>/revocations.db for a list that load() has fully validated
 // and recorded. Under the rollback lock, and only while the record still
 // names this list: a slower process never replaces a newer list's index.
-Decision publish_index(const std::string& state_dir, const RevocationIndexMeta& meta,
+Decision publish_index(const std::string& state_dir, const std::string& list_path, const RevocationIndexMeta& meta,
                        const std::vector<RevocationEntry>& entries) {
   StateLock lock(state_dir);
   if (!lock.status()) return lock.status();
-  auto seen = read_seen_revocations(state_dir);
+  auto seen = read_seen_revocations(state_dir, list_path);
   if (!seen) return seen.error();
   if (!*seen || (*seen)->serial != meta.serial || (*seen)->body_digest != meta.body_digest)
     return Decision::allow();
@@ -264,48 +259,30 @@ Decision RevocationList::verify(const TrustStore& trust, UnixTime now) const {
   return verify_as(trust, now, "(serial " + std::to_string(serial_) + ")");
 }
 
-// Distinct usable trusted keys whose signatures verify. From the index, the
-// verification done when it was built stands in, for the same public key
-// only; a key that was not usable (or not trusted) then was never checked.
-Result<std::set<std::string>> RevocationList::signers(const TrustStore& trust, UnixTime now,
-                                                      const std::string& origin) const {
-  if (!index_db_) return verified_signers(body_, signatures_, trust, now, origin);
-  std::set<std::string> ok;
-  for (const auto& s : signatures_) {
-    const TrustedKey* k = trust.find(s.key_id);
-    if (!k || !key_usable(*k, now)) continue;
-    std::string id = k->key.key_id();
-    if (std::find(index_signers_.begin(), index_signers_.end(), id) == index_signers_.end())
-      return invalid(origin, "signature by " + s.key_id + " (" + k->name +
-                                 ") was not verified when the index was built: load the list again");
-    ok.insert(id);
-  }
-  return ok;
-}
-
+// The quorum over this list's signatures, its own key entries excluded.
+// From the index, the verification done when it was built stands in, for
+// the same public key only; a trusted key not verified then denies.
 Decision RevocationList::verify_as(const TrustStore& trust, UnixTime now, const std::string& origin) const {
-  auto signers_ok = signers(trust, now, origin);
-  if (!signers_ok) return signers_ok.error();
-  size_t counted = 0;
-  for (const auto& id : *signers_ok)
-    if (!key_revoked(id)) ++counted;
-  size_t needed = static_cast<size_t>(std::max(trust.threshold, 1));
-  if (counted < needed)
-    return invalid(origin, "signed by " + std::to_string(counted) + " usable trusted key(s), " +
-                               std::to_string(needed) + " required (trust store threshold; keys revoked by this "
-                               "list, unknown, expired or revoked keys do not count)");
+  QuorumOptions opts;
+  opts.key_revoked = [this](const std::string& id) { return key_revoked(id); };
+  if (index_db_) opts.preverified = &index_signers_;
+  auto ok = quorum_signers(body_, signatures_, trust, now, origin, opts);
+  if (!ok) return ok.error();
   return Decision::allow();
 }
 
 Result<RevocationList> RevocationList::load(const std::string& path, const TrustStore& trust,
                                             const std::string& state_dir, UnixTime now) {
+  // Owner and mode first (StrictModes), for a missing list its directory:
+  // whoever could write there could delete or replace the list.
+  if (Decision d = fs::check_strict_modes(path, true); !d) return invalid(path, d);
   if (Decision d = ensure_state_dir(state_dir); !d) return d;
-  auto seen = read_seen_revocations(state_dir);
+  auto seen = read_seen_revocations(state_dir, path);
   if (!seen) return seen.error();
   if (!fs::exists(path)) {
     if (*seen)
       return invalid(path, "missing, but serial " + std::to_string((*seen)->serial) +
-                               " was already seen (deleted or rolled back)");
+                               " of this list was already seen (deleted or rolled back)");
     return RevocationList{};
   }
   // An index exists only for a list that was recorded, so no record, no index.
@@ -361,21 +338,27 @@ Result<RevocationList> RevocationList::load_full(const std::string& path, const 
   auto sigs = parse_signatures(parts->signature_block);
   if (!sigs) return invalid(path, sigs.error());
   if (sigs->empty()) return invalid(path, "not signed");
-  auto pre = verified_signers(parts->body, *sigs, trust, now, path);
+  // The full quorum before parsing (this list's own key entries can only
+  // lower the count, so they are applied once it is parsed).
+  std::vector<std::string> verified;
+  auto pre = quorum_signers(parts->body, *sigs, trust, now, path, QuorumOptions{}, &verified);
   if (!pre) return pre.error();
-  if (pre->empty()) return invalid(path, "no signature by a trusted, usable key");
 
   RevocationIndexMeta meta;
   meta.file_digest = "sha256:" + crypto::sha256_hex(*bytes);
   meta.stamp = stamp;
   meta.body_size = parts->body.size();
   meta.signature_block = std::move(parts->signature_block);
-  meta.verified_signers.assign(pre->begin(), pre->end());
+  meta.verified_signers = verified;
   bytes = std::string();  // the body now lives in parts: do not hold the file twice
   auto list = from_parts(std::move(parts->body), sigs.take(), path);
   if (!list) return list;
-  if (Decision d = list->verify_as(trust, now, path); !d) return d;
-  if (Decision d = record_revocations_serial(state_dir, list->serial(), list->digest()); !d) {
+  // Again without the keys this list revokes; the signatures were verified above.
+  QuorumOptions again;
+  again.key_revoked = [&](const std::string& id) { return list->key_revoked(id); };
+  again.preverified = &verified;
+  if (auto ok = quorum_signers(list->body(), list->signatures(), trust, now, path, again); !ok) return ok.error();
+  if (Decision d = record_revocations_serial(state_dir, path, list->serial(), list->digest()); !d) {
     if (d.reason == DenyReason::RevocationListInvalid) return invalid(path, d.detail);
     return d;
   }
@@ -385,7 +368,7 @@ Result<RevocationList> RevocationList::load_full(const std::string& path, const 
   meta.serial = list->serial();
   meta.issued_at = list->issued_at();
   meta.body_digest = list->digest();
-  (void)publish_index(state_dir, meta, list->entries());
+  (void)publish_index(state_dir, path, meta, list->entries());
   return list;
 }
 
@@ -521,56 +504,197 @@ std::string RevocationList::file_text() const {
 
 // ---- rollback record ----
 
-std::string revocations_serial_path(const std::string& state_dir) { return state_dir + "/revocations.serial"; }
+namespace {
 
-Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir) {
-  std::string path = revocations_serial_path(state_dir);
-  if (!fs::exists(path)) return std::optional<SeenRevocations>{};
-  auto text = fs::read_file(path, 256);
-  auto bad = [&](const std::string& why) {
-    return Decision::deny(DenyReason::StateUnavailable, "rollback record " + path + " " + why, "state", path);
-  };
-  if (!text) return bad("cannot be read: " + text.error().detail);
-  // Exactly "<serial> sha256:<hex>\n": one spelling, nothing to interpret.
-  const std::string& t = *text;
-  size_t sp = t.find(' ');
-  if (sp == std::string::npos || sp == 0 || sp > 19 || t.empty() || t.back() != '\n') return bad("is malformed");
-  std::string digest = t.substr(sp + 1, t.size() - sp - 2);
-  uint64_t serial = 0;
-  for (size_t i = 0; i < sp; ++i) {
-    if (t[i] < '0' || t[i] > '9') return bad("is malformed");
-    serial = serial * 10 + static_cast<uint64_t>(t[i] - '0');
-  }
-  if (!is_sha256_ref(digest) || serial == 0) return bad("is malformed");
-  return std::optional<SeenRevocations>{SeenRevocations{serial, digest}};
+constexpr std::string_view kSeenHeader = "gx-revocation-serials 2\n";
+constexpr size_t kSeenMaxBytes = 1024 * 1024;
+
+using SeenMap = std::map<std::string, SeenRevocations>;  // by revocation_list_key()
+
+Decision bad_record(const std::string& path, const std::string& why) {
+  return Decision::deny(DenyReason::StateUnavailable, "rollback record " + path + " " + why, "state", path);
 }
 
-Decision record_revocations_serial(const std::string& state_dir, uint64_t serial, const std::string& body_digest) {
+bool parse_serial(std::string_view t, uint64_t& out) {
+  if (t.empty() || t.size() > 19) return false;
+  out = 0;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return out != 0;
+}
+
+// The whole record: "gx-revocation-serials 2\n" then one line per list,
+// "<list key> <serial> <body digest>\n", every field sha256:<hex> or digits.
+Result<SeenMap> read_all_seen(const std::string& state_dir) {
+  std::string path = revocations_serial_path(state_dir);
+  SeenMap out;
+  if (!fs::exists(path)) return out;
+  auto text = fs::read_file(path, kSeenMaxBytes);  // refuses symlinks' non-regular targets and FIFOs
+  if (!text) return bad_record(path, "cannot be read: " + text.error().detail);
+  std::string_view t = *text;
+  if (t.substr(0, kSeenHeader.size()) != kSeenHeader) {
+    uint64_t ignored = 0;
+    if (t.find(' ') != std::string_view::npos && parse_serial(t.substr(0, t.find(' ')), ignored))
+      return bad_record(path, "has the old format (one serial for every list): remove it once you have checked "
+                              "the revocation lists; gx records each list again on its next load");
+    return bad_record(path, "is malformed");
+  }
+  t.remove_prefix(kSeenHeader.size());
+  while (!t.empty()) {
+    size_t eol = t.find('\n');
+    if (eol == std::string_view::npos) return bad_record(path, "is malformed (unterminated line)");
+    std::string_view line = t.substr(0, eol);
+    t.remove_prefix(eol + 1);
+    size_t s1 = line.find(' ');
+    size_t s2 = s1 == std::string_view::npos ? s1 : line.find(' ', s1 + 1);
+    if (s2 == std::string_view::npos) return bad_record(path, "is malformed");
+    std::string key(line.substr(0, s1));
+    std::string digest(line.substr(s2 + 1));
+    SeenRevocations seen;
+    if (!is_sha256_ref(key) || !is_sha256_ref(digest) || !parse_serial(line.substr(s1 + 1, s2 - s1 - 1), seen.serial))
+      return bad_record(path, "is malformed");
+    seen.body_digest = digest;
+    if (!out.emplace(key, seen).second) return bad_record(path, "names list " + key + " twice");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string revocations_serial_path(const std::string& state_dir) { return state_dir + "/revocations.serial"; }
+
+std::string revocation_list_key(const std::string& list_path) {
+  // The directory is resolved, the file name is not: the key is the same
+  // whether the list exists, is missing, or is a symlink.
+  std::string abs = fs::absolute(list_path);
+  std::string dir = fs::canonical(fs::dirname(abs));
+  std::string name = abs.substr(abs.find_last_of('/') + 1);
+  std::string where = dir.empty() ? abs : (dir == "/" ? "/" + name : dir + "/" + name);
+  return "sha256:" + crypto::sha256_hex(where);
+}
+
+Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir,
+                                                             const std::string& list_path) {
+  auto all = read_all_seen(state_dir);
+  if (!all) return all.error();
+  auto it = all->find(revocation_list_key(list_path));
+  if (it == all->end()) return std::optional<SeenRevocations>{};
+  return std::optional<SeenRevocations>{it->second};
+}
+
+Decision record_revocations_serial(const std::string& state_dir, const std::string& list_path, uint64_t serial,
+                                   const std::string& body_digest) {
   if (Decision d = ensure_state_dir(state_dir); !d) return d;
   // Two gx processes that loaded different lists must not lower the record.
   StateLock lock(state_dir);
   if (!lock.status()) return lock.status();
-  Decision result = Decision::allow();
-  auto seen = read_seen_revocations(state_dir);
-  if (!seen) {
-    result = seen.error();
-  } else if (*seen && serial < (*seen)->serial) {
-    result = Decision::deny(DenyReason::RevocationListInvalid,
-                            "rollback: serial " + std::to_string(serial) + " < " + std::to_string((*seen)->serial) +
-                                " already seen",
+  auto all = read_all_seen(state_dir);
+  if (!all) return all.error();
+  const std::string key = revocation_list_key(list_path);
+  auto it = all->find(key);
+  if (it != all->end() && serial < it->second.serial)
+    return Decision::deny(DenyReason::RevocationListInvalid,
+                          "rollback: serial " + std::to_string(serial) + " < " + std::to_string(it->second.serial) +
+                              " already seen",
+                          "serial", std::to_string(serial));
+  if (it != all->end() && serial == it->second.serial) {
+    if (body_digest != it->second.body_digest)
+      return Decision::deny(DenyReason::RevocationListInvalid,
+                            "serial " + std::to_string(serial) + " was already seen with a different body (" +
+                                it->second.body_digest + ", now " + body_digest + ")",
                             "serial", std::to_string(serial));
-  } else if (*seen && serial == (*seen)->serial) {
-    if (body_digest != (*seen)->body_digest)
-      result = Decision::deny(DenyReason::RevocationListInvalid,
-                              "serial " + std::to_string(serial) + " was already seen with a different body (" +
-                                  (*seen)->body_digest + ", now " + body_digest + ")",
-                              "serial", std::to_string(serial));
-  } else {
-    result = fs::write_file_atomic(revocations_serial_path(state_dir),
-                                   std::to_string(serial) + " " + body_digest + "\n", 0600, fs::Overwrite::Yes);
-    if (!result) result.reason = DenyReason::StateUnavailable;
+    return Decision::allow();
   }
-  return result;
+  (*all)[key] = SeenRevocations{serial, body_digest};
+  std::string text(kSeenHeader);
+  for (const auto& [k, v] : *all) text += k + " " + std::to_string(v.serial) + " " + v.body_digest + "\n";
+  if (text.size() > kSeenMaxBytes)
+    return bad_record(revocations_serial_path(state_dir), "would exceed " + std::to_string(kSeenMaxBytes) + " bytes");
+  Decision d = fs::write_file_atomic(revocations_serial_path(state_dir), text, 0600, fs::Overwrite::Yes);
+  if (!d) d.reason = DenyReason::StateUnavailable;
+  return d;
+}
+
+
+namespace {
+
+// Held for the whole read -> bump -> write of one list: an exclusive flock on
+// the list's directory.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir) : fd_(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    int rc = -1;
+    while (fd_ >= 0 && (rc = flock(fd_, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (fd_ >= 0 && rc != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~DirLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  bool ok() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust,
+                                    const std::string& state_dir, const std::vector<crypto::PrivateKey>& keys,
+                                    const RevocationEntry& entry, UnixTime now) {
+  // The signing keys must be able to make the list valid: say which one cannot.
+  std::vector<const crypto::PrivateKey*> signers;
+  std::vector<std::string> ids;
+  for (const auto& key : keys) {
+    std::string id = key.public_key().key_id();
+    const TrustedKey* tk = trust.find(id);
+    if (!tk) return Decision::deny(DenyReason::Usage, "signing key " + id + " is not in the trust store", "key", id);
+    if (Decision d = tk->usable_at(now, trust.skew_seconds); !d) {
+      d.reason = DenyReason::Usage;
+      d.detail = "signing " + d.detail;
+      return d;
+    }
+    if (entry.kind == RevocationKind::Key && id == entry.target)
+      return Decision::deny(DenyReason::Usage,
+                            "cannot sign with the key being revoked: sign with another trusted key, or mark it "
+                            "revoked in the trust store",
+                            "key", id);
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;  // same key twice counts once
+    ids.push_back(id);
+    signers.push_back(&key);
+  }
+  if (signers.empty()) return Decision::deny(DenyReason::Usage, "no signing key: the new list must be signed");
+
+  std::string dir = fs::dirname(fs::absolute(list_path));
+  if (Decision d = fs::make_dirs(dir, 0755); !d) return d;
+  DirLock lock(dir);
+  if (!lock.ok())
+    return Decision::deny(DenyReason::IoError, "cannot lock " + dir + ": " + fs::errno_text(errno), "dir", dir);
+
+  auto current = RevocationList::load(list_path, trust, state_dir, now);
+  if (!current) return current.error();
+  if (current->find(entry.target)) return RevokeResult{current.take(), true};
+  auto next = current->successor({entry}, now);
+  if (!next) return next.error();
+  for (const auto* k : signers)
+    if (Decision d = next->add_signature(*k); !d) return d;
+  // Check our own output exactly as every gx run will, before replacing the file.
+  if (Decision d = next->verify(trust, now); !d) {
+    d.reason = DenyReason::Usage;  // the signing keys chosen cannot make a valid list
+    d.detail = "the new list would not be valid: " + d.detail;
+    return d;
+  }
+  if (Decision d = fs::write_file_atomic(list_path, next->file_text(), 0644, fs::Overwrite::Yes); !d) return d;
+  // Raise the rollback record now, so the previous list is refused at once.
+  if (Decision d = record_revocations_serial(state_dir, list_path, next->serial(), next->digest()); !d) return d;
+  return RevokeResult{next.take(), false};
 }
 
 }  // namespace gx

@@ -16,9 +16,11 @@
 //
 // Validity (everything else is RevocationListInvalid: fail closed, every run
 // is denied until a valid list is in place):
-//   - the signatures of at least trust.threshold distinct keys verify, each
+//   - verify_quorum() (lib/envelope.h), the rule artifacts use: the
+//     signatures of at least trust.threshold distinct keys verify, each
 //     key in the trust store, not revoked there, inside its validity window
-//     at `now`, and not revoked by an entry of this same list. The threshold
+//     at `now` widened by the trust store's skew_seconds
+//     (TrustedKey::usable_at), and not revoked by an entry of this same list. The threshold
 //     applies because a list can also *un*-revoke (by omitting an entry):
 //     it is as powerful as an approval and needs the same quorum. A
 //     signature by a trusted key that does not verify invalidates the list;
@@ -26,12 +28,20 @@
 //   - signatures are checked on the exact body bytes before the body is parsed;
 //   - the body parses strictly (unknown/duplicate keys, a target revoked
 //     twice, bad digests, wrong types all deny);
-//   - rollback: <state>/revocations.serial records the highest serial seen
-//     and its body digest. A lower serial, or the same serial with another
-//     body, is invalid. The record is written (atomically, under a lock,
-//     never lowered) only AFTER the list was fully validated.
-//   - a missing file means "nothing revoked" until a serial has been seen;
-//     after that a missing file is a rollback (deletion) and is invalid.
+//   - the file (symlinks resolved) is a regular file and passes
+//     fs::check_strict_modes: it and every directory above it are owned by
+//     root or the caller and not writable by group or others (for a missing
+//     list: its directory). A FIFO in its place is refused, never waited on.
+//   - rollback: <state>/revocations.serial records, PER LIST, the highest
+//     serial seen and its body digest, keyed by revocation_list_key(path)
+//     (the list's path with its directory resolved). A lower serial, or the
+//     same serial with another body, is invalid. The record is written
+//     (atomically, under a lock, never lowered) only AFTER the list was
+//     fully validated. Lists at other paths (other trust stores sharing the
+//     state directory) are not affected by it.
+//   - a missing file means "nothing revoked" until a serial has been seen
+//     for that path; after that a missing file is a rollback (deletion) and
+//     is invalid.
 //
 // Verified index (docs/replay.md, "Verified index"): after a full load the
 // entries are cached in <state>/revocations.db (lib/revocation_index.h), and
@@ -165,7 +175,6 @@ class RevocationList {
   static std::optional<RevocationList> load_from_index(const std::string& path, const TrustStore& trust,
                                                        const std::string& state_dir, UnixTime now,
                                                        const SeenRevocations& seen);
-  Result<std::set<std::string>> signers(const TrustStore& trust, UnixTime now, const std::string& origin) const;
 
   int version_ = kRevocationsVersionCurrent;
   uint64_t serial_ = 0;
@@ -183,14 +192,43 @@ class RevocationList {
   std::unordered_set<std::string_view> keys_;
 };
 
-// The rollback record, <state_dir>/revocations.serial ("<serial> sha256:<hex>\n").
+// The rollback record, <state_dir>/revocations.serial, format version 2:
+//   gx-revocation-serials 2
+//   <list key> <serial> sha256:<body digest>      one line per list
+// A version-1 file ("<serial> sha256:<hex>", one serial for every list) is
+// refused (StateUnavailable) with a message saying to remove it: it cannot
+// be attributed to one list, and silently dropping it would silently drop
+// rollback protection.
 std::string revocations_serial_path(const std::string& state_dir);
-// nullopt when nothing has been recorded yet; StateUnavailable if unreadable or malformed.
-Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir);
+// "sha256:" + SHA-256 of the list's absolute path with its DIRECTORY
+// resolved (realpath) and its file name as given: stable whether the list
+// exists, is missing, or is itself a symlink.
+std::string revocation_list_key(const std::string& list_path);
+// nullopt when nothing has been recorded for this list yet; StateUnavailable
+// if the record is unreadable or malformed.
+Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir,
+                                                             const std::string& list_path);
 // Under an exclusive lock: denies RevocationListInvalid when `serial` is
-// lower than the recorded one, or equal with another digest; otherwise
-// records it (atomically, only ever raising it). Call only after the list
-// was fully validated.
-Decision record_revocations_serial(const std::string& state_dir, uint64_t serial, const std::string& body_digest);
+// lower than the one recorded for this list, or equal with another digest;
+// otherwise records it (atomically, only ever raising it). Call only after
+// the list was fully validated.
+Decision record_revocations_serial(const std::string& state_dir, const std::string& list_path, uint64_t serial,
+                                   const std::string& body_digest);
+
+// gx revoke's transaction, under an exclusive lock on the list's directory
+// (concurrent revokes serialise): every signing key must be trusted and
+// usable now (TrustedKey::usable_at, with skew; Usage otherwise, naming the
+// key), and none may be the key being revoked; then load (verified,
+// rollback-checked) -> successor with `entry` -> sign with each distinct key
+// -> verify as every run will -> write atomically (0644) -> raise the
+// rollback record. Already revoked: the current list, unchanged, with
+// already_revoked set.
+struct RevokeResult {
+  RevocationList list;
+  bool already_revoked = false;
+};
+Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust,
+                                    const std::string& state_dir, const std::vector<crypto::PrivateKey>& keys,
+                                    const RevocationEntry& entry, UnixTime now);
 
 }  // namespace gx

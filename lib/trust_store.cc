@@ -13,6 +13,23 @@ const TrustedKey* TrustStore::find(std::string_view key_id) const {
   return nullptr;
 }
 
+Decision TrustedKey::usable_at(UnixTime now, int64_t skew_seconds) const {
+  if (revoked)
+    return Decision::deny(DenyReason::KeyRevoked, "key of " + name + " (" + key_id + ") is revoked in the trust store",
+                          "signature.key_id", key_id);
+  if (not_before && now + skew_seconds < *not_before)
+    return Decision::deny(DenyReason::KeyExpired,
+                          "key of " + name + " (" + key_id + ") is outside its validity window (not before " +
+                              format_utc(*not_before) + ")",
+                          "signature.key_id", key_id);
+  if (not_after && now - skew_seconds > *not_after)
+    return Decision::deny(DenyReason::KeyExpired,
+                          "key of " + name + " (" + key_id + ") is outside its validity window (not after " +
+                              format_utc(*not_after) + ")",
+                          "signature.key_id", key_id);
+  return Decision::allow();
+}
+
 Result<TrustStore> TrustStore::parse(std::string_view text, const std::string& origin) {
   auto fail = [&](Decision d) {
     // Every trust-store problem is reported under one reason, naming the field.
@@ -69,13 +86,16 @@ Result<TrustStore> TrustStore::parse(std::string_view text, const std::string& o
 }
 
 Result<TrustStore> TrustStore::load(const std::string& path) {
-  auto text = fs::read_file(path, kTrustStoreMaxBytes);
-  if (!text) {
-    Decision d = text.error();
+  auto fail = [](Decision d) {
     d.reason = DenyReason::TrustStoreInvalid;
     d.detail = "trust store: " + d.detail;
     return d;
-  }
+  };
+  // Only an existing file is checked here: a missing one is reported by the read.
+  if (fs::exists(path))
+    if (Decision d = fs::check_strict_modes(path, false); !d) return fail(d);
+  auto text = fs::read_file(path, kTrustStoreMaxBytes);
+  if (!text) return fail(text.error());
   return parse(*text, path);
 }
 

@@ -38,6 +38,12 @@ struct TrustedKey {
   std::optional<UnixTime> not_before;
   std::optional<UnixTime> not_after;
   bool revoked = false;
+
+  // The one answer to "may this key count now?" (artifacts, revocation
+  // lists, gx revoke): allowed unless revoked here (KeyRevoked) or `now` is
+  // outside [not_before - skew, not_after + skew] (KeyExpired). The bounds
+  // themselves are inside. skew is the trust store's skew_seconds.
+  Decision usable_at(UnixTime now, int64_t skew_seconds) const;
 };
 
 struct TrustStore {
@@ -51,7 +57,10 @@ struct TrustStore {
   const TrustedKey* find(std::string_view key_id) const;
 
   // A missing file is an error (TrustStoreInvalid) for verification;
-  // load_or_empty() is for the commands that create it.
+  // load_or_empty() is for the commands that create it. Both refuse a file
+  // that is not regular (a FIFO does not hang them) or fails
+  // fs::check_strict_modes (owner root or the caller, not group/other
+  // writable, likewise every directory above it): TrustStoreInvalid.
   static Result<TrustStore> load(const std::string& path);
   static Result<TrustStore> load_or_empty(const std::string& path);
   static Result<TrustStore> parse(std::string_view text, const std::string& origin);

@@ -1,8 +1,7 @@
 #include "lib/verify.h"
 
-#include <set>
-
 #include "lib/crypto.h"
+#include "lib/envelope.h"
 #include "lib/fsutil.h"
 #include "lib/toml_reader.h"
 
@@ -43,57 +42,15 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
   if (sigs->empty())
     return deny(Decision::deny(DenyReason::MissingAuthorization, "artifact carries no signature (sign it with gx sign)"));
 
-  std::set<std::string> counted_keys;  // DER of distinct public keys
-  Decision why_not;                    // the most telling reason a signature did not count
-  auto note = [&](const std::string& key_id, const std::string& reason, Decision d) {
-    v.ignored.push_back(key_id + " (" + reason + ")");
-    if (why_not.allowed() || why_not.reason == DenyReason::UntrustedKey) why_not = std::move(d);
-  };
-  for (const auto& sig : *sigs) {
-    const TrustedKey* tk = opts.trust->find(sig.key_id);
-    if (!tk) {
-      note(sig.key_id, "untrusted", Decision::deny(DenyReason::UntrustedKey, "signed by " + sig.key_id + ", which is not in the trust store",
-                                                  "signature.key_id", sig.key_id));
-      continue;
-    }
-    if (!tk->key.verify(crypto::kArtifactType, parts->body, sig.value))
-      return deny(Decision::deny(DenyReason::InvalidSignature,
-                                 "signature by " + tk->name + " (" + sig.key_id + ") does not verify: the artifact was altered",
-                                 "signature.value", sig.key_id));
-    if (tk->revoked) {
-      note(sig.key_id, "revoked in trust store",
-           Decision::deny(DenyReason::KeyRevoked, "key of " + tk->name + " (" + sig.key_id + ") is revoked in the trust store",
-                          "signature.key_id", sig.key_id));
-      continue;
-    }
-    if (opts.key_revoked && opts.key_revoked(sig.key_id)) {
-      note(sig.key_id, "revoked",
-           Decision::deny(DenyReason::Revoked, "key of " + tk->name + " (" + sig.key_id + ") is revoked by the revocation list",
-                          "signature.key_id", sig.key_id));
-      continue;
-    }
-    if ((tk->not_before && opts.now + opts.skew_seconds < *tk->not_before) ||
-        (tk->not_after && opts.now - opts.skew_seconds > *tk->not_after)) {
-      note(sig.key_id, "outside key validity",
-           Decision::deny(DenyReason::KeyExpired, "key of " + tk->name + " (" + sig.key_id + ") is outside its validity window",
-                          "signature.key_id", sig.key_id));
-      continue;
-    }
-    // Distinct public keys only: the same key listed twice counts once.
-    if (counted_keys.insert(tk->key.der()).second) {
-      v.signers.push_back(tk->key_id);
-      v.signer_names.push_back(tk->name);
-    } else {
-      v.ignored.push_back(sig.key_id + " (duplicate)");
-    }
+  QuorumOptions qo;
+  qo.key_revoked = opts.key_revoked;
+  Quorum q = verify_quorum(crypto::kArtifactType, parts->body, *sigs, *opts.trust, opts.now, qo);
+  for (const TrustedKey* k : q.signers) {
+    v.signers.push_back(k->key_id);
+    v.signer_names.push_back(k->name);
   }
-  if (static_cast<int>(counted_keys.size()) < opts.trust->threshold) {
-    if (counted_keys.empty() && !why_not.allowed()) return deny(why_not);
-    return deny(Decision::deny(DenyReason::ThresholdNotMet,
-                               std::to_string(counted_keys.size()) + " distinct trusted signature(s), " +
-                                   std::to_string(opts.trust->threshold) + " required",
-                               "signature", std::to_string(counted_keys.size())));
-  }
+  v.ignored = std::move(q.ignored);
+  if (!q.decision) return deny(q.decision);  // signers: what did count, for the report
 
   auto artifact = parse_artifact_body(parts->body);
   if (!artifact) return deny(artifact.error());
@@ -101,10 +58,10 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
   v.artifact = artifact.take();
   const Artifact& a = *v.artifact;
 
-  if (opts.now + opts.skew_seconds < a.not_before)
+  if (opts.now + opts.trust->skew_seconds < a.not_before)
     return deny(Decision::deny(DenyReason::NotYetValid, "artifact is not valid before " + format_utc(a.not_before),
                                "not_before", format_utc(a.not_before)));
-  if (opts.now - opts.skew_seconds > a.not_after)
+  if (opts.now - opts.trust->skew_seconds > a.not_after)
     return deny(Decision::deny(DenyReason::Expired, "artifact expired at " + format_utc(a.not_after), "not_after",
                                format_utc(a.not_after)));
   if (opts.artifact_revoked && opts.artifact_revoked(v.digest))

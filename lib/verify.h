@@ -6,12 +6,14 @@
 //   1. bounded read; empty / binary input is refused;
 //   2. split body | signature block; parse the signature block strictly;
 //      the algorithm is pinned (unsupported-algorithm otherwise);
-//   3. each signature's key id is only a hint to find a trusted key; the
-//      signature is checked over PAE(kArtifactType, body) with that full key.
-//      A trusted key whose signature does not verify denies outright
-//      (invalid-signature). Unknown key ids are ignored but reported.
-//      Revoked, expired and not-yet-valid keys count for nothing;
-//   4. the threshold counts DISTINCT public keys;
+//   3.-4. the quorum, by verify_quorum() (lib/envelope.h), the same rule as
+//      for revocation lists: each signature's key id is only a hint to find
+//      a trusted key; the signature is checked over PAE(kArtifactType, body)
+//      with that full key. A trusted key whose signature does not verify
+//      denies outright (invalid-signature). Unknown key ids are ignored but
+//      reported. Revoked, expired and not-yet-valid keys (with the trust
+//      store's skew: TrustedKey::usable_at) count for nothing; the
+//      threshold counts DISTINCT public keys;
 //   5. only then is the body parsed (strictly);
 //   6. time window against one `now` fixed by the caller, never by the
 //      artifact, with a skew tolerance on both ends;
@@ -33,8 +35,8 @@ namespace gx {
 
 struct VerifyOptions {
   UnixTime now = 0;
-  int64_t skew_seconds = kDefaultSkewSeconds;
-  const TrustStore* trust = nullptr;                            // required
+  // required; its skew_seconds widens every validity window (keys and artifact)
+  const TrustStore* trust = nullptr;
   std::function<bool(const std::string&)> key_revoked;          // by key id; optional
   std::function<bool(const std::string&)> artifact_revoked;     // by artifact digest; optional
   const HostIdentity* host = nullptr;                           // check bindings when set

@@ -162,14 +162,14 @@ TEST_CASE("signatures that do not make a valid list") {
     f.write(f.next({}, {revoke_art("x")}, {&f.a}).file_text());
     require_invalid(f.load());
   }
-  SECTION("signer outside its validity window") {
-    f.trust.keys[0].not_after = kNow - 1;
+  SECTION("signer outside its validity window (beyond the trust store's skew)") {
+    f.trust.keys[0].not_after = kNow - f.trust.skew_seconds - 1;
     f.write(f.next({}, {revoke_art("x")}, {&f.a}).file_text());
     require_invalid(f.load());
   }
   SECTION("signer revoked by this very list") {
     f.write(f.next({}, {revoke_key(f.id(f.a))}, {&f.a}).file_text());
-    require_invalid(f.load(), "required");
+    require_invalid(f.load(), "is revoked by the revocation list");
     // ... while another trusted key may revoke it.
     f.write(f.next({}, {revoke_key(f.id(f.a))}, {&f.b}).file_text());
     CHECK(f.load().ok());
@@ -237,7 +237,7 @@ TEST_CASE("rollback: an older list, a rewritten serial, or a deleted list is inv
   auto now2 = f.load();
   REQUIRE(now2.ok());
   CHECK(now2->serial() == 2);
-  auto seen = read_seen_revocations(f.state);
+  auto seen = read_seen_revocations(f.state, f.list_path);
   REQUIRE(seen.ok());
   REQUIRE(seen->has_value());
   CHECK((*seen)->serial == 2);
@@ -264,28 +264,34 @@ TEST_CASE("rollback: an older list, a rewritten serial, or a deleted list is inv
     REQUIRE(l3.ok());
     CHECK(l3->artifact_revoked(art("one")));
     CHECK(l3->artifact_revoked(art("three")));
-    CHECK((*read_seen_revocations(f.state))->serial == 3);
+    CHECK((*read_seen_revocations(f.state, f.list_path))->serial == 3);
   }
   // Whatever was rejected, the record still says 2 (or 3): never lowered.
-  CHECK((*read_seen_revocations(f.state))->serial >= 2);
+  CHECK((*read_seen_revocations(f.state, f.list_path))->serial >= 2);
 }
 
 TEST_CASE("the rollback record is only ever raised and must be well-formed") {
   Fixture f;
-  REQUIRE(record_revocations_serial(f.state, 5, art("five")));
-  Decision lower = record_revocations_serial(f.state, 3, art("three"));
+  REQUIRE(record_revocations_serial(f.state, f.list_path, 5, art("five")));
+  Decision lower = record_revocations_serial(f.state, f.list_path, 3, art("three"));
   CHECK(lower.reason == DenyReason::RevocationListInvalid);
   CHECK(lower.detail == "rollback: serial 3 < 5 already seen");
-  CHECK(record_revocations_serial(f.state, 5, art("five")).allowed());
-  CHECK(record_revocations_serial(f.state, 5, art("other")).reason == DenyReason::RevocationListInvalid);
-  CHECK((*read_seen_revocations(f.state))->serial == 5);
-  REQUIRE(record_revocations_serial(f.state, 6, art("six")));
-  CHECK(*fs::read_file(revocations_serial_path(f.state), 256) == "6 " + art("six") + "\n");
+  CHECK(record_revocations_serial(f.state, f.list_path, 5, art("five")).allowed());
+  CHECK(record_revocations_serial(f.state, f.list_path, 5, art("other")).reason == DenyReason::RevocationListInvalid);
+  CHECK((*read_seen_revocations(f.state, f.list_path))->serial == 5);
+  REQUIRE(record_revocations_serial(f.state, f.list_path, 6, art("six")));
+  CHECK(*fs::read_file(revocations_serial_path(f.state), 4096) ==
+        "gx-revocation-serials 2\n" + revocation_list_key(f.list_path) + " 6 " + art("six") + "\n");
 
-  for (const std::string& bad : std::vector<std::string>{"", "6\n", "six " + art("six") + "\n", "6 " + art("six"), "0 " + art("z") + "\n"}) {
+  const std::string h = "gx-revocation-serials 2\n", k = revocation_list_key(f.list_path);
+  for (const std::string& bad : std::vector<std::string>{
+           "", "6\n", "six " + art("six") + "\n", "6 " + art("six"), "0 " + art("z") + "\n",
+           "6 " + art("six") + "\n" /* version 1: one serial for every list */, h + k + " 6 " + art("six"),
+           h + k + " 0 " + art("six") + "\n", h + k + " 6 " + art("six") + "\n" + k + " 7 " + art("six") + "\n",
+           h + "sha256:xyz 6 " + art("six") + "\n", "gx-revocation-serials 3\n"}) {
     INFO(bad);
     REQUIRE(fs::write_file_atomic(revocations_serial_path(f.state), bad, 0600, fs::Overwrite::Yes));
-    auto r = read_seen_revocations(f.state);
+    auto r = read_seen_revocations(f.state, f.list_path);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::StateUnavailable);
     CHECK(f.load().error().reason == DenyReason::StateUnavailable);  // fail closed
@@ -451,7 +457,7 @@ TEST_CASE("index: a changed list file is never served from the index") {
     require_invalid(f.load(), "different body");
   }
   // The record was never raised by a rejected file.
-  CHECK((*read_seen_revocations(f.state))->serial >= 1);
+  CHECK((*read_seen_revocations(f.state, f.list_path))->serial >= 1);
 }
 
 TEST_CASE("index: an in-place edit that keeps the size and mtime is caught (stamp fast path)") {
@@ -607,9 +613,9 @@ TEST_CASE("index: rollback protection holds with an index present") {
     auto l = f.load();
     REQUIRE(l.ok());
     CHECK_FALSE(l->from_index());
-    CHECK((*read_seen_revocations(f.state))->serial == 2);
+    CHECK((*read_seen_revocations(f.state, f.list_path))->serial == 2);
   }
-  CHECK((*read_seen_revocations(f.state))->serial == 2);
+  CHECK((*read_seen_revocations(f.state, f.list_path))->serial == 2);
 }
 
 TEST_CASE("index: trust store changes are re-applied to an indexed list") {
@@ -638,7 +644,7 @@ TEST_CASE("index: trust store changes are re-applied to an indexed list") {
     f.trust.keys[0].not_after = kNow + 5;
     REQUIRE(f.load(kNow).ok());
     CHECK(f.load(kNow)->from_index());
-    require_invalid(f.load(kNow + 10));
+    require_invalid(f.load(kNow + 5 + f.trust.skew_seconds + 1));
   }
   SECTION("threshold raised") {
     f.trust.threshold = 2;
@@ -691,4 +697,111 @@ TEST_CASE("index: a stamp collision alone does not serve a re-signed file (signa
     REQUIRE(idx->restamp(now_stamp));
   }
   require_invalid(f.load(), "different body");
+}
+
+// ---- one rollback record per list (issue #9, item 11) ----
+
+TEST_CASE("two lists sharing one state directory keep separate rollback records") {
+  Fixture f;
+  const std::string other = f.dir + "/other/revocations.toml";  // another trust store's list
+  f.write(f.next({}, {revoke_art("bad")}, {&f.a}).file_text());
+  REQUIRE(f.load().ok());
+  REQUIRE((*read_seen_revocations(f.state, f.list_path))->serial == 1);
+  CHECK_FALSE(*read_seen_revocations(f.state, other));
+  // The other list is missing and was never seen: nothing revoked, not "rolled back".
+  auto l2 = RevocationList::load(other, f.trust, f.state, kNow);
+  REQUIRE(l2.ok());
+  CHECK(l2->serial() == 0);
+  // Its own serial 1 (a different body) is not confused with the first list's serial 1.
+  std::filesystem::create_directories(f.dir + "/other");
+  REQUIRE(fs::write_file_atomic(other, f.next({}, {revoke_art("other")}, {&f.b}).file_text(), 0644,
+                                fs::Overwrite::Yes));
+  auto l3 = RevocationList::load(other, f.trust, f.state, kNow);
+  REQUIRE(l3.ok());
+  CHECK(l3->artifact_revoked(art("other")));
+  CHECK(f.load().ok());  // the first list still loads (its index may have been replaced: full load)
+  // Deleting the first list is still a rollback, for that list only.
+  std::filesystem::remove(f.list_path);
+  require_invalid(f.load(), "of this list was already seen");
+  CHECK(RevocationList::load(other, f.trust, f.state, kNow).ok());
+}
+
+TEST_CASE("the list key names the list, not the spelling of its path") {
+  Fixture f;
+  CHECK(revocation_list_key(f.list_path) == revocation_list_key(f.dir + "/./revocations.toml"));
+  CHECK(revocation_list_key(f.list_path) != revocation_list_key(f.dir + "/other.toml"));
+  std::filesystem::create_symlink(f.dir, f.dir + "/link");  // the directory is resolved
+  CHECK(revocation_list_key(f.list_path) == revocation_list_key(f.dir + "/link/revocations.toml"));
+  // The file name is not: a list that is a symlink keeps its own record.
+  f.write("x");
+  std::filesystem::create_symlink(f.list_path, f.dir + "/alias.toml");
+  CHECK(revocation_list_key(f.dir + "/alias.toml") != revocation_list_key(f.list_path));
+}
+
+// ---- key validity with the trust store's skew (issue #9, item 12) ----
+
+TEST_CASE("a list signer's validity window is widened by skew_seconds, boundaries included") {
+  Fixture f;
+  f.trust.skew_seconds = 60;
+  f.trust.keys[0].not_after = kNow - 60;   // alice expired exactly skew ago
+  f.trust.keys[1].not_before = kNow + 61;  // bob becomes valid one second past the skew
+  RevocationList l = f.next({}, {revoke_art("x")}, {&f.a});
+  CHECK(l.verify(f.trust, kNow).allowed());             // now - skew == not_after: still usable
+  CHECK_FALSE(l.verify(f.trust, kNow + 1).allowed());   // one second later: not
+  RevocationList lb = f.next({}, {revoke_art("x")}, {&f.b});
+  CHECK_FALSE(lb.verify(f.trust, kNow).allowed());
+  CHECK(lb.verify(f.trust, kNow + 1).allowed());        // now + skew == not_before
+  f.trust.skew_seconds = 0;
+  CHECK_FALSE(l.verify(f.trust, kNow).allowed());
+  // The full load applies the same rule.
+  f.trust.skew_seconds = 60;
+  f.write(l.file_text());
+  CHECK(f.load(kNow).ok());
+}
+
+TEST_CASE("add_revocation: signing keys are checked with the trust store's skew") {
+  Fixture f;
+  f.trust.skew_seconds = 60;
+  f.trust.keys[0].not_after = kNow - 30;  // expired 30 s ago, inside the skew
+  std::vector<crypto::PrivateKey> keys;
+  keys.push_back(f.a);
+  auto done = add_revocation(f.list_path, f.trust, f.state, keys, revoke_art("x"), kNow);
+  REQUIRE(done.ok());
+  CHECK(done->list.serial() == 1);
+  CHECK(f.load(kNow).ok());
+  f.trust.skew_seconds = 10;
+  auto late = add_revocation(f.list_path, f.trust, f.state, keys, revoke_art("y"), kNow);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().reason == DenyReason::Usage);
+  CHECK(late.error().detail.find("outside its validity window") != std::string::npos);
+  CHECK(RevocationList::parse_unverified(f.read(), "t")->serial() == 1);  // nothing written
+  // The same transaction refuses to sign with the key it revokes.
+  f.trust.skew_seconds = 60;
+  auto self = add_revocation(f.list_path, f.trust, f.state, keys, revoke_key(f.id(f.a)), kNow);
+  REQUIRE_FALSE(self.ok());
+  CHECK(self.error().detail.find("key being revoked") != std::string::npos);
+  auto again = add_revocation(f.list_path, f.trust, f.state, keys, revoke_art("x"), kNow);
+  REQUIRE(again.ok());
+  CHECK(again->already_revoked);
+}
+
+// ---- non-regular files and StrictModes (issue #9, items 14 and 15) ----
+
+TEST_CASE("a FIFO as the revocation list is refused without blocking") {
+  Fixture f;
+  REQUIRE(mkfifo(f.list_path.c_str(), 0644) == 0);
+  require_invalid(f.load(), "fifo");
+}
+
+TEST_CASE("a revocation list writable by others, or in a directory writable by others, is refused") {
+  Fixture f;
+  f.write(f.next({}, {revoke_art("bad")}, {&f.a}).file_text());
+  REQUIRE(chmod(f.list_path.c_str(), 0666) == 0);
+  require_invalid(f.load(), "writable by group or others");
+  REQUIRE(chmod(f.list_path.c_str(), 0644) == 0);
+  REQUIRE(chmod(f.dir.c_str(), 0777) == 0);
+  require_invalid(f.load(), "writable by group or others");
+  std::filesystem::remove(f.list_path);  // a missing list in such a directory too
+  require_invalid(f.load(), "writable by group or others");
+  REQUIRE(chmod(f.dir.c_str(), 0700) == 0);
 }

@@ -2,7 +2,7 @@
 
 #include "lib/artifact.h"
 #include "lib/crypto.h"
-#include "lib/signed_file.h"
+#include "lib/envelope.h"
 #include "lib/trust_store.h"
 #include "lib/verify.h"
 
@@ -170,4 +170,25 @@ TEST_CASE("sign refuses the same key twice and freezes the body") {
   CHECK(again.error().reason == DenyReason::DuplicateField);
   std::string two = *append_signature(s, crypto::kArtifactType, f.keys[1]);
   CHECK(split_artifact(two)->body == split_artifact(s)->body);
+}
+
+TEST_CASE("a signing key's validity window is widened by the trust store's skew, boundaries included") {
+  Fixture f;
+  const std::string s = f.sign(body(), {0});
+  f.trust.skew_seconds = 60;
+  f.trust.keys[0].not_after = kNow - 60;
+  CHECK(f.verify(s).decision.allowed());
+  f.trust.keys[0].not_after = kNow - 61;
+  CHECK(f.verify(s).decision.reason == DenyReason::KeyExpired);
+  f.trust.keys[0].not_after.reset();
+  f.trust.keys[0].not_before = kNow + 60;
+  CHECK(f.verify(s).decision.allowed());
+  f.trust.keys[0].not_before = kNow + 61;
+  CHECK(f.verify(s).decision.reason == DenyReason::KeyExpired);
+  // The skew is the trust store's, for the key and the artifact alike.
+  f.trust.skew_seconds = 0;
+  f.trust.keys[0].not_before = kNow + 1;
+  CHECK(f.verify(s).decision.reason == DenyReason::KeyExpired);
+  f.trust.keys[0].not_before.reset();
+  CHECK(f.verify(s, kNow - 1).decision.reason == DenyReason::NotYetValid);
 }

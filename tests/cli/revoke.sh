@@ -27,7 +27,7 @@ expect_rc 0 "revoke artifact" R -k "$T/alice.key" "$T/a.toml" --reason "leaked"
 check "prints the artifact digest" test "$(cat "$T/out")" = "$DIGEST"
 check "list written beside the trust store" test -f "$LIST"
 check "list is 0644" test "$(stat -c %a "$LIST")" = 644
-check "rollback record written" test "$(cut -d' ' -f1 "$ST/revocations.serial")" = 1
+check "rollback record written" test "$(awk 'NR == 2 {print $2}' "$ST/revocations.serial")" = 1
 expect_rc 0 "list --json" R --list --json
 check "serial 1" test "$(jq .serial "$T/out")" = 1
 check "entry is the artifact" test "$(jq -r '.entries[0].artifact' "$T/out")" = "$DIGEST"
@@ -46,7 +46,7 @@ check "openssl verifies the list signature" test $? = 0
 
 # --- idempotent, other targets ---
 expect_rc 0 "revoking again is a no-op" R -k "$T/alice.key" --id "$DIGEST"
-check "serial unchanged" test "$(cut -d' ' -f1 "$ST/revocations.serial")" = 1
+check "serial unchanged" test "$(awk 'NR == 2 {print $2}' "$ST/revocations.serial")" = 1
 OTHER=$(printf other | sha256sum | cut -d' ' -f1)
 expect_rc 0 "revoke by bare hex --id" R -k "$T/bob.key" --id "$OTHER"
 check "normalised to sha256:" test "$(cat "$T/out")" = "sha256:$OTHER"
