@@ -104,7 +104,7 @@ std::vector<std::string> scope_names(uint64_t scopes);
 // prefix with symlinks resolved, plus the remaining components.
 std::string canonical_or_planned(const std::string& path);
 
-// Denies (policy-mismatch, field "scope.sandbox.write[i]" or ".read[i]")
+// Denies (policy-mismatch, field "sandbox.write[i]" or ".read[i]")
 // any grant that would reach a protected path. Compares canonical paths.
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect);
 

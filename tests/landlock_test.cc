@@ -116,7 +116,7 @@ TEST_CASE("plan_landlock: unavailable and too-old kernels deny") {
   auto old = plan_landlock(4, p);
   REQUIRE_FALSE(old.ok());
   CHECK(old.error().reason == DenyReason::SandboxUnavailable);
-  CHECK(old.error().field == "scope.sandbox.min_landlock_abi");
+  CHECK(old.error().field == "sandbox.min_landlock_abi");
   // allow_downgrade never overrides min_landlock_abi, nor "no Landlock".
   CHECK(plan_landlock(-EOPNOTSUPP, p).error().reason == DenyReason::SandboxUnavailable);
 }
@@ -185,7 +185,7 @@ TEST_CASE("plan_landlock: malformed policies are rejected") {
   auto r = plan_landlock(7, p);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().reason == DenyReason::InvalidValue);
-  CHECK(r.error().field == "scope.sandbox.allow_downgrade[1]");
+  CHECK(r.error().field == "sandbox.allow_downgrade[1]");
 
   SandboxPolicy q;
   q.connect_tcp = {443};
@@ -217,14 +217,14 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   };
   SandboxPolicy p;
   p.write = {"/"};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {t.granted, home};
-  CHECK(denied_field(p) == "scope.sandbox.write[1]");
+  CHECK(denied_field(p) == "sandbox.write[1]");
   CHECK(check_protected(p, prot).reason == DenyReason::PolicyMismatch);
   p.write = {state + "/sub"};  // inside
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {state};  // equal
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {home + "/work", home + "/.local/stat"};  // siblings, common prefix
   CHECK(denied_field(p) == "allowed");
 
@@ -232,17 +232,17 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   std::string link = t.root + "/link";
   REQUIRE(symlink(home.c_str(), link.c_str()) == 0);
   p.write = {link};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {link + "/work/../.local"};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
 
   // Reading the state is fine; reading or executing the keys is not.
   p.write = {};
   p.read = {home};
-  CHECK(denied_field(p) == "scope.sandbox.read[0]");
+  CHECK(denied_field(p) == "sandbox.read[0]");
   p.read = {home + "/work"};
   p.exec = {home + "/.config"};
-  CHECK(denied_field(p) == "scope.sandbox.exec[0]");
+  CHECK(denied_field(p) == "sandbox.exec[0]");
   p.exec = {};
   CHECK(denied_field(p) == "allowed");
 }
@@ -276,10 +276,10 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     auto r = prepare_ruleset(p, {}, loader());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::InvalidValue);
-    CHECK(r.error().field == "scope.sandbox.write[1]");
+    CHECK(r.error().field == "sandbox.write[1]");
     p.write.pop_back();
     p.exec.push_back(t.root + "/missing");
-    CHECK(prepare_ruleset(p, {}, loader()).error().field == "scope.sandbox.exec[1]");
+    CHECK(prepare_ruleset(p, {}, loader()).error().field == "sandbox.exec[1]");
   }
   SECTION("a missing optional system read path is skipped and reported") {
     std::string absent;
@@ -293,7 +293,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   }
   SECTION("a missing ordinary read path denies, relative paths deny") {
     p.read.push_back(t.root + "/missing");
-    CHECK(prepare_ruleset(p, {}, loader()).error().field == "scope.sandbox.read[5]");
+    CHECK(prepare_ruleset(p, {}, loader()).error().field == "sandbox.read[5]");
     p.read.back() = "relative/dir";
     CHECK(prepare_ruleset(p, {}, loader()).error().reason == DenyReason::InvalidValue);
   }
