@@ -59,7 +59,6 @@ if [ "$KIND" != dir ]; then
 fi
 
 # An artifact may opt in by name (and then the kernel decides).
-if [ "$KIND" != dir ]; then :; fi
 art_edit ioc_optin 's/^log_denials = .*/&\nioctls = ["FS_IOC_SETFLAGS"]/' --read "$T/w" -- "$H/try_ioctl" FS_IOC_SETFLAGS "$T/w/f"
 echo x >"$T/w/f"
 run R "$T/ioc_optin.toml" -- "$H/try_ioctl" FS_IOC_SETFLAGS "$T/w/f"
