@@ -177,6 +177,9 @@ Decision read_sandbox(const toml::table& t, SandboxPolicy& sb) {
     else r.invalid("default_action", *v, "must be \"errno\" or \"kill\"");
   }
   if (auto v = r.boolean("log_denials", false)) sb.log_denials = *v;
+  if (auto v = r.string_array("ioctl_groups", false)) sb.ioctl_groups = *v;
+  if (auto v = r.string_array("ioctls", false)) sb.ioctls = *v;
+  if (auto v = r.boolean("unix_sockets", false)) sb.unix_sockets = *v;
   if (auto v = r.string("network", true)) {
     if (*v == "none") sb.network = NetMode::None;
     else if (*v == "tcp") sb.network = NetMode::Tcp;
@@ -348,6 +351,9 @@ std::string render_artifact_body(const Artifact& a) {
   o += "deny_syscalls = " + quote_list(sb.deny_syscalls) + "\n";
   o += "default_action = " + toml_quote(sb.default_action == SeccompDefault::Kill ? "kill" : "errno") + "\n";
   o += "log_denials = " + std::string(sb.log_denials ? "true" : "false") + "\n";
+  if (!sb.ioctl_groups.empty()) o += "ioctl_groups = " + quote_list(sb.ioctl_groups) + "\n";
+  if (!sb.ioctls.empty()) o += "ioctls = " + quote_list(sb.ioctls) + "\n";
+  if (sb.unix_sockets) o += "# named Unix sockets: every one this uid can reach (Landlock cannot restrict connect)\nunix_sockets = true\n";
   o += "network = " + toml_quote(sb.network == NetMode::Tcp ? "tcp" : "none") + "\n";
   if (sb.network == NetMode::Tcp) {
     o += "connect_tcp = " + port_list(sb.connect_tcp) + "\n";

@@ -75,10 +75,18 @@ struct SandboxPolicy {
   std::vector<std::string> deny_syscalls;
   SeccompDefault default_action = SeccompDefault::Errno;
   bool log_denials = false;  // SECCOMP_FILTER_FLAG_LOG-style logging of denied syscalls
+  // ioctl allowlist (seccomp/ioctls.h): the "default" set is always in
+  // force; these add named sets and single requests (names or "0x..").
+  std::vector<std::string> ioctl_groups;
+  std::vector<std::string> ioctls;
 
   NetMode network = NetMode::None;
   std::vector<uint16_t> connect_tcp;  // with NetMode::Tcp
   std::vector<uint16_t> bind_tcp;
+  // socket(AF_UNIX) is refused unless true (socketpair always works).
+  // All or nothing: Landlock (ABI 7) cannot restrict connect() to named
+  // sockets, so with true the child reaches every socket its uid can.
+  bool unix_sockets = false;
 
   std::vector<std::string> read;   // read-only trees (Landlock)
   std::vector<std::string> write;  // read-write trees

@@ -155,17 +155,17 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
         kDowngradeFamilies.end())
       return Decision::deny(DenyReason::InvalidValue,
                             "unknown right family (known: net, truncate, ioctl-dev, scope, refer)",
-                            "scope.sandbox.allow_downgrade[" + std::to_string(i) + "]", f);
+                            "sandbox.allow_downgrade[" + std::to_string(i) + "]", f);
   }
   if (policy.network == NetMode::None && (!policy.connect_tcp.empty() || !policy.bind_tcp.empty()))
     return Decision::deny(DenyReason::InvalidValue,
-                          "TCP ports are listed but network is \"none\"", "scope.sandbox.network",
+                          "TCP ports are listed but network is \"none\"", "sandbox.network",
                           "none");
   if (policy.min_landlock_abi < 1 || policy.min_landlock_abi > ll::kAbiKnown)
     return Decision::deny(DenyReason::InvalidValue,
                           "min_landlock_abi must be between 1 and " +
                               std::to_string(ll::kAbiKnown),
-                          "scope.sandbox.min_landlock_abi",
+                          "sandbox.min_landlock_abi",
                           std::to_string(policy.min_landlock_abi));
   if (kernel_abi <= 0)
     return Decision::deny(DenyReason::SandboxUnavailable,
@@ -179,7 +179,7 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
                           "kernel Landlock ABI " + std::to_string(kernel_abi) +
                               " is older than the artifact's min_landlock_abi " +
                               std::to_string(policy.min_landlock_abi),
-                          "scope.sandbox.min_landlock_abi",
+                          "sandbox.min_landlock_abi",
                           std::to_string(policy.min_landlock_abi));
 
   LandlockRights r;
@@ -192,7 +192,7 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
                                 " cannot enforce " + f.what + " (needs ABI " +
                                 std::to_string(f.min_abi) + "); list \"" + f.name +
                                 "\" in allow_downgrade to run without it",
-                            "scope.sandbox.allow_downgrade", f.name);
+                            "sandbox.allow_downgrade", f.name);
     r.downgraded.emplace_back(f.name);
   }
   if (r.abi < 2)
@@ -239,9 +239,9 @@ std::string canonical_or_planned(const std::string& path) {
 }
 
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
-  const PathList lists[] = {{&policy.read, "scope.sandbox.read", Kind::Read},
-                            {&policy.write, "scope.sandbox.write", Kind::Write},
-                            {&policy.exec, "scope.sandbox.exec", Kind::Exec}};
+  const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
+                            {&policy.write, "sandbox.write", Kind::Write},
+                            {&policy.exec, "sandbox.exec", Kind::Exec}};
   for (const auto& l : lists) {
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const auto& p = (*l.paths)[i];
@@ -392,14 +392,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   e.downgraded = rights->downgraded;
   e.notes = rights->notes;
 
-  const PathList lists[] = {{&policy.read, "scope.sandbox.read", Kind::Read},
-                            {&policy.write, "scope.sandbox.write", Kind::Write},
-                            {&policy.exec, "scope.sandbox.exec", Kind::Exec},
+  const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
+                            {&policy.write, "sandbox.write", Kind::Write},
+                            {&policy.exec, "sandbox.exec", Kind::Exec},
                             {&implicit_exec, "implicit_exec", Kind::Implicit},
                             {&implicit_read, "implicit_read", Kind::ImplicitRead}};
   for (const auto& l : lists) {
     uint64_t access = l.kind == Kind::Read || l.kind == Kind::ImplicitRead ? rights->read_access
-                      : l.kind == Kind::Write ? rights->write_access
                       : l.kind == Kind::Write ? rights->write_access
                                               : rights->exec_access;
     for (size_t i = 0; i < l.paths->size(); ++i) {
@@ -474,8 +473,8 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
           return Decision::deny(DenyReason::SandboxUnavailable,
                                 "landlock_add_rule failed for TCP port " + std::to_string(port) +
                                     ": " + fs::errno_text(errno),
-                                access == ll::kAccessNetBindTcp ? "scope.sandbox.bind_tcp"
-                                                                : "scope.sandbox.connect_tcp",
+                                access == ll::kAccessNetBindTcp ? "sandbox.bind_tcp"
+                                                                : "sandbox.connect_tcp",
                                 std::to_string(port));
       }
     }

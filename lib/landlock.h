@@ -79,7 +79,7 @@ struct ProtectedPaths {
 
 // One grant that had to be expanded around protected paths.
 struct Expansion {
-  std::string field;                  // "scope.sandbox.read[0]"
+  std::string field;                  // "sandbox.read[0]"
   std::string grant;                  // canonical path as opened
   std::vector<std::string> excluded;  // protected paths kept out
   std::vector<std::string> listable;  // directories walked: read_dir only
@@ -136,7 +136,7 @@ std::vector<std::string> expansion_excludes(const std::string& grant, bool is_wr
 // prefix with symlinks resolved, plus the remaining components.
 std::string canonical_or_planned(const std::string& path);
 
-// Denies (policy-mismatch, field "scope.sandbox.write[i]" or ".read[i]")
+// Denies (policy-mismatch, field "sandbox.write[i]" or ".read[i]")
 // any grant that would reach a protected path and cannot be expanded
 // around it (see the rules above). Compares canonical paths.
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect);

@@ -14,6 +14,7 @@
 #include "lib/invocation.h"
 #include "lib/learn_observe.h"
 #include "seccomp/filter_builder.h"
+#include "seccomp/ioctls.h"
 #include "seccomp/syscall_groups.h"
 
 namespace gx {
@@ -149,6 +150,34 @@ SyscallChoice choose_syscalls(const std::set<std::string>& used, bool tcp, bool 
   }
   c.allow_syscalls.insert(c.allow_syscalls.end(), rest.begin(), rest.end());
   std::sort(c.allow_syscalls.begin(), c.allow_syscalls.end());
+  return c;
+}
+
+IoctlChoice choose_ioctls(const std::set<uint32_t>& used) {
+  IoctlChoice c;
+  std::set<std::string> groups, names;
+  auto in_group = [](const seccomp::IoctlGroup& g, uint32_t nr) {
+    for (const auto& n : g.names)
+      if (seccomp::ioctl_number(n) == nr) return true;
+    return false;
+  };
+  for (uint32_t nr : used) {
+    if (seccomp::ioctl_forbidden(nr)) {
+      c.refused.push_back(seccomp::ioctl_name(nr));
+      continue;
+    }
+    const seccomp::IoctlGroup* hit = nullptr;
+    for (const auto& g : seccomp::ioctl_groups())
+      if (in_group(g, nr)) {
+        hit = &g;
+        break;
+      }
+    if (hit && hit->name == "default") continue;
+    if (hit) groups.insert(hit->name);
+    else names.insert(seccomp::ioctl_name(nr));
+  }
+  c.groups.assign(groups.begin(), groups.end());
+  c.ioctls.assign(names.begin(), names.end());
   return c;
 }
 
@@ -296,6 +325,22 @@ Result<LearnResult> learn(const LearnRequest& req) {
     sb.connect_tcp.clear();
     sb.bind_tcp.clear();
   }
+  IoctlChoice ic = choose_ioctls(r.observed.ioctls);
+  sb.ioctl_groups = ic.groups;
+  sb.ioctls = ic.ioctls;
+  if (!ic.ioctls.empty())
+    r.warnings.push_back("ioctl requests allowed by name (check each, see `gx profiles`): " + join(ic.ioctls));
+  if (!ic.refused.empty())
+    r.warnings.push_back("ioctl requests gx never allows (they will fail): " + join(ic.refused));
+  sb.unix_sockets = !r.observed.unix_sockets.empty();
+  if (sb.unix_sockets)
+    r.warnings.push_back(
+        "unix_sockets = true: the run connected to named Unix sockets (" +
+        join(std::vector<std::string>(r.observed.unix_sockets.begin(), r.observed.unix_sockets.end())) +
+        "); this lets the command reach EVERY socket its uid can, Landlock cannot restrict them");
+  else if (r.observed.unix_socket_created)
+    r.warnings.push_back("the run created a Unix socket but connected to no named one: socket(AF_UNIX) will be "
+                         "refused (set unix_sockets = true if the command needs it)");
   if (!sc.probed.empty())
     r.warnings.push_back(req.allow_dangerous
                              ? "probed syscalls allowed by --allow-dangerous: " + join(sc.probed)

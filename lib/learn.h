@@ -98,6 +98,17 @@ struct SyscallChoice {
 // "network" when tcp), every other syscall by name.
 SyscallChoice choose_syscalls(const std::set<std::string>& used, bool tcp, bool exact, bool allow_dangerous);
 
+// The ioctl allowlist entries for the requests a run used: requests in the
+// always-allowed "default" set need nothing; a request in an ioctl group
+// adds the group; any other is named (or written as 0x..). TIOCSTI and
+// TIOCLINUX are never allowed: they go to `refused`.
+struct IoctlChoice {
+  std::vector<std::string> groups;  // sorted
+  std::vector<std::string> ioctls;  // sorted
+  std::vector<std::string> refused;
+};
+IoctlChoice choose_ioctls(const std::set<uint32_t>& used);
+
 // The "[sandbox]" table of a rendered artifact body, up to the next table.
 std::string sandbox_table(const std::string& body);
 
@@ -108,6 +119,9 @@ struct Observation {
   std::vector<PathAccess> paths;    // deduplicated, in first-seen order
   bool tcp = false;                 // an AF_INET/AF_INET6 TCP socket was created
   std::set<uint16_t> connect_tcp, bind_tcp;
+  std::set<uint32_t> ioctls;             // ioctl request numbers (low 32 bits)
+  std::set<std::string> unix_sockets;    // named AF_UNIX sockets connected to or bound
+  bool unix_socket_created = false;      // socket(AF_UNIX, ...) was called
   std::vector<std::string> notes;   // things the learned sandbox will still deny
   int wait_status = 0;              // of the command (waitpid)
   uint64_t notifications = 0;       // syscalls seen

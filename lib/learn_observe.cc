@@ -194,12 +194,15 @@ class Recorder {
       return;
     }
     obs.syscalls.insert(syscall_name(n.data.nr));
+    if (n.data.nr == SYS_ioctl) obs.ioctls.insert(static_cast<uint32_t>(n.data.args[1]));
     pending_.clear();
     pending_notes_.clear();
     pending_ports_bind_.clear();
     pending_ports_connect_.clear();
+    pending_unix_.clear();
     decode(tid, n.data.nr, n.data.args);
-    if (pending_.empty() && pending_notes_.empty() && pending_ports_bind_.empty() && pending_ports_connect_.empty())
+    if (pending_.empty() && pending_notes_.empty() && pending_ports_bind_.empty() && pending_ports_connect_.empty() &&
+        pending_unix_.empty())
       return;
     // Memory read for a notification that is gone (the thread died or the
     // syscall was interrupted) may describe something else: drop it.
@@ -209,6 +212,7 @@ class Recorder {
     for (auto& s : pending_notes_) note(s);
     obs.connect_tcp.insert(pending_ports_connect_.begin(), pending_ports_connect_.end());
     obs.bind_tcp.insert(pending_ports_bind_.begin(), pending_ports_bind_.end());
+    obs.unix_sockets.insert(pending_unix_.begin(), pending_unix_.end());
   }
 
  private:
@@ -375,7 +379,10 @@ class Recorder {
 
   void record_socket(uint64_t domain, uint64_t type, uint64_t protocol) {
     int d = static_cast<int>(domain), t = static_cast<int>(type) & 0xf, p = static_cast<int>(protocol);
-    if (d == AF_UNIX) return;
+    if (d == AF_UNIX) {
+      obs.unix_socket_created = true;
+      return;
+    }
     if ((d == AF_INET || d == AF_INET6) && t == SOCK_STREAM && (p == 0 || p == IPPROTO_TCP)) {
       obs.tcp = true;
       return;
@@ -409,6 +416,10 @@ class Recorder {
     if (family == AF_UNIX) {
       if (bytes->size() > offsetof(sockaddr_un, sun_path) && (*bytes)[offsetof(sockaddr_un, sun_path)] == '\0')
         later_note("an abstract unix socket was used: Landlock's scope confines them to the sandbox; reaching one outside is denied");
+      else if (bytes->size() > offsetof(sockaddr_un, sun_path))
+        pending_unix_.emplace_back(bytes->data() + offsetof(sockaddr_un, sun_path),
+                                   strnlen(bytes->data() + offsetof(sockaddr_un, sun_path),
+                                           bytes->size() - offsetof(sockaddr_un, sun_path)));
       return;
     }
     if (family != AF_INET && family != AF_INET6) return;
@@ -509,6 +520,7 @@ class Recorder {
   std::vector<PathAccess> pending_;
   std::vector<std::string> pending_notes_;
   std::vector<uint16_t> pending_ports_bind_, pending_ports_connect_;
+  std::vector<std::string> pending_unix_;
 };
 
 // Receives the listener fd (or the child's failure) from the socketpair.

@@ -31,7 +31,7 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& origin)
 
 class TableReader {
  public:
-  // `prefix` is the dotted path of this table ("scope.sandbox"), for messages.
+  // `prefix` is the dotted path of this table ("sandbox"), for messages.
   TableReader(const toml::table& table, std::string prefix);
 
   std::optional<std::string> string(std::string_view key, bool required);

@@ -20,14 +20,19 @@
 #include <set>
 
 #include "lib/fsutil.h"
+#include "seccomp/ioctls.h"
 #include "seccomp/syscall_groups.h"
 
 namespace gx::seccomp {
 namespace {
 
-constexpr const char* kGroupsField = "scope.sandbox.groups";
-constexpr const char* kAllowField = "scope.sandbox.allow_syscalls";
-constexpr const char* kDenyField = "scope.sandbox.deny_syscalls";
+constexpr const char* kGroupsField = "sandbox.groups";
+constexpr const char* kAllowField = "sandbox.allow_syscalls";
+constexpr const char* kDenyField = "sandbox.deny_syscalls";
+constexpr const char* kIoctlGroupsField = "sandbox.ioctl_groups";
+constexpr const char* kIoctlsField = "sandbox.ioctls";
+// More would not fit the ioctl block's 8-bit jumps (and no artifact needs it).
+constexpr size_t kMaxIoctls = 200;
 
 constexpr uint32_t kX32SyscallBit = 0x40000000;
 constexpr uint32_t kRetEperm = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
@@ -52,7 +57,10 @@ constexpr uint32_t arg_lo(unsigned i) {
 // resolved once every label's position is known.
 class Assembler {
  public:
-  enum Label { kContinue, kEperm, kKill, kIoctl, kSocket, kSocketpair, kClone, kInet, kFlags2, kFlags3, kSetsockopt, kLabels };
+  enum Label {
+    kContinue, kEperm, kArchOk, kNotX32, kNotIoctl, kIoctlOk, kIoctlEperm, kSocket, kSocketpair,
+    kClone, kInet, kFlags2, kFlags3, kSetsockopt, kPidArg0, kWhichWho, kIoprio, kLabels
+  };
 
   void load(uint32_t offset) { emit(BPF_LD | BPF_W | BPF_ABS, offset); }
   void and_k(uint32_t k) { emit(BPF_ALU | BPF_AND | BPF_K, k); }
@@ -113,24 +121,62 @@ class Assembler {
 // rule (EINVAL), and an unconditional rule silently replaces conditional
 // rules of another action for the same syscall.
 constexpr uint32_t kTcpFastopenConnect = 30;  // linux/tcp.h TCP_FASTOPEN_CONNECT
+constexpr uint32_t kPrioProcess = 0;          // PRIO_PROCESS
+constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
 
-bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<sock_filter>& out) {
+struct PrologueOptions {
+  NetMode network = NetMode::None;
+  bool check_clone_namespaces = true;
+  bool unix_sockets = false;
+  bool deny_listen = false;
+  uint32_t default_ret = kRetEperm;
+  std::vector<uint32_t> ioctls;  // allowed requests, deduplicated
+};
+
+// Syscalls whose first argument is a pid the kernel does not scope to the
+// caller's tree (only a same-uid or CAP_SYS_NICE check): 0 (the caller) only.
+constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,         __NR_sched_setaffinity,
+                                    __NR_sched_setscheduler, __NR_sched_setparam,
+                                    __NR_sched_setattr,      __NR_migrate_pages,
+                                    __NR_move_pages};
+
+bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   using A = Assembler;
   A a;
   a.load(kOffArch);
-  a.jcond(BPF_JEQ, AUDIT_ARCH_X86_64, -1, A::kKill);
+  a.jcond(BPF_JEQ, AUDIT_ARCH_X86_64, A::kArchOk, -1);
+  a.ret(kRetKill);
+  a.label(A::kArchOk);
   a.load(kOffNr);
-  a.jcond(BPF_JGE, kX32SyscallBit, A::kKill, -1);
-  a.jcond(BPF_JEQ, __NR_ioctl, A::kIoctl, -1);
+  a.jcond(BPF_JGE, kX32SyscallBit, -1, A::kNotX32);
+  a.ret(kRetKill);
+  a.label(A::kNotX32);
+  // The ioctl allowlist comes first and is self-contained (its jumps stay
+  // inside it), so its length never pushes another jump past 255.
+  a.jcond(BPF_JEQ, __NR_ioctl, -1, A::kNotIoctl);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, TIOCSTI, A::kIoctlEperm, -1);
+  a.jcond(BPF_JEQ, TIOCLINUX, A::kIoctlEperm, -1);
+  for (uint32_t r : o.ioctls) a.jcond(BPF_JEQ, r, A::kIoctlOk, -1);
+  a.ret(o.default_ret);
+  a.label(A::kIoctlEperm);
+  a.ret(kRetEperm);
+  a.label(A::kIoctlOk);
+  a.jump(A::kContinue);
+  a.label(A::kNotIoctl);  // A still holds nr
   a.jcond(BPF_JEQ, __NR_socket, A::kSocket, -1);
   a.jcond(BPF_JEQ, __NR_socketpair, A::kSocketpair, -1);
-  if (check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, A::kClone, -1);
+  if (o.check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, A::kClone, -1);
   // TCP Fast Open connects inside sendto/sendmsg, a path Landlock's
   // connect-port rule never sees: refuse MSG_FASTOPEN and TCP_FASTOPEN_CONNECT.
   a.jcond(BPF_JEQ, __NR_sendto, A::kFlags3, -1);
   a.jcond(BPF_JEQ, __NR_sendmmsg, A::kFlags3, -1);
   a.jcond(BPF_JEQ, __NR_sendmsg, A::kFlags2, -1);
   a.jcond(BPF_JEQ, __NR_setsockopt, A::kSetsockopt, -1);
+  for (int nr : kPidArg0Syscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), A::kPidArg0, -1);
+  a.jcond(BPF_JEQ, __NR_setpriority, A::kWhichWho, -1);
+  a.jcond(BPF_JEQ, __NR_ioprio_set, A::kIoprio, -1);
+  if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, A::kEperm, -1);
   a.jump(A::kContinue);
 
   a.label(A::kFlags3);
@@ -145,10 +191,20 @@ bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<so
   a.load(arg_lo(2));
   a.jcond(BPF_JEQ, kTcpFastopenConnect, A::kEperm, A::kContinue);
 
-  a.label(A::kIoctl);
+  // pid_t and `int which` are C ints: the kernel reads the low 32 bits.
+  a.label(A::kPidArg0);
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
+  a.label(A::kWhichWho);  // setpriority(PRIO_PROCESS, 0, prio) only
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, kPrioProcess, -1, A::kEperm);
   a.load(arg_lo(1));
-  a.jcond(BPF_JEQ, TIOCSTI, A::kEperm, -1);
-  a.jcond(BPF_JEQ, TIOCLINUX, A::kEperm, A::kContinue);
+  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
+  a.label(A::kIoprio);  // ioprio_set(IOPRIO_WHO_PROCESS, 0, prio) only
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, kIoprioWhoProcess, -1, A::kEperm);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
 
   a.label(A::kSocketpair);
   a.load(arg_lo(0));
@@ -156,10 +212,10 @@ bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<so
 
   a.label(A::kSocket);
   a.load(arg_lo(0));
-  if (network == NetMode::None) {
-    a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, A::kEperm);
+  a.jcond(BPF_JEQ, AF_UNIX, o.unix_sockets ? A::kContinue : A::kEperm, -1);
+  if (o.network == NetMode::None) {
+    a.jump(A::kEperm);
   } else {
-    a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, -1);
     a.jcond(BPF_JEQ, AF_INET, A::kInet, -1);
     a.jcond(BPF_JEQ, AF_INET6, A::kInet, A::kEperm);
     a.label(A::kInet);
@@ -171,7 +227,7 @@ bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<so
     a.jcond(BPF_JEQ, IPPROTO_TCP, A::kContinue, A::kEperm);
   }
 
-  if (check_clone_namespaces) {
+  if (o.check_clone_namespaces) {
     a.label(A::kClone);
     a.load(arg_lo(0));  // the kernel uses lower_32_bits(clone_flags)
     a.jcond(BPF_JSET, kCloneNamespaceFlags, A::kEperm, A::kContinue);
@@ -179,8 +235,6 @@ bool build_prologue(NetMode network, bool check_clone_namespaces, std::vector<so
 
   a.label(A::kEperm);
   a.ret(kRetEperm);
-  a.label(A::kKill);
-  a.ret(kRetKill);
   a.label(A::kContinue);
   return a.finish(out);
 }
@@ -254,6 +308,9 @@ void to_json(nlohmann::json& j, const FilterSummary& s) {
                      {"enosys", s.enosys},
                      {"argument_checks", s.argument_checks},
                      {"network", s.network},
+                     {"unix_sockets", s.unix_sockets},
+                     {"ioctl_groups", s.ioctl_groups},
+                     {"ioctls_count", s.ioctls.size()},
                      {"log_denials", s.log_denials},
                      {"instructions", s.instructions}};
 }
@@ -280,7 +337,7 @@ std::string install_error_text(int err) {
 Decision install(const CompiledFilter& filter) {
   int err = install_raw(filter);
   if (err == 0) return Decision::allow();
-  return Decision::deny(DenyReason::SandboxUnavailable, install_error_text(err), "scope.sandbox");
+  return Decision::deny(DenyReason::SandboxUnavailable, install_error_text(err), "sandbox");
 }
 
 FilterBuilder FilterBuilder::from_policy(const SandboxPolicy& policy) {
@@ -289,6 +346,9 @@ FilterBuilder FilterBuilder::from_policy(const SandboxPolicy& policy) {
   for (const auto& s : policy.allow_syscalls) b.allow_syscall(s);
   for (const auto& s : policy.deny_syscalls) b.deny_syscall(s);
   b.default_action(policy.default_action).network(policy.network).log_denials(policy.log_denials);
+  for (const auto& g : policy.ioctl_groups) b.add_ioctl_group(g);
+  for (const auto& r : policy.ioctls) b.allow_ioctl(r);
+  b.unix_sockets(policy.unix_sockets).may_bind(!policy.bind_tcp.empty());
   return b;
 }
 
@@ -345,6 +405,46 @@ FilterBuilder& FilterBuilder::log_denials(bool on) {
   return *this;
 }
 
+FilterBuilder& FilterBuilder::add_ioctl_group(std::string_view name) {
+  if (failed()) return *this;
+  if (!find_ioctl_group(name)) {
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown ioctl group (see `gx profiles`)",
+                        kIoctlGroupsField, std::string(name)));
+    return *this;
+  }
+  push_unique(ioctl_groups_, name);
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::allow_ioctl(std::string_view name_or_number) {
+  if (failed()) return *this;
+  auto nr = ioctl_number(name_or_number);
+  if (!nr) {
+    fail(Decision::deny(DenyReason::InvalidValue,
+                        "unknown ioctl request: a name `gx profiles` lists, or a number such as 0x5401",
+                        kIoctlsField, std::string(name_or_number)));
+    return *this;
+  }
+  if (ioctl_forbidden(*nr)) {
+    fail(Decision::deny(DenyReason::InvalidValue,
+                        "TIOCSTI and TIOCLINUX inject terminal input and are never allowed",
+                        kIoctlsField, std::string(name_or_number)));
+    return *this;
+  }
+  push_unique(ioctls_, name_or_number);
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::unix_sockets(bool on) {
+  unix_ = on;
+  return *this;
+}
+
+FilterBuilder& FilterBuilder::may_bind(bool on) {
+  bind_ = on;
+  return *this;
+}
+
 Result<CompiledFilter> FilterBuilder::build() {
   if (built_)
     return Decision::deny(DenyReason::Usage, "internal: seccomp FilterBuilder::build called twice");
@@ -395,8 +495,31 @@ Result<CompiledFilter> FilterBuilder::build() {
   if (!exported) return exported.error();
 
   const bool check_clone = !allowed.count("unshare");
+  PrologueOptions po;
+  po.network = network_;
+  po.check_clone_namespaces = check_clone;
+  po.unix_sockets = unix_;
+  po.deny_listen = network_ == NetMode::Tcp && !bind_;
+  po.default_ret = default_ == SeccompDefault::Kill ? kRetKill : kRetEperm;
+  std::vector<std::string> ioctl_names;  // for the summary, in allowlist order
+  std::vector<std::string> igroups = {"default"};
+  for (const auto& g : ioctl_groups_)
+    if (g != "default") igroups.push_back(g);
+  auto add_ioctl = [&](const std::string& name) {
+    uint32_t nr = *ioctl_number(name);  // validated by allow_ioctl / the tables
+    if (std::find(po.ioctls.begin(), po.ioctls.end(), nr) != po.ioctls.end()) return;
+    po.ioctls.push_back(nr);
+    ioctl_names.push_back(ioctl_name(nr));
+  };
+  for (const auto& g : igroups)
+    for (const auto& n : find_ioctl_group(g)->names) add_ioctl(n);
+  for (const auto& n : ioctls_) add_ioctl(n);
+  if (po.ioctls.size() > kMaxIoctls)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "too many ioctl requests (at most " + std::to_string(kMaxIoctls) + ")",
+                          kIoctlsField, std::to_string(po.ioctls.size()));
   std::vector<sock_filter> program;
-  if (!build_prologue(network_, check_clone, program))
+  if (!build_prologue(po, program))
     return Decision::deny(DenyReason::SandboxUnavailable, "internal: seccomp prologue invalid");
   program.insert(program.end(), exported->begin(), exported->end());
   if (program.size() > BPF_MAXINSNS)
@@ -410,16 +533,33 @@ Result<CompiledFilter> FilterBuilder::build() {
   summary.groups = groups_;
   summary.denied.assign(denied.begin(), denied.end());
   summary.argument_checks.push_back("ioctl: request TIOCSTI or TIOCLINUX (low 32 bits) -> EPERM");
+  summary.argument_checks.push_back("ioctl: request not in the allowlist (" +
+                                    std::to_string(po.ioctls.size()) + " requests) -> " +
+                                    summary.default_action);
+  const std::string unix_text = unix_ ? "AF_UNIX (unix_sockets = true)" : "";
+  if (network_ == NetMode::None)
+    summary.argument_checks.push_back(unix_ ? "socket: domain other than AF_UNIX -> EPERM"
+                                            : "socket: every domain (AF_UNIX too: unix_sockets "
+                                              "is false) -> EPERM");
+  else
+    summary.argument_checks.push_back(
+        "socket: " + (unix_ ? unix_text + ", or " : std::string()) +
+        "AF_INET/AF_INET6 with SOCK_STREAM and protocol 0/IPPROTO_TCP; anything else -> EPERM");
+  if (po.deny_listen)
+    summary.argument_checks.push_back("listen: no bind_tcp port is granted -> EPERM");
   summary.argument_checks.push_back(
-      network_ == NetMode::None
-          ? "socket: domain other than AF_UNIX -> EPERM"
-          : "socket: AF_UNIX, or AF_INET/AF_INET6 with SOCK_STREAM and protocol 0/IPPROTO_TCP; "
-            "anything else -> EPERM");
+      "prlimit64, sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr, "
+      "migrate_pages, move_pages: pid other than 0 (the caller) -> EPERM");
+  summary.argument_checks.push_back(
+      "setpriority, ioprio_set: anything but (PRIO_PROCESS / IOPRIO_WHO_PROCESS, 0) -> EPERM");
   summary.argument_checks.push_back("socketpair: domain other than AF_UNIX -> EPERM");
   summary.argument_checks.push_back(
       "sendto/sendmsg/sendmmsg: MSG_FASTOPEN -> EPERM; setsockopt TCP_FASTOPEN_CONNECT -> EPERM");
   if (check_clone) summary.argument_checks.push_back("clone: namespace flags -> EPERM");
   summary.network = network_ == NetMode::None ? "none" : "tcp";
+  summary.ioctl_groups = igroups;
+  summary.ioctls = ioctl_names;
+  summary.unix_sockets = unix_;
   summary.log_denials = log_;
   summary.instructions = program.size();
 

@@ -18,15 +18,26 @@
 //    so it holds whatever libseccomp's version does.
 //  * Always, whatever the groups: ioctl TIOCSTI and TIOCLINUX (the low 32
 //    bits of the request, as the kernel reads it, CVE-2019-10063) -> EPERM;
-//    socket()/socketpair() outside the network mode -> EPERM (below);
+//    any other ioctl request not in the allowlist (seccomp/ioctls.h: the
+//    "default" set, sandbox.ioctl_groups, sandbox.ioctls) -> the default
+//    action; socket()/socketpair() outside the network mode -> EPERM (below);
+//    syscalls that name another process and that the kernel does not scope
+//    to the caller's tree -> EPERM unless the pid argument is 0 (the
+//    caller): prlimit64, sched_setaffinity, sched_setscheduler,
+//    sched_setparam, sched_setattr, migrate_pages, move_pages; setpriority
+//    and ioprio_set only as (PRIO_PROCESS / IOPRIO_WHO_PROCESS, 0). The
+//    check holds even for syscalls named in allow_syscalls;
 //    clone() with a namespace flag (CLONE_NEWUSER, NEWNS, NEWPID, NEWNET,
 //    NEWUTS, NEWIPC, NEWCGROUP) -> EPERM unless "unshare" is allowed by name.
 //  * Network mode (socket domain/type/protocol are ints: low 32 bits):
-//      None: socket/socketpair only with AF_UNIX.
-//      Tcp:  AF_UNIX, plus AF_INET/AF_INET6 with (type & 0xf) == SOCK_STREAM
-//            and protocol 0 or IPPROTO_TCP. UDP, raw, MPTCP (protocol 262),
-//            SCTP, netlink, packet... -> EPERM, because Landlock's port
-//            rules cover TCP only. socketpair stays AF_UNIX-only.
+//      None: socket() only AF_UNIX, and only with unix_sockets = true.
+//      Tcp:  AF_UNIX as for None, plus AF_INET/AF_INET6 with (type & 0xf)
+//            == SOCK_STREAM and protocol 0 or IPPROTO_TCP. UDP, raw, MPTCP
+//            (protocol 262), SCTP, netlink, packet... -> EPERM, because
+//            Landlock's port rules cover TCP only. Without bind ports,
+//            listen() -> EPERM: listen() on an unbound socket autobinds an
+//            ephemeral port, which Landlock's bind rule never sees.
+//      socketpair: AF_UNIX only, in both modes, whatever unix_sockets says.
 //    These checks only deny: socket itself must still be allowed by a group
 //    ("default" and "network" contain it) or by allow_syscalls.
 //  * Allowed: the union of the groups and allow_syscalls, minus
@@ -73,6 +84,9 @@ struct FilterSummary {
   std::vector<std::string> denied;             // deny_syscalls, sorted
   std::vector<std::string> enosys;             // probed syscalls answered with ENOSYS
   std::vector<std::string> argument_checks;    // e.g. "ioctl: TIOCSTI, TIOCLINUX -> EPERM"
+  std::vector<std::string> ioctl_groups;       // "default" first
+  std::vector<std::string> ioctls;             // every allowed request (names or 0x..)
+  bool unix_sockets = false;
   std::string network;                         // "none" | "tcp"
   bool log_denials = false;
   size_t instructions = 0;                     // BPF program length
@@ -108,19 +122,28 @@ std::string install_error_text(int err);
 class FilterBuilder {
  public:
   FilterBuilder() = default;
-  // groups, allow_syscalls, deny_syscalls, default_action, network and
-  // log_denials of the policy (connect_tcp/bind_tcp are Landlock's).
+  // groups, allow_syscalls, deny_syscalls, default_action, network,
+  // log_denials, ioctl_groups, ioctls, unix_sockets and whether bind_tcp is
+  // empty (the ports themselves are Landlock's).
   static FilterBuilder from_policy(const SandboxPolicy& policy);
 
-  // Unknown group -> invalid-value, field "scope.sandbox.groups".
+  // Unknown group -> invalid-value, field "sandbox.groups".
   FilterBuilder& add_group(std::string_view name);
   // Unknown (or not x86-64) syscall -> invalid-value, field
-  // "scope.sandbox.allow_syscalls" / "scope.sandbox.deny_syscalls".
+  // "sandbox.allow_syscalls" / "sandbox.deny_syscalls".
   FilterBuilder& allow_syscall(std::string_view name);
   FilterBuilder& deny_syscall(std::string_view name);
   FilterBuilder& default_action(SeccompDefault action);
   FilterBuilder& network(NetMode mode);
   FilterBuilder& log_denials(bool on);
+  // Unknown group -> invalid-value, field "sandbox.ioctl_groups".
+  FilterBuilder& add_ioctl_group(std::string_view name);
+  // A request name or number; unknown, or TIOCSTI/TIOCLINUX ->
+  // invalid-value, field "sandbox.ioctls".
+  FilterBuilder& allow_ioctl(std::string_view name_or_number);
+  FilterBuilder& unix_sockets(bool on);
+  // Whether the artifact grants any TCP bind port (listen() needs one).
+  FilterBuilder& may_bind(bool on);
 
   // The first error, or the compiled filter. A second call is a usage error.
   Result<CompiledFilter> build();
@@ -137,6 +160,10 @@ class FilterBuilder {
   SeccompDefault default_ = SeccompDefault::Errno;
   NetMode network_ = NetMode::None;
   bool log_ = false;
+  std::vector<std::string> ioctl_groups_;
+  std::vector<std::string> ioctls_;
+  bool unix_ = false;
+  bool bind_ = false;
 };
 
 // The x86-64 number of a syscall name, or -1 when libseccomp does not know

@@ -10,11 +10,14 @@ namespace {
 // children (sh -c forks; glibc's posix_spawn uses clone/vfork). Creating or
 // removing files is the `filesystem` group; which paths are reachable at all
 // is Landlock's job. Socket calls are here because socket() itself is
-// argument-filtered by the network mode (AF_UNIX only unless network = tcp):
-// without an allowed socket they act on AF_UNIX sockets only, which libc's
-// NSS (nscd, systemd-userdb) uses. tgkill/tkill are needed by raise(),
-// abort() and pthread_kill(); kill(2) is in `process`/`signals`.
-// Cross-process signals are confined by Landlock's signal scope, not here.
+// argument-filtered by the network mode and unix_sockets (socketpair only
+// unless opted in). tgkill/tkill are needed by raise(), abort() and
+// pthread_kill(); kill(2) by every shell (`kill $$`, `kill %1`, job
+// control, trap tests) and by make/xargs/timeout stopping their children.
+// Cross-process signals are confined by Landlock's signal scope (ABI 6),
+// not here. prlimit64 is here for getrlimit/setrlimit/`ulimit` and
+// setpriority for nice(1)/os.nice (glibc passes pid 0 / PRIO_PROCESS 0);
+// the filter refuses any other target (filter_builder.h).
 const std::vector<std::string> kDefault = {
     // memory
     "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "msync", "mincore", "mlock",
@@ -38,11 +41,11 @@ const std::vector<std::string> kDefault = {
     "setsockopt", "getsockname", "getpeername",
     // signals
     "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigsuspend", "rt_sigpending",
-    "rt_sigtimedwait", "sigaltstack", "restart_syscall", "tgkill", "tkill",
+    "rt_sigtimedwait", "sigaltstack", "restart_syscall", "kill", "tgkill", "tkill",
     // identity and limits
     "getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "getresuid",
     "getresgid", "getgroups", "getpgrp", "getpgid", "getsid", "getrlimit", "prlimit64",
-    "getrusage", "times", "uname", "sysinfo", "getcpu", "getpriority", "capget",
+    "getrusage", "times", "uname", "sysinfo", "getcpu", "getpriority", "setpriority", "capget",
     // threads, libc and loader start-up
     "arch_prctl", "set_tid_address", "set_robust_list", "rseq", "futex", "futex_waitv",
     "sched_yield", "sched_getaffinity", "sched_getparam", "sched_getscheduler",
@@ -121,7 +124,7 @@ std::vector<SyscallGroup> make_groups() {
       {"basic-io", "read/write/poll on already open file descriptors", kBasicIo},
       {"filesystem", "create, remove, rename, link, chmod/chown, truncate, xattrs, inotify",
        kFilesystem},
-      {"network", "socket calls; socket() domains still follow scope.sandbox.network", kNetwork},
+      {"network", "socket calls; socket() domains still follow sandbox.network", kNetwork},
       {"process", "children, exec, wait, kill, sessions, priorities, credentials dropping",
        kProcess},
       {"signals", "signal handlers, masks, signalfd, sending signals", kSignals},

@@ -1,4 +1,4 @@
-// Named syscall groups: the vocabulary of `scope.sandbox.groups`.
+// Named syscall groups: the vocabulary of `sandbox.groups`.
 //
 // A group is data (name, one-line description, syscall names); the filter
 // builder (seccomp/filter_builder.h) turns the chosen groups into an allow

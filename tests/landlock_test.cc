@@ -116,7 +116,7 @@ TEST_CASE("plan_landlock: unavailable and too-old kernels deny") {
   auto old = plan_landlock(4, p);
   REQUIRE_FALSE(old.ok());
   CHECK(old.error().reason == DenyReason::SandboxUnavailable);
-  CHECK(old.error().field == "scope.sandbox.min_landlock_abi");
+  CHECK(old.error().field == "sandbox.min_landlock_abi");
   // allow_downgrade never overrides min_landlock_abi, nor "no Landlock".
   CHECK(plan_landlock(-EOPNOTSUPP, p).error().reason == DenyReason::SandboxUnavailable);
 }
@@ -185,7 +185,7 @@ TEST_CASE("plan_landlock: malformed policies are rejected") {
   auto r = plan_landlock(7, p);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().reason == DenyReason::InvalidValue);
-  CHECK(r.error().field == "scope.sandbox.allow_downgrade[1]");
+  CHECK(r.error().field == "sandbox.allow_downgrade[1]");
 
   SandboxPolicy q;
   q.connect_tcp = {443};
@@ -222,10 +222,10 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   p.write = {t.granted, home};
   CHECK(denied_field(p) == "allowed");
   p.write = {t.granted, state + "/sub"};  // inside
-  CHECK(denied_field(p) == "scope.sandbox.write[1]");
+  CHECK(denied_field(p) == "sandbox.write[1]");
   CHECK(check_protected(p, prot).reason == DenyReason::PolicyMismatch);
   p.write = {state};  // equal
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {home + "/work", home + "/.local/stat"};  // siblings, common prefix
   CHECK(denied_field(p) == "allowed");
 
@@ -233,9 +233,9 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   std::string link = t.root + "/link";
   REQUIRE(symlink(home.c_str(), link.c_str()) == 0);
   p.write = {link + "/.local/state/gx"};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
   p.write = {link + "/work/../.local/state/gx/x"};
-  CHECK(denied_field(p) == "scope.sandbox.write[0]");
+  CHECK(denied_field(p) == "sandbox.write[0]");
 
   // Reading the state is fine; reading inside the keys is not; an exec
   // grant containing the keys is refused (exec grants are not expanded).
@@ -243,10 +243,10 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   p.read = {home};
   CHECK(denied_field(p) == "allowed");
   p.read = {keys + "/a.key"};
-  CHECK(denied_field(p) == "scope.sandbox.read[0]");
+  CHECK(denied_field(p) == "sandbox.read[0]");
   p.read = {home + "/work", state};
   p.exec = {home + "/.config"};
-  CHECK(denied_field(p) == "scope.sandbox.exec[0]");
+  CHECK(denied_field(p) == "sandbox.exec[0]");
   p.exec = {};
   CHECK(denied_field(p) == "allowed");
 }
@@ -291,7 +291,7 @@ TEST_CASE("confined child: a grant containing gx's files is expanded around them
   const auto& ex = rs->enforcement().expanded;
   REQUIRE(ex.size() == 2);
   std::string h = fs::canonical(home);
-  CHECK(ex[1].field == "scope.sandbox.write[1]");
+  CHECK(ex[1].field == "sandbox.write[1]");
   CHECK(ex[1].excluded == std::vector<std::string>{h + "/.config/gx", h + "/.local/state/gx"});
   CHECK(contains(ex[1].listable, h));
   CHECK(contains(ex[1].listable, h + "/.local"));
@@ -346,10 +346,10 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     auto r = prepare_ruleset(p, {}, loader());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::InvalidValue);
-    CHECK(r.error().field == "scope.sandbox.write[1]");
+    CHECK(r.error().field == "sandbox.write[1]");
     p.write.pop_back();
     p.exec.push_back(t.root + "/missing");
-    CHECK(prepare_ruleset(p, {}, loader()).error().field == "scope.sandbox.exec[1]");
+    CHECK(prepare_ruleset(p, {}, loader()).error().field == "sandbox.exec[1]");
   }
   SECTION("a missing optional system read path is skipped and reported") {
     std::string absent;
@@ -363,7 +363,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   }
   SECTION("a missing ordinary read path denies, relative paths deny") {
     p.read.push_back(t.root + "/missing");
-    CHECK(prepare_ruleset(p, {}, loader()).error().field == "scope.sandbox.read[5]");
+    CHECK(prepare_ruleset(p, {}, loader()).error().field == "sandbox.read[5]");
     p.read.back() = "relative/dir";
     CHECK(prepare_ruleset(p, {}, loader()).error().reason == DenyReason::InvalidValue);
   }

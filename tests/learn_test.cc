@@ -117,6 +117,18 @@ TEST_CASE("compact_paths: a read grant is not a prefix match on names") {
   CHECK(g.read == std::vector<std::string>{"/w/outside"});
 }
 
+TEST_CASE("choose_ioctls: default set needs nothing, groups and names for the rest") {
+  // TCGETS, TIOCGWINSZ: default; TIOCSWINSZ: tty; SIOCGIFINDEX: net-query;
+  // FIFREEZE: by name only; 0xdead: unknown number; TIOCSTI: never.
+  auto c = choose_ioctls({0x5401, 0x5413, 0x5414, 0x8933, 0xc0045877, 0xdead, 0x5412});
+  CHECK(c.groups == std::vector<std::string>{"net-query", "tty"});
+  CHECK(c.ioctls == std::vector<std::string>{"0xdead", "FIFREEZE"});
+  CHECK(c.refused == std::vector<std::string>{"TIOCSTI"});
+  auto d = choose_ioctls({0x5401, 0x5413});
+  CHECK(d.groups.empty());
+  CHECK(d.ioctls.empty());
+}
+
 TEST_CASE("choose_syscalls: default only for an ordinary program") {
   auto c = choose_syscalls({"read", "write", "openat", "close", "mmap", "exit_group"}, false, false, false);
   CHECK(c.groups == std::vector<std::string>{"default"});

@@ -25,6 +25,12 @@ done
 check "lists dangerous syscalls" grep -q "ptrace" <<<"$out"
 check "mentions io_uring" grep -q "io_uring_setup" <<<"$out"
 
+out=$("$GX" profiles)
+check "profiles lists the ioctl groups" grep -q "^  tty " <<<"$out"
+check "profiles lists FIFREEZE as by-name only" grep -q "FIFREEZE" <<<"$out"
+check "profiles names the never-allowed requests" grep -q "Never allowed: TIOCSTI TIOCLINUX" <<<"$out"
+check "an ioctl group shows its requests with numbers" grep -qx "TIOCSWINSZ 0x5414" <<<"$("$GX" profiles tty)"
+check "ioctl:default shows the default set" grep -qx "TCGETS 0x5401" <<<"$("$GX" profiles ioctl:default)"
 out=$("$GX" profiles default)
 rc=$?
 check "profiles default exits 0" test "$rc" -eq 0

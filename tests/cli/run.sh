@@ -177,7 +177,7 @@ art trustwrite --write "$TR" -- "$MARK" "$W/m"
 denied policy-mismatch "write grant on the trust store" R "$T/trustwrite.toml" -- "$MARK" "$W/m"
 art_edit unknowngroup 's/^groups = .*/groups = ["default", "no-such-group"]/' --write "$W" -- "$MARK" "$W/m"
 denied invalid-value "unknown seccomp group" R "$T/unknowngroup.toml" -- "$MARK" "$W/m"
-check "unknown group names the field" grep -q "scope.sandbox.groups" "$T/err"
+check "unknown group names the field" grep -q "sandbox.groups" "$T/err"
 
 # --- nested gx: a gx run inside another gx's sandbox ---
 # The inner gx runs confined by the outer artifact. Without the landlock and
