@@ -100,10 +100,25 @@ int run_run(const RunOptions& o) {
   }
   // stdout belongs to the child once it runs: JSON only when nothing ran.
   if (o.json && !r.child_ran) std::printf("%s\n", r.report.dump(2).c_str());
+  if (r.not_started) {
+    // Authorized and recorded, but the program never ran: not the
+    // command's status, not a denial (docs: gx-run(1) EXIT STATUS).
+    if (!o.json)
+      std::fprintf(stderr, "gx: not started (%s): %s\n", std::string(r.decision.code()).c_str(),
+                   r.decision.explain().c_str());
+    return kExitNotStarted;
+  }
   if (!r.decision) return o.json ? exit_code_for(r.decision) : report_denial(r.decision);
   if (o.dry_run) {
     if (!o.json) std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(), r.report.dump(2).c_str());
     return kExitOk;
+  }
+  if (r.record_failed) {
+    std::fprintf(stderr,
+                 "gx: error: the command ran (status %d) but its finished receipt could not be written: "
+                 "the run has no complete record\n",
+                 r.exit_status);
+    return kExitError;
   }
   return r.exit_status;
 }

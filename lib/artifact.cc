@@ -196,6 +196,7 @@ Decision read_sandbox(const toml::table& t, SandboxPolicy& sb) {
   read_paths(r, "read", sb.read);
   read_paths(r, "write", sb.write);
   read_paths(r, "exec", sb.exec);
+  read_paths(r, "exec_writable", sb.exec_writable);
   if (auto v = r.integer("min_landlock_abi", false, 1, 64)) sb.min_landlock_abi = static_cast<int>(*v);
   if (auto v = r.string_array("allow_downgrade", false)) {
     for (const auto& f : *v)
@@ -362,6 +363,7 @@ std::string render_artifact_body(const Artifact& a) {
   o += "read = " + quote_list(sb.read) + "\n";
   o += "write = " + quote_list(sb.write) + "\n";
   o += "exec = " + quote_list(sb.exec) + "\n";
+  if (!sb.exec_writable.empty()) o += "exec_writable = " + quote_list(sb.exec_writable) + "\n";
   o += "min_landlock_abi = " + std::to_string(sb.min_landlock_abi) + "\n";
   o += "# rights this artifact accepts as unenforced on an older kernel (net, truncate, ioctl-dev, scope, refer)\n";
   o += "allow_downgrade = " + quote_list(sb.allow_downgrade) + "\n";

@@ -91,6 +91,9 @@ struct SandboxPolicy {
   std::vector<std::string> read;   // read-only trees (Landlock)
   std::vector<std::string> write;  // read-write trees
   std::vector<std::string> exec;   // trees whose files may be executed
+  // Exec paths (each also in `exec`) the artifact accepts to overlap a write
+  // path; any other overlap is policy-mismatch (lib/landlock.h).
+  std::vector<std::string> exec_writable;
 
   int min_landlock_abi = 1;  // deny (sandbox-unavailable) on an older kernel
   // Rights the artifact explicitly accepts as unenforced when the kernel's

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <climits>
 #include <cstring>
 
+#include "lib/exec_guard.h"
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 
@@ -66,6 +69,30 @@ int set_cloexec(int fd) noexcept {
   return 0;
 }
 
+// Hands the exec guard's listener to gx: one message, the zero
+// ConfineFailure (step 0 is no step) carrying the fd.
+int send_listener(int channel, int listener) noexcept {
+  ConfineFailure marker{0, 0};
+  iovec iov{&marker, sizeof marker};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &listener, sizeof listener);
+  ssize_t n;
+  do {
+    n = sendmsg(channel, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  return n == static_cast<ssize_t>(sizeof marker) ? 0 : EPROTO;
+}
+
 int reset_signals() noexcept {
   sigset_t none;
   sigemptyset(&none);
@@ -118,6 +145,15 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
       fail(plan, ConfineStep::Landlock, errno);
     close(plan.ruleset_fd);
   }
+  if (plan.exec_guard != nullptr) {
+    if (plan.error_fd < 0) fail(plan, ConfineStep::ExecGuard, EINVAL);
+    long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                            plan.exec_guard);
+    if (listener < 0) fail(plan, ConfineStep::ExecGuard, errno);
+    if (int err = send_listener(plan.error_fd, static_cast<int>(listener)))
+      fail(plan, ConfineStep::ExecGuard, err);
+    close(static_cast<int>(listener));
+  }
   if (plan.seccomp != nullptr &&
       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, plan.seccomp) != 0)
     fail(plan, ConfineStep::Seccomp, errno);
@@ -141,6 +177,8 @@ std::string_view confine_step_name(ConfineStep step) {
     case ConfineStep::Landlock: return "landlock_restrict_self";
     case ConfineStep::Seccomp: return "seccomp(SECCOMP_SET_MODE_FILTER)";
     case ConfineStep::Exec: return "execveat";
+    case ConfineStep::ExecGuard: return "exec guard (seccomp user notification)";
+    case ConfineStep::Died: return "exec";
   }
   return "unknown step";
 }
@@ -155,48 +193,166 @@ Decision confine_failure_decision(const ConfineFailure& f) {
     detail += "; under Landlock the ELF or script interpreter needs the execute right";
   if (step == ConfineStep::Exec && f.err == ENOENT)
     detail += "; a close-on-exec fd cannot run a #! script";
+  if (step == ConfineStep::ExecGuard && f.err == EBUSY)
+    detail += "; another seccomp listener is active above gx (a container runtime?): "
+              "exec = [] cannot be enforced here";
   DenyReason reason = (step == ConfineStep::Chdir || step == ConfineStep::Exec)
                           ? DenyReason::IoError
                           : DenyReason::SandboxUnavailable;
   return Decision::deny(reason, detail, "confine", std::string(confine_step_name(step)));
 }
 
-Result<pid_t> spawn_confined(const ChildPlan& plan) {
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0)
-    return Decision::deny(DenyReason::IoError, "pipe2 failed: " + fs::errno_text(errno), "confine");
+int never_execed(pid_t pid) {
+  auto stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat) return -EIO;
+  // Fields after the command name, which ends at the LAST ')': state ppid
+  // pgrp session tty_nr tpgid flags ...
+  auto close_paren = stat->rfind(')');
+  if (close_paren == std::string::npos) return -EPROTO;
+  const char* p = stat->c_str() + close_paren + 1;
+  unsigned long flags = 0;
+  for (int field = 0; field < 7; ++field) {
+    while (*p == ' ') ++p;
+    if (*p == '\0') return -EPROTO;
+    if (field == 6) {
+      char* end = nullptr;
+      flags = strtoul(p, &end, 10);
+      if (end == p) return -EPROTO;
+    }
+    while (*p != ' ' && *p != '\0') ++p;
+  }
+  constexpr unsigned long kPfForkNoExec = 0x00000040;  // include/linux/sched.h
+  return (flags & kPfForkNoExec) != 0 ? 1 : 0;
+}
+
+namespace {
+
+// One message from the child: a ConfineFailure, possibly carrying an fd.
+// Returns bytes read (0 at EOF, <0 on error); *fd gets a passed fd or -1.
+ssize_t recv_message(int channel, ConfineFailure& f, int* fd) {
+  *fd = -1;
+  iovec iov{&f, sizeof f};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return -errno;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+        c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      memcpy(fd, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+    return -EPROTO;
+  }
+  return n;
+}
+
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
+  SpawnInfo local;
+  SpawnInfo& out = info != nullptr ? *info : local;
+  out = SpawnInfo{};
+  // A unix socket rather than a pipe: it can carry the exec guard's fd.
+  // Like a pipe, it reads EOF once the child's end is closed, by exec
+  // (CLOEXEC) or by the child's death.
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return Decision::deny(DenyReason::IoError, "socketpair failed: " + fs::errno_text(errno), "confine");
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
-    close(pipefd[0]);
-    close(pipefd[1]);
+    close(sv[0]);
+    close(sv[1]);
     return Decision::deny(DenyReason::IoError, "fork failed: " + fs::errno_text(err), "confine");
   }
   if (pid == 0) {
     ChildPlan p = plan;  // trivially copyable: a stack copy, no allocation
-    p.error_fd = pipefd[1];
-    close(pipefd[0]);
+    p.error_fd = sv[1];
+    close(sv[0]);
     confine_and_exec(p);
   }
-  close(pipefd[1]);
+  close(sv[1]);
+  out.pid = pid;
   ConfineFailure f{};
-  size_t got = 0;
-  while (got < sizeof f) {
-    ssize_t n = read(pipefd[0], reinterpret_cast<char*>(&f) + got, sizeof f - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+  bool failed = false;
+  int listener = -1;
+  bool listener_live = false;
+  bool first_exec_allowed = false;
+  for (;;) {
+    pollfd fds[2] = {{sv[0], POLLIN, 0}, {listener, POLLIN, 0}};
+    int n = poll(fds, listener_live ? 2 : 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      f = {static_cast<int32_t>(ConfineStep::Plan), errno};
+      failed = true;
+      break;
+    }
+    if (listener_live && (fds[1].revents & POLLIN) != 0) {
+      // The child blocks in its execveat until this answer.
+      int r = exec_guard_answer(listener, pid, plan.exec_fd, !first_exec_allowed);
+      if (r == 1) first_exec_allowed = true;
+      continue;
+    }
+    if (listener_live && (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) listener_live = false;
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    int passed = -1;
+    ssize_t got = recv_message(sv[0], f, &passed);
+    if (got == -EINTR) continue;
+    if (got == 0) break;  // EOF: exec'd, or dead
+    if (got != static_cast<ssize_t>(sizeof f)) {
+      if (passed >= 0) close(passed);
+      f = {static_cast<int32_t>(ConfineStep::Plan), EPROTO};
+      failed = true;
+      break;
+    }
+    if (f.step == 0 && passed >= 0 && listener < 0 && plan.exec_guard != nullptr) {
+      listener = passed;
+      listener_live = true;
+      continue;
+    }
+    if (passed >= 0) close(passed);
+    failed = true;
+    break;
   }
-  close(pipefd[0]);
-  if (got == 0) return pid;  // pipe closed by exec: the command is running
-  if (got != sizeof f) {
-    kill(pid, SIGKILL);
-    f = {static_cast<int32_t>(ConfineStep::Plan), EPROTO};
+  close(sv[0]);
+  if (!failed) {
+    // EOF: did the child exec? Ask the kernel, before reaping.
+    int never = never_execed(pid);
+    if (never != 1) {
+      out.exec_listener = listener;
+      return pid;
+    }
+    f = {static_cast<int32_t>(ConfineStep::Died), 0};
+  } else {
+    kill(pid, SIGKILL);  // a protocol error leaves it alive; a failed step is exiting anyway
   }
+  if (listener >= 0) close(listener);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return confine_failure_decision(f);
+  if (f.step != static_cast<int32_t>(ConfineStep::Died)) return confine_failure_decision(f);
+  out.wait_status = status;
+  std::string how = WIFSIGNALED(status) ? "was killed by " + signal_text(WTERMSIG(status))
+                                        : "exited with status " + std::to_string(WEXITSTATUS(status));
+  std::string detail = "the program never started: gx's child " + how + " before its exec completed";
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+    detail += " (the seccomp filter kills execveat, which gx needs to start the program)";
+  return Decision::deny(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? DenyReason::SandboxUnavailable
+                                                                           : DenyReason::IoError,
+                        detail, "confine", "execveat");
 }
 
 namespace {

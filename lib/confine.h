@@ -23,9 +23,13 @@
 //   6. PR_SET_NO_NEW_PRIVS (required for unprivileged Landlock and seccomp;
 //      setuid programs such as sudo no longer gain privileges inside)
 //   7. landlock_restrict_self(ruleset fd, flags); close the ruleset fd
-//   8. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
+//   8. (exec_guard set) the exec guard: a seccomp user-notification filter
+//      on execve/execveat (lib/exec_guard.h); its listener fd is sent to gx
+//      over the error channel (SCM_RIGHTS) and closed here
+//   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
 //      may deny the Landlock syscalls and everything before it
-//   9. execveat(exec fd, "", argv, envp, AT_EMPTY_PATH)
+//  10. execveat(exec fd, "", argv, envp, AT_EMPTY_PATH) — with the exec
+//      guard, this blocks until gx answers CONTINUE
 #pragma once
 
 #include <linux/filter.h>
@@ -52,6 +56,8 @@ enum class ConfineStep : int32_t {
   Landlock,
   Seccomp,
   Exec,
+  ExecGuard,    // installing or handing over the exec guard's listener
+  Died,         // the child died before its exec completed (no errno)
 };
 std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_self", ...
 
@@ -76,7 +82,11 @@ struct ChildPlan {
   unsigned int seccomp_flags = 0;   // SECCOMP_FILTER_FLAG_*
   bool new_session = true;          // setsid()
   pid_t parent_pid = 0;             // getpid() of gx before fork; 0 skips the check
-  int error_fd = -1;                // write end of an O_CLOEXEC pipe (spawn_confined sets it)
+  int error_fd = -1;                // the child's end of an O_CLOEXEC SOCK_SEQPACKET pair
+                                    // (spawn_confined sets it)
+  // The exec guard's filter (exec_guard_program()), or nullptr. Needs an
+  // error channel that is a unix socket (spawn_confined provides one).
+  const sock_fprog* exec_guard = nullptr;
   int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
@@ -89,12 +99,35 @@ struct ChildPlan {
 // Runs the sequence above in the calling (freshly forked) process.
 [[noreturn]] void confine_and_exec(const ChildPlan& plan) noexcept;
 
-// Parent side: creates the error pipe, forks, runs confine_and_exec in the
-// child and waits until the child has exec'd (pipe closed by CLOEXEC) or
-// failed (a ConfineFailure arrives; the child is reaped and the failure is
-// returned as a Decision). On success returns the child's pid; the caller
-// waits for it.
-Result<pid_t> spawn_confined(const ChildPlan& plan);
+// What spawn_confined hands back besides the pid.
+struct SpawnInfo {
+  // With plan.exec_guard: the guard's listener, owned by the caller from
+  // now on (give it to an ExecGuard). -1 otherwise.
+  int exec_listener = -1;
+  // When the program did not start: the reaped child's wait status, or -1
+  // when the child reported a failed step (it then _exit(127)s).
+  int wait_status = -1;
+  pid_t pid = -1;  // the child's pid, also when it did not start
+};
+
+// Parent side: creates the error channel, forks, runs confine_and_exec in
+// the child and waits until the child has exec'd or failed. On success
+// returns the child's pid; the caller waits for it. On failure the child
+// has been reaped and the Decision says why the program NEVER STARTED:
+//   * a ConfineFailure arrived (the step and errno);
+//   * the channel closed without one, and the child never exec'd — it died
+//     before its exec completed, e.g. killed by seccomp (SIGSYS) at
+//     execveat. "Exec'd" is read from the kernel, not the child: the
+//     PF_FORKNOEXEC flag in /proc/<pid>/stat is set by fork and cleared only
+//     by a successful exec, and is read before the child is reaped (its pid
+//     cannot be reused). Without /proc the run counts as started.
+// With plan.exec_guard it also answers the guard's first notification
+// (exec_guard_answer, allow = true).
+Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr);
+
+// Reads PF_FORKNOEXEC of `pid` (alive or zombie, not yet reaped): 1 when it
+// never exec'd, 0 when it did, -errno when /proc/<pid>/stat is unreadable.
+int never_execed(pid_t pid);
 
 // Parent-side hardening, before fork: PR_SET_DUMPABLE 0, so a same-uid
 // child can neither ptrace gx nor open /proc/<gx>/mem, environ, fd/*; and

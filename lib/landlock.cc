@@ -124,6 +124,39 @@ struct PathList {
   Kind kind;
 };
 
+// Execute is never granted where the child can write (it would write a
+// program and run it), unless the artifact names that exec path in
+// exec_writable. The implicit grants (ELF loader, script interpreter) have
+// no opt-in: a writable loader is refused outright.
+Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec) {
+  auto check = [&](const std::string& path, const std::string& field, bool may_opt_in) -> Decision {
+    std::string ce = canonical_or_planned(path);
+    if (may_opt_in && (listed(policy.exec_writable, path) ||
+                       std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
+                                   [&](const std::string& w) { return canonical_or_planned(w) == ce; })))
+      return Decision::allow();
+    for (size_t j = 0; j < policy.write.size(); ++j) {
+      std::string cw = canonical_or_planned(policy.write[j]);
+      if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            "execute grant " + path + " overlaps write grant " + policy.write[j] +
+                                " (scope.sandbox.write[" + std::to_string(j) + "]): the child could write a program "
+                                "and run it" + (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
+                            field, path);
+    }
+    return Decision::allow();
+  };
+  for (size_t i = 0; i < policy.exec.size(); ++i)
+    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
+  for (size_t i = 0; i < implicit_exec.size(); ++i)
+    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
+  for (size_t i = 0; i < policy.exec_writable.size(); ++i)
+    if (!listed(policy.exec, policy.exec_writable[i]))
+      return Decision::deny(DenyReason::InvalidValue, "exec_writable names a path that is not in exec",
+                            "sandbox.exec_writable[" + std::to_string(i) + "]", policy.exec_writable[i]);
+  return Decision::allow();
+}
+
 }  // namespace
 
 void to_json(nlohmann::json& j, const Expansion& e) {
@@ -375,6 +408,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   if (auto d = check_protected(policy, protect); !d) return d;
+  if (auto d = check_exec_not_writable(policy, implicit_exec); !d) return d;
 
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
   Fd ruleset(ll::create_ruleset(&attr, ll::ruleset_attr_size(rights->abi), 0));

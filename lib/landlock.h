@@ -37,12 +37,20 @@
 //    governed by its own rules); the names inside gx's protected
 //    directories stay listable (read_dir on an ancestor is inherited),
 //    their contents do not.
+//  * an exec path (or the implicit loader/interpreter) equal to, inside or
+//    containing a write path                      -> policy-mismatch, unless
+//    the exec path is listed in exec_writable (never for implicit ones).
+//    The child could otherwise write a program and execute it.
 //
 // Caveats (Landlock itself): rules only grant; fds opened before
 // restriction are not checked; UDP, raw sockets and MPTCP are not covered;
 // connect() to named unix sockets is not covered (ABI 7); mmap(PROT_EXEC)
 // of a readable file is not "execute"; memfd files are never checked for
-// execute (tested, see docs/sandbox.md "memfd execution").
+// execute (tested, see docs/sandbox.md "memfd execution"). Hence: wherever
+// the loader may be executed (any exec grant, and the implicit grant of a
+// dynamic program's own loader), `ld.so /any/readable/elf` runs that ELF.
+// With exec = [] the exec guard (lib/exec_guard.h) closes that; with exec
+// grants it stays open (docs/security.md).
 #pragma once
 
 #include <array>

@@ -18,21 +18,28 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::pair<ReceiptKind, std::string_view>, 4> kKinds = {{
+constexpr std::array<std::pair<ReceiptKind, std::string_view>, 5> kKinds = {{
     {ReceiptKind::Authorized, "authorized"},
     {ReceiptKind::Finished, "finished"},
     {ReceiptKind::Denied, "denied"},
     {ReceiptKind::Recovered, "recovered"},
+    {ReceiptKind::NotStarted, "not-started"},  // v2
 }};
 
-// Every v1 key; from_json rejects anything else (a record has one meaning).
-const std::set<std::string>& known_keys() {
-  static const std::set<std::string> keys = {
+// Every key of a version; from_json rejects anything else (a record has one
+// meaning, and one spelling per version).
+const std::set<std::string>& known_keys(int64_t version) {
+  static const std::set<std::string> v1 = {
       "version", "seq", "id", "time", "prev", "key_id", "sig", "decision", "reason", "detail",
       "authorized_id", "parent", "artifact_id", "artifact_digest", "signers", "issuer", "host",
       "uid", "pid", "argv", "exe_path", "exe_digest", "cwd", "sandbox", "child_pid", "exit_code",
       "signal", "wall_us", "user_cpu_us", "sys_cpu_us", "max_rss_kb"};
-  return keys;
+  static const std::set<std::string> v2 = [] {
+    auto k = v1;
+    k.insert("descendants_killed");
+    return k;
+  }();
+  return version >= 2 ? v2 : v1;
 }
 
 Decision bad(DenyReason r, const std::string& key, const std::string& what) {
@@ -164,6 +171,7 @@ json Receipt::to_json() const {
   j["user_cpu_us"] = user_cpu_us;
   j["sys_cpu_us"] = sys_cpu_us;
   j["max_rss_kb"] = max_rss_kb;
+  if (version >= 2) j["descendants_killed"] = descendants_killed;
   return j;
 }
 
@@ -177,13 +185,20 @@ std::string Receipt::signed_body() const {
 
 Result<Receipt> Receipt::from_json(const json& j) {
   if (!j.is_object()) return Decision::deny(DenyReason::Malformed, "receipt is not a JSON object");
+  int64_t version = 0, seq = 0;
+  if (!j.contains("version")) return bad(DenyReason::MissingField, "version", "is missing");
+  if (Decision d = get(j, "version", version); !d) return d;
+  if (version < kReceiptVersionOldest || version > kReceiptVersionCurrent)
+    return Decision::deny(DenyReason::UnsupportedVersion,
+                          "receipt version " + std::to_string(version) + " is not supported", "version");
+  const std::string vname = "v" + std::to_string(version);
   for (const auto& [key, value] : j.items())
-    if (!known_keys().count(key)) return bad(DenyReason::UnknownField, key, "is not a v1 receipt field");
-  for (const auto& key : known_keys())
+    if (!known_keys(version).count(key))
+      return bad(DenyReason::UnknownField, key, "is not a " + vname + " receipt field");
+  for (const auto& key : known_keys(version))
     if (!j.contains(key)) return bad(DenyReason::MissingField, key, "is missing");
 
   Receipt r;
-  int64_t version = 0, seq = 0;
   std::string decision;
   for (Decision d : {get(j, "version", version), get(j, "seq", seq), get(j, "id", r.id),
                      get(j, "time", r.time), get(j, "prev", r.prev), get(j, "key_id", r.key_id),
@@ -199,10 +214,8 @@ Result<Receipt> Receipt::from_json(const json& j) {
                      get(j, "user_cpu_us", r.user_cpu_us), get(j, "sys_cpu_us", r.sys_cpu_us),
                      get(j, "max_rss_kb", r.max_rss_kb)})
     if (!d) return d;
-
-  if (version < kReceiptVersionOldest || version > kReceiptVersionCurrent)
-    return Decision::deny(DenyReason::UnsupportedVersion,
-                          "receipt version " + std::to_string(version) + " is not supported", "version");
+  if (version >= 2)
+    if (Decision d = get(j, "descendants_killed", r.descendants_killed); !d) return d;
   r.version = static_cast<int>(version);
   if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
   r.seq = static_cast<uint64_t>(seq);
@@ -212,7 +225,8 @@ Result<Receipt> Receipt::from_json(const json& j) {
       r.decision = kind;
       known_kind = true;
     }
-  if (!known_kind) return bad(DenyReason::InvalidValue, "decision", "is not a known decision");
+  if (!known_kind || (r.decision == ReceiptKind::NotStarted && version < 2))
+    return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
   if (!reason_from_code(r.reason)) return bad(DenyReason::InvalidValue, "reason", "is not a known reason code");
   if (!is_lower_hex(r.id, 32))
     return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
@@ -273,6 +287,21 @@ Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutco
   subject.user_cpu_us = outcome.user_cpu_us;
   subject.sys_cpu_us = outcome.sys_cpu_us;
   subject.max_rss_kb = outcome.max_rss_kb;
+  subject.descendants_killed = outcome.descendants_killed;
+  return subject;
+}
+
+Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why,
+                         const RunOutcome& outcome) {
+  subject.decision = ReceiptKind::NotStarted;
+  Decision d = why.allowed() ? Decision::deny(DenyReason::IoError, "internal: not started without a reason") : why;
+  subject.reason = std::string(d.code());
+  subject.detail = d.explain();
+  subject.authorized_id = std::move(authorized_id);
+  subject.child_pid = outcome.child_pid;
+  subject.exit_code = outcome.exit_code;
+  subject.signal = outcome.signal;
+  subject.wall_us = outcome.wall_us;
   return subject;
 }
 

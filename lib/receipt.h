@@ -32,7 +32,9 @@
 namespace gx {
 
 inline constexpr int kReceiptVersionOldest = 1;
-inline constexpr int kReceiptVersionCurrent = 1;
+// v2 adds the "not-started" decision and the "descendants_killed" field;
+// v1 lines stay valid (and keep their v1 spelling).
+inline constexpr int kReceiptVersionCurrent = 2;
 // A line longer than this is refused by append (LogUnavailable) and is a bad
 // record for verify: argv is bounded by the kernel well below it.
 inline constexpr size_t kReceiptMaxLineBytes = 4 * 1024 * 1024;
@@ -60,6 +62,8 @@ enum class ReceiptKind {
   Finished,    // after the child ended: exit status and resource use
   Denied,      // every denial, with its reason code
   Recovered,   // written by the log itself after moving a torn tail away
+  NotStarted,  // v2: authorized, but the program never started (confinement or
+               // exec failed, or the child died before its exec completed)
 };
 std::string_view kind_name(ReceiptKind k);  // "authorized", "finished", ...
 
@@ -99,6 +103,9 @@ struct Receipt {
   int64_t user_cpu_us = 0;
   int64_t sys_cpu_us = 0;
   int64_t max_rss_kb = 0;        // peak resident set size
+  // v2, finished only: descendants still alive when the child exited, which
+  // gx then terminated (SIGTERM, grace, SIGKILL) before this receipt.
+  int64_t descendants_killed = 0;
 
   // Cuts over-long fields (see the bounds above) so that every decision,
   // however large its input, fits in one receipt. append() calls it.
@@ -124,6 +131,7 @@ struct RunOutcome {
   int64_t user_cpu_us = 0;
   int64_t sys_cpu_us = 0;
   int64_t max_rss_kb = 0;
+  int64_t descendants_killed = 0;
 };
 // From wait4(2)'s status and rusage plus the measured wall time.
 RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct rusage& usage, int64_t wall_us);
@@ -137,6 +145,10 @@ Receipt receipt_for_this_process();
 Receipt make_authorized(Receipt subject);
 Receipt make_denied(Receipt subject, const Decision& why);
 Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutcome& outcome);
+// Authorized, then the program never started: reason and detail from `why`,
+// child_pid/exit_code/signal from `outcome` (how the child that failed ended).
+Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why,
+                         const RunOutcome& outcome);
 
 // Leaf hash of a line (without its "\n"): hex SHA-256(0x00 || line).
 std::string receipt_leaf_hash(std::string_view line);

@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "lib/authority.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
+#include "lib/exec_guard.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
 #include "lib/invocation.h"
@@ -122,6 +124,18 @@ class Pipeline {
     if (!filter) return filter.error();
     auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec, match_->script_read);
     if (!ruleset) return ruleset.error();
+    // gx itself starts the program with execveat: a profile that denies it
+    // could never start anything (under "kill" the child would die by SIGSYS
+    // at gx's own exec). Refuse now, before a use is spent.
+    if (std::find(filter->summary.allowed.begin(), filter->summary.allowed.end(), "execveat") ==
+        filter->summary.allowed.end()) {
+      bool named = std::find(policy.deny_syscalls.begin(), policy.deny_syscalls.end(), "execveat") !=
+                   policy.deny_syscalls.end();
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            "gx starts the program with execveat, which this sandbox denies, so it could never "
+                            "start; to keep the program from starting others, use exec = []",
+                            named ? "sandbox.deny_syscalls" : "sandbox.groups", "execveat");
+    }
     filter_.emplace(filter.take());
     ruleset_.emplace(ruleset.take());
     nlohmann::json sandbox;
@@ -129,6 +143,7 @@ class Pipeline {
     sandbox["seccomp"] = filter_->summary;
     sandbox["implicit_exec"] = match_->implicit_exec;
     if (match_->script) sandbox["implicit_read"] = match_->script_read;
+    sandbox["exec_guard"] = policy.exec.empty();  // exec = []: no exec after gx's own
     sandbox["new_session"] = true;
     sandbox["no_new_privs"] = true;
     out_.report["sandbox"] = sandbox;
@@ -176,6 +191,9 @@ class Pipeline {
     CStringArray argv(match_->argv), envp(env);
     sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
                     const_cast<sock_filter*>(filter_->program.data())};
+    const auto& guard_prog = exec_guard_program();
+    sock_fprog guard_fprog{static_cast<unsigned short>(guard_prog.size()),
+                           const_cast<sock_filter*>(guard_prog.data())};
     ChildPlan plan;
     plan.exec_fd = match_->image.fd();
     plan.inherit_fd = match_->inherit_fd();
@@ -187,15 +205,27 @@ class Pipeline {
     plan.seccomp = &prog;
     plan.seccomp_flags = filter_->flags;
     plan.parent_pid = getpid();
-    if (Decision d = harden_supervisor(); !d) return deny(d);
+    // exec = []: the program may start no other program (lib/exec_guard.h).
+    // With exec paths, Landlock decides which files may be executed.
+    if (artifact_.scope.sandbox.exec.empty()) plan.exec_guard = &guard_fprog;
+    if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
+    if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
+    const OwnLimits limits = OwnLimits::save();
     SignalGuard guard;
     const int64_t started = now_unix_us();
-    auto pid = spawn_confined(plan);
-    if (!pid) return deny(pid.error());
+    SpawnInfo info;
+    auto pid = spawn_confined(plan, &info);
+    if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
+    std::optional<ExecGuard> exec_guard;
+    if (info.exec_listener >= 0) exec_guard.emplace(info.exec_listener);
     out_.child_ran = true;
     out_.decision = Decision::allow();
     out_.report["decision"] = decision_json(out_.decision);
     auto exit = supervise_child(*pid, guard, started);
+    DescendantCleanup cleanup = terminate_descendants(*pid);
+    if (!cleanup.complete) out_.warnings.push_back("descendants of the child may survive: " + cleanup.note);
+    uint64_t refused = exec_guard ? exec_guard->stop() : 0;
+    for (auto& note : limits.restore()) out_.warnings.push_back(note);
     if (!exit) {
       out_.warnings.push_back("lost track of the child: " + exit.error().explain());
       out_.exit_status = 255;
@@ -203,11 +233,36 @@ class Pipeline {
     }
     out_.exit_status = exit->shell_status();
     RunOutcome outcome = outcome_from_wait(*pid, exit->wait_status, exit->usage, exit->wall_us);
+    outcome.descendants_killed = cleanup.killed;
     out_.report["outcome"] = {{"exit_code", outcome.exit_code}, {"signal", outcome.signal},
                               {"wall_us", outcome.wall_us},      {"user_cpu_us", outcome.user_cpu_us},
-                              {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb}};
-    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome)); !r)
+                              {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb},
+                              {"descendants_killed", outcome.descendants_killed},
+                              {"exec_refused", refused}};
+    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome)); !r) {
+      out_.record_failed = true;
       out_.warnings.push_back("finished receipt not written: " + r.error().explain());
+    }
+    return std::move(out_);
+  }
+
+  // Authorized, but the program never started: a "not-started" receipt
+  // linked to the authorized one, never "finished".
+  RunResult not_started(const Decision& why, pid_t child, int wait_status) {
+    out_.decision = why;
+    out_.not_started = true;
+    out_.report["decision"] = decision_json(why);
+    RunOutcome o;
+    if (child > 0) o.child_pid = child;
+    if (wait_status >= 0) {
+      struct rusage none {};
+      o = outcome_from_wait(child, wait_status, none, 0);
+    }
+    out_.report["outcome"] = {{"started", false}, {"exit_code", o.exit_code}, {"signal", o.signal}};
+    if (auto r = log_->append(make_not_started(subject_, authorized_id_, why, o)); r)
+      out_.report["not_started_receipt"] = r->id;
+    else
+      out_.warnings.push_back("not-started receipt not written: " + r.error().explain());
     return std::move(out_);
   }
 

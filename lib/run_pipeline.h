@@ -8,9 +8,15 @@
 //   -> plan the sandbox           (landlock + seccomp, prepared in the parent)
 //   -> reserve one use            (use_store, durable before exec)
 //   -> "authorized" receipt       (receipt_log, fsync'd before exec)
-//   -> confine + execveat         (confine: no_new_privs, Landlock, seccomp)
-//   -> wait, forwarding signals   (supervise)
-//   -> "finished" receipt
+//   -> confine + execveat         (confine: no_new_privs, Landlock, exec
+//                                  guard when exec = [], seccomp)
+//   -> wait, forwarding signals   (supervise; gx is the tree's subreaper)
+//   -> terminate what is left of the child's tree (supervise)
+//   -> "finished" receipt         (gx's own limits restored first)
+//
+// After the authorized receipt, a program that never started (a confinement
+// step failed, or the child died before its exec completed) leaves a
+// "not-started" receipt instead of "finished" (RunResult::not_started).
 //
 // Every denial after the receipt log could be opened leaves a "denied"
 // receipt. --dry-run stops after planning: it consumes no use, writes no
@@ -43,10 +49,16 @@ struct RunRequest {
 };
 
 struct RunResult {
-  Decision decision;          // allow when the child was started
+  Decision decision;          // allow when the child was started; else why not
   nlohmann::json report;      // decision, artifact, sandbox, receipts, outcome
   bool child_ran = false;
   int exit_status = 0;        // the child's, shell style (code or 128+signal)
+  // Authorized (a use spent, an authorized receipt written), but the program
+  // never started: `decision` says why; a "not-started" receipt was written.
+  bool not_started = false;
+  // The child ran but its finished receipt could not be written: the run
+  // has no complete record, which is a failure of the run (gx exits 125).
+  bool record_failed = false;
   std::vector<std::string> warnings;  // e.g. a receipt that could not be written
 };
 

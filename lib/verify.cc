@@ -8,6 +8,16 @@
 namespace gx {
 
 Decision check_bindings(const Bindings& b, const HostIdentity& host) {
+  // Bindings are worth nothing where the caller picks the identity: refuse
+  // unless gx runs in the initial user namespace (lib/host.h).
+  if ((b.uid || b.hostname || b.machine_id) && !host.initial_user_ns) {
+    const char* field = b.hostname ? "bindings.hostname" : b.machine_id ? "bindings.machine_id" : "bindings.uid";
+    return Decision::deny(DenyReason::RuntimeIdentity,
+                          "gx runs in a user namespace other than the host's (" + host.user_ns_detail +
+                              "), where host name, machine-id and uid are the caller's choice; an artifact "
+                              "with bindings cannot be checked here",
+                          field, host.user_ns_detail);
+  }
   if (b.uid && *b.uid != host.uid)
     return Decision::deny(DenyReason::RuntimeIdentity,
                           "artifact is bound to uid " + std::to_string(*b.uid) + ", caller is uid " + std::to_string(host.uid),

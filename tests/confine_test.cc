@@ -18,7 +18,10 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <tuple>
 
+#include "lib/exec_guard.h"
 #include "lib/landlock.h"
 #include "tests/helpers/probe_harness.h"
 
@@ -194,6 +197,82 @@ TEST_CASE("spawn_confined: failures come back as decisions, success as a pid") {
     CHECK(WIFEXITED(status));
     CHECK(WEXITSTATUS(status) == 0);
   }
+}
+
+TEST_CASE("spawn_confined: a child killed at its exec never started (not 'ran and died')") {
+  // execveat -> SECCOMP_RET_KILL_PROCESS, everything else allowed.
+  std::vector<sock_filter> f = {
+      {BPF_LD | BPF_W | BPF_ABS, 0, 0, static_cast<uint32_t>(offsetof(seccomp_data, nr))},
+      {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, static_cast<uint32_t>(SYS_execveat)},
+      {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_KILL_PROCESS},
+      {BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW},
+  };
+  sock_fprog prog{static_cast<unsigned short>(f.size()), f.data()};
+  Spawn s;
+  s.plan.seccomp = &prog;
+  SpawnInfo info;
+  auto r = spawn_confined(s.plan, &info);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().detail);
+  CHECK(r.error().value == "execveat");
+  CHECK(r.error().detail.find("never started") != std::string::npos);
+  CHECK(r.error().detail.find("SIGSYS") != std::string::npos);
+  REQUIRE(info.wait_status >= 0);
+  CHECK(WIFSIGNALED(info.wait_status));
+  CHECK(WTERMSIG(info.wait_status) == SIGSYS);
+  // Control: a child that did exec and then exits is a started program.
+  Spawn ok;
+  auto started = spawn_confined(ok.plan);
+  REQUIRE(started.ok());
+  waitpid(*started, nullptr, 0);
+}
+
+TEST_CASE("exec guard: gx's own exec runs, every later exec is refused with EPERM") {
+  const std::string try_exec = std::string(GX_HELPERS_DIR) + "/try_exec";
+  auto run = [&](bool guarded) {
+    int fd = open(try_exec.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    int out[2];
+    REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+    int saved = dup(1);
+    dup2(out[1], 1);  // the child inherits stdout
+    CStringArray argv({"try_exec", "/usr/bin/true"}), envp({});
+    ChildPlan plan;
+    plan.exec_fd = fd;
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.require_confinement = false;
+    const auto& g = exec_guard_program();
+    sock_fprog prog{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+    if (guarded) plan.exec_guard = &prog;
+    SpawnInfo info;
+    auto r = spawn_confined(plan, &info);
+    dup2(saved, 1);
+    close(saved);
+    close(out[1]);
+    close(fd);
+    REQUIRE(r.ok());
+    CHECK((info.exec_listener >= 0) == guarded);
+    std::optional<ExecGuard> guard;
+    if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
+    int status = -1;
+    waitpid(*r, &status, 0);
+    uint64_t refused = guard ? guard->stop() : 0;
+    std::string got;
+    char buf[64];
+    ssize_t n;
+    while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    close(out[0]);
+    return std::make_tuple(WIFEXITED(status) ? WEXITSTATUS(status) : -1, got, refused);
+  };
+  auto [rc, out, refused] = run(true);
+  CHECK(rc == 1);
+  CHECK(out == "EPERM\n");
+  CHECK(refused == 1);
+  auto [rc0, out0, refused0] = run(false);  // control: without the guard, true runs
+  CHECK(rc0 == 0);
+  CHECK(out0.empty());
+  CHECK(refused0 == 0);
 }
 
 TEST_CASE("confine_failure_decision names the step and errno") {

@@ -135,15 +135,31 @@ TEST_CASE("revocation hooks and bindings") {
   o.key_revoked = [&](const std::string& k) { return k == f.keys[0].public_key().key_id(); };
   CHECK(verify_artifact_bytes(s, o).decision.reason == DenyReason::Revoked);
   o.key_revoked = nullptr;
-  HostIdentity host{"host-a", "", 1234};
+  HostIdentity host{"host-a", "", 1234, true, ""};
   o.host = &host;
   CHECK(verify_artifact_bytes(s, o).decision.allowed());
   host.uid = 1235;
   auto v = verify_artifact_bytes(s, o);
   CHECK(v.decision.reason == DenyReason::RuntimeIdentity);
   CHECK(v.decision.field == "bindings.uid");
-  host = {"host-b", "", 1234};
+  host = {"host-b", "", 1234, true, ""};
   CHECK(verify_artifact_bytes(s, o).decision.field == "bindings.hostname");
+  // The caller's own user namespace: the same matching facts prove nothing.
+  host = {"host-a", "", 1234, false, "uid_map '0 1000 1'"};
+  auto ns = verify_artifact_bytes(s, o);
+  CHECK(ns.decision.reason == DenyReason::RuntimeIdentity);
+  CHECK(ns.decision.field == "bindings.hostname");
+  CHECK(ns.decision.detail.find("user namespace") != std::string::npos);
+}
+
+TEST_CASE("only the initial user namespace's uid_map counts as the host's") {
+  CHECK(is_initial_uid_map("         0          0 4294967295\n"));
+  CHECK(is_initial_uid_map("0 0 4294967295"));
+  CHECK_FALSE(is_initial_uid_map("         0       1000          1\n"));
+  CHECK_FALSE(is_initial_uid_map("0 0 4294967294\n"));
+  CHECK_FALSE(is_initial_uid_map("0 0 4294967295\n1 1 1\n"));
+  CHECK_FALSE(is_initial_uid_map(""));
+  CHECK_FALSE(is_initial_uid_map("0 0 99999999999\n"));
 }
 
 TEST_CASE("a revoked parent revokes its child") {

@@ -180,7 +180,10 @@ denied invalid-value "unknown seccomp group" R "$T/unknowngroup.toml" -- "$MARK"
 check "unknown group names the field" grep -q "sandbox.groups" "$T/err"
 
 # --- nested gx: a gx run inside another gx's sandbox ---
-# The inner gx runs confined by the outer artifact. Without the landlock and
+# The inner gx runs confined by the outer artifact, which needs an exec grant:
+# under exec = [] the inner gx could not start its command (a second exec),
+# and read access to /proc: the inner artifact has bindings, which gx checks
+# only where it can read /proc/self/uid_map (initial user namespace). Without the landlock and
 # seccomp syscalls ("process" group) it cannot build its own sandbox and must
 # deny (sandbox-unavailable) rather than run its command unconfined.
 IS=$T/inner-state
@@ -188,7 +191,7 @@ mkdir -p "$IS"
 inner_cmd=("$GX" run --trust "$TR" --state "$IS" "$T/inner.toml" -- "$MARK" "$W/m")
 nested() { # GROUPS: signs outer with GROUPS, inner naming outer as its parent
   art_edit outer "s/^groups = .*/groups = $1/; s/^allow_syscalls = .*/allow_syscalls = [\"memfd_create\"]/" \
-    --write "$IS" --write "$W" --read "$TR" --read "$T/inner.toml" --read "$MARK" --read "$GX" -- "${inner_cmd[@]}"
+    --write "$IS" --write "$W" --read "$TR" --read "$T/inner.toml" --read "$MARK" --read "$GX" --read /proc --exec "$MARK" -- "${inner_cmd[@]}"
   local od
   od=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/outer.toml" | sha256sum | cut -d' ' -f1)
   art inner --parent "$od" --write "$W" -- "$MARK" "$W/m"
@@ -306,7 +309,10 @@ art shx --exec /usr/bin -- /bin/sh -c '/usr/bin/basename /a/b/c'
 expect_rc 0 "sh -c running a child in the exec paths" R "$T/shx.toml" -- /bin/sh -c '/usr/bin/basename /a/b/c'
 check "child's output" test "$(cat "$T/out")" = c
 art shnox -- /bin/sh -c '/usr/bin/basename /a/b/c'
-expect_rc 126 "sh -c: child outside the exec paths is refused by the kernel" R "$T/shnox.toml" -- /bin/sh -c '/usr/bin/basename /a/b/c'
+expect_rc 126 "sh -c: exec = [], so no child program at all (exec guard)" R "$T/shnox.toml" -- /bin/sh -c '/usr/bin/basename /a/b/c'
+check "sh (not gx) reports the refusal (EPERM)" grep -q "basename: Operation not permitted" "$T/err"
+art shox --exec /usr/lib -- /bin/sh -c '/usr/bin/basename /a/b/c'
+expect_rc 126 "sh -c: child outside the exec paths is refused by Landlock" R "$T/shox.toml" -- /bin/sh -c '/usr/bin/basename /a/b/c'
 check "sh (not gx) reports permission denied" grep -q "basename: Permission denied" "$T/err"
 refute "...and gx did not deny" grep -q "gx: denied" "$T/err"
 check "gx recorded the run as finished with sh's 126" test "$(log_last '.decision + " " + (.exit_code|tostring)')" = "finished 126"

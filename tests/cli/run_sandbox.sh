@@ -52,11 +52,16 @@ probe 0 ok "control: read inside a read path" rd_in -- "$H/try_read" "$T/pub/fil
 art rd_home -- "$H/try_read" /root/.bashrc
 probe 1 EACCES "read of /root (not granted; root's DAC would allow it)" rd_home -- "$H/try_read" /root/.bashrc
 cp "$H/try_marker" "$T/bin/marker"
-art ex_out --write "$W" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+# With exec paths, Landlock decides (EACCES outside them); with exec = [],
+# the exec guard refuses every exec after gx's own (EPERM, lib/exec_guard.h).
+art ex_out --write "$W" --exec "$T/pub" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
 probe 1 EACCES "exec outside the exec paths" ex_out -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
 check "the exec'd program never ran" test ! -e "$W/exec-marker"
-art ex_usr -- "$H/try_exec" /usr/bin/true
+art ex_usr --exec "$T/pub" -- "$H/try_exec" /usr/bin/true
 probe 1 EACCES "exec of a readable system binary not in exec paths" ex_usr -- "$H/try_exec" /usr/bin/true
+art ex_none --write "$W" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+probe 1 EPERM "exec = []: no exec at all" ex_none -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
+check "the exec'd program never ran (exec = [])" test ! -e "$W/exec-marker"
 art ex_in --write "$W" --exec "$T/bin" -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
 probe 0 marker "control: exec inside the exec paths" ex_in -- "$H/try_exec" "$T/bin/marker" "$W/exec-marker"
 check "control exec ran" test -e "$W/exec-marker"
@@ -188,7 +193,10 @@ probe 1 "memfd_create: EPERM" "memfd_create refused under the default profile" m
 refute "payload never ran" grep -q EXECUTED "$T/out"
 art_edit memfd_ipc 's/^groups = .*/groups = ["default", "ipc"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
 probe 1 "memfd_create: EPERM" "memfd_create refused even with the ipc group" memfd_ipc -- "$H/try_memfd_exec" /bin/echo EXECUTED
-art_edit memfd_named 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
-probe 0 EXECUTED "control: named in allow_syscalls, memfd exec works (Landlock does not check memfds)" memfd_named -- "$H/try_memfd_exec" /bin/echo EXECUTED
+art_edit memfd_named 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/' --exec "$T/pub" -- "$H/try_memfd_exec" /bin/echo EXECUTED
+probe 0 EXECUTED "control: named in allow_syscalls, with an exec grant, memfd exec works (Landlock does not check memfds)" memfd_named -- "$H/try_memfd_exec" /bin/echo EXECUTED
+art_edit memfd_noexec 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/' -- "$H/try_memfd_exec" /bin/echo EXECUTED
+probe 1 "execveat: EPERM" "memfd_create named but exec = []: the exec guard refuses the memfd exec" memfd_noexec -- "$H/try_memfd_exec" /bin/echo EXECUTED
+refute "payload never ran (exec = [])" grep -q EXECUTED "$T/out"
 
 finish
