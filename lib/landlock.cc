@@ -124,6 +124,10 @@ struct PathList {
   Kind kind;
 };
 
+bool overlaps(const std::string& a, const std::string& b) {
+  return fs::path_within(a, b) || fs::path_within(b, a);
+}
+
 // Execute is never granted where the child can write (it would write a
 // program and run it), unless the artifact names that exec path in
 // exec_writable. The implicit grants (ELF loader, script interpreter) have
@@ -140,7 +144,7 @@ Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<
       if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
       return Decision::deny(DenyReason::PolicyMismatch,
                             "execute grant " + path + " overlaps write grant " + policy.write[j] +
-                                " (scope.sandbox.write[" + std::to_string(j) + "]): the child could write a program "
+                                " (sandbox.write[" + std::to_string(j) + "]): the child could write a program "
                                 "and run it" + (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
                             field, path);
     }
