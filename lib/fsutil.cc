@@ -38,9 +38,10 @@ std::string octal_mode(mode_t m) {
 
 }  // namespace
 
-Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+namespace {
+Result<std::string> read_regular(const std::string& path, size_t max_bytes, int extra_flags) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags);
   if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + errno_text(errno), "file", path);
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -70,6 +71,12 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   }
   close(fd);
   return out;
+}
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) { return read_regular(path, max_bytes, 0); }
+Result<std::string> read_file_nofollow(const std::string& path, size_t max_bytes) {
+  return read_regular(path, max_bytes, O_NOFOLLOW);
 }
 
 Decision write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Overwrite overwrite) {

@@ -21,6 +21,9 @@ namespace gx::fs {
 // file is refused ("... is a fifo, not a regular file") instead of hanging
 // gx, and it cannot become the controlling terminal.
 Result<std::string> read_file(const std::string& path, size_t max_bytes);
+// The same, but a symlink as the last component is refused (O_NOFOLLOW):
+// for gx's own state files, which are never links.
+Result<std::string> read_file_nofollow(const std::string& path, size_t max_bytes);
 
 // OpenSSH StrictModes for files that define authority (trust store,
 // revocation list): the file (symlinks resolved) must be a regular file,

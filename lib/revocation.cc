@@ -531,7 +531,7 @@ Result<SeenMap> read_all_seen(const std::string& state_dir) {
   std::string path = revocations_serial_path(state_dir);
   SeenMap out;
   if (!fs::exists(path)) return out;
-  auto text = fs::read_file(path, kSeenMaxBytes);  // refuses symlinks' non-regular targets and FIFOs
+  auto text = fs::read_file_nofollow(path, kSeenMaxBytes);  // no symlink, no FIFO: a regular file only
   if (!text) return bad_record(path, "cannot be read: " + text.error().detail);
   std::string_view t = *text;
   if (t.substr(0, kSeenHeader.size()) != kSeenHeader) {

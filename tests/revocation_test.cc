@@ -805,3 +805,21 @@ TEST_CASE("a revocation list writable by others, or in a directory writable by o
   require_invalid(f.load(), "writable by group or others");
   REQUIRE(chmod(f.dir.c_str(), 0700) == 0);
 }
+
+TEST_CASE("the rollback record is never read through a symlink or from a FIFO") {
+  Fixture f;
+  f.write(f.next({}, {revoke_art("bad")}, {&f.a}).file_text());
+  REQUIRE(f.load().ok());
+  const std::string rec = revocations_serial_path(f.state);
+  std::filesystem::rename(rec, f.dir + "/elsewhere");
+  std::filesystem::create_symlink(f.dir + "/elsewhere", rec);
+  auto r = f.load();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().reason == DenyReason::StateUnavailable);
+  std::filesystem::remove(rec);
+  REQUIRE(mkfifo(rec.c_str(), 0600) == 0);
+  auto p = f.load();
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.error().reason == DenyReason::StateUnavailable);
+  CHECK(p.error().detail.find("fifo") != std::string::npos);
+}
