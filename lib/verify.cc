@@ -56,9 +56,11 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
                                                   "signature.key_id", sig.key_id));
       continue;
     }
-    if (!tk->key.verify(crypto::kArtifactType, parts->body, sig.value))
+    if (auto st = tk->key.check(crypto::kArtifactType, parts->body, sig.value); st != crypto::SigStatus::Ok)
       return deny(Decision::deny(DenyReason::InvalidSignature,
-                                 "signature by " + tk->name + " (" + sig.key_id + ") does not verify: the artifact was altered",
+                                 "signature by " + tk->name + " (" + sig.key_id + ") " +
+                                     (st == crypto::SigStatus::Mismatch ? std::string("does not verify: the artifact was altered")
+                                                                        : "is refused: " + std::string(crypto::sig_status_text(st))),
                                  "signature.value", sig.key_id));
     if (tk->revoked) {
       note(sig.key_id, "revoked in trust store",
