@@ -17,7 +17,7 @@ void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_
   sub->add_option("--reason", f.reason, "Why it is needed (governance record)");
   sub->add_option("--ticket", f.ticket, "Ticket or change reference");
   sub->add_option("--env", f.env, env_help);
-  sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on (repeatable)");
+  sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on; only root may be able to change it (repeatable)");
   sub->add_option("--parent", f.parent, "Lineage: digest of the parent artifact (sha256:...)");
   sub->add_flag("--no-bind-user", f.no_bind_user, "Do not bind the artifact to the current uid");
   sub->add_flag("--no-bind-host", f.no_bind_host, "Do not bind the artifact to this host's name and machine-id");

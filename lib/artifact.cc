@@ -86,8 +86,12 @@ std::optional<UnixTime> read_time(TableReader& r, std::string_view key, bool req
   return t;
 }
 
+// gx-artifact(5): absolute, no "." or "..", no repeated or trailing slash.
+// lexically_normal() keeps a trailing slash ("/a/b/" stays "/a/b/"), so it
+// is refused explicitly: "/a/b/" and "/a/b" would otherwise be two spellings.
 bool is_absolute_clean(const std::string& p) {
-  return !p.empty() && p[0] == '/' && p.find('\0') == std::string::npos && fs::absolute(p) == p;
+  return !p.empty() && p[0] == '/' && (p.size() == 1 || p.back() != '/') && p.find('\0') == std::string::npos &&
+         fs::absolute(p) == p;
 }
 
 void read_abs_path(TableReader& r, std::string_view key, bool required, std::string& out) {

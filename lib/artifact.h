@@ -1,7 +1,8 @@
 // The authorization artifact, format v1 (documented in man/gx-artifact.5).
 //
 // On disk an artifact is a signed envelope (lib/envelope.h): a TOML body,
-// then [[signature]] tables.
+// then [[signature]] tables
+// (base64 DER ECDSA: strict DER, low S — crypto.h).
 //
 // The body is never re-serialised for signing: a signature covers the exact
 // bytes PAE(crypto::kArtifactType, body), so verification happens on bytes
@@ -12,8 +13,9 @@
 //
 // Parsing is strict and fails closed: unknown keys, duplicate keys or
 // tables, wrong types, missing required fields, unknown versions, values out
-// of range and inputs above kArtifactMaxBytes are each a Decision naming the
-// field.
+// of range, paths not absolute and normalised (one spelling: no ".", "..",
+// repeated or trailing slash) and inputs above kArtifactMaxBytes are each a
+// Decision naming the field.
 #pragma once
 
 #include <sys/types.h>
@@ -52,8 +54,9 @@ struct ArgPattern {
 };
 
 // A file the command depends on, pinned by digest (environmental integrity).
+// What a pin guarantees, and which files can be pinned: lib/invocation.h.
 struct FilePin {
-  std::string path;
+  std::string path;  // the file's real path
   std::string sha256;  // 64 lowercase hex digits
 };
 
@@ -74,7 +77,7 @@ struct SandboxPolicy {
   std::vector<std::string> allow_syscalls;
   std::vector<std::string> deny_syscalls;
   SeccompDefault default_action = SeccompDefault::Errno;
-  bool log_denials = false;  // SECCOMP_FILTER_FLAG_LOG-style logging of denied syscalls
+  bool log_denials = false;  // SECCOMP_FILTER_FLAG_LOG, and Landlock audit logging on ABI >= 7
   // ioctl allowlist (seccomp/ioctls.h): the "default" set is always in
   // force; these add named sets and single requests (names or "0x..").
   std::vector<std::string> ioctl_groups;
@@ -97,7 +100,7 @@ struct SandboxPolicy {
 
   int min_landlock_abi = 1;  // deny (sandbox-unavailable) on an older kernel
   // Rights the artifact explicitly accepts as unenforced when the kernel's
-  // Landlock ABI lacks them ("net", "truncate", "ioctl-dev", "scope").
+  // Landlock ABI lacks them ("net", "truncate", "ioctl-dev", "scope", "refer").
   // Anything not listed here that cannot be enforced denies the run.
   std::vector<std::string> allow_downgrade;
 };

@@ -6,6 +6,7 @@
 #include "lib/executable.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
+#include "lib/invocation.h"
 #include "seccomp/syscall_groups.h"
 
 namespace gx {
@@ -121,7 +122,11 @@ Result<Artifact> make_template(const TemplateRequest& req) {
     sb.groups.push_back("network");
 
   for (const auto& f : req.pin_files) {
-    std::string abs = fs::absolute(f);
+    // By real path, and only a file a pin can hold for (lib/invocation.h):
+    // gx run would deny anything else.
+    std::string abs = fs::canonical(fs::absolute(f));
+    if (abs.empty()) abs = fs::absolute(f);
+    if (Decision d = check_pin_writers(abs, "--pin"); !d) return d;
     auto d = digest_file(abs);
     if (!d) return d.error();
     s.files.push_back(FilePin{abs, *d});

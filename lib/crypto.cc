@@ -49,6 +49,98 @@ bool is_p256(const mbedtls_pk_context& pk) {
   return mbedtls_pk_ec(pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1;
 }
 
+// RAII for mbedtls_mpi.
+struct Mpi {
+  mbedtls_mpi v;
+  Mpi() { mbedtls_mpi_init(&v); }
+  ~Mpi() { mbedtls_mpi_free(&v); }
+  Mpi(const Mpi&) = delete;
+  Mpi& operator=(const Mpi&) = delete;
+};
+
+// One P-256 group per thread, loaded once. mbedTLS caches the comb table for
+// the generator in the group it is given (MBEDTLS_ECP_FIXED_POINT_OPTIM), so
+// reusing the group makes every sign and verify after the first cheaper. The
+// cache is written on first use, hence one group per thread rather than one
+// shared (receipt verification runs on several threads).
+struct P256Group {
+  mbedtls_ecp_group grp;
+  mbedtls_mpi half_n;  // floor(n / 2): the largest low S
+  bool ok = false;
+  P256Group() {
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_mpi_init(&half_n);
+    ok = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0 && mbedtls_mpi_copy(&half_n, &grp.N) == 0 &&
+         mbedtls_mpi_shift_r(&half_n, 1) == 0;
+  }
+  ~P256Group() {
+    mbedtls_mpi_free(&half_n);
+    mbedtls_ecp_group_free(&grp);
+  }
+  P256Group(const P256Group&) = delete;
+  P256Group& operator=(const P256Group&) = delete;
+};
+
+P256Group* p256() {
+  thread_local P256Group g;
+  return g.ok ? &g : nullptr;
+}
+
+constexpr size_t kScalarBytes = 32;
+
+// Strict DER ECDSA-Sig-Value: SEQUENCE { INTEGER r, INTEGER s }. Every length
+// is short form (a P-256 signature is at most 72 bytes, so DER never needs
+// the long form), each INTEGER is positive and minimal (a leading 0x00 only
+// before a byte with its top bit set), at most 32 significant bytes, and
+// nothing follows. Writes r and s as 32-byte big-endian.
+bool parse_strict_der(std::string_view sig, uint8_t r[kScalarBytes], uint8_t s[kScalarBytes]) {
+  auto p = reinterpret_cast<const uint8_t*>(sig.data());
+  size_t n = sig.size();
+  if (n < 2 || p[0] != 0x30 || p[1] >= 0x80 || p[1] != n - 2) return false;
+  size_t i = 2;
+  for (uint8_t* out : {r, s}) {
+    if (i + 2 > n || p[i] != 0x02 || p[i + 1] >= 0x80) return false;
+    size_t len = p[i + 1];
+    i += 2;
+    if (len == 0 || i + len > n) return false;
+    const uint8_t* v = p + i;
+    if (v[0] & 0x80) return false;                           // negative
+    if (len > 1 && v[0] == 0 && !(v[1] & 0x80)) return false;  // non-minimal
+    if (v[0] == 0) {  // the sign byte carries no value
+      ++v;
+      --len;
+    }
+    if (len > kScalarBytes) return false;
+    std::memset(out, 0, kScalarBytes);
+    std::memcpy(out + kScalarBytes - len, v, len);
+    i += static_cast<size_t>(v - (p + i)) + len;
+  }
+  return i == n;
+}
+
+void der_integer(std::string& out, const uint8_t be[kScalarBytes]) {
+  size_t skip = 0;
+  while (skip + 1 < kScalarBytes && be[skip] == 0) ++skip;
+  bool pad = (be[skip] & 0x80) != 0;
+  out += '\x02';
+  out += static_cast<char>(kScalarBytes - skip + (pad ? 1 : 0));
+  if (pad) out += '\0';
+  out.append(reinterpret_cast<const char*>(be + skip), kScalarBytes - skip);
+}
+
+// The one DER spelling of (r, s), both in [1, n-1].
+Result<std::string> encode_der(const mbedtls_mpi& r, const mbedtls_mpi& s) {
+  uint8_t rb[kScalarBytes], sb[kScalarBytes];
+  if (mbedtls_mpi_write_binary(&r, rb, sizeof rb) != 0 || mbedtls_mpi_write_binary(&s, sb, sizeof sb) != 0)
+    return Decision::deny(DenyReason::IoError, "signature value does not fit P-256");
+  std::string body;
+  der_integer(body, rb);
+  der_integer(body, sb);
+  std::string out = "\x30";
+  out += static_cast<char>(body.size());
+  return out + body;
+}
+
 Result<std::string> spki_der(mbedtls_pk_context& pk) {
   unsigned char buf[512];
   int n = mbedtls_pk_write_pubkey_der(&pk, buf, sizeof buf);
@@ -153,7 +245,27 @@ Result<std::string> random_hex(size_t n_bytes) {
   return hex(reinterpret_cast<const uint8_t*>(r->data()), r->size());
 }
 
+std::string_view sig_status_text(SigStatus s) {
+  switch (s) {
+    case SigStatus::Ok: return "valid";
+    case SigStatus::BadEncoding: return "not a strict DER ECDSA signature";
+    case SigStatus::OutOfRange: return "r or s outside [1, n-1]";
+    case SigStatus::HighS: return "high S value (only low-S signatures are accepted)";
+    case SigStatus::Mismatch: return "does not verify";
+    case SigStatus::NoKey: return "no public key";
+  }
+  return "invalid";
+}
+
 // ---- PublicKey ----
+
+struct PublicKey::Point {
+  mbedtls_ecp_point q;
+  Point() { mbedtls_ecp_point_init(&q); }
+  ~Point() { mbedtls_ecp_point_free(&q); }
+  Point(const Point&) = delete;
+  Point& operator=(const Point&) = delete;
+};
 
 Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   Pk pk;
@@ -165,9 +277,7 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
     return Decision::deny(DenyReason::UnsupportedAlgorithm, "public key is not ECDSA P-256");
   auto der = spki_der(pk.ctx);
   if (!der) return der.error();
-  PublicKey k;
-  k.der_ = der.take();
-  return k;
+  return from_der(*der);
 }
 
 Result<PublicKey> PublicKey::from_der(std::string_view der) {
@@ -180,8 +290,13 @@ Result<PublicKey> PublicKey::from_der(std::string_view der) {
   auto canon = spki_der(pk.ctx);
   if (!canon) return canon.error();
   if (*canon != der) return Decision::deny(DenyReason::InvalidValue, "non-canonical DER public key");
+  // mbedtls_pk_parse_public_key has checked the point is on the curve.
+  auto q = std::make_shared<Point>();
+  if (mbedtls_ecp_copy(&q->q, &mbedtls_pk_ec(pk.ctx)->Q) != 0)
+    return Decision::deny(DenyReason::IoError, "cannot copy public key point");
   PublicKey k;
   k.der_ = canon.take();
+  k.q_ = std::move(q);
   return k;
 }
 
@@ -195,16 +310,29 @@ std::string PublicKey::pem() const {
 
 std::string PublicKey::key_id() const { return "sha256:" + sha256_hex(der_); }
 
-bool PublicKey::verify(std::string_view type, std::string_view body, std::string_view signature) const {
-  Pk pk;
-  if (der_.empty() ||
-      mbedtls_pk_parse_public_key(&pk.ctx, reinterpret_cast<const unsigned char*>(der_.data()), der_.size()) != 0 ||
-      !is_p256(pk.ctx))
-    return false;
-  Digest h = sha256(pae(type, body));
-  // mbedtls_pk_verify rejects r or s outside [1, n-1] (no r = s = 0 forgery).
-  return mbedtls_pk_verify(&pk.ctx, MBEDTLS_MD_SHA256, h.data(), h.size(),
-                           reinterpret_cast<const unsigned char*>(signature.data()), signature.size()) == 0;
+SigStatus PublicKey::check(std::string_view type, std::string_view body, std::string_view signature) const {
+  return check_digest(sha256(pae(type, body)), signature);
+}
+
+SigStatus PublicKey::check_digest(const Digest& digest, std::string_view signature) const {
+  // Our own parser: mbedtls_pk_verify / mbedtls_ecdsa_read_signature accept
+  // BER spellings, and any second spelling of a signature is malleability.
+  uint8_t rb[kScalarBytes], sb[kScalarBytes];
+  if (!parse_strict_der(signature, rb, sb)) return SigStatus::BadEncoding;
+  if (!q_) return SigStatus::NoKey;
+  P256Group* g = p256();
+  if (!g) return SigStatus::Mismatch;  // fail closed
+  Mpi r, s;
+  if (mbedtls_mpi_read_binary(&r.v, rb, sizeof rb) != 0 || mbedtls_mpi_read_binary(&s.v, sb, sizeof sb) != 0)
+    return SigStatus::BadEncoding;
+  // Explicit range checks (CVE-2022-21449 accepted r = s = 0), before the
+  // low-S rule so that s >= n is reported as out of range.
+  if (mbedtls_mpi_cmp_int(&r.v, 1) < 0 || mbedtls_mpi_cmp_mpi(&r.v, &g->grp.N) >= 0 ||
+      mbedtls_mpi_cmp_int(&s.v, 1) < 0 || mbedtls_mpi_cmp_mpi(&s.v, &g->grp.N) >= 0)
+    return SigStatus::OutOfRange;
+  if (mbedtls_mpi_cmp_mpi(&s.v, &g->half_n) > 0) return SigStatus::HighS;
+  return mbedtls_ecdsa_verify(&g->grp, digest.data(), digest.size(), &q_->q, &r.v, &s.v) == 0 ? SigStatus::Ok
+                                                                                               : SigStatus::Mismatch;
 }
 
 // ---- PrivateKey ----
@@ -255,13 +383,21 @@ std::string PrivateKey::pem() const {
 
 Result<std::string> PrivateKey::sign(std::string_view type, std::string_view body) const {
   Digest h = sha256(pae(type, body));
-  unsigned char sig[MBEDTLS_ECDSA_MAX_LEN];
-  size_t len = 0;
-  if (mbedtls_pk_sign(&impl_->pk.ctx, MBEDTLS_MD_SHA256, h.data(), h.size(), sig, &len, rng, nullptr) != 0)
+  P256Group* g = p256();
+  if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
+  Mpi r, s;
+  if (mbedtls_ecdsa_sign_det_ext(&g->grp, &r.v, &s.v, &mbedtls_pk_ec(impl_->pk.ctx)->d, h.data(), h.size(),
+                                 MBEDTLS_MD_SHA256, rng, nullptr) != 0)
     return Decision::deny(DenyReason::IoError, "signing failed");
-  std::string out(reinterpret_cast<char*>(sig), len);
-  // Verify our own signature before anyone relies on it (minisign does the same).
-  if (!public_.verify(type, body, out))
+  // Low S only: (r, n - s) is the same signature, and gx accepts one spelling.
+  if (mbedtls_mpi_cmp_mpi(&s.v, &g->half_n) > 0 && mbedtls_mpi_sub_mpi(&s.v, &g->grp.N, &s.v) != 0)
+    return Decision::deny(DenyReason::IoError, "signing failed");
+  auto out = encode_der(r.v, s.v);
+  if (!out) return out.error();
+  // Verify our own signature before anyone relies on it (minisign does the
+  // same): with a deterministic nonce, a fault-corrupted signature can leak
+  // the private key, so a bad one must never leave this function.
+  if (public_.check_digest(h, *out) != SigStatus::Ok)
     return Decision::deny(DenyReason::InvalidSignature, "self-check of the new signature failed");
   return out;
 }

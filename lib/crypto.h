@@ -7,9 +7,18 @@
 // Every signature gx makes is over PAE(type, body) (DSSE's pre-authentication
 // encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body), with a type
 // string per kind of object (kArtifactType, ...), so a signature over one
-// kind of gx object can never verify as another. Signatures are DER ECDSA
-// (what `openssl dgst -sha256 -sign` makes), and they are malleable: never
-// identify anything by signature bytes — use the digest of the signed body.
+// kind of gx object can never verify as another.
+//
+// Signature encoding is strict, so one signature has exactly one accepted
+// spelling: DER `SEQUENCE { INTEGER r, INTEGER s }` with short-form lengths,
+// minimal positive integers and no trailing bytes (no BER), 1 <= r <= n-1
+// and 1 <= s <= n/2 ("low S", as Bitcoin's BIP 62 and libsecp256k1 do). The
+// high-S twin (r, n-s) of a valid signature, which plain ECDSA accepts, is
+// refused (SigStatus::HighS); gx signs only low S. `openssl dgst -sha256
+// -verify` accepts gx signatures; signatures made by `openssl dgst -sign` are
+// high S half of the time and must be normalised (s = n - s) before gx
+// accepts them. Even so, never identify anything by signature bytes — use
+// the digest of the signed body.
 #pragma once
 
 #include <array>
@@ -48,6 +57,18 @@ std::string pae(std::string_view type, std::string_view body);
 Result<std::string> random_bytes(size_t n);
 Result<std::string> random_hex(size_t n_bytes);
 
+// Why a signature was accepted or refused (check order: encoding, range,
+// low S, then the curve equation).
+enum class SigStatus {
+  Ok,
+  BadEncoding,  // not strict DER (BER length, non-minimal/negative integer, trailing bytes, ...)
+  OutOfRange,   // r or s is 0 or >= n
+  HighS,        // s > n/2: the malleable twin of a low-S signature
+  Mismatch,     // well-formed, but not a signature by this key over these bytes
+  NoKey,        // this PublicKey holds no key (default-constructed)
+};
+std::string_view sig_status_text(SigStatus s);
+
 class PublicKey {
  public:
   // Accepts a SubjectPublicKeyInfo PEM of a P-256 key only.
@@ -57,21 +78,35 @@ class PublicKey {
   std::string pem() const;
   // "sha256:<hex of SHA-256 over the DER SubjectPublicKeyInfo>"
   std::string key_id() const;
-  // Verifies a DER signature over PAE(type, body).
-  bool verify(std::string_view type, std::string_view body, std::string_view signature) const;
+  // Verifies a strict-DER, low-S signature over PAE(type, body).
+  bool verify(std::string_view type, std::string_view body, std::string_view signature) const {
+    return check(type, body, signature) == SigStatus::Ok;
+  }
+  SigStatus check(std::string_view type, std::string_view body, std::string_view signature) const;
+  // The same rules over a SHA-256 digest the caller computed: no PAE, so no
+  // domain separation. For known-answer tests (Wycheproof) and for
+  // PrivateKey's fault check only; gx objects are verified with verify().
+  SigStatus check_digest(const Digest& digest, std::string_view signature) const;
   bool operator==(const PublicKey& o) const { return der_ == o.der_; }
 
  private:
+  struct Point;
   std::string der_;
+  // The decoded point, parsed and validated once when the key is loaded;
+  // read-only afterwards, so copies and threads share it.
+  std::shared_ptr<const Point> q_;
 };
 
 class PrivateKey {
  public:
   static Result<PrivateKey> generate();
   static Result<PrivateKey> from_pem(std::string_view pem);
-  std::string pem() const;  // PKCS#8-compatible EC private key PEM
+  std::string pem() const;  // SEC 1 "EC PRIVATE KEY" PEM (what openssl ecparam -genkey writes)
   const PublicKey& public_key() const { return public_; }
-  // DER ECDSA signature over PAE(type, body).
+  // Strict-DER, low-S ECDSA signature over PAE(type, body): deterministic
+  // nonce (RFC 6979) with a blinded scalar multiplication, and verified
+  // against the public key before it is returned (a faulty signature from a
+  // deterministic signer can leak the private key).
   Result<std::string> sign(std::string_view type, std::string_view body) const;
 
  private:
@@ -82,8 +117,9 @@ class PrivateKey {
   PublicKey public_;
 };
 
-// Key files: private keys are created 0600 and never overwritten unless
-// `overwrite`; the private key is read back and checked before returning.
+// Reading key files (at most 16 KiB of PEM). A private key is checked to lie
+// on P-256 and its public half is derived; creating key files is gx
+// keygen's business (cmd/keygen.cc).
 Result<PrivateKey> load_private_key(const std::string& path);
 Result<PublicKey> load_public_key(const std::string& path);
 

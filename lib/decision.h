@@ -31,17 +31,17 @@ enum class DenyReason {
   InvalidSignature,        // a signature that does not verify
   UntrustedKey,            // signed by a key not in the trust store
   KeyExpired,              // trusted key used outside its validity window
-  KeyRevoked,              // trusted key marked revoked (trust store or revocation list)
+  KeyRevoked,              // trusted key marked revoked in the trust store (revocation list: Revoked)
   ThresholdNotMet,         // fewer distinct trusted signatures than required
   Expired,                 // artifact past not_after
   NotYetValid,             // artifact before not_before
-  Revoked,                 // artifact revoked
+  Revoked,                 // artifact, its lineage parent or its signing key revoked by the revocation list
   RevocationListInvalid,   // revocation list unverifiable or rolled back
   PolicyMismatch,          // invocation differs from the scope (argv, env, cwd, path)
-  DigestMismatch,          // executable (or other pinned file) digest differs
+  DigestMismatch,          // executable or its #! interpreter differs from its pinned digest
   Replay,                  // uses exhausted
   RuntimeIdentity,         // host/user binding mismatch
-  EnvironmentalIntegrity,  // pinned dependency file or environment value differs
+  EnvironmentalIntegrity,  // pinned [[file]] or environment value differs, or the file is not pinnable
   LineageInconsistency,    // parent artifact/receipt chain does not hold
   SandboxUnavailable,      // kernel cannot enforce what the artifact requires
   LogUnavailable,          // receipt log cannot be written durably
@@ -59,7 +59,7 @@ std::optional<DenyReason> reason_from_code(std::string_view code);
 
 struct Decision {
   DenyReason reason = DenyReason::None;
-  std::string field;   // artifact field or input name, e.g. "scope.argv[2]"
+  std::string field;   // artifact field or input name, e.g. "exec.argv[2]"
   std::string value;   // the offending value as seen (may be empty)
   std::string detail;  // one human sentence, no trailing newline
 
@@ -77,7 +77,8 @@ struct Decision {
     d.value = std::move(value);
     return d;
   }
-  // "<detail>" plus " [field=..., value=...]" where known; one line.
+  // "<detail>" plus " [field F = 'V']" where known (newlines in V become
+  // spaces); one line.
   std::string explain() const;
 };
 

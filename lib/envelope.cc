@@ -109,13 +109,16 @@ Quorum verify_quorum(std::string_view type, std::string_view body, const std::ve
     }
     // Every trusted key's signature is checked, usable or not: a bad one
     // means the body changed after that key signed, whatever else holds.
+    crypto::SigStatus st = crypto::SigStatus::Ok;
+    if (!opts.preverified) st = tk->key.check(type, body, sig.value);
     bool ok = opts.preverified
                   ? std::find(opts.preverified->begin(), opts.preverified->end(), tk->key_id) != opts.preverified->end()
-                  : tk->key.verify(type, body, sig.value);
+                  : st == crypto::SigStatus::Ok;
     if (!ok) {
-      q.decision = Decision::deny(DenyReason::InvalidSignature,
-                                  "signature by " + tk->name + " (" + sig.key_id + ") does not verify" +
-                                      (opts.preverified ? " (not verified earlier)" : ": the file was altered"),
+      std::string why = opts.preverified                    ? " does not verify (not verified earlier)"
+                        : st == crypto::SigStatus::Mismatch ? " does not verify: the file was altered"
+                                                            : " is refused: " + std::string(crypto::sig_status_text(st));
+      q.decision = Decision::deny(DenyReason::InvalidSignature, "signature by " + tk->name + " (" + sig.key_id + ")" + why,
                                   "signature.value", sig.key_id);
       q.signers.clear();
       return q;

@@ -1,9 +1,13 @@
 #include "lib/invocation.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
+#include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/landlock.h"
 
@@ -60,6 +64,98 @@ Decision add_loader(const ExecImage& image, std::vector<std::string>& implicit) 
 }
 
 }  // namespace
+
+namespace {
+
+// Who may change a file: its owner, whoever has write permission on it, and
+// whoever may write a directory on its path (rename/replace). The pin holds
+// only if that is root alone. A root-owned sticky directory (/tmp) is fine:
+// others cannot rename or remove root's entries in it.
+Decision root_only(const struct stat& st, const std::string& path, bool is_dir, const std::string& field,
+                   const std::string& pinned) {
+  const std::string what = (is_dir ? "directory " : "pinned file ") + path;
+  if (st.st_uid != 0)
+    return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                          what + " is owned by uid " + std::to_string(st.st_uid) +
+                              ": only files that only root can change can be pinned",
+                          field, pinned);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(is_dir && (st.st_mode & S_ISVTX)))
+    return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                          what + " is writable by group or others: only files that only root can change can be pinned",
+                          field, pinned);
+  return Decision::allow();
+}
+
+// Opens a pinned file after checking that only root can change it.
+Result<int> open_pinned(const std::string& path, const std::string& field) {
+  const std::string real = fs::canonical(path);
+  if (real.empty())
+    return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                          "pinned file " + path + " cannot be read: " + fs::errno_text(errno), field, path);
+  // A symlink on the way is one more thing someone could re-point.
+  if (real != path)
+    return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                          "pinned file " + path + " is reached through a symbolic link; pin its real path " + real, field,
+                          path);
+  // Every directory from "/" down, then the file itself through an fd (no
+  // symlink may have appeared since: O_NOFOLLOW, and the directories are
+  // root's alone once checked, top down).
+  for (size_t slash = 0; slash != std::string::npos; slash = real.find('/', slash + 1)) {
+    const std::string dir = slash == 0 ? "/" : real.substr(0, slash);
+    struct stat st {};
+    if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + path + ": " + dir + " is not a directory",
+                            field, path);
+    if (Decision d = root_only(st, dir, true, field, path); !d) return d;
+  }
+  int fd = open(real.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                          "pinned file " + path + " cannot be read: " + fs::errno_text(errno), field, path);
+  struct stat st {};
+  Decision d = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+                   ? Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + path + " is not a regular file",
+                                    field, path)
+                   : root_only(st, path, false, field, path);
+  if (!d) {
+    close(fd);
+    return d;
+  }
+  return fd;
+}
+
+}  // namespace
+
+Decision check_pin_writers(const std::string& path, const std::string& field) {
+  auto fd = open_pinned(path, field);
+  if (!fd) return fd.error();
+  close(*fd);
+  return Decision::allow();
+}
+
+Decision check_pinned_file(const FilePin& pin, size_t index, const SandboxPolicy& sandbox) {
+  const std::string at = "file[" + std::to_string(index) + "]";
+  // The command itself must not be able to change what was pinned.
+  for (const auto& w : sandbox.write) {
+    std::string cw = fs::canonical(w);
+    if (fs::path_within(pin.path, w) || (!cw.empty() && fs::path_within(pin.path, cw)))
+      return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                            "pinned file " + pin.path + " lies in the write grant " + w + ": the command could change it",
+                            "sandbox.write", w);
+  }
+  auto fd = open_pinned(pin.path, at + ".path");
+  if (!fd) return fd.error();
+  // Digest the very file whose owner and mode were checked.
+  auto d = crypto::sha256_fd_hex(*fd);
+  close(*fd);
+  if (!d)
+    return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " cannot be read",
+                          at + ".sha256", pin.path);
+  if (*d != pin.sha256)
+    return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " has changed", at + ".sha256",
+                          *d);
+  return Decision::allow();
+}
 
 Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv) {
   const Scope& scope = artifact.scope;
@@ -145,15 +241,8 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
     m.argv = inv.argv;
     m.image = image.take();
   }
-  for (size_t i = 0; i < scope.files.size(); ++i) {
-    const FilePin& pin = scope.files[i];
-    auto d = digest_file(pin.path);
-    std::string where = "file[" + std::to_string(i) + "].sha256";
-    if (!d)
-      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " cannot be read", where, pin.path);
-    if (*d != pin.sha256)
-      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " has changed", where, *d);
-  }
+  for (size_t i = 0; i < scope.files.size(); ++i)
+    if (Decision d = check_pinned_file(scope.files[i], i, scope.sandbox); !d) return d;
   return m;
 }
 

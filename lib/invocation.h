@@ -15,7 +15,21 @@
 //                 see executable.h) — digest-mismatch
 //   interpreter   for "#!" scripts: the #! line must name exec.interpreter,
 //                 whose own copy must match exec.interpreter_sha256
-//   file[i]       each pinned dependency's digest (environmental-integrity)
+//   file[i]       each pinned file (environmental-integrity), see below
+//
+// What a pin ([[file]]) guarantees. At the check, just before anything runs,
+// the file at `path` has the pinned SHA-256. It also holds for the whole run
+// against everyone but root, because a pin is refused unless
+//   - `path` is the file's real path (no symbolic link on the way),
+//   - the file is a regular file owned by uid 0, not writable by group or
+//     others (so no ACL grants write either: the ACL mask is the group bits),
+//   - every directory from "/" down is owned by uid 0 and not writable by
+//     group or others, unless sticky (others cannot rename root's entries),
+//   - no sandbox.write grant contains it (the command cannot change it).
+// What it does not guarantee: processes running as root (uid 0 in gx's user
+// namespace) outside the sandbox can still change the file during the run,
+// and the check does not follow what the command opens (a pin covers one
+// path; a file it includes by another path is not pinned). docs/security.md.
 #pragma once
 
 #include <optional>
@@ -60,6 +74,12 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
 
 // "script handed to its interpreter as /dev/fd/N ($0 is not its path): WHY".
 std::string script_fallback_warning(const std::string& script_arg, const std::string& why);
+// The writer rules above for one path (also used by gx init --pin): allow,
+// or environmental-integrity naming `field` and the offending file or
+// directory.
+Decision check_pin_writers(const std::string& path, const std::string& field);
+// Writer rules, write grants, then the digest of pin `index`.
+Decision check_pinned_file(const FilePin& pin, size_t index, const SandboxPolicy& sandbox);
 
 // Value of NAME in a NAME=VALUE list.
 std::optional<std::string> env_lookup(const std::vector<std::string>& env, std::string_view name);

@@ -2,8 +2,9 @@
 // revocation list).
 //
 // parse_toml() rejects empty input, binary data (NUL, invalid UTF-8),
-// syntax errors, duplicate keys and table redefinition (toml++ refuses
-// those; tests/artifact_test.cc holds it to that). TableReader then reads a
+// syntax errors, duplicate keys and table redefinition, including through
+// dotted keys (toml++ refuses those; parse_toml reports them as
+// DuplicateField, and tests/artifact_test.cc holds both to that). TableReader then reads a
 // table against a schema: every get names its key, the first problem is
 // kept (later ones are ignored), and finish() reports any key that was not
 // asked for as UnknownField — nothing a reader does not understand is ever
@@ -31,7 +32,8 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& origin)
 
 class TableReader {
  public:
-  // `prefix` is the dotted path of this table ("sandbox"), for messages.
+  // `prefix` is the dotted path of this table ("sandbox", "env.pin"), for
+  // messages and Decision::field.
   TableReader(const toml::table& table, std::string prefix);
 
   std::optional<std::string> string(std::string_view key, bool required);

@@ -78,8 +78,20 @@ TEST_CASE("strict parsing: each problem has its own reason and names the field")
 
   CHECK(reason(parse(replace(body, "issuer = ", "issuer = \"x\"\nissuer = "))) == DenyReason::DuplicateField);
   CHECK(reason(parse(body + "[exec]\ncwd = \"/\"\n")) == DenyReason::DuplicateField);
-  // Dotted keys may not redefine a table either (go-toml#666, toml-rs#509 class of bugs).
-  CHECK(reason(parse(body + "[lineage2]\n[bindings]\nx = 1\n")) != DenyReason::None);
+  // Dotted keys may not redefine a table either (go-toml#666, toml-rs#509
+  // class of bugs). Control first: the same dotted key where it defines the
+  // table alone is accepted, so the refusals below are about redefinition.
+  const std::string top = "not_after = \"2027-01-15T08:15:00Z\"\n";
+  const std::string no_bindings = replace(body, "\n[bindings]\nuid = 1000\n", "\n");
+  auto dotted = parse(replace(no_bindings, top, top + "bindings.uid = 1000\n"));
+  REQUIRE(dotted);
+  CHECK(dotted->bindings.uid == 1000u);
+  // A table made by a dotted key, then opened again with a [bindings] header.
+  CHECK(reason(parse(replace(body, top, top + "bindings.hostname = \"h\"\n"))) == DenyReason::DuplicateField);
+  // A key set in [exec], then again through a top-level dotted key.
+  CHECK(reason(parse(replace(body, top, top + "exec.cwd = \"/\"\n"))) == DenyReason::DuplicateField);
+  // [env.pin] made by a dotted key inside [env], then opened as a header.
+  CHECK(reason(parse(replace(body, "[env.pin]\n", "pin.TZ = \"UTC\"\n[env.pin]\n"))) == DenyReason::DuplicateField);
   CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = \"3\""))) == DenyReason::WrongType);
   CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = 0"))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "max_uses = 3", "max_uses = 3.0"))) == DenyReason::WrongType);
@@ -88,6 +100,14 @@ TEST_CASE("strict parsing: each problem has its own reason and names the field")
   CHECK(reason(parse(replace(body, "2027-01-15T08:15:00Z", "2027-01-15T08:15:00+01:00"))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"tmp\""))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"/tmp/../etc\""))) == DenyReason::InvalidValue);
+  // One spelling per path (gx-artifact(5)): no trailing or repeated slash, no "." or "..".
+  for (const char* spelling : {"/tmp/", "//tmp", "/tmp//", "/./tmp", "/tmp/.", "/tmp/x/.."})
+    CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", std::string("cwd = \"") + spelling + "\""))) ==
+          DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"/\""))) == DenyReason::None);
+  CHECK(reason(parse(replace(body, "path = \"/usr/bin/echo\"", "path = \"/usr/bin/echo/\""))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "read = [\"/usr\"]", "read = [\"/usr/\"]"))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "path = \"/etc/hosts\"", "path = \"/etc/hosts/\""))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "network = \"tcp\"", "network = \"udp\""))) == DenyReason::InvalidValue);
   CHECK(reason(parse("")) == DenyReason::Empty);
   CHECK(reason(parse(std::string("version = 1\n\0\n", 13))) == DenyReason::NotText);

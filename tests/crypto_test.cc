@@ -1,4 +1,12 @@
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "lib/crypto.h"
 
@@ -70,4 +78,207 @@ TEST_CASE("only P-256 keys are accepted") {
   CHECK((k.error().reason == DenyReason::UnsupportedAlgorithm || k.error().reason == DenyReason::InvalidValue));
   CHECK_FALSE(crypto::PublicKey::from_pem("not a key"));
   CHECK_FALSE(crypto::PrivateKey::from_pem("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"));
+}
+
+// ---- strict signature encoding (issue #9 item 20) ----
+
+namespace {
+
+using Scalar = std::array<uint8_t, 32>;
+
+// The order n of P-256, big-endian.
+const Scalar kN = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                   0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+
+Scalar half_n() {
+  Scalar h{};
+  int carry = 0;
+  for (size_t i = 0; i < 32; ++i) {
+    h[i] = static_cast<uint8_t>((kN[i] >> 1) | (carry ? 0x80 : 0));
+    carry = kN[i] & 1;
+  }
+  return h;
+}
+
+Scalar negate(const Scalar& s) {  // n - s
+  Scalar out{};
+  int borrow = 0;
+  for (size_t i = 32; i-- > 0;) {
+    int d = kN[i] - s[i] - borrow;
+    borrow = d < 0 ? 1 : 0;
+    out[i] = static_cast<uint8_t>(d + (borrow ? 256 : 0));
+  }
+  return out;
+}
+
+// Lenient reader of a well-formed DER signature (test side, independent of
+// lib/crypto.cc): r and s as 32-byte big-endian.
+std::pair<Scalar, Scalar> read_rs(const std::string& der) {
+  auto p = reinterpret_cast<const uint8_t*>(der.data());
+  REQUIRE(der.size() >= 8);
+  REQUIRE(p[0] == 0x30);
+  size_t i = 2;
+  Scalar v[2]{};
+  for (auto& out : v) {
+    REQUIRE(p[i] == 0x02);
+    size_t len = p[i + 1];
+    i += 2;
+    size_t skip = 0;
+    while (skip < len && p[i + skip] == 0) ++skip;
+    REQUIRE(len - skip <= 32);
+    std::memcpy(out.data() + 32 - (len - skip), p + i + skip, len - skip);
+    i += len;
+  }
+  return {v[0], v[1]};
+}
+
+std::string der_int(const Scalar& v, int extra_zeros = 0) {
+  size_t skip = 0;
+  while (skip < 31 && v[skip] == 0) ++skip;
+  int zeros = ((v[skip] & 0x80) ? 1 : 0) + extra_zeros;
+  std::string out = "\x02";
+  out += static_cast<char>(32 - skip + static_cast<size_t>(zeros));
+  out.append(static_cast<size_t>(zeros), '\0');
+  out.append(reinterpret_cast<const char*>(v.data() + skip), 32 - skip);
+  return out;
+}
+
+std::string der_sig(const Scalar& r, const Scalar& s) {
+  std::string body = der_int(r) + der_int(s);
+  return std::string("\x30", 1) + static_cast<char>(body.size()) + body;
+}
+
+std::string unhex(const std::string& h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gx signs only strict DER with low S, and its signatures verify") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  const Scalar half = half_n();
+  for (int i = 0; i < 64; ++i) {
+    const std::string body = "body " + std::to_string(i);
+    auto sig = key->sign(crypto::kArtifactType, body);
+    REQUIRE(sig);
+    auto [r, s] = read_rs(*sig);
+    CHECK(s <= half);                 // low S
+    CHECK(*sig == der_sig(r, s));     // the one DER spelling
+    CHECK(key->public_key().check(crypto::kArtifactType, body, *sig) == crypto::SigStatus::Ok);
+  }
+}
+
+TEST_CASE("every other spelling of a valid signature is refused, each for its reason") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  const auto& pub = key->public_key();
+  auto sig = key->sign(crypto::kArtifactType, "hello");
+  REQUIRE(sig);
+  auto [r, s] = read_rs(*sig);
+  auto check = [&](const std::string& variant) { return pub.check(crypto::kArtifactType, "hello", variant); };
+  REQUIRE(check(*sig) == crypto::SigStatus::Ok);
+  // The malleable twin (r, n - s): plain ECDSA accepts it; gx does not.
+  CHECK(check(der_sig(r, negate(s))) == crypto::SigStatus::HighS);
+  // BER: long-form sequence length, non-minimal integers, trailing bytes, indefinite length.
+  std::string body = der_int(r) + der_int(s);
+  CHECK(check(std::string("\x30\x81", 2) + static_cast<char>(body.size()) + body) == crypto::SigStatus::BadEncoding);
+  CHECK(check(std::string("\x30\x80", 2) + body + std::string(2, '\0')) == crypto::SigStatus::BadEncoding);
+  std::string padded = der_int(r, 1) + der_int(s);
+  CHECK(check(std::string("\x30", 1) + static_cast<char>(padded.size()) + padded) == crypto::SigStatus::BadEncoding);
+  CHECK(check(*sig + std::string(1, '\0')) == crypto::SigStatus::BadEncoding);
+  CHECK(check(sig->substr(0, sig->size() - 1)) == crypto::SigStatus::BadEncoding);
+  // A long-form INTEGER length inside the sequence.
+  std::string ri = der_int(r);
+  std::string long_r = std::string("\x02\x81", 2) + ri.substr(1);
+  std::string lbody = long_r + der_int(s);
+  CHECK(check(std::string("\x30", 1) + static_cast<char>(lbody.size()) + lbody) == crypto::SigStatus::BadEncoding);
+  // Negative r (sign bit set without the 0x00 byte) is not r.
+  Scalar high_r = r;
+  high_r[0] |= 0x80;
+  std::string neg = std::string("\x02\x20", 2) + std::string(reinterpret_cast<const char*>(high_r.data()), 32) + der_int(s);
+  CHECK(check(std::string("\x30", 1) + static_cast<char>(neg.size()) + neg) == crypto::SigStatus::BadEncoding);
+  // Out of range: 0, n, n + r (IntegerOverflow class).
+  Scalar zero{};
+  CHECK(check(der_sig(zero, s)) == crypto::SigStatus::OutOfRange);
+  CHECK(check(der_sig(r, zero)) == crypto::SigStatus::OutOfRange);
+  CHECK(check(der_sig(kN, s)) == crypto::SigStatus::OutOfRange);
+  CHECK(check(der_sig(r, kN)) == crypto::SigStatus::OutOfRange);
+  // Swapped r and s, a changed body, another key: well-formed but wrong.
+  CHECK(pub.check(crypto::kArtifactType, "hellO", *sig) == crypto::SigStatus::Mismatch);
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE(other);
+  CHECK(other->public_key().check(crypto::kArtifactType, "hello", *sig) == crypto::SigStatus::Mismatch);
+  // A key-less PublicKey never verifies.
+  CHECK(crypto::PublicKey().check(crypto::kArtifactType, "hello", *sig) == crypto::SigStatus::NoKey);
+}
+
+TEST_CASE("a loaded key verifies on many threads at once, and copies share it") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  auto sig = key->sign(crypto::kReceiptType, "r");
+  REQUIRE(sig);
+  const crypto::PublicKey copy = key->public_key();
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 8; ++i)
+        if (copy.verify(crypto::kReceiptType, "r", *sig) && !copy.verify(crypto::kReceiptType, "s", *sig)) ++good;
+    });
+  for (auto& th : threads) th.join();
+  CHECK(good == 32);
+}
+
+TEST_CASE("Wycheproof ECDSA P-256/SHA-256 vectors: invalid refused, valid accepted unless high S") {
+  std::ifstream in(std::string(GX_SOURCE_DIR) + "/tests/data/wycheproof/ecdsa_secp256r1_sha256_test.json");
+  REQUIRE(in);
+  auto doc = nlohmann::json::parse(in);
+  const Scalar half = half_n();
+  int total = 0, valid_ok = 0, valid_high_s = 0, invalid = 0, key_refused = 0;
+  std::map<crypto::SigStatus, int> why;
+  for (const auto& group : doc.at("testGroups")) {
+    auto key = crypto::PublicKey::from_der(unhex(group.at("publicKeyDer").get<std::string>()));
+    for (const auto& t : group.at("tests")) {
+      ++total;
+      const std::string result = t.at("result");
+      const std::string sig = unhex(t.at("sig").get<std::string>());
+      const auto digest = crypto::sha256(unhex(t.at("msg").get<std::string>()));
+      INFO("tcId " << t.at("tcId").get<int>() << ": " << t.at("comment").get<std::string>());
+      if (result == "valid") {
+        REQUIRE(key);
+        bool high = read_rs(sig).second > half;
+        auto st = key->check_digest(digest, sig);
+        if (high) {
+          CHECK(st == crypto::SigStatus::HighS);
+          ++valid_high_s;
+        } else {
+          CHECK(st == crypto::SigStatus::Ok);
+          ++valid_ok;
+        }
+      } else {
+        REQUIRE(result == "invalid");  // this file has no "acceptable" vectors
+        ++invalid;
+        // A group whose key gx refuses to load rejects its vectors anyway.
+        if (!key) {
+          ++key_refused;
+          continue;
+        }
+        auto st = key->check_digest(digest, sig);
+        CHECK(st != crypto::SigStatus::Ok);
+        ++why[st];
+      }
+    }
+  }
+  CHECK(total == doc.at("numberOfTests").get<int>());
+  CHECK(total == 484);
+  CHECK(valid_ok + valid_high_s == 174);
+  CHECK(invalid == 310);
+  CHECK(valid_high_s > 0);
+  std::printf("wycheproof: %d vectors: %d valid accepted, %d valid refused as high S, %d invalid refused "
+              "(key refused %d, bad encoding %d, out of range %d, high S %d, mismatch %d)\n",
+              total, valid_ok, valid_high_s, invalid, key_refused, why[crypto::SigStatus::BadEncoding],
+              why[crypto::SigStatus::OutOfRange], why[crypto::SigStatus::HighS], why[crypto::SigStatus::Mismatch]);
 }

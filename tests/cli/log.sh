@@ -44,7 +44,8 @@ add() { # decision reason argv-json [artifact]
       host:"h", uid:0, pid:1, argv:$argv, exe_path:"", exe_digest:"", cwd:"/", sandbox:{}, child_pid:0,
       exit_code:-1, signal:0, wall_us:0, user_cpu_us:0, sys_cpu_us:0, max_rss_kb:0}')
   printf 'DSSEv1 %d %s %d %s' ${#TYPE} "$TYPE" ${#body} "$body" >"$T/pae"
-  openssl dgst -sha256 -sign "$S/receipt.key" -out "$T/sig" "$T/pae"
+  # gx accepts low-S signatures only; openssl makes high S half of the time.
+  openssl dgst -sha256 -sign "$S/receipt.key" "$T/pae" | "$GX_HELPERS/sig_mangle" low-s >"$T/sig"
   sig=$(base64 -w0 "$T/sig")
   line=$(jq -cS --arg sig "$sig" '. + {sig: $sig}' <<<"$body")
   printf '%s\n' "$line" >>"$S/receipts.log"

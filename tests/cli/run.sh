@@ -108,15 +108,28 @@ check "require edited" grep -q '^require = \["NEEDED"\]' "$T/envreq.toml"
 expect_rc 0 "required env present" env NEEDED=1 "$GX" run --trust "$TR" --state "$S" "$T/envreq.toml" -- "$MARK" "$W/m"
 has_marker "required env present"
 denied environmental-integrity "required env missing" env -u NEEDED "$GX" run --trust "$TR" --state "$S" "$T/envreq.toml" -- "$MARK" "$W/m"
-echo "v1" >"$T/dep.conf"
-art pin --max-uses 10 --pin "$T/dep.conf" --write "$W" -- "$MARK" "$W/m"
+# Only files that only root can change are pinnable (gx-artifact(5); the
+# refusals are in tests/adversarial/pinned_file_swap.sh). /etc/passwd is one;
+# a wrong pinned digest stands in for a change where the test cannot write it.
+art pin --max-uses 10 --pin /etc/passwd --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "pinned file intact" R "$T/pin.toml" -- "$MARK" "$W/m"
 has_marker "pinned file intact"
-echo "v2" >"$T/dep.conf"
-denied environmental-integrity "pinned file changed" R "$T/pin.toml" -- "$MARK" "$W/m"
-check "pinned file named" grep -q 'file\[0\]' "$T/err"
-rm "$T/dep.conf"
-denied environmental-integrity "pinned file removed" R "$T/pin.toml" -- "$MARK" "$W/m"
+art_edit pinx "/^\[\[file\]\]/,/^sha256/s/^sha256 = .*/sha256 = \"$(printf '%064d' 0)\"/" \
+  --max-uses 10 --pin /etc/passwd --write "$W" -- "$MARK" "$W/m"
+denied environmental-integrity "pinned file has another digest" R "$T/pinx.toml" -- "$MARK" "$W/m"
+check "pinned file named" grep -q 'file\[0\].sha256' "$T/err"
+if [ "$(id -u)" = 0 ]; then  # a root-owned file in the root-owned scratch dir
+  echo "v1" >"$T/dep.conf"
+  art pin2 --max-uses 10 --pin "$T/dep.conf" --write "$W" -- "$MARK" "$W/m"
+  expect_rc 0 "root-owned pinned file intact" R "$T/pin2.toml" -- "$MARK" "$W/m"
+  has_marker "root-owned pinned file intact"
+  echo "v2" >"$T/dep.conf"
+  denied environmental-integrity "pinned file changed" R "$T/pin2.toml" -- "$MARK" "$W/m"
+  rm "$T/dep.conf"
+  denied environmental-integrity "pinned file removed" R "$T/pin2.toml" -- "$MARK" "$W/m"
+else
+  echo "SKIP: changing and removing a root-owned pinned file needs root"
+fi
 
 # --- replay ---
 art once --max-uses 1 --write "$W" -- "$MARK" "$W/m"

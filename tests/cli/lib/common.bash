@@ -74,7 +74,8 @@ ossl_sign() {
   local body=$1 key=$2 out=$3
   local type="application/vnd.gx.artifact.v1+toml"
   { printf 'DSSEv1 %d %s %d ' "${#type}" "$type" "$(stat -c %s "$body")"; cat "$body"; } >"$T/pae.bin"
-  openssl dgst -sha256 -sign "$T/$key.key" -out "$T/sig.der" "$T/pae.bin"
+  # gx accepts low-S signatures only; openssl makes high S half of the time.
+  openssl dgst -sha256 -sign "$T/$key.key" "$T/pae.bin" | "$GX_HELPERS/sig_mangle" low-s >"$T/sig.der"
   { cat "$body"; printf '[[signature]]\nkey_id = "%s"\nalgorithm = "ecdsa-p256-sha256"\nvalue = "%s"\n' \
       "$(cat "$T/$key.id")" "$(base64 -w0 "$T/sig.der")"; } >"$out"
 }
