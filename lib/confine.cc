@@ -304,6 +304,14 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
       // The child blocks in its execveat until this answer.
       int r = exec_guard_answer(listener, pid, plan.exec_fd, !first_exec_allowed);
       if (r == 1) first_exec_allowed = true;
+      if (r < 0 && r != -ENOENT && r != -EINTR) {
+        // Cannot answer (an outer sandbox refuses the notify ioctls): closing
+        // the listener fails the child's exec (ENOSYS), so it reports a
+        // failure and never runs, instead of both sides waiting forever.
+        close(listener);
+        listener = -1;
+        listener_live = false;
+      }
       continue;
     }
     if (listener_live && (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) listener_live = false;

@@ -67,7 +67,17 @@ void ExecGuard::loop() {
       return;
     }
     if (fds[0].revents & POLLIN) {
-      if (exec_guard_answer(listener_, 0, -1, false) == 0) refused_.fetch_add(1);
+      int r = exec_guard_answer(listener_, 0, -1, false);
+      if (r == 0) refused_.fetch_add(1);
+      // ENOENT: the asking task died before its answer. Anything else (an outer
+      // sandbox refusing the notify ioctls) would leave the tree blocked in exec
+      // forever: close the listener, so the kernel fails every pending and later
+      // exec of the tree (ENOSYS). Fail closed, never spin.
+      if (r < 0 && r != -ENOENT && r != -EINTR) {
+        close(listener_);
+        listener_ = -1;
+        return;
+      }
       continue;
     }
     // POLLHUP: no task uses the filter any more. Or gx asked us to stop.

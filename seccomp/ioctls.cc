@@ -50,6 +50,9 @@ const std::vector<IoctlRequest> kKnown = {
     {"SIOCSIFFLAGS", 0x8914}, {"SIOCSIFMTU", 0x8922}, {"SIOCSIFNAME", 0x8923},
     {"SIOCSIFADDR", 0x8916}, {"SIOCSIFHWADDR", 0x8924}, {"SIOCADDRT", 0x890b},
     {"SIOCDELRT", 0x890c},
+    // seccomp user notification (a supervisor such as a nested gx answering its child)
+    {"SECCOMP_IOCTL_NOTIF_RECV", 0xc0502100}, {"SECCOMP_IOCTL_NOTIF_SEND", 0xc0182101},
+    {"SECCOMP_IOCTL_NOTIF_ID_VALID", 0x40082102}, {"SECCOMP_IOCTL_NOTIF_ADDFD", 0x40182103},
     // never allowed (kept so that they are named in messages)
     {"TIOCSTI", 0x5412}, {"TIOCLINUX", 0x541c},
 };
@@ -81,6 +84,11 @@ std::vector<IoctlGroup> make_groups() {
        {"SIOCGIFNAME", "SIOCGIFCONF", "SIOCGIFFLAGS", "SIOCGIFADDR", "SIOCGIFDSTADDR",
         "SIOCGIFBRDADDR", "SIOCGIFNETMASK", "SIOCGIFMTU", "SIOCGIFHWADDR", "SIOCGIFINDEX",
         "SIOCGIFTXQLEN", "SIOCATMARK", "SIOCGSTAMP_OLD", "SIOCGSTAMPNS_OLD"}},
+      {"seccomp-notify",
+       "answering seccomp user notifications on a listener the program created itself: "
+       "a nested gx (its exec = [] guard) or another supervisor",
+       {"SECCOMP_IOCTL_NOTIF_RECV", "SECCOMP_IOCTL_NOTIF_SEND", "SECCOMP_IOCTL_NOTIF_ID_VALID",
+        "SECCOMP_IOCTL_NOTIF_ADDFD"}},
   };
 }
 

@@ -216,6 +216,18 @@ check "inner gx without landlock/seccomp syscalls denies sandbox-unavailable (rc
 check "...and the outer gx passes its 126 on" test "$RC" = 126
 no_marker "inner command under an unavailable sandbox"
 nested '["default", "filesystem", "process"]'
+# The inner artifact has exec = []: its gx answers its child's exec through
+# seccomp user notification, whose ioctls the outer artifact must allow; without
+# them the inner guard fails closed (the command cannot start) instead of hanging.
+timeout 60 "$GX" run --trust "$TR" --state "$S" "$T/outer.toml" -- "${inner_cmd[@]}" >"$T/out" 2>"$T/err"
+RC=$?
+check "inner exec guard without the notify ioctls fails closed, no hang (rc $RC: $(head -c 300 "$T/err"))" \
+  test "$RC" != 124 -a "$RC" != 0
+no_marker "inner command whose exec guard cannot answer"
+sed -i '/^\[\[signature\]\]$/,$d; s/^groups = .*/&\nioctl_groups = ["seccomp-notify"]/' "$T/outer.toml"
+"$GX" sign -k "$T/alice.key" "$T/outer.toml" >/dev/null 2>&1 || bad "sign outer with seccomp-notify"
+od=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/outer.toml" | sha256sum | cut -d' ' -f1)
+art inner --parent "$od" --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "nested run with the sandbox syscalls allowed" R "$T/outer.toml" -- "${inner_cmd[@]}"
 has_marker "nested run"
 check "inner receipt is finished" test "$("$GX" log show --state "$IS" --json --tail 1 | jq -r .decision)" = finished
