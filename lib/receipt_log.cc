@@ -376,7 +376,9 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
   if (!log_exists) {
     // The key is only ever created after the log: a key without a log means
     // the log was deleted, not that this is a fresh directory.
-    if (own_key && exists_in(dir, kReceiptKeyFile))
+    // (Re-check the log: a concurrent first user may have just created the
+    // log and then its key.)
+    if (own_key && exists_in(dir, kReceiptKeyFile) && !exists_in(dir, kReceiptLogFile))
       return Decision::deny(DenyReason::LogTampered,
                             "receipt.key exists but receipts.log is missing (deleted?): restore the log, or move the "
                             "state directory away to start a new one deliberately",
@@ -403,7 +405,9 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
     auto fd = fs::open_in_dir(dir, kReceiptLogFile, O_RDONLY);
     if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", dir.path);
     struct stat st {};
-    if (fstat(fd->get(), &st) != 0 || st.st_size > 0)
+    // (A concurrent first user creates the key before its first receipt:
+    // a key that appeared meanwhile is that one.)
+    if ((fstat(fd->get(), &st) != 0 || st.st_size > 0) && !exists_in(dir, kReceiptKeyFile))
       return Decision::deny(DenyReason::LogUnavailable,
                             "receipt.key is missing but " + log_path +
                                 " holds receipts signed with it: restore the key (gx never signs an existing log "
