@@ -347,6 +347,10 @@ std::vector<int> probe_supervisor(bool harden) {
 }  // namespace
 
 TEST_CASE("harden_supervisor: a same-uid child cannot read or trace gx") {
+  if (geteuid() != 0) {
+    WARN("skipped: the probe needs root to become uid 65534 (the suite also runs as root in CI)");
+    return;
+  }
   // Control: without hardening the child can do all three.
   CHECK(probe_supervisor(false) == std::vector<int>{0, 0, 0});
   auto hardened = probe_supervisor(true);

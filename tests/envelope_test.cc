@@ -21,7 +21,8 @@ struct Fixture {
     for (int i = 0; i < 3; ++i) {
       keys.push_back(*crypto::PrivateKey::generate());
       TrustedKey tk;
-      tk.name = "k" + std::to_string(i);
+      static const char* const kNames[] = {"k0", "k1", "k2"};  // not "k" + to_string(i): GCC 12 -O3 -Wrestrict false positive
+      tk.name = kNames[i];
       tk.key = keys.back().public_key();
       tk.key_id = tk.key.key_id();
       trust.keys.push_back(tk);
