@@ -5,9 +5,8 @@
 # read back.
 source "$(dirname "$0")/lib/common.bash"
 if [ "$(id -u)" != 0 ] || ! unshare -m true 2>/dev/null; then
-  echo "syslog test needs root and mount namespaces" >&2
-  echo "0 passed, 1 failed"
-  exit 1
+  echo "skip: the syslog test needs root and mount namespaces (to bind a listener over /dev/log)"
+  finish
 fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
