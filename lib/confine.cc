@@ -304,6 +304,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
       // The child blocks in its execveat until this answer.
       int r = exec_guard_answer(listener, pid, plan.exec_fd, !first_exec_allowed);
       if (r == 1) first_exec_allowed = true;
+      if (r == 0) ++out.exec_refused;
       if (r < 0 && r != -ENOENT && r != -EINTR) {
         // Cannot answer (an outer sandbox refuses the notify ioctls): closing
         // the listener fails the child's exec (ENOSYS), so it reports a

@@ -104,6 +104,10 @@ struct SpawnInfo {
   // With plan.exec_guard: the guard's listener, owned by the caller from
   // now on (give it to an ExecGuard). -1 otherwise.
   int exec_listener = -1;
+  // Execs the guard refused while spawn_confined still held the listener:
+  // the program may exec again before gx has seen its first exec complete.
+  // Add these to ExecGuard::stop()'s count.
+  uint64_t exec_refused = 0;
   // When the program did not start: the reaped child's wait status, or -1
   // when the child reported a failed step (it then _exit(127)s).
   int wait_status = -1;

@@ -290,11 +290,14 @@ Result<UniqueFd> open_in_dir(const OpenDir& dir, std::string_view name, int flag
 
 Result<std::optional<std::string>> read_in_dir(const OpenDir& dir, std::string_view name, size_t max_bytes) {
   auto fd = open_in_dir(dir, name, O_RDONLY);
-  if (!fd) {
+  // A file that appears between the failed open and the check (a concurrent
+  // first user creating it) is opened again rather than reported as an error.
+  for (int attempt = 0; !fd; ++attempt) {
     struct stat st {};
     if (fstatat(dir.fd.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
       return std::optional<std::string>();
-    return fd.error();
+    if (attempt > 0) return fd.error();
+    fd = open_in_dir(dir, name, O_RDONLY);
   }
   const std::string full = dir.path + "/" + std::string(name);
   std::string out;

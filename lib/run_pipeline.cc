@@ -224,7 +224,7 @@ class Pipeline {
     auto exit = supervise_child(*pid, guard, started);
     DescendantCleanup cleanup = terminate_descendants(*pid);
     if (!cleanup.complete) out_.warnings.push_back("descendants of the child may survive: " + cleanup.note);
-    uint64_t refused = exec_guard ? exec_guard->stop() : 0;
+    uint64_t refused = info.exec_refused + (exec_guard ? exec_guard->stop() : 0);
     for (auto& note : limits.restore()) out_.warnings.push_back(note);
     if (!exit) {
       out_.warnings.push_back("lost track of the child: " + exit.error().explain());

@@ -257,7 +257,7 @@ TEST_CASE("exec guard: gx's own exec runs, every later exec is refused with EPER
     if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
     int status = -1;
     waitpid(*r, &status, 0);
-    uint64_t refused = guard ? guard->stop() : 0;
+    uint64_t refused = info.exec_refused + (guard ? guard->stop() : 0);
     std::string got;
     char buf[64];
     ssize_t n;

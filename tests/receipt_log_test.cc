@@ -1,5 +1,6 @@
 // Receipt log: format, chain, signatures, tamper detection, concurrency,
 // crash safety and fail-closed behaviour (lib/receipt_log.h).
+#include <cstdio>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -353,9 +354,15 @@ TEST_CASE("50 concurrent appenders make one valid chain of 100 receipts") {
     REQUIRE(pid >= 0);
     if (pid == 0) {
       auto log = ReceiptLog::open(t.state());
-      if (!log) _exit(2);
+      if (!log) {
+        std::fprintf(stderr, "appender %d: open: %s\n", i, log.error().explain().c_str());
+        _exit(2);
+      }
       for (int k = 0; k < 2; ++k)
-        if (!log->append(make_authorized(subject(std::to_string(i)))).ok()) _exit(3);
+        if (auto r = log->append(make_authorized(subject(std::to_string(i)))); !r.ok()) {
+          std::fprintf(stderr, "appender %d: append %d: %s\n", i, k, r.error().explain().c_str());
+          _exit(3);
+        }
       _exit(0);
     }
     kids.push_back(pid);
