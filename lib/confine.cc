@@ -110,6 +110,24 @@ int reset_signals() noexcept {
 
 }  // namespace
 
+namespace {
+
+// Sources that already sit on 0..2 are moved up first, so that one dup2
+// cannot overwrite another's source (stdout given as stdin, and so on).
+int apply_stdio(const int (&stdio)[3]) noexcept {
+  int src[3] = {stdio[0], stdio[1], stdio[2]};
+  for (int& fd : src)
+    if (fd >= 0 && fd < 3) {
+      fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      if (fd < 0) return errno;
+    }
+  for (int i = 0; i < 3; ++i)
+    if (src[i] >= 0 && dup2(src[i], i) < 0) return errno;  // dup2's target is not close-on-exec
+  return 0;
+}
+
+}  // namespace
+
 void confine_and_exec(const ChildPlan& plan) noexcept {
   if (plan.exec_fd < 0 || plan.argv == nullptr || plan.envp == nullptr)
     fail(plan, ConfineStep::Plan, EINVAL);
@@ -117,6 +135,8 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
     fail(plan, ConfineStep::Plan, EINVAL);
 
   if (int err = reset_signals()) fail(plan, ConfineStep::Signals, err);
+
+  if (int err = apply_stdio(plan.stdio)) fail(plan, ConfineStep::Stdio, err);
 
   const int keep[4] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd};
   if (int err = close_other_fds(keep, 4)) fail(plan, ConfineStep::CloseFds, err);
@@ -179,6 +199,7 @@ std::string_view confine_step_name(ConfineStep step) {
     case ConfineStep::Exec: return "execveat";
     case ConfineStep::ExecGuard: return "exec guard (seccomp user notification)";
     case ConfineStep::Died: return "exec";
+    case ConfineStep::Stdio: return "stdio dup2";
   }
   return "unknown step";
 }

@@ -9,7 +9,9 @@
 // to the error pipe and _exit(127)s, and never runs the command):
 //   1. reset signal mask and dispositions (gx's blocked/ignored signals must
 //      not leak into the command)
-//   2. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
+//   2. stdio (optional): the plan's stdin, stdout and stderr fds become 0, 1
+//      and 2 (a brokered run: the client's own, received over SCM_RIGHTS)
+//   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
 //      pipe, ruleset fd); the latter are close-on-exec. An fd inherited
 //      across restriction would bypass Landlock, which checks only at open.
 //   3. PR_SET_PDEATHSIG(SIGKILL), then re-check getppid(): if gx dies, even
@@ -58,6 +60,7 @@ enum class ConfineStep : int32_t {
   Exec,
   ExecGuard,    // installing or handing over the exec guard's listener
   Died,         // the child died before its exec completed (no errno)
+  Stdio,        // making the plan's stdio fds 0, 1, 2
 };
 std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_self", ...
 
@@ -88,6 +91,9 @@ struct ChildPlan {
   // error channel that is a unix socket (spawn_confined provides one).
   const sock_fprog* exec_guard = nullptr;
   int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
+  // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
+  // sources are closed in the child after the dup (step 2b).
+  int stdio[3] = {-1, -1, -1};
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

@@ -197,6 +197,7 @@ class Pipeline {
     ChildPlan plan;
     plan.exec_fd = match_->image.fd();
     plan.inherit_fd = match_->inherit_fd();
+    for (int i = 0; i < 3; ++i) plan.stdio[i] = req_.stdio[static_cast<size_t>(i)];
     plan.argv = argv.data();
     plan.envp = envp.data();
     plan.cwd = match_->cwd.c_str();

@@ -23,6 +23,11 @@
 // receipt and runs nothing.
 #pragma once
 
+#include <sys/types.h>
+
+#include <array>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -35,6 +40,15 @@ namespace gx {
 // receipt can name its parent (GX_PARENT_RECEIPT, receipt.h).
 inline constexpr std::string_view kParentArtifactEnv = "GX_PARENT_ARTIFACT";
 
+// Who asked for a brokered run, as the kernel reported it (SO_PEERCRED on
+// the broker's socket), never as the caller said (lib/broker).
+struct PeerIdentity {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+};
+
 struct RunRequest {
   std::string artifact_path;
   std::vector<std::string> argv;
@@ -46,6 +60,13 @@ struct RunRequest {
   std::string receipt_key;  // empty: <state>/receipt.key
   bool dry_run = false;
   bool syslog = false;
+  // Brokered runs only: who asked. Unset for a local `gx run` (the caller is
+  // gx's own process).
+  std::optional<PeerIdentity> peer;
+  // The command's stdin, stdout, stderr (a brokered run: the client's,
+  // received over SCM_RIGHTS); -1 = gx's own 0, 1, 2. Owned by the caller of
+  // run_governed, which closes them afterwards.
+  std::array<int, 3> stdio{-1, -1, -1};
 };
 
 struct RunResult {

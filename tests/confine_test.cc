@@ -382,3 +382,36 @@ TEST_CASE("harden_supervisor moves the environment once, however often it is cal
   INFO("child exit " << WEXITSTATUS(status));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 }
+
+TEST_CASE("confine: the plan's stdio fds become the command's 0, 1, 2, and their sources are closed") {
+  int in[2], out[2];
+  REQUIRE(pipe2(in, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  int cat_fd = open("/bin/cat", O_RDONLY | O_CLOEXEC);
+  REQUIRE(cat_fd >= 0);
+  CStringArray argv({"cat"}), envp({});
+  ChildPlan plan;
+  plan.exec_fd = cat_fd;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.require_confinement = false;
+  plan.stdio[0] = in[0];
+  plan.stdio[1] = out[1];
+  auto r = spawn_confined(plan);
+  REQUIRE(r.ok());
+  close(in[0]);
+  close(out[1]);
+  close(cat_fd);
+  const std::string msg = "through the plan's stdin\n";
+  REQUIRE(write(in[1], msg.data(), msg.size()) == static_cast<ssize_t>(msg.size()));
+  close(in[1]);  // EOF for cat: only if the child closed its copy of in[1] (it was CLOEXEC)
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = -1;
+  waitpid(*r, &status, 0);
+  CHECK(got == msg);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
