@@ -1,0 +1,180 @@
+// lib/invocation: matching the real invocation against an artifact's scope.
+#include "lib/invocation.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+using namespace gx;
+
+namespace {
+
+std::string sha_of(const std::string& path) {
+  auto img = ExecImage::load(path);
+  REQUIRE(img.ok());
+  return img->sha256();
+}
+
+// An artifact for `true ARGS...` in /, with the real digest of /usr/bin/true.
+Artifact true_artifact(std::vector<ArgPattern> argv = {{"true"}}) {
+  Artifact a;
+  a.scope.path = "/usr/bin/true";
+  a.scope.sha256 = sha_of("/usr/bin/true");
+  a.scope.argv = std::move(argv);
+  a.scope.cwd = "/";
+  return a;
+}
+
+Invocation call(std::vector<std::string> argv, std::vector<std::string> env = {"PATH=/usr/bin:/bin"},
+                std::string cwd = "/") {
+  return Invocation{std::move(argv), std::move(env), std::move(cwd)};
+}
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/gx-invocation-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("env_lookup finds exact names only") {
+  std::vector<std::string> env{"PATH=/bin", "PATHX=no", "EMPTY=", "NOEQ"};
+  CHECK(env_lookup(env, "PATH") == std::optional<std::string>("/bin"));
+  CHECK(env_lookup(env, "EMPTY") == std::optional<std::string>(""));
+  CHECK_FALSE(env_lookup(env, "PAT").has_value());
+  CHECK_FALSE(env_lookup(env, "NOEQ").has_value());
+}
+
+TEST_CASE("filter_environment passes only allowed and pinned names") {
+  EnvPolicy p;
+  p.allow = {"HOME", "LANG"};
+  p.pin = {{"MODE", "prod"}};
+  p.require = {"HOME"};
+  auto out = filter_environment(p, {"HOME=/h", "LD_PRELOAD=/evil.so", "MODE=prod", "BASH_ENV=/x", "=bad", "junk"});
+  REQUIRE(out.ok());
+  CHECK(*out == std::vector<std::string>{"HOME=/h", "MODE=prod"});
+
+  auto wrong = filter_environment(p, {"HOME=/h", "MODE=dev"});
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().reason == DenyReason::EnvironmentalIntegrity);
+  CHECK(wrong.error().field == "env.pin.MODE");
+  CHECK(wrong.error().value == "dev");
+
+  auto unpinned = filter_environment(p, {"HOME=/h"});
+  REQUIRE_FALSE(unpinned.ok());
+  CHECK(unpinned.error().field == "env.pin.MODE");
+
+  auto missing = filter_environment(p, {"MODE=prod"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().field == "env.require");
+  CHECK(missing.error().value == "HOME");
+}
+
+TEST_CASE("match_invocation: the command resolves through PATH to exactly the authorized path") {
+  auto m = match_invocation(true_artifact(), call({"true"}));
+  REQUIRE(m.ok());
+  CHECK(m->argv == std::vector<std::string>{"true"});
+  CHECK(m->cwd == "/");
+  CHECK(m->env.empty());  // PATH was not allowed: stripped
+
+  TempDir t;
+  const std::string shadow = t.path + "/true";
+  std::ofstream(shadow) << "#!/bin/sh\nexit 0\n";
+  REQUIRE(chmod(shadow.c_str(), 0755) == 0);
+  auto shadowed = match_invocation(true_artifact(), call({"true"}, {"PATH=" + t.path + ":/usr/bin"}));
+  REQUIRE_FALSE(shadowed.ok());
+  CHECK(shadowed.error().reason == DenyReason::PolicyMismatch);
+  CHECK(shadowed.error().field == "exec.path");
+  CHECK(shadowed.error().value == shadow);
+
+  auto usage = match_invocation(true_artifact(), call({}));
+  REQUIRE_FALSE(usage.ok());
+  CHECK(usage.error().reason == DenyReason::Usage);
+}
+
+TEST_CASE("match_invocation: argv length, exact elements and explicit globs") {
+  auto a = true_artifact({{"true"}, {"--fixed"}, {"*.txt", true}});
+  CHECK(match_invocation(a, call({"true", "--fixed", "notes.txt"})).ok());
+
+  auto len = match_invocation(a, call({"true", "--fixed"}));
+  REQUIRE_FALSE(len.ok());
+  CHECK(len.error().field == "exec.argv");
+  CHECK(len.error().value == "2");
+
+  auto exact = match_invocation(a, call({"true", "--fixed=1", "a.txt"}));
+  REQUIRE_FALSE(exact.ok());
+  CHECK(exact.error().field == "exec.argv[1]");
+  CHECK(exact.error().value == "--fixed=1");
+
+  auto glob = match_invocation(a, call({"true", "--fixed", "a.sh"}));
+  REQUIRE_FALSE(glob.ok());
+  CHECK(glob.error().field == "exec.argv[2]");
+
+  // A literal '*' in an exact element is not a glob.
+  auto literal = true_artifact({{"true"}, {"*"}});
+  CHECK(match_invocation(literal, call({"true", "*"})).ok());
+  CHECK_FALSE(match_invocation(literal, call({"true", "x"})).ok());
+}
+
+TEST_CASE("match_invocation: cwd is compared canonically, and the digest is checked") {
+  TempDir t;
+  auto a = true_artifact();
+  a.scope.cwd = t.path;
+  REQUIRE(symlink(t.path.c_str(), (t.path + ".link").c_str()) == 0);
+  CHECK(match_invocation(a, call({"true"}, {"PATH=/usr/bin"}, t.path + ".link")).ok());
+  unlink((t.path + ".link").c_str());
+
+  auto cwd = match_invocation(a, call({"true"}, {"PATH=/usr/bin"}, "/"));
+  REQUIRE_FALSE(cwd.ok());
+  CHECK(cwd.error().field == "exec.cwd");
+  CHECK(cwd.error().value == "/");
+
+  auto b = true_artifact();
+  b.scope.sha256 = sha_of("/usr/bin/false");
+  auto digest = match_invocation(b, call({"true"}));
+  REQUIRE_FALSE(digest.ok());
+  CHECK(digest.error().reason == DenyReason::DigestMismatch);
+  CHECK(digest.error().field == "exec.sha256");
+  CHECK(digest.error().value == sha_of("/usr/bin/true"));
+}
+
+TEST_CASE("match_invocation: a script needs its interpreter pinned, and runs as interpreter + script") {
+  TempDir t;
+  const std::string script = t.path + "/hello";
+  std::ofstream(script) << "#!/bin/sh -e\necho hi\n";
+  REQUIRE(chmod(script.c_str(), 0755) == 0);
+  Artifact a;
+  a.scope.path = script;
+  a.scope.sha256 = sha_of(script);
+  a.scope.argv = {{script}, {"x"}};
+  a.scope.cwd = "/";
+  auto unpinned = match_invocation(a, call({script, "x"}));
+  REQUIRE_FALSE(unpinned.ok());
+  CHECK(unpinned.error().field == "exec.interpreter");
+  CHECK(unpinned.error().value == "/bin/sh");
+
+  a.scope.interpreter = "/bin/sh";
+  a.scope.interpreter_sha256 = sha_of("/bin/sh");
+  auto m = match_invocation(a, call({script, "x"}));
+  REQUIRE(m.ok());
+  REQUIRE(m->argv.size() == 4);
+  CHECK(m->argv[0] == "/bin/sh");
+  CHECK(m->argv[1] == "-e");
+  CHECK(m->argv[3] == "x");
+  CHECK(m->script.has_value());
+
+  a.scope.interpreter_sha256 = sha_of("/usr/bin/true");
+  auto bad = match_invocation(a, call({script, "x"}));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().reason == DenyReason::DigestMismatch);
+  CHECK(bad.error().field == "exec.interpreter_sha256");
+}
