@@ -1,0 +1,176 @@
+// lib/run_pipeline: one request through the whole pipeline, in-process.
+#include "lib/run_pipeline.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/envelope.h"
+#include "lib/executable.h"
+#include "lib/trust_store.h"
+
+using namespace gx;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/gx-pipeline-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return stat(p.c_str(), &st) == 0;
+}
+
+// A trust store with one key, and an artifact for `try_marker OUT/marker`
+// that may write only OUT, signed by that key.
+struct Setup {
+  TempDir t;
+  std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
+  std::string out = t.path + "/out";
+  std::string marker = out + "/marker";
+  // gx's own files apart from the write grant: gx refuses a grant that
+  // reaches its trust store's directory or its state.
+  std::string gxdir = t.path + "/gx";
+  std::string trust = gxdir + "/trust.toml";
+  std::string state = gxdir + "/state";
+  crypto::PrivateKey key = *crypto::PrivateKey::generate();
+
+  Setup() {
+    REQUIRE(mkdir(out.c_str(), 0755) == 0);
+    REQUIRE(mkdir(gxdir.c_str(), 0700) == 0);
+    TrustStore s;
+    TrustedKey tk;
+    tk.name = "tester";
+    tk.key = key.public_key();
+    tk.key_id = tk.key.key_id();
+    s.keys.push_back(tk);
+    REQUIRE(s.save(trust).allowed());
+  }
+
+  std::string artifact(uint32_t max_uses = 2, const std::string& name = "a.toml") {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    Artifact a;
+    a.id = "pipeline-" + name.substr(0, name.find('.'));
+    a.issuer = "run_pipeline_test";
+    a.issued_at = now;
+    a.not_before = now - 60;
+    a.not_after = now + 600;
+    a.scope.path = marker_bin;
+    a.scope.sha256 = ExecImage::load(marker_bin)->sha256();
+    a.scope.argv = {{marker_bin}, {marker}};
+    a.scope.cwd = std::string(1, '/');
+    a.scope.sandbox.read = {"/usr", "/lib", "/etc", std::string(GX_HELPERS_DIR)};
+    if (exists("/lib64")) a.scope.sandbox.read.push_back("/lib64");
+    a.scope.sandbox.write = {out};
+    a.nonce = std::string(32, 'n');
+    a.max_uses = max_uses;
+    std::string bytes = *append_signature(render_artifact_body(a), crypto::kArtifactType, key);
+    std::string path = t.path + "/" + name;
+    std::ofstream(path) << bytes;
+    return path;
+  }
+
+  RunRequest request(const std::string& art) {
+    RunRequest r;
+    r.artifact_path = art;
+    r.argv = {marker_bin, marker};
+    r.cwd = "/";
+    r.trust_path = trust;
+    r.revocations_path = gxdir + "/revocations.toml";
+    r.state_dir = state;
+    return r;
+  }
+};
+
+std::string drain(int fd) {
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("pipeline: a matching request runs once per use, with the given stdio, then is a replay") {
+  Setup s;
+  std::string art = s.artifact(1);
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  RunRequest req = s.request(art);
+  req.stdio[1] = out[1];
+  RunResult r = run_governed(req);
+  close(out[1]);
+  CHECK(r.decision.allowed());
+  CHECK(r.child_ran);
+  CHECK(r.exit_status == 0);
+  CHECK(drain(out[0]) == "marker\n");  // the child's stdout was the request's fd, not ours
+  close(out[0]);
+  CHECK(exists(s.marker));
+  CHECK(r.report.contains("outcome"));
+
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  RunResult again = run_governed(s.request(art));
+  CHECK(again.decision.reason == DenyReason::Replay);
+  CHECK_FALSE(again.child_ran);
+  CHECK_FALSE(exists(s.marker));
+}
+
+TEST_CASE("pipeline: a mismatched argv is denied before anything runs, and names the field") {
+  Setup s;
+  std::string art = s.artifact();
+  RunRequest req = s.request(art);
+  req.argv[1] = s.out + "/other";
+  RunResult r = run_governed(req);
+  CHECK(r.decision.reason == DenyReason::PolicyMismatch);
+  CHECK(r.decision.field == "exec.argv[1]");
+  CHECK_FALSE(r.child_ran);
+  CHECK_FALSE(exists(s.out + "/other"));
+  CHECK(r.report["decision"]["reason"] == "policy-mismatch");
+  CHECK(r.report["decision"]["field"] == "exec.argv[1]");
+}
+
+TEST_CASE("pipeline: an artifact signed by an untrusted key never runs") {
+  Setup s;
+  Setup other;  // another key, another trust store
+  std::string art = other.artifact();
+  RunRequest req = s.request(art);
+  req.argv = {other.marker_bin, other.marker};
+  RunResult r = run_governed(req);
+  CHECK(r.decision.reason == DenyReason::UntrustedKey);
+  CHECK_FALSE(r.child_ran);
+  CHECK_FALSE(exists(other.marker));
+}
+
+TEST_CASE("pipeline: --dry-run plans, runs nothing, and consumes no use") {
+  Setup s;
+  std::string art = s.artifact(1);
+  RunRequest req = s.request(art);
+  req.dry_run = true;
+  RunResult dry = run_governed(req);
+  INFO(dry.decision.explain());
+  CHECK(dry.decision.allowed());
+  CHECK_FALSE(dry.child_ran);
+  CHECK_FALSE(exists(s.marker));
+  CHECK(dry.report.contains("sandbox"));
+  RunResult real = run_governed(s.request(art));  // the one use is still there
+  CHECK(real.decision.allowed());
+  CHECK(exists(s.marker));
+}
