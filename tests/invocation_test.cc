@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
+#include "tests/test_util.h"
+
 using namespace gx;
+using gx::test::TempDir;
 
 namespace {
 
@@ -34,15 +36,6 @@ Invocation call(std::vector<std::string> argv, std::vector<std::string> env = {"
   return Invocation{std::move(argv), std::move(env), std::move(cwd)};
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/gx-invocation-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 }  // namespace
 

@@ -7,7 +7,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -17,19 +16,13 @@
 #include "lib/executable.h"
 #include "lib/trust_store.h"
 
+#include "tests/test_util.h"
+
 using namespace gx;
+using gx::test::TempDir;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/gx-pipeline-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 bool exists(const std::string& p) {
   struct stat st {};
@@ -39,7 +32,7 @@ bool exists(const std::string& p) {
 // A trust store with one key, and an artifact for `try_marker OUT/marker`
 // that may write only OUT, signed by that key.
 struct Setup {
-  TempDir t;
+  TempDir t{"pipeline"};
   std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
   std::string out = t.path + "/out";
   std::string marker = out + "/marker";

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <fstream>
 #include <string>
 
+#include "tests/test_util.h"
+
 using namespace gx;
+using gx::test::TempDir;
 
 namespace {
 
@@ -25,15 +27,6 @@ std::string key_entry(const std::string& name, const crypto::PublicKey& k, const
          "\"\npublic_key = \"\"\"" + k.pem() + "\"\"\"\n" + extra;
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/gx-trust-test-XXXXXX";
-    REQUIRE(mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 }  // namespace
 
