@@ -13,7 +13,8 @@ _gx_options() {
     init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
     verify) echo "--trust --revocations --state --json --print-payload --print-signature --help" ;;
-    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --help" ;;
+    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --broker --help" ;;
+    broker) echo "--config --socket --trust --revocations --state --receipt-key --allow-user --allow-group --max-concurrent --request-timeout-ms --socket-mode --socket-group --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;
@@ -108,7 +109,7 @@ _gx() {
     if [[ $cur == -* ]]; then
       COMPREPLY=($(compgen -W "$(_gx_options "")" -- "$cur"))
     else
-      COMPREPLY=($(compgen -W "keygen trust init sign verify run log revoke profiles state learn" -- "$cur"))
+      COMPREPLY=($(compgen -W "keygen trust init sign verify run log revoke profiles state learn broker" -- "$cur"))
     fi
     return 0
   fi

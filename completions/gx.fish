@@ -58,6 +58,7 @@ complete -c gx -n __gx_no_cmd -a revoke -d 'Revoke an artifact or a key'
 complete -c gx -n __gx_no_cmd -a profiles -d 'List syscall groups'
 complete -c gx -n __gx_no_cmd -a state -d 'Maintain the state directory'
 complete -c gx -n __gx_no_cmd -a learn -d 'Draft an artifact from an observed run'
+complete -c gx -n __gx_no_cmd -a broker -d 'Serve gx run --broker requests'
 
 # keygen
 complete -c gx -n '__gx_is keygen' -s o -l output -r -F -d 'Path prefix of the key files'
@@ -142,6 +143,21 @@ complete -c gx -n '__gx_is run' -l report -r -F -d 'Write the JSON report to thi
 complete -c gx -n '__gx_is run' -l dry-run -d 'Decide and show the sandbox; run nothing'
 complete -c gx -n '__gx_is run' -l json -d 'JSON decision on stdout when nothing runs'
 complete -c gx -n '__gx_is run' -l syslog -d 'Also send receipts to syslog'
+complete -c gx -n '__gx_is run' -l broker -r -F -d 'Ask the gx broker on this socket'
+# broker
+complete -c gx -n '__gx_is broker' -l config -r -F -d 'Configuration file'
+complete -c gx -n '__gx_is broker' -l socket -r -F -d 'Socket to listen on'
+complete -c gx -n '__gx_is broker' -l trust -x -a '(__fish_complete_suffix .toml)' -d 'Trust store file'
+complete -c gx -n '__gx_is broker' -l revocations -x -a '(__fish_complete_suffix .toml)' -d 'Revocation list'
+complete -c gx -n '__gx_is broker' -l state -x -a '(__fish_complete_directories)' -d 'State directory'
+complete -c gx -n '__gx_is broker' -l receipt-key -x -a '(__fish_complete_suffix .key)' -d 'Receipt signing key'
+complete -c gx -n '__gx_is broker' -l allow-user -x -a '(__fish_complete_users)' -d 'User allowed to connect'
+complete -c gx -n '__gx_is broker' -l allow-group -x -a '(__fish_complete_groups)' -d 'Group allowed to connect'
+complete -c gx -n '__gx_is broker' -l max-concurrent -x -d 'Requests served at once'
+complete -c gx -n '__gx_is broker' -l request-timeout-ms -x -d 'Time to send the request'
+complete -c gx -n '__gx_is broker' -l socket-mode -x -d 'Octal mode of the socket'
+complete -c gx -n '__gx_is broker' -l socket-group -x -a '(__fish_complete_groups)' -d 'Group of the socket'
+complete -c gx -n '__gx_is broker' -l syslog -d 'Also send receipts to syslog'
 
 # log
 complete -c gx -n '__gx_needs_sub log' -a verify -d 'Verify the receipt log'

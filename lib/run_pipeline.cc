@@ -48,6 +48,12 @@ class Pipeline {
     subject_.argv = req_.argv;
     subject_.cwd = req_.cwd;
     subject_.parent = env_lookup(req_.env, kParentReceiptEnv).value_or("");
+    if (req_.peer) {
+      subject_.brokered = true;
+      subject_.peer_uid = req_.peer->uid;
+      subject_.peer_gid = req_.peer->gid;
+      subject_.peer_pid = req_.peer->pid;
+    }
     open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
@@ -92,7 +98,11 @@ class Pipeline {
     auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
                                     static_cast<UnixTime>(time(nullptr)));
     if (!authority) return authority.error();
-    Verification v = verify_artifact_file(req_.artifact_path, authority->options());
+    // A brokered run's uid binding is the caller's (the kernel's word), not
+    // the broker's own uid.
+    if (req_.peer) authority->host.uid = req_.peer->uid;
+    Verification v = req_.artifact_bytes ? verify_artifact_bytes(*req_.artifact_bytes, authority->options())
+                                         : verify_artifact_file(req_.artifact_path, authority->options());
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");
