@@ -183,6 +183,11 @@ Decision check_stdio(const std::vector<int>& fds) {
 // One connection, in the worker process. Returns the worker's exit status.
 int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed,
                       const std::function<void(const std::string&)>& log) {
+  // A client that stops reading cannot hold the worker forever: every
+  // write (error, report, exit) gives up after the request timeout.
+  timeval send_timeout{static_cast<time_t>(c.request_timeout_ms / 1000),
+                       static_cast<suseconds_t>((c.request_timeout_ms % 1000) * 1000)};
+  setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   if (!allowed) {
     Decision why = Decision::deny(DenyReason::RuntimeIdentity,
                                   "uid " + std::to_string(peer.uid) + " (gid " + std::to_string(peer.gid) + ", pid " +

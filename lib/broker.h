@@ -24,7 +24,8 @@
 //      frames become signals to the worker, which supervise forwards to the
 //      child. If the client disconnects mid-run the child gets SIGTERM, and
 //      SIGKILL kDisconnectGraceMs later; its finished receipt is written;
-//   6. Report and Exit frames; the worker exits.
+//   6. Report and Exit frames (writes time out after request_timeout_ms);
+//      the worker exits.
 // If the broker dies (even by SIGKILL) its workers die (PDEATHSIG), and with
 // them their children. Descendants of a child that outlive their worker are
 // re-parented to the broker (subreaper), which kills every child that is not

@@ -57,6 +57,14 @@ class ForwardedSignals {
   int fd_ = -1;
 };
 
+// An Error frame as the Decision it names ("busy" and unknown codes: IoError).
+Decision error_decision(const ErrorReply& e, const std::string& socket_path) {
+  auto reason = reason_from_code(e.code);
+  if (!reason || *reason == DenyReason::None)
+    return Decision::deny(DenyReason::IoError, "broker: " + e.code + ": " + e.message, "broker", socket_path);
+  return Decision::deny(*reason, "broker: " + e.message, "broker", socket_path);
+}
+
 }  // namespace
 
 Result<RunResult> run_brokered(const std::string& socket_path, const Request& req) {
@@ -65,9 +73,15 @@ Result<RunResult> run_brokered(const std::string& socket_path, const Request& re
   auto conn = connect_to(socket_path);
   if (!conn) return conn.error();
   const int fd = conn->get();
-  if (Decision d = write_frame(fd, FrameType::Request, encode_request(req), {0, 1, 2}); !d)
+  if (Decision d = write_frame(fd, FrameType::Request, encode_request(req), {0, 1, 2}); !d) {
+    // A broker that refuses at once (busy, not allowed) may have answered
+    // and closed before the request was sent: its answer says why.
+    auto early = read_frame(fd, std::chrono::steady_clock::now() + std::chrono::seconds(1), kSmallFrameMaxPayload, 0);
+    if (early && early->header.type == FrameType::Error)
+      if (auto e = decode_error(early->payload)) return error_decision(*e, socket_path);
     return Decision::deny(DenyReason::IoError, "cannot send the request to the broker: " + d.explain(), "broker",
                           socket_path);
+  }
   std::optional<RunResult> result;
   for (;;) {
     pollfd p[2] = {{fd, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
@@ -95,10 +109,7 @@ Result<RunResult> run_brokered(const std::string& socket_path, const Request& re
       case FrameType::Error: {
         auto e = decode_error(f->payload);
         if (!e) return Decision::deny(DenyReason::IoError, "bad error frame from the broker: " + e.error().explain());
-        auto reason = reason_from_code(e->code);
-        if (!reason || *reason == DenyReason::None)
-          return Decision::deny(DenyReason::IoError, "broker: " + e->code + ": " + e->message, "broker", socket_path);
-        return Decision::deny(*reason, "broker: " + e->message, "broker", socket_path);
+        return error_decision(*e, socket_path);
       }
       case FrameType::Report: {
         auto r = decode_report(f->payload);
