@@ -46,5 +46,6 @@ void setup_profiles(CLI::App& app, int& exit_code);
 void setup_revoke(CLI::App& app, int& exit_code);
 void setup_state(CLI::App& app, int& exit_code);
 void setup_learn(CLI::App& app, int& exit_code);
+void setup_broker(CLI::App& app, int& exit_code);
 
 }  // namespace gx::cli

@@ -1,5 +1,6 @@
 // gx log verify|checkpoint|show: inspect the receipt log (lib/receipt_log.h).
 #include <cstdio>
+#include <set>
 #include <string>
 
 #include "cmd/common.h"
@@ -116,12 +117,21 @@ int run_show(const LogCmdOptions& o) {
   if (o.json) {
     for (const auto& r : listing->receipts) std::printf("%s\n", r.line().c_str());
   } else {
+    // An authorized run that no finished or not-started receipt closes (in
+    // the whole log, not only what the filter shows) was interrupted: its
+    // supervisor died (a killed gx or broker), or it is still running.
+    std::set<std::string> closed;
+    auto all = read_receipt_log(state_dir(o), ReceiptFilter{});
+    if (all)
+      for (const auto& r : all->receipts)
+        if (r.decision == ReceiptKind::Finished || r.decision == ReceiptKind::NotStarted) closed.insert(r.authorized_id);
     std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", "TIME", "DECISION", "REASON", "ARTIFACT", "ARGV");
     for (const auto& r : listing->receipts) {
       std::string when = r.time.substr(0, 19) + "Z";
       std::string reason = r.decision == ReceiptKind::Finished
                                ? (r.signal ? "signal " + std::to_string(r.signal) : "exit " + std::to_string(r.exit_code))
                                : r.reason;
+      if (r.decision == ReceiptKind::Authorized && all && !closed.count(r.id)) reason = "interrupted";
       std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", when.c_str(), std::string(kind_name(r.decision)).c_str(),
                   printable(reason).c_str(), printable(r.artifact_id.substr(0, 12)).c_str(), argv_text(r.argv).c_str());
     }

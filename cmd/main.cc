@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   gx::cli::setup_revoke(app, exit_code);
   gx::cli::setup_state(app, exit_code);
   gx::cli::setup_learn(app, exit_code);
+  gx::cli::setup_broker(app, exit_code);
   // Everything after the first "--" is the governed command, verbatim: CLI11
   // never sees it, so no argument of the command can be taken for a gx flag
   // (or swallowed by a repeatable option before it).

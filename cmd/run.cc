@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/common.h"
+#include "lib/artifact.h"
+#include "lib/broker_client.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/run_pipeline.h"
@@ -20,7 +22,7 @@ namespace gx::cli {
 namespace {
 
 struct RunOptions {
-  std::string artifact, trust, revocations, state, receipt_key, report;
+  std::string artifact, trust, revocations, state, receipt_key, report, broker;
   std::vector<std::string> command;
   bool dry_run = false, json = false, syslog = false;
 };
@@ -75,15 +77,47 @@ Decision write_report(const std::string& path, const nlohmann::json& report) {
   return d;
 }
 
+int finish_run(const RunOptions& o, const RunResult& r);
+
+// gx run --broker SOCKET: the broker decides with its own trust store,
+// revocations, state and receipt key; this process only asks (and writes
+// --report with its own rights).
+int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string cwd) {
+  const char* refused = !o.trust.empty() ? "--trust" : !o.revocations.empty() ? "--revocations"
+                        : !o.state.empty() ? "--state" : !o.receipt_key.empty() ? "--receipt-key"
+                        : o.syslog ? "--syslog" : nullptr;
+  if (refused != nullptr)
+    return report_error(std::string(refused) + " cannot be used with --broker (or GX_BROKER): the broker's own "
+                        "configuration chooses the trust store, revocations, state, receipt key and syslog");
+  broker::Request req;
+  auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
+  if (!bytes) {
+    Decision d = bytes.error();
+    if (d.reason == DenyReason::IoError && !fs::exists(o.artifact))
+      d = Decision::deny(DenyReason::MissingAuthorization, "no artifact at " + o.artifact);
+    return report_denial(d);
+  }
+  req.artifact = bytes.take();
+  req.artifact_name = fs::absolute(o.artifact);
+  req.argv = std::move(argv);
+  for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
+  req.cwd = std::move(cwd);
+  req.flags = (o.dry_run ? broker::kFlagDryRun : 0) | (o.json ? broker::kFlagJson : 0);
+  auto r = broker::run_brokered(o.broker, req);
+  if (!r) return report_denial(r.error());
+  return finish_run(o, *r);
+}
+
 int run_run(const RunOptions& o) {
   RunRequest req;
   req.artifact_path = o.artifact;
   auto cmd = governed_command(o.command);
   if (!cmd) return report_denial(cmd.error());
   req.argv = cmd.take();
-  for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return report_error("cannot read the current directory");
+  if (!o.broker.empty()) return run_brokered(o, std::move(req.argv), cwd);
+  for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   req.cwd = cwd;
   req.trust_path = o.trust.empty() ? paths::default_trust_store() : o.trust;
   req.revocations_path = o.revocations.empty() ? paths::default_revocations(req.trust_path) : o.revocations;
@@ -91,8 +125,10 @@ int run_run(const RunOptions& o) {
   req.receipt_key = o.receipt_key;
   req.dry_run = o.dry_run;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
+  return finish_run(o, run_governed(req));
+}
 
-  RunResult r = run_governed(req);
+int finish_run(const RunOptions& o, const RunResult& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "gx: warning: %s\n", w.c_str());
   if (!o.report.empty()) {
     if (Decision d = write_report(o.report, report_without_env_values(r.report)); !d)
@@ -138,6 +174,10 @@ void setup_run(CLI::App& app, int& exit_code) {
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog (also: GX_SYSLOG=1)");
+  sub->add_option("--broker", o->broker,
+                  "Ask the gx broker listening on this socket to run it (also: GX_BROKER=SOCKET); the broker's "
+                  "configuration chooses trust, revocations, state and receipt key")
+      ->envname("GX_BROKER");
   sub->callback([o, &exit_code] { exit_code = run_run(*o); });
 }
 

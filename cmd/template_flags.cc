@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "cmd/common.h"
+#include "lib/run_as.h"
 
 namespace gx::cli {
 
@@ -19,6 +20,8 @@ void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_
   sub->add_option("--env", f.env, env_help);
   sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on; only root may be able to change it (repeatable)");
   sub->add_option("--parent", f.parent, "Lineage: digest of the parent artifact (sha256:...)");
+  sub->add_option("--run-as", f.run_as,
+                  "Run the command as USER[:GROUP] (name or id; [run] in gx-artifact(5)); honoured by a root gx or gx broker");
   sub->add_flag("--no-bind-user", f.no_bind_user, "Do not bind the artifact to the current uid");
   sub->add_flag("--no-bind-host", f.no_bind_host, "Do not bind the artifact to this host's name and machine-id");
   sub->add_option("command", f.command, "The command and its arguments, after --");
@@ -69,6 +72,13 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   t.env = f.env;
   t.pin_files = f.pin;
   t.parent = f.parent;
+  if (!f.run_as.empty()) {
+    auto colon = f.run_as.find(':');
+    t.run_as.user = f.run_as.substr(0, colon);
+    if (colon != std::string::npos) t.run_as.group = f.run_as.substr(colon + 1);
+    if (!valid_account_name(t.run_as.user) || (colon != std::string::npos && !valid_account_name(t.run_as.group)))
+      return usage("--run-as", f.run_as, "--run-as takes USER or USER:GROUP, each a name or a decimal id");
+  }
   t.bind_user = !f.no_bind_user;
   t.bind_host = !f.no_bind_host;
   return t;

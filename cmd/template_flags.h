@@ -13,7 +13,7 @@
 namespace gx::cli {
 
 struct TemplateFlags {
-  std::string ttl, not_before, not_after, issuer, reason, ticket, parent;
+  std::string ttl, not_before, not_after, issuer, reason, ticket, parent, run_as;
   uint32_t max_uses = 1;
   std::vector<std::string> env, pin, command;
   bool no_bind_user = false, no_bind_host = false;

@@ -10,10 +10,11 @@ _gx_options() {
     "trust list") echo "--json --trust --help" ;;
     "trust remove") echo "--trust --help" ;;
     "trust threshold") echo "--trust --help" ;;
-    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --no-bind-user --no-bind-host --help" ;;
+    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --run-as --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
     verify) echo "--trust --revocations --state --json --print-payload --print-signature --help" ;;
-    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --help" ;;
+    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --broker --help" ;;
+    broker) echo "--config --socket --trust --revocations --state --receipt-key --allow-user --allow-group --max-concurrent --request-timeout-ms --socket-mode --socket-group --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;
@@ -21,7 +22,7 @@ _gx_options() {
     revoke) echo "--id --key-id --key --reason --revocations --trust --state --list --json --help" ;;
     "state prune") echo "--now --state --help" ;;
     "state show") echo "--json --state --help" ;;
-    learn) echo "--output --force --keep-failed --profile-only --allow-dangerous --exact-syscalls --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --pin --parent --trust --state --no-bind-user --no-bind-host --help" ;;
+    learn) echo "--output --force --keep-failed --profile-only --allow-dangerous --exact-syscalls --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --pin --parent --run-as --trust --state --no-bind-user --no-bind-host --help" ;;
     "") echo "--help --version" ;;
     *) echo "--help" ;;
   esac
@@ -108,7 +109,7 @@ _gx() {
     if [[ $cur == -* ]]; then
       COMPREPLY=($(compgen -W "$(_gx_options "")" -- "$cur"))
     else
-      COMPREPLY=($(compgen -W "keygen trust init sign verify run log revoke profiles state learn" -- "$cur"))
+      COMPREPLY=($(compgen -W "keygen trust init sign verify run log revoke profiles state learn broker" -- "$cur"))
     fi
     return 0
   fi

@@ -7,6 +7,7 @@
 
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
+#include "lib/run_as.h"
 #include "lib/toml_reader.h"
 
 namespace gx {
@@ -224,6 +225,29 @@ Decision read_files(const toml::array& a, std::vector<FilePin>& files) {
   return Decision::allow();
 }
 
+Decision read_run(const toml::table& t, RunAs& run) {
+  TableReader r(t, "run");
+  if (auto v = r.string("user", true)) {
+    if (!valid_account_name(*v)) r.invalid("user", *v, "must be a user name or a decimal uid");
+    run.user = *v;
+  }
+  if (auto v = r.string("group", false)) {
+    if (!valid_account_name(*v)) r.invalid("group", *v, "must be a group name or a decimal gid");
+    run.group = *v;
+  }
+  if (auto v = r.string_array("groups", false)) {
+    for (const auto& g : *v)
+      if (!valid_account_name(g)) r.invalid("groups", g, "must be group names or decimal gids");
+    run.groups = *v;
+  }
+  if (auto v = r.string_array("capabilities", false)) {
+    for (const auto& c : *v)
+      if (!capability_number(c)) r.invalid("capabilities", c, "not a capability name like CAP_NET_BIND_SERVICE (capabilities(7))");
+    run.capabilities = *v;
+  }
+  return r.finish();
+}
+
 }  // namespace
 
 Result<Artifact> parse_artifact_body(std::string_view body) {
@@ -263,6 +287,7 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
   const toml::table* replay = r.table("replay", true);
   const toml::table* bindings = r.table("bindings", false);
   const toml::table* lineage = r.table("lineage", false);
+  const toml::table* run = r.table("run", false);
   const toml::array* files = r.array("file", false);
   if (Decision d = r.finish(); !d) return d;
 
@@ -288,6 +313,8 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
     if (auto v = rb.integer("uid", false, 0, 0xFFFFFFFEll)) a.bindings.uid = static_cast<uid_t>(*v);
     if (Decision d = rb.finish(); !d) return d;
   }
+  if (run)
+    if (Decision d = read_run(*run, a.run); !d) return d;
   if (lineage) {
     TableReader rl(*lineage, "lineage");
     if (auto v = rl.string("parent", true)) {
@@ -382,6 +409,14 @@ std::string render_artifact_body(const Artifact& a) {
     if (a.bindings.hostname) o += "hostname = " + toml_quote(*a.bindings.hostname) + "\n";
     if (a.bindings.machine_id) o += "machine_id = " + toml_quote(*a.bindings.machine_id) + "\n";
     if (a.bindings.uid) o += "uid = " + std::to_string(*a.bindings.uid) + "\n";
+  }
+  if (!a.run.user.empty()) {
+    o += "\n[run]\n# whose rights the command gets (like sudo -u); honoured only by a root gx or gx broker\n";
+    o += "user = " + toml_quote(a.run.user) + "\n";
+    if (!a.run.group.empty()) o += "group = " + toml_quote(a.run.group) + "\n";
+    o += "# supplementary groups (default none) and capabilities kept (default none)\n";
+    o += "groups = " + quote_list(a.run.groups) + "\n";
+    o += "capabilities = " + quote_list(a.run.capabilities) + "\n";
   }
   if (!a.parent.empty()) o += "\n[lineage]\nparent = " + toml_quote(a.parent) + "\n";
   o += "\n";

@@ -118,6 +118,16 @@ struct Scope {
   std::vector<FilePin> files;  // environmental integrity
 };
 
+// [run]: whose rights the child gets (lib/run_as.h). Empty user: no [run]
+// table, the child runs as the caller (a brokered run: as the peer).
+// Names are kept as written and resolved on the host at run time.
+struct RunAs {
+  std::string user;   // user name or decimal uid
+  std::string group;  // group name or decimal gid; empty: the user's primary group
+  std::vector<std::string> groups;        // supplementary groups; default none
+  std::vector<std::string> capabilities;  // "CAP_NET_BIND_SERVICE", ...; default none
+};
+
 struct Bindings {
   std::optional<std::string> hostname;
   std::optional<std::string> machine_id;
@@ -137,6 +147,7 @@ struct Artifact {
   std::string nonce;
   uint32_t max_uses = 1;
   Bindings bindings;
+  RunAs run;
   std::string parent;  // lineage: digest of the parent artifact, or empty
 
   // Not part of the parsed body:

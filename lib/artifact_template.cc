@@ -138,6 +138,7 @@ Result<Artifact> make_template(const TemplateRequest& req) {
     if (!host.machine_id.empty()) a.bindings.machine_id = host.machine_id;
   }
   a.parent = req.parent;
+  a.run = req.run_as;
   a.body = render_artifact_body(a);
   // What gx init writes must be what gx sign and gx run accept.
   auto check = parse_artifact_body(a.body);

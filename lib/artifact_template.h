@@ -33,6 +33,7 @@ struct TemplateRequest {
   std::string net = "none";                       // "none" or e.g. "443,8080" / "connect:443,bind:8080"
   std::vector<std::string> pin_files;             // environmental integrity
   std::string parent;                             // lineage: parent artifact digest
+  RunAs run_as;                                   // [run]; empty user: none
   bool bind_user = true;
   bool bind_host = true;
 };

@@ -1,7 +1,9 @@
 #include "lib/confine.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <linux/securebits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -126,6 +128,84 @@ int apply_stdio(const int (&stdio)[3]) noexcept {
   return 0;
 }
 
+// Raw syscalls throughout: glibc's set*id wrappers signal every thread of
+// the process (setxid broadcast); the raw calls change exactly this one,
+// which after fork is the only one.
+int cap_sets(__user_cap_data_struct (&data)[2], bool set) noexcept {
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  long r = syscall(set ? SYS_capset : SYS_capget, &head, data);
+  return r == 0 ? 0 : errno;
+}
+
+bool kept(const ChildCredentials& c, int cap) noexcept { return ((c.keep_caps >> cap) & 1U) != 0; }
+
+// Step 2c; returns 0, or the errno and the failed step.
+int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
+  step = ConfineStep::CapBound;
+  if (c.last_cap < 0 || c.last_cap > 63 || c.group_count > kMaxChildGroups) return EINVAL;
+  for (int cap = 0; cap <= c.last_cap; ++cap)
+    if (!kept(c, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno;
+
+  step = ConfineStep::Securebits;
+  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+  if (c.keep_caps == 0) bits |= SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return errno;
+
+  // NO_SETUID_FIXUP keeps CAP_SETUID effective until the capset below.
+  step = ConfineStep::Setgroups;
+  if (syscall(SYS_setgroups, c.group_count, c.groups) != 0) return errno;
+  step = ConfineStep::Setresgid;
+  if (syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0) return errno;
+  step = ConfineStep::Setresuid;
+  if (syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) return errno;
+
+  step = ConfineStep::IdentityCheck;
+  uid_t ru = 0, eu = 0, su = 0;
+  gid_t rg = 0, eg = 0, sg = 0;
+  if (syscall(SYS_getresuid, &ru, &eu, &su) != 0 || syscall(SYS_getresgid, &rg, &eg, &sg) != 0) return errno;
+  if (ru != c.uid || eu != c.uid || su != c.uid || rg != c.gid || eg != c.gid || sg != c.gid) return EPERM;
+  gid_t now[kMaxChildGroups];
+  long n = syscall(SYS_getgroups, static_cast<int>(kMaxChildGroups), now);
+  if (n < 0) return errno;
+  if (static_cast<size_t>(n) != c.group_count) return EPERM;
+  // The kernel sorts the list: compare as sets (the parent deduplicates).
+  for (size_t i = 0; i < c.group_count; ++i) {
+    bool found = false;
+    for (size_t j = 0; j < c.group_count && !found; ++j) found = now[j] == c.groups[i];
+    if (!found) return EPERM;
+  }
+
+  step = ConfineStep::Capset;
+  __user_cap_data_struct data[2] = {};
+  for (int i = 0; i < 2; ++i) {
+    auto word = static_cast<uint32_t>(c.keep_caps >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = word;
+  }
+  if (int err = cap_sets(data, true)) return err;
+
+  step = ConfineStep::AmbientCaps;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return errno;
+  for (int cap = 0; cap <= c.last_cap; ++cap)
+    if (kept(c, cap) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return errno;
+
+  step = ConfineStep::CapCheck;
+  __user_cap_data_struct got[2] = {};
+  if (int err = cap_sets(got, false)) return err;
+  for (int i = 0; i < 2; ++i) {
+    auto word = static_cast<uint32_t>(c.keep_caps >> (32 * i));
+    if (got[i].effective != word || got[i].permitted != word || got[i].inheritable != word) return EPERM;
+  }
+  for (int cap = 0; cap <= c.last_cap; ++cap) {
+    int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    int ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+    if (bound < 0 || ambient < 0) return errno;
+    if (bound != (kept(c, cap) ? 1 : 0) || ambient != (kept(c, cap) ? 1 : 0)) return EPERM;
+  }
+  if (prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != static_cast<int>(bits)) return EPERM;
+  return 0;
+}
+
 }  // namespace
 
 void confine_and_exec(const ChildPlan& plan) noexcept {
@@ -150,6 +230,11 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
     if (int err = set_cloexec(plan.error_fd)) fail(plan, ConfineStep::CloseFds, err);
   if (plan.ruleset_fd >= 0)
     if (int err = set_cloexec(plan.ruleset_fd)) fail(plan, ConfineStep::CloseFds, err);
+
+  if (plan.credentials.apply) {
+    ConfineStep step = ConfineStep::CapBound;
+    if (int err = apply_credentials(plan.credentials, step)) fail(plan, step, err);
+  }
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(plan, ConfineStep::DeathSignal, errno);
   // gx may have died between fork and prctl: then nobody would kill us.
@@ -200,6 +285,15 @@ std::string_view confine_step_name(ConfineStep step) {
     case ConfineStep::ExecGuard: return "exec guard (seccomp user notification)";
     case ConfineStep::Died: return "exec";
     case ConfineStep::Stdio: return "stdio dup2";
+    case ConfineStep::CapBound: return "prctl(PR_CAPBSET_DROP)";
+    case ConfineStep::Securebits: return "prctl(PR_SET_SECUREBITS)";
+    case ConfineStep::Setgroups: return "setgroups";
+    case ConfineStep::Setresgid: return "setresgid";
+    case ConfineStep::Setresuid: return "setresuid";
+    case ConfineStep::IdentityCheck: return "identity check";
+    case ConfineStep::Capset: return "capset";
+    case ConfineStep::AmbientCaps: return "prctl(PR_CAP_AMBIENT)";
+    case ConfineStep::CapCheck: return "capability check";
   }
   return "unknown step";
 }
@@ -217,9 +311,11 @@ Decision confine_failure_decision(const ConfineFailure& f) {
   if (step == ConfineStep::ExecGuard && f.err == EBUSY)
     detail += "; another seccomp listener is active above gx (a container runtime?): "
               "exec = [] cannot be enforced here";
-  DenyReason reason = (step == ConfineStep::Chdir || step == ConfineStep::Exec)
-                          ? DenyReason::IoError
-                          : DenyReason::SandboxUnavailable;
+  const bool credentials = f.step >= static_cast<int32_t>(ConfineStep::CapBound) &&
+                           f.step <= static_cast<int32_t>(ConfineStep::CapCheck);
+  DenyReason reason = (step == ConfineStep::Chdir || step == ConfineStep::Exec) ? DenyReason::IoError
+                      : credentials                                            ? DenyReason::RunAsUnavailable
+                                                                               : DenyReason::SandboxUnavailable;
   return Decision::deny(reason, detail, "confine", std::string(confine_step_name(step)));
 }
 

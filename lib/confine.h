@@ -14,6 +14,12 @@
 //   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
 //      pipe, ruleset fd); the latter are close-on-exec. An fd inherited
 //      across restriction would bypass Landlock, which checks only at open.
+//   2c. credentials (optional, ChildCredentials below; lib/run_as.h plans
+//      them): drop every capability not kept from the bounding set; lock
+//      securebits; setgroups, setresgid, setresuid; verify the ids; capset
+//      to exactly the kept set; clear the ambient set and raise the kept
+//      capabilities in it; verify the capability sets. Before the death
+//      signal, because a credential change clears PR_SET_PDEATHSIG.
 //   3. PR_SET_PDEATHSIG(SIGKILL), then re-check getppid(): if gx dies, even
 //      by SIGKILL, its child must not run on unsupervised. (PDEATHSIG fires
 //      when the forking *thread* exits: fork from the thread that waits.)
@@ -61,6 +67,16 @@ enum class ConfineStep : int32_t {
   ExecGuard,    // installing or handing over the exec guard's listener
   Died,         // the child died before its exec completed (no errno)
   Stdio,        // making the plan's stdio fds 0, 1, 2
+  // Credentials (step 2c); each failure is run-as-unavailable.
+  CapBound,       // PR_CAPBSET_DROP
+  Securebits,     // PR_SET_SECUREBITS
+  Setgroups,
+  Setresgid,
+  Setresuid,
+  IdentityCheck,  // getresuid/getresgid/getgroups differ from the target
+  Capset,
+  AmbientCaps,    // PR_CAP_AMBIENT clear / raise
+  CapCheck,       // capget/PR_CAPBSET_READ differ from the kept set
 };
 std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_self", ...
 
@@ -73,6 +89,36 @@ struct ConfineFailure {
 // "sandbox-unavailable: landlock_restrict_self failed: EPERM (...)"; chdir
 // and exec failures are io-error (the sandbox was fine, running was not).
 Decision confine_failure_decision(const ConfineFailure& f);
+
+// Whose rights the command gets (step 2c), prepared in the parent by
+// prepare_credentials() (lib/run_as.h). Trivially copyable: `groups` points
+// into storage the parent keeps alive until spawn_confined returns.
+//
+// Applied as root (or with CAP_SETUID, CAP_SETGID and CAP_SETPCAP), in
+// this order, each step fatal:
+//   * PR_CAPBSET_DROP for every capability 0..last_cap not in keep_caps;
+//   * securebits NOROOT, NO_SETUID_FIXUP, KEEP_CAPS (off), each locked, and
+//     with keep_caps == 0 also NO_CAP_AMBIENT_RAISE locked: neither exec of
+//     a root-owned or setuid-root file nor a later setuid() can ever give
+//     the command capabilities back;
+//   * setgroups(groups), setresgid(gid x3), setresuid(uid x3), then
+//     getresuid/getresgid/getgroups must show exactly the target;
+//   * capset: effective = permitted = inheritable = keep_caps;
+//   * ambient: cleared, then each kept capability raised, so that it
+//     survives execveat of an ordinary (non-setuid, no file caps) program;
+//   * capget and PR_CAPBSET_READ must show exactly keep_caps.
+// Caveat: inheritable holds the kept capabilities (the kernel requires it
+// for ambient ones); with none kept it is empty.
+struct ChildCredentials {
+  bool apply = false;        // false: the command keeps gx's credentials
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const gid_t* groups = nullptr;  // supplementary groups, exactly these
+  size_t group_count = 0;         // <= kMaxChildGroups
+  uint64_t keep_caps = 0;    // bit n: capability n is kept
+  int last_cap = -1;         // /proc/sys/kernel/cap_last_cap
+};
+inline constexpr size_t kMaxChildGroups = 256;
 
 struct ChildPlan {
   int exec_fd = -1;                 // executable; should be O_CLOEXEC (see caveat)
@@ -94,6 +140,7 @@ struct ChildPlan {
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};
+  ChildCredentials credentials;     // step 2c; default: no change
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

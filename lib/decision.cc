@@ -44,6 +44,7 @@ constexpr std::array kCodes = {
     Entry{DenyReason::LogTampered, "log-tampered"},
     Entry{DenyReason::IoError, "io-error"},
     Entry{DenyReason::Usage, "usage"},
+    Entry{DenyReason::RunAsUnavailable, "run-as-unavailable"},
 };
 }  // namespace
 

@@ -50,6 +50,7 @@ enum class DenyReason {
   LogTampered,             // receipt log fails verification
   IoError,                 // any other input/output failure
   Usage,                   // caller error (bad flag combination, bad argument)
+  RunAsUnavailable,        // [run] identity unresolvable, or gx lacks the rights to switch to it
 };
 
 // Stable, kebab-case code for a reason ("policy-mismatch").

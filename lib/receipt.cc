@@ -39,7 +39,12 @@ const std::set<std::string>& known_keys(int64_t version) {
     k.insert("descendants_killed");
     return k;
   }();
-  return version >= 2 ? v2 : v1;
+  static const std::set<std::string> v3 = [] {
+    auto k = v2;
+    k.insert({"brokered", "peer_uid", "peer_gid", "peer_pid"});
+    return k;
+  }();
+  return version >= 3 ? v3 : version >= 2 ? v2 : v1;
 }
 
 Decision bad(DenyReason r, const std::string& key, const std::string& what) {
@@ -72,6 +77,13 @@ Decision get(const json& j, const std::string& key, std::vector<std::string>& ou
     if (!e.is_string()) return bad(DenyReason::WrongType, key, "has a non-string element");
     out.push_back(e.get<std::string>());
   }
+  return Decision::allow();
+}
+
+Decision get(const json& j, const std::string& key, bool& out) {
+  const json& v = j.at(key);
+  if (!v.is_boolean()) return bad(DenyReason::WrongType, key, "is not a boolean");
+  out = v.get<bool>();
   return Decision::allow();
 }
 
@@ -172,6 +184,12 @@ json Receipt::to_json() const {
   j["sys_cpu_us"] = sys_cpu_us;
   j["max_rss_kb"] = max_rss_kb;
   if (version >= 2) j["descendants_killed"] = descendants_killed;
+  if (version >= 3) {
+    j["brokered"] = brokered;
+    j["peer_uid"] = peer_uid;
+    j["peer_gid"] = peer_gid;
+    j["peer_pid"] = peer_pid;
+  }
   return j;
 }
 
@@ -216,6 +234,10 @@ Result<Receipt> Receipt::from_json(const json& j) {
     if (!d) return d;
   if (version >= 2)
     if (Decision d = get(j, "descendants_killed", r.descendants_killed); !d) return d;
+  if (version >= 3)
+    for (Decision d : {get(j, "brokered", r.brokered), get(j, "peer_uid", r.peer_uid), get(j, "peer_gid", r.peer_gid),
+                       get(j, "peer_pid", r.peer_pid)})
+      if (!d) return d;
   r.version = static_cast<int>(version);
   if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
   r.seq = static_cast<uint64_t>(seq);

@@ -33,8 +33,10 @@ namespace gx {
 
 inline constexpr int kReceiptVersionOldest = 1;
 // v2 adds the "not-started" decision and the "descendants_killed" field;
-// v1 lines stay valid (and keep their v1 spelling).
-inline constexpr int kReceiptVersionCurrent = 2;
+// v3 adds "brokered", "peer_uid", "peer_gid", "peer_pid" (who asked a
+// broker, as the kernel reported it). v1 and v2 lines stay valid (and keep
+// their spelling).
+inline constexpr int kReceiptVersionCurrent = 3;
 // A line longer than this is refused by append (LogUnavailable) and is a bad
 // record for verify: argv is bounded by the kernel well below it.
 inline constexpr size_t kReceiptMaxLineBytes = 4 * 1024 * 1024;
@@ -106,6 +108,13 @@ struct Receipt {
   // v2, finished only: descendants still alive when the child exited, which
   // gx then terminated (SIGTERM, grace, SIGKILL) before this receipt.
   int64_t descendants_killed = 0;
+  // v3: a run asked of `gx broker`: the caller as SO_PEERCRED reported it
+  // (uid, gid, pid at connect time). Unbrokered: false, -1, -1, 0. In a
+  // brokered receipt "uid" and "pid" are the broker's own (who decided).
+  bool brokered = false;
+  int64_t peer_uid = -1;
+  int64_t peer_gid = -1;
+  int64_t peer_pid = 0;
 
   // Cuts over-long fields (see the bounds above) so that every decision,
   // however large its input, fits in one receipt. append() calls it.

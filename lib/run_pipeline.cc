@@ -17,6 +17,7 @@
 #include "lib/receipt_key.h"
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
+#include "lib/run_as.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
 #include "lib/use_store.h"
@@ -48,6 +49,12 @@ class Pipeline {
     subject_.argv = req_.argv;
     subject_.cwd = req_.cwd;
     subject_.parent = env_lookup(req_.env, kParentReceiptEnv).value_or("");
+    if (req_.peer) {
+      subject_.brokered = true;
+      subject_.peer_uid = req_.peer->uid;
+      subject_.peer_gid = req_.peer->gid;
+      subject_.peer_pid = req_.peer->pid;
+    }
     open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
@@ -92,7 +99,11 @@ class Pipeline {
     auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
                                     static_cast<UnixTime>(time(nullptr)));
     if (!authority) return authority.error();
-    Verification v = verify_artifact_file(req_.artifact_path, authority->options());
+    // A brokered run's uid binding is the caller's (the kernel's word), not
+    // the broker's own uid.
+    if (req_.peer) authority->host.uid = req_.peer->uid;
+    Verification v = req_.artifact_bytes ? verify_artifact_bytes(*req_.artifact_bytes, authority->options())
+                                         : verify_artifact_file(req_.artifact_path, authority->options());
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");
@@ -146,9 +157,22 @@ class Pipeline {
     sandbox["exec_guard"] = policy.exec.empty();  // exec = []: no exec after gx's own
     sandbox["new_session"] = true;
     sandbox["no_new_privs"] = true;
+    if (Decision d = plan_run_as(sandbox); !d) return d;
     out_.report["sandbox"] = sandbox;
     out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
     subject_.sandbox = sandbox;
+    return Decision::allow();
+  }
+
+  // Whose rights the child gets (lib/run_as.h), decided before a use is
+  // spent; recorded as sandbox.run_as in the report and the receipts.
+  Decision plan_run_as(nlohmann::json& sandbox) {
+    auto target = resolve_run_identity(artifact_.run, req_.peer ? &*req_.peer : nullptr);
+    if (!target) return target.error();
+    auto creds = prepare_credentials(*target, ProcessRights::current(), kernel_last_cap());
+    if (!creds) return creds.error();
+    credentials_ = creds.take();
+    if (*target) sandbox["run_as"] = credentials_.summary();
     return Decision::allow();
   }
 
@@ -206,6 +230,7 @@ class Pipeline {
     plan.seccomp = &prog;
     plan.seccomp_flags = filter_->flags;
     plan.parent_pid = getpid();
+    plan.credentials = credentials_.child();
     // exec = []: the program may start no other program (lib/exec_guard.h).
     // With exec paths, Landlock decides which files may be executed.
     if (artifact_.scope.sandbox.exec.empty()) plan.exec_guard = &guard_fprog;
@@ -276,6 +301,7 @@ class Pipeline {
   std::optional<MatchedInvocation> match_;
   std::optional<seccomp::CompiledFilter> filter_;
   std::optional<PreparedRuleset> ruleset_;
+  PreparedCredentials credentials_;
   std::string authorized_id_;
 };
 

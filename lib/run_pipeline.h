@@ -51,6 +51,9 @@ struct PeerIdentity {
 
 struct RunRequest {
   std::string artifact_path;
+  // A brokered run: the artifact's bytes as the client sent them (then
+  // artifact_path only names it in messages). Unset: read artifact_path.
+  std::optional<std::string> artifact_bytes;
   std::vector<std::string> argv;
   std::vector<std::string> env;  // the caller's environment, NAME=VALUE
   std::string cwd;
@@ -61,7 +64,8 @@ struct RunRequest {
   bool dry_run = false;
   bool syslog = false;
   // Brokered runs only: who asked. Unset for a local `gx run` (the caller is
-  // gx's own process).
+  // gx's own process). When set, uid bindings are checked against peer->uid
+  // (not gx's own uid) and the receipts record it (brokered, peer_*).
   std::optional<PeerIdentity> peer;
   // The command's stdin, stdout, stderr (a brokered run: the client's,
   // received over SCM_RIGHTS); -1 = gx's own 0, 1, 2. Owned by the caller of

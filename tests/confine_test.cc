@@ -23,6 +23,7 @@
 
 #include "lib/exec_guard.h"
 #include "lib/landlock.h"
+#include "lib/run_as.h"
 #include "tests/helpers/probe_harness.h"
 
 using namespace gx;
@@ -414,4 +415,126 @@ TEST_CASE("confine: the plan's stdio fds become the command's 0, 1, 2, and their
   waitpid(*r, &status, 0);
   CHECK(got == msg);
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+namespace {
+
+// Runs tests/helpers/try_creds with `ops` under `creds`; its output, or the
+// failed step's decision.
+struct CredsRun {
+  std::string out;
+  std::optional<Decision> failure;
+};
+
+CredsRun run_creds(const ChildCredentials& creds, std::vector<std::string> ops) {
+  CredsRun result;
+  std::string path = std::string(GX_HELPERS_DIR) + "/try_creds";
+  int exec_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(exec_fd >= 0);
+  ops.insert(ops.begin(), "try_creds");
+  CStringArray argv(ops);
+  CStringArray envp({});
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  ChildPlan plan;
+  plan.exec_fd = exec_fd;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.parent_pid = getpid();
+  plan.require_confinement = false;
+  plan.stdio[1] = out[1];
+  plan.credentials = creds;
+  auto pid = spawn_confined(plan);
+  close(out[1]);
+  close(exec_fd);
+  if (!pid) {
+    result.failure = pid.error();
+    close(out[0]);
+    return result;
+  }
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof buf)) > 0) result.out.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  waitpid(*pid, nullptr, 0);
+  return result;
+}
+
+const std::string kNoCaps = "caps 0000000000000000 0000000000000000 0000000000000000 0000000000000000 0000000000000000";
+
+}  // namespace
+
+TEST_CASE("confine: credentials switch the child's ids and drop every capability not kept") {
+  if (getuid() != 0) {
+    WARN("skipped: switching credentials needs root (uid " << getuid() << ")");
+    return;
+  }
+  const gid_t groups[] = {65533, 4};
+  ChildCredentials c;
+  c.apply = true;
+  c.uid = 65534;
+  c.gid = 65534;
+  c.groups = groups;
+  c.group_count = 2;
+  c.last_cap = kernel_last_cap();
+  REQUIRE(c.last_cap >= 40);
+
+  auto plain = run_creds(c, {"status", "setuid0", "setresuid0", "setgid0", "capset", "ambient", "securebits"});
+  REQUIRE_FALSE(plain.failure);
+  CHECK(plain.out == "uid 65534 65534 65534 gid 65534 65534 65534 groups 2 " + kNoCaps +
+                         " nnp 1\nsetuid0 EPERM\nsetresuid0 EPERM\nsetgid0 EPERM\ncapset EPERM\n"
+                         "ambient EPERM\nsecurebits EPERM\n");
+
+  // Control: without credentials the (root) child keeps root's capabilities.
+  auto control = run_creds(ChildCredentials{}, {"status", "setuid0"});
+  REQUIRE_FALSE(control.failure);
+  CHECK(control.out.rfind("uid 0 0 0 gid 0 0 0 ", 0) == 0);
+  CHECK(control.out.find(kNoCaps) == std::string::npos);
+  CHECK(control.out.find("setuid0 0") != std::string::npos);
+
+  // Root itself, capabilities dropped: uid 0 regains nothing.
+  c.uid = 0;
+  c.gid = 0;
+  c.group_count = 0;
+  auto root = run_creds(c, {"status", "capset", "setuid0"});
+  REQUIRE_FALSE(root.failure);
+  CHECK(root.out == "uid 0 0 0 gid 0 0 0 groups 0 " + kNoCaps + " nnp 1\ncapset EPERM\nsetuid0 0\n");
+
+  // A kept capability is in every set, ambient included, and only it.
+  c.uid = 65534;
+  c.gid = 65534;
+  c.keep_caps = uint64_t{1} << 10;  // CAP_NET_BIND_SERVICE
+  auto kept = run_creds(c, {"status", "capset"});
+  REQUIRE_FALSE(kept.failure);
+  const std::string k = "0000000000000400";
+  CHECK(kept.out == "uid 65534 65534 65534 gid 65534 65534 65534 groups 0 caps " + k + " " + k + " " + k + " " + k +
+                        " " + k + " nnp 1\ncapset EPERM\n");
+}
+
+TEST_CASE("confine: a credential step that fails stops the child (run-as-unavailable)") {
+  ChildCredentials c;
+  c.apply = true;
+  c.uid = 65534;
+  c.gid = 65534;
+  c.last_cap = kernel_last_cap();
+  if (getuid() != 0) {
+    // Unprivileged: the very first step (bounding set) is refused.
+    auto r = run_creds(c, {"status"});
+    REQUIRE(r.failure);
+    CHECK(r.failure->reason == DenyReason::RunAsUnavailable);
+    CHECK(r.failure->value == "prctl(PR_CAPBSET_DROP)");
+    CHECK(r.out.empty());
+    return;
+  }
+  c.last_cap = 64;  // outside the range the child accepts
+  auto r = run_creds(c, {"status"});
+  REQUIRE(r.failure);
+  CHECK(r.failure->reason == DenyReason::RunAsUnavailable);
+  CHECK(r.failure->detail.find("EINVAL") != std::string::npos);
+  // A kept capability the kernel cannot raise as ambient fails its step.
+  c.last_cap = kernel_last_cap();
+  c.keep_caps = uint64_t{1} << 63;
+  auto high = run_creds(c, {"status"});
+  REQUIRE(high.failure);
+  CHECK(high.failure->reason == DenyReason::RunAsUnavailable);
 }

@@ -560,12 +560,46 @@ TEST_CASE("receipt parsing is strict") {
   };
   CHECK(with([](nlohmann::json& x) { x["extra"] = 1; }).error().reason == DenyReason::UnknownField);
   CHECK(with([](nlohmann::json& x) { x.erase("argv"); }).error().reason == DenyReason::MissingField);
-  CHECK(with([](nlohmann::json& x) { x["version"] = 3; }).error().reason == DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["version"] = kReceiptVersionCurrent + 1; }).error().reason ==
+        DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["brokered"] = 1; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x.erase("peer_pid"); }).error().reason == DenyReason::MissingField);
+  // A v2 line has no peer fields, and may not have them.
+  CHECK(with([](nlohmann::json& x) {
+          x["version"] = 2;
+          for (auto k : {"brokered", "peer_uid", "peer_gid", "peer_pid"}) x.erase(k);
+        }).ok());
+  CHECK(with([](nlohmann::json& x) { x["version"] = 2; }).error().reason == DenyReason::UnknownField);
   CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x["reason"] = "fine"; }).error().reason == DenyReason::InvalidValue);
   CHECK(with([](nlohmann::json& x) { x["decision"] = "allowed"; }).error().reason == DenyReason::InvalidValue);
   CHECK(with([](nlohmann::json& x) { x["sandbox"] = nlohmann::json::array(); }).error().reason == DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x["time"] = "2026-02-31T00:00:00Z"; }).error().reason == DenyReason::InvalidValue);
+}
+
+TEST_CASE("v3 receipts record a brokered run's peer") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  Receipt r = make_authorized(subject());
+  r.brokered = true;
+  r.peer_uid = 1234;
+  r.peer_gid = 99;
+  r.peer_pid = 4321;
+  REQUIRE(log.append(r).ok());
+  REQUIRE(log.append(make_authorized(subject())).ok());
+  auto listing = read_receipt_log(t.state());
+  REQUIRE(listing.ok());
+  REQUIRE(listing->receipts.size() == 2);
+  CHECK(listing->receipts[0].version == 3);
+  CHECK(listing->receipts[0].brokered);
+  CHECK(listing->receipts[0].peer_uid == 1234);
+  CHECK(listing->receipts[0].peer_gid == 99);
+  CHECK(listing->receipts[0].peer_pid == 4321);
+  CHECK_FALSE(listing->receipts[1].brokered);
+  CHECK(listing->receipts[1].peer_uid == -1);
+  auto rep = log.verify();
+  REQUIRE(rep.ok());
+  CHECK(rep->intact);
 }
 
 TEST_CASE("receipt times round-trip in UTC") {

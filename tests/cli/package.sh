@@ -28,6 +28,14 @@ check "gx-artifact.5 installed" test -f "$usr/share/man/man5/gx-artifact.5"
 check "bash completion installed" cmp -s "$GX_SRC/completions/gx.bash" "$usr/share/bash-completion/completions/gx"
 check "zsh completion installed" cmp -s "$GX_SRC/completions/_gx" "$usr/share/zsh/vendor-completions/_gx"
 check "fish completion installed" cmp -s "$GX_SRC/completions/gx.fish" "$usr/share/fish/vendor_completions.d/gx.fish"
+for unit in gx-broker.socket gx-broker.service; do
+  check "systemd unit $unit installed" cmp -s "$GX_SRC/packaging/systemd/$unit" "$usr/lib/systemd/system/$unit"
+done
+if command -v systemd-analyze >/dev/null; then
+  # The units parse (unknown keys, bad values); ExecStart's path is the installed one.
+  run systemd-analyze verify --man=no "$GX_SRC/packaging/systemd/gx-broker.socket" "$GX_SRC/packaging/systemd/gx-broker.service"
+  if ! grep -Eiq "unknown|invalid|failed to parse" "$T/err"; then ok; else bad "systemd-analyze verify: $(head -c 600 "$T/err")"; fi
+fi
 if command -v man >/dev/null; then
   check "man finds the installed page" bash -c "MANPATH='$usr/share/man' man -w gx-run | grep -q man1/gx-run.1"
 fi
@@ -42,7 +50,8 @@ if [ -f "$deb" ]; then
   dpkg-deb -c "$deb" >"$T/contents"
   for f in ./usr/bin/gx ./usr/share/man/man1/gx.1 ./usr/share/man/man1/gx-run.1 ./usr/share/man/man5/gx-artifact.5 \
            ./usr/share/bash-completion/completions/gx ./usr/share/zsh/vendor-completions/_gx \
-           ./usr/share/fish/vendor_completions.d/gx.fish; do
+           ./usr/share/fish/vendor_completions.d/gx.fish \
+           ./usr/lib/systemd/system/gx-broker.socket ./usr/lib/systemd/system/gx-broker.service; do
     if awk '{print $NF}' "$T/contents" | grep -qxF -- "$f"; then ok; else bad "the .deb lacks $f"; fi
   done
   check "package name" test "$(dpkg-deb -f "$deb" Package)" = gx

@@ -1,0 +1,73 @@
+// gx broker: the enforcement point a governed party cannot bypass
+// (docs/broker.md). A long-running supervisor that owns gx's state, keys and
+// configuration and serves `gx run --broker` requests on a Unix socket.
+// Each request goes through the same pipeline as `gx run` (run_governed),
+// with the broker's fixed configuration and the caller's identity as the
+// kernel reports it.
+//
+// Process model:
+//   broker (accept loop; PR_SET_CHILD_SUBREAPER)
+//    └ worker, one per connection (fork; PDEATHSIG SIGKILL; subreaper)
+//       └ the governed child (PDEATHSIG SIGKILL, confine.h) └ its tree
+// Per connection, in order:
+//   1. accept; SO_PEERCRED (pid, uid, gid) and SO_PEERGROUPS — the kernel's
+//      word, translated into the broker's user namespace, so a caller inside
+//      its own user namespace is its real uid;
+//   2. more than max_concurrent workers running: Error "busy", closed;
+//   3. fork the worker; it checks the allow lists BEFORE reading anything:
+//      refused callers get Error "runtime-identity", a denied receipt and a
+//      log line naming uid, gid and pid;
+//   4. the request (one frame, exactly 3 fds) within request_timeout_ms,
+//      else Error and a log line;
+//   5. run_governed with the broker's trust store, revocations, state and
+//      receipt key, RunRequest::peer and the client's fds as stdio. Signal
+//      frames become signals to the worker, which supervise forwards to the
+//      child. If the client disconnects mid-run the child gets SIGTERM, and
+//      SIGKILL kDisconnectGraceMs later; its finished receipt is written;
+//   6. Report and Exit frames (writes time out after request_timeout_ms);
+//      the worker exits.
+// If the broker dies (even by SIGKILL) its workers die (PDEATHSIG), and with
+// them their children. Descendants of a child that outlive their worker are
+// re-parented to the broker (subreaper), which kills every child that is not
+// one of its workers. Outside systemd, descendants orphaned while the broker
+// itself is dead are not found (systemd's cgroup kill covers that).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lib/broker_config.h"
+#include "lib/decision.h"
+#include "lib/run_pipeline.h"
+
+namespace gx::broker {
+
+inline constexpr int kDisconnectGraceMs = 2000;
+
+// The listening socket: inherited from systemd (LISTEN_PID == getpid(),
+// LISTEN_FDS == 1, fd 3 a listening AF_UNIX stream socket; anything else is
+// refused), or created at config.socket_path: a stale socket there is
+// replaced, anything else is refused; mode config.socket_mode, group
+// config.socket_group.
+struct Listener {
+  int fd = -1;
+  bool activated = false;  // from systemd: the path is not ours to unlink
+  std::string path;
+};
+Result<Listener> open_listener(const BrokerConfig& config);
+
+// Runs the accept loop until SIGTERM or SIGINT (then: stop accepting, wait
+// for running workers; a second signal sends them SIGTERM). `log` receives
+// one line per event (refusals with the peer's identity, errors, starts and
+// stops) — the broker's log, e.g. the journal. Returns when stopped.
+Decision serve(const BrokerConfig& config, const Listener& listener, const std::function<void(const std::string&)>& log);
+
+// The RunResult as JSON for the Report frame, and back (the client).
+nlohmann::json result_to_json(const RunResult& r);
+RunResult result_from_json(const nlohmann::json& j);
+
+}  // namespace gx::broker

@@ -1,0 +1,137 @@
+#include "lib/broker_client.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "lib/broker.h"
+#include "lib/fsutil.h"
+
+namespace gx::broker {
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+Result<fs::UniqueFd> connect_to(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.empty() || path.size() >= sizeof addr.sun_path)
+    return Decision::deny(DenyReason::Usage, "broker socket path is empty or too long", "broker", path);
+  fs::UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.ok()) return Decision::deny(DenyReason::IoError, "socket: " + fs::errno_text(errno));
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  for (;;) {
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    if (errno == EINTR) continue;
+    return Decision::deny(DenyReason::IoError, "cannot connect to the broker at " + path + ": " + fs::errno_text(errno),
+                          "broker", path);
+  }
+}
+
+// Blocks the forwarded signals for the lifetime of the object and reads
+// them from a signalfd.
+class ForwardedSignals {
+ public:
+  ForwardedSignals() {
+    sigemptyset(&set_);
+    for (int s : kForwarded) sigaddset(&set_, s);
+    sigprocmask(SIG_BLOCK, &set_, &old_);
+    fd_ = signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
+  }
+  ~ForwardedSignals() {
+    if (fd_ >= 0) close(fd_);
+    sigprocmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ForwardedSignals(const ForwardedSignals&) = delete;
+  ForwardedSignals& operator=(const ForwardedSignals&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  sigset_t set_{}, old_{};
+  int fd_ = -1;
+};
+
+// An Error frame as the Decision it names ("busy" and unknown codes: IoError).
+Decision error_decision(const ErrorReply& e, const std::string& socket_path) {
+  auto reason = reason_from_code(e.code);
+  if (!reason || *reason == DenyReason::None)
+    return Decision::deny(DenyReason::IoError, "broker: " + e.code + ": " + e.message, "broker", socket_path);
+  return Decision::deny(*reason, "broker: " + e.message, "broker", socket_path);
+}
+
+}  // namespace
+
+Result<RunResult> run_brokered(const std::string& socket_path, const Request& req) {
+  ForwardedSignals signals;
+  if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "signalfd: " + fs::errno_text(errno));
+  auto conn = connect_to(socket_path);
+  if (!conn) return conn.error();
+  const int fd = conn->get();
+  if (Decision d = write_frame(fd, FrameType::Request, encode_request(req), {0, 1, 2}); !d) {
+    // A broker that refuses at once (busy, not allowed) may have answered
+    // and closed before the request was sent: its answer says why.
+    auto early = read_frame(fd, std::chrono::steady_clock::now() + std::chrono::seconds(1), kSmallFrameMaxPayload, 0);
+    if (early && early->header.type == FrameType::Error)
+      if (auto e = decode_error(early->payload)) return error_decision(*e, socket_path);
+    return Decision::deny(DenyReason::IoError, "cannot send the request to the broker: " + d.explain(), "broker",
+                          socket_path);
+  }
+  std::optional<RunResult> result;
+  for (;;) {
+    pollfd p[2] = {{fd, POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Decision::deny(DenyReason::IoError, "poll: " + fs::errno_text(errno));
+    }
+    if (p[1].revents & POLLIN) {
+      signalfd_siginfo si{};
+      while (read(signals.fd(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
+        (void)write_frame(fd, FrameType::Signal, encode_signal(static_cast<int>(si.ssi_signo)));
+    }
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    auto f = read_frame(fd, std::nullopt, kBrokerMaxPayload, 0);
+    if (!f) {
+      if (is_connection_closed(f.error()))
+        return Decision::deny(DenyReason::IoError,
+                              result ? "the broker closed the connection before the exit status"
+                                     : "the broker closed the connection without an answer (it may have stopped)",
+                              "broker", socket_path);
+      return Decision::deny(DenyReason::IoError, "bad answer from the broker: " + f.error().explain(), "broker",
+                            socket_path);
+    }
+    switch (f->header.type) {
+      case FrameType::Error: {
+        auto e = decode_error(f->payload);
+        if (!e) return Decision::deny(DenyReason::IoError, "bad error frame from the broker: " + e.error().explain());
+        return error_decision(*e, socket_path);
+      }
+      case FrameType::Report: {
+        auto r = decode_report(f->payload);
+        if (!r) return Decision::deny(DenyReason::IoError, "bad report from the broker: " + r.error().explain());
+        auto j = nlohmann::json::parse(r->json, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+          return Decision::deny(DenyReason::IoError, "the broker's report is not a JSON object");
+        result = result_from_json(j);
+        break;
+      }
+      case FrameType::Exit: {
+        auto status = decode_exit(f->payload);
+        if (!status) return Decision::deny(DenyReason::IoError, "bad exit frame from the broker: " + status.error().explain());
+        if (!result) return Decision::deny(DenyReason::IoError, "the broker sent an exit status without a report");
+        result->exit_status = *status;
+        return std::move(*result);
+      }
+      default:
+        return Decision::deny(DenyReason::IoError, "unexpected " + std::string(frame_type_name(f->header.type)) +
+                                                       " frame from the broker");
+    }
+  }
+}
+
+}  // namespace gx::broker

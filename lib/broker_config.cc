@@ -1,0 +1,128 @@
+#include "lib/broker_config.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+
+#include "lib/broker_protocol.h"
+#include "lib/fsutil.h"
+#include "lib/toml_reader.h"
+
+namespace gx::broker {
+namespace {
+
+std::optional<uint32_t> number(const std::string& s) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+Decision absolute_path(const std::string& key, const std::string& path, bool required) {
+  if (path.empty()) {
+    if (!required) return Decision::allow();
+    return Decision::deny(DenyReason::MissingField, "broker configuration: " + key + " is not set", key);
+  }
+  if (path[0] != '/')
+    return Decision::deny(DenyReason::InvalidValue, "broker configuration: " + key + " must be an absolute path", key,
+                          path);
+  return Decision::allow();
+}
+
+}  // namespace
+
+Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
+  if (Decision d = fs::check_strict_modes(path, false); !d) return d;
+  auto text = fs::read_file(path, kConfigMaxBytes);
+  if (!text) return text.error();
+  auto table = parse_toml(*text, path);
+  if (!table) return table.error();
+  TableReader r(*table, "");
+  if (auto v = r.string("socket", false)) c.socket_path = *v;
+  if (auto v = r.string("trust", false)) c.trust_path = *v;
+  if (auto v = r.string("revocations", false)) c.revocations_path = *v;
+  if (auto v = r.string("state", false)) c.state_dir = *v;
+  if (auto v = r.string("receipt_key", false)) c.receipt_key = *v;
+  if (auto v = r.string_array("allow_users", false)) c.allow_users = *v;
+  if (auto v = r.string_array("allow_groups", false)) c.allow_groups = *v;
+  if (auto v = r.integer("max_concurrent", false, 1, 4096)) c.max_concurrent = static_cast<size_t>(*v);
+  if (auto v = r.integer("request_timeout_ms", false, 100, 600000)) c.request_timeout_ms = static_cast<uint32_t>(*v);
+  if (auto v = r.integer("max_request_bytes", false, 4096, kBrokerMaxPayload))
+    c.max_request_bytes = static_cast<uint32_t>(*v);
+  if (auto v = r.string("socket_mode", false)) {
+    unsigned mode = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), mode, 8);
+    if (ec != std::errc() || end != v->data() + v->size() || v->empty() || mode > 0777)
+      r.invalid("socket_mode", *v, "is not an octal mode such as \"0660\"");
+    else
+      c.socket_mode = static_cast<mode_t>(mode);
+  }
+  if (auto v = r.string("socket_group", false)) c.socket_group = *v;
+  if (auto v = r.boolean("syslog", false)) c.syslog = *v;
+  if (Decision d = r.finish(); !d) return d;
+  return c;
+}
+
+bool AllowList::allows(uid_t self, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) const {
+  if (uid == self) return true;
+  if (std::find(uids.begin(), uids.end(), uid) != uids.end()) return true;
+  for (gid_t g : gids) {
+    if (g == gid) return true;
+    if (std::find(groups.begin(), groups.end(), g) != groups.end()) return true;
+  }
+  return false;
+}
+
+Result<AllowList> resolve_allow_list(const BrokerConfig& c) {
+  AllowList a;
+  for (const auto& u : c.allow_users) {
+    if (auto n = number(u)) {
+      a.uids.push_back(*n);
+      continue;
+    }
+    errno = 0;
+    passwd* pw = getpwnam(u.c_str());
+    if (pw == nullptr)
+      return Decision::deny(DenyReason::InvalidValue, "allow-user: no user named '" + u + "'", "allow_users", u);
+    a.uids.push_back(pw->pw_uid);
+  }
+  for (const auto& g : c.allow_groups) {
+    if (auto n = number(g)) {
+      a.gids.push_back(*n);
+      continue;
+    }
+    errno = 0;
+    group* gr = getgrnam(g.c_str());
+    if (gr == nullptr)
+      return Decision::deny(DenyReason::InvalidValue, "allow-group: no group named '" + g + "'", "allow_groups", g);
+    a.gids.push_back(gr->gr_gid);
+  }
+  return a;
+}
+
+Decision check_config(const BrokerConfig& c) {
+  for (Decision d : {absolute_path("trust", c.trust_path, true), absolute_path("state", c.state_dir, true),
+                     absolute_path("revocations", c.revocations_path, false),
+                     absolute_path("receipt_key", c.receipt_key, false)})
+    if (!d) return d;
+  if (Decision d = fs::check_strict_modes(c.trust_path, false); !d) return d;
+  if (!c.revocations_path.empty())
+    if (Decision d = fs::check_strict_modes(c.revocations_path, true); !d) return d;
+  if (!c.receipt_key.empty())
+    if (Decision d = fs::check_strict_modes(c.receipt_key, true); !d) return d;
+  if (c.max_concurrent < 1)
+    return Decision::deny(DenyReason::InvalidValue, "broker configuration: max_concurrent must be at least 1",
+                          "max_concurrent", "0");
+  if (c.max_request_bytes > kBrokerMaxPayload)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker configuration: max_request_bytes is above the protocol's limit of " +
+                              std::to_string(kBrokerMaxPayload),
+                          "max_request_bytes", std::to_string(c.max_request_bytes));
+  return Decision::allow();
+}
+
+}  // namespace gx::broker

@@ -1,0 +1,59 @@
+// gx broker's fixed configuration (gx-broker.toml(5)): everything a caller
+// could otherwise choose — trust store, revocation list, state directory,
+// receipt key — plus who may connect and the limits. Chosen when the broker
+// starts, never by a request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx::broker {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/gx/broker.toml";
+inline constexpr std::string_view kDefaultSocketPath = "/run/gx/broker.sock";
+inline constexpr size_t kConfigMaxBytes = 64 * 1024;
+
+struct BrokerConfig {
+  std::string socket_path;       // ignored under socket activation (LISTEN_FDS)
+  std::string trust_path;
+  std::string revocations_path;  // empty: revocations.toml beside the trust store
+  std::string state_dir;
+  std::string receipt_key;       // empty: <state>/receipt.key
+  std::vector<std::string> allow_users;   // names or numeric uids
+  std::vector<std::string> allow_groups;  // names or numeric gids
+  size_t max_concurrent = 32;
+  uint32_t request_timeout_ms = 10000;  // to receive the whole request
+  uint32_t max_request_bytes = 4 * 1024 * 1024;
+  mode_t socket_mode = 0666;     // who may connect is the allow lists' job
+  std::string socket_group;      // chgrp of the socket when set
+  bool syslog = false;
+};
+
+// Reads a config file strictly (unknown keys, wrong types refused, naming
+// the key) over `base` (the built-in defaults). The file must pass
+// StrictModes (fs::check_strict_modes): owned by root or the broker's user
+// and writable by nobody else, like every file that defines authority.
+Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig base);
+
+// The allow lists resolved to ids (getpwnam/getgrnam, or numbers).
+struct AllowList {
+  std::vector<uid_t> uids;
+  std::vector<gid_t> gids;
+  // Who is allowed: the broker's own uid always, then the listed users and
+  // anyone whose primary or supplementary group is listed.
+  bool allows(uid_t self, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) const;
+};
+Result<AllowList> resolve_allow_list(const BrokerConfig& c);
+
+// Every check a configuration must pass before the broker serves: required
+// paths set and absolute, the trust store, revocation list and receipt key
+// under StrictModes, limits in range.
+Decision check_config(const BrokerConfig& c);
+
+}  // namespace gx::broker

@@ -1,0 +1,106 @@
+#include "lib/broker_config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+using namespace gx;
+using namespace gx::broker;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/gx-broker-config-test-XXXXXX";
+    path = mkdtemp(tmpl);
+    chmod(path.c_str(), 0755);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0644) const {
+    std::string p = path + "/" + name;
+    std::ofstream(p) << text;
+    chmod(p.c_str(), mode);
+    return p;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a broker config file is read strictly over the defaults") {
+  TempDir t;
+  BrokerConfig base;
+  base.socket_path = "/run/default.sock";
+  auto c = load_config_file(t.write("b.toml", "trust = \"/etc/gx/trust.toml\"\nstate = \"/var/lib/gx\"\n"
+                                              "allow_users = [\"deploy\", \"1001\"]\nallow_groups = [\"adm\"]\n"
+                                              "max_concurrent = 4\nrequest_timeout_ms = 500\nsocket_mode = \"0660\"\n"
+                                              "syslog = true\n"),
+                            base);
+  REQUIRE(c);
+  CHECK(c->socket_path == "/run/default.sock");  // kept: not in the file
+  CHECK(c->trust_path == "/etc/gx/trust.toml");
+  CHECK(c->state_dir == "/var/lib/gx");
+  CHECK(c->allow_users == std::vector<std::string>{"deploy", "1001"});
+  CHECK(c->allow_groups == std::vector<std::string>{"adm"});
+  CHECK(c->max_concurrent == 4);
+  CHECK(c->request_timeout_ms == 500);
+  CHECK(c->socket_mode == 0660);
+  CHECK(c->syslog);
+}
+
+TEST_CASE("a broker config file refuses what it does not know, naming the key") {
+  TempDir t;
+  auto unknown = load_config_file(t.write("u.toml", "trust = \"/t\"\nstate_dir = \"/s\"\n"), {});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().reason == DenyReason::UnknownField);
+  CHECK(unknown.error().field == "state_dir");
+  auto type = load_config_file(t.write("t.toml", "max_concurrent = \"many\"\n"), {});
+  CHECK(type.error().reason == DenyReason::WrongType);
+  auto range = load_config_file(t.write("r.toml", "max_concurrent = 0\n"), {});
+  CHECK(range.error().field == "max_concurrent");
+  auto mode = load_config_file(t.write("m.toml", "socket_mode = \"rw-rw----\"\n"), {});
+  CHECK(mode.error().field == "socket_mode");
+  auto dup = load_config_file(t.write("d.toml", "trust = \"/a\"\ntrust = \"/b\"\n"), {});
+  CHECK(dup.error().reason == DenyReason::DuplicateField);
+}
+
+TEST_CASE("a broker config file others can write is refused (StrictModes)") {
+  TempDir t;
+  auto c = load_config_file(t.write("w.toml", "trust = \"/t\"\n", 0666), {});
+  REQUIRE_FALSE(c);
+  CHECK(c.error().reason == DenyReason::IoError);
+}
+
+TEST_CASE("check_config wants absolute trust and state paths") {
+  BrokerConfig c;
+  CHECK(check_config(c).reason == DenyReason::MissingField);
+  c.trust_path = "relative.toml";
+  c.state_dir = "/var/lib/gx";
+  CHECK(check_config(c).field == "trust");
+}
+
+TEST_CASE("allow lists: the broker's own uid, listed users, primary and supplementary groups") {
+  BrokerConfig c;
+  c.allow_users = {"1001", "root"};
+  c.allow_groups = {"2000"};
+  auto a = resolve_allow_list(c);
+  REQUIRE(a);
+  CHECK(a->uids == std::vector<uid_t>{1001, 0});
+  const uid_t self = 500;
+  CHECK(a->allows(self, 500, 500, {}));
+  CHECK(a->allows(self, 1001, 9, {}));
+  CHECK(a->allows(self, 0, 0, {}));
+  CHECK(a->allows(self, 7, 2000, {}));
+  CHECK(a->allows(self, 7, 7, {3, 2000}));
+  CHECK_FALSE(a->allows(self, 7, 7, {3, 4}));
+  c.allow_users = {"gx-no-such-user-4711"};
+  auto missing = resolve_allow_list(c);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().value == "gx-no-such-user-4711");
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# gx broker + gx run --broker, as one user (root or not): stdio passthrough in a
+# pipeline, exit codes and 128+N, forwarded signals, refused flags, the broker's
+# fixed state (one use across clients, racing connections, revocation), receipts'
+# peer fields, --dry-run/--json/--report, a client that disconnects mid-run, and
+# the broker killed mid-run. Other users and run-as: broker_users.sh (root).
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib/common.bash"
+source "$HERE/lib/run_env.bash"
+source "$HERE/lib/broker_env.bash"
+MARK=$H/try_marker
+no_marker() {
+  if [ -e "${2:-$W/m}" ]; then bad "$1: the command ran (marker exists)"; rm -f "${2:-$W/m}"; else ok; fi
+}
+
+start_broker --request-timeout-ms 1000 || finish
+
+# --- stdio: a pipeline through the brokered command, both directions ---
+art cat --max-uses 100 -- /bin/cat
+out=$(printf 'hello\nworld\n' | B "$T/cat.toml" -- /bin/cat | tr a-z A-Z)
+check "stdin and stdout pass through a pipeline" test "$out" = "$(printf 'HELLO\nWORLD')"
+B "$T/cat.toml" -- /bin/cat <"$T/tr/trust.toml" >"$T/copy" 2>"$T/err"
+check "redirections: a file in, a file out" cmp -s "$T/tr/trust.toml" "$T/copy"
+art ls --max-uses 100 -- /bin/ls /nonexistent-gx-broker
+expect_rc 2 "the command's own exit status" B "$T/ls.toml" -- /bin/ls /nonexistent-gx-broker
+check "stderr passes through" grep -q "nonexistent-gx-broker" "$T/err"
+
+# --- exit codes and signals ---
+art exit7 --max-uses 10 -- /bin/sh -c 'exit 7'
+expect_rc 7 "exit code 7" B "$T/exit7.toml" -- /bin/sh -c 'exit 7'
+art selfkill --max-uses 10 -- /bin/sh -c 'kill -TERM $$'
+expect_rc 143 "killed by SIGTERM: 128+15" B "$T/selfkill.toml" -- /bin/sh -c 'kill -TERM $$'
+art sleep --max-uses 100 -- /bin/sleep 30
+"$GX" run --broker "$SOCK" "$T/sleep.toml" -- /bin/sleep 30 >/dev/null 2>&1 &
+client=$!
+wait_for pgrep -f -x "/bin/sleep 30" >/dev/null || bad "the brokered sleep never started"
+started=$(date +%s)
+kill -USR1 "$client"
+wait "$client"
+RC=$?
+check "SIGUSR1 forwarded: the child died of it (128+10), exit $RC" test "$RC" = 138
+check "forwarded promptly" test $(($(date +%s) - started)) -lt 10
+r=$(last_receipt)
+check "finished receipt records signal 10" test "$(jq -r '.decision + " " + (.signal|tostring)' <<<"$r")" = "finished 10"
+
+# --- receipts name the peer, as the kernel reported it ---
+expect_rc 0 "a plain run" B "$T/cat.toml" -- /bin/cat </dev/null
+r=$(last_receipt)
+check "receipt is brokered" test "$(jq -r .brokered <<<"$r")" = true
+check "receipt peer_uid is the caller's uid" test "$(jq -r .peer_uid <<<"$r")" = "$(id -u)"
+check "receipt peer_gid is the caller's gid" test "$(jq -r .peer_gid <<<"$r")" = "$(id -g)"
+check "receipt peer_pid is set" test "$(jq -r .peer_pid <<<"$r")" -gt 1
+check "receipt version 3" test "$(jq -r .version <<<"$r")" = 3
+check "the caller's own state was not used" test ! -e "$S/receipts.log"
+expect_rc 0 "the broker's log verifies" "$GX" log verify --state "$BS"
+
+# --- flags that choose state, trust, revocations or the receipt key are refused ---
+for flag in "--state $T/other" "--trust $TR" "--revocations $T/none.toml" "--receipt-key $T/k" --syslog; do
+  # shellcheck disable=SC2086
+  expect_rc 125 "refused in broker mode: $flag" B $flag "$T/cat.toml" -- /bin/cat
+  check "clear message for $flag" grep -q "cannot be used with --broker" "$T/err"
+done
+check "a refused --state created nothing" test ! -e "$T/other"
+GX_BROKER=$SOCK expect_rc 125 "GX_BROKER also refuses --state" "$GX" run --state "$T/other" "$T/cat.toml" -- /bin/cat
+out=$(echo via-env | GX_BROKER=$SOCK "$GX" run "$T/cat.toml" -- /bin/cat)
+check "GX_BROKER=SOCKET selects the broker" test "$out" = via-env
+
+# --- --dry-run, --json, --report ---
+art once --max-uses 1 --write "$W" -- "$MARK" "$W/m"
+expect_rc 0 "dry run through the broker" B --dry-run "$T/once.toml" -- "$MARK" "$W/m"
+no_marker "dry run ran nothing"
+check "dry run prints the sandbox" grep -q '"sandbox"' "$T/err"
+expect_rc 0 "dry run --json" B --dry-run --json "$T/once.toml" -- "$MARK" "$W/m"
+check "dry run --json is the decision" test "$(jq -r .decision.decision "$T/out")" = allow
+
+# --- one use, across two clients and two connections ---
+expect_rc 0 "one-use artifact: first run" B --report "$T/report.json" "$T/once.toml" -- "$MARK" "$W/m"
+check "marker made" test -e "$W/m"
+rm -f "$W/m"
+check "report written by the client" test "$(jq -r .decision.decision "$T/report.json")" = allow
+check "report is the client's, 0600" test "$(stat -c '%u %a' "$T/report.json")" = "$(id -u) 600"
+expect_denied replay "one-use artifact: second client" B "$T/once.toml" -- "$MARK" "$W/m"
+no_marker "replay"
+check "denied receipt in the broker's log" test "$(last_receipt | jq -r '.decision + " " + .reason')" = "denied replay"
+expect_rc 126 "--json on a denial" B --json "$T/once.toml" -- "$MARK" "$W/m"
+check "--json names replay" test "$(jq -r .decision.reason "$T/out")" = replay
+
+art race --max-uses 1 --write "$W" -- /bin/sh -c 'echo x >> "$0"' "$W/race"
+pids=()
+for i in 1 2 3 4; do
+  "$GX" run --broker "$SOCK" "$T/race.toml" -- /bin/sh -c 'echo x >> "$0"' "$W/race" >/dev/null 2>"$T/race.$i" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+check "racing connections: exactly one ran" test "$(wc -l <"$W/race" 2>/dev/null)" = 1
+check "racing connections: the others were replays" test "$(grep -l 'denied (replay)' "$T"/race.* | wc -l)" = 3
+
+# --- revocation: the broker's list, whatever the client says ---
+art revoked --max-uses 100 --write "$W" -- "$MARK" "$W/m"
+expect_rc 0 "before revocation" B "$T/revoked.toml" -- "$MARK" "$W/m"
+rm -f "$W/m"
+"$GX" revoke --trust "$TR" --state "$BS" -k "$T/alice.key" "$T/revoked.toml" >/dev/null 2>&1 || bad "revoke"
+expect_denied revoked "revoked artifact" B "$T/revoked.toml" -- "$MARK" "$W/m"
+no_marker "revoked"
+
+# --- a malformed request leaves the broker serving ---
+python3 - "$SOCK" <<'EOF' || bad "malformed frames: python client failed"
+import socket, sys
+for payload in [b"garbage that is not a frame", b"GXBR\x09\x01\x00\x00\x00\x00\x00\x00", b"GXBR\x01\x01\x00\x00\xff\xff\xff\xff"]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    s.sendall(payload)
+    s.settimeout(5)
+    data = s.recv(4096)
+    assert data.startswith(b"GXBR"), data
+    s.close()
+EOF
+expect_rc 0 "serving after malformed frames" B "$T/cat.toml" -- /bin/cat </dev/null
+check "the broker logged the refusal" grep -q "refused" "$T/broker.log"
+
+# --- a client that disconnects mid-run: its child is terminated and recorded ---
+art sleep2 --max-uses 10 -- /bin/sleep 31
+"$GX" run --broker "$SOCK" "$T/sleep2.toml" -- /bin/sleep 31 >/dev/null 2>&1 &
+client=$!
+wait_for pgrep -f -x "/bin/sleep 31" >/dev/null || bad "the brokered sleep 31 never started"
+kill -KILL "$client"
+wait "$client" 2>/dev/null
+check "the child of a vanished client is terminated" wait_for bash -c '! pgrep -f -x "/bin/sleep 31" >/dev/null'
+check "its finished receipt is written (SIGTERM)" \
+  wait_for bash -c "[ \"\$(\"$GX\" log show --state \"$BS\" --json --tail 1 | jq -r '.decision + \" \" + (.signal|tostring)')\" = 'finished 15' ]"
+
+# --- the broker killed with SIGKILL mid-run: the child dies with it ---
+art sleep3 --max-uses 10 -- /bin/sleep 32
+"$GX" run --broker "$SOCK" "$T/sleep3.toml" -- /bin/sleep 32 >/dev/null 2>"$T/kill.err" &
+client=$!
+wait_for pgrep -f -x "/bin/sleep 32" >/dev/null || bad "the brokered sleep 32 never started"
+stop_broker KILL
+check "the child died with the broker" wait_for bash -c '! pgrep -f -x "/bin/sleep 32" >/dev/null'
+wait "$client"
+RC=$?
+check "the client reports the lost broker (125), got $RC" test "$RC" = 125
+expect_rc 0 "the log still verifies" "$GX" log verify --state "$BS"
+expect_rc 0 "log show" "$GX" log show --state "$BS"
+check "log show marks the run interrupted" grep -q "interrupted" "$T/out"
+
+# --- restarted, it serves again with the same state ---
+start_broker || finish
+expect_denied replay "after a restart the use is still spent" B "$T/once.toml" -- "$MARK" "$W/m"
+no_marker "replay after restart"
+stop_broker
+check "the socket is removed on stop" test ! -e "$SOCK"
+finish

@@ -1,0 +1,45 @@
+# Shared by the broker tests (tests/cli/broker*.sh, tests/adversarial/broker_*.sh):
+# a broker on a private socket with private state. Source after lib/common.bash and
+# lib/run_env.bash. The broker's state is $BS, its socket $SOCK, its log $T/broker.log.
+BS=$T/bstate
+SOCK=$T/broker.sock
+BROKER_PID=""
+
+# start_broker [EXTRA BROKER FLAGS...]: starts a broker, waits for its socket.
+start_broker() {
+  rm -f "$SOCK"
+  "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" "$@" >>"$T/broker.log" 2>&1 &
+  BROKER_PID=$!
+  local i
+  for i in $(seq 100); do
+    [ -S "$SOCK" ] && return 0
+    kill -0 "$BROKER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  bad "broker did not start: $(tail -c 600 "$T/broker.log")"
+  return 1
+}
+
+# stop_broker [SIGNAL]: stops it (TERM by default) and waits for it.
+stop_broker() {
+  [ -n "$BROKER_PID" ] || return 0
+  kill -"${1:-TERM}" "$BROKER_PID" 2>/dev/null
+  wait "$BROKER_PID" 2>/dev/null
+  BROKER_PID=""
+}
+trap 'stop_broker KILL; rm -rf "$T"' EXIT
+
+B() { "$GX" run --broker "$SOCK" "$@"; }
+
+# last_receipt: the newest receipt of the broker's log, as JSON.
+last_receipt() { "$GX" log show --state "$BS" --json --tail 1 2>/dev/null | tail -n 1; }
+
+# wait_for COND-CMD...: polls up to 5 s.
+wait_for() {
+  local i
+  for i in $(seq 100); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
