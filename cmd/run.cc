@@ -21,7 +21,7 @@ namespace {
 
 struct RunOptions {
   std::string artifact, trust, revocations, state, receipt_key, report;
-  std::vector<std::string> command;
+  std::vector<std::string> command, parents;
   bool dry_run = false, json = false, syslog = false;
 };
 
@@ -90,6 +90,7 @@ int run_run(const RunOptions& o) {
   req.state_dir = fs::absolute(o.state.empty() ? paths::default_state_dir() : o.state);
   req.receipt_key = o.receipt_key;
   req.dry_run = o.dry_run;
+  req.parent_artifacts = o.parents;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
 
   RunResult r = run_governed(req);
@@ -135,6 +136,9 @@ void setup_run(CLI::App& app, int& exit_code) {
   sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
   sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
+  sub->add_option("--parent", o->parents,
+                  "A child artifact's ancestor (artifact file, or a directory of *.toml); repeatable. A child runs only "
+                  "when its whole chain verifies (gx-artifact(5) LINEAGE)");
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog (also: GX_SYSLOG=1)");

@@ -39,7 +39,12 @@ const std::set<std::string>& known_keys(int64_t version) {
     k.insert("descendants_killed");
     return k;
   }();
-  return version >= 2 ? v2 : v1;
+  static const std::set<std::string> v3 = [] {
+    auto k = v2;
+    k.insert("lineage");
+    return k;
+  }();
+  return version >= 3 ? v3 : version >= 2 ? v2 : v1;
 }
 
 Decision bad(DenyReason r, const std::string& key, const std::string& what) {
@@ -119,6 +124,7 @@ void Receipt::bound_fields() {
   };
   bound_list(argv, kReceiptMaxArgvBytes);
   bound_list(signers, kReceiptMaxArgvBytes);
+  bound_list(lineage, kReceiptMaxArgvBytes);
   if (sandbox.is_object()) {
     std::string text = canonical_dump(sandbox);
     if (text.size() > kReceiptMaxSandboxBytes)
@@ -172,6 +178,7 @@ json Receipt::to_json() const {
   j["sys_cpu_us"] = sys_cpu_us;
   j["max_rss_kb"] = max_rss_kb;
   if (version >= 2) j["descendants_killed"] = descendants_killed;
+  if (version >= 3) j["lineage"] = lineage;
   return j;
 }
 
@@ -216,6 +223,8 @@ Result<Receipt> Receipt::from_json(const json& j) {
     if (!d) return d;
   if (version >= 2)
     if (Decision d = get(j, "descendants_killed", r.descendants_killed); !d) return d;
+  if (version >= 3)
+    if (Decision d = get(j, "lineage", r.lineage); !d) return d;
   r.version = static_cast<int>(version);
   if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
   r.seq = static_cast<uint64_t>(seq);
@@ -257,7 +266,6 @@ Receipt receipt_for_this_process() {
   r.pid = getpid();
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd) != nullptr) r.cwd = cwd;
-  if (const char* parent = getenv(std::string(kParentReceiptEnv).c_str()); parent != nullptr) r.parent = parent;
   return r;
 }
 

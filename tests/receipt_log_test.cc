@@ -560,7 +560,9 @@ TEST_CASE("receipt parsing is strict") {
   };
   CHECK(with([](nlohmann::json& x) { x["extra"] = 1; }).error().reason == DenyReason::UnknownField);
   CHECK(with([](nlohmann::json& x) { x.erase("argv"); }).error().reason == DenyReason::MissingField);
-  CHECK(with([](nlohmann::json& x) { x["version"] = 3; }).error().reason == DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["version"] = kReceiptVersionCurrent + 1; }).error().reason == DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["lineage"] = "sha256:00"; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x.erase("lineage"); }).error().reason == DenyReason::MissingField);
   CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x["reason"] = "fine"; }).error().reason == DenyReason::InvalidValue);
   CHECK(with([](nlohmann::json& x) { x["decision"] = "allowed"; }).error().reason == DenyReason::InvalidValue);
