@@ -118,18 +118,37 @@ bool within_any(const std::string& path, const std::vector<std::string>& trees) 
   });
 }
 
-// How the parent allows an executable, and which argv then bounds it.
+// Every way the parent allows an executable, each with the argv that then
+// bounds it (nullptr: any argv). The child needs one that admits its argv.
 struct ExecAllowance {
-  bool allowed = false;
-  const std::vector<ArgPattern>* argv = nullptr;  // nullptr: any argv
+  const std::vector<ArgPattern>* argv = nullptr;
 };
 
-ExecAllowance exec_allowed(const Artifact& parent, const std::string& path, const std::string& sha) {
-  if (path == parent.scope.path && sha == parent.scope.sha256) return {true, &parent.scope.argv};
+std::vector<ExecAllowance> exec_allowances(const Artifact& parent, const std::string& path, const std::string& sha) {
+  std::vector<ExecAllowance> out;
+  if (path == parent.scope.path && sha == parent.scope.sha256) out.push_back({&parent.scope.argv});
   for (const auto& x : parent.delegation.executables)
-    if (x.path == path && x.sha256 == sha) return {true, x.argv ? &*x.argv : nullptr};
-  if (within_any(path, parent.scope.sandbox.exec)) return {true, nullptr};
-  return {};
+    if (x.path == path && x.sha256 == sha) out.push_back({x.argv ? &*x.argv : nullptr});
+  if (within_any(path, parent.scope.sandbox.exec)) out.push_back({nullptr});
+  return out;
+}
+
+// allow when one allowance admits `argv` (nullptr: the child's argv is
+// unbounded, so only an allowance without a bound does); else the first
+// allowance's complaint.
+Decision argv_admitted(const std::vector<ExecAllowance>& ways, const std::vector<ArgPattern>* argv, const std::string& field) {
+  Decision first = Decision::allow();
+  for (const auto& w : ways) {
+    if (!w.argv) return Decision::allow();
+    if (!argv) {
+      if (first) first = wider(field, "any argv", argv_text(*w.argv));
+      continue;
+    }
+    Decision d = argv_within(*argv, *w.argv, field);
+    if (d) return d;
+    if (first) first = d;
+  }
+  return first;
 }
 
 std::string exec_bound_text(const Artifact& parent) {
@@ -141,16 +160,14 @@ std::string exec_bound_text(const Artifact& parent) {
 
 Decision check_exec(const Artifact& parent, const Artifact& child) {
   const Scope& c = child.scope;
-  ExecAllowance a = exec_allowed(parent, c.path, c.sha256);
-  if (!a.allowed) return wider("exec.path", c.path + " (sha256 " + c.sha256.substr(0, 12) + "...)", exec_bound_text(parent));
+  auto ways = exec_allowances(parent, c.path, c.sha256);
+  if (ways.empty()) return wider("exec.path", c.path + " (sha256 " + c.sha256.substr(0, 12) + "...)", exec_bound_text(parent));
   if (!c.interpreter.empty()) {
     bool same = c.interpreter == parent.scope.interpreter && c.interpreter_sha256 == parent.scope.interpreter_sha256;
-    if (!same && !exec_allowed(parent, c.interpreter, c.interpreter_sha256).allowed)
+    if (!same && exec_allowances(parent, c.interpreter, c.interpreter_sha256).empty())
       return wider("exec.interpreter", c.interpreter, exec_bound_text(parent));
   }
-  if (a.argv)
-    if (Decision d = argv_within(c.argv, *a.argv, "exec.argv"); !d) return d;
-  return Decision::allow();
+  return argv_admitted(ways, &c.argv, "exec.argv");
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
@@ -328,12 +345,9 @@ Decision check_delegation(const Artifact& p, const Artifact& c) {
   for (size_t i = 0; i < c.delegation.executables.size(); ++i) {
     const auto& x = c.delegation.executables[i];
     const std::string field = "delegation.executable[" + std::to_string(i) + "]";
-    ExecAllowance a = exec_allowed(p, x.path, x.sha256);
-    if (!a.allowed) return wider(field, x.path, exec_bound_text(p));
-    if (a.argv) {
-      if (!x.argv) return wider(field + ".argv", "any argv", argv_text(*a.argv));
-      if (Decision d = argv_within(*x.argv, *a.argv, field + ".argv"); !d) return d;
-    }
+    auto ways = exec_allowances(p, x.path, x.sha256);
+    if (ways.empty()) return wider(field, x.path, exec_bound_text(p));
+    if (Decision d = argv_admitted(ways, x.argv ? &*x.argv : nullptr, field + ".argv"); !d) return d;
   }
   return Decision::allow();
 }
