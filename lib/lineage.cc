@@ -523,17 +523,20 @@ LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const Pare
     VerifyOptions link_opts = opts;
     link_opts.trust = &link_trust;
     Verification v = verify_artifact_bytes(n.bytes, link_opts);
+    // A failing leaf reports its own signers; a failing ancestor leaves the
+    // leaf's report (its digest) alone: receipts name the leaf, never a link.
+    const bool is_leaf = i + 1 == nodes.size();
     if (!v.decision) {
       Decision d = link_failure(v.decision, n, i, false);
-      out.leaf = std::move(v);
-      out.leaf.decision = d;
-      out.decision = d;
-      return out;
+      if (is_leaf) out.leaf = std::move(v);
+      return fail(d);
     }
     if (Decision d = check_attenuation(parent, *v.artifact); !d) {
       d.detail = "link " + n.digest + " (depth " + std::to_string(i) + "): " + d.detail;
-      out.leaf = std::move(v);
-      out.leaf.artifact.reset();
+      if (is_leaf) {
+        out.leaf = std::move(v);
+        out.leaf.artifact.reset();
+      }
       return fail(d);
     }
     out.chain.push_back(link_of(v, n, "delegation", static_cast<int>(i)));

@@ -566,7 +566,12 @@ TEST_CASE("three levels: depth limits and ancestor revocation") {
   }
   SECTION("revoking the middle link revokes the leaf") {
     ch.revoked = {agent.digest()};
-    CHECK(ch.verify(leaf, {root, mid}).decision.reason == DenyReason::Revoked);
+    auto r = ch.verify(leaf, {root, mid});
+    CHECK(r.decision.reason == DenyReason::Revoked);
+    // The report (and so the receipt) still names the leaf, not the failing link.
+    CHECK(r.leaf.digest == tool.digest());
+    CHECK(r.leaf.signers.empty());
+    CHECK(!r.leaf.artifact);
   }
   SECTION("one level deeper than the root allows") {
     Artifact sub = child_artifact(tool);

@@ -75,6 +75,8 @@ check "the tool's receipt records its chain" \
   || bad "revoke agent"
 expect_denied revoked "the agent's next tool call" R --parent "$T/ancestors" "$T/tool.toml" -- "$TOUCH" "$W/tool-ran"
 check "names the revoked link" grep -q "$(digest "$T/agent.toml")" "$T/err"
+check "the denied receipt names the tool's artifact, not the revoked link" \
+  test "$("$GX" log show --state "$S" --json --tail 1 | jq -r .artifact_digest)" = "$(digest "$T/tool.toml")"
 check "the tool never ran" test ! -e "$W/tool-ran"
 
 # --- the log ---
