@@ -129,9 +129,11 @@ LineageVerification verify_lineage_file(const std::string& path, const ParentSet
 //                 exec_writable inside the parent's exec_writable (path
 //                 prefix containment on canonical paths, components whole);
 //   files         every file the parent pins, the child pins to the same digest;
-//   syscalls      every syscall the child's filter allows, the parent's
-//                 allows (groups and allow_syscalls resolved, deny_syscalls
-//                 subtracted); default_action kill in the parent stays kill;
+//   syscalls      every syscall the child allows, the parent allows (groups
+//                 resolved from seccomp/syscall_groups data, plus
+//                 allow_syscalls, minus deny_syscalls; no filter is built,
+//                 so this works where libseccomp cannot); a parent's kill
+//                 default_action stays kill;
 //   ioctls        every request the child allows (groups and names
 //                 resolved to numbers), the parent allows;
 //   network       none stays none; TCP connect and bind ports a subset;
