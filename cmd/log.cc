@@ -1,4 +1,4 @@
-// gx log verify|checkpoint|show: inspect the receipt log (lib/receipt_log.h).
+// gx log verify|checkpoint|show|tree: inspect the receipt log (lib/receipt_log.h, lib/receipt_lineage.h).
 #include <cstdio>
 #include <set>
 #include <string>
@@ -8,13 +8,14 @@
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/receipt_key.h"
+#include "lib/receipt_lineage.h"
 #include "lib/receipt_log.h"
 
 namespace gx::cli {
 namespace {
 
 struct LogCmdOptions {
-  std::string state, pubkey, receipt_key, checkpoint, output, artifact, since;
+  std::string state, pubkey, receipt_key, checkpoint, output, artifact, since, root;
   bool json = false, denied = false;
   size_t tail = 0;
 };
@@ -41,8 +42,29 @@ int run_verify(const LogCmdOptions& o) {
   if (!key) return report_denial(key.error());
   auto report = verify_receipt_log(dir, *key, cp);
   if (!report) return report_denial(report.error());
-  if (o.json) std::printf("%s\n", report_json(*report).dump().c_str());
+  // The tree's consistency, only over a log whose chain and signatures hold.
+  std::vector<LineageProblem> lineage;
+  if (report->intact) {
+    auto listing = read_receipt_log(dir);
+    if (!listing) return report_denial(listing.error());
+    lineage = check_receipt_lineage(listing->receipts);
+  }
+  if (o.json) {
+    nlohmann::json j = report_json(*report);
+    j["lineage_problems"] = nlohmann::json::array();
+    for (const auto& p : lineage) j["lineage_problems"].push_back({{"line", p.line}, {"problem", p.problem}});
+    std::printf("%s\n", j.dump().c_str());
+  }
   if (!report->intact) return report_denial(report->decision());
+  if (!lineage.empty()) {
+    for (size_t i = 1; i < lineage.size() && !o.json; ++i)
+      std::fprintf(stderr, "gx: lineage: line %llu: %s\n", static_cast<unsigned long long>(lineage[i].line),
+                   lineage[i].problem.c_str());
+    return report_denial(Decision::deny(DenyReason::LineageInconsistency,
+                                        "line " + std::to_string(lineage[0].line) + ": " + lineage[0].problem +
+                                            (lineage.size() > 1 ? " (and " + std::to_string(lineage.size() - 1) + " more)" : ""),
+                                        "parent"));
+  }
   if (!o.json) {
     std::printf("receipt log intact: %llu receipts, head %s%s\n", static_cast<unsigned long long>(report->records),
                 report->head.c_str(), report->checkpoint_matched ? ", extends the checkpoint" : "");
@@ -142,14 +164,51 @@ int run_show(const LogCmdOptions& o) {
   return kExitOk;
 }
 
+std::string short_id(const std::string& key_id) {
+  return key_id.rfind("sha256:", 0) == 0 ? key_id.substr(7, 12) : key_id.substr(0, 12);
+}
+
+void print_run(const nlohmann::json& n, const std::string& indent, bool last, bool top) {
+  std::string signers;
+  for (const auto& s : n["signers"]) signers += (signers.empty() ? "" : ",") + short_id(s.get<std::string>());
+  const double secs = static_cast<double>(n["wall_us"].get<int64_t>()) / 1e6;
+  std::vector<std::string> argv = n["argv"].get<std::vector<std::string>>();
+  std::printf("%s%s%s  %s  uid %lld  %s  artifact %s  signed by %s  %s  %.3fs%s\n", indent.c_str(),
+              top ? "" : (last ? "`- " : "|- "), n["receipt"].get<std::string>().substr(0, 12).c_str(),
+              n["time"].get<std::string>().substr(0, 19).c_str(), static_cast<long long>(n["uid"].get<int64_t>()),
+              argv_text(argv).c_str(), printable(n["artifact_id"].get<std::string>()).c_str(),
+              signers.empty() ? "-" : signers.c_str(), printable(n["result"].get<std::string>()).c_str(), secs,
+              n["orphan"].get<bool>() ? ("  (parent " + printable(n["parent"].get<std::string>()) + " not in the log)").c_str() : "");
+  const auto& kids = n["children"];
+  std::string next = top ? indent : indent + (last ? "   " : "|  ");
+  for (size_t i = 0; i < kids.size(); ++i) print_run(kids[i], next, i + 1 == kids.size(), false);
+}
+
+int run_tree(const LogCmdOptions& o) {
+  auto listing = read_receipt_log(state_dir(o));
+  if (!listing) return report_denial(listing.error());
+  auto tree = build_receipt_tree(listing->receipts, o.root);
+  if (!tree) return report_denial(tree.error());
+  nlohmann::json j = receipt_tree_json(*tree);
+  if (o.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    for (const auto& root : j) print_run(root, "", true, true);
+  }
+  if (listing->unreadable_lines > 0)
+    std::fprintf(stderr, "gx: warning: %llu line(s) of the log are not receipts; run gx log verify\n",
+                 static_cast<unsigned long long>(listing->unreadable_lines));
+  return kExitOk;
+}
+
 }  // namespace
 
 void setup_log(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<LogCmdOptions>();
-  auto* log = app.add_subcommand("log", "Verify, checkpoint and show the receipt log");
+  auto* log = app.add_subcommand("log", "Verify, checkpoint and show the receipt log and its execution tree");
   log->require_subcommand(1);
 
-  auto* verify = log->add_subcommand("verify", "Verify every hash link and signature of the receipt log");
+  auto* verify = log->add_subcommand("verify", "Verify every hash link and signature of the receipt log, and that every parent receipt exists, precedes its children and is their artifact's parent");
   verify->add_option("--state", opts->state, "State directory (default: $XDG_STATE_HOME/gx, root: /var/lib/gx)");
   verify->add_option("--receipt-pubkey", opts->pubkey, "Receipt public key (default: <state>/receipt.pub)");
   verify->add_option("--checkpoint", opts->checkpoint, "Also prove the log extends this signed checkpoint");
@@ -170,6 +229,12 @@ void setup_log(CLI::App& app, int& exit_code) {
   show->add_option("--since", opts->since, "Only receipts since a UTC time or a duration ago (2h)");
   show->add_option("--tail", opts->tail, "Only the last N matching receipts");
   show->callback([opts, &exit_code] { exit_code = run_show(*opts); });
+
+  auto* tree = log->add_subcommand("tree", "Show the execution tree: which governed run started which, under which artifact, signed by whom, with what result, how long");
+  tree->add_option("--state", opts->state, "State directory");
+  tree->add_option("--root", opts->root, "Only the subtree of this run (receipt id, or a prefix of at least 8 digits)");
+  tree->add_flag("--json", opts->json, "Print the tree as nested JSON");
+  tree->callback([opts, &exit_code] { exit_code = run_tree(*opts); });
 }
 
 }  // namespace gx::cli

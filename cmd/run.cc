@@ -23,7 +23,7 @@ namespace {
 
 struct RunOptions {
   std::string artifact, trust, revocations, state, receipt_key, report, broker;
-  std::vector<std::string> command;
+  std::vector<std::string> command, parents;
   bool dry_run = false, json = false, syslog = false;
 };
 
@@ -89,6 +89,11 @@ int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string
   if (refused != nullptr)
     return report_error(std::string(refused) + " cannot be used with --broker (or GX_BROKER): the broker's own "
                         "configuration chooses the trust store, revocations, state, receipt key and syslog");
+  // The broker protocol carries one artifact; a delegated child's chain
+  // cannot be established there yet (docs/lineage.md).
+  if (!o.parents.empty())
+    return report_error("--parent cannot be used with --broker (or GX_BROKER): the broker protocol carries one "
+                        "artifact, not its chain");
   broker::Request req;
   auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
   if (!bytes) {
@@ -124,6 +129,7 @@ int run_run(const RunOptions& o) {
   req.state_dir = fs::absolute(o.state.empty() ? paths::default_state_dir() : o.state);
   req.receipt_key = o.receipt_key;
   req.dry_run = o.dry_run;
+  req.parent_artifacts = o.parents;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
   return finish_run(o, run_governed(req));
 }
@@ -171,6 +177,9 @@ void setup_run(CLI::App& app, int& exit_code) {
   sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
   sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
+  sub->add_option("--parent", o->parents,
+                  "A child artifact's ancestor (artifact file, or a directory of *.toml); repeatable. A child runs only "
+                  "when its whole chain verifies (gx-artifact(5) LINEAGE)");
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog (also: GX_SYSLOG=1)");

@@ -19,7 +19,9 @@ void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_
   sub->add_option("--ticket", f.ticket, "Ticket or change reference");
   sub->add_option("--env", f.env, env_help);
   sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on; only root may be able to change it (repeatable)");
-  sub->add_option("--parent", f.parent, "Lineage: digest of the parent artifact (sha256:...)");
+  sub->add_option("--parent", f.parent,
+                  "Lineage: the parent artifact (a file: its digest is named and, for gx init, the child is "
+                  "pre-filled within its bounds; or its digest sha256:...)");
   sub->add_option("--run-as", f.run_as,
                   "Run the command as USER[:GROUP] (name or id; [run] in gx-artifact(5)); honoured by a root gx or gx broker");
   sub->add_flag("--no-bind-user", f.no_bind_user, "Do not bind the artifact to the current uid");
@@ -71,7 +73,13 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   t.ticket = f.ticket;
   t.env = f.env;
   t.pin_files = f.pin;
-  t.parent = f.parent;
+  if (!f.parent.empty() && f.parent.rfind("sha256:", 0) != 0) {
+    auto parent = load_artifact_unverified(f.parent);
+    if (!parent) return Decision::deny(parent.error().reason, "--parent " + f.parent + ": " + parent.error().detail, "--parent", f.parent);
+    t.parent = parent->digest();
+  } else {
+    t.parent = f.parent;
+  }
   if (!f.run_as.empty()) {
     auto colon = f.run_as.find(':');
     t.run_as.user = f.run_as.substr(0, colon);

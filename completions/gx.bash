@@ -10,14 +10,15 @@ _gx_options() {
     "trust list") echo "--json --trust --help" ;;
     "trust remove") echo "--trust --help" ;;
     "trust threshold") echo "--trust --help" ;;
-    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --pin --parent --run-as --no-bind-user --no-bind-host --help" ;;
+    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --delegate --delegate-exec --max-depth --pin --parent --run-as --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
-    verify) echo "--trust --revocations --state --json --print-payload --print-signature --help" ;;
-    run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --broker --help" ;;
+    verify) echo "--trust --revocations --state --parent --json --print-payload --print-signature --help" ;;
+    run) echo "--trust --revocations --state --receipt-key --report --parent --dry-run --json --syslog --broker --help" ;;
     broker) echo "--config --socket --trust --revocations --state --receipt-key --allow-user --allow-group --max-concurrent --request-timeout-ms --socket-mode --socket-group --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;
+    "log tree") echo "--state --root --json --help" ;;
     profiles) echo "--json --help" ;;
     revoke) echo "--id --key-id --key --reason --revocations --trust --state --list --json --help" ;;
     "state prune") echo "--now --state --help" ;;
@@ -61,7 +62,7 @@ _gx() {
       -o | -k | -n | --output | --key | --name | --trust | --revocations | --state | --receipt-key | \
       --receipt-pubkey | --checkpoint | --report | --ttl | --not-before | --not-after | \
       --max-uses | --issuer | --reason | --ticket | --env | --read | --write | --exec | --group | --net | --pin | \
-      --parent | --print-signature | --artifact | --since | --tail | --id | --key-id | --now)
+      --parent | --delegate | --delegate-exec | --max-depth | --root | --print-signature | --artifact | --since | --tail | --id | --key-id | --now)
         continue ;;
     esac
     if [[ -z $cmd ]]; then
@@ -117,7 +118,7 @@ _gx() {
   local nested=""
   case $cmd in
     trust) nested="add list remove threshold" ;;
-    log) nested="verify checkpoint show" ;;
+    log) nested="verify checkpoint show tree" ;;
     state) nested="prune show" ;;
   esac
   if [[ -n $nested && -z $sub ]]; then

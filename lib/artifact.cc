@@ -128,6 +128,77 @@ bool valid_env_name(std::string_view n) {
   return true;
 }
 
+Decision read_argv(const toml::array& argv, const std::string& field, std::vector<ArgPattern>& out) {
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const toml::node* e = argv.get(i);
+    std::string where = field + "[" + std::to_string(i) + "]";
+    if (e->is_string()) {
+      out.push_back(ArgPattern{e->as_string()->get(), false});
+    } else if (e->is_table()) {
+      TableReader g(*e->as_table(), where);
+      auto pat = g.string("glob", true);
+      if (Decision d = g.finish(); !d) return d;
+      out.push_back(ArgPattern{*pat, true});
+    } else {
+      return Decision::deny(DenyReason::WrongType, where + " must be a string or { glob = \"...\" }", where);
+    }
+  }
+  return Decision::allow();
+}
+
+Decision read_delegation(const toml::table& t, Delegation& del) {
+  TableReader r(t, "delegation");
+  del.present = true;
+  if (auto v = r.integer("max_depth", true, 1, kMaxDelegationDepth)) del.max_depth = static_cast<int>(*v);
+  const toml::array* keys = r.array("key", false);
+  const toml::array* exes = r.array("executable", false);
+  if (Decision d = r.finish(); !d) return d;
+  if (keys) {
+    if (!keys->is_array_of_tables())
+      return Decision::deny(DenyReason::WrongType, "delegation.key must be an array of tables", "delegation.key");
+    for (size_t i = 0; i < keys->size(); ++i) {
+      TableReader k(*keys->get(i)->as_table(), "delegation.key[" + std::to_string(i) + "]");
+      DelegatedKey dk;
+      if (auto v = k.string("name", true)) dk.name = *v;
+      if (auto v = k.string("id", true)) dk.key_id = *v;
+      if (auto v = k.string("public_key", true)) {
+        auto pk = crypto::PublicKey::from_pem(*v);
+        if (!pk) k.invalid("public_key", "", pk.error().detail);
+        else if (pk->key_id() != dk.key_id)
+          k.invalid("id", dk.key_id, "does not match public_key (expected " + pk->key_id() + ")");
+        dk.public_key = *v;
+      }
+      if (Decision d = k.finish(); !d) return d;
+      for (const auto& other : del.keys)
+        if (other.key_id == dk.key_id)
+          return Decision::deny(DenyReason::DuplicateField, "key " + dk.key_id + " is delegated twice",
+                                "delegation.key[" + std::to_string(i) + "].id", dk.key_id);
+      del.keys.push_back(std::move(dk));
+    }
+  }
+  if (exes) {
+    if (!exes->is_array_of_tables())
+      return Decision::deny(DenyReason::WrongType, "delegation.executable must be an array of tables",
+                            "delegation.executable");
+    for (size_t i = 0; i < exes->size(); ++i) {
+      const std::string where = "delegation.executable[" + std::to_string(i) + "]";
+      TableReader x(*exes->get(i)->as_table(), where);
+      DelegatedExecutable de;
+      read_abs_path(x, "path", true, de.path);
+      read_sha(x, "sha256", true, de.sha256);
+      const toml::array* argv = x.array("argv", false);
+      if (Decision d = x.finish(); !d) return d;
+      if (argv) {
+        if (argv->empty()) return Decision::deny(DenyReason::InvalidValue, where + ".argv must name at least argv[0]", where + ".argv", "[]");
+        de.argv.emplace();
+        if (Decision d = read_argv(*argv, where + ".argv", *de.argv); !d) return d;
+      }
+      del.executables.push_back(std::move(de));
+    }
+  }
+  return Decision::allow();
+}
+
 Decision read_exec(const toml::table& t, Scope& scope) {
   TableReader r(t, "exec");
   read_abs_path(r, "path", true, scope.path);
@@ -139,20 +210,7 @@ Decision read_exec(const toml::table& t, Scope& scope) {
   read_abs_path(r, "cwd", true, scope.cwd);
   if (const toml::array* argv = r.array("argv", true)) {
     if (argv->empty()) r.invalid("argv", "[]", "must name at least argv[0]");
-    for (size_t i = 0; i < argv->size(); ++i) {
-      const toml::node* e = argv->get(i);
-      std::string where = "exec.argv[" + std::to_string(i) + "]";
-      if (e->is_string()) {
-        scope.argv.push_back(ArgPattern{e->as_string()->get(), false});
-      } else if (e->is_table()) {
-        TableReader g(*e->as_table(), where);
-        auto pat = g.string("glob", true);
-        if (Decision d = g.finish(); !d) return d;
-        scope.argv.push_back(ArgPattern{*pat, true});
-      } else {
-        return Decision::deny(DenyReason::WrongType, where + " must be a string or { glob = \"...\" }", where);
-      }
-    }
+    if (Decision d = read_argv(*argv, "exec.argv", scope.argv); !d) return d;
   }
   return r.finish();
 }
@@ -288,6 +346,7 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
   const toml::table* bindings = r.table("bindings", false);
   const toml::table* lineage = r.table("lineage", false);
   const toml::table* run = r.table("run", false);
+  const toml::table* delegation = r.table("delegation", false);
   const toml::array* files = r.array("file", false);
   if (Decision d = r.finish(); !d) return d;
 
@@ -324,6 +383,8 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
     }
     if (Decision d = rl.finish(); !d) return d;
   }
+  if (delegation)
+    if (Decision d = read_delegation(*delegation, a.delegation); !d) return d;
   return a;
 }
 
@@ -339,6 +400,30 @@ std::string port_list(const std::vector<uint16_t>& v) {
   for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
   return out + "]";
 }
+
+std::string render_argv(const std::vector<ArgPattern>& argv) {
+  std::string o = "[";
+  for (size_t i = 0; i < argv.size(); ++i) {
+    o += i ? ", " : "";
+    o += argv[i].glob ? "{ glob = " + toml_quote(argv[i].text) + " }" : toml_quote(argv[i].text);
+  }
+  return o + "]";
+}
+
+std::string render_delegation(const Delegation& d) {
+  std::string o = "\n# Children of this artifact (lib/lineage.h, docs/lineage.md): signed by one of these keys\n"
+                  "# or by this artifact's own signers, at most max_depth levels deep, never wider than it.\n"
+                  "[delegation]\nmax_depth = " + std::to_string(d.max_depth) + "\n";
+  for (const auto& k : d.keys)
+    o += "\n[[delegation.key]]\nname = " + toml_quote(k.name) + "\nid = " + toml_quote(k.key_id) +
+         "\npublic_key = \"\"\"\n" + k.public_key + (k.public_key.ends_with('\n') ? "" : "\n") + "\"\"\"\n";
+  for (const auto& x : d.executables) {
+    o += "\n[[delegation.executable]]\npath = " + toml_quote(x.path) + "\nsha256 = " + toml_quote(x.sha256) + "\n";
+    if (x.argv) o += "argv = " + render_argv(*x.argv) + "\n";
+  }
+  return o;
+}
+
 }  // namespace
 
 std::string render_artifact_body(const Artifact& a) {
@@ -419,6 +504,7 @@ std::string render_artifact_body(const Artifact& a) {
     o += "capabilities = " + quote_list(a.run.capabilities) + "\n";
   }
   if (!a.parent.empty()) o += "\n[lineage]\nparent = " + toml_quote(a.parent) + "\n";
+  if (a.delegation.present) o += render_delegation(a.delegation);
   o += "\n";
   return o;
 }

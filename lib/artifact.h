@@ -134,6 +134,32 @@ struct Bindings {
   std::optional<uid_t> uid;
 };
 
+// [delegation]: what a parent lets its children be (lib/lineage.h has the
+// rules). Without this table an artifact can have no children at all.
+inline constexpr int kMaxDelegationDepth = 16;
+
+struct DelegatedKey {
+  std::string name;        // principal, for display
+  std::string key_id;      // "sha256:..." == digest of public_key (checked when parsed)
+  std::string public_key;  // SubjectPublicKeyInfo PEM of a P-256 key
+};
+
+// A program children may run beyond the parent's own executable and exec
+// trees: exact path and digest; argv, when given, bounds the children's argv
+// (same rules as for the parent's own argv), otherwise any argv.
+struct DelegatedExecutable {
+  std::string path;
+  std::string sha256;
+  std::optional<std::vector<ArgPattern>> argv;
+};
+
+struct Delegation {
+  bool present = false;  // the [delegation] table is there
+  int max_depth = 1;     // levels of descendants below this artifact, 1..kMaxDelegationDepth
+  std::vector<DelegatedKey> keys;                 // may sign children (besides this artifact's own signers)
+  std::vector<DelegatedExecutable> executables;   // bounds for children's executables
+};
+
 struct Artifact {
   int version = kArtifactVersionCurrent;
   std::string id;  // unique, chosen by gx init (random hex)
@@ -149,6 +175,7 @@ struct Artifact {
   Bindings bindings;
   RunAs run;
   std::string parent;  // lineage: digest of the parent artifact, or empty
+  Delegation delegation;
 
   // Not part of the parsed body:
   std::string body;                  // the exact signed bytes

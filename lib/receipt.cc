@@ -41,7 +41,7 @@ const std::set<std::string>& known_keys(int64_t version) {
   }();
   static const std::set<std::string> v3 = [] {
     auto k = v2;
-    k.insert({"brokered", "peer_uid", "peer_gid", "peer_pid"});
+    k.insert({"brokered", "peer_uid", "peer_gid", "peer_pid", "lineage"});
     return k;
   }();
   return version >= 3 ? v3 : version >= 2 ? v2 : v1;
@@ -131,6 +131,7 @@ void Receipt::bound_fields() {
   };
   bound_list(argv, kReceiptMaxArgvBytes);
   bound_list(signers, kReceiptMaxArgvBytes);
+  bound_list(lineage, kReceiptMaxArgvBytes);
   if (sandbox.is_object()) {
     std::string text = canonical_dump(sandbox);
     if (text.size() > kReceiptMaxSandboxBytes)
@@ -189,6 +190,7 @@ json Receipt::to_json() const {
     j["peer_uid"] = peer_uid;
     j["peer_gid"] = peer_gid;
     j["peer_pid"] = peer_pid;
+    j["lineage"] = lineage;
   }
   return j;
 }
@@ -236,7 +238,7 @@ Result<Receipt> Receipt::from_json(const json& j) {
     if (Decision d = get(j, "descendants_killed", r.descendants_killed); !d) return d;
   if (version >= 3)
     for (Decision d : {get(j, "brokered", r.brokered), get(j, "peer_uid", r.peer_uid), get(j, "peer_gid", r.peer_gid),
-                       get(j, "peer_pid", r.peer_pid)})
+                       get(j, "peer_pid", r.peer_pid), get(j, "lineage", r.lineage)})
       if (!d) return d;
   r.version = static_cast<int>(version);
   if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
@@ -279,7 +281,6 @@ Receipt receipt_for_this_process() {
   r.pid = getpid();
   char cwd[PATH_MAX];
   if (getcwd(cwd, sizeof cwd) != nullptr) r.cwd = cwd;
-  if (const char* parent = getenv(std::string(kParentReceiptEnv).c_str()); parent != nullptr) r.parent = parent;
   return r;
 }
 

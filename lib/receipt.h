@@ -34,8 +34,8 @@ namespace gx {
 inline constexpr int kReceiptVersionOldest = 1;
 // v2 adds the "not-started" decision and the "descendants_killed" field;
 // v3 adds "brokered", "peer_uid", "peer_gid", "peer_pid" (who asked a
-// broker, as the kernel reported it). v1 and v2 lines stay valid (and keep
-// their spelling).
+// broker, as the kernel reported it) and "lineage" (the verified artifact
+// chain above this one). v1 and v2 lines stay valid (and keep their spelling).
 inline constexpr int kReceiptVersionCurrent = 3;
 // A line longer than this is refused by append (LogUnavailable) and is a bad
 // record for verify: argv is bounded by the kernel well below it.
@@ -55,8 +55,9 @@ inline constexpr size_t kReceiptMaxSandboxBytes = 256 * 1024;
 // "prev" of the first record.
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
-// gx sets this in its child's environment to the child's `authorized`
-// receipt id; a nested gx passes it on as Receipt::parent (lineage).
+// Formerly set by gx for its child and trusted by a nested gx as its parent
+// receipt. Forgeable, so no longer set, read or passed on: gx strips it
+// (and GX_PARENT_ARTIFACT) from every child's environment.
 inline constexpr std::string_view kParentReceiptEnv = "GX_PARENT_RECEIPT";
 
 enum class ReceiptKind {
@@ -84,7 +85,10 @@ struct Receipt {
   std::string reason = "allow";  // reason code (decision.h); "allow" unless denied
   std::string detail;            // Decision::explain() of a denial, or a note
   std::string authorized_id;     // finished: id of its authorized receipt; else ""
-  std::string parent;            // receipt id of the enclosing gx run, "" at top level
+  // Receipt id of the enclosing governed run, set only by a supervisor that
+  // owns that run (never from the environment); "" otherwise, including a
+  // local run whose artifact chain was verified from --parent files.
+  std::string parent;
   std::string artifact_id;
   std::string artifact_digest;   // "sha256:<hex>" of the artifact body
   std::vector<std::string> signers;  // key ids whose signatures counted
@@ -115,6 +119,9 @@ struct Receipt {
   int64_t peer_uid = -1;
   int64_t peer_gid = -1;
   int64_t peer_pid = 0;
+  // v3: digests of the verified artifact chain above artifact_digest, parent
+  // first, root last; empty for an artifact without a parent (lib/lineage.h).
+  std::vector<std::string> lineage;
 
   // Cuts over-long fields (see the bounds above) so that every decision,
   // however large its input, fits in one receipt. append() calls it.
@@ -146,8 +153,8 @@ struct RunOutcome {
 RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct rusage& usage, int64_t wall_us);
 
 // A receipt with the facts about this process filled in: host
-// (gethostname), uid (getuid), pid (getpid), cwd (getcwd) and parent (from
-// $GX_PARENT_RECEIPT when set). The caller adds the invocation and artifact.
+// (gethostname), uid (getuid), pid (getpid), cwd (getcwd). The caller adds
+// the invocation, the artifact and (a supervisor only) the parent.
 Receipt receipt_for_this_process();
 // Kind-specific helpers: each takes the subject (invocation fields filled)
 // and sets decision, reason and the kind's own fields.

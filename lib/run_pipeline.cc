@@ -13,6 +13,7 @@
 #include "lib/host.h"
 #include "lib/invocation.h"
 #include "lib/landlock.h"
+#include "lib/lineage.h"
 #include "lib/receipt.h"
 #include "lib/receipt_key.h"
 #include "lib/receipt_log.h"
@@ -27,17 +28,12 @@
 namespace gx {
 namespace {
 
-Decision check_lineage(const Artifact& a, const std::vector<std::string>& env) {
-  auto parent = env_lookup(env, kParentArtifactEnv);
-  if (!a.parent.empty() && (!parent || *parent != a.parent))
-    return Decision::deny(DenyReason::LineageInconsistency,
-                          "artifact names parent " + a.parent + " but is not run inside that artifact's run",
-                          "lineage.parent", parent.value_or(""));
-  if (parent && a.parent.empty())
-    return Decision::deny(DenyReason::LineageInconsistency,
-                          "nested run (inside artifact " + *parent + ") of an artifact that does not name its parent",
-                          "lineage.parent", *parent);
-  return Decision::allow();
+// The old, forgeable lineage variables never reach a child, whatever the
+// artifact allows (docs/lineage.md).
+void strip_claimed_lineage(std::vector<std::string>& env) {
+  std::erase_if(env, [](const std::string& e) {
+    return env_lookup({e}, kParentArtifactEnv).has_value() || env_lookup({e}, kParentReceiptEnv).has_value();
+  });
 }
 
 class Pipeline {
@@ -48,7 +44,7 @@ class Pipeline {
     subject_ = receipt_for_this_process();
     subject_.argv = req_.argv;
     subject_.cwd = req_.cwd;
-    subject_.parent = env_lookup(req_.env, kParentReceiptEnv).value_or("");
+    subject_.parent = req_.parent_receipt;
     if (req_.peer) {
       subject_.brokered = true;
       subject_.peer_uid = req_.peer->uid;
@@ -102,8 +98,15 @@ class Pipeline {
     // A brokered run's uid binding is the caller's (the kernel's word), not
     // the broker's own uid.
     if (req_.peer) authority->host.uid = req_.peer->uid;
-    Verification v = req_.artifact_bytes ? verify_artifact_bytes(*req_.artifact_bytes, authority->options())
-                                         : verify_artifact_file(req_.artifact_path, authority->options());
+    ParentSet parents;
+    for (const auto& p : req_.parent_artifacts)
+      if (Decision d = parents.add_path(p); !d) return d;
+    LineageVerification lv = req_.artifact_bytes
+                                 ? verify_lineage_bytes(*req_.artifact_bytes, parents, authority->options())
+                                 : verify_lineage_file(req_.artifact_path, parents, authority->options());
+    Verification& v = lv.leaf;
+    out_.report["lineage"] = lineage_json(lv.chain);
+    for (size_t i = lv.chain.size(); i-- > 1;) subject_.lineage.push_back(lv.chain[i - 1].digest);
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");
@@ -113,10 +116,12 @@ class Pipeline {
       subject_.artifact_id = v.artifact->id;
       subject_.issuer = v.artifact->issuer;
     }
-    if (!v.decision) return v.decision;
+    if (!lv.decision) return lv.decision;
     artifact_ = std::move(*v.artifact);
-
-    if (Decision d = check_lineage(artifact_, req_.env); !d) return d;
+    if (!req_.parent_receipt.empty() && artifact_.parent.empty())
+      return Decision::deny(DenyReason::LineageInconsistency,
+                            "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
+                            "lineage.parent", "");
     auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd});
     subject_.exe_path = artifact_.scope.path;
     if (!m) {
@@ -124,6 +129,7 @@ class Pipeline {
       return m.error();
     }
     match_.emplace(m.take());
+    strip_claimed_lineage(match_->env);
     if (!match_->script_fallback.empty())
       out_.warnings.push_back(script_fallback_warning(match_->script_arg, match_->script_fallback));
     subject_.exe_digest = artifact_.scope.sha256;
@@ -210,8 +216,6 @@ class Pipeline {
 
   RunResult launch() {
     std::vector<std::string> env = match_->env;
-    env.push_back(std::string(kParentReceiptEnv) + "=" + authorized_id_);
-    env.push_back(std::string(kParentArtifactEnv) + "=" + subject_.artifact_digest);
     CStringArray argv(match_->argv), envp(env);
     sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
                     const_cast<sock_filter*>(filter_->program.data())};

@@ -3,7 +3,7 @@
 //
 //   load trust + revocations (trust_store, revocation)
 //   -> verify artifact            (verify)
-//   -> lineage                    (here: GX_PARENT_ARTIFACT vs lineage.parent)
+//      (a child artifact: its whole chain against parent_artifacts, lineage)
 //   -> match invocation           (invocation: path, argv, cwd, env, digest)
 //   -> plan the sandbox           (landlock + seccomp, prepared in the parent)
 //   -> reserve one use            (use_store, durable before exec)
@@ -36,8 +36,9 @@
 
 namespace gx {
 
-// Set by gx for its child, so a nested gx run can check lineage and the
-// receipt can name its parent (GX_PARENT_RECEIPT, receipt.h).
+// Formerly set by gx for its child and trusted by a nested gx: forgeable,
+// so never read now, and stripped with GX_PARENT_RECEIPT from every child's
+// environment. Lineage is proven (lib/lineage.h), not claimed.
 inline constexpr std::string_view kParentArtifactEnv = "GX_PARENT_ARTIFACT";
 
 // Who asked for a brokered run, as the kernel reported it (SO_PEERCRED on
@@ -71,6 +72,15 @@ struct RunRequest {
   // received over SCM_RIGHTS); -1 = gx's own 0, 1, 2. Owned by the caller of
   // run_governed, which closes them afterwards.
   std::array<int, 3> stdio{-1, -1, -1};
+  // Lineage (lib/lineage.h): artifact files or directories that may hold the
+  // ancestors of a child artifact (gx run --parent). A child artifact runs
+  // only when its chain verifies against these; never from the environment.
+  std::vector<std::string> parent_artifacts;
+  // Set ONLY by a supervisor that owns the enclosing run (nested-run
+  // channel, broker): that run's authorized receipt id, written as the
+  // receipt's parent. The artifact must then name a parent (its chain
+  // verified), else lineage-inconsistency.
+  std::string parent_receipt;
 };
 
 struct RunResult {

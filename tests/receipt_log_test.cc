@@ -564,10 +564,12 @@ TEST_CASE("receipt parsing is strict") {
         DenyReason::UnsupportedVersion);
   CHECK(with([](nlohmann::json& x) { x["brokered"] = 1; }).error().reason == DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x.erase("peer_pid"); }).error().reason == DenyReason::MissingField);
-  // A v2 line has no peer fields, and may not have them.
+  CHECK(with([](nlohmann::json& x) { x["lineage"] = "sha256:00"; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x.erase("lineage"); }).error().reason == DenyReason::MissingField);
+  // A v2 line has no peer fields and no lineage, and may not have them.
   CHECK(with([](nlohmann::json& x) {
           x["version"] = 2;
-          for (auto k : {"brokered", "peer_uid", "peer_gid", "peer_pid"}) x.erase(k);
+          for (auto k : {"brokered", "peer_uid", "peer_gid", "peer_pid", "lineage"}) x.erase(k);
         }).ok());
   CHECK(with([](nlohmann::json& x) { x["version"] = 2; }).error().reason == DenyReason::UnknownField);
   CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);

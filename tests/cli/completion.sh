@@ -53,7 +53,7 @@ expect_completion "$(help_subcommands | tr '\n' ' ')" "gx <TAB> offers every sub
 expect_completion "--help --version" "gx --<TAB>" gx --
 expect_completion "add list remove threshold" "gx trust <TAB>" gx trust ""
 expect_completion "remove" "gx trust rem<TAB>" gx trust rem
-expect_completion "verify checkpoint show" "gx log <TAB>" gx log ""
+expect_completion "verify checkpoint show tree" "gx log <TAB>" gx log ""
 expect_completion "prune show" "gx state <TAB>" gx state ""
 
 # --- options ---

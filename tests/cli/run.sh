@@ -156,14 +156,31 @@ denied runtime-identity "bound to another host name" R "$T/host.toml" -- "$MARK"
 art_edit mid 's/^machine_id = .*/machine_id = "00000000000000000000000000000000"/' --write "$W" -- "$MARK" "$W/m"
 denied runtime-identity "bound to another machine id" R "$T/mid.toml" -- "$MARK" "$W/m"
 
-# --- lineage ---
+# --- lineage (proven by --parent, never claimed by the environment) ---
 PARENT=sha256:$(printf 'parent' | sha256sum | cut -d' ' -f1)
 art child --max-uses 10 --parent "$PARENT" --write "$W" -- "$MARK" "$W/m"
 denied lineage-inconsistency "names a parent, run outside it" R "$T/child.toml" -- "$MARK" "$W/m"
-denied lineage-inconsistency "names a parent, run inside another" env GX_PARENT_ARTIFACT=sha256:0000 "$GX" run --trust "$TR" --state "$S" "$T/child.toml" -- "$MARK" "$W/m"
-expect_rc 0 "names its parent, run inside it" env GX_PARENT_ARTIFACT="$PARENT" "$GX" run --trust "$TR" --state "$S" "$T/child.toml" -- "$MARK" "$W/m"
-has_marker "run inside its parent"
-denied lineage-inconsistency "nested run of an artifact without a parent" env GX_PARENT_ARTIFACT="$PARENT" "$GX" run --trust "$TR" --state "$S" "$T/ctl.toml" -- "$MARK" "$W/m"
+denied lineage-inconsistency "names a parent, GX_PARENT_ARTIFACT claims another" env GX_PARENT_ARTIFACT=sha256:0000 "$GX" run --trust "$TR" --state "$S" "$T/child.toml" -- "$MARK" "$W/m"
+denied lineage-inconsistency "names a parent, GX_PARENT_ARTIFACT claims it" env GX_PARENT_ARTIFACT="$PARENT" "$GX" run --trust "$TR" --state "$S" "$T/child.toml" -- "$MARK" "$W/m"
+no_marker "a claimed parent runs nothing"
+expect_rc 0 "GX_PARENT_ARTIFACT is ignored for an artifact without a parent" env GX_PARENT_ARTIFACT="$PARENT" "$GX" run --trust "$TR" --state "$S" "$T/ctl.toml" -- "$MARK" "$W/m"
+has_marker "run of a root artifact"
+# A real parent: delegating to alice's own signature (its approver), one level.
+art lparent --max-uses 10 --max-depth 1 --write "$W" -- "$MARK" "$W/m"
+art lchild --max-uses 2 --parent "$T/lparent.toml" --write "$W" -- "$MARK" "$W/m"
+check "gx init --parent names the parent's digest" \
+  grep -qx "parent = \"sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/lparent.toml" | sha256sum | cut -d' ' -f1)\"" "$T/lchild.toml"
+denied lineage-inconsistency "child without --parent" R "$T/lchild.toml" -- "$MARK" "$W/m"
+no_marker "child without its chain"
+expect_rc 0 "child with --parent runs" R --parent "$T/lparent.toml" "$T/lchild.toml" -- "$MARK" "$W/m"
+has_marker "child with its chain"
+check "its receipt records the chain, and no parent receipt" \
+  test "$("$GX" log show --state "$S" --json --tail 1 | jq -c '[.parent, .lineage]')" = \
+  "[\"\",[\"sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/lparent.toml" | sha256sum | cut -d' ' -f1)\"]]"
+mkdir -p "$T/parents" && cp "$T/lparent.toml" "$T/ctl.toml" "$T/parents/"
+expect_rc 0 "--parent takes a directory of candidates" R --parent "$T/parents" "$T/lchild.toml" -- "$MARK" "$W/m"
+has_marker "child with a parent directory"
+denied replay "the child's own uses are counted" R --parent "$T/lparent.toml" "$T/lchild.toml" -- "$MARK" "$W/m"
 
 # --- sandbox cannot be provided / would expose gx's state ---
 # An ABI above what gx knows (7) is refused when the artifact is parsed; on
@@ -201,13 +218,15 @@ check "unknown group names the field" grep -q "sandbox.groups" "$T/err"
 # deny (sandbox-unavailable) rather than run its command unconfined.
 IS=$T/inner-state
 mkdir -p "$IS"
-inner_cmd=("$GX" run --trust "$TR" --state "$IS" "$T/inner.toml" -- "$MARK" "$W/m")
+# The inner artifact is a child of the outer one (the outer delegates one
+# level to its own approver), and the inner gx is given the outer artifact as
+# its parent (--parent): lineage proven from files, not claimed.
+inner_cmd=("$GX" run --trust "$TR" --state "$IS" --parent "$T/outer.toml" "$T/inner.toml" -- "$MARK" "$W/m")
 nested() { # GROUPS: signs outer with GROUPS, inner naming outer as its parent
   art_edit outer "s/^groups = .*/groups = $1/; s/^allow_syscalls = .*/allow_syscalls = [\"memfd_create\"]/" \
-    --write "$IS" --write "$W" --read "$TR" --read "$T/inner.toml" --read "$MARK" --read "$GX" --read /proc --exec "$MARK" -- "${inner_cmd[@]}"
-  local od
-  od=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/outer.toml" | sha256sum | cut -d' ' -f1)
-  art inner --parent "$od" --write "$W" -- "$MARK" "$W/m"
+    --max-depth 1 --write "$IS" --write "$W" --read "$TR" --read "$T/inner.toml" --read "$T/outer.toml" --read "$MARK" \
+    --read "$GX" --read /proc --exec "$MARK" -- "${inner_cmd[@]}"
+  art inner --parent "$T/outer.toml" --write "$W" -- "$MARK" "$W/m"
 }
 nested '["default", "filesystem"]'
 run R "$T/outer.toml" -- "${inner_cmd[@]}"
@@ -227,12 +246,14 @@ no_marker "inner command whose exec guard cannot answer"
 sed -i '/^\[\[signature\]\]$/,$d; s/^groups = .*/&\nioctl_groups = ["seccomp-notify"]/' "$T/outer.toml"
 "$GX" sign -k "$T/alice.key" "$T/outer.toml" >/dev/null 2>&1 || bad "sign outer with seccomp-notify"
 od=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/outer.toml" | sha256sum | cut -d' ' -f1)
-art inner --parent "$od" --write "$W" -- "$MARK" "$W/m"
+art inner --parent "$T/outer.toml" --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "nested run with the sandbox syscalls allowed" R "$T/outer.toml" -- "${inner_cmd[@]}"
 has_marker "nested run"
 check "inner receipt is finished" test "$("$GX" log show --state "$IS" --json --tail 1 | jq -r .decision)" = finished
-check "inner receipt names the outer run's receipt as parent" \
-  test "$("$GX" log show --state "$IS" --json --tail 1 | jq -r .parent)" = "$(log_last .authorized_id)"
+# No supervisor told the inner gx which run encloses it (that is the nested-run
+# channel's job): no parent receipt, but the verified artifact chain.
+check "inner receipt: no claimed parent receipt, the outer artifact as its lineage" \
+  test "$("$GX" log show --state "$IS" --json --tail 1 | jq -c '[.parent, .lineage]')" = "[\"\",[\"$od\"]]"
 
 # --- the environment the child gets ---
 art env --max-uses 10 --env PINNED=yes -- /usr/bin/env
@@ -243,12 +264,17 @@ env -i PATH="$PATH" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_lin
   "$GX" run --trust "$TR" --state "$S" "$T/env.toml" -- /usr/bin/env >"$T/env.out" 2>"$T/env.err"
 check "env ran" test $? = 0
 sed -E 's/=.*//' "$T/env.out" | sort >"$T/env.names"
-printf '%s\n' GX_PARENT_ARTIFACT GX_PARENT_RECEIPT PATH PINNED | sort >"$T/env.want"
-check "child env is exactly the allowlist + gx's lineage names ($(tr '\n' ' ' <"$T/env.names"))" cmp -s "$T/env.names" "$T/env.want"
+printf '%s\n' PATH PINNED | sort >"$T/env.want"
+check "child env is exactly the allowlist ($(tr '\n' ' ' <"$T/env.names"))" cmp -s "$T/env.names" "$T/env.want"
 check "PATH passes unchanged" grep -qx "PATH=$PATH" "$T/env.out"
 check "pinned passes" grep -qx "PINNED=yes" "$T/env.out"
-check "GX_PARENT_ARTIFACT is this artifact's digest" \
-  grep -qx "GX_PARENT_ARTIFACT=sha256:$(sed '/^\[\[signature\]\]$/,$d' "$T/env.toml" | sha256sum | cut -d' ' -f1)" "$T/env.out"
+# The old lineage variables never reach a child, even when the artifact allows them.
+art envlin --max-uses 10 --env GX_PARENT_RECEIPT --env GX_PARENT_ARTIFACT -- /usr/bin/env
+env -i PATH="$PATH" GX_PARENT_RECEIPT=forged GX_PARENT_ARTIFACT=sha256:forged \
+  "$GX" run --trust "$TR" --state "$S" "$T/envlin.toml" -- /usr/bin/env >"$T/env.out" 2>"$T/env.err"
+check "env ran (lineage names allowed)" test $? = 0
+refute "GX_PARENT_RECEIPT stripped although allowed" grep -q "^GX_PARENT_RECEIPT=" "$T/env.out"
+refute "GX_PARENT_ARTIFACT stripped although allowed" grep -q "^GX_PARENT_ARTIFACT=" "$T/env.out"
 for v in FOO BASH_ENV ENV PYTHONSTARTUP LD_PRELOAD LD_LIBRARY_PATH LD_AUDIT; do
   refute "$v stripped" grep -q "^$v=" "$T/env.out"
 done

@@ -1,0 +1,162 @@
+// Lineage: delegation and attenuation between artifacts (docs/lineage.md).
+//
+// A child artifact names its parent by digest ([lineage] parent). It is
+// valid only as the last link of a chain that verifies link by link up to a
+// root artifact (one that names no parent), where:
+//
+//   * the root verifies like any artifact (lib/verify.h): the machine's
+//     trust store, threshold, time window, revocation, bindings;
+//   * every other link verifies against its parent instead of the trust
+//     store: its signatures count only when made by a key the parent
+//     delegates to ([[delegation.key]]) or by one of the keys that counted
+//     for the parent (its approvers); one such key is enough. The parent
+//     must have a [delegation] table at all. Delegated keys are subject to
+//     the revocation list's key entries like any signer. Then, as for the
+//     root: time window (with the trust store's skew), revocation of the
+//     link's digest (so revoking an ancestor revokes every descendant: each
+//     link of the chain is checked, not only the leaf), bindings;
+//   * depth: the link at distance n below an ancestor with
+//     delegation.max_depth = m needs n <= m, for EVERY ancestor; a child's
+//     own max_depth must be below its parent's (attenuation);
+//   * no digest appears twice in a chain (no cycles), and a chain has at
+//     most kMaxDelegationDepth + 1 links;
+//   * the child's scope is a subset of the parent's in every dimension
+//     (check_attenuation below).
+//
+// A missing parent, a link that is not signed by a delegated key or an
+// approver, a parent without [delegation], a depth over a limit, a cycle
+// and anything wider are `lineage-inconsistency`, naming the dimension and
+// the two values. A link that is revoked, expired or not yet valid keeps
+// that reason code (`revoked`, `expired`, `not-yet-valid`), its detail
+// naming the link.
+//
+// Where parents come from: the caller hands gx the parent artifacts
+// (`gx run/verify --parent FILE|DIR`; the supervisor of a nested run, its
+// run's artifact). Nothing is taken from the environment. Candidate parents
+// are looked up by digest, so extra files are harmless.
+//
+// Security caveat: to find a child's parent its body is parsed (strictly,
+// bounded) before its signatures are checked; nothing parsed is trusted
+// before the link verifies.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/artifact.h"
+#include "lib/decision.h"
+#include "lib/verify.h"
+
+namespace gx {
+
+// Candidate parent artifacts, indexed by digest ("sha256:<hex>").
+class ParentSet {
+ public:
+  static constexpr size_t kMaxParents = 64;
+  // An artifact file, or a directory whose *.toml files are each read
+  // (not recursively). Files are read bounded (kArtifactMaxBytes), regular
+  // files only; an unreadable or unsplittable file is an error (Usage for a
+  // path that does not exist), never skipped.
+  Decision add_path(const std::string& path);
+  Decision add_bytes(std::string bytes, const std::string& origin);
+  const std::string* find(const std::string& digest) const;
+  std::string origin(const std::string& digest) const;
+  size_t size() const { return by_digest_.size(); }
+
+ private:
+  struct Entry {
+    std::string bytes;
+    std::string origin;
+  };
+  std::map<std::string, Entry, std::less<>> by_digest_;
+};
+
+// One verified link, for display (gx verify) and reports.
+struct LineageLink {
+  std::string digest;
+  std::string id;
+  std::string issuer;
+  std::string origin;                     // file it was read from, when known
+  std::vector<std::string> signers;       // key ids that counted
+  std::vector<std::string> signer_names;
+  std::string authority;                  // "trust store" (root) or "delegation"
+  int depth = 0;                          // 0 = root
+  int max_depth = 0;                      // its delegation.max_depth, 0 without [delegation]
+  UnixTime not_before = 0, not_after = 0;
+};
+
+struct LineageVerification {
+  // Allow when the leaf and every link verified. On denial, `leaf.decision`
+  // holds the leaf's own verification when that was the failing step.
+  Decision decision;
+  Verification leaf;              // the leaf artifact (artifact set once its link verified)
+  std::vector<LineageLink> chain;  // root first, leaf last: the links that verified
+};
+
+// Verifies an artifact and, when it names a parent, its whole chain against
+// `parents`. An artifact without a parent is just verify_artifact_bytes.
+LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents,
+                                         const VerifyOptions& opts);
+LineageVerification verify_lineage_file(const std::string& path, const ParentSet& parents,
+                                        const VerifyOptions& opts);
+
+// The subset rule, dimension by dimension; allow or lineage-inconsistency
+// with field "<dimension>" and value "child <c> / parent <p>". Rules
+// (docs/lineage.md):
+//   exec          the child's executable (and #! interpreter) is the
+//                 parent's own (path + sha256), or a
+//                 [[delegation.executable]] of the parent (path + sha256),
+//                 or lies inside one of the parent's sandbox.exec trees;
+//   argv          against the parent's own argv when the child runs the
+//                 parent's executable, against the delegated executable's
+//                 argv when it has one, unbounded for an exec-tree program
+//                 the parent could run itself with any argv. Same length;
+//                 element by element: an exact child argument must be
+//                 equal to, or matched by the glob of, the parent's; a
+//                 child glob is accepted only when it is textually equal to
+//                 the parent's glob or the parent's glob is "*";
+//   env           allow: each name allowed by the parent; pin: pinned to
+//                 the same value or allowed by the parent; require: every
+//                 name the parent requires, the child requires too;
+//   cwd           the parent's cwd or below it, or inside a parent read or
+//                 write tree;
+//   paths         read inside a parent read or write tree; write inside a
+//                 parent write tree; exec inside a parent exec tree;
+//                 exec_writable inside the parent's exec_writable (path
+//                 prefix containment on canonical paths, components whole);
+//   files         every file the parent pins, the child pins to the same digest;
+//   syscalls      every syscall the child allows, the parent allows (groups
+//                 resolved from seccomp/syscall_groups data, plus
+//                 allow_syscalls, minus deny_syscalls; no filter is built,
+//                 so this works where libseccomp cannot); a parent's kill
+//                 default_action stays kill;
+//   ioctls        every request the child allows (groups and names
+//                 resolved to numbers), the parent allows;
+//   network       none stays none; TCP connect and bind ports a subset;
+//                 unix_sockets only if the parent has them;
+//   enforcement   min_landlock_abi not lower, allow_downgrade a subset;
+//   time          [not_before, not_after] inside the parent's;
+//   uses          max_uses <= the parent's;
+//   identity      every binding (uid, hostname, machine_id) of the parent,
+//                 with the same value; any top-level table gx's lineage
+//                 does not model (such as [run]) equal in both;
+//   delegation    the child's max_depth below the parent's; every
+//                 executable it delegates allowed by the parent's exec rule.
+Decision check_attenuation(const Artifact& parent, const Artifact& child);
+
+// gx init --parent: narrows a freshly made child template to fit inside
+// `parent` where that can be done by dropping or clipping (time window,
+// uses, environment, paths, groups, ioctls, network, bindings, pins) and
+// names the parent. What cannot be narrowed (an executable the parent does
+// not allow, a cwd outside it, a table this module does not model) is left
+// for check_attenuation to report. Re-renders and re-parses the body.
+Result<Artifact> narrow_to_parent(Artifact child, const Artifact& parent);
+
+// The chain as JSON (gx verify --json, gx run's report), root first.
+nlohmann::json lineage_json(const std::vector<LineageLink>& chain);
+
+}  // namespace gx

@@ -1,0 +1,66 @@
+// The execution tree of a receipt log: which governed run started which
+// (gx log tree), and the checks gx log verify adds on top of the hash chain
+// and signatures (lib/receipt_log.h verifies those).
+//
+// A receipt's `parent` is the authorized receipt id of the run that
+// enclosed it. gx writes it only when a supervisor that owns the enclosing
+// run says so (RunRequest::parent_receipt), never from the environment; a
+// local run whose artifact chain was verified from --parent files has no
+// parent receipt, only `lineage` (v3: the verified artifact chain, parent
+// first).
+//
+// check_receipt_lineage(), for every receipt with a parent:
+//   * the parent receipt exists in the log,
+//   * it precedes the child (a lower seq),
+//   * it is an `authorized` receipt (a run that was allowed to start),
+//   * the child's artifact names the parent's artifact: v3 `lineage[0]`
+//     equals the parent's `artifact_digest` (a v1/v2 receipt with a parent
+//     records no lineage: its parent was claimed by an environment
+//     variable, never proven, and is reported).
+// Receipts without a parent are roots; nothing more is required of them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/decision.h"
+#include "lib/receipt.h"
+
+namespace gx {
+
+struct LineageProblem {
+  uint64_t line = 0;  // the child's seq
+  std::string problem;
+};
+
+std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts);
+
+// One governed run: its authorized (or denied) receipt and, when it ended,
+// its finished / not-started receipt; children are runs whose parent is
+// this run's authorized id.
+struct RunNode {
+  const Receipt* start = nullptr;  // authorized or denied
+  const Receipt* end = nullptr;    // finished or not-started, when written
+  std::vector<size_t> children;    // indexes into ReceiptTree::runs, in log order
+  bool orphan = false;             // names a parent that is not in the log
+};
+
+struct ReceiptTree {
+  std::vector<RunNode> runs;  // in log order
+  std::vector<size_t> roots;  // runs without a (known) parent
+};
+
+// `receipts` must outlive the tree. With root_id (an authorized, denied or
+// finished receipt id, or a unique prefix of at least 8 hex digits) only
+// that run's subtree; Usage when no run matches.
+Result<ReceiptTree> build_receipt_tree(const std::vector<Receipt>& receipts, const std::string& root_id = {});
+
+// The tree as nested JSON objects: {"receipt","time","decision","result",
+// "argv","uid","artifact_id","artifact_digest","signers","wall_us",
+// "children":[...]}.
+nlohmann::json receipt_tree_json(const ReceiptTree& tree);
+
+}  // namespace gx

@@ -1,0 +1,166 @@
+// The execution tree and gx log verify's lineage checks (lib/receipt_lineage.h),
+// over receipts written to and read back from a real receipt log.
+#include <stdlib.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "lib/receipt.h"
+#include "lib/receipt_lineage.h"
+#include "lib/receipt_log.h"
+
+using namespace gx;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+struct TempState {
+  std::string path;
+  TempState() {
+    char tmpl[] = "/tmp/gx-lineage-log-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempState() {
+    std::error_code ec;
+    stdfs::remove_all(path, ec);
+  }
+};
+
+const std::string kPerson = "sha256:" + std::string(64, '1');
+const std::string kAgent = "sha256:" + std::string(64, '2');
+const std::string kTool = "sha256:" + std::string(64, '3');
+
+struct Log {
+  TempState dir;
+  ReceiptLog log = ReceiptLog::open(dir.path + "/state").take();
+
+  Receipt subject(const std::string& digest, std::vector<std::string> lineage, const std::string& parent,
+                  std::vector<std::string> argv) {
+    Receipt r = receipt_for_this_process();
+    r.artifact_digest = digest;
+    r.artifact_id = digest.substr(7, 8);
+    r.signers = {"sha256:" + std::string(64, 'k')};
+    r.lineage = std::move(lineage);
+    r.parent = parent;
+    r.argv = std::move(argv);
+    return r;
+  }
+  // authorized + finished; returns the authorized id
+  std::string run(const std::string& digest, std::vector<std::string> lineage, const std::string& parent,
+                  std::vector<std::string> argv, int64_t exit_code = 0) {
+    Receipt s = subject(digest, std::move(lineage), parent, std::move(argv));
+    auto a = log.append(make_authorized(s));
+    REQUIRE(a.ok());
+    RunOutcome o;
+    o.exit_code = exit_code;
+    o.wall_us = 1500;
+    REQUIRE(log.append(make_finished(s, a->id, o)).ok());
+    return a->id;
+  }
+  std::vector<Receipt> receipts() {
+    auto listing = read_receipt_log(dir.path + "/state");
+    REQUIRE(listing.ok());
+    REQUIRE(listing->unreadable_lines == 0);
+    return listing->receipts;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("person -> agent -> tool -> sub-tool is one tree, and consistent") {
+  Log l;
+  std::string agent = l.run(kPerson, {}, "", {"agent"});
+  std::string tool = l.run(kAgent, {kPerson}, agent, {"tool", "a"});
+  std::string sub = l.run(kTool, {kAgent, kPerson}, tool, {"sub-tool"}, 3);
+  l.run(kAgent, {kPerson}, agent, {"tool", "b"});
+  l.run(kPerson, {}, "", {"other-session"});
+  auto receipts = l.receipts();
+  REQUIRE(receipts.size() == 10);
+  CHECK(receipts[2].lineage == std::vector<std::string>{kPerson});  // v3 round trip
+  CHECK(check_receipt_lineage(receipts).empty());
+
+  auto tree = build_receipt_tree(receipts);
+  REQUIRE(tree.ok());
+  REQUIRE(tree->roots.size() == 2);
+  nlohmann::json j = receipt_tree_json(*tree);
+  CHECK(j[0]["receipt"] == agent);
+  REQUIRE(j[0]["children"].size() == 2);
+  CHECK(j[0]["children"][0]["receipt"] == tool);
+  CHECK(j[0]["children"][0]["children"][0]["receipt"] == sub);
+  CHECK(j[0]["children"][0]["children"][0]["result"] == "exit 3");
+  CHECK(j[0]["children"][0]["children"][0]["wall_us"] == 1500);
+  CHECK(j[1]["argv"][0] == "other-session");
+  CHECK(j[1]["children"].empty());
+
+  auto sub_tree = build_receipt_tree(receipts, tool.substr(0, 10));
+  REQUIRE(sub_tree.ok());
+  nlohmann::json s = receipt_tree_json(*sub_tree);
+  REQUIRE(s.size() == 1);
+  CHECK(s[0]["receipt"] == tool);
+  CHECK(s[0]["children"].size() == 1);
+  CHECK(build_receipt_tree(receipts, "0123456789abcdef").error().reason == DenyReason::Usage);
+  CHECK(build_receipt_tree(receipts, "ab").error().reason == DenyReason::Usage);  // too short a prefix
+}
+
+TEST_CASE("log lineage problems: missing, later, not authorized, artifact not named") {
+  Log l;
+  std::string agent = l.run(kPerson, {}, "", {"agent"});
+  SECTION("a parent receipt that is not in the log") {
+    l.run(kAgent, {kPerson}, std::string(32, 'f'), {"tool"});
+    auto p = check_receipt_lineage(l.receipts());
+    REQUIRE(p.size() == 2);  // its authorized and its finished receipt
+    CHECK(p[0].line == 3);
+    CHECK(p[1].line == 4);
+    CHECK(p[0].problem.find("is not in the log") != std::string::npos);
+    auto receipts = l.receipts();  // the tree points into it
+    auto tree = build_receipt_tree(receipts);
+    CHECK(tree->roots.size() == 2);
+    CHECK(receipt_tree_json(*tree)[1]["orphan"] == true);
+  }
+  SECTION("a child whose artifact names another parent") {
+    l.run(kTool, {kAgent}, agent, {"tool"});
+    auto p = check_receipt_lineage(l.receipts());
+    REQUIRE(p.size() == 2);
+    CHECK(p[0].problem.find("names parent " + kAgent) != std::string::npos);
+    CHECK(p[0].problem.find(kPerson) != std::string::npos);
+  }
+  SECTION("a child whose artifact names no parent") {
+    l.run(kTool, {}, agent, {"tool"});
+    CHECK(check_receipt_lineage(l.receipts()).size() == 2);
+  }
+  SECTION("a parent that is a finished or denied receipt") {
+    auto receipts = l.receipts();
+    const std::string finished = receipts[1].id;
+    l.run(kAgent, {kPerson}, finished, {"tool"});
+    Receipt d = l.subject(kAgent, {kPerson}, "", {"denied"});
+    auto denied = l.log.append(make_denied(d, Decision::deny(DenyReason::Replay, "x")));
+    REQUIRE(denied.ok());
+    l.run(kAgent, {kPerson}, denied->id, {"tool"});
+    auto p = check_receipt_lineage(l.receipts());
+    REQUIRE(p.size() == 4);  // authorized + finished of each child
+    CHECK(p[0].problem.find("a finished receipt, not an authorized run") != std::string::npos);
+    CHECK(p[2].problem.find("a denied receipt, not an authorized run") != std::string::npos);
+  }
+  SECTION("a parent that does not precede its child") {
+    auto receipts = l.receipts();
+    receipts[0].parent = receipts[1].id;  // the root claims its own finished receipt, later in the log
+    auto p = check_receipt_lineage(receipts);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].problem.find("does not precede it") != std::string::npos);
+    auto tree = build_receipt_tree(receipts);
+    CHECK(tree->roots.size() == 1);  // shown as a root: no cycle
+  }
+  SECTION("an old receipt with a claimed parent") {
+    auto receipts = l.receipts();
+    Receipt old = receipts[1];
+    old.version = 2;
+    old.seq = 3;
+    old.id = std::string(32, 'e');
+    old.decision = ReceiptKind::Authorized;
+    old.parent = agent;
+    receipts.push_back(old);
+    auto p = check_receipt_lineage(receipts);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].problem.find("claimed, not proven") != std::string::npos);
+  }
+}
