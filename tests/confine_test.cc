@@ -22,6 +22,7 @@
 #include <tuple>
 
 #include "lib/exec_guard.h"
+#include "lib/executable.h"
 #include "lib/landlock.h"
 #include "lib/run_as.h"
 #include "seccomp/bpf.h"
