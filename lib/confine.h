@@ -31,8 +31,9 @@
 //   6. PR_SET_NO_NEW_PRIVS (required for unprivileged Landlock and seccomp;
 //      setuid programs such as sudo no longer gain privileges inside)
 //   7. landlock_restrict_self(ruleset fd, flags); close the ruleset fd
-//   8. (exec_guard set) the exec guard: a seccomp user-notification filter
-//      on execve/execveat (lib/exec_guard.h); its listener fd is sent to gx
+//   8. (notify_filter set) a seccomp user-notification filter — gx run's
+//      exec guard on execve/execveat (lib/exec_guard.h), or gx learn's
+//      observer on everything (lib/learn_observe.h); its listener fd is sent to gx
 //      over the error channel (SCM_RIGHTS) and closed here
 //   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
 //      may deny the Landlock syscalls and everything before it
@@ -133,9 +134,12 @@ struct ChildPlan {
   pid_t parent_pid = 0;             // getpid() of gx before fork; 0 skips the check
   int error_fd = -1;                // the child's end of an O_CLOEXEC SOCK_SEQPACKET pair
                                     // (spawn_confined sets it)
-  // The exec guard's filter (exec_guard_program()), or nullptr. Needs an
+  // A user-notification filter whose listener the child hands to gx (step
+  // 8), or nullptr: seccomp::exec_guard_program() — spawn_confined answers
+  // it as the exec guard — or gx learn's seccomp::observe_program(), which
+  // learn's own parent loop answers. Needs an
   // error channel that is a unix socket (spawn_confined provides one).
-  const sock_fprog* exec_guard = nullptr;
+  const sock_fprog* notify_filter = nullptr;
   int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
@@ -154,7 +158,7 @@ struct ChildPlan {
 
 // What spawn_confined hands back besides the pid.
 struct SpawnInfo {
-  // With plan.exec_guard: the guard's listener, owned by the caller from
+  // With plan.notify_filter: the guard's listener, owned by the caller from
   // now on (give it to an ExecGuard). -1 otherwise.
   int exec_listener = -1;
   // Execs the guard refused while spawn_confined still held the listener:
@@ -178,7 +182,7 @@ struct SpawnInfo {
 //     PF_FORKNOEXEC flag in /proc/<pid>/stat is set by fork and cleared only
 //     by a successful exec, and is read before the child is reaped (its pid
 //     cannot be reused). Without /proc the run counts as started.
-// With plan.exec_guard it also answers the guard's first notification
+// With plan.notify_filter (the exec guard) it also answers the guard's first notification
 // (exec_guard_answer, allow = true).
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr);
 

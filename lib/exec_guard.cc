@@ -13,25 +13,6 @@
 
 namespace gx {
 
-const std::vector<sock_filter>& exec_guard_program() {
-  static const std::vector<sock_filter> prog = [] {
-    auto stmt = [](uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; };
-    auto jeq = [](uint32_t k, uint8_t jt, uint8_t jf) {
-      return sock_filter{BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k};
-    };
-    return std::vector<sock_filter>{
-        stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        jeq(AUDIT_ARCH_X86_64, 0, 3),  // other ABIs: the main filter kills them
-        stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-        jeq(__NR_execve, 2, 0),
-        jeq(__NR_execveat, 1, 0),
-        stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        stmt(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-    };
-  }();
-  return prog;
-}
-
 int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow) {
   seccomp_notif req{};  // the kernel insists on a zeroed buffer
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return -errno;

@@ -5,7 +5,7 @@
 // executable), and the same right lets the child run `ld.so /any/readable/elf`
 // (the loader maps the target with mmap, which Landlock does not check). So
 // when an artifact grants no exec path, the child additionally gets a seccomp
-// user-notification filter on execve/execveat (exec_guard_program), installed
+// user-notification filter on execve/execveat (seccomp::exec_guard_program), installed
 // before the main filter. Its listener fd goes to gx (SCM_RIGHTS over the
 // spawn channel, lib/confine.h), outside the sandbox:
 //   * the FIRST notification is gx's own execveat of the verified memfd in
@@ -43,9 +43,8 @@
 
 namespace gx {
 
-// execve/execveat on x86-64 -> SECCOMP_RET_USER_NOTIF; everything else ALLOW
-// (foreign architectures and x32 numbers are the main filter's to kill).
-const std::vector<sock_filter>& exec_guard_program();
+// The filter itself is seccomp::exec_guard_program() (seccomp/bpf.h): all
+// of gx's BPF lives in seccomp/.
 
 // Answers one pending notification on `listener`: CONTINUE when `allow` is
 // true and the notification is exactly gx's own first exec (pid `child`,

@@ -116,4 +116,12 @@ Result<std::string> digest_file(const std::string& path);
 // Parses the first line of a file's content as a #! line.
 std::optional<Shebang> parse_shebang(std::string_view head);
 
+// PT_INTERP of an ELF file read through fd (must be readable; pread, the
+// offset is untouched) or path: "" for a static executable, a denial
+// (malformed / io-error) for a non-ELF or truncated file. The result is the
+// path as written in the binary; O_PATH-opening it in prepare_ruleset
+// follows symlinks, so the rule lands on the real loader.
+Result<std::string> elf_interpreter(int fd);
+Result<std::string> elf_interpreter(const std::string& path);
+
 }  // namespace gx

@@ -1,7 +1,6 @@
 #include "lib/landlock.h"
 
 #include <dirent.h>
-#include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -518,59 +517,6 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     }
   }
   return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e));
-}
-
-namespace {
-
-template <class Ehdr, class Phdr>
-Result<std::string> interp_of(int fd) {
-  Ehdr eh{};
-  if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh))
-    return Decision::deny(DenyReason::Malformed, "truncated ELF header", "executable");
-  if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum > 1024)
-    return Decision::deny(DenyReason::Malformed, "unexpected ELF program header layout",
-                          "executable");
-  for (unsigned i = 0; i < eh.e_phnum; ++i) {
-    Phdr ph{};
-    off_t off = static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr));
-    if (pread(fd, &ph, sizeof ph, off) != static_cast<ssize_t>(sizeof ph))
-      return Decision::deny(DenyReason::Malformed, "truncated ELF program headers", "executable");
-    if (ph.p_type != PT_INTERP) continue;
-    if (ph.p_filesz < 2 || ph.p_filesz > PATH_MAX)
-      return Decision::deny(DenyReason::Malformed, "bad PT_INTERP size", "executable");
-    std::string s(static_cast<size_t>(ph.p_filesz), '\0');
-    if (pread(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset)) !=
-        static_cast<ssize_t>(s.size()))
-      return Decision::deny(DenyReason::Malformed, "truncated PT_INTERP", "executable");
-    // The kernel requires the terminating NUL and uses the string up to it.
-    if (s.back() != '\0' || s.find('\0') != s.size() - 1)
-      return Decision::deny(DenyReason::Malformed, "PT_INTERP is not a C string", "executable");
-    s.pop_back();
-    return s;
-  }
-  return std::string();
-}
-
-}  // namespace
-
-Result<std::string> elf_interpreter(int fd) {
-  unsigned char ident[EI_NIDENT];
-  if (pread(fd, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident) ||
-      memcmp(ident, ELFMAG, SELFMAG) != 0)
-    return Decision::deny(DenyReason::Malformed, "not an ELF file", "executable");
-  if (ident[EI_DATA] != ELFDATA2LSB)
-    return Decision::deny(DenyReason::Malformed, "not a little-endian ELF file", "executable");
-  if (ident[EI_CLASS] == ELFCLASS64) return interp_of<Elf64_Ehdr, Elf64_Phdr>(fd);
-  if (ident[EI_CLASS] == ELFCLASS32) return interp_of<Elf32_Ehdr, Elf32_Phdr>(fd);
-  return Decision::deny(DenyReason::Malformed, "unknown ELF class", "executable");
-}
-
-Result<std::string> elf_interpreter(const std::string& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0)
-    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno),
-                          "executable", path);
-  return elf_interpreter(fd.get());
 }
 
 }  // namespace gx

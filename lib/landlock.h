@@ -173,7 +173,7 @@ class PreparedRuleset {
 
 // Builds the ruleset for the running kernel. `implicit_exec` are files gx
 // itself must let the child execute although the artifact does not list
-// them: the ELF interpreter (see elf_interpreter) and, for scripts, the
+// them: the ELF interpreter (elf_interpreter, lib/executable.h) and, for scripts, the
 // script interpreter. They get execute|read_file and must exist.
 // The executable itself is run from a sealed memfd and needs no rule
 // (docs/sandbox.md, "memfd").
@@ -189,13 +189,5 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                                                const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec = {},
                                                const std::vector<std::string>& implicit_read = {});
-
-// PT_INTERP of an ELF file read through fd (must be readable; pread, the
-// offset is untouched) or path: "" for a static executable, a denial
-// (malformed / io-error) for a non-ELF or truncated file. The result is the
-// path as written in the binary; O_PATH-opening it in prepare_ruleset
-// follows symlinks, so the rule lands on the real loader.
-Result<std::string> elf_interpreter(int fd);
-Result<std::string> elf_interpreter(const std::string& path);
 
 }  // namespace gx

@@ -1,13 +1,14 @@
 // Observing one run of a command with seccomp user notification.
 //
-// The child (forked here) resets signals, closes inherited fds, sets
-// PDEATHSIG, setsid()s and chdir()s exactly like gx run's child
-// (lib/confine.h), then sets no_new_privs and installs a filter that returns
-// SECCOMP_RET_USER_NOTIF for EVERY syscall of every architecture
-// (SECCOMP_FILTER_FLAG_NEW_LISTENER). It passes the listener to gx over a
-// unix socket (SCM_RIGHTS; sendmsg on that one socket fd number is the only
-// syscall the filter lets through unseen) and execveat()s the sealed memfd
-// of the MatchedInvocation. Threads and children inherit the filter.
+// The child (forked here) runs gx run's own child sequence
+// (confine_and_exec, lib/confine.h) with neither Landlock nor the main
+// filter: signals, stdio, fds, PDEATHSIG, setsid, chdir, no_new_privs, then
+// its notify step installs seccomp::observe_program() — SECCOMP_RET_USER_NOTIF
+// for EVERY syscall of every architecture — and passes the listener to gx
+// over a unix socket (SCM_RIGHTS; sendmsg on that one socket fd number is the
+// only syscall the filter lets through unseen) before it execveat()s the
+// sealed memfd of the MatchedInvocation. Threads and children inherit the
+// filter.
 //
 // gx loops on SECCOMP_IOCTL_NOTIF_RECV, records the syscall, decodes path
 // and sockaddr arguments by reading /proc/<tid>/mem, /proc/<tid>/cwd and

@@ -23,6 +23,7 @@
 #include "lib/trust_store.h"
 #include "lib/use_store.h"
 #include "lib/verify.h"
+#include "seccomp/bpf.h"
 #include "seccomp/filter_builder.h"
 
 namespace gx {
@@ -219,7 +220,7 @@ class Pipeline {
     CStringArray argv(match_->argv), envp(env);
     sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
                     const_cast<sock_filter*>(filter_->program.data())};
-    const auto& guard_prog = exec_guard_program();
+    const auto& guard_prog = seccomp::exec_guard_program();
     sock_fprog guard_fprog{static_cast<unsigned short>(guard_prog.size()),
                            const_cast<sock_filter*>(guard_prog.data())};
     ChildPlan plan;
@@ -237,7 +238,7 @@ class Pipeline {
     plan.credentials = credentials_.child();
     // exec = []: the program may start no other program (lib/exec_guard.h).
     // With exec paths, Landlock decides which files may be executed.
-    if (artifact_.scope.sandbox.exec.empty()) plan.exec_guard = &guard_fprog;
+    if (artifact_.scope.sandbox.exec.empty()) plan.notify_filter = &guard_fprog;
     if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
     if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
     const OwnLimits limits = OwnLimits::save();

@@ -20,7 +20,9 @@
 #include <set>
 
 #include "lib/fsutil.h"
+#include "seccomp/bpf.h"
 #include "seccomp/ioctls.h"
+#include "seccomp/prologue.h"
 #include "seccomp/syscall_groups.h"
 
 namespace gx::seccomp {
@@ -33,211 +35,6 @@ constexpr const char* kIoctlGroupsField = "sandbox.ioctl_groups";
 constexpr const char* kIoctlsField = "sandbox.ioctls";
 // More would not fit the ioctl block's 8-bit jumps (and no artifact needs it).
 constexpr size_t kMaxIoctls = 200;
-
-constexpr uint32_t kX32SyscallBit = 0x40000000;
-constexpr uint32_t kRetEperm = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
-constexpr uint32_t kRetKill = SECCOMP_RET_KILL_PROCESS;
-// Namespace-creating clone flags (what unshare(2) would do).
-constexpr uint32_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
-                                          CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
-                                          CLONE_NEWNET;
-
-// seccomp_data offsets. Arguments are 64-bit; on little-endian x86-64 the
-// low 32 bits of args[i] sit at 16 + 8*i. The checked arguments are all C
-// ints (or unsigned int / lower_32_bits in the kernel), so the low half is
-// exactly what the kernel acts on: comparing it, not the full register,
-// is what stops high-bit smuggling (CVE-2019-10063).
-constexpr uint32_t kOffNr = offsetof(seccomp_data, nr);
-constexpr uint32_t kOffArch = offsetof(seccomp_data, arch);
-constexpr uint32_t arg_lo(unsigned i) {
-  return static_cast<uint32_t>(offsetof(seccomp_data, args) + 8 * i);
-}
-
-// A tiny forward-only assembler for the prologue: jumps name labels and are
-// resolved once every label's position is known.
-class Assembler {
- public:
-  enum Label {
-    kContinue, kEperm, kArchOk, kNotX32, kNotIoctl, kIoctlOk, kIoctlEperm, kSocket, kSocketpair,
-    kClone, kInet, kFlags2, kFlags3, kSetsockopt, kPidArg0, kWhichWho, kIoprio, kLabels
-  };
-
-  void load(uint32_t offset) { emit(BPF_LD | BPF_W | BPF_ABS, offset); }
-  void and_k(uint32_t k) { emit(BPF_ALU | BPF_AND | BPF_K, k); }
-  void ret(uint32_t k) { emit(BPF_RET | BPF_K, k); }
-  void jump(Label target) { code_.push_back({{BPF_JMP | BPF_JA, 0, 0, 0}, target, -1, true}); }
-  // Conditional jump; -1 means "next instruction".
-  void jcond(uint16_t op, uint32_t k, int jt, int jf) {
-    code_.push_back({{static_cast<uint16_t>(BPF_JMP | op | BPF_K), 0, 0, k}, jt, jf, false});
-  }
-  void label(Label l) { where_[l] = static_cast<int>(code_.size()); }
-
-  // Resolves jumps; false if a label is missing or a jump is out of range.
-  bool finish(std::vector<sock_filter>& out) const {
-    out.clear();
-    for (size_t i = 0; i < code_.size(); ++i) {
-      sock_filter f = code_[i].insn;
-      auto offset = [&](int l, uint32_t& dst) {
-        if (l < 0) return true;
-        int to = where_[static_cast<size_t>(l)];
-        int off = to - static_cast<int>(i) - 1;
-        if (to < 0 || off < 0) return false;
-        dst = static_cast<uint32_t>(off);
-        return true;
-      };
-      uint32_t jt = 0, jf = 0;
-      if (!offset(code_[i].jt, jt) || !offset(code_[i].jf, jf)) return false;
-      if (code_[i].always) {
-        f.k = jt;
-      } else {
-        if (jt > 255 || jf > 255) return false;
-        f.jt = static_cast<uint8_t>(jt);
-        f.jf = static_cast<uint8_t>(jf);
-      }
-      out.push_back(f);
-    }
-    return true;
-  }
-
- private:
-  struct Pending {
-    sock_filter insn;
-    int jt, jf;
-    bool always;
-  };
-  void emit(uint16_t code, uint32_t k) { code_.push_back({{code, 0, 0, k}, -1, -1, false}); }
-  std::vector<Pending> code_;
-  std::array<int, kLabels> where_ = [] {
-    std::array<int, kLabels> a{};
-    a.fill(-1);
-    return a;
-  }();
-};
-
-// gx's own deny-only prologue. It never returns ALLOW: it kills foreign
-// ABIs and denies by argument, then falls through to libseccomp's program.
-// It exists because libseccomp 2.5.4 cannot express "allow ioctl except
-// these masked values": it rejects two comparisons of one argument in a
-// rule (EINVAL), and an unconditional rule silently replaces conditional
-// rules of another action for the same syscall.
-constexpr uint32_t kTcpFastopenConnect = 30;  // linux/tcp.h TCP_FASTOPEN_CONNECT
-constexpr uint32_t kPrioProcess = 0;          // PRIO_PROCESS
-constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
-
-struct PrologueOptions {
-  NetMode network = NetMode::None;
-  bool check_clone_namespaces = true;
-  bool unix_sockets = false;
-  bool deny_listen = false;
-  uint32_t default_ret = kRetEperm;
-  std::vector<uint32_t> ioctls;  // allowed requests, deduplicated
-};
-
-// Syscalls whose first argument is a pid the kernel does not scope to the
-// caller's tree (only a same-uid or CAP_SYS_NICE check): 0 (the caller) only.
-constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,         __NR_sched_setaffinity,
-                                    __NR_sched_setscheduler, __NR_sched_setparam,
-                                    __NR_sched_setattr,      __NR_migrate_pages,
-                                    __NR_move_pages};
-
-bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
-  using A = Assembler;
-  A a;
-  a.load(kOffArch);
-  a.jcond(BPF_JEQ, AUDIT_ARCH_X86_64, A::kArchOk, -1);
-  a.ret(kRetKill);
-  a.label(A::kArchOk);
-  a.load(kOffNr);
-  a.jcond(BPF_JGE, kX32SyscallBit, -1, A::kNotX32);
-  a.ret(kRetKill);
-  a.label(A::kNotX32);
-  // The ioctl allowlist comes first and is self-contained (its jumps stay
-  // inside it), so its length never pushes another jump past 255.
-  a.jcond(BPF_JEQ, __NR_ioctl, -1, A::kNotIoctl);
-  a.load(arg_lo(1));
-  a.jcond(BPF_JEQ, TIOCSTI, A::kIoctlEperm, -1);
-  a.jcond(BPF_JEQ, TIOCLINUX, A::kIoctlEperm, -1);
-  for (uint32_t r : o.ioctls) a.jcond(BPF_JEQ, r, A::kIoctlOk, -1);
-  a.ret(o.default_ret);
-  a.label(A::kIoctlEperm);
-  a.ret(kRetEperm);
-  a.label(A::kIoctlOk);
-  a.jump(A::kContinue);
-  a.label(A::kNotIoctl);  // A still holds nr
-  a.jcond(BPF_JEQ, __NR_socket, A::kSocket, -1);
-  a.jcond(BPF_JEQ, __NR_socketpair, A::kSocketpair, -1);
-  if (o.check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, A::kClone, -1);
-  // TCP Fast Open connects inside sendto/sendmsg, a path Landlock's
-  // connect-port rule never sees: refuse MSG_FASTOPEN and TCP_FASTOPEN_CONNECT.
-  a.jcond(BPF_JEQ, __NR_sendto, A::kFlags3, -1);
-  a.jcond(BPF_JEQ, __NR_sendmmsg, A::kFlags3, -1);
-  a.jcond(BPF_JEQ, __NR_sendmsg, A::kFlags2, -1);
-  a.jcond(BPF_JEQ, __NR_setsockopt, A::kSetsockopt, -1);
-  for (int nr : kPidArg0Syscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), A::kPidArg0, -1);
-  a.jcond(BPF_JEQ, __NR_setpriority, A::kWhichWho, -1);
-  a.jcond(BPF_JEQ, __NR_ioprio_set, A::kIoprio, -1);
-  if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, A::kEperm, -1);
-  a.jump(A::kContinue);
-
-  a.label(A::kFlags3);
-  a.load(arg_lo(3));
-  a.jcond(BPF_JSET, MSG_FASTOPEN, A::kEperm, A::kContinue);
-  a.label(A::kFlags2);
-  a.load(arg_lo(2));
-  a.jcond(BPF_JSET, MSG_FASTOPEN, A::kEperm, A::kContinue);
-  a.label(A::kSetsockopt);
-  a.load(arg_lo(1));
-  a.jcond(BPF_JEQ, IPPROTO_TCP, -1, A::kContinue);
-  a.load(arg_lo(2));
-  a.jcond(BPF_JEQ, kTcpFastopenConnect, A::kEperm, A::kContinue);
-
-  // pid_t and `int which` are C ints: the kernel reads the low 32 bits.
-  a.label(A::kPidArg0);
-  a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
-  a.label(A::kWhichWho);  // setpriority(PRIO_PROCESS, 0, prio) only
-  a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, kPrioProcess, -1, A::kEperm);
-  a.load(arg_lo(1));
-  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
-  a.label(A::kIoprio);  // ioprio_set(IOPRIO_WHO_PROCESS, 0, prio) only
-  a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, kIoprioWhoProcess, -1, A::kEperm);
-  a.load(arg_lo(1));
-  a.jcond(BPF_JEQ, 0, A::kContinue, A::kEperm);
-
-  a.label(A::kSocketpair);
-  a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, AF_UNIX, A::kContinue, A::kEperm);
-
-  a.label(A::kSocket);
-  a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, AF_UNIX, o.unix_sockets ? A::kContinue : A::kEperm, -1);
-  if (o.network == NetMode::None) {
-    a.jump(A::kEperm);
-  } else {
-    a.jcond(BPF_JEQ, AF_INET, A::kInet, -1);
-    a.jcond(BPF_JEQ, AF_INET6, A::kInet, A::kEperm);
-    a.label(A::kInet);
-    a.load(arg_lo(1));
-    a.and_k(0xf);  // SOCK_TYPE_MASK: ignores SOCK_NONBLOCK | SOCK_CLOEXEC
-    a.jcond(BPF_JEQ, SOCK_STREAM, -1, A::kEperm);
-    a.load(arg_lo(2));
-    a.jcond(BPF_JEQ, 0, A::kContinue, -1);
-    a.jcond(BPF_JEQ, IPPROTO_TCP, A::kContinue, A::kEperm);
-  }
-
-  if (o.check_clone_namespaces) {
-    a.label(A::kClone);
-    a.load(arg_lo(0));  // the kernel uses lower_32_bits(clone_flags)
-    a.jcond(BPF_JSET, kCloneNamespaceFlags, A::kEperm, A::kContinue);
-  }
-
-  a.label(A::kEperm);
-  a.ret(kRetEperm);
-  a.label(A::kContinue);
-  return a.finish(out);
-}
 
 struct CtxDeleter {
   void operator()(void* ctx) const { seccomp_release(static_cast<scmp_filter_ctx>(ctx)); }
@@ -316,12 +113,11 @@ void to_json(nlohmann::json& j, const FilterSummary& s) {
 }
 
 int install_raw(const CompiledFilter& filter) noexcept {
-  if (filter.program.empty() || filter.program.size() > BPF_MAXINSNS) return EINVAL;
+  if (filter.program.size() > BPF_MAXINSNS) return EINVAL;
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(filter.program.size());
   prog.filter = const_cast<sock_filter*>(filter.program.data());
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filter.flags, &prog) == 0) return 0;
-  return errno != 0 ? errno : EINVAL;
+  return install_filter(&prog, filter.flags);
 }
 
 std::string install_error_text(int err) {

@@ -1,14 +1,17 @@
 // Seccomp: turning an artifact's SandboxPolicy into a classic-BPF filter.
 //
 // The PARENT (gx) builds and exports the filter while it can still allocate,
-// report and deny; the forked CHILD only calls install_raw()/install(),
-// which makes one seccomp(2) call and never allocates on success.
+// report and deny; the forked CHILD only installs it, with one seccomp(2)
+// call (seccomp/bpf.h: install_filter), last before execveat:
 //
 //   auto filter = seccomp::FilterBuilder::from_policy(policy).build();
 //   if (!filter) return filter.error();          // names the artifact field
-//   ... fork ...  prctl(PR_SET_NO_NEW_PRIVS) ... Landlock ...
-//   if (int err = seccomp::install_raw(*filter)) _exit(report(err));
-//   execveat(fd, "", argv, envp, AT_EMPTY_PATH);
+//   sock_fprog prog{static_cast<unsigned short>(filter->program.size()), filter->program.data()};
+//   ChildPlan plan;                              // lib/confine.h
+//   plan.seccomp = &prog;
+//   plan.seccomp_flags = filter->flags;
+//   ... exec fd, argv, envp, Landlock ruleset ...
+//   auto pid = spawn_confined(plan);             // no_new_privs, Landlock, seccomp, execveat
 //
 // What the filter enforces (docs/seccomp.md has the full picture):
 //  * Architecture first, on every syscall: anything but AUDIT_ARCH_X86_64
@@ -101,11 +104,12 @@ struct CompiledFilter {
   FilterSummary summary;
 };
 
-// Async-signal-safe (one syscall, no allocation): installs the filter on
-// the calling thread. Returns 0 or an errno: EACCES means no_new_privs was
-// not set (PR_SET_NO_NEW_PRIVS is required; it also stops setuid programs
-// such as sudo inside the sandbox); EINVAL an empty program or a flag the
-// kernel lacks. Never returns 0 without a filter in place.
+// seccomp::install_filter (seccomp/bpf.h, the path gx run's child takes)
+// for a CompiledFilter: async-signal-safe, one syscall, no allocation.
+// Returns 0 or an errno: EACCES means no_new_privs was not set
+// (PR_SET_NO_NEW_PRIVS is required; it also stops setuid programs such as
+// sudo inside the sandbox); EINVAL an empty program or a flag the kernel
+// lacks. Never returns 0 without a filter in place.
 int install_raw(const CompiledFilter& filter) noexcept;
 
 // install_raw() as a Decision (sandbox-unavailable on failure). Allocates

@@ -22,8 +22,10 @@
 #include <tuple>
 
 #include "lib/exec_guard.h"
+#include "lib/executable.h"
 #include "lib/landlock.h"
 #include "lib/run_as.h"
+#include "seccomp/bpf.h"
 #include "tests/helpers/probe_harness.h"
 
 using namespace gx;
@@ -243,9 +245,9 @@ TEST_CASE("exec guard: gx's own exec runs, every later exec is refused with EPER
     plan.argv = argv.data();
     plan.envp = envp.data();
     plan.require_confinement = false;
-    const auto& g = exec_guard_program();
+    const auto& g = seccomp::exec_guard_program();
     sock_fprog prog{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-    if (guarded) plan.exec_guard = &prog;
+    if (guarded) plan.notify_filter = &prog;
     SpawnInfo info;
     auto r = spawn_confined(plan, &info);
     dup2(saved, 1);

@@ -100,3 +100,13 @@ TEST_CASE("script_path_unsafe_reason: StrictModes, sticky directories, symlinks,
           std::string::npos);
   }
 }
+
+TEST_CASE("elf_interpreter reads PT_INTERP") {
+  auto interp = elf_interpreter(std::string(GX_HELPERS_DIR) + "/probe_sandbox");
+  REQUIRE(interp.ok());
+  CHECK(interp->find("ld-linux") != std::string::npos);
+  auto not_elf = elf_interpreter(std::string(GX_SOURCE_DIR) + "/lib/landlock.h");
+  REQUIRE_FALSE(not_elf.ok());
+  CHECK(not_elf.error().reason == DenyReason::Malformed);
+  CHECK(elf_interpreter("/nonexistent-gx").error().reason == DenyReason::IoError);
+}

@@ -1,5 +1,6 @@
 // Landlock: the pure planning rules, the protected-path check, and what a
 // real kernel enforces on a child confined with a prepared ruleset.
+#include "lib/executable.h"
 #include "lib/landlock.h"
 
 #include <arpa/inet.h>
@@ -326,15 +327,6 @@ TEST_CASE("canonical_or_planned resolves the existing prefix") {
   CHECK(canonical_or_planned("/nonexistent-gx/x") == "/nonexistent-gx/x");
 }
 
-TEST_CASE("elf_interpreter reads PT_INTERP") {
-  auto interp = elf_interpreter(test::probe_path());
-  REQUIRE(interp.ok());
-  CHECK(interp->find("ld-linux") != std::string::npos);
-  auto not_elf = elf_interpreter(std::string(GX_SOURCE_DIR) + "/lib/landlock.h");
-  REQUIRE_FALSE(not_elf.ok());
-  CHECK(not_elf.error().reason == DenyReason::Malformed);
-  CHECK(elf_interpreter("/nonexistent-gx").error().reason == DenyReason::IoError);
-}
 
 TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   if (kernel_abi_or_skip(6) < 6) return;

@@ -37,6 +37,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "seccomp/bpf.h"
 #include "seccomp/filter_builder.h"
 #include "seccomp/ioctls.h"
 #include "seccomp/syscall_groups.h"
@@ -759,4 +760,51 @@ TEST_CASE("install refuses an empty program instead of succeeding") {
   CHECK_FALSE(d.allowed());
   CHECK(d.reason == DenyReason::SandboxUnavailable);
   CHECK(install_error_text(EACCES).find("no_new_privs") != std::string::npos);
+}
+
+TEST_CASE("the user-notification programs: exec guard and gx learn's observer") {
+  constexpr uint32_t kNotify = SECCOMP_RET_USER_NOTIF;
+  auto run = [](const std::vector<sock_filter>& prog, uint32_t nr, uint64_t arg0 = 0,
+                uint32_t arch = AUDIT_ARCH_X86_64) {
+    seccomp_data d{};
+    d.nr = static_cast<int>(nr);
+    d.arch = arch;
+    d.args[0] = arg0;
+    return run_bpf(prog, d);
+  };
+  const auto& guard = exec_guard_program();
+  CHECK(run(guard, __NR_execve) == kNotify);
+  CHECK(run(guard, __NR_execveat) == kNotify);
+  CHECK(run(guard, __NR_read) == kAllow);
+  CHECK(run(guard, 11 /* i386 execve */, 0, AUDIT_ARCH_I386) == kAllow);  // the main filter kills it
+
+  auto observe = observe_program(7);
+  CHECK(run(observe, __NR_sendmsg, 7) == kAllow);  // the hand-over socket only
+  CHECK(run(observe, __NR_sendmsg, 8) == kNotify);
+  CHECK(run(observe, __NR_sendmsg, 0x100000007ULL) == kAllow);  // an int fd: the low half
+  CHECK(run(observe, __NR_read, 7) == kNotify);
+  CHECK(run(observe, __NR_execveat) == kNotify);
+  CHECK(run(observe, __NR_sendmsg, 7, AUDIT_ARCH_I386) == kNotify);
+}
+
+TEST_CASE("the BPF assembler refuses a missing label and a backward jump") {
+  std::vector<sock_filter> out;
+  Assembler missing;
+  missing.jump(3);
+  missing.ret(SECCOMP_RET_ALLOW);
+  CHECK_FALSE(missing.finish(out));
+  Assembler backward;
+  backward.label(0);
+  backward.ret(SECCOMP_RET_ALLOW);
+  backward.jump(0);
+  CHECK_FALSE(backward.finish(out));
+  Assembler ok;
+  ok.jcond(BPF_JEQ, 1, 0, Assembler::kNext);
+  ok.ret(SECCOMP_RET_KILL_PROCESS);
+  ok.label(0);
+  ok.ret(SECCOMP_RET_ALLOW);
+  REQUIRE(ok.finish(out));
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].jt == 1);
+  CHECK(out[0].jf == 0);
 }

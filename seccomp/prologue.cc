@@ -1,0 +1,138 @@
+#include "seccomp/prologue.h"
+
+#include <asm/ioctls.h>
+#include <linux/audit.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include "seccomp/bpf.h"
+
+namespace gx::seccomp {
+namespace {
+
+constexpr uint32_t kX32SyscallBit = 0x40000000;
+// Namespace-creating clone flags (what unshare(2) would do).
+constexpr uint32_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
+                                          CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
+                                          CLONE_NEWNET;
+// Labels of the prologue's jumps.
+enum Label {
+  kContinue, kEperm, kArchOk, kNotX32, kNotIoctl, kIoctlOk, kIoctlEperm, kSocket, kSocketpair,
+  kClone, kInet, kFlags2, kFlags3, kSetsockopt, kPidArg0, kWhichWho, kIoprio
+};
+constexpr int kNext = Assembler::kNext;
+
+constexpr uint32_t kTcpFastopenConnect = 30;  // linux/tcp.h TCP_FASTOPEN_CONNECT
+constexpr uint32_t kPrioProcess = 0;          // PRIO_PROCESS
+constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
+
+// Syscalls whose first argument is a pid the kernel does not scope to the
+// caller's tree (only a same-uid or CAP_SYS_NICE check): 0 (the caller) only.
+constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,         __NR_sched_setaffinity,
+                                    __NR_sched_setscheduler, __NR_sched_setparam,
+                                    __NR_sched_setattr,      __NR_migrate_pages,
+                                    __NR_move_pages};
+
+}  // namespace
+
+bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
+  Assembler a;
+  a.load(kOffArch);
+  a.jcond(BPF_JEQ, AUDIT_ARCH_X86_64, kArchOk, kNext);
+  a.ret(kRetKill);
+  a.label(kArchOk);
+  a.load(kOffNr);
+  a.jcond(BPF_JGE, kX32SyscallBit, kNext, kNotX32);
+  a.ret(kRetKill);
+  a.label(kNotX32);
+  // The ioctl allowlist comes first and is self-contained (its jumps stay
+  // inside it), so its length never pushes another jump past 255.
+  a.jcond(BPF_JEQ, __NR_ioctl, kNext, kNotIoctl);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, TIOCSTI, kIoctlEperm, kNext);
+  a.jcond(BPF_JEQ, TIOCLINUX, kIoctlEperm, kNext);
+  for (uint32_t r : o.ioctls) a.jcond(BPF_JEQ, r, kIoctlOk, kNext);
+  a.ret(o.default_ret);
+  a.label(kIoctlEperm);
+  a.ret(kRetEperm);
+  a.label(kIoctlOk);
+  a.jump(kContinue);
+  a.label(kNotIoctl);  // A still holds nr
+  a.jcond(BPF_JEQ, __NR_socket, kSocket, kNext);
+  a.jcond(BPF_JEQ, __NR_socketpair, kSocketpair, kNext);
+  if (o.check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, kClone, kNext);
+  // TCP Fast Open connects inside sendto/sendmsg, a path Landlock's
+  // connect-port rule never sees: refuse MSG_FASTOPEN and TCP_FASTOPEN_CONNECT.
+  a.jcond(BPF_JEQ, __NR_sendto, kFlags3, kNext);
+  a.jcond(BPF_JEQ, __NR_sendmmsg, kFlags3, kNext);
+  a.jcond(BPF_JEQ, __NR_sendmsg, kFlags2, kNext);
+  a.jcond(BPF_JEQ, __NR_setsockopt, kSetsockopt, kNext);
+  for (int nr : kPidArg0Syscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), kPidArg0, kNext);
+  a.jcond(BPF_JEQ, __NR_setpriority, kWhichWho, kNext);
+  a.jcond(BPF_JEQ, __NR_ioprio_set, kIoprio, kNext);
+  if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, kEperm, kNext);
+  a.jump(kContinue);
+
+  a.label(kFlags3);
+  a.load(arg_lo(3));
+  a.jcond(BPF_JSET, MSG_FASTOPEN, kEperm, kContinue);
+  a.label(kFlags2);
+  a.load(arg_lo(2));
+  a.jcond(BPF_JSET, MSG_FASTOPEN, kEperm, kContinue);
+  a.label(kSetsockopt);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, IPPROTO_TCP, kNext, kContinue);
+  a.load(arg_lo(2));
+  a.jcond(BPF_JEQ, kTcpFastopenConnect, kEperm, kContinue);
+
+  // pid_t and `int which` are C ints: the kernel reads the low 32 bits.
+  a.label(kPidArg0);
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, 0, kContinue, kEperm);
+  a.label(kWhichWho);  // setpriority(PRIO_PROCESS, 0, prio) only
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, kPrioProcess, kNext, kEperm);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, 0, kContinue, kEperm);
+  a.label(kIoprio);  // ioprio_set(IOPRIO_WHO_PROCESS, 0, prio) only
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, kIoprioWhoProcess, kNext, kEperm);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JEQ, 0, kContinue, kEperm);
+
+  a.label(kSocketpair);
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, AF_UNIX, kContinue, kEperm);
+
+  a.label(kSocket);
+  a.load(arg_lo(0));
+  a.jcond(BPF_JEQ, AF_UNIX, o.unix_sockets ? kContinue : kEperm, kNext);
+  if (o.network == NetMode::None) {
+    a.jump(kEperm);
+  } else {
+    a.jcond(BPF_JEQ, AF_INET, kInet, kNext);
+    a.jcond(BPF_JEQ, AF_INET6, kInet, kEperm);
+    a.label(kInet);
+    a.load(arg_lo(1));
+    a.and_k(0xf);  // SOCK_TYPE_MASK: ignores SOCK_NONBLOCK | SOCK_CLOEXEC
+    a.jcond(BPF_JEQ, SOCK_STREAM, kNext, kEperm);
+    a.load(arg_lo(2));
+    a.jcond(BPF_JEQ, 0, kContinue, kNext);
+    a.jcond(BPF_JEQ, IPPROTO_TCP, kContinue, kEperm);
+  }
+
+  if (o.check_clone_namespaces) {
+    a.label(kClone);
+    a.load(arg_lo(0));  // the kernel uses lower_32_bits(clone_flags)
+    a.jcond(BPF_JSET, kCloneNamespaceFlags, kEperm, kContinue);
+  }
+
+  a.label(kEperm);
+  a.ret(kRetEperm);
+  a.label(kContinue);
+  return a.finish(out);
+}
+
+}  // namespace gx::seccomp
