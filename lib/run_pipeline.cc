@@ -17,6 +17,7 @@
 #include "lib/receipt_key.h"
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
+#include "lib/signature_cache.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
 #include "lib/use_store.h"
@@ -92,7 +93,12 @@ class Pipeline {
     auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
                                     static_cast<UnixTime>(time(nullptr)));
     if (!authority) return authority.error();
-    Verification v = verify_artifact_file(req_.artifact_path, authority->options());
+    // Signatures already verified over these exact bytes are not verified
+    // again (lib/signature_cache.h); trust and revocation are decided afresh.
+    VerifyOptions vo = authority->options();
+    const SignatureCache cache = SignatureCache::open(req_.state_dir, !req_.dry_run);
+    vo.signature_cache = &cache;
+    Verification v = verify_artifact_file(req_.artifact_path, vo);
     out_.report["artifact"] = verification_json(v);
     out_.report["artifact"].erase("decision");
     out_.report["artifact"].erase("reason");
