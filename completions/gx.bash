@@ -14,7 +14,7 @@ _gx_options() {
     sign) echo "--key --output --help" ;;
     verify) echo "--trust --revocations --state --json --print-payload --print-signature --help" ;;
     run) echo "--trust --revocations --state --receipt-key --report --dry-run --json --syslog --help" ;;
-    "log verify") echo "--state --receipt-pubkey --checkpoint --json --help" ;;
+    "log verify") echo "--state --receipt-pubkey --checkpoint --json --all-signatures --incremental --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;
     profiles) echo "--json --help" ;;
