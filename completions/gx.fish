@@ -175,6 +175,8 @@ complete -c gx -n '__gx_is log' -l state -x -a '(__fish_complete_directories)' -
 complete -c gx -n '__gx_is log verify' -l receipt-pubkey -x -a '(__fish_complete_suffix .pub)' -d 'Receipt public key'
 complete -c gx -n '__gx_is log verify' -l checkpoint -r -F -d 'Prove the log extends this checkpoint'
 complete -c gx -n '__gx_is log verify' -l json -d 'Print the report as JSON'
+complete -c gx -n '__gx_is log verify' -l all-signatures -d "Also verify every receipt's signature"
+complete -c gx -n '__gx_is log verify' -l incremental -d 'Check only the receipts after --checkpoint'
 complete -c gx -n '__gx_is log checkpoint' -l receipt-key -x -a '(__fish_complete_suffix .key)' -d 'Receipt private key'
 complete -c gx -n '__gx_is log checkpoint' -s o -l output -r -F -d 'Write the checkpoint to FILE'
 complete -c gx -n '__gx_is log show' -l json -d 'Print receipts as JSON lines'

@@ -2,6 +2,7 @@
 
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
+#include "lib/signature_cache.h"
 
 namespace gx {
 
@@ -22,7 +23,7 @@ ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_
   p.no_write = {state, fs::dirname(fs::absolute(trust_path)), fs::dirname(fs::absolute(revocations_path))};
   std::string self = fs::canonical("/proc/self/exe");
   if (!self.empty()) p.no_write.push_back(self);
-  p.no_access = {state + "/" + std::string(kReceiptKeyFile)};
+  p.no_access = {state + "/" + std::string(kReceiptKeyFile), state + "/" + std::string(kSignatureCacheKeyFile)};
   if (!receipt_key.empty()) p.no_access.push_back(fs::absolute(receipt_key));
   return p;
 }

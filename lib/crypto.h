@@ -104,10 +104,28 @@ class PrivateKey {
   std::string pem() const;  // SEC 1 "EC PRIVATE KEY" PEM (what openssl ecparam -genkey writes)
   const PublicKey& public_key() const { return public_; }
   // Strict-DER, low-S ECDSA signature over PAE(type, body): deterministic
-  // nonce (RFC 6979) with a blinded scalar multiplication, and verified
-  // against the public key before it is returned (a faulty signature from a
-  // deterministic signer can leak the private key).
+  // nonce (RFC 6979) with a blinded scalar multiplication.
+  //
+  // Fault check (a faulty signature from a deterministic signer can leak the
+  // private key: two signatures of one message, one with a fault in R or s,
+  // share k and solve for d). Before returning, sign() recomputes the
+  // signature's ingredients apart from mbedTLS's signing call: k from a fresh
+  // RFC 6979 HMAC_DRBG, R = k*G by a second, differently blinded fixed-base
+  // multiplication, and requires r == x(R) mod n and s*k == +-(e + r*d)
+  // mod n on the encoded output. A transient fault in k, R, r, s, d, e or the
+  // encoding makes one side differ, and the signature is refused. Chosen over
+  // a full verification against the public key (what gx did before, and
+  // minisign does) because it costs one multiplication with the cached table
+  // of G (~4 M instructions) instead of two, one of them building a table for
+  // Q (~13 M), and it catches the same faults. Not caught, as before: a
+  // persistent corruption of G's cached table (a verification uses that table
+  // too), and a private key corrupted in memory before signing; the latter
+  // gives a signature that does not verify (gx log verify reports it), not
+  // a leak, because k is derived from the same corrupted d.
   Result<std::string> sign(std::string_view type, std::string_view body) const;
+  // That fault check on its own: is `signature` exactly what sign() makes
+  // for PAE(type, body) with this key (or its high-S twin)? For tests.
+  bool is_deterministic_signature(std::string_view type, std::string_view body, std::string_view signature) const;
 
  private:
   struct Impl;

@@ -1,5 +1,7 @@
 #include "lib/envelope.h"
 
+#include "lib/signature_cache.h"
+
 #include <algorithm>
 #include <set>
 
@@ -110,7 +112,15 @@ Quorum verify_quorum(std::string_view type, std::string_view body, const std::ve
     // Every trusted key's signature is checked, usable or not: a bad one
     // means the body changed after that key signed, whatever else holds.
     crypto::SigStatus st = crypto::SigStatus::Ok;
-    if (!opts.preverified) st = tk->key.check(type, body, sig.value);
+    if (!opts.preverified) {
+      if (opts.signature_cache && opts.signature_cache->known(tk->key, type, body, sig.value)) {
+        st = crypto::SigStatus::Ok;
+      } else {
+        st = tk->key.check(type, body, sig.value);
+        if (st == crypto::SigStatus::Ok && opts.signature_cache)
+          opts.signature_cache->remember(tk->key, type, body, sig.value);
+      }
+    }
     bool ok = opts.preverified
                   ? std::find(opts.preverified->begin(), opts.preverified->end(), tk->key_id) != opts.preverified->end()
                   : st == crypto::SigStatus::Ok;

@@ -32,6 +32,8 @@
 
 namespace gx {
 
+class SignatureCache;  // lib/signature_cache.h
+
 struct TrustStore;
 struct TrustedKey;
 using UnixTime = int64_t;
@@ -84,6 +86,11 @@ struct QuorumOptions {
   // verified over these same body bytes earlier, e.g. when the revocation
   // index was built); one that is not listed denies (InvalidSignature).
   const std::vector<std::string>* preverified = nullptr;
+  // When set (and preverified is not), a signature this cache has seen pass
+  // a full verification over these exact bytes is not verified again, and
+  // one that passes now is recorded (lib/signature_cache.h). Trust,
+  // validity, revocation and the threshold are decided as without it.
+  const SignatureCache* signature_cache = nullptr;
 };
 
 // The quorum rule, for artifacts and revocation lists alike:

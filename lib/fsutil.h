@@ -52,7 +52,8 @@ bool exists(const std::string& path);
 std::string dirname(const std::string& path);
 // Absolute, lexically normalised path ("a/../b" -> "/cwd/b"); no symlink resolution.
 std::string absolute(const std::string& path);
-// Canonical path with symlinks resolved (realpath); empty on error.
+// Canonical path with symlinks resolved (as realpath(3); one open(O_PATH)
+// and one readlink of /proc/self/fd/N); empty on error, errno set.
 std::string canonical(const std::string& path);
 // True when `inner` equals `outer` or lies below it (both canonical).
 bool path_within(const std::string& inner, const std::string& outer);

@@ -88,12 +88,22 @@ std::string fd_path(int fd) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// Denies when `granted` (canonical) reaches any of `protect`: equal or
-// inside always; containing it only when `containing` (no expansion).
+// gx's own paths, each resolved once per check (canonical_or_planned) rather
+// than once per grant it is compared with: issue #14 counted ~400 readlink
+// calls per run from re-resolving the same few paths.
+ProtectedPaths resolve_protected(const ProtectedPaths& protect) {
+  ProtectedPaths out;
+  for (const auto& p : protect.no_write) out.no_write.push_back(canonical_or_planned(p));
+  for (const auto& p : protect.no_access) out.no_access.push_back(canonical_or_planned(p));
+  return out;
+}
+
+// Denies when `granted` (canonical) reaches any of `protect` (resolved by
+// resolve_protected): equal or inside always; containing it only when
+// `containing` (no expansion).
 Decision check_list(const std::string& granted, const std::vector<std::string>& protect,
                     const std::string& field, const std::string& as_written, const char* why, bool containing) {
-  for (const auto& p : protect) {
-    std::string cp = canonical_or_planned(p);
+  for (const auto& cp : protect) {
     if (cp.empty()) continue;
     if (fs::path_within(granted, cp) || (containing && fs::path_within(cp, granted)))
       return Decision::deny(DenyReason::PolicyMismatch,
@@ -274,7 +284,10 @@ std::string canonical_or_planned(const std::string& path) {
   }
 }
 
-Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+namespace {
+
+// check_protected over already resolved protected paths.
+Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect) {
   const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
                             {&policy.write, "sandbox.write", Kind::Write},
                             {&policy.exec, "sandbox.exec", Kind::Exec}};
@@ -290,10 +303,11 @@ Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& prot
   return Decision::allow();
 }
 
-std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect) {
+// expansion_excludes over already resolved protected paths.
+std::vector<std::string> expansion_excludes_resolved(const std::string& grant, bool is_write,
+                                                     const ProtectedPaths& protect) {
   std::vector<std::string> out;
-  auto consider = [&](const std::string& p, bool skip_files) {
-    std::string cp = canonical_or_planned(p);
+  auto consider = [&](const std::string& cp, bool skip_files) {
     if (cp.empty() || cp == grant || !fs::path_within(cp, grant)) return;
     struct stat st {};
     // Reading gx's executable grants nothing: no need to expand around it.
@@ -309,6 +323,16 @@ std::vector<std::string> expansion_excludes(const std::string& grant, bool is_wr
       outer.push_back(p);
   std::sort(outer.begin(), outer.end());
   return outer;
+}
+
+}  // namespace
+
+Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+  return check_protected_resolved(policy, resolve_protected(protect));
+}
+
+std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect) {
+  return expansion_excludes_resolved(grant, is_write, resolve_protected(protect));
 }
 
 namespace {
@@ -410,7 +434,8 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                                                const std::vector<std::string>& implicit_read) {
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
-  if (auto d = check_protected(policy, protect); !d) return d;
+  const ProtectedPaths resolved = resolve_protected(protect);
+  if (auto d = check_protected_resolved(policy, resolved); !d) return d;
   if (auto d = check_exec_not_writable(policy, implicit_exec); !d) return d;
 
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
@@ -464,7 +489,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
                               field, path);
       if (auto d = check_one(opened, path, field, l.kind == Kind::Write,
-                             l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, protect);
+                             l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, resolved);
           !d)
         return d;
       struct stat st {};
@@ -473,7 +498,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                               "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
                               field, path);
       if (l.kind == Kind::Read || l.kind == Kind::Write) {
-        auto excl = expansion_excludes(opened, l.kind == Kind::Write, protect);
+        auto excl = expansion_excludes_resolved(opened, l.kind == Kind::Write, resolved);
         if (!excl.empty()) {
           if (!S_ISDIR(st.st_mode))
             return Decision::deny(DenyReason::PolicyMismatch, "sandbox grant " + path + " is not a directory but contains " + excl[0],

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <deque>
 #include <system_error>
 #include <thread>
@@ -278,6 +279,25 @@ std::string host_name() { return receipt_for_this_process().host; }
 // Index of the first job whose signature does not verify (jobs.size() when
 // all do). Uses every core: ECDSA verification is what verify spends its time
 // on. Falls back to this thread alone if threads cannot be started.
+// Runs f(0..count-1) on up to 8 threads (this one included); falls back to
+// this thread alone if threads cannot be started.
+template <class F>
+void parallel_for(size_t count, F f) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < count;) f(i);
+  };
+  std::vector<std::thread> helpers;
+  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  try {
+    for (unsigned t = 1; t < cores && count > 1; ++t) helpers.emplace_back(work);
+  } catch (const std::system_error&) {
+    // fewer helpers; `work` below still covers every index
+  }
+  work();
+  for (auto& h : helpers) h.join();
+}
+
 template <class Job>
 size_t first_bad_signature(const crypto::PublicKey& key, const std::vector<Job>& jobs) {
   std::vector<char> ok(jobs.size(), 0);
@@ -578,7 +598,9 @@ Result<VerifyReport> ReceiptLog::verify(const std::optional<Checkpoint>& checkpo
 }
 
 Result<Checkpoint> ReceiptLog::checkpoint() const {
-  auto report = verify();
+  // Chain mode (LogVerifyOptions): the chain and the last receipt's
+  // signature vouch for every receipt, as every signature would.
+  auto report = verify_receipt_log(dir_.path, key_.public_key(), std::nullopt, LogVerifyOptions{});
   if (!report) return report.error();
   if (!report->intact) return report->decision();
   Checkpoint c;
@@ -595,8 +617,78 @@ Result<Checkpoint> ReceiptLog::checkpoint() const {
 
 // ---- read-only ----
 
+namespace {
+
+// Incremental verification: the receipt with seq == count, found by binary
+// search over byte offsets (seq grows by one per line in an intact log; a
+// log where it does not cannot yield a line whose hash is the checkpoint's).
+// Returns the offset just past that line's "\n" and the line, or nullopt.
+struct FoundLine {
+  off_t end = 0;
+  std::string line;
+};
+std::optional<FoundLine> find_receipt_line(int fd, off_t size, uint64_t count) {
+  // The first complete line starting at or after `off`.
+  auto line_from = [&](off_t off) -> std::optional<std::pair<off_t, std::string>> {
+    off_t start = off;
+    if (off > 0) {  // skip to just after the first "\n" at or after off - 1
+      off_t p = off - 1;
+      for (;;) {
+        char chunk[4096];
+        ssize_t n = pread(fd, chunk, sizeof chunk, p);
+        if (n <= 0) return std::nullopt;
+        const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
+        if (nl) {
+          start = p + (nl - chunk) + 1;
+          break;
+        }
+        p += n;
+      }
+    }
+    std::string line;
+    for (off_t p = start;;) {
+      char chunk[8192];
+      ssize_t n = pread(fd, chunk, sizeof chunk, p);
+      if (n <= 0) return std::nullopt;  // no complete line
+      const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
+      line.append(chunk, nl ? static_cast<size_t>(nl - chunk) : static_cast<size_t>(n));
+      if (line.size() > kReceiptMaxLineBytes) return std::nullopt;
+      if (nl) return std::make_pair(start, std::move(line));
+      p += n;
+    }
+  };
+  off_t lo = 0, hi = size;
+  while (lo < hi) {
+    off_t mid = lo + (hi - lo) / 2;
+    auto l = line_from(mid);
+    if (!l) {
+      hi = mid;
+      continue;
+    }
+    json j = json::parse(l->second, nullptr, false);
+    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned()) return std::nullopt;
+    uint64_t seq = j["seq"].get<uint64_t>();
+    off_t end = l->first + static_cast<off_t>(l->second.size()) + 1;
+    if (seq == count) return FoundLine{end, std::move(l->second)};
+    if (seq < count) lo = end;
+    else hi = mid;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
                                         const std::optional<Checkpoint>& checkpoint) {
+  LogVerifyOptions all;
+  all.all_signatures = true;
+  return verify_receipt_log(state_dir, key, checkpoint, all);
+}
+
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint, const LogVerifyOptions& mode) {
+  if (mode.incremental && !checkpoint)
+    return Decision::deny(DenyReason::Usage, "incremental verification starts from a checkpoint", "checkpoint");
   if (checkpoint && !checkpoint->signature_valid(key))
     return Decision::deny(DenyReason::InvalidSignature, "the checkpoint's signature does not verify with the receipt key",
                           "checkpoint");
@@ -631,11 +723,38 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   std::optional<Failure> pending;
   uint64_t n = 0;
   std::string chain_head(kGenesisHash);
+  uint64_t last_line = 0;   // chain mode: the last receipt read, whose signature is checked at the end
+  std::string last_text;    // its line
+  off_t read_limit = snap->size;
+  if (mode.incremental && snap->fd >= 0 && checkpoint->count > 0) {
+    auto found = find_receipt_line(fd.get(), snap->size, checkpoint->count);
+    if (!found)
+      return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) + " (the checkpoint of " +
+                                         checkpoint->time + " covers it: the log was truncated or rewritten)");
+    if (receipt_leaf_hash(found->line) != checkpoint->head)
+      return fail(checkpoint->count, "differs from the checkpoint of " + checkpoint->time +
+                                         " (the log was rewritten at or before this line)");
+    if (lseek(fd.get(), found->end, SEEK_SET) != found->end)
+      return Decision::deny(DenyReason::IoError, "cannot seek in " + log_path);
+    n = checkpoint->count;
+    chain_head = checkpoint->head;
+    rep.records = n;
+    rep.head = chain_head;
+    rep.first_checked = n + 1;
+    rep.checkpoint_matched = true;
+    read_limit = snap->size - found->end;
+  }
   constexpr size_t kBatch = 512;
 
   // Applies a batch; returns a failure to report, if any.
   auto flush = [&]() -> std::optional<Failure> {
-    size_t bad = first_bad_signature(key, jobs);
+    size_t bad = jobs.size();
+    if (mode.all_signatures) {
+      bad = first_bad_signature(key, jobs);
+      rep.signatures_checked += bad < jobs.size() ? bad + 1 : jobs.size();
+    } else if (!jobs.empty()) {
+      last_line = jobs.back().line;
+    }
     for (size_t i = 0; i < bad; ++i) {
       rep.records = jobs[i].line;
       rep.head = jobs[i].hash;
@@ -648,50 +767,101 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     return out;
   };
 
-  LineReader reader(fd.get(), snap->size);
-  std::string line;
-  bool terminated = false, too_long = false;
-  while (!pending && reader.next(line, terminated, too_long)) {
-    ++n;
-    auto cheap = [&]() -> std::optional<Failure> {
-      if (too_long) return Failure{n, "longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes", false};
-      if (!terminated)
-        return Failure{n,
-                       "incomplete final record of " + std::to_string(line.size()) +
-                           " bytes (torn write; the next append moves it to " + std::string(kReceiptTornFile) + ")",
-                       true};
-      json j = json::parse(line, nullptr, false);
-      if (j.is_discarded()) return Failure{n, "not valid JSON", false};
-      if (canonical_dump(j) != line) return Failure{n, "not in canonical form (bytes were changed)", false};
-      auto rec = Receipt::from_json(j);
-      if (!rec) return Failure{n, "not a valid receipt: " + rec.error().explain(), false};
-      if (rec->seq != n)
-        return Failure{n,
-                       "sequence number " + std::to_string(rec->seq) + " where " + std::to_string(n) +
-                           " was expected (a receipt was deleted, duplicated or reordered)",
-                       false};
-      if (rec->prev != chain_head) return Failure{n, "hash link to the previous receipt is broken", false};
-      if (rec->key_id != key_id)
-        return Failure{n, "signed by key " + rec->key_id + ", not the receipt key " + key_id, false};
-      auto sig = crypto::base64_decode(rec->sig);
-      if (!sig) return Failure{n, "signature is not canonical base64", false};
-      j.erase("sig");
-      chain_head = receipt_leaf_hash(line);
-      bool at_checkpoint = checkpoint && checkpoint->count == n;
-      jobs.push_back(SigJob{n, canonical_dump(j), sig.take(), chain_head, at_checkpoint});
-      if (at_checkpoint && checkpoint->head != chain_head)
-        return Failure{n,
-                       "differs from the checkpoint of " + checkpoint->time +
-                           " (the log was rewritten at or before this line)",
-                       false};
-      return std::nullopt;
-    };
-    pending = cheap();
-    if (pending || jobs.size() >= kBatch) {
-      if (auto f = flush()) {
-        rep.torn_tail = f->torn;
-        return fail(f->line, f->why);
+  LineReader reader(fd.get(), read_limit);
+  // Each batch of lines: the checks that need only the line itself (JSON,
+  // canonical form, receipt schema, signature encoding, leaf hash) run on
+  // all cores; then, in log order, the ones that link lines (seq, prev,
+  // key, checkpoint). The first failure in log order is still the one
+  // reported, with the same reason as a line-by-line pass.
+  struct Line {
+    std::string text;
+    bool terminated = false, too_long = false;
+    std::optional<std::string> why;  // line-local failure
+    bool torn = false;
+    Receipt rec;
+    std::string sig, body, hash;
+    bool sig_ok = false;
+  };
+  std::vector<Line> batch;
+  bool eof = false;
+  while (!pending && !eof) {
+    batch.clear();
+    while (batch.size() < kBatch) {
+      Line l;
+      if (!reader.next(l.text, l.terminated, l.too_long)) {
+        eof = true;
+        break;
       }
+      bool last = l.too_long || !l.terminated;
+      batch.push_back(std::move(l));
+      if (last) break;  // a failure anyway: nothing after it is read
+    }
+    parallel_for(batch.size(), [&](size_t i) {
+      Line& l = batch[i];
+      if (l.too_long) {
+        l.why = "longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes";
+        return;
+      }
+      if (!l.terminated) {
+        l.why = "incomplete final record of " + std::to_string(l.text.size()) +
+                " bytes (torn write; the next append moves it to " + std::string(kReceiptTornFile) + ")";
+        l.torn = true;
+        return;
+      }
+      json j = json::parse(l.text, nullptr, false);
+      if (j.is_discarded()) {
+        l.why = "not valid JSON";
+        return;
+      }
+      if (canonical_dump(j) != l.text) {
+        l.why = "not in canonical form (bytes were changed)";
+        return;
+      }
+      auto rec = Receipt::from_json(j);
+      if (!rec) {
+        l.why = "not a valid receipt: " + rec.error().explain();
+        return;
+      }
+      l.rec = rec.take();
+      auto sig = crypto::base64_decode(l.rec.sig);
+      l.sig_ok = sig.ok();
+      if (sig) l.sig = sig.take();
+      l.hash = receipt_leaf_hash(l.text);
+      if (mode.all_signatures) {
+        j.erase("sig");
+        l.body = canonical_dump(j);
+      }
+    });
+    for (Line& l : batch) {
+      ++n;
+      auto linked = [&]() -> std::optional<Failure> {
+        if (l.why) return Failure{n, *l.why, l.torn};
+        if (l.rec.seq != n)
+          return Failure{n,
+                         "sequence number " + std::to_string(l.rec.seq) + " where " + std::to_string(n) +
+                             " was expected (a receipt was deleted, duplicated or reordered)",
+                         false};
+        if (l.rec.prev != chain_head) return Failure{n, "hash link to the previous receipt is broken", false};
+        if (l.rec.key_id != key_id)
+          return Failure{n, "signed by key " + l.rec.key_id + ", not the receipt key " + key_id, false};
+        if (!l.sig_ok) return Failure{n, "signature is not canonical base64", false};
+        chain_head = l.hash;
+        bool at_checkpoint = checkpoint && checkpoint->count == n;
+        if (!mode.all_signatures) last_text = l.text;
+        jobs.push_back(SigJob{n, std::move(l.body), std::move(l.sig), chain_head, at_checkpoint});
+        if (at_checkpoint && checkpoint->head != chain_head)
+          return Failure{n,
+                         "differs from the checkpoint of " + checkpoint->time +
+                             " (the log was rewritten at or before this line)",
+                         false};
+        return std::nullopt;
+      };
+      pending = linked();
+      if (pending) break;
+    }
+    if (auto f = flush()) {
+      rep.torn_tail = f->torn;
+      return fail(f->line, f->why);
     }
   }
   if (auto f = flush()) {
@@ -699,6 +869,18 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     return fail(f->line, f->why);
   }
   if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
+  if (!mode.all_signatures && last_line > 0) {
+    // The last receipt's signature covers its `prev`, hence the whole chain.
+    json j = json::parse(last_text, nullptr, false);
+    auto sig = crypto::base64_decode(j.value("sig", std::string()));
+    j.erase("sig");
+    ++rep.signatures_checked;
+    if (!sig || !key.verify(crypto::kReceiptType, canonical_dump(j), *sig)) {
+      rep.records = last_line - 1;
+      return fail(last_line, "signature does not verify (chain mode checks the last receipt's signature, which "
+                             "covers every earlier receipt; --all-signatures names the first bad one)");
+    }
+  }
   // The head is created before the log and never removed: a log without a
   // valid head lost it (truncation hidden by deleting or garbling the head).
   const HeadRead& head = snap->head;

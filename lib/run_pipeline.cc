@@ -19,6 +19,7 @@
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
 #include "lib/run_as.h"
+#include "lib/signature_cache.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
 #include "lib/use_store.h"
@@ -99,12 +100,16 @@ class Pipeline {
     // A brokered run's uid binding is the caller's (the kernel's word), not
     // the broker's own uid.
     if (req_.peer) authority->host.uid = req_.peer->uid;
+    // Signatures already verified over these exact bytes are not verified
+    // again (lib/signature_cache.h); trust and revocation are decided afresh.
+    VerifyOptions vo = authority->options();
+    const SignatureCache cache = SignatureCache::open(req_.state_dir, !req_.dry_run);
+    vo.signature_cache = &cache;
     ParentSet parents;
     for (const auto& p : req_.parent_artifacts)
       if (Decision d = parents.add_path(p); !d) return d;
-    LineageVerification lv = req_.artifact_bytes
-                                 ? verify_lineage_bytes(*req_.artifact_bytes, parents, authority->options())
-                                 : verify_lineage_file(req_.artifact_path, parents, authority->options());
+    LineageVerification lv = req_.artifact_bytes ? verify_lineage_bytes(*req_.artifact_bytes, parents, vo)
+                                                 : verify_lineage_file(req_.artifact_path, parents, vo);
     Verification& v = lv.leaf;
     out_.report["lineage"] = lineage_json(lv.chain);
     for (size_t i = lv.chain.size(); i-- > 1;) subject_.lineage.push_back(lv.chain[i - 1].digest);

@@ -2,7 +2,10 @@
 // (replay protection).
 //
 // One SQLite database, <state>/uses.db (directory 0700, file 0600), in WAL
-// mode with synchronous=FULL. One row per artifact digest ("sha256:<hex>" of
+// mode with synchronous=FULL; the WAL file (uses.db-wal, and uses.db-shm)
+// persists between processes and is checkpointed by SQLite's automatic
+// checkpoints, not on every close (SQLITE_FCNTL_PERSIST_WAL,
+// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). One row per artifact digest ("sha256:<hex>" of
 // the signed body — never of signature bytes, which are malleable), looked
 // up by primary key (a B-tree: the cost of a run grows with log n, which at
 // 1,000,000 rows is a page or two more than at 1,000).

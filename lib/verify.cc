@@ -54,6 +54,7 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
 
   QuorumOptions qo;
   qo.key_revoked = opts.key_revoked;
+  qo.signature_cache = opts.signature_cache;
   Quorum q = verify_quorum(crypto::kArtifactType, parts->body, *sigs, *opts.trust, opts.now, qo);
   for (const TrustedKey* k : q.signers) {
     v.signers.push_back(k->key_id);

@@ -33,6 +33,8 @@
 
 namespace gx {
 
+class SignatureCache;  // lib/signature_cache.h
+
 struct VerifyOptions {
   UnixTime now = 0;
   // required; its skew_seconds widens every validity window (keys and artifact)
@@ -40,6 +42,7 @@ struct VerifyOptions {
   std::function<bool(const std::string&)> key_revoked;          // by key id; optional
   std::function<bool(const std::string&)> artifact_revoked;     // by artifact digest; optional
   const HostIdentity* host = nullptr;                           // check bindings when set
+  const SignatureCache* signature_cache = nullptr;              // optional (QuorumOptions)
 };
 
 struct Verification {

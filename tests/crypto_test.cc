@@ -215,6 +215,36 @@ TEST_CASE("every other spelling of a valid signature is refused, each for its re
   CHECK(crypto::PublicKey().check(crypto::kArtifactType, "hello", *sig) == crypto::SigStatus::NoKey);
 }
 
+TEST_CASE("the signing fault check accepts exactly the deterministic signature (and its twin)") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  auto sig = key->sign(crypto::kReceiptType, "body");
+  REQUIRE(sig);
+  CHECK(key->is_deterministic_signature(crypto::kReceiptType, "body", *sig));
+  auto [r, s] = read_rs(*sig);
+  CHECK(key->is_deterministic_signature(crypto::kReceiptType, "body", der_sig(r, negate(s))));
+  // A wrong s (as a fault in its computation would give), another message's
+  // signature, another type's, another key's: refused.
+  Scalar s1 = s;
+  s1[31] ^= 1;
+  CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, "body", der_sig(r, s1)));
+  Scalar r1 = r;
+  r1[31] ^= 1;
+  CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, "body", der_sig(r1, s)));
+  auto other_body = key->sign(crypto::kReceiptType, "bodY");
+  REQUIRE(other_body);
+  CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, "body", *other_body));
+  CHECK_FALSE(key->is_deterministic_signature(crypto::kArtifactType, "body", *sig));
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE(other);
+  CHECK_FALSE(other->is_deterministic_signature(crypto::kReceiptType, "body", *sig));
+  CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, "body", sig->substr(1)));
+  // Signing is deterministic: the same body gives the same bytes.
+  auto again = key->sign(crypto::kReceiptType, "body");
+  REQUIRE(again);
+  CHECK(*again == *sig);
+}
+
 TEST_CASE("a loaded key verifies on many threads at once, and copies share it") {
   auto key = crypto::PrivateKey::generate();
   REQUIRE(key);

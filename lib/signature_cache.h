@@ -1,0 +1,75 @@
+// SignatureCache: remembers, per state directory, which (public key, type,
+// body, signature) combinations have already passed a full ECDSA
+// verification, so that `gx run` of an unchanged artifact does not pay for
+// the same verification on every run (issue #14: ~19 M of a run's
+// instructions).
+//
+// What is cached is only the mathematical fact "this signature by this key
+// over PAE(type, body) verifies" -- bound to the exact bytes of the key
+// (DER), the body (SHA-256), the type and the signature. Everything else is
+// decided afresh on every run, exactly as without the cache: whether the key
+// is in the trust store now, its validity and revocation (trust store and
+// revocation list), the threshold, the artifact's time window, its
+// revocation and bindings. So changing the trust store or revoking a key or
+// the artifact takes effect on the next run; a changed artifact byte is a
+// different body digest and is verified in full.
+//
+// Storage, in the private state directory (fs::open_private_dir rules:
+// owned by the caller, 0700, no ancestor writable by others):
+//   signatures.key    32 random bytes (0600), made on first use
+//   signatures.cache  a sequence of 32-byte tags, HMAC-SHA256 under that
+//                     secret of (key DER, type, SHA-256(body), signature)
+// A tag can only be made by someone who can read signatures.key: a governed
+// child cannot (Landlock: the state directory is never writable by it, and
+// signatures.key is in its no-access list, lib/authority.cc own_files), and
+// bytes written into the cache by anyone without the secret match no tag.
+// Files are opened with open_in_dir (no symlink, regular files only); a
+// secret of the wrong size, owner or mode disables the cache.
+//
+// Caveat: whoever can read the state directory outside gx (the caller, root)
+// can forge tags: such a party can equally reset the use store or rewrite
+// the receipt log (lib/use_store.h, lib/receipt_log.h), so the cache adds no
+// new power. Every failure (missing, unreadable, odd-sized file) means "not
+// cached": a full verification, never an acceptance. The cache holds at most
+// kMaxEntries tags; past that it starts over (a cache miss costs one verify).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/crypto.h"
+#include "lib/fsutil.h"
+
+namespace gx {
+
+inline constexpr std::string_view kSignatureCacheFile = "signatures.cache";
+inline constexpr std::string_view kSignatureCacheKeyFile = "signatures.key";
+
+class SignatureCache {
+ public:
+  static constexpr size_t kTagBytes = 32;
+  static constexpr size_t kMaxEntries = 1024;
+
+  // A cache on `state_dir`. With `may_create`, the directory and the secret
+  // are created when missing (gx run); without (--dry-run), a missing
+  // secret gives a cache that knows nothing and records nothing. Never fails:
+  // an unusable cache is a disabled one.
+  static SignatureCache open(const std::string& state_dir, bool may_create);
+
+  bool enabled() const { return dir_.has_value(); }
+  // Was this combination recorded as verified?
+  bool known(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+             std::string_view signature) const;
+  // Records a combination the caller has just verified in full. Best effort.
+  void remember(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+                std::string_view signature) const;
+
+ private:
+  std::string tag(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+                  std::string_view signature) const;
+  std::optional<fs::OpenDir> dir_;
+  std::string secret_;
+};
+
+}  // namespace gx

@@ -1,0 +1,131 @@
+// The signature cache: a tag is known only for the exact (key, type, body,
+// signature) it was recorded for, only under the state's own secret, and a
+// cache file anyone else wrote (garbage, torn, foreign) is never trusted.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "lib/crypto.h"
+#include "lib/signature_cache.h"
+
+using namespace gx;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = "/tmp/gx-sigcache-test.XXXXXX";
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("signature cache: only the exact recorded combination is known") {
+  TempDir t;
+  auto key = crypto::PrivateKey::generate();
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  REQUIRE(other);
+  auto sig = key->sign(crypto::kArtifactType, "body");
+  REQUIRE(sig);
+  const auto& pub = key->public_key();
+  auto cache = SignatureCache::open(t.path + "/state", true);
+  REQUIRE(cache.enabled());
+  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "body", *sig));
+  cache.remember(pub, crypto::kArtifactType, "body", *sig);
+  CHECK(cache.known(pub, crypto::kArtifactType, "body", *sig));
+  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "bodY", *sig));
+  CHECK_FALSE(cache.known(pub, crypto::kReceiptType, "body", *sig));
+  CHECK_FALSE(cache.known(other->public_key(), crypto::kArtifactType, "body", *sig));
+  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "body", *sig + "x"));
+  // A new process (a fresh open) sees the record.
+  auto again = SignatureCache::open(t.path + "/state", false);
+  REQUIRE(again.enabled());
+  CHECK(again.known(pub, crypto::kArtifactType, "body", *sig));
+}
+
+TEST_CASE("signature cache: tags from another secret, garbage and torn files are never trusted") {
+  TempDir t;
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  auto sig = key->sign(crypto::kArtifactType, "body");
+  REQUIRE(sig);
+  const auto& pub = key->public_key();
+  // Another state directory (another secret) records the same combination:
+  // its cache file copied over ours matches nothing here.
+  auto theirs = SignatureCache::open(t.path + "/theirs", true);
+  auto ours = SignatureCache::open(t.path + "/ours", true);
+  REQUIRE(theirs.enabled());
+  REQUIRE(ours.enabled());
+  theirs.remember(pub, crypto::kArtifactType, "body", *sig);
+  REQUIRE(theirs.known(pub, crypto::kArtifactType, "body", *sig));
+  const std::string cache_file = t.path + "/ours/" + std::string(kSignatureCacheFile);
+  write_bytes(cache_file, read_bytes(t.path + "/theirs/" + std::string(kSignatureCacheFile)));
+  CHECK_FALSE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  // A torn file (not a whole number of tags) is not read at all, even if a
+  // valid tag is in it.
+  ours.remember(pub, crypto::kArtifactType, "body", *sig);
+  REQUIRE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  write_bytes(cache_file, read_bytes(cache_file) + "x");
+  CHECK_FALSE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  // The next record starts the file over.
+  ours.remember(pub, crypto::kArtifactType, "body", *sig);
+  CHECK(std::filesystem::file_size(cache_file) == SignatureCache::kTagBytes);
+  CHECK(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  // A replaced secret invalidates every tag made under the old one.
+  write_bytes(t.path + "/ours/" + std::string(kSignatureCacheKeyFile), std::string(32, 'k'));
+  chmod((t.path + "/ours/" + std::string(kSignatureCacheKeyFile)).c_str(), 0600);
+  auto rekeyed = SignatureCache::open(t.path + "/ours", false);
+  REQUIRE(rekeyed.enabled());
+  CHECK_FALSE(rekeyed.known(pub, crypto::kArtifactType, "body", *sig));
+}
+
+TEST_CASE("signature cache: an unusable secret disables the cache") {
+  TempDir t;
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  auto sig = key->sign(crypto::kArtifactType, "body");
+  REQUIRE(sig);
+  const auto& pub = key->public_key();
+  SECTION("dry run on a state without a secret: nothing created, nothing known") {
+    REQUIRE(mkdir((t.path + "/s").c_str(), 0700) == 0);
+    auto c = SignatureCache::open(t.path + "/s", false);
+    CHECK_FALSE(c.enabled());
+    c.remember(pub, crypto::kArtifactType, "body", *sig);
+    CHECK_FALSE(std::filesystem::exists(t.path + "/s/" + std::string(kSignatureCacheKeyFile)));
+    CHECK_FALSE(std::filesystem::exists(t.path + "/s/" + std::string(kSignatureCacheFile)));
+  }
+  SECTION("a secret readable by others, of the wrong size, or a symlink") {
+    auto c = SignatureCache::open(t.path + "/s", true);
+    REQUIRE(c.enabled());
+    const std::string secret = t.path + "/s/" + std::string(kSignatureCacheKeyFile);
+    REQUIRE(chmod(secret.c_str(), 0644) == 0);
+    CHECK_FALSE(SignatureCache::open(t.path + "/s", true).enabled());
+    REQUIRE(chmod(secret.c_str(), 0600) == 0);
+    CHECK(SignatureCache::open(t.path + "/s", true).enabled());
+    write_bytes(secret, std::string(31, 'k'));
+    CHECK_FALSE(SignatureCache::open(t.path + "/s", true).enabled());
+    std::filesystem::remove(secret);
+    write_bytes(t.path + "/elsewhere", std::string(32, 'k'));
+    chmod((t.path + "/elsewhere").c_str(), 0600);
+    std::filesystem::create_symlink(t.path + "/elsewhere", secret);
+    CHECK_FALSE(SignatureCache::open(t.path + "/s", true).enabled());
+  }
+}
