@@ -37,7 +37,7 @@ cp "$T/good" "$T/bin/prog"
 race() {
   local mode=$1 desc=$2 ran=0 denied=0 other=0 runs=0
   "$PY" - "$mode" "$T/bin/prog" "$T/good" "$T/evil" "$((SECONDS_PER_RACE + 5))" "$T/writer.err" <<'PYEOF' &
-import os, sys, time
+import os, random, sys, time
 mode, path, good, evil, limit, errpath = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), sys.argv[6]
 images = [open(good, "rb").read(), open(evil, "rb").read()]
 end = time.time() + limit
@@ -60,6 +60,10 @@ while time.time() < end:
             os.pwrite(fd, data, 0)
             os.ftruncate(fd, len(data))
             os.close(fd)
+            # Hold each image a moment: a slow gx (a sanitizer build) would
+            # otherwise almost never see a whole authorized image, and the
+            # test could not tell that the race was exercised both ways.
+            time.sleep(random.uniform(0, 0.03))
     except OSError as e:
         errors += 1
         open(errpath, "a").write(f"{e}\n")
