@@ -15,6 +15,8 @@ using gx::test::TempDir;
 
 namespace {
 
+const std::string kRoot(1, '/');
+
 std::string sha_of(const std::string& path) {
   auto img = ExecImage::load(path);
   REQUIRE(img.ok());
@@ -27,7 +29,7 @@ Artifact true_artifact(std::vector<ArgPattern> argv = {{"true"}}) {
   a.scope.path = "/usr/bin/true";
   a.scope.sha256 = sha_of("/usr/bin/true");
   a.scope.argv = std::move(argv);
-  a.scope.cwd = "/";
+  a.scope.cwd = kRoot;  // not "/": GCC 12 -O3 -Wrestrict false positive (bug 105329)
   return a;
 }
 
@@ -149,7 +151,7 @@ TEST_CASE("match_invocation: a script needs its interpreter pinned, and runs as 
   a.scope.path = script;
   a.scope.sha256 = sha_of(script);
   a.scope.argv = {{script}, {"x"}};
-  a.scope.cwd = "/";
+  a.scope.cwd = kRoot;
   auto unpinned = match_invocation(a, call({script, "x"}));
   REQUIRE_FALSE(unpinned.ok());
   CHECK(unpinned.error().field == "exec.interpreter");

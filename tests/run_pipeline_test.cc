@@ -84,7 +84,7 @@ struct Setup {
     RunRequest r;
     r.artifact_path = art;
     r.argv = {marker_bin, marker};
-    r.cwd = "/";
+    r.cwd = std::string(1, '/');  // not "/": GCC 12 -O3 -Wrestrict false positive
     r.trust_path = trust;
     r.revocations_path = gxdir + "/revocations.toml";
     r.state_dir = state;
