@@ -266,6 +266,27 @@ Result<Request> decode_request(std::string_view payload) {
   return r;
 }
 
+namespace {
+
+// A frame whose payload is exactly one u32 field (signal, exit).
+Result<uint32_t> decode_one_u32(std::string_view frame, const std::string& name, uint16_t tag,
+                                std::string_view payload) {
+  auto fields = split_fields(frame, payload, 4);
+  if (!fields) return fields.error();
+  std::optional<uint32_t> value;
+  for (const auto& f : *fields) {
+    if (f.tag != tag) return unknown_tag(frame, f.tag);
+    if (value) return duplicate(frame, name);
+    auto v = read_u32(frame, name, f.value);
+    if (!v) return v.error();
+    value = *v;
+  }
+  if (!value) return missing(frame, name);
+  return *value;
+}
+
+}  // namespace
+
 std::string encode_signal(int signo) {
   std::string out;
   put_u32_field(out, kSigNumber, static_cast<uint32_t>(signo));
@@ -273,18 +294,8 @@ std::string encode_signal(int signo) {
 }
 
 Result<int> decode_signal(std::string_view payload) {
-  constexpr std::string_view F = "signal";
-  auto fields = split_fields(F, payload, 4);
-  if (!fields) return fields.error();
-  std::optional<uint32_t> signo;
-  for (const auto& f : *fields) {
-    if (f.tag != kSigNumber) return unknown_tag(F, f.tag);
-    if (signo) return duplicate(F, "signo");
-    auto v = read_u32(F, "signo", f.value);
-    if (!v) return v.error();
-    signo = *v;
-  }
-  if (!signo) return missing(F, "signo");
+  auto signo = decode_one_u32("signal", "signo", kSigNumber, payload);
+  if (!signo) return signo.error();
   if (*signo < 1 || *signo > 64)
     return Decision::deny(DenyReason::InvalidValue, "broker signal frame names signal " + std::to_string(*signo) +
                                                         ", not 1..64",
@@ -320,18 +331,8 @@ std::string encode_exit(int status) {
 }
 
 Result<int> decode_exit(std::string_view payload) {
-  constexpr std::string_view F = "exit";
-  auto fields = split_fields(F, payload, 4);
-  if (!fields) return fields.error();
-  std::optional<uint32_t> status;
-  for (const auto& f : *fields) {
-    if (f.tag != kExitStatus) return unknown_tag(F, f.tag);
-    if (status) return duplicate(F, "status");
-    auto v = read_u32(F, "status", f.value);
-    if (!v) return v.error();
-    status = *v;
-  }
-  if (!status) return missing(F, "status");
+  auto status = decode_one_u32("exit", "status", kExitStatus, payload);
+  if (!status) return status.error();
   if (*status > 255)
     return Decision::deny(DenyReason::InvalidValue, "broker exit frame status " + std::to_string(*status) +
                                                         " is not 0..255",
