@@ -12,19 +12,16 @@
 #include "lib/crypto.h"
 #include "lib/signature_cache.h"
 
+#include "tests/test_util.h"
+
 using namespace gx;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = "/tmp/gx-sigcache-test.XXXXXX";
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+struct TempDir : gx::test::TempDir {
+  TempDir() : gx::test::TempDir("sigcache") {}
 };
+
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;

@@ -16,19 +16,16 @@
 #include "lib/crypto.h"
 #include "lib/use_store.h"
 
+#include "tests/test_util.h"
+
 using namespace gx;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = "/tmp/gx-use-test.XXXXXX";
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
+struct TempDir : gx::test::TempDir {
+  TempDir() : gx::test::TempDir("use") {}
 };
+
 
 std::string digest(const std::string& tag) { return "sha256:" + crypto::sha256_hex(tag); }
 constexpr UnixTime kFar = 4'000'000'000;
