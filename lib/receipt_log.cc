@@ -392,6 +392,13 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
   const std::string log_path = dir.path + "/" + std::string(kReceiptLogFile);
   const bool log_exists = exists_in(dir, kReceiptLogFile);
   const bool own_key = options.receipt_key.empty();
+  auto key_missing = [&] {
+    return Decision::deny(DenyReason::LogUnavailable,
+                          "receipt.key is missing but " + log_path +
+                              " holds receipts signed with it: restore the key (gx never signs an existing log "
+                              "with a new key)",
+                          "receipt-key", dir.path + "/" + std::string(kReceiptKeyFile));
+  };
 
   if (!log_exists) {
     // The key is only ever created after the log: a key without a log means
@@ -404,11 +411,17 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
                             "state directory away to start a new one deliberately",
                             "state", dir.path);
     HeadRead h = read_head(dir);
-    if (h.exists && (!h.head || h.head->count > 0))
-      return Decision::deny(DenyReason::LogTampered,
-                            "receipts.log is missing but receipts.head records receipts (" +
-                                (h.head ? std::to_string(h.head->count) : h.problem) + ")",
-                            "state", dir.path);
+    if (h.exists && (!h.head || h.head->count > 0)) {
+      // Re-check the log: a concurrent first user may have created it and
+      // appended (moving the head on) since our first look.
+      if (!exists_in(dir, kReceiptLogFile))
+        return Decision::deny(DenyReason::LogTampered,
+                              "receipts.log is missing but receipts.head records receipts (" +
+                                  (h.head ? std::to_string(h.head->count) : h.problem) + ")",
+                              "state", dir.path);
+      // Its receipts are signed with its key, created before the first one.
+      if (own_key && !exists_in(dir, kReceiptKeyFile)) return key_missing();
+    }
     // Head first, then the log: from here on a missing head means tampering.
     // Overwrite::No: of concurrent first users exactly one writes it.
     if (!h.exists) {
@@ -428,11 +441,7 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
     // (A concurrent first user creates the key before its first receipt:
     // a key that appeared meanwhile is that one.)
     if ((fstat(fd->get(), &st) != 0 || st.st_size > 0) && !exists_in(dir, kReceiptKeyFile))
-      return Decision::deny(DenyReason::LogUnavailable,
-                            "receipt.key is missing but " + log_path +
-                                " holds receipts signed with it: restore the key (gx never signs an existing log "
-                                "with a new key)",
-                            "receipt-key", dir.path + "/" + std::string(kReceiptKeyFile));
+      return key_missing();
   }
   auto key = load_or_create_receipt_key(dir.path, options.receipt_key);
   if (!key) return key.error();
