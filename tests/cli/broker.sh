@@ -95,6 +95,23 @@ wait "${pids[@]}"
 check "racing connections: exactly one ran" test "$(wc -l <"$W/race" 2>/dev/null)" = 1
 check "racing connections: the others were replays" test "$(grep -l 'denied (replay)' "$T"/race.* | wc -l)" = 3
 
+# --- kept state: a worker that loaded the trust store before it changed ---
+# The broker's next worker loads trust, revocations, key and use store before
+# its connection arrives; files older than the 2 s racy window are then reused
+# by stamp. A change made after that load must decide the very next request.
+art trusted --max-uses 100 --write "$W" -- "$MARK" "$W/m"
+sleep 2.2
+expect_rc 0 "a run (the next worker loads the settled trust store now)" B "$T/cat.toml" -- /bin/cat </dev/null
+sleep 0.5
+"$GX" trust threshold 2 --trust "$TR" >/dev/null 2>&1 || bad "trust threshold 2"
+expect_rc 126 "trust store changed under a loaded worker: denied" B "$T/trusted.toml" -- "$MARK" "$W/m"
+check "denied for the new threshold" grep -q "threshold\|signature" "$T/err"
+no_marker "trust store changed"
+"$GX" trust threshold 1 --trust "$TR" >/dev/null 2>&1 || bad "trust threshold 1"
+expect_rc 0 "trust store restored: runs" B "$T/trusted.toml" -- "$MARK" "$W/m"
+check "marker made after the restore" test -e "$W/m"
+rm -f "$W/m"
+
 # --- revocation: the broker's list, whatever the client says ---
 art revoked --max-uses 100 --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "before revocation" B "$T/revoked.toml" -- "$MARK" "$W/m"
@@ -102,6 +119,16 @@ rm -f "$W/m"
 "$GX" revoke --trust "$TR" --state "$BS" -k "$T/alice.key" "$T/revoked.toml" >/dev/null 2>&1 || bad "revoke"
 expect_denied revoked "revoked artifact" B "$T/revoked.toml" -- "$MARK" "$W/m"
 no_marker "revoked"
+# Again with a settled list that a waiting worker has already loaded.
+art revoked2 --max-uses 100 --write "$W" -- "$MARK" "$W/m"
+sleep 2.2
+expect_rc 0 "before the second revocation" B "$T/revoked2.toml" -- "$MARK" "$W/m"
+rm -f "$W/m"
+sleep 0.5
+"$GX" revoke --trust "$TR" --state "$BS" -k "$T/alice.key" "$T/revoked2.toml" >/dev/null 2>&1 || bad "revoke 2"
+expect_denied revoked "revoked while a loaded worker waited: the next request is denied" \
+  B "$T/revoked2.toml" -- "$MARK" "$W/m"
+no_marker "revoked2"
 
 # --- a malformed request leaves the broker serving ---
 python3 - "$SOCK" <<'EOF' || bad "malformed frames: python client failed"
