@@ -491,7 +491,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) +
       " (state " + config.state_dir + ", trust " + config.trust_path + ", at most " +
       std::to_string(config.max_concurrent) + " at once)");
-  while (!stopping || !workers.empty()) {
+  // A stopping broker also waits for its spare, which exits at the end of
+  // its handoff stream (never killed mid-load).
+  while (!stopping || !workers.empty() || spare) {
     if (!stopping && !spare && std::chrono::steady_clock::now() >= spare_not_before) start_spare();
     pollfd p[2] = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
     int n = poll(p, 2, 1000);
