@@ -130,6 +130,15 @@ expect_denied revoked "revoked while a loaded worker waited: the next request is
   B "$T/revoked2.toml" -- "$MARK" "$W/m"
 no_marker "revoked2"
 
+# --- the spare worker (forked ahead, holding the kept state) killed: still serving ---
+spare_of_broker() { pgrep -P "$BROKER_PID" | head -1; }
+check "the broker keeps a spare worker" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
+kill -KILL "$(spare_of_broker)" 2>/dev/null || bad "no spare to kill"
+expect_rc 0 "served at once after its spare was killed" B "$T/cat.toml" -- /bin/cat </dev/null
+check "a new spare is started" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
+expect_rc 0 "served by the new spare" B "$T/cat.toml" -- /bin/cat </dev/null
+check "the broker logged the dead spare" grep -q "spare worker [0-9]* ended abnormally" "$T/broker.log"
+
 # --- a malformed request leaves the broker serving ---
 python3 - "$SOCK" <<'EOF' || bad "malformed frames: python client failed"
 import socket, sys
