@@ -65,6 +65,37 @@ Result<PeerIdentity> peer_of(int conn) {
   return Decision::deny(DenyReason::IoError, "SO_PEERGROUPS: too many groups");
 }
 
+// SO_PEERPIDFD (Linux 6.5; Debian 12's headers predate it): a pidfd of the
+// very process that connected.
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+// Whether the kernel's pidfd of the connecting process still names
+// `pid` in this pid namespace: the pid in the receipt is that process (alive
+// when the request was taken), not a later one that recycled its number.
+// False when the kernel has no SO_PEERPIDFD or the process is gone.
+bool peer_pid_pinned(int conn, pid_t pid) {
+  int raw = -1;
+  socklen_t len = sizeof raw;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) != 0 || raw < 0) return false;
+  fs::UniqueFd pidfd(raw);
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(raw), 4096);
+  if (!info) return false;
+  auto at = info->find("\nPid:\t");
+  return at != std::string::npos && std::strtol(info->c_str() + at + 6, nullptr, 10) == pid;
+}
+
+// Probed once at start, for the broker's log.
+bool kernel_has_peer_pidfd() {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return false;
+  bool has = peer_pid_pinned(pair[0], getpid());
+  close(pair[0]);
+  close(pair[1]);
+  return has;
+}
+
 void send_error(int conn, const std::string& code, const std::string& message) {
   (void)write_frame(conn, FrameType::Error, encode_error({code, message}));
 }
@@ -251,11 +282,13 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
     if (auto ctx = state.current(static_cast<UnixTime>(time(nullptr)))) run.preloaded = *ctx;
   }
 
+  const bool pinned = peer_pid_pinned(conn, peer.pid);
   RunResult result;
   {
     ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
     result = run_governed(run);
   }
+  result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
   close_fds();
   if (!result.decision && !result.not_started)
     log("denied " + peer_text(peer) + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
@@ -490,7 +523,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
 
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) +
       " (state " + config.state_dir + ", trust " + config.trust_path + ", at most " +
-      std::to_string(config.max_concurrent) + " at once)");
+      std::to_string(config.max_concurrent) + " at once; peers by SO_PEERCRED" +
+      (kernel_has_peer_pidfd() ? ", pids pinned by SO_PEERPIDFD)" : ", no SO_PEERPIDFD on this kernel)"));
   // A stopping broker also waits for its spare, which exits at the end of
   // its handoff stream (never killed mid-load).
   while (!stopping || !workers.empty() || spare) {

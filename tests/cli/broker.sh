@@ -52,6 +52,17 @@ check "receipt peer_gid is the caller's gid" test "$(jq -r .peer_gid <<<"$r")" =
 check "receipt peer_pid is set" test "$(jq -r .peer_pid <<<"$r")" -gt 1
 check "receipt version 3" test "$(jq -r .version <<<"$r")" = 3
 check "the caller's own state was not used" test ! -e "$S/receipts.log"
+# SO_PEERPIDFD (Linux 6.5+): the report says whether the peer's pid was pinned by a pidfd.
+expect_rc 0 "a run with --report" B --report "$T/peer.json" "$T/cat.toml" -- /bin/cat </dev/null
+check "the report names the peer's uid and pid" \
+  test "$(jq -r '[.peer.uid, (.peer.pid > 1)] | map(tostring) | join(" ")' "$T/peer.json")" = "$(id -u) true"
+if python3 -c 'import socket; a, b = socket.socketpair(); a.getsockopt(socket.SOL_SOCKET, 77)' 2>/dev/null; then
+  check "this kernel has SO_PEERPIDFD: the peer's pid is pinned" test "$(jq -r .peer.pid_pinned "$T/peer.json")" = true
+  check "the broker's log says so" grep -q "pids pinned by SO_PEERPIDFD" "$T/broker.log"
+else
+  echo "skip: this kernel has no SO_PEERPIDFD"
+  check "no SO_PEERPIDFD: not pinned" test "$(jq -r .peer.pid_pinned "$T/peer.json")" = false
+fi
 expect_rc 0 "the broker's log verifies" "$GX" log verify --state "$BS"
 
 # --- flags that choose state, trust, revocations or the receipt key are refused ---
