@@ -49,6 +49,12 @@ bool same_usable_keys(const TrustStore& trust, UnixTime then, UnixTime now) {
   return true;
 }
 
+// Whether two stamps name the same file (a database or a directory changes
+// with every use: only another file means reopening).
+bool same_file(const std::optional<FileStamp>& a, const std::optional<FileStamp>& b) {
+  return a && b && a->dev == b->dev && a->ino == b->ino;
+}
+
 }  // namespace
 
 bool ReadStamp::matches(const std::optional<FileStamp>& now_stamp) const {
@@ -96,8 +102,14 @@ Decision WorkerState::refresh_revocations(UnixTime now, bool trust_changed) {
 
 Decision WorkerState::refresh_receipt_log() {
   const std::string key = receipt_key_path();
-  if (receipt_log_ && receipt_key_stamp_.matches(stamp_of(key))) return Decision::allow();
+  // The log and the signature cache hold the state directory open: a
+  // directory replaced at that path means opening them again there.
+  const auto dir = stamp_of(config_.state_dir);
+  if (receipt_log_ && same_file(dir, state_dir_file_) && receipt_key_stamp_.matches(stamp_of(key)))
+    return Decision::allow();
   receipt_log_.reset();
+  signature_cache_.reset();
+  state_dir_file_ = dir;
   ReceiptLogOptions o;
   o.receipt_key = config_.receipt_key;
   o.syslog = config_.syslog;
@@ -111,12 +123,8 @@ Decision WorkerState::refresh_receipt_log() {
 }
 
 Decision WorkerState::refresh_use_store() {
-  auto file = stamp_of(UseStore::db_path(config_.state_dir));
-  // The database changes with every use: only another file (replaced or
-  // removed) means reopening.
-  bool same_file = use_store_ && file && use_store_file_ && file->dev == use_store_file_->dev &&
-                   file->ino == use_store_file_->ino;
-  if (same_file) return Decision::allow();
+  if (use_store_ && same_file(stamp_of(UseStore::db_path(config_.state_dir)), use_store_file_))
+    return Decision::allow();
   use_store_.reset();
   auto opened = UseStore::open(config_.state_dir);
   if (!opened) return opened.error();

@@ -27,7 +27,8 @@
 //     skew) differs between the time it was last verified and `now`: time
 //     enters its verification only there;
 //   - the use store is reopened when <state>/uses.db is another file
-//     (dev, inode) than the one opened.
+//     (dev, inode) than the one opened, the receipt log and signature cache
+//     when the state directory is another directory than the one they hold.
 // A piece that cannot be loaded is an error for the request (fail closed)
 // and is tried again for the next one; nothing stale is ever served.
 //
@@ -101,6 +102,7 @@ class WorkerState {
   UnixTime revocations_checked_at_ = 0;
   std::optional<ReceiptLog> receipt_log_;
   ReadStamp receipt_key_stamp_;
+  std::optional<FileStamp> state_dir_file_;  // the directory the log holds open
   std::optional<SignatureCache> signature_cache_;
   std::optional<UseStore> use_store_;
   std::optional<FileStamp> use_store_file_;

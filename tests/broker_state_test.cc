@@ -153,3 +153,21 @@ TEST_CASE("broker state: a replaced use store is reopened") {
   REQUIRE(state.current(now));
   CHECK(state.loads().use_store == 2);
 }
+
+TEST_CASE("broker state: a state directory replaced at its path is opened again") {
+  Dirs d;
+  WorkerState state(d.config);
+  const auto now = static_cast<UnixTime>(time(nullptr));
+  auto before = state.current(now);
+  REQUIRE(before);
+  const auto loads = state.loads();
+  REQUIRE(rename(d.config.state_dir.c_str(), (d.config.state_dir + ".old").c_str()) == 0);
+  auto after = state.current(now);
+  REQUIRE(after);
+  CHECK(state.loads().receipt_log == loads.receipt_log + 1);
+  CHECK(state.loads().use_store == loads.use_store + 1);
+  // The new log is in the new directory, not the renamed one.
+  CHECK((*after)->receipt_log->state_dir() == d.config.state_dir);
+  struct stat st {};
+  CHECK(stat((d.config.state_dir + "/receipt.key").c_str(), &st) == 0);
+}
