@@ -36,7 +36,7 @@
 
 namespace gx {
 
-class TrustStore;
+struct TrustStore;
 class RevocationList;
 class ReceiptLog;
 class SignatureCache;
