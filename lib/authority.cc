@@ -6,13 +6,16 @@
 
 namespace gx {
 
-VerifyOptions Authority::options() const {
+VerifyOptions Authority::options() const { return verify_options(trust, revocations, host, now); }
+
+VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revocations, const HostIdentity& host,
+                             UnixTime now) {
   VerifyOptions o;
   o.now = now;
   o.trust = &trust;
   o.host = &host;
-  o.key_revoked = [this](const std::string& k) { return revocations.key_revoked(k); };
-  o.artifact_revoked = [this](const std::string& d) { return revocations.artifact_revoked(d); };
+  o.key_revoked = [&revocations](const std::string& k) { return revocations.key_revoked(k); };
+  o.artifact_revoked = [&revocations](const std::string& d) { return revocations.artifact_revoked(d); };
   return o;
 }
 

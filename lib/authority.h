@@ -26,6 +26,12 @@ struct Authority {
   VerifyOptions options() const;
 };
 
+// The same options over state kept elsewhere (a broker's preloaded trust
+// store and revocation list, lib/broker_state.h). Keep all four alive while
+// verifying.
+VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revocations, const HostIdentity& host,
+                             UnixTime now);
+
 // gx's own files, which no governed child may write (state directory with
 // its log and use store, the trust store's and revocation list's
 // directories, the gx binary) or even read (receipt private keys).

@@ -23,6 +23,8 @@
 #include <thread>
 
 #include "lib/broker_protocol.h"
+#include "lib/broker_state.h"
+#include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
@@ -61,6 +63,37 @@ Result<PeerIdentity> peer_of(int conn) {
     groups.resize(std::max<size_t>(glen / sizeof(gid_t), groups.size() * 2));
   }
   return Decision::deny(DenyReason::IoError, "SO_PEERGROUPS: too many groups");
+}
+
+// SO_PEERPIDFD (Linux 6.5; Debian 12's headers predate it): a pidfd of the
+// very process that connected.
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+// Whether the kernel's pidfd of the connecting process still names
+// `pid` in this pid namespace: the pid in the receipt is that process (alive
+// when the request was taken), not a later one that recycled its number.
+// False when the kernel has no SO_PEERPIDFD or the process is gone.
+bool peer_pid_pinned(int conn, pid_t pid) {
+  int raw = -1;
+  socklen_t len = sizeof raw;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) != 0 || raw < 0) return false;
+  fs::UniqueFd pidfd(raw);
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(raw), 4096);
+  if (!info) return false;
+  auto at = info->find("\nPid:\t");
+  return at != std::string::npos && std::strtol(info->c_str() + at + 6, nullptr, 10) == pid;
+}
+
+// Probed once at start, for the broker's log.
+bool kernel_has_peer_pidfd() {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return false;
+  bool has = peer_pid_pinned(pair[0], getpid());
+  close(pair[0]);
+  close(pair[1]);
+  return has;
 }
 
 void send_error(int conn, const std::string& code, const std::string& message) {
@@ -181,7 +214,7 @@ Decision check_stdio(const std::vector<int>& fds) {
 }
 
 // One connection, in the worker process. Returns the worker's exit status.
-int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed,
+int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed, WorkerState& state,
                       const std::function<void(const std::string&)>& log) {
   // A client that stops reading cannot hold the worker forever: every
   // write (error, report, exit) gives up after the request timeout.
@@ -242,12 +275,20 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   run.syslog = c.syslog;
   run.peer = peer;
   for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
+  // The worker's open state, brought up to date. When a piece cannot be
+  // loaded the pipeline loads everything itself and denies exactly as a
+  // standalone run would, with its receipt.
+  if (!run.dry_run) {
+    if (auto ctx = state.current(static_cast<UnixTime>(time(nullptr)))) run.preloaded = *ctx;
+  }
 
+  const bool pinned = peer_pid_pinned(conn, peer.pid);
   RunResult result;
   {
     ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
     result = run_governed(run);
   }
+  result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
   close_fds();
   if (!result.decision && !result.not_started)
     log("denied " + peer_text(peer) + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
@@ -259,11 +300,25 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   return 0;
 }
 
-// Kills every child of the broker that is not one of its workers: the
-// re-parented remains of a worker that died (the broker is the subreaper).
-void kill_strays(const std::set<pid_t>& workers) {
+// Kills every child of the broker that is not one of its workers (or the
+// spare): the re-parented remains of a worker that died (the broker is the
+// subreaper).
+void kill_strays(const std::set<pid_t>& workers, pid_t spare) {
   for (pid_t p : children_of_thread(static_cast<pid_t>(gettid())))
-    if (!workers.count(p)) kill(p, SIGKILL);
+    if (!workers.count(p) && p != spare) kill(p, SIGKILL);
+}
+
+// The worker side of one connection: the peer as the kernel reports it to
+// this process, the allow lists, then the request.
+int serve_connection(const BrokerConfig& config, const AllowList& allow, uid_t self, int conn, WorkerState& state,
+                     const std::function<void(const std::string&)>& log) {
+  auto peer = peer_of(conn);
+  if (!peer) {
+    log("connection refused: " + peer.error().explain());
+    return 0;
+  }
+  bool allowed = allow.allows(self, peer->uid, peer->gid, peer->groups);
+  return handle_connection(config, conn, *peer, allowed, state, log);
 }
 
 }  // namespace
@@ -377,12 +432,31 @@ RunResult result_from_json(const nlohmann::json& j) {
   return r;
 }
 
+namespace {
+
+// Builds P-256's fixed-base table for G in this process, so that every
+// worker forked from it signs its receipts without rebuilding it (~5 M
+// instructions each, docs/performance.md). Best effort.
+void warm_up_signing() {
+  if (auto key = crypto::PrivateKey::generate()) (void)key->sign("gx-broker-warm-up", "");
+}
+
+// The next worker, forked before its connection arrives: it has opened the
+// broker's state (WorkerState) and waits on `handoff` for the connection.
+struct Spare {
+  pid_t pid = -1;
+  fs::UniqueFd handoff;
+};
+
+}  // namespace
+
 Decision serve(const BrokerConfig& config, const Listener& listener,
                const std::function<void(const std::string&)>& log) {
   auto allow = resolve_allow_list(config);
   if (!allow) return allow.error();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable, "PR_SET_CHILD_SUBREAPER: " + fs::errno_text(errno));
+  warm_up_signing();
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&handled, s);
@@ -395,11 +469,66 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   const pid_t broker_pid = getpid();
   const uid_t self = geteuid();
   std::set<pid_t> workers;
+  std::optional<Spare> spare;
+  auto spare_not_before = std::chrono::steady_clock::now();
   bool stopping = false;
+
+  // In a new worker: dies with the broker (its own child dies with it),
+  // holds nothing of the accept loop's.
+  auto become_worker = [&] {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != broker_pid) _exit(1);
+    close(sfd);
+    close(listener.fd);
+    if (spare) spare->handoff = fs::UniqueFd();
+    sigset_t mask = old_mask;
+    for (int s : kForwardable) sigaddset(&mask, s);
+    sigdelset(&mask, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &mask, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+  };
+  auto start_spare = [&] {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+      log("socketpair: " + fs::errno_text(errno));
+      return;
+    }
+    pid_t w = fork();
+    if (w < 0) {
+      log("fork: " + fs::errno_text(errno));
+      close(pair[0]);
+      close(pair[1]);
+      return;
+    }
+    if (w == 0) {
+      become_worker();
+      close(pair[0]);
+      WorkerState state(config);
+      state.preload(static_cast<UnixTime>(time(nullptr)));
+      // The handoff: one frame carrying the accepted connection; end of
+      // stream means the broker is stopping (or gone).
+      auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);
+      if (!handed || handed->fds.size() != 1) _exit(0);
+      close(pair[1]);
+      int conn = handed->fds[0];
+      int rc = serve_connection(config, *allow, self, conn, state, log);
+      close(conn);
+      _exit(rc);
+    }
+    close(pair[1]);
+    spare.emplace();
+    spare->pid = w;
+    spare->handoff = fs::UniqueFd(pair[0]);
+  };
+
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) +
       " (state " + config.state_dir + ", trust " + config.trust_path + ", at most " +
-      std::to_string(config.max_concurrent) + " at once)");
-  while (!stopping || !workers.empty()) {
+      std::to_string(config.max_concurrent) + " at once; peers by SO_PEERCRED" +
+      (kernel_has_peer_pidfd() ? ", pids pinned by SO_PEERPIDFD)" : ", no SO_PEERPIDFD on this kernel)"));
+  // A stopping broker also waits for its spare, which exits at the end of
+  // its handoff stream (never killed mid-load).
+  while (!stopping || !workers.empty() || spare) {
+    if (!stopping && !spare && std::chrono::steady_clock::now() >= spare_not_before) start_spare();
     pollfd p[2] = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
     int n = poll(p, 2, 1000);
     if (n < 0 && errno != EINTR) {
@@ -415,6 +544,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
           for (pid_t w : workers) kill(w, SIGTERM);
         } else {
           stopping = true;
+          if (spare) spare->handoff = fs::UniqueFd();  // the spare sees end of stream and exits
           log("stopping: no new connections; waiting for " + std::to_string(workers.size()) + " running request(s)");
         }
       }
@@ -423,10 +553,20 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       int status = 0;
       pid_t w = waitpid(-1, &status, WNOHANG);
       if (w <= 0) break;
-      if (workers.erase(w) && (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)))
+      bool abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+      if (spare && w == spare->pid) {
+        spare.reset();
+        if (abnormal && !stopping) {
+          log("spare worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) +
+              "); the next starts in 1 s");
+          spare_not_before = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        }
+        continue;
+      }
+      if (workers.erase(w) && abnormal)
         log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
     }
-    kill_strays(workers);
+    kill_strays(workers, spare ? spare->pid : -1);
     if (stopping || n <= 0 || !(p[1].revents & POLLIN)) continue;
     for (;;) {
       int conn = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
@@ -448,7 +588,19 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         close(conn);
         continue;
       }
-      bool allowed = allow->allows(self, peer->uid, peer->gid, peer->groups);
+      if (spare) {
+        // The spare takes it; a spare that cannot (it died) is replaced
+        // by a worker forked for this connection.
+        if (write_frame(spare->handoff.get(), FrameType::Request, "", {conn})) {
+          workers.insert(spare->pid);
+          spare.reset();
+          close(conn);
+          start_spare();
+          continue;
+        }
+        kill(spare->pid, SIGKILL);  // reaped below like any child that is not a worker
+        spare.reset();
+      }
       pid_t w = fork();
       if (w < 0) {
         log("fork: " + fs::errno_text(errno));
@@ -457,23 +609,19 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         continue;
       }
       if (w == 0) {
-        // The worker: dies with the broker; its own child dies with it.
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        if (getppid() != broker_pid) _exit(1);
-        close(sfd);
-        close(listener.fd);
-        sigset_t mask = old_mask;
-        for (int s : kForwardable) sigaddset(&mask, s);
-        sigdelset(&mask, SIGCHLD);
-        sigprocmask(SIG_SETMASK, &mask, nullptr);
-        signal(SIGPIPE, SIG_IGN);
-        int rc = handle_connection(config, conn, *peer, allowed, log);
+        become_worker();
+        WorkerState state(config);
+        int rc = serve_connection(config, *allow, self, conn, state, log);
         close(conn);
         _exit(rc);
       }
       workers.insert(w);
       close(conn);
     }
+  }
+  if (spare) {
+    spare->handoff = fs::UniqueFd();
+    waitpid(spare->pid, nullptr, 0);
   }
   close(sfd);
   sigprocmask(SIG_SETMASK, &old_mask, nullptr);

@@ -7,6 +7,8 @@
 //
 // Process model:
 //   broker (accept loop; PR_SET_CHILD_SUBREAPER)
+//    ├ spare: the next worker, forked ahead; it loads the kept state
+//    │  (lib/broker_state.h) and waits for the accepted connection
 //    └ worker, one per connection (fork; PDEATHSIG SIGKILL; subreaper)
 //       └ the governed child (PDEATHSIG SIGKILL, confine.h) └ its tree
 // Per connection, in order:
@@ -14,13 +16,18 @@
 //      word, translated into the broker's user namespace, so a caller inside
 //      its own user namespace is its real uid;
 //   2. more than max_concurrent workers running: Error "busy", closed;
-//   3. fork the worker; it checks the allow lists BEFORE reading anything:
+//   3. hand the connection to the spare (one frame carrying the fd over a
+//      private socketpair; a spare that cannot take it is killed and a
+//      worker forked for the connection), then fork the next spare. The
+//      worker takes SO_PEERCRED itself and checks the allow lists BEFORE
+//      reading anything:
 //      refused callers get Error "runtime-identity", a denied receipt and a
 //      log line naming uid, gid and pid;
 //   4. the request (one frame, exactly 3 fds) within request_timeout_ms,
 //      else Error and a log line;
-//   5. run_governed with the broker's trust store, revocations, state and
-//      receipt key, RunRequest::peer and the client's fds as stdio. Signal
+//   5. run_governed with the worker's kept state brought up to date
+//      (RunRequest::preloaded; lib/broker_state.h says when each piece is
+//      re-read), RunRequest::peer and the client's fds as stdio. Signal
 //      frames become signals to the worker, which supervise forwards to the
 //      child. If the client disconnects mid-run the child gets SIGTERM, and
 //      SIGKILL kDisconnectGraceMs later; its finished receipt is written;

@@ -67,8 +67,15 @@ class Pipeline {
   }
 
  private:
+  // A supervisor's open state (PreloadedState); never for --dry-run.
+  PreloadedState* preloaded() const { return req_.dry_run ? nullptr : req_.preloaded; }
+
   void open_log() {
     if (req_.dry_run) return;
+    if (preloaded()) {
+      log_ = preloaded()->receipt_log;
+      return;
+    }
     if (Decision d = ensure_state_dir(req_.state_dir); !d) {
       log_error_ = d;
       return;
@@ -77,7 +84,7 @@ class Pipeline {
     o.receipt_key = req_.receipt_key;
     o.syslog = req_.syslog;
     auto log = ReceiptLog::open(req_.state_dir, o);
-    if (log) log_.emplace(log.take());
+    if (log) log_ = &own_log_.emplace(log.take());
     else log_error_ = log.error();
   }
 
@@ -94,17 +101,27 @@ class Pipeline {
   }
 
   Decision authorize() {
-    auto authority = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir,
-                                    static_cast<UnixTime>(time(nullptr)));
-    if (!authority) return authority.error();
+    const auto now = static_cast<UnixTime>(time(nullptr));
+    std::optional<Authority> authority;
+    HostIdentity preloaded_host;
+    if (!preloaded()) {
+      auto loaded = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir, now);
+      if (!loaded) return loaded.error();
+      authority.emplace(loaded.take());
+    } else {
+      preloaded_host = HostIdentity::current();
+    }
+    HostIdentity& host = authority ? authority->host : preloaded_host;
     // A brokered run's uid binding is the caller's (the kernel's word), not
     // the broker's own uid.
-    if (req_.peer) authority->host.uid = req_.peer->uid;
+    if (req_.peer) host.uid = req_.peer->uid;
+    VerifyOptions vo = authority ? authority->options()
+                                 : verify_options(*preloaded()->trust, *preloaded()->revocations, host, now);
     // Signatures already verified over these exact bytes are not verified
     // again (lib/signature_cache.h); trust and revocation are decided afresh.
-    VerifyOptions vo = authority->options();
-    const SignatureCache cache = SignatureCache::open(req_.state_dir, !req_.dry_run);
-    vo.signature_cache = &cache;
+    std::optional<SignatureCache> own_cache;
+    vo.signature_cache = preloaded() ? preloaded()->signature_cache
+                                     : &own_cache.emplace(SignatureCache::open(req_.state_dir, !req_.dry_run));
     ParentSet parents;
     for (const auto& p : req_.parent_artifacts)
       if (Decision d = parents.add_path(p); !d) return d;
@@ -207,8 +224,13 @@ class Pipeline {
     if (Decision d = log_->preflight(); !d) return d;
     // The use is spent before anything runs: a crash after this point
     // loses a use, never grants an extra one.
-    auto store = UseStore::open(req_.state_dir);
-    if (!store) return store.error();
+    std::optional<UseStore> own_store;
+    UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
+    if (!store) {
+      auto opened = UseStore::open(req_.state_dir);
+      if (!opened) return opened.error();
+      store = &own_store.emplace(opened.take());
+    }
     auto use = store->reserve(subject_.artifact_digest, artifact_.max_uses, artifact_.not_after);
     if (!use) return use.error();
     out_.report["use"] = {{"number", use->use_number}, {"max_uses", use->max_uses}};
@@ -305,7 +327,8 @@ class Pipeline {
   const RunRequest& req_;
   RunResult out_;
   Receipt subject_;
-  std::optional<ReceiptLog> log_;
+  std::optional<ReceiptLog> own_log_;
+  ReceiptLog* log_ = nullptr;  // own_log_ or the supervisor's
   Decision log_error_;
   Artifact artifact_;
   std::optional<MatchedInvocation> match_;

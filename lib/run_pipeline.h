@@ -36,6 +36,12 @@
 
 namespace gx {
 
+struct TrustStore;
+class RevocationList;
+class ReceiptLog;
+class SignatureCache;
+class UseStore;
+
 // Formerly set by gx for its child and trusted by a nested gx: forgeable,
 // so never read now, and stripped with GX_PARENT_RECEIPT from every child's
 // environment. Lineage is proven (lib/lineage.h), not claimed.
@@ -48,6 +54,21 @@ struct PeerIdentity {
   uid_t uid = 0;
   gid_t gid = 0;
   std::vector<gid_t> groups;  // supplementary groups
+};
+
+// State a long-lived supervisor (the broker's worker, lib/broker_state.h)
+// has already opened, used instead of opening it from trust_path,
+// revocations_path, state_dir and receipt_key (which still name them in
+// messages and in the sandbox's protected paths). The supervisor vouches
+// that each is current for this request: the revocation list verified
+// against this trust store at the request's time, the receipt log and use
+// store on state_dir. Not used by --dry-run, which opens nothing writable.
+struct PreloadedState {
+  const TrustStore* trust = nullptr;
+  const RevocationList* revocations = nullptr;
+  ReceiptLog* receipt_log = nullptr;
+  const SignatureCache* signature_cache = nullptr;
+  UseStore* use_store = nullptr;
 };
 
 struct RunRequest {
@@ -81,6 +102,8 @@ struct RunRequest {
   // receipt's parent. The artifact must then name a parent (its chain
   // verified), else lineage-inconsistency.
   std::string parent_receipt;
+  // Set only by a supervisor that keeps its state open (see PreloadedState).
+  PreloadedState* preloaded = nullptr;
 };
 
 struct RunResult {

@@ -52,6 +52,17 @@ check "receipt peer_gid is the caller's gid" test "$(jq -r .peer_gid <<<"$r")" =
 check "receipt peer_pid is set" test "$(jq -r .peer_pid <<<"$r")" -gt 1
 check "receipt version 3" test "$(jq -r .version <<<"$r")" = 3
 check "the caller's own state was not used" test ! -e "$S/receipts.log"
+# SO_PEERPIDFD (Linux 6.5+): the report says whether the peer's pid was pinned by a pidfd.
+expect_rc 0 "a run with --report" B --report "$T/peer.json" "$T/cat.toml" -- /bin/cat </dev/null
+check "the report names the peer's uid and pid" \
+  test "$(jq -r '[.peer.uid, (.peer.pid > 1)] | map(tostring) | join(" ")' "$T/peer.json")" = "$(id -u) true"
+if python3 -c 'import socket; a, b = socket.socketpair(); a.getsockopt(socket.SOL_SOCKET, 77)' 2>/dev/null; then
+  check "this kernel has SO_PEERPIDFD: the peer's pid is pinned" test "$(jq -r .peer.pid_pinned "$T/peer.json")" = true
+  check "the broker's log says so" grep -q "pids pinned by SO_PEERPIDFD" "$T/broker.log"
+else
+  echo "skip: this kernel has no SO_PEERPIDFD"
+  check "no SO_PEERPIDFD: not pinned" test "$(jq -r .peer.pid_pinned "$T/peer.json")" = false
+fi
 expect_rc 0 "the broker's log verifies" "$GX" log verify --state "$BS"
 
 # --- flags that choose state, trust, revocations or the receipt key are refused ---
@@ -95,6 +106,23 @@ wait "${pids[@]}"
 check "racing connections: exactly one ran" test "$(wc -l <"$W/race" 2>/dev/null)" = 1
 check "racing connections: the others were replays" test "$(grep -l 'denied (replay)' "$T"/race.* | wc -l)" = 3
 
+# --- kept state: a worker that loaded the trust store before it changed ---
+# The broker's next worker loads trust, revocations, key and use store before
+# its connection arrives; files older than the 2 s racy window are then reused
+# by stamp. A change made after that load must decide the very next request.
+art trusted --max-uses 100 --write "$W" -- "$MARK" "$W/m"
+sleep 2.2
+expect_rc 0 "a run (the next worker loads the settled trust store now)" B "$T/cat.toml" -- /bin/cat </dev/null
+sleep 0.5
+"$GX" trust threshold 2 --trust "$TR" >/dev/null 2>&1 || bad "trust threshold 2"
+expect_rc 126 "trust store changed under a loaded worker: denied" B "$T/trusted.toml" -- "$MARK" "$W/m"
+check "denied for the new threshold" grep -q "threshold\|signature" "$T/err"
+no_marker "trust store changed"
+"$GX" trust threshold 1 --trust "$TR" >/dev/null 2>&1 || bad "trust threshold 1"
+expect_rc 0 "trust store restored: runs" B "$T/trusted.toml" -- "$MARK" "$W/m"
+check "marker made after the restore" test -e "$W/m"
+rm -f "$W/m"
+
 # --- revocation: the broker's list, whatever the client says ---
 art revoked --max-uses 100 --write "$W" -- "$MARK" "$W/m"
 expect_rc 0 "before revocation" B "$T/revoked.toml" -- "$MARK" "$W/m"
@@ -102,6 +130,25 @@ rm -f "$W/m"
 "$GX" revoke --trust "$TR" --state "$BS" -k "$T/alice.key" "$T/revoked.toml" >/dev/null 2>&1 || bad "revoke"
 expect_denied revoked "revoked artifact" B "$T/revoked.toml" -- "$MARK" "$W/m"
 no_marker "revoked"
+# Again with a settled list that a waiting worker has already loaded.
+art revoked2 --max-uses 100 --write "$W" -- "$MARK" "$W/m"
+sleep 2.2
+expect_rc 0 "before the second revocation" B "$T/revoked2.toml" -- "$MARK" "$W/m"
+rm -f "$W/m"
+sleep 0.5
+"$GX" revoke --trust "$TR" --state "$BS" -k "$T/alice.key" "$T/revoked2.toml" >/dev/null 2>&1 || bad "revoke 2"
+expect_denied revoked "revoked while a loaded worker waited: the next request is denied" \
+  B "$T/revoked2.toml" -- "$MARK" "$W/m"
+no_marker "revoked2"
+
+# --- the spare worker (forked ahead, holding the kept state) killed: still serving ---
+spare_of_broker() { pgrep -P "$BROKER_PID" | head -1; }
+check "the broker keeps a spare worker" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
+kill -KILL "$(spare_of_broker)" 2>/dev/null || bad "no spare to kill"
+expect_rc 0 "served at once after its spare was killed" B "$T/cat.toml" -- /bin/cat </dev/null
+check "a new spare is started" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
+expect_rc 0 "served by the new spare" B "$T/cat.toml" -- /bin/cat </dev/null
+check "the broker logged the dead spare" grep -q "spare worker [0-9]* ended abnormally" "$T/broker.log"
 
 # --- a malformed request leaves the broker serving ---
 python3 - "$SOCK" <<'EOF' || bad "malformed frames: python client failed"

@@ -102,6 +102,20 @@ expect_denied replay "even with a fresh --state of its own, gx run --broker cann
   as_user gxtest "$GX" run --broker "$SOCK" "$T/once.toml" -- "$H/try_marker" "$W/m"
 no_marker "third try"
 
+# --- one use, two different clients racing on two connections ---
+for round in 1 2 3; do
+  art "race$round" --no-bind-user --max-uses 1 --write "$W" -- /bin/sh -c 'echo x >> "$0"' "$W/race$round"
+  as_user gxtest "$GX" run --broker "$SOCK" "$T/race$round.toml" -- /bin/sh -c 'echo x >> "$0"' "$W/race$round" \
+    >/dev/null 2>"$T/race$round.user" &
+  p1=$!
+  B "$T/race$round.toml" -- /bin/sh -c 'echo x >> "$0"' "$W/race$round" >/dev/null 2>"$T/race$round.root" &
+  p2=$!
+  wait "$p1" "$p2"
+  check "round $round: gxtest and root racing, exactly one ran" test "$(wc -l <"$W/race$round" 2>/dev/null)" = 1
+  check "round $round: the other was a replay" \
+    test "$(cat "$T/race$round.user" "$T/race$round.root" | grep -c 'denied (replay)')" = 1
+done
+
 # --- a user the allow lists do not name is refused, recorded, and nothing runs ---
 expect_denied runtime-identity "nobody is not allowed" as_user nobody "$GX" run --broker "$SOCK" "$T/ctl.toml" -- "$H/try_marker" "$W/m"
 no_marker "not allowed"
