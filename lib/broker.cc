@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "lib/broker_protocol.h"
@@ -176,6 +177,20 @@ Decision check_stdio(const std::vector<int>& fds) {
       return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
     if (S_ISDIR(st.st_mode))
       return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a directory", "fds");
+    // Landlock's exec rules never cover a memfd: the command could exec
+    // /proc/self/fd/N and run code no exec path allows (memfd_create is
+    // refused inside the sandbox for the same reason).
+    if (S_ISREG(st.st_mode)) {
+      char target[16] = {};
+      std::string link = "/proc/self/fd/" + std::to_string(fds[i]);
+      ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+      if (n < 0)
+        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link, "fds");
+      if (std::string_view(target, static_cast<size_t>(n)).starts_with("/memfd:"))
+        return Decision::deny(DenyReason::InvalidValue,
+                              "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
+                              "fds", "memfd");
+    }
   }
   return Decision::allow();
 }
