@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Attack: the caller hands the broker a unix socket as stdin: it sends the command a memfd over it (SCM_RIGHTS) to exec past Landlock's exec rules, or leaves it unconnected for the command to connect() to any named socket.
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../cli/lib/common.bash"
+source "$HERE/../cli/lib/run_env.bash"
+source "$HERE/../cli/lib/broker_env.bash"
+start_broker || finish
+# exec is not [] (no exec guard): Landlock alone decides what may be executed.
+art payload --max-uses 10 --write "$W" --exec /usr/bin/true -- "$H/try_recv_exec" "$H/try_marker" "$W/m"
+
+# client KIND WHEN: stdin is one end of a socketpair; through the other end
+# the client sends a read-only fd of a copy of try_marker: a memfd (KIND
+# memfd) or a file in $T outside the exec rules (KIND file), before it starts
+# gx (WHEN early: already queued) or while the command waits for it (late).
+client() {
+  python3 - "$1" "$2" "$GX" "$SOCK" "$T/payload.toml" "$H/try_recv_exec" "$H/try_marker" "$W/m" "$T/payload-file" <<'PY'
+import os, socket, subprocess, sys, time
+kind, when, gx, sock, art, recv_exec, marker_prog, marker, copy = sys.argv[1:10]
+code = open(marker_prog, "rb").read()
+if kind == "memfd":
+    rw = os.memfd_create("payload", 0)
+    os.write(rw, code)
+else:
+    rw = os.open(copy, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o755)
+    os.write(rw, code)
+ro = os.open(f"/proc/self/fd/{rw}", os.O_RDONLY)  # no writer left: else ETXTBSY
+os.close(rw)
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+def send():
+    try:
+        socket.send_fds(ours, [b"x"], [ro])
+        print("sent")
+    except OSError as e:
+        print("send refused", e.errno)
+        ours.sendall(b"x")  # the command stops waiting: "no fd"
+if when == "early": send()
+p = subprocess.Popen([gx, "run", "--broker", sock, art, "--", recv_exec, marker_prog, marker],
+                     stdin=theirs.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+theirs.close()
+if when == "late":
+    time.sleep(1)
+    send()
+out, err = p.communicate(timeout=60)
+print("rc", p.returncode, "out", out.strip().replace("\n", " "), "err", err.strip().replace("\n", " "))
+PY
+}
+
+# Control: a plain file received the same way is refused by Landlock.
+client file late >"$T/file.out" 2>&1
+check "control: exec of a received file outside the exec rules is refused: $(cat "$T/file.out")" \
+  grep -Eq "EACCES|send refused" "$T/file.out"
+check "control: the marker was not made" test ! -e "$W/m"
+
+client memfd early >"$T/early.out" 2>&1
+check "a socket with a memfd already queued is refused: $(cat "$T/early.out")" \
+  grep -q "^rc 126 .*invalid-value.*unix-socket" "$T/early.out"
+check "the program in the memfd never ran (no marker)" test ! -e "$W/m"
+
+client memfd late >"$T/late.out" 2>&1
+# Sent after the broker's check: the kernel refuses it (EPERM), the command
+# gets no fd; sent before it (a slow machine): queued, and refused as above.
+check "a memfd sent while the command runs never reaches it: $(cat "$T/late.out")" \
+  grep -Eq "^send refused 1$|^rc 126 .*unix-socket" "$T/late.out"
+check "the program in the memfd never ran (no marker)" test ! -e "$W/m"
+
+# An unconnected unix socket as stdin: the command could connect() it to any
+# named socket without socket(AF_UNIX), though its artifact says unix_sockets = false.
+art conn --max-uses 10 -- "$H/try_stdin_connect" "$T/outside.sock"
+python3 - "$GX" "$SOCK" "$T/conn.toml" "$H/try_stdin_connect" "$T/outside.sock" >"$T/conn.out" 2>&1 <<'PY'
+import socket, subprocess, sys, threading
+gx, sock, art, helper, outside = sys.argv[1:6]
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(outside)
+srv.listen(1)
+srv.settimeout(3)
+got = []
+def serve():
+    try:
+        c, _ = srv.accept()
+        got.append(c.recv(100))
+    except OSError:
+        pass
+t = threading.Thread(target=serve)
+t.start()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, outside], stdin=s.fileno(), capture_output=True, text=True)
+t.join()
+print("rc", r.returncode, r.stdout.strip(), r.stderr.strip())
+print("outside got", got)
+PY
+check "an unconnected unix socket as stdin is refused: $(cat "$T/conn.out")" grep -q "^rc 126 .*invalid-value.*unix-socket" "$T/conn.out"
+check "the outside listener heard nothing" grep -q "^outside got \[\]$" "$T/conn.out"
+stop_broker
+finish
