@@ -182,13 +182,16 @@ class ConnectionWatcher {
 Decision check_unix_stdio(int fd, size_t i) {
   constexpr int kSoPassRights = 83;  // SO_PASSRIGHTS, not in older headers
   int domain = 0, type = 0, listening = 0, off = 0, queued = 0;
-  socklen_t len = sizeof domain;
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_UNIX) return Decision::allow();
   auto refuse = [i](const std::string& why) {
     return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a unix socket " + why +
                                                         "; give the command a pipe, a file or a terminal",
                           "fds", "unix-socket");
   };
+  socklen_t len = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
+    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
+                          "fds", "socket");
+  if (domain != AF_UNIX) return Decision::allow();
   len = sizeof type;
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return refuse("that is not a stream");
   len = sizeof listening;
