@@ -5,8 +5,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -175,35 +173,21 @@ class ConnectionWatcher {
 // A unix socket among the stdio fds would let the command reach past its
 // sandbox: an unconnected one connect()s (or a datagram one sendto()s) any
 // named socket its uid can, without socket(AF_UNIX) (unix_sockets = false);
-// a connected one can carry fds in (SCM_RIGHTS: a memfd, see below). Only a
-// connected, non-listening stream socket is taken, and only once it refuses
-// fds from now on (SO_PASSRIGHTS, Linux 6.16) and holds none already (its
-// receive queue is empty: on a stream socket an fd travels with >= 1 byte).
-Decision check_unix_stdio(int fd, size_t i) {
-  constexpr int kSoPassRights = 83;  // SO_PASSRIGHTS, not in older headers
-  int domain = 0, type = 0, listening = 0, off = 0, queued = 0;
-  auto refuse = [i](const std::string& why) {
-    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a unix socket " + why +
-                                                        "; give the command a pipe, a file or a terminal",
-                          "fds", "unix-socket");
-  };
+// a connected one carries fds in (SCM_RIGHTS: a memfd to exec, see below).
+// SO_PASSRIGHTS cannot close that: the caller keeps a copy of the socket and
+// turns it back on. So no unix socket is taken.
+Decision check_socket_stdio(int fd, size_t i) {
+  int domain = 0;
   socklen_t len = sizeof domain;
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
     return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
                           "fds", "socket");
-  if (domain != AF_UNIX) return Decision::allow();
-  len = sizeof type;
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return refuse("that is not a stream");
-  len = sizeof listening;
-  sockaddr_un peer{};
-  socklen_t plen = sizeof peer;
-  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening != 0 ||
-      getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
-    return refuse("that is not connected (the command could connect it anywhere)");
-  if (setsockopt(fd, SOL_SOCKET, kSoPassRights, &off, sizeof off) != 0)
-    return refuse("and this kernel cannot refuse fds passed over it (SO_PASSRIGHTS: " + fs::errno_text(errno) + ")");
-  if (ioctl(fd, SIOCINQ, &queued) != 0 || queued != 0)
-    return refuse("with data already queued (it may carry fds)");
+  if (domain == AF_UNIX)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "received fd " + std::to_string(i) +
+                              " is a unix socket, which could hand the command fds or connect it past its sandbox; "
+                              "give it a pipe, a file or a terminal",
+                          "fds", "unix-socket");
   return Decision::allow();
 }
 
@@ -229,7 +213,7 @@ Decision check_stdio(const std::vector<int>& fds) {
                               "fds", "memfd");
     }
     if (S_ISSOCK(st.st_mode))
-      if (Decision d = check_unix_stdio(fds[i], i); !d) return d;
+      if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
   }
   return Decision::allow();
 }

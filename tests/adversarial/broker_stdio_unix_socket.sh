@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Attack: the caller hands the broker a unix socket as stdin: it sends the command a memfd over it (SCM_RIGHTS) to exec past Landlock's exec rules, or leaves it unconnected for the command to connect() to any named socket.
+# Attack: the caller hands the broker a unix socket as stdin: it sends the command a memfd over it (SCM_RIGHTS, even re-enabling SO_PASSRIGHTS on its own copy) to exec past Landlock's exec rules, or leaves it unconnected for the command to connect() to any named socket.
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../cli/lib/common.bash"
 source "$HERE/../cli/lib/run_env.bash"
@@ -8,33 +8,35 @@ start_broker || finish
 # exec is not [] (no exec guard): Landlock alone decides what may be executed.
 art payload --max-uses 10 --write "$W" --exec /usr/bin/true -- "$H/try_recv_exec" "$H/try_marker" "$W/m"
 
-# client KIND WHEN: stdin is one end of a socketpair; through the other end
-# the client sends a read-only fd of a copy of try_marker: a memfd (KIND
-# memfd) or a file in $T outside the exec rules (KIND file), before it starts
-# gx (WHEN early: already queued) or while the command waits for it (late).
+# client WHEN [local]: stdin is one end of a socketpair, of which the client
+# keeps a copy; through the other end it sends a read-only memfd holding
+# try_marker (WHEN early: queued before gx starts; late: while the command
+# waits, after turning SO_PASSRIGHTS back on). "local": a local gx run of a
+# plain file instead (the control).
 client() {
-  python3 - "$1" "$2" "$GX" "$SOCK" "$T/payload.toml" "$H/try_recv_exec" "$H/try_marker" "$W/m" "$T/payload-file" <<'PY'
+  python3 - "$1" "${2:-}" "$GX" "$SOCK" "$T/payload.toml" "$H/try_recv_exec" "$H/try_marker" "$W/m" "$T/payload-file" \
+    "$TR" "$S" <<'PY'
 import os, socket, subprocess, sys, time
-kind, when, gx, sock, art, recv_exec, marker_prog, marker, copy = sys.argv[1:10]
+when, local, gx, sock, art, recv_exec, marker_prog, marker, copy, trust, state = sys.argv[1:12]
 code = open(marker_prog, "rb").read()
-if kind == "memfd":
-    rw = os.memfd_create("payload", 0)
-    os.write(rw, code)
-else:
+if local:
     rw = os.open(copy, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o755)
-    os.write(rw, code)
+else:
+    rw = os.memfd_create("payload", 0)
+os.write(rw, code)
 ro = os.open(f"/proc/self/fd/{rw}", os.O_RDONLY)  # no writer left: else ETXTBSY
 os.close(rw)
 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+keep = socket.socket(fileno=os.dup(theirs.fileno()))
 def send():
     try:
-        socket.send_fds(ours, [b"x"], [ro])
-        print("sent")
-    except OSError as e:
-        print("send refused", e.errno)
-        ours.sendall(b"x")  # the command stops waiting: "no fd"
+        keep.setsockopt(socket.SOL_SOCKET, 83, 1)  # SO_PASSRIGHTS back on, if the kernel has it
+    except OSError:
+        pass
+    socket.send_fds(ours, [b"x"], [ro])
 if when == "early": send()
-p = subprocess.Popen([gx, "run", "--broker", sock, art, "--", recv_exec, marker_prog, marker],
+how = ["run", "--trust", trust, "--state", state] if local else ["run", "--broker", sock]
+p = subprocess.Popen([gx] + how + [art, "--", recv_exec, marker_prog, marker],
                      stdin=theirs.fileno(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 theirs.close()
 if when == "late":
@@ -45,29 +47,25 @@ print("rc", p.returncode, "out", out.strip().replace("\n", " "), "err", err.stri
 PY
 }
 
-# Control: a plain file received the same way is refused by Landlock.
-client file late >"$T/file.out" 2>&1
-check "control: exec of a received file outside the exec rules is refused: $(cat "$T/file.out")" \
-  grep -Eq "EACCES|send refused" "$T/file.out"
+# Control (local gx run, which takes its caller's stdio as it is): a plain
+# file received the same way is refused by Landlock's exec rules.
+client early local >"$T/file.out" 2>&1
+check "control: exec of a received file outside the exec rules is refused (EACCES): $(cat "$T/file.out")" \
+  grep -q "EACCES" "$T/file.out"
 check "control: the marker was not made" test ! -e "$W/m"
 
-client memfd early >"$T/early.out" 2>&1
-check "a socket with a memfd already queued is refused: $(cat "$T/early.out")" \
-  grep -q "^rc 126 .*invalid-value.*unix-socket" "$T/early.out"
-check "the program in the memfd never ran (no marker)" test ! -e "$W/m"
-
-client memfd late >"$T/late.out" 2>&1
-# Sent after the broker's check: the kernel refuses it (EPERM), the command
-# gets no fd; sent before it (a slow machine): queued, and refused as above.
-check "a memfd sent while the command runs never reaches it: $(cat "$T/late.out")" \
-  grep -Eq "^send refused 1$|^rc 126 .*unix-socket" "$T/late.out"
-check "the program in the memfd never ran (no marker)" test ! -e "$W/m"
+for when in early late; do
+  client $when >"$T/$when.out" 2>&1
+  check "a unix socket as stdin is refused ($when): $(cat "$T/$when.out")" \
+    grep -q "^rc 126 .*invalid-value.*unix-socket" "$T/$when.out"
+  check "the program in the memfd never ran (no marker, $when)" test ! -e "$W/m"
+done
 
 # An unconnected unix socket as stdin: the command could connect() it to any
 # named socket without socket(AF_UNIX), though its artifact says unix_sockets = false.
 art conn --max-uses 10 -- "$H/try_stdin_connect" "$T/outside.sock"
 python3 - "$GX" "$SOCK" "$T/conn.toml" "$H/try_stdin_connect" "$T/outside.sock" >"$T/conn.out" 2>&1 <<'PY'
-import socket, subprocess, sys, threading
+import os, socket, subprocess, sys, threading
 gx, sock, art, helper, outside = sys.argv[1:6]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 srv.bind(outside)
@@ -87,7 +85,6 @@ r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, outside], st
 t.join()
 print("rc", r.returncode, r.stdout.strip(), r.stderr.strip())
 # An O_PATH fd to the socket file: nothing gx can inspect, refused too.
-import os
 opath = os.open(outside, os.O_PATH)
 r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, outside], stdin=opath, capture_output=True, text=True)
 print("opath rc", r.returncode, r.stdout.strip(), r.stderr.strip())
