@@ -63,8 +63,8 @@ done
 
 # An unconnected unix socket as stdin: the command could connect() it to any
 # named socket without socket(AF_UNIX), though its artifact says unix_sockets = false.
-art conn --max-uses 10 -- "$H/try_stdin_connect" "$T/outside.sock"
-python3 - "$GX" "$SOCK" "$T/conn.toml" "$H/try_stdin_connect" "$T/outside.sock" >"$T/conn.out" 2>&1 <<'PY'
+art conn --max-uses 10 -- "$H/try_unix_connect" --stdin "$T/outside.sock"
+python3 - "$GX" "$SOCK" "$T/conn.toml" "$H/try_unix_connect" "$T/outside.sock" >"$T/conn.out" 2>&1 <<'PY'
 import os, socket, subprocess, sys, threading
 gx, sock, art, helper, outside = sys.argv[1:6]
 srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -81,12 +81,12 @@ def serve():
 t = threading.Thread(target=serve)
 t.start()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, outside], stdin=s.fileno(), capture_output=True, text=True)
+r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, "--stdin", outside], stdin=s.fileno(), capture_output=True, text=True)
 t.join()
 print("rc", r.returncode, r.stdout.strip(), r.stderr.strip())
 # An O_PATH fd to the socket file: nothing gx can inspect, refused too.
 opath = os.open(outside, os.O_PATH)
-r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, outside], stdin=opath, capture_output=True, text=True)
+r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, "--stdin", outside], stdin=opath, capture_output=True, text=True)
 print("opath rc", r.returncode, r.stdout.strip(), r.stderr.strip())
 print("outside got", got)
 PY
