@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "lib/broker_protocol.h"
@@ -202,6 +203,27 @@ class ConnectionWatcher {
   std::thread thread_;
 };
 
+// A unix socket among the stdio fds would let the command reach past its
+// sandbox: an unconnected one connect()s (or a datagram one sendto()s) any
+// named socket its uid can, without socket(AF_UNIX) (unix_sockets = false);
+// a connected one carries fds in (SCM_RIGHTS: a memfd to exec, see below).
+// SO_PASSRIGHTS cannot close that: the caller keeps a copy of the socket and
+// turns it back on. So no unix socket is taken.
+Decision check_socket_stdio(int fd, size_t i) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
+    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
+                          "fds", "socket");
+  if (domain == AF_UNIX)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "received fd " + std::to_string(i) +
+                              " is a unix socket, which could hand the command fds or connect it past its sandbox; "
+                              "give it a pipe, a file or a terminal",
+                          "fds", "unix-socket");
+  return Decision::allow();
+}
+
 Decision check_stdio(const std::vector<int>& fds) {
   for (size_t i = 0; i < fds.size(); ++i) {
     struct stat st {};
@@ -209,6 +231,22 @@ Decision check_stdio(const std::vector<int>& fds) {
       return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
     if (S_ISDIR(st.st_mode))
       return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a directory", "fds");
+    // Landlock's exec rules never cover a memfd: the command could exec
+    // /proc/self/fd/N and run code no exec path allows (memfd_create is
+    // refused inside the sandbox for the same reason).
+    if (S_ISREG(st.st_mode)) {
+      char target[16] = {};
+      std::string link = "/proc/self/fd/" + std::to_string(fds[i]);
+      ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+      if (n < 0)
+        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link, "fds");
+      if (std::string_view(target, static_cast<size_t>(n)).starts_with("/memfd:"))
+        return Decision::deny(DenyReason::InvalidValue,
+                              "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
+                              "fds", "memfd");
+    }
+    if (S_ISSOCK(st.st_mode))
+      if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
   }
   return Decision::allow();
 }
