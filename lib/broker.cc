@@ -224,6 +224,42 @@ Decision check_socket_stdio(int fd, size_t i) {
   return Decision::allow();
 }
 
+// The ids of the mounts /proc/<pid>/mountinfo lists (its first field).
+std::set<long> mount_ids(const std::string& mountinfo_path) {
+  std::set<long> ids;
+  auto text = fs::read_file(mountinfo_path, 4 << 20);
+  if (!text) return ids;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    ids.insert(std::strtol(text->c_str() + pos, nullptr, 10));
+    pos = end + 1;
+  }
+  return ids;
+}
+
+// A regular file must sit on a mount of the broker's own mount namespace or
+// of the initial one (systemd's hardening gives the broker a copy of it with
+// new ids; callers normally live in it). A mount that only the caller's own
+// namespace has is refused: Landlock checks exec by walking up the caller's
+// mount tree, where a private mount can sit inside an exec grant, so the
+// command could exec /proc/self/fd/N of a program no exec rule allows.
+Decision check_file_mount(int fd, size_t i) {
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
+  size_t at = info ? info->find("mnt_id:") : std::string::npos;
+  if (at == std::string::npos)
+    return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
+  const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
+  if (mount_ids("/proc/self/mountinfo").count(mnt) || mount_ids("/proc/1/mountinfo").count(mnt))
+    return Decision::allow();
+  return Decision::deny(DenyReason::InvalidValue,
+                        "received fd " + std::to_string(i) +
+                            " is a file on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
+                            "run --broker ...`)",
+                        "fds", "mount " + std::to_string(mnt));
+}
+
 Decision check_stdio(const std::vector<int>& fds) {
   for (size_t i = 0; i < fds.size(); ++i) {
     struct stat st {};
@@ -244,6 +280,7 @@ Decision check_stdio(const std::vector<int>& fds) {
         return Decision::deny(DenyReason::InvalidValue,
                               "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
                               "fds", "memfd");
+      if (Decision d = check_file_mount(fds[i], i); !d) return d;
     }
     if (S_ISSOCK(st.st_mode))
       if (Decision d = check_socket_stdio(fds[i], i); !d) return d;

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # Attack: an unprivileged caller mounts a tmpfs over a directory inside an exec-granted tree in its own user + mount namespace, puts any program there and hands the broker an fd to it as stdin; the command execs /proc/self/fd/0 and Landlock, walking up the caller's mount to /usr/lib, allows it.
-# PENDING (expected to fail today): check_stdio refuses directories, memfds and unix sockets, but
-# takes any regular file. A fix must refuse a file whose mount is not the broker's view of it
-# (e.g. readlink the fd, re-open that path in the broker's namespace, compare dev/inode) without
-# refusing ordinary files when the broker runs in its own mount namespace under systemd
-# (ProtectKernelModules= etc. copy the mounts with new mount ids).
+# Fixed: check_stdio refuses a regular file on a mount that neither the broker's mount namespace
+# nor the initial one has (lib/broker.cc check_file_mount).
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../cli/lib/common.bash"
-source "$HERE/../../cli/lib/run_env.bash"
-source "$HERE/../../cli/lib/broker_env.bash"
+source "$HERE/../cli/lib/common.bash"
+source "$HERE/../cli/lib/run_env.bash"
+source "$HERE/../cli/lib/broker_env.bash"
 if [ "$(id -u)" != 0 ] || ! id gxtest >/dev/null 2>&1 || ! [ -d /usr/lib/tmpfiles.d ]; then
   echo "skipped: needs root, the user gxtest and /usr/lib/tmpfiles.d (a directory under the exec grant)"
   finish
@@ -36,5 +33,6 @@ su gxtest -s /bin/sh -c "cd $T/work && unshare -Urm sh -c 'mount -t tmpfs t /usr
   $GX run --broker $SOCK $T/x.toml -- $H/try_exec /proc/self/fd/0 $W/m < /usr/lib/tmpfiles.d/p'" >"$T/attack.out" 2>&1
 echo "attack: $(cat "$T/attack.out")" >&2
 check "a file on the caller's own mount is never executed" test ! -e "$W/m"
+check "the refusal names the fd and its mount: $(cat "$T/attack.out")" grep -q "mount only the caller's namespace has" "$T/attack.out"
 stop_broker
 finish
