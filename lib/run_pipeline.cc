@@ -19,6 +19,7 @@
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
 #include "lib/run_as.h"
+#include "lib/run_record.h"
 #include "lib/signature_cache.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
@@ -62,7 +63,7 @@ class Pipeline {
       out_.report["dry_run"] = true;
       return std::move(out_);
     }
-    if (Decision d = reserve_and_record(); !d) return deny(d);
+    if (Decision d = reserve_and_record(); !d) return authorized_id_.empty() ? deny(d) : not_started(d, -1, -1);
     return launch();
   }
 
@@ -205,16 +206,19 @@ class Pipeline {
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
     if (Decision d = log_->preflight(); !d) return d;
-    // The use is spent before anything runs: a crash after this point
-    // loses a use, never grants an extra one.
+    // The use is spent and the authorized receipt written, both durable,
+    // before anything runs (crash argument: lib/run_record.h).
     auto store = UseStore::open(req_.state_dir);
     if (!store) return store.error();
-    auto use = store->reserve(subject_.artifact_digest, artifact_.max_uses, artifact_.not_after);
-    if (!use) return use.error();
-    out_.report["use"] = {{"number", use->use_number}, {"max_uses", use->max_uses}};
-    auto r = log_->append(make_authorized(subject_));
-    if (!r) return Decision::deny(DenyReason::LogUnavailable, "cannot write the authorized receipt: " + r.error().explain(),
-                                  "state", req_.state_dir);
+    AppendedReceipt written;
+    auto rec = record_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
+                                     &written);
+    if (!rec) {
+      authorized_id_ = written.id;
+      return rec.error();
+    }
+    out_.report["use"] = {{"number", rec->use.use_number}, {"max_uses", rec->use.max_uses}};
+    const AppendedReceipt* r = &rec->receipt;
     authorized_id_ = r->id;
     out_.report["receipt"] = r->id;
     return Decision::allow();
@@ -275,7 +279,8 @@ class Pipeline {
                               {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb},
                               {"descendants_killed", outcome.descendants_killed},
                               {"exec_refused", refused}};
-    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome)); !r) {
+    // After the fact: not synced (lib/receipt_log.h, ReceiptSync::Lazy).
+    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome), ReceiptSync::Lazy); !r) {
       out_.record_failed = true;
       out_.warnings.push_back("finished receipt not written: " + r.error().explain());
     }
