@@ -8,6 +8,7 @@
 #include "lib/authority.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
+#include "lib/digest_cache.h"
 #include "lib/exec_guard.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
@@ -129,7 +130,10 @@ class Pipeline {
       return Decision::deny(DenyReason::LineageInconsistency,
                             "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
                             "lineage.parent", "");
-    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd});
+    // The program may run from its own file, its digest cached
+    // (lib/digest_cache.h), under the same secret as the signatures.
+    const DigestCache digests(cache);
+    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd}, &digests);
     subject_.exe_path = artifact_.scope.path;
     if (!m) {
       if (m.error().reason == DenyReason::DigestMismatch) subject_.exe_digest = m.error().value;
@@ -146,7 +150,12 @@ class Pipeline {
     if (Decision d = check_protected(policy, protect); !d) return d;
     auto filter = seccomp::FilterBuilder::from_policy(policy).build();
     if (!filter) return filter.error();
-    auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec, match_->script_read);
+    // In place (lib/executable.h), the kernel checks execute on the file
+    // itself: the rule goes on the open descriptor (/proc/self/fd/N), so a
+    // rename over the path cannot move it to another inode.
+    std::vector<std::string> exec_rules = match_->implicit_exec;
+    if (match_->image.in_place()) exec_rules.push_back("/proc/self/fd/" + std::to_string(match_->image.fd()));
+    auto ruleset = prepare_ruleset(policy, protect, exec_rules, match_->script_read);
     if (!ruleset) return ruleset.error();
     // gx itself starts the program with execveat: a profile that denies it
     // could never start anything (under "kill" the child would die by SIGSYS
@@ -166,12 +175,17 @@ class Pipeline {
     sandbox["landlock"] = ruleset_->enforcement();
     sandbox["seccomp"] = filter_->summary;
     sandbox["implicit_exec"] = match_->implicit_exec;
+    if (match_->image.in_place()) sandbox["implicit_exec"].push_back(match_->image.path());
     if (match_->script) sandbox["implicit_read"] = match_->script_read;
     sandbox["exec_guard"] = policy.exec.empty();  // exec = []: no exec after gx's own
+    sandbox["exec_in_place"] = match_->image.in_place();  // else a sealed copy (lib/executable.h)
     sandbox["new_session"] = true;
     sandbox["no_new_privs"] = true;
     if (Decision d = plan_run_as(sandbox); !d) return d;
     out_.report["sandbox"] = sandbox;
+    out_.report["exec_image"] = {{"in_place", match_->image.in_place()},
+                                 {"digest_cached", match_->image.digest_cached()},
+                                 {"copy_reason", match_->image.copy_reason()}};
     out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
     subject_.sandbox = sandbox;
     return Decision::allow();
