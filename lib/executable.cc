@@ -74,7 +74,7 @@ std::vector<std::string> split_path(const std::string& p) {
 
 std::string owner_reason(const std::string& p, const struct stat& st, uid_t caller) {
   if (st.st_uid == 0 || st.st_uid == caller) return {};
-  return p + " is owned by uid " + std::to_string(st.st_uid) + (caller == 0 ? ", not root" : ", neither root nor the caller");
+  return p + " is owned by uid " + std::to_string(st.st_uid) + ", neither root nor the caller";
 }
 
 }  // namespace
