@@ -133,8 +133,11 @@ bool prepare_states(const std::string& dir, uint64_t big, States& s) {
   }
   std::error_code ec;
   for (const auto* d : {&s.small, &s.big, &s.r_big, &s.u_big}) stdfs::remove_all(*d, ec);
-  const std::vector<std::string> log_files = {std::string(kReceiptLogFile), "receipt.key", "receipt.pub"};
-  const std::vector<std::string> use_files = {"uses.db"};
+  // A log travels with its head (a log without one is refused as
+  // truncated), a use store with its WAL.
+  const std::vector<std::string> log_files = {std::string(kReceiptLogFile), std::string(kReceiptHeadFile), "receipt.key",
+                                              "receipt.pub"};
+  const std::vector<std::string> use_files = {"uses.db", "uses.db-wal"};
   auto t0 = Clock::now();
   if (!make_log(s.small, 1000) || !fill_uses(s.small, 1000)) return false;
   if (!make_log(s.big, big)) return false;
