@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "lib/crypto.h"
+#include "lib/digest_cache.h"
 #include "lib/fsutil.h"
 
 #include <mbedtls/sha256.h>
@@ -171,6 +172,9 @@ ExecImage& ExecImage::operator=(ExecImage&& o) noexcept {
     dev_ = o.dev_;
     ino_ = o.ino_;
     fd_ = o.fd_;
+    in_place_ = o.in_place_;
+    digest_cached_ = o.digest_cached_;
+    copy_reason_ = std::move(o.copy_reason_);
     o.fd_ = -1;
   }
   return *this;
@@ -179,33 +183,23 @@ ExecImage::~ExecImage() {
   if (fd_ >= 0) close(fd_);
 }
 
-Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
+namespace {
+
+// Reads `src` to its end, hashing every byte and, when copy_to >= 0,
+// writing it there: what is hashed is exactly what is copied.
+struct ReadResult {
+  std::string sha256;
+  uint64_t size = 0;
+  std::string head;  // the first 256 bytes, for the #! line
+};
+Result<ReadResult> hash_file(int src, int copy_to, const std::string& path, uint64_t max_bytes) {
   auto io = [&](const std::string& what, int err) {
     return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "exec.path", path);
   };
-  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (src < 0) return io("cannot open", errno);
-  struct stat st {};
-  if (fstat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(src);
-    return Decision::deny(DenyReason::PolicyMismatch, path + " is not a regular file", "exec.path", path);
-  }
-  int mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
-  if (mfd < 0 && errno == EINVAL) mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) {
-    int err = errno;
-    close(src);
-    return io("cannot create memfd for", err);
-  }
-  ExecImage img;
-  img.fd_ = mfd;
-  img.dev_ = st.st_dev;
-  img.ino_ = st.st_ino;
-  img.path_ = path;
+  ReadResult out;
   mbedtls_sha256_context ctx;
   mbedtls_sha256_init(&ctx);
   mbedtls_sha256_starts_ret(&ctx, 0);
-  std::string head;
   std::vector<unsigned char> buf(1 << 17);
   Decision failure;
   for (;;) {
@@ -216,35 +210,103 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
       break;
     }
     if (n == 0) break;
-    img.size_ += static_cast<uint64_t>(n);
-    if (img.size_ > max_bytes) {
+    out.size += static_cast<uint64_t>(n);
+    if (out.size > max_bytes) {
       failure = Decision::deny(DenyReason::TooLarge, path + " is larger than the executable size limit", "exec.path", path);
       break;
     }
-    if (head.size() < 256) head.append(reinterpret_cast<char*>(buf.data()), std::min<size_t>(static_cast<size_t>(n), 256));
-    // Hash exactly the bytes that go into the memfd: what runs is what was hashed.
+    if (out.head.size() < 256)
+      out.head.append(reinterpret_cast<char*>(buf.data()), std::min<size_t>(static_cast<size_t>(n), 256));
     mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
     size_t off = 0;
-    while (off < static_cast<size_t>(n)) {
-      ssize_t w = write(mfd, buf.data() + off, static_cast<size_t>(n) - off);
+    while (copy_to >= 0 && off < static_cast<size_t>(n)) {
+      ssize_t w = write(copy_to, buf.data() + off, static_cast<size_t>(n) - off);
       if (w < 0 && errno == EINTR) continue;
       if (w < 0) break;
       off += static_cast<size_t>(w);
     }
-    if (off != static_cast<size_t>(n)) {
+    if (copy_to >= 0 && off != static_cast<size_t>(n)) {
       failure = io("cannot copy", errno);
       break;
     }
   }
-  close(src);
   crypto::Digest d{};
   mbedtls_sha256_finish_ret(&ctx, d.data());
   mbedtls_sha256_free(&ctx);
   if (!failure.allowed()) return failure;
+  out.sha256 = crypto::hex(d);
+  return out;
+}
+
+}  // namespace
+
+Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
+  auto io = [&](const std::string& what, int err) {
+    return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "exec.path", path);
+  };
+  fs::UniqueFd src(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!src.ok()) return io("cannot open", errno);
+  struct stat st {};
+  if (fstat(src.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Decision::deny(DenyReason::PolicyMismatch, path + " is not a regular file", "exec.path", path);
+  int mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (mfd < 0 && errno == EINVAL) mfd = memfd_create("gx-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0) return io("cannot create memfd for", errno);
+  ExecImage img;
+  img.fd_ = mfd;
+  img.dev_ = st.st_dev;
+  img.ino_ = st.st_ino;
+  img.path_ = path;
+  auto r = hash_file(src.get(), mfd, path, max_bytes);
+  if (!r) return r.error();
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
     return io("cannot seal memfd copy of", errno);
-  img.sha256_ = crypto::hex(d);
+  img.size_ = r->size;
+  img.sha256_ = r->sha256;
+  if (auto sb = parse_shebang(r->head)) img.shebang_ = *sb;
+  return img;
+}
+
+Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlaceOptions& how, uint64_t max_bytes) {
+  auto copy = [&](std::string why) -> Result<ExecImage> {
+    auto img = load(path, max_bytes);
+    if (img) img->copy_reason_ = std::move(why);
+    return img;
+  };
+  fs::UniqueFd src(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  struct stat before {};
+  if (!src.ok() || fstat(src.get(), &before) != 0 || !S_ISREG(before.st_mode)) return copy("cannot open " + path);
+  // The rule is checked for the inode that is open: a swap after this
+  // point changes nothing we execute.
+  if (std::string why = script_path_unsafe_reason(path, "/", how.caller, before.st_dev, before.st_ino); !why.empty())
+    return copy(why);
+  const FileStamp stamp = FileStamp::of(before);
+  ExecImage img;
+  img.path_ = path;
+  img.dev_ = before.st_dev;
+  img.ino_ = before.st_ino;
+  img.size_ = static_cast<uint64_t>(before.st_size);
+  std::string head(256, '\0');
+  if (how.digests && !how.expected_sha256.empty() && how.digests->known(stamp, how.expected_sha256)) {
+    ssize_t n = pread(src.get(), head.data(), head.size(), 0);
+    if (n < 0) return copy("cannot read " + path);
+    head.resize(static_cast<size_t>(n));
+    img.sha256_ = how.expected_sha256;
+    img.digest_cached_ = true;
+  } else {
+    auto r = hash_file(src.get(), -1, path, max_bytes);
+    if (!r) return r.error();
+    struct stat after {};
+    // Changed while we read it: what we hashed may not be what would run.
+    if (fstat(src.get(), &after) != 0 || FileStamp::of(after) != stamp || r->size != img.size_)
+      return copy(path + " changed while it was digested");
+    img.sha256_ = r->sha256;
+    head = r->head;
+    if (how.digests && img.sha256_ == how.expected_sha256) how.digests->remember(stamp, img.sha256_);
+  }
   if (auto sb = parse_shebang(head)) img.shebang_ = *sb;
+  img.fd_ = src.release();
+  img.in_place_ = true;
   return img;
 }
 

@@ -23,6 +23,28 @@
 // outside the sandbox) can still rewrite the file in that window; the
 // Landlock read rule gx adds is bound to the checked inode, so a
 // replaced file is unreadable unless a read grant covers it anyway.
+//
+// Executing the original file instead of a copy (ExecImage::load_in_place,
+// issue #14): when script_path_unsafe_reason() finds that nobody but root
+// (gx run passes caller 0) can modify or replace the file -- system
+// programs such as /usr/bin/python3 -- gx opens it, digests it (or finds
+// its stamp in the DigestCache, lib/digest_cache.h) and execveat()s THAT
+// descriptor: the same inode that was checked, so a rename or replace
+// after the check is harmless. No copy is made, the program's pages are
+// shared between runs, and a cached digest skips the read entirely.
+// Why root alone, not "root or the caller" as for the script path form:
+// a file the caller owns can be rewritten in place, between the digest and
+// the exec, by any process of the caller's uid -- including another
+// governed child whose sandbox grants write there, which would then run
+// its own code under THIS artifact's (possibly wider) sandbox. The sealed
+// copy closes that (tests/cli/run_races.sh); for the caller's files it is
+// kept. Caveat, the same as for pinned files (lib/invocation.h): root
+// outside the sandbox can rewrite a root-owned file in that window; root
+// is trusted by gx (it can equally rewrite the state directory). The
+// governed child itself cannot use the window: it does not exist yet, and
+// afterwards it may not write the file (it is only executed in place when
+// no write grant covers it, lib/invocation.cc). A file that fails the rule
+// is copied into a sealed memfd as before.
 // An interpreter line naming `/usr/bin/env`
 // pins env itself; env's own PATH lookup is then governed by the sandbox's
 // exec paths, not by a digest (documented in gx-artifact(5)).
@@ -60,6 +82,15 @@ struct Shebang {
   std::string argument;     // the optional single argument (may be empty)
 };
 
+class DigestCache;
+
+// How ExecImage::load_in_place may avoid the copy.
+struct InPlaceOptions {
+  const DigestCache* digests = nullptr;  // null: hash on every load
+  std::string expected_sha256;           // the digest the artifact pins (the cache key)
+  uid_t caller = 0;                      // who besides root may own the file and its directories
+};
+
 class ExecImage {
  public:
   ExecImage() = default;
@@ -71,7 +102,10 @@ class ExecImage {
 
   const std::string& path() const { return path_; }
   const std::string& sha256() const { return sha256_; }
-  int fd() const { return fd_; }  // sealed memfd, O_CLOEXEC
+  int fd() const { return fd_; }  // sealed memfd, or the original file when in_place(); O_CLOEXEC
+  bool in_place() const { return in_place_; }
+  bool digest_cached() const { return digest_cached_; }  // in place, digest from the DigestCache
+  const std::string& copy_reason() const { return copy_reason_; }  // why load_in_place copied
   bool is_script() const { return !shebang_.interpreter.empty(); }
   const Shebang& shebang() const { return shebang_; }
   uint64_t size() const { return size_; }
@@ -83,6 +117,15 @@ class ExecImage {
   // a sealed memfd while hashing, and parses a #! line if there is one.
   static Result<ExecImage> load(const std::string& path, uint64_t max_bytes = kMaxBytes);
 
+  // Executes the original file when script_path_unsafe_reason(path)
+  // passes for `how.caller` (see the header comment): opens it, digests it
+  // unless the DigestCache knows its stamp with how.expected_sha256,
+  // requires the stamp unchanged by the read, and records the digest when
+  // it equals the expected one. Otherwise (copy_reason() says why) exactly
+  // load(). `path` must be absolute.
+  static Result<ExecImage> load_in_place(const std::string& path, const InPlaceOptions& how,
+                                         uint64_t max_bytes = kMaxBytes);
+
   static constexpr uint64_t kMaxBytes = 1ull << 31;  // 2 GiB
 
  private:
@@ -93,6 +136,9 @@ class ExecImage {
   dev_t dev_ = 0;
   ino_t ino_ = 0;
   int fd_ = -1;
+  bool in_place_ = false;
+  bool digest_cached_ = false;
+  std::string copy_reason_;
 };
 
 // StrictModes (OpenSSH's rule, extended to sticky directories): may

@@ -1,5 +1,7 @@
 #include "lib/invocation.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "lib/digest_cache.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/landlock.h"
@@ -157,7 +160,36 @@ Decision check_pinned_file(const FilePin& pin, size_t index, const SandboxPolicy
   return Decision::allow();
 }
 
-Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv) {
+namespace {
+
+// Executing the original file (lib/executable.h) needs Landlock's execute
+// right on it. That widens nothing when exec = [] (the exec guard refuses
+// every exec after gx's own) or when an exec grant already covers the file;
+// otherwise the child could start its own program again with other
+// arguments, so the copy is kept. Never for a file a write grant covers.
+bool may_run_in_place(const SandboxPolicy& policy, const std::string& path) {
+  const std::string file = fs::canonical(path);
+  if (file.empty()) return false;
+  auto covered = [&](const std::vector<std::string>& grants) {
+    return std::any_of(grants.begin(), grants.end(), [&](const std::string& g) {
+      const std::string c = fs::canonical(g);
+      return !c.empty() && fs::path_within(file, c);
+    });
+  };
+  if (covered(policy.write)) return false;
+  return policy.exec.empty() || covered(policy.exec);
+}
+
+Result<ExecImage> load_image(const std::string& path, const std::string& expected, const SandboxPolicy& policy,
+                             const DigestCache* digests) {
+  if (!digests || !may_run_in_place(policy, path)) return ExecImage::load(path);
+  // Root alone (not "root or the caller"): lib/executable.h says why.
+  return ExecImage::load_in_place(path, InPlaceOptions{digests, expected, 0});
+}
+
+}  // namespace
+
+Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv, const DigestCache* digests) {
   const Scope& scope = artifact.scope;
   if (inv.argv.empty()) return Decision::deny(DenyReason::Usage, "no command given (gx run ART -- CMD ARGS...)");
   auto resolved = resolve_for_exec(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
@@ -183,7 +215,7 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
   auto env = filter_environment(scope.env, inv.env);
   if (!env) return env.error();
 
-  auto image = ExecImage::load(*path);
+  auto image = load_image(*path, scope.sha256, scope.sandbox, digests);
   if (!image) return image.error();
   if (image->sha256() != scope.sha256)
     return Decision::deny(DenyReason::DigestMismatch, scope.path + " is not the authorized executable (content changed)",
@@ -199,7 +231,7 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
       return Decision::deny(DenyReason::PolicyMismatch, "script's #! names " + image->shebang().interpreter +
                                                             ", artifact authorizes " + scope.interpreter,
                             "exec.interpreter", image->shebang().interpreter);
-    auto interp = ExecImage::load(scope.interpreter);
+    auto interp = load_image(scope.interpreter, scope.interpreter_sha256, scope.sandbox, digests);
     if (!interp) return interp.error();
     if (interp->sha256() != scope.interpreter_sha256)
       return Decision::deny(DenyReason::DigestMismatch, scope.interpreter + " is not the authorized interpreter (content changed)",

@@ -12,7 +12,8 @@
 //                 LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT, BASH_ENV, ENV,
 //                 PYTHONSTARTUP..., is stripped unless the artifact names it
 //   exec.sha256   digest of the bytes gx will execute (a sealed memfd copy,
-//                 see executable.h) — digest-mismatch
+//                 or the original file's verified descriptor, see
+//                 executable.h) — digest-mismatch
 //   interpreter   for "#!" scripts: the #! line must name exec.interpreter,
 //                 whose own copy must match exec.interpreter_sha256
 //   file[i]       each pinned file (environmental-integrity), see below
@@ -70,7 +71,14 @@ struct MatchedInvocation {
 // environment or an environmental-integrity denial.
 Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, const std::vector<std::string>& env);
 
-Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv);
+// With `digests`, the program (or a script's interpreter) is executed in
+// place when only root can modify it (lib/executable.h,
+// ExecImage::load_in_place) and that widens no sandbox grant; its digest
+// may then come from the cache (lib/digest_cache.h). Without, always the
+// copy. In place, the caller must grant Landlock's execute right on the
+// image's descriptor (the kernel checks the file itself, not a copy).
+Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv,
+                                           const DigestCache* digests = nullptr);
 
 // "script handed to its interpreter as /dev/fd/N ($0 is not its path): WHY".
 std::string script_fallback_warning(const std::string& script_arg, const std::string& why);

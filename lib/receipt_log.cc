@@ -524,7 +524,7 @@ Decision ReceiptLog::preflight() const {
   return p ? Decision::allow() : p.error();
 }
 
-Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
+Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync) {
   const std::string log_path = path(kReceiptLogFile);
   auto prepared = prepare();
   if (!prepared) return prepared.error();
@@ -556,7 +556,7 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
       return Decision::deny(DenyReason::LogUnavailable,
                             "receipt of " + std::to_string(line.size()) + " bytes exceeds the limit");
     Decision w = write_all(fd, line + "\n");
-    if (w && fdatasync(fd) != 0) w = unavailable("cannot sync the receipt log", errno);
+    if (w && sync == ReceiptSync::Now && fdatasync(fd) != 0) w = unavailable("cannot sync the receipt log", errno);
     if (!w) {
       // Best effort: remove a partial line now rather than leave a tear.
       if (ftruncate(fd, end) == 0) fdatasync(fd);
@@ -598,8 +598,28 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r) {
   if (Decision d = write_record(r); !d) return d;
   // The receipt is durable: a head that fails to update only lags (which
   // verify and the next append accept), so this is not an append failure.
-  (void)write_head(p.head_fd.get(), Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end)});
-  return AppendedReceipt{r.id, r.seq, prev};
+  // Not yet durable (Deferred, Lazy): the head must not run ahead of it.
+  if (sync == ReceiptSync::Now)
+    (void)write_head(p.head_fd.get(), Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end)});
+  return AppendedReceipt{r.id, r.seq, prev, static_cast<uint64_t>(end)};
+}
+
+Decision ReceiptLog::sync(const AppendedReceipt& appended) const {
+  auto fd = fs::open_in_dir(dir_, kReceiptLogFile, O_RDWR | O_APPEND);
+  if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", dir_.path);
+  if (fdatasync(fd->get()) != 0) return unavailable("cannot sync the receipt log", errno);
+  // Durable now. Advancing the head is best effort, as in append().
+  if (Decision d = lock(fd->get(), LOCK_EX); !d) return Decision::allow();
+  auto hfd = fs::open_in_dir(dir_, kReceiptHeadFile, O_RDWR);
+  if (!hfd) return Decision::allow();
+  std::string text(4097, '\0');
+  ssize_t n = pread(hfd->get(), text.data(), text.size(), 0);
+  if (n <= 0) return Decision::allow();
+  text.resize(static_cast<size_t>(n));
+  auto head = parse_head(text);
+  if (head && head->count < appended.line)
+    (void)write_head(hfd->get(), Head{kReceiptHeadVersion, appended.line, appended.hash, appended.end});
+  return Decision::allow();
 }
 
 Result<VerifyReport> ReceiptLog::verify(const std::optional<Checkpoint>& checkpoint) const {

@@ -10,7 +10,17 @@
 //
 // Guarantees of append():
 //   - durable: the line is written with one write(2) and fdatasync'ed before
-//     append returns; a caller may exec only after success (fail closed);
+//     append returns (ReceiptSync::Now); a caller may exec only after
+//     success (fail closed). ReceiptSync::Deferred writes the line and
+//     leaves the fdatasync to sync(), which must succeed before the caller
+//     relies on the receipt (lib/run_record.h pairs it with the use
+//     store's sync). ReceiptSync::Lazy writes the line and never syncs it:
+//     the next synced append (any process) or the kernel's writeback makes
+//     it durable; a crash before that loses it (used for the `finished`
+//     receipt, written after the fact: losing it shows the run as
+//     interrupted, never as not having happened). receipts.head is only
+//     written after an fdatasync covering the receipt, so it still never
+//     runs ahead of the durable log (after a Lazy append it lags);
 //   - serialised: an exclusive flock(2) on receipts.log is held from reading
 //     the chain head to the end of the write, so concurrent appenders (any
 //     number of processes) never interleave bytes, fork the chain or lose a
@@ -70,7 +80,11 @@ struct AppendedReceipt {
   std::string id;     // the receipt id (authorized: pass it to make_finished)
   uint64_t line = 0;  // its line number == its seq
   std::string hash;   // its leaf hash: the new chain head
+  uint64_t end = 0;   // offset just past its line
 };
+
+// When append() makes the receipt durable (see the guarantees above).
+enum class ReceiptSync { Now, Deferred, Lazy };
 
 // A signed statement of the log's head, to keep somewhere else.
 // Signed bytes: canonical_dump() of to_json() without "sig", under
@@ -155,7 +169,12 @@ class ReceiptLog {
   // cannot be made durable, LogTampered if the tail or head file shows the log
   // lost records; nothing is written then. The caller must not run the child
   // unless an `authorized` append succeeded.
-  Result<AppendedReceipt> append(Receipt r);
+  Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now);
+  // Completes a ReceiptSync::Deferred append: fdatasync of the log (which
+  // covers every line written before it, by any process), then the head is
+  // advanced to `appended` unless it is already there or beyond.
+  // LogUnavailable when the log cannot be synced.
+  Decision sync(const AppendedReceipt& appended) const;
 
   // Verifies the whole log with this log's public key (see verify_receipt_log).
   Result<VerifyReport> verify(const std::optional<Checkpoint>& checkpoint = std::nullopt) const;

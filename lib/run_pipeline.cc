@@ -8,6 +8,7 @@
 #include "lib/authority.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
+#include "lib/digest_cache.h"
 #include "lib/exec_guard.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
@@ -19,6 +20,7 @@
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
 #include "lib/run_as.h"
+#include "lib/run_record.h"
 #include "lib/signature_cache.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
@@ -62,7 +64,7 @@ class Pipeline {
       out_.report["dry_run"] = true;
       return std::move(out_);
     }
-    if (Decision d = reserve_and_record(); !d) return deny(d);
+    if (Decision d = reserve_and_record(); !d) return authorized_id_.empty() ? deny(d) : not_started(d, -1, -1);
     return launch();
   }
 
@@ -145,7 +147,10 @@ class Pipeline {
       return Decision::deny(DenyReason::LineageInconsistency,
                             "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
                             "lineage.parent", "");
-    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd});
+    // The program may run from its own file, its digest cached
+    // (lib/digest_cache.h), under the same secret as the signatures.
+    const DigestCache digests(cache);
+    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd}, &digests);
     subject_.exe_path = artifact_.scope.path;
     if (!m) {
       if (m.error().reason == DenyReason::DigestMismatch) subject_.exe_digest = m.error().value;
@@ -162,7 +167,12 @@ class Pipeline {
     if (Decision d = check_protected(policy, protect); !d) return d;
     auto filter = seccomp::FilterBuilder::from_policy(policy).build();
     if (!filter) return filter.error();
-    auto ruleset = prepare_ruleset(policy, protect, match_->implicit_exec, match_->script_read);
+    // In place (lib/executable.h), the kernel checks execute on the file
+    // itself: the rule goes on the open descriptor (/proc/self/fd/N), so a
+    // rename over the path cannot move it to another inode.
+    std::vector<std::string> exec_rules = match_->implicit_exec;
+    if (match_->image.in_place()) exec_rules.push_back("/proc/self/fd/" + std::to_string(match_->image.fd()));
+    auto ruleset = prepare_ruleset(policy, protect, exec_rules, match_->script_read);
     if (!ruleset) return ruleset.error();
     // gx itself starts the program with execveat: a profile that denies it
     // could never start anything (under "kill" the child would die by SIGSYS
@@ -182,12 +192,17 @@ class Pipeline {
     sandbox["landlock"] = ruleset_->enforcement();
     sandbox["seccomp"] = filter_->summary;
     sandbox["implicit_exec"] = match_->implicit_exec;
+    if (match_->image.in_place()) sandbox["implicit_exec"].push_back(match_->image.path());
     if (match_->script) sandbox["implicit_read"] = match_->script_read;
     sandbox["exec_guard"] = policy.exec.empty();  // exec = []: no exec after gx's own
+    sandbox["exec_in_place"] = match_->image.in_place();  // else a sealed copy (lib/executable.h)
     sandbox["new_session"] = true;
     sandbox["no_new_privs"] = true;
     if (Decision d = plan_run_as(sandbox); !d) return d;
     out_.report["sandbox"] = sandbox;
+    out_.report["exec_image"] = {{"in_place", match_->image.in_place()},
+                                 {"digest_cached", match_->image.digest_cached()},
+                                 {"copy_reason", match_->image.copy_reason()}};
     out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
     subject_.sandbox = sandbox;
     return Decision::allow();
@@ -222,8 +237,9 @@ class Pipeline {
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
     if (Decision d = log_->preflight(); !d) return d;
-    // The use is spent before anything runs: a crash after this point
-    // loses a use, never grants an extra one.
+    // The use is spent and the authorized receipt written, both durable,
+    // before anything runs (crash argument: lib/run_record.h). A broker
+    // worker hands its kept use store; a standalone run opens its own.
     std::optional<UseStore> own_store;
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {
@@ -231,12 +247,15 @@ class Pipeline {
       if (!opened) return opened.error();
       store = &own_store.emplace(opened.take());
     }
-    auto use = store->reserve(subject_.artifact_digest, artifact_.max_uses, artifact_.not_after);
-    if (!use) return use.error();
-    out_.report["use"] = {{"number", use->use_number}, {"max_uses", use->max_uses}};
-    auto r = log_->append(make_authorized(subject_));
-    if (!r) return Decision::deny(DenyReason::LogUnavailable, "cannot write the authorized receipt: " + r.error().explain(),
-                                  "state", req_.state_dir);
+    AppendedReceipt written;
+    auto rec = record_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
+                                     &written);
+    if (!rec) {
+      authorized_id_ = written.id;
+      return rec.error();
+    }
+    out_.report["use"] = {{"number", rec->use.use_number}, {"max_uses", rec->use.max_uses}};
+    const AppendedReceipt* r = &rec->receipt;
     authorized_id_ = r->id;
     out_.report["receipt"] = r->id;
     return Decision::allow();
@@ -297,7 +316,8 @@ class Pipeline {
                               {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb},
                               {"descendants_killed", outcome.descendants_killed},
                               {"exec_refused", refused}};
-    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome)); !r) {
+    // After the fact: not synced (lib/receipt_log.h, ReceiptSync::Lazy).
+    if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome), ReceiptSync::Lazy); !r) {
       out_.record_failed = true;
       out_.warnings.push_back("finished receipt not written: " + r.error().explain());
     }

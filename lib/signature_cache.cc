@@ -67,17 +67,21 @@ SignatureCache SignatureCache::open(const std::string& state_dir, bool may_creat
   return c;
 }
 
-std::string SignatureCache::tag(const crypto::PublicKey& key, std::string_view type, std::string_view body,
-                                std::string_view signature) const {
+std::string SignatureCache::signature_fact(const crypto::PublicKey& key, std::string_view type,
+                                           std::string_view body, std::string_view signature) const {
   std::string msg = "gx signature cache v1";
   append_len(msg, key.der());
   append_len(msg, type);
   const crypto::Digest h = crypto::sha256(body);
   append_len(msg, std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
   append_len(msg, signature);
+  return msg;
+}
+
+std::string SignatureCache::tag(std::string_view fact) const {
   std::string out(kTagBytes, '\0');
   if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), reinterpret_cast<const unsigned char*>(secret_.data()),
-                      secret_.size(), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(),
+                      secret_.size(), reinterpret_cast<const unsigned char*>(fact.data()), fact.size(),
                       reinterpret_cast<unsigned char*>(out.data())) != 0)
     return {};
   return out;
@@ -85,10 +89,19 @@ std::string SignatureCache::tag(const crypto::PublicKey& key, std::string_view t
 
 bool SignatureCache::known(const crypto::PublicKey& key, std::string_view type, std::string_view body,
                            std::string_view signature) const {
+  return dir_ && known_fact(kSignatureCacheFile, signature_fact(key, type, body, signature));
+}
+
+void SignatureCache::remember(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+                              std::string_view signature) const {
+  if (dir_) remember_fact(kSignatureCacheFile, signature_fact(key, type, body, signature));
+}
+
+bool SignatureCache::known_fact(std::string_view file, std::string_view fact) const {
   if (!dir_) return false;
-  const std::string t = tag(key, type, body, signature);
+  const std::string t = tag(fact);
   if (t.size() != kTagBytes) return false;
-  auto content = fs::read_in_dir(*dir_, kSignatureCacheFile, kMaxEntries * kTagBytes);
+  auto content = fs::read_in_dir(*dir_, file, kMaxEntries * kTagBytes);
   if (!content || !*content) return false;
   const std::string& s = **content;
   if (s.size() % kTagBytes != 0) return false;  // torn or foreign: trust none of it
@@ -97,12 +110,11 @@ bool SignatureCache::known(const crypto::PublicKey& key, std::string_view type, 
   return false;
 }
 
-void SignatureCache::remember(const crypto::PublicKey& key, std::string_view type, std::string_view body,
-                              std::string_view signature) const {
+void SignatureCache::remember_fact(std::string_view file, std::string_view fact) const {
   if (!dir_) return;
-  const std::string t = tag(key, type, body, signature);
+  const std::string t = tag(fact);
   if (t.size() != kTagBytes) return;
-  auto fd = fs::open_in_dir(*dir_, kSignatureCacheFile, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  auto fd = fs::open_in_dir(*dir_, file, O_WRONLY | O_CREAT | O_APPEND, 0600);
   if (!fd) return;
   struct stat st {};
   if (fstat(fd->get(), &st) != 0 || st.st_uid != geteuid()) return;

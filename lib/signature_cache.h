@@ -65,9 +65,17 @@ class SignatureCache {
   void remember(const crypto::PublicKey& key, std::string_view type, std::string_view body,
                 std::string_view signature) const;
 
+  // The same tag store for another kind of fact (lib/digest_cache.h): tags
+  // HMAC(secret, fact) kept in `file` (a name in the state directory, at
+  // most kMaxEntries tags, same rules as signatures.cache). The fact must
+  // start with its own domain string.
+  bool known_fact(std::string_view file, std::string_view fact) const;
+  void remember_fact(std::string_view file, std::string_view fact) const;
+
  private:
-  std::string tag(const crypto::PublicKey& key, std::string_view type, std::string_view body,
-                  std::string_view signature) const;
+  std::string signature_fact(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+                             std::string_view signature) const;
+  std::string tag(std::string_view fact) const;
   std::optional<fs::OpenDir> dir_;
   std::string secret_;
 };

@@ -5,16 +5,23 @@
 // mode with synchronous=FULL; the WAL file (uses.db-wal, and uses.db-shm)
 // persists between processes and is checkpointed by SQLite's automatic
 // checkpoints, not on every close (SQLITE_FCNTL_PERSIST_WAL,
-// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). One row per artifact digest ("sha256:<hex>" of
+// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). gx creates uses.db and uses.db-wal
+// itself and syncs the directory when it does, so no connection needs
+// SQLite's own directory sync. One row per artifact digest ("sha256:<hex>" of
 // the signed body — never of signature bytes, which are malleable), looked
 // up by primary key (a B-tree: the cost of a run grows with log n, which at
 // 1,000,000 rows is a page or two more than at 1,000).
 //
 // Contract of reserve():
-//   - It consumes one use BEFORE the caller executes anything. The use is
-//     committed and fsync'd when reserve() returns, so a crash or kill -9
-//     between reserve() and exec counts the use as spent (fail closed: a
-//     lost run is preferable to an extra one).
+//   - It consumes one use BEFORE the caller executes anything. With
+//     UseDurability::Synced (the default) the use is committed and fsync'd
+//     when reserve() returns, so a crash or kill -9 between reserve() and
+//     exec counts the use as spent (fail closed: a lost run is preferable to
+//     an extra one). With UseDurability::Deferred it is committed (visible
+//     to every other process, which is what the write lock serializes) but
+//     not yet synced: the caller must call sync() and see it succeed before
+//     it executes anything (lib/run_record.h does both, and pays for the
+//     receipt's sync in the same step).
 //   - It runs in BEGIN IMMEDIATE, so concurrent gx processes serialize on
 //     the database write lock: of N racing processes on an artifact with K
 //     uses left, exactly K succeed. Waiting is bounded by the busy timeout;
@@ -65,6 +72,9 @@ struct UseRecord {
   UnixTime not_after = 0;
 };
 
+// When a reserved use reaches the disk (see reserve()).
+enum class UseDurability { Synced, Deferred };
+
 struct UseStoreStats {
   uint64_t entries = 0;    // artifacts with at least one use consumed
   uint64_t exhausted = 0;  // of which every use is spent
@@ -97,7 +107,15 @@ class UseStore {
   // artifact_digest must be "sha256:<64 lowercase hex>" (InvalidValue
   // otherwise). When all max_uses are spent: Replay, detail
   // "all N uses of artifact <digest> are spent".
-  Result<UseReservation> reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after);
+  Result<UseReservation> reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
+                                 UseDurability durability = UseDurability::Synced);
+  // Makes every commit of this store so far durable: fdatasync of
+  // uses.db-wal (opened by name in the private state directory; the WAL is
+  // append-only between checkpoints and its frames carry cumulative
+  // checksums, so once synced, recovery replays every committed transaction
+  // up to and including ours). Cheap to call repeatedly; StateUnavailable
+  // on failure.
+  Decision sync();
 
   // The record for one artifact, or nullopt when no use was consumed yet.
   Result<std::optional<UseRecord>> lookup(const std::string& artifact_digest);
@@ -114,12 +132,13 @@ class UseStore {
   Result<UseStoreStats> stats();
 
  private:
-  explicit UseStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  UseStore(sqlite3* db, std::string path, fs::OpenDir dir) : db_(db), path_(std::move(path)), dir_(std::move(dir)) {}
   Decision fail(const std::string& what) const;
   Decision exec(const char* sql);
 
   sqlite3* db_ = nullptr;
   std::string path_;
+  fs::OpenDir dir_;
 };
 
 }  // namespace gx
