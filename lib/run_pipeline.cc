@@ -149,7 +149,7 @@ class Pipeline {
                             "lineage.parent", "");
     // The program may run from its own file, its digest cached
     // (lib/digest_cache.h), under the same secret as the signatures.
-    const DigestCache digests(cache);
+    const DigestCache digests(*vo.signature_cache);
     auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd}, &digests);
     subject_.exe_path = artifact_.scope.path;
     if (!m) {
