@@ -141,6 +141,7 @@ std::string_view frame_type_name(FrameType t) {
     case FrameType::Report: return "report";
     case FrameType::Exit: return "exit";
     case FrameType::Error: return "error";
+    case FrameType::Connect: return "connect";
   }
   return "unknown";
 }
@@ -168,7 +169,7 @@ Result<FrameHeader> decode_header(std::string_view header, uint32_t max_payload)
                               std::to_string(kBrokerProtocolVersion) + ")",
                           "version", std::to_string(version));
   auto type = static_cast<uint8_t>(header[5]);
-  if (type < static_cast<uint8_t>(FrameType::Request) || type > static_cast<uint8_t>(FrameType::Error))
+  if (type < static_cast<uint8_t>(FrameType::Request) || type > static_cast<uint8_t>(FrameType::Connect))
     return Decision::deny(DenyReason::UnknownField, "broker frame type " + std::to_string(type) + " is unknown",
                           "type", std::to_string(type));
   if (header[6] != 0 || header[7] != 0)
@@ -345,6 +346,24 @@ std::string encode_error(const ErrorReply& e) {
   put_field(out, kErrCode, e.code);
   put_field(out, kErrMessage, e.message);
   return out;
+}
+
+Decision decode_connect(std::string_view message) {
+  if (message.size() < kFrameHeaderBytes)
+    return Decision::deny(DenyReason::Malformed, "channel message of " + std::to_string(message.size()) +
+                                                     " bytes is shorter than a frame header", "length",
+                          std::to_string(message.size()));
+  auto h = decode_header(message.substr(0, kFrameHeaderBytes), 0);
+  if (!h) return h.error();
+  if (h->type != FrameType::Connect)
+    return Decision::deny(DenyReason::Malformed,
+                          "a channel message must be a connect frame, not " + std::string(frame_type_name(h->type)),
+                          "type", std::string(frame_type_name(h->type)));
+  if (message.size() != kFrameHeaderBytes)
+    return Decision::deny(DenyReason::Malformed, "connect frame with " + std::to_string(message.size() - kFrameHeaderBytes) +
+                                                     " trailing bytes", "length",
+                          std::to_string(message.size() - kFrameHeaderBytes));
+  return Decision::allow();
 }
 
 Result<ErrorReply> decode_error(std::string_view payload) {

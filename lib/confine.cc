@@ -54,13 +54,13 @@ int close_range_sys(unsigned lo, unsigned hi) {
   return static_cast<int>(syscall(SYS_close_range, lo, hi, 0U));
 }
 
-// Closes every fd >= 3 except the (at most four) kept ones.
+// Closes every fd >= 3 except the (at most five) kept ones.
 int close_other_fds(const int* keep_in, int n) noexcept {
-  int keep[4];
+  int keep[5];
   int k = 0;
   for (int i = 0; i < n; ++i)
     if (keep_in[i] >= 3) keep[k++] = keep_in[i];
-  for (int i = 1; i < k; ++i)  // insertion sort, k <= 4
+  for (int i = 1; i < k; ++i)  // insertion sort, k <= 5
     for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
       int t = keep[j];
       keep[j] = keep[j - 1];
@@ -229,13 +229,14 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
 
   if (int err = apply_stdio(plan.stdio)) fail(plan, ConfineStep::Stdio, err);
 
-  const int keep[4] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd};
-  if (int err = close_other_fds(keep, 4)) fail(plan, ConfineStep::CloseFds, err);
-  // The one fd the command is meant to get (a script's sealed copy, /dev/fd/N).
-  if (plan.inherit_fd >= 0) {
-    int flags = fcntl(plan.inherit_fd, F_GETFD);
-    if (flags < 0 || fcntl(plan.inherit_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-      fail(plan, ConfineStep::CloseFds, errno);
+  const int keep[5] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd, plan.channel_fd};
+  if (int err = close_other_fds(keep, 5)) fail(plan, ConfineStep::CloseFds, err);
+  // The fds the command is meant to get (a script's sealed copy, /dev/fd/N;
+  // the nested-run channel).
+  for (int fd : {plan.inherit_fd, plan.channel_fd}) {
+    if (fd < 0) continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) fail(plan, ConfineStep::CloseFds, errno);
   }
   if (plan.error_fd >= 0)
     if (int err = set_cloexec(plan.error_fd)) fail(plan, ConfineStep::CloseFds, err);

@@ -40,6 +40,7 @@
 // before the link verifies.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -102,6 +103,18 @@ struct LineageVerification {
 LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents,
                                          const VerifyOptions& opts);
 LineageVerification verify_lineage_file(const std::string& path, const ParentSet& parents,
+                                        const VerifyOptions& opts);
+
+// The same walk with any way of finding a parent by digest (a ParentSet is
+// content-addressed, so through it a chain can never repeat a digest; the
+// cycle check guards any other resolver, and tests it). The bytes must
+// outlive the call.
+struct ResolvedParent {
+  const std::string* bytes = nullptr;  // nullptr: not found
+  std::string origin;                  // for messages
+};
+using ParentResolver = std::function<ResolvedParent(const std::string& digest)>;
+LineageVerification verify_lineage_with(std::string_view leaf_bytes, const ParentResolver& resolve,
                                         const VerifyOptions& opts);
 
 // The subset rule, dimension by dimension; allow or lineage-inconsistency
