@@ -35,3 +35,14 @@ child_art() {
 
 # receipt_of STATE JQ-FILTER: the first receipt (JSON) of STATE matching the filter.
 receipt_of() { "$GX" log show --state "$1" --json 2>/dev/null | jq -c "select($2)" | head -n 1; }
+
+# agent_py_art NAME SCRIPT.py [INIT FLAGS...]: like agent_art, for a python3 agent
+# (/usr/bin/python3 SCRIPT.py).
+agent_py_art() {
+  local name=$1 script=$2
+  shift 2
+  gx_init "$T/$name.toml" --max-uses 20 --nested-runs --max-depth 2 --delegate "$T/agent.pub" \
+    --delegate-exec "$MARK" --exec "$GX" --read "$T" --write "$W" "$@" \
+    -- /usr/bin/python3 "$script" || { bad "init $name: $(cat "$T/init.err")"; return 1; }
+  "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
+}
