@@ -158,7 +158,8 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
 //                 with the same value; any top-level table gx's lineage
 //                 does not model (such as [run]) equal in both;
 //   delegation    the child's max_depth below the parent's; every
-//                 executable it delegates allowed by the parent's exec rule.
+//                 executable it delegates allowed by the parent's exec rule;
+//                 nested_runs only if the parent has it.
 Decision check_attenuation(const Artifact& parent, const Artifact& child);
 
 // gx init --parent: narrows a freshly made child template to fit inside
