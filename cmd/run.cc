@@ -218,6 +218,11 @@ void setup_run(CLI::App& app, int& exit_code) {
                   "Ask the gx broker listening on this socket to run it (also: GX_BROKER=SOCKET); the broker's "
                   "configuration chooses trust, revocations, state and receipt key")
       ->envname("GX_BROKER");
+  sub->footer(
+      "Nested runs: when GX_CHANNEL is set (by a supervising gx, for a command whose artifact has\n"
+      "[delegation] nested_runs = true), the request goes over that channel and the supervisor decides\n"
+      "and records it as a child of its run. Inside a sandbox without a channel, gx run is denied\n"
+      "(lineage-inconsistency). See gx-run(1), NESTED RUNS.\n");
   sub->callback([o, &exit_code] { exit_code = run_run(*o); });
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "lib/exec_guard.h"
+#include "lib/fd_passing.h"
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 #include "seccomp/bpf.h"
@@ -86,23 +87,8 @@ int set_cloexec(int fd) noexcept {
 // ConfineFailure (step 0 is no step) carrying the fd.
 int send_listener(int channel, int listener) noexcept {
   ConfineFailure marker{0, 0};
-  iovec iov{&marker, sizeof marker};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &listener, sizeof listener);
-  ssize_t n;
-  do {
-    n = sendmsg(channel, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
+  ssize_t n = send_fds(channel, &marker, sizeof marker, &listener, 1);  // async-signal-safe
+  if (n < 0) return static_cast<int>(-n);
   return n == static_cast<ssize_t>(sizeof marker) ? 0 : EPROTO;
 }
 
@@ -357,27 +343,14 @@ namespace {
 // Returns bytes read (0 at EOF, <0 on error); *fd gets a passed fd or -1.
 ssize_t recv_message(int channel, ConfineFailure& f, int* fd) {
   *fd = -1;
-  iovec iov{&f, sizeof f};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0) return -errno;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      memcpy(fd, CMSG_DATA(c), sizeof(int));
-    }
-  }
-  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
+  ReceivedFds r = recv_fds(channel, &f, sizeof f);
+  if (r.bytes < 0) return r.bytes;
+  if (r.fds_truncated || r.data_truncated || r.count > 1) {
+    r.close_all();
     return -EPROTO;
   }
-  return n;
+  if (r.count == 1) *fd = r.fds[0];
+  return r.bytes;
 }
 
 std::string signal_text(int sig) {

@@ -20,6 +20,7 @@
 
 #include "lib/broker.h"
 #include "lib/broker_client.h"
+#include "lib/fd_passing.h"
 
 namespace gx {
 namespace {
@@ -54,40 +55,23 @@ struct ChannelMessage {
   bool truncated = false;
 };
 
-// Up to 4 fds are received so that "more than one" can be named; more
-// truncate the control message (MSG_CTRUNC), which is refused too.
-constexpr size_t kMaxReceivedFds = 4;
-
 // `hangup`: poll saw POLLHUP, which tells the end of the channel from an
 // empty message (both read as 0 bytes on a SEQPACKET socket).
 Result<ChannelMessage> receive(int channel, bool hangup) {
   ChannelMessage m;
   char buf[64];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxReceivedFds)];
-  iovec iov{buf, sizeof buf};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+  // Up to kMaxPassedFds fds arrive, so that "more than one" can be named;
+  // more truncate the control message, which is refused too.
+  ReceivedFds r = recv_fds(channel, buf, sizeof buf, MSG_DONTWAIT);
+  if (r.bytes == -EAGAIN || r.bytes == -EINTR) {
     m.retry = true;
     return m;
   }
-  if (n < 0) return Decision::deny(DenyReason::IoError, "recvmsg: " + fs::errno_text(errno));
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      m.fds.push_back(fd);
-    }
-  }
-  m.truncated = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
-  m.end = hangup && n == 0 && m.fds.empty() && !m.truncated;
-  m.bytes.assign(buf, static_cast<size_t>(n));
+  if (r.bytes < 0) return Decision::deny(DenyReason::IoError, "recvmsg: " + fs::errno_text(static_cast<int>(-r.bytes)));
+  m.fds.assign(r.fds, r.fds + r.count);
+  m.truncated = r.fds_truncated || r.data_truncated;
+  m.end = hangup && r.bytes == 0 && m.fds.empty() && !m.truncated;
+  m.bytes.assign(buf, static_cast<size_t>(r.bytes));
   return m;
 }
 
@@ -95,7 +79,7 @@ Result<ChannelMessage> receive(int channel, bool hangup) {
 Decision check_connect(const ChannelMessage& m) {
   if (m.truncated)
     return Decision::deny(DenyReason::Malformed, "channel message truncated (too long, or more than " +
-                                                     std::to_string(kMaxReceivedFds) + " fds)", "length");
+                                                     std::to_string(kMaxPassedFds) + " fds)", "length");
   if (Decision d = broker::decode_connect(m.bytes); !d) return d;
   if (m.fds.size() != 1)
     return Decision::deny(DenyReason::Malformed,
@@ -236,7 +220,11 @@ Decision ChannelServer::start(const RunRequest& base, const std::string& who) {
   child_end_ = fs::UniqueFd();  // only the child (and what it starts) holds it now
   const pid_t supervisor = getpid();
   pid_t pid = fork();
-  if (pid < 0) return Decision::deny(DenyReason::IoError, "fork of the nested-run channel server: " + fs::errno_text(errno));
+  if (pid < 0) {
+    const int err = errno;
+    server_end_ = fs::UniqueFd();  // the child's requests then fail at once instead of waiting
+    return Decision::deny(DenyReason::IoError, "fork of the nested-run channel server: " + fs::errno_text(err));
+  }
   if (pid == 0) serve_channel(server_end_.get(), base, who, supervisor);
   pid_ = pid;
   pidfd_ = fs::UniqueFd(pidfd_open_sys(pid));
@@ -286,25 +274,10 @@ Result<RunResult> run_over_channel(std::string_view channel_var, const broker::R
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return Decision::deny(DenyReason::IoError, "socketpair: " + fs::errno_text(errno));
   fs::UniqueFd mine(sv[0]), theirs(sv[1]);
-  std::string header = broker::encode_header(broker::FrameType::Connect, 0);
-  iovec iov{header.data(), header.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int passed = theirs.get();
-  std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
-  ssize_t n;
-  do {
-    n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return refuse("sending on it failed (" + fs::errno_text(errno) + "): no supervisor is serving it");
+  const std::string header = broker::encode_header(broker::FrameType::Connect, 0);
+  const int passed = theirs.get();
+  if (ssize_t n = send_fds(fd, header.data(), header.size(), &passed, 1); n < 0)
+    return refuse("sending on it failed (" + fs::errno_text(static_cast<int>(-n)) + "): no supervisor is serving it");
   theirs = fs::UniqueFd();
   return broker::run_on_connection(mine.get(), req, "the nested-run channel");
 }
