@@ -17,13 +17,15 @@ struct InitOptions {
   std::string output, net = "none";
   std::vector<std::string> read, write, exec, groups, delegate, delegate_exec;
   int max_depth = 0;
+  bool nested_runs = false;
   bool force = false;
 };
 
 // [delegation] from --delegate / --delegate-exec / --max-depth (none of them: no table).
 Decision add_delegation(const InitOptions& o, const std::string& path_env, const std::string& cwd, Artifact& a) {
-  if (o.delegate.empty() && o.delegate_exec.empty() && o.max_depth == 0) return Decision::allow();
+  if (o.delegate.empty() && o.delegate_exec.empty() && o.max_depth == 0 && !o.nested_runs) return Decision::allow();
   a.delegation.present = true;
+  a.delegation.nested_runs = o.nested_runs;
   a.delegation.max_depth = o.max_depth > 0 ? o.max_depth : 1;
   for (const auto& file : o.delegate) {
     auto pem = fs::read_file(file, 64 * 1024);
@@ -98,6 +100,9 @@ void setup_init(CLI::App& app, int& exit_code) {
                   "Let children of this artifact be signed by this public key (PEM file; repeatable); writes [delegation]");
   sub->add_option("--delegate-exec", o->delegate_exec,
                   "A program children may run beyond this artifact's own (resolved like execvp, pinned by SHA-256; repeatable)");
+  sub->add_flag("--nested-runs", o->nested_runs,
+                "Let the command ask gx for nested runs of its children over a private channel (GX_CHANNEL); writes "
+                "[delegation] nested_runs = true");
   sub->add_option("--max-depth", o->max_depth, "How many levels of descendants [delegation] allows (default 1)")
       ->check(CLI::Range(1, kMaxDelegationDepth));
   sub->callback([o, &exit_code] { exit_code = run_init(*o); });

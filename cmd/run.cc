@@ -13,6 +13,7 @@
 #include "lib/artifact.h"
 #include "lib/broker_client.h"
 #include "lib/fsutil.h"
+#include "lib/nested_channel.h"
 #include "lib/paths.h"
 #include "lib/run_pipeline.h"
 
@@ -79,28 +80,30 @@ Decision write_report(const std::string& path, const nlohmann::json& report) {
 
 int finish_run(const RunOptions& o, const RunResult& r);
 
-// gx run --broker SOCKET: the broker decides with its own trust store,
-// revocations, state and receipt key; this process only asks (and writes
-// --report with its own rights).
-int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string cwd) {
+// The request a broker or a nested-run channel gets: the artifact's bytes,
+// the command, this process's environment and cwd. `via` names the route
+// in the refusal of options only the supervisor may choose.
+Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
+                                           const std::string& via) {
   const char* refused = !o.trust.empty() ? "--trust" : !o.revocations.empty() ? "--revocations"
                         : !o.state.empty() ? "--state" : !o.receipt_key.empty() ? "--receipt-key"
                         : o.syslog ? "--syslog" : nullptr;
   if (refused != nullptr)
-    return report_error(std::string(refused) + " cannot be used with --broker (or GX_BROKER): the broker's own "
-                        "configuration chooses the trust store, revocations, state, receipt key and syslog");
-  // The broker protocol carries one artifact; a delegated child's chain
-  // cannot be established there yet (docs/lineage.md).
+    return Decision::deny(DenyReason::Usage, std::string(refused) + " cannot be used with " + via +
+                                                 ": the supervisor's own configuration chooses the trust store, "
+                                                 "revocations, state, receipt key and syslog");
+  // The protocol carries one artifact; its chain is the supervisor's to
+  // establish (a nested run's parent is the run that owns the channel).
   if (!o.parents.empty())
-    return report_error("--parent cannot be used with --broker (or GX_BROKER): the broker protocol carries one "
-                        "artifact, not its chain");
+    return Decision::deny(DenyReason::Usage, "--parent cannot be used with " + via +
+                                                 ": the protocol carries one artifact, not its chain");
   broker::Request req;
   auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
   if (!bytes) {
     Decision d = bytes.error();
     if (d.reason == DenyReason::IoError && !fs::exists(o.artifact))
       d = Decision::deny(DenyReason::MissingAuthorization, "no artifact at " + o.artifact);
-    return report_denial(d);
+    return d;
   }
   req.artifact = bytes.take();
   req.artifact_name = fs::absolute(o.artifact);
@@ -108,7 +111,31 @@ int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   req.cwd = std::move(cwd);
   req.flags = (o.dry_run ? broker::kFlagDryRun : 0) | (o.json ? broker::kFlagJson : 0);
-  auto r = broker::run_brokered(o.broker, req);
+  return req;
+}
+
+int report_request_error(const Decision& d) {
+  return d.reason == DenyReason::Usage ? report_error(d.detail) : report_denial(d);
+}
+
+// gx run --broker SOCKET: the broker decides with its own trust store,
+// revocations, state and receipt key; this process only asks (and writes
+// --report with its own rights).
+int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string cwd) {
+  auto req = supervised_request(o, std::move(argv), std::move(cwd), "--broker (or GX_BROKER)");
+  if (!req) return report_request_error(req.error());
+  auto r = broker::run_brokered(o.broker, *req);
+  if (!r) return report_denial(r.error());
+  return finish_run(o, *r);
+}
+
+// GX_CHANNEL set: a nested run, asked of the gx that supervises this
+// process (lib/nested_channel.h); it decides everything.
+int run_nested(const RunOptions& o, std::vector<std::string> argv, std::string cwd, const char* channel) {
+  if (!o.broker.empty()) return report_error("--broker (or GX_BROKER) cannot be used inside a run that has a nested-run channel (GX_CHANNEL)");
+  auto req = supervised_request(o, std::move(argv), std::move(cwd), "a nested-run channel (GX_CHANNEL)");
+  if (!req) return report_request_error(req.error());
+  auto r = run_over_channel(channel, *req);
   if (!r) return report_denial(r.error());
   return finish_run(o, *r);
 }
@@ -121,9 +148,13 @@ int run_run(const RunOptions& o) {
   req.argv = cmd.take();
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return report_error("cannot read the current directory");
+  if (const char* channel = getenv(std::string(kChannelEnv).c_str())) return run_nested(o, std::move(req.argv), cwd, channel);
   if (!o.broker.empty()) return run_brokered(o, std::move(req.argv), cwd);
+  // Inside a sandbox, only the supervisor may run anything (and it records it).
+  if (Decision d = check_not_sandboxed(); !d) return report_denial(d);
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   req.cwd = cwd;
+  req.log = [](const std::string& line) { std::fprintf(stderr, "gx: supervisor: %s\n", line.c_str()); };
   req.trust_path = o.trust.empty() ? paths::default_trust_store() : o.trust;
   req.revocations_path = o.revocations.empty() ? paths::default_revocations(req.trust_path) : o.revocations;
   req.state_dir = fs::absolute(o.state.empty() ? paths::default_state_dir() : o.state);
@@ -187,6 +218,11 @@ void setup_run(CLI::App& app, int& exit_code) {
                   "Ask the gx broker listening on this socket to run it (also: GX_BROKER=SOCKET); the broker's "
                   "configuration chooses trust, revocations, state and receipt key")
       ->envname("GX_BROKER");
+  sub->footer(
+      "Nested runs: when GX_CHANNEL is set (by a supervising gx, for a command whose artifact has\n"
+      "[delegation] nested_runs = true), the request goes over that channel and the supervisor decides\n"
+      "and records it as a child of its run. Inside a sandbox without a channel, gx run is denied\n"
+      "(lineage-inconsistency). See gx-run(1), NESTED RUNS.\n");
   sub->callback([o, &exit_code] { exit_code = run_run(*o); });
 }
 

@@ -10,7 +10,7 @@ _gx_options() {
     "trust list") echo "--json --trust --help" ;;
     "trust remove") echo "--trust --help" ;;
     "trust threshold") echo "--trust --help" ;;
-    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --delegate --delegate-exec --max-depth --pin --parent --run-as --no-bind-user --no-bind-host --help" ;;
+    init) echo "--output --force --ttl --not-before --not-after --max-uses --issuer --reason --ticket --env --read --write --exec --group --net --delegate --delegate-exec --nested-runs --max-depth --pin --parent --run-as --no-bind-user --no-bind-host --help" ;;
     sign) echo "--key --output --help" ;;
     verify) echo "--trust --revocations --state --parent --json --print-payload --print-signature --help" ;;
     run) echo "--trust --revocations --state --receipt-key --report --parent --dry-run --json --syslog --broker --help" ;;

@@ -95,6 +95,7 @@ complete -c gx -n '__gx_is init' -l net -x -a 'none 443 80,443' -d 'none or TCP 
 complete -c gx -n '__gx_is init' -l pin -r -F -d 'Pin the SHA-256 of a file'
 complete -c gx -n '__gx_is init' -l delegate -r -F -d 'Public key that may sign children'
 complete -c gx -n '__gx_is init' -l delegate-exec -x -a '(__fish_complete_command)' -d 'Program children may run'
+complete -c gx -n '__gx_is init' -l nested-runs -d 'The command may ask gx for nested runs of its children'
 complete -c gx -n '__gx_is init' -l max-depth -x -d 'Levels of descendants allowed'
 complete -c gx -n '__gx_is init' -l parent -r -F -d 'Parent artifact file or digest'
 complete -c gx -n '__gx_is init' -l run-as -x -a '(__fish_complete_users)' -d 'Run the command as USER[:GROUP]'

@@ -15,6 +15,8 @@ using namespace gx::broker;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  // The nested-run channel's messages (one datagram each) are whole inputs too.
+  (void)decode_connect(in);
   while (in.size() >= kFrameHeaderBytes) {
     auto h = decode_header(in.substr(0, kFrameHeaderBytes));
     if (!h) return 0;
@@ -37,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case FrameType::Report: (void)decode_report(payload); break;
       case FrameType::Exit: (void)decode_exit(payload); break;
       case FrameType::Error: (void)decode_error(payload); break;
+      case FrameType::Connect: break;  // channel messages are whole inputs: decode_connect above
     }
   }
   return 0;

@@ -152,6 +152,7 @@ Decision read_delegation(const toml::table& t, Delegation& del) {
   if (auto v = r.integer("max_depth", true, 1, kMaxDelegationDepth)) del.max_depth = static_cast<int>(*v);
   const toml::array* keys = r.array("key", false);
   const toml::array* exes = r.array("executable", false);
+  if (auto v = r.boolean("nested_runs", false)) del.nested_runs = *v;
   if (Decision d = r.finish(); !d) return d;
   if (keys) {
     if (!keys->is_array_of_tables())
@@ -414,6 +415,9 @@ std::string render_delegation(const Delegation& d) {
   std::string o = "\n# Children of this artifact (lib/lineage.h, docs/lineage.md): signed by one of these keys\n"
                   "# or by this artifact's own signers, at most max_depth levels deep, never wider than it.\n"
                   "[delegation]\nmax_depth = " + std::to_string(d.max_depth) + "\n";
+  if (d.nested_runs)
+    o += "# The command may ask gx for nested runs of its children (GX_CHANNEL, docs/lineage.md).\n"
+         "nested_runs = true\n";
   for (const auto& k : d.keys)
     o += "\n[[delegation.key]]\nname = " + toml_quote(k.name) + "\nid = " + toml_quote(k.key_id) +
          "\npublic_key = \"\"\"\n" + k.public_key + (k.public_key.ends_with('\n') ? "" : "\n") + "\"\"\"\n";

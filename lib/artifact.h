@@ -158,6 +158,10 @@ struct Delegation {
   int max_depth = 1;     // levels of descendants below this artifact, 1..kMaxDelegationDepth
   std::vector<DelegatedKey> keys;                 // may sign children (besides this artifact's own signers)
   std::vector<DelegatedExecutable> executables;   // bounds for children's executables
+  // Its command may ask the supervising gx for nested runs of its children
+  // over a private channel (GX_CHANNEL, lib/nested_channel.h). A child may
+  // set it only when its parent does.
+  bool nested_runs = false;
 };
 
 struct Artifact {

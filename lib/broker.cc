@@ -288,6 +288,69 @@ Decision check_stdio(const std::vector<int>& fds) {
   return Decision::allow();
 }
 
+}  // namespace
+
+void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
+                   const std::string& who, const std::function<void(const std::string&)>& log,
+                   const std::function<void(RunRequest&)>& before_run,
+                   const std::function<void(RunResult&)>& after_run) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto f = read_frame(conn, deadline, max_request_bytes, kRequestFds);
+  if (!f) {
+    log("request from " + who + " refused: " + f.error().explain());
+    send_error(conn, std::string(f.error().code()), f.error().explain());
+    return;
+  }
+  std::vector<int> fds = f->fds;
+  auto close_fds = [&] {
+    for (int fd : fds) close(fd);
+  };
+  auto fail = [&](const Decision& d) {
+    log("request from " + who + " refused: " + d.explain());
+    send_error(conn, std::string(d.code()), d.explain());
+    close_fds();
+  };
+  if (f->header.type != FrameType::Request)
+    return fail(Decision::deny(DenyReason::Malformed, "expected a request frame, got " +
+                                                          std::string(frame_type_name(f->header.type)),
+                               "type"));
+  if (fds.size() != kRequestFds)
+    return fail(Decision::deny(DenyReason::Malformed,
+                               "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " +
+                                   std::to_string(fds.size()),
+                               "fds", std::to_string(fds.size())));
+  if (Decision d = check_stdio(fds); !d) return fail(d);
+  auto req = decode_request(f->payload);
+  if (!req) return fail(req.error());
+
+  RunRequest run = base;
+  run.artifact_path = req->artifact_name.empty() ? "(sent by the client)" : req->artifact_name;
+  run.artifact_bytes = std::move(req->artifact);
+  run.argv = std::move(req->argv);
+  run.env = std::move(req->env);
+  run.cwd = std::move(req->cwd);
+  run.dry_run = (req->flags & kFlagDryRun) != 0;
+  for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
+  if (before_run) before_run(run);
+
+  RunResult result;
+  {
+    ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
+    result = run_governed(run);
+  }
+  if (after_run) after_run(result);
+  close_fds();
+  if (!result.decision && !result.not_started)
+    log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
+  if (Decision d = write_frame(conn, FrameType::Report, encode_report({result_to_json(result).dump()})); !d) {
+    log("report to " + who + " not sent: " + d.explain());
+    return;
+  }
+  (void)write_frame(conn, FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255)));
+}
+
+namespace {
+
 // One connection, in the worker process. Returns the worker's exit status.
 int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed, WorkerState& state,
                       const std::function<void(const std::string&)>& log) {
@@ -306,72 +369,26 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
     record_refusal(c, peer, why);
     return 0;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.request_timeout_ms);
-  auto f = read_frame(conn, deadline, c.max_request_bytes, kRequestFds);
-  if (!f) {
-    log("request from " + peer_text(peer) + " refused: " + f.error().explain());
-    send_error(conn, std::string(f.error().code()), f.error().explain());
-    return 0;
-  }
-  std::vector<int> fds = f->fds;
-  auto close_fds = [&] {
-    for (int fd : fds) close(fd);
-  };
-  auto fail = [&](const Decision& d) {
-    log("request from " + peer_text(peer) + " refused: " + d.explain());
-    send_error(conn, std::string(d.code()), d.explain());
-    close_fds();
-    return 0;
-  };
-  if (f->header.type != FrameType::Request)
-    return fail(Decision::deny(DenyReason::Malformed, "expected a request frame, got " +
-                                                          std::string(frame_type_name(f->header.type)),
-                               "type"));
-  if (fds.size() != kRequestFds)
-    return fail(Decision::deny(DenyReason::Malformed,
-                               "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " +
-                                   std::to_string(fds.size()),
-                               "fds", std::to_string(fds.size())));
-  if (Decision d = check_stdio(fds); !d) return fail(d);
-  auto req = decode_request(f->payload);
-  if (!req) return fail(req.error());
-
-  RunRequest run;
-  run.artifact_path = req->artifact_name.empty() ? "(sent by the client)" : req->artifact_name;
-  run.artifact_bytes = std::move(req->artifact);
-  run.argv = std::move(req->argv);
-  run.env = std::move(req->env);
-  run.cwd = std::move(req->cwd);
-  run.trust_path = c.trust_path;
-  run.revocations_path = c.revocations_path.empty() ? paths::default_revocations(c.trust_path) : c.revocations_path;
-  run.state_dir = c.state_dir;
-  run.receipt_key = c.receipt_key;
-  run.dry_run = (req->flags & kFlagDryRun) != 0;
-  run.syslog = c.syslog;
-  run.peer = peer;
-  for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
+  RunRequest base;
+  base.trust_path = c.trust_path;
+  base.revocations_path = c.revocations_path.empty() ? paths::default_revocations(c.trust_path) : c.revocations_path;
+  base.state_dir = c.state_dir;
+  base.receipt_key = c.receipt_key;
+  base.syslog = c.syslog;
+  base.peer = peer;
+  base.log = log;
+  const bool pinned = peer_pid_pinned(conn, peer.pid);
   // The worker's open state, brought up to date. When a piece cannot be
   // loaded the pipeline loads everything itself and denies exactly as a
   // standalone run would, with its receipt.
-  if (!run.dry_run) {
+  auto kept_state = [&](RunRequest& run) {
+    if (run.dry_run) return;
     if (auto ctx = state.current(static_cast<UnixTime>(time(nullptr)))) run.preloaded = *ctx;
-  }
-
-  const bool pinned = peer_pid_pinned(conn, peer.pid);
-  RunResult result;
-  {
-    ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
-    result = run_governed(run);
-  }
-  result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
-  close_fds();
-  if (!result.decision && !result.not_started)
-    log("denied " + peer_text(peer) + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
-  if (Decision d = write_frame(conn, FrameType::Report, encode_report({result_to_json(result).dump()})); !d) {
-    log("report to " + peer_text(peer) + " not sent: " + d.explain());
-    return 0;
-  }
-  (void)write_frame(conn, FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255)));
+  };
+  auto peer_report = [&](RunResult& result) {
+    result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
+  };
+  serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
   return 0;
 }
 

@@ -73,6 +73,23 @@ Result<Listener> open_listener(const BrokerConfig& config);
 // stops) — the broker's log, e.g. the journal. Returns when stopped.
 Decision serve(const BrokerConfig& config, const Listener& listener, const std::function<void(const std::string&)>& log);
 
+// Steps 4-6 above on a connected stream socket, in the calling (worker)
+// process: the Request frame (exactly 3 fds) within `timeout_ms`, run by
+// run_governed with `base` completed from the request (artifact bytes,
+// argv, env, cwd, dry run, the fds as stdio) — everything else (trust,
+// revocations, state, receipt key, peer, a nested run's parent) is the
+// server's, never the client's; Signal frames forwarded, a disconnect
+// handled as above; then Report and Exit, or one Error frame. `who` names
+// the caller in log lines. The nested-run channel (lib/nested_channel.h)
+// serves its requests with this too.
+// `before_run`, when set, completes the request just before it runs (the
+// broker's worker hands in its kept state there); `after_run` adds to the
+// result before it is reported.
+void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
+                   const std::string& who, const std::function<void(const std::string&)>& log,
+                   const std::function<void(RunRequest&)>& before_run = {},
+                   const std::function<void(RunResult&)>& after_run = {});
+
 // The RunResult as JSON for the Report frame, and back (the client).
 nlohmann::json result_to_json(const RunResult& r);
 RunResult result_from_json(const nlohmann::json& j);

@@ -2,13 +2,14 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include "lib/broker.h"
 #include "lib/fsutil.h"
@@ -34,27 +35,50 @@ Result<fs::UniqueFd> connect_to(const std::string& path) {
   }
 }
 
-// Blocks the forwarded signals for the lifetime of the object and reads
-// them from a signalfd.
+// The write end of the self-pipe the handler below writes signal numbers to.
+int g_forward_pipe = -1;
+
+extern "C" void note_forwarded_signal(int sig) {
+  const int saved = errno;
+  const auto byte = static_cast<unsigned char>(sig);
+  ssize_t ignored = write(g_forward_pipe, &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
+// Catches the forwarded signals for the lifetime of the object; their
+// numbers are read from fd(), one byte each. A self-pipe rather than a
+// signalfd: an inner gx run on a nested-run channel runs inside its
+// caller's sandbox, whose "default" syscall group has rt_sigaction and
+// pipe2 but not signalfd.
 class ForwardedSignals {
  public:
   ForwardedSignals() {
-    sigemptyset(&set_);
-    for (int s : kForwarded) sigaddset(&set_, s);
-    sigprocmask(SIG_BLOCK, &set_, &old_);
-    fd_ = signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return;
+    read_fd_ = p[0];
+    write_fd_ = p[1];
+    g_forward_pipe = write_fd_;
+    struct sigaction sa {};
+    sa.sa_handler = note_forwarded_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &sa, &old_[i]);
   }
   ~ForwardedSignals() {
-    if (fd_ >= 0) close(fd_);
-    sigprocmask(SIG_SETMASK, &old_, nullptr);
+    if (read_fd_ < 0) return;
+    for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &old_[i], nullptr);
+    g_forward_pipe = -1;
+    close(read_fd_);
+    close(write_fd_);
   }
   ForwardedSignals(const ForwardedSignals&) = delete;
   ForwardedSignals& operator=(const ForwardedSignals&) = delete;
-  int fd() const { return fd_; }
+  int fd() const { return read_fd_; }
 
  private:
-  sigset_t set_{}, old_{};
-  int fd_ = -1;
+  int read_fd_ = -1, write_fd_ = -1;
+  struct sigaction old_[std::size(kForwarded)] {};
 };
 
 // An Error frame as the Decision it names ("busy" and unknown codes: IoError).
@@ -65,14 +89,27 @@ Decision error_decision(const ErrorReply& e, const std::string& socket_path) {
   return Decision::deny(*reason, "broker: " + e.message, "broker", socket_path);
 }
 
+Result<RunResult> converse(int fd, const Request& req, const std::string& socket_path, const ForwardedSignals& signals);
+
 }  // namespace
 
 Result<RunResult> run_brokered(const std::string& socket_path, const Request& req) {
   ForwardedSignals signals;
-  if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "signalfd: " + fs::errno_text(errno));
+  if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "pipe2: " + fs::errno_text(errno));
   auto conn = connect_to(socket_path);
   if (!conn) return conn.error();
-  const int fd = conn->get();
+  return converse(conn->get(), req, socket_path, signals);
+}
+
+Result<RunResult> run_on_connection(int fd, const Request& req, const std::string& peer_name) {
+  ForwardedSignals signals;
+  if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "pipe2: " + fs::errno_text(errno));
+  return converse(fd, req, peer_name, signals);
+}
+
+namespace {
+
+Result<RunResult> converse(int fd, const Request& req, const std::string& socket_path, const ForwardedSignals& signals) {
   if (Decision d = write_frame(fd, FrameType::Request, encode_request(req), {0, 1, 2}); !d) {
     // A broker that refuses at once (busy, not allowed) may have answered
     // and closed before the request was sent: its answer says why.
@@ -90,9 +127,8 @@ Result<RunResult> run_brokered(const std::string& socket_path, const Request& re
       return Decision::deny(DenyReason::IoError, "poll: " + fs::errno_text(errno));
     }
     if (p[1].revents & POLLIN) {
-      signalfd_siginfo si{};
-      while (read(signals.fd(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
-        (void)write_frame(fd, FrameType::Signal, encode_signal(static_cast<int>(si.ssi_signo)));
+      unsigned char signo = 0;
+      while (read(signals.fd(), &signo, 1) == 1) (void)write_frame(fd, FrameType::Signal, encode_signal(signo));
     }
     if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     auto f = read_frame(fd, std::nullopt, kBrokerMaxPayload, 0);
@@ -133,5 +169,7 @@ Result<RunResult> run_brokered(const std::string& socket_path, const Request& re
     }
   }
 }
+
+}  // namespace
 
 }  // namespace gx::broker

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "lib/artifact.h"
+#include "lib/fd_passing.h"
 #include "lib/fsutil.h"
 
 namespace gx::broker {
@@ -141,6 +142,7 @@ std::string_view frame_type_name(FrameType t) {
     case FrameType::Report: return "report";
     case FrameType::Exit: return "exit";
     case FrameType::Error: return "error";
+    case FrameType::Connect: return "connect";
   }
   return "unknown";
 }
@@ -168,7 +170,7 @@ Result<FrameHeader> decode_header(std::string_view header, uint32_t max_payload)
                               std::to_string(kBrokerProtocolVersion) + ")",
                           "version", std::to_string(version));
   auto type = static_cast<uint8_t>(header[5]);
-  if (type < static_cast<uint8_t>(FrameType::Request) || type > static_cast<uint8_t>(FrameType::Error))
+  if (type < static_cast<uint8_t>(FrameType::Request) || type > static_cast<uint8_t>(FrameType::Connect))
     return Decision::deny(DenyReason::UnknownField, "broker frame type " + std::to_string(type) + " is unknown",
                           "type", std::to_string(type));
   if (header[6] != 0 || header[7] != 0)
@@ -347,6 +349,24 @@ std::string encode_error(const ErrorReply& e) {
   return out;
 }
 
+Decision decode_connect(std::string_view message) {
+  if (message.size() < kFrameHeaderBytes)
+    return Decision::deny(DenyReason::Malformed, "channel message of " + std::to_string(message.size()) +
+                                                     " bytes is shorter than a frame header", "length",
+                          std::to_string(message.size()));
+  auto h = decode_header(message.substr(0, kFrameHeaderBytes), 0);
+  if (!h) return h.error();
+  if (h->type != FrameType::Connect)
+    return Decision::deny(DenyReason::Malformed,
+                          "a channel message must be a connect frame, not " + std::string(frame_type_name(h->type)),
+                          "type", std::string(frame_type_name(h->type)));
+  if (message.size() != kFrameHeaderBytes)
+    return Decision::deny(DenyReason::Malformed, "connect frame with " + std::to_string(message.size() - kFrameHeaderBytes) +
+                                                     " trailing bytes", "length",
+                          std::to_string(message.size() - kFrameHeaderBytes));
+  return Decision::allow();
+}
+
 Result<ErrorReply> decode_error(std::string_view payload) {
   constexpr std::string_view F = "error";
   auto fields = split_fields(F, payload, 4);
@@ -406,26 +426,12 @@ Decision read_exact(int fd, const Deadline& deadline, size_t want, std::string& 
   out.resize(base + want);
   while (got < want) {
     if (Decision d = wait_readable(fd, deadline); !d) return d;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRequestFds)];
-    iovec iov{out.data() + base + got, want - got};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) return Decision::deny(DenyReason::IoError, "recvmsg: " + fs::errno_text(errno));
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (size_t i = 0; i < count; ++i) {
-        int received;
-        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-        fds.push_back(received);
-      }
-    }
-    if (msg.msg_flags & MSG_CTRUNC)
+    ReceivedFds r = recv_fds(fd, out.data() + base + got, want - got, MSG_DONTWAIT);
+    const ssize_t n = r.bytes;
+    if (n == -EINTR || n == -EAGAIN) continue;
+    if (n < 0) return Decision::deny(DenyReason::IoError, "recvmsg: " + fs::errno_text(static_cast<int>(-n)));
+    fds.insert(fds.end(), r.fds, r.fds + r.count);
+    if (r.fds_truncated)
       return Decision::deny(DenyReason::Malformed, "peer sent more file descriptors than the frame allows "
                                                    "(control message truncated)", "fds");
     if (fds.size() > max_fds)
@@ -489,24 +495,10 @@ Decision write_frame(int fd, FrameType type, const std::string& payload, const s
   size_t off = 0;
   bool first = true;
   while (off < bytes.size()) {
-    iovec iov{bytes.data() + off, bytes.size() - off};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRequestFds)] = {};
-    if (first && !fds.empty()) {
-      if (fds.size() > kRequestFds) return Decision::deny(DenyReason::Usage, "too many fds for one frame");
-      msg.msg_control = control;
-      msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-    }
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Decision::deny(DenyReason::IoError, "sendmsg: " + fs::errno_text(errno));
+    if (first && fds.size() > kRequestFds) return Decision::deny(DenyReason::Usage, "too many fds for one frame");
+    ssize_t n = send_fds(fd, bytes.data() + off, bytes.size() - off, first ? fds.data() : nullptr,
+                         first ? fds.size() : 0);
+    if (n < 0) return Decision::deny(DenyReason::IoError, "sendmsg: " + fs::errno_text(static_cast<int>(-n)));
     off += static_cast<size_t>(n);
     first = false;
   }

@@ -27,6 +27,11 @@
 // or, instead of Report + Exit, one Error frame (refused before any
 // request was run: not allowed, busy, malformed, timeout). A Signal frame
 // carries no fds; fds on any frame but Request are refused.
+//
+// The nested-run channel (lib/nested_channel.h) is a SOCK_SEQPACKET socket
+// whose every message is one Connect frame: a header with length 0 and
+// exactly one fd, the client's end of a fresh stream socketpair, on which
+// the conversation above then runs. Connect frames never appear on a stream.
 #pragma once
 
 #include <sys/types.h>
@@ -62,6 +67,7 @@ enum class FrameType : uint8_t {
   Report = 3,   // broker -> client
   Exit = 4,     // broker -> client
   Error = 5,    // broker -> client
+  Connect = 6,  // nested-run channel only: opens a conversation (one fd, no payload)
 };
 std::string_view frame_type_name(FrameType t);
 
@@ -112,6 +118,9 @@ Result<int> decode_signal(std::string_view payload);   // 1..64
 Result<Report> decode_report(std::string_view payload);
 Result<int> decode_exit(std::string_view payload);     // 0..255
 Result<ErrorReply> decode_error(std::string_view payload);
+// One whole message of the nested-run channel: exactly a Connect header
+// with length 0 (anything else, shorter or longer, is refused).
+Decision decode_connect(std::string_view message);
 
 // ---- transport ----
 using Deadline = std::optional<std::chrono::steady_clock::time_point>;

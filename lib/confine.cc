@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "lib/exec_guard.h"
+#include "lib/fd_passing.h"
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 #include "seccomp/bpf.h"
@@ -54,13 +55,13 @@ int close_range_sys(unsigned lo, unsigned hi) {
   return static_cast<int>(syscall(SYS_close_range, lo, hi, 0U));
 }
 
-// Closes every fd >= 3 except the (at most four) kept ones.
+// Closes every fd >= 3 except the (at most five) kept ones.
 int close_other_fds(const int* keep_in, int n) noexcept {
-  int keep[4];
+  int keep[5];
   int k = 0;
   for (int i = 0; i < n; ++i)
     if (keep_in[i] >= 3) keep[k++] = keep_in[i];
-  for (int i = 1; i < k; ++i)  // insertion sort, k <= 4
+  for (int i = 1; i < k; ++i)  // insertion sort, k <= 5
     for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
       int t = keep[j];
       keep[j] = keep[j - 1];
@@ -86,23 +87,8 @@ int set_cloexec(int fd) noexcept {
 // ConfineFailure (step 0 is no step) carrying the fd.
 int send_listener(int channel, int listener) noexcept {
   ConfineFailure marker{0, 0};
-  iovec iov{&marker, sizeof marker};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &listener, sizeof listener);
-  ssize_t n;
-  do {
-    n = sendmsg(channel, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errno;
+  ssize_t n = send_fds(channel, &marker, sizeof marker, &listener, 1);  // async-signal-safe
+  if (n < 0) return static_cast<int>(-n);
   return n == static_cast<ssize_t>(sizeof marker) ? 0 : EPROTO;
 }
 
@@ -229,13 +215,14 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
 
   if (int err = apply_stdio(plan.stdio)) fail(plan, ConfineStep::Stdio, err);
 
-  const int keep[4] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd};
-  if (int err = close_other_fds(keep, 4)) fail(plan, ConfineStep::CloseFds, err);
-  // The one fd the command is meant to get (a script's sealed copy, /dev/fd/N).
-  if (plan.inherit_fd >= 0) {
-    int flags = fcntl(plan.inherit_fd, F_GETFD);
-    if (flags < 0 || fcntl(plan.inherit_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
-      fail(plan, ConfineStep::CloseFds, errno);
+  const int keep[5] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd, plan.channel_fd};
+  if (int err = close_other_fds(keep, 5)) fail(plan, ConfineStep::CloseFds, err);
+  // The fds the command is meant to get (a script's sealed copy, /dev/fd/N;
+  // the nested-run channel).
+  for (int fd : {plan.inherit_fd, plan.channel_fd}) {
+    if (fd < 0) continue;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) fail(plan, ConfineStep::CloseFds, errno);
   }
   if (plan.error_fd >= 0)
     if (int err = set_cloexec(plan.error_fd)) fail(plan, ConfineStep::CloseFds, err);
@@ -356,27 +343,14 @@ namespace {
 // Returns bytes read (0 at EOF, <0 on error); *fd gets a passed fd or -1.
 ssize_t recv_message(int channel, ConfineFailure& f, int* fd) {
   *fd = -1;
-  iovec iov{&f, sizeof f};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = recvmsg(channel, &msg, MSG_CMSG_CLOEXEC);
-  if (n < 0) return -errno;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-        c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      memcpy(fd, CMSG_DATA(c), sizeof(int));
-    }
-  }
-  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
-    if (*fd >= 0) close(*fd);
-    *fd = -1;
+  ReceivedFds r = recv_fds(channel, &f, sizeof f);
+  if (r.bytes < 0) return r.bytes;
+  if (r.fds_truncated || r.data_truncated || r.count > 1) {
+    r.close_all();
     return -EPROTO;
   }
-  return n;
+  if (r.count == 1) *fd = r.fds[0];
+  return r.bytes;
 }
 
 std::string signal_text(int sig) {

@@ -12,7 +12,8 @@
 //   2. stdio (optional): the plan's stdin, stdout and stderr fds become 0, 1
 //      and 2 (a brokered run: the client's own, received over SCM_RIGHTS)
 //   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
-//      pipe, ruleset fd); the latter are close-on-exec. An fd inherited
+//      pipe, ruleset fd; close-on-exec) and the two the command is meant to
+//      get (inherit_fd, channel_fd; kept across exec). An fd inherited
 //      across restriction would bypass Landlock, which checks only at open.
 //   2c. credentials (optional, ChildCredentials below; lib/run_as.h plans
 //      them): drop every capability not kept from the bounding set; lock
@@ -141,6 +142,7 @@ struct ChildPlan {
   // error channel that is a unix socket (spawn_confined provides one).
   const sock_fprog* notify_filter = nullptr;
   int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
+  int channel_fd = -1;              // kept open ACROSS exec: the nested-run channel (lib/nested_channel.h)
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};

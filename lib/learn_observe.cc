@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "lib/confine.h"
+#include "lib/fd_passing.h"
 #include "lib/fsutil.h"
 #include "lib/learn_recorder.h"
 #include "seccomp/bpf.h"
@@ -27,22 +28,13 @@ namespace {
 // Receives the listener fd (or the child's failure) from the socketpair.
 Result<int> receive_listener(int sock) {
   ConfineFailure f{-1, 0};
-  iovec iov{&f, sizeof f};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
+  ReceivedFds r;
   do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  int fd = -1;
-  for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); n > 0 && cm; cm = CMSG_NXTHDR(&msg, cm))
-    if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-  if (n == static_cast<ssize_t>(sizeof f) && f.step == 0 && fd >= 0) return fd;
-  if (fd >= 0) close(fd);
+    r = recv_fds(sock, &f, sizeof f);
+  } while (r.bytes == -EINTR);
+  const ssize_t n = r.bytes;
+  if (n == static_cast<ssize_t>(sizeof f) && f.step == 0 && r.count == 1) return r.fds[0];
+  r.close_all();
   if (n == static_cast<ssize_t>(sizeof f) && f.step > 0) return confine_failure_decision(f);
   return Decision::deny(DenyReason::SandboxUnavailable, "the observed child ended before handing over its seccomp listener",
                         "learn");

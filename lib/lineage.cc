@@ -342,6 +342,8 @@ Decision check_delegation(const Artifact& p, const Artifact& c) {
   if (c.delegation.max_depth > parent_depth - 1)
     return wider("delegation.max_depth", std::to_string(c.delegation.max_depth),
                  std::to_string(parent_depth) + " (a child may delegate at most " + std::to_string(parent_depth - 1) + ")");
+  if (c.delegation.nested_runs && !(p.delegation.present && p.delegation.nested_runs))
+    return wider("delegation.nested_runs", "true", "false");
   for (size_t i = 0; i < c.delegation.executables.size(); ++i) {
     const auto& x = c.delegation.executables[i];
     const std::string field = "delegation.executable[" + std::to_string(i) + "]";
@@ -437,6 +439,13 @@ LineageLink link_of(const Verification& v, const ChainNode& n, const char* autho
 }  // namespace
 
 LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents, const VerifyOptions& opts) {
+  return verify_lineage_with(
+      leaf_bytes, [&](const std::string& digest) { return ResolvedParent{parents.find(digest), parents.origin(digest)}; },
+      opts);
+}
+
+LineageVerification verify_lineage_with(std::string_view leaf_bytes, const ParentResolver& resolve,
+                                        const VerifyOptions& opts) {
   LineageVerification out;
   auto fail = [&](Decision d) {
     out.decision = d;
@@ -468,16 +477,17 @@ LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const Pare
       return fail(Decision::deny(DenyReason::LineageInconsistency,
                                  "lineage chain longer than " + std::to_string(kMaxDelegationDepth) + " links",
                                  "lineage.parent", child.parent));
-    const std::string* bytes = parents.find(child.parent);
+    const ResolvedParent found = resolve(child.parent);
+    const std::string* bytes = found.bytes;
     if (!bytes)
       return fail(Decision::deny(DenyReason::LineageInconsistency,
                                  "artifact " + child.digest + " names parent " + child.parent +
                                      ", which was not given (gx run/verify --parent FILE): its chain cannot be established",
                                  "lineage.parent", child.parent));
-    auto parent = peek(*bytes, parents.origin(child.parent));
+    auto parent = peek(*bytes, found.origin);
     if (!parent)
       return fail(Decision::deny(DenyReason::LineageInconsistency,
-                                 "parent artifact " + child.parent + " (" + parents.origin(child.parent) +
+                                 "parent artifact " + child.parent + " (" + found.origin +
                                      ") cannot be read: " + parent.error().explain(),
                                  "lineage.parent", child.parent));
     seen.insert(parent->digest);

@@ -40,6 +40,7 @@
 // before the link verifies.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -104,6 +105,18 @@ LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const Pare
 LineageVerification verify_lineage_file(const std::string& path, const ParentSet& parents,
                                         const VerifyOptions& opts);
 
+// The same walk with any way of finding a parent by digest (a ParentSet is
+// content-addressed, so through it a chain can never repeat a digest; the
+// cycle check guards any other resolver, and tests it). The bytes must
+// outlive the call.
+struct ResolvedParent {
+  const std::string* bytes = nullptr;  // nullptr: not found
+  std::string origin;                  // for messages
+};
+using ParentResolver = std::function<ResolvedParent(const std::string& digest)>;
+LineageVerification verify_lineage_with(std::string_view leaf_bytes, const ParentResolver& resolve,
+                                        const VerifyOptions& opts);
+
 // The subset rule, dimension by dimension; allow or lineage-inconsistency
 // with field "<dimension>" and value "child <c> / parent <p>". Rules
 // (docs/lineage.md):
@@ -145,7 +158,8 @@ LineageVerification verify_lineage_file(const std::string& path, const ParentSet
 //                 with the same value; any top-level table gx's lineage
 //                 does not model (such as [run]) equal in both;
 //   delegation    the child's max_depth below the parent's; every
-//                 executable it delegates allowed by the parent's exec rule.
+//                 executable it delegates allowed by the parent's exec rule;
+//                 nested_runs only if the parent has it.
 Decision check_attenuation(const Artifact& parent, const Artifact& child);
 
 // gx init --parent: narrows a freshly made child template to fit inside

@@ -31,6 +31,9 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
              " receipt with a parent records no artifact lineage: the parent was claimed, not proven");
       continue;
     }
+    // A nested request refused before its chain verified records no
+    // lineage: nothing ran under it, and the denial is the record.
+    if (r.decision == ReceiptKind::Denied && r.lineage.empty()) continue;
     if (r.lineage.empty() || r.lineage.front() != p.artifact_digest)
       report("its artifact names parent " + (r.lineage.empty() ? std::string("(none)") : r.lineage.front()) +
              ", but the parent run's artifact is " + p.artifact_digest);

@@ -16,7 +16,9 @@
 //   * the child's artifact names the parent's artifact: v3 `lineage[0]`
 //     equals the parent's `artifact_digest` (a v1/v2 receipt with a parent
 //     records no lineage: its parent was claimed by an environment
-//     variable, never proven, and is reported).
+//     variable, never proven, and is reported). Exception: a `denied`
+//     receipt with no lineage (a nested request refused before its chain
+//     verified: nothing ran under it).
 // Receipts without a parent are roots; nothing more is required of them.
 #pragma once
 

@@ -15,6 +15,7 @@
 #include "lib/invocation.h"
 #include "lib/landlock.h"
 #include "lib/lineage.h"
+#include "lib/nested_channel.h"
 #include "lib/receipt.h"
 #include "lib/receipt_key.h"
 #include "lib/receipt_log.h"
@@ -33,10 +34,12 @@ namespace gx {
 namespace {
 
 // The old, forgeable lineage variables never reach a child, whatever the
-// artifact allows (docs/lineage.md).
+// artifact allows (docs/lineage.md); nor does a caller's GX_CHANNEL (only
+// the channel gx itself made for this child is named to it).
 void strip_claimed_lineage(std::vector<std::string>& env) {
   std::erase_if(env, [](const std::string& e) {
-    return env_lookup({e}, kParentArtifactEnv).has_value() || env_lookup({e}, kParentReceiptEnv).has_value();
+    return env_lookup({e}, kParentArtifactEnv).has_value() || env_lookup({e}, kParentReceiptEnv).has_value() ||
+           env_lookup({e}, kChannelEnv).has_value();
   });
 }
 
@@ -127,8 +130,17 @@ class Pipeline {
     ParentSet parents;
     for (const auto& p : req_.parent_artifacts)
       if (Decision d = parents.add_path(p); !d) return d;
-    LineageVerification lv = req_.artifact_bytes ? verify_lineage_bytes(*req_.artifact_bytes, parents, vo)
-                                                 : verify_lineage_file(req_.artifact_path, parents, vo);
+    for (const auto& bytes : req_.parent_artifact_bytes)
+      if (Decision d = parents.add_bytes(bytes, "the run that owns the channel"); !d) return d;
+    // The exact bytes verified are kept: a nested run's parent is this
+    // artifact as verified here, never the file re-read later.
+    if (req_.artifact_bytes) {
+      own_bytes_ = *req_.artifact_bytes;
+    } else if (auto bytes = fs::read_file(req_.artifact_path, kArtifactMaxBytes)) {
+      own_bytes_ = bytes.take();
+    }
+    LineageVerification lv = own_bytes_ ? verify_lineage_bytes(*own_bytes_, parents, vo)
+                                        : verify_lineage_file(req_.artifact_path, parents, vo);
     Verification& v = lv.leaf;
     out_.report["lineage"] = lineage_json(lv.chain);
     for (size_t i = lv.chain.size(); i-- > 1;) subject_.lineage.push_back(lv.chain[i - 1].digest);
@@ -147,6 +159,13 @@ class Pipeline {
       return Decision::deny(DenyReason::LineageInconsistency,
                             "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
                             "lineage.parent", "");
+    // A nested run descends from the run that owns the channel, directly:
+    // an artifact naming an ancestor further up would skip its authority.
+    if (!req_.parent_digest.empty() && artifact_.parent != req_.parent_digest)
+      return Decision::deny(DenyReason::LineageInconsistency,
+                            "nested run inside receipt " + req_.parent_receipt + " (artifact " + req_.parent_digest +
+                                ") of an artifact whose parent is " + artifact_.parent + ", not that run's artifact",
+                            "lineage.parent", artifact_.parent);
     // The program may run from its own file, its digest cached
     // (lib/digest_cache.h), under the same secret as the signatures.
     const DigestCache digests(*vo.signature_cache);
@@ -263,6 +282,15 @@ class Pipeline {
 
   RunResult launch() {
     std::vector<std::string> env = match_->env;
+    // [delegation] nested_runs: the child gets a private channel to ask for
+    // its children's runs (lib/nested_channel.h).
+    std::optional<ChannelServer> channel;
+    if (artifact_.delegation.nested_runs) {
+      auto c = ChannelServer::create();
+      if (!c) return not_started(c.error(), -1, -1);
+      channel.emplace(c.take());
+      env.push_back(channel->env_entry());
+    }
     CStringArray argv(match_->argv), envp(env);
     sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
                     const_cast<sock_filter*>(filter_->program.data())};
@@ -272,6 +300,7 @@ class Pipeline {
     ChildPlan plan;
     plan.exec_fd = match_->image.fd();
     plan.inherit_fd = match_->inherit_fd();
+    plan.channel_fd = channel ? channel->child_end() : -1;
     for (int i = 0; i < 3; ++i) plan.stdio[i] = req_.stdio[static_cast<size_t>(i)];
     plan.argv = argv.data();
     plan.envp = envp.data();
@@ -293,12 +322,20 @@ class Pipeline {
     SpawnInfo info;
     auto pid = spawn_confined(plan, &info);
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
+    // Forked before the exec guard's thread exists: the server process
+    // starts from a single-threaded copy of gx.
+    if (channel)
+      if (Decision d = channel->start(nested_base(*pid), "run " + authorized_id_ + " (pid " + std::to_string(*pid) + ")");
+          !d)
+        out_.warnings.push_back("nested runs unavailable to the command: " + d.explain());
     std::optional<ExecGuard> exec_guard;
     if (info.exec_listener >= 0) exec_guard.emplace(info.exec_listener);
     out_.child_ran = true;
     out_.decision = Decision::allow();
     out_.report["decision"] = decision_json(out_.decision);
     auto exit = supervise_child(*pid, guard, started);
+    if (channel)
+      for (auto& note : channel->stop()) out_.warnings.push_back(note);
     DescendantCleanup cleanup = terminate_descendants(*pid);
     if (!cleanup.complete) out_.warnings.push_back("descendants of the child may survive: " + cleanup.note);
     uint64_t refused = info.exec_refused + (exec_guard ? exec_guard->stop() : 0);
@@ -322,6 +359,38 @@ class Pipeline {
       out_.warnings.push_back("finished receipt not written: " + r.error().explain());
     }
     return std::move(out_);
+  }
+
+  // What every nested request on this run's channel is checked against:
+  // this run's authority and state, this run as the parent (artifact and
+  // authorized receipt), this artifact and its ancestors as the only
+  // candidate parents, and the child's identity as the peer when the child
+  // runs as someone else than gx (lib/nested_channel.h).
+  RunRequest nested_base(pid_t child) const {
+    RunRequest base;
+    base.trust_path = req_.trust_path;
+    base.revocations_path = req_.revocations_path;
+    base.state_dir = req_.state_dir;
+    base.receipt_key = req_.receipt_key;
+    base.syslog = req_.syslog;
+    base.log = req_.log;
+    base.parent_artifacts = req_.parent_artifacts;
+    base.parent_artifact_bytes = req_.parent_artifact_bytes;
+    if (own_bytes_) base.parent_artifact_bytes.push_back(*own_bytes_);
+    base.parent_digest = subject_.artifact_digest;
+    base.parent_receipt = authorized_id_;
+    const ChildCredentials creds = credentials_.child();
+    if (creds.apply) {
+      PeerIdentity id;
+      id.uid = creds.uid;
+      id.gid = creds.gid;
+      id.groups.assign(creds.groups, creds.groups + creds.group_count);
+      base.peer = id;
+    } else if (req_.peer) {
+      base.peer = req_.peer;
+    }
+    if (base.peer) base.peer->pid = child;
+    return base;
   }
 
   // Authorized, but the program never started: a "not-started" receipt
@@ -356,6 +425,7 @@ class Pipeline {
   std::optional<PreparedRuleset> ruleset_;
   PreparedCredentials credentials_;
   std::string authorized_id_;
+  std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
 };
 
 }  // namespace

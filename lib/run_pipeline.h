@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <functional>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -104,6 +105,18 @@ struct RunRequest {
   std::string parent_receipt;
   // Set only by a supervisor that keeps its state open (see PreloadedState).
   PreloadedState* preloaded = nullptr;
+  // Set ONLY by the supervisor of a nested run (lib/nested_channel.h), with
+  // parent_receipt: the digest of the artifact of the run that owns the
+  // channel. The request's artifact must name exactly this digest as its
+  // parent (the owning run is the parent, never an ancestor further up).
+  std::string parent_digest;
+  // Ancestors a supervisor hands in as bytes (the owning run's artifact and
+  // its own ancestors); looked up by digest like parent_artifacts.
+  std::vector<std::string> parent_artifact_bytes;
+  // Where the supervisor of nested runs sends its log lines (one per event
+  // on the channel: refusals, malformed input, denials). lib/ never prints:
+  // cmd/run.cc writes them to stderr, the broker to its log. Empty: dropped.
+  std::function<void(const std::string&)> log;
 };
 
 struct RunResult {

@@ -243,3 +243,17 @@ TEST_CASE("transport: a header claiming too much is refused before the payload i
   REQUIRE_FALSE(f);
   CHECK(f.error().reason == DenyReason::TooLarge);
 }
+
+TEST_CASE("connect frames: one whole channel message, nothing else") {
+  const std::string connect = encode_header(FrameType::Connect, 0);
+  CHECK(decode_connect(connect).allowed());
+  CHECK(frame_type_name(FrameType::Connect) == "connect");
+  CHECK(decode_connect(connect.substr(0, 11)).reason == DenyReason::Malformed);
+  CHECK(decode_connect(connect + "x").field == "length");
+  CHECK(decode_connect(encode_header(FrameType::Request, 0)).field == "type");
+  CHECK(decode_connect(encode_header(FrameType::Connect, 1)).reason == DenyReason::TooLarge);  // no payload allowed
+  std::string bad = connect;
+  bad[4] = 2;
+  CHECK(decode_connect(bad).reason == DenyReason::UnsupportedVersion);
+  CHECK(decode_connect("").reason == DenyReason::Malformed);
+}

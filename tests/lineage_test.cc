@@ -644,3 +644,52 @@ TEST_CASE("an artifact without a parent verifies as before") {
   CHECK(v.chain.size() == 1);
   CHECK(ch.verify(ch.keys.sign(p, {2}), {}).decision.reason == DenyReason::UntrustedKey);
 }
+
+TEST_CASE("a resolver that returns a chain with a repeated digest: a cycle, named") {
+  Chain ch;
+  Artifact p = parent_artifact(ch.keys);
+  const std::string leaf = ch.keys.sign(child_artifact(p), {1});
+  const std::string leaf_digest = digest_of(leaf);
+  // A content-addressed ParentSet can never return this: bytes that name the
+  // leaf as their parent, handed out for the leaf's parent digest.
+  Artifact loop = p;
+  loop.id = "loop";
+  loop.parent = leaf_digest;
+  const std::string loop_bytes = ch.keys.sign(parsed(loop), {0});
+  int lookups = 0;
+  auto v = verify_lineage_with(
+      leaf,
+      [&](const std::string& digest) {
+        ++lookups;
+        if (digest == p.digest()) return ResolvedParent{&loop_bytes, "resolver"};
+        if (digest == leaf_digest) return ResolvedParent{&leaf, "resolver"};  // never reached: refused first
+        return ResolvedParent{};
+      },
+      ch.opts);
+  INFO(v.decision.explain());
+  CHECK(v.decision.reason == DenyReason::LineageInconsistency);
+  CHECK(v.decision.detail.find("lineage cycle") != std::string::npos);
+  CHECK(v.decision.detail.find(leaf_digest) != std::string::npos);
+  CHECK(v.decision.field == "lineage.parent");
+  CHECK(v.decision.value == leaf_digest);
+  CHECK(lookups == 1);
+  CHECK(v.chain.empty());
+}
+
+TEST_CASE("[delegation] nested_runs: parsed, rendered, and no child may have it unless its parent does") {
+  Keys keys;
+  Artifact p = parent_artifact(keys);
+  CHECK_FALSE(p.delegation.nested_runs);
+  Artifact c = child_artifact(p);
+  c.delegation.present = true;
+  c.delegation.max_depth = 1;
+  c.delegation.nested_runs = true;
+  c = parsed(c);
+  CHECK(c.delegation.nested_runs);
+  CHECK(render_artifact_body(c).find("nested_runs = true") != std::string::npos);
+  expect_wider(p, c, "delegation.nested_runs");
+  p.delegation.nested_runs = true;
+  p = parsed(p);
+  c.parent = p.digest();
+  CHECK(check_attenuation(p, parsed(c)).allowed());
+}

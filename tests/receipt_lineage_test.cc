@@ -128,6 +128,17 @@ TEST_CASE("log lineage problems: missing, later, not authorized, artifact not na
     l.run(kTool, {}, agent, {"tool"});
     CHECK(check_receipt_lineage(l.receipts()).size() == 2);
   }
+  SECTION("a nested request denied before its chain verified: no lineage, and nothing ran") {
+    Receipt d = l.subject(kTool, {}, agent, {"rm"});
+    REQUIRE(l.log.append(make_denied(d, Decision::deny(DenyReason::LineageInconsistency, "wider"))).ok());
+    CHECK(check_receipt_lineage(l.receipts()).empty());
+    // A denial that does record a lineage must still name the parent's artifact.
+    Receipt wrong = l.subject(kTool, {kAgent}, agent, {"tool"});
+    REQUIRE(l.log.append(make_denied(wrong, Decision::deny(DenyReason::Replay, "spent"))).ok());
+    auto p = check_receipt_lineage(l.receipts());
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].problem.find("names parent " + kAgent) != std::string::npos);
+  }
   SECTION("a parent that is a finished or denied receipt") {
     auto receipts = l.receipts();
     const std::string finished = receipts[1].id;
