@@ -9,6 +9,7 @@
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/revocation.h"
+#include "lib/revoke.h"
 #include "lib/trust_store.h"
 
 namespace gx::cli {
@@ -34,12 +35,6 @@ Paths resolve(const RevokeOptions& o) {
   return p;
 }
 
-// "sha256:<hex>" or bare hex -> "sha256:<hex>"; empty when neither.
-std::string normalize_ref(const std::string& s) {
-  std::string hex = s.rfind("sha256:", 0) == 0 ? s.substr(7) : s;
-  return crypto::is_hex_sha256(hex) ? "sha256:" + hex : std::string();
-}
-
 const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
 
 int revoke_list(const RevokeOptions& o) {
@@ -50,11 +45,12 @@ int revoke_list(const RevokeOptions& o) {
   if (!list) return report_denial(list.error());
   std::vector<std::string> signers;
   for (const auto& s : list->signatures()) signers.push_back(s.key_id);
+  const std::vector<RevocationEntry> entries = list->entries();  // from the index: one full scan
   if (o.json) {
     nlohmann::json j{{"path", p.revocations}, {"serial", list->serial()}, {"entries", nlohmann::json::array()},
                      {"signers", signers}};
     j["issued_at"] = list->serial() ? format_utc(list->issued_at()) : "";
-    for (const auto& e : list->entries())
+    for (const auto& e : entries)
       j["entries"].push_back({{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
@@ -65,12 +61,12 @@ int revoke_list(const RevokeOptions& o) {
   }
   std::printf("revocation list %s: serial %llu, issued %s, %zu entr%s\n", p.revocations.c_str(),
               static_cast<unsigned long long>(list->serial()), format_utc(list->issued_at()).c_str(),
-              list->entries().size(), list->entries().size() == 1 ? "y" : "ies");
+              entries.size(), entries.size() == 1 ? "y" : "ies");
   for (const auto& s : signers) {
     const TrustedKey* k = trust->find(s);
     std::printf("signed by %s%s\n", s.c_str(), k ? (" (" + k->name + ")").c_str() : " (unknown key)");
   }
-  for (const auto& e : list->entries())
+  for (const auto& e : entries)
     std::printf("%-8s %s  %s%s%s\n", kind_name(e.kind), e.target.c_str(), format_utc(e.revoked_at).c_str(),
                 e.reason.empty() ? "" : "  ", e.reason.c_str());
   return kExitOk;
@@ -98,7 +94,7 @@ int revoke_add(const RevokeOptions& o) {
     entry.target = art->digest();
   } else {
     entry.kind = o.id.empty() ? RevocationKind::Key : RevocationKind::Artifact;
-    entry.target = normalize_ref(o.id.empty() ? o.key_id : o.id);
+    entry.target = crypto::normalize_sha256_ref(o.id.empty() ? o.key_id : o.id);
     if (entry.target.empty())
       return report_error(std::string(o.id.empty() ? "--key-id" : "--id") + " must be sha256:<64 hex digits>");
   }

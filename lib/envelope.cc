@@ -50,7 +50,7 @@ Result<std::vector<Signature>> parse_signatures(std::string_view block) {
       return Decision::deny(DenyReason::UnsupportedAlgorithm,
                             "signature algorithm must be " + std::string(crypto::kAlgorithm),
                             r.path("algorithm"), *alg);
-    if (key_id->rfind("sha256:", 0) != 0 || !crypto::is_hex_sha256(key_id->substr(7)))
+    if (!crypto::is_sha256_ref(*key_id))
       return Decision::deny(DenyReason::InvalidValue, "key_id must be sha256:<64 hex digits>", r.path("key_id"),
                             *key_id);
     auto raw = crypto::base64_decode(*value);

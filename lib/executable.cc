@@ -15,7 +15,6 @@
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 
-#include <mbedtls/sha256.h>
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -202,9 +201,7 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
   img.dev_ = st.st_dev;
   img.ino_ = st.st_ino;
   img.path_ = path;
-  mbedtls_sha256_context ctx;
-  mbedtls_sha256_init(&ctx);
-  mbedtls_sha256_starts_ret(&ctx, 0);
+  crypto::Sha256 hash;
   std::string head;
   std::vector<unsigned char> buf(1 << 17);
   Decision failure;
@@ -223,7 +220,7 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
     }
     if (head.size() < 256) head.append(reinterpret_cast<char*>(buf.data()), std::min<size_t>(static_cast<size_t>(n), 256));
     // Hash exactly the bytes that go into the memfd: what runs is what was hashed.
-    mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
+    hash.update(std::string_view(reinterpret_cast<char*>(buf.data()), static_cast<size_t>(n)));
     size_t off = 0;
     while (off < static_cast<size_t>(n)) {
       ssize_t w = write(mfd, buf.data() + off, static_cast<size_t>(n) - off);
@@ -237,9 +234,7 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
     }
   }
   close(src);
-  crypto::Digest d{};
-  mbedtls_sha256_finish_ret(&ctx, d.data());
-  mbedtls_sha256_free(&ctx);
+  crypto::Digest d = hash.finish();
   if (!failure.allowed()) return failure;
   if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
     return io("cannot seal memfd copy of", errno);
