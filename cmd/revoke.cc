@@ -23,22 +23,14 @@ struct RevokeOptions {
   bool json = false;
 };
 
-struct Paths {
-  std::string trust, revocations, state;
-};
-
-Paths resolve(const RevokeOptions& o) {
-  Paths p;
-  p.trust = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  p.revocations = o.revocations.empty() ? paths::default_revocations(p.trust) : o.revocations;
-  p.state = o.state.empty() ? paths::default_state_dir() : o.state;
-  return p;
+paths::AuthorityPaths resolve(const RevokeOptions& o) {
+  return paths::with_defaults(o.trust, o.revocations, o.state);
 }
 
 const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
 
 int revoke_list(const RevokeOptions& o) {
-  Paths p = resolve(o);
+  const auto p = resolve(o);
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
   auto list = RevocationList::load(p.revocations, *trust, p.state, static_cast<UnixTime>(time(nullptr)));
@@ -73,7 +65,7 @@ int revoke_list(const RevokeOptions& o) {
 }
 
 int revoke_add(const RevokeOptions& o) {
-  Paths p = resolve(o);
+  const auto p = resolve(o);
   UnixTime now = static_cast<UnixTime>(time(nullptr));
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());

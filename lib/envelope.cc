@@ -10,20 +10,31 @@
 
 namespace gx {
 
-Result<ArtifactParts> split_artifact(std::string_view bytes) {
-  ArtifactParts parts;
+namespace {
+// Where the first line that is exactly "[[signature]]" starts; size() if none.
+size_t signature_block_offset(std::string_view bytes) {
   size_t pos = 0;
   while (pos < bytes.size()) {
     size_t eol = bytes.find('\n', pos);
     size_t end = eol == std::string_view::npos ? bytes.size() : eol;
-    if (bytes.substr(pos, end - pos) == kSignatureHeader) {
-      parts.body = std::string(bytes.substr(0, pos));
-      parts.signature_block = std::string(bytes.substr(pos));
-      return parts;
-    }
+    if (bytes.substr(pos, end - pos) == kSignatureHeader) return pos;
     pos = end + 1;
   }
-  parts.body = std::string(bytes);
+  return bytes.size();
+}
+}  // namespace
+
+Result<ArtifactParts> split_artifact(std::string_view bytes) {
+  size_t at = signature_block_offset(bytes);
+  return ArtifactParts{std::string(bytes.substr(0, at)), std::string(bytes.substr(at))};
+}
+
+Result<ArtifactParts> split_artifact_buffer(std::string&& bytes) {
+  size_t at = signature_block_offset(bytes);
+  ArtifactParts parts;
+  parts.signature_block = bytes.substr(at);
+  bytes.resize(at);
+  parts.body = std::move(bytes);
   return parts;
 }
 

@@ -68,8 +68,20 @@ Result<std::set<std::string>> RevocationList::quorum_signers(std::string_view bo
   return ok;
 }
 
-Decision RevocationList::verify(const TrustStore& trust, UnixTime now) const {
-  return verify_as(trust, now, "(serial " + std::to_string(serial_) + ")");
+Decision RevocationList::verify(const TrustStore& trust, UnixTime now,
+                                std::vector<std::string>* verified_signers) const {
+  std::string origin = "(serial " + std::to_string(serial_) + ")";
+  if (!verified_signers || from_index_) return verify_as(trust, now, origin);
+  // As the full load does: every signature first, then the quorum without
+  // the keys this list revokes, from the signatures verified.
+  auto all = quorum_signers(body_, signatures_, trust, now, origin, QuorumOptions{}, verified_signers);
+  if (!all) return all.error();
+  QuorumOptions again;
+  again.key_revoked = [this](const std::string& id) { return key_revoked(id); };
+  again.preverified = verified_signers;
+  auto ok = quorum_signers(body_, signatures_, trust, now, origin, again);
+  if (!ok) return ok.error();
+  return Decision::allow();
 }
 
 // The quorum over this list's signatures, its own key entries excluded.

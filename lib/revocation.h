@@ -111,7 +111,9 @@ class RevocationList {
   // Signature and threshold check against the trust store (no state involved).
   // For a list served from the index: against the signers verified when the
   // index was built; a signature that was not checked then denies.
-  Decision verify(const TrustStore& trust, UnixTime now) const;
+  // With `verified_signers`: also the ids of every key whose signature
+  // verified (what the index records; not for a list from the index).
+  Decision verify(const TrustStore& trust, UnixTime now, std::vector<std::string>* verified_signers = nullptr) const;
 
   // Revoked when the artifact is listed, or when signer_key_ids is not empty
   // and every one of them is revoked ("the only trusted signatures come
@@ -170,6 +172,17 @@ class RevocationList {
   std::string body_digest_;                 // "sha256:<hex>"; empty: compute from body_
   std::vector<Signature> signatures_;
 };
+
+// gx revoke's shortcut past the first cold load: after `list` (verified
+// with verify(..., &verified_signers)) was written to `path` as its
+// file_text() and its serial recorded, builds <state>/revocations.db for it
+// exactly as a full load would have (same rules: only while the rollback
+// record names this list). Best effort: failing costs one full load later.
+// The file was just written, so its stamp is "racy" and not recorded: the
+// first run re-hashes the file (docs/performance.md) and records it.
+Decision index_written_revocation_list(const std::string& path, const RevocationList& list,
+                                       const std::vector<std::string>& verified_signers,
+                                       const std::string& state_dir);
 
 // "revocation list <origin>: <cause>" as RevocationListInvalid, keeping the
 // cause's field and value.

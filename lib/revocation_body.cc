@@ -41,6 +41,13 @@ class CanonicalReader {
     out.clear();
     if (!literal("\"")) return false;
     for (size_t i = 0; i < rest_.size(); ++i) {
+      // The common case, a run of plain characters, is copied in one go.
+      size_t run = i;
+      while (run < rest_.size() && rest_[run] >= 0x20 && rest_[run] < 0x7f && rest_[run] != '"' && rest_[run] != '\\')
+        ++run;
+      out.append(rest_.substr(i, run - i));
+      if (run == rest_.size()) return false;
+      i = run;
       char c = rest_[i];
       if (c == '"') {
         rest_.remove_prefix(i + 1);
@@ -65,8 +72,7 @@ class CanonicalReader {
         }
         continue;
       }
-      if (c < 0x20 || c >= 0x7f) return false;  // raw control or non-ASCII: not our rendering
-      out += c;
+      return false;  // a raw control character or non-ASCII: not our rendering
     }
     return false;
   }

@@ -78,11 +78,27 @@ Decision publish_index(const std::string& state_dir, const std::string& list_pat
   return d;
 }
 
+// The file is body + signature block: one pass over the body gives both
+// the body's digest (the rollback record's) and the file's (the index's).
+void set_digests(RevocationIndexMeta& meta, std::string_view body, std::string_view signature_block) {
+  crypto::Sha256 file_hash;
+  file_hash.update(body);
+  crypto::Sha256 body_hash = file_hash;
+  file_hash.update(signature_block);
+  meta.file_digest = "sha256:" + crypto::hex(file_hash.finish());
+  meta.body_digest = "sha256:" + crypto::hex(body_hash.finish());
+  meta.body_size = body.size();
+  meta.signature_block = std::string(signature_block);
+}
+
 }  // namespace
 
-// The two ways a list file becomes a RevocationList (friend of it).
+// The two ways a list file becomes a RevocationList, and the index of a
+// list just written (friend of RevocationList).
 class RevocationLoader {
  public:
+  static Decision index_written(const std::string& path, const RevocationList& list,
+                                const std::vector<std::string>& verified, const std::string& state_dir);
   static std::optional<RevocationList> from_index(const std::string& path, const TrustStore& trust,
                                                   const std::string& state_dir, UnixTime now,
                                                   const SeenRevocations& seen);
@@ -153,9 +169,8 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
 
   // Check signatures on the exact bytes before parsing the body: a body
   // nobody trusted signed never reaches the parser.
-  auto parts = split_artifact(*bytes);
+  auto parts = split_artifact_buffer(bytes.take());  // the body keeps the file's buffer: no copy
   if (!parts) return revocation_list_invalid(path, parts.error());
-  bytes = std::string();  // the body now lives in parts: do not hold the file twice
   auto sigs = parse_signatures(parts->signature_block);
   if (!sigs) return revocation_list_invalid(path, sigs.error());
   if (sigs->empty()) return revocation_list_invalid(path, "not signed");
@@ -165,18 +180,9 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
   auto pre = RevocationList::quorum_signers(parts->body, *sigs, trust, now, path, QuorumOptions{}, &verified);
   if (!pre) return pre.error();
 
-  // The file is body + signature block: one pass over the body gives both
-  // the body's digest (the rollback record's) and the file's (the index's).
-  crypto::Sha256 file_hash;
-  file_hash.update(parts->body);
-  crypto::Sha256 body_hash = file_hash;
-  file_hash.update(parts->signature_block);
   RevocationIndexMeta meta;
-  meta.file_digest = "sha256:" + crypto::hex(file_hash.finish());
-  meta.body_digest = "sha256:" + crypto::hex(body_hash.finish());
+  set_digests(meta, parts->body, parts->signature_block);
   meta.stamp = stamp;
-  meta.body_size = parts->body.size();
-  meta.signature_block = std::move(parts->signature_block);
   meta.verified_signers = verified;
 
   auto parsed = parse_revocation_body(parts->body, path);
@@ -202,6 +208,28 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
   const auto& in_memory = static_cast<const MemoryRevocationSet&>(*list->set_);
   (void)publish_index(state_dir, path, meta, in_memory.all());
   return list;
+}
+
+Decision RevocationLoader::index_written(const std::string& path, const RevocationList& list,
+                                         const std::vector<std::string>& verified, const std::string& state_dir) {
+  if (list.from_index_ || !list.set_) return Decision::allow();  // nothing was built to write
+  std::string text = list.file_text();
+  RevocationIndexMeta meta;
+  set_digests(meta, list.body_, std::string_view(text).substr(list.body_.size()));
+  if (meta.body_digest != list.digest()) return Decision::allow();  // cannot happen: the body is the list's
+  meta.verified_signers = verified;
+  meta.version = list.version_;
+  meta.serial = list.serial_;
+  meta.issued_at = list.issued_at_;
+  // meta.stamp stays unknown: the file was written a moment ago ("racy").
+  const auto& in_memory = static_cast<const MemoryRevocationSet&>(*list.set_);  // lists that were built are
+  return publish_index(state_dir, path, meta, in_memory.all());                 // always in memory
+}
+
+Decision index_written_revocation_list(const std::string& path, const RevocationList& list,
+                                       const std::vector<std::string>& verified_signers,
+                                       const std::string& state_dir) {
+  return RevocationLoader::index_written(path, list, verified_signers, state_dir);
 }
 
 }  // namespace gx

@@ -46,7 +46,8 @@ Result<RevokeResult> add_revocation(const std::string& list_path, const TrustSto
   for (const auto* k : signers)
     if (Decision d = next->add_signature(*k); !d) return d;
   // Check our own output exactly as every gx run will, before replacing the file.
-  if (Decision d = next->verify(trust, now); !d) {
+  std::vector<std::string> verified;
+  if (Decision d = next->verify(trust, now, &verified); !d) {
     d.reason = DenyReason::Usage;  // the signing keys chosen cannot make a valid list
     d.detail = "the new list would not be valid: " + d.detail;
     return d;
@@ -54,6 +55,8 @@ Result<RevokeResult> add_revocation(const std::string& list_path, const TrustSto
   if (Decision d = fs::write_file_atomic(list_path, next->file_text(), 0644, fs::Overwrite::Yes); !d) return d;
   // Raise the rollback record now, so the previous list is refused at once.
   if (Decision d = record_revocations_serial(state_dir, list_path, next->serial(), next->digest()); !d) return d;
+  // Index it now, so the first run after a revoke does not pay the full load.
+  (void)index_written_revocation_list(list_path, *next, verified, state_dir);
   return RevokeResult{next.take(), false};
 }
 

@@ -42,6 +42,13 @@ void require_same(const RevocationBody& a, const RevocationBody& b) {
 // anything with a prefix that is not a header comment).
 Result<RevocationBody> via_toml(const std::string& text) { return parse_revocation_body("\n" + text, "test"); }
 
+// `text` with the first `from` replaced by `to`.
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  REQUIRE(pos != std::string::npos);
+  return text.replace(pos, from.size(), to);
+}
+
 }  // namespace
 
 TEST_CASE("revocation body: the canonical reader reads back exactly what the renderer wrote") {
@@ -69,12 +76,7 @@ TEST_CASE("revocation body: the canonical reader reads back exactly what the ren
 
 TEST_CASE("revocation body: any other spelling is declined by the canonical reader, read by TOML") {
   const std::string text = render_revocation_body(sample());
-  auto replace = [&](const std::string& from, const std::string& to) {
-    std::string t = text;
-    auto pos = t.find(from);
-    REQUIRE(pos != std::string::npos);
-    return t.replace(pos, from.size(), to);
-  };
+  auto replace = [&](const std::string& from, const std::string& to) { return replaced(text, from, to); };
   const std::string variants[] = {
       replace("serial = 7", "serial  = 7"),
       replace("serial = 7", "serial = +7"),
@@ -111,12 +113,7 @@ TEST_CASE("revocation body: any other spelling is declined by the canonical read
 
 TEST_CASE("revocation body: invalid values are declined by the canonical reader and explained by the TOML reader") {
   const std::string text = render_revocation_body(sample());
-  auto replace = [&](const std::string& from, const std::string& to) {
-    std::string t = text;
-    auto pos = t.find(from);
-    REQUIRE(pos != std::string::npos);
-    return t.replace(pos, from.size(), to);
-  };
+  auto replace = [&](const std::string& from, const std::string& to) { return replaced(text, from, to); };
   struct Case {
     std::string text;
     DenyReason reason;

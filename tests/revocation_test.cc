@@ -786,6 +786,33 @@ TEST_CASE("add_revocation: signing keys are checked with the trust store's skew"
   CHECK(again->already_revoked);
 }
 
+TEST_CASE("add_revocation indexes the list it wrote: the next load is served from the index, answering alike") {
+  Fixture f;
+  std::vector<crypto::PrivateKey> keys;
+  keys.push_back(f.a);
+  REQUIRE(add_revocation(f.list_path, f.trust, f.state, keys, revoke_art("x"), kNow).ok());
+  auto done = add_revocation(f.list_path, f.trust, f.state, keys, revoke_key(f.id(f.b)), kNow);
+  REQUIRE(done.ok());
+  auto cached = f.load();
+  REQUIRE(cached.ok());
+  CHECK(cached->from_index());
+  CHECK(cached->serial() == 2);
+  CHECK(cached->artifact_revoked(art("x")));
+  CHECK(cached->key_revoked(f.id(f.b)));
+  CHECK_FALSE(cached->artifact_revoked(art("y")));
+  // Without the index, the full load reads the same list.
+  std::filesystem::remove(index_path(f));
+  auto fresh = f.load();
+  REQUIRE(fresh.ok());
+  CHECK_FALSE(fresh->from_index());
+  CHECK(fresh->digest() == cached->digest());
+  CHECK(fresh->entries().size() == cached->entries().size());
+  // A file changed after the revoke is never served from that index.
+  REQUIRE(add_revocation(f.list_path, f.trust, f.state, keys, revoke_art("z"), kNow).ok());
+  f.write(done->list.file_text());  // the older list put back: a rollback
+  require_invalid(f.load());
+}
+
 // ---- non-regular files and StrictModes (issue #9, items 14 and 15) ----
 
 TEST_CASE("a FIFO as the revocation list is refused without blocking") {
