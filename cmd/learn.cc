@@ -32,9 +32,8 @@ int run_learn(const LearnOptions& o) {
   if (!t) return report_denial(t.error());
   req.tmpl = t.take();
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
-  const std::string trust = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  req.protect = own_files(o.state.empty() ? paths::default_state_dir() : o.state, trust,
-                          paths::default_revocations(trust), "");
+  const auto where = paths::with_defaults(o.trust, "", o.state);
+  req.protect = own_files(where.state, where.trust, where.revocations, "");
   req.allow_dangerous = o.allow_dangerous;
   req.exact_syscalls = o.exact_syscalls;
   const bool to_stdout = o.output.empty() || o.output == "-";

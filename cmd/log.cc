@@ -20,7 +20,7 @@ struct LogCmdOptions {
   size_t tail = 0;
 };
 
-std::string state_dir(const LogCmdOptions& o) { return o.state.empty() ? paths::default_state_dir() : o.state; }
+std::string state_dir(const LogCmdOptions& o) { return paths::with_defaults("", "", o.state).state; }
 
 nlohmann::json report_json(const VerifyReport& r) {
   return {{"intact", r.intact},       {"records", r.records},   {"bad_line", r.bad_line},

@@ -9,6 +9,7 @@
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/revocation.h"
+#include "lib/revoke.h"
 #include "lib/trust_store.h"
 
 namespace gx::cli {
@@ -22,39 +23,26 @@ struct RevokeOptions {
   bool json = false;
 };
 
-struct Paths {
-  std::string trust, revocations, state;
-};
-
-Paths resolve(const RevokeOptions& o) {
-  Paths p;
-  p.trust = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  p.revocations = o.revocations.empty() ? paths::default_revocations(p.trust) : o.revocations;
-  p.state = o.state.empty() ? paths::default_state_dir() : o.state;
-  return p;
-}
-
-// "sha256:<hex>" or bare hex -> "sha256:<hex>"; empty when neither.
-std::string normalize_ref(const std::string& s) {
-  std::string hex = s.rfind("sha256:", 0) == 0 ? s.substr(7) : s;
-  return crypto::is_hex_sha256(hex) ? "sha256:" + hex : std::string();
+paths::AuthorityPaths resolve(const RevokeOptions& o) {
+  return paths::with_defaults(o.trust, o.revocations, o.state);
 }
 
 const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
 
 int revoke_list(const RevokeOptions& o) {
-  Paths p = resolve(o);
+  const auto p = resolve(o);
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
   auto list = RevocationList::load(p.revocations, *trust, p.state, static_cast<UnixTime>(time(nullptr)));
   if (!list) return report_denial(list.error());
   std::vector<std::string> signers;
   for (const auto& s : list->signatures()) signers.push_back(s.key_id);
+  const std::vector<RevocationEntry> entries = list->entries();  // from the index: one full scan
   if (o.json) {
     nlohmann::json j{{"path", p.revocations}, {"serial", list->serial()}, {"entries", nlohmann::json::array()},
                      {"signers", signers}};
     j["issued_at"] = list->serial() ? format_utc(list->issued_at()) : "";
-    for (const auto& e : list->entries())
+    for (const auto& e : entries)
       j["entries"].push_back({{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
@@ -65,19 +53,19 @@ int revoke_list(const RevokeOptions& o) {
   }
   std::printf("revocation list %s: serial %llu, issued %s, %zu entr%s\n", p.revocations.c_str(),
               static_cast<unsigned long long>(list->serial()), format_utc(list->issued_at()).c_str(),
-              list->entries().size(), list->entries().size() == 1 ? "y" : "ies");
+              entries.size(), entries.size() == 1 ? "y" : "ies");
   for (const auto& s : signers) {
     const TrustedKey* k = trust->find(s);
     std::printf("signed by %s%s\n", s.c_str(), k ? (" (" + k->name + ")").c_str() : " (unknown key)");
   }
-  for (const auto& e : list->entries())
+  for (const auto& e : entries)
     std::printf("%-8s %s  %s%s%s\n", kind_name(e.kind), e.target.c_str(), format_utc(e.revoked_at).c_str(),
                 e.reason.empty() ? "" : "  ", e.reason.c_str());
   return kExitOk;
 }
 
 int revoke_add(const RevokeOptions& o) {
-  Paths p = resolve(o);
+  const auto p = resolve(o);
   UnixTime now = static_cast<UnixTime>(time(nullptr));
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
@@ -98,7 +86,7 @@ int revoke_add(const RevokeOptions& o) {
     entry.target = art->digest();
   } else {
     entry.kind = o.id.empty() ? RevocationKind::Key : RevocationKind::Artifact;
-    entry.target = normalize_ref(o.id.empty() ? o.key_id : o.id);
+    entry.target = crypto::normalize_sha256_ref(o.id.empty() ? o.key_id : o.id);
     if (entry.target.empty())
       return report_error(std::string(o.id.empty() ? "--key-id" : "--id") + " must be sha256:<64 hex digits>");
   }

@@ -155,9 +155,10 @@ int run_run(const RunOptions& o) {
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   req.cwd = cwd;
   req.log = [](const std::string& line) { std::fprintf(stderr, "gx: supervisor: %s\n", line.c_str()); };
-  req.trust_path = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  req.revocations_path = o.revocations.empty() ? paths::default_revocations(req.trust_path) : o.revocations;
-  req.state_dir = fs::absolute(o.state.empty() ? paths::default_state_dir() : o.state);
+  const auto where = paths::with_defaults(o.trust, o.revocations, o.state);
+  req.trust_path = where.trust;
+  req.revocations_path = where.revocations;
+  req.state_dir = fs::absolute(where.state);
   req.receipt_key = o.receipt_key;
   req.dry_run = o.dry_run;
   req.parent_artifacts = o.parents;

@@ -16,7 +16,7 @@ struct StateOptions {
   bool json = false;
 };
 
-std::string state_dir(const StateOptions& o) { return o.state.empty() ? paths::default_state_dir() : o.state; }
+std::string state_dir(const StateOptions& o) { return paths::with_defaults("", "", o.state).state; }
 
 int state_prune(const StateOptions& o) {
   UnixTime now = static_cast<UnixTime>(time(nullptr));

@@ -18,7 +18,7 @@ struct TrustOptions {
   bool json = false;
 };
 
-std::string store_path(const TrustOptions& o) { return o.trust.empty() ? paths::default_trust_store() : o.trust; }
+std::string store_path(const TrustOptions& o) { return paths::with_defaults(o.trust, "", "").trust; }
 
 int trust_add(const TrustOptions& o) {
   auto store = TrustStore::load_or_empty(store_path(o));

@@ -59,10 +59,8 @@ void print_chain(const LineageVerification& lv) {
 
 int run_verify(const VerifyCmdOptions& o) {
   if (o.print_payload || !o.print_signature.empty()) return print_raw(o);
-  const std::string trust_path = o.trust.empty() ? paths::default_trust_store() : o.trust;
-  const std::string revocations = o.revocations.empty() ? paths::default_revocations(trust_path) : o.revocations;
-  const std::string state = o.state.empty() ? paths::default_state_dir() : o.state;
-  auto authority = load_authority(trust_path, revocations, state, static_cast<UnixTime>(time(nullptr)));
+  const auto where = paths::with_defaults(o.trust, o.revocations, o.state);
+  auto authority = load_authority(where.trust, where.revocations, where.state, static_cast<UnixTime>(time(nullptr)));
   LineageVerification lv;
   ParentSet parents;
   Decision ready = authority ? Decision::allow() : authority.error();

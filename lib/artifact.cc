@@ -378,7 +378,7 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
   if (lineage) {
     TableReader rl(*lineage, "lineage");
     if (auto v = rl.string("parent", true)) {
-      if (v->rfind("sha256:", 0) != 0 || !crypto::is_hex_sha256(v->substr(7)))
+      if (!crypto::is_sha256_ref(*v))
         rl.invalid("parent", *v, "must be sha256:<64 hex digits> (the parent artifact's digest)");
       a.parent = *v;
     }

@@ -1,7 +1,5 @@
 #include "lib/broker_config.h"
 
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,17 +8,11 @@
 
 #include "lib/broker_protocol.h"
 #include "lib/fsutil.h"
+#include "lib/run_as.h"
 #include "lib/toml_reader.h"
 
 namespace gx::broker {
 namespace {
-
-std::optional<uint32_t> number(const std::string& s) {
-  uint32_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
 
 Decision absolute_path(const std::string& key, const std::string& path, bool required) {
   if (path.empty()) {
@@ -80,26 +72,17 @@ bool AllowList::allows(uid_t self, uid_t uid, gid_t gid, const std::vector<gid_t
 Result<AllowList> resolve_allow_list(const BrokerConfig& c) {
   AllowList a;
   for (const auto& u : c.allow_users) {
-    if (auto n = number(u)) {
-      a.uids.push_back(*n);
-      continue;
-    }
-    errno = 0;
-    passwd* pw = getpwnam(u.c_str());
-    if (pw == nullptr)
-      return Decision::deny(DenyReason::InvalidValue, "allow-user: no user named '" + u + "'", "allow_users", u);
-    a.uids.push_back(pw->pw_uid);
+    auto uid = resolve_user_id(u, "allow_users");
+    if (!uid) return uid.error();
+    if (!*uid) return Decision::deny(DenyReason::InvalidValue, "allow-user: no user named '" + u + "'", "allow_users", u);
+    a.uids.push_back(**uid);
   }
   for (const auto& g : c.allow_groups) {
-    if (auto n = number(g)) {
-      a.gids.push_back(*n);
-      continue;
-    }
-    errno = 0;
-    group* gr = getgrnam(g.c_str());
-    if (gr == nullptr)
+    auto gid = resolve_group_id(g, "allow_groups");
+    if (!gid) return gid.error();
+    if (!*gid)
       return Decision::deny(DenyReason::InvalidValue, "allow-group: no group named '" + g + "'", "allow_groups", g);
-    a.gids.push_back(gr->gr_gid);
+    a.gids.push_back(**gid);
   }
   return a;
 }

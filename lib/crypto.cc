@@ -205,6 +205,34 @@ Result<std::string> spki_der(mbedtls_pk_context& pk) {
 
 }  // namespace
 
+struct Sha256::State {
+  mbedtls_sha256_context ctx;
+};
+
+Sha256::Sha256() : state_(std::make_unique<State>()) {
+  mbedtls_sha256_init(&state_->ctx);
+  mbedtls_sha256_starts_ret(&state_->ctx, 0);
+}
+Sha256::~Sha256() {
+  if (state_) mbedtls_sha256_free(&state_->ctx);
+}
+Sha256::Sha256(const Sha256& other) : state_(std::make_unique<State>()) {
+  mbedtls_sha256_init(&state_->ctx);
+  mbedtls_sha256_clone(&state_->ctx, &other.state_->ctx);
+}
+Sha256& Sha256::operator=(const Sha256& other) {
+  if (this != &other) mbedtls_sha256_clone(&state_->ctx, &other.state_->ctx);
+  return *this;
+}
+void Sha256::update(std::string_view data) {
+  mbedtls_sha256_update_ret(&state_->ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+Digest Sha256::finish() {
+  Digest out{};
+  mbedtls_sha256_finish_ret(&state_->ctx, out.data());
+  return out;
+}
+
 Digest sha256(std::string_view data) {
   Digest out{};
   mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), 0);
@@ -214,25 +242,18 @@ Digest sha256(std::string_view data) {
 std::string sha256_hex(std::string_view data) { return hex(sha256(data)); }
 
 Result<std::string> sha256_fd_hex(int fd) {
-  mbedtls_sha256_context ctx;
-  mbedtls_sha256_init(&ctx);
-  mbedtls_sha256_starts_ret(&ctx, 0);
-  std::vector<unsigned char> buf(1 << 16);
+  Sha256 h;
+  std::vector<char> buf(1 << 16);
   for (;;) {
     ssize_t n = read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      mbedtls_sha256_free(&ctx);
-      return Decision::deny(DenyReason::IoError, "cannot read file to digest: " + fs::errno_text(err));
+      return Decision::deny(DenyReason::IoError, "cannot read file to digest: " + fs::errno_text(errno));
     }
     if (n == 0) break;
-    mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
+    h.update(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
-  Digest out{};
-  mbedtls_sha256_finish_ret(&ctx, out.data());
-  mbedtls_sha256_free(&ctx);
-  return hex(out);
+  return hex(h.finish());
 }
 
 std::string hex(const uint8_t* data, size_t len) {
@@ -251,6 +272,13 @@ bool is_hex_sha256(std::string_view s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
+}
+
+bool is_sha256_ref(std::string_view s) { return s.starts_with("sha256:") && is_hex_sha256(s.substr(7)); }
+
+std::string normalize_sha256_ref(std::string_view s) {
+  std::string_view hex_part = s.starts_with("sha256:") ? s.substr(7) : s;
+  return is_hex_sha256(hex_part) ? "sha256:" + std::string(hex_part) : std::string();
 }
 
 std::string base64_encode(std::string_view data) {
@@ -274,14 +302,21 @@ Result<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+namespace {
+std::string pae_prefix(std::string_view type, size_t body_size) {
+  return "DSSEv1 " + std::to_string(type.size()) + " " + std::string(type) + " " + std::to_string(body_size) + " ";
+}
+}  // namespace
+
+Digest pae_sha256(std::string_view type, std::string_view body) {
+  Sha256 h;
+  h.update(pae_prefix(type, body.size()));
+  h.update(body);
+  return h.finish();
+}
+
 std::string pae(std::string_view type, std::string_view body) {
-  std::string out = "DSSEv1 ";
-  out += std::to_string(type.size());
-  out += ' ';
-  out += type;
-  out += ' ';
-  out += std::to_string(body.size());
-  out += ' ';
+  std::string out = pae_prefix(type, body.size());
   out += body;
   return out;
 }
@@ -365,7 +400,7 @@ std::string PublicKey::pem() const {
 std::string PublicKey::key_id() const { return "sha256:" + sha256_hex(der_); }
 
 SigStatus PublicKey::check(std::string_view type, std::string_view body, std::string_view signature) const {
-  return check_digest(sha256(pae(type, body)), signature);
+  return check_digest(pae_sha256(type, body), signature);
 }
 
 SigStatus PublicKey::check_digest(const Digest& digest, std::string_view signature) const {
@@ -436,7 +471,7 @@ std::string PrivateKey::pem() const {
 }
 
 Result<std::string> PrivateKey::sign(std::string_view type, std::string_view body) const {
-  Digest h = sha256(pae(type, body));
+  Digest h = pae_sha256(type, body);
   P256Group* g = p256();
   if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
   Mpi r, s;
@@ -459,7 +494,7 @@ Result<std::string> PrivateKey::sign(std::string_view type, std::string_view bod
 bool PrivateKey::is_deterministic_signature(std::string_view type, std::string_view body,
                                             std::string_view signature) const {
   P256Group* g = p256();
-  return g && det_signature_consistent(*g, mbedtls_pk_ec(impl_->pk.ctx)->d, sha256(pae(type, body)), signature);
+  return g && det_signature_consistent(*g, mbedtls_pk_ec(impl_->pk.ctx)->d, pae_sha256(type, body), signature);
 }
 
 Result<PrivateKey> load_private_key(const std::string& path) {

@@ -46,12 +46,36 @@ Result<std::string> sha256_fd_hex(int fd);
 std::string hex(const uint8_t* data, size_t len);
 inline std::string hex(const Digest& d) { return hex(d.data(), d.size()); }
 bool is_hex_sha256(std::string_view s);  // 64 lowercase hex digits
+// A digest or key id as gx writes it: "sha256:" + 64 lowercase hex digits.
+bool is_sha256_ref(std::string_view s);
+// "sha256:<hex>" or bare hex -> "sha256:<hex>"; empty when neither.
+std::string normalize_sha256_ref(std::string_view s);
+
+// Incremental SHA-256, for data that arrives in pieces (a file read in
+// blocks, PAE's prefix and then a body that is not copied). Copies continue
+// independently from the same state.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256& other);
+  Sha256& operator=(const Sha256& other);
+  void update(std::string_view data);
+  // The digest of everything updated so far; the object may not be updated after.
+  Digest finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 std::string base64_encode(std::string_view data);
 Result<std::string> base64_decode(std::string_view text);
 
 // DSSE pre-authentication encoding.
 std::string pae(std::string_view type, std::string_view body);
+// SHA-256(pae(type, body)) without building the PAE string (no copy of body).
+Digest pae_sha256(std::string_view type, std::string_view body);
 
 // Cryptographically secure random bytes (getrandom(2)); hex-encoded helper.
 Result<std::string> random_bytes(size_t n);

@@ -10,20 +10,31 @@
 
 namespace gx {
 
-Result<ArtifactParts> split_artifact(std::string_view bytes) {
-  ArtifactParts parts;
+namespace {
+// Where the first line that is exactly "[[signature]]" starts; size() if none.
+size_t signature_block_offset(std::string_view bytes) {
   size_t pos = 0;
   while (pos < bytes.size()) {
     size_t eol = bytes.find('\n', pos);
     size_t end = eol == std::string_view::npos ? bytes.size() : eol;
-    if (bytes.substr(pos, end - pos) == kSignatureHeader) {
-      parts.body = std::string(bytes.substr(0, pos));
-      parts.signature_block = std::string(bytes.substr(pos));
-      return parts;
-    }
+    if (bytes.substr(pos, end - pos) == kSignatureHeader) return pos;
     pos = end + 1;
   }
-  parts.body = std::string(bytes);
+  return bytes.size();
+}
+}  // namespace
+
+Result<ArtifactParts> split_artifact(std::string_view bytes) {
+  size_t at = signature_block_offset(bytes);
+  return ArtifactParts{std::string(bytes.substr(0, at)), std::string(bytes.substr(at))};
+}
+
+Result<ArtifactParts> split_artifact_buffer(std::string&& bytes) {
+  size_t at = signature_block_offset(bytes);
+  ArtifactParts parts;
+  parts.signature_block = bytes.substr(at);
+  bytes.resize(at);
+  parts.body = std::move(bytes);
   return parts;
 }
 
@@ -50,7 +61,7 @@ Result<std::vector<Signature>> parse_signatures(std::string_view block) {
       return Decision::deny(DenyReason::UnsupportedAlgorithm,
                             "signature algorithm must be " + std::string(crypto::kAlgorithm),
                             r.path("algorithm"), *alg);
-    if (key_id->rfind("sha256:", 0) != 0 || !crypto::is_hex_sha256(key_id->substr(7)))
+    if (!crypto::is_sha256_ref(*key_id))
       return Decision::deny(DenyReason::InvalidValue, "key_id must be sha256:<64 hex digits>", r.path("key_id"),
                             *key_id);
     auto raw = crypto::base64_decode(*value);

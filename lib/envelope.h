@@ -53,6 +53,9 @@ struct ArtifactParts {
   std::string signature_block;  // starts with "[[signature]]" or is empty
 };
 Result<ArtifactParts> split_artifact(std::string_view file_bytes);
+// The same, taking the bytes over: the body is the file's own buffer, not a
+// copy (a large revocation list is not held twice).
+Result<ArtifactParts> split_artifact_buffer(std::string&& file_bytes);
 
 // Strictly parses the signature block (pinned algorithm, canonical base64,
 // at most kMaxSignatures).

@@ -16,7 +16,6 @@
 #include "lib/digest_cache.h"
 #include "lib/fsutil.h"
 
-#include <mbedtls/sha256.h>
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
@@ -197,9 +196,7 @@ Result<ReadResult> hash_file(int src, int copy_to, const std::string& path, uint
     return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "exec.path", path);
   };
   ReadResult out;
-  mbedtls_sha256_context ctx;
-  mbedtls_sha256_init(&ctx);
-  mbedtls_sha256_starts_ret(&ctx, 0);
+  crypto::Sha256 hash;
   std::vector<unsigned char> buf(1 << 17);
   Decision failure;
   for (;;) {
@@ -217,7 +214,8 @@ Result<ReadResult> hash_file(int src, int copy_to, const std::string& path, uint
     }
     if (out.head.size() < 256)
       out.head.append(reinterpret_cast<char*>(buf.data()), std::min<size_t>(static_cast<size_t>(n), 256));
-    mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
+    // Hash exactly the bytes that go into the copy: what runs is what was hashed.
+    hash.update(std::string_view(reinterpret_cast<char*>(buf.data()), static_cast<size_t>(n)));
     size_t off = 0;
     while (copy_to >= 0 && off < static_cast<size_t>(n)) {
       ssize_t w = write(copy_to, buf.data() + off, static_cast<size_t>(n) - off);
@@ -230,9 +228,7 @@ Result<ReadResult> hash_file(int src, int copy_to, const std::string& path, uint
       break;
     }
   }
-  crypto::Digest d{};
-  mbedtls_sha256_finish_ret(&ctx, d.data());
-  mbedtls_sha256_free(&ctx);
+  crypto::Digest d = hash.finish();
   if (!failure.allowed()) return failure;
   out.sha256 = crypto::hex(d);
   return out;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -50,6 +51,9 @@ Result<std::string> read_regular(const std::string& path, size_t max_bytes, int 
                           "file", path);
   }
   std::string out;
+  // The size fstat reports, within the limit, so a large file is not
+  // copied again each time the buffer grows; the reads below still decide.
+  out.reserve(std::min(static_cast<size_t>(st.st_size), max_bytes) + 1);
   char buf[1 << 16];
   for (;;) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -198,18 +202,6 @@ bool path_within(const std::string& inner, const std::string& outer) {
   if (outer == "/") return !inner.empty() && inner[0] == '/';
   if (inner == outer) return true;
   return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 && inner[outer.size()] == '/';
-}
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
 }
 
 std::string file_kind(mode_t mode) {

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "lib/decision.h"
+#include "lib/fd.h"
 
 namespace gx::fs {
 
@@ -61,28 +62,6 @@ bool path_within(const std::string& inner, const std::string& outer);
 std::string errno_text(int err);
 
 // ---- the state directory (see docs/security.md, "State directory") ----
-
-// Owns one descriptor (closed on destruction; move-only).
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A directory resolved once: its canonical path (every symlink of the path
 // the user gave resolved by realpath(3)) and a descriptor of it. Files in it

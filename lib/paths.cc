@@ -33,4 +33,12 @@ std::string default_state_dir() {
   return xdg("XDG_STATE_HOME", ".local/state") + "/gx";
 }
 
+AuthorityPaths with_defaults(const std::string& trust, const std::string& revocations, const std::string& state) {
+  AuthorityPaths p{trust, revocations, state};
+  if (p.trust.empty()) p.trust = default_trust_store();
+  if (p.revocations.empty()) p.revocations = default_revocations(p.trust);
+  if (p.state.empty()) p.state = default_state_dir();
+  return p;
+}
+
 }  // namespace gx::paths

@@ -23,30 +23,14 @@ namespace {
 
 using nlohmann::json;
 
-// Owns one descriptor; closing also drops its flock.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_;
-};
+using Fd = fs::UniqueFd;  // closing also drops its flock
 
 Decision unavailable(const std::string& what, int err) {
   return Decision::deny(DenyReason::LogUnavailable, what + ": " + fs::errno_text(err));
 }
 
 Decision lock(int fd, int how) {
-  while (flock(fd, how) != 0) {
-    if (errno != EINTR) return unavailable("cannot lock the receipt log", errno);
-  }
+  if (int err = fs::flock_retrying(fd, how); err != 0) return unavailable("cannot lock the receipt log", err);
   return Decision::allow();
 }
 

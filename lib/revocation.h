@@ -61,9 +61,15 @@
 // to read the index answers "revoked" (fail closed). A list served from the
 // index must not be consulted from several threads at once.
 //
-// Lookups: O(1) hash sets after a full load, B-tree lookups from the index.
-// A full load is O(n): a list of 1,000,000 entries is ~150 MB of TOML
-// (see docs/performance.md).
+// Lookups: O(1) hash sets after a full load, B-tree lookups from the index
+// (the two RevocationSet implementations, lib/revocation_set.h). A full load
+// is O(n): a list of 1,000,000 entries is ~150 MB of TOML, read by the
+// canonical reader (lib/revocation_body.h; see docs/performance.md).
+//
+// Files: this one (the list value, verify, check, successor), 
+// revocation_load.cc (load: full or from the index), revocation_body (the
+// body's value, rendering and reading), revocation_set (lookups),
+// revocation_record (the rollback record), revoke (gx revoke's transaction).
 #pragma once
 
 #include <cstdint>
@@ -72,52 +78,30 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "lib/artifact.h"
 #include "lib/crypto.h"
 #include "lib/decision.h"
+#include "lib/envelope.h"
+#include "lib/revocation_body.h"
+#include "lib/revocation_record.h"
+#include "lib/revocation_set.h"
 #include "lib/trust_store.h"
 
 namespace gx {
 
-class RevocationIndex;
-
-inline constexpr int kRevocationsVersionCurrent = 1;
-inline constexpr size_t kRevocationsMaxBytes = 512ull * 1024 * 1024;
-inline constexpr size_t kRevocationsMaxEntries = 2'000'000;
-
-enum class RevocationKind { Artifact, Key };
-
-struct RevocationEntry {
-  RevocationKind kind = RevocationKind::Artifact;
-  std::string target;  // "sha256:<64 hex>": an artifact digest or a key id
-  std::string reason;
-  UnixTime revoked_at = 0;
-};
-
-// What <state>/revocations.serial remembers.
-struct SeenRevocations {
-  uint64_t serial = 0;
-  std::string body_digest;  // "sha256:<hex>"
-};
-
+// A value: copies share the (immutable) lookup set.
 class RevocationList {
  public:
   // The list in force when no file exists and no serial was ever seen.
   RevocationList() = default;
-  // Copies rebuild the lookup sets (they view into entries); moves keep them.
-  RevocationList(const RevocationList& other);
-  RevocationList& operator=(const RevocationList& other);
-  RevocationList(RevocationList&&) noexcept = default;
-  RevocationList& operator=(RevocationList&&) noexcept = default;
 
   // Reads, verifies, rollback-checks `path` and then records its serial in
   // state_dir, or serves the same list from the verified index (see the
   // header comment). Errors: RevocationListInvalid, or StateUnavailable when
   // the rollback record cannot be read or written. Never fails because of
-  // the index: an unusable index means a full load.
+  // the index: an unusable index means a full load. (revocation_load.cc)
   static Result<RevocationList> load(const std::string& path, const TrustStore& trust,
                                      const std::string& state_dir, UnixTime now);
   // Splits and strictly parses file bytes WITHOUT verifying anything
@@ -127,7 +111,9 @@ class RevocationList {
   // Signature and threshold check against the trust store (no state involved).
   // For a list served from the index: against the signers verified when the
   // index was built; a signature that was not checked then denies.
-  Decision verify(const TrustStore& trust, UnixTime now) const;
+  // With `verified_signers`: also the ids of every key whose signature
+  // verified (what the index records; not for a list from the index).
+  Decision verify(const TrustStore& trust, UnixTime now, std::vector<std::string>* verified_signers = nullptr) const;
 
   // Revoked when the artifact is listed, or when signer_key_ids is not empty
   // and every one of them is revoked ("the only trusted signatures come
@@ -136,10 +122,9 @@ class RevocationList {
   Decision check(const std::string& artifact_digest, const std::vector<std::string>& signer_key_ids) const;
   bool artifact_revoked(std::string_view artifact_digest) const;
   bool key_revoked(std::string_view key_id) const;
-  // The entry revoking `target` (artifact digest or key id), or nullptr.
-  // From the index: the pointer is valid until the next find() on this list;
-  // nullptr also when the index cannot be read.
-  const RevocationEntry* find(std::string_view target) const;
+  // The entry revoking `target` (artifact digest or key id), or nullopt
+  // (also when the index cannot be read).
+  std::optional<RevocationEntry> find(std::string_view target) const;
 
   // The next list: these entries plus `added`, serial + 1, issued_at = now,
   // body rendered, unsigned. Usage error if `added` repeats a target;
@@ -154,81 +139,54 @@ class RevocationList {
   int version() const { return version_; }
   uint64_t serial() const { return serial_; }  // 0: no list file (nothing revoked)
   UnixTime issued_at() const { return issued_at_; }
-  // From the index, read on first use (a full scan); empty if that fails —
-  // code that writes a new list must use successor(), which reports it.
-  const std::vector<RevocationEntry>& entries() const;
+  // Every entry in list order (from the index: a full scan); empty if the
+  // index cannot be read — code that writes a new list must use
+  // successor(), which reports it.
+  std::vector<RevocationEntry> entries() const;
   const std::string& body() const { return body_; }  // empty when served from the index
   const std::vector<Signature>& signatures() const { return signatures_; }
   std::string digest() const;  // "sha256:" + SHA-256(body)
-  bool from_index() const { return index_db_ != nullptr; }  // served from <state>/revocations.db
+  bool from_index() const { return from_index_; }  // served from <state>/revocations.db
 
  private:
-  static Result<RevocationList> from_parts(std::string body, std::vector<Signature> sigs,
-                                           const std::string& origin);
+  friend class RevocationLoader;  // revocation_load.cc builds lists from files and the index
+
+  // A list over a parsed body. `body_digest` may be empty (then computed).
+  static Result<RevocationList> from_body(RevocationBody parsed, std::string body, std::string body_digest,
+                                          std::vector<Signature> sigs);
   Decision verify_as(const TrustStore& trust, UnixTime now, const std::string& origin) const;
-  static std::string render_body(uint64_t serial, UnixTime issued_at, const std::vector<RevocationEntry>& entries);
-  Decision index();  // builds the hash sets; rejects a target listed twice
-  Result<const std::vector<RevocationEntry>*> all_entries() const;  // materializes from the index
-  static Result<RevocationList> load_full(const std::string& path, const TrustStore& trust,
-                                          const std::string& state_dir, UnixTime now);
-  // The list from the index when it may stand in for the file, else nullopt.
-  static std::optional<RevocationList> load_from_index(const std::string& path, const TrustStore& trust,
-                                                       const std::string& state_dir, UnixTime now,
-                                                       const SeenRevocations& seen);
+  // verify_quorum() (lib/envelope.h) over a list body, its failure worded as
+  // a list error; the ids of the keys that make the quorum.
+  static Result<std::set<std::string>> quorum_signers(std::string_view body, const std::vector<Signature>& sigs,
+                                                      const TrustStore& trust, UnixTime now,
+                                                      const std::string& origin, const QuorumOptions& opts,
+                                                      std::vector<std::string>* verified = nullptr);
 
   int version_ = kRevocationsVersionCurrent;
   uint64_t serial_ = 0;
   UnixTime issued_at_ = 0;
-  // Lists served from the index read their entries lazily (entries()).
-  mutable std::vector<RevocationEntry> entries_;
-  mutable bool entries_read_ = false;
-  mutable std::optional<RevocationEntry> found_;  // find()'s answer from the index
-  std::shared_ptr<RevocationIndex> index_db_;     // null: in memory (hash sets below)
-  std::string body_digest_;                       // from the index
-  std::vector<std::string> index_signers_;        // public-key ids verified when the index was built
-  std::string body_;
+  std::shared_ptr<const RevocationSet> set_;  // null: nothing revoked (no list)
+  bool from_index_ = false;
+  std::vector<std::string> index_signers_;  // public-key ids verified when the index was built
+  std::string body_;                        // empty when served from the index
+  std::string body_digest_;                 // "sha256:<hex>"; empty: compute from body_
   std::vector<Signature> signatures_;
-  std::unordered_set<std::string_view> artifacts_;  // views into entries_[i].target
-  std::unordered_set<std::string_view> keys_;
 };
 
-// The rollback record, <state_dir>/revocations.serial, format version 2:
-//   gx-revocation-serials 2
-//   <list key> <serial> sha256:<body digest>      one line per list
-// A version-1 file ("<serial> sha256:<hex>", one serial for every list) is
-// refused (StateUnavailable) with a message saying to remove it: it cannot
-// be attributed to one list, and silently dropping it would silently drop
-// rollback protection.
-std::string revocations_serial_path(const std::string& state_dir);
-// "sha256:" + SHA-256 of the list's absolute path with its DIRECTORY
-// resolved (realpath) and its file name as given: stable whether the list
-// exists, is missing, or is itself a symlink.
-std::string revocation_list_key(const std::string& list_path);
-// nullopt when nothing has been recorded for this list yet; StateUnavailable
-// if the record is unreadable or malformed.
-Result<std::optional<SeenRevocations>> read_seen_revocations(const std::string& state_dir,
-                                                             const std::string& list_path);
-// Under an exclusive lock: denies RevocationListInvalid when `serial` is
-// lower than the one recorded for this list, or equal with another digest;
-// otherwise records it (atomically, only ever raising it). Call only after
-// the list was fully validated.
-Decision record_revocations_serial(const std::string& state_dir, const std::string& list_path, uint64_t serial,
-                                   const std::string& body_digest);
+// gx revoke's shortcut past the first cold load: after `list` (verified
+// with verify(..., &verified_signers)) was written to `path` as its
+// file_text() and its serial recorded, builds <state>/revocations.db for it
+// exactly as a full load would have (same rules: only while the rollback
+// record names this list). Best effort: failing costs one full load later.
+// The file was just written, so its stamp is "racy" and not recorded: the
+// first run re-hashes the file (docs/performance.md) and records it.
+Decision index_written_revocation_list(const std::string& path, const RevocationList& list,
+                                       const std::vector<std::string>& verified_signers,
+                                       const std::string& state_dir);
 
-// gx revoke's transaction, under an exclusive lock on the list's directory
-// (concurrent revokes serialise): every signing key must be trusted and
-// usable now (TrustedKey::usable_at, with skew; Usage otherwise, naming the
-// key), and none may be the key being revoked; then load (verified,
-// rollback-checked) -> successor with `entry` -> sign with each distinct key
-// -> verify as every run will -> write atomically (0644) -> raise the
-// rollback record. Already revoked: the current list, unchanged, with
-// already_revoked set.
-struct RevokeResult {
-  RevocationList list;
-  bool already_revoked = false;
-};
-Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust,
-                                    const std::string& state_dir, const std::vector<crypto::PrivateKey>& keys,
-                                    const RevocationEntry& entry, UnixTime now);
+// "revocation list <origin>: <cause>" as RevocationListInvalid, keeping the
+// cause's field and value.
+Decision revocation_list_invalid(const std::string& origin, const Decision& cause);
+Decision revocation_list_invalid(const std::string& origin, const std::string& detail);
 
 }  // namespace gx

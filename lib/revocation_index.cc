@@ -59,6 +59,8 @@ Result<RevocationEntry> entry_from_row(sqlite3_stmt* s, int first) {
                          column_text(s, first + 2), sqlite3_column_int64(s, first + 3)};
 }
 
+int kind_code(RevocationKind k) { return k == RevocationKind::Artifact ? 0 : 1; }
+
 }  // namespace
 
 FileStamp FileStamp::of(const struct stat& st) {
@@ -129,10 +131,10 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
   return idx;
 }
 
-bool RevocationIndex::contains(RevocationKind kind, std::string_view target) {
+bool RevocationIndex::contains(RevocationKind kind, std::string_view target) const {
   sqlite3_reset(contains_);
   if (bind_text(contains_, 1, target) != SQLITE_OK ||
-      sqlite3_bind_int(contains_, 2, kind == RevocationKind::Artifact ? 0 : 1) != SQLITE_OK)
+      sqlite3_bind_int(contains_, 2, kind_code(kind)) != SQLITE_OK)
     return true;
   int rc = sqlite3_step(contains_);
   sqlite3_reset(contains_);
@@ -140,18 +142,16 @@ bool RevocationIndex::contains(RevocationKind kind, std::string_view target) {
   return rc != SQLITE_DONE;  // a row, or any error: revoked (fail closed)
 }
 
-Result<std::optional<RevocationEntry>> RevocationIndex::find(std::string_view target) {
+std::optional<RevocationEntry> RevocationIndex::find(std::string_view target) const {
+  // At most two rows (one per kind); nullopt also on a read error (see the interface).
   Stmt s(db_, "SELECT kind, target, reason, revoked_at FROM revoked WHERE target = ?1 ORDER BY ord LIMIT 1");
-  if (!s.ok() || bind_text(s.get(), 1, target) != SQLITE_OK) return fail("cannot query");
-  int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<RevocationEntry>{};
-  if (rc != SQLITE_ROW) return fail("cannot read");
+  if (!s.ok() || bind_text(s.get(), 1, target) != SQLITE_OK || s.step() != SQLITE_ROW) return std::nullopt;
   auto e = entry_from_row(s.get(), 0);
-  if (!e) return e.error();
-  return std::optional<RevocationEntry>{e.take()};
+  if (!e) return std::nullopt;
+  return e.take();
 }
 
-Result<std::vector<RevocationEntry>> RevocationIndex::entries() {
+Result<std::vector<RevocationEntry>> RevocationIndex::entries() const {
   Stmt s(db_, "SELECT ord, kind, target, reason, revoked_at FROM revoked ORDER BY ord");
   if (!s.ok()) return fail("cannot query");
   std::vector<RevocationEntry> out;
@@ -231,7 +231,7 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
     for (size_t i = 0; i < entries.size(); ++i) {
       const RevocationEntry& e = entries[i];
       sqlite3_bind_int64(q, 1, as_i64(i));
-      sqlite3_bind_int(q, 2, e.kind == RevocationKind::Artifact ? 0 : 1);
+      sqlite3_bind_int(q, 2, kind_code(e.kind));
       bind_text(q, 3, e.target);
       bind_text(q, 4, e.reason);
       sqlite3_bind_int64(q, 5, e.revoked_at);

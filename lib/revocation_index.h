@@ -3,9 +3,11 @@
 // (docs/replay.md, "Verified index"; docs/performance.md, "Revocation list").
 //
 // The TOML file stays the signed source of truth. This module only stores
-// and reads what lib/revocation.cc has ALREADY fully validated (signatures,
-// quorum, strict parse, rollback record); it decides nothing itself. Whether
-// the index may stand in for the file is decided by RevocationList::load().
+// and reads what lib/revocation_load.cc has ALREADY fully validated
+// (signatures, quorum, strict parse, rollback record); it decides nothing
+// itself. Whether the index may stand in for the file is decided by
+// RevocationList::load(). It is one of the two RevocationSet
+// implementations (lib/revocation_set.h).
 //
 //   meta(id = 1, schema, version, serial, issued_at, body_digest, file_digest,
 //        dev, ino, size, mtime_ns, ctime_ns, body_size, signature_block,
@@ -35,7 +37,7 @@
 #include <vector>
 
 #include "lib/decision.h"
-#include "lib/revocation.h"
+#include "lib/revocation_set.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -70,9 +72,9 @@ struct RevocationIndexMeta {
   uint64_t entries = 0;
 };
 
-class RevocationIndex {
+class RevocationIndex final : public RevocationSet {
  public:
-  ~RevocationIndex();
+  ~RevocationIndex() override;
   RevocationIndex(const RevocationIndex&) = delete;
   RevocationIndex& operator=(const RevocationIndex&) = delete;
 
@@ -85,12 +87,10 @@ class RevocationIndex {
                         const std::vector<RevocationEntry>& entries);
 
   const RevocationIndexMeta& meta() const { return meta_; }
-  // Fail closed: a read error answers true ("revoked").
-  bool contains(RevocationKind kind, std::string_view target);
-  // The first entry, in list order, whose target is `target` (either kind).
-  Result<std::optional<RevocationEntry>> find(std::string_view target);
-  // All entries in list order (checked against meta().entries).
-  Result<std::vector<RevocationEntry>> entries();
+  // RevocationSet. entries() is checked against meta().entries.
+  bool contains(RevocationKind kind, std::string_view target) const override;
+  std::optional<RevocationEntry> find(std::string_view target) const override;
+  Result<std::vector<RevocationEntry>> entries() const override;
   // Records a new stamp for the same bytes (after load() re-hashed the file).
   Decision restamp(const FileStamp& stamp);
 

@@ -52,7 +52,8 @@ struct Passwd {
 
 // getpwnam_r / getpwuid_r with a growing buffer. nullopt: no such entry;
 // an error other than "not found" denies.
-Result<std::optional<Passwd>> lookup_user(const std::string& name, std::optional<uint32_t> id) {
+Result<std::optional<Passwd>> lookup_user(const std::string& name, std::optional<uint32_t> id,
+                                          const std::string& field) {
   std::vector<char> buf(4096);
   for (;;) {
     passwd pw{};
@@ -66,31 +67,46 @@ Result<std::optional<Passwd>> lookup_user(const std::string& name, std::optional
     if (found != nullptr) return std::optional<Passwd>(Passwd{pw.pw_uid, pw.pw_gid});
     if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
       return std::optional<Passwd>();  // getpwnam_r(3): these mean "not found"
-    return unavailable("cannot look up user '" + name + "': " + fs::errno_text(err), "run.user", name);
+    return unavailable("cannot look up user '" + name + "': " + fs::errno_text(err), field, name);
   }
 }
 
 Result<gid_t> lookup_group(const std::string& name, const std::string& field) {
-  if (auto id = decimal_id(name)) return static_cast<gid_t>(*id);
-  std::vector<char> buf(4096);
-  for (;;) {
-    group gr{};
-    group* found = nullptr;
-    int err = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return gr.gr_gid;
-    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
-      return unavailable("group '" + name + "' does not exist on this host", field, name);
-    return unavailable("cannot look up group '" + name + "': " + fs::errno_text(err), field, name);
-  }
+  auto gid = resolve_group_id(name, field);
+  if (!gid) return gid.error();
+  if (!*gid) return unavailable("group '" + name + "' does not exist on this host", field, name);
+  return **gid;
 }
 
 bool has_cap(uint64_t set, int cap) { return ((set >> cap) & 1U) != 0; }
 
 }  // namespace
+
+Result<std::optional<uid_t>> resolve_user_id(const std::string& name_or_id, const std::string& field) {
+  if (auto id = decimal_id(name_or_id)) return std::optional<uid_t>(static_cast<uid_t>(*id));
+  auto pw = lookup_user(name_or_id, std::nullopt, field);
+  if (!pw) return pw.error();
+  if (!*pw) return std::optional<uid_t>();
+  return std::optional<uid_t>((*pw)->uid);
+}
+
+Result<std::optional<gid_t>> resolve_group_id(const std::string& name_or_id, const std::string& field) {
+  if (auto id = decimal_id(name_or_id)) return std::optional<gid_t>(static_cast<gid_t>(*id));
+  std::vector<char> buf(4096);
+  for (;;) {
+    group gr{};
+    group* found = nullptr;
+    int err = getgrnam_r(name_or_id.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (found != nullptr) return std::optional<gid_t>(gr.gr_gid);
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
+      return std::optional<gid_t>();  // getgrnam_r(3): these mean "not found"
+    return unavailable("cannot look up group '" + name_or_id + "': " + fs::errno_text(err), field, name_or_id);
+  }
+}
 
 std::optional<int> capability_number(std::string_view name) {
   for (size_t i = 0; i < kCapNames.size(); ++i)
@@ -146,7 +162,7 @@ Result<std::optional<RunIdentity>> resolve_run_identity(const RunAs& run, const 
   id.field = "run.user";
   id.user = run.user;
   auto numeric = decimal_id(run.user);
-  auto pw = lookup_user(run.user, numeric);
+  auto pw = lookup_user(run.user, numeric, "run.user");
   if (!pw) return pw.error();
   if (!*pw && !numeric) return unavailable("user '" + run.user + "' does not exist on this host", "run.user", run.user);
   id.uid = *pw ? (*pw)->uid : static_cast<uid_t>(*numeric);

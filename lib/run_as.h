@@ -55,6 +55,14 @@ int kernel_last_cap();
 // decimal id below 2^32-1.
 bool valid_account_name(std::string_view s);
 
+// A user or group as written (valid_account_name: a name or a decimal id)
+// resolved on this host with getpwnam_r / getgrnam_r: a decimal id is taken
+// as is; nullopt when no such name exists; a lookup error other than "not
+// found" denies (run-as-unavailable, naming `field`). The one resolver for
+// [run] and the broker's allow lists.
+Result<std::optional<uid_t>> resolve_user_id(const std::string& name_or_id, const std::string& field);
+Result<std::optional<gid_t>> resolve_group_id(const std::string& name_or_id, const std::string& field);
+
 struct RunIdentity {
   uid_t uid = 0;
   gid_t gid = 0;

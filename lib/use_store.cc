@@ -33,9 +33,7 @@ Decision state_error(const std::string& detail, const std::string& path) {
   return Decision::deny(DenyReason::StateUnavailable, detail, "state", path);
 }
 
-bool valid_digest(const std::string& d) {
-  return d.size() == 7 + 64 && d.compare(0, 7, "sha256:") == 0 && crypto::is_hex_sha256(std::string_view(d).substr(7));
-}
+bool valid_digest(const std::string& d) { return crypto::is_sha256_ref(d); }
 
 using sqlite::Stmt;
 

@@ -1,0 +1,47 @@
+#include "lib/fd.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "lib/fsutil.h"
+
+namespace gx::fs {
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+int flock_retrying(int fd, int operation) {
+  while (flock(fd, operation) != 0)
+    if (errno != EINTR) return errno;
+  return 0;
+}
+
+Result<FileLock> FileLock::lock_file(const std::string& path, DenyReason reason, const std::string& field) {
+  return take(path, O_RDWR | O_CREAT | O_NOFOLLOW, reason, field);
+}
+
+Result<FileLock> FileLock::lock_directory(const std::string& path, DenyReason reason, const std::string& field) {
+  return take(path, O_RDONLY | O_DIRECTORY, reason, field);
+}
+
+Result<FileLock> FileLock::take(const std::string& path, int open_flags, DenyReason reason,
+                                const std::string& field) {
+  UniqueFd fd(open(path.c_str(), open_flags | O_CLOEXEC, 0600));
+  if (!fd.ok()) return Decision::deny(reason, "cannot open " + path + ": " + errno_text(errno), field, path);
+  if (int err = flock_retrying(fd.get(), LOCK_EX); err != 0)
+    return Decision::deny(reason, "cannot lock " + path + ": " + errno_text(err), field, path);
+  return FileLock(std::move(fd));
+}
+
+}  // namespace gx::fs
