@@ -375,6 +375,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   base.state_dir = c.state_dir;
   base.receipt_key = c.receipt_key;
   base.syslog = c.syslog;
+  base.also_protected = broker_own_paths(c);
   base.peer = peer;
   base.log = log;
   const bool pinned = peer_pid_pinned(conn, peer.pid);

@@ -27,6 +27,13 @@ Decision absolute_path(const std::string& key, const std::string& path, bool req
 
 }  // namespace
 
+std::vector<std::string> broker_own_paths(const BrokerConfig& c) {
+  std::vector<std::string> paths;
+  if (!c.config_path.empty()) paths.push_back(fs::absolute(c.config_path));
+  if (!c.socket_path.empty()) paths.push_back(fs::absolute(c.socket_path));
+  return paths;
+}
+
 Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
   if (Decision d = fs::check_strict_modes(path, false); !d) return d;
   auto text = fs::read_file(path, kConfigMaxBytes);
@@ -34,6 +41,7 @@ Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
   auto table = parse_toml(*text, path);
   if (!table) return table.error();
   TableReader r(*table, "");
+  c.config_path = fs::absolute(path);
   if (auto v = r.string("socket", false)) c.socket_path = *v;
   if (auto v = r.string("trust", false)) c.trust_path = *v;
   if (auto v = r.string("revocations", false)) c.revocations_path = *v;

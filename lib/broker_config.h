@@ -33,7 +33,15 @@ struct BrokerConfig {
   mode_t socket_mode = 0666;     // who may connect is the allow lists' job
   std::string socket_group;      // chgrp of the socket when set
   bool syslog = false;
+  std::string config_path;       // the file this was read from (set by load_config_file)
 };
+
+// What a brokered command may never write, beside gx's own files: the
+// broker's configuration file and its socket (a command that rewrote either
+// would choose the next broker's trust store and allow lists, or stand in
+// for the broker). A grant over a directory holding either reaches it, so
+// replacing one by a rename is refused too.
+std::vector<std::string> broker_own_paths(const BrokerConfig& c);
 
 // Reads a config file strictly (unknown keys, wrong types refused, naming
 // the key) over `base` (the built-in defaults). The file must pass

@@ -183,6 +183,7 @@ class Pipeline {
 
     const SandboxPolicy& policy = artifact_.scope.sandbox;
     ProtectedPaths protect = own_files(req_.state_dir, req_.trust_path, req_.revocations_path, req_.receipt_key);
+    protect.no_write.insert(protect.no_write.end(), req_.also_protected.begin(), req_.also_protected.end());
     if (Decision d = check_protected(policy, protect); !d) return d;
     auto filter = seccomp::FilterBuilder::from_policy(policy).build();
     if (!filter) return filter.error();
@@ -373,6 +374,7 @@ class Pipeline {
     base.state_dir = req_.state_dir;
     base.receipt_key = req_.receipt_key;
     base.syslog = req_.syslog;
+    base.also_protected = req_.also_protected;
     base.log = req_.log;
     base.parent_artifacts = req_.parent_artifacts;
     base.parent_artifact_bytes = req_.parent_artifact_bytes;

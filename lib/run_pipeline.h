@@ -103,6 +103,11 @@ struct RunRequest {
   // receipt's parent. The artifact must then name a parent (its chain
   // verified), else lineage-inconsistency.
   std::string parent_receipt;
+  // Further paths no governed child may write, beside gx's own files
+  // (authority.h own_files): the broker's configuration file and socket
+  // (broker_config.h broker_own_paths). A grant that reaches any of them is
+  // refused before anything runs, like a grant over the state directory.
+  std::vector<std::string> also_protected;
   // Set only by a supervisor that keeps its state open (see PreloadedState).
   PreloadedState* preloaded = nullptr;
   // Set ONLY by the supervisor of a nested run (lib/nested_channel.h), with
