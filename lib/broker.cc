@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -562,6 +563,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   const pid_t broker_pid = getpid();
   const uid_t self = geteuid();
   std::set<pid_t> workers;
+  std::map<uid_t, std::chrono::steady_clock::time_point> refusals_recorded;
   std::optional<Spare> spare;
   auto spare_not_before = std::chrono::steady_clock::now();
   bool stopping = false;
@@ -669,6 +671,24 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         log("connection refused: " + peer.error().explain());
         close(conn);
         continue;
+      }
+      // A caller the allow lists refuse is answered here, without a worker
+      // slot, once its uid has had a refusal recorded in the last second: a
+      // refused uid's flood can neither keep allowed callers busy nor grow
+      // the log without bound (one signed refusal per uid and second).
+      if (!allow->allows(self, peer->uid, peer->gid, peer->groups)) {
+        auto now = std::chrono::steady_clock::now();
+        auto last = refusals_recorded.find(peer->uid);
+        if (last != refusals_recorded.end() && now - last->second < std::chrono::seconds(1)) {
+          timeval tv{0, 100000};
+          setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+          send_error(conn, std::string(reason_code(DenyReason::RuntimeIdentity)),
+                     "uid " + std::to_string(peer->uid) + " is not allowed to use this broker");
+          close(conn);
+          continue;
+        }
+        if (refusals_recorded.size() > 4096) refusals_recorded.clear();
+        refusals_recorded[peer->uid] = now;
       }
       if (workers.size() >= config.max_concurrent) {
         log("busy: refused " + peer_text(*peer) + " (" + std::to_string(workers.size()) + " requests running)");

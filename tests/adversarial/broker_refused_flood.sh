@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Attack: a local user the allow lists refuse floods the broker with connections: every one forks a worker, takes a max_concurrent slot (allowed callers get "busy") and leaves a signed, fsync'd denied receipt (the log grows without bound).
-# PENDING (expected to fail today): refused callers count against max_concurrent and each one
-# writes a receipt; a fix needs refusals that take no worker slot and are rate-limited per uid.
+# Fixed: a refused uid with a refusal recorded in the last second is answered by the accept loop,
+# without a worker slot or a receipt (lib/broker.cc serve).
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/../../cli/lib/common.bash"
-source "$HERE/../../cli/lib/run_env.bash"
-source "$HERE/../../cli/lib/broker_env.bash"
+source "$HERE/../cli/lib/common.bash"
+source "$HERE/../cli/lib/run_env.bash"
+source "$HERE/../cli/lib/broker_env.bash"
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
   echo "skipped: needs root and setpriv to flood as another uid (nobody)"
   finish
