@@ -5,6 +5,7 @@
 
 #include "cmd/common.h"
 #include "lib/artifact.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
@@ -33,7 +34,7 @@ int revoke_list(const RevokeOptions& o) {
   const auto p = resolve(o);
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
-  auto list = RevocationList::load(p.revocations, *trust, p.state, static_cast<UnixTime>(time(nullptr)));
+  auto list = RevocationList::load(p.revocations, *trust, p.state, now_unix());
   if (!list) return report_denial(list.error());
   std::vector<std::string> signers;
   for (const auto& s : list->signatures()) signers.push_back(s.key_id);
@@ -66,7 +67,7 @@ int revoke_list(const RevokeOptions& o) {
 
 int revoke_add(const RevokeOptions& o) {
   const auto p = resolve(o);
-  UnixTime now = static_cast<UnixTime>(time(nullptr));
+  UnixTime now = now_unix();
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
 

@@ -7,6 +7,7 @@
 #include "cmd/common.h"
 #include "lib/artifact.h"
 #include "lib/authority.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
@@ -60,7 +61,7 @@ void print_chain(const LineageVerification& lv) {
 int run_verify(const VerifyCmdOptions& o) {
   if (o.print_payload || !o.print_signature.empty()) return print_raw(o);
   const auto where = paths::with_defaults(o.trust, o.revocations, o.state);
-  auto authority = load_authority(where.trust, where.revocations, where.state, static_cast<UnixTime>(time(nullptr)));
+  auto authority = load_authority(where.trust, where.revocations, where.state, now_unix());
   LineageVerification lv;
   ParentSet parents;
   Decision ready = authority ? Decision::allow() : authority.error();

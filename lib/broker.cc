@@ -26,6 +26,7 @@
 
 #include "lib/broker_protocol.h"
 #include "lib/broker_state.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
@@ -385,7 +386,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   // standalone run would, with its receipt.
   auto kept_state = [&](RunRequest& run) {
     if (run.dry_run) return;
-    if (auto ctx = state.current(static_cast<UnixTime>(time(nullptr)))) run.preloaded = *ctx;
+    if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
     result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
@@ -599,7 +600,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       become_worker();
       close(pair[0]);
       WorkerState state(config);
-      state.preload(static_cast<UnixTime>(time(nullptr)));
+      state.preload(now_unix());
       // The handoff: one frame carrying the accepted connection; end of
       // stream means the broker is stopping (or gone).
       auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);

@@ -4,18 +4,13 @@
 
 #include <ctime>
 
+#include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/receipt_key.h"
 
 namespace gx::broker {
 namespace {
-
-int64_t realtime_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::optional<FileStamp> stamp_of(const std::string& path) {
   struct stat st {};
@@ -28,7 +23,7 @@ std::optional<FileStamp> stamp_of(const std::string& path) {
 template <typename Load>
 auto read_stamped(const std::string& path, ReadStamp& out, Load load) {
   ReadStamp r;
-  r.read_started_ns = realtime_now_ns();
+  r.read_started_ns = now_unix_ns();
   auto before = stamp_of(path);
   auto result = load();
   auto after = stamp_of(path);

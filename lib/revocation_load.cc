@@ -2,11 +2,11 @@
 // verified index standing in for it (lib/revocation.h, "Verified index").
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/revocation.h"
 #include "lib/revocation_index.h"
@@ -14,12 +14,6 @@
 
 namespace gx {
 namespace {
-
-int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // A file changed within this long before we read it may change again in the
 // same timestamp tick without its stamp changing (coarse or 1-2 s
@@ -35,7 +29,7 @@ bool racy(const FileStamp& f, int64_t read_started_ns) {
 // SHA-256 over the whole file (then the new stamp is recorded).
 bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
   const RevocationIndexMeta& m = idx.meta();
-  int64_t started = realtime_ns();
+  int64_t started = now_unix_ns();
   fs::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));  // a FIFO must not hang us
   struct stat st {};
   if (!fd.ok() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
@@ -157,7 +151,7 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
                                               const std::string& state_dir, UnixTime now) {
   // The stamp is recorded only if the file provably did not change while it
   // was read (same stamp before and after) and is not "racy".
-  int64_t started = realtime_ns();
+  int64_t started = now_unix_ns();
   struct stat before {}, after {};
   bool stat_before = stat(path.c_str(), &before) == 0;
   auto bytes = fs::read_file(path, kRevocationsMaxBytes);

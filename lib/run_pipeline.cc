@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "lib/authority.h"
+#include "lib/clock.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
 #include "lib/digest_cache.h"
@@ -106,7 +107,7 @@ class Pipeline {
   }
 
   Decision authorize() {
-    const auto now = static_cast<UnixTime>(time(nullptr));
+    const UnixTime now = now_unix();
     std::optional<Authority> authority;
     HostIdentity preloaded_host;
     if (!preloaded()) {
