@@ -389,7 +389,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
     if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
-    result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
+    result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pinned};
   };
   serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
   return 0;
@@ -494,7 +494,7 @@ Result<Listener> open_listener(const BrokerConfig& config) {
 nlohmann::json result_to_json(const RunResult& r) {
   nlohmann::json j;
   j["decision"] = decision_json(r.decision);
-  j["report"] = r.report;
+  j["report"] = to_json(r.report);
   j["child_ran"] = r.child_ran;
   j["exit_status"] = r.exit_status;
   j["not_started"] = r.not_started;
@@ -503,20 +503,27 @@ nlohmann::json result_to_json(const RunResult& r) {
   return j;
 }
 
-RunResult result_from_json(const nlohmann::json& j) {
+Result<RunResult> result_from_json(const nlohmann::json& j) {
   RunResult r;
-  auto str = [&](const nlohmann::json& o, const char* k) {
-    return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
-  };
   auto flag = [&](const char* k) { return j.contains(k) && j[k].is_boolean() && j[k].get<bool>(); };
-  const nlohmann::json d = j.contains("decision") && j["decision"].is_object() ? j["decision"] : nlohmann::json::object();
-  if (str(d, "decision") != "allow") {
-    auto reason = reason_from_code(str(d, "reason"));
-    r.decision = Decision::deny(reason && *reason != DenyReason::None ? *reason : DenyReason::IoError,
-                                str(d, "detail").empty() ? "the broker gave no reason" : str(d, "detail"),
-                                str(d, "field"), str(d, "value"));
+  const nlohmann::json d = j.contains("decision") ? j["decision"] : nlohmann::json();
+  if (auto decided = decision_from_json(d)) {
+    r.decision = *decided;
+    if (!r.decision && r.decision.detail.empty()) r.decision.detail = "the broker gave no reason";
+  } else {
+    // A decision this gx cannot read (a newer broker's reason code) is a
+    // denial all the same: fail closed, keeping what the broker said.
+    auto text = [&](const char* k) {
+      return d.is_object() && d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+    };
+    r.decision = Decision::deny(DenyReason::IoError, text("detail").empty() ? "the broker gave no reason" : text("detail"),
+                                text("field"), text("value"));
   }
-  if (j.contains("report")) r.report = j["report"];
+  if (j.contains("report")) {
+    auto report = run_report_from_json(j["report"]);
+    if (!report) return report.error();
+    r.report = report.take();
+  }
   r.child_ran = flag("child_ran");
   r.not_started = flag("not_started");
   r.record_failed = flag("record_failed");
