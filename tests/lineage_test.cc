@@ -2,6 +2,7 @@
 
 #include "lib/artifact.h"
 #include "lib/crypto.h"
+#include "lib/attenuation.h"
 #include "lib/envelope.h"
 #include "lib/lineage.h"
 #include "lib/trust_store.h"
