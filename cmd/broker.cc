@@ -57,8 +57,13 @@ int run_broker(const BrokerOptions& o) {
     c.socket_mode = static_cast<mode_t>(mode);
   }
   c.syslog = c.syslog || o.syslog;
-  if (c.trust_path.empty()) c.trust_path = paths::default_trust_store();
-  if (c.state_dir.empty()) c.state_dir = paths::default_state_dir();
+  // The same defaults as every other command (lib/paths.h); the
+  // revocation list's, beside the trust store, is then checked at start-up
+  // like a configured one.
+  const auto where = paths::with_defaults(c.trust_path, c.revocations_path, c.state_dir);
+  c.trust_path = where.trust;
+  c.revocations_path = where.revocations;
+  c.state_dir = where.state;
   if (Decision d = broker::check_config(c); !d) return report_denial(d);
   if (auto allow = broker::resolve_allow_list(c); !allow) return report_denial(allow.error());
   auto listener = broker::open_listener(c);

@@ -30,7 +30,6 @@
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
-#include "lib/paths.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
@@ -373,7 +372,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   }
   RunRequest base;
   base.trust_path = c.trust_path;
-  base.revocations_path = c.revocations_path.empty() ? paths::default_revocations(c.trust_path) : c.revocations_path;
+  base.revocations_path = revocations_of(c);
   base.state_dir = c.state_dir;
   base.receipt_key = c.receipt_key;
   base.syslog = c.syslog;

@@ -6,7 +6,6 @@
 
 #include "lib/clock.h"
 #include "lib/fsutil.h"
-#include "lib/paths.h"
 #include "lib/receipt_key.h"
 
 namespace gx::broker {
@@ -133,8 +132,7 @@ void WorkerState::preload(UnixTime now) { (void)current(now); }
 
 Result<PreloadedState*> WorkerState::current(UnixTime now) {
   if (revocations_path_.empty())
-    revocations_path_ = config_.revocations_path.empty() ? paths::default_revocations(config_.trust_path)
-                                                         : config_.revocations_path;
+    revocations_path_ = revocations_of(config_);
   // The state directory first: everything below lives in it.
   if (Decision d = ensure_state_dir(config_.state_dir); !d) return d;
   const uint64_t trust_loads = loads_.trust;
