@@ -83,9 +83,7 @@ void setup_broker(CLI::App& app, int& exit_code) {
       "broker", "Serve gx run --broker requests on a Unix socket with a fixed trust store, state and receipt key");
   sub->add_option("--config", o->config, "Configuration file (default /etc/gx/broker.toml when it exists; flags override it)");
   sub->add_option("--socket", o->socket, "Socket to listen on (default /run/gx/broker.sock; ignored under systemd socket activation)");
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
+  add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key)");
   sub->add_option("--allow-user", o->allow_users, "A user (name or uid) allowed to connect; repeatable (the broker's own user always is)");
   sub->add_option("--allow-group", o->allow_groups, "A group (name or gid) whose members may connect; repeatable");

@@ -192,9 +192,7 @@ void setup_run(CLI::App& app, int& exit_code) {
   auto* sub = app.add_subcommand("run", "Verify an artifact, match the invocation, and run it confined: gx run [OPTIONS] ART -- CMD ARGS...");
   sub->add_option("artifact", o->artifact, "Signed artifact file")->required();
   sub->add_option("command", o->command, "The command and its arguments, after --");
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
+  add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
   sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
   sub->add_option("--parent", o->parents,

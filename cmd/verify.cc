@@ -93,9 +93,8 @@ void setup_verify(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyCmdOptions>();
   auto* sub = app.add_subcommand("verify", "Check an artifact's signatures, trust, time window, revocation, bindings and lineage chain");
   sub->add_option("artifact", o->artifact, "Artifact file")->required();
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory holding the highest serial seen of each revocation list");
+  add_authority_options(sub, o->trust, o->revocations, o->state,
+                        "State directory holding the highest serial seen of each revocation list");
   sub->add_option("--parent", o->parents,
                   "An ancestor of a child artifact (artifact file, or a directory of *.toml); repeatable. The chain "
                   "is verified link by link and shown");

@@ -56,7 +56,7 @@ bool ReadStamp::matches(const std::optional<FileStamp>& now_stamp) const {
   if (!now_stamp || !stamp.known() || *now_stamp != stamp) return false;
   // Changed shortly before it was read: a rewrite in the same timestamp
   // tick would leave the stamp as it is, so this read proves nothing.
-  return stamp.mtime_ns <= read_started_ns - kRacyWindowNs && stamp.ctime_ns <= read_started_ns - kRacyWindowNs;
+  return !stamp.racy_at(read_started_ns);
 }
 
 std::string WorkerState::receipt_key_path() const {

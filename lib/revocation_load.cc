@@ -15,15 +15,6 @@
 namespace gx {
 namespace {
 
-// A file changed within this long before we read it may change again in the
-// same timestamp tick without its stamp changing (coarse or 1-2 s
-// filesystem timestamps; git calls this "racy"). Its stamp is not recorded:
-// the next run re-hashes the file instead of trusting the stamp.
-constexpr int64_t kRacyNs = 2'000'000'000;
-bool racy(const FileStamp& f, int64_t read_started_ns) {
-  return f.mtime_ns > read_started_ns - kRacyNs || f.ctime_ns > read_started_ns - kRacyNs;
-}
-
 // True when `path` holds exactly the bytes the index was built from: the
 // same stamp and signature block (no read of the body), or else the same
 // SHA-256 over the whole file (then the new stamp is recorded).
@@ -43,7 +34,7 @@ bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
   auto hex = crypto::sha256_fd_hex(fd.get());  // pread above did not move the offset
   bool same = hex && "sha256:" + *hex == m.file_digest;
   struct stat again {};
-  if (same && fstat(fd.get(), &again) == 0 && FileStamp::of(again) == stamp && !racy(stamp, started))
+  if (same && fstat(fd.get(), &again) == 0 && FileStamp::of(again) == stamp && !stamp.racy_at(started))
     (void)idx.restamp(stamp);  // an optimisation: failing only means hashing again next time
   return same;
 }
@@ -158,7 +149,7 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
   if (!bytes) return revocation_list_invalid(path, bytes.error());
   FileStamp stamp;
   if (stat_before && stat(path.c_str(), &after) == 0 && FileStamp::of(before) == FileStamp::of(after) &&
-      FileStamp::of(before).size == bytes->size() && !racy(FileStamp::of(before), started))
+      FileStamp::of(before).size == bytes->size() && !FileStamp::of(before).racy_at(started))
     stamp = FileStamp::of(before);
 
   // Check signatures on the exact bytes before parsing the body: a body

@@ -47,11 +47,7 @@ struct Setup {
     REQUIRE(mkdir(out.c_str(), 0755) == 0);
     REQUIRE(mkdir(gxdir.c_str(), 0700) == 0);
     TrustStore s;
-    TrustedKey tk;
-    tk.name = "tester";
-    tk.key = key.public_key();
-    tk.key_id = tk.key.key_id();
-    s.keys.push_back(tk);
+    s.keys.push_back(gx::test::trusted(key.public_key(), "tester"));
     REQUIRE(s.save(trust).allowed());
   }
 
@@ -162,14 +158,14 @@ TEST_CASE("pipeline: --dry-run plans, runs nothing, and consumes no use") {
   CHECK(dry.decision.allowed());
   CHECK_FALSE(dry.child_ran);
   CHECK_FALSE(exists(s.marker));
+  CHECK(to_json(dry.report).contains("sandbox"));
+  RunResult real = run_governed(s.request(art));  // the one use is still there
+  CHECK(real.decision.allowed());
+  CHECK(exists(s.marker));
   // What the broker's client reads back is what the pipeline reported.
   for (const RunReport* report : {&dry.report, &real.report}) {
     auto back = run_report_from_json(to_json(*report));
     REQUIRE(back.ok());
     CHECK(to_json(*back).dump() == to_json(*report).dump());
   }
-  CHECK(to_json(dry.report).contains("sandbox"));
-  RunResult real = run_governed(s.request(art));  // the one use is still there
-  CHECK(real.decision.allowed());
-  CHECK(exists(s.marker));
 }
