@@ -57,8 +57,13 @@ int run_broker(const BrokerOptions& o) {
     c.socket_mode = static_cast<mode_t>(mode);
   }
   c.syslog = c.syslog || o.syslog;
-  if (c.trust_path.empty()) c.trust_path = paths::default_trust_store();
-  if (c.state_dir.empty()) c.state_dir = paths::default_state_dir();
+  // The same defaults as every other command (lib/paths.h); the
+  // revocation list's, beside the trust store, is then checked at start-up
+  // like a configured one.
+  const auto where = paths::with_defaults(c.trust_path, c.revocations_path, c.state_dir);
+  c.trust_path = where.trust;
+  c.revocations_path = where.revocations;
+  c.state_dir = where.state;
   if (Decision d = broker::check_config(c); !d) return report_denial(d);
   if (auto allow = broker::resolve_allow_list(c); !allow) return report_denial(allow.error());
   auto listener = broker::open_listener(c);
@@ -78,9 +83,7 @@ void setup_broker(CLI::App& app, int& exit_code) {
       "broker", "Serve gx run --broker requests on a Unix socket with a fixed trust store, state and receipt key");
   sub->add_option("--config", o->config, "Configuration file (default /etc/gx/broker.toml when it exists; flags override it)");
   sub->add_option("--socket", o->socket, "Socket to listen on (default /run/gx/broker.sock; ignored under systemd socket activation)");
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
+  add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key)");
   sub->add_option("--allow-user", o->allow_users, "A user (name or uid) allowed to connect; repeatable (the broker's own user always is)");
   sub->add_option("--allow-group", o->allow_groups, "A group (name or gid) whose members may connect; repeatable");

@@ -46,4 +46,11 @@ int report_error(const std::string& message) {
   return kExitError;
 }
 
+void add_authority_options(CLI::App* sub, std::string& trust, std::string& revocations, std::string& state,
+                           const std::string& state_help) {
+  sub->add_option("--trust", trust, "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
+  sub->add_option("--revocations", revocations, "Revocation list (default: revocations.toml beside the trust store)");
+  sub->add_option("--state", state, state_help + " (default: $XDG_STATE_HOME/gx; root: /var/lib/gx)");
+}
+
 }  // namespace gx::cli

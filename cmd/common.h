@@ -24,6 +24,12 @@ int report_error(const std::string& message);
 // Exit code for a decision that was not allowed.
 int exit_code_for(const Decision& d);
 
+// --trust, --revocations and --state, in the same words for every
+// subcommand that verifies (defaults: lib/paths.h, applied by
+// paths::with_defaults); `state_help` says what the subcommand keeps there.
+void add_authority_options(CLI::App* sub, std::string& trust, std::string& revocations, std::string& state,
+                           const std::string& state_help);
+
 // The arguments after the first "--" on gx's command line (main.cc splits
 // them off before CLI11 parses the rest).
 void set_command_tail(std::vector<std::string> tail);

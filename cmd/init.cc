@@ -7,6 +7,7 @@
 #include "lib/crypto.h"
 #include "lib/executable.h"
 #include "lib/fsutil.h"
+#include "lib/attenuation.h"
 #include "lib/lineage.h"
 
 namespace gx::cli {

@@ -5,6 +5,7 @@
 
 #include "cmd/common.h"
 #include "lib/artifact.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
@@ -33,7 +34,7 @@ int revoke_list(const RevokeOptions& o) {
   const auto p = resolve(o);
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
-  auto list = RevocationList::load(p.revocations, *trust, p.state, static_cast<UnixTime>(time(nullptr)));
+  auto list = RevocationList::load(p.revocations, *trust, p.state, now_unix());
   if (!list) return report_denial(list.error());
   std::vector<std::string> signers;
   for (const auto& s : list->signatures()) signers.push_back(s.key_id);
@@ -66,7 +67,7 @@ int revoke_list(const RevokeOptions& o) {
 
 int revoke_add(const RevokeOptions& o) {
   const auto p = resolve(o);
-  UnixTime now = static_cast<UnixTime>(time(nullptr));
+  UnixTime now = now_unix();
   auto trust = TrustStore::load(p.trust);
   if (!trust) return report_denial(trust.error());
 
@@ -129,9 +130,7 @@ void setup_revoke(CLI::App& app, int& exit_code) {
   sub->add_option("-k,--key", o->keys, "Private key to sign the new list (repeat to meet the trust threshold)")
       ->allow_extra_args(false);  // one file per -k: never swallow the ART positional
   sub->add_option("--reason", o->reason, "Why (recorded in the list)");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--trust", o->trust, "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
-  sub->add_option("--state", o->state, "State directory (default: $XDG_STATE_HOME/gx; root: /var/lib/gx)");
+  add_authority_options(sub, o->trust, o->revocations, o->state, "State directory");
   sub->add_flag("--list", o->list, "Print the verified list instead of changing it");
   sub->add_flag("--json", o->json, "With --list: machine-readable output");
   sub->callback([o, &exit_code] { exit_code = revoke(*o); });

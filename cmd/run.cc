@@ -28,21 +28,6 @@ struct RunOptions {
   bool dry_run = false, json = false, syslog = false;
 };
 
-// The report file outlives the run and may be read by others: it names the
-// child's environment variables but never copies their values (tokens).
-nlohmann::json report_without_env_values(nlohmann::json report) {
-  if (report.contains("child") && report["child"].contains("env") && report["child"]["env"].is_array()) {
-    nlohmann::json names = nlohmann::json::array();
-    for (const auto& e : report["child"]["env"]) {
-      std::string s = e.is_string() ? e.get<std::string>() : std::string();
-      names.push_back(s.substr(0, s.find('=')));
-    }
-    report["child"].erase("env");
-    report["child"]["env_names"] = names;
-  }
-  return report;
-}
-
 // Writes the report 0600 whatever the umask. Never follows a symlink
 // (O_NOFOLLOW), never blocks on a FIFO (O_NONBLOCK), and only ever replaces
 // a regular file the caller owns: root running gx must not be tricked into
@@ -169,11 +154,13 @@ int run_run(const RunOptions& o) {
 int finish_run(const RunOptions& o, const RunResult& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "gx: warning: %s\n", w.c_str());
   if (!o.report.empty()) {
-    if (Decision d = write_report(o.report, report_without_env_values(r.report)); !d)
+    // The report file outlives the run and may be read by others: it names
+    // the child's environment variables but never copies their values.
+    if (Decision d = write_report(o.report, to_json(r.report, ChildEnv::NamesOnly)); !d)
       std::fprintf(stderr, "gx: warning: --report not written: %s\n", d.explain().c_str());
   }
   // stdout belongs to the child once it runs: JSON only when nothing ran.
-  if (o.json && !r.child_ran) std::printf("%s\n", r.report.dump(2).c_str());
+  if (o.json && !r.child_ran) std::printf("%s\n", to_json(r.report).dump(2).c_str());
   if (r.not_started) {
     // Authorized and recorded, but the program never ran: not the
     // command's status, not a denial (docs: gx-run(1) EXIT STATUS).
@@ -184,7 +171,8 @@ int finish_run(const RunOptions& o, const RunResult& r) {
   }
   if (!r.decision) return o.json ? exit_code_for(r.decision) : report_denial(r.decision);
   if (o.dry_run) {
-    if (!o.json) std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(), r.report.dump(2).c_str());
+    if (!o.json) std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(),
+                              to_json(r.report).dump(2).c_str());
     return kExitOk;
   }
   if (r.record_failed) {
@@ -204,9 +192,7 @@ void setup_run(CLI::App& app, int& exit_code) {
   auto* sub = app.add_subcommand("run", "Verify an artifact, match the invocation, and run it confined: gx run [OPTIONS] ART -- CMD ARGS...");
   sub->add_option("artifact", o->artifact, "Signed artifact file")->required();
   sub->add_option("command", o->command, "The command and its arguments, after --");
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory: receipts, use store (default $XDG_STATE_HOME/gx; root /var/lib/gx)");
+  add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
   sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
   sub->add_option("--parent", o->parents,

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/common.h"
+#include "lib/clock.h"
 #include "lib/paths.h"
 #include "lib/use_store.h"
 
@@ -19,7 +20,7 @@ struct StateOptions {
 std::string state_dir(const StateOptions& o) { return paths::with_defaults("", "", o.state).state; }
 
 int state_prune(const StateOptions& o) {
-  UnixTime now = static_cast<UnixTime>(time(nullptr));
+  UnixTime now = now_unix();
   if (!o.now.empty()) {
     auto t = parse_utc(o.now);
     if (!t) return report_error("--now: not an RFC 3339 UTC time (like 2027-01-31T00:00:00Z): " + o.now);

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "cmd/common.h"
+#include "lib/clock.h"
 #include "lib/run_as.h"
 
 namespace gx::cli {
@@ -41,7 +42,7 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   if (!getcwd(cwd, sizeof cwd)) return Decision::deny(DenyReason::IoError, "cannot read the current directory");
   t.cwd = cwd;
   if (const char* p = getenv("PATH")) t.path_env = p;
-  t.now = static_cast<UnixTime>(time(nullptr));
+  t.now = now_unix();
   if (!f.ttl.empty()) {
     // --ttl and --not-after both fix the end: refuse rather than pick one silently.
     if (!f.not_after.empty()) return usage("--ttl", f.ttl, "--ttl and --not-after both set the end of validity; give one");

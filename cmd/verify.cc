@@ -7,6 +7,7 @@
 #include "cmd/common.h"
 #include "lib/artifact.h"
 #include "lib/authority.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
@@ -60,7 +61,7 @@ void print_chain(const LineageVerification& lv) {
 int run_verify(const VerifyCmdOptions& o) {
   if (o.print_payload || !o.print_signature.empty()) return print_raw(o);
   const auto where = paths::with_defaults(o.trust, o.revocations, o.state);
-  auto authority = load_authority(where.trust, where.revocations, where.state, static_cast<UnixTime>(time(nullptr)));
+  auto authority = load_authority(where.trust, where.revocations, where.state, now_unix());
   LineageVerification lv;
   ParentSet parents;
   Decision ready = authority ? Decision::allow() : authority.error();
@@ -92,9 +93,8 @@ void setup_verify(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyCmdOptions>();
   auto* sub = app.add_subcommand("verify", "Check an artifact's signatures, trust, time window, revocation, bindings and lineage chain");
   sub->add_option("artifact", o->artifact, "Artifact file")->required();
-  sub->add_option("--trust", o->trust, "Trust store file");
-  sub->add_option("--revocations", o->revocations, "Revocation list (default: revocations.toml beside the trust store)");
-  sub->add_option("--state", o->state, "State directory holding the highest serial seen of each revocation list");
+  add_authority_options(sub, o->trust, o->revocations, o->state,
+                        "State directory holding the highest serial seen of each revocation list");
   sub->add_option("--parent", o->parents,
                   "An ancestor of a child artifact (artifact file, or a directory of *.toml); repeatable. The chain "
                   "is verified link by link and shown");

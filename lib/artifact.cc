@@ -1,7 +1,6 @@
 #include "lib/artifact.h"
 
 #include <fnmatch.h>
-#include <time.h>
 
 #include <cstdio>
 
@@ -11,46 +10,6 @@
 #include "lib/toml_reader.h"
 
 namespace gx {
-
-// ---- time ----
-
-std::optional<UnixTime> parse_utc(std::string_view s) {
-  // Exactly YYYY-MM-DDTHH:MM:SSZ: one spelling per instant, always UTC.
-  if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
-    return std::nullopt;
-  auto num = [&](size_t pos, size_t len) -> int {
-    int v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return -1;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59)
-    return std::nullopt;
-  struct tm tm {};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = se;
-  time_t t = timegm(&tm);
-  // timegm normalises Feb 31 into March: round-trip to reject such dates.
-  if (format_utc(t) != s) return std::nullopt;
-  return static_cast<UnixTime>(t);
-}
-
-std::string format_utc(UnixTime t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
 
 std::optional<int64_t> parse_duration(std::string_view s) {
   if (s.size() < 2) return std::nullopt;

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/clock.h"
 #include "lib/decision.h"
 #include "lib/envelope.h"
 
@@ -37,11 +38,7 @@ inline constexpr int kArtifactVersionCurrent = 1;
 inline constexpr size_t kArtifactMaxBytes = 256 * 1024;
 inline constexpr size_t kArtifactMaxSignatures = kMaxSignatures;
 
-// Seconds since the Unix epoch, UTC. Text form is RFC 3339 with a mandatory
-// "Z": "2026-11-29T21:16:50Z" (no local time, no fractional seconds).
-using UnixTime = int64_t;
-std::optional<UnixTime> parse_utc(std::string_view text);
-std::string format_utc(UnixTime t);
+// Times are UnixTime, written "2026-11-29T21:16:50Z" (lib/clock.h).
 // "15m", "2h", "1d", "90s", "1w" -> seconds.
 std::optional<int64_t> parse_duration(std::string_view text);
 

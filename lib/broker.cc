@@ -26,10 +26,11 @@
 
 #include "lib/broker_protocol.h"
 #include "lib/broker_state.h"
+#include "lib/broker_stdio.h"
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
-#include "lib/paths.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
@@ -204,91 +205,6 @@ class ConnectionWatcher {
   std::thread thread_;
 };
 
-// A unix socket among the stdio fds would let the command reach past its
-// sandbox: an unconnected one connect()s (or a datagram one sendto()s) any
-// named socket its uid can, without socket(AF_UNIX) (unix_sockets = false);
-// a connected one carries fds in (SCM_RIGHTS: a memfd to exec, see below).
-// SO_PASSRIGHTS cannot close that: the caller keeps a copy of the socket and
-// turns it back on. So no unix socket is taken.
-Decision check_socket_stdio(int fd, size_t i) {
-  int domain = 0;
-  socklen_t len = sizeof domain;
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
-    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
-                          "fds", "socket");
-  if (domain == AF_UNIX)
-    return Decision::deny(DenyReason::InvalidValue,
-                          "received fd " + std::to_string(i) +
-                              " is a unix socket, which could hand the command fds or connect it past its sandbox; "
-                              "give it a pipe, a file or a terminal",
-                          "fds", "unix-socket");
-  return Decision::allow();
-}
-
-// The ids of the mounts /proc/<pid>/mountinfo lists (its first field).
-std::set<long> mount_ids(const std::string& mountinfo_path) {
-  std::set<long> ids;
-  auto text = fs::read_file(mountinfo_path, 4 << 20);
-  if (!text) return ids;
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t end = text->find('\n', pos);
-    if (end == std::string::npos) end = text->size();
-    ids.insert(std::strtol(text->c_str() + pos, nullptr, 10));
-    pos = end + 1;
-  }
-  return ids;
-}
-
-// A regular file must sit on a mount of the broker's own mount namespace or
-// of the initial one (systemd's hardening gives the broker a copy of it with
-// new ids; callers normally live in it). A mount that only the caller's own
-// namespace has is refused: Landlock checks exec by walking up the caller's
-// mount tree, where a private mount can sit inside an exec grant, so the
-// command could exec /proc/self/fd/N of a program no exec rule allows.
-Decision check_file_mount(int fd, size_t i) {
-  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
-  size_t at = info ? info->find("mnt_id:") : std::string::npos;
-  if (at == std::string::npos)
-    return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
-  const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
-  if (mount_ids("/proc/self/mountinfo").count(mnt) || mount_ids("/proc/1/mountinfo").count(mnt))
-    return Decision::allow();
-  return Decision::deny(DenyReason::InvalidValue,
-                        "received fd " + std::to_string(i) +
-                            " is a file on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
-                            "run --broker ...`)",
-                        "fds", "mount " + std::to_string(mnt));
-}
-
-Decision check_stdio(const std::vector<int>& fds) {
-  for (size_t i = 0; i < fds.size(); ++i) {
-    struct stat st {};
-    if (fstat(fds[i], &st) != 0)
-      return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
-    if (S_ISDIR(st.st_mode))
-      return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a directory", "fds");
-    // Landlock's exec rules never cover a memfd: the command could exec
-    // /proc/self/fd/N and run code no exec path allows (memfd_create is
-    // refused inside the sandbox for the same reason).
-    if (S_ISREG(st.st_mode)) {
-      char target[16] = {};
-      std::string link = "/proc/self/fd/" + std::to_string(fds[i]);
-      ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
-      if (n < 0)
-        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link, "fds");
-      if (std::string_view(target, static_cast<size_t>(n)).starts_with("/memfd:"))
-        return Decision::deny(DenyReason::InvalidValue,
-                              "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
-                              "fds", "memfd");
-      if (Decision d = check_file_mount(fds[i], i); !d) return d;
-    }
-    if (S_ISSOCK(st.st_mode))
-      if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
-  }
-  return Decision::allow();
-}
-
 }  // namespace
 
 void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
@@ -372,7 +288,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   }
   RunRequest base;
   base.trust_path = c.trust_path;
-  base.revocations_path = c.revocations_path.empty() ? paths::default_revocations(c.trust_path) : c.revocations_path;
+  base.revocations_path = revocations_of(c);
   base.state_dir = c.state_dir;
   base.receipt_key = c.receipt_key;
   base.syslog = c.syslog;
@@ -385,10 +301,10 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   // standalone run would, with its receipt.
   auto kept_state = [&](RunRequest& run) {
     if (run.dry_run) return;
-    if (auto ctx = state.current(static_cast<UnixTime>(time(nullptr)))) run.preloaded = *ctx;
+    if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
-    result.report["peer"] = {{"uid", peer.uid}, {"gid", peer.gid}, {"pid", peer.pid}, {"pid_pinned", pinned}};
+    result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pinned};
   };
   serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
   return 0;
@@ -493,7 +409,7 @@ Result<Listener> open_listener(const BrokerConfig& config) {
 nlohmann::json result_to_json(const RunResult& r) {
   nlohmann::json j;
   j["decision"] = decision_json(r.decision);
-  j["report"] = r.report;
+  j["report"] = to_json(r.report);
   j["child_ran"] = r.child_ran;
   j["exit_status"] = r.exit_status;
   j["not_started"] = r.not_started;
@@ -502,20 +418,27 @@ nlohmann::json result_to_json(const RunResult& r) {
   return j;
 }
 
-RunResult result_from_json(const nlohmann::json& j) {
+Result<RunResult> result_from_json(const nlohmann::json& j) {
   RunResult r;
-  auto str = [&](const nlohmann::json& o, const char* k) {
-    return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
-  };
   auto flag = [&](const char* k) { return j.contains(k) && j[k].is_boolean() && j[k].get<bool>(); };
-  const nlohmann::json d = j.contains("decision") && j["decision"].is_object() ? j["decision"] : nlohmann::json::object();
-  if (str(d, "decision") != "allow") {
-    auto reason = reason_from_code(str(d, "reason"));
-    r.decision = Decision::deny(reason && *reason != DenyReason::None ? *reason : DenyReason::IoError,
-                                str(d, "detail").empty() ? "the broker gave no reason" : str(d, "detail"),
-                                str(d, "field"), str(d, "value"));
+  const nlohmann::json d = j.contains("decision") ? j["decision"] : nlohmann::json();
+  if (auto decided = decision_from_json(d)) {
+    r.decision = *decided;
+    if (!r.decision && r.decision.detail.empty()) r.decision.detail = "the broker gave no reason";
+  } else {
+    // A decision this gx cannot read (a newer broker's reason code) is a
+    // denial all the same: fail closed, keeping what the broker said.
+    auto text = [&](const char* k) {
+      return d.is_object() && d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
+    };
+    r.decision = Decision::deny(DenyReason::IoError, text("detail").empty() ? "the broker gave no reason" : text("detail"),
+                                text("field"), text("value"));
   }
-  if (j.contains("report")) r.report = j["report"];
+  if (j.contains("report")) {
+    auto report = run_report_from_json(j["report"]);
+    if (!report) return report.error();
+    r.report = report.take();
+  }
   r.child_ran = flag("child_ran");
   r.not_started = flag("not_started");
   r.record_failed = flag("record_failed");
@@ -599,7 +522,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       become_worker();
       close(pair[0]);
       WorkerState state(config);
-      state.preload(static_cast<UnixTime>(time(nullptr)));
+      state.preload(now_unix());
       // The handoff: one frame carrying the accepted connection; end of
       // stream means the broker is stopping (or gone).
       auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);

@@ -92,6 +92,7 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
 
 // The RunResult as JSON for the Report frame, and back (the client).
 nlohmann::json result_to_json(const RunResult& r);
-RunResult result_from_json(const nlohmann::json& j);
+// A report this gx cannot read (a known key of the wrong type) is an error.
+Result<RunResult> result_from_json(const nlohmann::json& j);
 
 }  // namespace gx::broker

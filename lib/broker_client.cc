@@ -153,7 +153,9 @@ Result<RunResult> converse(int fd, const Request& req, const std::string& socket
         auto j = nlohmann::json::parse(r->json, nullptr, false);
         if (j.is_discarded() || !j.is_object())
           return Decision::deny(DenyReason::IoError, "the broker's report is not a JSON object");
-        result = result_from_json(j);
+        auto parsed = result_from_json(j);
+        if (!parsed) return Decision::deny(DenyReason::IoError, "bad report from the broker: " + parsed.error().explain());
+        result = parsed.take();
         break;
       }
       case FrameType::Exit: {

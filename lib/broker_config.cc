@@ -8,6 +8,7 @@
 
 #include "lib/broker_protocol.h"
 #include "lib/fsutil.h"
+#include "lib/paths.h"
 #include "lib/run_as.h"
 #include "lib/toml_reader.h"
 
@@ -32,6 +33,10 @@ std::vector<std::string> broker_own_paths(const BrokerConfig& c) {
   if (!c.config_path.empty()) paths.push_back(fs::absolute(c.config_path));
   if (!c.socket_path.empty()) paths.push_back(fs::absolute(c.socket_path));
   return paths;
+}
+
+std::string revocations_of(const BrokerConfig& c) {
+  return paths::with_defaults(c.trust_path, c.revocations_path, c.state_dir).revocations;
 }
 
 Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {

@@ -22,7 +22,7 @@ inline constexpr size_t kConfigMaxBytes = 64 * 1024;
 struct BrokerConfig {
   std::string socket_path;       // ignored under socket activation (LISTEN_FDS)
   std::string trust_path;
-  std::string revocations_path;  // empty: revocations.toml beside the trust store
+  std::string revocations_path;  // empty: revocations.toml beside the trust store (revocations_of)
   std::string state_dir;
   std::string receipt_key;       // empty: <state>/receipt.key
   std::vector<std::string> allow_users;   // names or numeric uids
@@ -35,6 +35,11 @@ struct BrokerConfig {
   bool syslog = false;
   std::string config_path;       // the file this was read from (set by load_config_file)
 };
+
+// The revocation list the broker uses: revocations_path, or its default
+// beside the trust store (paths::with_defaults). gx broker fills every
+// default in before serving; this is for the library's other callers.
+std::string revocations_of(const BrokerConfig& c);
 
 // What a brokered command may never write, beside gx's own files: the
 // broker's configuration file and its socket (a command that rewrote either

@@ -4,18 +4,12 @@
 
 #include <ctime>
 
+#include "lib/clock.h"
 #include "lib/fsutil.h"
-#include "lib/paths.h"
 #include "lib/receipt_key.h"
 
 namespace gx::broker {
 namespace {
-
-int64_t realtime_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::optional<FileStamp> stamp_of(const std::string& path) {
   struct stat st {};
@@ -28,7 +22,7 @@ std::optional<FileStamp> stamp_of(const std::string& path) {
 template <typename Load>
 auto read_stamped(const std::string& path, ReadStamp& out, Load load) {
   ReadStamp r;
-  r.read_started_ns = realtime_now_ns();
+  r.read_started_ns = now_unix_ns();
   auto before = stamp_of(path);
   auto result = load();
   auto after = stamp_of(path);
@@ -62,7 +56,7 @@ bool ReadStamp::matches(const std::optional<FileStamp>& now_stamp) const {
   if (!now_stamp || !stamp.known() || *now_stamp != stamp) return false;
   // Changed shortly before it was read: a rewrite in the same timestamp
   // tick would leave the stamp as it is, so this read proves nothing.
-  return stamp.mtime_ns <= read_started_ns - kRacyWindowNs && stamp.ctime_ns <= read_started_ns - kRacyWindowNs;
+  return !stamp.racy_at(read_started_ns);
 }
 
 std::string WorkerState::receipt_key_path() const {
@@ -138,8 +132,7 @@ void WorkerState::preload(UnixTime now) { (void)current(now); }
 
 Result<PreloadedState*> WorkerState::current(UnixTime now) {
   if (revocations_path_.empty())
-    revocations_path_ = config_.revocations_path.empty() ? paths::default_revocations(config_.trust_path)
-                                                         : config_.revocations_path;
+    revocations_path_ = revocations_of(config_);
   // The state directory first: everything below lives in it.
   if (Decision d = ensure_state_dir(config_.state_dir); !d) return d;
   const uint64_t trust_loads = loads_.trust;

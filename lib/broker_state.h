@@ -12,7 +12,7 @@
 // Freshness (checked by current(), for every request, before any decision):
 //   - the trust store, the revocation list and the receipt key file are
 //     re-read when their stamp (dev, inode, size, mtime, ctime) differs from
-//     the one read, or when that stamp was within kRacyWindowNs of the time
+//     the one read, or when that stamp was within FileStamp::kRacyNs of the time
 //     it was read (a same-second rewrite of the same size could hide behind
 //     a coarse timestamp; git calls such a stamp "racy"). A stamp that moved
 //     while the file was read is never trusted: the next request re-reads;
@@ -52,8 +52,6 @@
 #include "lib/use_store.h"
 
 namespace gx::broker {
-
-inline constexpr int64_t kRacyWindowNs = 2'000'000'000;
 
 // A file as last read: its stamp and when the read started. An unknown
 // stamp (the file moved while read, or was missing) never matches.

@@ -14,6 +14,28 @@ nlohmann::json decision_json(const Decision& d) {
   return j;
 }
 
+std::optional<Decision> decision_from_json(const nlohmann::json& j, std::string* why) {
+  auto bad = [&](const std::string& what) -> std::optional<Decision> {
+    if (why) *why = what;
+    return std::nullopt;
+  };
+  auto str = [&](const char* k) -> const std::string* {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+  };
+  if (!j.is_object()) return bad("not an object");
+  const std::string* kind = str("decision");
+  const std::string* code = str("reason");
+  if (!kind || !code) return bad("decision and reason must be strings");
+  auto reason = reason_from_code(*code);
+  if (!reason) return bad("unknown reason code '" + *code + "'");
+  if (*kind == "allow" && *reason == DenyReason::None) return Decision::allow();
+  if (*kind != "deny" || *reason == DenyReason::None) return bad("'" + *kind + "' with reason '" + *code + "'");
+  const std::string *detail = str("detail"), *field = str("field"), *value = str("value");
+  if (!detail || !field || !value) return bad("a denial needs detail, field and value strings");
+  return Decision::deny(*reason, *detail, *field, *value);
+}
+
 nlohmann::json verification_json(const Verification& v) {
   nlohmann::json j = decision_json(v.decision);
   j["artifact_digest"] = v.digest;

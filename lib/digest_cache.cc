@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include "lib/clock.h"
+
 namespace gx {
 
 std::string DigestCache::fact(const FileStamp& s, std::string_view sha256_hex) {
@@ -20,18 +22,12 @@ std::string DigestCache::fact(const FileStamp& s, std::string_view sha256_hex) {
   return msg;
 }
 
-bool DigestCache::racy(const FileStamp& s, int64_t now_ns) {
-  return s.mtime_ns > now_ns - kRacyNs || s.ctime_ns > now_ns - kRacyNs;
-}
-
 bool DigestCache::known(const FileStamp& stamp, std::string_view sha256_hex) const {
   return tags_.known_fact(kDigestCacheFile, fact(stamp, sha256_hex));
 }
 
 void DigestCache::remember(const FileStamp& stamp, std::string_view sha256_hex) const {
-  struct timespec now {};
-  clock_gettime(CLOCK_REALTIME, &now);
-  if (racy(stamp, static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec)) return;
+  if (stamp.racy_at(now_unix_ns())) return;
   tags_.remember_fact(kDigestCacheFile, fact(stamp, sha256_hex));
 }
 

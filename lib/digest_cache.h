@@ -12,7 +12,7 @@
 // new inode. The one way content changes under an unchanged stamp is a
 // write within the same timestamp tick as the previous change (the clock
 // granularity of the filesystem): a stamp whose mtime or ctime is within
-// kRacyNs (2 s) of now is therefore never cached (git's "racy" rule).
+// FileStamp::kRacyNs (2 s) of now is therefore never cached (git's "racy" rule).
 // Caveats: root can change a file and reset the clock; a filesystem that
 // does not maintain ctime (some FUSE or network filesystems) defeats the
 // rule -- gx reads such a file afresh only when its stamp changes.
@@ -39,8 +39,6 @@ inline constexpr std::string_view kDigestCacheFile = "digests.cache";
 
 class DigestCache {
  public:
-  static constexpr int64_t kRacyNs = 2'000'000'000;
-
   // `tags` may be disabled (then nothing is known or remembered); it must
   // outlive this object.
   explicit DigestCache(const SignatureCache& tags) : tags_(tags) {}
@@ -51,7 +49,6 @@ class DigestCache {
   // read through a descriptor whose stamp was `stamp` before and after the
   // read. Not when the stamp is racy (see above). Best effort.
   void remember(const FileStamp& stamp, std::string_view sha256_hex) const;
-  static bool racy(const FileStamp& stamp, int64_t now_ns);
 
  private:
   static std::string fact(const FileStamp& stamp, std::string_view sha256_hex);

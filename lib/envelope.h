@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/decision.h"
 
@@ -36,7 +37,6 @@ class SignatureCache;  // lib/signature_cache.h
 
 struct TrustStore;
 struct TrustedKey;
-using UnixTime = int64_t;
 
 inline constexpr std::string_view kSignatureHeader = "[[signature]]";
 inline constexpr size_t kMaxSignatures = 32;

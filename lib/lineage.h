@@ -21,7 +21,7 @@
 //   * no digest appears twice in a chain (no cycles), and a chain has at
 //     most kMaxDelegationDepth + 1 links;
 //   * the child's scope is a subset of the parent's in every dimension
-//     (check_attenuation below).
+//     (check_attenuation, lib/attenuation.h).
 //
 // A missing parent, a link that is not signed by a delegated key or an
 // approver, a parent without [delegation], a depth over a limit, a cycle
@@ -116,59 +116,6 @@ struct ResolvedParent {
 using ParentResolver = std::function<ResolvedParent(const std::string& digest)>;
 LineageVerification verify_lineage_with(std::string_view leaf_bytes, const ParentResolver& resolve,
                                         const VerifyOptions& opts);
-
-// The subset rule, dimension by dimension; allow or lineage-inconsistency
-// with field "<dimension>" and value "child <c> / parent <p>". Rules
-// (docs/lineage.md):
-//   exec          the child's executable (and #! interpreter) is the
-//                 parent's own (path + sha256), or a
-//                 [[delegation.executable]] of the parent (path + sha256),
-//                 or lies inside one of the parent's sandbox.exec trees;
-//   argv          against the parent's own argv when the child runs the
-//                 parent's executable, against the delegated executable's
-//                 argv when it has one, unbounded for an exec-tree program
-//                 the parent could run itself with any argv. Same length;
-//                 element by element: an exact child argument must be
-//                 equal to, or matched by the glob of, the parent's; a
-//                 child glob is accepted only when it is textually equal to
-//                 the parent's glob or the parent's glob is "*";
-//   env           allow: each name allowed by the parent; pin: pinned to
-//                 the same value or allowed by the parent; require: every
-//                 name the parent requires, the child requires too;
-//   cwd           the parent's cwd or below it, or inside a parent read or
-//                 write tree;
-//   paths         read inside a parent read or write tree; write inside a
-//                 parent write tree; exec inside a parent exec tree;
-//                 exec_writable inside the parent's exec_writable (path
-//                 prefix containment on canonical paths, components whole);
-//   files         every file the parent pins, the child pins to the same digest;
-//   syscalls      every syscall the child allows, the parent allows (groups
-//                 resolved from seccomp/syscall_groups data, plus
-//                 allow_syscalls, minus deny_syscalls; no filter is built,
-//                 so this works where libseccomp cannot); a parent's kill
-//                 default_action stays kill;
-//   ioctls        every request the child allows (groups and names
-//                 resolved to numbers), the parent allows;
-//   network       none stays none; TCP connect and bind ports a subset;
-//                 unix_sockets only if the parent has them;
-//   enforcement   min_landlock_abi not lower, allow_downgrade a subset;
-//   time          [not_before, not_after] inside the parent's;
-//   uses          max_uses <= the parent's;
-//   identity      every binding (uid, hostname, machine_id) of the parent,
-//                 with the same value; any top-level table gx's lineage
-//                 does not model (such as [run]) equal in both;
-//   delegation    the child's max_depth below the parent's; every
-//                 executable it delegates allowed by the parent's exec rule;
-//                 nested_runs only if the parent has it.
-Decision check_attenuation(const Artifact& parent, const Artifact& child);
-
-// gx init --parent: narrows a freshly made child template to fit inside
-// `parent` where that can be done by dropping or clipping (time window,
-// uses, environment, paths, groups, ioctls, network, bindings, pins) and
-// names the parent. What cannot be narrowed (an executable the parent does
-// not allow, a cwd outside it, a table this module does not model) is left
-// for check_attenuation to report. Re-renders and re-parses the body.
-Result<Artifact> narrow_to_parent(Artifact child, const Artifact& parent);
 
 // The chain as JSON (gx verify --json, gx run's report), root first.
 nlohmann::json lineage_json(const std::vector<LineageLink>& chain);

@@ -27,6 +27,8 @@
 
 #include <nlohmann/json.hpp>
 
+// Receipt times (Receipt::time) are lib/clock.h's format_receipt_time.
+#include "lib/clock.h"
 #include "lib/decision.h"
 
 namespace gx {
@@ -171,10 +173,5 @@ std::string receipt_leaf_hash(std::string_view line);
 // Canonical serialisation used for lines, signed bodies and checkpoints.
 std::string canonical_dump(const nlohmann::json& j);
 
-// Receipt times: microseconds since the epoch <-> "YYYY-MM-DDTHH:MM:SS.ffffffZ".
-int64_t now_unix_us();
-std::string format_receipt_time(int64_t unix_us);
-// Accepts that form, and also without fraction ("...:SSZ"); UTC "Z" mandatory.
-std::optional<int64_t> parse_receipt_time(std::string_view text);
 
 }  // namespace gx

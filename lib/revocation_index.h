@@ -52,10 +52,21 @@ inline constexpr int kRevocationIndexSchema = 1;
 // unless the modification fell in the same timestamp tick as our read
 // (load() handles that "racy" case by not recording such a stamp).
 struct FileStamp {
+  // A file changed within this long before it was read may change again in
+  // the same timestamp tick without its stamp changing (coarse or 1-2 s
+  // filesystem timestamps; git calls such a stamp "racy"). A racy stamp is
+  // never recorded (revocation index, digest cache): the next reader
+  // re-reads the file instead of trusting it.
+  static constexpr int64_t kRacyNs = 2'000'000'000;
+
   uint64_t dev = 0, ino = 0, size = 0;
   int64_t mtime_ns = 0, ctime_ns = 0;
   bool operator==(const FileStamp&) const = default;
   bool known() const { return ino != 0 || ctime_ns != 0; }
+  // Changed within kRacyNs before `read_started_ns` (lib/clock.h now_unix_ns).
+  bool racy_at(int64_t read_started_ns) const {
+    return mtime_ns > read_started_ns - kRacyNs || ctime_ns > read_started_ns - kRacyNs;
+  }
   static FileStamp of(const struct stat& st);
 };
 

@@ -2,11 +2,11 @@
 // verified index standing in for it (lib/revocation.h, "Verified index").
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/revocation.h"
 #include "lib/revocation_index.h"
@@ -15,27 +15,12 @@
 namespace gx {
 namespace {
 
-int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// A file changed within this long before we read it may change again in the
-// same timestamp tick without its stamp changing (coarse or 1-2 s
-// filesystem timestamps; git calls this "racy"). Its stamp is not recorded:
-// the next run re-hashes the file instead of trusting the stamp.
-constexpr int64_t kRacyNs = 2'000'000'000;
-bool racy(const FileStamp& f, int64_t read_started_ns) {
-  return f.mtime_ns > read_started_ns - kRacyNs || f.ctime_ns > read_started_ns - kRacyNs;
-}
-
 // True when `path` holds exactly the bytes the index was built from: the
 // same stamp and signature block (no read of the body), or else the same
 // SHA-256 over the whole file (then the new stamp is recorded).
 bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
   const RevocationIndexMeta& m = idx.meta();
-  int64_t started = realtime_ns();
+  int64_t started = now_unix_ns();
   fs::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));  // a FIFO must not hang us
   struct stat st {};
   if (!fd.ok() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
@@ -49,7 +34,7 @@ bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
   auto hex = crypto::sha256_fd_hex(fd.get());  // pread above did not move the offset
   bool same = hex && "sha256:" + *hex == m.file_digest;
   struct stat again {};
-  if (same && fstat(fd.get(), &again) == 0 && FileStamp::of(again) == stamp && !racy(stamp, started))
+  if (same && fstat(fd.get(), &again) == 0 && FileStamp::of(again) == stamp && !stamp.racy_at(started))
     (void)idx.restamp(stamp);  // an optimisation: failing only means hashing again next time
   return same;
 }
@@ -157,14 +142,14 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
                                               const std::string& state_dir, UnixTime now) {
   // The stamp is recorded only if the file provably did not change while it
   // was read (same stamp before and after) and is not "racy".
-  int64_t started = realtime_ns();
+  int64_t started = now_unix_ns();
   struct stat before {}, after {};
   bool stat_before = stat(path.c_str(), &before) == 0;
   auto bytes = fs::read_file(path, kRevocationsMaxBytes);
   if (!bytes) return revocation_list_invalid(path, bytes.error());
   FileStamp stamp;
   if (stat_before && stat(path.c_str(), &after) == 0 && FileStamp::of(before) == FileStamp::of(after) &&
-      FileStamp::of(before).size == bytes->size() && !racy(FileStamp::of(before), started))
+      FileStamp::of(before).size == bytes->size() && !FileStamp::of(before).racy_at(started))
     stamp = FileStamp::of(before);
 
   // Check signatures on the exact bytes before parsing the body: a body

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "lib/authority.h"
+#include "lib/clock.h"
 #include "lib/confine.h"
 #include "lib/decision_json.h"
 #include "lib/digest_cache.h"
@@ -63,8 +64,8 @@ class Pipeline {
     if (req_.dry_run) {
       if (Decision d = check_uses_left(); !d) return deny(d);
       out_.decision = Decision::allow();
-      out_.report["decision"] = decision_json(out_.decision);
-      out_.report["dry_run"] = true;
+      out_.report.decision = out_.decision;
+      out_.report.dry_run = true;
       return std::move(out_);
     }
     if (Decision d = reserve_and_record(); !d) return authorized_id_.empty() ? deny(d) : not_started(d, -1, -1);
@@ -95,9 +96,9 @@ class Pipeline {
 
   RunResult deny(Decision d) {
     out_.decision = d;
-    out_.report["decision"] = decision_json(d);
+    out_.report.decision = d;
     if (log_) {
-      if (auto r = log_->append(make_denied(subject_, d)); r) out_.report["receipt"] = r->id;
+      if (auto r = log_->append(make_denied(subject_, d)); r) out_.report.receipt = r->id;
       else out_.warnings.push_back("denied receipt not written: " + r.error().explain());
     } else if (!req_.dry_run) {
       out_.warnings.push_back("denied receipt not written: " + log_error_.explain());
@@ -106,7 +107,7 @@ class Pipeline {
   }
 
   Decision authorize() {
-    const auto now = static_cast<UnixTime>(time(nullptr));
+    const UnixTime now = now_unix();
     std::optional<Authority> authority;
     HostIdentity preloaded_host;
     if (!preloaded()) {
@@ -142,11 +143,11 @@ class Pipeline {
     LineageVerification lv = own_bytes_ ? verify_lineage_bytes(*own_bytes_, parents, vo)
                                         : verify_lineage_file(req_.artifact_path, parents, vo);
     Verification& v = lv.leaf;
-    out_.report["lineage"] = lineage_json(lv.chain);
+    out_.report.lineage = lineage_json(lv.chain);
     for (size_t i = lv.chain.size(); i-- > 1;) subject_.lineage.push_back(lv.chain[i - 1].digest);
-    out_.report["artifact"] = verification_json(v);
-    out_.report["artifact"].erase("decision");
-    out_.report["artifact"].erase("reason");
+    out_.report.artifact = verification_json(v);
+    out_.report.artifact.erase("decision");
+    out_.report.artifact.erase("reason");
     subject_.artifact_digest = v.digest;
     subject_.signers = v.signers;
     if (v.artifact) {
@@ -208,35 +209,32 @@ class Pipeline {
     }
     filter_.emplace(filter.take());
     ruleset_.emplace(ruleset.take());
-    nlohmann::json sandbox;
-    sandbox["landlock"] = ruleset_->enforcement();
-    sandbox["seccomp"] = filter_->summary;
-    sandbox["implicit_exec"] = match_->implicit_exec;
-    if (match_->image.in_place()) sandbox["implicit_exec"].push_back(match_->image.path());
-    if (match_->script) sandbox["implicit_read"] = match_->script_read;
-    sandbox["exec_guard"] = policy.exec.empty();  // exec = []: no exec after gx's own
-    sandbox["exec_in_place"] = match_->image.in_place();  // else a sealed copy (lib/executable.h)
-    sandbox["new_session"] = true;
-    sandbox["no_new_privs"] = true;
+    SandboxSummary sandbox;
+    sandbox.landlock = ruleset_->enforcement();
+    sandbox.seccomp = filter_->summary;
+    sandbox.implicit_exec = match_->implicit_exec;
+    if (match_->image.in_place()) sandbox.implicit_exec.push_back(match_->image.path());
+    if (match_->script) sandbox.implicit_read = match_->script_read;
+    sandbox.exec_guard = policy.exec.empty();
+    sandbox.exec_in_place = match_->image.in_place();
     if (Decision d = plan_run_as(sandbox); !d) return d;
-    out_.report["sandbox"] = sandbox;
-    out_.report["exec_image"] = {{"in_place", match_->image.in_place()},
-                                 {"digest_cached", match_->image.digest_cached()},
-                                 {"copy_reason", match_->image.copy_reason()}};
-    out_.report["child"] = {{"argv", match_->argv}, {"env", match_->env}, {"cwd", match_->cwd}};
-    subject_.sandbox = sandbox;
+    subject_.sandbox = to_json(sandbox);
+    out_.report.sandbox = std::move(sandbox);
+    out_.report.exec_image = ExecImageReport{match_->image.in_place(), match_->image.digest_cached(),
+                                             match_->image.copy_reason()};
+    out_.report.child = ChildReport{match_->argv, match_->env, match_->cwd};
     return Decision::allow();
   }
 
   // Whose rights the child gets (lib/run_as.h), decided before a use is
   // spent; recorded as sandbox.run_as in the report and the receipts.
-  Decision plan_run_as(nlohmann::json& sandbox) {
+  Decision plan_run_as(SandboxSummary& sandbox) {
     auto target = resolve_run_identity(artifact_.run, req_.peer ? &*req_.peer : nullptr);
     if (!target) return target.error();
     auto creds = prepare_credentials(*target, ProcessRights::current(), kernel_last_cap());
     if (!creds) return creds.error();
     credentials_ = creds.take();
-    if (*target) sandbox["run_as"] = credentials_.summary();
+    if (*target) sandbox.run_as = credentials_.summary();
     return Decision::allow();
   }
 
@@ -274,10 +272,9 @@ class Pipeline {
       authorized_id_ = written.id;
       return rec.error();
     }
-    out_.report["use"] = {{"number", rec->use.use_number}, {"max_uses", rec->use.max_uses}};
-    const AppendedReceipt* r = &rec->receipt;
-    authorized_id_ = r->id;
-    out_.report["receipt"] = r->id;
+    out_.report.use = UseReport{static_cast<int64_t>(rec->use.use_number), static_cast<int64_t>(rec->use.max_uses)};
+    authorized_id_ = rec->receipt.id;
+    out_.report.receipt = authorized_id_;
     return Decision::allow();
   }
 
@@ -333,7 +330,7 @@ class Pipeline {
     if (info.exec_listener >= 0) exec_guard.emplace(info.exec_listener);
     out_.child_ran = true;
     out_.decision = Decision::allow();
-    out_.report["decision"] = decision_json(out_.decision);
+    out_.report.decision = out_.decision;
     auto exit = supervise_child(*pid, guard, started);
     if (channel)
       for (auto& note : channel->stop()) out_.warnings.push_back(note);
@@ -349,11 +346,7 @@ class Pipeline {
     out_.exit_status = exit->shell_status();
     RunOutcome outcome = outcome_from_wait(*pid, exit->wait_status, exit->usage, exit->wall_us);
     outcome.descendants_killed = cleanup.killed;
-    out_.report["outcome"] = {{"exit_code", outcome.exit_code}, {"signal", outcome.signal},
-                              {"wall_us", outcome.wall_us},      {"user_cpu_us", outcome.user_cpu_us},
-                              {"sys_cpu_us", outcome.sys_cpu_us}, {"max_rss_kb", outcome.max_rss_kb},
-                              {"descendants_killed", outcome.descendants_killed},
-                              {"exec_refused", refused}};
+    out_.report.outcome = OutcomeReport{true, outcome, static_cast<int64_t>(refused)};
     // After the fact: not synced (lib/receipt_log.h, ReceiptSync::Lazy).
     if (auto r = log_->append(make_finished(subject_, authorized_id_, outcome), ReceiptSync::Lazy); !r) {
       out_.record_failed = true;
@@ -400,16 +393,16 @@ class Pipeline {
   RunResult not_started(const Decision& why, pid_t child, int wait_status) {
     out_.decision = why;
     out_.not_started = true;
-    out_.report["decision"] = decision_json(why);
+    out_.report.decision = why;
     RunOutcome o;
     if (child > 0) o.child_pid = child;
     if (wait_status >= 0) {
       struct rusage none {};
       o = outcome_from_wait(child, wait_status, none, 0);
     }
-    out_.report["outcome"] = {{"started", false}, {"exit_code", o.exit_code}, {"signal", o.signal}};
+    out_.report.outcome = OutcomeReport{false, o, 0};
     if (auto r = log_->append(make_not_started(subject_, authorized_id_, why, o)); r)
-      out_.report["not_started_receipt"] = r->id;
+      out_.report.not_started_receipt = r->id;
     else
       out_.warnings.push_back("not-started receipt not written: " + r.error().explain());
     return std::move(out_);

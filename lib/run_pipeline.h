@@ -28,12 +28,11 @@
 #include <array>
 #include <functional>
 #include <optional>
-
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "lib/decision.h"
+#include "lib/run_report.h"
 
 namespace gx {
 
@@ -126,7 +125,7 @@ struct RunRequest {
 
 struct RunResult {
   Decision decision;          // allow when the child was started; else why not
-  nlohmann::json report;      // decision, artifact, sandbox, receipts, outcome
+  RunReport report;           // decision, artifact, sandbox, receipts, outcome (lib/run_report.h)
   bool child_ran = false;
   int exit_status = 0;        // the child's, shell style (code or 128+signal)
   // Authorized (a use spent, an authorized receipt written), but the program

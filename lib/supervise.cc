@@ -12,7 +12,7 @@
 #include <set>
 
 #include "lib/fsutil.h"
-#include "lib/receipt.h"
+#include "lib/clock.h"
 
 namespace gx {
 namespace {

@@ -53,11 +53,7 @@ struct Dirs {
   void save_trust(int threshold) {
     TrustStore s;
     s.threshold = threshold;
-    TrustedKey tk;
-    tk.name = "tester";
-    tk.key = crypto::PrivateKey::generate()->public_key();
-    tk.key_id = tk.key.key_id();
-    s.keys.push_back(tk);
+    s.keys.push_back(gx::test::trusted(crypto::PrivateKey::generate()->public_key(), "tester"));
     REQUIRE(s.save(config.trust_path).allowed());
   }
 };

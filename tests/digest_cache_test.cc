@@ -88,7 +88,7 @@ TEST_CASE("DigestCache: a stamp within 2 s of now (same-tick rewrite) is never r
   const SignatureCache tags = SignatureCache::open(p.state, true);
   const DigestCache cache(tags);
   const FileStamp fresh = stamp_of(p.prog);
-  CHECK(DigestCache::racy(fresh, fresh.ctime_ns));
+  CHECK(fresh.racy_at(fresh.ctime_ns));
   cache.remember(fresh, file_sha(p.prog));
   CHECK_FALSE(cache.known(fresh, file_sha(p.prog)));
 }

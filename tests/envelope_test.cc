@@ -6,6 +6,8 @@
 #include "lib/envelope.h"
 #include "lib/trust_store.h"
 
+#include "tests/test_util.h"
+
 using namespace gx;
 
 namespace {
@@ -14,20 +16,7 @@ constexpr UnixTime kNow = 1'800'000'000;
 constexpr std::string_view kType = "application/vnd.gx.test+toml";
 const std::string kBody = "a = 1\n";
 
-struct Fixture {
-  std::vector<crypto::PrivateKey> keys;
-  TrustStore trust;
-  Fixture() {
-    for (int i = 0; i < 3; ++i) {
-      keys.push_back(*crypto::PrivateKey::generate());
-      TrustedKey tk;
-      static const char* const kNames[] = {"k0", "k1", "k2"};  // not "k" + to_string(i): GCC 12 -O3 -Wrestrict false positive
-      tk.name = kNames[i];
-      tk.key = keys.back().public_key();
-      tk.key_id = tk.key.key_id();
-      trust.keys.push_back(tk);
-    }
-  }
+struct Fixture : gx::test::ThreeTrustedKeys {
   Signature sig(int i, std::string_view type = kType, const std::string& b = kBody) const {
     return Signature{keys[static_cast<size_t>(i)].public_key().key_id(), std::string(crypto::kAlgorithm),
                      *keys[static_cast<size_t>(i)].sign(type, b)};

@@ -1,11 +1,15 @@
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "lib/artifact.h"
+#include "lib/attenuation.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
 #include "lib/lineage.h"
 #include "lib/trust_store.h"
 #include "lib/verify.h"
+
+#include "tests/test_util.h"
 
 using namespace gx;
 
@@ -20,13 +24,8 @@ struct Keys {
   TrustStore trust;
   Keys() {
     for (int i = 0; i < 4; ++i) k.push_back(*crypto::PrivateKey::generate());
-    for (int i : {0, 3}) {
-      TrustedKey tk;
-      tk.name = i == 0 ? "person" : "other";
-      tk.key = k[static_cast<size_t>(i)].public_key();
-      tk.key_id = tk.key.key_id();
-      trust.keys.push_back(tk);
-    }
+    trust.keys.push_back(gx::test::trusted(k[0].public_key(), "person"));
+    trust.keys.push_back(gx::test::trusted(k[3].public_key(), "other"));
   }
   DelegatedKey delegated(int i) const {
     const auto& pk = k[static_cast<size_t>(i)].public_key();
@@ -47,13 +46,7 @@ Artifact parsed(const Artifact& a) {
 
 // The parent: an agent with a glob argv, network, a tool it delegates.
 Artifact parent_artifact(const Keys& keys) {
-  Artifact a;
-  a.id = "person-agent";
-  a.issuer = "person";
-  a.issued_at = kNow - 100;
-  a.not_before = kNow - 100;
-  a.not_after = kNow + 3600;
-  a.nonce = std::string(32, 'p');
+  Artifact a = gx::test::artifact_header("person-agent", "person", kNow - 100, kNow + 3600, 'p');
   a.max_uses = 10;
   Scope& s = a.scope;
   s.path = "/usr/bin/agent";
@@ -85,13 +78,7 @@ Artifact parent_artifact(const Keys& keys) {
 
 // A child within every bound of parent_artifact().
 Artifact child_artifact(const Artifact& parent) {
-  Artifact a;
-  a.id = "agent-tool";
-  a.issuer = "agent";
-  a.issued_at = kNow;
-  a.not_before = kNow;
-  a.not_after = kNow + 600;
-  a.nonce = std::string(32, 'c');
+  Artifact a = gx::test::artifact_header("agent-tool", "agent", kNow, kNow + 600, 'c');
   a.max_uses = 3;
   Scope& s = a.scope;
   s.path = "/usr/bin/tool";
@@ -121,6 +108,13 @@ void expect_wider(const Artifact& parent, Artifact child, const std::string& fie
   CHECK(d.field == field);
   CHECK(d.detail.find("child ") != std::string::npos);
   CHECK(d.detail.find("parent ") != std::string::npos);
+}
+
+// A fresh child of `parent`, changed by `edit`, is wider at `field`.
+void wider_if(const Artifact& parent, const std::string& field, const std::function<void(Artifact&)>& edit) {
+  Artifact c = child_artifact(parent);
+  edit(c);
+  expect_wider(parent, c, field);
 }
 
 }  // namespace
@@ -175,19 +169,17 @@ TEST_CASE("a child within its parent's bounds is not wider") {
 TEST_CASE("attenuation: executables") {
   Keys keys;
   Artifact p = parent_artifact(keys);
-  Artifact c = child_artifact(p);
-  c.scope.path = "/usr/bin/curl";
-  expect_wider(p, c, "exec.path");
-  c = child_artifact(p);
-  c.scope.sha256 = std::string(64, 'e');  // the delegated path, other content
-  expect_wider(p, c, "exec.path");
-  c = child_artifact(p);
-  c.scope.path = "/opt/toolsX/fmt";  // a sibling with the exec tree as prefix, not inside it
-  expect_wider(p, c, "exec.path");
-  c = child_artifact(p);
-  c.scope.interpreter = "/usr/bin/python3";
-  c.scope.interpreter_sha256 = std::string(64, 'd');
-  expect_wider(p, c, "exec.interpreter");
+  wider_if(p, "exec.path", [&](Artifact& child) { child.scope.path = "/usr/bin/curl"; });
+  wider_if(p, "exec.path", [&](Artifact& child) {
+    child.scope.sha256 = std::string(64, 'e');  // the delegated path, other content
+  });
+  wider_if(p, "exec.path", [&](Artifact& child) {
+    child.scope.path = "/opt/toolsX/fmt";  // a sibling with the exec tree as prefix, not inside it
+  });
+  wider_if(p, "exec.interpreter", [&](Artifact& child) {
+    child.scope.interpreter = "/usr/bin/python3";
+    child.scope.interpreter_sha256 = std::string(64, 'd');
+  });
 }
 
 TEST_CASE("attenuation: argv, globs no wider than the parent's") {
@@ -217,23 +209,15 @@ TEST_CASE("attenuation: argv, globs no wider than the parent's") {
 TEST_CASE("attenuation: environment") {
   Keys keys;
   Artifact p = parent_artifact(keys);
+  wider_if(p, "env.allow", [&](Artifact& child) { child.scope.env.allow.push_back("LD_PRELOAD"); });
+  wider_if(p, "env.allow", [&](Artifact& child) {
+    child.scope.env.allow.push_back("MODE");  // pinned in the parent: any value is wider
+    child.scope.env.pin.erase("MODE");
+  });
+  wider_if(p, "env.pin.MODE", [&](Artifact& child) { child.scope.env.pin["MODE"] = "unsafe"; });
+  wider_if(p, "env.pin.TOKEN", [&](Artifact& child) { child.scope.env.pin["TOKEN"] = "x"; });
+  wider_if(p, "env.require", [&](Artifact& child) { child.scope.env.require.clear(); });
   Artifact c = child_artifact(p);
-  c.scope.env.allow.push_back("LD_PRELOAD");
-  expect_wider(p, c, "env.allow");
-  c = child_artifact(p);
-  c.scope.env.allow.push_back("MODE");  // pinned in the parent: any value is wider
-  c.scope.env.pin.erase("MODE");
-  expect_wider(p, c, "env.allow");
-  c = child_artifact(p);
-  c.scope.env.pin["MODE"] = "unsafe";
-  expect_wider(p, c, "env.pin.MODE");
-  c = child_artifact(p);
-  c.scope.env.pin["TOKEN"] = "x";
-  expect_wider(p, c, "env.pin.TOKEN");
-  c = child_artifact(p);
-  c.scope.env.require.clear();
-  expect_wider(p, c, "env.require");
-  c = child_artifact(p);
   c.scope.env.pin["HOME"] = "/srv";  // allowed in the parent: pinning narrows
   c.scope.env.allow.clear();
   CHECK(check_attenuation(p, parsed(c)).allowed());
@@ -242,25 +226,19 @@ TEST_CASE("attenuation: environment") {
 TEST_CASE("attenuation: cwd and read/write/exec paths") {
   Keys keys;
   Artifact p = parent_artifact(keys);
+  wider_if(p, "exec.cwd", [&](Artifact& child) { child.scope.cwd = "/home"; });
+  wider_if(p, "sandbox.read[2]", [&](Artifact& child) { child.scope.sandbox.read.push_back("/home"); });
+  wider_if(p, "sandbox.write[0]", [&](Artifact& child) {
+    child.scope.sandbox.write = {"/srv"};  // the parent writes only /srv/out
+  });
+  wider_if(p, "sandbox.write[0]", [&](Artifact& child) {
+    child.scope.sandbox.write = {"/srv/outside"};  // prefix of a name is not containment
+  });
+  wider_if(p, "sandbox.write[0]", [&](Artifact& child) {
+    child.scope.sandbox.write = {"/etc"};  // readable by the parent, not writable
+  });
+  wider_if(p, "sandbox.exec[0]", [&](Artifact& child) { child.scope.sandbox.exec = {"/usr/bin"}; });
   Artifact c = child_artifact(p);
-  c.scope.cwd = "/home";
-  expect_wider(p, c, "exec.cwd");
-  c = child_artifact(p);
-  c.scope.sandbox.read.push_back("/home");
-  expect_wider(p, c, "sandbox.read[2]");
-  c = child_artifact(p);
-  c.scope.sandbox.write = {"/srv"};  // the parent writes only /srv/out
-  expect_wider(p, c, "sandbox.write[0]");
-  c = child_artifact(p);
-  c.scope.sandbox.write = {"/srv/outside"};  // prefix of a name is not containment
-  expect_wider(p, c, "sandbox.write[0]");
-  c = child_artifact(p);
-  c.scope.sandbox.write = {"/etc"};  // readable by the parent, not writable
-  expect_wider(p, c, "sandbox.write[0]");
-  c = child_artifact(p);
-  c.scope.sandbox.exec = {"/usr/bin"};
-  expect_wider(p, c, "sandbox.exec[0]");
-  c = child_artifact(p);
   c.scope.sandbox.exec = {"/opt/tools/bin"};
   c.scope.sandbox.write = {"/srv/out/job"};
   CHECK(check_attenuation(p, parsed(c)).allowed());
@@ -282,13 +260,9 @@ TEST_CASE("attenuation: pinned files") {
 TEST_CASE("attenuation: syscall groups and named syscalls") {
   Keys keys;
   Artifact p = parent_artifact(keys);
+  wider_if(p, "sandbox.groups", [&](Artifact& child) { child.scope.sandbox.groups = {"default", "process"}; });
+  wider_if(p, "sandbox.allow_syscalls", [&](Artifact& child) { child.scope.sandbox.allow_syscalls = {"ptrace"}; });
   Artifact c = child_artifact(p);
-  c.scope.sandbox.groups = {"default", "process"};
-  expect_wider(p, c, "sandbox.groups");
-  c = child_artifact(p);
-  c.scope.sandbox.allow_syscalls = {"ptrace"};
-  expect_wider(p, c, "sandbox.allow_syscalls");
-  c = child_artifact(p);
   c.scope.sandbox.allow_syscalls = {"memfd_create"};  // the parent names it
   c.scope.sandbox.groups = {"default", "network"};
   CHECK(check_attenuation(p, parsed(c)).allowed());
@@ -302,13 +276,9 @@ TEST_CASE("attenuation: syscall groups and named syscalls") {
 TEST_CASE("attenuation: ioctl groups and requests") {
   Keys keys;
   Artifact p = parent_artifact(keys);
+  wider_if(p, "sandbox.ioctl_groups", [&](Artifact& child) { child.scope.sandbox.ioctl_groups = {"fs-query"}; });
+  wider_if(p, "sandbox.ioctls", [&](Artifact& child) { child.scope.sandbox.ioctls = {"FIFREEZE"}; });
   Artifact c = child_artifact(p);
-  c.scope.sandbox.ioctl_groups = {"fs-query"};
-  expect_wider(p, c, "sandbox.ioctl_groups");
-  c = child_artifact(p);
-  c.scope.sandbox.ioctls = {"FIFREEZE"};
-  expect_wider(p, c, "sandbox.ioctls");
-  c = child_artifact(p);
   c.scope.sandbox.ioctl_groups = {"tty"};
   CHECK(check_attenuation(p, parsed(c)).allowed());
 }
@@ -330,30 +300,18 @@ TEST_CASE("attenuation: network and unix sockets") {
   offline.scope.sandbox.network = NetMode::None;
   offline.scope.sandbox.connect_tcp.clear();
   offline = parsed(offline);
-  c = child_artifact(offline);
-  c.scope.sandbox.network = NetMode::Tcp;
-  expect_wider(offline, c, "sandbox.network");
+  wider_if(offline, "sandbox.network", [&](Artifact& child) { child.scope.sandbox.network = NetMode::Tcp; });
 }
 
 TEST_CASE("attenuation: enforcement, time window, uses, identity") {
   Keys keys;
   Artifact p = parent_artifact(keys);
+  wider_if(p, "sandbox.min_landlock_abi", [&](Artifact& child) { child.scope.sandbox.min_landlock_abi = 1; });
+  wider_if(p, "sandbox.allow_downgrade", [&](Artifact& child) { child.scope.sandbox.allow_downgrade = {"net"}; });
+  wider_if(p, "not_before", [&](Artifact& child) { child.not_before = p.not_before - 1; });
+  wider_if(p, "not_after", [&](Artifact& child) { child.not_after = p.not_after + 1; });
+  wider_if(p, "replay.max_uses", [&](Artifact& child) { child.max_uses = p.max_uses + 1; });
   Artifact c = child_artifact(p);
-  c.scope.sandbox.min_landlock_abi = 1;
-  expect_wider(p, c, "sandbox.min_landlock_abi");
-  c = child_artifact(p);
-  c.scope.sandbox.allow_downgrade = {"net"};
-  expect_wider(p, c, "sandbox.allow_downgrade");
-  c = child_artifact(p);
-  c.not_before = p.not_before - 1;
-  expect_wider(p, c, "not_before");
-  c = child_artifact(p);
-  c.not_after = p.not_after + 1;
-  expect_wider(p, c, "not_after");
-  c = child_artifact(p);
-  c.max_uses = p.max_uses + 1;
-  expect_wider(p, c, "replay.max_uses");
-  c = child_artifact(p);
   c.bindings.uid.reset();  // runs as anyone: wider than the parent's uid
   expect_wider(p, c, "bindings.uid");
   c.bindings.uid = 0;

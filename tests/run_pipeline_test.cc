@@ -47,11 +47,7 @@ struct Setup {
     REQUIRE(mkdir(out.c_str(), 0755) == 0);
     REQUIRE(mkdir(gxdir.c_str(), 0700) == 0);
     TrustStore s;
-    TrustedKey tk;
-    tk.name = "tester";
-    tk.key = key.public_key();
-    tk.key_id = tk.key.key_id();
-    s.keys.push_back(tk);
+    s.keys.push_back(gx::test::trusted(key.public_key(), "tester"));
     REQUIRE(s.save(trust).allowed());
   }
 
@@ -117,7 +113,7 @@ TEST_CASE("pipeline: a matching request runs once per use, with the given stdio,
   CHECK(drain(out[0]) == "marker\n");  // the child's stdout was the request's fd, not ours
   close(out[0]);
   CHECK(exists(s.marker));
-  CHECK(r.report.contains("outcome"));
+  CHECK(to_json(r.report).contains("outcome"));
 
   REQUIRE(unlink(s.marker.c_str()) == 0);
   RunResult again = run_governed(s.request(art));
@@ -136,8 +132,8 @@ TEST_CASE("pipeline: a mismatched argv is denied before anything runs, and names
   CHECK(r.decision.field == "exec.argv[1]");
   CHECK_FALSE(r.child_ran);
   CHECK_FALSE(exists(s.out + "/other"));
-  CHECK(r.report["decision"]["reason"] == "policy-mismatch");
-  CHECK(r.report["decision"]["field"] == "exec.argv[1]");
+  CHECK(to_json(r.report)["decision"]["reason"] == "policy-mismatch");
+  CHECK(to_json(r.report)["decision"]["field"] == "exec.argv[1]");
 }
 
 TEST_CASE("pipeline: an artifact signed by an untrusted key never runs") {
@@ -162,8 +158,14 @@ TEST_CASE("pipeline: --dry-run plans, runs nothing, and consumes no use") {
   CHECK(dry.decision.allowed());
   CHECK_FALSE(dry.child_ran);
   CHECK_FALSE(exists(s.marker));
-  CHECK(dry.report.contains("sandbox"));
+  CHECK(to_json(dry.report).contains("sandbox"));
   RunResult real = run_governed(s.request(art));  // the one use is still there
   CHECK(real.decision.allowed());
   CHECK(exists(s.marker));
+  // What the broker's client reads back is what the pipeline reported.
+  for (const RunReport* report : {&dry.report, &real.report}) {
+    auto back = run_report_from_json(to_json(*report));
+    REQUIRE(back.ok());
+    CHECK(to_json(*back).dump() == to_json(*report).dump());
+  }
 }

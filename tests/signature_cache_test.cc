@@ -32,80 +32,85 @@ std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A cache that must be usable for the test to mean anything.
+SignatureCache open_enabled(const std::string& dir, bool create) {
+  auto c = SignatureCache::open(dir, create);
+  REQUIRE(c.enabled());
+  return c;
+}
+
+// One artifact signature over "body" and the questions asked about it.
+struct Signed {
+  Signed() {
+    REQUIRE(key);
+    REQUIRE(sig);
+  }
+  bool known_by(const SignatureCache& c) const { return c.known(key->public_key(), crypto::kArtifactType, "body", *sig); }
+  void remember_in(const SignatureCache& c) const { c.remember(key->public_key(), crypto::kArtifactType, "body", *sig); }
+
+  Result<crypto::PrivateKey> key = crypto::PrivateKey::generate();
+  Result<std::string> sig = key ? key->sign(crypto::kArtifactType, "body") : Result<std::string>(key.error());
+};
+
 }  // namespace
 
 TEST_CASE("signature cache: only the exact recorded combination is known") {
   TempDir t;
-  auto key = crypto::PrivateKey::generate();
+  Signed s;
   auto other = crypto::PrivateKey::generate();
-  REQUIRE(key);
   REQUIRE(other);
-  auto sig = key->sign(crypto::kArtifactType, "body");
-  REQUIRE(sig);
-  const auto& pub = key->public_key();
-  auto cache = SignatureCache::open(t.path + "/state", true);
-  REQUIRE(cache.enabled());
-  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "body", *sig));
-  cache.remember(pub, crypto::kArtifactType, "body", *sig);
-  CHECK(cache.known(pub, crypto::kArtifactType, "body", *sig));
-  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "bodY", *sig));
-  CHECK_FALSE(cache.known(pub, crypto::kReceiptType, "body", *sig));
-  CHECK_FALSE(cache.known(other->public_key(), crypto::kArtifactType, "body", *sig));
-  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "body", *sig + "x"));
+  const auto& pub = s.key->public_key();
+  const std::string& sig = *s.sig;
+  auto cache = open_enabled(t.path + "/state", true);
+  CHECK_FALSE(s.known_by(cache));
+  s.remember_in(cache);
+  CHECK(s.known_by(cache));
+  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "bodY", sig));
+  CHECK_FALSE(cache.known(pub, crypto::kReceiptType, "body", sig));
+  CHECK_FALSE(cache.known(other->public_key(), crypto::kArtifactType, "body", sig));
+  CHECK_FALSE(cache.known(pub, crypto::kArtifactType, "body", sig + "x"));
   // A new process (a fresh open) sees the record.
-  auto again = SignatureCache::open(t.path + "/state", false);
-  REQUIRE(again.enabled());
-  CHECK(again.known(pub, crypto::kArtifactType, "body", *sig));
+  auto again = open_enabled(t.path + "/state", false);
+  CHECK(s.known_by(again));
 }
 
 TEST_CASE("signature cache: tags from another secret, garbage and torn files are never trusted") {
   TempDir t;
-  auto key = crypto::PrivateKey::generate();
-  REQUIRE(key);
-  auto sig = key->sign(crypto::kArtifactType, "body");
-  REQUIRE(sig);
-  const auto& pub = key->public_key();
+  Signed s;
   // Another state directory (another secret) records the same combination:
   // its cache file copied over ours matches nothing here.
-  auto theirs = SignatureCache::open(t.path + "/theirs", true);
-  auto ours = SignatureCache::open(t.path + "/ours", true);
-  REQUIRE(theirs.enabled());
-  REQUIRE(ours.enabled());
-  theirs.remember(pub, crypto::kArtifactType, "body", *sig);
-  REQUIRE(theirs.known(pub, crypto::kArtifactType, "body", *sig));
+  auto theirs = open_enabled(t.path + "/theirs", true);
+  auto ours = open_enabled(t.path + "/ours", true);
+  s.remember_in(theirs);
+  REQUIRE(s.known_by(theirs));
   const std::string cache_file = t.path + "/ours/" + std::string(kSignatureCacheFile);
   write_bytes(cache_file, read_bytes(t.path + "/theirs/" + std::string(kSignatureCacheFile)));
-  CHECK_FALSE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  CHECK_FALSE(s.known_by(ours));
   // A torn file (not a whole number of tags) is not read at all, even if a
   // valid tag is in it.
-  ours.remember(pub, crypto::kArtifactType, "body", *sig);
-  REQUIRE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  s.remember_in(ours);
+  REQUIRE(s.known_by(ours));
   write_bytes(cache_file, read_bytes(cache_file) + "x");
-  CHECK_FALSE(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  CHECK_FALSE(s.known_by(ours));
   // The next record starts the file over.
-  ours.remember(pub, crypto::kArtifactType, "body", *sig);
+  s.remember_in(ours);
   CHECK(std::filesystem::file_size(cache_file) == SignatureCache::kTagBytes);
-  CHECK(ours.known(pub, crypto::kArtifactType, "body", *sig));
+  CHECK(s.known_by(ours));
   // A replaced secret invalidates every tag made under the old one.
   write_bytes(t.path + "/ours/" + std::string(kSignatureCacheKeyFile), std::string(32, 'k'));
   chmod((t.path + "/ours/" + std::string(kSignatureCacheKeyFile)).c_str(), 0600);
-  auto rekeyed = SignatureCache::open(t.path + "/ours", false);
-  REQUIRE(rekeyed.enabled());
-  CHECK_FALSE(rekeyed.known(pub, crypto::kArtifactType, "body", *sig));
+  auto rekeyed = open_enabled(t.path + "/ours", false);
+  CHECK_FALSE(s.known_by(rekeyed));
 }
 
 TEST_CASE("signature cache: an unusable secret disables the cache") {
   TempDir t;
-  auto key = crypto::PrivateKey::generate();
-  REQUIRE(key);
-  auto sig = key->sign(crypto::kArtifactType, "body");
-  REQUIRE(sig);
-  const auto& pub = key->public_key();
+  Signed s;
   SECTION("dry run on a state without a secret: nothing created, nothing known") {
     REQUIRE(mkdir((t.path + "/s").c_str(), 0700) == 0);
     auto c = SignatureCache::open(t.path + "/s", false);
     CHECK_FALSE(c.enabled());
-    c.remember(pub, crypto::kArtifactType, "body", *sig);
+    s.remember_in(c);
     CHECK_FALSE(std::filesystem::exists(t.path + "/s/" + std::string(kSignatureCacheKeyFile)));
     CHECK_FALSE(std::filesystem::exists(t.path + "/s/" + std::string(kSignatureCacheFile)));
   }

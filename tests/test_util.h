@@ -7,8 +7,52 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <vector>
+
+#include "lib/artifact.h"
+#include "lib/crypto.h"
+#include "lib/trust_store.h"
 
 namespace gx::test {
+
+// An artifact with only its header filled in: id, issuer, the window
+// [from, until] (issued at `from`) and a nonce of 32 `nonce` characters.
+inline Artifact artifact_header(std::string id, std::string issuer, UnixTime from, UnixTime until, char nonce) {
+  Artifact a;
+  a.id = std::move(id);
+  a.issuer = std::move(issuer);
+  a.issued_at = from;
+  a.not_before = from;
+  a.not_after = until;
+  a.nonce = std::string(32, nonce);
+  return a;
+}
+
+// The trust store's entry for `key`, under `name`.
+inline TrustedKey trusted(const crypto::PublicKey& key, std::string name) {
+  TrustedKey tk;
+  tk.name = std::move(name);
+  tk.key = key;
+  tk.key_id = key.key_id();
+  return tk;
+}
+
+// Three fresh keys, k0, k1, k2, all trusted (threshold: the store's default).
+struct ThreeTrustedKeys {
+  std::vector<crypto::PrivateKey> keys;
+  TrustStore trust;
+  ThreeTrustedKeys() {
+    // Names not built as "k" + to_string(i): GCC 12 at -O3 flags that with a
+    // false -Wrestrict (bug 105329).
+    static const char* const kNames[] = {"k0", "k1", "k2"};
+    for (const char* name : kNames) {
+      auto k = crypto::PrivateKey::generate();
+      REQUIRE(k);
+      keys.push_back(k.take());
+      trust.keys.push_back(trusted(keys.back().public_key(), name));
+    }
+  }
+};
 
 // A fresh directory under /tmp, removed with everything in it at scope exit.
 struct TempDir {

@@ -6,6 +6,8 @@
 #include "lib/trust_store.h"
 #include "lib/verify.h"
 
+#include "tests/test_util.h"
+
 using namespace gx;
 
 namespace {
@@ -13,38 +15,20 @@ namespace {
 constexpr UnixTime kNow = 1'800'000'000;
 
 std::string body() {
-  Artifact a;
-  a.id = "t1";
-  a.issuer = "test";
-  a.issued_at = kNow;
-  a.not_before = kNow;
-  a.not_after = kNow + 600;
+  Artifact a = gx::test::artifact_header("t1", "test", kNow, kNow + 600, 'n');
   a.scope.path = "/bin/true";
   a.scope.sha256 = std::string(64, 'a');
   a.scope.argv = {{"true", false}};
-  // Not `cwd = "/"` nor `"k" + std::to_string(i)` below: at -O3 GCC 12 inlines
-  // those into memcpy calls it then wrongly flags as overlapping (-Wrestrict,
-  // GCC bug 105329). Constructing the string first avoids the inlined path.
+  // Not `cwd = "/"`: at -O3 GCC 12 inlines that into memcpy calls it then
+  // wrongly flags as overlapping (-Wrestrict, GCC bug 105329). Constructing
+  // the string first avoids the inlined path.
   a.scope.cwd = std::string(1, '/');
-  a.nonce = std::string(32, 'n');
   a.bindings.uid = 1234;
   a.bindings.hostname = "host-a";
   return render_artifact_body(a);
 }
 
-struct Fixture {
-  std::vector<crypto::PrivateKey> keys;
-  TrustStore trust;
-  Fixture() {
-    for (int i = 0; i < 3; ++i) {
-      keys.push_back(*crypto::PrivateKey::generate());
-      TrustedKey tk;
-      tk.name = std::string(1, 'k') + std::to_string(i);
-      tk.key = keys.back().public_key();
-      tk.key_id = tk.key.key_id();
-      trust.keys.push_back(tk);
-    }
-  }
+struct Fixture : gx::test::ThreeTrustedKeys {
   std::string sign(std::string bytes, std::initializer_list<int> who) {
     for (int i : who) bytes = *append_signature(bytes, crypto::kArtifactType, keys[i]);
     return bytes;

@@ -1,0 +1,103 @@
+#include "lib/broker_stdio.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <string_view>
+
+#include "lib/fsutil.h"
+
+namespace gx::broker {
+namespace {
+
+// A unix socket among the stdio fds would let the command reach past its
+// sandbox: an unconnected one connect()s (or a datagram one sendto()s) any
+// named socket its uid can, without socket(AF_UNIX) (unix_sockets = false);
+// a connected one carries fds in (SCM_RIGHTS: a memfd to exec, see below).
+// SO_PASSRIGHTS cannot close that: the caller keeps a copy of the socket and
+// turns it back on. So no unix socket is taken.
+Decision check_socket_stdio(int fd, size_t i) {
+  int domain = 0;
+  socklen_t len = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
+    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
+                          "fds", "socket");
+  if (domain == AF_UNIX)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "received fd " + std::to_string(i) +
+                              " is a unix socket, which could hand the command fds or connect it past its sandbox; "
+                              "give it a pipe, a file or a terminal",
+                          "fds", "unix-socket");
+  return Decision::allow();
+}
+
+// The ids of the mounts /proc/<pid>/mountinfo lists (its first field).
+std::set<long> mount_ids(const std::string& mountinfo_path) {
+  std::set<long> ids;
+  auto text = fs::read_file(mountinfo_path, 4 << 20);
+  if (!text) return ids;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    ids.insert(std::strtol(text->c_str() + pos, nullptr, 10));
+    pos = end + 1;
+  }
+  return ids;
+}
+
+// A regular file must sit on a mount of the broker's own mount namespace or
+// of the initial one (systemd's hardening gives the broker a copy of it with
+// new ids; callers normally live in it). A mount that only the caller's own
+// namespace has is refused: Landlock checks exec by walking up the caller's
+// mount tree, where a private mount can sit inside an exec grant, so the
+// command could exec /proc/self/fd/N of a program no exec rule allows.
+Decision check_file_mount(int fd, size_t i) {
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
+  size_t at = info ? info->find("mnt_id:") : std::string::npos;
+  if (at == std::string::npos)
+    return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
+  const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
+  if (mount_ids("/proc/self/mountinfo").count(mnt) || mount_ids("/proc/1/mountinfo").count(mnt))
+    return Decision::allow();
+  return Decision::deny(DenyReason::InvalidValue,
+                        "received fd " + std::to_string(i) +
+                            " is a file on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
+                            "run --broker ...`)",
+                        "fds", "mount " + std::to_string(mnt));
+}
+
+}  // namespace
+
+Decision check_stdio(const std::vector<int>& fds) {
+  for (size_t i = 0; i < fds.size(); ++i) {
+    struct stat st {};
+    if (fstat(fds[i], &st) != 0)
+      return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
+    if (S_ISDIR(st.st_mode))
+      return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a directory", "fds");
+    // Landlock's exec rules never cover a memfd: the command could exec
+    // /proc/self/fd/N and run code no exec path allows (memfd_create is
+    // refused inside the sandbox for the same reason).
+    if (S_ISREG(st.st_mode)) {
+      char target[16] = {};
+      std::string link = "/proc/self/fd/" + std::to_string(fds[i]);
+      ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+      if (n < 0)
+        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link, "fds");
+      if (std::string_view(target, static_cast<size_t>(n)).starts_with("/memfd:"))
+        return Decision::deny(DenyReason::InvalidValue,
+                              "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
+                              "fds", "memfd");
+      if (Decision d = check_file_mount(fds[i], i); !d) return d;
+    }
+    if (S_ISSOCK(st.st_mode))
+      if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
+  }
+  return Decision::allow();
+}
+
+}  // namespace gx::broker

@@ -1,0 +1,67 @@
+// lib/clock: the wall clock and the two RFC 3339 spellings (artifact
+// seconds, receipt microseconds), one spelling per instant.
+#include "lib/clock.h"
+
+#include <catch2/catch.hpp>
+#include <ctime>
+
+using namespace gx;
+
+TEST_CASE("time parsing is UTC with a mandatory Z and one spelling") {
+  CHECK(parse_utc("2026-11-29T21:16:50Z") == 1'795'987'010);
+  CHECK_FALSE(parse_utc("2026-11-29T21:16:50"));
+  CHECK_FALSE(parse_utc("2026-11-29 21:16:50Z"));
+  CHECK_FALSE(parse_utc("2026-02-30T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-11-29T21:16:50.5Z"));
+  CHECK(format_utc(1'795'987'010) == "2026-11-29T21:16:50Z");
+}
+
+TEST_CASE("parse_utc: field ranges, leap days, the epoch") {
+  CHECK(parse_utc("1970-01-01T00:00:00Z") == 0);
+  CHECK_FALSE(parse_utc("1969-12-31T23:59:59Z"));  // UnixTime is never negative here
+  CHECK(parse_utc("2024-02-29T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2025-02-29T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-04-31T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-13-01T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-00-01T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-01-01T24:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-01-01T00:60:00Z"));
+  CHECK_FALSE(parse_utc("2026-01-01T00:00:60Z"));
+  CHECK_FALSE(parse_utc("2026-01-01t00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-01-01T00:00:00z"));
+  CHECK_FALSE(parse_utc("+026-01-01T00:00:00Z"));
+  CHECK_FALSE(parse_utc("2026-1-01T00:00:00Z "));
+  CHECK_FALSE(parse_utc(""));
+  for (UnixTime t : {UnixTime{0}, UnixTime{951'782'400}, UnixTime{1'795'987'010}, UnixTime{4'102'444'799}})
+    CHECK(parse_utc(format_utc(t)) == t);
+}
+
+TEST_CASE("receipt times round-trip in UTC, with or without a fraction") {
+  CHECK(format_receipt_time(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(format_receipt_time(1'795'987'010'123'456) == "2026-11-29T21:16:50.123456Z");
+  CHECK(format_receipt_time(-1) == "1969-12-31T23:59:59.999999Z");
+  CHECK(parse_receipt_time("2026-11-29T21:16:50Z") == int64_t{1795987010} * 1000000);
+  CHECK(parse_receipt_time("2026-11-29T21:16:50.000001Z") == int64_t{1795987010} * 1000000 + 1);
+  int64_t now = now_unix_us();
+  CHECK(parse_receipt_time(format_receipt_time(now)) == now);
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29 21:16:50Z"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50+01:00"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50.12345Z"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50,123456Z"));
+  CHECK_FALSE(parse_receipt_time("2026-02-31T21:16:50.123456Z"));
+}
+
+TEST_CASE("the clocks agree with each other and with time(2)") {
+  const int64_t before = static_cast<int64_t>(time(nullptr));
+  const UnixTime s = now_unix();
+  const int64_t us = now_unix_us();
+  const int64_t ns = now_unix_ns();
+  const int64_t after = static_cast<int64_t>(time(nullptr));
+  CHECK(s >= before);
+  CHECK(s <= after);
+  CHECK(us / 1'000'000 >= before);
+  CHECK(us / 1'000'000 <= after);
+  CHECK(ns / 1000 >= us);
+  CHECK(ns / 1'000'000'000 <= after);
+}
