@@ -254,8 +254,11 @@ class Pipeline {
     // No evidence, no execution — and no use spent: the use is reserved
     // inside the authorized receipt's append, after every check the append
     // makes and before its write, under the log's lock. The receipt is
-    // durable before anything runs (crash argument: lib/run_record.h). A broker
-    // worker hands its kept use store; a standalone run opens its own.
+    // durable before anything runs (crash argument: lib/run_record.h).
+    if (!log_)
+      return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
+                            req_.state_dir);
+    // A broker worker hands its kept use store; a standalone run opens its own.
     std::optional<UseStore> own_store;
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {
