@@ -509,15 +509,16 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   };
   uint64_t synced_seq = 0;
   if (at) {
-    // Reconciliation is its own synced commit (synchronous=FULL), before
-    // the reservation; the log lock our caller holds keeps every other
-    // reservation out meanwhile.
-    Transaction tx(db_);
-    if (Decision d = begin(tx); !d) return d;
+    // Read without the write lock: only a reconciliation changes boot_id or
+    // legacy, and it runs under the log lock our caller holds.
     auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
     if (!sync) return sync.error();
     synced_seq = sync->synced.seq;
     if (sync->legacy || needs_reconcile(*sync, boot_id())) {
+      // Its own synced commit (synchronous=FULL), before the reservation;
+      // the log lock keeps every other reservation out meanwhile.
+      Transaction tx(db_);
+      if (Decision d = begin(tx); !d) return d;
       if (Decision d = reconcile(*at); !d) return d;
       if (tx.commit() != SQLITE_OK) return fail("cannot commit the reconciliation");
       synced_seq = at->seq - 1;
