@@ -2,7 +2,8 @@
 // (replay protection).
 //
 // One SQLite database, <state>/uses.db (directory 0700, file 0600), in WAL
-// mode with synchronous=FULL; the WAL file (uses.db-wal, and uses.db-shm)
+// mode with synchronous=FULL (NORMAL only for reserve_logged()'s commit,
+// below); the WAL file (uses.db-wal, and uses.db-shm)
 // persists between processes and is checkpointed by SQLite's automatic
 // checkpoints, not on every close (SQLITE_FCNTL_PERSIST_WAL,
 // SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). gx creates uses.db and uses.db-wal
@@ -45,7 +46,8 @@
 // commit -- all before the reservation proceeds. Every kUseStoreSyncEvery
 // reservations note_log_durable() advances the synced position (one synced
 // commit) to bound that re-read. A store of schema 1 (every commit synced)
-// is adopted as complete at its first reservation.
+// is adopted as complete at its first reservation. Cost: a new store beside
+// a long log reads all of it once, under the log's lock (other gx runs wait).
 //
 // Security caveat: the store's integrity rests on file permissions. Anyone
 // who can write <state> (the invoking user outside gx, or a governed child
