@@ -49,6 +49,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,50 @@ struct AppendedReceipt {
 
 // When append() makes the receipt durable (see the guarantees above).
 enum class ReceiptSync { Now, Deferred, Lazy };
+
+// Where append() is about to write, seen under the log's exclusive lock
+// (after any torn tail was recovered): what a caller needs to record the
+// receipt elsewhere before it exists (lib/run_record.h).
+struct LogPosition {
+  uint64_t seq = 0;     // the seq the receipt will get (== records in the log + 1)
+  uint64_t offset = 0;  // where its line will start: the end of the last complete line
+  std::string prev;     // leaf hash of receipt seq - 1 (kGenesisHash when seq == 1)
+  int fd = -1;          // the log, readable with pread(2) while the lock is held
+};
+// Called by append() under the lock, before the receipt is written; a
+// denial stops the append (nothing of the receipt is written) and is
+// returned by it.
+using BeforeWrite = std::function<Decision(const LogPosition&)>;
+
+// One receipt read back by scan_receipts (parsed, chain-linked; its
+// signature NOT verified).
+struct ScannedReceipt {
+  uint64_t seq = 0;
+  ReceiptKind decision = ReceiptKind::Denied;
+  std::string artifact_digest;
+};
+// The receipt at the end of a scanned range.
+struct ScanEnd {
+  uint64_t seq = 0;
+  std::string hash;  // its leaf hash
+};
+// Reads the complete lines in [from, to) of the log open at `fd` (to must
+// end a line), strictly: every line is a canonical v1 receipt (Receipt::
+// from_json), the first has seq == after.seq + 1 and prev == after.hash,
+// each next one seq + 1 and prev == the leaf hash of the one before.
+// Signatures are not checked (the caller must only use what it reads to
+// deny more, never to allow). Calls `each` per receipt, in order; returns
+// the last receipt read (`after` when the range is empty). Anything else is
+// LogTampered naming `path`, the byte offset and the seq of the bad line;
+// a read error is LogUnavailable.
+Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, uint64_t to, const ScanEnd& after,
+                              const std::function<void(const ScannedReceipt&)>& each);
+// The same over <state>/receipts.log, read-only, from `from` to the end of
+// its last complete line (read under a shared lock, then released): for a
+// reader that holds no log lock (gx run --dry-run). LogTampered also when
+// the log ends before `from`; a missing log is empty.
+Result<ScanEnd> scan_receipt_log(const fs::OpenDir& state, uint64_t from, const ScanEnd& after,
+                                 const std::function<void(const ScannedReceipt&)>& each);
 
 // A signed statement of the log's head, to keep somewhere else.
 // Signed bytes: canonical_dump() of to_json() without "sig", under
@@ -168,8 +213,9 @@ class ReceiptLog {
   // writes, fsyncs, and returns the id and line. LogUnavailable if the record
   // cannot be made durable, LogTampered if the tail or head file shows the log
   // lost records; nothing is written then. The caller must not run the child
-  // unless an `authorized` append succeeded.
-  Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now);
+  // unless an `authorized` append succeeded. `before_write` (if set) runs
+  // under the lock just before the receipt is written (see BeforeWrite).
+  Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now, const BeforeWrite& before_write = {});
   // Completes a ReceiptSync::Deferred append: fdatasync of the log (which
   // covers every line written before it, by any process), then the head is
   // advanced to `appended` unless it is already there or beyond.

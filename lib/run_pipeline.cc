@@ -239,25 +239,24 @@ class Pipeline {
   }
 
   // Dry run: would a use be left? Read-only; a store that does not exist yet
-  // has every use left.
+  // would count the log's authorized receipts when it is created.
   Decision check_uses_left() {
-    if (!fs::exists(UseStore::db_path(req_.state_dir))) return Decision::allow();
+    if (!fs::exists(UseStore::db_path(req_.state_dir)))
+      return UseStore::check_left_without_store(req_.state_dir, subject_.artifact_digest, artifact_.max_uses);
     auto store = UseStore::open(req_.state_dir);
     if (!store) return store.error();
     return store->check_left(subject_.artifact_digest, artifact_.max_uses);
   }
 
   Decision reserve_and_record() {
-    // No evidence, no execution — and no use spent: the log must be usable
-    // (preflight: every check append makes, nothing written) before the use
-    // is reserved. Order: log usable -> reserve -> authorized receipt.
+    // No evidence, no execution — and no use spent: the use is reserved
+    // inside the authorized receipt's append, after every check the append
+    // makes and before its write, under the log's lock. The receipt is
+    // durable before anything runs (crash argument: lib/run_record.h).
     if (!log_)
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
-    if (Decision d = log_->preflight(); !d) return d;
-    // The use is spent and the authorized receipt written, both durable,
-    // before anything runs (crash argument: lib/run_record.h). A broker
-    // worker hands its kept use store; a standalone run opens its own.
+    // A broker worker hands its kept use store; a standalone run opens its own.
     std::optional<UseStore> own_store;
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {

@@ -1,25 +1,33 @@
 #include "lib/run_record.h"
 
+#include <optional>
+
 namespace gx {
 
 Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written,
                                           const RecordStepHook& hook) {
   auto step = [&](RecordStep s) { return hook ? hook(s) : Decision::allow(); };
-  auto use = store.reserve(authorized.artifact_digest, max_uses, not_after, UseDurability::Deferred);
-  if (!use) return use.error();
-  if (Decision d = step(RecordStep::Reserved); !d) return d;
-  auto r = log.append(authorized, ReceiptSync::Deferred);
-  if (!r)
+  std::optional<UseReservation> use;
+  std::optional<Decision> refused;  // the reservation's (or its hook's) denial: nothing written
+  auto r = log.append(authorized, ReceiptSync::Deferred, [&](const LogPosition& at) -> Decision {
+    auto u = store.reserve_logged(authorized.artifact_digest, max_uses, not_after, at);
+    if (!u) return *(refused = u.error());
+    use = u.take();
+    if (Decision d = step(RecordStep::Reserved); !d) return *(refused = d);
+    return Decision::allow();
+  });
+  if (!r) {
+    if (refused || !use) return r.error();  // nothing of the receipt was written
     return Decision::deny(DenyReason::LogUnavailable, "cannot write the authorized receipt: " + r.error().explain(),
                           "state", log.state_dir());
+  }
   if (written) *written = *r;
   if (Decision d = step(RecordStep::Appended); !d) return d;
-  if (Decision d = store.sync(); !d) return d;
-  if (Decision d = step(RecordStep::UseSynced); !d) return d;
   if (Decision d = log.sync(*r); !d) return d;
   if (Decision d = step(RecordStep::ReceiptSynced); !d) return d;
-  return RecordedRun{use.take(), r.take()};
+  (void)store.note_log_durable(*r);  // bookkeeping: bounds a later reconciliation
+  return RecordedRun{std::move(*use), r.take()};
 }
 
 }  // namespace gx

@@ -1,50 +1,85 @@
 // Recording a run before it starts: the spent use (lib/use_store.h) and the
-// `authorized` receipt (lib/receipt_log.h), both durable before the caller
-// executes anything -- paid for with two fdatasyncs instead of the four a
-// synced reserve() plus a synced append() cost (the use store's commit, the
-// directory sync SQLite does once per connection, the receipt; measured in
-// docs/performance.md). Callable from a one-shot `gx run` and from a
-// long-lived process (the broker) that keeps the store and log open.
+// `authorized` receipt (lib/receipt_log.h), paid for with ONE fdatasync --
+// the receipt's. The authorized receipt is the durable record of the spent
+// use; the use store is a cache of the log, reconciled from it after a
+// power loss (measured in docs/performance.md). Callable from a one-shot
+// `gx run` and from a long-lived process (the broker) that keeps the store
+// and log open.
 //
-// Steps, in this order:
-//   1. Reserved:      the use is committed (BEGIN IMMEDIATE: concurrent gx
-//                     processes serialize here), its WAL frames written, not
-//                     synced (UseDurability::Deferred).
-//   2. Appended:      the authorized receipt is written to the log, not
-//                     synced (ReceiptSync::Deferred).
-//   3. UseSynced:     fdatasync of uses.db-wal.
+// Steps, all but the last under the log's exclusive append lock:
+//   1. (ReceiptLog::append) lock the log, read its tail: the authorized
+//      receipt will be seq S = N + 1, at byte offset O.
+//   2. Reserved:      UseStore::reserve_logged(at S): reconcile first if
+//                     the store needs it (lib/use_store.h), then BEGIN
+//                     IMMEDIATE, check uses left, spent + 1, row.last_seq =
+//                     S, COMMIT with synchronous=NORMAL: no sync.
+//   3. Appended:      the authorized receipt S is written (not yet synced).
 //   4. ReceiptSynced: fdatasync of receipts.log, then the head is advanced.
 // Only after step 4 does record_authorized_run return success; the caller
-// may exec only then.
+// may exec only then. Every kUseStoreSyncEvery runs, one more synced commit
+// records the log position as synced (UseStore::note_log_durable).
 //
 // Crash consistency (a crash = process death or power loss at any instant;
 // after process death the page cache keeps everything written, so only
-// power loss can drop unsynced writes):
-//   - Nothing runs before step 4 completes, so a crash before it can only
-//     lose records of a run that never happened: a use spent without a run
-//     (fail closed), or an authorized receipt without a use or a finished
-//     receipt, which gx log shows as interrupted.
-//   - A use is never spent twice: the exec that consumes it happens after
-//     step 3 made its commit durable. WAL frames carry cumulative checksums
-//     and recovery stops at the first bad frame, so a durable commit implies
-//     every earlier commit in the WAL is replayed too (a later process's
-//     synced commit also covers ours: it includes our row's new count).
-//     A WAL checkpoint syncs the WAL before copying it and the database
-//     before the WAL is restarted (synchronous=NORMAL keeps those syncs),
-//     so no restart can overwrite frames that are not yet in a synced
-//     database.
-//   - A run never happens unrecorded: step 4 precedes exec. Syncing the use
-//     first (3 before 4) means a durable authorized receipt always comes
-//     with a durable spent use; the reverse order could leave, after power
-//     loss, an authorized receipt whose use is free again.
+// power loss -- a new boot -- can drop unsynced writes):
+//   - A run never happens unrecorded, and nothing execs before its
+//     authorized receipt is durable: step 4 precedes exec.
+//   - Per digest D, reservations commit in seq order: they are made under
+//     the log lock with S = N + 1, and the log only grows. (A reservation
+//     whose receipt was never written -- a crash between 2 and 3 -- leaves
+//     a spent use and lets the next appender reuse S: fail closed, see
+//     below.)
+//   - After process death (same boot), the store has every commit: the
+//     counts are exact or higher (a use spent without a run). Nothing to
+//     reconcile, and boot_id still matches.
+//   - After power loss, the store recovers a PREFIX of its commits (WAL
+//     frames carry cumulative checksums; recovery stops at the first bad
+//     frame; a checkpoint syncs the WAL before copying it and the database
+//     before the WAL restarts, synchronous=NORMAL keeps those syncs). Take
+//     row(D) in that prefix. Every authorized receipt of D with seq s <=
+//     row(D).last_seq has its reservation (or an earlier reservation of D
+//     for the same s, whose receipt was never written) in the prefix, since
+//     D's reservations commit in seq order; so spent(D) >= the number of
+//     those receipts. The reconciliation adds one use per authorized
+//     receipt of D with seq > row(D).last_seq. Hence spent(D) >= the
+//     number of D's durable authorized receipts >= the runs of D that
+//     happened: a use is never spent twice, not even across power loss.
+//   - The reconciliation runs whenever the store's boot_id differs from
+//     the current boot. boot_id is written only by a reconciliation, in the
+//     same commit as the uses it adds: in any prefix, boot_id == current
+//     boot implies that commit was made in this boot after every loss (a
+//     power loss changes the boot), so the store lost nothing since it was
+//     complete. A store copied or restored from elsewhere, or new, has
+//     another (or no) boot_id and is reconciled.
+//   - synced_offset (where a reconciliation starts reading) is only set to
+//     a position the log has made durable (fdatasync before the commit that
+//     records it), and only in a commit that follows the reservations of
+//     every receipt before it: in every prefix, every authorized receipt
+//     before synced_offset is counted. A log that is shorter than
+//     synced_offset, or whose receipt there does not continue the recorded
+//     (seq, hash), was truncated or rewritten: refused (LogTampered), with
+//     the file and byte offset.
+//   - The reconciliation reads records it cannot verify (signatures are not
+//     checked): every line must be a canonical receipt linked by seq and
+//     hash to the one before, else LogTampered -- never skipped. Forging an
+//     authorized receipt can only make a count higher (deny more); removing
+//     one needs write access to the state directory, which can delete
+//     uses.db and rewrite the log anyway (lib/use_store.h). A torn final
+//     line is not read: it never completed, so it never led to an exec
+//     (the next append moves it to receipts.torn).
 //   - receipts.head never runs ahead of the durable log: it is advanced in
 //     step 4, after the fdatasync (lib/receipt_log.h).
-//   - Issuing the two fdatasyncs concurrently does not merge them into one
-//     journal commit on ext4 (measured: each is one device flush), so they
-//     are issued in sequence, in the order above.
+// Lock order: the log's flock, then SQLite's write lock, everywhere both
+// are held (only here). Every other SQLite writer (gx state prune, the
+// schema creation and upgrade in UseStore::open, note_log_durable) holds no
+// log lock and never waits for one while it holds the write lock, so no
+// cycle exists; readers (gx state show, --dry-run) take no write lock, and
+// --dry-run's shared log lock is held only while nothing else is.
 // What is not covered: a lying disk (volatile write cache without flush
-// support) defeats fdatasync for every program; and whoever can write the
-// state directory can rewrite both records anyway (lib/use_store.h).
+// support) defeats fdatasync for every program; a filesystem that loses
+// written pages without a reboot (not a local disk's behaviour) defeats
+// the boot-id test; and whoever can write the state directory can rewrite
+// both records anyway (lib/use_store.h).
 #pragma once
 
 #include <functional>
@@ -55,7 +90,7 @@
 
 namespace gx {
 
-enum class RecordStep { Reserved, Appended, UseSynced, ReceiptSynced };
+enum class RecordStep { Reserved, Appended, ReceiptSynced };
 
 struct RecordedRun {
   UseReservation use;
@@ -67,11 +102,13 @@ struct RecordedRun {
 using RecordStepHook = std::function<Decision(RecordStep)>;
 
 // Reserves one use of authorized.artifact_digest (max_uses, not_after as for
-// UseStore::reserve) and appends `authorized`, both durable on success.
-// Errors: the reserve's (Replay, StateUnavailable; nothing written), or
-// LogUnavailable / StateUnavailable after the use was spent. When the
-// authorized receipt was written but could not be made durable, *written is
-// set to it (the caller then records that the program did not start).
+// UseStore::reserve) and appends `authorized`, durable on success.
+// Errors: the log's before anything is reserved (LogTampered,
+// LogUnavailable), the reservation's (Replay, StateUnavailable, a refused
+// reconciliation; no receipt written), or LogUnavailable after the use was
+// spent. When the authorized receipt was written but could not be made
+// durable, *written is set to it (the caller then records that the program
+// did not start).
 Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written = nullptr,
                                           const RecordStepHook& hook = {});

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <ctime>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "lib/crypto.h"
@@ -19,15 +20,57 @@
 namespace gx {
 namespace {
 
+// Schema 2: uses.last_seq and log_sync (lib/use_store.h, "Reconciliation").
+// A new store has never been reconciled (boot_id ''): its first reservation
+// counts every authorized receipt of the log.
 constexpr const char* kSchema =
     "CREATE TABLE IF NOT EXISTS uses ("
     "  digest TEXT PRIMARY KEY NOT NULL,"
     "  spent INTEGER NOT NULL,"
     "  max_uses INTEGER NOT NULL,"
-    "  not_after INTEGER NOT NULL"
+    "  not_after INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS uses_not_after ON uses(not_after);"
-    "PRAGMA user_version = 1;";
+    "CREATE TABLE log_sync ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  boot_id TEXT NOT NULL,"
+    "  synced_offset INTEGER NOT NULL,"
+    "  synced_seq INTEGER NOT NULL,"
+    "  synced_hash TEXT NOT NULL,"
+    "  legacy INTEGER NOT NULL"
+    ");"
+    "PRAGMA user_version = 2;";
+// Schema 1 -> 2. Every commit of a schema-1 store was synced before its run
+// (UseDurability::Synced, or the two-sync record of earlier gx): it is
+// complete, and is adopted as reconciled up to the log's end at its first
+// reserve_logged() (legacy = 1); its rows have last_seq 0.
+constexpr const char* kMigrate1to2 =
+    "ALTER TABLE uses ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE log_sync ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  boot_id TEXT NOT NULL,"
+    "  synced_offset INTEGER NOT NULL,"
+    "  synced_seq INTEGER NOT NULL,"
+    "  synced_hash TEXT NOT NULL,"
+    "  legacy INTEGER NOT NULL"
+    ");"
+    "PRAGMA user_version = 2;";
+
+// A row created by reconciliation knows neither the artifact's max_uses nor
+// its not_after (receipts do not carry them): these stand for "unknown"
+// until the next reserve of that digest fills them in. Never pruned while
+// unknown: forgetting counted uses of a live artifact would free them.
+constexpr int64_t kUnknownMaxUses = 4294967295;
+constexpr int64_t kUnknownNotAfter = INT64_MAX;
+
+// The log_sync row of a new (never reconciled) or an upgraded (legacy) store.
+std::string log_sync_row(bool legacy) {
+  std::string sql = "INSERT INTO log_sync VALUES (1, '', 0, 0, '";
+  sql.append(kGenesisHash);
+  sql.append(legacy ? "', 1)" : "', 0)");
+  return sql;
+}
 
 Decision state_error(const std::string& detail, const std::string& path) {
   return Decision::deny(DenyReason::StateUnavailable, detail, "state", path);
@@ -143,8 +186,8 @@ Decision UseStore::fail(const std::string& what) const {
   return state_error("use store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_), path_);
 }
 
-Decision UseStore::exec(const char* sql) {
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return fail(std::string("cannot run ") + sql);
+Decision UseStore::exec(const std::string& sql) {
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) return fail("cannot run " + sql);
   return Decision::allow();
 }
 
@@ -216,9 +259,26 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
     if (!version) return version.error();
     if (*version == 0) {
       if (Decision d = store.exec(kSchema); !d) return d;
+      if (Decision d = store.exec(log_sync_row(false));
+          !d)
+        return d;
       *version = kUseStoreSchemaVersion;
     }
     if (tx.commit() != SQLITE_OK) return store.fail("cannot commit the schema");
+  }
+  if (*version == 1) {
+    Transaction tx(raw);
+    if (tx.begin() != SQLITE_OK) return store.fail("cannot lock to upgrade the schema");
+    version = user_version();
+    if (!version) return version.error();
+    if (*version == 1) {
+      if (Decision d = store.exec(kMigrate1to2); !d) return d;
+      if (Decision d = store.exec(log_sync_row(true));
+          !d)
+        return d;
+      *version = kUseStoreSchemaVersion;
+    }
+    if (tx.commit() != SQLITE_OK) return store.fail("cannot commit the schema upgrade");
   }
   if (*version != kUseStoreSchemaVersion)
     return state_error("use store " + path + " has schema version " + std::to_string(*version) + "; this gx knows " +
@@ -228,7 +288,11 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
 }
 
 UseStore::UseStore(UseStore&& other) noexcept
-    : db_(other.db_), path_(std::move(other.path_)), dir_(std::move(other.dir_)) {
+    : db_(other.db_),
+      path_(std::move(other.path_)),
+      dir_(std::move(other.dir_)),
+      boot_id_override_(std::move(other.boot_id_override_)),
+      sync_due_(other.sync_due_) {
   other.db_ = nullptr;
 }
 
@@ -238,6 +302,8 @@ UseStore& UseStore::operator=(UseStore&& other) noexcept {
     db_ = other.db_;
     path_ = std::move(other.path_);
     dir_ = std::move(other.dir_);
+    boot_id_override_ = std::move(other.boot_id_override_);
+    sync_due_ = other.sync_due_;
     other.db_ = nullptr;
   }
   return *this;
@@ -253,27 +319,217 @@ Decision replay_denial(const std::string& artifact_digest, uint32_t limit) {
 }
 }  // namespace
 
+namespace {
+
+// The log position up to which a store is reconciled (the log_sync row).
+struct LogSync {
+  std::string boot_id;
+  uint64_t offset = 0;
+  ScanEnd synced;  // the receipt ending at `offset` (seq 0, genesis: none)
+  bool legacy = false;
+};
+
+// Read once per process: the boot id cannot change while a process lives.
+const std::string& kernel_boot_id() {
+  static const std::string id = [] {
+    auto text = fs::read_file("/proc/sys/kernel/random/boot_id", 128);
+    if (!text) return std::string();
+    std::string t = text.take();
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+    return t;
+  }();
+  return id;
+}
+
+Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail) {
+  Stmt q(db, "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1");
+  if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot read log_sync");
+  LogSync s;
+  s.boot_id = sqlite::column_text(q.get(), 0);
+  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1));
+  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
+  s.synced.hash = sqlite::column_text(q.get(), 3);
+  s.legacy = sqlite3_column_int64(q.get(), 4) != 0;
+  return s;
+}
+
+// Must the store be reconciled from the log before it is trusted? Unsynced
+// commits are lost only with the kernel's page cache, i.e. across a boot.
+bool needs_reconcile(const LogSync& s, const std::string& boot) { return boot.empty() || s.boot_id != boot; }
+
+uint32_t clamp_uses(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, kUnknownMaxUses)); }
+
+}  // namespace
+
+std::string UseStore::boot_id() const { return boot_id_override_.empty() ? kernel_boot_id() : boot_id_override_; }
+
 Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_uses) {
-  auto rec = lookup(artifact_digest);
-  if (!rec) return rec.error();
-  const uint32_t limit = *rec ? std::min(max_uses, (*rec)->max_uses) : max_uses;
-  if (limit == 0 || (*rec && (*rec)->spent >= limit)) return replay_denial(artifact_digest, limit);
+  Stmt q(db_, "SELECT spent, max_uses, last_seq FROM uses WHERE digest = ?1");
+  if (!q.ok()) return fail("cannot prepare lookup");
+  sqlite3_bind_text(q.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
+  int rc = q.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("cannot look up artifact");
+  uint64_t spent = 0, last_seq = 0;
+  uint32_t limit = max_uses;
+  if (rc == SQLITE_ROW) {
+    spent = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0));
+    limit = std::min(limit, clamp_uses(sqlite3_column_int64(q.get(), 1)));
+    last_seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
+  }
+  sqlite3_reset(q.get());
+  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+  if (!sync) return sync.error();
+  if (!sync->legacy && needs_reconcile(*sync, boot_id())) {
+    // What reserve_logged() would count first (read without the log's lock:
+    // a dry run is advice, the reservation decides).
+    auto end = scan_receipt_log(dir_, sync->offset, sync->synced, [&](const ScannedReceipt& r) {
+      if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest && r.seq > last_seq) {
+        ++spent;
+        last_seq = r.seq;
+      }
+    });
+    if (!end) return end.error();
+  }
+  if (limit == 0 || spent >= limit) return replay_denial(artifact_digest, limit);
   return Decision::allow();
 }
 
-Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
-                                         UseDurability durability) {
+Decision UseStore::check_left_without_store(const std::string& state_dir, const std::string& artifact_digest,
+                                            uint32_t max_uses) {
+  if (!fs::exists(state_dir)) return max_uses == 0 ? replay_denial(artifact_digest, 0) : Decision::allow();
+  auto dir = fs::open_dir_readonly(state_dir);
+  if (!dir) return state_error("state directory unusable: " + dir.error().detail, state_dir);
+  uint64_t spent = 0;
+  auto end = scan_receipt_log(*dir, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
+    if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest) ++spent;
+  });
+  if (!end) return end.error();
+  if (max_uses == 0 || spent >= max_uses) return replay_denial(artifact_digest, max_uses);
+  return Decision::allow();
+}
+
+Decision UseStore::reconcile(const LogPosition& at) {
+  const std::string log_path = dir_.path + "/" + std::string(kReceiptLogFile);
+  // The synced position recorded below must be durable in the log: a power
+  // loss must never leave the log shorter than it (that reads as truncation).
+  if (fdatasync(at.fd) != 0)
+    return Decision::deny(DenyReason::LogUnavailable, "cannot sync " + log_path + ": " + fs::errno_text(errno));
+  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+  if (!sync) return sync.error();
+  if (!sync->legacy) {
+    if (at.offset < sync->offset)
+      return Decision::deny(DenyReason::LogTampered,
+                            log_path + " ends at byte " + std::to_string(at.offset) + ", before byte " +
+                                std::to_string(sync->offset) +
+                                " that the use store records as durable: the log was truncated",
+                            "file", log_path);
+    Stmt get(db_, "SELECT last_seq FROM uses WHERE digest = ?1");
+    Stmt add(db_, "UPDATE uses SET spent = spent + 1, last_seq = ?2 WHERE digest = ?1");
+    Stmt create(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?3, ?4, ?2)");
+    if (!get.ok() || !add.ok() || !create.ok()) return fail("cannot prepare reconciliation");
+    Decision err = Decision::allow();
+    // Counts one authorized receipt of D unless D's row already covers it
+    // (per digest, reservations commit in seq order: lib/run_record.h).
+    auto count = [&](const ScannedReceipt& r) {
+      if (!err || r.decision != ReceiptKind::Authorized) return;
+      if (!valid_digest(r.artifact_digest)) {
+        err = Decision::deny(DenyReason::LogTampered,
+                             log_path + ": authorized receipt seq " + std::to_string(r.seq) +
+                                 " names no valid artifact digest; run gx log verify",
+                             "file", log_path);
+        return;
+      }
+      sqlite3_bind_text(get.get(), 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
+      int rc = get.step();
+      const bool found = rc == SQLITE_ROW;
+      const uint64_t last = found ? static_cast<uint64_t>(sqlite3_column_int64(get.get(), 0)) : 0;
+      sqlite3_reset(get.get());
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        err = fail("cannot look up artifact");
+        return;
+      }
+      if (found && r.seq <= last) return;
+      sqlite3_stmt* w = found ? add.get() : create.get();
+      sqlite3_bind_text(w, 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(w, 2, static_cast<int64_t>(r.seq));
+      if (!found) {
+        sqlite3_bind_int64(w, 3, kUnknownMaxUses);
+        sqlite3_bind_int64(w, 4, kUnknownNotAfter);
+      }
+      if (sqlite3_step(w) != SQLITE_DONE) err = fail("cannot record a use found in the log");
+      sqlite3_reset(w);
+    };
+    auto end = scan_receipts(at.fd, log_path, sync->offset, at.offset, sync->synced, count);
+    if (!end) return end.error();
+    if (!err) return err;
+    // The scan must end where the appender found the log's end; else the
+    // store's position is not in this log.
+    if (end->seq != at.seq - 1 || end->hash != at.prev)
+      return Decision::deny(DenyReason::LogTampered,
+                            log_path + " at byte " + std::to_string(sync->offset) +
+                                ": does not continue the receipt the use store records as synced (seq " +
+                                std::to_string(sync->synced.seq) + "): the log was rewritten; run gx log verify",
+                            "file", log_path);
+  }
+  Stmt up(db_, "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
+               "WHERE id = 1");
+  if (!up.ok()) return fail("cannot prepare log_sync update");
+  const std::string boot = boot_id();
+  sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(at.offset));
+  sqlite3_bind_int64(up.get(), 3, static_cast<int64_t>(at.seq - 1));
+  sqlite3_bind_text(up.get(), 4, at.prev.c_str(), -1, SQLITE_STATIC);
+  if (up.step() != SQLITE_DONE) return fail("cannot record the reconciliation");
+  return Decision::allow();
+}
+
+Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
+  return reserve_impl(artifact_digest, max_uses, not_after, nullptr);
+}
+
+Result<UseReservation> UseStore::reserve_logged(const std::string& artifact_digest, uint32_t max_uses,
+                                                UnixTime not_after, const LogPosition& at) {
+  return reserve_impl(artifact_digest, max_uses, not_after, &at);
+}
+
+Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest, uint32_t max_uses,
+                                              UnixTime not_after, const LogPosition* at) {
+  sync_due_ = false;
   if (!valid_digest(artifact_digest))
     return Decision::deny(DenyReason::InvalidValue, "artifact digest must be sha256:<64 hex digits>", "digest",
                           artifact_digest);
   if (max_uses == 0) return replay_denial(artifact_digest, 0);
 
-  DeferredSync deferred(db_, durability == UseDurability::Deferred);
-  Transaction tx(db_);
-  if (int rc = tx.begin(); rc != SQLITE_OK) {
-    if ((rc & 0xff) == SQLITE_BUSY) return fail("timed out waiting for the write lock (another gx holds it)");
-    return fail("cannot begin a transaction");
+  auto begin = [&](Transaction& tx) -> Decision {
+    if (int rc = tx.begin(); rc != SQLITE_OK) {
+      if ((rc & 0xff) == SQLITE_BUSY) return fail("timed out waiting for the write lock (another gx holds it)");
+      return fail("cannot begin a transaction");
+    }
+    return Decision::allow();
+  };
+  uint64_t synced_seq = 0;
+  if (at) {
+    // Read without the write lock: only a reconciliation changes boot_id or
+    // legacy, and it runs under the log lock our caller holds.
+    auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+    if (!sync) return sync.error();
+    synced_seq = sync->synced.seq;
+    if (sync->legacy || needs_reconcile(*sync, boot_id())) {
+      // Its own synced commit (synchronous=FULL), before the reservation;
+      // the log lock keeps every other reservation out meanwhile.
+      Transaction tx(db_);
+      if (Decision d = begin(tx); !d) return d;
+      if (Decision d = reconcile(*at); !d) return d;
+      if (tx.commit() != SQLITE_OK) return fail("cannot commit the reconciliation");
+      synced_seq = at->seq - 1;
+    }
   }
+
+  // A logged reservation is committed without a sync: the authorized
+  // receipt, synced next, is the durable record (lib/run_record.h).
+  DeferredSync deferred(db_, at != nullptr);
+  Transaction tx(db_);
+  if (Decision d = begin(tx); !d) return d;
   Stmt select(db_, "SELECT spent, max_uses FROM uses WHERE digest = ?1");
   if (!select.ok()) return fail("cannot prepare lookup");
   sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
@@ -281,10 +537,11 @@ Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uin
   uint32_t spent = 0;
   uint32_t limit = max_uses;
   if (rc == SQLITE_ROW) {
-    spent = static_cast<uint32_t>(sqlite3_column_int64(select.get(), 0));
+    spent = clamp_uses(sqlite3_column_int64(select.get(), 0));
     // Same digest means same signed body, so the stored limit equals the
-    // given one; if they ever differ, the smaller wins.
-    limit = std::min(limit, static_cast<uint32_t>(sqlite3_column_int64(select.get(), 1)));
+    // given one (or is unknown: a row made by reconciliation); if they ever
+    // differ, the smaller wins.
+    limit = std::min(limit, clamp_uses(sqlite3_column_int64(select.get(), 1)));
   } else if (rc != SQLITE_DONE) {
     return fail("cannot look up artifact");
   }
@@ -292,23 +549,42 @@ Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uin
   if (spent >= limit) return replay_denial(artifact_digest, limit);
 
   Stmt write(db_, rc == SQLITE_ROW
-                      ? "UPDATE uses SET spent = spent + 1, not_after = max(not_after, ?3) WHERE digest = ?1"
-                      : "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES (?1, 1, ?2, ?3)");
+                      ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+                        " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
+                        " last_seq = max(last_seq, ?4) WHERE digest = ?1"
+                      : "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)");
   if (!write.ok()) return fail("cannot prepare update");
   sqlite3_bind_text(write.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(write.get(), 2, max_uses);
   sqlite3_bind_int64(write.get(), 3, not_after);
+  sqlite3_bind_int64(write.get(), 4, at ? static_cast<int64_t>(at->seq) : 0);
+  if (rc == SQLITE_ROW) sqlite3_bind_int64(write.get(), 5, kUnknownNotAfter);
   if (write.step() != SQLITE_DONE) return fail("cannot record the use");
-  // Committed (and, Synced: fsync'd) before we return: the use is spent
+  // Committed before we return (reserve(): and fsync'd): the use is spent
   // even if this process dies before the child runs.
   if (tx.commit() != SQLITE_OK) return fail("cannot commit the use");
+  sync_due_ = at && at->seq - synced_seq >= kUseStoreSyncEvery;
   return UseReservation{artifact_digest, spent + 1, limit};
 }
 
-Decision UseStore::sync() {
-  auto wal = fs::open_in_dir(dir_, "uses.db-wal", O_RDONLY);
-  if (!wal) return state_error("use store " + path_ + ": " + wal.error().detail, path_);
-  if (fdatasync(wal->get()) != 0) return state_error("cannot sync " + path_ + "-wal: " + fs::errno_text(errno), path_);
+Decision UseStore::note_log_durable(const AppendedReceipt& appended) {
+  if (!sync_due_) return Decision::allow();
+  sync_due_ = false;
+  // synchronous=FULL: synced. It claims nothing that fails in any state of
+  // the store that contains it: every reservation for a receipt up to
+  // appended.line committed before that receipt was written (under the log
+  // lock), hence before this commit; the log is durable through
+  // appended.end (our caller synced it).
+  Transaction tx(db_);
+  if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
+  Stmt up(db_, "UPDATE log_sync SET synced_offset = ?1, synced_seq = ?2, synced_hash = ?3 "
+               "WHERE id = 1 AND synced_seq < ?2 AND legacy = 0");
+  if (!up.ok()) return fail("cannot prepare log_sync update");
+  sqlite3_bind_int64(up.get(), 1, static_cast<int64_t>(appended.end));
+  sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(appended.line));
+  sqlite3_bind_text(up.get(), 3, appended.hash.c_str(), -1, SQLITE_STATIC);
+  if (up.step() != SQLITE_DONE) return fail("cannot record the synced position");
+  if (tx.commit() != SQLITE_OK) return fail("cannot commit the synced position");
   return Decision::allow();
 }
 

@@ -2,7 +2,8 @@
 // (replay protection).
 //
 // One SQLite database, <state>/uses.db (directory 0700, file 0600), in WAL
-// mode with synchronous=FULL; the WAL file (uses.db-wal, and uses.db-shm)
+// mode with synchronous=FULL (NORMAL only for reserve_logged()'s commit,
+// below); the WAL file (uses.db-wal, and uses.db-shm)
 // persists between processes and is checkpointed by SQLite's automatic
 // checkpoints, not on every close (SQLITE_FCNTL_PERSIST_WAL,
 // SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE). gx creates uses.db and uses.db-wal
@@ -12,22 +13,41 @@
 // up by primary key (a B-tree: the cost of a run grows with log n, which at
 // 1,000,000 rows is a page or two more than at 1,000).
 //
-// Contract of reserve():
-//   - It consumes one use BEFORE the caller executes anything. With
-//     UseDurability::Synced (the default) the use is committed and fsync'd
-//     when reserve() returns, so a crash or kill -9 between reserve() and
-//     exec counts the use as spent (fail closed: a lost run is preferable to
-//     an extra one). With UseDurability::Deferred it is committed (visible
-//     to every other process, which is what the write lock serializes) but
-//     not yet synced: the caller must call sync() and see it succeed before
-//     it executes anything (lib/run_record.h does both, and pays for the
-//     receipt's sync in the same step).
-//   - It runs in BEGIN IMMEDIATE, so concurrent gx processes serialize on
-//     the database write lock: of N racing processes on an artifact with K
-//     uses left, exactly K succeed. Waiting is bounded by the busy timeout;
-//     a timeout that expires denies (StateUnavailable), never allows.
-//   - Any error — unreadable, unwritable, corrupt, foreign schema version,
-//     lock timeout — is StateUnavailable. It never "allows to be safe".
+// Two ways to spend a use:
+//   - reserve_logged() (gx run, lib/run_record.h): called under the receipt
+//     log's append lock, just before the `authorized` receipt is written,
+//     with the seq S that receipt will get. It commits the use and records
+//     S on the digest's row (last_seq), WITHOUT syncing: the authorized
+//     receipt, fdatasync'd before anything runs, is the durable record of
+//     the spent use, and the store is a cache of the log that is reconciled
+//     from it after a power loss (the argument: lib/run_record.h).
+//   - reserve(): committed and fsync'd before it returns (synchronous=FULL),
+//     for a store used without a receipt log (tests, benchmarks).
+// Both run in BEGIN IMMEDIATE, so concurrent gx processes serialize on the
+// database write lock: of N racing processes on an artifact with K uses
+// left, exactly K succeed. Waiting is bounded by the busy timeout; a timeout
+// that expires denies (StateUnavailable), never allows. Any error --
+// unreadable, unwritable, corrupt, foreign schema version, lock timeout --
+// is StateUnavailable. It never "allows to be safe".
+//
+// Reconciliation (schema 2). A single-row table `log_sync` holds boot_id
+// (the kernel boot under which the store's unsynced commits were made) and
+// synced_offset / synced_seq / synced_hash: a position in receipts.log,
+// known durable in the log, before which every authorized receipt is
+// counted in the store. reserve_logged() first compares boot_id with the
+// current boot (/proc/sys/kernel/random/boot_id; unreadable: always
+// different). When they differ (first reservation after a reboot, a new or
+// copied store): the log is fdatasync'd up to the reservation's position,
+// its receipts from synced_offset on are read strictly (scan_receipts: a
+// malformed or unlinked record is LogTampered, a log ending before
+// synced_offset is LogTampered "truncated"; nothing is skipped), every
+// authorized receipt of digest D with seq > row(D).last_seq is counted as a
+// spent use, and boot_id and the synced position are updated in a synced
+// commit -- all before the reservation proceeds. Every kUseStoreSyncEvery
+// reservations note_log_durable() advances the synced position (one synced
+// commit) to bound that re-read. A store of schema 1 (every commit synced)
+// is adopted as complete at its first reservation. Cost: a new store beside
+// a long log reads all of it once, under the log's lock (other gx runs wait).
 //
 // Security caveat: the store's integrity rests on file permissions. Anyone
 // who can write <state> (the invoking user outside gx, or a governed child
@@ -46,13 +66,17 @@
 #include "lib/artifact.h"
 #include "lib/decision.h"
 #include "lib/fsutil.h"
+#include "lib/receipt_log.h"
 
 struct sqlite3;
 
 namespace gx {
 
 inline constexpr int kUseStoreBusyTimeoutMs = 10'000;
-inline constexpr int kUseStoreSchemaVersion = 1;
+inline constexpr int kUseStoreSchemaVersion = 2;
+// How many reservations may pass before note_log_durable() advances the
+// synced position (bounds the log a reconciliation re-reads).
+inline constexpr uint64_t kUseStoreSyncEvery = 1024;
 // `gx state prune` keeps an entry until its artifact's not_after plus this
 // margin has passed, so a verifier that tolerates clock skew can never see
 // a pruned (hence "unused") artifact it would still accept.
@@ -71,9 +95,6 @@ struct UseRecord {
   uint32_t max_uses = 0;
   UnixTime not_after = 0;
 };
-
-// When a reserved use reaches the disk (see reserve()).
-enum class UseDurability { Synced, Deferred };
 
 struct UseStoreStats {
   uint64_t entries = 0;    // artifacts with at least one use consumed
@@ -103,24 +124,42 @@ class UseStore {
   UseStore& operator=(const UseStore&) = delete;
   ~UseStore();
 
-  // Atomically and durably consumes one use (see the contract above).
-  // artifact_digest must be "sha256:<64 lowercase hex>" (InvalidValue
-  // otherwise). When all max_uses are spent: Replay, detail
-  // "all N uses of artifact <digest> are spent".
-  Result<UseReservation> reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
-                                 UseDurability durability = UseDurability::Synced);
-  // Makes every commit of this store so far durable: fdatasync of
-  // uses.db-wal (opened by name in the private state directory; the WAL is
-  // append-only between checkpoints and its frames carry cumulative
-  // checksums, so once synced, recovery replays every committed transaction
-  // up to and including ours). Cheap to call repeatedly; StateUnavailable
-  // on failure.
-  Decision sync();
+  // Atomically and durably consumes one use (committed and fsync'd; no
+  // receipt log involved). artifact_digest must be "sha256:<64 lowercase
+  // hex>" (InvalidValue otherwise). When all max_uses are spent: Replay,
+  // detail "all N uses of artifact <digest> are spent".
+  Result<UseReservation> reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after);
+  // The same for the receipt that ReceiptLog::append is about to write at
+  // `at` (call it from append's BeforeWrite, under the log lock): reconciles
+  // first when needed (above), then commits the use with last_seq = at.seq,
+  // not synced. The caller must make that receipt durable (fdatasync of the
+  // log) before it executes anything. Errors as reserve(), plus the
+  // reconciliation's (LogTampered, LogUnavailable, StateUnavailable).
+  Result<UseReservation> reserve_logged(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
+                                        const LogPosition& at);
+  // Call after the receipt of the last reserve_logged() is durable in the
+  // log (ends at `appended.end`): every kUseStoreSyncEvery reservations,
+  // records that position as synced (one synced commit). Best effort for
+  // the caller: a failure only means a longer re-read after a power loss.
+  Decision note_log_durable(const AppendedReceipt& appended);
+
+  // Test seam (never reachable from the command line or the environment):
+  // the boot id this store compares with, instead of the kernel's.
+  void override_boot_id_for_testing(std::string boot_id) { boot_id_override_ = std::move(boot_id); }
+
+  // check_left() for a state directory without uses.db: the uses the
+  // store would count from <state>/receipts.log when created (none when
+  // the state directory or the log does not exist). Creates nothing.
+  static Decision check_left_without_store(const std::string& state_dir, const std::string& artifact_digest,
+                                           uint32_t max_uses);
 
   // The record for one artifact, or nullopt when no use was consumed yet.
   Result<std::optional<UseRecord>> lookup(const std::string& artifact_digest);
-  // Read-only: would reserve() find a use left? (gx run --dry-run.) Denies
-  // with exactly the Replay decision reserve() would return.
+  // Read-only: would reserve_logged() find a use left? (gx run --dry-run.)
+  // Denies with exactly the Replay decision it would return: when the store
+  // would be reconciled first, the receipts it would count are read (from
+  // <state>/receipts.log, without the log's lock) and counted too, and a log
+  // that reconciliation would refuse is refused (LogTampered).
   Decision check_left(const std::string& artifact_digest, uint32_t max_uses);
 
   // Deletes entries whose not_after + margin_seconds < now; returns how many.
@@ -134,11 +173,18 @@ class UseStore {
  private:
   UseStore(sqlite3* db, std::string path, fs::OpenDir dir) : db_(db), path_(std::move(path)), dir_(std::move(dir)) {}
   Decision fail(const std::string& what) const;
-  Decision exec(const char* sql);
+  Decision exec(const std::string& sql);
+  std::string boot_id() const;
+  Decision reconcile(const LogPosition& at);
+  Result<UseReservation> reserve_impl(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
+                                      const LogPosition* at);
+
 
   sqlite3* db_ = nullptr;
   std::string path_;
   fs::OpenDir dir_;
+  std::string boot_id_override_;
+  bool sync_due_ = false;  // the last reserve_logged() asks note_log_durable() for a synced commit
 };
 
 }  // namespace gx

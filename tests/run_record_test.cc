@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -77,7 +80,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("record_authorized_run: reserve, append, sync the use, then the receipt") {
+TEST_CASE("record_authorized_run: reserve, append, then sync the receipt (one sync)") {
   Fixture f;
   Receipt a = authorized_subject("order");
   std::vector<RecordStep> steps;
@@ -89,10 +92,9 @@ TEST_CASE("record_authorized_run: reserve, append, sync the use, then the receip
   });
   INFO(rec.error().explain());
   REQUIRE(rec.ok());
-  CHECK(steps == std::vector<RecordStep>{RecordStep::Reserved, RecordStep::Appended, RecordStep::UseSynced,
-                                          RecordStep::ReceiptSynced});
+  CHECK(steps == std::vector<RecordStep>{RecordStep::Reserved, RecordStep::Appended, RecordStep::ReceiptSynced});
   // The head only moves once the receipt is synced.
-  CHECK(heads == std::vector<uint64_t>{0, 0, 0, 1});
+  CHECK(heads == std::vector<uint64_t>{0, 0, 1});
   CHECK(rec->use.use_number == 1);
   CHECK(rec->receipt.line == 1);
   CHECK(spent(f.dir, a.artifact_digest) == 1);
@@ -103,8 +105,7 @@ TEST_CASE("record_authorized_run: reserve, append, sync the use, then the receip
 }
 
 TEST_CASE("record_authorized_run: a failure at any step is never a success, and the use stays spent") {
-  const RecordStep fail_at = GENERATE(RecordStep::Reserved, RecordStep::Appended, RecordStep::UseSynced,
-                                      RecordStep::ReceiptSynced);
+  const RecordStep fail_at = GENERATE(RecordStep::Reserved, RecordStep::Appended, RecordStep::ReceiptSynced);
   Fixture f;
   Receipt a = authorized_subject("fail");
   AppendedReceipt written;
@@ -129,7 +130,9 @@ TEST_CASE("record_authorized_run: the last use cannot be recorded twice, and a r
 }
 
 TEST_CASE("record_authorized_run: a process killed between any two steps never frees its use") {
-  const int die_at = GENERATE(0, 1, 2, 3);
+  // Same boot: the page cache keeps the unsynced commit (die at Reserved:
+  // committed, no receipt; at Appended: receipt written, not synced).
+  const int die_at = GENERATE(0, 1, 2);
   Fixture f;
   Receipt a = authorized_subject("kill");
   pid_t pid = fork();
@@ -171,15 +174,230 @@ TEST_CASE("ReceiptSync::Lazy: the head stays behind, the log stays appendable an
   CHECK(report->records == 3);
 }
 
-TEST_CASE("UseStore creates its WAL itself, so a deferred reserve needs no directory sync") {
+TEST_CASE("UseStore creates its WAL itself, 0600") {
   gx::test::TempDir tmp{"record"};
   auto s = UseStore::open(tmp.path);
   REQUIRE(s.ok());
   struct stat st {};
   REQUIRE(lstat((tmp.path + "/uses.db-wal").c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);
-  auto r = s->reserve("sha256:" + crypto::sha256_hex("w"), 2, kFar, UseDurability::Deferred);
+}
+
+// ---- power loss: the store is a cache of the log, reconciled from it ----
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void spit(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  REQUIRE(out.good());
+}
+
+// The store's files as a power loss could leave them: uses.db and its WAL
+// from an earlier moment (SQLite rebuilds the -shm index from the WAL).
+struct StoreBytes {
+  std::string db, wal;
+  static StoreBytes take(const std::string& dir) { return {slurp(dir + "/uses.db"), slurp(dir + "/uses.db-wal")}; }
+  void restore(const std::string& dir) const {
+    spit(dir + "/uses.db", db);
+    spit(dir + "/uses.db-wal", wal);
+    std::remove((dir + "/uses.db-shm").c_str());
+  }
+};
+
+UseStore store_in_boot(const std::string& dir, const std::string& boot) {
+  auto s = UseStore::open(dir);
+  INFO(s.error().explain());
+  REQUIRE(s.ok());
+  s->override_boot_id_for_testing(boot);
+  return s.take();
+}
+
+Result<RecordedRun> run_once(const std::string& dir, const std::string& boot, const Receipt& a, uint32_t max_uses) {
+  UseStore s = store_in_boot(dir, boot);
+  ReceiptLog l = Fixture::open_log(dir);
+  return record_authorized_run(s, l, a, max_uses, kFar);
+}
+
+}  // namespace
+
+TEST_CASE("power loss: uses lost from the store are recounted from the log's authorized receipts") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt once = authorized_subject("power-once");
+  Receipt many = authorized_subject("power-many");
+  REQUIRE(run_once(dir, "boot-1", many, 5).ok());  // the store is reconciled under boot-1
+  const StoreBytes before = StoreBytes::take(dir);
+  REQUIRE(run_once(dir, "boot-1", once, 1).ok());  // the runs whose commits the power loss takes
+  REQUIRE(run_once(dir, "boot-1", many, 5).ok());
+  before.restore(dir);
+
+  SECTION("same boot (no loss possible): the store is trusted as it is") {
+    // Shows what the restore did: the store alone has forgotten both uses.
+    CHECK(spent(dir, once.artifact_digest) == 0);
+    CHECK(spent(dir, many.artifact_digest) == 1);
+  }
+  SECTION("a dry run after the reboot already sees the spent use, without writing") {
+    UseStore s = store_in_boot(dir, "boot-2");
+    CHECK(s.check_left(once.artifact_digest, 1).reason == DenyReason::Replay);
+    CHECK(s.check_left(many.artifact_digest, 2).reason == DenyReason::Replay);
+    CHECK(s.check_left(many.artifact_digest, 3).allowed());
+    CHECK(spent(dir, once.artifact_digest) == 0);
+  }
+  SECTION("after the reboot: max_uses 1 is denied as a replay, the counts are the log's") {
+    auto again = run_once(dir, "boot-2", once, 1);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(dir, once.artifact_digest) == 1);
+    CHECK(spent(dir, many.artifact_digest) == 2);
+    auto third = run_once(dir, "boot-2", many, 5);
+    REQUIRE(third.ok());
+    CHECK(third->use.use_number == 3);
+    // Reconciled once: a later reservation in the same boot does not count again.
+    REQUIRE(run_once(dir, "boot-2", many, 5).ok());
+    CHECK(spent(dir, many.artifact_digest) == 4);
+    auto report = Fixture::open_log(dir).verify();
+    REQUIRE(report.ok());
+    CHECK(report->intact);
+  }
+}
+
+TEST_CASE("power loss that took several reconciliations back: still exact") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt a = authorized_subject("power-multi");
+  const StoreBytes empty = [&] {
+    (void)store_in_boot(dir, "boot-0");
+    return StoreBytes::take(dir);
+  }();
+  REQUIRE(run_once(dir, "boot-1", a, 4).ok());
+  REQUIRE(run_once(dir, "boot-2", a, 4).ok());
+  REQUIRE(run_once(dir, "boot-2", a, 4).ok());
+  empty.restore(dir);  // back to a store that never saw a reservation
+  auto r = run_once(dir, "boot-3", a, 4);
   REQUIRE(r.ok());
-  CHECK(s->sync().allowed());
-  CHECK(spent(tmp.path, "sha256:" + crypto::sha256_hex("w")) == 1);
+  CHECK(r->use.use_number == 4);
+  CHECK(run_once(dir, "boot-3", a, 4).error().reason == DenyReason::Replay);
+}
+
+TEST_CASE("a new store beside an existing log counts the log's runs (deleting uses.db frees nothing)") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt a = authorized_subject("deleted-store");
+  REQUIRE(run_once(dir, "boot-1", a, 2).ok());
+  REQUIRE(run_once(dir, "boot-1", a, 2).ok());
+  for (const char* f : {"/uses.db", "/uses.db-wal", "/uses.db-shm"}) std::remove((dir + f).c_str());
+  CHECK(UseStore::check_left_without_store(dir, a.artifact_digest, 2).reason == DenyReason::Replay);
+  CHECK(UseStore::check_left_without_store(dir, a.artifact_digest, 3).allowed());
+  auto again = run_once(dir, "boot-1", a, 2);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().reason == DenyReason::Replay);
+}
+
+namespace {
+
+// Rewrites receipts.head to match a log cut to its first `lines` lines (what
+// someone hiding the truncation would do).
+void truncate_log_consistently(const std::string& dir, size_t lines) {
+  std::string log = slurp(dir + "/receipts.log");
+  size_t end = 0;
+  std::string last;
+  for (size_t i = 0; i < lines; ++i) {
+    size_t nl = log.find('\n', end);
+    REQUIRE(nl != std::string::npos);
+    last = log.substr(end, nl - end);
+    end = nl + 1;
+  }
+  spit(dir + "/receipts.log", log.substr(0, end));
+  std::string head = canonical_dump(nlohmann::json{{"version", 1},
+                                                   {"count", lines},
+                                                   {"hash", receipt_leaf_hash(last)},
+                                                   {"offset", end}});
+  head.resize(255, ' ');
+  spit(dir + "/receipts.head", head + "\n");
+}
+
+Receipt denied_subject() {
+  Receipt r = receipt_for_this_process();
+  return make_denied(r, Decision::deny(DenyReason::Expired, "test", "not_after", "x"));
+}
+
+}  // namespace
+
+TEST_CASE("reconciliation refuses a log truncated below the synced position, naming the file and byte") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  {
+    ReceiptLog l = Fixture::open_log(dir);
+    for (int i = 0; i < 3; ++i) REQUIRE(l.append(denied_subject()).ok());
+  }
+  Receipt a = authorized_subject("truncated");
+  REQUIRE(run_once(dir, "boot-1", a, 5).ok());  // synced position: after the 3 denials
+  truncate_log_consistently(dir, 1);
+  auto r = run_once(dir, "boot-2", a, 5);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().explain());
+  CHECK(r.error().reason == DenyReason::LogTampered);
+  CHECK(r.error().detail.find("receipts.log ends at byte") != std::string::npos);
+  CHECK(r.error().detail.find("truncated") != std::string::npos);
+  CHECK(log_lines(dir) == 1);  // nothing appended
+  UseStore s = store_in_boot(dir, "boot-2");
+  CHECK(s.check_left(a.artifact_digest, 5).reason == DenyReason::LogTampered);
+}
+
+TEST_CASE("reconciliation refuses a malformed record in the range it reads (never skips it)") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt a = authorized_subject("malformed");
+  REQUIRE(run_once(dir, "boot-1", a, 5).ok());  // synced position: the log's start
+  REQUIRE(run_once(dir, "boot-1", a, 5).ok());
+  REQUIRE(run_once(dir, "boot-1", a, 5).ok());
+  // Line 2 of 3 given another seq, in place (the tail and head still agree).
+  std::string log = slurp(dir + "/receipts.log");
+  size_t second = log.find('\n') + 1;
+  size_t at = log.find("\"seq\":2,", second);
+  REQUIRE(at != std::string::npos);
+  log[at + 6] = '7';
+  spit(dir + "/receipts.log", log);
+  auto r = run_once(dir, "boot-2", a, 5);
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().explain());
+  CHECK(r.error().reason == DenyReason::LogTampered);
+  CHECK(r.error().detail.find("receipts.log at byte " + std::to_string(second) + " (seq 2)") != std::string::npos);
+  CHECK(r.error().detail.find("sequence number 7") != std::string::npos);
+  CHECK(log_lines(dir) == 3);
+}
+
+TEST_CASE("a store of schema 1 is adopted as complete: its counts are kept, never counted twice") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt a = authorized_subject("legacy");
+  REQUIRE(run_once(dir, "boot-1", a, 3).ok());
+  {
+    // Turn the store into what gx with schema 1 left: no last_seq, no log_sync.
+    UseStore s = store_in_boot(dir, "boot-1");
+  }
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir + "/uses.db").c_str(), &db) == SQLITE_OK);
+  const char* down =
+      "DROP TABLE log_sync; CREATE TABLE u1 (digest TEXT PRIMARY KEY NOT NULL, spent INTEGER NOT NULL, max_uses INTEGER "
+      "NOT NULL, not_after INTEGER NOT NULL) WITHOUT ROWID; INSERT INTO u1 SELECT digest, spent, max_uses, not_after "
+      "FROM uses; DROP TABLE uses; ALTER TABLE u1 RENAME TO uses; CREATE INDEX uses_not_after ON uses(not_after); "
+      "PRAGMA user_version = 1;";
+  CHECK(sqlite3_exec(db, down, nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  auto second = run_once(dir, "boot-2", a, 3);
+  REQUIRE(second.ok());
+  CHECK(second->use.use_number == 2);
+  auto third = run_once(dir, "boot-3", a, 3);  // a later reboot reconciles from the adoption point only
+  REQUIRE(third.ok());
+  CHECK(third->use.use_number == 3);
+  CHECK(run_once(dir, "boot-3", a, 3).error().reason == DenyReason::Replay);
 }

@@ -99,7 +99,7 @@ check "uses.db 0600" test "$(stat -c %a "$S/uses.db")" = 600
 if command -v sqlite3 >/dev/null; then
   h1=$(printf 1 | sha256sum | cut -d' ' -f1)
   h2=$(printf 2 | sha256sum | cut -d' ' -f1)
-  sqlite3 "$S/uses.db" "INSERT INTO uses VALUES ('sha256:$h1', 1, 1, 1000), ('sha256:$h2', 1, 2, 4000000000);"
+  sqlite3 "$S/uses.db" "INSERT INTO uses (digest, spent, max_uses, not_after) VALUES ('sha256:$h1', 1, 1, 1000), ('sha256:$h2', 1, 2, 4000000000);"
   expect_rc 0 "state show" "$GX" state show --state "$S" --json
   check "two entries, one exhausted" test "$(jq -c '[.entries, .exhausted]' "$T/out")" = "[2,1]"
   expect_rc 0 "prune" "$GX" state prune --state "$S" --now 2030-01-01T00:00:00Z

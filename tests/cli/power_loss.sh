@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# One device flush per run (lib/run_record.h): the authorized receipt is the durable record of a
+# spent use and uses.db a cache of the log. Through the real binary:
+#  - a power loss simulated by restoring uses.db/uses.db-wal to their bytes from before a run, with
+#    the store's recorded boot id from an earlier boot (what a reboot leaves): a max-uses 1
+#    artifact is denied replay, and the child never runs;
+#  - a malformed receipt in the range the store is reconciled from: refused, naming the file and
+#    byte, nothing runs;
+#  - N concurrent runs of a max-uses N artifact plus one: exactly N children run, one replay;
+#  - one fdatasync per run, before the exec (strace, when available).
+source "$(dirname "$0")/lib/common.bash"
+mkdir -p "$T/k" "$T/w"
+"$GX" keygen -o "$T/k/a" >/dev/null 2>&1
+"$GX" trust add "$T/k/a.pub" --name a --trust "$T/k/trust.toml" >/dev/null 2>&1
+cd "$T/w"
+S=$T/state
+art() {  # art NAME MAXUSES -- CMD...
+  local name=$1 uses=$2
+  shift 3
+  "$GX" init -o "$T/$name.toml" --max-uses "$uses" --write "$T/w" --group filesystem -- "$@" 2>/dev/null &&
+    "$GX" sign -k "$T/k/a.key" "$T/$name.toml" 2>/dev/null
+}
+R() { "$GX" run --trust "$T/k/trust.toml" --state "$S" "$@"; }
+
+art warm 100 -- /bin/true
+art once 1 -- /usr/bin/touch "$T/w/m.once"
+expect_rc 0 "a first run creates and reconciles the store" R "$T/warm.toml" -- /bin/true
+
+if command -v sqlite3 >/dev/null; then
+  # --- power loss: the store loses the run's commit, the log keeps its synced receipt ---
+  cp "$S/uses.db" "$T/uses.db.before" && cp "$S/uses.db-wal" "$T/uses.db-wal.before"
+  expect_rc 0 "the one use" R "$T/once.toml" -- /usr/bin/touch "$T/w/m.once"
+  check "the child ran once" test -e "$T/w/m.once"
+  rm -f "$T/w/m.once"
+  cp "$T/uses.db.before" "$S/uses.db" && cp "$T/uses.db-wal.before" "$S/uses.db-wal" && rm -f "$S/uses.db-shm"
+  expect_rc 0 "the restored store alone has forgotten the use (same boot: trusted as is)" \
+    R --dry-run "$T/once.toml" -- /usr/bin/touch "$T/w/m.once"
+  # After a reboot the store's boot id is the previous boot's.
+  sqlite3 "$S/uses.db" "UPDATE log_sync SET boot_id = 'the-boot-before-the-power-loss'"
+  rm -f "$S/uses.db-shm"
+  expect_denied replay "dry run after the power loss" R --dry-run "$T/once.toml" -- /usr/bin/touch "$T/w/m.once"
+  expect_denied replay "run after the power loss" R "$T/once.toml" -- /usr/bin/touch "$T/w/m.once"
+  check "the child never ran again" test ! -e "$T/w/m.once"
+  d=$("$GX" log show --state "$S" --json | jq -r 'select(.decision == "authorized" and .argv[0] == "/usr/bin/touch") | .artifact_digest' | head -1)
+  check "the store counts it again" test "$(sqlite3 "$S/uses.db" "SELECT spent FROM uses WHERE digest = '$d'")" = 1
+  check "log verifies" "$GX" log verify --state "$S"
+
+  # --- a malformed record in the reconciled range: refused, nothing runs ---
+  S=$T/state2
+  art mal 10 -- /usr/bin/touch "$T/w/m.mal"
+  for i in 1 2; do expect_rc 0 "run $i" R "$T/mal.toml" -- /usr/bin/touch "$T/w/m.mal"; done
+  rm -f "$T/w/m.mal"
+  # Receipt 2 of 4 given another seq in place (same length: the log's tail and head still agree).
+  off=$(python3 - "$S/receipts.log" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+second = b.index(b"\n") + 1
+at = b.index(b'"seq":2,', second)
+b[at + 6] = ord("7")
+open(p, "wb").write(bytes(b))
+print(second)
+PY
+)
+  sqlite3 "$S/uses.db" "UPDATE log_sync SET boot_id = 'the-boot-before-the-power-loss'"
+  expect_denied log-tampered "malformed receipt in the reconciled range" R "$T/mal.toml" -- /usr/bin/touch "$T/w/m.mal"
+  check "the reason names the file and byte" grep -q "receipts.log at byte $off (seq 2): sequence number 7" "$T/err"
+  check "the child never ran" test ! -e "$T/w/m.mal"
+  S=$T/state
+else
+  echo "sqlite3 not installed: power-loss cases skipped"
+fi
+
+# --- N concurrent runs of a max-uses N artifact, plus one ---
+S=$T/state3
+N=8
+art conc "$N" -- /bin/sh -c "echo ran >>$T/w/conc.count"
+: >"$T/w/conc.count"
+for i in $(seq $((N + 1))); do R "$T/conc.toml" -- /bin/sh -c "echo ran >>$T/w/conc.count" >/dev/null 2>&1 & done
+wait
+check "exactly $N children ran (got $(wc -l <"$T/w/conc.count"))" test "$(wc -l <"$T/w/conc.count")" = "$N"
+check "one replay denial" test "$("$GX" log show --state "$S" --json --denied | jq -r .reason | grep -c replay)" = 1
+check "log verifies after the race" "$GX" log verify --state "$S"
+
+# --- one device flush per run, before the exec ---
+# (Skipped where strace is missing or ptrace is not allowed.)
+if command -v strace >/dev/null &&
+  strace -f -o "$T/strace" -e trace=fsync,fdatasync,execveat "$GX" run --trust "$T/k/trust.toml" --state "$S" \
+    "$T/warm.toml" -- /bin/true >/dev/null 2>&1 && grep -q "execveat(" "$T/strace"; then
+  syncs=$(grep -Ec "fsync\(|fdatasync\(" "$T/strace")
+  first_exec=$(grep -n "execveat(" "$T/strace" | head -1 | cut -d: -f1)
+  last_sync=$(grep -nE "fsync\(|fdatasync\(" "$T/strace" | tail -1 | cut -d: -f1)
+  check "one sync per run (got $syncs)" test "$syncs" = 1
+  check "the sync precedes the exec" test "${last_sync:-0}" -lt "${first_exec:-0}"
+fi
+finish
