@@ -13,6 +13,7 @@
 #include <functional>
 #include <thread>
 
+#include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/sqlite_stmt.h"
@@ -603,7 +604,7 @@ Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_di
 Result<uint64_t> UseStore::prune(UnixTime now, int64_t margin_seconds) {
   // Defence in depth (cmd/state.cc already caps --now): never prune as of a
   // time after the clock, and never with a negative margin.
-  now = std::min<UnixTime>(now, static_cast<UnixTime>(time(nullptr)));
+  now = std::min<UnixTime>(now, now_unix());
   margin_seconds = std::max<int64_t>(margin_seconds, 0);
   Transaction tx(db_);
   if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
