@@ -140,18 +140,13 @@ class PrivateKey {
   // encoding makes one side differ, and the signature is refused. Chosen over
   // a full verification against the public key (what gx did before, and
   // minisign does) because it costs one multiplication with the cached table
-  // of G (~3.4 M instructions) instead of two, one of them building a table
-  // for Q (~13 M), and it catches the same faults. The recomputation of k and
-  // R needs only d and the digest, so it runs on a second thread while
-  // mbedTLS signs (falling back to the calling thread when no thread can be
-  // started): each thread has its own group and its own copy of G's table
-  // (lib/p256_table.h), so a corruption of one copy now makes the two sides
-  // differ too. Not caught: a corruption of the table's constants themselves
-  // (read-only pages; tests/crypto_test.cc compares them with mbedTLS), and
-  // a private key corrupted in memory before signing; the latter gives a
-  // signature that does not verify (gx log verify reports it), not a leak,
-  // because k is derived from the same corrupted d. Each call starts and
-  // joins one thread (~50 µs): sign() is for a few signatures per process.
+  // of G (~4 M instructions) instead of two, one of them building a table for
+  // Q (~13 M), and it catches the same faults. Not caught, as before: a
+  // persistent corruption of G's cached table (a verification uses that table
+  // too; lib/p256_table.h installs it from constants, which tests compare
+  // with mbedTLS's own), and a private key corrupted in memory before signing; the latter
+  // gives a signature that does not verify (gx log verify reports it), not
+  // a leak, because k is derived from the same corrupted d.
   Result<std::string> sign(std::string_view type, std::string_view body) const;
   // That fault check on its own: is `signature` exactly what sign() makes
   // for PAE(type, body) with this key (or its high-S twin)? For tests.
