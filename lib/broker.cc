@@ -451,13 +451,6 @@ Result<RunResult> result_from_json(const nlohmann::json& j) {
 
 namespace {
 
-// Builds P-256's fixed-base table for G in this process, so that every
-// worker forked from it signs its receipts without rebuilding it (~5 M
-// instructions each, docs/performance.md). Best effort.
-void warm_up_signing() {
-  if (auto key = crypto::PrivateKey::generate()) (void)key->sign("gx-broker-warm-up", "");
-}
-
 // The next worker, forked before its connection arrives: it has opened the
 // broker's state (WorkerState) and waits on `handoff` for the connection.
 struct Spare {
@@ -473,7 +466,6 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   if (!allow) return allow.error();
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable, "PR_SET_CHILD_SUBREAPER: " + fs::errno_text(errno));
-  warm_up_signing();
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&handled, s);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lib/fsutil.h"
+#include "lib/p256_table.h"
 
 namespace gx::crypto {
 namespace {
@@ -61,10 +62,13 @@ struct Mpi {
 };
 
 // One P-256 group per thread, loaded once. mbedTLS caches the comb table for
-// the generator in the group it is given (MBEDTLS_ECP_FIXED_POINT_OPTIM), so
-// reusing the group makes every sign and verify after the first cheaper. The
-// cache is written on first use, hence one group per thread rather than one
-// shared (receipt verification runs on several threads).
+// the generator in the group it is given (MBEDTLS_ECP_FIXED_POINT_OPTIM);
+// the group starts with that table already in place (p256_table.h: the
+// same points from constants, instead of ~4.8 M instructions of
+// precomputation on the first multiplication of every process). mbedTLS
+// writes into a group during multiplication (the table when it is missing),
+// hence one group per thread rather than one shared (receipt verification
+// runs on several threads).
 struct P256Group {
   mbedtls_ecp_group grp;
   mbedtls_mpi half_n;  // floor(n / 2): the largest low S
@@ -74,6 +78,8 @@ struct P256Group {
     mbedtls_mpi_init(&half_n);
     ok = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1) == 0 && mbedtls_mpi_copy(&half_n, &grp.N) == 0 &&
          mbedtls_mpi_shift_r(&half_n, 1) == 0;
+    // Best effort: without it mbedTLS builds the same table on first use.
+    if (ok) (void)install_p256_generator_table(&grp);
   }
   ~P256Group() {
     mbedtls_mpi_free(&half_n);

@@ -143,7 +143,8 @@ class PrivateKey {
   // of G (~4 M instructions) instead of two, one of them building a table for
   // Q (~13 M), and it catches the same faults. Not caught, as before: a
   // persistent corruption of G's cached table (a verification uses that table
-  // too), and a private key corrupted in memory before signing; the latter
+  // too; lib/p256_table.h installs it from constants, which tests compare
+  // with mbedTLS's own), and a private key corrupted in memory before signing; the latter
   // gives a signature that does not verify (gx log verify reports it), not
   // a leak, because k is derived from the same corrupted d.
   Result<std::string> sign(std::string_view type, std::string_view body) const;

@@ -72,6 +72,10 @@ struct ChainNode {
   std::string digest;
   std::string parent;  // as the unverified body names it
   std::string origin;
+  // The parsed body, for the leaf without a parent: its verification reuses
+  // it instead of parsing the same bytes a second time (~0.9 M instructions
+  // of every gx run / gx verify of a plain artifact).
+  std::optional<Artifact> parsed;
 };
 
 Result<ChainNode> peek(std::string bytes, std::string origin) {
@@ -82,6 +86,7 @@ Result<ChainNode> peek(std::string bytes, std::string origin) {
   ChainNode n;
   n.digest = a->digest();
   n.parent = a->parent;
+  n.parsed = a.take();
   n.bytes = std::move(bytes);
   n.origin = std::move(origin);
   return n;
@@ -139,7 +144,8 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
   auto leaf = peek(std::string(leaf_bytes), "");
   if (!leaf || leaf->parent.empty()) {
     // Not a child (or not readable at all): plain verification says why.
-    out.leaf = verify_artifact_bytes(leaf_bytes, opts);
+    out.leaf = leaf && leaf->parsed ? verify_artifact_bytes(leaf_bytes, opts, std::move(*leaf->parsed))
+                                    : verify_artifact_bytes(leaf_bytes, opts);
     out.decision = out.leaf.decision;
     if (out.decision && out.leaf.artifact) out.chain.push_back(link_of(out.leaf, ChainNode{}, "trust store", 0));
     return out;

@@ -33,7 +33,9 @@ Decision check_bindings(const Bindings& b, const HostIdentity& host) {
   return Decision::allow();
 }
 
-Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts) {
+namespace {
+
+Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std::optional<Artifact> parsed_body) {
   Verification v;
   v.threshold = opts.trust ? opts.trust->threshold : 0;
   auto deny = [&](Decision d) {
@@ -63,10 +65,14 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
   v.ignored = std::move(q.ignored);
   if (!q.decision) return deny(q.decision);  // signers: what did count, for the report
 
-  auto artifact = parse_artifact_body(parts->body);
-  if (!artifact) return deny(artifact.error());
-  artifact->signatures = sigs.take();
-  v.artifact = artifact.take();
+  if (parsed_body) {
+    v.artifact = std::move(parsed_body);
+  } else {
+    auto artifact = parse_artifact_body(parts->body);
+    if (!artifact) return deny(artifact.error());
+    v.artifact = artifact.take();
+  }
+  v.artifact->signatures = sigs.take();
   const Artifact& a = *v.artifact;
 
   if (opts.now + opts.trust->skew_seconds < a.not_before)
@@ -85,6 +91,16 @@ Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& 
     if (Decision d = check_bindings(a.bindings, *opts.host); !d) return deny(d);
   v.decision = Decision::allow();
   return v;
+}
+
+}  // namespace
+
+Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts) {
+  return verify_bytes(bytes, opts, std::nullopt);
+}
+
+Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts, Artifact&& parsed_body) {
+  return verify_bytes(bytes, opts, std::move(parsed_body));
 }
 
 Verification verify_artifact_file(const std::string& path, const VerifyOptions& opts) {

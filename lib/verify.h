@@ -56,6 +56,12 @@ struct Verification {
 };
 
 Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts);
+// The same checks, for a caller that has already parsed these bytes' body
+// (parse_artifact_body(split_artifact(bytes)->body), as lineage's walk does
+// to find a parent): `parsed_body` stands in for parsing it again, after the
+// signatures verified, exactly where the one-argument form parses. It must
+// come from these very bytes; nothing here can check that cheaply.
+Verification verify_artifact_bytes(std::string_view bytes, const VerifyOptions& opts, Artifact&& parsed_body);
 Verification verify_artifact_file(const std::string& path, const VerifyOptions& opts);
 
 // Bindings alone (also used by gx run after verification).

@@ -8,7 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+
 #include "lib/crypto.h"
+#include "lib/p256_table.h"
 
 using namespace gx;
 
@@ -311,4 +316,145 @@ TEST_CASE("Wycheproof ECDSA P-256/SHA-256 vectors: invalid refused, valid accept
               "(key refused %d, bad encoding %d, out of range %d, high S %d, mismatch %d)\n",
               total, valid_ok, valid_high_s, invalid, key_refused, why[crypto::SigStatus::BadEncoding],
               why[crypto::SigStatus::OutOfRange], why[crypto::SigStatus::HighS], why[crypto::SigStatus::Mismatch]);
+}
+
+// ---- The P-256 generator table (lib/p256_table.h) ----
+
+namespace {
+
+struct TestGroup {
+  mbedtls_ecp_group g;
+  TestGroup() {
+    mbedtls_ecp_group_init(&g);
+    REQUIRE(mbedtls_ecp_group_load(&g, MBEDTLS_ECP_DP_SECP256R1) == 0);
+  }
+  ~TestGroup() { mbedtls_ecp_group_free(&g); }
+};
+
+struct TestPoint {
+  mbedtls_ecp_point p;
+  TestPoint() { mbedtls_ecp_point_init(&p); }
+  ~TestPoint() { mbedtls_ecp_point_free(&p); }
+};
+
+struct TestMpi {
+  mbedtls_mpi v;
+  TestMpi() { mbedtls_mpi_init(&v); }
+  explicit TestMpi(const std::string& hex_digits) {
+    mbedtls_mpi_init(&v);
+    REQUIRE(mbedtls_mpi_read_string(&v, 16, hex_digits.c_str()) == 0);
+  }
+  ~TestMpi() { mbedtls_mpi_free(&v); }
+};
+
+int test_rng(void*, unsigned char* out, size_t len) {
+  auto b = crypto::random_bytes(len);
+  if (!b) return -1;
+  std::memcpy(out, b->data(), len);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the built-in P-256 generator table is exactly the one mbedTLS computes") {
+  // mbedTLS's own: built by its first multiplication by G.
+  TestGroup computed;
+  TestPoint r;
+  TestMpi k("2");
+  REQUIRE(mbedtls_ecp_mul(&computed.g, &r.p, &k.v, &computed.g.G, test_rng, nullptr) == 0);
+  REQUIRE(computed.g.T != nullptr);
+  REQUIRE(computed.g.T_size == crypto::kP256GeneratorTableSize);
+
+  TestGroup installed;
+  REQUIRE(crypto::install_p256_generator_table(&installed.g));
+  REQUIRE(installed.g.T_size == computed.g.T_size);
+  for (size_t i = 0; i < computed.g.T_size; ++i) {
+    INFO("T[" << i << "]");
+    CHECK(mbedtls_mpi_cmp_mpi(&installed.g.T[i].X, &computed.g.T[i].X) == 0);
+    CHECK(mbedtls_mpi_cmp_mpi(&installed.g.T[i].Y, &computed.g.T[i].Y) == 0);
+    CHECK(mbedtls_mpi_cmp_mpi(&installed.g.T[i].Z, &computed.g.T[i].Z) == 0);
+  }
+  // A group that has a table already, or another curve, is left alone.
+  CHECK_FALSE(crypto::install_p256_generator_table(&installed.g));
+  CHECK_FALSE(crypto::install_p256_generator_table(nullptr));
+  mbedtls_ecp_group p384;
+  mbedtls_ecp_group_init(&p384);
+  REQUIRE(mbedtls_ecp_group_load(&p384, MBEDTLS_ECP_DP_SECP384R1) == 0);
+  CHECK_FALSE(crypto::install_p256_generator_table(&p384));
+  CHECK(p384.T == nullptr);
+  mbedtls_ecp_group_free(&p384);
+}
+
+TEST_CASE("multiplications by G agree with and without the built-in table") {
+  TestGroup plain;  // builds its own table on first use
+  TestGroup installed;
+  REQUIRE(crypto::install_p256_generator_table(&installed.g));
+  for (int i = 0; i < 32; ++i) {
+    TestMpi k;
+    REQUIRE(mbedtls_ecp_gen_privkey(&plain.g, &k.v, test_rng, nullptr) == 0);
+    TestPoint a, b;
+    REQUIRE(mbedtls_ecp_mul(&plain.g, &a.p, &k.v, &plain.g.G, test_rng, nullptr) == 0);
+    REQUIRE(mbedtls_ecp_mul(&installed.g, &b.p, &k.v, &installed.g.G, test_rng, nullptr) == 0);
+    CHECK(mbedtls_ecp_point_cmp(&a.p, &b.p) == 0);
+    CHECK(mbedtls_ecp_check_pubkey(&installed.g, &b.p) == 0);
+  }
+}
+
+TEST_CASE("RFC 6979 A.2.5 (P-256, SHA-256) signatures with the built-in table") {
+  TestGroup installed;
+  REQUIRE(crypto::install_p256_generator_table(&installed.g));
+  TestMpi d("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721");
+  struct Vector {
+    const char* msg;
+    const char* r;
+    const char* s;
+  };
+  for (const Vector& v :
+       {Vector{"sample", "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716",
+               "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"},
+        Vector{"test", "F1ABB023518351CD71D881567B1EA663ED3EFCF6C5132B354F28D3B0B7D38367",
+               "019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083"}}) {
+    INFO(v.msg);
+    crypto::Digest h = crypto::sha256(v.msg);
+    TestMpi r, s, want_r(v.r), want_s(v.s);
+    REQUIRE(mbedtls_ecdsa_sign_det_ext(&installed.g, &r.v, &s.v, &d.v, h.data(), h.size(), MBEDTLS_MD_SHA256,
+                                       test_rng, nullptr) == 0);
+    CHECK(mbedtls_mpi_cmp_mpi(&r.v, &want_r.v) == 0);
+    CHECK(mbedtls_mpi_cmp_mpi(&s.v, &want_s.v) == 0);
+  }
+}
+
+TEST_CASE("gx signatures are mbedTLS's RFC 6979 signatures made without the built-in table") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key);
+  // The private scalar, read back through mbedTLS from the PEM.
+  std::string pem = key->pem();
+  mbedtls_pk_context pk;
+  mbedtls_pk_init(&pk);
+  REQUIRE(mbedtls_pk_parse_key(&pk, reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1, nullptr,
+                               0) == 0);
+  TestGroup plain;  // no installed table: mbedTLS computes its own
+  TestMpi half_n;
+  REQUIRE(mbedtls_mpi_copy(&half_n.v, &plain.g.N) == 0);
+  REQUIRE(mbedtls_mpi_shift_r(&half_n.v, 1) == 0);
+  for (int i = 0; i < 16; ++i) {
+    const std::string body = "receipt " + std::to_string(i);
+    auto sig = key->sign(crypto::kReceiptType, body);
+    REQUIRE(sig);
+    crypto::Digest h = crypto::pae_sha256(crypto::kReceiptType, body);
+    TestMpi r, s;
+    REQUIRE(mbedtls_ecdsa_sign_det_ext(&plain.g, &r.v, &s.v, &mbedtls_pk_ec(pk)->d, h.data(), h.size(),
+                                       MBEDTLS_MD_SHA256, test_rng, nullptr) == 0);
+    if (mbedtls_mpi_cmp_mpi(&s.v, &half_n.v) > 0) REQUIRE(mbedtls_mpi_sub_mpi(&s.v, &plain.g.N, &s.v) == 0);
+    Scalar rb{}, sb{};
+    REQUIRE(mbedtls_mpi_write_binary(&r.v, rb.data(), rb.size()) == 0);
+    REQUIRE(mbedtls_mpi_write_binary(&s.v, sb.data(), sb.size()) == 0);
+    CHECK(*sig == der_sig(rb, sb));
+    CHECK(key->public_key().check(crypto::kReceiptType, body, *sig) == crypto::SigStatus::Ok);
+    // The fault check still refuses a corrupted s.
+    Scalar bad = sb;
+    bad[17] ^= 0x40;
+    CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, body, der_sig(rb, bad)));
+  }
+  mbedtls_pk_free(&pk);
 }
