@@ -257,13 +257,13 @@ class Pipeline {
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
     // A broker worker hands its kept use store; a standalone run opens its own.
-    std::optional<UseStore> own_store;
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {
       auto opened = UseStore::open(req_.state_dir);
       if (!opened) return opened.error();
-      store = &own_store.emplace(opened.take());
+      store = &own_store_.emplace(opened.take());
     }
+    store_ = store;
     AppendedReceipt written;
     auto rec = record_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
                                      &written);
@@ -327,6 +327,9 @@ class Pipeline {
         out_.warnings.push_back("nested runs unavailable to the command: " + d.explain());
     std::optional<ExecGuard> exec_guard;
     if (info.exec_listener >= 0) exec_guard.emplace(info.exec_listener);
+    // Upkeep while the child runs, never before its exec (lib/use_store.h).
+    if (store_)
+      if (Decision d = store_->bound_wal(); !d) out_.warnings.push_back(d.explain());
     out_.child_ran = true;
     out_.decision = Decision::allow();
     out_.report.decision = out_.decision;
@@ -419,6 +422,8 @@ class Pipeline {
   std::optional<PreparedRuleset> ruleset_;
   PreparedCredentials credentials_;
   std::string authorized_id_;
+  std::optional<UseStore> own_store_;  // a standalone run's; a broker worker keeps its own
+  UseStore* store_ = nullptr;          // set by reserve_and_record
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
 };
 

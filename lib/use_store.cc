@@ -601,6 +601,19 @@ Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_di
                                             sqlite3_column_int64(select.get(), 2)}};
 }
 
+Decision UseStore::bound_wal() {
+  struct stat st {};
+  if (fstatat(dir_.fd.get(), "uses.db-wal", &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_size <= kUseStoreWalLimitBytes)
+    return Decision::allow();
+  // A zero busy timeout: the checkpoint must never hold up this run or wait
+  // behind another; SQLITE_BUSY just leaves it to a later run.
+  sqlite3_busy_timeout(db_, 0);
+  int rc = sqlite3_wal_checkpoint_v2(db_, "main", SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_busy_timeout(db_, kUseStoreBusyTimeoutMs);
+  if (rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return Decision::allow();
+  return fail("cannot checkpoint the use store's WAL (" + std::to_string(st.st_size) + " bytes)");
+}
+
 Result<uint64_t> UseStore::prune(UnixTime now, int64_t margin_seconds) {
   // Defence in depth (cmd/state.cc already caps --now): never prune as of a
   // time after the clock, and never with a negative margin.

@@ -82,6 +82,10 @@ inline constexpr uint64_t kUseStoreSyncEvery = 1024;
 // a pruned (hence "unused") artifact it would still accept.
 inline constexpr int64_t kUseStorePruneMarginSeconds = 24 * 3600;
 
+// UseStore::bound_wal() checkpoints and truncates uses.db-wal beyond this size
+// (~30 runs' frames): a run's WAL recovery reads at most this much.
+inline constexpr int64_t kUseStoreWalLimitBytes = 256 * 1024;
+
 struct UseReservation {
   std::string artifact_digest;
   uint32_t use_number = 0;  // 1-based: this run is use `use_number` of `max_uses`
@@ -142,6 +146,19 @@ class UseStore {
   // records that position as synced (one synced commit). Best effort for
   // the caller: a failure only means a longer re-read after a power loss.
   Decision note_log_durable(const AppendedReceipt& appended);
+
+  // Keeps uses.db-wal short. Every gx process is the first connection to
+  // uses.db, and SQLite's first connection rebuilds the WAL index by reading
+  // the whole WAL, which that index then never marks as checkpointed: with
+  // the WAL kept between processes it grew by every commit (8 KB a run) and
+  // every run read all of it (docs/performance.md). When uses.db-wal is over
+  // kUseStoreWalLimitBytes, this runs a TRUNCATE checkpoint: every frame is
+  // copied into uses.db, which is synced, and the WAL is cut to zero. It
+  // never waits: when another connection holds a lock it does nothing (a
+  // later run will). Call it off the critical path (gx run: once the child
+  // has started). Errors are not the run's: the caller reports them as a
+  // warning. Durability is SQLite's checkpoint's (lib/run_record.h).
+  Decision bound_wal();
 
   // Test seam (never reachable from the command line or the environment):
   // the boot id this store compares with, instead of the kernel's.

@@ -7,6 +7,7 @@
 #  - a malformed receipt in the range the store is reconciled from: refused, naming the file and
 #    byte, nothing runs;
 #  - N concurrent runs of a max-uses N artifact plus one: exactly N children run, one replay;
+#  - uses.db-wal stays bounded over many runs (every process is SQLite's first connection);
 #  - one fdatasync per run, before the exec (strace, when available).
 source "$(dirname "$0")/lib/common.bash"
 mkdir -p "$T/k" "$T/w"
@@ -81,6 +82,19 @@ wait
 check "exactly $N children ran (got $(wc -l <"$T/w/conc.count"))" test "$(wc -l <"$T/w/conc.count")" = "$N"
 check "one replay denial" test "$("$GX" log show --state "$S" --json --denied | jq -r .reason | grep -c replay)" = 1
 check "log verifies after the race" "$GX" log verify --state "$S"
+
+# --- the use store's WAL stays bounded (UseStore::bound_wal), counts intact ---
+S=$T/state4
+art many 200 -- /usr/bin/touch "$T/w/m.many"
+for i in $(seq 90); do R "$T/many.toml" -- /usr/bin/touch "$T/w/m.many" >/dev/null 2>&1 || break; done
+check "90 runs ran" test "$("$GX" log show --state "$S" --json | jq -r .decision | grep -c finished)" = 90
+wal=$(stat -c %s "$S/uses.db-wal")
+check "uses.db-wal stays near 256 KiB after 90 runs (got $wal bytes)" test "$wal" -le $((256 * 1024 + 16384))
+if command -v sqlite3 >/dev/null; then
+  d=$("$GX" log show --state "$S" --json | jq -r 'select(.decision == "authorized") | .artifact_digest' | head -1)
+  check "the store still counts 90 spent uses" test "$(sqlite3 "$S/uses.db" "SELECT spent FROM uses WHERE digest = '$d'")" = 90
+fi
+S=$T/state3
 
 # --- one device flush per run, before the exec ---
 # (Skipped where strace is missing or ptrace is not allowed.)
