@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "lib/broker_protocol.h"
+#include "lib/broker_transport.h"
 #include "lib/broker_state.h"
 #include "lib/broker_stdio.h"
 #include "lib/clock.h"

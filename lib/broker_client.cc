@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "lib/broker.h"
+#include "lib/broker_transport.h"
 #include "lib/fsutil.h"
 
 namespace gx::broker {

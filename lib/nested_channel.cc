@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "lib/broker.h"
+#include "lib/broker_transport.h"
 #include "lib/broker_client.h"
 #include "lib/fd_passing.h"
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "lib/artifact.h"
+#include "lib/broker_transport.h"
 
 using namespace gx;
 using namespace gx::broker;
