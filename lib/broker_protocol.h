@@ -91,7 +91,7 @@ struct Request {
 };
 
 struct Report {
-  std::string json;  // the RunResult, as JSON (lib/broker.h: result_to_json)
+  std::string json;  // the RunResult, as JSON (lib/broker_request.h: result_to_json)
 };
 
 struct ErrorReply {
