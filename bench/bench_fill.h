@@ -46,7 +46,7 @@ inline bool write_receipts_fast(const std::string& state, uint64_t n, const cryp
   out << buf;
   out.flush();
   if (!out) return false;
-  // receipts.head as append() leaves it (lib/receipt_log.cc head_text): a
+  // receipts.head as append() leaves it (lib/receipt_log_file.cc head_text): a
   // log without its head is refused as truncated.
   std::string head = canonical_dump(nlohmann::json{{"version", kReceiptHeadVersion}, {"count", n}, {"hash", prev},
                                                    {"offset", static_cast<uint64_t>(out.tellp())}});

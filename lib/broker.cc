@@ -24,12 +24,12 @@
 #include <string_view>
 #include <thread>
 
+#include "lib/broker_peer.h"
 #include "lib/broker_protocol.h"
+#include "lib/broker_transport.h"
 #include "lib/broker_state.h"
-#include "lib/broker_stdio.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
-#include "lib/decision_json.h"
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
@@ -37,71 +37,6 @@
 
 namespace gx::broker {
 namespace {
-
-// What the client may forward (the same set gx run forwards, supervise.h).
-constexpr int kForwardable[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
-
-std::string peer_text(const PeerIdentity& p) {
-  return "uid " + std::to_string(p.uid) + " gid " + std::to_string(p.gid) + " pid " + std::to_string(p.pid);
-}
-
-Result<PeerIdentity> peer_of(int conn) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return Decision::deny(DenyReason::IoError, "SO_PEERCRED: " + fs::errno_text(errno));
-  PeerIdentity p;
-  p.pid = cred.pid;
-  p.uid = cred.uid;
-  p.gid = cred.gid;
-  std::vector<gid_t> groups(64);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    socklen_t glen = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-    if (getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &glen) == 0) {
-      groups.resize(glen / sizeof(gid_t));
-      p.groups = groups;
-      return p;
-    }
-    if (errno != ERANGE) return Decision::deny(DenyReason::IoError, "SO_PEERGROUPS: " + fs::errno_text(errno));
-    groups.resize(std::max<size_t>(glen / sizeof(gid_t), groups.size() * 2));
-  }
-  return Decision::deny(DenyReason::IoError, "SO_PEERGROUPS: too many groups");
-}
-
-// SO_PEERPIDFD (Linux 6.5; Debian 12's headers predate it): a pidfd of the
-// very process that connected.
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
-
-// Whether the kernel's pidfd of the connecting process still names
-// `pid` in this pid namespace: the pid in the receipt is that process (alive
-// when the request was taken), not a later one that recycled its number.
-// False when the kernel has no SO_PEERPIDFD or the process is gone.
-bool peer_pid_pinned(int conn, pid_t pid) {
-  int raw = -1;
-  socklen_t len = sizeof raw;
-  if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) != 0 || raw < 0) return false;
-  fs::UniqueFd pidfd(raw);
-  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(raw), 4096);
-  if (!info) return false;
-  auto at = info->find("\nPid:\t");
-  return at != std::string::npos && std::strtol(info->c_str() + at + 6, nullptr, 10) == pid;
-}
-
-// Probed once at start, for the broker's log.
-bool kernel_has_peer_pidfd() {
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return false;
-  bool has = peer_pid_pinned(pair[0], getpid());
-  close(pair[0]);
-  close(pair[1]);
-  return has;
-}
-
-void send_error(int conn, const std::string& code, const std::string& message) {
-  (void)write_frame(conn, FrameType::Error, encode_error({code, message}));
-}
 
 // The denied receipt of a caller the allow lists refuse.
 void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decision& why) {
@@ -119,154 +54,6 @@ void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decis
   r.peer_pid = peer.pid;
   (void)log->append(make_denied(r, why));
 }
-
-// Children of this process's thread `tid` (the one that forks the child).
-std::vector<pid_t> children_of_thread(pid_t tid) {
-  std::vector<pid_t> out;
-  auto text = fs::read_file("/proc/self/task/" + std::to_string(tid) + "/children", 1 << 20);
-  if (!text) return out;
-  const char* p = text->c_str();
-  while (*p) {
-    char* end = nullptr;
-    long v = std::strtol(p, &end, 10);
-    if (end == p) break;
-    out.push_back(static_cast<pid_t>(v));
-    p = end;
-    while (*p == ' ' || *p == '\n') ++p;
-  }
-  return out;
-}
-
-// Reads the client's frames while the request runs: Signal frames become
-// signals to this process (blocked in every thread, so supervise_child's
-// sigwaitinfo takes them and forwards them to the child); end of stream
-// means the client went away: SIGTERM, then SIGKILL to what the main thread
-// forked after kDisconnectGraceMs.
-class ConnectionWatcher {
- public:
-  ConnectionWatcher(int conn, pid_t main_tid, std::function<void(const std::string&)> log)
-      : conn_(conn), main_tid_(main_tid), log_(std::move(log)) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread inherits "everything blocked"
-    thread_ = std::thread([this] { loop(); });
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-  ~ConnectionWatcher() {
-    done_ = true;
-    shutdown(conn_, SHUT_RD);  // wakes the reader
-    if (thread_.joinable()) thread_.join();
-  }
-  ConnectionWatcher(const ConnectionWatcher&) = delete;
-  ConnectionWatcher& operator=(const ConnectionWatcher&) = delete;
-
- private:
-  void loop() {
-    for (;;) {
-      auto f = read_frame(conn_, std::nullopt, kSmallFrameMaxPayload, 0);
-      if (done_) return;
-      if (!f) {
-        if (!is_connection_closed(f.error()))
-          log_("client connection error: " + f.error().explain() + "; treated as a disconnect");
-        disconnected();
-        return;
-      }
-      if (f->header.type != FrameType::Signal) {
-        log_("unexpected " + std::string(frame_type_name(f->header.type)) + " frame during a run: ignored");
-        continue;
-      }
-      auto sig = decode_signal(f->payload);
-      if (!sig) {
-        log_("bad signal frame: " + sig.error().explain());
-        continue;
-      }
-      if (std::find(std::begin(kForwardable), std::end(kForwardable), *sig) == std::end(kForwardable)) {
-        log_("signal " + std::to_string(*sig) + " is not forwarded (not in the forwarded set)");
-        continue;
-      }
-      kill(getpid(), *sig);
-    }
-  }
-
-  void disconnected() {
-    kill(getpid(), SIGTERM);
-    for (int waited = 0; waited < kDisconnectGraceMs; waited += 50) {
-      if (done_) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (done_) return;
-    for (pid_t p : children_of_thread(main_tid_)) kill(p, SIGKILL);
-  }
-
-  int conn_;
-  pid_t main_tid_;
-  std::function<void(const std::string&)> log_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
-}  // namespace
-
-void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
-                   const std::string& who, const std::function<void(const std::string&)>& log,
-                   const std::function<void(RunRequest&)>& before_run,
-                   const std::function<void(RunResult&)>& after_run) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto f = read_frame(conn, deadline, max_request_bytes, kRequestFds);
-  if (!f) {
-    log("request from " + who + " refused: " + f.error().explain());
-    send_error(conn, std::string(f.error().code()), f.error().explain());
-    return;
-  }
-  std::vector<int> fds = f->fds;
-  auto close_fds = [&] {
-    for (int fd : fds) close(fd);
-  };
-  auto fail = [&](const Decision& d) {
-    log("request from " + who + " refused: " + d.explain());
-    send_error(conn, std::string(d.code()), d.explain());
-    close_fds();
-  };
-  if (f->header.type != FrameType::Request)
-    return fail(Decision::deny(DenyReason::Malformed, "expected a request frame, got " +
-                                                          std::string(frame_type_name(f->header.type)),
-                               "type"));
-  if (fds.size() != kRequestFds)
-    return fail(Decision::deny(DenyReason::Malformed,
-                               "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " +
-                                   std::to_string(fds.size()),
-                               "fds", std::to_string(fds.size())));
-  if (Decision d = check_stdio(fds); !d) return fail(d);
-  auto req = decode_request(f->payload);
-  if (!req) return fail(req.error());
-
-  RunRequest run = base;
-  run.artifact_path = req->artifact_name.empty() ? "(sent by the client)" : req->artifact_name;
-  run.artifact_bytes = std::move(req->artifact);
-  run.argv = std::move(req->argv);
-  run.env = std::move(req->env);
-  run.cwd = std::move(req->cwd);
-  run.dry_run = (req->flags & kFlagDryRun) != 0;
-  for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
-  if (before_run) before_run(run);
-
-  RunResult result;
-  {
-    ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
-    result = run_governed(run);
-  }
-  if (after_run) after_run(result);
-  close_fds();
-  if (!result.decision && !result.not_started)
-    log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
-  if (Decision d = write_frame(conn, FrameType::Report, encode_report({result_to_json(result).dump()})); !d) {
-    log("report to " + who + " not sent: " + d.explain());
-    return;
-  }
-  (void)write_frame(conn, FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255)));
-}
-
-namespace {
 
 // One connection, in the worker process. Returns the worker's exit status.
 int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed, WorkerState& state,
@@ -404,49 +191,6 @@ Result<Listener> open_listener(const BrokerConfig& config) {
   l.fd = fd;
   l.path = path;
   return l;
-}
-
-nlohmann::json result_to_json(const RunResult& r) {
-  nlohmann::json j;
-  j["decision"] = decision_json(r.decision);
-  j["report"] = to_json(r.report);
-  j["child_ran"] = r.child_ran;
-  j["exit_status"] = r.exit_status;
-  j["not_started"] = r.not_started;
-  j["record_failed"] = r.record_failed;
-  j["warnings"] = r.warnings;
-  return j;
-}
-
-Result<RunResult> result_from_json(const nlohmann::json& j) {
-  RunResult r;
-  auto flag = [&](const char* k) { return j.contains(k) && j[k].is_boolean() && j[k].get<bool>(); };
-  const nlohmann::json d = j.contains("decision") ? j["decision"] : nlohmann::json();
-  if (auto decided = decision_from_json(d)) {
-    r.decision = *decided;
-    if (!r.decision && r.decision.detail.empty()) r.decision.detail = "the broker gave no reason";
-  } else {
-    // A decision this gx cannot read (a newer broker's reason code) is a
-    // denial all the same: fail closed, keeping what the broker said.
-    auto text = [&](const char* k) {
-      return d.is_object() && d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
-    };
-    r.decision = Decision::deny(DenyReason::IoError, text("detail").empty() ? "the broker gave no reason" : text("detail"),
-                                text("field"), text("value"));
-  }
-  if (j.contains("report")) {
-    auto report = run_report_from_json(j["report"]);
-    if (!report) return report.error();
-    r.report = report.take();
-  }
-  r.child_ran = flag("child_ran");
-  r.not_started = flag("not_started");
-  r.record_failed = flag("record_failed");
-  if (j.contains("exit_status") && j["exit_status"].is_number_integer()) r.exit_status = j["exit_status"].get<int>();
-  if (j.contains("warnings") && j["warnings"].is_array())
-    for (const auto& w : j["warnings"])
-      if (w.is_string()) r.warnings.push_back(w.get<std::string>());
-  return r;
 }
 
 namespace {

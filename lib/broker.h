@@ -38,6 +38,10 @@
 // re-parented to the broker (subreaper), which kills every child that is not
 // one of its workers. Outside systemd, descendants orphaned while the broker
 // itself is dead are not found (systemd's cgroup kill covers that).
+//
+// The parts: this header (the listener, the accept loop and its workers),
+// lib/broker_peer.h (step 1: the caller's identity), lib/broker_request.h
+// (steps 4-6: one request on a connection, also the nested-run channel's).
 #pragma once
 
 #include <sys/types.h>
@@ -49,11 +53,10 @@
 
 #include "lib/broker_config.h"
 #include "lib/decision.h"
+#include "lib/broker_request.h"
 #include "lib/run_pipeline.h"
 
 namespace gx::broker {
-
-inline constexpr int kDisconnectGraceMs = 2000;
 
 // The listening socket: inherited from systemd (LISTEN_PID == getpid(),
 // LISTEN_FDS == 1, fd 3 a listening AF_UNIX stream socket; anything else is
@@ -73,26 +76,5 @@ Result<Listener> open_listener(const BrokerConfig& config);
 // stops) — the broker's log, e.g. the journal. Returns when stopped.
 Decision serve(const BrokerConfig& config, const Listener& listener, const std::function<void(const std::string&)>& log);
 
-// Steps 4-6 above on a connected stream socket, in the calling (worker)
-// process: the Request frame (exactly 3 fds) within `timeout_ms`, run by
-// run_governed with `base` completed from the request (artifact bytes,
-// argv, env, cwd, dry run, the fds as stdio) — everything else (trust,
-// revocations, state, receipt key, peer, a nested run's parent) is the
-// server's, never the client's; Signal frames forwarded, a disconnect
-// handled as above; then Report and Exit, or one Error frame. `who` names
-// the caller in log lines. The nested-run channel (lib/nested_channel.h)
-// serves its requests with this too.
-// `before_run`, when set, completes the request just before it runs (the
-// broker's worker hands in its kept state there); `after_run` adds to the
-// result before it is reported.
-void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
-                   const std::string& who, const std::function<void(const std::string&)>& log,
-                   const std::function<void(RunRequest&)>& before_run = {},
-                   const std::function<void(RunResult&)>& after_run = {});
-
-// The RunResult as JSON for the Report frame, and back (the client).
-nlohmann::json result_to_json(const RunResult& r);
-// A report this gx cannot read (a known key of the wrong type) is an error.
-Result<RunResult> result_from_json(const nlohmann::json& j);
 
 }  // namespace gx::broker

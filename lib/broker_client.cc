@@ -11,7 +11,8 @@
 #include <cstring>
 #include <iterator>
 
-#include "lib/broker.h"
+#include "lib/broker_request.h"
+#include "lib/broker_transport.h"
 #include "lib/fsutil.h"
 
 namespace gx::broker {

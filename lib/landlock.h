@@ -51,6 +51,9 @@
 // dynamic program's own loader), `ld.so /any/readable/elf` runs that ELF.
 // With exec = [] the exec guard (lib/exec_guard.h) closes that; with exec
 // grants it stays open (docs/security.md).
+//
+// The path rules above (protected and secret paths, expansion, exec beside
+// write) are lib/landlock_paths.h; the plan and the ruleset are here.
 #pragma once
 
 #include <array>
@@ -64,6 +67,7 @@
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
+#include "lib/landlock_paths.h"
 
 namespace gx {
 
@@ -75,15 +79,6 @@ inline constexpr std::array<std::string_view, 8> kOptionalReadPaths = {
 // Right families an artifact may accept as unenforced (allow_downgrade).
 inline constexpr std::array<std::string_view, 5> kDowngradeFamilies = {
     "net", "truncate", "ioctl-dev", "scope", "refer"};
-
-// Paths the governed child must never be granted.
-struct ProtectedPaths {
-  // No write grant may equal, contain or lie inside these (state dir,
-  // receipt log, use store, trust store, revocation list, ...).
-  std::vector<std::string> no_write;
-  // Neither read nor write grants may reach these (private signing keys).
-  std::vector<std::string> no_access;
-};
 
 // One grant that had to be expanded around protected paths.
 struct Expansion {
@@ -134,20 +129,6 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
 std::vector<std::string> fs_right_names(uint64_t rights);
 std::vector<std::string> net_right_names(uint64_t rights);
 std::vector<std::string> scope_names(uint64_t scopes);
-
-// The protected paths (canonical) strictly inside canonical `grant` that a
-// read (is_write false) or write grant is expanded around; empty: no
-// expansion needed.
-std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect);
-
-// Canonical form of a path that may not exist yet: the longest existing
-// prefix with symlinks resolved, plus the remaining components.
-std::string canonical_or_planned(const std::string& path);
-
-// Denies (policy-mismatch, field "sandbox.write[i]" or ".read[i]")
-// any grant that would reach a protected path and cannot be expanded
-// around it (see the rules above). Compares canonical paths.
-Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect);
 
 // A ruleset fd built in the parent; move-only, closes on destruction.
 class PreparedRuleset {

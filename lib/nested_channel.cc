@@ -18,7 +18,8 @@
 #include <set>
 #include <thread>
 
-#include "lib/broker.h"
+#include "lib/broker_request.h"
+#include "lib/broker_transport.h"
 #include "lib/broker_client.h"
 #include "lib/fd_passing.h"
 

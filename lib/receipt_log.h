@@ -44,6 +44,13 @@
 // key can rewrite the log entirely: only an external checkpoint catches that.
 // syslog delivery is best effort (syslog(3) reports no errors); the file is
 // the record of truth.
+//
+// The log's parts: this header (opening, appending with torn-tail
+// recovery, making checkpoints), lib/receipt_log_file.h (the files: head
+// format, tail, snapshots), lib/receipt_verify.h (verification),
+// lib/receipt_scan.h (reading without verifying: the reconciliation scan,
+// the listing), lib/receipt_checkpoint.h (the checkpoint statement). This
+// header includes them all: a user of the log needs only it.
 #pragma once
 
 #include <sys/types.h>
@@ -61,15 +68,12 @@
 #include "lib/decision.h"
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
+#include "lib/receipt_checkpoint.h"
+#include "lib/receipt_log_file.h"
+#include "lib/receipt_scan.h"
+#include "lib/receipt_verify.h"
 
 namespace gx {
-
-inline constexpr std::string_view kReceiptLogFile = "receipts.log";
-inline constexpr std::string_view kReceiptHeadFile = "receipts.head";
-inline constexpr std::string_view kReceiptTornFile = "receipts.torn";
-inline constexpr int kCheckpointVersion = 1;
-inline constexpr int kReceiptHeadVersion = 1;
-inline constexpr size_t kCheckpointMaxBytes = 64 * 1024;
 
 struct ReceiptLogOptions {
   std::string receipt_key;  // --receipt-key FILE; empty: <state>/receipt.key, created on first use
@@ -100,93 +104,6 @@ struct LogPosition {
 // denial stops the append (nothing of the receipt is written) and is
 // returned by it.
 using BeforeWrite = std::function<Decision(const LogPosition&)>;
-
-// One receipt read back by scan_receipts (parsed, chain-linked; its
-// signature NOT verified).
-struct ScannedReceipt {
-  uint64_t seq = 0;
-  ReceiptKind decision = ReceiptKind::Denied;
-  std::string artifact_digest;
-};
-// The receipt at the end of a scanned range.
-struct ScanEnd {
-  uint64_t seq = 0;
-  std::string hash;  // its leaf hash
-};
-// Reads the complete lines in [from, to) of the log open at `fd` (to must
-// end a line), strictly: every line is a canonical v1 receipt (Receipt::
-// from_json), the first has seq == after.seq + 1 and prev == after.hash,
-// each next one seq + 1 and prev == the leaf hash of the one before.
-// Signatures are not checked (the caller must only use what it reads to
-// deny more, never to allow). Calls `each` per receipt, in order; returns
-// the last receipt read (`after` when the range is empty). Anything else is
-// LogTampered naming `path`, the byte offset and the seq of the bad line;
-// a read error is LogUnavailable.
-Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, uint64_t to, const ScanEnd& after,
-                              const std::function<void(const ScannedReceipt&)>& each);
-// The same over <state>/receipts.log, read-only, from `from` to the end of
-// its last complete line (read under a shared lock, then released): for a
-// reader that holds no log lock (gx run --dry-run). LogTampered also when
-// the log ends before `from`; a missing log is empty.
-Result<ScanEnd> scan_receipt_log(const fs::OpenDir& state, uint64_t from, const ScanEnd& after,
-                                 const std::function<void(const ScannedReceipt&)>& each);
-
-// A signed statement of the log's head, to keep somewhere else.
-// Signed bytes: canonical_dump() of to_json() without "sig", under
-// PAE(crypto::kCheckpointType, ...).
-struct Checkpoint {
-  int version = kCheckpointVersion;
-  std::string origin;  // host name of the log
-  uint64_t count = 0;  // number of receipts covered
-  std::string head;    // leaf hash of receipt `count` (kGenesisHash when 0)
-  std::string time;    // when it was made (receipt time format)
-  std::string key_id;  // receipt key that signed it
-  std::string sig;     // base64 DER
-
-  nlohmann::json to_json() const;
-  std::string text() const;         // canonical JSON + "\n": what `gx log checkpoint` writes
-  std::string signed_body() const;
-  // Strict parse (every field, no other, known version); no signature check.
-  static Result<Checkpoint> parse(std::string_view text);
-  bool signature_valid(const crypto::PublicKey& key) const;
-};
-
-struct VerifyReport {
-  bool intact = false;
-  uint64_t records = 0;      // receipts that verified: lines 1..records
-  uint64_t bad_line = 0;     // first bad line (1-based); 0 when intact
-  std::string problem;       // why that line is bad
-  bool torn_tail = false;    // the problem is only an incomplete final line
-  std::string head = std::string(kGenesisHash);  // leaf hash of line `records`
-  bool checkpoint_matched = false;  // a checkpoint was given and the log extends it
-  uint64_t first_checked = 1;       // first line read (> 1: incremental, after the checkpoint)
-  uint64_t signatures_checked = 0;  // receipt signatures verified (all, or the last one)
-
-  // allow when intact, else LogTampered "line N: <problem>".
-  Decision decision() const;
-};
-
-struct ReceiptFilter {
-  std::string artifact;              // prefix of artifact_id or artifact_digest
-  bool denied_only = false;
-  std::optional<int64_t> since_us;   // receipts at or after this time
-  size_t tail = 0;                   // only the last N matches (0: all)
-};
-
-struct ReceiptListing {
-  std::vector<Receipt> receipts;     // in log order
-  uint64_t unreadable_lines = 0;     // lines that are not v1 receipts (not verified!)
-};
-
-namespace detail {
-// The end of the log as an appender needs it.
-struct LogTail {
-  off_t complete_end = 0;  // offset just past the last "\n"
-  std::string last_line;   // last complete line without "\n" (empty: no records)
-  off_t torn_offset = 0;   // bytes [torn_offset, size) lack a final "\n"
-  std::string torn;
-};
-}  // namespace detail
 
 class ReceiptLog {
  public:
@@ -239,7 +156,7 @@ class ReceiptLog {
   // The log's end, under the exclusive lock held while `log` stays open.
   struct Prepared {
     fs::UniqueFd log, head_fd;
-    detail::LogTail tail;
+    receipt_file::LogTail tail;
     uint64_t count = 0;
     std::string prev = std::string(kGenesisHash);
   };
@@ -249,50 +166,5 @@ class ReceiptLog {
   ReceiptLogOptions options_;
   crypto::PrivateKey key_;
 };
-
-// How much verify_receipt_log checks.
-//   Default (chain mode): every line gets every check except its signature
-//   -- canonical JSON, a v1 receipt, seq, the hash link to the previous line,
-//   key_id -- and the signature of the LAST receipt is verified (plus the
-//   checkpoint's, when one is given). Every receipt's `prev` is covered by
-//   the next one's bytes, so the last signature vouches for the whole chain:
-//   changing, deleting or reordering any earlier receipt without the
-//   receipt key breaks a link or that signature, exactly as in full mode.
-//   What only full mode adds: a report of WHICH receipt's signature is bad
-//   (chain mode reports the last line), and, when the log is broken at line
-//   N, the records before N are chain-checked but not signature-checked
-//   (`records` then counts chain-verified records).
-//   all_signatures: additionally verifies every receipt's signature (one
-//   ECDSA verification each, on all cores).
-//   incremental (needs a checkpoint): trusts the checkpoint (its signature
-//   is verified) for lines 1..count, finds the receipt with seq == count by
-//   a binary search over the file (O(log size) reads), requires its leaf
-//   hash to equal checkpoint.head, and checks only the lines after it. Cost
-//   is proportional to what is new; edits BEFORE the checkpoint are not
-//   looked at (make checkpoints with `gx log checkpoint`, which verifies
-//   the whole log first, and run a full verify now and then).
-struct LogVerifyOptions {
-  bool all_signatures = false;
-  bool incremental = false;
-};
-
-// Read-only entry points: they need no private key and create nothing.
-//
-// Checks every line: JSON in canonical form, a v1 receipt, seq == line
-// number, prev == leaf hash of the previous line, key_id and signature by
-// `key`; then that receipts.head does not record more receipts than the log
-// has, and, with a checkpoint (whose signature must verify: InvalidSignature
-// otherwise), that line checkpoint.count has hash checkpoint.head. A missing
-// log is an empty log. Result errors are I/O failures and bad checkpoints;
-// a broken log is a report with intact == false.
-Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
-                                        const std::optional<Checkpoint>& checkpoint = std::nullopt);
-// The same with a chosen mode (the overload above checks every signature,
-// as it always did; `gx log verify` uses this one).
-Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
-                                        const std::optional<Checkpoint>& checkpoint, const LogVerifyOptions& mode);
-
-// Parses the log for display; does NOT verify (run verify for that).
-Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const ReceiptFilter& filter = {});
 
 }  // namespace gx

@@ -2,7 +2,7 @@
 // artifact was, the sandbox as planned, the receipts written and how the
 // child ended. One value, rendered by ONE to_json, for `gx run --json`,
 // `--dry-run`, `--report` (gx-run(1)) and the broker's Report frame
-// (lib/broker.h result_to_json), whose client reads it back with
+// (lib/broker_request.h result_to_json), whose client reads it back with
 // run_report_from_json.
 //
 // Keys appear only once the pipeline got that far (lib/run_pipeline.h):

@@ -17,98 +17,28 @@
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/sqlite_stmt.h"
+#include "lib/use_store_db.h"
+#include "lib/use_store_reconcile.h"
 
 namespace gx {
 namespace {
 
-// Schema 2: uses.last_seq and log_sync (lib/use_store.h, "Reconciliation").
-// A new store has never been reconciled (boot_id ''): its first reservation
-// counts every authorized receipt of the log.
-constexpr const char* kSchema =
-    "CREATE TABLE IF NOT EXISTS uses ("
-    "  digest TEXT PRIMARY KEY NOT NULL,"
-    "  spent INTEGER NOT NULL,"
-    "  max_uses INTEGER NOT NULL,"
-    "  not_after INTEGER NOT NULL,"
-    "  last_seq INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS uses_not_after ON uses(not_after);"
-    "CREATE TABLE log_sync ("
-    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
-    "  boot_id TEXT NOT NULL,"
-    "  synced_offset INTEGER NOT NULL,"
-    "  synced_seq INTEGER NOT NULL,"
-    "  synced_hash TEXT NOT NULL,"
-    "  legacy INTEGER NOT NULL"
-    ");"
-    "PRAGMA user_version = 2;";
-// Schema 1 -> 2. Every commit of a schema-1 store was synced before its run
-// (UseDurability::Synced, or the two-sync record of earlier gx): it is
-// complete, and is adopted as reconciled up to the log's end at its first
-// reserve_logged() (legacy = 1); its rows have last_seq 0.
-constexpr const char* kMigrate1to2 =
-    "ALTER TABLE uses ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
-    "CREATE TABLE log_sync ("
-    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
-    "  boot_id TEXT NOT NULL,"
-    "  synced_offset INTEGER NOT NULL,"
-    "  synced_seq INTEGER NOT NULL,"
-    "  synced_hash TEXT NOT NULL,"
-    "  legacy INTEGER NOT NULL"
-    ");"
-    "PRAGMA user_version = 2;";
-
-// A row created by reconciliation knows neither the artifact's max_uses nor
-// its not_after (receipts do not carry them): these stand for "unknown"
-// until the next reserve of that digest fills them in. Never pruned while
-// unknown: forgetting counted uses of a live artifact would free them.
-constexpr int64_t kUnknownMaxUses = 4294967295;
-constexpr int64_t kUnknownNotAfter = INT64_MAX;
-
-// The log_sync row of a new (never reconciled) or an upgraded (legacy) store.
-std::string log_sync_row(bool legacy) {
-  std::string sql = "INSERT INTO log_sync VALUES (1, '', 0, 0, '";
-  sql.append(kGenesisHash);
-  sql.append(legacy ? "', 1)" : "', 0)");
-  return sql;
-}
-
-Decision state_error(const std::string& detail, const std::string& path) {
-  return Decision::deny(DenyReason::StateUnavailable, detail, "state", path);
-}
-
-bool valid_digest(const std::string& d) { return crypto::is_sha256_ref(d); }
-
 using sqlite::Stmt;
-
-// Rolls back unless committed: every early return leaves the database as it was.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  ~Transaction() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
-  // timeout), so two processes can never both read "1 use left".
-  int begin() {
-    int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    open_ = rc == SQLITE_OK;
-    return rc;
-  }
-  int commit() {
-    int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    if (rc == SQLITE_OK) open_ = false;
-    return rc;
-  }
-
- private:
-  sqlite3* db_;
-  bool open_ = false;
-};
+using use_store_db::clamp_uses;
+using use_store_db::kMigrate1to2;
+using use_store_db::kSchema;
+using use_store_db::kUnknownNotAfter;
+using use_store_db::log_sync_row;
+using use_store_db::needs_reconcile;
+using use_store_db::prepare_db_files;
+using use_store_db::read_log_sync;
+using use_store_db::replay_denial;
+using use_store_db::state_error;
+using use_store_db::Transaction;
+using use_store_db::valid_digest;
 
 }  // namespace
+
 
 // The state directory holds the only record of spent uses: refuse one that
 // someone else could rewrite or swap (fs::open_private_dir checks the
@@ -125,42 +55,6 @@ Decision ensure_state_dir(const std::string& dir) {
 }
 
 namespace {
-
-// Pre-creates the database and its WAL 0600 (SQLite would use 0644 & ~umask)
-// and checks an existing database. gx, not SQLite, creates uses.db-wal, and
-// syncs the directory whenever it created either file: SQLite syncs the
-// directory the first time every connection syncs a WAL it opened with
-// O_CREAT (it cannot know the file is old), which cost each `gx run` one
-// more fsync. Under an flock(2) on uses.db (independent of SQLite's fcntl
-// locks), so no process can find the WAL before its creator synced it.
-Decision prepare_db_files(const fs::OpenDir& dir) {
-  auto exists = [&](const char* name) {
-    struct stat st {};
-    return fstatat(dir.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  };
-  bool created = !exists("uses.db");
-  auto fd = fs::open_in_dir(dir, "uses.db", O_RDWR | O_CREAT, 0600);
-  if (!fd) return state_error(fd.error().detail, fd.error().value);
-  const std::string path = dir.path + "/uses.db";
-  struct stat st {};
-  if (fstat(fd->get(), &st) != 0) return state_error("cannot stat " + path + ": " + fs::errno_text(errno), path);
-  if (st.st_uid != geteuid()) return state_error(path + " is owned by another user", path);
-  if ((st.st_mode & 077) != 0 && fchmod(fd->get(), 0600) != 0)
-    return state_error("cannot chmod " + path + ": " + fs::errno_text(errno), path);
-  int rc;
-  do rc = flock(fd->get(), LOCK_EX);
-  while (rc != 0 && errno == EINTR);
-  if (rc != 0) return state_error("cannot lock " + path + ": " + fs::errno_text(errno), path);
-  if (!exists("uses.db-wal")) {
-    auto wal = fs::open_in_dir(dir, "uses.db-wal", O_RDWR | O_CREAT, 0600);
-    if (!wal) return state_error(wal.error().detail, wal.error().value);
-    created = true;
-  }
-  if (created && fsync(dir.fd.get()) != 0)
-    return state_error("cannot sync " + dir.path + ": " + fs::errno_text(errno), dir.path);
-  return Decision::allow();  // closing fd releases the flock
-}
-
 // Commits of a Deferred reserve() write their WAL frames without syncing
 // them (synchronous=NORMAL); sync() makes them durable. Restores FULL on
 // every path out.
@@ -312,177 +206,6 @@ UseStore& UseStore::operator=(UseStore&& other) noexcept {
 
 UseStore::~UseStore() { sqlite3_close(db_); }
 
-namespace {
-Decision replay_denial(const std::string& artifact_digest, uint32_t limit) {
-  return Decision::deny(DenyReason::Replay,
-                        "all " + std::to_string(limit) + " uses of artifact " + artifact_digest + " are spent",
-                        "max_uses", std::to_string(limit));
-}
-}  // namespace
-
-namespace {
-
-// The log position up to which a store is reconciled (the log_sync row).
-struct LogSync {
-  std::string boot_id;
-  uint64_t offset = 0;
-  ScanEnd synced;  // the receipt ending at `offset` (seq 0, genesis: none)
-  bool legacy = false;
-};
-
-// Read once per process: the boot id cannot change while a process lives.
-const std::string& kernel_boot_id() {
-  static const std::string id = [] {
-    auto text = fs::read_file("/proc/sys/kernel/random/boot_id", 128);
-    if (!text) return std::string();
-    std::string t = text.take();
-    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-    return t;
-  }();
-  return id;
-}
-
-Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail) {
-  Stmt q(db, "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1");
-  if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot read log_sync");
-  LogSync s;
-  s.boot_id = sqlite::column_text(q.get(), 0);
-  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1));
-  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
-  s.synced.hash = sqlite::column_text(q.get(), 3);
-  s.legacy = sqlite3_column_int64(q.get(), 4) != 0;
-  return s;
-}
-
-// Must the store be reconciled from the log before it is trusted? Unsynced
-// commits are lost only with the kernel's page cache, i.e. across a boot.
-bool needs_reconcile(const LogSync& s, const std::string& boot) { return boot.empty() || s.boot_id != boot; }
-
-uint32_t clamp_uses(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, kUnknownMaxUses)); }
-
-}  // namespace
-
-std::string UseStore::boot_id() const { return boot_id_override_.empty() ? kernel_boot_id() : boot_id_override_; }
-
-Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_uses) {
-  Stmt q(db_, "SELECT spent, max_uses, last_seq FROM uses WHERE digest = ?1");
-  if (!q.ok()) return fail("cannot prepare lookup");
-  sqlite3_bind_text(q.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
-  int rc = q.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail("cannot look up artifact");
-  uint64_t spent = 0, last_seq = 0;
-  uint32_t limit = max_uses;
-  if (rc == SQLITE_ROW) {
-    spent = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 0));
-    limit = std::min(limit, clamp_uses(sqlite3_column_int64(q.get(), 1)));
-    last_seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
-  }
-  sqlite3_reset(q.get());
-  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
-  if (!sync) return sync.error();
-  if (!sync->legacy && needs_reconcile(*sync, boot_id())) {
-    // What reserve_logged() would count first (read without the log's lock:
-    // a dry run is advice, the reservation decides).
-    auto end = scan_receipt_log(dir_, sync->offset, sync->synced, [&](const ScannedReceipt& r) {
-      if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest && r.seq > last_seq) {
-        ++spent;
-        last_seq = r.seq;
-      }
-    });
-    if (!end) return end.error();
-  }
-  if (limit == 0 || spent >= limit) return replay_denial(artifact_digest, limit);
-  return Decision::allow();
-}
-
-Decision UseStore::check_left_without_store(const std::string& state_dir, const std::string& artifact_digest,
-                                            uint32_t max_uses) {
-  if (!fs::exists(state_dir)) return max_uses == 0 ? replay_denial(artifact_digest, 0) : Decision::allow();
-  auto dir = fs::open_dir_readonly(state_dir);
-  if (!dir) return state_error("state directory unusable: " + dir.error().detail, state_dir);
-  uint64_t spent = 0;
-  auto end = scan_receipt_log(*dir, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
-    if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest) ++spent;
-  });
-  if (!end) return end.error();
-  if (max_uses == 0 || spent >= max_uses) return replay_denial(artifact_digest, max_uses);
-  return Decision::allow();
-}
-
-Decision UseStore::reconcile(const LogPosition& at) {
-  const std::string log_path = dir_.path + "/" + std::string(kReceiptLogFile);
-  // The synced position recorded below must be durable in the log: a power
-  // loss must never leave the log shorter than it (that reads as truncation).
-  if (fdatasync(at.fd) != 0)
-    return Decision::deny(DenyReason::LogUnavailable, "cannot sync " + log_path + ": " + fs::errno_text(errno));
-  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
-  if (!sync) return sync.error();
-  if (!sync->legacy) {
-    if (at.offset < sync->offset)
-      return Decision::deny(DenyReason::LogTampered,
-                            log_path + " ends at byte " + std::to_string(at.offset) + ", before byte " +
-                                std::to_string(sync->offset) +
-                                " that the use store records as durable: the log was truncated",
-                            "file", log_path);
-    Stmt get(db_, "SELECT last_seq FROM uses WHERE digest = ?1");
-    Stmt add(db_, "UPDATE uses SET spent = spent + 1, last_seq = ?2 WHERE digest = ?1");
-    Stmt create(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?3, ?4, ?2)");
-    if (!get.ok() || !add.ok() || !create.ok()) return fail("cannot prepare reconciliation");
-    Decision err = Decision::allow();
-    // Counts one authorized receipt of D unless D's row already covers it
-    // (per digest, reservations commit in seq order: lib/run_record.h).
-    auto count = [&](const ScannedReceipt& r) {
-      if (!err || r.decision != ReceiptKind::Authorized) return;
-      if (!valid_digest(r.artifact_digest)) {
-        err = Decision::deny(DenyReason::LogTampered,
-                             log_path + ": authorized receipt seq " + std::to_string(r.seq) +
-                                 " names no valid artifact digest; run gx log verify",
-                             "file", log_path);
-        return;
-      }
-      sqlite3_bind_text(get.get(), 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
-      int rc = get.step();
-      const bool found = rc == SQLITE_ROW;
-      const uint64_t last = found ? static_cast<uint64_t>(sqlite3_column_int64(get.get(), 0)) : 0;
-      sqlite3_reset(get.get());
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        err = fail("cannot look up artifact");
-        return;
-      }
-      if (found && r.seq <= last) return;
-      sqlite3_stmt* w = found ? add.get() : create.get();
-      sqlite3_bind_text(w, 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(w, 2, static_cast<int64_t>(r.seq));
-      if (!found) {
-        sqlite3_bind_int64(w, 3, kUnknownMaxUses);
-        sqlite3_bind_int64(w, 4, kUnknownNotAfter);
-      }
-      if (sqlite3_step(w) != SQLITE_DONE) err = fail("cannot record a use found in the log");
-      sqlite3_reset(w);
-    };
-    auto end = scan_receipts(at.fd, log_path, sync->offset, at.offset, sync->synced, count);
-    if (!end) return end.error();
-    if (!err) return err;
-    // The scan must end where the appender found the log's end; else the
-    // store's position is not in this log.
-    if (end->seq != at.seq - 1 || end->hash != at.prev)
-      return Decision::deny(DenyReason::LogTampered,
-                            log_path + " at byte " + std::to_string(sync->offset) +
-                                ": does not continue the receipt the use store records as synced (seq " +
-                                std::to_string(sync->synced.seq) + "): the log was rewritten; run gx log verify",
-                            "file", log_path);
-  }
-  Stmt up(db_, "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
-               "WHERE id = 1");
-  if (!up.ok()) return fail("cannot prepare log_sync update");
-  const std::string boot = boot_id();
-  sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(at.offset));
-  sqlite3_bind_int64(up.get(), 3, static_cast<int64_t>(at.seq - 1));
-  sqlite3_bind_text(up.get(), 4, at.prev.c_str(), -1, SQLITE_STATIC);
-  if (up.step() != SQLITE_DONE) return fail("cannot record the reconciliation");
-  return Decision::allow();
-}
 
 Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
   return reserve_impl(artifact_digest, max_uses, not_after, nullptr);
@@ -568,26 +291,6 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   return UseReservation{artifact_digest, spent + 1, limit};
 }
 
-Decision UseStore::note_log_durable(const AppendedReceipt& appended) {
-  if (!sync_due_) return Decision::allow();
-  sync_due_ = false;
-  // synchronous=FULL: synced. It claims nothing that fails in any state of
-  // the store that contains it: every reservation for a receipt up to
-  // appended.line committed before that receipt was written (under the log
-  // lock), hence before this commit; the log is durable through
-  // appended.end (our caller synced it).
-  Transaction tx(db_);
-  if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
-  Stmt up(db_, "UPDATE log_sync SET synced_offset = ?1, synced_seq = ?2, synced_hash = ?3 "
-               "WHERE id = 1 AND synced_seq < ?2 AND legacy = 0");
-  if (!up.ok()) return fail("cannot prepare log_sync update");
-  sqlite3_bind_int64(up.get(), 1, static_cast<int64_t>(appended.end));
-  sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(appended.line));
-  sqlite3_bind_text(up.get(), 3, appended.hash.c_str(), -1, SQLITE_STATIC);
-  if (up.step() != SQLITE_DONE) return fail("cannot record the synced position");
-  if (tx.commit() != SQLITE_OK) return fail("cannot commit the synced position");
-  return Decision::allow();
-}
 
 Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_digest) {
   Stmt select(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");

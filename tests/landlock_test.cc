@@ -23,34 +23,17 @@
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 #include "tests/helpers/probe_harness.h"
+#include "tests/landlock_fixture.h"
 
 using namespace gx;
 using gx::test::run_probe;
+using gx::test::TempTree;
 
 namespace {
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
-
-struct TempTree {
-  std::string root;
-  std::string granted, denied, wdir;
-  TempTree() {
-    char tmpl[] = "/tmp/gx-ll-XXXXXX";
-    root = mkdtemp(tmpl);
-    granted = root + "/granted";
-    denied = root + "/denied";
-    wdir = root + "/wdir";
-    for (const auto& d : {granted, denied, wdir}) mkdir(d.c_str(), 0755);
-    for (const auto& d : {granted, denied, wdir})
-      REQUIRE(fs::write_file_atomic(d + "/f", "content", 0644, fs::Overwrite::Yes));
-  }
-  ~TempTree() {
-    std::error_code ec;
-    std::filesystem::remove_all(root, ec);
-  }
-};
 
 SandboxPolicy base_policy(const TempTree& t) {
   SandboxPolicy p;
@@ -204,71 +187,6 @@ TEST_CASE("ruleset_attr_size follows the ABI") {
   CHECK(ll::ruleset_attr_size(7) == 24);
 }
 
-TEST_CASE("check_protected: no write grant may reach gx's own files") {
-  TempTree t;
-  std::string home = t.root + "/home";
-  std::string state = home + "/.local/state/gx";  // does not exist yet
-  std::string keys = home + "/.config/gx/keys";
-  REQUIRE(fs::make_dirs(home + "/work", 0755));
-  ProtectedPaths prot{{state, "/var/lib/gx"}, {keys}};
-
-  auto denied_field = [&](SandboxPolicy p) {
-    auto d = check_protected(p, prot);
-    return d.allowed() ? std::string("allowed") : d.field;
-  };
-  SandboxPolicy p;
-  // Containing a protected path: expanded by prepare_ruleset, not refused.
-  p.write = {"/"};
-  CHECK(denied_field(p) == "allowed");
-  p.write = {t.granted, home};
-  CHECK(denied_field(p) == "allowed");
-  p.write = {t.granted, state + "/sub"};  // inside
-  CHECK(denied_field(p) == "sandbox.write[1]");
-  CHECK(check_protected(p, prot).reason == DenyReason::PolicyMismatch);
-  p.write = {state};  // equal
-  CHECK(denied_field(p) == "sandbox.write[0]");
-  p.write = {home + "/work", home + "/.local/stat"};  // siblings, common prefix
-  CHECK(denied_field(p) == "allowed");
-
-  // A symlink into the state is the same grant.
-  std::string link = t.root + "/link";
-  REQUIRE(symlink(home.c_str(), link.c_str()) == 0);
-  p.write = {link + "/.local/state/gx"};
-  CHECK(denied_field(p) == "sandbox.write[0]");
-  p.write = {link + "/work/../.local/state/gx/x"};
-  CHECK(denied_field(p) == "sandbox.write[0]");
-
-  // Reading the state is fine; reading inside the keys is not; an exec
-  // grant containing the keys is refused (exec grants are not expanded).
-  p.write = {};
-  p.read = {home};
-  CHECK(denied_field(p) == "allowed");
-  p.read = {keys + "/a.key"};
-  CHECK(denied_field(p) == "sandbox.read[0]");
-  p.read = {home + "/work", state};
-  p.exec = {home + "/.config"};
-  CHECK(denied_field(p) == "sandbox.exec[0]");
-  p.exec = {};
-  CHECK(denied_field(p) == "allowed");
-}
-
-TEST_CASE("expansion_excludes: what a wide grant is expanded around") {
-  TempTree t;
-  std::string state = t.root + "/state";
-  REQUIRE(fs::make_dirs(state, 0700));
-  std::string exe = t.granted + "/f";  // an existing file in no_write: "the gx binary"
-  ProtectedPaths prot{{state, exe}, {state + "/receipt.key", t.root + "/keys/k"}};
-  std::string root = fs::canonical(t.root);
-  // Nested paths collapse to the outer one; a write grant avoids the file too.
-  CHECK(expansion_excludes(root, true, prot) ==
-        std::vector<std::string>{root + "/granted/f", root + "/keys/k", root + "/state"});
-  // Reading gx's executable is harmless: no expansion around it.
-  CHECK(expansion_excludes(root, false, prot) == std::vector<std::string>{root + "/keys/k", root + "/state"});
-  // Equal to a protected path: nothing strictly inside but the key.
-  CHECK(expansion_excludes(root + "/state", false, prot) == std::vector<std::string>{root + "/state/receipt.key"});
-  CHECK(expansion_excludes(root + "/denied", true, prot).empty());
-}
-
 TEST_CASE("confined child: a grant containing gx's files is expanded around them") {
   if (kernel_abi_or_skip(3) < 3) return;
   TempTree t;
@@ -316,15 +234,6 @@ TEST_CASE("confined child: a grant containing gx's files is expanded around them
   CHECK_FALSE(fs::exists(home + "/new-in-expanded-dir"));
   CHECK(fs::read_file(state + "/uses.db", 100).take() == "content");
   CHECK(fs::read_file(cfg + "/trust.toml", 100).take() == "content");
-}
-
-TEST_CASE("canonical_or_planned resolves the existing prefix") {
-  TempTree t;
-  std::string link = t.root + "/l";
-  REQUIRE(symlink(t.granted.c_str(), link.c_str()) == 0);
-  CHECK(canonical_or_planned(link + "/a/b") == fs::canonical(t.granted) + "/a/b");
-  CHECK(canonical_or_planned(link) == fs::canonical(t.granted));
-  CHECK(canonical_or_planned("/nonexistent-gx/x") == "/nonexistent-gx/x");
 }
 
 

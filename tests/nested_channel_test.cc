@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/broker_transport.h"
 #include "lib/fd_passing.h"
 #include "tests/test_util.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Attack: an unprivileged caller mounts a tmpfs over a directory inside an exec-granted tree in its own user + mount namespace, puts any program there and hands the broker an fd to it as stdin; the command execs /proc/self/fd/0 and Landlock, walking up the caller's mount to /usr/lib, allows it.
 # Fixed: check_stdio refuses a regular file on a mount that neither the broker's mount namespace
-# nor the initial one has (lib/broker.cc check_file_mount).
+# nor the initial one has (lib/broker_stdio.cc check_file_mount).
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../cli/lib/common.bash"
 source "$HERE/../cli/lib/run_env.bash"

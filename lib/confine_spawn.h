@@ -1,0 +1,86 @@
+// The parent's side of the child sequence (lib/confine.h): forking into
+// confine_and_exec, reading whether the program started (and why not), and
+// hardening gx itself before it forks. Everything here runs in gx, may
+// allocate and reports with a Decision.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/decision.h"
+
+namespace gx {
+
+// lib/confine.h
+enum class ConfineStep : int32_t;
+struct ConfineFailure;
+struct ChildPlan;
+
+std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_self", ...
+
+// "sandbox-unavailable: landlock_restrict_self failed: EPERM (...)"; chdir
+// and exec failures are io-error (the sandbox was fine, running was not).
+Decision confine_failure_decision(const ConfineFailure& f);
+
+// What spawn_confined hands back besides the pid.
+struct SpawnInfo {
+  // With plan.notify_filter: the guard's listener, owned by the caller from
+  // now on (give it to an ExecGuard). -1 otherwise.
+  int exec_listener = -1;
+  // Execs the guard refused while spawn_confined still held the listener:
+  // the program may exec again before gx has seen its first exec complete.
+  // Add these to ExecGuard::stop()'s count.
+  uint64_t exec_refused = 0;
+  // When the program did not start: the reaped child's wait status, or -1
+  // when the child reported a failed step (it then _exit(127)s).
+  int wait_status = -1;
+  pid_t pid = -1;  // the child's pid, also when it did not start
+};
+
+// Parent side: creates the error channel, forks, runs confine_and_exec in
+// the child and waits until the child has exec'd or failed. On success
+// returns the child's pid; the caller waits for it. On failure the child
+// has been reaped and the Decision says why the program NEVER STARTED:
+//   * a ConfineFailure arrived (the step and errno);
+//   * the channel closed without one, and the child never exec'd — it died
+//     before its exec completed, e.g. killed by seccomp (SIGSYS) at
+//     execveat. "Exec'd" is read from the kernel, not the child: the
+//     PF_FORKNOEXEC flag in /proc/<pid>/stat is set by fork and cleared only
+//     by a successful exec, and is read before the child is reaped (its pid
+//     cannot be reused). Without /proc the run counts as started.
+// With plan.notify_filter (the exec guard) it also answers the guard's first notification
+// (exec_guard_answer, allow = true).
+Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr);
+
+// Reads PF_FORKNOEXEC of `pid` (alive or zombie, not yet reaped): 1 when it
+// never exec'd, 0 when it did, -errno when /proc/<pid>/stat is unreadable.
+int never_execed(pid_t pid);
+
+// Parent-side hardening, before fork: PR_SET_DUMPABLE 0, so a same-uid
+// child can neither ptrace gx nor open /proc/<gx>/mem, environ, fd/*; and
+// gx's original environment strings are zeroed (copies kept on the heap),
+// because a ROOT child with /proc readable can still read
+// /proc/<gx>/environ (docs/sandbox.md).
+// (exec resets dumpable for the child itself; the child gets no benefit.)
+// Safe to call repeatedly: the environment is moved once per process.
+Decision harden_supervisor();
+
+// NULL-terminated char* array over owned strings, for ChildPlan argv/envp.
+class CStringArray {
+ public:
+  explicit CStringArray(std::vector<std::string> items);
+  CStringArray(const CStringArray&) = delete;
+  CStringArray& operator=(const CStringArray&) = delete;
+  char* const* data() const { return ptrs_.data(); }
+  size_t size() const { return items_.size(); }
+
+ private:
+  std::vector<std::string> items_;
+  std::vector<char*> ptrs_;
+};
+
+}  // namespace gx

@@ -1,0 +1,161 @@
+#include "lib/landlock_paths.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "lib/fsutil.h"
+
+namespace gx {
+namespace landlock_paths {
+
+bool listed(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// gx's own paths, each resolved once per check (canonical_or_planned) rather
+// than once per grant it is compared with: issue #14 counted ~400 readlink
+// calls per run from re-resolving the same few paths.
+ProtectedPaths resolve_protected(const ProtectedPaths& protect) {
+  ProtectedPaths out;
+  for (const auto& p : protect.no_write) out.no_write.push_back(canonical_or_planned(p));
+  for (const auto& p : protect.no_access) out.no_access.push_back(canonical_or_planned(p));
+  return out;
+}
+
+namespace {
+
+// Denies when `granted` (canonical) reaches any of `protect` (resolved by
+// resolve_protected): equal or inside always; containing it only when
+// `containing` (no expansion).
+Decision check_list(const std::string& granted, const std::vector<std::string>& protect,
+                    const std::string& field, const std::string& as_written, const char* why, bool containing) {
+  for (const auto& cp : protect) {
+    if (cp.empty()) continue;
+    if (fs::path_within(granted, cp) || (containing && fs::path_within(cp, granted)))
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            std::string("sandbox grant ") + as_written + " (" + granted +
+                                ") reaches " + why + " " + cp,
+                            field, as_written);
+  }
+  return Decision::allow();
+}
+
+bool overlaps(const std::string& a, const std::string& b) {
+  return fs::path_within(a, b) || fs::path_within(b, a);
+}
+
+}  // namespace
+
+// Read and write grants that contain protected paths are expanded (see
+// landlock.h); exec grants are narrow by nature and are still refused.
+Decision check_one(const std::string& canonical, const std::string& as_written,
+                   const std::string& field, bool is_write, bool is_exec, const ProtectedPaths& protect) {
+  if (is_write) {
+    auto d = check_list(canonical, protect.no_write, field, as_written, "gx's protected path", false);
+    if (!d) return d;
+  }
+  return check_list(canonical, protect.no_access, field, as_written, "gx's secret path", is_exec);
+}
+
+// Execute is never granted where the child can write (it would write a
+// program and run it), unless the artifact names that exec path in
+// exec_writable. The implicit grants (ELF loader, script interpreter) have
+// no opt-in: a writable loader is refused outright.
+Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec) {
+  auto check = [&](const std::string& path, const std::string& field, bool may_opt_in) -> Decision {
+    std::string ce = canonical_or_planned(path);
+    if (may_opt_in && (listed(policy.exec_writable, path) ||
+                       std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
+                                   [&](const std::string& w) { return canonical_or_planned(w) == ce; })))
+      return Decision::allow();
+    for (size_t j = 0; j < policy.write.size(); ++j) {
+      std::string cw = canonical_or_planned(policy.write[j]);
+      if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            "execute grant " + path + " overlaps write grant " + policy.write[j] +
+                                " (sandbox.write[" + std::to_string(j) + "]): the child could write a program "
+                                "and run it" + (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
+                            field, path);
+    }
+    return Decision::allow();
+  };
+  for (size_t i = 0; i < policy.exec.size(); ++i)
+    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
+  for (size_t i = 0; i < implicit_exec.size(); ++i)
+    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
+  for (size_t i = 0; i < policy.exec_writable.size(); ++i)
+    if (!listed(policy.exec, policy.exec_writable[i]))
+      return Decision::deny(DenyReason::InvalidValue, "exec_writable names a path that is not in exec",
+                            "sandbox.exec_writable[" + std::to_string(i) + "]", policy.exec_writable[i]);
+  return Decision::allow();
+}
+
+// check_protected over already resolved protected paths.
+Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+  const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
+                            {&policy.write, "sandbox.write", Kind::Write},
+                            {&policy.exec, "sandbox.exec", Kind::Exec}};
+  for (const auto& l : lists) {
+    for (size_t i = 0; i < l.paths->size(); ++i) {
+      const auto& p = (*l.paths)[i];
+      auto d = check_one(canonical_or_planned(p), p,
+                         std::string(l.field) + "[" + std::to_string(i) + "]",
+                         l.kind == Kind::Write, l.kind == Kind::Exec, protect);
+      if (!d) return d;
+    }
+  }
+  return Decision::allow();
+}
+
+// expansion_excludes over already resolved protected paths.
+std::vector<std::string> expansion_excludes_resolved(const std::string& grant, bool is_write,
+                                                     const ProtectedPaths& protect) {
+  std::vector<std::string> out;
+  auto consider = [&](const std::string& cp, bool skip_files) {
+    if (cp.empty() || cp == grant || !fs::path_within(cp, grant)) return;
+    struct stat st {};
+    // Reading gx's executable grants nothing: no need to expand around it.
+    if (skip_files && stat(cp.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return;
+    if (std::find(out.begin(), out.end(), cp) == out.end()) out.push_back(cp);
+  };
+  for (const auto& p : protect.no_access) consider(p, false);
+  for (const auto& p : protect.no_write) consider(p, !is_write);
+  // A path inside another excluded path is already out of reach.
+  std::vector<std::string> outer;
+  for (const auto& p : out)
+    if (std::none_of(out.begin(), out.end(), [&](const std::string& q) { return q != p && fs::path_within(p, q); }))
+      outer.push_back(p);
+  std::sort(outer.begin(), outer.end());
+  return outer;
+}
+
+}  // namespace landlock_paths
+
+std::string canonical_or_planned(const std::string& path) {
+  std::string abs = fs::absolute(path);
+  std::string head = abs;
+  std::string tail;
+  while (true) {
+    std::string c = fs::canonical(head);
+    if (!c.empty()) {
+      if (tail.empty()) return c;
+      return c == "/" ? "/" + tail : c + "/" + tail;
+    }
+    if (head == "/" || head.empty()) return abs;
+    auto pos = head.find_last_of('/');
+    std::string last = head.substr(pos + 1);
+    tail = tail.empty() ? last : last + "/" + tail;
+    head = pos == 0 ? "/" : head.substr(0, pos);
+  }
+}
+
+Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+  return landlock_paths::check_protected_resolved(policy, landlock_paths::resolve_protected(protect));
+}
+
+std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect) {
+  return landlock_paths::expansion_excludes_resolved(grant, is_write, landlock_paths::resolve_protected(protect));
+}
+
+}  // namespace gx

@@ -1,0 +1,112 @@
+// The receipt log's files on disk (lib/receipt_log.h describes them): their
+// names, the receipts.head format, reading the log's tail backwards, reading
+// it line by line, and a consistent snapshot of log and head for readers.
+// Shared by the appender (receipt_log), the verifier (receipt_verify) and the
+// readers (receipt_scan); not an interface for anything else.
+//
+// Every function takes a descriptor or an fs::OpenDir opened by the caller
+// (never a path: the state directory is resolved once) and reports I/O
+// failures as LogUnavailable (appending) or IoError (readers), as documented
+// per function.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/decision.h"
+#include "lib/fsutil.h"
+#include "lib/receipt.h"
+
+namespace gx {
+
+inline constexpr std::string_view kReceiptLogFile = "receipts.log";
+inline constexpr std::string_view kReceiptHeadFile = "receipts.head";
+inline constexpr std::string_view kReceiptTornFile = "receipts.torn";
+inline constexpr int kReceiptHeadVersion = 1;
+
+namespace receipt_file {
+
+// LogUnavailable "<what>: <errno text>".
+Decision unavailable(const std::string& what, int err);
+// flock(2) (EINTR retried); LogUnavailable when it fails.
+Decision lock(int fd, int how);
+// write(2) until all of `data` is written; LogUnavailable on an error.
+Decision write_all(int fd, std::string_view data);
+// pread(2) of exactly `len` bytes at `at`; false on an error or EOF first.
+bool pread_all(int fd, char* buf, size_t len, off_t at);
+
+// The end of the log as an appender needs it.
+struct LogTail {
+  off_t complete_end = 0;  // offset just past the last "\n"
+  std::string last_line;   // last complete line without "\n" (empty: no records)
+  off_t torn_offset = 0;   // bytes [torn_offset, size) lack a final "\n"
+  std::string torn;
+};
+// Reads backwards from `size` (never the whole log): O(1) in the log's size.
+// LogTampered when no complete line ends within kReceiptMaxLineBytes + 1
+// bytes of the end; LogUnavailable on a read error.
+Result<LogTail> read_tail(int fd, off_t size);
+
+// receipts.head: {"version","count","hash","offset"} of the last durable
+// append (a hint and a tripwire, never trusted alone).
+struct Head {
+  int version = kReceiptHeadVersion;  // 0: the unversioned head of earlier gx (read, never written)
+  uint64_t count = 0;
+  std::string hash = std::string(kGenesisHash);
+  uint64_t offset = 0;
+};
+// Strict: every field, no other, a known version (or none: version 0).
+// Malformed "receipts.head ..." otherwise.
+Result<Head> parse_head(std::string_view text);
+
+// What a reader found at receipts.head.
+struct HeadRead {
+  bool exists = false;
+  std::optional<Head> head;  // set when exists and valid
+  std::string problem;       // set when exists and not valid (symlink, FIFO, garbled, ...)
+};
+HeadRead read_head(const fs::OpenDir& dir);
+
+// The head's bytes as written: canonical JSON padded to a fixed size.
+std::string head_text(const Head& h);
+// Rewrites the head in place at `fd` (without fsync; see the .cc).
+Decision write_head(int fd, const Head& h);
+
+// Streams a file line by line with bounded memory.
+class LineReader {
+ public:
+  explicit LineReader(int fd, off_t limit) : fd_(fd), remaining_(limit) {}
+  // false at EOF. `terminated` says whether the line ended in "\n";
+  // `too_long` whether it was cut at kReceiptMaxLineBytes.
+  bool next(std::string& line, bool& terminated, bool& too_long);
+  bool failed() const { return failed_; }
+
+ private:
+  bool fill();
+  int fd_;
+  off_t remaining_;
+  std::string buf_;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+// Opens the log read-only and returns its size under a shared lock: the
+// bytes before that size are complete lines (appenders write whole lines
+// under the exclusive lock) or a torn tail from a crash. The lock is not held
+// while reading, so a long verify never blocks `gx run`.
+struct Snapshot {
+  int fd = -1;    // -1: there is no receipts.log; else the caller owns it
+  off_t size = 0;
+  HeadRead head;  // read under the same lock: consistent with size
+};
+Result<Snapshot> snapshot(const fs::OpenDir& dir);
+
+// Whether `name` exists in `dir` (a link counts; it is not followed).
+bool exists_in(const fs::OpenDir& dir, std::string_view name);
+
+}  // namespace receipt_file
+}  // namespace gx

@@ -1,0 +1,123 @@
+#include "lib/receipt_scan.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/receipt_log_file.h"
+
+namespace gx {
+
+using nlohmann::json;
+using receipt_file::LineReader;
+using receipt_file::pread_all;
+using receipt_file::read_tail;
+using receipt_file::snapshot;
+
+using Fd = fs::UniqueFd;
+
+Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, uint64_t to, const ScanEnd& after,
+                              const std::function<void(const ScannedReceipt&)>& each) {
+  ScanEnd at = after;
+  uint64_t pos = from;
+  auto bad = [&](const std::string& why) {
+    return Decision::deny(DenyReason::LogTampered,
+                          path + " at byte " + std::to_string(pos) + " (seq " + std::to_string(at.seq + 1) + "): " + why +
+                              "; run gx log verify",
+                          "file", path);
+  };
+  std::string buf, line;
+  constexpr size_t kChunk = 256 * 1024;
+  uint64_t buf_at = from;  // file offset of buf[0]
+  size_t used = 0;         // bytes of buf consumed
+  while (pos < to) {
+    // The next line: [pos, newline).
+    size_t nl = buf.find('\n', used);
+    while (nl == std::string::npos) {
+      if (buf_at + buf.size() >= to) return bad("incomplete line before byte " + std::to_string(to));
+      buf.erase(0, used);
+      buf_at += used;
+      used = 0;
+      if (buf.size() > kReceiptMaxLineBytes) return bad("line longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes");
+      size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, to - buf_at - buf.size()));
+      size_t old = buf.size();
+      buf.resize(old + want);
+      if (!pread_all(fd, buf.data() + old, want, static_cast<off_t>(buf_at + old)))
+        return Decision::deny(DenyReason::LogUnavailable, "cannot read " + path + ": " + fs::errno_text(errno));
+      nl = buf.find('\n', old);
+    }
+    line.assign(buf, used, nl - used);
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) return bad("not valid JSON");
+    if (canonical_dump(j) != line) return bad("not in canonical form");
+    auto rec = Receipt::from_json(j);
+    if (!rec) return bad("not a valid receipt: " + rec.error().explain());
+    if (rec->seq != at.seq + 1) return bad("sequence number " + std::to_string(rec->seq));
+    if (rec->prev != at.hash) return bad("hash link to the previous receipt is broken");
+    at.seq = rec->seq;
+    at.hash = receipt_leaf_hash(line);
+    each(ScannedReceipt{rec->seq, rec->decision, rec->artifact_digest});
+    used = nl + 1;
+    pos = buf_at + used;
+  }
+  return at;
+}
+
+Result<ScanEnd> scan_receipt_log(const fs::OpenDir& state, uint64_t from, const ScanEnd& after,
+                                 const std::function<void(const ScannedReceipt&)>& each) {
+  const std::string log_path = state.path + "/" + std::string(kReceiptLogFile);
+  auto snap = snapshot(state);
+  if (!snap) return snap.error();
+  Fd fd(snap->fd);
+  off_t end = 0;
+  if (snap->fd >= 0) {
+    auto tail = read_tail(fd.get(), snap->size);
+    if (!tail) return tail.error();
+    end = tail->complete_end;
+  }
+  if (static_cast<uint64_t>(end) < from)
+    return Decision::deny(DenyReason::LogTampered,
+                          log_path + " ends at byte " + std::to_string(end) + ", before byte " + std::to_string(from) +
+                              " that the use store records as durable: the log was truncated",
+                          "file", log_path);
+  return scan_receipts(fd.get(), log_path, from, static_cast<uint64_t>(end), after, each);
+}
+
+Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const ReceiptFilter& filter) {
+  auto dir = fs::open_dir_readonly(state_dir);
+  if (!dir) return dir.error();
+  const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
+  auto snap = snapshot(*dir);
+  if (!snap) return snap.error();
+  Fd fd(snap->fd);
+  ReceiptListing out;
+  std::deque<Receipt> kept;
+  LineReader reader(fd.get(), snap->size);
+  std::string line;
+  bool terminated = false, too_long = false;
+  while (reader.next(line, terminated, too_long)) {
+    json j = too_long || !terminated ? json(nullptr) : json::parse(line, nullptr, false);
+    auto rec = j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
+    if (!rec) {
+      ++out.unreadable_lines;
+      continue;
+    }
+    if (filter.denied_only && rec->decision != ReceiptKind::Denied) continue;
+    if (!filter.artifact.empty() && rec->artifact_id.rfind(filter.artifact, 0) != 0 &&
+        rec->artifact_digest.rfind(filter.artifact, 0) != 0)
+      continue;
+    if (filter.since_us) {
+      auto t = parse_receipt_time(rec->time);
+      if (!t || *t < *filter.since_us) continue;
+    }
+    kept.push_back(rec.take());
+    if (filter.tail > 0 && kept.size() > filter.tail) kept.pop_front();
+  }
+  if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
+  out.receipts.assign(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  return out;
+}
+
+}  // namespace gx

@@ -1,0 +1,368 @@
+#include "lib/receipt_verify.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/fsutil.h"
+#include "lib/receipt_key.h"
+#include "lib/receipt_log_file.h"
+
+namespace gx {
+namespace {
+
+using nlohmann::json;
+using receipt_file::exists_in;
+using receipt_file::HeadRead;
+using receipt_file::LineReader;
+using receipt_file::snapshot;
+
+using Fd = fs::UniqueFd;
+
+// Index of the first job whose signature does not verify (jobs.size() when
+// all do). Uses every core: ECDSA verification is what verify spends its time
+// on. Falls back to this thread alone if threads cannot be started.
+// Runs f(0..count-1) on up to 8 threads (this one included); falls back to
+// this thread alone if threads cannot be started.
+template <class F>
+void parallel_for(size_t count, F f) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < count;) f(i);
+  };
+  std::vector<std::thread> helpers;
+  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  try {
+    for (unsigned t = 1; t < cores && count > 1; ++t) helpers.emplace_back(work);
+  } catch (const std::system_error&) {
+    // fewer helpers; `work` below still covers every index
+  }
+  work();
+  for (auto& h : helpers) h.join();
+}
+
+template <class Job>
+size_t first_bad_signature(const crypto::PublicKey& key, const std::vector<Job>& jobs) {
+  std::vector<char> ok(jobs.size(), 0);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < jobs.size();)
+      ok[i] = key.verify(crypto::kReceiptType, jobs[i].body, jobs[i].sig) ? 1 : 0;
+  };
+  std::vector<std::thread> helpers;
+  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  try {
+    for (unsigned t = 1; t < cores && jobs.size() > 1; ++t) helpers.emplace_back(work);
+  } catch (const std::system_error&) {
+    // fewer helpers; `work` below still covers every job
+  }
+  work();
+  for (auto& h : helpers) h.join();
+  for (size_t i = 0; i < jobs.size(); ++i)
+    if (!ok[i]) return i;
+  return jobs.size();
+}
+
+// Incremental verification: the receipt with seq == count, found by binary
+// search over byte offsets (seq grows by one per line in an intact log; a
+// log where it does not cannot yield a line whose hash is the checkpoint's).
+// Returns the offset just past that line's "\n" and the line, or nullopt.
+struct FoundLine {
+  off_t end = 0;
+  std::string line;
+};
+std::optional<FoundLine> find_receipt_line(int fd, off_t size, uint64_t count) {
+  // The first complete line starting at or after `off`.
+  auto line_from = [&](off_t off) -> std::optional<std::pair<off_t, std::string>> {
+    off_t start = off;
+    if (off > 0) {  // skip to just after the first "\n" at or after off - 1
+      off_t p = off - 1;
+      for (;;) {
+        char chunk[4096];
+        ssize_t n = pread(fd, chunk, sizeof chunk, p);
+        if (n <= 0) return std::nullopt;
+        const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
+        if (nl) {
+          start = p + (nl - chunk) + 1;
+          break;
+        }
+        p += n;
+      }
+    }
+    std::string line;
+    for (off_t p = start;;) {
+      char chunk[8192];
+      ssize_t n = pread(fd, chunk, sizeof chunk, p);
+      if (n <= 0) return std::nullopt;  // no complete line
+      const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
+      line.append(chunk, nl ? static_cast<size_t>(nl - chunk) : static_cast<size_t>(n));
+      if (line.size() > kReceiptMaxLineBytes) return std::nullopt;
+      if (nl) return std::make_pair(start, std::move(line));
+      p += n;
+    }
+  };
+  off_t lo = 0, hi = size;
+  while (lo < hi) {
+    off_t mid = lo + (hi - lo) / 2;
+    auto l = line_from(mid);
+    if (!l) {
+      hi = mid;
+      continue;
+    }
+    json j = json::parse(l->second, nullptr, false);
+    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned()) return std::nullopt;
+    uint64_t seq = j["seq"].get<uint64_t>();
+    off_t end = l->first + static_cast<off_t>(l->second.size()) + 1;
+    if (seq == count) return FoundLine{end, std::move(l->second)};
+    if (seq < count) lo = end;
+    else hi = mid;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Decision VerifyReport::decision() const {
+  if (intact) return Decision::allow();
+  return Decision::deny(DenyReason::LogTampered, "line " + std::to_string(bad_line) + ": " + problem);
+}
+
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint) {
+  LogVerifyOptions all;
+  all.all_signatures = true;
+  return verify_receipt_log(state_dir, key, checkpoint, all);
+}
+
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint, const LogVerifyOptions& mode) {
+  if (mode.incremental && !checkpoint)
+    return Decision::deny(DenyReason::Usage, "incremental verification starts from a checkpoint", "checkpoint");
+  if (checkpoint && !checkpoint->signature_valid(key))
+    return Decision::deny(DenyReason::InvalidSignature, "the checkpoint's signature does not verify with the receipt key",
+                          "checkpoint");
+  auto dir = fs::open_dir_readonly(state_dir);
+  if (!dir) return dir.error();
+  const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
+  auto snap = snapshot(*dir);
+  if (!snap) return snap.error();
+  Fd fd(snap->fd);
+
+  VerifyReport rep;
+  const std::string key_id = key.key_id();
+  auto fail = [&](uint64_t line, std::string why) {
+    rep.bad_line = line;
+    rep.problem = std::move(why);
+    return rep;
+  };
+  // Cheap checks run line by line; signatures (the cost) are checked in
+  // batches on all cores. A batch ends at the first cheap failure, so the
+  // report still names the first bad line in log order.
+  struct SigJob {
+    uint64_t line;
+    std::string body, sig, hash;
+    bool at_checkpoint;
+  };
+  struct Failure {
+    uint64_t line;
+    std::string why;
+    bool torn;
+  };
+  std::vector<SigJob> jobs;
+  std::optional<Failure> pending;
+  uint64_t n = 0;
+  std::string chain_head(kGenesisHash);
+  uint64_t last_line = 0;   // chain mode: the last receipt read, whose signature is checked at the end
+  std::string last_text;    // its line
+  off_t read_limit = snap->size;
+  if (mode.incremental && snap->fd >= 0 && checkpoint->count > 0) {
+    auto found = find_receipt_line(fd.get(), snap->size, checkpoint->count);
+    if (!found)
+      return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) + " (the checkpoint of " +
+                                         checkpoint->time + " covers it: the log was truncated or rewritten)");
+    if (receipt_leaf_hash(found->line) != checkpoint->head)
+      return fail(checkpoint->count, "differs from the checkpoint of " + checkpoint->time +
+                                         " (the log was rewritten at or before this line)");
+    if (lseek(fd.get(), found->end, SEEK_SET) != found->end)
+      return Decision::deny(DenyReason::IoError, "cannot seek in " + log_path);
+    n = checkpoint->count;
+    chain_head = checkpoint->head;
+    rep.records = n;
+    rep.head = chain_head;
+    rep.first_checked = n + 1;
+    rep.checkpoint_matched = true;
+    read_limit = snap->size - found->end;
+  }
+  constexpr size_t kBatch = 512;
+
+  // Applies a batch; returns a failure to report, if any.
+  auto flush = [&]() -> std::optional<Failure> {
+    size_t bad = jobs.size();
+    if (mode.all_signatures) {
+      bad = first_bad_signature(key, jobs);
+      rep.signatures_checked += bad < jobs.size() ? bad + 1 : jobs.size();
+    } else if (!jobs.empty()) {
+      last_line = jobs.back().line;
+    }
+    for (size_t i = 0; i < bad; ++i) {
+      rep.records = jobs[i].line;
+      rep.head = jobs[i].hash;
+      if (jobs[i].at_checkpoint) rep.checkpoint_matched = true;
+    }
+    std::optional<Failure> out;
+    if (bad < jobs.size()) out = Failure{jobs[bad].line, "signature does not verify", false};
+    else out = pending;
+    jobs.clear();
+    return out;
+  };
+
+  LineReader reader(fd.get(), read_limit);
+  // Each batch of lines: the checks that need only the line itself (JSON,
+  // canonical form, receipt schema, signature encoding, leaf hash) run on
+  // all cores; then, in log order, the ones that link lines (seq, prev,
+  // key, checkpoint). The first failure in log order is still the one
+  // reported, with the same reason as a line-by-line pass.
+  struct Line {
+    std::string text;
+    bool terminated = false, too_long = false;
+    std::optional<std::string> why;  // line-local failure
+    bool torn = false;
+    Receipt rec;
+    std::string sig, body, hash;
+    bool sig_ok = false;
+  };
+  std::vector<Line> batch;
+  bool eof = false;
+  while (!pending && !eof) {
+    batch.clear();
+    while (batch.size() < kBatch) {
+      Line l;
+      if (!reader.next(l.text, l.terminated, l.too_long)) {
+        eof = true;
+        break;
+      }
+      bool last = l.too_long || !l.terminated;
+      batch.push_back(std::move(l));
+      if (last) break;  // a failure anyway: nothing after it is read
+    }
+    parallel_for(batch.size(), [&](size_t i) {
+      Line& l = batch[i];
+      if (l.too_long) {
+        l.why = "longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes";
+        return;
+      }
+      if (!l.terminated) {
+        l.why = "incomplete final record of " + std::to_string(l.text.size()) +
+                " bytes (torn write; the next append moves it to " + std::string(kReceiptTornFile) + ")";
+        l.torn = true;
+        return;
+      }
+      json j = json::parse(l.text, nullptr, false);
+      if (j.is_discarded()) {
+        l.why = "not valid JSON";
+        return;
+      }
+      if (canonical_dump(j) != l.text) {
+        l.why = "not in canonical form (bytes were changed)";
+        return;
+      }
+      auto rec = Receipt::from_json(j);
+      if (!rec) {
+        l.why = "not a valid receipt: " + rec.error().explain();
+        return;
+      }
+      l.rec = rec.take();
+      auto sig = crypto::base64_decode(l.rec.sig);
+      l.sig_ok = sig.ok();
+      if (sig) l.sig = sig.take();
+      l.hash = receipt_leaf_hash(l.text);
+      if (mode.all_signatures) {
+        j.erase("sig");
+        l.body = canonical_dump(j);
+      }
+    });
+    for (Line& l : batch) {
+      ++n;
+      auto linked = [&]() -> std::optional<Failure> {
+        if (l.why) return Failure{n, *l.why, l.torn};
+        if (l.rec.seq != n)
+          return Failure{n,
+                         "sequence number " + std::to_string(l.rec.seq) + " where " + std::to_string(n) +
+                             " was expected (a receipt was deleted, duplicated or reordered)",
+                         false};
+        if (l.rec.prev != chain_head) return Failure{n, "hash link to the previous receipt is broken", false};
+        if (l.rec.key_id != key_id)
+          return Failure{n, "signed by key " + l.rec.key_id + ", not the receipt key " + key_id, false};
+        if (!l.sig_ok) return Failure{n, "signature is not canonical base64", false};
+        chain_head = l.hash;
+        bool at_checkpoint = checkpoint && checkpoint->count == n;
+        if (!mode.all_signatures) last_text = l.text;
+        jobs.push_back(SigJob{n, std::move(l.body), std::move(l.sig), chain_head, at_checkpoint});
+        if (at_checkpoint && checkpoint->head != chain_head)
+          return Failure{n,
+                         "differs from the checkpoint of " + checkpoint->time +
+                             " (the log was rewritten at or before this line)",
+                         false};
+        return std::nullopt;
+      };
+      pending = linked();
+      if (pending) break;
+    }
+    if (auto f = flush()) {
+      rep.torn_tail = f->torn;
+      return fail(f->line, f->why);
+    }
+  }
+  if (auto f = flush()) {
+    rep.torn_tail = f->torn;
+    return fail(f->line, f->why);
+  }
+  if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
+  if (!mode.all_signatures && last_line > 0) {
+    // The last receipt's signature covers its `prev`, hence the whole chain.
+    json j = json::parse(last_text, nullptr, false);
+    auto sig = crypto::base64_decode(j.value("sig", std::string()));
+    j.erase("sig");
+    ++rep.signatures_checked;
+    if (!sig || !key.verify(crypto::kReceiptType, canonical_dump(j), *sig)) {
+      rep.records = last_line - 1;
+      return fail(last_line, "signature does not verify (chain mode checks the last receipt's signature, which "
+                             "covers every earlier receipt; --all-signatures names the first bad one)");
+    }
+  }
+  // The head is created before the log and never removed: a log without a
+  // valid head lost it (truncation hidden by deleting or garbling the head).
+  const HeadRead& head = snap->head;
+  if (!head.exists && snap->fd >= 0)
+    return fail(rep.records + 1, "receipts.head is missing (it exists whenever receipts.log does): the log may "
+                                 "have been truncated");
+  if (!head.exists && snap->fd < 0 && exists_in(*dir, kReceiptKeyFile))
+    return fail(1, "receipts.log is missing but receipt.key exists (the log was deleted)");
+  if (head.exists && !head.head) return fail(rep.records + 1, head.problem + " (the log may have been truncated)");
+  if (head.head && head.head->count > rep.records)
+    return fail(rep.records + 1, "missing: receipts.head records " + std::to_string(head.head->count) +
+                                     " receipts (the log was truncated)");
+  if (head.head && head.head->count == rep.records && head.head->hash != rep.head)
+    return fail(rep.records, "differs from the last receipt receipts.head records (the log was rewritten)");
+  if (checkpoint) {
+    if (checkpoint->count > rep.records)
+      return fail(rep.records + 1, "missing: the checkpoint of " + checkpoint->time + " covers " +
+                                       std::to_string(checkpoint->count) + " receipts (the log was truncated)");
+    if (checkpoint->count == 0) {
+      if (checkpoint->head != kGenesisHash) return fail(1, "the checkpoint of an empty log has a non-genesis head");
+      rep.checkpoint_matched = true;
+    }
+  }
+  rep.intact = true;
+  return rep;
+}
+
+}  // namespace gx

@@ -1,0 +1,75 @@
+// Verifying the receipt log: chain, signatures, receipts.head and an
+// optional checkpoint (`gx log verify`; ReceiptLog::verify). Read-only: it
+// needs no private key and creates nothing. Security caveats of what a
+// verified log proves: lib/receipt_log.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "lib/crypto.h"
+#include "lib/decision.h"
+#include "lib/receipt.h"
+#include "lib/receipt_checkpoint.h"
+
+namespace gx {
+
+struct VerifyReport {
+  bool intact = false;
+  uint64_t records = 0;      // receipts that verified: lines 1..records
+  uint64_t bad_line = 0;     // first bad line (1-based); 0 when intact
+  std::string problem;       // why that line is bad
+  bool torn_tail = false;    // the problem is only an incomplete final line
+  std::string head = std::string(kGenesisHash);  // leaf hash of line `records`
+  bool checkpoint_matched = false;  // a checkpoint was given and the log extends it
+  uint64_t first_checked = 1;       // first line read (> 1: incremental, after the checkpoint)
+  uint64_t signatures_checked = 0;  // receipt signatures verified (all, or the last one)
+
+  // allow when intact, else LogTampered "line N: <problem>".
+  Decision decision() const;
+};
+
+// How much verify_receipt_log checks.
+//   Default (chain mode): every line gets every check except its signature
+//   -- canonical JSON, a v1 receipt, seq, the hash link to the previous line,
+//   key_id -- and the signature of the LAST receipt is verified (plus the
+//   checkpoint's, when one is given). Every receipt's `prev` is covered by
+//   the next one's bytes, so the last signature vouches for the whole chain:
+//   changing, deleting or reordering any earlier receipt without the
+//   receipt key breaks a link or that signature, exactly as in full mode.
+//   What only full mode adds: a report of WHICH receipt's signature is bad
+//   (chain mode reports the last line), and, when the log is broken at line
+//   N, the records before N are chain-checked but not signature-checked
+//   (`records` then counts chain-verified records).
+//   all_signatures: additionally verifies every receipt's signature (one
+//   ECDSA verification each, on all cores).
+//   incremental (needs a checkpoint): trusts the checkpoint (its signature
+//   is verified) for lines 1..count, finds the receipt with seq == count by
+//   a binary search over the file (O(log size) reads), requires its leaf
+//   hash to equal checkpoint.head, and checks only the lines after it. Cost
+//   is proportional to what is new; edits BEFORE the checkpoint are not
+//   looked at (make checkpoints with `gx log checkpoint`, which verifies
+//   the whole log first, and run a full verify now and then).
+struct LogVerifyOptions {
+  bool all_signatures = false;
+  bool incremental = false;
+};
+
+// Read-only entry points: they need no private key and create nothing.
+//
+// Checks every line: JSON in canonical form, a v1 receipt, seq == line
+// number, prev == leaf hash of the previous line, key_id and signature by
+// `key`; then that receipts.head does not record more receipts than the log
+// has, and, with a checkpoint (whose signature must verify: InvalidSignature
+// otherwise), that line checkpoint.count has hash checkpoint.head. A missing
+// log is an empty log. Result errors are I/O failures and bad checkpoints;
+// a broken log is a report with intact == false.
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint = std::nullopt);
+// The same with a chosen mode (the overload above checks every signature,
+// as it always did; `gx log verify` uses this one).
+Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,
+                                        const std::optional<Checkpoint>& checkpoint, const LogVerifyOptions& mode);
+
+}  // namespace gx

@@ -1,0 +1,75 @@
+// uses.db below the UseStore API (lib/use_store.h): its files, its schema
+// (version 2) and the upgrade from version 1, transactions, and the small
+// rules both the reservations (use_store.cc) and the reconciliation
+// (use_store_reconcile.cc) apply. Internal to the use store.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+#include "lib/decision.h"
+#include "lib/fsutil.h"
+
+namespace gx::use_store_db {
+
+// Schema 2 (kSchema) and the upgrade from schema 1 (kMigrate1to2): see the .cc.
+extern const char* const kSchema;
+extern const char* const kMigrate1to2;
+
+// A row created by reconciliation knows neither the artifact's max_uses nor
+// its not_after (receipts do not carry them): these stand for "unknown"
+// until the next reserve of that digest fills them in. Never pruned while
+// unknown: forgetting counted uses of a live artifact would free them.
+constexpr int64_t kUnknownMaxUses = 4294967295;
+constexpr int64_t kUnknownNotAfter = INT64_MAX;
+
+// The log_sync row of a new (never reconciled) or an upgraded (legacy) store.
+std::string log_sync_row(bool legacy);
+
+// StateUnavailable naming the state path.
+Decision state_error(const std::string& detail, const std::string& path);
+
+// "sha256:<64 lowercase hex>".
+bool valid_digest(const std::string& d);
+
+// Replay: "all N uses of artifact <digest> are spent".
+Decision replay_denial(const std::string& artifact_digest, uint32_t limit);
+
+// A stored count or limit as a uint32 (kUnknownMaxUses at most).
+uint32_t clamp_uses(int64_t v);
+
+// Rolls back unless committed: every early return leaves the database as it was.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
+  // timeout), so two processes can never both read "1 use left".
+  int begin() {
+    int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    open_ = rc == SQLITE_OK;
+    return rc;
+  }
+  int commit() {
+    int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) open_ = false;
+    return rc;
+  }
+
+ private:
+  sqlite3* db_;
+  bool open_ = false;
+};
+
+// Pre-creates the database and its WAL 0600 and checks an existing
+// database, under an flock(2) on uses.db (see the .cc for why gx, not
+// SQLite, creates them). StateUnavailable when either is unusable.
+Decision prepare_db_files(const fs::OpenDir& dir);
+
+}  // namespace gx::use_store_db

@@ -1,0 +1,57 @@
+// The receipt record: strict parsing and its time format (lib/receipt.h).
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/clock.h"
+#include "lib/receipt.h"
+#include "tests/receipt_log_fixture.h"
+
+using namespace gx;
+using namespace gx::receipt_log_test;
+
+TEST_CASE("receipt parsing is strict") {
+  Receipt r = make_authorized(subject());
+  r.seq = 1;
+  r.id = std::string(32, 'f');
+  r.time = "2026-11-29T21:16:50.123456Z";
+  r.prev = std::string(kGenesisHash);
+  auto j = r.to_json();
+  REQUIRE(Receipt::from_json(j).ok());
+  auto with = [&](auto edit) {
+    auto copy = j;
+    edit(copy);
+    return Receipt::from_json(copy);
+  };
+  CHECK(with([](nlohmann::json& x) { x["extra"] = 1; }).error().reason == DenyReason::UnknownField);
+  CHECK(with([](nlohmann::json& x) { x.erase("argv"); }).error().reason == DenyReason::MissingField);
+  CHECK(with([](nlohmann::json& x) { x["version"] = kReceiptVersionCurrent + 1; }).error().reason ==
+        DenyReason::UnsupportedVersion);
+  CHECK(with([](nlohmann::json& x) { x["brokered"] = 1; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x.erase("peer_pid"); }).error().reason == DenyReason::MissingField);
+  CHECK(with([](nlohmann::json& x) { x["lineage"] = "sha256:00"; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x.erase("lineage"); }).error().reason == DenyReason::MissingField);
+  // A v2 line has no peer fields and no lineage, and may not have them.
+  CHECK(with([](nlohmann::json& x) {
+          x["version"] = 2;
+          for (auto k : {"brokered", "peer_uid", "peer_gid", "peer_pid", "lineage"}) x.erase(k);
+        }).ok());
+  CHECK(with([](nlohmann::json& x) { x["version"] = 2; }).error().reason == DenyReason::UnknownField);
+  CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x["reason"] = "fine"; }).error().reason == DenyReason::InvalidValue);
+  CHECK(with([](nlohmann::json& x) { x["decision"] = "allowed"; }).error().reason == DenyReason::InvalidValue);
+  CHECK(with([](nlohmann::json& x) { x["sandbox"] = nlohmann::json::array(); }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x["time"] = "2026-02-31T00:00:00Z"; }).error().reason == DenyReason::InvalidValue);
+}
+
+TEST_CASE("receipt times round-trip in UTC") {
+  CHECK(format_receipt_time(0) == "1970-01-01T00:00:00.000000Z");
+  CHECK(parse_receipt_time("2026-11-29T21:16:50Z") == int64_t{1795987010} * 1000000);
+  int64_t now = now_unix_us();
+  CHECK(parse_receipt_time(format_receipt_time(now)) == now);
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29 21:16:50Z"));
+  CHECK_FALSE(parse_receipt_time("2026-11-29T21:16:50+01:00"));
+}
