@@ -664,8 +664,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
       nl = buf.find('\n', old);
     }
     line.assign(buf, used, nl - used);
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) return bad("not valid JSON");
+    json j = parse_receipt_line(line);
+    if (j.is_discarded()) return bad("not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
     if (canonical_dump(j) != line) return bad("not in canonical form");
     auto rec = Receipt::from_json(j);
     if (!rec) return bad("not a valid receipt: " + rec.error().explain());
@@ -891,9 +891,9 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
         l.torn = true;
         return;
       }
-      json j = json::parse(l.text, nullptr, false);
+      json j = parse_receipt_line(l.text);
       if (j.is_discarded()) {
-        l.why = "not valid JSON";
+        l.why = "not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)";
         return;
       }
       if (canonical_dump(j) != l.text) {
@@ -954,7 +954,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
   if (!mode.all_signatures && last_line > 0) {
     // The last receipt's signature covers its `prev`, hence the whole chain.
-    json j = json::parse(last_text, nullptr, false);
+    json j = parse_receipt_line(last_text);
     auto sig = crypto::base64_decode(j.value("sig", std::string()));
     j.erase("sig");
     ++rep.signatures_checked;
@@ -1004,7 +1004,7 @@ Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const Rece
   std::string line;
   bool terminated = false, too_long = false;
   while (reader.next(line, terminated, too_long)) {
-    json j = too_long || !terminated ? json(nullptr) : json::parse(line, nullptr, false);
+    json j = too_long || !terminated ? json(nullptr) : parse_receipt_line(line);
     auto rec = j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
     if (!rec) {
       ++out.unreadable_lines;
