@@ -49,8 +49,14 @@
 //     same commit as the uses it adds: in any prefix, boot_id == current
 //     boot implies that commit was made in this boot after every loss (a
 //     power loss changes the boot), so the store lost nothing since it was
-//     complete. A store copied or restored from elsewhere, or new, has
-//     another (or no) boot_id and is reconciled.
+//     complete. A new store has no boot_id and is reconciled from the
+//     log's start. boot_id also names the inode of the receipts.log the
+//     store counts: a store bound to another log (copied from another
+//     state directory, even in this boot) is rebuilt from the whole log,
+//     spent(D) = max(its spent(D), D's authorized receipts in the log), so
+//     the bound above holds for it too. Not caught: uses.db alone restored
+//     from a backup of the same directory made in this boot (same boot,
+//     same log) -- the old design trusted such a store too.
 //   - synced_offset (where a reconciliation starts reading) is only set to
 //     a position the log has made durable (fdatasync before the commit that
 //     records it), and only in a commit that follows the reservations of

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "lib/clock.h"
@@ -354,9 +355,41 @@ Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const st
   return s;
 }
 
-// Must the store be reconciled from the log before it is trusted? Unsynced
-// commits are lost only with the kernel's page cache, i.e. across a boot.
-bool needs_reconcile(const LogSync& s, const std::string& boot) { return boot.empty() || s.boot_id != boot; }
+// log_sync.boot_id binds the store to a boot AND to one receipts.log:
+// "<boot id>/<inode of receipts.log>" (a store of an earlier schema-2 gx
+// holds the boot id alone). Unsynced commits are lost only with the
+// kernel's page cache, i.e. across a boot; a store whose recorded log is
+// another file (a store copied from another state directory in this boot,
+// or a state directory copied whole) counts another log's receipts.
+std::string binding_of(const std::string& boot, uint64_t log_inode) {
+  return boot + "/" + std::to_string(log_inode);
+}
+
+// How a store must be reconciled before it is trusted.
+enum class Reconcile { No, FromSynced, Rebuild };
+Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode) {
+  const auto slash = s.boot_id.rfind('/');
+  // Bound to another log: its rows' last_seq and its synced position mean
+  // nothing here. Recount the whole log (counts only ever go up).
+  if (slash != std::string::npos && s.boot_id.substr(slash + 1) != std::to_string(log_inode))
+    return Reconcile::Rebuild;
+  if (boot.empty() || s.boot_id != binding_of(boot, log_inode)) return Reconcile::FromSynced;
+  return Reconcile::No;
+}
+
+Result<uint64_t> inode_of(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0)
+    return Decision::deny(DenyReason::LogUnavailable, "cannot stat " + path + ": " + fs::errno_text(errno));
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+// A rebuild's tally: per digest, its authorized receipts in the whole log
+// and the seq of the last one.
+struct Tally {
+  uint64_t count = 0;
+  uint64_t last_seq = 0;
+};
 
 uint32_t clamp_uses(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t>(v, 0, kUnknownMaxUses)); }
 
@@ -380,7 +413,18 @@ Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_u
   sqlite3_reset(q.get());
   auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
   if (!sync) return sync.error();
-  if (!sync->legacy && needs_reconcile(*sync, boot_id())) {
+  struct stat st {};
+  const bool has_log = fstatat(dir_.fd.get(), std::string(kReceiptLogFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  const Reconcile mode = sync->legacy || !has_log ? Reconcile::No
+                                                  : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino));
+  if (mode == Reconcile::Rebuild) {
+    uint64_t in_log = 0;
+    auto end = scan_receipt_log(dir_, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
+      if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest) ++in_log;
+    });
+    if (!end) return end.error();
+    spent = std::max(spent, in_log);
+  } else if (mode == Reconcile::FromSynced) {
     // What reserve_logged() would count first (read without the log's lock:
     // a dry run is advice, the reservation decides).
     auto end = scan_receipt_log(dir_, sync->offset, sync->synced, [&](const ScannedReceipt& r) {
@@ -409,7 +453,7 @@ Decision UseStore::check_left_without_store(const std::string& state_dir, const 
   return Decision::allow();
 }
 
-Decision UseStore::reconcile(const LogPosition& at) {
+Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool rebuild) {
   const std::string log_path = dir_.path + "/" + std::string(kReceiptLogFile);
   // The synced position recorded below must be durable in the log: a power
   // loss must never leave the log shorter than it (that reads as truncation).
@@ -418,7 +462,9 @@ Decision UseStore::reconcile(const LogPosition& at) {
   auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
   if (!sync) return sync.error();
   if (!sync->legacy) {
-    if (at.offset < sync->offset)
+    const uint64_t from = rebuild ? 0 : sync->offset;
+    const ScanEnd after = rebuild ? ScanEnd{0, std::string(kGenesisHash)} : sync->synced;
+    if (!rebuild && at.offset < sync->offset)
       return Decision::deny(DenyReason::LogTampered,
                             log_path + " ends at byte " + std::to_string(at.offset) + ", before byte " +
                                 std::to_string(sync->offset) +
@@ -429,6 +475,7 @@ Decision UseStore::reconcile(const LogPosition& at) {
     Stmt create(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?3, ?4, ?2)");
     if (!get.ok() || !add.ok() || !create.ok()) return fail("cannot prepare reconciliation");
     Decision err = Decision::allow();
+    std::map<std::string, Tally> tally;  // rebuild only
     // Counts one authorized receipt of D unless D's row already covers it
     // (per digest, reservations commit in seq order: lib/run_record.h).
     auto count = [&](const ScannedReceipt& r) {
@@ -438,6 +485,12 @@ Decision UseStore::reconcile(const LogPosition& at) {
                              log_path + ": authorized receipt seq " + std::to_string(r.seq) +
                                  " names no valid artifact digest; run gx log verify",
                              "file", log_path);
+        return;
+      }
+      if (rebuild) {
+        Tally& t = tally[r.artifact_digest];
+        ++t.count;
+        t.last_seq = r.seq;
         return;
       }
       sqlite3_bind_text(get.get(), 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
@@ -460,14 +513,29 @@ Decision UseStore::reconcile(const LogPosition& at) {
       if (sqlite3_step(w) != SQLITE_DONE) err = fail("cannot record a use found in the log");
       sqlite3_reset(w);
     };
-    auto end = scan_receipts(at.fd, log_path, sync->offset, at.offset, sync->synced, count);
+    auto end = scan_receipts(at.fd, log_path, from, at.offset, after, count);
     if (!end) return end.error();
     if (!err) return err;
+    // A rebuild: every use the whole log records, never fewer than the
+    // store already counts (a use spent without a receipt stays spent).
+    Stmt upsert(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, ?2, ?4, ?5, ?3) "
+                     "ON CONFLICT(digest) DO UPDATE SET spent = max(spent, excluded.spent),"
+                     " last_seq = max(last_seq, excluded.last_seq)");
+    if (!upsert.ok()) return fail("cannot prepare the rebuild");
+    for (const auto& [digest, t] : tally) {
+      sqlite3_bind_text(upsert.get(), 1, digest.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(upsert.get(), 2, static_cast<int64_t>(t.count));
+      sqlite3_bind_int64(upsert.get(), 3, static_cast<int64_t>(t.last_seq));
+      sqlite3_bind_int64(upsert.get(), 4, kUnknownMaxUses);
+      sqlite3_bind_int64(upsert.get(), 5, kUnknownNotAfter);
+      if (sqlite3_step(upsert.get()) != SQLITE_DONE) return fail("cannot record a use found in the log");
+      sqlite3_reset(upsert.get());
+    }
     // The scan must end where the appender found the log's end; else the
     // store's position is not in this log.
     if (end->seq != at.seq - 1 || end->hash != at.prev)
       return Decision::deny(DenyReason::LogTampered,
-                            log_path + " at byte " + std::to_string(sync->offset) +
+                            log_path + " at byte " + std::to_string(from) +
                                 ": does not continue the receipt the use store records as synced (seq " +
                                 std::to_string(sync->synced.seq) + "): the log was rewritten; run gx log verify",
                             "file", log_path);
@@ -475,7 +543,7 @@ Decision UseStore::reconcile(const LogPosition& at) {
   Stmt up(db_, "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
                "WHERE id = 1");
   if (!up.ok()) return fail("cannot prepare log_sync update");
-  const std::string boot = boot_id();
+  const std::string boot = binding_of(boot_id(), log_inode);
   sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(at.offset));
   sqlite3_bind_int64(up.get(), 3, static_cast<int64_t>(at.seq - 1));
@@ -515,12 +583,15 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
     auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
     if (!sync) return sync.error();
     synced_seq = sync->synced.seq;
-    if (sync->legacy || needs_reconcile(*sync, boot_id())) {
+    auto inode = inode_of(at->fd, dir_.path + "/" + std::string(kReceiptLogFile));
+    if (!inode) return inode.error();
+    const Reconcile mode = sync->legacy ? Reconcile::FromSynced : reconcile_mode(*sync, boot_id(), *inode);
+    if (mode != Reconcile::No) {
       // Its own synced commit (synchronous=FULL), before the reservation;
       // the log lock keeps every other reservation out meanwhile.
       Transaction tx(db_);
       if (Decision d = begin(tx); !d) return d;
-      if (Decision d = reconcile(*at); !d) return d;
+      if (Decision d = reconcile(*at, *inode, mode == Reconcile::Rebuild); !d) return d;
       if (tx.commit() != SQLITE_OK) return fail("cannot commit the reconciliation");
       synced_seq = at->seq - 1;
     }
