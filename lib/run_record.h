@@ -14,7 +14,10 @@
 //                     IMMEDIATE, check uses left, spent + 1, row.last_seq =
 //                     S, COMMIT with synchronous=NORMAL: no sync.
 //   3. Appended:      the authorized receipt S is written (not yet synced).
-//   4. ReceiptSynced: fdatasync of receipts.log, then the head is advanced.
+//   4. ReceiptSynced: fdatasync of receipts.log through the descriptor that
+//                     wrote the receipt (a newly opened one could miss a
+//                     writeback error another process already saw), then
+//                     the head is advanced.
 // Only after step 4 does record_authorized_run return success; the caller
 // may exec only then. Every kUseStoreSyncEvery runs, one more synced commit
 // records the log position as synced (UseStore::note_log_durable).
