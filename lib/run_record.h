@@ -56,8 +56,9 @@
 //     log's start. boot_id also names the inode of the receipts.log the
 //     store counts: a store bound to another log (copied from another
 //     state directory, even in this boot) is rebuilt from the whole log,
-//     spent(D) = max(its spent(D), D's authorized receipts in the log), so
-//     the bound above holds for it too. Not caught: uses.db alone restored
+//     spent(D) = max(its spent(D), D's authorized receipts in the log) and
+//     last_seq(D) = the seq of D's last one in this log (0: none), so the
+//     bound above, and the next reconciliation's, hold for it too. Not caught: uses.db alone restored
 //     from a backup of the same directory made in this boot (same boot,
 //     same log) -- the old design trusted such a store too.
 //   - synced_offset (where a reconciliation starts reading) is only set to

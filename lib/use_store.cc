@@ -518,10 +518,15 @@ Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool reb
     if (!err) return err;
     // A rebuild: every use the whole log records, never fewer than the
     // store already counts (a use spent without a receipt stays spent).
+    // Every last_seq is made this log's (0: none of its receipts), or a
+    // foreign one would hide this log's later receipts from the next
+    // reconciliation.
     Stmt upsert(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, ?2, ?4, ?5, ?3) "
                      "ON CONFLICT(digest) DO UPDATE SET spent = max(spent, excluded.spent),"
-                     " last_seq = max(last_seq, excluded.last_seq)");
+                     " last_seq = excluded.last_seq");
     if (!upsert.ok()) return fail("cannot prepare the rebuild");
+    if (rebuild)
+      if (Decision d = exec("UPDATE uses SET last_seq = 0"); !d) return d;
     for (const auto& [digest, t] : tally) {
       sqlite3_bind_text(upsert.get(), 1, digest.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64(upsert.get(), 2, static_cast<int64_t>(t.count));

@@ -49,9 +49,10 @@
 // commit) to bound that re-read. A store bound to another receipts.log (a
 // different inode: uses.db copied from another state directory, or a state
 // directory copied whole) is rebuilt instead, in the same way: the whole
-// log is read and each row's spent becomes max(its spent, the log's
-// authorized receipts of that digest) -- another log's last_seq and synced
-// position mean nothing here. (The inode is compared, not the device
+// log is read, each row's spent becomes max(its spent, the log's
+// authorized receipts of that digest) and its last_seq the seq of that
+// digest's last authorized receipt in this log (0 if none) -- another
+// log's last_seq and synced position mean nothing here. (The inode is compared, not the device
 // number, which may change across boots.) A store of schema 1 (every commit synced)
 // is adopted as complete at its first reservation. Cost: a new store beside
 // a long log reads all of it once, under the log's lock (other gx runs wait).

@@ -436,6 +436,21 @@ TEST_CASE("a store from another state directory (same boot) is rebuilt from this
     CHECK(third->use.use_number == 3);
     CHECK_FALSE(run_once(a, "boot-1", shared, 3).ok());
   }
+  SECTION("the rebuilt rows speak of this log: a later power loss is still recounted") {
+    // B's row for `shared` has last_seq 7; this log's next receipt of it is seq 4. Kept as is,
+    // that last_seq would hide seq 4 from the reconciliation after a power loss.
+    REQUIRE(run_once(a, "boot-1", filler, 100).ok());  // the rebuild (and a row B knew)
+    const StoreBytes before = StoreBytes::take(a);
+    REQUIRE(run_once(a, "boot-1", shared, 3).ok());     // use 3 of 3, then power loss
+    REQUIRE(run_once(a, "boot-1", filler, 100).ok());
+    before.restore(a);
+    CHECK(spent(a, shared.artifact_digest) == 2);
+    auto again = run_once(a, "boot-2", shared, 3);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(a, shared.artifact_digest) == 3);
+    CHECK(spent(a, filler.artifact_digest) == 8);
+  }
   SECTION("after a reboot too") {
     auto again = run_once(a, "boot-2", only_a, 1);
     REQUIRE_FALSE(again.ok());
