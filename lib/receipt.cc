@@ -151,6 +151,26 @@ std::string canonical_dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+json parse_receipt_line(std::string_view line) {
+  // Depth first, without parsing: brackets inside strings do not count.
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : line) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kReceiptMaxDepth) return json(json::value_t::discarded);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return json::parse(line, nullptr, false);
+}
+
 json Receipt::to_json() const {
   json j = json::object();
   j["version"] = version;

@@ -173,5 +173,17 @@ std::string receipt_leaf_hash(std::string_view line);
 // Canonical serialisation used for lines, signed bodies and checkpoints.
 std::string canonical_dump(const nlohmann::json& j);
 
+// How deeply a receipt line may nest arrays and objects. gx writes at most a
+// handful of levels (the sandbox summary); a deeper line is not a receipt.
+inline constexpr size_t kReceiptMaxDepth = 64;
+// Parses one log line (without "\n") as JSON for a reader: discarded
+// (is_discarded()) when it is not JSON or nests deeper than
+// kReceiptMaxDepth. Every reader of the log parses through this: nlohmann's
+// parser is iterative but dump() and copying recurse once per level, so a
+// line of ~200 KB of "[" would overflow the stack of canonical_dump or
+// Receipt::from_json (a crash of gx run's reconciliation, gx log verify, gx
+// log show) instead of reporting a bad record.
+nlohmann::json parse_receipt_line(std::string_view line);
+
 
 }  // namespace gx

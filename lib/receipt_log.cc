@@ -260,13 +260,22 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
   // Not yet durable (Deferred, Lazy): the head must not run ahead of it.
   if (sync == ReceiptSync::Now)
     (void)write_head(p.head_fd.get(), Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end)});
-  return AppendedReceipt{r.id, r.seq, prev, static_cast<uint64_t>(end)};
+  AppendedReceipt appended{r.id, r.seq, prev, static_cast<uint64_t>(end), nullptr};
+  if (sync == ReceiptSync::Deferred) {
+    // sync() must flush this description (AppendedReceipt::written_through):
+    // keep it, without its lock (held by the description, not the fd).
+    flock(fd, LOCK_UN);
+    appended.written_through = std::make_shared<const fs::UniqueFd>(std::move(p.log));
+  }
+  return appended;
 }
 
 Decision ReceiptLog::sync(const AppendedReceipt& appended) const {
+  if (!appended.written_through)
+    return Decision::deny(DenyReason::LogUnavailable, "internal: sync() of a receipt not appended with ReceiptSync::Deferred");
+  if (fdatasync(appended.written_through->get()) != 0) return unavailable("cannot sync the receipt log", errno);
   auto fd = fs::open_in_dir(dir_, kReceiptLogFile, O_RDWR | O_APPEND);
-  if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", dir_.path);
-  if (fdatasync(fd->get()) != 0) return unavailable("cannot sync the receipt log", errno);
+  if (!fd) return Decision::allow();  // durable; the head only lags
   // Durable now. Advancing the head is best effort, as in append().
   if (Decision d = lock(fd->get(), LOCK_EX); !d) return Decision::allow();
   auto hfd = fs::open_in_dir(dir_, kReceiptHeadFile, O_RDWR);

@@ -57,6 +57,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,6 +87,13 @@ struct AppendedReceipt {
   uint64_t line = 0;  // its line number == its seq
   std::string hash;   // its leaf hash: the new chain head
   uint64_t end = 0;   // offset just past its line
+  // ReceiptSync::Deferred only: the open file description the line was
+  // written through (its lock released), which sync() flushes. A
+  // description opened after a failed writeback does not report that
+  // failure once another process's fsync has seen it (errseq), so syncing
+  // a newly opened descriptor could report success for a line that never
+  // reached the disk.
+  std::shared_ptr<const fs::UniqueFd> written_through;
 };
 
 // When append() makes the receipt durable (see the guarantees above).
@@ -133,10 +141,12 @@ class ReceiptLog {
   // unless an `authorized` append succeeded. `before_write` (if set) runs
   // under the lock just before the receipt is written (see BeforeWrite).
   Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now, const BeforeWrite& before_write = {});
-  // Completes a ReceiptSync::Deferred append: fdatasync of the log (which
-  // covers every line written before it, by any process), then the head is
-  // advanced to `appended` unless it is already there or beyond.
-  // LogUnavailable when the log cannot be synced.
+  // Completes a ReceiptSync::Deferred append: fdatasync through the
+  // description the line was written through (appended.written_through;
+  // the sync covers every line written before it, by any process), then
+  // the head is advanced to `appended` unless it is already there or
+  // beyond. LogUnavailable when the log cannot be synced, or `appended`
+  // did not come from a Deferred append.
   Decision sync(const AppendedReceipt& appended) const;
 
   // Verifies the whole log with this log's public key (see verify_receipt_log).

@@ -49,8 +49,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
       nl = buf.find('\n', old);
     }
     line.assign(buf, used, nl - used);
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) return bad("not valid JSON");
+    json j = parse_receipt_line(line);
+    if (j.is_discarded()) return bad("not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
     if (canonical_dump(j) != line) return bad("not in canonical form");
     auto rec = Receipt::from_json(j);
     if (!rec) return bad("not a valid receipt: " + rec.error().explain());
@@ -98,7 +98,7 @@ Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const Rece
   std::string line;
   bool terminated = false, too_long = false;
   while (reader.next(line, terminated, too_long)) {
-    json j = too_long || !terminated ? json(nullptr) : json::parse(line, nullptr, false);
+    json j = too_long || !terminated ? json(nullptr) : parse_receipt_line(line);
     auto rec = j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
     if (!rec) {
       ++out.unreadable_lines;

@@ -265,9 +265,9 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
         l.torn = true;
         return;
       }
-      json j = json::parse(l.text, nullptr, false);
+      json j = parse_receipt_line(l.text);
       if (j.is_discarded()) {
-        l.why = "not valid JSON";
+        l.why = "not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)";
         return;
       }
       if (canonical_dump(j) != l.text) {
@@ -328,7 +328,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
   if (!mode.all_signatures && last_line > 0) {
     // The last receipt's signature covers its `prev`, hence the whole chain.
-    json j = json::parse(last_text, nullptr, false);
+    json j = parse_receipt_line(last_text);
     auto sig = crypto::base64_decode(j.value("sig", std::string()));
     j.erase("sig");
     ++rep.signatures_checked;

@@ -14,7 +14,10 @@
 //                     IMMEDIATE, check uses left, spent + 1, row.last_seq =
 //                     S, COMMIT with synchronous=NORMAL: no sync.
 //   3. Appended:      the authorized receipt S is written (not yet synced).
-//   4. ReceiptSynced: fdatasync of receipts.log, then the head is advanced.
+//   4. ReceiptSynced: fdatasync of receipts.log through the descriptor that
+//                     wrote the receipt (a newly opened one could miss a
+//                     writeback error another process already saw), then
+//                     the head is advanced.
 // Only after step 4 does record_authorized_run return success; the caller
 // may exec only then. Every kUseStoreSyncEvery runs, one more synced commit
 // records the log position as synced (UseStore::note_log_durable).
@@ -49,8 +52,15 @@
 //     same commit as the uses it adds: in any prefix, boot_id == current
 //     boot implies that commit was made in this boot after every loss (a
 //     power loss changes the boot), so the store lost nothing since it was
-//     complete. A store copied or restored from elsewhere, or new, has
-//     another (or no) boot_id and is reconciled.
+//     complete. A new store has no boot_id and is reconciled from the
+//     log's start. boot_id also names the inode of the receipts.log the
+//     store counts: a store bound to another log (copied from another
+//     state directory, even in this boot) is rebuilt from the whole log,
+//     spent(D) = max(its spent(D), D's authorized receipts in the log) and
+//     last_seq(D) = the seq of D's last one in this log (0: none), so the
+//     bound above, and the next reconciliation's, hold for it too. Not caught: uses.db alone restored
+//     from a backup of the same directory made in this boot (same boot,
+//     same log) -- the old design trusted such a store too.
 //   - synced_offset (where a reconciliation starts reading) is only set to
 //     a position the log has made durable (fdatasync before the commit that
 //     records it), and only in a commit that follows the reservations of

@@ -29,7 +29,9 @@ using use_store_db::kMigrate1to2;
 using use_store_db::kSchema;
 using use_store_db::kUnknownNotAfter;
 using use_store_db::log_sync_row;
-using use_store_db::needs_reconcile;
+using use_store_db::inode_of;
+using use_store_db::Reconcile;
+using use_store_db::reconcile_mode;
 using use_store_db::prepare_db_files;
 using use_store_db::read_log_sync;
 using use_store_db::replay_denial;
@@ -238,12 +240,15 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
     auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
     if (!sync) return sync.error();
     synced_seq = sync->synced.seq;
-    if (sync->legacy || needs_reconcile(*sync, boot_id())) {
+    auto inode = inode_of(at->fd, dir_.path + "/" + std::string(kReceiptLogFile));
+    if (!inode) return inode.error();
+    const Reconcile mode = sync->legacy ? Reconcile::FromSynced : reconcile_mode(*sync, boot_id(), *inode);
+    if (mode != Reconcile::No) {
       // Its own synced commit (synchronous=FULL), before the reservation;
       // the log lock keeps every other reservation out meanwhile.
       Transaction tx(db_);
       if (Decision d = begin(tx); !d) return d;
-      if (Decision d = reconcile(*at); !d) return d;
+      if (Decision d = reconcile(*at, *inode, mode == Reconcile::Rebuild); !d) return d;
       if (tx.commit() != SQLITE_OK) return fail("cannot commit the reconciliation");
       synced_seq = at->seq - 1;
     }

@@ -31,7 +31,8 @@
 // is StateUnavailable. It never "allows to be safe".
 //
 // Reconciliation (schema 2). A single-row table `log_sync` holds boot_id
-// (the kernel boot under which the store's unsynced commits were made) and
+// ("<boot>/<inode>": the kernel boot under which the store's unsynced
+// commits were made, and the inode of the receipts.log it counts) and
 // synced_offset / synced_seq / synced_hash: a position in receipts.log,
 // known durable in the log, before which every authorized receipt is
 // counted in the store. reserve_logged() first compares boot_id with the
@@ -45,7 +46,14 @@
 // spent use, and boot_id and the synced position are updated in a synced
 // commit -- all before the reservation proceeds. Every kUseStoreSyncEvery
 // reservations note_log_durable() advances the synced position (one synced
-// commit) to bound that re-read. A store of schema 1 (every commit synced)
+// commit) to bound that re-read. A store bound to another receipts.log (a
+// different inode: uses.db copied from another state directory, or a state
+// directory copied whole) is rebuilt instead, in the same way: the whole
+// log is read, each row's spent becomes max(its spent, the log's
+// authorized receipts of that digest) and its last_seq the seq of that
+// digest's last authorized receipt in this log (0 if none) -- another
+// log's last_seq and synced position mean nothing here. (The inode is compared, not the device
+// number, which may change across boots.) A store of schema 1 (every commit synced)
 // is adopted as complete at its first reservation. Cost: a new store beside
 // a long log reads all of it once, under the log's lock (other gx runs wait).
 //
@@ -192,7 +200,7 @@ class UseStore {
   Decision fail(const std::string& what) const;
   Decision exec(const std::string& sql);
   std::string boot_id() const;
-  Decision reconcile(const LogPosition& at);
+  Decision reconcile(const LogPosition& at, uint64_t log_inode, bool rebuild);
   Result<UseReservation> reserve_impl(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
                                       const LogPosition* at);
 

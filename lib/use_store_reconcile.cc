@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 #include "lib/fsutil.h"
 #include "lib/sqlite_stmt.h"
@@ -38,14 +41,46 @@ Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const st
   return s;
 }
 
+std::string binding_of(const std::string& boot, uint64_t log_inode) { return boot + "/" + std::to_string(log_inode); }
+
+Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode) {
+  const auto slash = s.boot_id.rfind('/');
+  // Bound to another log: its rows' last_seq and its synced position mean
+  // nothing here. Recount the whole log (counts only ever go up).
+  if (slash != std::string::npos && s.boot_id.substr(slash + 1) != std::to_string(log_inode))
+    return Reconcile::Rebuild;
+  if (boot.empty() || s.boot_id != binding_of(boot, log_inode)) return Reconcile::FromSynced;
+  return Reconcile::No;
+}
+
+Result<uint64_t> inode_of(int fd, const std::string& path) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0)
+    return Decision::deny(DenyReason::LogUnavailable, "cannot stat " + path + ": " + fs::errno_text(errno));
+  return static_cast<uint64_t>(st.st_ino);
+}
+
 }  // namespace use_store_db
+
+namespace {
+
+// A rebuild's tally: per digest, its authorized receipts in the whole log
+// and the seq of the last one.
+struct Tally {
+  uint64_t count = 0;
+  uint64_t last_seq = 0;
+};
+
+}  // namespace
 
 using sqlite::Stmt;
 using use_store_db::clamp_uses;
 using use_store_db::kernel_boot_id;
 using use_store_db::kUnknownMaxUses;
 using use_store_db::kUnknownNotAfter;
-using use_store_db::needs_reconcile;
+using use_store_db::binding_of;
+using use_store_db::Reconcile;
+using use_store_db::reconcile_mode;
 using use_store_db::read_log_sync;
 using use_store_db::replay_denial;
 using use_store_db::state_error;
@@ -70,7 +105,18 @@ Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_u
   sqlite3_reset(q.get());
   auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
   if (!sync) return sync.error();
-  if (!sync->legacy && needs_reconcile(*sync, boot_id())) {
+  struct stat st {};
+  const bool has_log = fstatat(dir_.fd.get(), std::string(kReceiptLogFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  const Reconcile mode = sync->legacy || !has_log ? Reconcile::No
+                                                  : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino));
+  if (mode == Reconcile::Rebuild) {
+    uint64_t in_log = 0;
+    auto end = scan_receipt_log(dir_, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
+      if (r.decision == ReceiptKind::Authorized && r.artifact_digest == artifact_digest) ++in_log;
+    });
+    if (!end) return end.error();
+    spent = std::max(spent, in_log);
+  } else if (mode == Reconcile::FromSynced) {
     // What reserve_logged() would count first (read without the log's lock:
     // a dry run is advice, the reservation decides).
     auto end = scan_receipt_log(dir_, sync->offset, sync->synced, [&](const ScannedReceipt& r) {
@@ -99,7 +145,7 @@ Decision UseStore::check_left_without_store(const std::string& state_dir, const 
   return Decision::allow();
 }
 
-Decision UseStore::reconcile(const LogPosition& at) {
+Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool rebuild) {
   const std::string log_path = dir_.path + "/" + std::string(kReceiptLogFile);
   // The synced position recorded below must be durable in the log: a power
   // loss must never leave the log shorter than it (that reads as truncation).
@@ -108,7 +154,9 @@ Decision UseStore::reconcile(const LogPosition& at) {
   auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
   if (!sync) return sync.error();
   if (!sync->legacy) {
-    if (at.offset < sync->offset)
+    const uint64_t from = rebuild ? 0 : sync->offset;
+    const ScanEnd after = rebuild ? ScanEnd{0, std::string(kGenesisHash)} : sync->synced;
+    if (!rebuild && at.offset < sync->offset)
       return Decision::deny(DenyReason::LogTampered,
                             log_path + " ends at byte " + std::to_string(at.offset) + ", before byte " +
                                 std::to_string(sync->offset) +
@@ -119,6 +167,7 @@ Decision UseStore::reconcile(const LogPosition& at) {
     Stmt create(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?3, ?4, ?2)");
     if (!get.ok() || !add.ok() || !create.ok()) return fail("cannot prepare reconciliation");
     Decision err = Decision::allow();
+    std::map<std::string, Tally> tally;  // rebuild only
     // Counts one authorized receipt of D unless D's row already covers it
     // (per digest, reservations commit in seq order: lib/run_record.h).
     auto count = [&](const ScannedReceipt& r) {
@@ -128,6 +177,12 @@ Decision UseStore::reconcile(const LogPosition& at) {
                              log_path + ": authorized receipt seq " + std::to_string(r.seq) +
                                  " names no valid artifact digest; run gx log verify",
                              "file", log_path);
+        return;
+      }
+      if (rebuild) {
+        Tally& t = tally[r.artifact_digest];
+        ++t.count;
+        t.last_seq = r.seq;
         return;
       }
       sqlite3_bind_text(get.get(), 1, r.artifact_digest.c_str(), -1, SQLITE_TRANSIENT);
@@ -150,14 +205,34 @@ Decision UseStore::reconcile(const LogPosition& at) {
       if (sqlite3_step(w) != SQLITE_DONE) err = fail("cannot record a use found in the log");
       sqlite3_reset(w);
     };
-    auto end = scan_receipts(at.fd, log_path, sync->offset, at.offset, sync->synced, count);
+    auto end = scan_receipts(at.fd, log_path, from, at.offset, after, count);
     if (!end) return end.error();
     if (!err) return err;
+    // A rebuild: every use the whole log records, never fewer than the
+    // store already counts (a use spent without a receipt stays spent).
+    // Every last_seq is made this log's (0: none of its receipts), or a
+    // foreign one would hide this log's later receipts from the next
+    // reconciliation.
+    Stmt upsert(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, ?2, ?4, ?5, ?3) "
+                     "ON CONFLICT(digest) DO UPDATE SET spent = max(spent, excluded.spent),"
+                     " last_seq = excluded.last_seq");
+    if (!upsert.ok()) return fail("cannot prepare the rebuild");
+    if (rebuild)
+      if (Decision d = exec("UPDATE uses SET last_seq = 0"); !d) return d;
+    for (const auto& [digest, t] : tally) {
+      sqlite3_bind_text(upsert.get(), 1, digest.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(upsert.get(), 2, static_cast<int64_t>(t.count));
+      sqlite3_bind_int64(upsert.get(), 3, static_cast<int64_t>(t.last_seq));
+      sqlite3_bind_int64(upsert.get(), 4, kUnknownMaxUses);
+      sqlite3_bind_int64(upsert.get(), 5, kUnknownNotAfter);
+      if (sqlite3_step(upsert.get()) != SQLITE_DONE) return fail("cannot record a use found in the log");
+      sqlite3_reset(upsert.get());
+    }
     // The scan must end where the appender found the log's end; else the
     // store's position is not in this log.
     if (end->seq != at.seq - 1 || end->hash != at.prev)
       return Decision::deny(DenyReason::LogTampered,
-                            log_path + " at byte " + std::to_string(sync->offset) +
+                            log_path + " at byte " + std::to_string(from) +
                                 ": does not continue the receipt the use store records as synced (seq " +
                                 std::to_string(sync->synced.seq) + "): the log was rewritten; run gx log verify",
                             "file", log_path);
@@ -165,7 +240,7 @@ Decision UseStore::reconcile(const LogPosition& at) {
   Stmt up(db_, "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
                "WHERE id = 1");
   if (!up.ok()) return fail("cannot prepare log_sync update");
-  const std::string boot = boot_id();
+  const std::string boot = binding_of(boot_id(), log_inode);
   sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(at.offset));
   sqlite3_bind_int64(up.get(), 3, static_cast<int64_t>(at.seq - 1));

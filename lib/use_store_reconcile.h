@@ -32,8 +32,19 @@ const std::string& kernel_boot_id();
 // The log_sync row; `fail` makes the error (UseStore::fail).
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail);
 
-// Must the store be reconciled from the log before it is trusted? Unsynced
-// commits are lost only with the kernel's page cache, i.e. across a boot.
-inline bool needs_reconcile(const LogSync& s, const std::string& boot) { return boot.empty() || s.boot_id != boot; }
+// log_sync.boot_id binds the store to a boot AND to one receipts.log:
+// "<boot id>/<inode of receipts.log>" (a store of an earlier schema-2 gx
+// holds the boot id alone). Unsynced commits are lost only with the
+// kernel's page cache, i.e. across a boot; a store whose recorded log is
+// another file (a store copied from another state directory in this boot,
+// or a state directory copied whole) counts another log's receipts.
+std::string binding_of(const std::string& boot, uint64_t log_inode);
+
+// How a store must be reconciled before it is trusted.
+enum class Reconcile { No, FromSynced, Rebuild };
+Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode);
+
+// The inode of the open receipts.log `fd` (LogUnavailable naming `path`).
+Result<uint64_t> inode_of(int fd, const std::string& path);
 
 }  // namespace gx::use_store_db

@@ -330,6 +330,59 @@ TEST_CASE("hostile argv cannot break the line framing") {
   CHECK(listing->receipts[0].argv[3] == "\"},{\"seq\":9");
 }
 
+TEST_CASE("a line nested deeper than kReceiptMaxDepth is refused before it is parsed, never crashing a reader") {
+  Receipt r = make_authorized(subject());
+  r.seq = 1;
+  r.id = std::string(32, 'f');
+  r.time = "2026-11-29T21:16:50.123456Z";
+  r.prev = std::string(kGenesisHash);
+  r.argv = {"[[[[[[[[", "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{", "\\\"[{"};
+  const std::string line = r.line();
+  nlohmann::json parsed = parse_receipt_line(line);
+  REQUIRE(!parsed.is_discarded());  // brackets inside strings are text
+  CHECK(canonical_dump(parsed) == line);
+  auto nested = [](size_t n) { return "{\"x\":" + std::string(n, '[') + std::string(n, ']') + "}"; };
+  CHECK(!parse_receipt_line(nested(kReceiptMaxDepth - 1)).is_discarded());
+  CHECK(parse_receipt_line(nested(kReceiptMaxDepth)).is_discarded());
+  // 150,000 levels: dump() of it would overflow the stack.
+  CHECK(parse_receipt_line(nested(150000)).is_discarded());
+
+  // Through the reconciliation reader: a report naming the byte, not a crash.
+  TempDir t;
+  auto log = ReceiptLog::open(t.state());
+  REQUIRE(log.ok());
+  REQUIRE(log->append(make_authorized(subject())).ok());
+  {
+    std::ofstream out(t.state() + "/receipts.log", std::ios::app);
+    out << nested(150000) << "\n";
+  }
+  auto fd = fs::UniqueFd(::open((t.state() + "/receipts.log").c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  REQUIRE(fstat(fd.get(), &st) == 0);
+  const std::string first = [&] {
+    std::ifstream in(t.state() + "/receipts.log");
+    std::string l;
+    std::getline(in, l);
+    return l;
+  }();
+  size_t seen = 0;
+  auto end = scan_receipts(fd.get(), "receipts.log", 0, static_cast<uint64_t>(st.st_size),
+                           ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt&) { ++seen; });
+  REQUIRE(!end.ok());
+  CHECK(end.error().reason == DenyReason::LogTampered);
+  CHECK(end.error().detail.find("at byte " + std::to_string(first.size() + 1) + " (seq 2): not valid JSON") !=
+        std::string::npos);
+  CHECK(seen == 1);
+  auto report = log->verify();
+  REQUIRE(report.ok());
+  CHECK(!report->intact);
+  CHECK(report->bad_line == 2);
+  auto listed = read_receipt_log(t.state());
+  REQUIRE(listed.ok());
+  CHECK(listed->receipts.size() == 1);
+  CHECK(listed->unreadable_lines == 1);
+}
+
 TEST_CASE("v3 receipts record a brokered run's peer") {
   TempDir t;
   ReceiptLog log = open_log(t);

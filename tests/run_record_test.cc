@@ -401,3 +401,60 @@ TEST_CASE("a store of schema 1 is adopted as complete: its counts are kept, neve
   CHECK(third->use.use_number == 3);
   CHECK(run_once(dir, "boot-3", a, 3).error().reason == DenyReason::Replay);
 }
+
+TEST_CASE("a store from another state directory (same boot) is rebuilt from this log, never trusted") {
+  gx::test::TempDir tmp{"record"};
+  const std::string a = tmp.path + "/a", b = tmp.path + "/b";
+  Receipt shared = authorized_subject("copied-shared");  // run in both directories
+  Receipt only_a = authorized_subject("copied-only-a");
+  Receipt filler = authorized_subject("copied-filler");
+  // In A: `shared` twice at seqs 1 and 2, `only_a` once at seq 3.
+  REQUIRE(run_once(a, "boot-1", shared, 3).ok());
+  REQUIRE(run_once(a, "boot-1", shared, 3).ok());
+  REQUIRE(run_once(a, "boot-1", only_a, 1).ok());
+  // In B: `shared` once, at a seq beyond all of A's (its row's last_seq would hide A's receipts).
+  for (int i = 0; i < 6; ++i) REQUIRE(run_once(b, "boot-1", filler, 100).ok());
+  REQUIRE(run_once(b, "boot-1", shared, 3).ok());
+  StoreBytes::take(b).restore(a);
+  CHECK(spent(a, shared.artifact_digest) == 1);  // what B's store says
+  CHECK(spent(a, only_a.artifact_digest) == 0);
+
+  SECTION("a dry run counts this log") {
+    UseStore s = store_in_boot(a, "boot-1");
+    CHECK(s.check_left(only_a.artifact_digest, 1).reason == DenyReason::Replay);
+    CHECK(s.check_left(shared.artifact_digest, 2).reason == DenyReason::Replay);
+    CHECK(s.check_left(shared.artifact_digest, 3).allowed());
+  }
+  SECTION("the reservation rebuilds the counts: spent = max(the store's, the log's)") {
+    auto again = run_once(a, "boot-1", only_a, 1);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(a, shared.artifact_digest) == 2);
+    CHECK(spent(a, filler.artifact_digest) == 6);  // B's row: counts only ever go up
+    auto third = run_once(a, "boot-1", shared, 3);
+    REQUIRE(third.ok());
+    CHECK(third->use.use_number == 3);
+    CHECK_FALSE(run_once(a, "boot-1", shared, 3).ok());
+  }
+  SECTION("the rebuilt rows speak of this log: a later power loss is still recounted") {
+    // B's row for `shared` has last_seq 7; this log's next receipt of it is seq 4. Kept as is,
+    // that last_seq would hide seq 4 from the reconciliation after a power loss.
+    REQUIRE(run_once(a, "boot-1", filler, 100).ok());  // the rebuild (and a row B knew)
+    const StoreBytes before = StoreBytes::take(a);
+    REQUIRE(run_once(a, "boot-1", shared, 3).ok());     // use 3 of 3, then power loss
+    REQUIRE(run_once(a, "boot-1", filler, 100).ok());
+    before.restore(a);
+    CHECK(spent(a, shared.artifact_digest) == 2);
+    auto again = run_once(a, "boot-2", shared, 3);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(a, shared.artifact_digest) == 3);
+    CHECK(spent(a, filler.artifact_digest) == 8);
+  }
+  SECTION("after a reboot too") {
+    auto again = run_once(a, "boot-2", only_a, 1);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(a, shared.artifact_digest) == 2);
+  }
+}

@@ -97,7 +97,7 @@ done
 documented=$(grep -Eo '^       [a-z][a-z-]*( {2,}|$)' "$T/codes.txt" | awk '{print $1}')
 check "gx-run.1 lists reason codes" test "$(echo "$documented" | wc -w)" -ge 30
 for code in $documented; do
-  if echo "$codes" | grep -qx -- "$code"; then ok; else bad "gx-run.1 documents '$code', which lib/decision.cc does not define"; fi
+  if grep -qx -- "$code" <<<"$codes"; then ok; else bad "gx-run.1 documents '$code', which lib/decision.cc does not define"; fi
 done
 
 # --- cross references between gx pages point at pages that exist (or are announced) ---

@@ -106,5 +106,35 @@ if command -v strace >/dev/null &&
   last_sync=$(grep -nE "fsync\(|fdatasync\(" "$T/strace" | tail -1 | cut -d: -f1)
   check "one sync per run (got $syncs)" test "$syncs" = 1
   check "the sync precedes the exec" test "${last_sync:-0}" -lt "${first_exec:-0}"
+  # The sync goes through the descriptor the authorized receipt was written through, never one
+  # opened afterwards: a new description does not report a writeback error another process's
+  # fsync has already seen (errseq), so it could "succeed" for a receipt that never reached the
+  # disk (lib/receipt_log.h, AppendedReceipt::written_through).
+  strace -f -o "$T/strace2" -e trace=openat,write,close,fdatasync "$GX" run --trust "$T/k/trust.toml" \
+    --state "$S" "$T/warm.toml" -- /bin/true >/dev/null 2>&1
+  verdict=$(python3 - "$T/strace2" <<'PY'
+import re, sys
+log_fds, written, closed_after_write = set(), None, False
+for line in open(sys.argv[1]):
+    m = re.search(r'openat\(.*"receipts\.log".* = (\d+)$', line)
+    if m:
+        log_fds.add(m.group(1))
+        continue
+    m = re.search(r'write\((\d+), "\{', line)
+    if m and m.group(1) in log_fds and written is None:
+        written = m.group(1)
+        continue
+    m = re.search(r'close\((\d+)\)', line)
+    if m and written is not None and m.group(1) == written:
+        closed_after_write = True
+    m = re.search(r'fdatasync\((\d+)\)', line)
+    if m and written is not None:
+        print("same" if m.group(1) == written and not closed_after_write else "other")
+        break
+else:
+    print("none")
+PY
+)
+  check "the receipt is synced through the descriptor that wrote it (got: $verdict)" test "$verdict" = same
 fi
 finish
