@@ -130,8 +130,10 @@ class ReceiptLog {
   // Everything append() checks before writing, without writing: the log and
   // head are regular files (no link, FIFO), the head is valid and consistent
   // with the log's tail, and the log's last receipt was signed by this key.
-  // gx run calls it before spending a use, so a use is never spent when no
-  // receipt can follow.
+  // gx run needs no separate call: append() makes these checks before its
+  // BeforeWrite hook reserves the use (lib/run_record.h), so a use is never
+  // spent when no receipt can follow. Kept for callers that want the answer
+  // without a receipt (the tests of those checks).
   Decision preflight() const;
 
   // Fills r.seq, id, time, prev, key_id and sig (replacing caller values),
