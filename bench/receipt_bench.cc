@@ -18,16 +18,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench/bench_fill.h"
 #include "lib/crypto.h"
 #include "lib/receipt.h"
-#include "bench/bench_fill.h"
 #include "lib/receipt_log.h"
 
 using namespace gx;
@@ -35,9 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 Receipt typical(const std::string& arg) {
   Receipt r = make_authorized(receipt_for_this_process());
@@ -124,8 +122,8 @@ int main(int argc, char** argv) {
       (&log == &*small_log ? small_ms : big_ms).push_back(ms_since(s));
     }
   }
-  std::printf("append, log of 1000:    median %.3f ms, mean %.3f ms (%llu appends)\n", median(small_ms),
-              mean(small_ms), static_cast<unsigned long long>(appends));
+  std::printf("append, log of 1000:    median %.3f ms, mean %.3f ms (%llu appends)\n", median(small_ms), mean(small_ms),
+              static_cast<unsigned long long>(appends));
   std::printf("append, log of %llu: median %.3f ms, mean %.3f ms (%llu appends)\n",
               static_cast<unsigned long long>(big), median(big_ms), mean(big_ms),
               static_cast<unsigned long long>(appends));
@@ -149,11 +147,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chain verify failed: %s\n", chain ? chain->problem.c_str() : chain.error().explain().c_str());
     return 1;
   }
-  std::printf("log verify, chain mode, %llu receipts: %.0f receipts/s wall (%.1f ms), %.0f receipts per CPU-second "
-              "(%.2f s CPU on all threads), %llu signature checked\n",
-              static_cast<unsigned long long>(chain->records), static_cast<double>(chain->records) * 1000 / chain_ms,
-              chain_ms, static_cast<double>(chain->records) / chain_cpu, chain_cpu,
-              static_cast<unsigned long long>(chain->signatures_checked));
+  std::printf(
+      "log verify, chain mode, %llu receipts: %.0f receipts/s wall (%.1f ms), %.0f receipts per CPU-second "
+      "(%.2f s CPU on all threads), %llu signature checked\n",
+      static_cast<unsigned long long>(chain->records), static_cast<double>(chain->records) * 1000 / chain_ms, chain_ms,
+      static_cast<double>(chain->records) / chain_cpu, chain_cpu,
+      static_cast<unsigned long long>(chain->signatures_checked));
   // Incremental: a checkpoint now, 100 more receipts, verify from it.
   auto cp = big_log->checkpoint();
   if (!cp) return 1;

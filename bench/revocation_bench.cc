@@ -134,8 +134,9 @@ int main(int argc, char** argv) {
     std::vector<gx::RevocationEntry> entries;
     entries.reserve(s.n);
     for (uint64_t i = 0; i < s.n; ++i)  // one key entry per 1000 artifacts
-      entries.push_back(i % 1000 == 999 ? gx::RevocationEntry{gx::RevocationKind::Key, ref("key", i), "bench", kNow}
-                                        : gx::RevocationEntry{gx::RevocationKind::Artifact, ref("art", i), "bench", kNow});
+      entries.push_back(i % 1000 == 999
+                            ? gx::RevocationEntry{gx::RevocationKind::Key, ref("key", i), "bench", kNow}
+                            : gx::RevocationEntry{gx::RevocationKind::Artifact, ref("art", i), "bench", kNow});
     auto list = gx::RevocationList{}.successor(entries, kNow);
     if (!list || !list->add_signature(*key)) return 1;
     s.path = base + "/revocations-" + std::to_string(s.n) + ".toml";
@@ -173,11 +174,12 @@ int main(int argc, char** argv) {
     if (!gx::RevocationIndex::build(out, idx->meta(), l->entries())) return 1;
     s.build_wall = std::chrono::duration<double>(Clock::now() - t0).count();
     std::filesystem::remove(out);
-    std::printf("%8llu entries: file %6.1f MB, cold load %7.3f s CPU (%7.3f s wall; incl. index build %6.3f s wall), "
-                "index %6.1f MB, in-memory lookup %6.1f ns, peak RSS so far %ld MB\n",
-                static_cast<unsigned long long>(s.n), static_cast<double>(s.file_bytes) / 1e6, s.cold_cpu, s.cold_wall,
-                s.build_wall, static_cast<double>(std::filesystem::file_size(gx::revocations_index_path(s.state))) / 1e6,
-                s.mem_lookup_ns, peak_rss_mb());
+    std::printf(
+        "%8llu entries: file %6.1f MB, cold load %7.3f s CPU (%7.3f s wall; incl. index build %6.3f s wall), "
+        "index %6.1f MB, in-memory lookup %6.1f ns, peak RSS so far %ld MB\n",
+        static_cast<unsigned long long>(s.n), static_cast<double>(s.file_bytes) / 1e6, s.cold_cpu, s.cold_wall,
+        s.build_wall, static_cast<double>(std::filesystem::file_size(gx::revocations_index_path(s.state))) / 1e6,
+        s.mem_lookup_ns, peak_rss_mb());
     std::fflush(stdout);
   }
 
@@ -221,8 +223,8 @@ int main(int argc, char** argv) {
               rounds);
   for (Size& s : sizes)
     std::printf("%8llu entries: %7.1f us CPU, %7.1f us wall; index lookup %6.2f us; re-hash load %6.3f s CPU\n",
-                static_cast<unsigned long long>(s.n), median(s.warm_cpu), median(s.warm_wall),
-                s.idx_lookup_ns / 1e3, s.rehash_cpu);
+                static_cast<unsigned long long>(s.n), median(s.warm_cpu), median(s.warm_wall), s.idx_lookup_ns / 1e3,
+                s.rehash_cpu);
   std::printf("warm run ratio 1M/1k: %.2f CPU, %.2f wall (target <= 1.10)\n",
               median(sizes[1].warm_cpu) / median(sizes[0].warm_cpu),
               median(sizes[1].warm_wall) / median(sizes[0].warm_wall));
@@ -247,18 +249,19 @@ int main(int argc, char** argv) {
   for (Size& s : sizes) {
     std::vector<gx::crypto::PrivateKey> keys{*key};
     double c0 = cpu_seconds();
-    auto done = gx::add_revocation(s.path, trust, s.state, keys,
-                                   gx::RevocationEntry{gx::RevocationKind::Artifact, ref("new", s.n), "bench", kNow},
-                                   kNow);
+    auto done =
+        gx::add_revocation(s.path, trust, s.state, keys,
+                           gx::RevocationEntry{gx::RevocationKind::Artifact, ref("new", s.n), "bench", kNow}, kNow);
     double revoke_cpu = cpu_seconds() - c0;
     if (!done || done->already_revoked) return 1;
     c0 = cpu_seconds();
     auto first = gx::RevocationList::load(s.path, trust, s.state, kNow);
     double first_cpu = cpu_seconds() - c0;
     if (!first) return 1;
-    std::printf("%8llu entries: gx revoke (add_revocation) %7.3f s CPU; first load after it %7.3f s CPU, served "
-                "from index: %s\n",
-                static_cast<unsigned long long>(s.n), revoke_cpu, first_cpu, first->from_index() ? "yes" : "NO");
+    std::printf(
+        "%8llu entries: gx revoke (add_revocation) %7.3f s CPU; first load after it %7.3f s CPU, served "
+        "from index: %s\n",
+        static_cast<unsigned long long>(s.n), revoke_cpu, first_cpu, first->from_index() ? "yes" : "NO");
   }
   std::fflush(stdout);
 

@@ -30,8 +30,8 @@
 // /usr/bin/time). Exit 0 when the wall-time ratio of `gx run` big/small is
 // <= 1.10, 2 otherwise, 1 on errors.
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <spawn.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,16 +43,15 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "bench/bench_fill.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
-#include "bench/bench_fill.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
 
@@ -64,9 +63,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
@@ -135,8 +132,8 @@ bool prepare_states(const std::string& dir, uint64_t big, States& s) {
   for (const auto* d : {&s.small, &s.big, &s.r_big, &s.u_big}) stdfs::remove_all(*d, ec);
   // A log travels with its head (a log without one is refused as
   // truncated), a use store with its WAL.
-  const std::vector<std::string> log_files = {std::string(kReceiptLogFile), std::string(kReceiptHeadFile), "receipt.key",
-                                              "receipt.pub"};
+  const std::vector<std::string> log_files = {std::string(kReceiptLogFile), std::string(kReceiptHeadFile),
+                                              "receipt.key", "receipt.pub"};
   const std::vector<std::string> use_files = {"uses.db", "uses.db-wal"};
   auto t0 = Clock::now();
   if (!make_log(s.small, 1000) || !fill_uses(s.small, 1000)) return false;
@@ -219,7 +216,7 @@ double median(const std::vector<double>& v) { return quantile(v, 0.5); }
 struct Peer {
   std::string name;
   std::function<bool(ProcResult&)> once;  // false on failure
-  std::vector<std::string> args = {};      // a process peer's command, for the RSS pass
+  std::vector<std::string> args = {};     // a process peer's command, for the RSS pass
   std::vector<double> ms = {}, cpu_ms = {}, rss_kb = {};
 };
 
@@ -303,7 +300,8 @@ int main(int argc, char** argv) {
   auto sign_once = in_process([&] { return key->sign(crypto::kReceiptType, body).ok(); });
   auto sync_once = in_process([&] {
     int fd = open(sync_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    bool good = fd >= 0 && write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) && fdatasync(fd) == 0;
+    bool good =
+        fd >= 0 && write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size()) && fdatasync(fd) == 0;
     if (fd >= 0) close(fd);
     return good;
   });
@@ -343,8 +341,9 @@ int main(int argc, char** argv) {
   // namespace sandbox, for scale against gx's Landlock + seccomp confinement.
   std::vector<std::string> absent;
   const std::vector<std::pair<std::string, std::vector<std::string>>> optional = {
-      {"bwrap (bubblewrap) /bin/true", {"/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                                        "--unshare-all", "--die-with-parent", "/bin/true"}},
+      {"bwrap (bubblewrap) /bin/true",
+       {"/usr/bin/bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
+        "--die-with-parent", "/bin/true"}},
       {"firejail /bin/true", {"/usr/bin/firejail", "--quiet", "--noprofile", "/bin/true"}}};
   for (const auto& [name, cmd] : optional) {
     if (access(cmd[0].c_str(), X_OK) != 0) {
@@ -427,7 +426,8 @@ int main(int argc, char** argv) {
   auto rss = [&](int i) { return quantile(peers[static_cast<size_t>(i)].rss_kb, 1.0) / 1024; };
   const double ratio = m(kRunBig) / m(kRunSmall);
   std::printf("\nratios of medians, big/small (wall; CPU):\n");
-  std::printf("  gx run, receipts + uses:  %.3f; %.3f   (target <= 1.10, on wall time)\n", ratio, cpu(kRunBig) / cpu(kRunSmall));
+  std::printf("  gx run, receipts + uses:  %.3f; %.3f   (target <= 1.10, on wall time)\n", ratio,
+              cpu(kRunBig) / cpu(kRunSmall));
   std::printf("  gx run, receipts only:    %.3f; %.3f\n", m(kRunRBig) / m(kRunSmall), cpu(kRunRBig) / cpu(kRunSmall));
   std::printf("  gx run, uses only:        %.3f; %.3f\n", m(kRunUBig) / m(kRunSmall), cpu(kRunUBig) / cpu(kRunSmall));
   std::printf("  gx run --dry-run:         %.3f; %.3f\n", m(kDryBig) / m(kDrySmall), cpu(kDryBig) / cpu(kDrySmall));
@@ -443,8 +443,8 @@ int main(int argc, char** argv) {
   step("use + 2 receipts + confine + exec (run - dry-run)", kRunSmall, kDrySmall);
   // 2 = what strace shows per run: the use store's WAL and the receipt log,
   // both before exec (lib/run_record.h); the finished receipt is not synced.
-  std::printf("    in process, for comparison: 2 ECDSA signs %.2f ms; %.2f ms (each signs, then verifies)\n", 2 * m(kSign),
-              2 * cpu(kSign));
+  std::printf("    in process, for comparison: 2 ECDSA signs %.2f ms; %.2f ms (each signs, then verifies)\n",
+              2 * m(kSign), 2 * cpu(kSign));
   std::printf("    in process, for comparison: 2 write+fdatasync %.2f ms; %.2f ms\n", 2 * m(kSync), 2 * cpu(kSync));
   std::printf("  gx run / direct: %.1fx wall, %.1fx CPU\n", m(kRunSmall) / m(kDirect), cpu(kRunSmall) / cpu(kDirect));
   std::remove(sync_file.c_str());

@@ -15,15 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "lib/crypto.h"
 #include "bench/bench_fill.h"
+#include "lib/crypto.h"
 #include "lib/use_store.h"
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string digest_of(const std::string& tag, uint64_t i) { return "sha256:" + gx::crypto::sha256_hex(tag + std::to_string(i)); }
+std::string digest_of(const std::string& tag, uint64_t i) {
+  return "sha256:" + gx::crypto::sha256_hex(tag + std::to_string(i));
+}
 
 // Bulk load through the store's own schema, in one transaction, keys in
 // sorted order with a large page cache (random-order inserts into a B-tree

@@ -1,13 +1,14 @@
 // gx broker: serve `gx run --broker` requests with a fixed configuration.
 // Only wiring: config file + flags -> BrokerConfig; the accept loop is
 // lib/broker.
+#include "lib/broker.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 
 #include "cmd/common.h"
-#include "lib/broker.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 
@@ -81,14 +82,19 @@ void setup_broker(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<BrokerOptions>();
   auto* sub = app.add_subcommand(
       "broker", "Serve gx run --broker requests on a Unix socket with a fixed trust store, state and receipt key");
-  sub->add_option("--config", o->config, "Configuration file (default /etc/gx/broker.toml when it exists; flags override it)");
-  sub->add_option("--socket", o->socket, "Socket to listen on (default /run/gx/broker.sock; ignored under systemd socket activation)");
+  sub->add_option("--config", o->config,
+                  "Configuration file (default /etc/gx/broker.toml when it exists; flags override it)");
+  sub->add_option("--socket", o->socket,
+                  "Socket to listen on (default /run/gx/broker.sock; ignored under systemd socket activation)");
   add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
   sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key)");
-  sub->add_option("--allow-user", o->allow_users, "A user (name or uid) allowed to connect; repeatable (the broker's own user always is)");
+  sub->add_option("--allow-user", o->allow_users,
+                  "A user (name or uid) allowed to connect; repeatable (the broker's own user always is)");
   sub->add_option("--allow-group", o->allow_groups, "A group (name or gid) whose members may connect; repeatable");
-  sub->add_option("--max-concurrent", o->max_concurrent, "Requests served at once; more are refused as busy (default 32)");
-  sub->add_option("--request-timeout-ms", o->request_timeout_ms, "Time a client has to send its request (default 10000)");
+  sub->add_option("--max-concurrent", o->max_concurrent,
+                  "Requests served at once; more are refused as busy (default 32)");
+  sub->add_option("--request-timeout-ms", o->request_timeout_ms,
+                  "Time a client has to send its request (default 10000)");
   sub->add_option("--socket-mode", o->socket_mode, "Octal mode of the socket (default 0666: the allow lists decide)");
   sub->add_option("--socket-group", o->socket_group, "Group of the socket");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog");

@@ -34,10 +34,8 @@ int exit_code_for(const Decision& d) {
 
 int report_denial(const Decision& d) {
   int code = exit_code_for(d);
-  if (code == kExitError)
-    std::fprintf(stderr, "gx: error: %s\n", d.explain().c_str());
-  else
-    std::fprintf(stderr, "gx: denied (%s): %s\n", std::string(d.code()).c_str(), d.explain().c_str());
+  if (code == kExitError) std::fprintf(stderr, "gx: error: %s\n", d.explain().c_str());
+  else std::fprintf(stderr, "gx: denied (%s): %s\n", std::string(d.code()).c_str(), d.explain().c_str());
   return code;
 }
 
@@ -48,7 +46,8 @@ int report_error(const std::string& message) {
 
 void add_authority_options(CLI::App* sub, std::string& trust, std::string& revocations, std::string& state,
                            const std::string& state_help) {
-  sub->add_option("--trust", trust, "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
+  sub->add_option("--trust", trust,
+                  "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
   sub->add_option("--revocations", revocations, "Revocation list (default: revocations.toml beside the trust store)");
   sub->add_option("--state", state, state_help + " (default: $XDG_STATE_HOME/gx; root: /var/lib/gx)");
 }

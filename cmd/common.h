@@ -11,9 +11,9 @@
 namespace gx::cli {
 
 enum ExitCode : int {
-  kExitOk = 0,         // valid / success (gx run: the child's own status instead)
-  kExitError = 125,    // could not run: bad usage, unreadable input, I/O error
-  kExitDenied = 126,   // denied: the request was checked and refused
+  kExitOk = 0,            // valid / success (gx run: the child's own status instead)
+  kExitError = 125,       // could not run: bad usage, unreadable input, I/O error
+  kExitDenied = 126,      // denied: the request was checked and refused
   kExitNotStarted = 127,  // gx run: authorized, but the program never started
 };
 

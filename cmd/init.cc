@@ -4,10 +4,10 @@
 #include "cmd/common.h"
 #include "cmd/template_flags.h"
 #include "lib/artifact_template.h"
+#include "lib/attenuation.h"
 #include "lib/crypto.h"
 #include "lib/executable.h"
 #include "lib/fsutil.h"
-#include "lib/attenuation.h"
 #include "lib/lineage.h"
 
 namespace gx::cli {
@@ -30,10 +30,13 @@ Decision add_delegation(const InitOptions& o, const std::string& path_env, const
   a.delegation.max_depth = o.max_depth > 0 ? o.max_depth : 1;
   for (const auto& file : o.delegate) {
     auto pem = fs::read_file(file, 64 * 1024);
-    if (!pem) return Decision::deny(pem.error().reason, "--delegate " + file + ": " + pem.error().detail, "--delegate", file);
+    if (!pem)
+      return Decision::deny(pem.error().reason, "--delegate " + file + ": " + pem.error().detail, "--delegate", file);
     auto key = crypto::PublicKey::from_pem(*pem);
-    if (!key) return Decision::deny(DenyReason::Usage, "--delegate " + file + " is not a P-256 public key: " + key.error().detail,
-                                    "--delegate", file);
+    if (!key)
+      return Decision::deny(DenyReason::Usage,
+                            "--delegate " + file + " is not a P-256 public key: " + key.error().detail, "--delegate",
+                            file);
     std::string name = file.substr(file.find_last_of('/') + 1);
     if (name.ends_with(".pub")) name.resize(name.size() - 4);
     a.delegation.keys.push_back(DelegatedKey{name, key->key_id(), key->pem()});
@@ -88,7 +91,8 @@ int run_init(const InitOptions& o) {
 
 void setup_init(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<InitOptions>();
-  auto* sub = app.add_subcommand("init", "Write an unsigned artifact template for one exact invocation: gx init [OPTIONS] -- CMD ARGS...");
+  auto* sub = app.add_subcommand(
+      "init", "Write an unsigned artifact template for one exact invocation: gx init [OPTIONS] -- CMD ARGS...");
   sub->add_option("-o,--output", o->output, "Artifact file to write (default: stdout)");
   sub->add_flag("-f,--force", o->force, "Replace an existing output file");
   add_template_flags(sub, o->t, "Let NAME pass to the child, or pin NAME=VALUE (repeatable)");
@@ -97,10 +101,12 @@ void setup_init(CLI::App& app, int& exit_code) {
   sub->add_option("--exec", o->exec, "Extra path the child may execute (repeatable)");
   sub->add_option("--group", o->groups, "Extra syscall group, see gx profiles (repeatable)");
   sub->add_option("--net", o->net, "none (default) or TCP ports: 443,8080 or connect:443,bind:8080");
-  sub->add_option("--delegate", o->delegate,
-                  "Let children of this artifact be signed by this public key (PEM file; repeatable); writes [delegation]");
-  sub->add_option("--delegate-exec", o->delegate_exec,
-                  "A program children may run beyond this artifact's own (resolved like execvp, pinned by SHA-256; repeatable)");
+  sub->add_option(
+      "--delegate", o->delegate,
+      "Let children of this artifact be signed by this public key (PEM file; repeatable); writes [delegation]");
+  sub->add_option(
+      "--delegate-exec", o->delegate_exec,
+      "A program children may run beyond this artifact's own (resolved like execvp, pinned by SHA-256; repeatable)");
   sub->add_flag("--nested-runs", o->nested_runs,
                 "Let the command ask gx for nested runs of its children over a private channel (GX_CHANNEL); writes "
                 "[delegation] nested_runs = true");

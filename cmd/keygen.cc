@@ -40,7 +40,8 @@ int run_keygen(const KeygenOptions& o) {
 
 void setup_keygen(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<KeygenOptions>();
-  auto* sub = app.add_subcommand("keygen", "Create an ECDSA P-256 key pair (PREFIX.key 0600, PREFIX.pub) and print its key id");
+  auto* sub =
+      app.add_subcommand("keygen", "Create an ECDSA P-256 key pair (PREFIX.key 0600, PREFIX.pub) and print its key id");
   sub->add_option("-o,--output", o->prefix, "Path prefix of the key files")->required();
   sub->add_flag("-f,--force", o->force, "Replace existing key files");
   sub->callback([o, &exit_code] { exit_code = run_keygen(*o); });

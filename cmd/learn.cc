@@ -1,6 +1,8 @@
 // gx learn [options] -- CMD ARGS...: RUN the command once under observation
 // and write an unsigned artifact whose sandbox is what that run needed.
 // Only wiring: flags -> LearnRequest, LearnResult -> files and messages.
+#include "lib/learn.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +12,6 @@
 #include "cmd/template_flags.h"
 #include "lib/authority.h"
 #include "lib/fsutil.h"
-#include "lib/learn.h"
 #include "lib/paths.h"
 #include "lib/receipt_key.h"
 
@@ -57,8 +58,10 @@ int run_learn(const LearnOptions& o) {
     return kExitError;
   }
   if (r->exit_status != 0)
-    std::fprintf(stderr, "gx: warning: the command FAILED while it was learned (exit status %d); writing the artifact "
-                         "anyway (--keep-failed)\n", r->exit_status);
+    std::fprintf(stderr,
+                 "gx: warning: the command FAILED while it was learned (exit status %d); writing the artifact "
+                 "anyway (--keep-failed)\n",
+                 r->exit_status);
 
   std::string text = o.profile_only ? sandbox_table(r->artifact.body) : r->artifact.body;
   if (to_stdout) {
@@ -83,14 +86,17 @@ void setup_learn(CLI::App& app, int& exit_code) {
       "learn",
       "RUN a command once, unconfined but observed, and write an unsigned artifact whose sandbox is what that run "
       "needed: gx learn [OPTIONS] -- CMD ARGS...");
-  sub->add_option("-o,--output", o->output, "Artifact file to write (default: stdout; the command's stdout then goes to stderr)");
+  sub->add_option("-o,--output", o->output,
+                  "Artifact file to write (default: stdout; the command's stdout then goes to stderr)");
   sub->add_flag("-f,--force", o->force, "Replace an existing output file");
   sub->add_flag("--keep-failed", o->keep_failed,
                 "Write the artifact even when the command exits nonzero (by default that is an error, exit 125)");
-  sub->add_flag("--profile-only", o->profile_only, "Write only the learned [sandbox] table instead of a whole artifact");
+  sub->add_flag("--profile-only", o->profile_only,
+                "Write only the learned [sandbox] table instead of a whole artifact");
   sub->add_flag("--allow-dangerous", o->allow_dangerous,
                 "Also allow dangerous/probed syscalls the run used (ptrace, bpf, io_uring_*, clone3...); warns");
-  sub->add_flag("--exact-syscalls", o->exact_syscalls, "Name every syscall outside \"default\" instead of adding groups");
+  sub->add_flag("--exact-syscalls", o->exact_syscalls,
+                "Name every syscall outside \"default\" instead of adding groups");
   add_template_flags(sub, o->t, "Let NAME pass to the command, or pin NAME=VALUE (repeatable); others are stripped");
   sub->add_option("--trust", o->trust, "Trust store whose directory is never learned (default as gx run)");
   sub->add_option("--state", o->state, "State directory that is never learned (default as gx run)");

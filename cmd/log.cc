@@ -23,9 +23,14 @@ struct LogCmdOptions {
 std::string state_dir(const LogCmdOptions& o) { return paths::with_defaults("", "", o.state).state; }
 
 nlohmann::json report_json(const VerifyReport& r) {
-  return {{"intact", r.intact},       {"records", r.records},   {"bad_line", r.bad_line},
-          {"problem", r.problem},     {"torn_tail", r.torn_tail}, {"head", r.head},
-          {"checkpoint_matched", r.checkpoint_matched}, {"first_checked", r.first_checked},
+  return {{"intact", r.intact},
+          {"records", r.records},
+          {"bad_line", r.bad_line},
+          {"problem", r.problem},
+          {"torn_tail", r.torn_tail},
+          {"head", r.head},
+          {"checkpoint_matched", r.checkpoint_matched},
+          {"first_checked", r.first_checked},
           {"signatures_checked", r.signatures_checked}};
 }
 
@@ -66,10 +71,11 @@ int run_verify(const LogCmdOptions& o) {
     for (size_t i = 1; i < lineage.size() && !o.json; ++i)
       std::fprintf(stderr, "gx: lineage: line %llu: %s\n", static_cast<unsigned long long>(lineage[i].line),
                    lineage[i].problem.c_str());
-    return report_denial(Decision::deny(DenyReason::LineageInconsistency,
-                                        "line " + std::to_string(lineage[0].line) + ": " + lineage[0].problem +
-                                            (lineage.size() > 1 ? " (and " + std::to_string(lineage.size() - 1) + " more)" : ""),
-                                        "parent"));
+    return report_denial(
+        Decision::deny(DenyReason::LineageInconsistency,
+                       "line " + std::to_string(lineage[0].line) + ": " + lineage[0].problem +
+                           (lineage.size() > 1 ? " (and " + std::to_string(lineage.size() - 1) + " more)" : ""),
+                       "parent"));
   }
   if (!o.json) {
     std::printf("receipt log intact: %llu receipts, head %s%s\n", static_cast<unsigned long long>(report->records),
@@ -140,9 +146,8 @@ int run_show(const LogCmdOptions& o) {
     } else if (auto d = parse_duration(o.since)) {
       f.since_us = now_unix_us() - *d * 1000000;
     } else {
-      return report_denial(Decision::deny(DenyReason::Usage,
-                                          "--since takes a UTC time (2026-11-29T21:16:50Z) or a duration (2h)",
-                                          "--since", o.since));
+      return report_denial(Decision::deny(
+          DenyReason::Usage, "--since takes a UTC time (2026-11-29T21:16:50Z) or a duration (2h)", "--since", o.since));
     }
   }
   auto listing = read_receipt_log(state_dir(o), f);
@@ -157,13 +162,14 @@ int run_show(const LogCmdOptions& o) {
     auto all = read_receipt_log(state_dir(o), ReceiptFilter{});
     if (all)
       for (const auto& r : all->receipts)
-        if (r.decision == ReceiptKind::Finished || r.decision == ReceiptKind::NotStarted) closed.insert(r.authorized_id);
+        if (r.decision == ReceiptKind::Finished || r.decision == ReceiptKind::NotStarted)
+          closed.insert(r.authorized_id);
     std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", "TIME", "DECISION", "REASON", "ARTIFACT", "ARGV");
     for (const auto& r : listing->receipts) {
       std::string when = r.time.substr(0, 19) + "Z";
-      std::string reason = r.decision == ReceiptKind::Finished
-                               ? (r.signal ? "signal " + std::to_string(r.signal) : "exit " + std::to_string(r.exit_code))
-                               : r.reason;
+      std::string reason = r.decision == ReceiptKind::Finished ? (r.signal ? "signal " + std::to_string(r.signal)
+                                                                           : "exit " + std::to_string(r.exit_code))
+                                                               : r.reason;
       if (r.decision == ReceiptKind::Authorized && all && !closed.count(r.id)) reason = "interrupted";
       std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", when.c_str(), std::string(kind_name(r.decision)).c_str(),
                   printable(reason).c_str(), printable(r.artifact_id.substr(0, 12)).c_str(), argv_text(r.argv).c_str());
@@ -189,7 +195,9 @@ void print_run(const nlohmann::json& n, const std::string& indent, bool last, bo
               n["time"].get<std::string>().substr(0, 19).c_str(), static_cast<long long>(n["uid"].get<int64_t>()),
               argv_text(argv).c_str(), printable(n["artifact_id"].get<std::string>()).c_str(),
               signers.empty() ? "-" : signers.c_str(), printable(n["result"].get<std::string>()).c_str(), secs,
-              n["orphan"].get<bool>() ? ("  (parent " + printable(n["parent"].get<std::string>()) + " not in the log)").c_str() : "");
+              n["orphan"].get<bool>()
+                  ? ("  (parent " + printable(n["parent"].get<std::string>()) + " not in the log)").c_str()
+                  : "");
   const auto& kids = n["children"];
   std::string next = top ? indent : indent + (last ? "   " : "|  ");
   for (size_t i = 0; i < kids.size(); ++i) print_run(kids[i], next, i + 1 == kids.size(), false);
@@ -219,7 +227,9 @@ void setup_log(CLI::App& app, int& exit_code) {
   auto* log = app.add_subcommand("log", "Verify, checkpoint and show the receipt log and its execution tree");
   log->require_subcommand(1);
 
-  auto* verify = log->add_subcommand("verify", "Verify every hash link and signature of the receipt log, and that every parent receipt exists, precedes its children and is their artifact's parent");
+  auto* verify = log->add_subcommand("verify",
+                                     "Verify every hash link and signature of the receipt log, and that every parent "
+                                     "receipt exists, precedes its children and is their artifact's parent");
   verify->add_option("--state", opts->state, "State directory (default: $XDG_STATE_HOME/gx, root: /var/lib/gx)");
   verify->add_option("--receipt-pubkey", opts->pubkey, "Receipt public key (default: <state>/receipt.pub)");
   verify->add_option("--checkpoint", opts->checkpoint, "Also prove the log extends this signed checkpoint");
@@ -245,7 +255,9 @@ void setup_log(CLI::App& app, int& exit_code) {
   show->add_option("--tail", opts->tail, "Only the last N matching receipts");
   show->callback([opts, &exit_code] { exit_code = run_show(*opts); });
 
-  auto* tree = log->add_subcommand("tree", "Show the execution tree: which governed run started which, under which artifact, signed by whom, with what result, how long");
+  auto* tree = log->add_subcommand("tree",
+                                   "Show the execution tree: which governed run started which, under which artifact, "
+                                   "signed by whom, with what result, how long");
   tree->add_option("--state", opts->state, "State directory");
   tree->add_option("--root", opts->root, "Only the subtree of this run (receipt id, or a prefix of at least 8 digits)");
   tree->add_flag("--json", opts->json, "Print the tree as nested JSON");

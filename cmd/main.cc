@@ -34,10 +34,10 @@ int main(int argc, char** argv) {
   // flag, a typo -- gets the whole tree, for top-level help and "did you mean".
   using Setup = void (*)(CLI::App&, int&);
   static constexpr std::pair<std::string_view, Setup> kSubcommands[] = {
-      {"keygen", gx::cli::setup_keygen},   {"trust", gx::cli::setup_trust}, {"init", gx::cli::setup_init},
-      {"sign", gx::cli::setup_sign},       {"verify", gx::cli::setup_verify}, {"run", gx::cli::setup_run},
-      {"log", gx::cli::setup_log},         {"profiles", gx::cli::setup_profiles}, {"revoke", gx::cli::setup_revoke},
-      {"state", gx::cli::setup_state},     {"learn", gx::cli::setup_learn}, {"broker", gx::cli::setup_broker}};
+      {"keygen", gx::cli::setup_keygen}, {"trust", gx::cli::setup_trust},       {"init", gx::cli::setup_init},
+      {"sign", gx::cli::setup_sign},     {"verify", gx::cli::setup_verify},     {"run", gx::cli::setup_run},
+      {"log", gx::cli::setup_log},       {"profiles", gx::cli::setup_profiles}, {"revoke", gx::cli::setup_revoke},
+      {"state", gx::cli::setup_state},   {"learn", gx::cli::setup_learn},       {"broker", gx::cli::setup_broker}};
   const std::string_view first = argc > 1 ? argv[1] : "";
   bool built = first == "-V" || first == "--version";  // needs no subcommand
   for (const auto& [name, setup] : kSubcommands) {

@@ -73,8 +73,7 @@ int list_all(bool json) {
   }
   std::printf("Syscall groups (sandbox.groups):\n");
   for (const auto& g : groups)
-    std::printf("  %-11s %s (%zu syscalls)\n", g.name.c_str(), g.description.c_str(),
-                g.syscalls.size());
+    std::printf("  %-11s %s (%zu syscalls)\n", g.name.c_str(), g.description.c_str(), g.syscalls.size());
   std::printf(
       "\nDenied unless named in sandbox.allow_syscalls (in no group):\n%s\n"
       "\nAnswered with ENOSYS unless named in allow_syscalls (runtimes probe and fall back):\n"
@@ -87,10 +86,11 @@ int list_all(bool json) {
   std::printf("\nioctl groups (sandbox.ioctl_groups; \"default\" is always in force):\n");
   for (const auto& g : seccomp::ioctl_groups())
     std::printf("  %-11s %s (%zu requests)\n", g.name.c_str(), g.description.c_str(), g.names.size());
-  std::printf("\nioctl requests allowed only by name in sandbox.ioctls (or any number as 0x...):\n%s\n"
-              "\nNever allowed: TIOCSTI TIOCLINUX\n"
-              "Show one group's syscalls or requests with: gx profiles NAME\n",
-              wrapped(opt_in_only_ioctls()).c_str());
+  std::printf(
+      "\nioctl requests allowed only by name in sandbox.ioctls (or any number as 0x...):\n%s\n"
+      "\nNever allowed: TIOCSTI TIOCLINUX\n"
+      "Show one group's syscalls or requests with: gx profiles NAME\n",
+      wrapped(opt_in_only_ioctls()).c_str());
   return kExitOk;
 }
 
@@ -106,8 +106,7 @@ int show_group(const std::string& name, bool json) {
     for (const auto& n : ig->names) std::printf("%s %s\n", n.c_str(), hex(*seccomp::ioctl_number(n)).c_str());
     return kExitOk;
   }
-  if (!g)
-    return report_error("unknown syscall group '" + name + "' (run `gx profiles` for the list)");
+  if (!g) return report_error("unknown syscall group '" + name + "' (run `gx profiles` for the list)");
   if (json) {
     std::printf("%s\n", group_json(*g).dump(2).c_str());
     return kExitOk;

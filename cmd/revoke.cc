@@ -1,4 +1,6 @@
 // gx revoke: add an artifact or a key to the signed revocation list, or list it.
+#include "lib/revoke.h"
+
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -10,7 +12,6 @@
 #include "lib/fsutil.h"
 #include "lib/paths.h"
 #include "lib/revocation.h"
-#include "lib/revoke.h"
 #include "lib/trust_store.h"
 
 namespace gx::cli {
@@ -24,9 +25,7 @@ struct RevokeOptions {
   bool json = false;
 };
 
-paths::AuthorityPaths resolve(const RevokeOptions& o) {
-  return paths::with_defaults(o.trust, o.revocations, o.state);
-}
+paths::AuthorityPaths resolve(const RevokeOptions& o) { return paths::with_defaults(o.trust, o.revocations, o.state); }
 
 const char* kind_name(RevocationKind k) { return k == RevocationKind::Artifact ? "artifact" : "key_id"; }
 
@@ -40,11 +39,14 @@ int revoke_list(const RevokeOptions& o) {
   for (const auto& s : list->signatures()) signers.push_back(s.key_id);
   const std::vector<RevocationEntry> entries = list->entries();  // from the index: one full scan
   if (o.json) {
-    nlohmann::json j{{"path", p.revocations}, {"serial", list->serial()}, {"entries", nlohmann::json::array()},
+    nlohmann::json j{{"path", p.revocations},
+                     {"serial", list->serial()},
+                     {"entries", nlohmann::json::array()},
                      {"signers", signers}};
     j["issued_at"] = list->serial() ? format_utc(list->issued_at()) : "";
     for (const auto& e : entries)
-      j["entries"].push_back({{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
+      j["entries"].push_back(
+          {{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
   }
@@ -53,8 +55,8 @@ int revoke_list(const RevokeOptions& o) {
     return kExitOk;
   }
   std::printf("revocation list %s: serial %llu, issued %s, %zu entr%s\n", p.revocations.c_str(),
-              static_cast<unsigned long long>(list->serial()), format_utc(list->issued_at()).c_str(),
-              entries.size(), entries.size() == 1 ? "y" : "ies");
+              static_cast<unsigned long long>(list->serial()), format_utc(list->issued_at()).c_str(), entries.size(),
+              entries.size() == 1 ? "y" : "ies");
   for (const auto& s : signers) {
     const TrustedKey* k = trust->find(s);
     std::printf("signed by %s%s\n", s.c_str(), k ? (" (" + k->name + ")").c_str() : " (unknown key)");

@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "cmd/common.h"
@@ -49,8 +48,9 @@ Decision write_report(const std::string& path, const nlohmann::json& report) {
     d = Decision::deny(DenyReason::IoError, path + " is " + fs::file_kind(st.st_mode) + ", not a regular file",
                        "report", path);
   else if (st.st_uid != geteuid())
-    d = Decision::deny(DenyReason::IoError, path + " is owned by uid " + std::to_string(st.st_uid) + ", not by the invoking user",
-                       "report", path);
+    d = Decision::deny(DenyReason::IoError,
+                       path + " is owned by uid " + std::to_string(st.st_uid) + ", not by the invoking user", "report",
+                       path);
   else if (fchmod(fd, 0600) != 0) d = fail("cannot chmod", errno);
   else if (ftruncate(fd, 0) != 0) d = fail("cannot truncate", errno);
   for (size_t off = 0; d && off < text.size();) {
@@ -70,9 +70,12 @@ int finish_run(const RunOptions& o, const RunResult& r);
 // in the refusal of options only the supervisor may choose.
 Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
                                            const std::string& via) {
-  const char* refused = !o.trust.empty() ? "--trust" : !o.revocations.empty() ? "--revocations"
-                        : !o.state.empty() ? "--state" : !o.receipt_key.empty() ? "--receipt-key"
-                        : o.syslog ? "--syslog" : nullptr;
+  const char* refused = !o.trust.empty()         ? "--trust"
+                        : !o.revocations.empty() ? "--revocations"
+                        : !o.state.empty()       ? "--state"
+                        : !o.receipt_key.empty() ? "--receipt-key"
+                        : o.syslog               ? "--syslog"
+                                                 : nullptr;
   if (refused != nullptr)
     return Decision::deny(DenyReason::Usage, std::string(refused) + " cannot be used with " + via +
                                                  ": the supervisor's own configuration chooses the trust store, "
@@ -80,8 +83,8 @@ Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std:
   // The protocol carries one artifact; its chain is the supervisor's to
   // establish (a nested run's parent is the run that owns the channel).
   if (!o.parents.empty())
-    return Decision::deny(DenyReason::Usage, "--parent cannot be used with " + via +
-                                                 ": the protocol carries one artifact, not its chain");
+    return Decision::deny(DenyReason::Usage,
+                          "--parent cannot be used with " + via + ": the protocol carries one artifact, not its chain");
   broker::Request req;
   auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
   if (!bytes) {
@@ -117,7 +120,9 @@ int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string
 // GX_CHANNEL set: a nested run, asked of the gx that supervises this
 // process (lib/nested_channel.h); it decides everything.
 int run_nested(const RunOptions& o, std::vector<std::string> argv, std::string cwd, const char* channel) {
-  if (!o.broker.empty()) return report_error("--broker (or GX_BROKER) cannot be used inside a run that has a nested-run channel (GX_CHANNEL)");
+  if (!o.broker.empty())
+    return report_error(
+        "--broker (or GX_BROKER) cannot be used inside a run that has a nested-run channel (GX_CHANNEL)");
   auto req = supervised_request(o, std::move(argv), std::move(cwd), "a nested-run channel (GX_CHANNEL)");
   if (!req) return report_request_error(req.error());
   auto r = run_over_channel(channel, *req);
@@ -133,7 +138,8 @@ int run_run(const RunOptions& o) {
   req.argv = cmd.take();
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return report_error("cannot read the current directory");
-  if (const char* channel = getenv(std::string(kChannelEnv).c_str())) return run_nested(o, std::move(req.argv), cwd, channel);
+  if (const char* channel = getenv(std::string(kChannelEnv).c_str()))
+    return run_nested(o, std::move(req.argv), cwd, channel);
   if (!o.broker.empty()) return run_brokered(o, std::move(req.argv), cwd);
   // Inside a sandbox, only the supervisor may run anything (and it records it).
   if (Decision d = check_not_sandboxed(); !d) return report_denial(d);
@@ -171,8 +177,8 @@ int finish_run(const RunOptions& o, const RunResult& r) {
   }
   if (!r.decision) return o.json ? exit_code_for(r.decision) : report_denial(r.decision);
   if (o.dry_run) {
-    if (!o.json) std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(),
-                              to_json(r.report).dump(2).c_str());
+    if (!o.json)
+      std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(), to_json(r.report).dump(2).c_str());
     return kExitOk;
   }
   if (r.record_failed) {
@@ -189,15 +195,20 @@ int finish_run(const RunOptions& o, const RunResult& r) {
 
 void setup_run(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
-  auto* sub = app.add_subcommand("run", "Verify an artifact, match the invocation, and run it confined: gx run [OPTIONS] ART -- CMD ARGS...");
+  auto* sub = app.add_subcommand(
+      "run", "Verify an artifact, match the invocation, and run it confined: gx run [OPTIONS] ART -- CMD ARGS...");
   sub->add_option("artifact", o->artifact, "Signed artifact file")->required();
   sub->add_option("command", o->command, "The command and its arguments, after --");
   add_authority_options(sub, o->trust, o->revocations, o->state, "State directory: receipts, use store");
-  sub->add_option("--receipt-key", o->receipt_key, "Receipt signing key (default: STATE/receipt.key, created on first use)");
-  sub->add_option("--report", o->report, "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
-  sub->add_option("--parent", o->parents,
-                  "A child artifact's ancestor (artifact file, or a directory of *.toml); repeatable. A child runs only "
-                  "when its whole chain verifies (gx-artifact(5) LINEAGE)");
+  sub->add_option("--receipt-key", o->receipt_key,
+                  "Receipt signing key (default: STATE/receipt.key, created on first use)");
+  sub->add_option(
+      "--report", o->report,
+      "Write the JSON decision and outcome to this file (mode 0600; environment variable names, never their values)");
+  sub->add_option(
+      "--parent", o->parents,
+      "A child artifact's ancestor (artifact file, or a directory of *.toml); repeatable. A child runs only "
+      "when its whole chain verifies (gx-artifact(5) LINEAGE)");
   sub->add_flag("--dry-run", o->dry_run, "Print the decision and the exact sandbox; run nothing, consume nothing");
   sub->add_flag("--json", o->json, "Print the JSON decision on stdout when the child does not run");
   sub->add_flag("--syslog", o->syslog, "Also send every receipt to syslog (also: GX_SYSLOG=1)");

@@ -4,8 +4,8 @@
 #include "cmd/common.h"
 #include "lib/artifact.h"
 #include "lib/crypto.h"
-#include "lib/fsutil.h"
 #include "lib/envelope.h"
+#include "lib/fsutil.h"
 
 namespace gx::cli {
 namespace {

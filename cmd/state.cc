@@ -13,7 +13,7 @@ namespace {
 
 struct StateOptions {
   std::string state;
-  std::string now;     // RFC 3339 UTC; default: the clock
+  std::string now;  // RFC 3339 UTC; default: the clock
   bool json = false;
 };
 
@@ -53,8 +53,8 @@ int state_show(const StateOptions& o) {
   if (!stats) return report_denial(stats.error());
   std::string db = UseStore::db_path(state_dir(o));
   if (o.json) {
-    nlohmann::json j{{"state_dir", state_dir(o)}, {"use_store", db}, {"entries", stats->entries},
-                     {"exhausted", stats->exhausted}};
+    nlohmann::json j{
+        {"state_dir", state_dir(o)}, {"use_store", db}, {"entries", stats->entries}, {"exhausted", stats->exhausted}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("use store: %s\nentries:   %llu (artifacts with at least one use spent)\nexhausted: %llu\n", db.c_str(),

@@ -106,7 +106,8 @@ std::optional<std::string> diagnose_unknown(const CLI::App& app, int argc, const
     for (const CLI::App* s : subs) names.push_back(s->get_name());
     auto s = nearest(arg, names);
     if (!s) return std::nullopt;
-    return "unknown command '" + arg + "'" + (cur == &app ? "" : " for '" + where + "'") + "; did you mean '" + *s + "'?";
+    return "unknown command '" + arg + "'" + (cur == &app ? "" : " for '" + where + "'") + "; did you mean '" + *s +
+           "'?";
   }
   return std::nullopt;
 }

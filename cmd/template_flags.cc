@@ -19,12 +19,14 @@ void add_template_flags(CLI::App* sub, TemplateFlags& f, const std::string& env_
   sub->add_option("--reason", f.reason, "Why it is needed (governance record)");
   sub->add_option("--ticket", f.ticket, "Ticket or change reference");
   sub->add_option("--env", f.env, env_help);
-  sub->add_option("--pin", f.pin, "Pin the SHA-256 of a file the command depends on; only root may be able to change it (repeatable)");
+  sub->add_option("--pin", f.pin,
+                  "Pin the SHA-256 of a file the command depends on; only root may be able to change it (repeatable)");
   sub->add_option("--parent", f.parent,
                   "Lineage: the parent artifact (a file: its digest is named and, for gx init, the child is "
                   "pre-filled within its bounds; or its digest sha256:...)");
-  sub->add_option("--run-as", f.run_as,
-                  "Run the command as USER[:GROUP] (name or id; [run] in gx-artifact(5)); honoured by a root gx or gx broker");
+  sub->add_option(
+      "--run-as", f.run_as,
+      "Run the command as USER[:GROUP] (name or id; [run] in gx-artifact(5)); honoured by a root gx or gx broker");
   sub->add_flag("--no-bind-user", f.no_bind_user, "Do not bind the artifact to the current uid");
   sub->add_flag("--no-bind-host", f.no_bind_host, "Do not bind the artifact to this host's name and machine-id");
   sub->add_option("command", f.command, "The command and its arguments, after --");
@@ -45,7 +47,8 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   t.now = now_unix();
   if (!f.ttl.empty()) {
     // --ttl and --not-after both fix the end: refuse rather than pick one silently.
-    if (!f.not_after.empty()) return usage("--ttl", f.ttl, "--ttl and --not-after both set the end of validity; give one");
+    if (!f.not_after.empty())
+      return usage("--ttl", f.ttl, "--ttl and --not-after both set the end of validity; give one");
     auto ttl = parse_duration(f.ttl);
     if (!ttl || *ttl <= 0) return usage("--ttl", f.ttl, "--ttl takes a duration like 90s, 15m, 2h, 1d, 1w");
     t.ttl_seconds = *ttl;
@@ -76,7 +79,9 @@ Result<TemplateRequest> template_request(const TemplateFlags& f) {
   t.pin_files = f.pin;
   if (!f.parent.empty() && f.parent.rfind("sha256:", 0) != 0) {
     auto parent = load_artifact_unverified(f.parent);
-    if (!parent) return Decision::deny(parent.error().reason, "--parent " + f.parent + ": " + parent.error().detail, "--parent", f.parent);
+    if (!parent)
+      return Decision::deny(parent.error().reason, "--parent " + f.parent + ": " + parent.error().detail, "--parent",
+                            f.parent);
     t.parent = parent->digest();
   } else {
     t.parent = f.parent;

@@ -69,7 +69,8 @@ int trust_list(const TrustOptions& o) {
 int trust_remove(const TrustOptions& o) {
   auto store = TrustStore::load(store_path(o));
   if (!store) return report_denial(store.error());
-  auto it = std::find_if(store->keys.begin(), store->keys.end(), [&](const TrustedKey& k) { return k.key_id == o.key_id; });
+  auto it =
+      std::find_if(store->keys.begin(), store->keys.end(), [&](const TrustedKey& k) { return k.key_id == o.key_id; });
   if (it == store->keys.end()) return report_error("key " + o.key_id + " is not in " + store_path(o));
   store->keys.erase(it);
   if (Decision d = store->save(store_path(o)); !d) return report_denial(d);
@@ -96,7 +97,8 @@ void setup_trust(CLI::App& app, int& exit_code) {
   auto* sub = app.add_subcommand("trust", "Manage the trust store of approver keys");
   sub->require_subcommand(1);
   auto trust_flag = [&](CLI::App* s) {
-    s->add_option("--trust", o->trust, "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
+    s->add_option("--trust", o->trust,
+                  "Trust store file (default: $XDG_CONFIG_HOME/gx/trust.toml; root: /etc/gx/trust.toml)");
   };
   auto* add = sub->add_subcommand("add", "Trust a public key");
   add->add_option("pubkey", o->pubkey, "Public key file (PEM)")->required()->check(CLI::ExistingFile);

@@ -1,4 +1,6 @@
 // gx verify [--trust FILE] [--parent FILE|DIR]... [--json] ART: is this artifact (and its chain) valid here, now?
+#include "lib/verify.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,7 +15,6 @@
 #include "lib/fsutil.h"
 #include "lib/lineage.h"
 #include "lib/paths.h"
-#include "lib/verify.h"
 
 namespace gx::cli {
 namespace {
@@ -51,10 +52,11 @@ void print_chain(const LineageVerification& lv) {
   for (const auto& l : lv.chain) {
     std::string who;
     for (size_t i = 0; i < l.signer_names.size(); ++i) who += (i ? ", " : "") + l.signer_names[i];
-    std::printf("  [%d] %s  id %s  issuer %s\n      signed by %s (%s)  valid %s .. %s  %s\n", l.depth, l.digest.c_str(),
-                l.id.c_str(), l.issuer.c_str(), who.c_str(), l.authority.c_str(), format_utc(l.not_before).c_str(),
-                format_utc(l.not_after).c_str(),
-                l.max_depth > 0 ? ("delegates " + std::to_string(l.max_depth) + " level(s)").c_str() : "delegates nothing");
+    std::printf(
+        "  [%d] %s  id %s  issuer %s\n      signed by %s (%s)  valid %s .. %s  %s\n", l.depth, l.digest.c_str(),
+        l.id.c_str(), l.issuer.c_str(), who.c_str(), l.authority.c_str(), format_utc(l.not_before).c_str(),
+        format_utc(l.not_after).c_str(),
+        l.max_depth > 0 ? ("delegates " + std::to_string(l.max_depth) + " level(s)").c_str() : "delegates nothing");
   }
 }
 
@@ -81,9 +83,10 @@ int run_verify(const VerifyCmdOptions& o) {
   }
   if (!lv.decision) return o.json ? exit_code_for(lv.decision) : report_denial(lv.decision);
   if (!o.json)
-    std::fprintf(stderr, "gx: valid: artifact %s (%s), signed by %zu of %d required, until %s%s\n", v.artifact->id.c_str(),
-                 v.digest.c_str(), v.signers.size(), v.threshold, format_utc(v.artifact->not_after).c_str(),
-                 lv.chain.size() > 1 ? (", through a chain of " + std::to_string(lv.chain.size()) + " links").c_str() : "");
+    std::fprintf(
+        stderr, "gx: valid: artifact %s (%s), signed by %zu of %d required, until %s%s\n", v.artifact->id.c_str(),
+        v.digest.c_str(), v.signers.size(), v.threshold, format_utc(v.artifact->not_after).c_str(),
+        lv.chain.size() > 1 ? (", through a chain of " + std::to_string(lv.chain.size()) + " links").c_str() : "");
   return kExitOk;
 }
 
@@ -91,7 +94,8 @@ int run_verify(const VerifyCmdOptions& o) {
 
 void setup_verify(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<VerifyCmdOptions>();
-  auto* sub = app.add_subcommand("verify", "Check an artifact's signatures, trust, time window, revocation, bindings and lineage chain");
+  auto* sub = app.add_subcommand(
+      "verify", "Check an artifact's signatures, trust, time window, revocation, bindings and lineage chain");
   sub->add_option("artifact", o->artifact, "Artifact file")->required();
   add_authority_options(sub, o->trust, o->revocations, o->state,
                         "State directory holding the highest serial seen of each revocation list");
@@ -99,7 +103,8 @@ void setup_verify(CLI::App& app, int& exit_code) {
                   "An ancestor of a child artifact (artifact file, or a directory of *.toml); repeatable. The chain "
                   "is verified link by link and shown");
   sub->add_flag("--json", o->json, "Print the whole decision as JSON on stdout (with \"lineage\": the chain)");
-  sub->add_flag("--print-payload", o->print_payload, "Write the exact signed bytes, PAE(type, body), to stdout and exit");
+  sub->add_flag("--print-payload", o->print_payload,
+                "Write the exact signed bytes, PAE(type, body), to stdout and exit");
   sub->add_option("--print-signature", o->print_signature, "Write the DER signature of KEYID to stdout and exit");
   sub->callback([o, &exit_code] { exit_code = run_verify(*o); });
 }

@@ -73,7 +73,8 @@ void read_paths(TableReader& r, std::string_view key, std::vector<std::string>& 
   if (!v) return;
   for (size_t i = 0; i < v->size(); ++i)
     if (!is_absolute_clean((*v)[i])) {
-      r.fail(Decision::deny(DenyReason::InvalidValue, r.path(key) + "[" + std::to_string(i) + "] must be an absolute, normalised path",
+      r.fail(Decision::deny(DenyReason::InvalidValue,
+                            r.path(key) + "[" + std::to_string(i) + "] must be an absolute, normalised path",
                             r.path(key) + "[" + std::to_string(i) + "]", (*v)[i]));
       return;
     }
@@ -149,7 +150,9 @@ Decision read_delegation(const toml::table& t, Delegation& del) {
       const toml::array* argv = x.array("argv", false);
       if (Decision d = x.finish(); !d) return d;
       if (argv) {
-        if (argv->empty()) return Decision::deny(DenyReason::InvalidValue, where + ".argv must name at least argv[0]", where + ".argv", "[]");
+        if (argv->empty())
+          return Decision::deny(DenyReason::InvalidValue, where + ".argv must name at least argv[0]", where + ".argv",
+                                "[]");
         de.argv.emplace();
         if (Decision d = read_argv(*argv, where + ".argv", *de.argv); !d) return d;
       }
@@ -260,7 +263,8 @@ Decision read_run(const toml::table& t, RunAs& run) {
   }
   if (auto v = r.string_array("capabilities", false)) {
     for (const auto& c : *v)
-      if (!capability_number(c)) r.invalid("capabilities", c, "not a capability name like CAP_NET_BIND_SERVICE (capabilities(7))");
+      if (!capability_number(c))
+        r.invalid("capabilities", c, "not a capability name like CAP_NET_BIND_SERVICE (capabilities(7))");
     run.capabilities = *v;
   }
   return r.finish();
@@ -270,7 +274,8 @@ Decision read_run(const toml::table& t, RunAs& run) {
 
 Result<Artifact> parse_artifact_body(std::string_view body) {
   if (body.size() > kArtifactMaxBytes)
-    return Decision::deny(DenyReason::TooLarge, "artifact is larger than " + std::to_string(kArtifactMaxBytes) + " bytes");
+    return Decision::deny(DenyReason::TooLarge,
+                          "artifact is larger than " + std::to_string(kArtifactMaxBytes) + " bytes");
   auto doc = parse_toml(body, "artifact");
   if (!doc) return doc.error();
   Artifact a;
@@ -282,7 +287,8 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
   if (*version < kArtifactVersionOldest || *version > kArtifactVersionCurrent)
     return Decision::deny(DenyReason::UnsupportedVersion,
                           "artifact format version " + std::to_string(*version) + " is not supported (this gx reads " +
-                              std::to_string(kArtifactVersionOldest) + ".." + std::to_string(kArtifactVersionCurrent) + ")",
+                              std::to_string(kArtifactVersionOldest) + ".." + std::to_string(kArtifactVersionCurrent) +
+                              ")",
                           "version", std::to_string(*version));
   a.version = static_cast<int>(*version);
   if (auto v = r.string("id", true)) {
@@ -371,9 +377,11 @@ std::string render_argv(const std::vector<ArgPattern>& argv) {
 }
 
 std::string render_delegation(const Delegation& d) {
-  std::string o = "\n# Children of this artifact (lib/lineage.h, docs/lineage.md): signed by one of these keys\n"
-                  "# or by this artifact's own signers, at most max_depth levels deep, never wider than it.\n"
-                  "[delegation]\nmax_depth = " + std::to_string(d.max_depth) + "\n";
+  std::string o =
+      "\n# Children of this artifact (lib/lineage.h, docs/lineage.md): signed by one of these keys\n"
+      "# or by this artifact's own signers, at most max_depth levels deep, never wider than it.\n"
+      "[delegation]\nmax_depth = " +
+      std::to_string(d.max_depth) + "\n";
   if (d.nested_runs)
     o += "# The command may ask gx for nested runs of its children (GX_CHANNEL, docs/lineage.md).\n"
          "nested_runs = true\n";
@@ -433,7 +441,8 @@ std::string render_artifact_body(const Artifact& a) {
   o += "log_denials = " + std::string(sb.log_denials ? "true" : "false") + "\n";
   if (!sb.ioctl_groups.empty()) o += "ioctl_groups = " + quote_list(sb.ioctl_groups) + "\n";
   if (!sb.ioctls.empty()) o += "ioctls = " + quote_list(sb.ioctls) + "\n";
-  if (sb.unix_sockets) o += "# named Unix sockets: every one this uid can reach (Landlock cannot restrict connect)\nunix_sockets = true\n";
+  if (sb.unix_sockets)
+    o += "# named Unix sockets: every one this uid can reach (Landlock cannot restrict connect)\nunix_sockets = true\n";
   o += "network = " + toml_quote(sb.network == NetMode::Tcp ? "tcp" : "none") + "\n";
   if (sb.network == NetMode::Tcp) {
     o += "connect_tcp = " + port_list(sb.connect_tcp) + "\n";

@@ -53,14 +53,14 @@ struct ArgPattern {
 // A file the command depends on, pinned by digest (environmental integrity).
 // What a pin guarantees, and which files can be pinned: lib/invocation.h.
 struct FilePin {
-  std::string path;  // the file's real path
+  std::string path;    // the file's real path
   std::string sha256;  // 64 lowercase hex digits
 };
 
 struct EnvPolicy {
-  std::vector<std::string> allow;             // names that may pass, any value
-  std::map<std::string, std::string> pin;     // names that must have exactly this value
-  std::vector<std::string> require;           // names that must be present (any allowed value)
+  std::vector<std::string> allow;          // names that may pass, any value
+  std::map<std::string, std::string> pin;  // names that must have exactly this value
+  std::vector<std::string> require;        // names that must be present (any allowed value)
 };
 
 enum class SeccompDefault { Errno, Kill };
@@ -119,8 +119,8 @@ struct Scope {
 // table, the child runs as the caller (a brokered run: as the peer).
 // Names are kept as written and resolved on the host at run time.
 struct RunAs {
-  std::string user;   // user name or decimal uid
-  std::string group;  // group name or decimal gid; empty: the user's primary group
+  std::string user;                       // user name or decimal uid
+  std::string group;                      // group name or decimal gid; empty: the user's primary group
   std::vector<std::string> groups;        // supplementary groups; default none
   std::vector<std::string> capabilities;  // "CAP_NET_BIND_SERVICE", ...; default none
 };
@@ -151,10 +151,10 @@ struct DelegatedExecutable {
 };
 
 struct Delegation {
-  bool present = false;  // the [delegation] table is there
-  int max_depth = 1;     // levels of descendants below this artifact, 1..kMaxDelegationDepth
-  std::vector<DelegatedKey> keys;                 // may sign children (besides this artifact's own signers)
-  std::vector<DelegatedExecutable> executables;   // bounds for children's executables
+  bool present = false;                          // the [delegation] table is there
+  int max_depth = 1;                             // levels of descendants below this artifact, 1..kMaxDelegationDepth
+  std::vector<DelegatedKey> keys;                // may sign children (besides this artifact's own signers)
+  std::vector<DelegatedExecutable> executables;  // bounds for children's executables
   // Its command may ask the supervising gx for nested runs of its children
   // over a private channel (GX_CHANNEL, lib/nested_channel.h). A child may
   // set it only when its parent does.
@@ -179,7 +179,7 @@ struct Artifact {
   Delegation delegation;
 
   // Not part of the parsed body:
-  std::string body;                  // the exact signed bytes
+  std::string body;  // the exact signed bytes
   std::vector<Signature> signatures;
 
   std::string digest() const;  // "sha256:<hex of SHA-256(body)>"

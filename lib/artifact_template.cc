@@ -17,8 +17,8 @@ const std::vector<std::string>& default_env_allow() {
 }
 
 const std::vector<std::string>& default_read_paths() {
-  static const std::vector<std::string> v = {"/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc",
-                                             "/dev/null", "/dev/zero", "/dev/urandom"};
+  static const std::vector<std::string> v = {"/usr", "/lib",      "/lib64",    "/bin",        "/sbin",
+                                             "/etc", "/dev/null", "/dev/zero", "/dev/urandom"};
   return v;
 }
 
@@ -37,7 +37,10 @@ Decision parse_net_spec(const std::string& spec, SandboxPolicy& sb) {
     std::string item = spec.substr(pos, end - pos);
     auto* list = &sb.connect_tcp;
     if (item.rfind("connect:", 0) == 0) item = item.substr(8);
-    else if (item.rfind("bind:", 0) == 0) { item = item.substr(5); list = &sb.bind_tcp; }
+    else if (item.rfind("bind:", 0) == 0) {
+      item = item.substr(5);
+      list = &sb.bind_tcp;
+    }
     char* e = nullptr;
     long port = strtol(item.c_str(), &e, 10);
     if (item.empty() || *e != '\0' || port < 1 || port > 65535)

@@ -27,13 +27,13 @@ struct TemplateRequest {
   std::optional<UnixTime> not_before, not_after;  // unset: now / not_before + ttl
   uint32_t max_uses = 1;
   std::string issuer, reason, ticket;
-  std::vector<std::string> env;                   // NAME (allow) or NAME=VALUE (pin)
-  std::vector<std::string> read, write, exec;     // extra sandbox paths (made absolute)
-  std::vector<std::string> groups;                // extra syscall groups beside "default"
-  std::string net = "none";                       // "none" or e.g. "443,8080" / "connect:443,bind:8080"
-  std::vector<std::string> pin_files;             // environmental integrity
-  std::string parent;                             // lineage: parent artifact digest
-  RunAs run_as;                                   // [run]; empty user: none
+  std::vector<std::string> env;                // NAME (allow) or NAME=VALUE (pin)
+  std::vector<std::string> read, write, exec;  // extra sandbox paths (made absolute)
+  std::vector<std::string> groups;             // extra syscall groups beside "default"
+  std::string net = "none";                    // "none" or e.g. "443,8080" / "connect:443,bind:8080"
+  std::vector<std::string> pin_files;          // environmental integrity
+  std::string parent;                          // lineage: parent artifact digest
+  RunAs run_as;                                // [run]; empty user: none
   bool bind_user = true;
   bool bind_host = true;
 };

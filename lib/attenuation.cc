@@ -81,7 +81,8 @@ std::vector<ExecAllowance> exec_allowances(const Artifact& parent, const std::st
 // allow when one allowance admits `argv` (nullptr: the child's argv is
 // unbounded, so only an allowance without a bound does); else the first
 // allowance's complaint.
-Decision argv_admitted(const std::vector<ExecAllowance>& ways, const std::vector<ArgPattern>* argv, const std::string& field) {
+Decision argv_admitted(const std::vector<ExecAllowance>& ways, const std::vector<ArgPattern>* argv,
+                       const std::string& field) {
   Decision first = Decision::allow();
   for (const auto& w : ways) {
     if (!w.argv) return Decision::allow();
@@ -106,7 +107,8 @@ std::string exec_bound_text(const Artifact& parent) {
 Decision check_exec(const Artifact& parent, const Artifact& child) {
   const Scope& c = child.scope;
   auto ways = exec_allowances(parent, c.path, c.sha256);
-  if (ways.empty()) return wider("exec.path", c.path + " (sha256 " + c.sha256.substr(0, 12) + "...)", exec_bound_text(parent));
+  if (ways.empty())
+    return wider("exec.path", c.path + " (sha256 " + c.sha256.substr(0, 12) + "...)", exec_bound_text(parent));
   if (!c.interpreter.empty()) {
     bool same = c.interpreter == parent.scope.interpreter && c.interpreter_sha256 == parent.scope.interpreter_sha256;
     if (!same && exec_allowances(parent, c.interpreter, c.interpreter_sha256).empty())
@@ -123,8 +125,9 @@ Decision check_env(const EnvPolicy& parent, const EnvPolicy& child) {
   for (const auto& n : child.allow)
     if (!contains(parent.allow, n)) {
       auto pin = parent.pin.find(n);
-      return wider("env.allow", n + " (any value)", pin != parent.pin.end() ? n + " pinned to '" + pin->second + "'"
-                                                                           : "allows " + list_text(parent.allow));
+      return wider(
+          "env.allow", n + " (any value)",
+          pin != parent.pin.end() ? n + " pinned to '" + pin->second + "'" : "allows " + list_text(parent.allow));
     }
   for (const auto& [n, v] : child.pin) {
     auto pin = parent.pin.find(n);
@@ -183,8 +186,9 @@ Decision check_syscalls_ioctls(const SandboxPolicy& p, const SandboxPolicy& c) {
   for (const auto& s : allowed_syscalls(c))
     if (!pa.count(s)) {
       const char* field = contains(c.allow_syscalls, s) ? "sandbox.allow_syscalls" : "sandbox.groups";
-      return wider(field, s + " allowed (groups " + list_text(c.groups) + ")",
-                   s + " not allowed (groups " + list_text(p.groups) + ", allow_syscalls " + list_text(p.allow_syscalls) + ")");
+      return wider(
+          field, s + " allowed (groups " + list_text(c.groups) + ")",
+          s + " not allowed (groups " + list_text(p.groups) + ", allow_syscalls " + list_text(p.allow_syscalls) + ")");
     }
   if (p.default_action == SeccompDefault::Kill && c.default_action != SeccompDefault::Kill)
     return wider("sandbox.default_action", "errno", "kill");
@@ -192,8 +196,9 @@ Decision check_syscalls_ioctls(const SandboxPolicy& p, const SandboxPolicy& c) {
   for (const auto& [nr, name] : allowed_ioctls(c))
     if (!pi.count(nr)) {
       bool named = contains(c.ioctls, name);
-      return wider(named ? "sandbox.ioctls" : "sandbox.ioctl_groups", name + " allowed",
-                   name + " not allowed (ioctl_groups " + list_text(p.ioctl_groups) + ", ioctls " + list_text(p.ioctls) + ")");
+      return wider(
+          named ? "sandbox.ioctls" : "sandbox.ioctl_groups", name + " allowed",
+          name + " not allowed (ioctl_groups " + list_text(p.ioctl_groups) + ", ioctls " + list_text(p.ioctls) + ")");
     }
   return Decision::allow();
 }
@@ -231,7 +236,8 @@ Decision check_identity(const Artifact& p, const Artifact& c) {
     if constexpr (std::is_same_v<std::decay_t<decltype(*v)>, std::string>) return *v;
     else return std::to_string(*v);
   };
-  if (p.bindings.uid && c.bindings.uid != p.bindings.uid) return wider("bindings.uid", opt(c.bindings.uid), opt(p.bindings.uid));
+  if (p.bindings.uid && c.bindings.uid != p.bindings.uid)
+    return wider("bindings.uid", opt(c.bindings.uid), opt(p.bindings.uid));
   if (p.bindings.hostname && c.bindings.hostname != p.bindings.hostname)
     return wider("bindings.hostname", opt(c.bindings.hostname), opt(p.bindings.hostname));
   if (p.bindings.machine_id && c.bindings.machine_id != p.bindings.machine_id)
@@ -242,9 +248,9 @@ Decision check_identity(const Artifact& p, const Artifact& c) {
 // Top-level tables this module does not model (e.g. [run], added by another
 // change): fail closed, they must be identical in parent and child.
 const std::set<std::string, std::less<>>& modelled_keys() {
-  static const std::set<std::string, std::less<>> k = {"version", "id", "issuer", "reason", "ticket", "issued_at",
-                                                       "not_before", "not_after", "exec", "env", "sandbox", "replay",
-                                                       "bindings", "lineage", "delegation", "file"};
+  static const std::set<std::string, std::less<>> k = {
+      "version", "id",  "issuer",  "reason", "ticket",   "issued_at", "not_before", "not_after",
+      "exec",    "env", "sandbox", "replay", "bindings", "lineage",   "delegation", "file"};
   return k;
 }
 
@@ -276,7 +282,8 @@ Decision check_files(const Artifact& p, const Artifact& c) {
   for (const auto& pin : p.scope.files) {
     bool kept = std::any_of(c.scope.files.begin(), c.scope.files.end(),
                             [&](const FilePin& f) { return f.path == pin.path && f.sha256 == pin.sha256; });
-    if (!kept) return wider("file", pin.path + " not pinned", pin.path + " pinned to " + pin.sha256.substr(0, 12) + "...");
+    if (!kept)
+      return wider("file", pin.path + " not pinned", pin.path + " pinned to " + pin.sha256.substr(0, 12) + "...");
   }
   return Decision::allow();
 }
@@ -285,8 +292,9 @@ Decision check_delegation(const Artifact& p, const Artifact& c) {
   if (!c.delegation.present) return Decision::allow();
   const int parent_depth = p.delegation.present ? p.delegation.max_depth : 0;
   if (c.delegation.max_depth > parent_depth - 1)
-    return wider("delegation.max_depth", std::to_string(c.delegation.max_depth),
-                 std::to_string(parent_depth) + " (a child may delegate at most " + std::to_string(parent_depth - 1) + ")");
+    return wider(
+        "delegation.max_depth", std::to_string(c.delegation.max_depth),
+        std::to_string(parent_depth) + " (a child may delegate at most " + std::to_string(parent_depth - 1) + ")");
   if (c.delegation.nested_runs && !(p.delegation.present && p.delegation.nested_runs))
     return wider("delegation.nested_runs", "true", "false");
   for (size_t i = 0; i < c.delegation.executables.size(); ++i) {
@@ -308,7 +316,8 @@ Decision check_attenuation(const Artifact& parent, const Artifact& child) {
   if (Decision d = check_env(p.env, c.env); !d) return d;
   if (c.cwd != p.cwd && !within_any(c.cwd, {p.cwd}) && !within_any(c.cwd, p.sandbox.read) &&
       !within_any(c.cwd, p.sandbox.write))
-    return wider("exec.cwd", c.cwd, p.cwd + " or a read/write tree " + list_text(p.sandbox.read) + " " + list_text(p.sandbox.write));
+    return wider("exec.cwd", c.cwd,
+                 p.cwd + " or a read/write tree " + list_text(p.sandbox.read) + " " + list_text(p.sandbox.write));
   if (Decision d = check_paths(p.sandbox, c.sandbox); !d) return d;
   if (Decision d = check_files(parent, child); !d) return d;
   if (Decision d = check_syscalls_ioctls(p.sandbox, c.sandbox); !d) return d;
@@ -332,12 +341,15 @@ Result<Artifact> narrow_to_parent(Artifact c, const Artifact& p) {
   c.not_before = std::max(c.not_before, p.not_before);
   c.not_after = std::min(c.not_after, p.not_after);
   if (c.not_after <= c.not_before)
-    return Decision::deny(DenyReason::LineageInconsistency,
-                          "the parent's time window (until " + format_utc(p.not_after) + ") leaves the child no validity",
-                          "not_after", format_utc(p.not_after));
+    return Decision::deny(
+        DenyReason::LineageInconsistency,
+        "the parent's time window (until " + format_utc(p.not_after) + ") leaves the child no validity", "not_after",
+        format_utc(p.not_after));
   c.max_uses = std::min(c.max_uses, p.max_uses);
 
-  auto keep_if = [](std::vector<std::string>& v, auto pred) { std::erase_if(v, [&](const std::string& x) { return !pred(x); }); };
+  auto keep_if = [](std::vector<std::string>& v, auto pred) {
+    std::erase_if(v, [&](const std::string& x) { return !pred(x); });
+  };
   const EnvPolicy& pe = p.scope.env;
   EnvPolicy& ce = c.scope.env;
   keep_if(ce.allow, [&](const std::string& n) { return contains(pe.allow, n); });

@@ -26,8 +26,8 @@
 
 #include "lib/broker_peer.h"
 #include "lib/broker_protocol.h"
-#include "lib/broker_transport.h"
 #include "lib/broker_state.h"
+#include "lib/broker_transport.h"
 #include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
@@ -90,9 +90,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
     if (run.dry_run) return;
     if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
-  auto peer_report = [&](RunResult& result) {
-    result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pinned};
-  };
+  auto peer_report = [&](RunResult& result) { result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pinned}; };
   serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
   return 0;
 }
@@ -126,9 +124,10 @@ Result<Listener> open_listener(const BrokerConfig& config) {
   const char* listen_fds = getenv("LISTEN_FDS");
   if (listen_pid != nullptr && listen_fds != nullptr && std::to_string(getpid()) == listen_pid) {
     if (std::string(listen_fds) != "1")
-      return Decision::deny(DenyReason::InvalidValue,
-                            "socket activation passed LISTEN_FDS=" + std::string(listen_fds) + "; gx broker takes exactly 1",
-                            "LISTEN_FDS", listen_fds);
+      return Decision::deny(
+          DenyReason::InvalidValue,
+          "socket activation passed LISTEN_FDS=" + std::string(listen_fds) + "; gx broker takes exactly 1",
+          "LISTEN_FDS", listen_fds);
     int fd = 3, type = 0, domain = 0, accepting = 0;
     socklen_t len = sizeof type;
     bool ok = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
@@ -156,11 +155,11 @@ Result<Listener> open_listener(const BrokerConfig& config) {
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
-      return Decision::deny(DenyReason::IoError, path + " exists and is " + fs::file_kind(st.st_mode) + ", not a socket",
-                            "socket", path);
+      return Decision::deny(DenyReason::IoError,
+                            path + " exists and is " + fs::file_kind(st.st_mode) + ", not a socket", "socket", path);
     if (unlink(path.c_str()) != 0)
-      return Decision::deny(DenyReason::IoError, "cannot replace the stale socket " + path + ": " + fs::errno_text(errno),
-                            "socket", path);
+      return Decision::deny(DenyReason::IoError,
+                            "cannot replace the stale socket " + path + ": " + fs::errno_text(errno), "socket", path);
   }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Decision::deny(DenyReason::IoError, "socket: " + fs::errno_text(errno));
@@ -201,6 +200,28 @@ struct Spare {
   pid_t pid = -1;
   fs::UniqueFd handoff;
 };
+
+// Hands `conn` to the spare and waits for its one-byte acknowledgement.
+// kill(2) returns before its target is gone, so a spare that was just
+// killed can still accept the frame and then die with the connection
+// unread: without the acknowledgement the caller saw its connection reset
+// (tests/cli/broker.sh). False: the spare is killed and never touched
+// `conn`, which the caller still holds and serves with a new worker.
+bool spare_took(const Spare& spare, int conn) {
+  if (!write_frame(spare.handoff.get(), FrameType::Request, "", {conn})) {
+    kill(spare.pid, SIGKILL);
+    return false;
+  }
+  pollfd p{spare.handoff.get(), POLLIN, 0};
+  char taken = 0;
+  if (poll(&p, 1, 2000) == 1 && read(spare.handoff.get(), &taken, 1) == 1) return true;
+  // No acknowledgement in 2 s (dead, or stuck): it must not serve later.
+  // The read returns at its exit (end of stream) or with an acknowledgement
+  // it made just before: then it had the connection. Either way the accept
+  // loop reaps it.
+  kill(spare.pid, SIGKILL);
+  return read(spare.handoff.get(), &taken, 1) == 1;
+}
 
 }  // namespace
 
@@ -263,6 +284,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       // stream means the broker is stopping (or gone).
       auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);
       if (!handed || handed->fds.size() != 1) _exit(0);
+      // The acknowledgement: until the broker reads it, the connection is
+      // still the broker's to serve (see the handoff in the accept loop).
+      const char taken = 1;
+      if (write(pair[1], &taken, 1) != 1) _exit(0);
       close(pair[1]);
       int conn = handed->fds[0];
       int rc = serve_connection(config, *allow, self, conn, state, log);
@@ -275,9 +300,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     spare->handoff = fs::UniqueFd(pair[0]);
   };
 
-  log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) +
-      " (state " + config.state_dir + ", trust " + config.trust_path + ", at most " +
-      std::to_string(config.max_concurrent) + " at once; peers by SO_PEERCRED" +
+  log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) + " (state " +
+      config.state_dir + ", trust " + config.trust_path + ", at most " + std::to_string(config.max_concurrent) +
+      " at once; peers by SO_PEERCRED" +
       (kernel_has_peer_pidfd() ? ", pids pinned by SO_PEERPIDFD)" : ", no SO_PEERPIDFD on this kernel)"));
   // A stopping broker also waits for its spare, which exits at the end of
   // its handoff stream (never killed mid-load).
@@ -354,24 +379,25 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // Never block the accept loop on a client that does not read.
         timeval tv{0, 100000};
         setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        send_error(conn, "busy",
-                   "the broker is running its maximum of " + std::to_string(config.max_concurrent) +
-                       " requests; try again");
+        send_error(
+            conn, "busy",
+            "the broker is running its maximum of " + std::to_string(config.max_concurrent) + " requests; try again");
         close(conn);
         continue;
       }
       if (spare) {
         // The spare takes it; a spare that cannot (it died) is replaced
         // by a worker forked for this connection.
-        if (write_frame(spare->handoff.get(), FrameType::Request, "", {conn})) {
+        if (spare_took(*spare, conn)) {
           workers.insert(spare->pid);
           spare.reset();
           close(conn);
           start_spare();
           continue;
         }
-        kill(spare->pid, SIGKILL);  // reaped below like any child that is not a worker
-        spare.reset();
+        log("spare worker " + std::to_string(spare->pid) +
+            " ended abnormally (it did not take a connection); a new worker serves it");
+        spare.reset();  // reaped below like any child that is not a worker
       }
       pid_t w = fork();
       if (w < 0) {

@@ -52,8 +52,8 @@
 #include <vector>
 
 #include "lib/broker_config.h"
-#include "lib/decision.h"
 #include "lib/broker_request.h"
+#include "lib/decision.h"
 #include "lib/run_pipeline.h"
 
 namespace gx::broker {
@@ -74,7 +74,7 @@ Result<Listener> open_listener(const BrokerConfig& config);
 // for running workers; a second signal sends them SIGTERM). `log` receives
 // one line per event (refusals with the peer's identity, errors, starts and
 // stops) — the broker's log, e.g. the journal. Returns when stopped.
-Decision serve(const BrokerConfig& config, const Listener& listener, const std::function<void(const std::string&)>& log);
-
+Decision serve(const BrokerConfig& config, const Listener& listener,
+               const std::function<void(const std::string&)>& log);
 
 }  // namespace gx::broker

@@ -1,8 +1,8 @@
 #include "lib/broker_client.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -79,7 +79,7 @@ class ForwardedSignals {
 
  private:
   int read_fd_ = -1, write_fd_ = -1;
-  struct sigaction old_[std::size(kForwarded)] {};
+  struct sigaction old_[std::size(kForwarded)]{};
 };
 
 // An Error frame as the Decision it names ("busy" and unknown codes: IoError).
@@ -110,7 +110,8 @@ Result<RunResult> run_on_connection(int fd, const Request& req, const std::strin
 
 namespace {
 
-Result<RunResult> converse(int fd, const Request& req, const std::string& socket_path, const ForwardedSignals& signals) {
+Result<RunResult> converse(int fd, const Request& req, const std::string& socket_path,
+                           const ForwardedSignals& signals) {
   if (Decision d = write_frame(fd, FrameType::Request, encode_request(req), {0, 1, 2}); !d) {
     // A broker that refuses at once (busy, not allowed) may have answered
     // and closed before the request was sent: its answer says why.
@@ -155,20 +156,22 @@ Result<RunResult> converse(int fd, const Request& req, const std::string& socket
         if (j.is_discarded() || !j.is_object())
           return Decision::deny(DenyReason::IoError, "the broker's report is not a JSON object");
         auto parsed = result_from_json(j);
-        if (!parsed) return Decision::deny(DenyReason::IoError, "bad report from the broker: " + parsed.error().explain());
+        if (!parsed)
+          return Decision::deny(DenyReason::IoError, "bad report from the broker: " + parsed.error().explain());
         result = parsed.take();
         break;
       }
       case FrameType::Exit: {
         auto status = decode_exit(f->payload);
-        if (!status) return Decision::deny(DenyReason::IoError, "bad exit frame from the broker: " + status.error().explain());
+        if (!status)
+          return Decision::deny(DenyReason::IoError, "bad exit frame from the broker: " + status.error().explain());
         if (!result) return Decision::deny(DenyReason::IoError, "the broker sent an exit status without a report");
         result->exit_status = *status;
         return std::move(*result);
       }
       default:
-        return Decision::deny(DenyReason::IoError, "unexpected " + std::string(frame_type_name(f->header.type)) +
-                                                       " frame from the broker");
+        return Decision::deny(DenyReason::IoError,
+                              "unexpected " + std::string(frame_type_name(f->header.type)) + " frame from the broker");
     }
   }
 }

@@ -63,8 +63,7 @@ Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
     auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), mode, 8);
     if (ec != std::errc() || end != v->data() + v->size() || v->empty() || mode > 0777)
       r.invalid("socket_mode", *v, "is not an octal mode such as \"0660\"");
-    else
-      c.socket_mode = static_cast<mode_t>(mode);
+    else c.socket_mode = static_cast<mode_t>(mode);
   }
   if (auto v = r.string("socket_group", false)) c.socket_group = *v;
   if (auto v = r.boolean("syslog", false)) c.syslog = *v;
@@ -87,7 +86,8 @@ Result<AllowList> resolve_allow_list(const BrokerConfig& c) {
   for (const auto& u : c.allow_users) {
     auto uid = resolve_user_id(u, "allow_users");
     if (!uid) return uid.error();
-    if (!*uid) return Decision::deny(DenyReason::InvalidValue, "allow-user: no user named '" + u + "'", "allow_users", u);
+    if (!*uid)
+      return Decision::deny(DenyReason::InvalidValue, "allow-user: no user named '" + u + "'", "allow_users", u);
     a.uids.push_back(**uid);
   }
   for (const auto& g : c.allow_groups) {
@@ -101,9 +101,9 @@ Result<AllowList> resolve_allow_list(const BrokerConfig& c) {
 }
 
 Decision check_config(const BrokerConfig& c) {
-  for (Decision d : {absolute_path("trust", c.trust_path, true), absolute_path("state", c.state_dir, true),
-                     absolute_path("revocations", c.revocations_path, false),
-                     absolute_path("receipt_key", c.receipt_key, false)})
+  for (Decision d :
+       {absolute_path("trust", c.trust_path, true), absolute_path("state", c.state_dir, true),
+        absolute_path("revocations", c.revocations_path, false), absolute_path("receipt_key", c.receipt_key, false)})
     if (!d) return d;
   if (Decision d = fs::check_strict_modes(c.trust_path, false); !d) return d;
   if (!c.revocations_path.empty())
@@ -114,10 +114,10 @@ Decision check_config(const BrokerConfig& c) {
     return Decision::deny(DenyReason::InvalidValue, "broker configuration: max_concurrent must be at least 1",
                           "max_concurrent", "0");
   if (c.max_request_bytes > kBrokerMaxPayload)
-    return Decision::deny(DenyReason::InvalidValue,
-                          "broker configuration: max_request_bytes is above the protocol's limit of " +
-                              std::to_string(kBrokerMaxPayload),
-                          "max_request_bytes", std::to_string(c.max_request_bytes));
+    return Decision::deny(
+        DenyReason::InvalidValue,
+        "broker configuration: max_request_bytes is above the protocol's limit of " + std::to_string(kBrokerMaxPayload),
+        "max_request_bytes", std::to_string(c.max_request_bytes));
   return Decision::allow();
 }
 

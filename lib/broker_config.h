@@ -20,20 +20,20 @@ inline constexpr std::string_view kDefaultSocketPath = "/run/gx/broker.sock";
 inline constexpr size_t kConfigMaxBytes = 64 * 1024;
 
 struct BrokerConfig {
-  std::string socket_path;       // ignored under socket activation (LISTEN_FDS)
+  std::string socket_path;  // ignored under socket activation (LISTEN_FDS)
   std::string trust_path;
   std::string revocations_path;  // empty: revocations.toml beside the trust store (revocations_of)
   std::string state_dir;
-  std::string receipt_key;       // empty: <state>/receipt.key
+  std::string receipt_key;                // empty: <state>/receipt.key
   std::vector<std::string> allow_users;   // names or numeric uids
   std::vector<std::string> allow_groups;  // names or numeric gids
   size_t max_concurrent = 32;
   uint32_t request_timeout_ms = 10000;  // to receive the whole request
   uint32_t max_request_bytes = 4 * 1024 * 1024;
-  mode_t socket_mode = 0666;     // who may connect is the allow lists' job
-  std::string socket_group;      // chgrp of the socket when set
+  mode_t socket_mode = 0666;  // who may connect is the allow lists' job
+  std::string socket_group;   // chgrp of the socket when set
   bool syslog = false;
-  std::string config_path;       // the file this was read from (set by load_config_file)
+  std::string config_path;  // the file this was read from (set by load_config_file)
 };
 
 // The revocation list the broker uses: revocations_path, or its default

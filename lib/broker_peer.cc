@@ -45,7 +45,6 @@ Result<PeerIdentity> peer_of(int conn) {
 #define SO_PEERPIDFD 77
 #endif
 
-
 bool peer_pid_pinned(int conn, pid_t pid) {
   int raw = -1;
   socklen_t len = sizeof raw;

@@ -1,7 +1,5 @@
 #include "lib/broker_protocol.h"
 
-
-
 #include "lib/artifact.h"
 
 namespace gx::broker {
@@ -69,8 +67,9 @@ Result<std::vector<RawField>> split_fields(std::string_view frame, std::string_v
     uint32_t len = get_u32(payload, at + 2);
     at += 6;
     if (len > payload.size() - at)
-      return malformed(frame, "field " + std::to_string(tag) + " claims " + std::to_string(len) + " bytes, " +
-                                  std::to_string(payload.size() - at) + " left",
+      return malformed(frame,
+                       "field " + std::to_string(tag) + " claims " + std::to_string(len) + " bytes, " +
+                           std::to_string(payload.size() - at) + " left",
                        "tag " + std::to_string(tag));
     if (fields.size() >= max_fields)
       return Decision::deny(DenyReason::TooLarge, "broker " + std::string(frame) + " frame has more than " +
@@ -91,23 +90,21 @@ Decision duplicate(std::string_view frame, const std::string& name) {
                         name);
 }
 Decision missing(std::string_view frame, const std::string& name) {
-  return Decision::deny(DenyReason::MissingField, "broker " + std::string(frame) + " frame lacks field " + name,
-                        name);
+  return Decision::deny(DenyReason::MissingField, "broker " + std::string(frame) + " frame lacks field " + name, name);
 }
 Decision too_long(std::string_view frame, const std::string& name, size_t limit) {
-  return Decision::deny(DenyReason::TooLarge,
-                        "broker " + std::string(frame) + " frame field " + name + " is longer than " +
-                            std::to_string(limit) + " bytes",
-                        name);
+  return Decision::deny(
+      DenyReason::TooLarge,
+      "broker " + std::string(frame) + " frame field " + name + " is longer than " + std::to_string(limit) + " bytes",
+      name);
 }
 
 // Strings on the wire never contain NUL (argv, env and paths cannot).
 Decision check_string(std::string_view frame, const std::string& name, std::string_view v, size_t limit) {
   if (v.size() > limit) return too_long(frame, name, limit);
   if (v.find('\0') != std::string_view::npos)
-    return Decision::deny(DenyReason::InvalidValue, "broker " + std::string(frame) + " frame field " + name +
-                                                        " contains a NUL byte",
-                          name);
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker " + std::string(frame) + " frame field " + name + " contains a NUL byte", name);
   return Decision::allow();
 }
 
@@ -164,8 +161,8 @@ Result<FrameHeader> decode_header(std::string_view header, uint32_t max_payload)
                           "version", std::to_string(version));
   auto type = static_cast<uint8_t>(header[5]);
   if (type < static_cast<uint8_t>(FrameType::Request) || type > static_cast<uint8_t>(FrameType::Connect))
-    return Decision::deny(DenyReason::UnknownField, "broker frame type " + std::to_string(type) + " is unknown",
-                          "type", std::to_string(type));
+    return Decision::deny(DenyReason::UnknownField, "broker frame type " + std::to_string(type) + " is unknown", "type",
+                          std::to_string(type));
   if (header[6] != 0 || header[7] != 0)
     return Decision::deny(DenyReason::Malformed, "broker frame header's reserved bytes are not zero", "reserved");
   FrameHeader h;
@@ -217,8 +214,7 @@ Result<Request> decode_request(std::string_view payload) {
         break;
       case kReqArg:
         if (r.argv.size() >= kMaxArgs) return too_long(F, "argv (count)", kMaxArgs);
-        if (Decision d = check_string(F, "argv[" + std::to_string(r.argv.size()) + "]", f.value, kBrokerMaxPayload);
-            !d)
+        if (Decision d = check_string(F, "argv[" + std::to_string(r.argv.size()) + "]", f.value, kBrokerMaxPayload); !d)
           return d;
         r.argv.emplace_back(f.value);
         break;
@@ -227,8 +223,8 @@ Result<Request> decode_request(std::string_view payload) {
         if (Decision d = check_string(F, "env[" + std::to_string(r.env.size()) + "]", f.value, kBrokerMaxPayload); !d)
           return d;
         if (f.value.find('=') == std::string_view::npos)
-          return Decision::deny(DenyReason::InvalidValue, "broker request frame field env[" +
-                                                              std::to_string(r.env.size()) + "] has no '='",
+          return Decision::deny(DenyReason::InvalidValue,
+                                "broker request frame field env[" + std::to_string(r.env.size()) + "] has no '='",
                                 "env[" + std::to_string(r.env.size()) + "]");
         r.env.emplace_back(f.value);
         break;
@@ -250,8 +246,7 @@ Result<Request> decode_request(std::string_view payload) {
         r.flags = *v;
         break;
       }
-      default:
-        return unknown_tag(F, f.tag);
+      default: return unknown_tag(F, f.tag);
     }
   }
   if (!artifact) return missing(F, "artifact");
@@ -292,9 +287,9 @@ Result<int> decode_signal(std::string_view payload) {
   auto signo = decode_one_u32("signal", "signo", kSigNumber, payload);
   if (!signo) return signo.error();
   if (*signo < 1 || *signo > 64)
-    return Decision::deny(DenyReason::InvalidValue, "broker signal frame names signal " + std::to_string(*signo) +
-                                                        ", not 1..64",
-                          "signo", std::to_string(*signo));
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker signal frame names signal " + std::to_string(*signo) + ", not 1..64", "signo",
+                          std::to_string(*signo));
   return static_cast<int>(*signo);
 }
 
@@ -329,9 +324,9 @@ Result<int> decode_exit(std::string_view payload) {
   auto status = decode_one_u32("exit", "status", kExitStatus, payload);
   if (!status) return status.error();
   if (*status > 255)
-    return Decision::deny(DenyReason::InvalidValue, "broker exit frame status " + std::to_string(*status) +
-                                                        " is not 0..255",
-                          "status", std::to_string(*status));
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker exit frame status " + std::to_string(*status) + " is not 0..255", "status",
+                          std::to_string(*status));
   return static_cast<int>(*status);
 }
 
@@ -344,9 +339,10 @@ std::string encode_error(const ErrorReply& e) {
 
 Decision decode_connect(std::string_view message) {
   if (message.size() < kFrameHeaderBytes)
-    return Decision::deny(DenyReason::Malformed, "channel message of " + std::to_string(message.size()) +
-                                                     " bytes is shorter than a frame header", "length",
-                          std::to_string(message.size()));
+    return Decision::deny(
+        DenyReason::Malformed,
+        "channel message of " + std::to_string(message.size()) + " bytes is shorter than a frame header", "length",
+        std::to_string(message.size()));
   auto h = decode_header(message.substr(0, kFrameHeaderBytes), 0);
   if (!h) return h.error();
   if (h->type != FrameType::Connect)
@@ -354,9 +350,10 @@ Decision decode_connect(std::string_view message) {
                           "a channel message must be a connect frame, not " + std::string(frame_type_name(h->type)),
                           "type", std::string(frame_type_name(h->type)));
   if (message.size() != kFrameHeaderBytes)
-    return Decision::deny(DenyReason::Malformed, "connect frame with " + std::to_string(message.size() - kFrameHeaderBytes) +
-                                                     " trailing bytes", "length",
-                          std::to_string(message.size() - kFrameHeaderBytes));
+    return Decision::deny(
+        DenyReason::Malformed,
+        "connect frame with " + std::to_string(message.size() - kFrameHeaderBytes) + " trailing bytes", "length",
+        std::to_string(message.size() - kFrameHeaderBytes));
   return Decision::allow();
 }
 

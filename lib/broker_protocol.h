@@ -56,10 +56,10 @@ inline constexpr size_t kFrameHeaderBytes = 12;
 inline constexpr uint32_t kBrokerMaxPayload = 4 * 1024 * 1024;
 // Small frames (Signal, Exit, Error) have their own, much smaller limit.
 inline constexpr uint32_t kSmallFrameMaxPayload = 64 * 1024;
-inline constexpr size_t kMaxArgs = 65536;       // argv elements
-inline constexpr size_t kMaxEnv = 65536;        // environment entries
-inline constexpr size_t kMaxPathBytes = 4096;   // cwd, artifact name
-inline constexpr size_t kRequestFds = 3;        // stdin, stdout, stderr
+inline constexpr size_t kMaxArgs = 65536;      // argv elements
+inline constexpr size_t kMaxEnv = 65536;       // environment entries
+inline constexpr size_t kMaxPathBytes = 4096;  // cwd, artifact name
+inline constexpr size_t kRequestFds = 3;       // stdin, stdout, stderr
 
 enum class FrameType : uint8_t {
   Request = 1,  // client -> broker
@@ -114,9 +114,9 @@ std::string encode_error(const ErrorReply& e);
 std::string frame(FrameType type, const std::string& payload);
 
 Result<Request> decode_request(std::string_view payload);
-Result<int> decode_signal(std::string_view payload);   // 1..64
+Result<int> decode_signal(std::string_view payload);  // 1..64
 Result<Report> decode_report(std::string_view payload);
-Result<int> decode_exit(std::string_view payload);     // 0..255
+Result<int> decode_exit(std::string_view payload);  // 0..255
 Result<ErrorReply> decode_error(std::string_view payload);
 // One whole message of the nested-run channel: exactly a Connect header
 // with length 0 (anything else, shorter or longer, is refused).

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "lib/broker_protocol.h"
-#include "lib/broker_transport.h"
 #include "lib/broker_stdio.h"
+#include "lib/broker_transport.h"
 #include "lib/decision_json.h"
 #include "lib/fsutil.h"
 
@@ -111,8 +111,8 @@ class ConnectionWatcher {
 
 }  // namespace
 
-void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
-                   const std::string& who, const std::function<void(const std::string&)>& log,
+void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms, const std::string& who,
+                   const std::function<void(const std::string&)>& log,
                    const std::function<void(RunRequest&)>& before_run,
                    const std::function<void(RunResult&)>& after_run) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -132,14 +132,14 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
     close_fds();
   };
   if (f->header.type != FrameType::Request)
-    return fail(Decision::deny(DenyReason::Malformed, "expected a request frame, got " +
-                                                          std::string(frame_type_name(f->header.type)),
+    return fail(Decision::deny(DenyReason::Malformed,
+                               "expected a request frame, got " + std::string(frame_type_name(f->header.type)),
                                "type"));
   if (fds.size() != kRequestFds)
-    return fail(Decision::deny(DenyReason::Malformed,
-                               "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " +
-                                   std::to_string(fds.size()),
-                               "fds", std::to_string(fds.size())));
+    return fail(Decision::deny(
+        DenyReason::Malformed,
+        "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " + std::to_string(fds.size()),
+        "fds", std::to_string(fds.size())));
   if (Decision d = check_stdio(fds); !d) return fail(d);
   auto req = decode_request(f->payload);
   if (!req) return fail(req.error());
@@ -195,8 +195,9 @@ Result<RunResult> result_from_json(const nlohmann::json& j) {
     auto text = [&](const char* k) {
       return d.is_object() && d.contains(k) && d[k].is_string() ? d[k].get<std::string>() : std::string();
     };
-    r.decision = Decision::deny(DenyReason::IoError, text("detail").empty() ? "the broker gave no reason" : text("detail"),
-                                text("field"), text("value"));
+    r.decision =
+        Decision::deny(DenyReason::IoError, text("detail").empty() ? "the broker gave no reason" : text("detail"),
+                       text("field"), text("value"));
   }
   if (j.contains("report")) {
     auto report = run_report_from_json(j["report"]);

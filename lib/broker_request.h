@@ -9,10 +9,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/decision.h"
 #include "lib/run_pipeline.h"
@@ -36,8 +35,8 @@ inline constexpr int kForwardable[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
 // `before_run`, when set, completes the request just before it runs (the
 // broker's worker hands in its kept state there); `after_run` adds to the
 // result before it is reported.
-void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms,
-                   const std::string& who, const std::function<void(const std::string&)>& log,
+void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms, const std::string& who,
+                   const std::function<void(const std::string&)>& log,
                    const std::function<void(RunRequest&)>& before_run = {},
                    const std::function<void(RunResult&)>& after_run = {});
 

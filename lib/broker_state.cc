@@ -38,7 +38,8 @@ auto read_stamped(const std::string& path, ReadStamp& out, Load load) {
 // revocation list's verification only through TrustedKey::usable_at).
 bool same_usable_keys(const TrustStore& trust, UnixTime then, UnixTime now) {
   for (const auto& k : trust.keys)
-    if (static_cast<bool>(k.usable_at(then, trust.skew_seconds)) != static_cast<bool>(k.usable_at(now, trust.skew_seconds)))
+    if (static_cast<bool>(k.usable_at(then, trust.skew_seconds)) !=
+        static_cast<bool>(k.usable_at(now, trust.skew_seconds)))
       return false;
   return true;
 }
@@ -131,8 +132,7 @@ Decision WorkerState::refresh_use_store() {
 void WorkerState::preload(UnixTime now) { (void)current(now); }
 
 Result<PreloadedState*> WorkerState::current(UnixTime now) {
-  if (revocations_path_.empty())
-    revocations_path_ = revocations_of(config_);
+  if (revocations_path_.empty()) revocations_path_ = revocations_of(config_);
   // The state directory first: everything below lives in it.
   if (Decision d = ensure_state_dir(config_.state_dir); !d) return d;
   const uint64_t trust_loads = loads_.trust;

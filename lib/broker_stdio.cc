@@ -23,8 +23,8 @@ Decision check_socket_stdio(int fd, size_t i) {
   int domain = 0;
   socklen_t len = sizeof domain;
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
-    return Decision::deny(DenyReason::InvalidValue, "received fd " + std::to_string(i) + " is a socket gx cannot inspect",
-                          "fds", "socket");
+    return Decision::deny(DenyReason::InvalidValue,
+                          "received fd " + std::to_string(i) + " is a socket gx cannot inspect", "fds", "socket");
   if (domain == AF_UNIX)
     return Decision::deny(DenyReason::InvalidValue,
                           "received fd " + std::to_string(i) +
@@ -87,11 +87,13 @@ Decision check_stdio(const std::vector<int>& fds) {
       std::string link = "/proc/self/fd/" + std::to_string(fds[i]);
       ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
       if (n < 0)
-        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link, "fds");
+        return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": cannot read " + link,
+                              "fds");
       if (std::string_view(target, static_cast<size_t>(n)).starts_with("/memfd:"))
-        return Decision::deny(DenyReason::InvalidValue,
-                              "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed",
-                              "fds", "memfd");
+        return Decision::deny(
+            DenyReason::InvalidValue,
+            "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed", "fds",
+            "memfd");
       if (Decision d = check_file_mount(fds[i], i); !d) return d;
     }
     if (S_ISSOCK(st.st_mode))

@@ -52,12 +52,15 @@ Decision read_exact(int fd, const Deadline& deadline, size_t want, std::string& 
     if (n < 0) return Decision::deny(DenyReason::IoError, "recvmsg: " + fs::errno_text(static_cast<int>(-n)));
     fds.insert(fds.end(), r.fds, r.fds + r.count);
     if (r.fds_truncated)
-      return Decision::deny(DenyReason::Malformed, "peer sent more file descriptors than the frame allows "
-                                                   "(control message truncated)", "fds");
+      return Decision::deny(DenyReason::Malformed,
+                            "peer sent more file descriptors than the frame allows "
+                            "(control message truncated)",
+                            "fds");
     if (fds.size() > max_fds)
-      return Decision::deny(DenyReason::Malformed, "peer sent " + std::to_string(fds.size()) +
-                                                       " file descriptors; this frame allows " + std::to_string(max_fds),
-                            "fds", std::to_string(fds.size()));
+      return Decision::deny(
+          DenyReason::Malformed,
+          "peer sent " + std::to_string(fds.size()) + " file descriptors; this frame allows " + std::to_string(max_fds),
+          "fds", std::to_string(fds.size()));
     if (n == 0)
       return Decision::deny(DenyReason::IoError,
                             at_frame_start && got == 0 ? "connection closed" : "connection closed mid-frame");
@@ -89,11 +92,11 @@ Result<ReceivedFrame> read_frame(int fd, Deadline deadline, uint32_t max_payload
   }
   size_t allowed = h->type == FrameType::Request ? max_fds : 0;
   if (f.fds.size() > allowed) {
-    Decision d = Decision::deny(DenyReason::Malformed,
-                                "peer sent " + std::to_string(f.fds.size()) + " file descriptors with a " +
-                                    std::string(frame_type_name(h->type)) + " frame, which allows " +
-                                    std::to_string(allowed),
-                                "fds", std::to_string(f.fds.size()));
+    Decision d =
+        Decision::deny(DenyReason::Malformed,
+                       "peer sent " + std::to_string(f.fds.size()) + " file descriptors with a " +
+                           std::string(frame_type_name(h->type)) + " frame, which allows " + std::to_string(allowed),
+                       "fds", std::to_string(f.fds.size()));
     close_all(f.fds);
     return d;
   }
@@ -109,15 +112,15 @@ Result<ReceivedFrame> read_frame(int fd, Deadline deadline, uint32_t max_payload
 
 Decision write_frame(int fd, FrameType type, const std::string& payload, const std::vector<int>& fds) {
   if (payload.size() > kBrokerMaxPayload)
-    return Decision::deny(DenyReason::TooLarge, "broker frame payload is larger than " +
-                                                    std::to_string(kBrokerMaxPayload) + " bytes");
+    return Decision::deny(DenyReason::TooLarge,
+                          "broker frame payload is larger than " + std::to_string(kBrokerMaxPayload) + " bytes");
   std::string bytes = frame(type, payload);
   size_t off = 0;
   bool first = true;
   while (off < bytes.size()) {
     if (first && fds.size() > kRequestFds) return Decision::deny(DenyReason::Usage, "too many fds for one frame");
-    ssize_t n = send_fds(fd, bytes.data() + off, bytes.size() - off, first ? fds.data() : nullptr,
-                         first ? fds.size() : 0);
+    ssize_t n =
+        send_fds(fd, bytes.data() + off, bytes.size() - off, first ? fds.data() : nullptr, first ? fds.size() : 0);
     if (n < 0) return Decision::deny(DenyReason::IoError, "sendmsg: " + fs::errno_text(static_cast<int>(-n)));
     off += static_cast<size_t>(n);
     first = false;

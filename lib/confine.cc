@@ -50,9 +50,7 @@ namespace {
   _exit(127);
 }
 
-int close_range_sys(unsigned lo, unsigned hi) {
-  return static_cast<int>(syscall(SYS_close_range, lo, hi, 0U));
-}
+int close_range_sys(unsigned lo, unsigned hi) { return static_cast<int>(syscall(SYS_close_range, lo, hi, 0U)); }
 
 // Closes every fd >= 3 except the (at most five) kept ones.
 int close_other_fds(const int* keep_in, int n) noexcept {
@@ -143,8 +141,8 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
     if (!kept(c, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno;
 
   step = ConfineStep::Securebits;
-  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                       SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED;
+  unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                       SECBIT_KEEP_CAPS_LOCKED;
   if (c.keep_caps == 0) bits |= SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return errno;
 
@@ -205,8 +203,7 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
 }  // namespace
 
 void confine_and_exec(const ChildPlan& plan) noexcept {
-  if (plan.exec_fd < 0 || plan.argv == nullptr || plan.envp == nullptr)
-    fail(plan, ConfineStep::Plan, EINVAL);
+  if (plan.exec_fd < 0 || plan.argv == nullptr || plan.envp == nullptr) fail(plan, ConfineStep::Plan, EINVAL);
   if (plan.require_confinement && (plan.ruleset_fd < 0 || plan.seccomp == nullptr))
     fail(plan, ConfineStep::Plan, EINVAL);
 
@@ -235,16 +232,14 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(plan, ConfineStep::DeathSignal, errno);
   // gx may have died between fork and prctl: then nobody would kill us.
-  if (plan.parent_pid != 0 && getppid() != plan.parent_pid)
-    fail(plan, ConfineStep::ParentGone, ESRCH);
+  if (plan.parent_pid != 0 && getppid() != plan.parent_pid) fail(plan, ConfineStep::ParentGone, ESRCH);
 
   if (plan.new_session && setsid() < 0) fail(plan, ConfineStep::Setsid, errno);
   if (plan.cwd != nullptr && chdir(plan.cwd) != 0) fail(plan, ConfineStep::Chdir, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(plan, ConfineStep::NoNewPrivs, errno);
 
   if (plan.ruleset_fd >= 0) {
-    if (ll::restrict_self(plan.ruleset_fd, plan.landlock_flags) != 0)
-      fail(plan, ConfineStep::Landlock, errno);
+    if (ll::restrict_self(plan.ruleset_fd, plan.landlock_flags) != 0) fail(plan, ConfineStep::Landlock, errno);
     close(plan.ruleset_fd);
   }
   if (plan.notify_filter != nullptr) {

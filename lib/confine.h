@@ -59,7 +59,7 @@
 namespace gx {
 
 enum class ConfineStep : int32_t {
-  Plan = 1,     // the plan itself is unusable
+  Plan = 1,  // the plan itself is unusable
   Signals,
   CloseFds,
   DeathSignal,
@@ -70,19 +70,19 @@ enum class ConfineStep : int32_t {
   Landlock,
   Seccomp,
   Exec,
-  ExecGuard,    // installing or handing over the exec guard's listener
-  Died,         // the child died before its exec completed (no errno)
-  Stdio,        // making the plan's stdio fds 0, 1, 2
+  ExecGuard,  // installing or handing over the exec guard's listener
+  Died,       // the child died before its exec completed (no errno)
+  Stdio,      // making the plan's stdio fds 0, 1, 2
   // Credentials (step 2c); each failure is run-as-unavailable.
-  CapBound,       // PR_CAPBSET_DROP
-  Securebits,     // PR_SET_SECUREBITS
+  CapBound,    // PR_CAPBSET_DROP
+  Securebits,  // PR_SET_SECUREBITS
   Setgroups,
   Setresgid,
   Setresuid,
   IdentityCheck,  // getresuid/getresgid/getgroups differ from the target
   Capset,
-  AmbientCaps,    // PR_CAP_AMBIENT clear / raise
-  CapCheck,       // capget/PR_CAPBSET_READ differ from the kept set
+  AmbientCaps,  // PR_CAP_AMBIENT clear / raise
+  CapCheck,     // capget/PR_CAPBSET_READ differ from the kept set
 };
 
 // What the child writes to the error pipe when a step fails.
@@ -111,41 +111,41 @@ struct ConfineFailure {
 // Caveat: inheritable holds the kept capabilities (the kernel requires it
 // for ambient ones); with none kept it is empty.
 struct ChildCredentials {
-  bool apply = false;        // false: the command keeps gx's credentials
+  bool apply = false;  // false: the command keeps gx's credentials
   uid_t uid = 0;
   gid_t gid = 0;
   const gid_t* groups = nullptr;  // supplementary groups, exactly these
   size_t group_count = 0;         // <= kMaxChildGroups
-  uint64_t keep_caps = 0;    // bit n: capability n is kept
-  int last_cap = -1;         // /proc/sys/kernel/cap_last_cap
+  uint64_t keep_caps = 0;         // bit n: capability n is kept
+  int last_cap = -1;              // /proc/sys/kernel/cap_last_cap
 };
 inline constexpr size_t kMaxChildGroups = 256;
 
 struct ChildPlan {
-  int exec_fd = -1;                 // executable; should be O_CLOEXEC (see caveat)
-  char* const* argv = nullptr;      // NULL-terminated, prepared in the parent
-  char* const* envp = nullptr;      // NULL-terminated
-  const char* cwd = nullptr;        // nullptr: keep the current directory
-  int ruleset_fd = -1;              // PreparedRuleset::fd()
-  uint32_t landlock_flags = 0;      // PreparedRuleset::restrict_flags()
+  int exec_fd = -1;             // executable; should be O_CLOEXEC (see caveat)
+  char* const* argv = nullptr;  // NULL-terminated, prepared in the parent
+  char* const* envp = nullptr;  // NULL-terminated
+  const char* cwd = nullptr;    // nullptr: keep the current directory
+  int ruleset_fd = -1;          // PreparedRuleset::fd()
+  uint32_t landlock_flags = 0;  // PreparedRuleset::restrict_flags()
   const sock_fprog* seccomp = nullptr;
-  unsigned int seccomp_flags = 0;   // SECCOMP_FILTER_FLAG_*
-  bool new_session = true;          // setsid()
-  pid_t parent_pid = 0;             // getpid() of gx before fork; 0 skips the check
-  int error_fd = -1;                // the child's end of an O_CLOEXEC SOCK_SEQPACKET pair
-                                    // (spawn_confined sets it)
+  unsigned int seccomp_flags = 0;  // SECCOMP_FILTER_FLAG_*
+  bool new_session = true;         // setsid()
+  pid_t parent_pid = 0;            // getpid() of gx before fork; 0 skips the check
+  int error_fd = -1;               // the child's end of an O_CLOEXEC SOCK_SEQPACKET pair
+                                   // (spawn_confined sets it)
   // A user-notification filter whose listener the child hands to gx (step
   // 8), or nullptr: seccomp::exec_guard_program() — spawn_confined answers
   // it as the exec guard — or gx learn's seccomp::observe_program(), which
   // learn's own parent loop answers. Needs an
   // error channel that is a unix socket (spawn_confined provides one).
   const sock_fprog* notify_filter = nullptr;
-  int inherit_fd = -1;              // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
-  int channel_fd = -1;              // kept open ACROSS exec: the nested-run channel (lib/nested_channel.h)
+  int inherit_fd = -1;  // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
+  int channel_fd = -1;  // kept open ACROSS exec: the nested-run channel (lib/nested_channel.h)
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};
-  ChildCredentials credentials;     // step 2c; default: no change
+  ChildCredentials credentials;  // step 2c; default: no change
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

@@ -53,21 +53,21 @@ std::string_view confine_step_name(ConfineStep step) {
 Decision confine_failure_decision(const ConfineFailure& f) {
   auto step = static_cast<ConfineStep>(f.step);
   const char* name = strerrorname_np(f.err);
-  std::string detail = std::string(confine_step_name(step)) + " failed: " +
-                       (name != nullptr ? name : std::to_string(f.err)) + " (" +
-                       fs::errno_text(f.err) + ")";
+  std::string detail = std::string(confine_step_name(step)) +
+                       " failed: " + (name != nullptr ? name : std::to_string(f.err)) + " (" + fs::errno_text(f.err) +
+                       ")";
   if (step == ConfineStep::Exec && f.err == EACCES)
     detail += "; under Landlock the ELF or script interpreter needs the execute right";
-  if (step == ConfineStep::Exec && f.err == ENOENT)
-    detail += "; a close-on-exec fd cannot run a #! script";
+  if (step == ConfineStep::Exec && f.err == ENOENT) detail += "; a close-on-exec fd cannot run a #! script";
   if (step == ConfineStep::ExecGuard && f.err == EBUSY)
-    detail += "; another seccomp listener is active above gx (a container runtime?): "
-              "exec = [] cannot be enforced here";
-  const bool credentials = f.step >= static_cast<int32_t>(ConfineStep::CapBound) &&
-                           f.step <= static_cast<int32_t>(ConfineStep::CapCheck);
+    detail +=
+        "; another seccomp listener is active above gx (a container runtime?): "
+        "exec = [] cannot be enforced here";
+  const bool credentials =
+      f.step >= static_cast<int32_t>(ConfineStep::CapBound) && f.step <= static_cast<int32_t>(ConfineStep::CapCheck);
   DenyReason reason = (step == ConfineStep::Chdir || step == ConfineStep::Exec) ? DenyReason::IoError
-                      : credentials                                            ? DenyReason::RunAsUnavailable
-                                                                               : DenyReason::SandboxUnavailable;
+                      : credentials                                             ? DenyReason::RunAsUnavailable
+                                                                                : DenyReason::SandboxUnavailable;
   return Decision::deny(reason, detail, "confine", std::string(confine_step_name(step)));
 }
 
@@ -215,9 +215,9 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   std::string detail = "the program never started: gx's child " + how + " before its exec completed";
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
     detail += " (the seccomp filter kills execveat, which gx needs to start the program)";
-  return Decision::deny(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? DenyReason::SandboxUnavailable
-                                                                           : DenyReason::IoError,
-                        detail, "confine", "execveat");
+  return Decision::deny(
+      WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? DenyReason::SandboxUnavailable : DenyReason::IoError, detail,
+      "confine", "execveat");
 }
 
 namespace {
@@ -249,8 +249,8 @@ void wipe_original_environment() {
 
 Decision harden_supervisor() {
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
-    return Decision::deny(DenyReason::SandboxUnavailable,
-                          "cannot make gx non-dumpable: " + fs::errno_text(errno), "supervisor");
+    return Decision::deny(DenyReason::SandboxUnavailable, "cannot make gx non-dumpable: " + fs::errno_text(errno),
+                          "supervisor");
   wipe_original_environment();
   return Decision::allow();
 }

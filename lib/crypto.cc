@@ -112,9 +112,9 @@ bool parse_strict_der(std::string_view sig, uint8_t r[kScalarBytes], uint8_t s[k
     i += 2;
     if (len == 0 || i + len > n) return false;
     const uint8_t* v = p + i;
-    if (v[0] & 0x80) return false;                           // negative
+    if (v[0] & 0x80) return false;                             // negative
     if (len > 1 && v[0] == 0 && !(v[1] & 0x80)) return false;  // non-minimal
-    if (v[0] == 0) {  // the sign byte carries no value
+    if (v[0] == 0) {                                           // the sign byte carries no value
       ++v;
       --len;
     }
@@ -365,11 +365,9 @@ struct PublicKey::Point {
 Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   Pk pk;
   std::string buf(pem);  // mbedtls needs the terminating NUL counted for PEM
-  if (mbedtls_pk_parse_public_key(&pk.ctx, reinterpret_cast<const unsigned char*>(buf.c_str()),
-                                  buf.size() + 1) != 0)
+  if (mbedtls_pk_parse_public_key(&pk.ctx, reinterpret_cast<const unsigned char*>(buf.c_str()), buf.size() + 1) != 0)
     return Decision::deny(DenyReason::InvalidValue, "not a SubjectPublicKeyInfo PEM public key");
-  if (!is_p256(pk.ctx))
-    return Decision::deny(DenyReason::UnsupportedAlgorithm, "public key is not ECDSA P-256");
+  if (!is_p256(pk.ctx)) return Decision::deny(DenyReason::UnsupportedAlgorithm, "public key is not ECDSA P-256");
   auto der = spki_der(pk.ctx);
   if (!der) return der.error();
   return from_der(*der);
@@ -377,11 +375,9 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
 
 Result<PublicKey> PublicKey::from_der(std::string_view der) {
   Pk pk;
-  if (mbedtls_pk_parse_public_key(&pk.ctx, reinterpret_cast<const unsigned char*>(der.data()),
-                                  der.size()) != 0)
+  if (mbedtls_pk_parse_public_key(&pk.ctx, reinterpret_cast<const unsigned char*>(der.data()), der.size()) != 0)
     return Decision::deny(DenyReason::InvalidValue, "not a DER public key");
-  if (!is_p256(pk.ctx))
-    return Decision::deny(DenyReason::UnsupportedAlgorithm, "public key is not ECDSA P-256");
+  if (!is_p256(pk.ctx)) return Decision::deny(DenyReason::UnsupportedAlgorithm, "public key is not ECDSA P-256");
   auto canon = spki_der(pk.ctx);
   if (!canon) return canon.error();
   if (*canon != der) return Decision::deny(DenyReason::InvalidValue, "non-canonical DER public key");
@@ -427,7 +423,7 @@ SigStatus PublicKey::check_digest(const Digest& digest, std::string_view signatu
     return SigStatus::OutOfRange;
   if (mbedtls_mpi_cmp_mpi(&s.v, &g->half_n) > 0) return SigStatus::HighS;
   return mbedtls_ecdsa_verify(&g->grp, digest.data(), digest.size(), &q_->q, &r.v, &s.v) == 0 ? SigStatus::Ok
-                                                                                               : SigStatus::Mismatch;
+                                                                                              : SigStatus::Mismatch;
 }
 
 // ---- PrivateKey ----
@@ -458,11 +454,10 @@ Result<PrivateKey> PrivateKey::generate() {
 Result<PrivateKey> PrivateKey::from_pem(std::string_view pem) {
   auto impl = std::make_shared<Impl>();
   std::string buf(pem);
-  if (mbedtls_pk_parse_key(&impl->pk.ctx, reinterpret_cast<const unsigned char*>(buf.c_str()),
-                           buf.size() + 1, nullptr, 0) != 0)
+  if (mbedtls_pk_parse_key(&impl->pk.ctx, reinterpret_cast<const unsigned char*>(buf.c_str()), buf.size() + 1, nullptr,
+                           0) != 0)
     return Decision::deny(DenyReason::InvalidValue, "not a PEM private key (encrypted keys are not supported)");
-  if (!is_p256(impl->pk.ctx))
-    return Decision::deny(DenyReason::UnsupportedAlgorithm, "private key is not ECDSA P-256");
+  if (!is_p256(impl->pk.ctx)) return Decision::deny(DenyReason::UnsupportedAlgorithm, "private key is not ECDSA P-256");
   if (mbedtls_ecp_check_privkey(&mbedtls_pk_ec(impl->pk.ctx)->grp, &mbedtls_pk_ec(impl->pk.ctx)->d) != 0)
     return Decision::deny(DenyReason::InvalidValue, "private key is not valid for P-256");
   return from_impl(std::move(impl));

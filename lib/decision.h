@@ -69,8 +69,7 @@ struct Decision {
   std::string_view code() const { return reason_code(reason); }
 
   static Decision allow() { return {}; }
-  static Decision deny(DenyReason r, std::string detail, std::string field = {},
-                       std::string value = {}) {
+  static Decision deny(DenyReason r, std::string detail, std::string field = {}, std::string value = {}) {
     Decision d;
     d.reason = r;
     d.detail = std::move(detail);

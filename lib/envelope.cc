@@ -1,10 +1,9 @@
 #include "lib/envelope.h"
 
-#include "lib/signature_cache.h"
-
 #include <algorithm>
 #include <set>
 
+#include "lib/signature_cache.h"
 #include "lib/toml_reader.h"
 #include "lib/trust_store.h"
 
@@ -59,25 +58,27 @@ Result<std::vector<Signature>> parse_signatures(std::string_view block) {
     if (Decision d = r.finish(); !d) return d;
     if (*alg != crypto::kAlgorithm)
       return Decision::deny(DenyReason::UnsupportedAlgorithm,
-                            "signature algorithm must be " + std::string(crypto::kAlgorithm),
-                            r.path("algorithm"), *alg);
+                            "signature algorithm must be " + std::string(crypto::kAlgorithm), r.path("algorithm"),
+                            *alg);
     if (!crypto::is_sha256_ref(*key_id))
       return Decision::deny(DenyReason::InvalidValue, "key_id must be sha256:<64 hex digits>", r.path("key_id"),
                             *key_id);
     auto raw = crypto::base64_decode(*value);
-    if (!raw) return Decision::deny(DenyReason::InvalidValue, "signature value is not canonical base64",
-                                    r.path("value"), value->substr(0, 16));
+    if (!raw)
+      return Decision::deny(DenyReason::InvalidValue, "signature value is not canonical base64", r.path("value"),
+                            value->substr(0, 16));
     out.push_back(Signature{*key_id, *alg, raw.take()});
   }
   return out;
 }
 
 std::string render_signature(const Signature& s) {
-  return std::string(kSignatureHeader) + "\nkey_id = " + toml_quote(s.key_id) + "\nalgorithm = " +
-         toml_quote(s.algorithm) + "\nvalue = " + toml_quote(crypto::base64_encode(s.value)) + "\n";
+  return std::string(kSignatureHeader) + "\nkey_id = " + toml_quote(s.key_id) +
+         "\nalgorithm = " + toml_quote(s.algorithm) + "\nvalue = " + toml_quote(crypto::base64_encode(s.value)) + "\n";
 }
 
-Result<std::string> append_signature(std::string_view file_bytes, std::string_view type, const crypto::PrivateKey& key) {
+Result<std::string> append_signature(std::string_view file_bytes, std::string_view type,
+                                     const crypto::PrivateKey& key) {
   auto parts = split_artifact(file_bytes);
   if (!parts) return parts.error();
   auto sigs = parse_signatures(parts->signature_block);
@@ -87,7 +88,8 @@ Result<std::string> append_signature(std::string_view file_bytes, std::string_vi
   const std::string key_id = key.public_key().key_id();
   for (const auto& s : *sigs)
     if (s.key_id == key_id)
-      return Decision::deny(DenyReason::DuplicateField, "already signed by this key (" + key_id + ")", "signature.key_id", key_id);
+      return Decision::deny(DenyReason::DuplicateField, "already signed by this key (" + key_id + ")",
+                            "signature.key_id", key_id);
   auto value = key.sign(type, body);
   if (!value) return value.error();
   Signature sig{key_id, std::string(crypto::kAlgorithm), value.take()};
@@ -136,11 +138,13 @@ Quorum verify_quorum(std::string_view type, std::string_view body, const std::ve
                   ? std::find(opts.preverified->begin(), opts.preverified->end(), tk->key_id) != opts.preverified->end()
                   : st == crypto::SigStatus::Ok;
     if (!ok) {
-      std::string why = opts.preverified                    ? " does not verify (not verified earlier)"
-                        : st == crypto::SigStatus::Mismatch ? " does not verify: the file was altered"
-                                                            : " is refused: " + std::string(crypto::sig_status_text(st));
-      q.decision = Decision::deny(DenyReason::InvalidSignature, "signature by " + tk->name + " (" + sig.key_id + ")" + why,
-                                  "signature.value", sig.key_id);
+      std::string why = opts.preverified ? " does not verify (not verified earlier)"
+                        : st == crypto::SigStatus::Mismatch
+                            ? " does not verify: the file was altered"
+                            : " is refused: " + std::string(crypto::sig_status_text(st));
+      q.decision =
+          Decision::deny(DenyReason::InvalidSignature, "signature by " + tk->name + " (" + sig.key_id + ")" + why,
+                         "signature.value", sig.key_id);
       q.signers.clear();
       return q;
     }
@@ -151,7 +155,8 @@ Quorum verify_quorum(std::string_view type, std::string_view body, const std::ve
     }
     if (opts.key_revoked && opts.key_revoked(tk->key_id)) {
       note(sig.key_id, "revoked",
-           Decision::deny(DenyReason::Revoked, "key of " + tk->name + " (" + sig.key_id + ") is revoked by the revocation list",
+           Decision::deny(DenyReason::Revoked,
+                          "key of " + tk->name + " (" + sig.key_id + ") is revoked by the revocation list",
                           "signature.key_id", sig.key_id));
       continue;
     }
@@ -165,10 +170,10 @@ Quorum verify_quorum(std::string_view type, std::string_view body, const std::ve
   } else if (counted.empty() && !why_not.allowed()) {
     q.decision = why_not;
   } else {
-    q.decision = Decision::deny(DenyReason::ThresholdNotMet,
-                                std::to_string(counted.size()) + " distinct trusted signature(s), " +
-                                    std::to_string(needed) + " required",
-                                "signature", std::to_string(counted.size()));
+    q.decision = Decision::deny(
+        DenyReason::ThresholdNotMet,
+        std::to_string(counted.size()) + " distinct trusted signature(s), " + std::to_string(needed) + " required",
+        "signature", std::to_string(counted.size()));
   }
   return q;
 }

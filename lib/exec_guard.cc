@@ -17,9 +17,8 @@ int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow) {
   seccomp_notif req{};  // the kernel insists on a zeroed buffer
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return -errno;
   // Register values only: never the memory they point to.
-  const bool first_exec = allow && req.pid == static_cast<uint32_t>(child) &&
-                          req.data.arch == AUDIT_ARCH_X86_64 && req.data.nr == __NR_execveat &&
-                          static_cast<int>(req.data.args[0]) == exec_fd &&
+  const bool first_exec = allow && req.pid == static_cast<uint32_t>(child) && req.data.arch == AUDIT_ARCH_X86_64 &&
+                          req.data.nr == __NR_execveat && static_cast<int>(req.data.args[0]) == exec_fd &&
                           (req.data.args[4] & AT_EMPTY_PATH) != 0;
   seccomp_notif_resp resp{};
   resp.id = req.id;

@@ -16,14 +16,14 @@
 #include "lib/digest_cache.h"
 #include "lib/fsutil.h"
 
-
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U
 #endif
 
 namespace gx {
 
-Result<ResolvedExecutable> resolve_for_exec(const std::string& name, const std::string& path_env, const std::string& cwd) {
+Result<ResolvedExecutable> resolve_for_exec(const std::string& name, const std::string& path_env,
+                                            const std::string& cwd) {
   if (name.empty()) return Decision::deny(DenyReason::Usage, "empty command name");
   auto check = [](const std::string& p) {
     struct stat st {};
@@ -209,7 +209,8 @@ Result<ReadResult> hash_file(int src, int copy_to, const std::string& path, uint
     if (n == 0) break;
     out.size += static_cast<uint64_t>(n);
     if (out.size > max_bytes) {
-      failure = Decision::deny(DenyReason::TooLarge, path + " is larger than the executable size limit", "exec.path", path);
+      failure =
+          Decision::deny(DenyReason::TooLarge, path + " is larger than the executable size limit", "exec.path", path);
       break;
     }
     if (out.head.size() < 256)
@@ -308,7 +309,8 @@ Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlac
 
 Result<std::string> digest_file(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno), "file", path);
+  if (fd < 0)
+    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno), "file", path);
   auto d = crypto::sha256_fd_hex(fd);
   close(fd);
   return d;
@@ -324,8 +326,7 @@ Result<std::string> interp_of(int fd) {
   if (pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh))
     return Decision::deny(DenyReason::Malformed, "truncated ELF header", "executable");
   if (eh.e_phentsize != sizeof(Phdr) || eh.e_phnum > 1024)
-    return Decision::deny(DenyReason::Malformed, "unexpected ELF program header layout",
-                          "executable");
+    return Decision::deny(DenyReason::Malformed, "unexpected ELF program header layout", "executable");
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     Phdr ph{};
     off_t off = static_cast<off_t>(eh.e_phoff + i * sizeof(Phdr));
@@ -335,8 +336,7 @@ Result<std::string> interp_of(int fd) {
     if (ph.p_filesz < 2 || ph.p_filesz > PATH_MAX)
       return Decision::deny(DenyReason::Malformed, "bad PT_INTERP size", "executable");
     std::string s(static_cast<size_t>(ph.p_filesz), '\0');
-    if (pread(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset)) !=
-        static_cast<ssize_t>(s.size()))
+    if (pread(fd, s.data(), s.size(), static_cast<off_t>(ph.p_offset)) != static_cast<ssize_t>(s.size()))
       return Decision::deny(DenyReason::Malformed, "truncated PT_INTERP", "executable");
     // The kernel requires the terminating NUL and uses the string up to it.
     if (s.back() != '\0' || s.find('\0') != s.size() - 1)
@@ -351,8 +351,7 @@ Result<std::string> interp_of(int fd) {
 
 Result<std::string> elf_interpreter(int fd) {
   unsigned char ident[EI_NIDENT];
-  if (pread(fd, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident) ||
-      memcmp(ident, ELFMAG, SELFMAG) != 0)
+  if (pread(fd, ident, sizeof ident, 0) != static_cast<ssize_t>(sizeof ident) || memcmp(ident, ELFMAG, SELFMAG) != 0)
     return Decision::deny(DenyReason::Malformed, "not an ELF file", "executable");
   if (ident[EI_DATA] != ELFDATA2LSB)
     return Decision::deny(DenyReason::Malformed, "not a little-endian ELF file", "executable");
@@ -364,8 +363,8 @@ Result<std::string> elf_interpreter(int fd) {
 Result<std::string> elf_interpreter(const std::string& path) {
   fs::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.ok())
-    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno),
-                          "executable", path);
+    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + fs::errno_text(errno), "executable",
+                          path);
   return elf_interpreter(fd.get());
 }
 

@@ -74,8 +74,7 @@ Result<ResolvedExecutable> resolve_for_exec(const std::string& name, const std::
 // Like execvp(3): a name containing '/' is taken relative to cwd; otherwise
 // PATH (or the default "/usr/local/bin:/usr/bin:/bin") is searched for an
 // executable regular file. Returns an absolute, normalised path.
-Result<std::string> resolve_executable(const std::string& name, const std::string& path_env,
-                                       const std::string& cwd);
+Result<std::string> resolve_executable(const std::string& name, const std::string& path_env, const std::string& cwd);
 
 struct Shebang {
   std::string interpreter;  // absolute path from the #! line
@@ -104,7 +103,7 @@ class ExecImage {
   const std::string& sha256() const { return sha256_; }
   int fd() const { return fd_; }  // sealed memfd, or the original file when in_place(); O_CLOEXEC
   bool in_place() const { return in_place_; }
-  bool digest_cached() const { return digest_cached_; }  // in place, digest from the DigestCache
+  bool digest_cached() const { return digest_cached_; }            // in place, digest from the DigestCache
   const std::string& copy_reason() const { return copy_reason_; }  // why load_in_place copied
   bool is_script() const { return !shebang_.interpreter.empty(); }
   const Shebang& shebang() const { return shebang_; }

@@ -35,8 +35,7 @@ Result<FileLock> FileLock::lock_directory(const std::string& path, DenyReason re
   return take(path, O_RDONLY | O_DIRECTORY, reason, field);
 }
 
-Result<FileLock> FileLock::take(const std::string& path, int open_flags, DenyReason reason,
-                                const std::string& field) {
+Result<FileLock> FileLock::take(const std::string& path, int open_flags, DenyReason reason, const std::string& field) {
   UniqueFd fd(open(path.c_str(), open_flags | O_CLOEXEC, 0600));
   if (!fd.ok()) return Decision::deny(reason, "cannot open " + path + ": " + errno_text(errno), field, path);
   if (int err = flock_retrying(fd.get(), LOCK_EX); err != 0)

@@ -43,7 +43,8 @@ namespace {
 Result<std::string> read_regular(const std::string& path, size_t max_bytes, int extra_flags) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | extra_flags);
-  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + errno_text(errno), "file", path);
+  if (fd < 0)
+    return Decision::deny(DenyReason::IoError, "cannot open " + path + ": " + errno_text(errno), "file", path);
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
@@ -68,8 +69,8 @@ Result<std::string> read_regular(const std::string& path, size_t max_bytes, int 
     if (out.size() + static_cast<size_t>(n) > max_bytes) {
       close(fd);
       return Decision::deny(DenyReason::TooLarge,
-                            path + " is larger than the limit of " + std::to_string(max_bytes) + " bytes",
-                            "file", path);
+                            path + " is larger than the limit of " + std::to_string(max_bytes) + " bytes", "file",
+                            path);
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -89,7 +90,8 @@ Decision write_file_atomic(const std::string& path, std::string_view data, mode_
   if (!suffix) return suffix.error();
   std::string tmp = path + ".tmp." + *suffix;
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return Decision::deny(DenyReason::IoError, "cannot create " + tmp + ": " + errno_text(errno), "file", path);
+  if (fd < 0)
+    return Decision::deny(DenyReason::IoError, "cannot create " + tmp + ": " + errno_text(errno), "file", path);
   // O_CREAT honours the umask; set the exact mode we promise (0600 for keys).
   if (fchmod(fd, mode) != 0) {
     int err = errno;
@@ -148,7 +150,8 @@ Decision make_dirs(const std::string& path, mode_t mode) {
     cur = p.substr(0, pos);
     if (cur.empty()) continue;
     if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
-      return Decision::deny(DenyReason::IoError, "cannot create directory " + cur + ": " + errno_text(errno), "dir", cur);
+      return Decision::deny(DenyReason::IoError, "cannot create directory " + cur + ": " + errno_text(errno), "dir",
+                            cur);
   }
   struct stat st {};
   if (stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -245,12 +248,13 @@ Result<OpenDir> open_private_dir(const std::string& path, bool create) {
   auto dir = open_resolved(path);
   if (!dir) return dir;
   struct stat st {};
-  if (fstat(dir->fd.get(), &st) != 0) return dir_error("cannot stat " + dir->path + ": " + errno_text(errno), dir->path);
+  if (fstat(dir->fd.get(), &st) != 0)
+    return dir_error("cannot stat " + dir->path + ": " + errno_text(errno), dir->path);
   const uid_t me = geteuid();
   if (st.st_uid != me)
-    return dir_error("directory " + dir->path + " is owned by uid " + std::to_string(st.st_uid) +
-                         ", not by the invoking user",
-                     dir->path);
+    return dir_error(
+        "directory " + dir->path + " is owned by uid " + std::to_string(st.st_uid) + ", not by the invoking user",
+        dir->path);
   if (st.st_mode & (S_IWGRP | S_IWOTH))
     return dir_error("directory " + dir->path + " is writable by group or others", dir->path);
   // Ancestors (StrictModes): only root or we may be able to swap a component.
@@ -275,8 +279,8 @@ Result<UniqueFd> open_in_dir(const OpenDir& dir, std::string_view name, int flag
   const std::string full = dir.path + "/" + std::string(name);
   if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..")
     return Decision::deny(DenyReason::IoError, "not a file name: " + std::string(name), "file", full);
-  int fd = openat(dir.fd.get(), std::string(name).c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
-                  mode);
+  int fd =
+      openat(dir.fd.get(), std::string(name).c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP)

@@ -43,8 +43,7 @@ Decision check_strict_modes(const std::string& path, bool missing_ok);
 enum class Overwrite { No, Yes };
 // Atomically writes data to path with the given mode. With Overwrite::No an
 // existing path is an error (and is left untouched).
-Decision write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
-                           Overwrite overwrite);
+Decision write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Overwrite overwrite);
 
 // mkdir -p with the given mode for created components.
 Decision make_dirs(const std::string& path, mode_t mode);

@@ -1,7 +1,5 @@
 #include "lib/invocation.h"
 
-#include <algorithm>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,8 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "lib/digest_cache.h"
 #include "lib/crypto.h"
+#include "lib/digest_cache.h"
 #include "lib/fsutil.h"
 #include "lib/landlock.h"
 
@@ -41,8 +39,8 @@ Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, con
   }
   for (const auto& [name, value] : policy.pin)
     if (!env_lookup(env, name))
-      return Decision::deny(DenyReason::EnvironmentalIntegrity, "environment variable " + name + " must be set to '" + value + "'",
-                            "env.pin." + name);
+      return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                            "environment variable " + name + " must be set to '" + value + "'", "env.pin." + name);
   for (const auto& name : policy.require)
     if (!env_lookup(out, name))
       return Decision::deny(DenyReason::EnvironmentalIntegrity, "required environment variable " + name + " is not set",
@@ -51,8 +49,8 @@ Result<std::vector<std::string>> filter_environment(const EnvPolicy& policy, con
 }
 
 std::string script_fallback_warning(const std::string& script_arg, const std::string& why) {
-  return "script handed to its interpreter as " + script_arg + " ($0 is not its path, see gx-artifact(5) \"Scripts\"): " +
-         why;
+  return "script handed to its interpreter as " + script_arg +
+         " ($0 is not its path, see gx-artifact(5) \"Scripts\"): " + why;
 }
 
 namespace {
@@ -78,10 +76,10 @@ Decision root_only(const struct stat& st, const std::string& path, bool is_dir, 
                    const std::string& pinned) {
   const std::string what = (is_dir ? "directory " : "pinned file ") + path;
   if (st.st_uid != 0)
-    return Decision::deny(DenyReason::EnvironmentalIntegrity,
-                          what + " is owned by uid " + std::to_string(st.st_uid) +
-                              ": only files that only root can change can be pinned",
-                          field, pinned);
+    return Decision::deny(
+        DenyReason::EnvironmentalIntegrity,
+        what + " is owned by uid " + std::to_string(st.st_uid) + ": only files that only root can change can be pinned",
+        field, pinned);
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(is_dir && (st.st_mode & S_ISVTX)))
     return Decision::deny(DenyReason::EnvironmentalIntegrity,
                           what + " is writable by group or others: only files that only root can change can be pinned",
@@ -98,8 +96,8 @@ Result<int> open_pinned(const std::string& path, const std::string& field) {
   // A symlink on the way is one more thing someone could re-point.
   if (real != path)
     return Decision::deny(DenyReason::EnvironmentalIntegrity,
-                          "pinned file " + path + " is reached through a symbolic link; pin its real path " + real, field,
-                          path);
+                          "pinned file " + path + " is reached through a symbolic link; pin its real path " + real,
+                          field, path);
   // Every directory from "/" down, then the file itself through an fd (no
   // symlink may have appeared since: O_NOFOLLOW, and the directories are
   // root's alone once checked, top down).
@@ -107,8 +105,8 @@ Result<int> open_pinned(const std::string& path, const std::string& field) {
     const std::string dir = slash == 0 ? "/" : real.substr(0, slash);
     struct stat st {};
     if (lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-      return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + path + ": " + dir + " is not a directory",
-                            field, path);
+      return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                            "pinned file " + path + ": " + dir + " is not a directory", field, path);
     if (Decision d = root_only(st, dir, true, field, path); !d) return d;
   }
   int fd = open(real.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -117,8 +115,8 @@ Result<int> open_pinned(const std::string& path, const std::string& field) {
                           "pinned file " + path + " cannot be read: " + fs::errno_text(errno), field, path);
   struct stat st {};
   Decision d = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
-                   ? Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + path + " is not a regular file",
-                                    field, path)
+                   ? Decision::deny(DenyReason::EnvironmentalIntegrity,
+                                    "pinned file " + path + " is not a regular file", field, path)
                    : root_only(st, path, false, field, path);
   if (!d) {
     close(fd);
@@ -142,9 +140,10 @@ Decision check_pinned_file(const FilePin& pin, size_t index, const SandboxPolicy
   for (const auto& w : sandbox.write) {
     std::string cw = fs::canonical(w);
     if (fs::path_within(pin.path, w) || (!cw.empty() && fs::path_within(pin.path, cw)))
-      return Decision::deny(DenyReason::EnvironmentalIntegrity,
-                            "pinned file " + pin.path + " lies in the write grant " + w + ": the command could change it",
-                            "sandbox.write", w);
+      return Decision::deny(
+          DenyReason::EnvironmentalIntegrity,
+          "pinned file " + pin.path + " lies in the write grant " + w + ": the command could change it",
+          "sandbox.write", w);
   }
   auto fd = open_pinned(pin.path, at + ".path");
   if (!fd) return fd.error();
@@ -155,8 +154,8 @@ Decision check_pinned_file(const FilePin& pin, size_t index, const SandboxPolicy
     return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " cannot be read",
                           at + ".sha256", pin.path);
   if (*d != pin.sha256)
-    return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " has changed", at + ".sha256",
-                          *d);
+    return Decision::deny(DenyReason::EnvironmentalIntegrity, "pinned file " + pin.path + " has changed",
+                          at + ".sha256", *d);
   return Decision::allow();
 }
 
@@ -189,19 +188,20 @@ Result<ExecImage> load_image(const std::string& path, const std::string& expecte
 
 }  // namespace
 
-Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv, const DigestCache* digests) {
+Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invocation& inv,
+                                           const DigestCache* digests) {
   const Scope& scope = artifact.scope;
   if (inv.argv.empty()) return Decision::deny(DenyReason::Usage, "no command given (gx run ART -- CMD ARGS...)");
   auto resolved = resolve_for_exec(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
   if (!resolved) return resolved.error();
   const std::string* path = &resolved->path;
   if (*path != scope.path)
-    return Decision::deny(DenyReason::PolicyMismatch, "command resolves to " + *path + ", artifact authorizes " + scope.path,
-                          "exec.path", *path);
+    return Decision::deny(DenyReason::PolicyMismatch,
+                          "command resolves to " + *path + ", artifact authorizes " + scope.path, "exec.path", *path);
   if (inv.argv.size() != scope.argv.size())
     return Decision::deny(DenyReason::PolicyMismatch,
-                          "command has " + std::to_string(inv.argv.size()) + " arguments (argv[0] included), artifact authorizes " +
-                              std::to_string(scope.argv.size()),
+                          "command has " + std::to_string(inv.argv.size()) +
+                              " arguments (argv[0] included), artifact authorizes " + std::to_string(scope.argv.size()),
                           "exec.argv", std::to_string(inv.argv.size()));
   for (size_t i = 0; i < inv.argv.size(); ++i)
     if (!scope.argv[i].matches(inv.argv[i]))
@@ -211,30 +211,35 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
                             "exec.argv[" + std::to_string(i) + "]", inv.argv[i]);
   std::string cwd = fs::canonical(inv.cwd);
   if (cwd.empty() || cwd != scope.cwd)
-    return Decision::deny(DenyReason::PolicyMismatch, "working directory must be " + scope.cwd, "exec.cwd", cwd.empty() ? inv.cwd : cwd);
+    return Decision::deny(DenyReason::PolicyMismatch, "working directory must be " + scope.cwd, "exec.cwd",
+                          cwd.empty() ? inv.cwd : cwd);
   auto env = filter_environment(scope.env, inv.env);
   if (!env) return env.error();
 
   auto image = load_image(*path, scope.sha256, scope.sandbox, digests);
   if (!image) return image.error();
   if (image->sha256() != scope.sha256)
-    return Decision::deny(DenyReason::DigestMismatch, scope.path + " is not the authorized executable (content changed)",
-                          "exec.sha256", image->sha256());
+    return Decision::deny(DenyReason::DigestMismatch,
+                          scope.path + " is not the authorized executable (content changed)", "exec.sha256",
+                          image->sha256());
   MatchedInvocation m;
   m.cwd = cwd;
   m.env = env.take();
   if (image->is_script()) {
     if (scope.interpreter.empty())
-      return Decision::deny(DenyReason::PolicyMismatch, scope.path + " is a script but the artifact pins no interpreter",
-                            "exec.interpreter", image->shebang().interpreter);
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            scope.path + " is a script but the artifact pins no interpreter", "exec.interpreter",
+                            image->shebang().interpreter);
     if (image->shebang().interpreter != scope.interpreter)
-      return Decision::deny(DenyReason::PolicyMismatch, "script's #! names " + image->shebang().interpreter +
-                                                            ", artifact authorizes " + scope.interpreter,
-                            "exec.interpreter", image->shebang().interpreter);
+      return Decision::deny(
+          DenyReason::PolicyMismatch,
+          "script's #! names " + image->shebang().interpreter + ", artifact authorizes " + scope.interpreter,
+          "exec.interpreter", image->shebang().interpreter);
     auto interp = load_image(scope.interpreter, scope.interpreter_sha256, scope.sandbox, digests);
     if (!interp) return interp.error();
     if (interp->sha256() != scope.interpreter_sha256)
-      return Decision::deny(DenyReason::DigestMismatch, scope.interpreter + " is not the authorized interpreter (content changed)",
+      return Decision::deny(DenyReason::DigestMismatch,
+                            scope.interpreter + " is not the authorized interpreter (content changed)",
                             "exec.interpreter_sha256", interp->sha256());
     if (interp->is_script())
       return Decision::deny(DenyReason::PolicyMismatch, "interpreter " + scope.interpreter + " is itself a script",
@@ -267,8 +272,9 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
     m.image = interp.take();
   } else {
     if (!scope.interpreter.empty())
-      return Decision::deny(DenyReason::PolicyMismatch, scope.path + " is not a script but the artifact pins an interpreter",
-                            "exec.interpreter", scope.interpreter);
+      return Decision::deny(DenyReason::PolicyMismatch,
+                            scope.path + " is not a script but the artifact pins an interpreter", "exec.interpreter",
+                            scope.interpreter);
     if (Decision d = add_loader(*image, m.implicit_exec); !d) return d;
     m.argv = inv.argv;
     m.image = image.take();

@@ -59,9 +59,9 @@ struct MatchedInvocation {
   std::string script_arg;
   std::vector<std::string> script_read;
   std::string script_fallback;
-  std::vector<std::string> argv;    // final argv for the child (script: rewritten)
-  std::vector<std::string> env;     // filtered environment for the child
-  std::string cwd;                  // canonical
+  std::vector<std::string> argv;           // final argv for the child (script: rewritten)
+  std::vector<std::string> env;            // filtered environment for the child
+  std::string cwd;                         // canonical
   std::vector<std::string> implicit_exec;  // ELF loader(s) the child must be able to map
   // The fd the child must inherit: the script's memfd in the fd form, else -1.
   int inherit_fd() const { return script && script_read.empty() ? script->fd() : -1; }

@@ -25,17 +25,16 @@ struct NamedBit {
 };
 
 constexpr NamedBit kFsNames[] = {
-    {ll::kAccessFsExecute, "execute"},       {ll::kAccessFsWriteFile, "write_file"},
-    {ll::kAccessFsReadFile, "read_file"},    {ll::kAccessFsReadDir, "read_dir"},
-    {ll::kAccessFsRemoveDir, "remove_dir"},  {ll::kAccessFsRemoveFile, "remove_file"},
-    {ll::kAccessFsMakeChar, "make_char"},    {ll::kAccessFsMakeDir, "make_dir"},
-    {ll::kAccessFsMakeReg, "make_reg"},      {ll::kAccessFsMakeSock, "make_sock"},
-    {ll::kAccessFsMakeFifo, "make_fifo"},    {ll::kAccessFsMakeBlock, "make_block"},
-    {ll::kAccessFsMakeSym, "make_sym"},      {ll::kAccessFsRefer, "refer"},
-    {ll::kAccessFsTruncate, "truncate"},     {ll::kAccessFsIoctlDev, "ioctl_dev"},
+    {ll::kAccessFsExecute, "execute"},      {ll::kAccessFsWriteFile, "write_file"},
+    {ll::kAccessFsReadFile, "read_file"},   {ll::kAccessFsReadDir, "read_dir"},
+    {ll::kAccessFsRemoveDir, "remove_dir"}, {ll::kAccessFsRemoveFile, "remove_file"},
+    {ll::kAccessFsMakeChar, "make_char"},   {ll::kAccessFsMakeDir, "make_dir"},
+    {ll::kAccessFsMakeReg, "make_reg"},     {ll::kAccessFsMakeSock, "make_sock"},
+    {ll::kAccessFsMakeFifo, "make_fifo"},   {ll::kAccessFsMakeBlock, "make_block"},
+    {ll::kAccessFsMakeSym, "make_sym"},     {ll::kAccessFsRefer, "refer"},
+    {ll::kAccessFsTruncate, "truncate"},    {ll::kAccessFsIoctlDev, "ioctl_dev"},
 };
-constexpr NamedBit kNetNames[] = {{ll::kAccessNetBindTcp, "bind_tcp"},
-                                  {ll::kAccessNetConnectTcp, "connect_tcp"}};
+constexpr NamedBit kNetNames[] = {{ll::kAccessNetBindTcp, "bind_tcp"}, {ll::kAccessNetConnectTcp, "connect_tcp"}};
 constexpr NamedBit kScopeNames[] = {{ll::kScopeAbstractUnixSocket, "abstract_unix_socket"},
                                     {ll::kScopeSignal, "signal"}};
 
@@ -75,16 +74,14 @@ std::string fd_path(int fd) {
 
 using namespace landlock_paths;
 
-
 void to_json(nlohmann::json& j, const Expansion& e) {
-  j = nlohmann::json{{"field", e.field},       {"grant", e.grant},       {"excluded", e.excluded},
-                     {"listable", e.listable}, {"granted", e.granted},   {"skipped_symlinks", e.skipped_symlinks}};
+  j = nlohmann::json{{"field", e.field},       {"grant", e.grant},     {"excluded", e.excluded},
+                     {"listable", e.listable}, {"granted", e.granted}, {"skipped_symlinks", e.skipped_symlinks}};
 }
 
 void to_json(nlohmann::json& j, const Enforcement& e) {
-  j = nlohmann::json{{"landlock_abi", e.abi},          {"fs_handled", e.fs_handled},
-                     {"net_handled", e.net_handled},   {"scoped", e.scoped},
-                     {"downgraded", e.downgraded},     {"skipped_paths", e.skipped_paths},
+  j = nlohmann::json{{"landlock_abi", e.abi}, {"fs_handled", e.fs_handled}, {"net_handled", e.net_handled},
+                     {"scoped", e.scoped},    {"downgraded", e.downgraded}, {"skipped_paths", e.skipped_paths},
                      {"notes", e.notes}};
   if (!e.expanded.empty()) j["expanded"] = e.expanded;
 }
@@ -101,27 +98,22 @@ int landlock_abi() {
 Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy) {
   for (size_t i = 0; i < policy.allow_downgrade.size(); ++i) {
     const auto& f = policy.allow_downgrade[i];
-    if (std::find(kDowngradeFamilies.begin(), kDowngradeFamilies.end(), f) ==
-        kDowngradeFamilies.end())
+    if (std::find(kDowngradeFamilies.begin(), kDowngradeFamilies.end(), f) == kDowngradeFamilies.end())
       return Decision::deny(DenyReason::InvalidValue,
                             "unknown right family (known: net, truncate, ioctl-dev, scope, refer)",
                             "sandbox.allow_downgrade[" + std::to_string(i) + "]", f);
   }
   if (policy.network == NetMode::None && (!policy.connect_tcp.empty() || !policy.bind_tcp.empty()))
-    return Decision::deny(DenyReason::InvalidValue,
-                          "TCP ports are listed but network is \"none\"", "sandbox.network",
+    return Decision::deny(DenyReason::InvalidValue, "TCP ports are listed but network is \"none\"", "sandbox.network",
                           "none");
   if (policy.min_landlock_abi < 1 || policy.min_landlock_abi > ll::kAbiKnown)
     return Decision::deny(DenyReason::InvalidValue,
-                          "min_landlock_abi must be between 1 and " +
-                              std::to_string(ll::kAbiKnown),
-                          "sandbox.min_landlock_abi",
-                          std::to_string(policy.min_landlock_abi));
+                          "min_landlock_abi must be between 1 and " + std::to_string(ll::kAbiKnown),
+                          "sandbox.min_landlock_abi", std::to_string(policy.min_landlock_abi));
   if (kernel_abi <= 0)
     return Decision::deny(DenyReason::SandboxUnavailable,
                           "Landlock is not available on this kernel (" +
-                              (kernel_abi < 0 ? fs::errno_text(-kernel_abi)
-                                              : std::string("ABI 0")) +
+                              (kernel_abi < 0 ? fs::errno_text(-kernel_abi) : std::string("ABI 0")) +
                               "); enable it with lsm=...,landlock on the kernel command line",
                           "landlock.abi", std::to_string(kernel_abi));
   if (kernel_abi < policy.min_landlock_abi)
@@ -129,8 +121,7 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
                           "kernel Landlock ABI " + std::to_string(kernel_abi) +
                               " is older than the artifact's min_landlock_abi " +
                               std::to_string(policy.min_landlock_abi),
-                          "sandbox.min_landlock_abi",
-                          std::to_string(policy.min_landlock_abi));
+                          "sandbox.min_landlock_abi", std::to_string(policy.min_landlock_abi));
 
   LandlockRights r;
   r.abi = std::min(kernel_abi, ll::kAbiKnown);
@@ -138,19 +129,17 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
     if (r.abi >= f.min_abi) continue;
     if (!listed(policy.allow_downgrade, f.name))
       return Decision::deny(DenyReason::SandboxUnavailable,
-                            std::string("kernel Landlock ABI ") + std::to_string(r.abi) +
-                                " cannot enforce " + f.what + " (needs ABI " +
-                                std::to_string(f.min_abi) + "); list \"" + f.name +
+                            std::string("kernel Landlock ABI ") + std::to_string(r.abi) + " cannot enforce " + f.what +
+                                " (needs ABI " + std::to_string(f.min_abi) + "); list \"" + f.name +
                                 "\" in allow_downgrade to run without it",
                             "sandbox.allow_downgrade", f.name);
     r.downgraded.emplace_back(f.name);
   }
   if (r.abi < 2)
-    r.notes.emplace_back(
-        "ABI 1 has no refer right: renaming or linking across directories is always denied");
+    r.notes.emplace_back("ABI 1 has no refer right: renaming or linking across directories is always denied");
   if (kernel_abi > ll::kAbiKnown)
-    r.notes.push_back("kernel Landlock ABI " + std::to_string(kernel_abi) + " used at ABI " +
-                      std::to_string(r.abi) + ", the newest gx knows");
+    r.notes.push_back("kernel Landlock ABI " + std::to_string(kernel_abi) + " used at ABI " + std::to_string(r.abi) +
+                      ", the newest gx knows");
 
   r.fs_handled = ll::fs_rights_for_abi(r.abi);
   if (r.abi >= 4) r.net_handled = ll::kAccessNetBindTcp | ll::kAccessNetConnectTcp;
@@ -160,10 +149,9 @@ Result<LandlockRights> plan_landlock(int kernel_abi, const SandboxPolicy& policy
   // Write trees get every right except device creation (needs CAP_MKNOD and
   // is never wanted) and ioctl on devices. refer lets files move between
   // write trees; the kernel still forbids gaining rights by a move.
-  r.write_access = (r.read_access | ll::kAccessFsWriteFile | ll::kAccessFsRemoveDir |
-                    ll::kAccessFsRemoveFile | ll::kAccessFsMakeDir | ll::kAccessFsMakeReg |
-                    ll::kAccessFsMakeSock | ll::kAccessFsMakeFifo | ll::kAccessFsMakeSym |
-                    ll::kAccessFsRefer | ll::kAccessFsTruncate) &
+  r.write_access = (r.read_access | ll::kAccessFsWriteFile | ll::kAccessFsRemoveDir | ll::kAccessFsRemoveFile |
+                    ll::kAccessFsMakeDir | ll::kAccessFsMakeReg | ll::kAccessFsMakeSock | ll::kAccessFsMakeFifo |
+                    ll::kAccessFsMakeSym | ll::kAccessFsRefer | ll::kAccessFsTruncate) &
                    r.fs_handled;
   r.exec_access = (ll::kAccessFsExecute | ll::kAccessFsReadFile) & r.fs_handled;
   if (r.abi >= 7 && policy.log_denials) r.restrict_flags = ll::kRestrictSelfLogNewExecOn;
@@ -179,8 +167,8 @@ namespace {
 Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::vector<std::string>& excl,
                       uint64_t access, uint64_t handled, Expansion& x) {
   auto io = [&](const std::string& what, const std::string& p, int err) {
-    return Decision::deny(DenyReason::IoError, "expanding a grant around gx's files: cannot " + what + " " + p + ": " +
-                                                   fs::errno_text(err));
+    return Decision::deny(DenyReason::IoError,
+                          "expanding a grant around gx's files: cannot " + what + " " + p + ": " + fs::errno_text(err));
   };
   // read_dir on the walked directory (only if the grant has it at all).
   if (uint64_t ls = access & ll::kAccessFsReadDir & handled; ls != 0) {
@@ -239,9 +227,7 @@ Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::v
 }  // namespace
 
 PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
-      restrict_flags_(o.restrict_flags_),
-      enforcement_(std::move(o.enforcement_)) {}
+    : fd_(std::exchange(o.fd_, -1)), restrict_flags_(o.restrict_flags_), enforcement_(std::move(o.enforcement_)) {}
 
 PreparedRuleset& PreparedRuleset::operator=(PreparedRuleset&& o) noexcept {
   if (this != &o) {
@@ -263,8 +249,7 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
   return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec, implicit_read);
 }
 
-Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
-                                               const ProtectedPaths& protect,
+Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec,
                                                const std::vector<std::string>& implicit_read) {
   auto rights = plan_landlock(abi, policy);
@@ -276,10 +261,10 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
   Fd ruleset(ll::create_ruleset(&attr, ll::ruleset_attr_size(rights->abi), 0));
   if (ruleset.get() < 0)
-    return Decision::deny(DenyReason::SandboxUnavailable,
-                          "landlock_create_ruleset failed at ABI " + std::to_string(rights->abi) +
-                              ": " + fs::errno_text(errno),
-                          "landlock.abi", std::to_string(rights->abi));
+    return Decision::deny(
+        DenyReason::SandboxUnavailable,
+        "landlock_create_ruleset failed at ABI " + std::to_string(rights->abi) + ": " + fs::errno_text(errno),
+        "landlock.abi", std::to_string(rights->abi));
 
   Enforcement e;
   e.abi = rights->abi;
@@ -296,48 +281,44 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                             {&implicit_read, "implicit_read", Kind::ImplicitRead}};
   for (const auto& l : lists) {
     uint64_t access = l.kind == Kind::Read || l.kind == Kind::ImplicitRead ? rights->read_access
-                      : l.kind == Kind::Write ? rights->write_access
-                                              : rights->exec_access;
+                      : l.kind == Kind::Write                              ? rights->write_access
+                                                                           : rights->exec_access;
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const std::string& path = (*l.paths)[i];
       std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
       if (path.empty() || path[0] != '/')
-        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field,
-                              path);
+        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field, path);
       Fd target(open(path.c_str(), O_PATH | O_CLOEXEC));
       if (target.get() < 0) {
         int err = errno;
         if (err == ENOENT && l.kind == Kind::Read &&
-            std::find(kOptionalReadPaths.begin(), kOptionalReadPaths.end(), path) !=
-                kOptionalReadPaths.end()) {
+            std::find(kOptionalReadPaths.begin(), kOptionalReadPaths.end(), path) != kOptionalReadPaths.end()) {
           e.skipped_paths.push_back(path);
           continue;
         }
         return Decision::deny(err == ENOENT ? DenyReason::InvalidValue : DenyReason::IoError,
-                              "cannot open sandbox path " + path + ": " + fs::errno_text(err),
-                              field, path);
+                              "cannot open sandbox path " + path + ": " + fs::errno_text(err), field, path);
       }
       // Re-check what was actually opened: the path may have been swapped
       // for a symlink since check_protected looked at it.
       std::string opened = fd_path(target.get());
       if (opened.empty() || opened[0] != '/')
-        return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
-                              field, path);
-      if (auto d = check_one(opened, path, field, l.kind == Kind::Write,
-                             l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, resolved);
+        return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, field, path);
+      if (auto d =
+              check_one(opened, path, field, l.kind == Kind::Write,
+                        l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, resolved);
           !d)
         return d;
       struct stat st {};
       if (fstat(target.get(), &st) != 0)
-        return Decision::deny(DenyReason::IoError,
-                              "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
+        return Decision::deny(DenyReason::IoError, "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
                               field, path);
       if (l.kind == Kind::Read || l.kind == Kind::Write) {
         auto excl = expansion_excludes_resolved(opened, l.kind == Kind::Write, resolved);
         if (!excl.empty()) {
           if (!S_ISDIR(st.st_mode))
-            return Decision::deny(DenyReason::PolicyMismatch, "sandbox grant " + path + " is not a directory but contains " + excl[0],
-                                  field, path);
+            return Decision::deny(DenyReason::PolicyMismatch,
+                                  "sandbox grant " + path + " is not a directory but contains " + excl[0], field, path);
           Expansion x;
           x.field = field;
           x.grant = opened;
@@ -354,25 +335,21 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       ll::PathBeneathAttr rule{allowed, target.get()};
       if (ll::add_rule(ruleset.get(), ll::kRulePathBeneath, &rule, 0) != 0)
         return Decision::deny(DenyReason::SandboxUnavailable,
-                              "landlock_add_rule failed for " + path + ": " +
-                                  fs::errno_text(errno),
-                              field, path);
+                              "landlock_add_rule failed for " + path + ": " + fs::errno_text(errno), field, path);
     }
   }
 
   if (rights->net_handled != 0) {
-    const std::pair<const std::vector<uint16_t>*, uint64_t> ports[] = {
-        {&policy.connect_tcp, ll::kAccessNetConnectTcp}, {&policy.bind_tcp, ll::kAccessNetBindTcp}};
+    const std::pair<const std::vector<uint16_t>*, uint64_t> ports[] = {{&policy.connect_tcp, ll::kAccessNetConnectTcp},
+                                                                       {&policy.bind_tcp, ll::kAccessNetBindTcp}};
     for (const auto& [list, access] : ports) {
       for (uint16_t port : *list) {
         ll::NetPortAttr rule{access, port};
         if (ll::add_rule(ruleset.get(), ll::kRuleNetPort, &rule, 0) != 0)
-          return Decision::deny(DenyReason::SandboxUnavailable,
-                                "landlock_add_rule failed for TCP port " + std::to_string(port) +
-                                    ": " + fs::errno_text(errno),
-                                access == ll::kAccessNetBindTcp ? "sandbox.bind_tcp"
-                                                                : "sandbox.connect_tcp",
-                                std::to_string(port));
+          return Decision::deny(
+              DenyReason::SandboxUnavailable,
+              "landlock_add_rule failed for TCP port " + std::to_string(port) + ": " + fs::errno_text(errno),
+              access == ll::kAccessNetBindTcp ? "sandbox.bind_tcp" : "sandbox.connect_tcp", std::to_string(port));
       }
     }
   }

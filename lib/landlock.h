@@ -58,12 +58,11 @@
 
 #include <array>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
@@ -73,34 +72,33 @@ namespace gx {
 
 // Read paths that may be absent on a given machine (merged-/usr, no multilib).
 inline constexpr std::array<std::string_view, 8> kOptionalReadPaths = {
-    "/lib64", "/lib32", "/libx32", "/usr/lib64", "/usr/lib32", "/usr/libx32",
-    "/usr/local/lib", "/etc/alternatives"};
+    "/lib64", "/lib32", "/libx32", "/usr/lib64", "/usr/lib32", "/usr/libx32", "/usr/local/lib", "/etc/alternatives"};
 
 // Right families an artifact may accept as unenforced (allow_downgrade).
-inline constexpr std::array<std::string_view, 5> kDowngradeFamilies = {
-    "net", "truncate", "ioctl-dev", "scope", "refer"};
+inline constexpr std::array<std::string_view, 5> kDowngradeFamilies = {"net", "truncate", "ioctl-dev", "scope",
+                                                                       "refer"};
 
 // One grant that had to be expanded around protected paths.
 struct Expansion {
-  std::string field;                  // "sandbox.read[0]"
-  std::string grant;                  // canonical path as opened
-  std::vector<std::string> excluded;  // protected paths kept out
-  std::vector<std::string> listable;  // directories walked: read_dir only
-  std::vector<std::string> granted;   // entries given the grant's rights
+  std::string field;                          // "sandbox.read[0]"
+  std::string grant;                          // canonical path as opened
+  std::vector<std::string> excluded;          // protected paths kept out
+  std::vector<std::string> listable;          // directories walked: read_dir only
+  std::vector<std::string> granted;           // entries given the grant's rights
   std::vector<std::string> skipped_symlinks;  // entries that got no rule
 };
 void to_json(nlohmann::json& j, const Expansion& e);
 
 // What the kernel will actually enforce; goes to `--json` and receipts.
 struct Enforcement {
-  int abi = 0;                              // ABI the ruleset was built for
-  std::vector<std::string> fs_handled;      // "execute", "write_file", ...
-  std::vector<std::string> net_handled;     // "bind_tcp", "connect_tcp"
-  std::vector<std::string> scoped;          // "abstract_unix_socket", "signal"
-  std::vector<std::string> downgraded;      // families accepted as unenforced
-  std::vector<std::string> skipped_paths;   // absent optional read paths
-  std::vector<std::string> notes;           // other facts worth showing
-  std::vector<Expansion> expanded;          // grants expanded around gx's files
+  int abi = 0;                             // ABI the ruleset was built for
+  std::vector<std::string> fs_handled;     // "execute", "write_file", ...
+  std::vector<std::string> net_handled;    // "bind_tcp", "connect_tcp"
+  std::vector<std::string> scoped;         // "abstract_unix_socket", "signal"
+  std::vector<std::string> downgraded;     // families accepted as unenforced
+  std::vector<std::string> skipped_paths;  // absent optional read paths
+  std::vector<std::string> notes;          // other facts worth showing
+  std::vector<Expansion> expanded;         // grants expanded around gx's files
 };
 void to_json(nlohmann::json& j, const Enforcement& e);
 
@@ -116,9 +114,9 @@ struct LandlockRights {
   uint64_t fs_handled = 0;
   uint64_t net_handled = 0;
   uint64_t scoped = 0;
-  uint64_t read_access = 0;   // read_file | read_dir
-  uint64_t write_access = 0;  // read + write_file, make_*, remove_*, refer, truncate
-  uint64_t exec_access = 0;   // execute | read_file
+  uint64_t read_access = 0;     // read_file | read_dir
+  uint64_t write_access = 0;    // read + write_file, make_*, remove_*, refer, truncate
+  uint64_t exec_access = 0;     // execute | read_file
   uint32_t restrict_flags = 0;  // landlock_restrict_self flags (ABI 7 logging)
   std::vector<std::string> downgraded;
   std::vector<std::string> notes;
@@ -166,8 +164,7 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
                                         const std::vector<std::string>& implicit_read = {});
 // Same at an explicit ABI (<= the kernel's): for tests of downgrades on a
 // real kernel. An ABI above the kernel's fails when the ruleset is created.
-Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy,
-                                               const ProtectedPaths& protect,
+Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec = {},
                                                const std::vector<std::string>& implicit_read = {});
 

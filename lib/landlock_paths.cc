@@ -28,29 +28,26 @@ namespace {
 // Denies when `granted` (canonical) reaches any of `protect` (resolved by
 // resolve_protected): equal or inside always; containing it only when
 // `containing` (no expansion).
-Decision check_list(const std::string& granted, const std::vector<std::string>& protect,
-                    const std::string& field, const std::string& as_written, const char* why, bool containing) {
+Decision check_list(const std::string& granted, const std::vector<std::string>& protect, const std::string& field,
+                    const std::string& as_written, const char* why, bool containing) {
   for (const auto& cp : protect) {
     if (cp.empty()) continue;
     if (fs::path_within(granted, cp) || (containing && fs::path_within(cp, granted)))
       return Decision::deny(DenyReason::PolicyMismatch,
-                            std::string("sandbox grant ") + as_written + " (" + granted +
-                                ") reaches " + why + " " + cp,
+                            std::string("sandbox grant ") + as_written + " (" + granted + ") reaches " + why + " " + cp,
                             field, as_written);
   }
   return Decision::allow();
 }
 
-bool overlaps(const std::string& a, const std::string& b) {
-  return fs::path_within(a, b) || fs::path_within(b, a);
-}
+bool overlaps(const std::string& a, const std::string& b) { return fs::path_within(a, b) || fs::path_within(b, a); }
 
 }  // namespace
 
 // Read and write grants that contain protected paths are expanded (see
 // landlock.h); exec grants are narrow by nature and are still refused.
-Decision check_one(const std::string& canonical, const std::string& as_written,
-                   const std::string& field, bool is_write, bool is_exec, const ProtectedPaths& protect) {
+Decision check_one(const std::string& canonical, const std::string& as_written, const std::string& field, bool is_write,
+                   bool is_exec, const ProtectedPaths& protect) {
   if (is_write) {
     auto d = check_list(canonical, protect.no_write, field, as_written, "gx's protected path", false);
     if (!d) return d;
@@ -73,9 +70,11 @@ Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<
       std::string cw = canonical_or_planned(policy.write[j]);
       if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
       return Decision::deny(DenyReason::PolicyMismatch,
-                            "execute grant " + path + " overlaps write grant " + policy.write[j] +
-                                " (sandbox.write[" + std::to_string(j) + "]): the child could write a program "
-                                "and run it" + (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
+                            "execute grant " + path + " overlaps write grant " + policy.write[j] + " (sandbox.write[" +
+                                std::to_string(j) +
+                                "]): the child could write a program "
+                                "and run it" +
+                                (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
                             field, path);
     }
     return Decision::allow();
@@ -99,8 +98,7 @@ Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPa
   for (const auto& l : lists) {
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const auto& p = (*l.paths)[i];
-      auto d = check_one(canonical_or_planned(p), p,
-                         std::string(l.field) + "[" + std::to_string(i) + "]",
+      auto d = check_one(canonical_or_planned(p), p, std::string(l.field) + "[" + std::to_string(i) + "]",
                          l.kind == Kind::Write, l.kind == Kind::Exec, protect);
       if (!d) return d;
     }

@@ -49,8 +49,8 @@ ProtectedPaths resolve_protected(const ProtectedPaths& protect);
 // One grant (canonical path, as written, its field) against resolved
 // protected paths: read and write grants that contain protected paths are
 // expanded, exec grants that contain a secret path are refused.
-Decision check_one(const std::string& canonical, const std::string& as_written, const std::string& field,
-                   bool is_write, bool is_exec, const ProtectedPaths& protect);
+Decision check_one(const std::string& canonical, const std::string& as_written, const std::string& field, bool is_write,
+                   bool is_exec, const ProtectedPaths& protect);
 
 enum class Kind { Read, Write, Exec, Implicit, ImplicitRead };
 

@@ -86,9 +86,8 @@ inline constexpr uint64_t kAccessFsTruncate = 1ULL << 14;  // ABI 3
 inline constexpr uint64_t kAccessFsIoctlDev = 1ULL << 15;  // ABI 5
 
 // Rights the kernel accepts on a rule whose target is not a directory.
-inline constexpr uint64_t kAccessFsFileRights = kAccessFsExecute | kAccessFsWriteFile |
-                                                kAccessFsReadFile | kAccessFsTruncate |
-                                                kAccessFsIoctlDev;
+inline constexpr uint64_t kAccessFsFileRights =
+    kAccessFsExecute | kAccessFsWriteFile | kAccessFsReadFile | kAccessFsTruncate | kAccessFsIoctlDev;
 
 // Every filesystem right a kernel of that ABI can handle.
 constexpr uint64_t fs_rights_for_abi(int abi) {

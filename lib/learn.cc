@@ -26,8 +26,8 @@ OpenNeed classify_open(uint64_t flags, bool exists, bool is_dir) {
   const bool writes = mode == O_WRONLY || mode == O_RDWR || (flags & O_TRUNC);
   if (!exists) return (flags & O_CREAT) && !(flags & O_DIRECTORY) ? OpenNeed::CreateInDir : OpenNeed::None;
   if ((flags & O_CREAT) && (flags & O_EXCL)) return OpenNeed::None;  // EEXIST
-  if (is_dir) return writes ? OpenNeed::None : OpenNeed::ReadDir;  // EISDIR
-  if (flags & O_DIRECTORY) return OpenNeed::None;                   // ENOTDIR
+  if (is_dir) return writes ? OpenNeed::None : OpenNeed::ReadDir;    // EISDIR
+  if (flags & O_DIRECTORY) return OpenNeed::None;                    // ENOTDIR
   return writes ? OpenNeed::WriteFile : OpenNeed::Read;
 }
 
@@ -87,8 +87,7 @@ PathGrants compact_paths(const std::vector<PathAccess>& seen, const SandboxPolic
   for (const auto& a : v) {
     if (!a.directory && a.grant != Grant::Exec && per_dir[{fs::dirname(a.path), a.grant}] >= kCollapseFiles)
       collapsed.push_back({fs::dirname(a.path), a.grant, true});
-    else
-      collapsed.push_back(a);
+    else collapsed.push_back(a);
   }
   v = drop_covered(collapsed, basev);
   PathGrants g;
@@ -225,7 +224,8 @@ std::vector<PathAccess> drop_protected(const std::vector<PathAccess>& in, const 
     bool skip = inside(protect.no_access) || inside(protect.no_write) ||
                 (a.grant == Grant::Exec && contains(protect.no_access));
     if (!skip && a.grant != Grant::Exec && (contains(protect.no_access) || contains(protect.no_write)))
-      warnings.push_back("learned " + a.path + ", which contains gx's own files: gx run grants it expanded around them");
+      warnings.push_back("learned " + a.path +
+                         ", which contains gx's own files: gx run grants it expanded around them");
     if (!skip && !a.directory && a.grant == Grant::Read && looks_like_private_key(a.path)) skip = true;
     if (skip) {
       warnings.push_back("not learned (gx's own file or a private key): " + a.path);
@@ -330,8 +330,7 @@ Result<LearnResult> learn(const LearnRequest& req) {
   sb.ioctls = ic.ioctls;
   if (!ic.ioctls.empty())
     r.warnings.push_back("ioctl requests allowed by name (check each, see `gx profiles`): " + join(ic.ioctls));
-  if (!ic.refused.empty())
-    r.warnings.push_back("ioctl requests gx never allows (they will fail): " + join(ic.refused));
+  if (!ic.refused.empty()) r.warnings.push_back("ioctl requests gx never allows (they will fail): " + join(ic.refused));
   sb.unix_sockets = !r.observed.unix_sockets.empty();
   if (sb.unix_sockets)
     r.warnings.push_back(
@@ -339,8 +338,9 @@ Result<LearnResult> learn(const LearnRequest& req) {
         join(std::vector<std::string>(r.observed.unix_sockets.begin(), r.observed.unix_sockets.end())) +
         "); this lets the command reach EVERY socket its uid can, Landlock cannot restrict them");
   else if (r.observed.unix_socket_created)
-    r.warnings.push_back("the run created a Unix socket but connected to no named one: socket(AF_UNIX) will be "
-                         "refused (set unix_sockets = true if the command needs it)");
+    r.warnings.push_back(
+        "the run created a Unix socket but connected to no named one: socket(AF_UNIX) will be "
+        "refused (set unix_sockets = true if the command needs it)");
   if (!sc.probed.empty())
     r.warnings.push_back(req.allow_dangerous
                              ? "probed syscalls allowed by --allow-dangerous: " + join(sc.probed)
@@ -348,12 +348,14 @@ Result<LearnResult> learn(const LearnRequest& req) {
   if (!sc.dangerous.empty())
     r.warnings.push_back(req.allow_dangerous ? "DANGEROUS syscalls allowed by --allow-dangerous: " + join(sc.dangerous)
                                              : "dangerous syscalls NOT allowed (they will fail with EPERM; "
-                                               "--allow-dangerous adds them): " + join(sc.dangerous));
+                                               "--allow-dangerous adds them): " +
+                                                   join(sc.dangerous));
   if (!sc.unknown.empty()) r.warnings.push_back("syscalls gx cannot name, not allowed: " + join(sc.unknown));
 
   // Self-checks: what gx learn writes must be what gx run accepts.
   if (Decision d = check_protected(sb, req.protect); !d)
-    return Decision::deny(d.reason, "the learned sandbox would reach gx's own files, gx run would refuse it: " + d.detail,
+    return Decision::deny(d.reason,
+                          "the learned sandbox would reach gx's own files, gx run would refuse it: " + d.detail,
                           d.field, d.value);
   auto filter = seccomp::FilterBuilder::from_policy(sb).build();
   if (!filter) return filter.error();
@@ -364,8 +366,9 @@ Result<LearnResult> learn(const LearnRequest& req) {
   std::vector<std::string> allowed_risky = sc.dangerous;
   allowed_risky.insert(allowed_risky.end(), sc.probed.begin(), sc.probed.end());
   if (req.allow_dangerous && !allowed_risky.empty())
-    comment += "# WARNING: allow_syscalls holds dangerous syscalls the run used (--allow-dangerous): " +
-               join(allowed_risky) + "\n";
+    comment +=
+        "# WARNING: allow_syscalls holds dangerous syscalls the run used (--allow-dangerous): " + join(allowed_risky) +
+        "\n";
   std::string body = insert_after_header(render_artifact_body(a), comment);
   auto check = parse_artifact_body(body);
   if (!check) return check.error();

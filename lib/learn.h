@@ -115,31 +115,31 @@ std::string sandbox_table(const std::string& body);
 // ---- one observed run (filled by lib/learn_observe.h) -------------------
 
 struct Observation {
-  std::set<std::string> syscalls;   // x86-64 names, after the command started
-  std::vector<PathAccess> paths;    // deduplicated, in first-seen order
-  bool tcp = false;                 // an AF_INET/AF_INET6 TCP socket was created
+  std::set<std::string> syscalls;  // x86-64 names, after the command started
+  std::vector<PathAccess> paths;   // deduplicated, in first-seen order
+  bool tcp = false;                // an AF_INET/AF_INET6 TCP socket was created
   std::set<uint16_t> connect_tcp, bind_tcp;
-  std::set<uint32_t> ioctls;             // ioctl request numbers (low 32 bits)
-  std::set<std::string> unix_sockets;    // named AF_UNIX sockets connected to or bound
-  bool unix_socket_created = false;      // socket(AF_UNIX, ...) was called
-  std::vector<std::string> notes;   // things the learned sandbox will still deny
-  int wait_status = 0;              // of the command (waitpid)
-  uint64_t notifications = 0;       // syscalls seen
+  std::set<uint32_t> ioctls;           // ioctl request numbers (low 32 bits)
+  std::set<std::string> unix_sockets;  // named AF_UNIX sockets connected to or bound
+  bool unix_socket_created = false;    // socket(AF_UNIX, ...) was called
+  std::vector<std::string> notes;      // things the learned sandbox will still deny
+  int wait_status = 0;                 // of the command (waitpid)
+  uint64_t notifications = 0;          // syscalls seen
 };
 
 // ---- the whole operation ------------------------------------------------
 
 struct LearnRequest {
-  TemplateRequest tmpl;            // as for gx init (argv, cwd, PATH, validity...)
-  std::vector<std::string> env;    // the caller's NAME=VALUE; filtered like gx run
-  ProtectedPaths protect;          // gx's state, trust store, keys: never granted
+  TemplateRequest tmpl;          // as for gx init (argv, cwd, PATH, validity...)
+  std::vector<std::string> env;  // the caller's NAME=VALUE; filtered like gx run
+  ProtectedPaths protect;        // gx's state, trust store, keys: never granted
   bool allow_dangerous = false;
   bool exact_syscalls = false;
-  bool stdout_to_stderr = false;   // the command's stdout goes to gx's stderr
+  bool stdout_to_stderr = false;  // the command's stdout goes to gx's stderr
 };
 
 struct LearnResult {
-  Artifact artifact;                  // unsigned; body rendered and re-parsed
+  Artifact artifact;  // unsigned; body rendered and re-parsed
   Observation observed;
   std::vector<std::string> warnings;  // one line each, for stderr
   int exit_status = 0;                // the command's, shell convention (128+N: signal N)

@@ -36,8 +36,8 @@ Result<int> receive_listener(int sock) {
   if (n == static_cast<ssize_t>(sizeof f) && f.step == 0 && r.count == 1) return r.fds[0];
   r.close_all();
   if (n == static_cast<ssize_t>(sizeof f) && f.step > 0) return confine_failure_decision(f);
-  return Decision::deny(DenyReason::SandboxUnavailable, "the observed child ended before handing over its seccomp listener",
-                        "learn");
+  return Decision::deny(DenyReason::SandboxUnavailable,
+                        "the observed child ended before handing over its seccomp listener", "learn");
 }
 
 }  // namespace
@@ -148,13 +148,15 @@ Result<Observation> observe_run(const MatchedInvocation& m, const ObserveOptions
     // The loop failed: the command cannot continue without answers.
     kill(pid, SIGKILL);
     status = reap();
-    return Decision::deny(DenyReason::IoError, "lost the seccomp listener while observing: " + fs::errno_text(errno), "learn");
+    return Decision::deny(DenyReason::IoError, "lost the seccomp listener while observing: " + fs::errno_text(errno),
+                          "learn");
   }
   if (exec_failure) return confine_failure_decision(*exec_failure);
   Observation obs = rec.take();
   obs.wait_status = status;
   if (!hup)
-    obs.notes.push_back("descendants were still running when the command exited; their later syscalls were not observed");
+    obs.notes.push_back(
+        "descendants were still running when the command exited; their later syscalls were not observed");
   return obs;
 }
 

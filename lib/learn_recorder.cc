@@ -229,8 +229,7 @@ class SyscallRecorder::Impl {
     OpenNeed need = classify_open(flags, exists, exists && S_ISDIR(st.st_mode));
     std::string canon = exists ? fs::canonical(full) : std::string();
     switch (need) {
-      case OpenNeed::None:
-        return;
+      case OpenNeed::None: return;
       case OpenNeed::Read:
         if (access(canon.c_str(), R_OK) == 0) push(PathAccess{canon, Grant::Read, false});
         return;
@@ -243,9 +242,7 @@ class SyscallRecorder::Impl {
       case OpenNeed::WriteDir:
         if (access(canon.c_str(), W_OK | X_OK) == 0) push(PathAccess{canon, Grant::Write, true});
         return;
-      case OpenNeed::CreateInDir:
-        record_dir_change(full, false, true);
-        return;
+      case OpenNeed::CreateInDir: record_dir_change(full, false, true); return;
     }
   }
 
@@ -269,7 +266,8 @@ class SyscallRecorder::Impl {
       note(std::string(t == SOCK_DGRAM ? "a UDP" : "a non-TCP") + " socket was created (" +
            (d == AF_INET ? "AF_INET" : "AF_INET6") + "): gx's network mode allows TCP only; it will be denied");
     else
-      note("a socket of address family " + std::to_string(d) + " was created: gx allows AF_UNIX and TCP only; it will be denied");
+      note("a socket of address family " + std::to_string(d) +
+           " was created: gx allows AF_UNIX and TCP only; it will be denied");
   }
 
   // SOCK_STREAM? Asks the socket itself through a pidfd_getfd() copy.
@@ -293,11 +291,13 @@ class SyscallRecorder::Impl {
     memcpy(&family, bytes->data(), sizeof family);
     if (family == AF_UNIX) {
       if (bytes->size() > offsetof(sockaddr_un, sun_path) && (*bytes)[offsetof(sockaddr_un, sun_path)] == '\0')
-        later_note("an abstract unix socket was used: Landlock's scope confines them to the sandbox; reaching one outside is denied");
+        later_note(
+            "an abstract unix socket was used: Landlock's scope confines them to the sandbox; reaching one outside is "
+            "denied");
       else if (bytes->size() > offsetof(sockaddr_un, sun_path))
-        pending_unix_.emplace_back(bytes->data() + offsetof(sockaddr_un, sun_path),
-                                   strnlen(bytes->data() + offsetof(sockaddr_un, sun_path),
-                                           bytes->size() - offsetof(sockaddr_un, sun_path)));
+        pending_unix_.emplace_back(
+            bytes->data() + offsetof(sockaddr_un, sun_path),
+            strnlen(bytes->data() + offsetof(sockaddr_un, sun_path), bytes->size() - offsetof(sockaddr_un, sun_path)));
       return;
     }
     if (family != AF_INET && family != AF_INET6) return;
@@ -319,7 +319,9 @@ class SyscallRecorder::Impl {
     const long nr = nr32;
     const int64_t fdcwd = AT_FDCWD;
     auto dirfd = [](uint64_t v) { return static_cast<int64_t>(static_cast<int>(v)); };
-    auto path = [&](int64_t dfd, uint64_t addr, bool empty_ok = false) { return absolute_for(tid, dfd, addr, empty_ok); };
+    auto path = [&](int64_t dfd, uint64_t addr, bool empty_ok = false) {
+      return absolute_for(tid, dfd, addr, empty_ok);
+    };
     // A path argument at index i: (dirfd, path) at i, i+1 for the *at
     // syscalls, a path relative to the cwd at i otherwise.
     auto name_arg = [&](bool at, size_t i) { return at ? path(dirfd(a[i]), a[i + 1]) : path(fdcwd, a[i]); };
@@ -360,18 +362,12 @@ class SyscallRecorder::Impl {
       case SYS_mkdir:
       case SYS_mknod:
       case SYS_mkdirat:
-      case SYS_mknodat:
-        created(name_arg(nr == SYS_mkdirat || nr == SYS_mknodat, 0));
-        break;
+      case SYS_mknodat: created(name_arg(nr == SYS_mkdirat || nr == SYS_mknodat, 0)); break;
       case SYS_symlink:
-      case SYS_symlinkat:
-        created(name_arg(nr == SYS_symlinkat, 1));
-        break;
+      case SYS_symlinkat: created(name_arg(nr == SYS_symlinkat, 1)); break;
       case SYS_unlink:
       case SYS_rmdir:
-      case SYS_unlinkat:
-        removed(name_arg(nr == SYS_unlinkat, 0));
-        break;
+      case SYS_unlinkat: removed(name_arg(nr == SYS_unlinkat, 0)); break;
       case SYS_rename:
       case SYS_link:
       case SYS_renameat:
@@ -384,17 +380,10 @@ class SyscallRecorder::Impl {
       case SYS_truncate:
         if (auto p = path(fdcwd, a[0])) record_open(*p, O_WRONLY);
         break;
-      case SYS_socket:
-        record_socket(a[0], a[1], a[2]);
-        break;
-      case SYS_connect:
-        record_sockaddr(tid, a[0], a[1], a[2], false);
-        break;
-      case SYS_bind:
-        record_sockaddr(tid, a[0], a[1], a[2], true);
-        break;
-      default:
-        break;
+      case SYS_socket: record_socket(a[0], a[1], a[2]); break;
+      case SYS_connect: record_sockaddr(tid, a[0], a[1], a[2], false); break;
+      case SYS_bind: record_sockaddr(tid, a[0], a[1], a[2], true); break;
+      default: break;
     }
   }
 

@@ -19,7 +19,8 @@ namespace gx {
 Decision ParentSet::add_bytes(std::string bytes, const std::string& origin) {
   auto parts = split_artifact(bytes);
   if (!parts)
-    return Decision::deny(parts.error().reason, "parent artifact " + origin + ": " + parts.error().detail, "--parent", origin);
+    return Decision::deny(parts.error().reason, "parent artifact " + origin + ": " + parts.error().detail, "--parent",
+                          origin);
   std::string digest = "sha256:" + crypto::sha256_hex(parts->body);
   if (by_digest_.count(digest)) return Decision::allow();  // the same artifact twice is one candidate
   if (by_digest_.size() >= kMaxParents)
@@ -36,7 +37,9 @@ Decision ParentSet::add_path(const std::string& path) {
   std::vector<std::string> files;
   if (S_ISDIR(st.st_mode)) {
     DIR* dir = opendir(path.c_str());
-    if (!dir) return Decision::deny(DenyReason::IoError, "cannot read directory " + path + ": " + fs::errno_text(errno), "--parent", path);
+    if (!dir)
+      return Decision::deny(DenyReason::IoError, "cannot read directory " + path + ": " + fs::errno_text(errno),
+                            "--parent", path);
     while (dirent* e = readdir(dir)) {
       std::string name = e->d_name;
       if (name.size() > 5 && name.ends_with(".toml")) files.push_back(path + "/" + name);
@@ -48,7 +51,8 @@ Decision ParentSet::add_path(const std::string& path) {
   }
   for (const auto& f : files) {
     auto bytes = fs::read_file(f, kArtifactMaxBytes);
-    if (!bytes) return Decision::deny(bytes.error().reason, "parent artifact " + f + ": " + bytes.error().detail, "--parent", f);
+    if (!bytes)
+      return Decision::deny(bytes.error().reason, "parent artifact " + f + ": " + bytes.error().detail, "--parent", f);
     if (Decision d = add_bytes(bytes.take(), f); !d) return d;
   }
   return Decision::allow();
@@ -94,7 +98,8 @@ Result<ChainNode> peek(std::string bytes, std::string origin) {
 
 bool keeps_own_code(DenyReason r) {
   return r == DenyReason::Revoked || r == DenyReason::Expired || r == DenyReason::NotYetValid ||
-         r == DenyReason::RuntimeIdentity || r == DenyReason::RevocationListInvalid || r == DenyReason::TrustStoreInvalid;
+         r == DenyReason::RuntimeIdentity || r == DenyReason::RevocationListInvalid ||
+         r == DenyReason::TrustStoreInvalid;
 }
 
 // A link's own failure, re-worded to name the link.
@@ -102,8 +107,11 @@ Decision link_failure(const Decision& d, const ChainNode& n, size_t depth, bool 
   std::string where = (root ? "root artifact " : "link ") + n.digest + " (depth " + std::to_string(depth) +
                       (n.origin.empty() ? "" : ", " + n.origin) + ")";
   if (keeps_own_code(d.reason)) return Decision::deny(d.reason, where + ": " + d.detail, d.field, d.value);
-  std::string what = root ? "does not verify" : "is not validly signed by a key its parent delegates to or by one of the parent's approvers";
-  return Decision::deny(DenyReason::LineageInconsistency, where + " " + what + ": " + std::string(d.code()) + ": " + d.detail,
+  std::string what = root
+                         ? "does not verify"
+                         : "is not validly signed by a key its parent delegates to or by one of the parent's approvers";
+  return Decision::deny(DenyReason::LineageInconsistency,
+                        where + " " + what + ": " + std::string(d.code()) + ": " + d.detail,
                         d.field.empty() ? "lineage" : d.field, d.value);
 }
 
@@ -127,9 +135,13 @@ LineageLink link_of(const Verification& v, const ChainNode& n, const char* autho
 
 }  // namespace
 
-LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents, const VerifyOptions& opts) {
+LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents,
+                                         const VerifyOptions& opts) {
   return verify_lineage_with(
-      leaf_bytes, [&](const std::string& digest) { return ResolvedParent{parents.find(digest), parents.origin(digest)}; },
+      leaf_bytes,
+      [&](const std::string& digest) {
+        return ResolvedParent{parents.find(digest), parents.origin(digest)};
+      },
       opts);
 }
 
@@ -170,16 +182,17 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     const ResolvedParent found = resolve(child.parent);
     const std::string* bytes = found.bytes;
     if (!bytes)
-      return fail(Decision::deny(DenyReason::LineageInconsistency,
-                                 "artifact " + child.digest + " names parent " + child.parent +
-                                     ", which was not given (gx run/verify --parent FILE): its chain cannot be established",
-                                 "lineage.parent", child.parent));
+      return fail(
+          Decision::deny(DenyReason::LineageInconsistency,
+                         "artifact " + child.digest + " names parent " + child.parent +
+                             ", which was not given (gx run/verify --parent FILE): its chain cannot be established",
+                         "lineage.parent", child.parent));
     auto parent = peek(*bytes, found.origin);
     if (!parent)
-      return fail(Decision::deny(DenyReason::LineageInconsistency,
-                                 "parent artifact " + child.parent + " (" + found.origin +
-                                     ") cannot be read: " + parent.error().explain(),
-                                 "lineage.parent", child.parent));
+      return fail(Decision::deny(
+          DenyReason::LineageInconsistency,
+          "parent artifact " + child.parent + " (" + found.origin + ") cannot be read: " + parent.error().explain(),
+          "lineage.parent", child.parent));
     seen.insert(parent->digest);
     nodes.push_back(parent.take());
   }
@@ -197,10 +210,10 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     const Artifact& parent = arts.back();
     const ChainNode& n = nodes[i];
     if (!parent.delegation.present)
-      return fail(Decision::deny(DenyReason::LineageInconsistency,
-                                 "parent " + parent.digest() + " has no [delegation]: it can have no children (child " +
-                                     n.digest + ")",
-                                 "delegation", parent.digest()));
+      return fail(Decision::deny(
+          DenyReason::LineageInconsistency,
+          "parent " + parent.digest() + " has no [delegation]: it can have no children (child " + n.digest + ")",
+          "delegation", parent.digest()));
     for (size_t j = 0; j < arts.size(); ++j) {
       const int distance = static_cast<int>(i - j);
       const int limit = arts[j].delegation.present ? arts[j].delegation.max_depth : 0;
@@ -216,7 +229,8 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     for (const auto& dk : parent.delegation.keys) {
       auto pk = crypto::PublicKey::from_pem(dk.public_key);
       if (!pk) return fail(link_failure(pk.error(), n, i, false));
-      link_trust.keys.push_back(TrustedKey{"delegated:" + dk.name, pk.take(), dk.key_id, std::nullopt, std::nullopt, false});
+      link_trust.keys.push_back(
+          TrustedKey{"delegated:" + dk.name, pk.take(), dk.key_id, std::nullopt, std::nullopt, false});
     }
     for (const auto& k : approvers)
       if (!link_trust.find(k.key_id)) link_trust.keys.push_back(k);

@@ -42,11 +42,10 @@
 
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
@@ -81,12 +80,12 @@ struct LineageLink {
   std::string digest;
   std::string id;
   std::string issuer;
-  std::string origin;                     // file it was read from, when known
-  std::vector<std::string> signers;       // key ids that counted
+  std::string origin;                // file it was read from, when known
+  std::vector<std::string> signers;  // key ids that counted
   std::vector<std::string> signer_names;
-  std::string authority;                  // "trust store" (root) or "delegation"
-  int depth = 0;                          // 0 = root
-  int max_depth = 0;                      // its delegation.max_depth, 0 without [delegation]
+  std::string authority;  // "trust store" (root) or "delegation"
+  int depth = 0;          // 0 = root
+  int max_depth = 0;      // its delegation.max_depth, 0 without [delegation]
   UnixTime not_before = 0, not_after = 0;
 };
 
@@ -94,7 +93,7 @@ struct LineageVerification {
   // Allow when the leaf and every link verified. On denial, `leaf.decision`
   // holds the leaf's own verification when that was the failing step.
   Decision decision;
-  Verification leaf;              // the leaf artifact (artifact set once its link verified)
+  Verification leaf;               // the leaf artifact (artifact set once its link verified)
   std::vector<LineageLink> chain;  // root first, leaf last: the links that verified
 };
 
@@ -102,8 +101,7 @@ struct LineageVerification {
 // `parents`. An artifact without a parent is just verify_artifact_bytes.
 LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const ParentSet& parents,
                                          const VerifyOptions& opts);
-LineageVerification verify_lineage_file(const std::string& path, const ParentSet& parents,
-                                        const VerifyOptions& opts);
+LineageVerification verify_lineage_file(const std::string& path, const ParentSet& parents, const VerifyOptions& opts);
 
 // The same walk with any way of finding a parent by digest (a ParentSet is
 // content-addressed, so through it a chain can never repeat a digest; the

@@ -18,9 +18,9 @@
 #include <set>
 #include <thread>
 
+#include "lib/broker_client.h"
 #include "lib/broker_request.h"
 #include "lib/broker_transport.h"
-#include "lib/broker_client.h"
 #include "lib/fd_passing.h"
 
 namespace gx {
@@ -79,8 +79,9 @@ Result<ChannelMessage> receive(int channel, bool hangup) {
 // Why a channel message is not a usable Connect: allow when it is.
 Decision check_connect(const ChannelMessage& m) {
   if (m.truncated)
-    return Decision::deny(DenyReason::Malformed, "channel message truncated (too long, or more than " +
-                                                     std::to_string(kMaxPassedFds) + " fds)", "length");
+    return Decision::deny(
+        DenyReason::Malformed,
+        "channel message truncated (too long, or more than " + std::to_string(kMaxPassedFds) + " fds)", "length");
   if (Decision d = broker::decode_connect(m.bytes); !d) return d;
   if (m.fds.size() != 1)
     return Decision::deny(DenyReason::Malformed,
@@ -263,14 +264,15 @@ std::vector<std::string> ChannelServer::stop(int grace_ms) {
 Result<RunResult> run_over_channel(std::string_view channel_var, const broker::Request& req) {
   auto refuse = [&](const std::string& why) {
     return Decision::deny(DenyReason::LineageInconsistency,
-                          std::string(kChannelEnv) + " does not name a usable nested-run channel: " + why, std::string(kChannelEnv),
-                          std::string(channel_var));
+                          std::string(kChannelEnv) + " does not name a usable nested-run channel: " + why,
+                          std::string(kChannelEnv), std::string(channel_var));
   };
   int fd = -1;
   auto [end, ec] = std::from_chars(channel_var.data(), channel_var.data() + channel_var.size(), fd);
   if (ec != std::errc() || end != channel_var.data() + channel_var.size() || fd < 3)
     return refuse("not a file descriptor number above 2");
-  if (!is_socket_of(fd, SOCK_SEQPACKET)) return refuse("fd " + std::to_string(fd) + " is not an AF_UNIX seqpacket socket");
+  if (!is_socket_of(fd, SOCK_SEQPACKET))
+    return refuse("fd " + std::to_string(fd) + " is not an AF_UNIX seqpacket socket");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return Decision::deny(DenyReason::IoError, "socketpair: " + fs::errno_text(errno));

@@ -30,10 +30,11 @@ constexpr std::array<std::pair<ReceiptKind, std::string_view>, 5> kKinds = {{
 // meaning, and one spelling per version).
 const std::set<std::string>& known_keys(int64_t version) {
   static const std::set<std::string> v1 = {
-      "version", "seq", "id", "time", "prev", "key_id", "sig", "decision", "reason", "detail",
-      "authorized_id", "parent", "artifact_id", "artifact_digest", "signers", "issuer", "host",
-      "uid", "pid", "argv", "exe_path", "exe_digest", "cwd", "sandbox", "child_pid", "exit_code",
-      "signal", "wall_us", "user_cpu_us", "sys_cpu_us", "max_rss_kb"};
+      "version",     "seq",        "id",        "time",          "prev",      "key_id",      "sig",
+      "decision",    "reason",     "detail",    "authorized_id", "parent",    "artifact_id", "artifact_digest",
+      "signers",     "issuer",     "host",      "uid",           "pid",       "argv",        "exe_path",
+      "exe_digest",  "cwd",        "sandbox",   "child_pid",     "exit_code", "signal",      "wall_us",
+      "user_cpu_us", "sys_cpu_us", "max_rss_kb"};
   static const std::set<std::string> v2 = [] {
     auto k = v1;
     k.insert("descendants_killed");
@@ -61,7 +62,8 @@ Decision get(const json& j, const std::string& key, std::string& out) {
 Decision get(const json& j, const std::string& key, int64_t& out) {
   const json& v = j.at(key);
   if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return bad(DenyReason::InvalidValue, key, "is out of range");
+    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return bad(DenyReason::InvalidValue, key, "is out of range");
     out = static_cast<int64_t>(v.get<uint64_t>());
     return Decision::allow();
   }
@@ -240,18 +242,35 @@ Result<Receipt> Receipt::from_json(const json& j) {
 
   Receipt r;
   std::string decision;
-  for (Decision d : {get(j, "version", version), get(j, "seq", seq), get(j, "id", r.id),
-                     get(j, "time", r.time), get(j, "prev", r.prev), get(j, "key_id", r.key_id),
-                     get(j, "sig", r.sig), get(j, "decision", decision), get(j, "reason", r.reason),
-                     get(j, "detail", r.detail), get(j, "authorized_id", r.authorized_id),
-                     get(j, "parent", r.parent), get(j, "artifact_id", r.artifact_id),
-                     get(j, "artifact_digest", r.artifact_digest), get(j, "signers", r.signers),
-                     get(j, "issuer", r.issuer), get(j, "host", r.host), get(j, "uid", r.uid),
-                     get(j, "pid", r.pid), get(j, "argv", r.argv), get(j, "exe_path", r.exe_path),
-                     get(j, "exe_digest", r.exe_digest), get(j, "cwd", r.cwd),
-                     get(j, "child_pid", r.child_pid), get(j, "exit_code", r.exit_code),
-                     get(j, "signal", r.signal), get(j, "wall_us", r.wall_us),
-                     get(j, "user_cpu_us", r.user_cpu_us), get(j, "sys_cpu_us", r.sys_cpu_us),
+  for (Decision d : {get(j, "version", version),
+                     get(j, "seq", seq),
+                     get(j, "id", r.id),
+                     get(j, "time", r.time),
+                     get(j, "prev", r.prev),
+                     get(j, "key_id", r.key_id),
+                     get(j, "sig", r.sig),
+                     get(j, "decision", decision),
+                     get(j, "reason", r.reason),
+                     get(j, "detail", r.detail),
+                     get(j, "authorized_id", r.authorized_id),
+                     get(j, "parent", r.parent),
+                     get(j, "artifact_id", r.artifact_id),
+                     get(j, "artifact_digest", r.artifact_digest),
+                     get(j, "signers", r.signers),
+                     get(j, "issuer", r.issuer),
+                     get(j, "host", r.host),
+                     get(j, "uid", r.uid),
+                     get(j, "pid", r.pid),
+                     get(j, "argv", r.argv),
+                     get(j, "exe_path", r.exe_path),
+                     get(j, "exe_digest", r.exe_digest),
+                     get(j, "cwd", r.cwd),
+                     get(j, "child_pid", r.child_pid),
+                     get(j, "exit_code", r.exit_code),
+                     get(j, "signal", r.signal),
+                     get(j, "wall_us", r.wall_us),
+                     get(j, "user_cpu_us", r.user_cpu_us),
+                     get(j, "sys_cpu_us", r.sys_cpu_us),
                      get(j, "max_rss_kb", r.max_rss_kb)})
     if (!d) return d;
   if (version >= 2)
@@ -272,8 +291,7 @@ Result<Receipt> Receipt::from_json(const json& j) {
   if (!known_kind || (r.decision == ReceiptKind::NotStarted && version < 2))
     return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
   if (!reason_from_code(r.reason)) return bad(DenyReason::InvalidValue, "reason", "is not a known reason code");
-  if (!is_lower_hex(r.id, 32))
-    return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
+  if (!is_lower_hex(r.id, 32)) return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
   if (!crypto::is_hex_sha256(r.prev)) return bad(DenyReason::InvalidValue, "prev", "is not a hex SHA-256");
   if (!parse_receipt_time(r.time)) return bad(DenyReason::InvalidValue, "time", "is not an RFC 3339 UTC time");
   if (!j.at("sandbox").is_object()) return bad(DenyReason::WrongType, "sandbox", "is not an object");
@@ -334,8 +352,7 @@ Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutco
   return subject;
 }
 
-Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why,
-                         const RunOutcome& outcome) {
+Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why, const RunOutcome& outcome) {
   subject.decision = ReceiptKind::NotStarted;
   Decision d = why.allowed() ? Decision::deny(DenyReason::IoError, "internal: not started without a reason") : why;
   subject.reason = std::string(d.code());

@@ -20,12 +20,11 @@
 #include <sys/resource.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // Receipt times (Receipt::time) are lib/clock.h's format_receipt_time.
 #include "lib/clock.h"
@@ -55,8 +54,7 @@ inline constexpr size_t kReceiptMaxFieldBytes = 4096;
 inline constexpr size_t kReceiptMaxArgvBytes = 64 * 1024;
 inline constexpr size_t kReceiptMaxSandboxBytes = 256 * 1024;
 // "prev" of the first record.
-inline constexpr std::string_view kGenesisHash =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+inline constexpr std::string_view kGenesisHash = "0000000000000000000000000000000000000000000000000000000000000000";
 // Formerly set by gx for its child and trusted by a nested gx as its parent
 // receipt. Forgeable, so no longer set, read or passed on: gx strips it
 // (and GX_PARENT_ARTIFACT) from every child's environment.
@@ -75,12 +73,12 @@ std::string_view kind_name(ReceiptKind k);  // "authorized", "finished", ...
 struct Receipt {
   int version = kReceiptVersionCurrent;
   // Filled by ReceiptLog::append (values set by the caller are replaced):
-  uint64_t seq = 0;     // 1-based position in the log == its line number
-  std::string id;       // 32 random lowercase hex digits
-  std::string time;     // UTC, RFC 3339 with microseconds: "2026-11-29T21:16:50.123456Z"
-  std::string prev;     // leaf hash of the previous line (kGenesisHash for the first)
-  std::string key_id;   // "sha256:<hex>" of the receipt public key
-  std::string sig;      // base64 DER signature (see above)
+  uint64_t seq = 0;    // 1-based position in the log == its line number
+  std::string id;      // 32 random lowercase hex digits
+  std::string time;    // UTC, RFC 3339 with microseconds: "2026-11-29T21:16:50.123456Z"
+  std::string prev;    // leaf hash of the previous line (kGenesisHash for the first)
+  std::string key_id;  // "sha256:<hex>" of the receipt public key
+  std::string sig;     // base64 DER signature (see above)
 
   // Filled by the caller (the make_* helpers set decision/reason/detail):
   ReceiptKind decision = ReceiptKind::Denied;
@@ -92,12 +90,12 @@ struct Receipt {
   // local run whose artifact chain was verified from --parent files.
   std::string parent;
   std::string artifact_id;
-  std::string artifact_digest;   // "sha256:<hex>" of the artifact body
+  std::string artifact_digest;       // "sha256:<hex>" of the artifact body
   std::vector<std::string> signers;  // key ids whose signatures counted
   std::string issuer;
   std::string host;
   int64_t uid = -1;
-  int64_t pid = 0;               // the gx process that decided
+  int64_t pid = 0;  // the gx process that decided
   std::vector<std::string> argv;
   std::string exe_path;
   std::string exe_digest;
@@ -105,12 +103,12 @@ struct Receipt {
   nlohmann::json sandbox = nlohmann::json::object();  // summary of what was applied
   // finished only (defaults elsewhere):
   int64_t child_pid = 0;
-  int64_t exit_code = -1;        // -1 when the child did not exit normally
-  int64_t signal = 0;            // terminating signal, 0 when none
+  int64_t exit_code = -1;  // -1 when the child did not exit normally
+  int64_t signal = 0;      // terminating signal, 0 when none
   int64_t wall_us = 0;
   int64_t user_cpu_us = 0;
   int64_t sys_cpu_us = 0;
-  int64_t max_rss_kb = 0;        // peak resident set size
+  int64_t max_rss_kb = 0;  // peak resident set size
   // v2, finished only: descendants still alive when the child exited, which
   // gx then terminated (SIGTERM, grace, SIGKILL) before this receipt.
   int64_t descendants_killed = 0;
@@ -165,8 +163,7 @@ Receipt make_denied(Receipt subject, const Decision& why);
 Receipt make_finished(Receipt subject, std::string authorized_id, const RunOutcome& outcome);
 // Authorized, then the program never started: reason and detail from `why`,
 // child_pid/exit_code/signal from `outcome` (how the child that failed ended).
-Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why,
-                         const RunOutcome& outcome);
+Receipt make_not_started(Receipt subject, std::string authorized_id, const Decision& why, const RunOutcome& outcome);
 
 // Leaf hash of a line (without its "\n"): hex SHA-256(0x00 || line).
 std::string receipt_leaf_hash(std::string_view line);
@@ -184,6 +181,5 @@ inline constexpr size_t kReceiptMaxDepth = 64;
 // Receipt::from_json (a crash of gx run's reconciliation, gx log verify, gx
 // log show) instead of reporting a bad record.
 nlohmann::json parse_receipt_line(std::string_view line);
-
 
 }  // namespace gx

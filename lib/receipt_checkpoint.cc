@@ -24,7 +24,8 @@ std::string Checkpoint::signed_body() const {
 Result<Checkpoint> Checkpoint::parse(std::string_view text) {
   if (text.size() > kCheckpointMaxBytes) return Decision::deny(DenyReason::TooLarge, "checkpoint is too large");
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Decision::deny(DenyReason::Malformed, "checkpoint is not a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return Decision::deny(DenyReason::Malformed, "checkpoint is not a JSON object");
   static const std::set<std::string> keys = {"version", "origin", "count", "head", "time", "key_id", "sig"};
   for (const auto& [key, value] : j.items())
     if (!keys.count(key)) return Decision::deny(DenyReason::UnknownField, "unknown checkpoint field", key);
@@ -43,7 +44,8 @@ Result<Checkpoint> Checkpoint::parse(std::string_view text) {
   c.time = j["time"].get<std::string>();
   c.key_id = j["key_id"].get<std::string>();
   c.sig = j["sig"].get<std::string>();
-  if (!crypto::is_hex_sha256(c.head)) return Decision::deny(DenyReason::InvalidValue, "checkpoint head is not a hex SHA-256", "head");
+  if (!crypto::is_hex_sha256(c.head))
+    return Decision::deny(DenyReason::InvalidValue, "checkpoint head is not a hex SHA-256", "head");
   return c;
 }
 

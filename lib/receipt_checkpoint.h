@@ -4,10 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/crypto.h"
 #include "lib/decision.h"
@@ -30,7 +29,7 @@ struct Checkpoint {
   std::string sig;     // base64 DER
 
   nlohmann::json to_json() const;
-  std::string text() const;         // canonical JSON + "\n": what `gx log checkpoint` writes
+  std::string text() const;  // canonical JSON + "\n": what `gx log checkpoint` writes
   std::string signed_body() const;
   // Strict parse (every field, no other, known version); no signature check.
   static Result<Checkpoint> parse(std::string_view text);

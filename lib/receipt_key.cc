@@ -21,10 +21,12 @@ Decision check_private_key_file(const std::string& path) {
     return Decision::deny(DenyReason::LogUnavailable, "cannot stat receipt key " + path + ": " + fs::errno_text(errno),
                           "receipt-key", path);
   if (!S_ISREG(st.st_mode))
-    return Decision::deny(DenyReason::LogUnavailable, "receipt key " + path + " is not a regular file", "receipt-key", path);
+    return Decision::deny(DenyReason::LogUnavailable, "receipt key " + path + " is not a regular file", "receipt-key",
+                          path);
   if ((st.st_mode & 077) != 0)
     return Decision::deny(DenyReason::LogUnavailable,
-                          "receipt key " + path + " is accessible by group or others (chmod 600 it)", "receipt-key", path);
+                          "receipt key " + path + " is accessible by group or others (chmod 600 it)", "receipt-key",
+                          path);
   if (st.st_uid != geteuid())
     return Decision::deny(DenyReason::LogUnavailable, "receipt key " + path + " is owned by another user",
                           "receipt-key", path);
@@ -61,7 +63,8 @@ Decision ensure_public_file(const std::string& pub_path, const crypto::PrivateKe
   if (!existing) return unavailable(existing.error(), "cannot read receipt public key");
   if (!(*existing == key.public_key()))
     return Decision::deny(DenyReason::LogUnavailable,
-                          pub_path + " does not match the receipt key (was one of them replaced?)", "receipt-pub", pub_path);
+                          pub_path + " does not match the receipt key (was one of them replaced?)", "receipt-pub",
+                          pub_path);
   return Decision::allow();
 }
 
@@ -90,8 +93,9 @@ Result<crypto::PublicKey> load_receipt_public_key(const std::string& state_dir, 
   if (pub_path.empty())
     if (Decision d = check_regular_no_link(path, DenyReason::IoError); !d) return d;
   auto key = crypto::load_public_key(path);
-  if (!key) return Decision::deny(DenyReason::IoError, "cannot load receipt public key: " + key.error().explain(),
-                                  "receipt-pubkey", path);
+  if (!key)
+    return Decision::deny(DenyReason::IoError, "cannot load receipt public key: " + key.error().explain(),
+                          "receipt-pubkey", path);
   return key;
 }
 

@@ -28,12 +28,10 @@ inline constexpr std::string_view kReceiptPubFile = "receipt.pub";
 // <state_dir>/receipt.key, creating it (and receipt.pub) when absent. Safe
 // against concurrent first use: one key wins, every caller gets it. Errors
 // are LogUnavailable (the caller cannot write receipts: fail closed).
-Result<crypto::PrivateKey> load_or_create_receipt_key(const std::string& state_dir,
-                                                      const std::string& key_path = {});
+Result<crypto::PrivateKey> load_or_create_receipt_key(const std::string& state_dir, const std::string& key_path = {});
 
 // The public key that verifies the log: pub_path when given, else
 // <state_dir>/receipt.pub. Never creates anything.
-Result<crypto::PublicKey> load_receipt_public_key(const std::string& state_dir,
-                                                  const std::string& pub_path = {});
+Result<crypto::PublicKey> load_receipt_public_key(const std::string& state_dir, const std::string& pub_path = {});
 
 }  // namespace gx

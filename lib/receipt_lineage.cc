@@ -23,7 +23,8 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
       continue;
     }
     if (p.decision != ReceiptKind::Authorized) {
-      report("its parent receipt " + p.id + " is a " + std::string(kind_name(p.decision)) + " receipt, not an authorized run");
+      report("its parent receipt " + p.id + " is a " + std::string(kind_name(p.decision)) +
+             " receipt, not an authorized run");
       continue;
     }
     if (r.version < 3) {
@@ -114,8 +115,7 @@ nlohmann::json node_json(const ReceiptTree& tree, size_t i, int depth) {
   // recursion shallow enough for any stack: deeper levels are cut.
   if (depth < 64)
     for (size_t c : n.children) children.push_back(node_json(tree, c, depth + 1));
-  else if (!n.children.empty())
-    j["children_cut"] = n.children.size();
+  else if (!n.children.empty()) j["children_cut"] = n.children.size();
   j["children"] = children;
   return j;
 }

@@ -96,8 +96,7 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
     struct stat st {};
     // (A concurrent first user creates the key before its first receipt:
     // a key that appeared meanwhile is that one.)
-    if ((fstat(fd->get(), &st) != 0 || st.st_size > 0) && !exists_in(dir, kReceiptKeyFile))
-      return key_missing();
+    if ((fstat(fd->get(), &st) != 0 || st.st_size > 0) && !exists_in(dir, kReceiptKeyFile)) return key_missing();
   }
   auto key = load_or_create_receipt_key(dir.path, options.receipt_key);
   if (!key) return key.error();
@@ -134,14 +133,13 @@ Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
     // later receipt unverifiable with the log's key.
     const std::string mine = key_.public_key().key_id();
     if (!last.contains("key_id") || !last["key_id"].is_string() || last["key_id"].get<std::string>() != mine)
-      return Decision::deny(DenyReason::LogUnavailable,
-                            "the receipt log is signed by key " +
-                                (last.contains("key_id") && last["key_id"].is_string()
-                                     ? last["key_id"].get<std::string>()
-                                     : std::string("?")) +
-                                ", not by the receipt key in use (" + mine +
-                                "): restore the log's key or pass it with --receipt-key",
-                            "receipt-key", options_.receipt_key.empty() ? path(kReceiptKeyFile) : options_.receipt_key);
+      return Decision::deny(
+          DenyReason::LogUnavailable,
+          "the receipt log is signed by key " +
+              (last.contains("key_id") && last["key_id"].is_string() ? last["key_id"].get<std::string>()
+                                                                     : std::string("?")) +
+              ", not by the receipt key in use (" + mine + "): restore the log's key or pass it with --receipt-key",
+          "receipt-key", options_.receipt_key.empty() ? path(kReceiptKeyFile) : options_.receipt_key);
   }
 
   // The head: opened (and checked: no link, no FIFO) before anything is
@@ -152,8 +150,9 @@ Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
                                                        std::to_string(p.count) +
                                                        " receipts: the log may have been truncated; run gx log verify");
   auto hfd = fs::open_in_dir(dir_, kReceiptHeadFile, O_RDWR | O_CREAT, 0600);
-  if (!hfd) return Decision::deny(DenyReason::LogTampered, "receipts.head refused: " + hfd.error().detail, "state",
-                                  path(kReceiptHeadFile));
+  if (!hfd)
+    return Decision::deny(DenyReason::LogTampered, "receipts.head refused: " + hfd.error().detail, "state",
+                          path(kReceiptHeadFile));
   p.head_fd = std::move(*hfd);
   if (head_exists) {
     std::string text(4097, '\0');
@@ -272,7 +271,8 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
 
 Decision ReceiptLog::sync(const AppendedReceipt& appended) const {
   if (!appended.written_through)
-    return Decision::deny(DenyReason::LogUnavailable, "internal: sync() of a receipt not appended with ReceiptSync::Deferred");
+    return Decision::deny(DenyReason::LogUnavailable,
+                          "internal: sync() of a receipt not appended with ReceiptSync::Deferred");
   if (fdatasync(appended.written_through->get()) != 0) return unavailable("cannot sync the receipt log", errno);
   auto fd = fs::open_in_dir(dir_, kReceiptLogFile, O_RDWR | O_APPEND);
   if (!fd) return Decision::allow();  // durable; the head only lags

@@ -7,9 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "lib/crypto.h"
 

@@ -99,7 +99,7 @@ class LineReader {
 // under the exclusive lock) or a torn tail from a crash. The lock is not held
 // while reading, so a long verify never blocks `gx run`.
 struct Snapshot {
-  int fd = -1;    // -1: there is no receipts.log; else the caller owns it
+  int fd = -1;  // -1: there is no receipts.log; else the caller owns it
   off_t size = 0;
   HeadRead head;  // read under the same lock: consistent with size
 };

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
-
 #include <nlohmann/json.hpp>
 
 #include "lib/receipt_log_file.h"
@@ -24,8 +23,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
   uint64_t pos = from;
   auto bad = [&](const std::string& why) {
     return Decision::deny(DenyReason::LogTampered,
-                          path + " at byte " + std::to_string(pos) + " (seq " + std::to_string(at.seq + 1) + "): " + why +
-                              "; run gx log verify",
+                          path + " at byte " + std::to_string(pos) + " (seq " + std::to_string(at.seq + 1) +
+                              "): " + why + "; run gx log verify",
                           "file", path);
   };
   std::string buf, line;
@@ -40,7 +39,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
       buf.erase(0, used);
       buf_at += used;
       used = 0;
-      if (buf.size() > kReceiptMaxLineBytes) return bad("line longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes");
+      if (buf.size() > kReceiptMaxLineBytes)
+        return bad("line longer than " + std::to_string(kReceiptMaxLineBytes) + " bytes");
       size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, to - buf_at - buf.size()));
       size_t old = buf.size();
       buf.resize(old + want);
@@ -50,7 +50,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
     }
     line.assign(buf, used, nl - used);
     json j = parse_receipt_line(line);
-    if (j.is_discarded()) return bad("not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
+    if (j.is_discarded())
+      return bad("not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
     if (canonical_dump(j) != line) return bad("not in canonical form");
     auto rec = Receipt::from_json(j);
     if (!rec) return bad("not a valid receipt: " + rec.error().explain());
@@ -99,7 +100,8 @@ Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const Rece
   bool terminated = false, too_long = false;
   while (reader.next(line, terminated, too_long)) {
     json j = too_long || !terminated ? json(nullptr) : parse_receipt_line(line);
-    auto rec = j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
+    auto rec =
+        j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
     if (!rec) {
       ++out.unreadable_lines;
       continue;

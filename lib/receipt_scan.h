@@ -48,15 +48,15 @@ Result<ScanEnd> scan_receipt_log(const fs::OpenDir& state, uint64_t from, const 
                                  const std::function<void(const ScannedReceipt&)>& each);
 
 struct ReceiptFilter {
-  std::string artifact;              // prefix of artifact_id or artifact_digest
+  std::string artifact;  // prefix of artifact_id or artifact_digest
   bool denied_only = false;
-  std::optional<int64_t> since_us;   // receipts at or after this time
-  size_t tail = 0;                   // only the last N matches (0: all)
+  std::optional<int64_t> since_us;  // receipts at or after this time
+  size_t tail = 0;                  // only the last N matches (0: all)
 };
 
 struct ReceiptListing {
-  std::vector<Receipt> receipts;     // in log order
-  uint64_t unreadable_lines = 0;     // lines that are not v1 receipts (not verified!)
+  std::vector<Receipt> receipts;  // in log order
+  uint64_t unreadable_lines = 0;  // lines that are not v1 receipts (not verified!)
 };
 
 // Parses the log for display; does NOT verify (run verify for that).

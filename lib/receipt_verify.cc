@@ -6,11 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
@@ -147,8 +146,8 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   if (mode.incremental && !checkpoint)
     return Decision::deny(DenyReason::Usage, "incremental verification starts from a checkpoint", "checkpoint");
   if (checkpoint && !checkpoint->signature_valid(key))
-    return Decision::deny(DenyReason::InvalidSignature, "the checkpoint's signature does not verify with the receipt key",
-                          "checkpoint");
+    return Decision::deny(DenyReason::InvalidSignature,
+                          "the checkpoint's signature does not verify with the receipt key", "checkpoint");
   auto dir = fs::open_dir_readonly(state_dir);
   if (!dir) return dir.error();
   const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
@@ -180,14 +179,15 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   std::optional<Failure> pending;
   uint64_t n = 0;
   std::string chain_head(kGenesisHash);
-  uint64_t last_line = 0;   // chain mode: the last receipt read, whose signature is checked at the end
-  std::string last_text;    // its line
+  uint64_t last_line = 0;  // chain mode: the last receipt read, whose signature is checked at the end
+  std::string last_text;   // its line
   off_t read_limit = snap->size;
   if (mode.incremental && snap->fd >= 0 && checkpoint->count > 0) {
     auto found = find_receipt_line(fd.get(), snap->size, checkpoint->count);
     if (!found)
-      return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) + " (the checkpoint of " +
-                                         checkpoint->time + " covers it: the log was truncated or rewritten)");
+      return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) +
+                                         " (the checkpoint of " + checkpoint->time +
+                                         " covers it: the log was truncated or rewritten)");
     if (receipt_leaf_hash(found->line) != checkpoint->head)
       return fail(checkpoint->count, "differs from the checkpoint of " + checkpoint->time +
                                          " (the log was rewritten at or before this line)");
@@ -307,10 +307,10 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
         if (!mode.all_signatures) last_text = l.text;
         jobs.push_back(SigJob{n, std::move(l.body), std::move(l.sig), chain_head, at_checkpoint});
         if (at_checkpoint && checkpoint->head != chain_head)
-          return Failure{n,
-                         "differs from the checkpoint of " + checkpoint->time +
-                             " (the log was rewritten at or before this line)",
-                         false};
+          return Failure{
+              n,
+              "differs from the checkpoint of " + checkpoint->time + " (the log was rewritten at or before this line)",
+              false};
         return std::nullopt;
       };
       pending = linked();
@@ -334,16 +334,18 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     ++rep.signatures_checked;
     if (!sig || !key.verify(crypto::kReceiptType, canonical_dump(j), *sig)) {
       rep.records = last_line - 1;
-      return fail(last_line, "signature does not verify (chain mode checks the last receipt's signature, which "
-                             "covers every earlier receipt; --all-signatures names the first bad one)");
+      return fail(last_line,
+                  "signature does not verify (chain mode checks the last receipt's signature, which "
+                  "covers every earlier receipt; --all-signatures names the first bad one)");
     }
   }
   // The head is created before the log and never removed: a log without a
   // valid head lost it (truncation hidden by deleting or garbling the head).
   const HeadRead& head = snap->head;
   if (!head.exists && snap->fd >= 0)
-    return fail(rep.records + 1, "receipts.head is missing (it exists whenever receipts.log does): the log may "
-                                 "have been truncated");
+    return fail(rep.records + 1,
+                "receipts.head is missing (it exists whenever receipts.log does): the log may "
+                "have been truncated");
   if (!head.exists && snap->fd < 0 && exists_in(*dir, kReceiptKeyFile))
     return fail(1, "receipts.log is missing but receipt.key exists (the log was deleted)");
   if (head.exists && !head.head) return fail(rep.records + 1, head.problem + " (the log may have been truncated)");

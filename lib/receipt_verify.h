@@ -17,14 +17,14 @@ namespace gx {
 
 struct VerifyReport {
   bool intact = false;
-  uint64_t records = 0;      // receipts that verified: lines 1..records
-  uint64_t bad_line = 0;     // first bad line (1-based); 0 when intact
-  std::string problem;       // why that line is bad
-  bool torn_tail = false;    // the problem is only an incomplete final line
+  uint64_t records = 0;                          // receipts that verified: lines 1..records
+  uint64_t bad_line = 0;                         // first bad line (1-based); 0 when intact
+  std::string problem;                           // why that line is bad
+  bool torn_tail = false;                        // the problem is only an incomplete final line
   std::string head = std::string(kGenesisHash);  // leaf hash of line `records`
-  bool checkpoint_matched = false;  // a checkpoint was given and the log extends it
-  uint64_t first_checked = 1;       // first line read (> 1: incremental, after the checkpoint)
-  uint64_t signatures_checked = 0;  // receipt signatures verified (all, or the last one)
+  bool checkpoint_matched = false;               // a checkpoint was given and the log extends it
+  uint64_t first_checked = 1;                    // first line read (> 1: incremental, after the checkpoint)
+  uint64_t signatures_checked = 0;               // receipt signatures verified (all, or the last one)
 
   // allow when intact, else LogTampered "line N: <problem>".
   Decision decision() const;

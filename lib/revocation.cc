@@ -12,8 +12,8 @@ Decision revocation_list_invalid(const std::string& origin, const Decision& caus
 }
 
 Decision revocation_list_invalid(const std::string& origin, const std::string& detail) {
-  return Decision::deny(DenyReason::RevocationListInvalid, "revocation list " + origin + ": " + detail,
-                        "revocations", origin);
+  return Decision::deny(DenyReason::RevocationListInvalid, "revocation list " + origin + ": " + detail, "revocations",
+                        origin);
 }
 
 // ---- construction ----
@@ -59,7 +59,8 @@ Result<std::set<std::string>> RevocationList::quorum_signers(std::string_view bo
   if (!q.decision) {
     std::string why = q.decision.detail;
     if (q.decision.reason == DenyReason::ThresholdNotMet)
-      why = "signed by " + why + " (trust store threshold; keys revoked by this list, unknown, expired or revoked "
+      why = "signed by " + why +
+            " (trust store threshold; keys revoked by this list, unknown, expired or revoked "
             "keys do not count)";
     return revocation_list_invalid(origin, why);
   }
@@ -125,9 +126,8 @@ Decision RevocationList::check(const std::string& artifact_digest,
   for (const auto& id : signer_key_ids)
     if (!key_revoked(id)) return Decision::allow();
   return Decision::deny(DenyReason::Revoked,
-                        "every trusted signature on artifact " + artifact_digest +
-                            " is by a revoked key; key " + signer_key_ids.front() + " was " +
-                            describe(signer_key_ids.front()),
+                        "every trusted signature on artifact " + artifact_digest + " is by a revoked key; key " +
+                            signer_key_ids.front() + " was " + describe(signer_key_ids.front()),
                         "signature.key_id", signer_key_ids.front());
 }
 
@@ -155,8 +155,7 @@ Result<RevocationList> RevocationList::successor(const std::vector<RevocationEnt
   next.entries.reserve(next.entries.size() + added.size());
   for (const auto& e : added) {
     if (!crypto::is_sha256_ref(e.target))
-      return Decision::deny(DenyReason::Usage, "revocation target must be sha256:<64 hex digits>", "target",
-                            e.target);
+      return Decision::deny(DenyReason::Usage, "revocation target must be sha256:<64 hex digits>", "target", e.target);
     next.entries.push_back(e);
   }
   std::string body = render_revocation_body(next);

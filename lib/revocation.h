@@ -66,7 +66,7 @@
 // is O(n): a list of 1,000,000 entries is ~150 MB of TOML, read by the
 // canonical reader (lib/revocation_body.h; see docs/performance.md).
 //
-// Files: this one (the list value, verify, check, successor), 
+// Files: this one (the list value, verify, check, successor),
 // revocation_load.cc (load: full or from the index), revocation_body (the
 // body's value, rendering and reading), revocation_set (lookups),
 // revocation_record (the rollback record), revoke (gx revoke's transaction).
@@ -102,8 +102,8 @@ class RevocationList {
   // header comment). Errors: RevocationListInvalid, or StateUnavailable when
   // the rollback record cannot be read or written. Never fails because of
   // the index: an unusable index means a full load. (revocation_load.cc)
-  static Result<RevocationList> load(const std::string& path, const TrustStore& trust,
-                                     const std::string& state_dir, UnixTime now);
+  static Result<RevocationList> load(const std::string& path, const TrustStore& trust, const std::string& state_dir,
+                                     UnixTime now);
   // Splits and strictly parses file bytes WITHOUT verifying anything
   // (display, tests, building a successor after load()). Errors are
   // RevocationListInvalid with the underlying cause in the detail.
@@ -145,7 +145,7 @@ class RevocationList {
   std::vector<RevocationEntry> entries() const;
   const std::string& body() const { return body_; }  // empty when served from the index
   const std::vector<Signature>& signatures() const { return signatures_; }
-  std::string digest() const;  // "sha256:" + SHA-256(body)
+  std::string digest() const;                      // "sha256:" + SHA-256(body)
   bool from_index() const { return from_index_; }  // served from <state>/revocations.db
 
  private:
@@ -158,8 +158,8 @@ class RevocationList {
   // verify_quorum() (lib/envelope.h) over a list body, its failure worded as
   // a list error; the ids of the keys that make the quorum.
   static Result<std::set<std::string>> quorum_signers(std::string_view body, const std::vector<Signature>& sigs,
-                                                      const TrustStore& trust, UnixTime now,
-                                                      const std::string& origin, const QuorumOptions& opts,
+                                                      const TrustStore& trust, UnixTime now, const std::string& origin,
+                                                      const QuorumOptions& opts,
                                                       std::vector<std::string>* verified = nullptr);
 
   int version_ = kRevocationsVersionCurrent;
@@ -181,8 +181,7 @@ class RevocationList {
 // The file was just written, so its stamp is "racy" and not recorded: the
 // first run re-hashes the file (docs/performance.md) and records it.
 Decision index_written_revocation_list(const std::string& path, const RevocationList& list,
-                                       const std::vector<std::string>& verified_signers,
-                                       const std::string& state_dir);
+                                       const std::vector<std::string>& verified_signers, const std::string& state_dir);
 
 // "revocation list <origin>: <cause>" as RevocationListInvalid, keeping the
 // cause's field and value.

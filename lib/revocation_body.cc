@@ -159,15 +159,11 @@ std::optional<RevocationBody> parse_canonical_revocation_body(std::string_view t
   b.entries.reserve(std::min(text.size() / 128, kRevocationsMaxEntries));
   while (in.literal("\n[[entry]]\n")) {
     RevocationEntry e;
-    if (in.literal("artifact = "))
-      e.kind = RevocationKind::Artifact;
-    else if (in.literal("key_id = "))
-      e.kind = RevocationKind::Key;
-    else
-      return std::nullopt;
+    if (in.literal("artifact = ")) e.kind = RevocationKind::Artifact;
+    else if (in.literal("key_id = ")) e.kind = RevocationKind::Key;
+    else return std::nullopt;
     if (!in.quoted(e.target) || !crypto::is_sha256_ref(e.target) || !in.literal("\n")) return std::nullopt;
-    if (in.literal("reason = ") && (!in.quoted(e.reason) || e.reason.empty() || !in.literal("\n")))
-      return std::nullopt;
+    if (in.literal("reason = ") && (!in.quoted(e.reason) || e.reason.empty() || !in.literal("\n"))) return std::nullopt;
     if (!in.literal("revoked_at = ") || !in.time(e.revoked_at) || !in.literal("\n")) return std::nullopt;
     if (b.entries.size() == kRevocationsMaxEntries) return std::nullopt;
     b.entries.push_back(std::move(e));
@@ -214,8 +210,8 @@ Result<RevocationBody> parse_revocation_body(std::string_view text, const std::s
     if (!crypto::is_sha256_ref(target))
       return Decision::deny(DenyReason::InvalidValue, "target must be sha256:<64 hex digits>",
                             r.path(artifact ? "artifact" : "key_id"), target);
-    b.entries.push_back(RevocationEntry{artifact ? RevocationKind::Artifact : RevocationKind::Key, target,
-                                        reason.value_or(""), *when});
+    b.entries.push_back(
+        RevocationEntry{artifact ? RevocationKind::Artifact : RevocationKind::Key, target, reason.value_or(""), *when});
   }
   return b;
 }

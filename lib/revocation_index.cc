@@ -27,9 +27,9 @@ constexpr const char* kIndexSql = "CREATE UNIQUE INDEX revoked_target ON revoked
 
 constexpr int kBusyTimeoutMs = 5000;
 
-using sqlite::Stmt;
 using sqlite::bind_text;
 using sqlite::column_text;
+using sqlite::Stmt;
 
 int64_t as_i64(uint64_t v) { return static_cast<int64_t>(v); }
 uint64_t as_u64(int64_t v) { return static_cast<uint64_t>(v); }
@@ -81,9 +81,9 @@ RevocationIndex::~RevocationIndex() {
 }
 
 Decision RevocationIndex::fail(const std::string& what) const {
-  return Decision::deny(DenyReason::StateUnavailable,
-                        "revocation index " + path_ + ": " + what + (db_ ? std::string(": ") + sqlite3_errmsg(db_) : ""),
-                        "state", path_);
+  return Decision::deny(
+      DenyReason::StateUnavailable,
+      "revocation index " + path_ + ": " + what + (db_ ? std::string(": ") + sqlite3_errmsg(db_) : ""), "state", path_);
 }
 
 std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_dir) {
@@ -111,7 +111,8 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
                         as_u64(sqlite3_column_int64(q, 8)), sqlite3_column_int64(q, 9), sqlite3_column_int64(q, 10)};
     m.body_size = as_u64(sqlite3_column_int64(q, 11));
     const void* blob = sqlite3_column_blob(q, 12);
-    m.signature_block.assign(static_cast<const char*>(blob ? blob : ""), static_cast<size_t>(sqlite3_column_bytes(q, 12)));
+    m.signature_block.assign(static_cast<const char*>(blob ? blob : ""),
+                             static_cast<size_t>(sqlite3_column_bytes(q, 12)));
     m.verified_signers = split_lines(column_text(q, 13));
     m.entries = as_u64(sqlite3_column_int64(q, 14));
   }
@@ -121,8 +122,7 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
     Stmt s(idx->db_, "SELECT max(ord) FROM revoked");
     if (!s.ok() || s.step() != SQLITE_ROW) return nullptr;
     bool none = sqlite3_column_type(s.get(), 0) == SQLITE_NULL;
-    if (idx->meta_.entries == 0 ? !none
-                                 : (none || as_u64(sqlite3_column_int64(s.get(), 0)) != idx->meta_.entries - 1))
+    if (idx->meta_.entries == 0 ? !none : (none || as_u64(sqlite3_column_int64(s.get(), 0)) != idx->meta_.entries - 1))
       return nullptr;
   }
   if (sqlite3_prepare_v2(idx->db_, "SELECT 1 FROM revoked WHERE target = ?1 AND kind = ?2", -1, &idx->contains_,
@@ -133,13 +133,12 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
 
 bool RevocationIndex::contains(RevocationKind kind, std::string_view target) const {
   sqlite3_reset(contains_);
-  if (bind_text(contains_, 1, target) != SQLITE_OK ||
-      sqlite3_bind_int(contains_, 2, kind_code(kind)) != SQLITE_OK)
+  if (bind_text(contains_, 1, target) != SQLITE_OK || sqlite3_bind_int(contains_, 2, kind_code(kind)) != SQLITE_OK)
     return true;
   int rc = sqlite3_step(contains_);
   sqlite3_reset(contains_);
   sqlite3_clear_bindings(contains_);  // the bound text is not ours to keep
-  return rc != SQLITE_DONE;  // a row, or any error: revoked (fail closed)
+  return rc != SQLITE_DONE;           // a row, or any error: revoked (fail closed)
 }
 
 std::optional<RevocationEntry> RevocationIndex::find(std::string_view target) const {
@@ -164,8 +163,8 @@ Result<std::vector<RevocationEntry>> RevocationIndex::entries() const {
     out.push_back(e.take());
   }
   if (rc != SQLITE_DONE) return fail("cannot read");
-  if (out.size() != meta_.entries) return fail("holds " + std::to_string(out.size()) + " entries, meta says " +
-                                               std::to_string(meta_.entries));
+  if (out.size() != meta_.entries)
+    return fail("holds " + std::to_string(out.size()) + " entries, meta says " + std::to_string(meta_.entries));
   return out;
 }
 
@@ -187,8 +186,8 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
   // Create the file ourselves: 0600, and never over an existing one.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
-    return Decision::deny(DenyReason::StateUnavailable, "cannot create " + path + ": " + fs::errno_text(errno),
-                          "state", path);
+    return Decision::deny(DenyReason::StateUnavailable, "cannot create " + path + ": " + fs::errno_text(errno), "state",
+                          path);
   close(fd);
   RevocationIndex w;
   w.path_ = path;
@@ -197,9 +196,10 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
   // A private file nobody reads until it is renamed into place: no journal;
   // durability comes from the fsync below, before the rename. A 128 MB page
   // cache keeps CREATE INDEX's sort of a 1M-row table mostly in memory.
-  if (sqlite3_exec(w.db_, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
-                   "PRAGMA cache_size = -131072; BEGIN", nullptr, nullptr,
-                   nullptr) != SQLITE_OK ||
+  if (sqlite3_exec(w.db_,
+                   "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+                   "PRAGMA cache_size = -131072; BEGIN",
+                   nullptr, nullptr, nullptr) != SQLITE_OK ||
       sqlite3_exec(w.db_, kSchemaSql, nullptr, nullptr, nullptr) != SQLITE_OK)
     return w.fail("cannot create schema");
   {
@@ -248,8 +248,8 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
   if (fd < 0 || fsync(fd) != 0) {
     int err = errno;
     if (fd >= 0) close(fd);
-    return Decision::deny(DenyReason::StateUnavailable, "cannot sync " + path + ": " + fs::errno_text(err),
-                          "state", path);
+    return Decision::deny(DenyReason::StateUnavailable, "cannot sync " + path + ": " + fs::errno_text(err), "state",
+                          path);
   }
   close(fd);
   return Decision::allow();

@@ -74,10 +74,10 @@ struct RevocationIndexMeta {
   int version = 0;
   uint64_t serial = 0;
   UnixTime issued_at = 0;
-  std::string body_digest;  // "sha256:<hex>" of the signed body (as in the rollback record)
-  std::string file_digest;  // "sha256:<hex>" of the whole file: the content key
-  FileStamp stamp;          // the file those bytes were read from; unknown: re-hash to use the index
-  uint64_t body_size = 0;   // the signature block starts at this offset
+  std::string body_digest;                    // "sha256:<hex>" of the signed body (as in the rollback record)
+  std::string file_digest;                    // "sha256:<hex>" of the whole file: the content key
+  FileStamp stamp;                            // the file those bytes were read from; unknown: re-hash to use the index
+  uint64_t body_size = 0;                     // the signature block starts at this offset
   std::string signature_block;                // the file's bytes from body_size to EOF
   std::vector<std::string> verified_signers;  // public-key ids whose every signature verified
   uint64_t entries = 0;

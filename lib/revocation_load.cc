@@ -48,8 +48,7 @@ Decision publish_index(const std::string& state_dir, const std::string& list_pat
   if (!lock) return lock.error();
   auto seen = read_seen_revocations(state_dir, list_path);
   if (!seen) return seen.error();
-  if (!*seen || (*seen)->serial != meta.serial || (*seen)->body_digest != meta.body_digest)
-    return Decision::allow();
+  if (!*seen || (*seen)->serial != meta.serial || (*seen)->body_digest != meta.body_digest) return Decision::allow();
   std::string final_path = revocations_index_path(state_dir);
   std::string tmp = final_path + ".tmp";
   unlink(tmp.c_str());  // left by a build that crashed (we hold the lock, so no build is running)
@@ -143,7 +142,8 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
   // The stamp is recorded only if the file provably did not change while it
   // was read (same stamp before and after) and is not "racy".
   int64_t started = now_unix_ns();
-  struct stat before {}, after {};
+  struct stat before {
+  }, after{};
   bool stat_before = stat(path.c_str(), &before) == 0;
   auto bytes = fs::read_file(path, kRevocationsMaxBytes);
   if (!bytes) return revocation_list_invalid(path, bytes.error());
@@ -212,8 +212,7 @@ Decision RevocationLoader::index_written(const std::string& path, const Revocati
 }
 
 Decision index_written_revocation_list(const std::string& path, const RevocationList& list,
-                                       const std::vector<std::string>& verified_signers,
-                                       const std::string& state_dir) {
+                                       const std::vector<std::string>& verified_signers, const std::string& state_dir) {
   return RevocationLoader::index_written(path, list, verified_signers, state_dir);
 }
 

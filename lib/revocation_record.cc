@@ -41,8 +41,9 @@ Result<SeenMap> read_all_seen(const std::string& state_dir) {
   if (t.substr(0, kSeenHeader.size()) != kSeenHeader) {
     uint64_t ignored = 0;
     if (t.find(' ') != std::string_view::npos && parse_serial(t.substr(0, t.find(' ')), ignored))
-      return bad_record(path, "has the old format (one serial for every list): remove it once you have checked "
-                              "the revocation lists; gx records each list again on its next load");
+      return bad_record(path,
+                        "has the old format (one serial for every list): remove it once you have checked "
+                        "the revocation lists; gx records each list again on its next load");
     return bad_record(path, "is malformed");
   }
   t.remove_prefix(kSeenHeader.size());
@@ -57,7 +58,8 @@ Result<SeenMap> read_all_seen(const std::string& state_dir) {
     std::string key(line.substr(0, s1));
     std::string digest(line.substr(s2 + 1));
     SeenRevocations seen;
-    if (!crypto::is_sha256_ref(key) || !crypto::is_sha256_ref(digest) || !parse_serial(line.substr(s1 + 1, s2 - s1 - 1), seen.serial))
+    if (!crypto::is_sha256_ref(key) || !crypto::is_sha256_ref(digest) ||
+        !parse_serial(line.substr(s1 + 1, s2 - s1 - 1), seen.serial))
       return bad_record(path, "is malformed");
     seen.body_digest = digest;
     if (!out.emplace(key, seen).second) return bad_record(path, "names list " + key + " twice");
@@ -99,10 +101,10 @@ Decision record_revocations_serial(const std::string& state_dir, const std::stri
   const std::string key = revocation_list_key(list_path);
   auto it = all->find(key);
   if (it != all->end() && serial < it->second.serial)
-    return Decision::deny(DenyReason::RevocationListInvalid,
-                          "rollback: serial " + std::to_string(serial) + " < " + std::to_string(it->second.serial) +
-                              " already seen",
-                          "serial", std::to_string(serial));
+    return Decision::deny(
+        DenyReason::RevocationListInvalid,
+        "rollback: serial " + std::to_string(serial) + " < " + std::to_string(it->second.serial) + " already seen",
+        "serial", std::to_string(serial));
   if (it != all->end() && serial == it->second.serial) {
     if (body_digest != it->second.body_digest)
       return Decision::deny(DenyReason::RevocationListInvalid,

@@ -6,9 +6,9 @@
 
 namespace gx {
 
-Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust,
-                                    const std::string& state_dir, const std::vector<crypto::PrivateKey>& keys,
-                                    const RevocationEntry& entry, UnixTime now) {
+Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust, const std::string& state_dir,
+                                    const std::vector<crypto::PrivateKey>& keys, const RevocationEntry& entry,
+                                    UnixTime now) {
   // The signing keys must be able to make the list valid: say which one cannot.
   std::vector<const crypto::PrivateKey*> signers;
   std::vector<std::string> ids;

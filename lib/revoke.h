@@ -22,8 +22,8 @@ struct RevokeResult {
   RevocationList list;
   bool already_revoked = false;
 };
-Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust,
-                                    const std::string& state_dir, const std::vector<crypto::PrivateKey>& keys,
-                                    const RevocationEntry& entry, UnixTime now);
+Result<RevokeResult> add_revocation(const std::string& list_path, const TrustStore& trust, const std::string& state_dir,
+                                    const std::vector<crypto::PrivateKey>& keys, const RevocationEntry& entry,
+                                    UnixTime now);
 
 }  // namespace gx

@@ -17,16 +17,46 @@ namespace gx {
 namespace {
 
 constexpr std::array<std::string_view, 41> kCapNames = {
-    "CAP_CHOWN",          "CAP_DAC_OVERRIDE",   "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-    "CAP_FSETID",         "CAP_KILL",           "CAP_SETGID",          "CAP_SETUID",
-    "CAP_SETPCAP",        "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",      "CAP_NET_RAW",        "CAP_IPC_LOCK",        "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",     "CAP_SYS_RAWIO",      "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",      "CAP_SYS_ADMIN",      "CAP_SYS_BOOT",        "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",   "CAP_SYS_TIME",       "CAP_SYS_TTY_CONFIG",  "CAP_MKNOD",
-    "CAP_LEASE",          "CAP_AUDIT_WRITE",    "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",   "CAP_MAC_ADMIN",      "CAP_SYSLOG",          "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",  "CAP_AUDIT_READ",     "CAP_PERFMON",         "CAP_BPF",
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 };
 
@@ -153,8 +183,7 @@ Result<std::optional<RunIdentity>> resolve_run_identity(const RunAs& run, const 
     id.field = "peer";
     id.user = std::to_string(peer->uid);
     if (id.groups.size() > kMaxChildGroups)
-      return unavailable("the caller is in more than " + std::to_string(kMaxChildGroups) + " groups", "peer",
-                         id.user);
+      return unavailable("the caller is in more than " + std::to_string(kMaxChildGroups) + " groups", "peer", id.user);
     return std::optional<RunIdentity>(std::move(id));
   }
   RunIdentity id;
@@ -227,8 +256,8 @@ nlohmann::json PreparedCredentials::summary() const {
   std::vector<std::string> caps;
   for (int cap = 0; cap < 64; ++cap)
     if (has_cap(target_->capabilities, cap)) caps.emplace_back(capability_name(cap));
-  return {{"uid", target_->uid},       {"gid", target_->gid},       {"groups", target_->groups},
-          {"capabilities", caps},      {"source", target_->source}, {"switched", apply_}};
+  return {{"uid", target_->uid},  {"gid", target_->gid},       {"groups", target_->groups},
+          {"capabilities", caps}, {"source", target_->source}, {"switched", apply_}};
 }
 
 Result<PreparedCredentials> prepare_credentials(const std::optional<RunIdentity>& target, const ProcessRights& self,

@@ -28,12 +28,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "lib/artifact.h"
 #include "lib/confine.h"
@@ -66,11 +65,11 @@ Result<std::optional<gid_t>> resolve_group_id(const std::string& name_or_id, con
 struct RunIdentity {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;         // supplementary, in order, no duplicates
-  uint64_t capabilities = 0;         // bit n: capability n is kept
-  std::string source;                // "artifact" or "peer"
-  std::string field;                 // "run.user" or "peer" (for denials)
-  std::string user;                  // as written (or the peer's uid)
+  std::vector<gid_t> groups;  // supplementary, in order, no duplicates
+  uint64_t capabilities = 0;  // bit n: capability n is kept
+  std::string source;         // "artifact" or "peer"
+  std::string field;          // "run.user" or "peer" (for denials)
+  std::string user;           // as written (or the peer's uid)
 };
 
 // The target identity (see above), or nullopt for "run as the caller".
@@ -101,8 +100,7 @@ class PreparedCredentials {
   nlohmann::json summary() const;
 
  private:
-  friend Result<PreparedCredentials> prepare_credentials(const std::optional<RunIdentity>&, const ProcessRights&,
-                                                         int);
+  friend Result<PreparedCredentials> prepare_credentials(const std::optional<RunIdentity>&, const ProcessRights&, int);
   std::optional<RunIdentity> target_;
   bool apply_ = false;
   int last_cap_ = -1;

@@ -121,8 +121,8 @@ class Pipeline {
     // A brokered run's uid binding is the caller's (the kernel's word), not
     // the broker's own uid.
     if (req_.peer) host.uid = req_.peer->uid;
-    VerifyOptions vo = authority ? authority->options()
-                                 : verify_options(*preloaded()->trust, *preloaded()->revocations, host, now);
+    VerifyOptions vo =
+        authority ? authority->options() : verify_options(*preloaded()->trust, *preloaded()->revocations, host, now);
     // Signatures already verified over these exact bytes are not verified
     // again (lib/signature_cache.h); trust and revocation are decided afresh.
     std::optional<SignatureCache> own_cache;
@@ -157,9 +157,10 @@ class Pipeline {
     if (!lv.decision) return lv.decision;
     artifact_ = std::move(*v.artifact);
     if (!req_.parent_receipt.empty() && artifact_.parent.empty())
-      return Decision::deny(DenyReason::LineageInconsistency,
-                            "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
-                            "lineage.parent", "");
+      return Decision::deny(
+          DenyReason::LineageInconsistency,
+          "nested run (inside receipt " + req_.parent_receipt + ") of an artifact that names no parent",
+          "lineage.parent", "");
     // A nested run descends from the run that owns the channel, directly:
     // an artifact naming an ancestor further up would skip its authority.
     if (!req_.parent_digest.empty() && artifact_.parent != req_.parent_digest)
@@ -200,8 +201,8 @@ class Pipeline {
     // at gx's own exec). Refuse now, before a use is spent.
     if (std::find(filter->summary.allowed.begin(), filter->summary.allowed.end(), "execveat") ==
         filter->summary.allowed.end()) {
-      bool named = std::find(policy.deny_syscalls.begin(), policy.deny_syscalls.end(), "execveat") !=
-                   policy.deny_syscalls.end();
+      bool named =
+          std::find(policy.deny_syscalls.begin(), policy.deny_syscalls.end(), "execveat") != policy.deny_syscalls.end();
       return Decision::deny(DenyReason::PolicyMismatch,
                             "gx starts the program with execveat, which this sandbox denies, so it could never "
                             "start; to keep the program from starting others, use exec = []",
@@ -220,8 +221,8 @@ class Pipeline {
     if (Decision d = plan_run_as(sandbox); !d) return d;
     subject_.sandbox = to_json(sandbox);
     out_.report.sandbox = std::move(sandbox);
-    out_.report.exec_image = ExecImageReport{match_->image.in_place(), match_->image.digest_cached(),
-                                             match_->image.copy_reason()};
+    out_.report.exec_image =
+        ExecImageReport{match_->image.in_place(), match_->image.digest_cached(), match_->image.copy_reason()};
     out_.report.child = ChildReport{match_->argv, match_->env, match_->cwd};
     return Decision::allow();
   }
@@ -292,8 +293,7 @@ class Pipeline {
     sock_fprog prog{static_cast<unsigned short>(filter_->program.size()),
                     const_cast<sock_filter*>(filter_->program.data())};
     const auto& guard_prog = seccomp::exec_guard_program();
-    sock_fprog guard_fprog{static_cast<unsigned short>(guard_prog.size()),
-                           const_cast<sock_filter*>(guard_prog.data())};
+    sock_fprog guard_fprog{static_cast<unsigned short>(guard_prog.size()), const_cast<sock_filter*>(guard_prog.data())};
     ChildPlan plan;
     plan.exec_fd = match_->image.fd();
     plan.inherit_fd = match_->inherit_fd();
@@ -322,7 +322,8 @@ class Pipeline {
     // Forked before the exec guard's thread exists: the server process
     // starts from a single-threaded copy of gx.
     if (channel)
-      if (Decision d = channel->start(nested_base(*pid), "run " + authorized_id_ + " (pid " + std::to_string(*pid) + ")");
+      if (Decision d =
+              channel->start(nested_base(*pid), "run " + authorized_id_ + " (pid " + std::to_string(*pid) + ")");
           !d)
         out_.warnings.push_back("nested runs unavailable to the command: " + d.explain());
     std::optional<ExecGuard> exec_guard;
@@ -405,8 +406,7 @@ class Pipeline {
     out_.report.outcome = OutcomeReport{false, o, 0};
     if (auto r = log_->append(make_not_started(subject_, authorized_id_, why, o)); r)
       out_.report.not_started_receipt = r->id;
-    else
-      out_.warnings.push_back("not-started receipt not written: " + r.error().explain());
+    else out_.warnings.push_back("not-started receipt not written: " + r.error().explain());
     return std::move(out_);
   }
 
@@ -422,8 +422,8 @@ class Pipeline {
   std::optional<PreparedRuleset> ruleset_;
   PreparedCredentials credentials_;
   std::string authorized_id_;
-  std::optional<UseStore> own_store_;  // a standalone run's; a broker worker keeps its own
-  UseStore* store_ = nullptr;          // set by reserve_and_record
+  std::optional<UseStore> own_store_;     // a standalone run's; a broker worker keeps its own
+  UseStore* store_ = nullptr;             // set by reserve_and_record
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
 };
 

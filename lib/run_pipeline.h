@@ -124,10 +124,10 @@ struct RunRequest {
 };
 
 struct RunResult {
-  Decision decision;          // allow when the child was started; else why not
-  RunReport report;           // decision, artifact, sandbox, receipts, outcome (lib/run_report.h)
+  Decision decision;  // allow when the child was started; else why not
+  RunReport report;   // decision, artifact, sandbox, receipts, outcome (lib/run_report.h)
   bool child_ran = false;
-  int exit_status = 0;        // the child's, shell style (code or 128+signal)
+  int exit_status = 0;  // the child's, shell style (code or 128+signal)
   // Authorized (a use spent, an authorized receipt written), but the program
   // never started: `decision` says why; a "not-started" receipt was written.
   bool not_started = false;

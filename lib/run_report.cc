@@ -16,9 +16,7 @@ class Reader {
   explicit Reader(std::string prefix) : prefix_(std::move(prefix)) {}
 
   bool ok() const { return error_.empty(); }
-  Decision error() const {
-    return Decision::deny(DenyReason::WrongType, "report: " + error_, error_field_, "");
-  }
+  Decision error() const { return Decision::deny(DenyReason::WrongType, "report: " + error_, error_field_, ""); }
 
   template <typename T>
   void get(const json& o, const char* key, T& out) {
@@ -116,7 +114,8 @@ Decision read_part(const json& j, const char* key, std::optional<T>& out) {
   const auto it = j.find(key);
   if (it == j.end()) return Decision::allow();
   Reader r(std::string(key) + ".");
-  if (!it->is_object()) return Decision::deny(DenyReason::WrongType, std::string("report: ") + key + " is not an object", key, "");
+  if (!it->is_object())
+    return Decision::deny(DenyReason::WrongType, std::string("report: ") + key + " is not an object", key, "");
   read(r, *it, out.emplace());
   return r.ok() ? Decision::allow() : r.error();
 }
@@ -160,12 +159,16 @@ json to_json(const RunReport& r, ChildEnv env) {
   if (!r.receipt.empty()) j["receipt"] = r.receipt;
   if (const auto& o = r.outcome) {
     const RunOutcome& x = o->run;
-    if (!o->started)
-      j["outcome"] = {{"started", false}, {"exit_code", x.exit_code}, {"signal", x.signal}};
+    if (!o->started) j["outcome"] = {{"started", false}, {"exit_code", x.exit_code}, {"signal", x.signal}};
     else
-      j["outcome"] = {{"exit_code", x.exit_code},   {"signal", x.signal},         {"wall_us", x.wall_us},
-                      {"user_cpu_us", x.user_cpu_us}, {"sys_cpu_us", x.sys_cpu_us}, {"max_rss_kb", x.max_rss_kb},
-                      {"descendants_killed", x.descendants_killed}, {"exec_refused", o->exec_refused}};
+      j["outcome"] = {{"exit_code", x.exit_code},
+                      {"signal", x.signal},
+                      {"wall_us", x.wall_us},
+                      {"user_cpu_us", x.user_cpu_us},
+                      {"sys_cpu_us", x.sys_cpu_us},
+                      {"max_rss_kb", x.max_rss_kb},
+                      {"descendants_killed", x.descendants_killed},
+                      {"exec_refused", o->exec_refused}};
   }
   if (!r.not_started_receipt.empty()) j["not_started_receipt"] = r.not_started_receipt;
   if (const auto& p = r.peer)
@@ -193,8 +196,18 @@ Result<RunReport> run_report_from_json(const json& j) {
                      read_part(j, "child", out.child), read_part(j, "use", out.use),
                      read_part(j, "outcome", out.outcome), read_part(j, "peer", out.peer)})
     if (!d) return d;
-  static const char* const kKnown[] = {"decision", "dry_run", "lineage", "artifact", "sandbox", "exec_image",
-                                       "child", "use", "receipt", "outcome", "not_started_receipt", "peer"};
+  static const char* const kKnown[] = {"decision",
+                                       "dry_run",
+                                       "lineage",
+                                       "artifact",
+                                       "sandbox",
+                                       "exec_image",
+                                       "child",
+                                       "use",
+                                       "receipt",
+                                       "outcome",
+                                       "not_started_receipt",
+                                       "peer"};
   for (const auto& [key, value] : j.items())
     if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) out.unknown[key] = value;
   return out;

@@ -25,11 +25,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/decision.h"
 #include "lib/receipt.h"
@@ -38,12 +37,12 @@ namespace gx {
 
 // The sandbox as planned in the parent; also every receipt's "sandbox".
 struct SandboxSummary {
-  nlohmann::json landlock;  // Enforcement (lib/landlock.h)
-  nlohmann::json seccomp;   // FilterSummary (seccomp/filter_builder.h)
-  std::vector<std::string> implicit_exec;  // the program, interpreters, its fd when in place
+  nlohmann::json landlock;                                // Enforcement (lib/landlock.h)
+  nlohmann::json seccomp;                                 // FilterSummary (seccomp/filter_builder.h)
+  std::vector<std::string> implicit_exec;                 // the program, interpreters, its fd when in place
   std::optional<std::vector<std::string>> implicit_read;  // a script: what the interpreter reads
-  bool exec_guard = false;     // exec = []: no exec after gx's own (lib/exec_guard.h)
-  bool exec_in_place = false;  // else a sealed copy (lib/executable.h)
+  bool exec_guard = false;                                // exec = []: no exec after gx's own (lib/exec_guard.h)
+  bool exec_in_place = false;                             // else a sealed copy (lib/executable.h)
   bool new_session = true;
   bool no_new_privs = true;
   nlohmann::json run_as;  // PreparedCredentials::summary() (lib/run_as.h); null: none

@@ -67,8 +67,8 @@ SignatureCache SignatureCache::open(const std::string& state_dir, bool may_creat
   return c;
 }
 
-std::string SignatureCache::signature_fact(const crypto::PublicKey& key, std::string_view type,
-                                           std::string_view body, std::string_view signature) const {
+std::string SignatureCache::signature_fact(const crypto::PublicKey& key, std::string_view type, std::string_view body,
+                                           std::string_view signature) const {
   std::string msg = "gx signature cache v1";
   append_len(msg, key.der());
   append_len(msg, type);
@@ -80,8 +80,9 @@ std::string SignatureCache::signature_fact(const crypto::PublicKey& key, std::st
 
 std::string SignatureCache::tag(std::string_view fact) const {
   std::string out(kTagBytes, '\0');
-  if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), reinterpret_cast<const unsigned char*>(secret_.data()),
-                      secret_.size(), reinterpret_cast<const unsigned char*>(fact.data()), fact.size(),
+  if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                      reinterpret_cast<const unsigned char*>(secret_.data()), secret_.size(),
+                      reinterpret_cast<const unsigned char*>(fact.data()), fact.size(),
                       reinterpret_cast<unsigned char*>(out.data())) != 0)
     return {};
   return out;

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <set>
 
-#include "lib/fsutil.h"
 #include "lib/clock.h"
+#include "lib/fsutil.h"
 
 namespace gx {
 namespace {
@@ -190,9 +190,9 @@ OwnLimits OwnLimits::save() {
 }
 
 std::vector<std::string> OwnLimits::restore() const {
-  static const char* const kNames[] = {"RLIMIT_CPU",     "RLIMIT_FSIZE",  "RLIMIT_DATA",   "RLIMIT_STACK",
-                                       "RLIMIT_CORE",    "RLIMIT_RSS",    "RLIMIT_NPROC",  "RLIMIT_NOFILE",
-                                       "RLIMIT_MEMLOCK", "RLIMIT_AS",     "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
+  static const char* const kNames[] = {"RLIMIT_CPU",      "RLIMIT_FSIZE", "RLIMIT_DATA",   "RLIMIT_STACK",
+                                       "RLIMIT_CORE",     "RLIMIT_RSS",   "RLIMIT_NPROC",  "RLIMIT_NOFILE",
+                                       "RLIMIT_MEMLOCK",  "RLIMIT_AS",    "RLIMIT_LOCKS",  "RLIMIT_SIGPENDING",
                                        "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_RTPRIO", "RLIMIT_RTTIME"};
   std::vector<std::string> notes;
   for (int r = 0; r < RLIM_NLIMITS; ++r) {

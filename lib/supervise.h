@@ -66,12 +66,11 @@ Decision become_subreaper();
 // outside the sandbox to start it) is not a descendant and is not found.
 inline constexpr int kDescendantGraceMs = 1000;
 struct DescendantCleanup {
-  int64_t killed = 0;     // distinct descendants signalled (still alive after the child's exit)
-  bool complete = true;   // no child of gx is left
-  std::string note;       // why not complete
+  int64_t killed = 0;    // distinct descendants signalled (still alive after the child's exit)
+  bool complete = true;  // no child of gx is left
+  std::string note;      // why not complete
 };
-DescendantCleanup terminate_descendants(pid_t child_pgid, int grace_ms = kDescendantGraceMs,
-                                        int limit_ms = 10000);
+DescendantCleanup terminate_descendants(pid_t child_pgid, int grace_ms = kDescendantGraceMs, int limit_ms = 10000);
 
 // gx's own resource limits, saved before the fork and restored before the
 // finished receipt is written: a child that may call prlimit64 on gx (the

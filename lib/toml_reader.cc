@@ -55,7 +55,8 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& origin)
     // toml++ words duplicate keys/tables as "redefinition"/"already defined".
     if (desc.find("redefin") != std::string::npos || desc.find("already") != std::string::npos)
       r = DenyReason::DuplicateField;
-    return Decision::deny(r, origin + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " + desc);
+    return Decision::deny(r,
+                          origin + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " + desc);
   }
 }
 
@@ -82,7 +83,8 @@ void TableReader::wrong_type(std::string_view key, const char* expected) {
 const toml::node* TableReader::get(std::string_view key, bool required) {
   seen_.emplace(key);
   const toml::node* n = table_.get(key);
-  if (!n && required) fail(Decision::deny(DenyReason::MissingField, "required field " + path(key) + " is missing", path(key)));
+  if (!n && required)
+    fail(Decision::deny(DenyReason::MissingField, "required field " + path(key) + " is missing", path(key)));
   return n;
 }
 

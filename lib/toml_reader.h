@@ -40,8 +40,7 @@ class TableReader {
   std::optional<int64_t> integer(std::string_view key, bool required, int64_t min, int64_t max);
   std::optional<bool> boolean(std::string_view key, bool required);
   std::optional<std::vector<std::string>> string_array(std::string_view key, bool required);
-  std::optional<std::vector<int64_t>> integer_array(std::string_view key, bool required, int64_t min,
-                                                    int64_t max);
+  std::optional<std::vector<int64_t>> integer_array(std::string_view key, bool required, int64_t min, int64_t max);
   const toml::table* table(std::string_view key, bool required);
   const toml::array* array(std::string_view key, bool required);
   // A table of string values (e.g. pinned environment values).

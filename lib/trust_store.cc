@@ -69,15 +69,18 @@ Result<TrustStore> TrustStore::parse(std::string_view text, const std::string& o
       return fail(Decision::deny(DenyReason::InvalidValue, "id does not match public_key (expected " + tk.key_id + ")",
                                  k.path("id"), *id));
     if (!seen.insert(tk.key_id).second)
-      return fail(Decision::deny(DenyReason::DuplicateField, "key " + tk.key_id + " is listed twice", k.path("id"), *id));
+      return fail(
+          Decision::deny(DenyReason::DuplicateField, "key " + tk.key_id + " is listed twice", k.path("id"), *id));
     tk.name = *name;
     if (nb) {
       tk.not_before = parse_utc(*nb);
-      if (!tk.not_before) return fail(Decision::deny(DenyReason::InvalidValue, "not an RFC 3339 UTC time", k.path("not_before"), *nb));
+      if (!tk.not_before)
+        return fail(Decision::deny(DenyReason::InvalidValue, "not an RFC 3339 UTC time", k.path("not_before"), *nb));
     }
     if (na) {
       tk.not_after = parse_utc(*na);
-      if (!tk.not_after) return fail(Decision::deny(DenyReason::InvalidValue, "not an RFC 3339 UTC time", k.path("not_after"), *na));
+      if (!tk.not_after)
+        return fail(Decision::deny(DenyReason::InvalidValue, "not an RFC 3339 UTC time", k.path("not_after"), *na));
     }
     tk.revoked = revoked.value_or(false);
     store.keys.push_back(std::move(tk));

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <thread>
 
@@ -25,15 +25,15 @@ namespace {
 
 using sqlite::Stmt;
 using use_store_db::clamp_uses;
+using use_store_db::inode_of;
 using use_store_db::kMigrate1to2;
 using use_store_db::kSchema;
 using use_store_db::kUnknownNotAfter;
 using use_store_db::log_sync_row;
-using use_store_db::inode_of;
-using use_store_db::Reconcile;
-using use_store_db::reconcile_mode;
 using use_store_db::prepare_db_files;
 using use_store_db::read_log_sync;
+using use_store_db::Reconcile;
+using use_store_db::reconcile_mode;
 using use_store_db::replay_denial;
 using use_store_db::state_error;
 using use_store_db::Transaction;
@@ -41,13 +41,14 @@ using use_store_db::valid_digest;
 
 }  // namespace
 
-
 // The state directory holds the only record of spent uses: refuse one that
 // someone else could rewrite or swap (fs::open_private_dir checks the
 // directory and every ancestor).
 Result<fs::OpenDir> open_state_dir(const std::string& dir) {
   auto d = fs::open_private_dir(dir, true);
-  if (!d) return state_error("state directory unusable: " + d.error().detail, d.error().value.empty() ? dir : d.error().value);
+  if (!d)
+    return state_error("state directory unusable: " + d.error().detail,
+                       d.error().value.empty() ? dir : d.error().value);
   return d;
 }
 
@@ -98,8 +99,8 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
   if (Decision d = prepare_db_files(*dir); !d) return d;
 
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close(raw);
@@ -156,9 +157,7 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
     if (!version) return version.error();
     if (*version == 0) {
       if (Decision d = store.exec(kSchema); !d) return d;
-      if (Decision d = store.exec(log_sync_row(false));
-          !d)
-        return d;
+      if (Decision d = store.exec(log_sync_row(false)); !d) return d;
       *version = kUseStoreSchemaVersion;
     }
     if (tx.commit() != SQLITE_OK) return store.fail("cannot commit the schema");
@@ -170,9 +169,7 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
     if (!version) return version.error();
     if (*version == 1) {
       if (Decision d = store.exec(kMigrate1to2); !d) return d;
-      if (Decision d = store.exec(log_sync_row(true));
-          !d)
-        return d;
+      if (Decision d = store.exec(log_sync_row(true)); !d) return d;
       *version = kUseStoreSchemaVersion;
     }
     if (tx.commit() != SQLITE_OK) return store.fail("cannot commit the schema upgrade");
@@ -208,7 +205,6 @@ UseStore& UseStore::operator=(UseStore&& other) noexcept {
 
 UseStore::~UseStore() { sqlite3_close(db_); }
 
-
 Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
   return reserve_impl(artifact_digest, max_uses, not_after, nullptr);
 }
@@ -218,8 +214,8 @@ Result<UseReservation> UseStore::reserve_logged(const std::string& artifact_dige
   return reserve_impl(artifact_digest, max_uses, not_after, &at);
 }
 
-Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest, uint32_t max_uses,
-                                              UnixTime not_after, const LogPosition* at) {
+Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
+                                              const LogPosition* at) {
   sync_due_ = false;
   if (!valid_digest(artifact_digest))
     return Decision::deny(DenyReason::InvalidValue, "artifact digest must be sha256:<64 hex digits>", "digest",
@@ -296,7 +292,6 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   return UseReservation{artifact_digest, spent + 1, limit};
 }
 
-
 Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_digest) {
   Stmt select(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
   if (!select.ok()) return fail("cannot prepare lookup");
@@ -304,9 +299,9 @@ Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_di
   int rc = select.step();
   if (rc == SQLITE_DONE) return std::optional<UseRecord>{};
   if (rc != SQLITE_ROW) return fail("cannot look up artifact");
-  return std::optional<UseRecord>{UseRecord{artifact_digest, static_cast<uint32_t>(sqlite3_column_int64(select.get(), 0)),
-                                            static_cast<uint32_t>(sqlite3_column_int64(select.get(), 1)),
-                                            sqlite3_column_int64(select.get(), 2)}};
+  return std::optional<UseRecord>{
+      UseRecord{artifact_digest, static_cast<uint32_t>(sqlite3_column_int64(select.get(), 0)),
+                static_cast<uint32_t>(sqlite3_column_int64(select.get(), 1)), sqlite3_column_int64(select.get(), 2)}};
 }
 
 Decision UseStore::bound_wal() {

@@ -204,7 +204,6 @@ class UseStore {
   Result<UseReservation> reserve_impl(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
                                       const LogPosition* at);
 
-
   sqlite3* db_ = nullptr;
   std::string path_;
   fs::OpenDir dir_;

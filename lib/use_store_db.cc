@@ -15,15 +15,15 @@ namespace gx::use_store_db {
 
 // log_sync, in a new store and in the schema-1 upgrade alike (one text: the
 // two must never differ).
-#define GX_LOG_SYNC_TABLE \
-    "CREATE TABLE log_sync (" \
-    "  id INTEGER PRIMARY KEY CHECK (id = 1)," \
-    "  boot_id TEXT NOT NULL," \
-    "  synced_offset INTEGER NOT NULL," \
-    "  synced_seq INTEGER NOT NULL," \
-    "  synced_hash TEXT NOT NULL," \
-    "  legacy INTEGER NOT NULL" \
-    ");"
+#define GX_LOG_SYNC_TABLE                    \
+  "CREATE TABLE log_sync ("                  \
+  "  id INTEGER PRIMARY KEY CHECK (id = 1)," \
+  "  boot_id TEXT NOT NULL,"                 \
+  "  synced_offset INTEGER NOT NULL,"        \
+  "  synced_seq INTEGER NOT NULL,"           \
+  "  synced_hash TEXT NOT NULL,"             \
+  "  legacy INTEGER NOT NULL"                \
+  ");"
 
 // Schema 2: uses.last_seq and log_sync (lib/use_store.h, "Reconciliation").
 // A new store has never been reconciled (boot_id ''): its first reservation
@@ -36,18 +36,14 @@ const char* const kSchema =
     "  not_after INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS uses_not_after ON uses(not_after);"
-    GX_LOG_SYNC_TABLE
-    "PRAGMA user_version = 2;";
+    "CREATE INDEX IF NOT EXISTS uses_not_after ON uses(not_after);" GX_LOG_SYNC_TABLE "PRAGMA user_version = 2;";
 
 // Schema 1 -> 2. Every commit of a schema-1 store was synced before its run
 // (UseDurability::Synced, or the two-sync record of earlier gx): it is
 // complete, and is adopted as reconciled up to the log's end at its first
 // reserve_logged() (legacy = 1); its rows have last_seq 0.
 const char* const kMigrate1to2 =
-    "ALTER TABLE uses ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
-    GX_LOG_SYNC_TABLE
-    "PRAGMA user_version = 2;";
+    "ALTER TABLE uses ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;" GX_LOG_SYNC_TABLE "PRAGMA user_version = 2;";
 #undef GX_LOG_SYNC_TABLE
 
 std::string log_sync_row(bool legacy) {

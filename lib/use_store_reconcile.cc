@@ -1,8 +1,7 @@
 #include "lib/use_store_reconcile.h"
 
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -47,8 +46,7 @@ Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log
   const auto slash = s.boot_id.rfind('/');
   // Bound to another log: its rows' last_seq and its synced position mean
   // nothing here. Recount the whole log (counts only ever go up).
-  if (slash != std::string::npos && s.boot_id.substr(slash + 1) != std::to_string(log_inode))
-    return Reconcile::Rebuild;
+  if (slash != std::string::npos && s.boot_id.substr(slash + 1) != std::to_string(log_inode)) return Reconcile::Rebuild;
   if (boot.empty() || s.boot_id != binding_of(boot, log_inode)) return Reconcile::FromSynced;
   return Reconcile::No;
 }
@@ -74,14 +72,14 @@ struct Tally {
 }  // namespace
 
 using sqlite::Stmt;
+using use_store_db::binding_of;
 using use_store_db::clamp_uses;
 using use_store_db::kernel_boot_id;
 using use_store_db::kUnknownMaxUses;
 using use_store_db::kUnknownNotAfter;
-using use_store_db::binding_of;
+using use_store_db::read_log_sync;
 using use_store_db::Reconcile;
 using use_store_db::reconcile_mode;
-using use_store_db::read_log_sync;
 using use_store_db::replay_denial;
 using use_store_db::state_error;
 using use_store_db::Transaction;
@@ -107,8 +105,8 @@ Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_u
   if (!sync) return sync.error();
   struct stat st {};
   const bool has_log = fstatat(dir_.fd.get(), std::string(kReceiptLogFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  const Reconcile mode = sync->legacy || !has_log ? Reconcile::No
-                                                  : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino));
+  const Reconcile mode =
+      sync->legacy || !has_log ? Reconcile::No : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino));
   if (mode == Reconcile::Rebuild) {
     uint64_t in_log = 0;
     auto end = scan_receipt_log(dir_, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
@@ -213,9 +211,10 @@ Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool reb
     // Every last_seq is made this log's (0: none of its receipts), or a
     // foreign one would hide this log's later receipts from the next
     // reconciliation.
-    Stmt upsert(db_, "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, ?2, ?4, ?5, ?3) "
-                     "ON CONFLICT(digest) DO UPDATE SET spent = max(spent, excluded.spent),"
-                     " last_seq = excluded.last_seq");
+    Stmt upsert(db_,
+                "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, ?2, ?4, ?5, ?3) "
+                "ON CONFLICT(digest) DO UPDATE SET spent = max(spent, excluded.spent),"
+                " last_seq = excluded.last_seq");
     if (!upsert.ok()) return fail("cannot prepare the rebuild");
     if (rebuild)
       if (Decision d = exec("UPDATE uses SET last_seq = 0"); !d) return d;
@@ -237,8 +236,9 @@ Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool reb
                                 std::to_string(sync->synced.seq) + "): the log was rewritten; run gx log verify",
                             "file", log_path);
   }
-  Stmt up(db_, "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
-               "WHERE id = 1");
+  Stmt up(db_,
+          "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
+          "WHERE id = 1");
   if (!up.ok()) return fail("cannot prepare log_sync update");
   const std::string boot = binding_of(boot_id(), log_inode);
   sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
@@ -259,8 +259,9 @@ Decision UseStore::note_log_durable(const AppendedReceipt& appended) {
   // appended.end (our caller synced it).
   Transaction tx(db_);
   if (tx.begin() != SQLITE_OK) return fail("cannot lock the use store");
-  Stmt up(db_, "UPDATE log_sync SET synced_offset = ?1, synced_seq = ?2, synced_hash = ?3 "
-               "WHERE id = 1 AND synced_seq < ?2 AND legacy = 0");
+  Stmt up(db_,
+          "UPDATE log_sync SET synced_offset = ?1, synced_seq = ?2, synced_hash = ?3 "
+          "WHERE id = 1 AND synced_seq < ?2 AND legacy = 0");
   if (!up.ok()) return fail("cannot prepare log_sync update");
   sqlite3_bind_int64(up.get(), 1, static_cast<int64_t>(appended.end));
   sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(appended.line));

@@ -19,17 +19,19 @@ Decision check_bindings(const Bindings& b, const HostIdentity& host) {
                           field, host.user_ns_detail);
   }
   if (b.uid && *b.uid != host.uid)
-    return Decision::deny(DenyReason::RuntimeIdentity,
-                          "artifact is bound to uid " + std::to_string(*b.uid) + ", caller is uid " + std::to_string(host.uid),
-                          "bindings.uid", std::to_string(host.uid));
+    return Decision::deny(
+        DenyReason::RuntimeIdentity,
+        "artifact is bound to uid " + std::to_string(*b.uid) + ", caller is uid " + std::to_string(host.uid),
+        "bindings.uid", std::to_string(host.uid));
   if (b.hostname && *b.hostname != host.hostname)
     return Decision::deny(DenyReason::RuntimeIdentity,
                           "artifact is bound to host '" + *b.hostname + "', this host is '" + host.hostname + "'",
                           "bindings.hostname", host.hostname);
   if (b.machine_id && (host.machine_id.empty() || *b.machine_id != host.machine_id))
-    return Decision::deny(DenyReason::RuntimeIdentity,
-                          "artifact is bound to machine-id " + *b.machine_id + ", this machine is '" + host.machine_id + "'",
-                          "bindings.machine_id", host.machine_id);
+    return Decision::deny(
+        DenyReason::RuntimeIdentity,
+        "artifact is bound to machine-id " + *b.machine_id + ", this machine is '" + host.machine_id + "'",
+        "bindings.machine_id", host.machine_id);
   return Decision::allow();
 }
 
@@ -44,7 +46,8 @@ Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std
   };
   if (!opts.trust) return deny(Decision::deny(DenyReason::TrustStoreInvalid, "no trust store"));
   if (bytes.size() > kArtifactMaxBytes)
-    return deny(Decision::deny(DenyReason::TooLarge, "artifact is larger than " + std::to_string(kArtifactMaxBytes) + " bytes"));
+    return deny(Decision::deny(DenyReason::TooLarge,
+                               "artifact is larger than " + std::to_string(kArtifactMaxBytes) + " bytes"));
   if (Decision d = check_text(bytes, "artifact"); !d) return deny(d);
   auto parts = split_artifact(bytes);
   if (!parts) return deny(parts.error());
@@ -52,7 +55,8 @@ Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std
   auto sigs = parse_signatures(parts->signature_block);
   if (!sigs) return deny(sigs.error());
   if (sigs->empty())
-    return deny(Decision::deny(DenyReason::MissingAuthorization, "artifact carries no signature (sign it with gx sign)"));
+    return deny(
+        Decision::deny(DenyReason::MissingAuthorization, "artifact carries no signature (sign it with gx sign)"));
 
   QuorumOptions qo;
   qo.key_revoked = opts.key_revoked;
@@ -85,8 +89,8 @@ Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std
     return deny(Decision::deny(DenyReason::Revoked, "artifact " + v.digest + " is revoked", "digest", v.digest));
   // Revoking a parent revokes what was derived from it (Biscuit-style).
   if (!a.parent.empty() && opts.artifact_revoked && opts.artifact_revoked(a.parent))
-    return deny(Decision::deny(DenyReason::Revoked, "parent artifact " + a.parent + " is revoked", "lineage.parent",
-                               a.parent));
+    return deny(
+        Decision::deny(DenyReason::Revoked, "parent artifact " + a.parent + " is revoked", "lineage.parent", a.parent));
   if (opts.host)
     if (Decision d = check_bindings(a.bindings, *opts.host); !d) return deny(d);
   v.decision = Decision::allow();

@@ -39,19 +39,19 @@ struct VerifyOptions {
   UnixTime now = 0;
   // required; its skew_seconds widens every validity window (keys and artifact)
   const TrustStore* trust = nullptr;
-  std::function<bool(const std::string&)> key_revoked;          // by key id; optional
-  std::function<bool(const std::string&)> artifact_revoked;     // by artifact digest; optional
-  const HostIdentity* host = nullptr;                           // check bindings when set
-  const SignatureCache* signature_cache = nullptr;              // optional (QuorumOptions)
+  std::function<bool(const std::string&)> key_revoked;       // by key id; optional
+  std::function<bool(const std::string&)> artifact_revoked;  // by artifact digest; optional
+  const HostIdentity* host = nullptr;                        // check bindings when set
+  const SignatureCache* signature_cache = nullptr;           // optional (QuorumOptions)
 };
 
 struct Verification {
   Decision decision;
-  std::string digest;                      // "sha256:..." of the body, once split
-  std::optional<Artifact> artifact;        // parsed body, only once signatures verified
-  std::vector<std::string> signers;        // key ids that counted toward the threshold
-  std::vector<std::string> signer_names;   // their principals
-  std::vector<std::string> ignored;        // key ids present but not counted, with why
+  std::string digest;                     // "sha256:..." of the body, once split
+  std::optional<Artifact> artifact;       // parsed body, only once signatures verified
+  std::vector<std::string> signers;       // key ids that counted toward the threshold
+  std::vector<std::string> signer_names;  // their principals
+  std::vector<std::string> ignored;       // key ids present but not counted, with why
   int threshold = 0;
 };
 

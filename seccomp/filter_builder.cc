@@ -42,8 +42,7 @@ struct CtxDeleter {
 using Ctx = std::unique_ptr<void, CtxDeleter>;
 
 Decision libseccomp_error(const std::string& what, int rc) {
-  return Decision::deny(DenyReason::SandboxUnavailable,
-                        "libseccomp failed to " + what + ": " + fs::errno_text(-rc));
+  return Decision::deny(DenyReason::SandboxUnavailable, "libseccomp failed to " + what + ": " + fs::errno_text(-rc));
 }
 
 // libseccomp 2.5.4 only exports to an fd: export into a memfd, read it back.
@@ -51,8 +50,7 @@ Result<std::vector<sock_filter>> export_program(scmp_filter_ctx ctx) {
   int fd = memfd_create("gx-seccomp-export", MFD_CLOEXEC);
   if (fd < 0)
     return Decision::deny(DenyReason::SandboxUnavailable,
-                          "cannot create a memfd to export the seccomp filter: " +
-                              fs::errno_text(errno));
+                          "cannot create a memfd to export the seccomp filter: " + fs::errno_text(errno));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -73,8 +71,7 @@ Result<std::vector<sock_filter>> export_program(scmp_filter_ctx ctx) {
     bytes.append(buf, static_cast<size_t>(n));
   }
   if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
-    return Decision::deny(DenyReason::SandboxUnavailable,
-                          "libseccomp exported a malformed BPF program");
+    return Decision::deny(DenyReason::SandboxUnavailable, "libseccomp exported a malformed BPF program");
   std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
   std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(program.data()));
   return program;
@@ -123,10 +120,10 @@ int install_raw(const CompiledFilter& filter) noexcept {
 std::string install_error_text(int err) {
   std::string text = "cannot install the seccomp filter: " + fs::errno_text(err);
   if (err == EACCES)
-    text += " (no_new_privs is not set; gx requires it, which also means setuid programs "
-            "such as sudo cannot gain privileges inside the sandbox)";
-  else if (err == EINVAL)
-    text += " (empty program, or a filter flag this kernel does not support)";
+    text +=
+        " (no_new_privs is not set; gx requires it, which also means setuid programs "
+        "such as sudo cannot gain privileges inside the sandbox)";
+  else if (err == EINVAL) text += " (empty program, or a filter flag this kernel does not support)";
   return text;
 }
 
@@ -155,9 +152,8 @@ void FilterBuilder::fail(Decision d) {
 FilterBuilder& FilterBuilder::add_group(std::string_view name) {
   if (failed()) return *this;
   if (!find_group(name)) {
-    fail(Decision::deny(DenyReason::InvalidValue,
-                        "unknown syscall group (see `gx profiles` for the list)", kGroupsField,
-                        std::string(name)));
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown syscall group (see `gx profiles` for the list)",
+                        kGroupsField, std::string(name)));
     return *this;
   }
   push_unique(groups_, name);
@@ -167,8 +163,7 @@ FilterBuilder& FilterBuilder::add_group(std::string_view name) {
 FilterBuilder& FilterBuilder::allow_syscall(std::string_view name) {
   if (failed()) return *this;
   if (syscall_number(name) < 0) {
-    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kAllowField,
-                        std::string(name)));
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kAllowField, std::string(name)));
     return *this;
   }
   push_unique(allow_, name);
@@ -178,8 +173,7 @@ FilterBuilder& FilterBuilder::allow_syscall(std::string_view name) {
 FilterBuilder& FilterBuilder::deny_syscall(std::string_view name) {
   if (failed()) return *this;
   if (syscall_number(name) < 0) {
-    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kDenyField,
-                        std::string(name)));
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kDenyField, std::string(name)));
     return *this;
   }
   push_unique(deny_, name);
@@ -204,8 +198,8 @@ FilterBuilder& FilterBuilder::log_denials(bool on) {
 FilterBuilder& FilterBuilder::add_ioctl_group(std::string_view name) {
   if (failed()) return *this;
   if (!find_ioctl_group(name)) {
-    fail(Decision::deny(DenyReason::InvalidValue, "unknown ioctl group (see `gx profiles`)",
-                        kIoctlGroupsField, std::string(name)));
+    fail(Decision::deny(DenyReason::InvalidValue, "unknown ioctl group (see `gx profiles`)", kIoctlGroupsField,
+                        std::string(name)));
     return *this;
   }
   push_unique(ioctl_groups_, name);
@@ -217,13 +211,12 @@ FilterBuilder& FilterBuilder::allow_ioctl(std::string_view name_or_number) {
   auto nr = ioctl_number(name_or_number);
   if (!nr) {
     fail(Decision::deny(DenyReason::InvalidValue,
-                        "unknown ioctl request: a name `gx profiles` lists, or a number such as 0x5401",
-                        kIoctlsField, std::string(name_or_number)));
+                        "unknown ioctl request: a name `gx profiles` lists, or a number such as 0x5401", kIoctlsField,
+                        std::string(name_or_number)));
     return *this;
   }
   if (ioctl_forbidden(*nr)) {
-    fail(Decision::deny(DenyReason::InvalidValue,
-                        "TIOCSTI and TIOCLINUX inject terminal input and are never allowed",
+    fail(Decision::deny(DenyReason::InvalidValue, "TIOCSTI and TIOCLINUX inject terminal input and are never allowed",
                         kIoctlsField, std::string(name_or_number)));
     return *this;
   }
@@ -242,13 +235,11 @@ FilterBuilder& FilterBuilder::may_bind(bool on) {
 }
 
 Result<CompiledFilter> FilterBuilder::build() {
-  if (built_)
-    return Decision::deny(DenyReason::Usage, "internal: seccomp FilterBuilder::build called twice");
+  if (built_) return Decision::deny(DenyReason::Usage, "internal: seccomp FilterBuilder::build called twice");
   built_ = true;
   if (failed()) return error_;
 #if !defined(__x86_64__)
-  return Decision::deny(DenyReason::SandboxUnavailable,
-                        "gx's seccomp filter supports x86-64 only");
+  return Decision::deny(DenyReason::SandboxUnavailable, "gx's seccomp filter supports x86-64 only");
 #else
   const std::set<std::string> denied(deny_.begin(), deny_.end());
   std::set<std::string> allowed;
@@ -257,8 +248,7 @@ Result<CompiledFilter> FilterBuilder::build() {
   allowed.insert(allow_.begin(), allow_.end());
   for (const auto& s : denied) allowed.erase(s);  // deny wins
 
-  const uint32_t default_action =
-      default_ == SeccompDefault::Kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);
+  const uint32_t default_action = default_ == SeccompDefault::Kill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);
   Ctx ctx(seccomp_init(default_action));
   if (!ctx) return libseccomp_error("initialise a filter", -ENOMEM);
   auto* c = static_cast<scmp_filter_ctx>(ctx.get());
@@ -273,10 +263,8 @@ Result<CompiledFilter> FilterBuilder::build() {
   for (const auto& name : allowed) {
     int nr = syscall_number(name);
     if (nr < 0)  // table entry unknown to this libseccomp: fail closed, loudly
-      return Decision::deny(DenyReason::SandboxUnavailable,
-                            "libseccomp does not know syscall '" + name + "'");
-    if (int rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, nr, 0); rc != 0)
-      return libseccomp_error("allow " + name, rc);
+      return Decision::deny(DenyReason::SandboxUnavailable, "libseccomp does not know syscall '" + name + "'");
+    if (int rc = seccomp_rule_add(c, SCMP_ACT_ALLOW, nr, 0); rc != 0) return libseccomp_error("allow " + name, rc);
     summary.allowed.push_back(name);
     if (is_dangerous(name)) summary.allowed_dangerous.push_back(name);
   }
@@ -312,16 +300,15 @@ Result<CompiledFilter> FilterBuilder::build() {
   for (const auto& n : ioctls_) add_ioctl(n);
   if (po.ioctls.size() > kMaxIoctls)
     return Decision::deny(DenyReason::InvalidValue,
-                          "too many ioctl requests (at most " + std::to_string(kMaxIoctls) + ")",
-                          kIoctlsField, std::to_string(po.ioctls.size()));
+                          "too many ioctl requests (at most " + std::to_string(kMaxIoctls) + ")", kIoctlsField,
+                          std::to_string(po.ioctls.size()));
   std::vector<sock_filter> program;
   if (!build_prologue(po, program))
     return Decision::deny(DenyReason::SandboxUnavailable, "internal: seccomp prologue invalid");
   program.insert(program.end(), exported->begin(), exported->end());
   if (program.size() > BPF_MAXINSNS)
     return Decision::deny(DenyReason::SandboxUnavailable,
-                          "seccomp filter too long (" + std::to_string(program.size()) +
-                              " instructions)");
+                          "seccomp filter too long (" + std::to_string(program.size()) + " instructions)");
 
   summary.architectures = {"x86_64"};
   summary.killed_abis = {"i386", "x32", "other"};
@@ -329,9 +316,8 @@ Result<CompiledFilter> FilterBuilder::build() {
   summary.groups = groups_;
   summary.denied.assign(denied.begin(), denied.end());
   summary.argument_checks.push_back("ioctl: request TIOCSTI or TIOCLINUX (low 32 bits) -> EPERM");
-  summary.argument_checks.push_back("ioctl: request not in the allowlist (" +
-                                    std::to_string(po.ioctls.size()) + " requests) -> " +
-                                    summary.default_action);
+  summary.argument_checks.push_back("ioctl: request not in the allowlist (" + std::to_string(po.ioctls.size()) +
+                                    " requests) -> " + summary.default_action);
   const std::string unix_text = unix_ ? "AF_UNIX (unix_sockets = true)" : "";
   if (network_ == NetMode::None)
     summary.argument_checks.push_back(unix_ ? "socket: domain other than AF_UNIX -> EPERM"
@@ -341,8 +327,7 @@ Result<CompiledFilter> FilterBuilder::build() {
     summary.argument_checks.push_back(
         "socket: " + (unix_ ? unix_text + ", or " : std::string()) +
         "AF_INET/AF_INET6 with SOCK_STREAM and protocol 0/IPPROTO_TCP; anything else -> EPERM");
-  if (po.deny_listen)
-    summary.argument_checks.push_back("listen: no bind_tcp port is granted -> EPERM");
+  if (po.deny_listen) summary.argument_checks.push_back("listen: no bind_tcp port is granted -> EPERM");
   summary.argument_checks.push_back(
       "prlimit64, sched_setaffinity, sched_setscheduler, sched_setparam, sched_setattr, "
       "migrate_pages, move_pages: pid other than 0 (the caller) -> EPERM");

@@ -65,11 +65,10 @@
 #include <linux/filter.h>
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
@@ -90,9 +89,9 @@ struct FilterSummary {
   std::vector<std::string> ioctl_groups;       // "default" first
   std::vector<std::string> ioctls;             // every allowed request (names or 0x..)
   bool unix_sockets = false;
-  std::string network;                         // "none" | "tcp"
+  std::string network;  // "none" | "tcp"
   bool log_denials = false;
-  size_t instructions = 0;                     // BPF program length
+  size_t instructions = 0;  // BPF program length
 };
 // Counts rather than the full allowed list, plus every explicit choice.
 void to_json(nlohmann::json& j, const FilterSummary& s);

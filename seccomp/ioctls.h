@@ -42,7 +42,7 @@ struct IoctlRequest {
 
 struct IoctlGroup {
   std::string name;
-  std::string description;        // one line
+  std::string description;         // one line
   std::vector<std::string> names;  // request names (all in known_ioctls())
 };
 

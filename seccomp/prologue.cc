@@ -14,13 +14,27 @@ namespace {
 
 constexpr uint32_t kX32SyscallBit = 0x40000000;
 // Namespace-creating clone flags (what unshare(2) would do).
-constexpr uint32_t kCloneNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS |
-                                          CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
-                                          CLONE_NEWNET;
+constexpr uint32_t kCloneNamespaceFlags =
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 // Labels of the prologue's jumps.
 enum Label {
-  kContinue, kEperm, kArchOk, kNotX32, kNotIoctl, kIoctlOk, kIoctlEperm, kSocket, kSocketpair,
-  kClone, kInet, kFlags2, kFlags3, kSetsockopt, kPidArg0, kWhichWho, kIoprio
+  kContinue,
+  kEperm,
+  kArchOk,
+  kNotX32,
+  kNotIoctl,
+  kIoctlOk,
+  kIoctlEperm,
+  kSocket,
+  kSocketpair,
+  kClone,
+  kInet,
+  kFlags2,
+  kFlags3,
+  kSetsockopt,
+  kPidArg0,
+  kWhichWho,
+  kIoprio
 };
 constexpr int kNext = Assembler::kNext;
 
@@ -30,9 +44,8 @@ constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
 
 // Syscalls whose first argument is a pid the kernel does not scope to the
 // caller's tree (only a same-uid or CAP_SYS_NICE check): 0 (the caller) only.
-constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,         __NR_sched_setaffinity,
-                                    __NR_sched_setscheduler, __NR_sched_setparam,
-                                    __NR_sched_setattr,      __NR_migrate_pages,
+constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,      __NR_sched_setaffinity, __NR_sched_setscheduler,
+                                    __NR_sched_setparam, __NR_sched_setattr,     __NR_migrate_pages,
                                     __NR_move_pages};
 
 }  // namespace

@@ -1,6 +1,7 @@
+#include "lib/artifact.h"
+
 #include <catch2/catch.hpp>
 
-#include "lib/artifact.h"
 #include "lib/crypto.h"
 #include "lib/toml_reader.h"
 
@@ -105,7 +106,8 @@ TEST_CASE("strict parsing: each problem has its own reason and names the field")
     CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", std::string("cwd = \"") + spelling + "\""))) ==
           DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "cwd = \"/tmp\"", "cwd = \"/\""))) == DenyReason::None);
-  CHECK(reason(parse(replace(body, "path = \"/usr/bin/echo\"", "path = \"/usr/bin/echo/\""))) == DenyReason::InvalidValue);
+  CHECK(reason(parse(replace(body, "path = \"/usr/bin/echo\"", "path = \"/usr/bin/echo/\""))) ==
+        DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "read = [\"/usr\"]", "read = [\"/usr/\"]"))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "path = \"/etc/hosts\"", "path = \"/etc/hosts/\""))) == DenyReason::InvalidValue);
   CHECK(reason(parse(replace(body, "network = \"tcp\"", "network = \"udp\""))) == DenyReason::InvalidValue);
@@ -140,7 +142,8 @@ TEST_CASE("split: the body is every byte before the first exact [[signature]] li
 
 TEST_CASE("signature block parsing is strict and pins the algorithm") {
   const std::string id = "sha256:" + std::string(64, 'e');
-  const std::string good = "[[signature]]\nkey_id = \"" + id + "\"\nalgorithm = \"ecdsa-p256-sha256\"\nvalue = \"AAAA\"\n";
+  const std::string good =
+      "[[signature]]\nkey_id = \"" + id + "\"\nalgorithm = \"ecdsa-p256-sha256\"\nvalue = \"AAAA\"\n";
   auto ok = parse_signatures(good);
   REQUIRE(ok);
   CHECK(ok->size() == 1);

@@ -37,10 +37,11 @@ TEST_CASE("a broker config file is read strictly over the defaults") {
   TempDir t;
   BrokerConfig base;
   base.socket_path = "/run/default.sock";
-  auto c = load_config_file(t.write("b.toml", "trust = \"/etc/gx/trust.toml\"\nstate = \"/var/lib/gx\"\n"
-                                              "allow_users = [\"deploy\", \"1001\"]\nallow_groups = [\"adm\"]\n"
-                                              "max_concurrent = 4\nrequest_timeout_ms = 500\nsocket_mode = \"0660\"\n"
-                                              "syslog = true\n"),
+  auto c = load_config_file(t.write("b.toml",
+                                    "trust = \"/etc/gx/trust.toml\"\nstate = \"/var/lib/gx\"\n"
+                                    "allow_users = [\"deploy\", \"1001\"]\nallow_groups = [\"adm\"]\n"
+                                    "max_concurrent = 4\nrequest_timeout_ms = 500\nsocket_mode = \"0660\"\n"
+                                    "syslog = true\n"),
                             base);
   REQUIRE(c);
   CHECK(c->socket_path == "/run/default.sock");  // kept: not in the file

@@ -81,8 +81,7 @@ TEST_CASE("header: magic, version, type, reserved and length are checked") {
   CHECK(decode_header(good.substr(0, 11)).error().reason == DenyReason::Malformed);
 
   CHECK(decode_header(encode_header(FrameType::Request, kBrokerMaxPayload)));
-  CHECK(decode_header(encode_header(FrameType::Request, kBrokerMaxPayload + 1)).error().reason ==
-        DenyReason::TooLarge);
+  CHECK(decode_header(encode_header(FrameType::Request, kBrokerMaxPayload + 1)).error().reason == DenyReason::TooLarge);
   CHECK(decode_header(encode_header(FrameType::Signal, kSmallFrameMaxPayload + 1)).error().reason ==
         DenyReason::TooLarge);
   CHECK(decode_header(encode_header(FrameType::Request, 2000), 1000).error().reason == DenyReason::TooLarge);
@@ -109,7 +108,7 @@ TEST_CASE("request decoding is strict and names the field") {
   SECTION("truncated field and claimed lengths beyond the payload") {
     CHECK(decode_request(base.substr(0, base.size() - 1)).error().reason == DenyReason::Malformed);
     CHECK(decode_request(base + std::string("\0\1\0", 3)).error().reason == DenyReason::Malformed);
-    std::string liar = base + field(3, "") ;
+    std::string liar = base + field(3, "");
     liar[liar.size() - 1] = static_cast<char>(0xff);  // claims 255 bytes, has none
     CHECK(decode_request(liar).error().reason == DenyReason::Malformed);
     std::string huge = base + std::string("\0\3\xff\xff\xff\xff", 6);

@@ -10,7 +10,6 @@
 
 #include "lib/crypto.h"
 #include "lib/trust_store.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -64,14 +63,14 @@ TEST_CASE("broker state: a stamp matches only the same, settled file") {
   const int64_t t = 1'000'000 * kSecond;
   const FileStamp old = stamp(t - 10 * kSecond, t - 10 * kSecond);
   CHECK(read_at(old, t).matches(old));
-  CHECK_FALSE(read_at(old, t).matches(std::nullopt));                    // removed
+  CHECK_FALSE(read_at(old, t).matches(std::nullopt));                           // removed
   CHECK_FALSE(read_at(old, t).matches(stamp(old.mtime_ns, old.ctime_ns, 11)));  // size
   FileStamp other_inode = old;
   other_inode.ino = 3;
-  CHECK_FALSE(read_at(old, t).matches(other_inode));                     // replaced
+  CHECK_FALSE(read_at(old, t).matches(other_inode));  // replaced
   FileStamp touched = old;
   touched.ctime_ns += 1;
-  CHECK_FALSE(read_at(old, t).matches(touched));                         // chmod, chown, write
+  CHECK_FALSE(read_at(old, t).matches(touched));  // chmod, chown, write
   // Changed within the racy window before it was read: a same-tick rewrite
   // of the same size would keep this stamp, so the read proves nothing.
   const FileStamp fresh_mtime = stamp(t - kSecond, t - 10 * kSecond);

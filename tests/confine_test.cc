@@ -36,9 +36,7 @@ namespace {
 // x86-64 only filter: uname and the three Landlock syscalls -> EPERM.
 std::vector<sock_filter> test_filter() {
   auto stmt = [](uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; };
-  auto jeq = [](uint32_t k, uint8_t jt, uint8_t jf) {
-    return sock_filter{BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k};
-  };
+  auto jeq = [](uint32_t k, uint8_t jt, uint8_t jf) { return sock_filter{BPF_JMP | BPF_JEQ | BPF_K, jt, jf, k}; };
   return {
       stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
       jeq(AUDIT_ARCH_X86_64, 1, 0),
@@ -322,15 +320,12 @@ std::vector<int> probe_supervisor(bool harden) {
   REQUIRE(pipe(res) == 0);
   pid_t sup = fork();
   if (sup == 0) {
-    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 ||
-        setresuid(65534, 65534, 65534) != 0)
+    if (setgroups(0, nullptr) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
       _exit(2);
     // Changing uid already clears dumpable; the control sets it back.
-    if (harden ? !harden_supervisor().allowed() : prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
-      _exit(3);
+    if (harden ? !harden_supervisor().allowed() : prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) _exit(3);
     std::string self = std::to_string(getpid());
-    auto run = run_probe({.exec_fd = mfd},
-                         {"proc-mem", self, "proc-environ", self, "ptrace", self});
+    auto run = run_probe({.exec_fd = mfd}, {"proc-mem", self, "proc-environ", self, "ptrace", self});
     int out[3] = {-1, -1, -1};
     for (size_t i = 0; i < 3 && i < run.results.size(); ++i) out[i] = run.results[i];
     if (write(res[1], out, sizeof out) != sizeof out) _exit(4);

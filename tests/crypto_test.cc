@@ -1,3 +1,9 @@
+#include "lib/crypto.h"
+
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/pk.h>
+
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -8,11 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include <mbedtls/ecdsa.h>
-#include <mbedtls/ecp.h>
-#include <mbedtls/pk.h>
-
-#include "lib/crypto.h"
 #include "lib/p256_table.h"
 
 using namespace gx;
@@ -33,7 +34,7 @@ TEST_CASE("base64 round trip is canonical only") {
   auto dec = crypto::base64_decode(enc);
   REQUIRE(dec);
   CHECK(*dec == std::string("\x00\x01\xfe\xff", 4));
-  CHECK_FALSE(crypto::base64_decode("AAE+/w"));     // missing padding
+  CHECK_FALSE(crypto::base64_decode("AAE+/w"));      // missing padding
   CHECK_FALSE(crypto::base64_decode("AAE+/w==\n"));  // trailing newline: another spelling
   CHECK_FALSE(crypto::base64_decode("!!!!"));
 }
@@ -170,8 +171,8 @@ TEST_CASE("gx signs only strict DER with low S, and its signatures verify") {
     auto sig = key->sign(crypto::kArtifactType, body);
     REQUIRE(sig);
     auto [r, s] = read_rs(*sig);
-    CHECK(s <= half);                 // low S
-    CHECK(*sig == der_sig(r, s));     // the one DER spelling
+    CHECK(s <= half);              // low S
+    CHECK(*sig == der_sig(r, s));  // the one DER spelling
     CHECK(key->public_key().check(crypto::kArtifactType, body, *sig) == crypto::SigStatus::Ok);
   }
 }
@@ -203,7 +204,8 @@ TEST_CASE("every other spelling of a valid signature is refused, each for its re
   // Negative r (sign bit set without the 0x00 byte) is not r.
   Scalar high_r = r;
   high_r[0] |= 0x80;
-  std::string neg = std::string("\x02\x20", 2) + std::string(reinterpret_cast<const char*>(high_r.data()), 32) + der_int(s);
+  std::string neg =
+      std::string("\x02\x20", 2) + std::string(reinterpret_cast<const char*>(high_r.data()), 32) + der_int(s);
   CHECK(check(std::string("\x30", 1) + static_cast<char>(neg.size()) + neg) == crypto::SigStatus::BadEncoding);
   // Out of range: 0, n, n + r (IntegerOverflow class).
   Scalar zero{};
@@ -312,10 +314,11 @@ TEST_CASE("Wycheproof ECDSA P-256/SHA-256 vectors: invalid refused, valid accept
   CHECK(valid_ok + valid_high_s == 174);
   CHECK(invalid == 310);
   CHECK(valid_high_s > 0);
-  std::printf("wycheproof: %d vectors: %d valid accepted, %d valid refused as high S, %d invalid refused "
-              "(key refused %d, bad encoding %d, out of range %d, high S %d, mismatch %d)\n",
-              total, valid_ok, valid_high_s, invalid, key_refused, why[crypto::SigStatus::BadEncoding],
-              why[crypto::SigStatus::OutOfRange], why[crypto::SigStatus::HighS], why[crypto::SigStatus::Mismatch]);
+  std::printf(
+      "wycheproof: %d vectors: %d valid accepted, %d valid refused as high S, %d invalid refused "
+      "(key refused %d, bad encoding %d, out of range %d, high S %d, mismatch %d)\n",
+      total, valid_ok, valid_high_s, invalid, key_refused, why[crypto::SigStatus::BadEncoding],
+      why[crypto::SigStatus::OutOfRange], why[crypto::SigStatus::HighS], why[crypto::SigStatus::Mismatch]);
 }
 
 // ---- The P-256 generator table (lib/p256_table.h) ----
@@ -409,16 +412,15 @@ TEST_CASE("RFC 6979 A.2.5 (P-256, SHA-256) signatures with the built-in table") 
     const char* r;
     const char* s;
   };
-  for (const Vector& v :
-       {Vector{"sample", "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716",
-               "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"},
-        Vector{"test", "F1ABB023518351CD71D881567B1EA663ED3EFCF6C5132B354F28D3B0B7D38367",
-               "019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083"}}) {
+  for (const Vector& v : {Vector{"sample", "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716",
+                                 "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"},
+                          Vector{"test", "F1ABB023518351CD71D881567B1EA663ED3EFCF6C5132B354F28D3B0B7D38367",
+                                 "019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083"}}) {
     INFO(v.msg);
     crypto::Digest h = crypto::sha256(v.msg);
     TestMpi r, s, want_r(v.r), want_s(v.s);
-    REQUIRE(mbedtls_ecdsa_sign_det_ext(&installed.g, &r.v, &s.v, &d.v, h.data(), h.size(), MBEDTLS_MD_SHA256,
-                                       test_rng, nullptr) == 0);
+    REQUIRE(mbedtls_ecdsa_sign_det_ext(&installed.g, &r.v, &s.v, &d.v, h.data(), h.size(), MBEDTLS_MD_SHA256, test_rng,
+                                       nullptr) == 0);
     CHECK(mbedtls_mpi_cmp_mpi(&r.v, &want_r.v) == 0);
     CHECK(mbedtls_mpi_cmp_mpi(&s.v, &want_s.v) == 0);
   }
@@ -431,8 +433,8 @@ TEST_CASE("gx signatures are mbedTLS's RFC 6979 signatures made without the buil
   std::string pem = key->pem();
   mbedtls_pk_context pk;
   mbedtls_pk_init(&pk);
-  REQUIRE(mbedtls_pk_parse_key(&pk, reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1, nullptr,
-                               0) == 0);
+  REQUIRE(mbedtls_pk_parse_key(&pk, reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1, nullptr, 0) ==
+          0);
   TestGroup plain;  // no installed table: mbedTLS computes its own
   TestMpi half_n;
   REQUIRE(mbedtls_mpi_copy(&half_n.v, &plain.g.N) == 0);

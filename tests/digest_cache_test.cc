@@ -17,7 +17,6 @@
 #include "lib/crypto.h"
 #include "lib/executable.h"
 #include "lib/fsutil.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -107,7 +106,8 @@ TEST_CASE("load_in_place: the caller's private program runs from its own file; a
   CHECK_FALSE(first->digest_cached());
   CHECK(first->sha256() == sha);
   CHECK(first->is_script());  // the #! line is read from the file too
-  struct stat fd_st {}, file_st {};
+  struct stat fd_st {
+  }, file_st{};
   REQUIRE(fstat(first->fd(), &fd_st) == 0);
   REQUIRE(stat(p.prog.c_str(), &file_st) == 0);
   CHECK(fd_st.st_ino == file_st.st_ino);  // the very file, not a copy
@@ -152,12 +152,8 @@ TEST_CASE("load_in_place: a file others can modify is copied, never executed in 
   const SignatureCache tags = SignatureCache::open(p.state, true);
   const DigestCache cache(tags);
   const std::string sha = file_sha(p.prog);
-  SECTION("group/other-writable file") {
-    REQUIRE(chmod(p.prog.c_str(), 0777) == 0);
-  }
-  SECTION("other-writable directory on the way") {
-    REQUIRE(chmod(p.dir.c_str(), 0777) == 0);
-  }
+  SECTION("group/other-writable file") { REQUIRE(chmod(p.prog.c_str(), 0777) == 0); }
+  SECTION("other-writable directory on the way") { REQUIRE(chmod(p.dir.c_str(), 0777) == 0); }
   PrivateProgram::age();
   auto img = ExecImage::load_in_place(p.prog, InPlaceOptions{&cache, sha, geteuid()});
   REQUIRE(img.ok());

@@ -1,11 +1,11 @@
 // The signed envelope and the one quorum rule (lib/envelope.h), and key
 // usability (TrustedKey::usable_at) at its boundaries.
+#include "lib/envelope.h"
+
 #include <catch2/catch.hpp>
 
 #include "lib/crypto.h"
-#include "lib/envelope.h"
 #include "lib/trust_store.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;

@@ -55,7 +55,7 @@ TEST_CASE("script_path_unsafe_reason: StrictModes, sticky directories, symlinks,
   std::string s = dir + "/s.sh";
   REQUIRE(fs::write_file_atomic(s, "#!/bin/sh\necho hi\n", 0755, fs::Overwrite::Yes));
 
-  CHECK(reason(s) == "");                  // /tmp is sticky: fine
+  CHECK(reason(s) == "");                   // /tmp is sticky: fine
   CHECK(reason("bin/s.sh", t.root) == "");  // relative to the cwd
   CHECK(reason("./bin/../bin/s.sh", t.root) == "");
 

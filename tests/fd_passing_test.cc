@@ -35,7 +35,8 @@ TEST_CASE("fds sent with bytes arrive with them, close-on-exec, as the same file
   REQUIRE(r.count == 2);
   CHECK_FALSE(r.fds_truncated);
   CHECK_FALSE(r.data_truncated);
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   REQUIRE(fstat(pipe_fds[1], &a) == 0);
   REQUIRE(fstat(r.fds[1], &b) == 0);
   CHECK(a.st_ino == b.st_ino);

@@ -38,7 +38,6 @@ Invocation call(std::vector<std::string> argv, std::vector<std::string> env = {"
   return Invocation{std::move(argv), std::move(env), std::move(cwd)};
 }
 
-
 }  // namespace
 
 TEST_CASE("env_lookup finds exact names only") {

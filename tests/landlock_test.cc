@@ -1,6 +1,5 @@
 // Landlock: the pure planning rules, the protected-path check, and what a
 // real kernel enforces on a child confined with a prepared ruleset.
-#include "lib/executable.h"
 #include "lib/landlock.h"
 
 #include <arpa/inet.h>
@@ -20,6 +19,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "lib/executable.h"
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
 #include "tests/helpers/probe_harness.h"
@@ -111,8 +111,7 @@ TEST_CASE("plan_landlock: a missing right family denies unless downgraded") {
     int abi;
     const char* first_missing;
   };
-  for (auto c : {Case{1, "truncate"}, Case{2, "truncate"}, Case{3, "net"}, Case{4, "ioctl-dev"},
-                 Case{5, "scope"}}) {
+  for (auto c : {Case{1, "truncate"}, Case{2, "truncate"}, Case{3, "net"}, Case{4, "ioctl-dev"}, Case{5, "scope"}}) {
     auto r = plan_landlock(c.abi, p);
     INFO("abi " << c.abi);
     REQUIRE_FALSE(r.ok());
@@ -149,8 +148,8 @@ TEST_CASE("plan_landlock: ABI 7 handles everything and grants minimal rights") {
   CHECK(r->scoped == (ll::kScopeSignal | ll::kScopeAbstractUnixSocket));
   CHECK(r->read_access == (ll::kAccessFsReadFile | ll::kAccessFsReadDir));
   CHECK(r->exec_access == (ll::kAccessFsExecute | ll::kAccessFsReadFile));
-  CHECK((r->write_access & (ll::kAccessFsMakeChar | ll::kAccessFsMakeBlock | ll::kAccessFsIoctlDev |
-                            ll::kAccessFsExecute)) == 0);
+  CHECK((r->write_access &
+         (ll::kAccessFsMakeChar | ll::kAccessFsMakeBlock | ll::kAccessFsIoctlDev | ll::kAccessFsExecute)) == 0);
   CHECK((r->write_access & ll::kAccessFsWriteFile) != 0);
   CHECK(r->restrict_flags == 0);
   p.log_denials = true;
@@ -196,8 +195,8 @@ TEST_CASE("confined child: a grant containing gx's files is expanded around them
   REQUIRE(fs::make_dirs(state, 0700));
   REQUIRE(fs::make_dirs(cfg, 0700));
   REQUIRE(fs::make_dirs(home + "/docs", 0755));
-  for (const auto& f : {state + "/receipt.key", state + "/uses.db", cfg + "/trust.toml", home + "/docs/a",
-                        home + "/.local/other"})
+  for (const auto& f :
+       {state + "/receipt.key", state + "/uses.db", cfg + "/trust.toml", home + "/docs/a", home + "/.local/other"})
     REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
   REQUIRE(symlink(state.c_str(), (home + "/link-to-state").c_str()) == 0);
   ProtectedPaths prot{{state, cfg}, {state + "/receipt.key"}};
@@ -221,21 +220,25 @@ TEST_CASE("confined child: a grant containing gx's files is expanded around them
   nlohmann::json j = rs->enforcement();
   CHECK(j["expanded"][1]["grant"] == h);
 
-  auto run = run_probe({.ruleset_fd = rs->fd()},
-                       {"read", home + "/docs/a", "write", home + "/docs/new", "read", home + "/.local/other",
-                        "list", home, "read", state + "/receipt.key", "read", state + "/uses.db", "write",
-                        state + "/uses.db", "read", cfg + "/trust.toml", "write", cfg + "/trust.toml", "write",
-                        home + "/new-in-expanded-dir", "read", home + "/link-to-state/uses.db"});
+  auto run = run_probe({.ruleset_fd = rs->fd()}, {"read",  home + "/docs/a",
+                                                  "write", home + "/docs/new",
+                                                  "read",  home + "/.local/other",
+                                                  "list",  home,
+                                                  "read",  state + "/receipt.key",
+                                                  "read",  state + "/uses.db",
+                                                  "write", state + "/uses.db",
+                                                  "read",  cfg + "/trust.toml",
+                                                  "write", cfg + "/trust.toml",
+                                                  "write", home + "/new-in-expanded-dir",
+                                                  "read",  home + "/link-to-state/uses.db"});
   INFO(run.out);
   REQUIRE_FALSE(run.failure);
-  CHECK(run.results ==
-        std::vector<int>{0, 0, 0, 0, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES});
+  CHECK(run.results == std::vector<int>{0, 0, 0, 0, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES, EACCES});
   CHECK(fs::exists(home + "/docs/new"));
   CHECK_FALSE(fs::exists(home + "/new-in-expanded-dir"));
   CHECK(fs::read_file(state + "/uses.db", 100).take() == "content");
   CHECK(fs::read_file(cfg + "/trust.toml", 100).take() == "content");
 }
-
 
 TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   if (kernel_abi_or_skip(6) < 6) return;
@@ -301,14 +304,13 @@ TEST_CASE("confined child: filesystem grants") {
   auto rs = prepare_ruleset(base_policy(t), {}, loader());
   REQUIRE(rs.ok());
   auto run = run_probe({.ruleset_fd = rs->fd()},
-                       {"read", t.granted + "/f", "read", t.denied + "/f", "list", t.granted,
-                        "list", t.denied, "write", t.wdir + "/new", "write", t.granted + "/new",
-                        "write", t.denied + "/new", "truncate", t.granted + "/f", "truncate",
-                        t.wdir + "/f", "read", "/proc/self/status"});
+                       {"read",  t.granted + "/f",   "read",     t.denied + "/f",  "list",     t.granted,
+                        "list",  t.denied,           "write",    t.wdir + "/new",  "write",    t.granted + "/new",
+                        "write", t.denied + "/new",  "truncate", t.granted + "/f", "truncate", t.wdir + "/f",
+                        "read",  "/proc/self/status"});
   INFO(run.out);
   REQUIRE_FALSE(run.failure);
-  REQUIRE(run.results == std::vector<int>{0, EACCES, 0, EACCES, 0, EACCES, EACCES, EACCES, 0,
-                                          EACCES});
+  REQUIRE(run.results == std::vector<int>{0, EACCES, 0, EACCES, 0, EACCES, EACCES, EACCES, 0, EACCES});
   // The denied writes did not happen; the allowed ones did.
   CHECK(fs::exists(t.wdir + "/new"));
   CHECK_FALSE(fs::exists(t.granted + "/new"));
@@ -392,9 +394,8 @@ TEST_CASE("confined child: TCP connect and bind only to listed ports") {
   auto rs = prepare_ruleset(p, {}, loader());
   REQUIRE(rs.ok());
   auto run = run_probe({.ruleset_fd = rs->fd()},
-                       {"connect", std::to_string(allowed.port), "connect",
-                        std::to_string(other.port), "bind", std::to_string(bind_ok), "bind",
-                        std::to_string(bind_no)});
+                       {"connect", std::to_string(allowed.port), "connect", std::to_string(other.port), "bind",
+                        std::to_string(bind_ok), "bind", std::to_string(bind_no)});
   REQUIRE_FALSE(run.failure);
   CHECK(run.results == std::vector<int>{0, EACCES, 0, EACCES});
 
@@ -402,8 +403,7 @@ TEST_CASE("confined child: TCP connect and bind only to listed ports") {
   auto rs_none = prepare_ruleset(none, {}, loader());
   REQUIRE(rs_none.ok());
   auto run_none = run_probe({.ruleset_fd = rs_none->fd()},
-                            {"connect", std::to_string(allowed.port), "bind",
-                             std::to_string(bind_ok)});
+                            {"connect", std::to_string(allowed.port), "bind", std::to_string(bind_ok)});
   CHECK(run_none.results == std::vector<int>{EACCES, EACCES});
 
   // A downgrade really means unenforced: at ABI 3 the same policy connects.
@@ -429,12 +429,11 @@ std::vector<int> scope_probe(int ruleset_fd, const std::string& abstract_name) {
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
     sigprocmask(SIG_BLOCK, &term, nullptr);
-    auto run = run_probe({.ruleset_fd = ruleset_fd},
-                         {"kill-parent", "-", "abstract", abstract_name});
+    auto run = run_probe({.ruleset_fd = ruleset_fd}, {"kill-parent", "-", "abstract", abstract_name});
     sigset_t pending;
     sigpending(&pending);
-    int out[3] = {run.results.size() == 2 ? run.results[0] : -1,
-                  run.results.size() == 2 ? run.results[1] : -1, sigismember(&pending, SIGTERM)};
+    int out[3] = {run.results.size() == 2 ? run.results[0] : -1, run.results.size() == 2 ? run.results[1] : -1,
+                  sigismember(&pending, SIGTERM)};
     if (write(pipefd[1], out, sizeof out) != sizeof out) _exit(1);
     _exit(0);
   }

@@ -17,7 +17,9 @@ using namespace gx;
 
 namespace {
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 SandboxPolicy base_policy() {
   SandboxPolicy sb;
@@ -40,12 +42,12 @@ TEST_CASE("classify_open: flags, existence and type decide the grant") {
   CHECK(classify_open(O_RDONLY | O_CREAT, false, false) == OpenNeed::CreateInDir);
   CHECK(classify_open(O_RDWR | O_TMPFILE, true, true) == OpenNeed::WriteDir);
   // bound to fail or needing no right: nothing to learn
-  CHECK(classify_open(O_RDONLY, false, false) == OpenNeed::None);       // ENOENT
-  CHECK(classify_open(O_WRONLY, false, false) == OpenNeed::None);       // ENOENT
-  CHECK(classify_open(O_WRONLY, true, true) == OpenNeed::None);         // EISDIR
+  CHECK(classify_open(O_RDONLY, false, false) == OpenNeed::None);                    // ENOENT
+  CHECK(classify_open(O_WRONLY, false, false) == OpenNeed::None);                    // ENOENT
+  CHECK(classify_open(O_WRONLY, true, true) == OpenNeed::None);                      // EISDIR
   CHECK(classify_open(O_CREAT | O_EXCL | O_WRONLY, true, false) == OpenNeed::None);  // EEXIST
-  CHECK(classify_open(O_PATH, true, false) == OpenNeed::None);          // Landlock checks nothing
-  CHECK(classify_open(O_RDONLY | O_DIRECTORY, true, false) == OpenNeed::None);  // ENOTDIR
+  CHECK(classify_open(O_PATH, true, false) == OpenNeed::None);                       // Landlock checks nothing
+  CHECK(classify_open(O_RDONLY | O_DIRECTORY, true, false) == OpenNeed::None);       // ENOTDIR
   CHECK(classify_open(O_RDWR | O_TMPFILE, false, false) == OpenNeed::None);
 }
 
@@ -70,8 +72,7 @@ TEST_CASE("compact_paths: writes to system trees are not covered by their read g
 
 TEST_CASE("compact_paths: several files read in one directory collapse to it") {
   std::vector<PathAccess> seen;
-  for (size_t i = 0; i < kCollapseFiles; ++i)
-    seen.push_back({"/data/set/f" + std::to_string(i), Grant::Read, false});
+  for (size_t i = 0; i < kCollapseFiles; ++i) seen.push_back({"/data/set/f" + std::to_string(i), Grant::Read, false});
   seen.push_back({"/data/other/one", Grant::Read, false});
   PathGrants g = compact_paths(seen, base_policy());
   CHECK(g.read == std::vector<std::string>{"/data/other/one", "/data/set"});
@@ -85,15 +86,15 @@ TEST_CASE("compact_paths: several files read in one directory collapse to it") {
 
 TEST_CASE("compact_paths: write covers read; a directory covers what lies beneath") {
   std::vector<PathAccess> seen = {
-      {"/w/out", Grant::Write, true},          // a file was created in /w/out
+      {"/w/out", Grant::Write, true},  // a file was created in /w/out
       {"/w/out/result.txt", Grant::Write, false},
       {"/w/out/result.txt", Grant::Read, false},
       {"/w/out/sub/x", Grant::Read, false},
-      {"/w/log", Grant::Write, false},         // an existing file opened for writing
+      {"/w/log", Grant::Write, false},  // an existing file opened for writing
       {"/w/log", Grant::Read, false},
-      {"/w/in", Grant::Read, true},            // a directory listed
+      {"/w/in", Grant::Read, true},  // a directory listed
       {"/w/in/a", Grant::Read, false},
-      {"/w/in", Grant::Read, true},            // twice
+      {"/w/in", Grant::Read, true},  // twice
   };
   PathGrants g = compact_paths(seen, base_policy());
   CHECK(g.write == std::vector<std::string>{"/w/log", "/w/out"});
@@ -102,9 +103,8 @@ TEST_CASE("compact_paths: write covers read; a directory covers what lies beneat
 
 TEST_CASE("compact_paths: exec grants stay per file and cover reading that file") {
   std::vector<PathAccess> seen = {
-      {"/opt/t/bin/a", Grant::Exec, false}, {"/opt/t/bin/b", Grant::Exec, false},
-      {"/opt/t/bin/c", Grant::Exec, false}, {"/opt/t/bin/a", Grant::Read, false},
-      {"/usr/bin/ls", Grant::Exec, false},
+      {"/opt/t/bin/a", Grant::Exec, false}, {"/opt/t/bin/b", Grant::Exec, false}, {"/opt/t/bin/c", Grant::Exec, false},
+      {"/opt/t/bin/a", Grant::Read, false}, {"/usr/bin/ls", Grant::Exec, false},
   };
   PathGrants g = compact_paths(seen, base_policy());
   CHECK(g.exec == std::vector<std::string>{"/opt/t/bin/a", "/opt/t/bin/b", "/opt/t/bin/c", "/usr/bin/ls"});
@@ -171,7 +171,9 @@ TEST_CASE("choose_syscalls: names libseccomp does not know are never allowed") {
 }
 
 TEST_CASE("sandbox_table: the [sandbox] table and nothing else") {
-  std::string body = "version = 1\n\n[exec]\npath = \"/bin/x\"\n\n[sandbox]\ngroups = [\"default\"]\nread = []\n\n[replay]\nnonce = \"n\"\n";
+  std::string body =
+      "version = 1\n\n[exec]\npath = \"/bin/x\"\n\n[sandbox]\ngroups = [\"default\"]\nread = []\n\n[replay]\nnonce = "
+      "\"n\"\n";
   CHECK(sandbox_table(body) == "[sandbox]\ngroups = [\"default\"]\nread = []\n\n");
   CHECK(sandbox_table("version = 1\n").empty());
 }
@@ -199,7 +201,9 @@ TEST_CASE("learn: a real run of touch learns exactly its write directory") {
   CHECK_FALSE(has(sb.write, fs::canonical(target)));
   CHECK(sb.network == NetMode::None);
   CHECK(sb.groups.front() == "default");
-  CHECK(r->observed.syscalls.count("execve") + r->observed.syscalls.count("openat") + r->observed.syscalls.count("utimensat") >= 2);
+  CHECK(r->observed.syscalls.count("execve") + r->observed.syscalls.count("openat") +
+            r->observed.syscalls.count("utimensat") >=
+        2);
   CHECK(r->artifact.body.find("from ONE run") != std::string::npos);
   // what gx learn writes parses back to the same sandbox
   auto again = parse_artifact_body(r->artifact.body);
@@ -245,7 +249,8 @@ TEST_CASE("learn: gx's protected paths are never learned") {
   CHECK(has(w, fs::canonical(dir + "/ok")));
   for (const auto& p : w) CHECK_FALSE(fs::path_within(p, fs::canonical(dir + "/state")));
   bool warned = false;
-  for (const auto& s : r->warnings) warned |= s.find("not learned") != std::string::npos && s.find("/state") != std::string::npos;
+  for (const auto& s : r->warnings)
+    warned |= s.find("not learned") != std::string::npos && s.find("/state") != std::string::npos;
   CHECK(warned);
   sfs::remove_all(dir);
 }

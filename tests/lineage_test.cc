@@ -1,3 +1,5 @@
+#include "lib/lineage.h"
+
 #include <catch2/catch.hpp>
 #include <functional>
 
@@ -5,10 +7,8 @@
 #include "lib/attenuation.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
-#include "lib/lineage.h"
 #include "lib/trust_store.h"
 #include "lib/verify.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -72,7 +72,8 @@ Artifact parent_artifact(const Keys& keys) {
   a.delegation.present = true;
   a.delegation.max_depth = 2;
   a.delegation.keys = {keys.delegated(1)};
-  a.delegation.executables = {{"/usr/bin/tool", std::string(64, 'b'), std::vector<ArgPattern>{{"tool", false}, {"*", true}}}};
+  a.delegation.executables = {
+      {"/usr/bin/tool", std::string(64, 'b'), std::vector<ArgPattern>{{"tool", false}, {"*", true}}}};
   return parsed(a);
 }
 
@@ -355,7 +356,8 @@ TEST_CASE("attenuation: delegation of the child's own children") {
   expect_wider(p, c, "delegation.executable[0]");
   c.delegation.executables = {{"/usr/bin/tool", std::string(64, 'b'), std::nullopt}};
   expect_wider(p, c, "delegation.executable[0].argv");  // the parent bounds the tool's argv
-  c.delegation.executables = {{"/usr/bin/tool", std::string(64, 'b'), std::vector<ArgPattern>{{"tool", false}, {"-n", false}}}};
+  c.delegation.executables = {
+      {"/usr/bin/tool", std::string(64, 'b'), std::vector<ArgPattern>{{"tool", false}, {"-n", false}}}};
   CHECK(check_attenuation(p, parsed(c)).allowed());
 }
 

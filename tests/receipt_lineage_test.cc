@@ -1,12 +1,13 @@
 // The execution tree and gx log verify's lineage checks (lib/receipt_lineage.h),
 // over receipts written to and read back from a real receipt log.
+#include "lib/receipt_lineage.h"
+
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "lib/receipt.h"
-#include "lib/receipt_lineage.h"
 #include "lib/receipt_log.h"
 
 using namespace gx;

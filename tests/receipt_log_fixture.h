@@ -98,5 +98,4 @@ inline void fill_small(ReceiptLog& log) {
   REQUIRE(log.append(make_denied(subject("x"), Decision::deny(DenyReason::PolicyMismatch, "argv differs"))).ok());
 }
 
-
 }  // namespace gx::receipt_log_test

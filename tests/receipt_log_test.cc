@@ -1,6 +1,7 @@
 // Receipt log: format, chain, signatures, tamper detection, concurrency,
 // crash safety and fail-closed behaviour (lib/receipt_log.h).
-#include <cstdio>
+#include "lib/receipt_log.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -20,7 +22,6 @@
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
 #include "lib/receipt_key.h"
-#include "lib/receipt_log.h"
 #include "tests/receipt_log_fixture.h"
 
 using namespace gx;

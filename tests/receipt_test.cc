@@ -1,12 +1,12 @@
 // The receipt record: strict parsing and its time format (lib/receipt.h).
+#include "lib/receipt.h"
+
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "lib/clock.h"
-#include "lib/receipt.h"
 #include "tests/receipt_log_fixture.h"
 
 using namespace gx;
@@ -42,7 +42,8 @@ TEST_CASE("receipt parsing is strict") {
   CHECK(with([](nlohmann::json& x) { x["uid"] = "0"; }).error().reason == DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x["reason"] = "fine"; }).error().reason == DenyReason::InvalidValue);
   CHECK(with([](nlohmann::json& x) { x["decision"] = "allowed"; }).error().reason == DenyReason::InvalidValue);
-  CHECK(with([](nlohmann::json& x) { x["sandbox"] = nlohmann::json::array(); }).error().reason == DenyReason::WrongType);
+  CHECK(with([](nlohmann::json& x) { x["sandbox"] = nlohmann::json::array(); }).error().reason ==
+        DenyReason::WrongType);
   CHECK(with([](nlohmann::json& x) { x["time"] = "2026-02-31T00:00:00Z"; }).error().reason == DenyReason::InvalidValue);
 }
 

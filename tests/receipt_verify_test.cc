@@ -110,9 +110,9 @@ TEST_CASE("a checkpoint catches truncation and rewriting before it") {
     REQUIRE(unlink((t.state() + "/receipts.head").c_str()) == 0);
     CHECK_FALSE(verify_ok(log).intact);  // a deleted head is seen...
     std::string last = lines[1].substr(0, lines[1].size() - 1);
-    spit(t.state() + "/receipts.head", "{\"count\":2,\"hash\":\"" + receipt_leaf_hash(last) + "\",\"offset\":" +
-                                           std::to_string(join(lines).size()) + ",\"version\":1}");
-    CHECK(verify_ok(log).intact);  // ...a consistent one, by whoever holds the state, is not...
+    spit(t.state() + "/receipts.head", "{\"count\":2,\"hash\":\"" + receipt_leaf_hash(last) +
+                                           "\",\"offset\":" + std::to_string(join(lines).size()) + ",\"version\":1}");
+    CHECK(verify_ok(log).intact);   // ...a consistent one, by whoever holds the state, is not...
     rep = verify_ok(log, *parsed);  // ...the checkpoint can
     CHECK_FALSE(rep.intact);
     CHECK(rep.bad_line == 3);

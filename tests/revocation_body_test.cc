@@ -53,7 +53,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 
 TEST_CASE("revocation body: the canonical reader reads back exactly what the renderer wrote") {
   for (const std::string& reason : {std::string("ticket closed"), std::string("quote \" and \\ backslash"),
-                                   std::string("line\nbreak\ttab\rcr"), std::string("ctl \x01\x1f del \x7f")}) {
+                                    std::string("line\nbreak\ttab\rcr"), std::string("ctl \x01\x1f del \x7f")}) {
     INFO(reason);
     RevocationBody b = sample(reason);
     std::string text = render_revocation_body(b);

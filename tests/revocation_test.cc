@@ -1,5 +1,7 @@
 // The signed revocation list: lookups, signature/threshold rules, strict
 // parsing, and rollback protection (validate first, then persist).
+#include "lib/revocation.h"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -15,9 +17,8 @@
 #include <thread>
 
 #include "lib/fsutil.h"
-#include "lib/revocation.h"
-#include "lib/revoke.h"
 #include "lib/revocation_index.h"
+#include "lib/revoke.h"
 
 using namespace gx;
 
@@ -322,7 +323,8 @@ std::string index_path(const Fixture& f) { return revocations_index_path(f.state
 
 // Everything a caller can observe about a list, for cache-versus-fresh comparisons.
 void require_same_answers(const RevocationList& fresh, const RevocationList& cached,
-                          const std::vector<std::string>& probes, const std::vector<std::vector<std::string>>& signer_sets) {
+                          const std::vector<std::string>& probes,
+                          const std::vector<std::vector<std::string>>& signer_sets) {
   CHECK(cached.serial() == fresh.serial());
   CHECK(cached.version() == fresh.version());
   CHECK(cached.issued_at() == fresh.issued_at());
@@ -364,12 +366,22 @@ void require_same_answers(const RevocationList& fresh, const RevocationList& cac
 // Signs a body listing `target` both as an artifact and as a key (allowed:
 // the kinds are separate), plus a few others, with reasons and times.
 std::string mixed_list(Fixture& f, uint64_t serial) {
-  std::string body = "# hand-written: comments and spacing the renderer would not produce\n"
-                     "version = 1\nserial = " + std::to_string(serial) + "\nissued_at = \"2030-03-17T17:46:40Z\"\n\n"
-                     "[[entry]]\nartifact = \"" + art("a") + "\"\nreason = \"first\"\nrevoked_at = \"2030-01-01T00:00:00Z\"\n"
-                     "[[entry]]\nkey_id = \"" + f.id(f.b) + "\"\nrevoked_at = \"2030-01-02T00:00:00Z\"\n"
-                     "[[entry]]\nkey_id = \"" + art("both") + "\"\nreason = \"as a key\"\nrevoked_at = \"2030-01-03T00:00:00Z\"\n"
-                     "[[entry]]\nartifact = \"" + art("both") + "\"\nreason = \"as an artifact\"\nrevoked_at = \"2030-01-04T00:00:00Z\"\n\n";
+  std::string body =
+      "# hand-written: comments and spacing the renderer would not produce\n"
+      "version = 1\nserial = " +
+      std::to_string(serial) +
+      "\nissued_at = \"2030-03-17T17:46:40Z\"\n\n"
+      "[[entry]]\nartifact = \"" +
+      art("a") +
+      "\"\nreason = \"first\"\nrevoked_at = \"2030-01-01T00:00:00Z\"\n"
+      "[[entry]]\nkey_id = \"" +
+      f.id(f.b) +
+      "\"\nrevoked_at = \"2030-01-02T00:00:00Z\"\n"
+      "[[entry]]\nkey_id = \"" +
+      art("both") +
+      "\"\nreason = \"as a key\"\nrevoked_at = \"2030-01-03T00:00:00Z\"\n"
+      "[[entry]]\nartifact = \"" +
+      art("both") + "\"\nreason = \"as an artifact\"\nrevoked_at = \"2030-01-04T00:00:00Z\"\n\n";
   return f.sign_raw(body, f.a);
 }
 
@@ -387,10 +399,10 @@ TEST_CASE("index: a second load is served from it and answers exactly like a ful
   REQUIRE(cached->from_index());
   CHECK(cached->body().empty());  // it does not keep (or parse) the file
 
-  std::vector<std::string> probes = {art("a"), art("both"), f.id(f.a), f.id(f.b), art("never"), "", "sha256:",
-                                     art("a").substr(0, 20)};
-  std::vector<std::vector<std::string>> signer_sets = {{}, {f.id(f.a)}, {f.id(f.b)}, {f.id(f.b), f.id(f.a)},
-                                                       {art("both")}};
+  std::vector<std::string> probes = {art("a"),     art("both"), f.id(f.a), f.id(f.b),
+                                     art("never"), "",          "sha256:", art("a").substr(0, 20)};
+  std::vector<std::vector<std::string>> signer_sets = {
+      {}, {f.id(f.a)}, {f.id(f.b)}, {f.id(f.b), f.id(f.a)}, {art("both")}};
   require_same_answers(*fresh, *cached, probes, signer_sets);
   CHECK(cached->verify(f.trust, kNow).allowed());
 
@@ -715,8 +727,8 @@ TEST_CASE("two lists sharing one state directory keep separate rollback records"
   CHECK(l2->serial() == 0);
   // Its own serial 1 (a different body) is not confused with the first list's serial 1.
   std::filesystem::create_directories(f.dir + "/other");
-  REQUIRE(fs::write_file_atomic(other, f.next({}, {revoke_art("other")}, {&f.b}).file_text(), 0644,
-                                fs::Overwrite::Yes));
+  REQUIRE(
+      fs::write_file_atomic(other, f.next({}, {revoke_art("other")}, {&f.b}).file_text(), 0644, fs::Overwrite::Yes));
   auto l3 = RevocationList::load(other, f.trust, f.state, kNow);
   REQUIRE(l3.ok());
   CHECK(l3->artifact_revoked(art("other")));
@@ -747,11 +759,11 @@ TEST_CASE("a list signer's validity window is widened by skew_seconds, boundarie
   f.trust.keys[0].not_after = kNow - 60;   // alice expired exactly skew ago
   f.trust.keys[1].not_before = kNow + 61;  // bob becomes valid one second past the skew
   RevocationList l = f.next({}, {revoke_art("x")}, {&f.a});
-  CHECK(l.verify(f.trust, kNow).allowed());             // now - skew == not_after: still usable
-  CHECK_FALSE(l.verify(f.trust, kNow + 1).allowed());   // one second later: not
+  CHECK(l.verify(f.trust, kNow).allowed());            // now - skew == not_after: still usable
+  CHECK_FALSE(l.verify(f.trust, kNow + 1).allowed());  // one second later: not
   RevocationList lb = f.next({}, {revoke_art("x")}, {&f.b});
   CHECK_FALSE(lb.verify(f.trust, kNow).allowed());
-  CHECK(lb.verify(f.trust, kNow + 1).allowed());        // now + skew == not_before
+  CHECK(lb.verify(f.trust, kNow + 1).allowed());  // now + skew == not_before
   f.trust.skew_seconds = 0;
   CHECK_FALSE(l.verify(f.trust, kNow).allowed());
   // The full load applies the same rule.

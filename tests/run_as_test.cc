@@ -57,8 +57,9 @@ TEST_CASE("run_as: account names") {
 }
 
 TEST_CASE("run_as: [run] parses, renders and is strict") {
-  auto a = parse_artifact_body(body_with(
-      "[run]\nuser = \"nobody\"\ngroup = \"nogroup\"\ngroups = [\"65534\"]\ncapabilities = [\"CAP_NET_BIND_SERVICE\"]\n"));
+  auto a =
+      parse_artifact_body(body_with("[run]\nuser = \"nobody\"\ngroup = \"nogroup\"\ngroups = [\"65534\"]\ncapabilities "
+                                    "= [\"CAP_NET_BIND_SERVICE\"]\n"));
   REQUIRE(a.ok());
   CHECK(a->run.user == "nobody");
   CHECK(a->run.group == "nogroup");

@@ -15,14 +15,12 @@
 #include "lib/envelope.h"
 #include "lib/executable.h"
 #include "lib/trust_store.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
 using gx::test::TempDir;
 
 namespace {
-
 
 bool exists(const std::string& p) {
   struct stat st {};
@@ -52,9 +50,8 @@ struct Setup {
   }
 
   std::string artifact(uint32_t max_uses = 2, const std::string& name = "a.toml") {
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     Artifact a;
     a.id = "pipeline-" + name.substr(0, name.find('.'));
     a.issuer = "run_pipeline_test";

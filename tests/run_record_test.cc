@@ -2,11 +2,12 @@
 // that the use and the authorized receipt are both in place before success,
 // that a failure at any step never reports success, and that the receipt
 // head never runs ahead of a synced receipt.
+#include "lib/run_record.h"
+
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 #include <cstdio>
@@ -17,9 +18,7 @@
 
 #include "lib/crypto.h"
 #include "lib/receipt_log.h"
-#include "lib/run_record.h"
 #include "lib/use_store.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -316,10 +315,8 @@ void truncate_log_consistently(const std::string& dir, size_t lines) {
     end = nl + 1;
   }
   spit(dir + "/receipts.log", log.substr(0, end));
-  std::string head = canonical_dump(nlohmann::json{{"version", 1},
-                                                   {"count", lines},
-                                                   {"hash", receipt_leaf_hash(last)},
-                                                   {"offset", end}});
+  std::string head = canonical_dump(
+      nlohmann::json{{"version", 1}, {"count", lines}, {"hash", receipt_leaf_hash(last)}, {"offset", end}});
   head.resize(255, ' ');
   spit(dir + "/receipts.head", head + "\n");
 }
@@ -387,7 +384,8 @@ TEST_CASE("a store of schema 1 is adopted as complete: its counts are kept, neve
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((dir + "/uses.db").c_str(), &db) == SQLITE_OK);
   const char* down =
-      "DROP TABLE log_sync; CREATE TABLE u1 (digest TEXT PRIMARY KEY NOT NULL, spent INTEGER NOT NULL, max_uses INTEGER "
+      "DROP TABLE log_sync; CREATE TABLE u1 (digest TEXT PRIMARY KEY NOT NULL, spent INTEGER NOT NULL, max_uses "
+      "INTEGER "
       "NOT NULL, not_after INTEGER NOT NULL) WITHOUT ROWID; INSERT INTO u1 SELECT digest, spent, max_uses, not_after "
       "FROM uses; DROP TABLE uses; ALTER TABLE u1 RENAME TO uses; CREATE INDEX uses_not_after ON uses(not_after); "
       "PRAGMA user_version = 1;";
@@ -441,7 +439,7 @@ TEST_CASE("a store from another state directory (same boot) is rebuilt from this
     // that last_seq would hide seq 4 from the reconciliation after a power loss.
     REQUIRE(run_once(a, "boot-1", filler, 100).ok());  // the rebuild (and a row B knew)
     const StoreBytes before = StoreBytes::take(a);
-    REQUIRE(run_once(a, "boot-1", shared, 3).ok());     // use 3 of 3, then power loss
+    REQUIRE(run_once(a, "boot-1", shared, 3).ok());  // use 3 of 3, then power loss
     REQUIRE(run_once(a, "boot-1", filler, 100).ok());
     before.restore(a);
     CHECK(spent(a, shared.artifact_digest) == 2);

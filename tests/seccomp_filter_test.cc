@@ -6,29 +6,28 @@
 //    x32 bit, masked ioctl requests, socket domains) is checked exactly;
 //  * forked children install the real filter and try the forbidden things
 //    against the running kernel; the parent reads the verdict from waitpid.
-#include <catch2/catch.hpp>
-
 #include <asm/ioctls.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/fs.h>
-#include <linux/sockios.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -68,8 +67,7 @@ uint32_t run_bpf(const std::vector<sock_filter>& prog, const seccomp_data& data)
         uint32_t v = 0;
         switch (BPF_MODE(f.code)) {
           case BPF_ABS:
-            if (BPF_SIZE(f.code) != BPF_W || f.k % 4 || f.k + 4 > sizeof data)
-              throw std::runtime_error("bad load");
+            if (BPF_SIZE(f.code) != BPF_W || f.k % 4 || f.k + 4 > sizeof data) throw std::runtime_error("bad load");
             std::memcpy(&v, bytes + f.k, 4);
             break;
           case BPF_IMM: v = f.k; break;
@@ -121,10 +119,8 @@ uint32_t run_bpf(const std::vector<sock_filter>& prog, const seccomp_data& data)
       }
       case BPF_RET: return BPF_RVAL(f.code) == BPF_A ? a : f.k;
       case BPF_MISC:
-        if (BPF_MISCOP(f.code) == BPF_TAX)
-          x = a;
-        else
-          a = x;
+        if (BPF_MISCOP(f.code) == BPF_TAX) x = a;
+        else a = x;
         break;
       default: throw std::runtime_error("bad class");
     }
@@ -150,8 +146,7 @@ CompiledFilter build_ok(FilterBuilder b) {
   return r.take();
 }
 
-CompiledFilter default_filter(SeccompDefault action = SeccompDefault::Errno,
-                              NetMode net = NetMode::None) {
+CompiledFilter default_filter(SeccompDefault action = SeccompDefault::Errno, NetMode net = NetMode::None) {
   return build_ok(FilterBuilder().add_group("default").default_action(action).network(net));
 }
 
@@ -173,8 +168,7 @@ TEST_CASE("group tables resolve on x86-64 and keep dangerous syscalls out") {
       CHECK(seen.insert(s).second);
     }
   }
-  for (const char* g : {"default", "basic-io", "filesystem", "network", "process", "signals",
-                        "time", "ipc"})
+  for (const char* g : {"default", "basic-io", "filesystem", "network", "process", "signals", "time", "ipc"})
     CHECK(find_group(g) != nullptr);
   CHECK(find_group("nope") == nullptr);
   const auto& d = dangerous_syscalls();
@@ -183,12 +177,30 @@ TEST_CASE("group tables resolve on x86-64 and keep dangerous syscalls out") {
     INFO(s);
     CHECK(syscall_number(s) >= 0);
   }
-  for (const char* s : {"ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup",
-                        "io_uring_enter", "io_uring_register", "bpf", "perf_event_open",
-                        "userfaultfd", "kexec_load", "kexec_file_load", "init_module",
-                        "finit_module", "delete_module", "mount", "umount2", "pivot_root",
-                        "unshare", "setns", "keyctl", "add_key", "request_key",
-                        "open_by_handle_at", "personality"})
+  for (const char* s : {"ptrace",
+                        "process_vm_readv",
+                        "process_vm_writev",
+                        "io_uring_setup",
+                        "io_uring_enter",
+                        "io_uring_register",
+                        "bpf",
+                        "perf_event_open",
+                        "userfaultfd",
+                        "kexec_load",
+                        "kexec_file_load",
+                        "init_module",
+                        "finit_module",
+                        "delete_module",
+                        "mount",
+                        "umount2",
+                        "pivot_root",
+                        "unshare",
+                        "setns",
+                        "keyctl",
+                        "add_key",
+                        "request_key",
+                        "open_by_handle_at",
+                        "personality"})
     CHECK(is_dangerous(s));
   CHECK_FALSE(is_dangerous("read"));
   for (const auto& s : probed_syscalls()) CHECK(syscall_number(s) >= 0);
@@ -246,8 +258,7 @@ TEST_CASE("gx's own prologue kills foreign ABIs before libseccomp's program runs
   // the second load of seccomp_data.arch) returns ALLOW.
   size_t second_arch_load = 0;
   for (size_t i = 1; i < p.size() && !second_arch_load; ++i)
-    if (p[i].code == (BPF_LD | BPF_W | BPF_ABS) && p[i].k == offsetof(seccomp_data, arch))
-      second_arch_load = i;
+    if (p[i].code == (BPF_LD | BPF_W | BPF_ABS) && p[i].k == offsetof(seccomp_data, arch)) second_arch_load = i;
   REQUIRE(second_arch_load > 0);
   for (size_t i = 0; i < second_arch_load; ++i)
     if (BPF_CLASS(p[i].code) == BPF_RET) CHECK(p[i].k != kAllow);
@@ -261,8 +272,8 @@ TEST_CASE("unlisted syscalls get the default action") {
     CHECK(eval(errno_filter, static_cast<uint64_t>(nr)) == kEperm);
     CHECK(eval(kill_filter, static_cast<uint64_t>(nr)) == kKill);
   }
-  for (int nr : {__NR_read, __NR_write, __NR_openat, __NR_execve, __NR_execveat, __NR_exit_group,
-                 __NR_mmap, __NR_clone, __NR_wait4, __NR_rseq, __NR_getrandom}) {
+  for (int nr : {__NR_read, __NR_write, __NR_openat, __NR_execve, __NR_execveat, __NR_exit_group, __NR_mmap, __NR_clone,
+                 __NR_wait4, __NR_rseq, __NR_getrandom}) {
     INFO(nr);
     CHECK(eval(errno_filter, static_cast<uint64_t>(nr)) == kAllow);
     CHECK(eval(kill_filter, static_cast<uint64_t>(nr)) == kAllow);
@@ -280,9 +291,9 @@ TEST_CASE("unlisted syscalls get the default action") {
 TEST_CASE("dangerous syscalls are denied unless named in allow_syscalls") {
   auto f = default_filter(SeccompDefault::Errno);
   auto k = default_filter(SeccompDefault::Kill);
-  for (int nr : {__NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev, __NR_bpf,
-                 __NR_perf_event_open, __NR_userfaultfd, __NR_unshare, __NR_setns, __NR_mount,
-                 __NR_keyctl, __NR_open_by_handle_at, __NR_personality, __NR_init_module}) {
+  for (int nr : {__NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev, __NR_bpf, __NR_perf_event_open,
+                 __NR_userfaultfd, __NR_unshare, __NR_setns, __NR_mount, __NR_keyctl, __NR_open_by_handle_at,
+                 __NR_personality, __NR_init_module}) {
     INFO(nr);
     CHECK(eval(f, static_cast<uint64_t>(nr)) == kEperm);
     CHECK(eval(k, static_cast<uint64_t>(nr)) == kKill);
@@ -345,8 +356,7 @@ TEST_CASE("network tcp: AF_INET/AF_INET6 stream sockets with TCP only") {
     INFO(domain);
     CHECK(eval(f, __NR_socket, {domain, SOCK_STREAM, 0}) == kAllow);
     CHECK(eval(f, __NR_socket, {domain, SOCK_STREAM, IPPROTO_TCP}) == kAllow);
-    CHECK(eval(f, __NR_socket, {domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0}) ==
-          kAllow);
+    CHECK(eval(f, __NR_socket, {domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0}) == kAllow);
     CHECK(eval(f, __NR_socket, {domain, SOCK_DGRAM, 0}) == kEperm);
     CHECK(eval(f, __NR_socket, {domain, SOCK_DGRAM | SOCK_NONBLOCK, IPPROTO_UDP}) == kEperm);
     CHECK(eval(f, __NR_socket, {domain, SOCK_RAW, IPPROTO_TCP}) == kEperm);
@@ -402,8 +412,8 @@ TEST_CASE("clone with namespace flags is denied unless unshare is allowed") {
   auto f = default_filter(SeccompDefault::Kill);
   CHECK(eval(f, __NR_clone, {SIGCHLD}) == kAllow);
   CHECK(eval(f, __NR_clone, {CLONE_VM | CLONE_VFORK | SIGCHLD}) == kAllow);
-  for (uint64_t flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS,
-                        CLONE_NEWIPC, CLONE_NEWCGROUP}) {
+  for (uint64_t flag :
+       {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWCGROUP}) {
     INFO(flag);
     CHECK(eval(f, __NR_clone, {flag | SIGCHLD}) == kEperm);
   }
@@ -452,8 +462,9 @@ TEST_CASE("ioctl is an allowlist by request number") {
       INFO(r);
       CHECK(eval(f, __NR_ioctl, {1, r}) == kAllow);
     }
-    for (uint64_t r : std::initializer_list<uint64_t>{FIFREEZE, FS_IOC_SETFLAGS, FS_IOC_SETFSLABEL, SIOCSIFFLAGS, SIOCSIFMTU,
-                       SIOCSIFNAME, TIOCSCTTY, TIOCSWINSZ, FS_IOC_GETFLAGS, SIOCGIFINDEX}) {
+    for (uint64_t r :
+         std::initializer_list<uint64_t>{FIFREEZE, FS_IOC_SETFLAGS, FS_IOC_SETFSLABEL, SIOCSIFFLAGS, SIOCSIFMTU,
+                                         SIOCSIFNAME, TIOCSCTTY, TIOCSWINSZ, FS_IOC_GETFLAGS, SIOCGIFINDEX}) {
       INFO(r);
       CHECK(eval(f, __NR_ioctl, {3, r}) == deny);
       CHECK(eval(f, __NR_ioctl, {3, r | (1ull << 32)}) == deny);  // high bits change nothing
@@ -463,8 +474,12 @@ TEST_CASE("ioctl is an allowlist by request number") {
     // The kernel reads the low 32 bits: an allowed request with high garbage is that request.
     CHECK(eval(f, __NR_ioctl, {1, TCGETS | (1ull << 40)}) == kAllow);
   }
-  auto g = build_ok(FilterBuilder().add_group("default").add_ioctl_group("tty").add_ioctl_group("net-query")
-                        .allow_ioctl("FS_IOC_SETFLAGS").allow_ioctl("0xc0045877"));
+  auto g = build_ok(FilterBuilder()
+                        .add_group("default")
+                        .add_ioctl_group("tty")
+                        .add_ioctl_group("net-query")
+                        .allow_ioctl("FS_IOC_SETFLAGS")
+                        .allow_ioctl("0xc0045877"));
   CHECK(eval(g, __NR_ioctl, {1, TIOCSWINSZ}) == kAllow);
   CHECK(eval(g, __NR_ioctl, {1, SIOCGIFINDEX}) == kAllow);
   CHECK(eval(g, __NR_ioctl, {1, FS_IOC_SETFLAGS}) == kAllow);
@@ -637,8 +652,7 @@ TEST_CASE("kernel: dangerous syscalls refused with EPERM, io_uring with ENOSYS")
     if (syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) return 5;
     // clone(CLONE_NEWUSER) would create a user namespace: refused, no child.
     if (syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0) != -1 || errno != EPERM) return 6;
-    if (syscall(SYS_mkdir, "/tmp/gx-seccomp-should-not-exist", 0700) != -1 || errno != EPERM)
-      return 7;
+    if (syscall(SYS_mkdir, "/tmp/gx-seccomp-should-not-exist", 0700) != -1 || errno != EPERM) return 7;
     if (access("/tmp/gx-seccomp-should-not-exist", F_OK) == 0) return 8;
     return 0;
   });
@@ -663,10 +677,8 @@ TEST_CASE("kernel: TIOCSTI injects nothing, even with high bits in the request")
     char c = 'z';
     errno = 0;
     if (ioctl(slave, TIOCSTI, &c) != -1 || errno != EPERM) return 1;
-    if (syscall(SYS_ioctl, slave, 0xffffffff00000000ull | TIOCSTI, &c) != -1 || errno != EPERM)
-      return 2;
-    if (syscall(SYS_ioctl, slave, (1ull << 32) | TIOCLINUX, &c) != -1 || errno != EPERM)
-      return 3;
+    if (syscall(SYS_ioctl, slave, 0xffffffff00000000ull | TIOCSTI, &c) != -1 || errno != EPERM) return 2;
+    if (syscall(SYS_ioctl, slave, (1ull << 32) | TIOCLINUX, &c) != -1 || errno != EPERM) return 3;
     usleep(20000);
     char got = 0;
     if (read(slave, &got, 1) != -1 || errno != EAGAIN) return 4;  // nothing was queued
@@ -733,8 +745,8 @@ TEST_CASE("kernel: i386 int 0x80 and x32 syscalls kill the process") {
 
 TEST_CASE("kernel: default group runs sh, ls and python3 under Kill") {
   for (auto action : {SeccompDefault::Kill, SeccompDefault::Errno}) {
-    auto f = build_ok(FilterBuilder().add_group("default").default_action(action).log_denials(
-        action == SeccompDefault::Kill));
+    auto f = build_ok(
+        FilterBuilder().add_group("default").default_action(action).log_denials(action == SeccompDefault::Kill));
     int status = run_confined(f, [] {
       int devnull = open("/dev/null", O_WRONLY);
       if (devnull < 0) return 90;

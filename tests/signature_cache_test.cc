@@ -1,6 +1,8 @@
 // The signature cache: a tag is known only for the exact (key, type, body,
 // signature) it was recorded for, only under the state's own secret, and a
 // cache file anyone else wrote (garbage, torn, foreign) is never trusted.
+#include "lib/signature_cache.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +12,6 @@
 #include <string>
 
 #include "lib/crypto.h"
-#include "lib/signature_cache.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -21,7 +21,6 @@ namespace {
 struct TempDir : gx::test::TempDir {
   TempDir() : gx::test::TempDir("sigcache") {}
 };
-
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
@@ -45,8 +44,12 @@ struct Signed {
     REQUIRE(key);
     REQUIRE(sig);
   }
-  bool known_by(const SignatureCache& c) const { return c.known(key->public_key(), crypto::kArtifactType, "body", *sig); }
-  void remember_in(const SignatureCache& c) const { c.remember(key->public_key(), crypto::kArtifactType, "body", *sig); }
+  bool known_by(const SignatureCache& c) const {
+    return c.known(key->public_key(), crypto::kArtifactType, "body", *sig);
+  }
+  void remember_in(const SignatureCache& c) const {
+    c.remember(key->public_key(), crypto::kArtifactType, "body", *sig);
+  }
 
   Result<crypto::PrivateKey> key = crypto::PrivateKey::generate();
   Result<std::string> sig = key ? key->sign(crypto::kArtifactType, "body") : Result<std::string>(key.error());

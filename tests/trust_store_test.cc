@@ -27,7 +27,6 @@ std::string key_entry(const std::string& name, const crypto::PublicKey& k, const
          "\"\npublic_key = \"\"\"" + k.pem() + "\"\"\"\n" + extra;
 }
 
-
 }  // namespace
 
 TEST_CASE("trust store: parse, find, render round-trip") {

@@ -1,6 +1,7 @@
 // The spent-use store: exact use counting under races, durability across
 // kill -9, and fail-closed behaviour on every kind of broken state.
-#include <ctime>
+#include "lib/use_store.h"
+
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -10,13 +11,12 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "lib/crypto.h"
-#include "lib/use_store.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -26,7 +26,6 @@ namespace {
 struct TempDir : gx::test::TempDir {
   TempDir() : gx::test::TempDir("use") {}
 };
-
 
 std::string digest(const std::string& tag) { return "sha256:" + crypto::sha256_hex(tag); }
 constexpr UnixTime kFar = 4'000'000'000;
@@ -119,9 +118,9 @@ TEST_CASE("reserve consumes uses one by one and then denies as replay") {
 TEST_CASE("reserve rejects a malformed digest") {
   TempDir t;
   UseStore s = open_ok(t.path);
-  for (const std::string& bad : std::vector<std::string>{"", "sha256:", "sha256:XYZ", crypto::sha256_hex("x"),
-                                                         "sha512:" + crypto::sha256_hex("x"),
-                                                         "sha256:" + crypto::sha256_hex("x") + "0"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", "sha256:", "sha256:XYZ", crypto::sha256_hex("x"),
+                                "sha512:" + crypto::sha256_hex("x"), "sha256:" + crypto::sha256_hex("x") + "0"}) {
     auto r = s.reserve(bad, 5, kFar);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::InvalidValue);
@@ -132,7 +131,10 @@ TEST_CASE("reserve rejects a malformed digest") {
 TEST_CASE("state directory is 0700 and the database 0600") {
   TempDir t;
   std::string dir = t.path + "/nested/state";
-  { UseStore s = open_ok(dir); REQUIRE(s.reserve(digest("p"), 1, kFar).ok()); }
+  {
+    UseStore s = open_ok(dir);
+    REQUIRE(s.reserve(digest("p"), 1, kFar).ok());
+  }
   struct stat st {};
   REQUIRE(stat(dir.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);

@@ -1,11 +1,11 @@
+#include "lib/verify.h"
+
 #include <catch2/catch.hpp>
 
 #include "lib/artifact.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
 #include "lib/trust_store.h"
-#include "lib/verify.h"
-
 #include "tests/test_util.h"
 
 using namespace gx;

@@ -31,7 +31,7 @@ struct ProbeOptions {
 struct ProbeRun {
   std::vector<int> results;  // one per op
   std::string out;
-  int status = -1;           // waitpid status
+  int status = -1;  // waitpid status
   std::optional<ConfineFailure> failure;
 };
 

@@ -18,10 +18,10 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +71,7 @@ static int op_inet(const char* port, int do_bind) {
   a.sin_family = AF_INET;
   a.sin_port = htons((unsigned short)atoi(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int rc = ok_or_errno(do_bind ? bind(s, (struct sockaddr*)&a, sizeof a)
-                               : connect(s, (struct sockaddr*)&a, sizeof a));
+  int rc = ok_or_errno(do_bind ? bind(s, (struct sockaddr*)&a, sizeof a) : connect(s, (struct sockaddr*)&a, sizeof a));
   close(s);
   return rc;
 }
