@@ -70,6 +70,9 @@ struct OpenDir {
   UniqueFd fd;
 };
 
+// Whether `name` exists in `dir` (a link counts; it is not followed).
+bool exists_in(const OpenDir& dir, std::string_view name);
+
 // The private directory gx keeps state in. Creates `path` (mkdir -p, 0700)
 // when `create`, resolves it once, then checks like OpenSSH's StrictModes:
 //   - the directory itself is a directory owned by the caller (euid) and not

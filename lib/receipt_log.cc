@@ -14,8 +14,8 @@
 namespace gx {
 namespace {
 
+using fs::exists_in;
 using nlohmann::json;
-using receipt_file::exists_in;
 using receipt_file::Head;
 using receipt_file::head_text;
 using receipt_file::HeadRead;

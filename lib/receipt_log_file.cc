@@ -191,27 +191,17 @@ Result<Snapshot> snapshot(const fs::OpenDir& dir) {
   const std::string log_path = dir.path + "/" + std::string(kReceiptLogFile);
   struct stat lst {};
   if (fstatat(dir.fd.get(), std::string(kReceiptLogFile).c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-    return Snapshot{-1, 0, read_head(dir)};
+    return Snapshot{fs::UniqueFd(), 0, read_head(dir)};
   auto opened = fs::open_in_dir(dir, kReceiptLogFile, O_RDONLY);
   if (!opened) return Decision::deny(DenyReason::IoError, opened.error().detail, "file", log_path);
-  int fd = opened->release();
-  if (Decision d = lock(fd, LOCK_SH); !d) {
-    close(fd);
-    return Decision::deny(DenyReason::IoError, d.detail);
-  }
+  const int fd = opened->get();
+  if (Decision d = lock(fd, LOCK_SH); !d) return Decision::deny(DenyReason::IoError, d.detail);
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
-    close(fd);
+  if (fstat(fd, &st) != 0)
     return Decision::deny(DenyReason::IoError, "cannot stat " + log_path + ": " + fs::errno_text(errno));
-  }
-  Snapshot snap{fd, st.st_size, read_head(dir)};
+  HeadRead head = read_head(dir);
   flock(fd, LOCK_UN);
-  return snap;
-}
-
-bool exists_in(const fs::OpenDir& dir, std::string_view name) {
-  struct stat st {};
-  return fstatat(dir.fd.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  return Snapshot{opened.take(), st.st_size, std::move(head)};
 }
 
 }  // namespace gx::receipt_file

@@ -99,14 +99,11 @@ class LineReader {
 // under the exclusive lock) or a torn tail from a crash. The lock is not held
 // while reading, so a long verify never blocks `gx run`.
 struct Snapshot {
-  int fd = -1;  // -1: there is no receipts.log; else the caller owns it
+  fs::UniqueFd fd;  // empty: there is no receipts.log
   off_t size = 0;
   HeadRead head;  // read under the same lock: consistent with size
 };
 Result<Snapshot> snapshot(const fs::OpenDir& dir);
-
-// Whether `name` exists in `dir` (a link counts; it is not followed).
-bool exists_in(const fs::OpenDir& dir, std::string_view name);
 
 }  // namespace receipt_file
 }  // namespace gx

@@ -15,8 +15,6 @@ using receipt_file::pread_all;
 using receipt_file::read_tail;
 using receipt_file::snapshot;
 
-using Fd = fs::UniqueFd;
-
 Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, uint64_t to, const ScanEnd& after,
                               const std::function<void(const ScannedReceipt&)>& each) {
   ScanEnd at = after;
@@ -71,9 +69,9 @@ Result<ScanEnd> scan_receipt_log(const fs::OpenDir& state, uint64_t from, const 
   const std::string log_path = state.path + "/" + std::string(kReceiptLogFile);
   auto snap = snapshot(state);
   if (!snap) return snap.error();
-  Fd fd(snap->fd);
+  const fs::UniqueFd& fd = snap->fd;
   off_t end = 0;
-  if (snap->fd >= 0) {
+  if (fd.ok()) {
     auto tail = read_tail(fd.get(), snap->size);
     if (!tail) return tail.error();
     end = tail->complete_end;
@@ -92,7 +90,7 @@ Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const Rece
   const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
   auto snap = snapshot(*dir);
   if (!snap) return snap.error();
-  Fd fd(snap->fd);
+  const fs::UniqueFd& fd = snap->fd;
   ReceiptListing out;
   std::deque<Receipt> kept;
   LineReader reader(fd.get(), snap->size);

@@ -18,13 +18,11 @@
 namespace gx {
 namespace {
 
+using fs::exists_in;
 using nlohmann::json;
-using receipt_file::exists_in;
 using receipt_file::HeadRead;
 using receipt_file::LineReader;
 using receipt_file::snapshot;
-
-using Fd = fs::UniqueFd;
 
 // Index of the first job whose signature does not verify (jobs.size() when
 // all do). Uses every core: ECDSA verification is what verify spends its time
@@ -153,7 +151,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   const std::string log_path = dir->path + "/" + std::string(kReceiptLogFile);
   auto snap = snapshot(*dir);
   if (!snap) return snap.error();
-  Fd fd(snap->fd);
+  const fs::UniqueFd& fd = snap->fd;
 
   VerifyReport rep;
   const std::string key_id = key.key_id();
@@ -182,7 +180,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   uint64_t last_line = 0;  // chain mode: the last receipt read, whose signature is checked at the end
   std::string last_text;   // its line
   off_t read_limit = snap->size;
-  if (mode.incremental && snap->fd >= 0 && checkpoint->count > 0) {
+  if (mode.incremental && snap->fd.ok() && checkpoint->count > 0) {
     auto found = find_receipt_line(fd.get(), snap->size, checkpoint->count);
     if (!found)
       return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) +
@@ -342,11 +340,11 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   // The head is created before the log and never removed: a log without a
   // valid head lost it (truncation hidden by deleting or garbling the head).
   const HeadRead& head = snap->head;
-  if (!head.exists && snap->fd >= 0)
+  if (!head.exists && snap->fd.ok())
     return fail(rep.records + 1,
                 "receipts.head is missing (it exists whenever receipts.log does): the log may "
                 "have been truncated");
-  if (!head.exists && snap->fd < 0 && exists_in(*dir, kReceiptKeyFile))
+  if (!head.exists && !snap->fd.ok() && exists_in(*dir, kReceiptKeyFile))
     return fail(1, "receipts.log is missing but receipt.key exists (the log was deleted)");
   if (head.exists && !head.head) return fail(rep.records + 1, head.problem + " (the log may have been truncated)");
   if (head.head && head.head->count > rep.records)

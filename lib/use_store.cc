@@ -78,7 +78,7 @@ class DeferredSync {
 
 }  // namespace
 
-std::string UseStore::db_path(const std::string& state_dir) { return state_dir + "/uses.db"; }
+std::string UseStore::db_path(const std::string& state_dir) { return state_dir + "/" + use_store_db::kDbFile; }
 
 Decision UseStore::fail(const std::string& what) const {
   return state_error("use store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_), path_);
@@ -306,7 +306,8 @@ Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_di
 
 Decision UseStore::bound_wal() {
   struct stat st {};
-  if (fstatat(dir_.fd.get(), "uses.db-wal", &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_size <= kUseStoreWalLimitBytes)
+  if (fstatat(dir_.fd.get(), use_store_db::kWalFile, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      st.st_size <= kUseStoreWalLimitBytes)
     return Decision::allow();
   // A zero busy timeout: the checkpoint must never hold up this run or wait
   // behind another; SQLITE_BUSY just leaves it to a later run.

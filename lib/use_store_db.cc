@@ -75,12 +75,8 @@ uint32_t clamp_uses(int64_t v) { return static_cast<uint32_t>(std::clamp<int64_t
 // more fsync. Under an flock(2) on uses.db (independent of SQLite's fcntl
 // locks), so no process can find the WAL before its creator synced it.
 Decision prepare_db_files(const fs::OpenDir& dir) {
-  auto exists = [&](const char* name) {
-    struct stat st {};
-    return fstatat(dir.fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-  };
-  bool created = !exists("uses.db");
-  auto fd = fs::open_in_dir(dir, "uses.db", O_RDWR | O_CREAT, 0600);
+  bool created = !fs::exists_in(dir, kDbFile);
+  auto fd = fs::open_in_dir(dir, kDbFile, O_RDWR | O_CREAT, 0600);
   if (!fd) return state_error(fd.error().detail, fd.error().value);
   const std::string path = dir.path + "/uses.db";
   struct stat st {};
@@ -88,12 +84,10 @@ Decision prepare_db_files(const fs::OpenDir& dir) {
   if (st.st_uid != geteuid()) return state_error(path + " is owned by another user", path);
   if ((st.st_mode & 077) != 0 && fchmod(fd->get(), 0600) != 0)
     return state_error("cannot chmod " + path + ": " + fs::errno_text(errno), path);
-  int rc;
-  do rc = flock(fd->get(), LOCK_EX);
-  while (rc != 0 && errno == EINTR);
-  if (rc != 0) return state_error("cannot lock " + path + ": " + fs::errno_text(errno), path);
-  if (!exists("uses.db-wal")) {
-    auto wal = fs::open_in_dir(dir, "uses.db-wal", O_RDWR | O_CREAT, 0600);
+  if (int err = fs::flock_retrying(fd->get(), LOCK_EX); err != 0)
+    return state_error("cannot lock " + path + ": " + fs::errno_text(err), path);
+  if (!fs::exists_in(dir, kWalFile)) {
+    auto wal = fs::open_in_dir(dir, kWalFile, O_RDWR | O_CREAT, 0600);
     if (!wal) return state_error(wal.error().detail, wal.error().value);
     created = true;
   }

@@ -22,6 +22,10 @@ extern const char* const kMigrate1to2;
 // its not_after (receipts do not carry them): these stand for "unknown"
 // until the next reserve of that digest fills them in. Never pruned while
 // unknown: forgetting counted uses of a live artifact would free them.
+// The store's files in the state directory.
+constexpr const char* kDbFile = "uses.db";
+constexpr const char* kWalFile = "uses.db-wal";
+
 constexpr int64_t kUnknownMaxUses = 4294967295;
 constexpr int64_t kUnknownNotAfter = INT64_MAX;
 
