@@ -149,6 +149,15 @@ expect_rc 0 "served at once after its spare was killed" B "$T/cat.toml" -- /bin/
 check "a new spare is started" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
 expect_rc 0 "served by the new spare" B "$T/cat.toml" -- /bin/cat </dev/null
 check "the broker logged the dead spare" grep -q "spare worker [0-9]* ended abnormally" "$T/broker.log"
+# A spare that takes the handoff frame but never acknowledges it (stopped here; a spare being
+# killed is the same for the broker): after 2 s the broker kills it and a new worker serves.
+check "the broker keeps a spare worker (2)" wait_for bash -c "pgrep -P $BROKER_PID >/dev/null"
+stopped=$(spare_of_broker)
+kill -STOP "$stopped" 2>/dev/null || bad "no spare to stop"
+expect_rc 0 "served by a new worker when the spare never takes the connection" \
+  timeout 20 "$GX" run --broker "$SOCK" "$T/cat.toml" -- /bin/cat </dev/null
+check "the broker logged the spare that did not take it" \
+  grep -q "spare worker $stopped ended abnormally (it did not take a connection)" "$T/broker.log"
 
 # --- a malformed request leaves the broker serving ---
 python3 - "$SOCK" <<'EOF' || bad "malformed frames: python client failed"
