@@ -89,10 +89,10 @@ int send_listener(int channel, int listener) noexcept {
   return n == static_cast<ssize_t>(sizeof marker) ? 0 : EPROTO;
 }
 
+// Dispositions first, then the mask: spawn_confined clones with every
+// signal blocked and the child shares gx's memory until its exec, so no
+// handler of gx's may run here once signals are unblocked.
 int reset_signals() noexcept {
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
@@ -101,6 +101,9 @@ int reset_signals() noexcept {
     // EINVAL for the signal numbers glibc reserves (32, 33): skip those.
     if (sigaction(sig, &dfl, nullptr) != 0 && errno != EINVAL) return errno;
   }
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
   return 0;
 }
 

@@ -3,12 +3,16 @@
 // Everything is prepared in the parent (ruleset fd, seccomp program, argv and
 // envp arrays, exec fd); the child only issues syscalls. confine_and_exec()
 // is async-signal-safe: no allocation, no locks, no stdio, no exceptions,
-// so it is safe after fork() in a multi-threaded gx.
+// so it is safe after fork() in a multi-threaded gx, and in a child that
+// shares gx's memory until its exec (spawn_confined clones with CLONE_VM |
+// CLONE_VFORK, like posix_spawn): it writes nothing but its own stack (and
+// errno, in the suspended parent thread's TLS).
 //
 // Sequence (each step fatal; on failure the child writes one ConfineFailure
 // to the error pipe and _exit(127)s, and never runs the command):
-//   1. reset signal mask and dispositions (gx's blocked/ignored signals must
-//      not leak into the command)
+//   1. reset signal dispositions, then the mask (gx's blocked/ignored
+//      signals must not leak into the command; the child starts with every
+//      signal blocked and, until its exec, on gx's memory: see below)
 //   2. stdio (optional): the plan's stdin, stdout and stderr fds become 0, 1
 //      and 2 (a brokered run: the client's own, received over SCM_RIGHTS)
 //   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error

@@ -2,7 +2,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -11,6 +14,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "lib/confine.h"
 #include "lib/exec_guard.h"
@@ -117,6 +123,90 @@ std::string signal_text(int sig) {
 
 }  // namespace
 
+namespace {
+
+// What the child's side of the channel said before its exec (or death).
+struct Handshake {
+  ConfineFailure failure{};
+  bool failed = false;
+  int listener = -1;  // the exec guard's, once received
+  uint64_t exec_refused = 0;
+};
+
+// Reads the spawn channel until EOF (exec'd, or dead) or a ConfineFailure,
+// answering the exec guard's first notification on the way. `child` is
+// read only when a notification arrives: the kernel has stored the pid
+// (CLONE_PARENT_SETTID) before the child could run.
+void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* child, Handshake& h) {
+  bool listener_live = false;
+  bool first_exec_allowed = false;
+  for (;;) {
+    pollfd fds[2] = {{channel, POLLIN, 0}, {h.listener, POLLIN, 0}};
+    int n = poll(fds, listener_live ? 2 : 1, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      h.failure = {static_cast<int32_t>(ConfineStep::Plan), errno};
+      h.failed = true;
+      return;
+    }
+    if (listener_live && (fds[1].revents & POLLIN) != 0) {
+      // The child blocks in its execveat until this answer.
+      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed);
+      if (r == 1) first_exec_allowed = true;
+      if (r == 0) ++h.exec_refused;
+      if (r < 0 && r != -ENOENT && r != -EINTR) {
+        // Cannot answer (an outer sandbox refuses the notify ioctls): closing
+        // the listener fails the child's exec (ENOSYS), so it reports a
+        // failure and never runs, instead of both sides waiting forever.
+        close(h.listener);
+        h.listener = -1;
+        listener_live = false;
+      }
+      continue;
+    }
+    if (listener_live && (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) listener_live = false;
+    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+    int passed = -1;
+    ssize_t got = recv_message(channel, h.failure, &passed);
+    if (got == -EINTR) continue;
+    if (got == 0) return;  // EOF: exec'd, or dead
+    if (got != static_cast<ssize_t>(sizeof h.failure)) {
+      if (passed >= 0) close(passed);
+      h.failure = {static_cast<int32_t>(ConfineStep::Plan), EPROTO};
+      h.failed = true;
+      return;
+    }
+    if (h.failure.step == 0 && passed >= 0 && h.listener < 0 && plan.notify_filter != nullptr) {
+      h.listener = passed;
+      listener_live = true;
+      continue;
+    }
+    if (passed >= 0) close(passed);
+    h.failed = true;
+    return;
+  }
+}
+
+struct CloneArgs {
+  const ChildPlan* plan;
+  int child_end;
+  int parent_end;
+};
+
+int child_main(void* arg) {
+  const auto* a = static_cast<const CloneArgs*>(arg);
+  ChildPlan p = *a->plan;  // trivially copyable: a stack copy, no allocation
+  p.error_fd = a->child_end;
+  close(a->parent_end);  // the child's own fd table (no CLONE_FILES)
+  confine_and_exec(p);
+}
+
+// The child's stack: CLONE_VM shares gx's memory, so it cannot run on gx's.
+// Only the pages it touches are ever allocated (a few).
+constexpr size_t kChildStackBytes = 1 << 20;
+
+}  // namespace
+
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   SpawnInfo local;
   SpawnInfo& out = info != nullptr ? *info : local;
@@ -127,71 +217,59 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return Decision::deny(DenyReason::IoError, "socketpair failed: " + fs::errno_text(errno), "confine");
-  pid_t pid = fork();
-  if (pid < 0) {
+  void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
     int err = errno;
     close(sv[0]);
     close(sv[1]);
-    return Decision::deny(DenyReason::IoError, "fork failed: " + fs::errno_text(err), "confine");
+    return Decision::deny(DenyReason::IoError, "child stack: " + fs::errno_text(err), "confine");
   }
-  if (pid == 0) {
-    ChildPlan p = plan;  // trivially copyable: a stack copy, no allocation
-    p.error_fd = sv[1];
+  // CLONE_VM | CLONE_VFORK (as posix_spawn does): no copy of gx's page
+  // tables and no copy-on-write fault on every page gx writes afterwards —
+  // with fork that was the largest cost of a run on a VM where a page fault
+  // costs ~10 us (docs/performance.md). This thread sleeps until the child
+  // has exec'd or exited; the child runs confine_and_exec, which is
+  // async-signal-safe, on its own stack, and shares only this suspended
+  // thread's TLS (errno). With the exec guard the child blocks in its exec
+  // until the first notification is answered, so a second thread reads the
+  // handshake. Every signal is blocked across the clone: the child inherits
+  // the mask and resets dispositions before it unblocks (reset_signals), so
+  // no handler of gx's ever runs in the child on gx's memory.
+  Handshake h;
+  CloneArgs args{&plan, sv[1], sv[0]};
+  volatile pid_t child_tid = 0;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  std::optional<std::thread> reader;
+  pid_t pid = -1;
+  int clone_err = 0;
+  try {
+    if (plan.notify_filter != nullptr)
+      reader.emplace([&] { read_handshake(sv[0], plan, const_cast<const volatile pid_t*>(&child_tid), h); });
+    pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
+                CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&child_tid));
+    clone_err = errno;
+  } catch (const std::system_error& e) {
+    pid = -1;
+    clone_err = e.code().value();
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(sv[1]);  // also ends the reader when the clone failed: EOF
+  if (reader) reader->join();
+  munmap(stack, kChildStackBytes);
+  if (pid < 0) {
     close(sv[0]);
-    confine_and_exec(p);
+    if (h.listener >= 0) close(h.listener);
+    return Decision::deny(DenyReason::IoError, "clone failed: " + fs::errno_text(clone_err), "confine");
   }
-  close(sv[1]);
   out.pid = pid;
-  ConfineFailure f{};
-  bool failed = false;
-  int listener = -1;
-  bool listener_live = false;
-  bool first_exec_allowed = false;
-  for (;;) {
-    pollfd fds[2] = {{sv[0], POLLIN, 0}, {listener, POLLIN, 0}};
-    int n = poll(fds, listener_live ? 2 : 1, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      f = {static_cast<int32_t>(ConfineStep::Plan), errno};
-      failed = true;
-      break;
-    }
-    if (listener_live && (fds[1].revents & POLLIN) != 0) {
-      // The child blocks in its execveat until this answer.
-      int r = exec_guard_answer(listener, pid, plan.exec_fd, !first_exec_allowed);
-      if (r == 1) first_exec_allowed = true;
-      if (r == 0) ++out.exec_refused;
-      if (r < 0 && r != -ENOENT && r != -EINTR) {
-        // Cannot answer (an outer sandbox refuses the notify ioctls): closing
-        // the listener fails the child's exec (ENOSYS), so it reports a
-        // failure and never runs, instead of both sides waiting forever.
-        close(listener);
-        listener = -1;
-        listener_live = false;
-      }
-      continue;
-    }
-    if (listener_live && (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) listener_live = false;
-    if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-    int passed = -1;
-    ssize_t got = recv_message(sv[0], f, &passed);
-    if (got == -EINTR) continue;
-    if (got == 0) break;  // EOF: exec'd, or dead
-    if (got != static_cast<ssize_t>(sizeof f)) {
-      if (passed >= 0) close(passed);
-      f = {static_cast<int32_t>(ConfineStep::Plan), EPROTO};
-      failed = true;
-      break;
-    }
-    if (f.step == 0 && passed >= 0 && listener < 0 && plan.notify_filter != nullptr) {
-      listener = passed;
-      listener_live = true;
-      continue;
-    }
-    if (passed >= 0) close(passed);
-    failed = true;
-    break;
-  }
+  if (!reader) read_handshake(sv[0], plan, &child_tid, h);
+  ConfineFailure& f = h.failure;
+  const bool failed = h.failed;
+  const int listener = h.listener;
+  out.exec_refused = h.exec_refused;
   close(sv[0]);
   if (!failed) {
     // EOF: did the child exec? Ask the kernel, before reaping.

@@ -41,8 +41,10 @@ struct SpawnInfo {
   pid_t pid = -1;  // the child's pid, also when it did not start
 };
 
-// Parent side: creates the error channel, forks, runs confine_and_exec in
-// the child and waits until the child has exec'd or failed. On success
+// Parent side: creates the error channel, starts the child with
+// clone(CLONE_VM | CLONE_VFORK) on a stack of its own (no page-table copy,
+// no copy-on-write faults in gx afterwards), runs confine_and_exec in it
+// and waits until the child has exec'd or failed. On success
 // returns the child's pid; the caller waits for it. On failure the child
 // has been reaped and the Decision says why the program NEVER STARTED:
 //   * a ConfineFailure arrived (the step and errno);
