@@ -90,6 +90,7 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
   std::shared_ptr<RevocationIndex> idx(new RevocationIndex());
   idx->path_ = revocations_index_path(state_dir);
   // No SQLITE_OPEN_CREATE: a missing index is "no index", never an empty one.
+  sqlite::configure_once();
   if (sqlite3_open_v2(idx->path_.c_str(), &idx->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) !=
       SQLITE_OK)
     return nullptr;
@@ -191,6 +192,7 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
   close(fd);
   RevocationIndex w;
   w.path_ = path;
+  sqlite::configure_once();
   if (sqlite3_open_v2(path.c_str(), &w.db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) != SQLITE_OK)
     return w.fail("cannot open");
   // A private file nobody reads until it is renamed into place: no journal;

@@ -9,6 +9,22 @@
 
 namespace gx::sqlite {
 
+// Process-wide settings, before the first connection (sqlite3_config is
+// refused once SQLite is initialized; then this is a no-op). gx's stores
+// are small and each process opens one or two connections: SQLite's
+// defaults pre-touch ~120 KiB of lookaside slots and a 20-page cache bulk
+// per connection, ~50 page faults that a run never needs (issue #14,
+// docs/performance.md). Call before every sqlite3_open_v2.
+inline void configure_once() {
+  static const bool done = [] {
+    sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, static_cast<void*>(nullptr), 0, 0);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)done;
+}
+
 // A prepared statement that finalizes itself.
 class Stmt {
  public:

@@ -98,6 +98,7 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
   std::string path = db_path(dir->path);
   if (Decision d = prepare_db_files(*dir); !d) return d;
 
+  sqlite::configure_once();
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, nullptr);
