@@ -71,7 +71,9 @@ class WorkerState {
   WorkerState& operator=(const WorkerState&) = delete;
 
   // Loads everything it can now (the worker calls this before a
-  // connection arrives). Errors are kept for current() to retry.
+  // connection arrives) and prepares the receipt log's signing nonces for
+  // one request (ReceiptLog::prepare_nonces). Errors are kept for current()
+  // to retry.
   void preload(UnixTime now);
 
   // The state for a request at `now`, brought up to date (see above). The

@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "lib/fsutil.h"
@@ -496,6 +497,107 @@ bool PrivateKey::is_deterministic_signature(std::string_view type, std::string_v
                                             std::string_view signature) const {
   P256Group* g = p256();
   return g && det_signature_consistent(*g, mbedtls_pk_ec(impl_->pk.ctx)->d, pae_sha256(type, body), signature);
+}
+
+struct PreparedNonce::Impl {
+  Mpi k, r;
+  pid_t pid = 0;
+  bool used = false;
+  ~Impl() {
+    // k is as secret as the key: whoever learns it and the signature can
+    // solve for d.
+    mbedtls_mpi_lset(&k.v, 0);
+  }
+};
+
+PreparedNonce::PreparedNonce() = default;
+PreparedNonce::~PreparedNonce() = default;
+PreparedNonce::PreparedNonce(PreparedNonce&&) noexcept = default;
+PreparedNonce& PreparedNonce::operator=(PreparedNonce&&) noexcept = default;
+bool PreparedNonce::usable() const { return impl_ && !impl_->used && impl_->pid == getpid(); }
+
+Result<PreparedNonce> PrivateKey::prepare_nonce() const {
+  P256Group* g = p256();
+  if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+  if (md == nullptr) return Decision::deny(DenyReason::IoError, "no SHA-256");
+  auto impl = std::make_unique<PreparedNonce::Impl>();
+  mbedtls_ecp_point R1, R2;
+  mbedtls_ecp_point_init(&R1);
+  mbedtls_ecp_point_init(&R2);
+  mbedtls_hmac_drbg_context drbg;
+  mbedtls_hmac_drbg_init(&drbg);
+  unsigned char seed[2 * kScalarBytes];
+  Mpi x2;
+  bool ok = false;
+  do {
+    if (mbedtls_mpi_write_binary(&mbedtls_pk_ec(impl_->pk.ctx)->d, seed, kScalarBytes) != 0) break;
+    if (rng(nullptr, seed + kScalarBytes, kScalarBytes) != 0) break;
+    if (mbedtls_hmac_drbg_seed_buf(&drbg, md, seed, sizeof seed) != 0) break;
+    if (mbedtls_ecp_gen_privkey(&g->grp, &impl->k.v, mbedtls_hmac_drbg_random, &drbg) != 0) break;
+    // Two multiplications, each blinded with its own random projective
+    // coordinates: a transient fault in one makes them differ.
+    if (mbedtls_ecp_mul(&g->grp, &R1, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
+    if (mbedtls_ecp_mul(&g->grp, &R2, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
+    if (mbedtls_mpi_mod_mpi(&impl->r.v, &R1.X, &g->grp.N) != 0 || mbedtls_mpi_mod_mpi(&x2.v, &R2.X, &g->grp.N) != 0)
+      break;
+    if (mbedtls_mpi_cmp_mpi(&impl->r.v, &x2.v) != 0 || mbedtls_mpi_cmp_int(&impl->r.v, 0) == 0) break;
+    ok = true;
+  } while (false);
+  mbedtls_platform_zeroize(seed, sizeof seed);
+  mbedtls_hmac_drbg_free(&drbg);
+  mbedtls_ecp_point_free(&R1);
+  mbedtls_ecp_point_free(&R2);
+  if (!ok) return Decision::deny(DenyReason::IoError, "cannot prepare a signing nonce");
+  impl->pid = getpid();
+  PreparedNonce n;
+  n.impl_ = std::move(impl);
+  return n;
+}
+
+Result<std::string> PrivateKey::sign_prepared(PreparedNonce& nonce, std::string_view type,
+                                              std::string_view body) const {
+  if (!nonce.usable()) return Decision::deny(DenyReason::IoError, "signing nonce is used or not this process's");
+  // Used from here on, whatever happens below: a nonce never signs twice.
+  nonce.impl_->used = true;
+  const mbedtls_mpi& k = nonce.impl_->k.v;
+  const mbedtls_mpi& r = nonce.impl_->r.v;
+  const mbedtls_mpi& d = mbedtls_pk_ec(impl_->pk.ctx)->d;
+  P256Group* g = p256();
+  if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
+  const Digest h = pae_sha256(type, body);
+  Mpi e, kinv, s, t, lhs, rhs;
+  bool ok = false;
+  do {
+    // e = h mod n (a 256-bit digest on a 256-bit group: at most one subtraction).
+    if (mbedtls_mpi_read_binary(&e.v, h.data(), h.size()) != 0) break;
+    if (mbedtls_mpi_cmp_mpi(&e.v, &g->grp.N) >= 0 && mbedtls_mpi_sub_mpi(&e.v, &e.v, &g->grp.N) != 0) break;
+    // s = k^-1 (e + r d) mod n
+    if (mbedtls_mpi_inv_mod(&kinv.v, &k, &g->grp.N) != 0) break;
+    if (mbedtls_mpi_mul_mpi(&t.v, &r, &d) != 0 || mbedtls_mpi_add_mpi(&t.v, &t.v, &e.v) != 0 ||
+        mbedtls_mpi_mod_mpi(&t.v, &t.v, &g->grp.N) != 0)
+      break;
+    if (mbedtls_mpi_mul_mpi(&s.v, &kinv.v, &t.v) != 0 || mbedtls_mpi_mod_mpi(&s.v, &s.v, &g->grp.N) != 0) break;
+    if (mbedtls_mpi_cmp_int(&s.v, 0) == 0) break;
+    // Low S only: (r, n - s) is the same signature, and gx accepts one spelling.
+    if (mbedtls_mpi_cmp_mpi(&s.v, &g->half_n) > 0 && mbedtls_mpi_sub_mpi(&s.v, &g->grp.N, &s.v) != 0) break;
+    // The check, without k^-1: s*k == +-(e + r*d) mod n, recomputed.
+    if (mbedtls_mpi_mul_mpi(&lhs.v, &s.v, &k) != 0 || mbedtls_mpi_mod_mpi(&lhs.v, &lhs.v, &g->grp.N) != 0) break;
+    if (mbedtls_mpi_mul_mpi(&rhs.v, &d, &r) != 0 || mbedtls_mpi_add_mpi(&rhs.v, &e.v, &rhs.v) != 0 ||
+        mbedtls_mpi_mod_mpi(&rhs.v, &rhs.v, &g->grp.N) != 0)
+      break;
+    if (mbedtls_mpi_cmp_mpi(&lhs.v, &rhs.v) != 0) {
+      if (mbedtls_mpi_sub_mpi(&rhs.v, &g->grp.N, &rhs.v) != 0 || mbedtls_mpi_cmp_mpi(&lhs.v, &rhs.v) != 0) break;
+    }
+    ok = true;
+  } while (false);
+  std::optional<Result<std::string>> out;
+  if (ok) out.emplace(encode_der(r, s.v));
+  mbedtls_mpi_lset(&kinv.v, 0);
+  mbedtls_mpi_lset(&t.v, 0);
+  nonce.impl_.reset();  // r and k go with it
+  if (!out) return Decision::deny(DenyReason::InvalidSignature, "signing with a prepared nonce failed its check");
+  return std::move(*out);
 }
 
 Result<PrivateKey> load_private_key(const std::string& path) {

@@ -121,6 +121,33 @@ class PublicKey {
   std::shared_ptr<const Point> q_;
 };
 
+// The expensive half of one ECDSA signature, made before its message is
+// known (PrivateKey::prepare_nonce): a fresh nonce k and r = x(k*G) mod n.
+// A receipt log keeps a few, made off the caller's critical path (a
+// thread while gx verifies, a broker's spare while it waits), so that
+// signing a receipt costs a few modular multiplications instead of two
+// scalar multiplications (issue #14, docs/performance.md).
+//
+// Single use, enforced: PrivateKey::sign_prepared consumes it and k is
+// zeroized. It is bound to the process that made it: used in any other
+// process (a fork of the maker, which would otherwise sign a second message
+// with the same k and give away the private key) it is refused. Move-only.
+class PreparedNonce {
+ public:
+  PreparedNonce();
+  ~PreparedNonce();
+  PreparedNonce(PreparedNonce&&) noexcept;
+  PreparedNonce& operator=(PreparedNonce&&) noexcept;
+  PreparedNonce(const PreparedNonce&) = delete;
+  PreparedNonce& operator=(const PreparedNonce&) = delete;
+  bool usable() const;  // made in this process, not yet used
+
+ private:
+  friend class PrivateKey;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class PrivateKey {
  public:
   static Result<PrivateKey> generate();
@@ -151,6 +178,20 @@ class PrivateKey {
   // That fault check on its own: is `signature` exactly what sign() makes
   // for PAE(type, body) with this key (or its high-S twin)? For tests.
   bool is_deterministic_signature(std::string_view type, std::string_view body, std::string_view signature) const;
+
+  // A nonce for sign_prepared (see PreparedNonce): k from an HMAC_DRBG
+  // seeded with the private key and 32 fresh bytes of getrandom (hedged:
+  // unpredictable even if one of the two is weak), R = k*G computed twice by
+  // differently blinded multiplications that must agree. Thread-safe.
+  // Signatures made from it are ordinary randomized ECDSA (not RFC 6979):
+  // with a nonce used once, a fault in R or s gives no second equation in
+  // the same k, so no key leak; sign_prepared still checks its result.
+  Result<PreparedNonce> prepare_nonce() const;
+  // The signature sign() would make, with `nonce` instead of a
+  // deterministic one: strict DER, low S. Consumes the nonce; refuses one
+  // that is used, empty or from another process. Before returning, checks
+  // s*k == +-(e + r*d) mod n by a computation apart from the one that made s.
+  Result<std::string> sign_prepared(PreparedNonce& nonce, std::string_view type, std::string_view body) const;
 
  private:
   struct Impl;

@@ -3,6 +3,8 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/pk.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -459,4 +462,77 @@ TEST_CASE("gx signatures are mbedTLS's RFC 6979 signatures made without the buil
     CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, body, der_sig(rb, bad)));
   }
   mbedtls_pk_free(&pk);
+}
+
+TEST_CASE("prepared nonces: signatures verify, are low-S strict DER, differ, and a nonce signs once") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key.ok());
+  std::set<std::string> seen;
+  for (int i = 0; i < 64; ++i) {
+    auto nonce = key->prepare_nonce();
+    REQUIRE(nonce.ok());
+    CHECK(nonce->usable());
+    std::string body = "receipt " + std::to_string(i);
+    auto sig = key->sign_prepared(*nonce, crypto::kReceiptType, body);
+    REQUIRE(sig.ok());
+    // check() refuses high S and any non-strict encoding: Ok means both hold.
+    CHECK(key->public_key().check(crypto::kReceiptType, body, *sig) == crypto::SigStatus::Ok);
+    CHECK_FALSE(key->public_key().verify(crypto::kReceiptType, body + "x", *sig));
+    CHECK_FALSE(key->public_key().verify(crypto::kArtifactType, body, *sig));
+    seen.insert(*sig);
+    // Used: never again, whatever the message.
+    CHECK_FALSE(nonce->usable());
+    CHECK_FALSE(key->sign_prepared(*nonce, crypto::kReceiptType, body).ok());
+    CHECK_FALSE(key->sign_prepared(*nonce, crypto::kReceiptType, "other").ok());
+  }
+  CHECK(seen.size() == 64);
+  // The same message twice: two different nonces, two different signatures, both valid.
+  auto n1 = key->prepare_nonce(), n2 = key->prepare_nonce();
+  REQUIRE((n1.ok() && n2.ok()));
+  auto s1 = key->sign_prepared(*n1, crypto::kReceiptType, "same"),
+       s2 = key->sign_prepared(*n2, crypto::kReceiptType, "same");
+  REQUIRE((s1.ok() && s2.ok()));
+  CHECK(*s1 != *s2);
+  // Moved from, or default: unusable.
+  auto n3 = key->prepare_nonce();
+  REQUIRE(n3.ok());
+  crypto::PreparedNonce moved = std::move(*n3);
+  CHECK(moved.usable());
+  CHECK_FALSE(n3->usable());
+  CHECK_FALSE(key->sign_prepared(*n3, crypto::kReceiptType, "x").ok());
+  crypto::PreparedNonce empty;
+  CHECK_FALSE(key->sign_prepared(empty, crypto::kReceiptType, "x").ok());
+  // A nonce made by one key signs nothing valid for another? It is the key's
+  // own d that enters s: the signature is still the other key's (the nonce
+  // carries no key), and it verifies only under that key.
+  auto other = crypto::PrivateKey::generate();
+  REQUIRE(other.ok());
+  auto n4 = key->prepare_nonce();
+  REQUIRE(n4.ok());
+  auto s4 = other->sign_prepared(*n4, crypto::kReceiptType, "cross");
+  REQUIRE(s4.ok());
+  CHECK(other->public_key().verify(crypto::kReceiptType, "cross", *s4));
+  CHECK_FALSE(key->public_key().verify(crypto::kReceiptType, "cross", *s4));
+}
+
+TEST_CASE("prepared nonces: a fork of the process that made a nonce cannot use it") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key.ok());
+  auto nonce = key->prepare_nonce();
+  REQUIRE(nonce.ok());
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // Would sign a second message with the parent's k: must be refused.
+    bool refused = !nonce->usable() && !key->sign_prepared(*nonce, crypto::kReceiptType, "child").ok();
+    _exit(refused ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // The maker still can, once.
+  auto sig = key->sign_prepared(*nonce, crypto::kReceiptType, "parent");
+  REQUIRE(sig.ok());
+  CHECK(key->public_key().verify(crypto::kReceiptType, "parent", *sig));
 }

@@ -547,3 +547,39 @@ TEST_CASE("every decision leaves a receipt: long fields are cut with their lengt
   CHECK(slurp(t.log()).size() < 1024 * 1024);
   CHECK(verify_ok(log).intact);
 }
+
+TEST_CASE("receipts signed with prepared nonces verify, each with its own nonce; a fork falls back to signing afresh") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  REQUIRE(log.prepare_nonces(2).allowed());
+  log.prepare_nonces_in_background(3);
+  // 5 prepared + 3 signed the old way, interleaved with a fork that holds the pool.
+  for (int i = 0; i < 4; ++i) REQUIRE(log.append(make_authorized(subject())).ok());
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The parent's remaining nonce must not sign here: the child signs afresh.
+    _exit(log.append(make_authorized(subject())).ok() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  for (int i = 0; i < 3; ++i) REQUIRE(log.append(make_authorized(subject())).ok());
+  auto pub = crypto::load_public_key(t.state() + "/receipt.pub");
+  REQUIRE(pub.ok());
+  auto report = verify_receipt_log(t.state(), *pub, std::nullopt, LogVerifyOptions{true, false});
+  REQUIRE(report.ok());
+  CHECK(report->intact);
+  CHECK(report->records == 8);
+  CHECK(report->signatures_checked == 8);
+  // No two receipts share r (the first half of the signature): every nonce was used once.
+  std::set<std::string> rs;
+  for (const auto& l : lines_of(slurp(t.log()))) {
+    auto sig = crypto::base64_decode(nlohmann::json::parse(l)["sig"].get<std::string>());
+    REQUIRE(sig.ok());
+    // DER: 30 len 02 rlen r... -- r's bytes identify the nonce.
+    size_t rlen = static_cast<unsigned char>((*sig)[3]);
+    rs.insert(sig->substr(4, rlen));
+  }
+  CHECK(rs.size() == 8);
+}
