@@ -123,10 +123,12 @@ class PublicKey {
 
 // The expensive half of one ECDSA signature, made before its message is
 // known (PrivateKey::prepare_nonce): a fresh nonce k and r = x(k*G) mod n.
-// A receipt log keeps a few, made off the caller's critical path (a
-// thread while gx verifies, a broker's spare while it waits), so that
-// signing a receipt costs a few modular multiplications instead of two
-// scalar multiplications (issue #14, docs/performance.md).
+// A broker's spare makes a request's two while it waits for the
+// connection, so that signing a receipt on the caller's time costs a few
+// modular multiplications instead of two scalar multiplications (issue
+// #14, docs/performance.md: ~1 ms per brokered run). A standalone gx run
+// signs as before: making them on a second thread was measured and gained
+// nothing on a 2-core VM.
 //
 // Single use, enforced: PrivateKey::sign_prepared consumes it and k is
 // zeroized. It is bound to the process that made it: used in any other

@@ -7,8 +7,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
-#include <thread>
 
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
@@ -181,56 +179,20 @@ Decision ReceiptLog::preflight() const {
   return p ? Decision::allow() : p.error();
 }
 
-struct ReceiptLog::NoncePool {
-  std::vector<crypto::PreparedNonce> ready;
-  std::thread maker;  // prepare_nonces_in_background's; joined before `ready` is read
-  pid_t owner = getpid();
-  ~NoncePool() {
-    if (!maker.joinable()) return;
-    // In a fork of the owner the thread does not exist: nothing to wait for.
-    if (getpid() == owner) maker.join();
-    else maker.detach();
-  }
-};
-
 Decision ReceiptLog::prepare_nonces(size_t n) {
-  if (!nonces_) nonces_ = std::make_shared<NoncePool>();
-  if (nonces_->maker.joinable()) nonces_->maker.join();
   for (size_t i = 0; i < n; ++i) {
     auto nonce = key_.prepare_nonce();
     if (!nonce) return nonce.error();
-    nonces_->ready.push_back(nonce.take());
+    nonces_.push_back(nonce.take());
   }
   return Decision::allow();
 }
 
-void ReceiptLog::prepare_nonces_in_background(size_t n) {
-  if (!nonces_) nonces_ = std::make_shared<NoncePool>();
-  NoncePool* pool = nonces_.get();
-  if (pool->maker.joinable()) return;
-  try {
-    // The thread only reads the key and writes `ready`, which nobody reads
-    // before joining it.
-    pool->maker = std::thread([pool, key = key_, n] {
-      for (size_t i = 0; i < n; ++i) {
-        auto nonce = key.prepare_nonce();
-        if (!nonce) return;
-        pool->ready.push_back(nonce.take());
-      }
-    });
-  } catch (const std::system_error&) {
-    // No thread: receipts are signed as before.
-  }
-}
-
 Result<std::string> ReceiptLog::sign_receipt(std::string_view body) {
-  if (nonces_) {
-    if (nonces_->maker.joinable()) nonces_->maker.join();
-    while (!nonces_->ready.empty()) {
-      crypto::PreparedNonce n = std::move(nonces_->ready.back());
-      nonces_->ready.pop_back();
-      if (n.usable()) return key_.sign_prepared(n, crypto::kReceiptType, body);
-    }
+  while (!nonces_.empty()) {
+    crypto::PreparedNonce n = std::move(nonces_.back());
+    nonces_.pop_back();
+    if (n.usable()) return key_.sign_prepared(n, crypto::kReceiptType, body);
   }
   return key_.sign(crypto::kReceiptType, body);
 }

@@ -163,14 +163,12 @@ class ReceiptLog {
   // Signing ahead (crypto::PreparedNonce): append() signs each receipt with
   // a nonce made earlier while one is left, else with sign() as before. The
   // receipts are the same but for the signature's nonce. prepare_nonces
-  // makes `n` now (a broker's spare, before its connection arrives);
-  // prepare_nonces_in_background starts one thread that makes them while
-  // the caller goes on (gx run, while it verifies) — the next append() waits
-  // for it, so no thread is left once a receipt has been written. A nonce is
-  // never used twice nor in another process (a fork of this one): such
-  // nonces are dropped and the receipt is signed as before.
+  // makes `n` now (a broker's spare, before its connection arrives; not
+  // concurrently with any other use of this log). A nonce is never used
+  // twice nor in another process
+  // (a fork of this one): such nonces are dropped and the receipt is signed
+  // as before.
   Decision prepare_nonces(size_t n);
-  void prepare_nonces_in_background(size_t n);
 
  private:
   ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key);
@@ -191,8 +189,7 @@ class ReceiptLog {
   fs::OpenDir dir_;  // resolved once; every file opened relative to it
   ReceiptLogOptions options_;
   crypto::PrivateKey key_;
-  struct NoncePool;  // behind a pointer: the log stays movable while a thread fills it
-  std::shared_ptr<NoncePool> nonces_;
+  std::vector<crypto::PreparedNonce> nonces_;
 };
 
 }  // namespace gx

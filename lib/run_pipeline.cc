@@ -90,14 +90,8 @@ class Pipeline {
     o.receipt_key = req_.receipt_key;
     o.syslog = req_.syslog;
     auto log = ReceiptLog::open(req_.state_dir, o);
-    if (!log) {
-      log_error_ = log.error();
-      return;
-    }
-    log_ = &own_log_.emplace(log.take());
-    // The two receipts' nonces (authorized, finished) are made on the
-    // second core while this thread verifies (lib/receipt_log.h).
-    log_->prepare_nonces_in_background(2);
+    if (log) log_ = &own_log_.emplace(log.take());
+    else log_error_ = log.error();
   }
 
   RunResult deny(Decision d) {

@@ -6,9 +6,14 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "lib/crypto.h"
+#include "lib/receipt.h"
+#include "lib/receipt_key.h"
+#include "lib/receipt_log.h"
 #include "lib/trust_store.h"
 #include "tests/test_util.h"
 
@@ -165,4 +170,37 @@ TEST_CASE("broker state: a state directory replaced at its path is opened again"
   CHECK((*after)->receipt_log->state_dir() == d.config.state_dir);
   struct stat st {};
   CHECK(stat((d.config.state_dir + "/receipt.key").c_str(), &st) == 0);
+}
+
+TEST_CASE("broker state: a spare signs its request's two receipts with nonces made at preload, then as before") {
+  Dirs d;
+  {
+    // The log and its key exist and have settled (a key made just now is
+    // racy and would make the request open the log again, without them).
+    WorkerState first(d.config);
+    REQUIRE(first.current(static_cast<UnixTime>(time(nullptr))));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  WorkerState state(d.config);
+  const auto now = static_cast<UnixTime>(time(nullptr));
+  state.preload(now);
+  auto ctx = state.current(now);
+  REQUIRE(ctx);
+  Receipt r = receipt_for_this_process();
+  r.decision = ReceiptKind::Authorized;
+  for (int i = 0; i < 3; ++i) REQUIRE((*ctx)->receipt_log->append(r).ok());
+  auto key = crypto::load_private_key(d.config.state_dir + "/" + std::string(kReceiptKeyFile));
+  REQUIRE(key.ok());
+  std::ifstream in(d.config.state_dir + "/" + std::string(kReceiptLogFile));
+  std::vector<bool> deterministic;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    auto sig = crypto::base64_decode(j["sig"].get<std::string>());
+    REQUIRE(sig.ok());
+    j.erase("sig");
+    CHECK(key->public_key().verify(crypto::kReceiptType, j.dump(), *sig));
+    deterministic.push_back(key->is_deterministic_signature(crypto::kReceiptType, j.dump(), *sig));
+  }
+  // Prepared (random k) for the two the spare prepared for; RFC 6979 after.
+  CHECK(deterministic == std::vector<bool>{false, false, true});
 }
