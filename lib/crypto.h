@@ -194,11 +194,21 @@ class PrivateKey {
   // that is used, empty or from another process. Before returning, checks
   // s*k == +-(e + r*d) mod n by a computation apart from the one that made s.
   Result<std::string> sign_prepared(PreparedNonce& nonce, std::string_view type, std::string_view body) const;
+  // Hedged ECDSA (what receipts use when no prepared nonce is left): k from
+  // an HMAC_DRBG seeded with the private key, the message digest and 32
+  // fresh random bytes, so k is new for every signature while the RNG works
+  // and still differs per message if it failed. One scalar multiplication:
+  // with a nonce that never signs twice a fault in R or s gives no second
+  // equation in the same k (the attack sign()'s fault check exists for), so
+  // R is not recomputed; s is checked as in sign_prepared. About half of
+  // sign()'s cost (issue #14).
+  Result<std::string> sign_hedged(std::string_view type, std::string_view body) const;
 
  private:
   struct Impl;
   // Derives and checks the public half of a loaded or generated key.
   static Result<PrivateKey> from_impl(std::shared_ptr<Impl> impl);
+  Result<PreparedNonce> make_nonce(std::string_view extra, bool twice) const;
   std::shared_ptr<Impl> impl_;
   PublicKey public_;
 };

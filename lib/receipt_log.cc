@@ -194,7 +194,7 @@ Result<std::string> ReceiptLog::sign_receipt(std::string_view body) {
     nonces_.pop_back();
     if (n.usable()) return key_.sign_prepared(n, crypto::kReceiptType, body);
   }
-  return key_.sign(crypto::kReceiptType, body);
+  return key_.sign_hedged(crypto::kReceiptType, body);
 }
 
 Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const BeforeWrite& before_write) {

@@ -161,14 +161,14 @@ class ReceiptLog {
   const crypto::PublicKey& public_key() const { return key_.public_key(); }
 
   // Signing ahead (crypto::PreparedNonce): append() signs each receipt with
-  // a nonce made earlier while one is left, else with sign() as before. The
+  // a nonce made earlier while one is left, else with sign_hedged(). The
   // receipts are the same but for the signature's nonce. prepare_nonces
   // makes `n` now (a broker's spare, before its connection arrives; not
   // concurrently with any other use of this log). A nonce is never used
-  // twice nor in another process
-  // (a fork of this one): such nonces are dropped and the receipt is signed
-  // as before.
+  // twice nor in another process (a fork of this one): such nonces are
+  // dropped and the receipt is signed with sign_hedged().
   Decision prepare_nonces(size_t n);
+  size_t prepared_nonces() const { return nonces_.size(); }  // left unused (tests)
 
  private:
   ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key);

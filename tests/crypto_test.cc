@@ -536,3 +536,18 @@ TEST_CASE("prepared nonces: a fork of the process that made a nonce cannot use i
   REQUIRE(sig.ok());
   CHECK(key->public_key().verify(crypto::kReceiptType, "parent", *sig));
 }
+
+TEST_CASE("hedged signatures verify, are low-S strict DER, and differ for the same message") {
+  auto key = crypto::PrivateKey::generate();
+  REQUIRE(key.ok());
+  std::set<std::string> seen;
+  for (int i = 0; i < 64; ++i) {
+    auto sig = key->sign_hedged(crypto::kReceiptType, "same body");
+    REQUIRE(sig.ok());
+    CHECK(key->public_key().check(crypto::kReceiptType, "same body", *sig) == crypto::SigStatus::Ok);
+    CHECK_FALSE(key->public_key().verify(crypto::kReceiptType, "same bodY", *sig));
+    CHECK_FALSE(key->is_deterministic_signature(crypto::kReceiptType, "same body", *sig));
+    seen.insert(*sig);
+  }
+  CHECK(seen.size() == 64);  // a fresh k every time
+}
