@@ -11,6 +11,7 @@
 #include "lib/decision_json.h"
 #include "lib/digest_cache.h"
 #include "lib/exec_guard.h"
+#include "lib/filter_cache.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
 #include "lib/invocation.h"
@@ -187,7 +188,8 @@ class Pipeline {
     ProtectedPaths protect = own_files(req_.state_dir, req_.trust_path, req_.revocations_path, req_.receipt_key);
     protect.no_write.insert(protect.no_write.end(), req_.also_protected.begin(), req_.also_protected.end());
     if (Decision d = check_protected(policy, protect); !d) return d;
-    auto filter = seccomp::FilterBuilder::from_policy(policy).build();
+    // Built once per policy, binary and kernel (lib/filter_cache.h).
+    auto filter = build_filter_cached(policy, vo.signature_cache);
     if (!filter) return filter.error();
     // In place (lib/executable.h), the kernel checks execute on the file
     // itself: the rule goes on the open descriptor (/proc/self/fd/N), so a

@@ -1,5 +1,6 @@
 #include "lib/signature_cache.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace gx {
 namespace {
@@ -124,6 +126,71 @@ void SignatureCache::remember_fact(std::string_view file, std::string_view fact)
     if (ftruncate(fd->get(), 0) != 0) return;
   // One write(2) with O_APPEND: concurrent runs never interleave a tag.
   (void)!write(fd->get(), t.data(), t.size());
+}
+
+namespace {
+
+std::string blob_fact(std::string_view domain, std::string_view name, std::string_view content) {
+  std::string msg(domain);
+  append_len(msg, name);
+  const crypto::Digest h = crypto::sha256(content);
+  append_len(msg, std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+  return msg;
+}
+
+// Names that start with `prefix` in `dir` (one readdir pass).
+std::vector<std::string> names_with_prefix(const fs::OpenDir& dir, std::string_view prefix) {
+  std::vector<std::string> out;
+  int fd = openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return out;
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return out;
+  }
+  while (dirent* e = readdir(d))
+    if (std::string_view(e->d_name).substr(0, prefix.size()) == prefix) out.emplace_back(e->d_name);
+  closedir(d);
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> SignatureCache::read_blob(std::string_view tags_file, std::string_view domain,
+                                                     std::string_view name, size_t max_bytes) const {
+  if (!dir_) return std::nullopt;
+  auto content = fs::read_in_dir(*dir_, name, max_bytes);
+  if (!content || !*content) return std::nullopt;
+  if (!known_fact(tags_file, blob_fact(domain, name, **content))) return std::nullopt;
+  return std::move(**content);
+}
+
+void SignatureCache::write_blob(std::string_view tags_file, std::string_view domain, std::string_view prefix,
+                                std::string_view name, std::string_view content) const {
+  if (!dir_ || name.substr(0, prefix.size()) != prefix) return;
+  auto existing = names_with_prefix(*dir_, prefix);
+  if (existing.size() >= kMaxBlobs)
+    for (const auto& n : existing) (void)unlinkat(dir_->fd.get(), n.c_str(), 0);
+  const std::string tmp = std::string(name) + ".tmp." + std::to_string(getpid());
+  {
+    auto fd = fs::open_in_dir(*dir_, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (!fd) return;
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = write(fd->get(), content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        (void)unlinkat(dir_->fd.get(), tmp.c_str(), 0);
+        return;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (renameat(dir_->fd.get(), tmp.c_str(), dir_->fd.get(), std::string(name).c_str()) != 0) {
+    (void)unlinkat(dir_->fd.get(), tmp.c_str(), 0);
+    return;
+  }
+  remember_fact(tags_file, blob_fact(domain, name, content));
 }
 
 }  // namespace gx

@@ -72,6 +72,22 @@ class SignatureCache {
   bool known_fact(std::string_view file, std::string_view fact) const;
   void remember_fact(std::string_view file, std::string_view fact) const;
 
+  // Content kept in the state directory (lib/filter_cache.h): a file
+  // `name` (made by the caller from what the content was computed from; a
+  // plain file name), trusted only while the fact
+  //   `domain` || name || SHA-256(content)
+  // has a tag in `tags_file`. Bytes written by anyone without the secret,
+  // altered, truncated, or copied in from another state directory are not
+  // returned (nullopt, a miss). write_blob writes through a temporary file
+  // and rename(2), then records the tag; once kMaxBlobs files start with
+  // `prefix` (the caller's naming scheme), they are all removed first.
+  // Best effort, like the rest.
+  static constexpr size_t kMaxBlobs = 256;
+  std::optional<std::string> read_blob(std::string_view tags_file, std::string_view domain, std::string_view name,
+                                       size_t max_bytes) const;
+  void write_blob(std::string_view tags_file, std::string_view domain, std::string_view prefix, std::string_view name,
+                  std::string_view content) const;
+
  private:
   std::string signature_fact(const crypto::PublicKey& key, std::string_view type, std::string_view body,
                              std::string_view signature) const;
