@@ -581,16 +581,21 @@ Result<std::string> PrivateKey::sign_prepared(PreparedNonce& nonce, std::string_
   P256Group* g = p256();
   if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
   const Digest h = pae_sha256(type, body);
-  Mpi e, kinv, s, t, lhs, rhs;
+  Mpi e, kinv, s, t, lhs, rhs, blind;
   bool ok = false;
   do {
     // e = h mod n (a 256-bit digest on a 256-bit group: at most one subtraction).
     if (mbedtls_mpi_read_binary(&e.v, h.data(), h.size()) != 0) break;
     if (mbedtls_mpi_cmp_mpi(&e.v, &g->grp.N) >= 0 && mbedtls_mpi_sub_mpi(&e.v, &e.v, &g->grp.N) != 0) break;
-    // s = k^-1 (e + r d) mod n
-    if (mbedtls_mpi_inv_mod(&kinv.v, &k, &g->grp.N) != 0) break;
+    // s = k^-1 (e + r d) = b (e + r d) / (k b) mod n, as mbedTLS computes
+    // it: the inversion (not constant-time in mbedTLS) sees k only blinded
+    // by a fresh random b.
+    if (mbedtls_ecp_gen_privkey(&g->grp, &blind.v, rng, nullptr) != 0) break;
     if (mbedtls_mpi_mul_mpi(&t.v, &r, &d) != 0 || mbedtls_mpi_add_mpi(&t.v, &t.v, &e.v) != 0 ||
-        mbedtls_mpi_mod_mpi(&t.v, &t.v, &g->grp.N) != 0)
+        mbedtls_mpi_mul_mpi(&t.v, &t.v, &blind.v) != 0 || mbedtls_mpi_mod_mpi(&t.v, &t.v, &g->grp.N) != 0)
+      break;
+    if (mbedtls_mpi_mul_mpi(&kinv.v, &k, &blind.v) != 0 || mbedtls_mpi_mod_mpi(&kinv.v, &kinv.v, &g->grp.N) != 0 ||
+        mbedtls_mpi_inv_mod(&kinv.v, &kinv.v, &g->grp.N) != 0)
       break;
     if (mbedtls_mpi_mul_mpi(&s.v, &kinv.v, &t.v) != 0 || mbedtls_mpi_mod_mpi(&s.v, &s.v, &g->grp.N) != 0) break;
     if (mbedtls_mpi_cmp_int(&s.v, 0) == 0) break;
@@ -610,6 +615,7 @@ Result<std::string> PrivateKey::sign_prepared(PreparedNonce& nonce, std::string_
   if (ok) out.emplace(encode_der(r, s.v));
   mbedtls_mpi_lset(&kinv.v, 0);
   mbedtls_mpi_lset(&t.v, 0);
+  mbedtls_mpi_lset(&blind.v, 0);
   nonce.impl_.reset();  // r and k go with it
   if (!out) return Decision::deny(DenyReason::InvalidSignature, "signing with a prepared nonce failed its check");
   return std::move(*out);

@@ -191,8 +191,10 @@ class PrivateKey {
   Result<PreparedNonce> prepare_nonce() const;
   // The signature sign() would make, with `nonce` instead of a
   // deterministic one: strict DER, low S. Consumes the nonce; refuses one
-  // that is used, empty or from another process. Before returning, checks
-  // s*k == +-(e + r*d) mod n by a computation apart from the one that made s.
+  // that is used, empty or from another process. k is inverted only blinded
+  // by a fresh random factor (as mbedTLS's own signing does). Before
+  // returning, checks s*k == +-(e + r*d) mod n by a computation apart from
+  // the one that made s.
   Result<std::string> sign_prepared(PreparedNonce& nonce, std::string_view type, std::string_view body) const;
   // Hedged ECDSA (what receipts use when no prepared nonce is left): k from
   // an HMAC_DRBG seeded with the private key, the message digest and 32
