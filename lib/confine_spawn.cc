@@ -205,6 +205,29 @@ int child_main(void* arg) {
 // Only the pages it touches are ever allocated (a few).
 constexpr size_t kChildStackBytes = 1 << 20;
 
+// AddressSanitizer cannot follow a child that runs on a foreign stack in
+// gx's own memory: its no-return hook poisons and unpoisons shadow that the
+// parent shares. Sanitizer builds fork instead (same child code, same
+// handshake); release builds never take this path.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kShareMemory = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kShareMemory = false;
+#else
+constexpr bool kShareMemory = true;
+#endif
+#else
+constexpr bool kShareMemory = true;
+#endif
+
+
+}  // namespace
+
+namespace {
+// After the handshake: reaps a child that never exec'd and turns what it
+// reported into a decision; otherwise hands back the running child.
+Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out);
 }  // namespace
 
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
@@ -217,6 +240,27 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return Decision::deny(DenyReason::IoError, "socketpair failed: " + fs::errno_text(errno), "confine");
+  Handshake h;
+  CloneArgs args{&plan, sv[1], sv[0]};
+  volatile pid_t child_tid = 0;
+  sigset_t all, old;
+  sigfillset(&all);
+  if constexpr (!kShareMemory) {
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = fork();
+    if (pid == 0) child_main(&args);
+    int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(sv[1]);
+    if (pid < 0) {
+      close(sv[0]);
+      return Decision::deny(DenyReason::IoError, "fork failed: " + fs::errno_text(fork_err), "confine");
+    }
+    child_tid = pid;
+    out.pid = pid;
+    read_handshake(sv[0], plan, &child_tid, h);
+    return finish_spawn(pid, sv[0], h, out);
+  }
   void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
@@ -236,11 +280,6 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   // handshake. Every signal is blocked across the clone: the child inherits
   // the mask and resets dispositions before it unblocks (reset_signals), so
   // no handler of gx's ever runs in the child on gx's memory.
-  Handshake h;
-  CloneArgs args{&plan, sv[1], sv[0]};
-  volatile pid_t child_tid = 0;
-  sigset_t all, old;
-  sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   std::optional<std::thread> reader;
   pid_t pid = -1;
@@ -266,11 +305,17 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   }
   out.pid = pid;
   if (!reader) read_handshake(sv[0], plan, &child_tid, h);
+  return finish_spawn(pid, sv[0], h, out);
+}
+
+namespace {
+
+Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out) {
   ConfineFailure& f = h.failure;
   const bool failed = h.failed;
   const int listener = h.listener;
   out.exec_refused = h.exec_refused;
-  close(sv[0]);
+  close(channel);
   if (!failed) {
     // EOF: did the child exec? Ask the kernel, before reaping.
     int never = never_execed(pid);
@@ -297,6 +342,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
       WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? DenyReason::SandboxUnavailable : DenyReason::IoError, detail,
       "confine", "execveat");
 }
+
+}  // namespace
 
 namespace {
 

@@ -43,7 +43,9 @@ struct SpawnInfo {
 
 // Parent side: creates the error channel, starts the child with
 // clone(CLONE_VM | CLONE_VFORK) on a stack of its own (no page-table copy,
-// no copy-on-write faults in gx afterwards), runs confine_and_exec in it
+// no copy-on-write faults in gx afterwards; AddressSanitizer builds fork
+// instead, since ASan cannot track a child running on a foreign stack in
+// gx's memory), runs confine_and_exec in it
 // and waits until the child has exec'd or failed. On success
 // returns the child's pid; the caller waits for it. On failure the child
 // has been reaped and the Decision says why the program NEVER STARTED:

@@ -539,7 +539,7 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra, bool twice)
   do {
     if (mbedtls_mpi_write_binary(&mbedtls_pk_ec(impl_->pk.ctx)->d, seed, kScalarBytes) != 0) break;
     if (rng(nullptr, seed + kScalarBytes, kScalarBytes) != 0) break;
-    std::memcpy(seed + 2 * kScalarBytes, extra.data(), extra.size());
+    if (!extra.empty()) std::memcpy(seed + 2 * kScalarBytes, extra.data(), extra.size());
     if (mbedtls_hmac_drbg_seed_buf(&drbg, md, seed, seed_len) != 0) break;
     if (mbedtls_ecp_gen_privkey(&g->grp, &impl->k.v, mbedtls_hmac_drbg_random, &drbg) != 0) break;
     if (mbedtls_ecp_mul(&g->grp, &R1, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
