@@ -221,7 +221,6 @@ constexpr bool kShareMemory = true;
 constexpr bool kShareMemory = true;
 #endif
 
-
 }  // namespace
 
 namespace {
