@@ -170,8 +170,10 @@ int main(int argc, char** argv) {
     auto idx = gx::RevocationIndex::open(s.state);
     if (!idx) return 1;
     std::string out = base + "/build-only.db";
+    auto set = gx::MemoryRevocationSet::make(l->entries());
+    if (!set) return 1;
     t0 = Clock::now();
-    if (!gx::RevocationIndex::build(out, idx->meta(), l->entries())) return 1;
+    if (!gx::RevocationIndex::build(out, idx->meta(), **set)) return 1;
     s.build_wall = std::chrono::duration<double>(Clock::now() - t0).count();
     std::filesystem::remove(out);
     std::printf(

@@ -274,14 +274,44 @@ std::string hex(const uint8_t* data, size_t len) {
   return out;
 }
 
+namespace {
+
+// Lowercase hex digit values; 0xff for every other byte.
+constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(0xff);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<size_t>(c)] = static_cast<uint8_t>(c - 'a' + 10);
+  return t;
+}();
+
+uint8_t hex_value(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
+
+}  // namespace
+
 bool is_hex_sha256(std::string_view s) {
   if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
+  uint8_t bad = 0;
+  for (char c : s) bad |= hex_value(c);  // 0xff has the high bit, no digit does
+  return (bad & 0x80) == 0;
 }
 
 bool is_sha256_ref(std::string_view s) { return s.starts_with("sha256:") && is_hex_sha256(s.substr(7)); }
+
+std::optional<Digest> parse_sha256_ref(std::string_view s) {
+  if (s.size() != 71 || !s.starts_with("sha256:")) return std::nullopt;
+  Digest d;
+  uint8_t bad = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    uint8_t hi = hex_value(s[7 + 2 * i]), lo = hex_value(s[8 + 2 * i]);
+    bad |= hi | lo;
+    d[i] = static_cast<uint8_t>((hi << 4) | (lo & 0x0f));
+  }
+  if ((bad & 0x80) != 0) return std::nullopt;
+  return d;
+}
+
+std::string sha256_ref(const Digest& d) { return "sha256:" + hex(d); }
 
 std::string normalize_sha256_ref(std::string_view s) {
   std::string_view hex_part = s.starts_with("sha256:") ? s.substr(7) : s;

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,10 @@ inline std::string hex(const Digest& d) { return hex(d.data(), d.size()); }
 bool is_hex_sha256(std::string_view s);  // 64 lowercase hex digits
 // A digest or key id as gx writes it: "sha256:" + 64 lowercase hex digits.
 bool is_sha256_ref(std::string_view s);
+// The digest a "sha256:<64 lowercase hex>" names, or nullopt when `s` is not
+// one (is_sha256_ref). One table lookup per digit: lists of a million refs.
+std::optional<Digest> parse_sha256_ref(std::string_view s);
+std::string sha256_ref(const Digest& d);  // "sha256:" + hex(d)
 // "sha256:<hex>" or bare hex -> "sha256:<hex>"; empty when neither.
 std::string normalize_sha256_ref(std::string_view s);
 

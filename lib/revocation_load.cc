@@ -43,7 +43,7 @@ bool is_indexed_file(const std::string& path, RevocationIndex& idx) {
 // and recorded. Under the rollback lock, and only while the record still
 // names this list: a slower process never replaces a newer list's index.
 Decision publish_index(const std::string& state_dir, const std::string& list_path, const RevocationIndexMeta& meta,
-                       const std::vector<RevocationEntry>& entries) {
+                       const MemoryRevocationSet& entries) {
   auto lock = lock_revocations_record(state_dir);
   if (!lock) return lock.error();
   auto seen = read_seen_revocations(state_dir, list_path);
@@ -191,7 +191,7 @@ Result<RevocationList> RevocationLoader::full(const std::string& path, const Tru
   meta.issued_at = list->issued_at();
   // from_body() always makes an in-memory set: its entries, without a copy.
   const auto& in_memory = static_cast<const MemoryRevocationSet&>(*list->set_);
-  (void)publish_index(state_dir, path, meta, in_memory.all());
+  (void)publish_index(state_dir, path, meta, in_memory);
   return list;
 }
 
@@ -208,7 +208,7 @@ Decision RevocationLoader::index_written(const std::string& path, const Revocati
   meta.issued_at = list.issued_at_;
   // meta.stamp stays unknown: the file was written a moment ago ("racy").
   const auto& in_memory = static_cast<const MemoryRevocationSet&>(*list.set_);  // lists that were built are
-  return publish_index(state_dir, path, meta, in_memory.all());                 // always in memory
+  return publish_index(state_dir, path, meta, in_memory);                       // always in memory
 }
 
 Decision index_written_revocation_list(const std::string& path, const RevocationList& list,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "lib/fsutil.h"
 #include "lib/revocation_index.h"
@@ -536,10 +538,12 @@ TEST_CASE("index: corrupt, deleted or stale indexes are rebuilt, never trusted")
     REQUIRE(fs::write_file_atomic(index_path(f), bytes->substr(0, bytes->size() / 2), 0600, fs::Overwrite::Yes));
     expect_rebuilt();
   }
-  SECTION("its last row missing (count check)") {
+  SECTION("its last row missing (the table must end with meta's last key)") {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(index_path(f).c_str(), &db) == SQLITE_OK);
-    CHECK(sqlite3_exec(db, "DELETE FROM revoked WHERE ord = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DELETE FROM revoked WHERE digest = (SELECT max(digest) FROM revoked)", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    CHECK(sqlite3_changes(db) == 1);
     sqlite3_close(db);
     expect_rebuilt();
   }
@@ -862,4 +866,68 @@ TEST_CASE("the rollback record is never read through a symlink or from a FIFO") 
   REQUIRE_FALSE(p.ok());
   CHECK(p.error().reason == DenyReason::StateUnavailable);
   CHECK(p.error().detail.find("fifo") != std::string::npos);
+}
+
+TEST_CASE("MemoryRevocationSet: keyed by digest and kind, duplicates reported at their first repeat") {
+  auto entry = [](RevocationKind k, const std::string& t) { return RevocationEntry{k, t, "r" + t.substr(7, 4), kNow}; };
+  const std::string x = art("x"), y = art("y"), z = art("z");
+  SECTION("one target may be revoked once as an artifact and once as a key; find gives the earlier") {
+    auto set = MemoryRevocationSet::make(
+        {entry(RevocationKind::Artifact, y), entry(RevocationKind::Key, x), entry(RevocationKind::Artifact, x)});
+    REQUIRE(set.ok());
+    CHECK((*set)->contains(RevocationKind::Artifact, x));
+    CHECK((*set)->contains(RevocationKind::Key, x));
+    CHECK((*set)->contains(RevocationKind::Artifact, y));
+    CHECK_FALSE((*set)->contains(RevocationKind::Key, y));
+    CHECK_FALSE((*set)->contains(RevocationKind::Artifact, z));
+    CHECK_FALSE((*set)->contains(RevocationKind::Artifact, "not a digest"));
+    CHECK_FALSE((*set)->contains(RevocationKind::Artifact, "sha256:" + std::string(64, 'A')));  // uppercase: no ref
+    auto found = (*set)->find(x);
+    REQUIRE(found.has_value());
+    CHECK(found->kind == RevocationKind::Key);  // entry 1 comes before entry 2
+    CHECK_FALSE((*set)->find(z).has_value());
+    // Sorted by (digest, kind), one key per entry, ords a permutation of list order.
+    const auto& keys = (*set)->keys();
+    REQUIRE(keys.size() == 3);
+    for (size_t i = 1; i < keys.size(); ++i)
+      CHECK(std::tie(keys[i - 1].digest, keys[i - 1].kind) < std::tie(keys[i].digest, keys[i].kind));
+    std::vector<uint32_t> ords;
+    for (const auto& k : keys) ords.push_back(k.ord);
+    std::sort(ords.begin(), ords.end());
+    CHECK(ords == std::vector<uint32_t>{0, 1, 2});
+  }
+  SECTION("the first repeat in list order is named, whatever the digests' order") {
+    auto set = MemoryRevocationSet::make({entry(RevocationKind::Artifact, z), entry(RevocationKind::Artifact, y),
+                                          entry(RevocationKind::Key, z), entry(RevocationKind::Artifact, y),
+                                          entry(RevocationKind::Artifact, z)});
+    REQUIRE_FALSE(set.ok());
+    CHECK(set.error().reason == DenyReason::DuplicateField);
+    CHECK(set.error().field == "entry[3]");
+    CHECK(set.error().detail == y + " is revoked twice");
+  }
+  SECTION("a target that is not sha256:<64 lowercase hex> is refused") {
+    auto set = MemoryRevocationSet::make({entry(RevocationKind::Artifact, x), entry(RevocationKind::Key, "sha256:ab")});
+    REQUIRE_FALSE(set.ok());
+    CHECK(set.error().reason == DenyReason::InvalidValue);
+    CHECK(set.error().field == "entry[1]");
+  }
+}
+
+TEST_CASE("parse_sha256_ref: exactly sha256: and 64 lowercase hex digits, decoded") {
+  const std::string hex = "00ff10a9" + std::string(56, 'e');
+  auto d = crypto::parse_sha256_ref("sha256:" + hex);
+  REQUIRE(d.has_value());
+  CHECK((*d)[0] == 0x00);
+  CHECK((*d)[1] == 0xff);
+  CHECK((*d)[2] == 0x10);
+  CHECK((*d)[3] == 0xa9);
+  CHECK(crypto::sha256_ref(*d) == "sha256:" + hex);
+  for (std::string bad :
+       {"sha256:" + hex.substr(1), "sha256:" + hex + "0", "sha512:" + hex, hex + "1234567",
+        "sha256:" + hex.substr(0, 63) + "g", "sha256:" + hex.substr(0, 63) + "F",
+        "sha256:" + hex.substr(0, 63) + std::string(1, '\0'), "sha256:" + hex.substr(0, 63) + "\xb0"}) {
+    INFO(bad);
+    CHECK_FALSE(crypto::parse_sha256_ref(bad).has_value());
+    CHECK(crypto::is_sha256_ref(bad) == false);
+  }
 }
