@@ -187,7 +187,8 @@ class Pipeline {
     const SandboxPolicy& policy = artifact_.scope.sandbox;
     ProtectedPaths protect = own_files(req_.state_dir, req_.trust_path, req_.revocations_path, req_.receipt_key);
     protect.no_write.insert(protect.no_write.end(), req_.also_protected.begin(), req_.also_protected.end());
-    if (Decision d = check_protected(policy, protect); !d) return d;
+    // No check_protected here: prepare_ruleset below makes the same check on
+    // the paths it resolves once (a second pass was ~16 path resolutions).
     // Built once per policy, binary and kernel (lib/filter_cache.h).
     auto filter = build_filter_cached(policy, vo.signature_cache);
     if (!filter) return filter.error();

@@ -203,6 +203,7 @@ check "dry-run shows the state dir excluded from the expanded grant" \
   jq -e --arg s "$(readlink -f "$S")" '.sandbox.landlock.expanded[0].excluded | index($s) != null' "$T/ww.json"
 art statewrite --write "$S" -- "$MARK" "$W/m"
 denied policy-mismatch "write grant on the state dir" R "$T/statewrite.toml" -- "$MARK" "$W/m"
+denied policy-mismatch "dry run: write grant on the state dir" R --dry-run "$T/statewrite.toml" -- "$MARK" "$W/m"
 art trustwrite --write "$TR" -- "$MARK" "$W/m"
 denied policy-mismatch "write grant on the trust store" R "$T/trustwrite.toml" -- "$MARK" "$W/m"
 art_edit unknowngroup 's/^groups = .*/groups = ["default", "no-such-group"]/' --write "$W" -- "$MARK" "$W/m"
