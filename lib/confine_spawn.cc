@@ -221,9 +221,6 @@ constexpr bool kShareMemory = true;
 constexpr bool kShareMemory = true;
 #endif
 
-}  // namespace
-
-namespace {
 // After the handshake: reaps a child that never exec'd and turns what it
 // reported into a decision; otherwise hands back the running child.
 Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out);
@@ -341,10 +338,6 @@ Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out)
       WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? DenyReason::SandboxUnavailable : DenyReason::IoError, detail,
       "confine", "execveat");
 }
-
-}  // namespace
-
-namespace {
 
 // /proc/<gx>/environ shows the bytes of gx's ORIGINAL environment strings
 // (the kernel reads [env_start, env_end) of gx's memory). Non-dumpable does
