@@ -66,10 +66,11 @@ Result<RevocationEntry> entry_from_row(sqlite3_stmt* s, int first) {
                          column_text(s, first + 2), sqlite3_column_int64(s, first + 3)};
 }
 
-// The greatest key, digest then kind: what open() checks the table ends with.
-std::string key_bytes(const RevocationKey& k) {
-  std::string out(reinterpret_cast<const char*>(k.digest.data()), k.digest.size());
-  out += static_cast<char>(k.kind);
+// A key as meta.last_key stores it (digest bytes, then kind): written by
+// build() for the greatest key, compared by open() with the table's last row.
+std::string key_bytes(const void* digest, size_t size, int64_t kind) {
+  std::string out(static_cast<const char*>(digest), size);
+  out += static_cast<char>(kind);
   return out;
 }
 
@@ -141,8 +142,8 @@ std::shared_ptr<RevocationIndex> RevocationIndex::open(const std::string& state_
     std::string found;
     if (rc == SQLITE_ROW) {
       const void* d = sqlite3_column_blob(s.get(), 0);
-      found.assign(static_cast<const char*>(d ? d : ""), static_cast<size_t>(sqlite3_column_bytes(s.get(), 0)));
-      found += static_cast<char>(sqlite3_column_int64(s.get(), 1));
+      found = key_bytes(d ? d : "", static_cast<size_t>(sqlite3_column_bytes(s.get(), 0)),
+                        sqlite3_column_int64(s.get(), 1));
     } else if (rc != SQLITE_DONE) {
       return nullptr;
     }
@@ -259,7 +260,8 @@ Decision RevocationIndex::build(const std::string& path, const RevocationIndexMe
     sqlite3_bind_blob(q, 13, m.signature_block.data(), static_cast<int>(m.signature_block.size()), SQLITE_STATIC);
     bind_text(q, 14, signers);
     sqlite3_bind_int64(q, 15, as_i64(entries.size()));
-    std::string last = keys.empty() ? std::string() : key_bytes(keys.back());
+    std::string last = keys.empty() ? std::string()
+                                    : key_bytes(keys.back().digest.data(), keys.back().digest.size(), keys.back().kind);
     sqlite3_bind_blob(q, 16, last.data(), static_cast<int>(last.size()), SQLITE_TRANSIENT);
     if (s.step() != SQLITE_DONE) return w.fail("cannot write meta");
   }
