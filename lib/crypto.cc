@@ -11,8 +11,10 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -546,25 +548,23 @@ PreparedNonce::PreparedNonce(PreparedNonce&&) noexcept = default;
 PreparedNonce& PreparedNonce::operator=(PreparedNonce&&) noexcept = default;
 bool PreparedNonce::usable() const { return impl_ && !impl_->used && impl_->pid == getpid(); }
 
-// k from an HMAC_DRBG seeded with d, `extra` (a message digest, or
-// nothing) and 32 fresh bytes of getrandom; R = k*G, computed a second time
-// with other blinding when `twice` (a transient fault in one makes them
-// differ).
-Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra, bool twice) const {
+// k from an HMAC_DRBG seeded with d, 32 fresh bytes of getrandom and
+// `extra` (the message digest, or for a prepared nonce a digest of who and
+// when: see prepare_nonce); R = k*G, one multiplication (crypto.h says why
+// one is enough for a nonce that signs once).
+Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra) const {
   P256Group* g = p256();
   if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
   const mbedtls_md_info_t* md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
   if (md == nullptr) return Decision::deny(DenyReason::IoError, "no SHA-256");
   if (extra.size() > kScalarBytes) return Decision::deny(DenyReason::IoError, "nonce seed too long");
   auto impl = std::make_unique<PreparedNonce::Impl>();
-  mbedtls_ecp_point R1, R2;
-  mbedtls_ecp_point_init(&R1);
-  mbedtls_ecp_point_init(&R2);
+  mbedtls_ecp_point R;
+  mbedtls_ecp_point_init(&R);
   mbedtls_hmac_drbg_context drbg;
   mbedtls_hmac_drbg_init(&drbg);
   unsigned char seed[3 * kScalarBytes];
   const size_t seed_len = 2 * kScalarBytes + extra.size();
-  Mpi x2;
   bool ok = false;
   do {
     if (mbedtls_mpi_write_binary(&mbedtls_pk_ec(impl_->pk.ctx)->d, seed, kScalarBytes) != 0) break;
@@ -572,18 +572,13 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra, bool twice)
     if (!extra.empty()) std::memcpy(seed + 2 * kScalarBytes, extra.data(), extra.size());
     if (mbedtls_hmac_drbg_seed_buf(&drbg, md, seed, seed_len) != 0) break;
     if (mbedtls_ecp_gen_privkey(&g->grp, &impl->k.v, mbedtls_hmac_drbg_random, &drbg) != 0) break;
-    if (mbedtls_ecp_mul(&g->grp, &R1, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
-    if (mbedtls_mpi_mod_mpi(&impl->r.v, &R1.X, &g->grp.N) != 0 || mbedtls_mpi_cmp_int(&impl->r.v, 0) == 0) break;
-    if (twice) {
-      if (mbedtls_ecp_mul(&g->grp, &R2, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
-      if (mbedtls_mpi_mod_mpi(&x2.v, &R2.X, &g->grp.N) != 0 || mbedtls_mpi_cmp_mpi(&impl->r.v, &x2.v) != 0) break;
-    }
+    if (mbedtls_ecp_mul(&g->grp, &R, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
+    if (mbedtls_mpi_mod_mpi(&impl->r.v, &R.X, &g->grp.N) != 0 || mbedtls_mpi_cmp_int(&impl->r.v, 0) == 0) break;
     ok = true;
   } while (false);
   mbedtls_platform_zeroize(seed, sizeof seed);
   mbedtls_hmac_drbg_free(&drbg);
-  mbedtls_ecp_point_free(&R1);
-  mbedtls_ecp_point_free(&R2);
+  mbedtls_ecp_point_free(&R);
   if (!ok) return Decision::deny(DenyReason::IoError, "cannot prepare a signing nonce");
   impl->pid = getpid();
   PreparedNonce n;
@@ -591,11 +586,27 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra, bool twice)
   return n;
 }
 
-Result<PreparedNonce> PrivateKey::prepare_nonce() const { return make_nonce({}, true); }
+Result<PreparedNonce> PrivateKey::prepare_nonce() const {
+  // No message yet: this process, the time and a per-process count stand in
+  // for it, so that two processes whose getrandom repeated (a VM restored
+  // twice from one snapshot) still draw different k.
+  static std::atomic<uint64_t> made{0};
+  struct {
+    pid_t pid;
+    uint64_t count;
+    timespec real, mono;
+  } who{};
+  who.pid = getpid();
+  who.count = made.fetch_add(1);
+  clock_gettime(CLOCK_REALTIME, &who.real);
+  clock_gettime(CLOCK_MONOTONIC, &who.mono);
+  const Digest d = sha256(std::string_view(reinterpret_cast<const char*>(&who), sizeof who));
+  return make_nonce(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+}
 
 Result<std::string> PrivateKey::sign_hedged(std::string_view type, std::string_view body) const {
   const Digest h = pae_sha256(type, body);
-  auto nonce = make_nonce(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()), false);
+  auto nonce = make_nonce(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
   if (!nonce) return nonce.error();
   return sign_prepared(*nonce, type, body);
 }

@@ -132,8 +132,9 @@ class PublicKey {
 // connection, so that signing a receipt on the caller's time costs a few
 // modular multiplications instead of two scalar multiplications (issue
 // #14, docs/performance.md: ~1 ms per brokered run). A standalone gx run
-// signs as before: making them on a second thread was measured and gained
-// nothing on a 2-core VM.
+// makes its finished receipt's nonce while the child runs (gx only waits
+// then); making nonces on a second thread was measured and gained nothing
+// on a 2-core VM.
 //
 // Single use, enforced: PrivateKey::sign_prepared consumes it and k is
 // zeroized. It is bound to the process that made it: used in any other
@@ -187,12 +188,14 @@ class PrivateKey {
   bool is_deterministic_signature(std::string_view type, std::string_view body, std::string_view signature) const;
 
   // A nonce for sign_prepared (see PreparedNonce): k from an HMAC_DRBG
-  // seeded with the private key and 32 fresh bytes of getrandom (hedged:
-  // unpredictable even if one of the two is weak), R = k*G computed twice by
-  // differently blinded multiplications that must agree. Thread-safe.
-  // Signatures made from it are ordinary randomized ECDSA (not RFC 6979):
-  // with a nonce used once, a fault in R or s gives no second equation in
-  // the same k, so no key leak; sign_prepared still checks its result.
+  // seeded with the private key, 32 fresh bytes of getrandom and a digest
+  // of this process's pid, the time and a count (hedged: unpredictable even
+  // if the randomness is weak, and different in two processes whose
+  // getrandom repeated), R = k*G by one blinded multiplication.
+  // Thread-safe. Signatures made from it are ordinary randomized ECDSA (not
+  // RFC 6979): with a nonce used once, a fault in R or s gives no second
+  // equation in the same k, so no key leak and no need to compute R twice
+  // (as for sign_hedged); sign_prepared still checks s.
   Result<PreparedNonce> prepare_nonce() const;
   // The signature sign() would make, with `nonce` instead of a
   // deterministic one: strict DER, low S. Consumes the nonce; refuses one
@@ -215,7 +218,7 @@ class PrivateKey {
   struct Impl;
   // Derives and checks the public half of a loaded or generated key.
   static Result<PrivateKey> from_impl(std::shared_ptr<Impl> impl);
-  Result<PreparedNonce> make_nonce(std::string_view extra, bool twice) const;
+  Result<PreparedNonce> make_nonce(std::string_view extra) const;
   std::shared_ptr<Impl> impl_;
   PublicKey public_;
 };

@@ -163,12 +163,13 @@ class ReceiptLog {
   // Signing ahead (crypto::PreparedNonce): append() signs each receipt with
   // a nonce made earlier while one is left, else with sign_hedged(). The
   // receipts are the same but for the signature's nonce. prepare_nonces
-  // makes `n` now (a broker's spare, before its connection arrives; not
-  // concurrently with any other use of this log). A nonce is never used
+  // makes `n` now (a broker's spare, before its connection arrives; gx run
+  // while its child runs; not concurrently with any other use of this
+  // log). A nonce is never used
   // twice nor in another process (a fork of this one): such nonces are
   // dropped and the receipt is signed with sign_hedged().
   Decision prepare_nonces(size_t n);
-  size_t prepared_nonces() const { return nonces_.size(); }  // left unused (tests)
+  size_t prepared_nonces() const { return nonces_.size(); }  // left unused
 
  private:
   ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key);

@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib/run_env.bash"
 
 art touch --max-uses 100 --write "$W" -- "$H/try_marker" "$W/marker"
 seccomp_of() { jq -S '.sandbox.seccomp' "$1"; }
+refute_same() { ! cmp -s "$1" "$2"; }
 
 expect_rc 0 "first run builds and stores the filter" R --report "$T/r1.json" "$T/touch.toml" -- "$H/try_marker" "$W/marker"
 n=$(find "$S" -maxdepth 1 -name 'filter-*' | wc -l)
@@ -21,18 +22,26 @@ check "the second run ran" test -e "$W/marker"
 check "same seccomp summary from the cache" test "$(seccomp_of "$T/r1.json")" = "$(seccomp_of "$T/r2.json")"
 check "a hit adds no tag" test "$(stat -c %s "$S/filters.cache")" = 32
 
-# Planted: a well-formed one-instruction program that allows everything,
-# under the real entry's name. No tag under the state secret: a miss.
-printf '%s' '{"flags":0,"format":1,"program":[[6,0,0,2147418112]],"summary":{"allowed":[],"allowed_dangerous":[],"architectures":["x86_64"],"argument_checks":[],"default_action":"errno(EPERM)","denied":[],"enosys":[],"groups":["default"],"instructions":1,"ioctl_groups":[],"ioctls":[],"killed_abis":[],"log_denials":false,"network":"none","unix_sockets":false}}' >"$blob"
+cp "$blob" "$T/blob.orig"
+# Planted: a well-formed filter of a wider policy (one more syscall group),
+# stored and tagged by a real run under ITS name, copied over this entry.
+# Its tag does not cover this name: a miss.
+art wider --group network --max-uses 100 --write "$W" -- "$H/try_marker" "$W/marker"
+expect_rc 0 "a run with a wider sandbox stores its own filter" R "$T/wider.toml" -- "$H/try_marker" "$W/marker"
+other=$(find "$S" -maxdepth 1 -name 'filter-*' ! -name "$(basename "$blob")" | head -1)
+check "a second stored filter" test -n "$other"
+check "the two filters differ" refute_same "$other" "$blob"
+cp "$other" "$blob"
 rm -f "$W/marker"
-expect_rc 0 "a planted allow-all filter is ignored" R --report "$T/r3.json" "$T/touch.toml" -- "$H/try_marker" "$W/marker"
+expect_rc 0 "a planted filter of another policy is ignored" R --report "$T/r3.json" "$T/touch.toml" -- "$H/try_marker" "$W/marker"
 check "planted: the real filter was installed" test "$(seccomp_of "$T/r1.json")" = "$(seccomp_of "$T/r3.json")"
-check "planted: the entry was rewritten" grep -q '"instructions":'"$(jq '.sandbox.seccomp.instructions' "$T/r1.json")" "$blob"
+check "planted: the entry was rewritten with the real filter" cmp -s "$blob" "$T/blob.orig"
 
 # Garbage and a truncated entry: misses too.
 head -c 100 /dev/urandom >"$blob"
 expect_rc 0 "a garbage entry is ignored" R --report "$T/r4.json" "$T/touch.toml" -- "$H/try_marker" "$W/marker"
 check "garbage: the real filter" test "$(seccomp_of "$T/r1.json")" = "$(seccomp_of "$T/r4.json")"
+check "garbage: the entry was rewritten with the real filter" cmp -s "$blob" "$T/blob.orig"
 truncate -s 50 "$blob"
 expect_rc 0 "a truncated entry is ignored" R --report "$T/r5.json" "$T/touch.toml" -- "$H/try_marker" "$W/marker"
 check "truncated: the real filter" test "$(seccomp_of "$T/r1.json")" = "$(seccomp_of "$T/r5.json")"
