@@ -52,13 +52,15 @@ namespace {
 
 int close_range_sys(unsigned lo, unsigned hi) { return static_cast<int>(syscall(SYS_close_range, lo, hi, 0U)); }
 
-// Closes every fd >= 3 except the (at most five) kept ones.
+// Closes every fd >= 3 except the (at most kMaxKept) kept ones.
+constexpr int kMaxKept = 6;
 int close_other_fds(const int* keep_in, int n) noexcept {
-  int keep[5];
+  if (n > kMaxKept) return EINVAL;
+  int keep[kMaxKept];
   int k = 0;
   for (int i = 0; i < n; ++i)
     if (keep_in[i] >= 3) keep[k++] = keep_in[i];
-  for (int i = 1; i < k; ++i)  // insertion sort, k <= 5
+  for (int i = 1; i < k; ++i)  // insertion sort, k <= kMaxKept
     for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
       int t = keep[j];
       keep[j] = keep[j - 1];
@@ -214,8 +216,8 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
 
   if (int err = apply_stdio(plan.stdio)) fail(plan, ConfineStep::Stdio, err);
 
-  const int keep[5] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd, plan.channel_fd};
-  if (int err = close_other_fds(keep, 5)) fail(plan, ConfineStep::CloseFds, err);
+  const int keep[6] = {plan.exec_fd, plan.error_fd, plan.ruleset_fd, plan.inherit_fd, plan.channel_fd, plan.gate_fd};
+  if (int err = close_other_fds(keep, 6)) fail(plan, ConfineStep::CloseFds, err);
   // The fds the command is meant to get (a script's sealed copy, /dev/fd/N;
   // the nested-run channel).
   for (int fd : {plan.inherit_fd, plan.channel_fd}) {
@@ -227,6 +229,8 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
     if (int err = set_cloexec(plan.error_fd)) fail(plan, ConfineStep::CloseFds, err);
   if (plan.ruleset_fd >= 0)
     if (int err = set_cloexec(plan.ruleset_fd)) fail(plan, ConfineStep::CloseFds, err);
+  if (plan.gate_fd >= 0)
+    if (int err = set_cloexec(plan.gate_fd)) fail(plan, ConfineStep::CloseFds, err);
 
   if (plan.credentials.apply) {
     ConfineStep step = ConfineStep::CapBound;
@@ -251,6 +255,14 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
     if (listener < 0) fail(plan, ConfineStep::ExecGuard, -listener);
     if (int err = send_listener(plan.error_fd, listener)) fail(plan, ConfineStep::ExecGuard, err);
     close(listener);
+  }
+  if (plan.gate_fd >= 0) {
+    char go = 0;
+    ssize_t n;
+    while ((n = read(plan.gate_fd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) fail(plan, ConfineStep::Gate, n < 0 ? errno : EPIPE);
+    close(plan.gate_fd);
   }
   if (plan.seccomp != nullptr)
     if (int err = seccomp::install_filter(plan.seccomp, plan.seccomp_flags)) fail(plan, ConfineStep::Seccomp, err);

@@ -40,6 +40,12 @@
 //      exec guard on execve/execveat (lib/exec_guard.h), or gx learn's
 //      observer on everything (lib/learn_observe.h); its listener fd is sent to gx
 //      over the error channel (SCM_RIGHTS) and closed here
+//   8b. (gate_fd set) wait for gx's go-ahead: read one byte from gate_fd,
+//      then close it. End of stream (gx could not do what must precede the
+//      exec: make the run's authorized receipt durable, lib/run_record.h)
+//      fails with ConfineStep::Gate. So gx's own work overlaps steps 1-8
+//      and nothing execs before it is done. Before step 9, which may deny
+//      read(2).
 //   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
 //      may deny the Landlock syscalls and everything before it
 //  10. execveat(exec fd, "", argv, envp, AT_EMPTY_PATH) — with the exec
@@ -87,6 +93,7 @@ enum class ConfineStep : int32_t {
   Capset,
   AmbientCaps,  // PR_CAP_AMBIENT clear / raise
   CapCheck,     // capget/PR_CAPBSET_READ differ from the kept set
+  Gate,         // step 8b: gx gave no go-ahead (end of stream) or the read failed
 };
 
 // What the child writes to the error pipe when a step fails.
@@ -146,6 +153,10 @@ struct ChildPlan {
   const sock_fprog* notify_filter = nullptr;
   int inherit_fd = -1;  // kept open ACROSS exec (a script's sealed memfd, /dev/fd/N)
   int channel_fd = -1;  // kept open ACROSS exec: the nested-run channel (lib/nested_channel.h)
+  // Step 8b: the read end of a close-on-exec pipe whose one byte lets the
+  // child exec (spawn_confined sets it when it is given a BeforeExec that
+  // runs alongside the child); -1: no wait.
+  int gate_fd = -1;
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};

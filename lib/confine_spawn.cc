@@ -52,6 +52,7 @@ std::string_view confine_step_name(ConfineStep step) {
     case ConfineStep::Capset: return "capset";
     case ConfineStep::AmbientCaps: return "prctl(PR_CAP_AMBIENT)";
     case ConfineStep::CapCheck: return "capability check";
+    case ConfineStep::Gate: return "go-ahead from gx";
   }
   return "unknown step";
 }
@@ -226,10 +227,51 @@ constexpr bool kShareMemory = true;
 Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out);
 }  // namespace
 
-Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
+Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec) {
   SpawnInfo local;
   SpawnInfo& out = info != nullptr ? *info : local;
   out = SpawnInfo{};
+  // before_exec alongside the child where a thread of gx is free during its
+  // set-up (the handshake reader; the parent itself after fork), else first.
+  const bool gated = before_exec && (plan_in.notify_filter != nullptr || !kShareMemory);
+  if (before_exec && !gated)
+    if (Decision d = before_exec(); !d) return d;
+  ChildPlan plan = plan_in;  // trivially copyable; the child reads this copy
+  fs::UniqueFd gate_read, gate_write;
+  if (gated) {
+    int g[2];
+    if (pipe2(g, O_CLOEXEC) != 0)
+      return Decision::deny(DenyReason::IoError, "pipe2 failed: " + fs::errno_text(errno), "confine");
+    gate_read = fs::UniqueFd(g[0]);
+    gate_write = fs::UniqueFd(g[1]);
+    plan.gate_fd = g[0];
+  }
+  Decision gate_decision = Decision::allow();
+  // One byte lets the child exec; closing the pipe without it fails the
+  // child at its gate. Runs once, on whichever thread is free.
+  auto open_gate = [&] {
+    if (!gated) return;
+    gate_decision = before_exec();
+    if (gate_decision) {
+      const char go = 1;
+      ssize_t n;
+      while ((n = write(gate_write.get(), &go, 1)) < 0 && errno == EINTR) {
+      }
+    }
+    gate_write = fs::UniqueFd();
+  };
+  // A gate the child failed at is before_exec's denial, not the child's.
+  auto result = [&](Result<pid_t> r) -> Result<pid_t> {
+    if (gate_decision) return r;
+    if (r) {  // cannot happen (no byte, no exec); never leave it running
+      kill(*r, SIGKILL);
+      while (waitpid(*r, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      if (out.exec_listener >= 0) close(out.exec_listener);
+      out.exec_listener = -1;
+    }
+    return gate_decision;
+  };
   // A unix socket rather than a pipe: it can carry the exec guard's fd.
   // Like a pipe, it reads EOF once the child's end is closed, by exec
   // (CLOEXEC) or by the child's death.
@@ -254,8 +296,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
     }
     child_tid = pid;
     out.pid = pid;
+    open_gate();
+    gate_read = fs::UniqueFd();  // only now: the gate's byte never meets a pipe without a reader (SIGPIPE)
     read_handshake(sv[0], plan, &child_tid, h);
-    return finish_spawn(pid, sv[0], h, out);
+    return result(finish_spawn(pid, sv[0], h, out));
   }
   void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -273,7 +317,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   // async-signal-safe, on its own stack, and shares only this suspended
   // thread's TLS (errno). With the exec guard the child blocks in its exec
   // until the first notification is answered, so a second thread reads the
-  // handshake. Every signal is blocked across the clone: the child inherits
+  // handshake (and first runs before_exec, while the child sets itself up).
+  // Every signal is blocked across the clone: the child inherits
   // the mask and resets dispositions before it unblocks (reset_signals), so
   // no handler of gx's ever runs in the child on gx's memory.
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -282,7 +327,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   int clone_err = 0;
   try {
     if (plan.notify_filter != nullptr)
-      reader.emplace([&] { read_handshake(sv[0], plan, const_cast<const volatile pid_t*>(&child_tid), h); });
+      reader.emplace([&] {
+        open_gate();
+        read_handshake(sv[0], plan, const_cast<const volatile pid_t*>(&child_tid), h);
+      });
     pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
                 CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&child_tid));
     clone_err = errno;
@@ -293,15 +341,17 @@ Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(sv[1]);  // also ends the reader when the clone failed: EOF
   if (reader) reader->join();
+  gate_read = fs::UniqueFd();  // after the reader: its byte never meets a pipe without a reader (SIGPIPE)
   munmap(stack, kChildStackBytes);
   if (pid < 0) {
     close(sv[0]);
     if (h.listener >= 0) close(h.listener);
+    if (!gate_decision) return gate_decision;
     return Decision::deny(DenyReason::IoError, "clone failed: " + fs::errno_text(clone_err), "confine");
   }
   out.pid = pid;
   if (!reader) read_handshake(sv[0], plan, &child_tid, h);
-  return finish_spawn(pid, sv[0], h, out);
+  return result(finish_spawn(pid, sv[0], h, out));
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,21 @@ struct SpawnInfo {
 //     cannot be reused). Without /proc the run counts as started.
 // With plan.notify_filter (the exec guard) it also answers the guard's first notification
 // (exec_guard_answer, allow = true).
-Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr);
+//
+// `before_exec` (optional): what must be done before the program may run
+// (gx run: making its authorized receipt durable, lib/run_record.h). The
+// child never execs unless it returned allow. Where a thread of gx is free
+// while the child sets itself up -- the exec guard's handshake reader, or
+// the parent itself in fork builds -- it runs there, alongside steps 1-8
+// of the child, which then waits at its gate (ChildPlan::gate_fd, step 8b):
+// the receipt's fdatasync overlaps the child's set-up instead of preceding
+// it (docs/performance.md). Otherwise it runs first, before the child is
+// started. Its denial is returned as is (the child, if started, failed at
+// its gate and was reaped: info->pid and wait_status say so). It must not
+// touch anything the child reads (the plan, its strings); gx's other
+// thread is suspended meanwhile, so it may use what that thread owns.
+using BeforeExec = std::function<Decision()>;
+Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
 
 // Reads PF_FORKNOEXEC of `pid` (alive or zombie, not yet reaped): 1 when it
 // never exec'd, 0 when it did, -errno when /proc/<pid>/stat is unreadable.

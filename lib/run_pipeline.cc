@@ -269,12 +269,15 @@ class Pipeline {
     }
     store_ = store;
     AppendedReceipt written;
-    auto rec = record_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
+    // Written, not yet durable: launch() makes it durable while the child
+    // sets itself up, and the child execs only after that (lib/run_record.h).
+    auto rec = append_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
                                      &written);
     if (!rec) {
       authorized_id_ = written.id;
       return rec.error();
     }
+    authorized_ = rec->receipt;
     out_.report.use = UseReport{static_cast<int64_t>(rec->use.use_number), static_cast<int64_t>(rec->use.max_uses)};
     authorized_id_ = rec->receipt.id;
     out_.report.receipt = authorized_id_;
@@ -320,7 +323,9 @@ class Pipeline {
     SignalGuard guard;
     const int64_t started = now_unix_us();
     SpawnInfo info;
-    auto pid = spawn_confined(plan, &info);
+    // No evidence, no execution: the authorized receipt is made durable
+    // before the program can start (spawn_confined's gate).
+    auto pid = spawn_confined(plan, &info, [this] { return make_run_durable(*store_, *log_, authorized_); });
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
     // Forked before the exec guard's thread exists: the server process
     // starts from a single-threaded copy of gx.
@@ -431,6 +436,7 @@ class Pipeline {
   std::string authorized_id_;
   std::optional<UseStore> own_store_;     // a standalone run's; a broker worker keeps its own
   UseStore* store_ = nullptr;             // set by reserve_and_record
+  AppendedReceipt authorized_;            // its receipt, durable once launch's gate opened
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
 };
 

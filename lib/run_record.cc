@@ -4,7 +4,7 @@
 
 namespace gx {
 
-Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
+Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written,
                                           const RecordStepHook& hook) {
   auto step = [&](RecordStep s) { return hook ? hook(s) : Decision::allow(); };
@@ -24,10 +24,25 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
   }
   if (written) *written = *r;
   if (Decision d = step(RecordStep::Appended); !d) return d;
-  if (Decision d = log.sync(*r); !d) return d;
-  if (Decision d = step(RecordStep::ReceiptSynced); !d) return d;
-  (void)store.note_log_durable(*r);  // bookkeeping: bounds a later reconciliation
   return RecordedRun{std::move(*use), r.take()};
+}
+
+Decision make_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended,
+                          const RecordStepHook& hook) {
+  if (Decision d = log.sync(appended); !d) return d;
+  if (hook)
+    if (Decision d = hook(RecordStep::ReceiptSynced); !d) return d;
+  (void)store.note_log_durable(appended);  // bookkeeping: bounds a later reconciliation
+  return Decision::allow();
+}
+
+Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
+                                          uint32_t max_uses, UnixTime not_after, AppendedReceipt* written,
+                                          const RecordStepHook& hook) {
+  auto rec = append_authorized_run(store, log, authorized, max_uses, not_after, written, hook);
+  if (!rec) return rec.error();
+  if (Decision d = make_run_durable(store, log, rec->receipt, hook); !d) return d;
+  return rec;
 }
 
 }  // namespace gx

@@ -19,7 +19,11 @@
 //                     writeback error another process already saw), then
 //                     the head is advanced.
 // Only after step 4 does record_authorized_run return success; the caller
-// may exec only then. Every kUseStoreSyncEvery runs, one more synced commit
+// may exec only then. A caller that starts its child meanwhile (gx run:
+// spawn_confined's BeforeExec, so that the fdatasync overlaps the child's
+// set-up) calls the two halves: append_authorized_run (steps 1-3) and
+// make_run_durable (step 4), and lets nothing exec before the latter
+// returned allow. Every kUseStoreSyncEvery runs, one more synced commit
 // records the log position as synced (UseStore::note_log_durable).
 //
 // Crash consistency (a crash = process death or power loss at any instant;
@@ -122,5 +126,18 @@ using RecordStepHook = std::function<Decision(RecordStep)>;
 Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written = nullptr,
                                           const RecordStepHook& hook = {});
+
+// Steps 1-3 (record_authorized_run without its step 4): on success the
+// use is spent and the receipt written but NOT durable -- nothing may exec
+// on it until make_run_durable has returned allow. Errors as above.
+Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
+                                          uint32_t max_uses, UnixTime not_after, AppendedReceipt* written = nullptr,
+                                          const RecordStepHook& hook = {});
+// Step 4 for `appended` (append_authorized_run's receipt): fdatasync
+// through the descriptor that wrote it, the head, then the store's
+// bookkeeping. LogUnavailable when it cannot be made durable (the program
+// must then not start).
+Decision make_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended,
+                          const RecordStepHook& hook = {});
 
 }  // namespace gx

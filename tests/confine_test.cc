@@ -276,6 +276,67 @@ TEST_CASE("exec guard: gx's own exec runs, every later exec is refused with EPER
   CHECK(refused0 == 0);
 }
 
+TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denial means the program never ran") {
+  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
+  char dir_template[] = "/tmp/gx-gate-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string marker = std::string(dir_template) + "/ran";
+  const bool guarded = GENERATE(true, false);  // the exec guard's reader runs it beside the child, or it runs first
+  const bool allow = GENERATE(true, false);
+  INFO("guarded " << guarded << ", allow " << allow);
+  int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  CStringArray argv({"try_marker", marker}), envp({});
+  ChildPlan plan;
+  plan.exec_fd = fd;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.require_confinement = false;
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  plan.stdio[1] = devnull;
+  const auto& g = seccomp::exec_guard_program();
+  sock_fprog prog{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+  if (guarded) plan.notify_filter = &prog;
+  bool absent_throughout = true;
+  auto before_exec = [&]() -> Decision {
+    // Long enough for a child that did not wait to have run try_marker.
+    for (int i = 0; i < 10; ++i) {
+      absent_throughout = absent_throughout && access(marker.c_str(), F_OK) != 0;
+      usleep(10000);
+    }
+    absent_throughout = absent_throughout && access(marker.c_str(), F_OK) != 0;
+    if (allow) return Decision::allow();
+    return Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log: EIO (test)", "state", "x");
+  };
+  SpawnInfo info;
+  auto r = spawn_confined(plan, &info, before_exec);
+  close(fd);
+  close(devnull);
+  CHECK(absent_throughout);
+  if (allow) {
+    REQUIRE(r.ok());
+    std::optional<ExecGuard> guard;
+    if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
+    int status = -1;
+    REQUIRE(waitpid(*r, &status, 0) == *r);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(access(marker.c_str(), F_OK) == 0);  // and then it ran
+  } else {
+    REQUIRE_FALSE(r.ok());
+    // before_exec's own denial, not the child's failed gate.
+    CHECK(r.error().reason == DenyReason::LogUnavailable);
+    CHECK(r.error().detail == "cannot sync the receipt log: EIO (test)");
+    CHECK(access(marker.c_str(), F_OK) != 0);
+    // Beside the exec guard the child was started and waited at its gate:
+    // it is reaped, never left running.
+    if (guarded) CHECK(info.pid > 0);
+    if (info.pid > 0) CHECK(waitpid(info.pid, nullptr, WNOHANG) < 0);
+  }
+  unlink(marker.c_str());
+  rmdir(dir_template);
+}
+
 TEST_CASE("confine_failure_decision names the step and errno") {
   auto d = confine_failure_decision({static_cast<int32_t>(ConfineStep::Landlock), EPERM});
   CHECK(d.reason == DenyReason::SandboxUnavailable);

@@ -103,9 +103,12 @@ if command -v strace >/dev/null &&
     "$T/warm.toml" -- /bin/true >/dev/null 2>&1 && grep -q "execveat(" "$T/strace"; then
   syncs=$(grep -Ec "fsync\(|fdatasync\(" "$T/strace")
   first_exec=$(grep -n "execveat(" "$T/strace" | head -1 | cut -d: -f1)
-  last_sync=$(grep -nE "fsync\(|fdatasync\(" "$T/strace" | tail -1 | cut -d: -f1)
+  # Where the sync RETURNED: its own line, or "<... fdatasync resumed>" when it ran on gx's other
+  # thread while the child set itself up (spawn_confined's gate).
+  last_sync=$(grep -nE "f(data)?sync\([0-9]+\) += |<\.\.\. f(data)?sync resumed>" "$T/strace" | tail -1 | cut -d: -f1)
   check "one sync per run (got $syncs)" test "$syncs" = 1
-  check "the sync precedes the exec" test "${last_sync:-0}" -lt "${first_exec:-0}"
+  check "the sync returned before the exec began (lines ${last_sync:-none}, $first_exec)" \
+    test -n "$last_sync" -a "${last_sync:-0}" -lt "${first_exec:-0}"
   # The sync goes through the descriptor the authorized receipt was written through, never one
   # opened afterwards: a new description does not report a writeback error another process's
   # fsync has already seen (errseq), so it could "succeed" for a receipt that never reached the
@@ -124,10 +127,11 @@ for line in open(sys.argv[1]):
     if m and m.group(1) in log_fds and written is None:
         written = m.group(1)
         continue
-    m = re.search(r'close\((\d+)\)', line)
+    # strace -f: a call another thread interrupts shows as "fdatasync(11 <unfinished ...>".
+    m = re.search(r'close\((\d+)[ )]', line)
     if m and written is not None and m.group(1) == written:
         closed_after_write = True
-    m = re.search(r'fdatasync\((\d+)\)', line)
+    m = re.search(r'fdatasync\((\d+)[ )]', line)
     if m and written is not None:
         print("same" if m.group(1) == written and not closed_after_write else "other")
         break
