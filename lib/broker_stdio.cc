@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -49,20 +50,35 @@ std::set<long> mount_ids(const std::string& mountinfo_path) {
   return ids;
 }
 
+// The mount ids of the broker's namespace and of the initial one, each
+// read at most once per request (mountinfo is generated on every read:
+// tens of microseconds a time, and up to three fds are checked).
+class MountIds {
+ public:
+  bool known(long mnt) {
+    if (!own_) own_ = mount_ids("/proc/self/mountinfo");
+    if (own_->count(mnt)) return true;
+    if (!initial_) initial_ = mount_ids("/proc/1/mountinfo");
+    return initial_->count(mnt) != 0;
+  }
+
+ private:
+  std::optional<std::set<long>> own_, initial_;
+};
+
 // A regular file must sit on a mount of the broker's own mount namespace or
 // of the initial one (systemd's hardening gives the broker a copy of it with
 // new ids; callers normally live in it). A mount that only the caller's own
 // namespace has is refused: Landlock checks exec by walking up the caller's
 // mount tree, where a private mount can sit inside an exec grant, so the
 // command could exec /proc/self/fd/N of a program no exec rule allows.
-Decision check_file_mount(int fd, size_t i) {
+Decision check_file_mount(int fd, size_t i, MountIds& mounts) {
   auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
   size_t at = info ? info->find("mnt_id:") : std::string::npos;
   if (at == std::string::npos)
     return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
   const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
-  if (mount_ids("/proc/self/mountinfo").count(mnt) || mount_ids("/proc/1/mountinfo").count(mnt))
-    return Decision::allow();
+  if (mounts.known(mnt)) return Decision::allow();
   return Decision::deny(DenyReason::InvalidValue,
                         "received fd " + std::to_string(i) +
                             " is a file on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
@@ -73,6 +89,7 @@ Decision check_file_mount(int fd, size_t i) {
 }  // namespace
 
 Decision check_stdio(const std::vector<int>& fds) {
+  MountIds mounts;
   for (size_t i = 0; i < fds.size(); ++i) {
     struct stat st {};
     if (fstat(fds[i], &st) != 0)
@@ -94,7 +111,7 @@ Decision check_stdio(const std::vector<int>& fds) {
             DenyReason::InvalidValue,
             "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed", "fds",
             "memfd");
-      if (Decision d = check_file_mount(fds[i], i); !d) return d;
+      if (Decision d = check_file_mount(fds[i], i, mounts); !d) return d;
     }
     if (S_ISSOCK(st.st_mode))
       if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
