@@ -256,35 +256,46 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   DeferredSync deferred(db_, at != nullptr);
   Transaction tx(db_);
   if (Decision d = begin(tx); !d) return d;
-  Stmt select(db_, "SELECT spent, max_uses FROM uses WHERE digest = ?1");
+  Stmt select(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
   if (!select.ok()) return fail("cannot prepare lookup");
   sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   int rc = select.step();
   uint32_t spent = 0;
   uint32_t limit = max_uses;
+  int64_t stored_not_after = 0;
   if (rc == SQLITE_ROW) {
     spent = clamp_uses(sqlite3_column_int64(select.get(), 0));
     // Same digest means same signed body, so the stored limit equals the
     // given one (or is unknown: a row made by reconciliation); if they ever
     // differ, the smaller wins.
     limit = std::min(limit, clamp_uses(sqlite3_column_int64(select.get(), 1)));
+    stored_not_after = sqlite3_column_int64(select.get(), 2);
   } else if (rc != SQLITE_DONE) {
     return fail("cannot look up artifact");
   }
   sqlite3_reset(select.get());  // no statement may be left mid-read at COMMIT
   if (spent >= limit) return replay_denial(artifact_digest, limit);
 
-  Stmt write(db_, rc == SQLITE_ROW
-                      ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
-                        " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
-                        " last_seq = max(last_seq, ?4) WHERE digest = ?1"
-                      : "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)");
+  // not_after is assigned only when it changes (a row a reconciliation made
+  // without it, or a later one): naming an indexed column in SET rewrites
+  // its index entry even with the same value, a second WAL page per run
+  // that every later gx process's WAL recovery reads and checksums again.
+  const bool new_not_after =
+      rc == SQLITE_ROW &&
+      (stored_not_after == kUnknownNotAfter ? not_after : std::max(stored_not_after, not_after)) != stored_not_after;
+  Stmt write(db_, rc != SQLITE_ROW
+                      ? "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)"
+                  : new_not_after ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+                                    " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
+                                    " last_seq = max(last_seq, ?4) WHERE digest = ?1"
+                                  : "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+                                    " last_seq = max(last_seq, ?4) WHERE digest = ?1");
   if (!write.ok()) return fail("cannot prepare update");
   sqlite3_bind_text(write.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(write.get(), 2, max_uses);
   sqlite3_bind_int64(write.get(), 3, not_after);
   sqlite3_bind_int64(write.get(), 4, at ? static_cast<int64_t>(at->seq) : 0);
-  if (rc == SQLITE_ROW) sqlite3_bind_int64(write.get(), 5, kUnknownNotAfter);
+  if (new_not_after) sqlite3_bind_int64(write.get(), 5, kUnknownNotAfter);
   if (write.step() != SQLITE_DONE) return fail("cannot record the use");
   // Committed before we return (reserve(): and fsync'd): the use is spent
   // even if this process dies before the child runs.

@@ -429,3 +429,35 @@ TEST_CASE("bound_wal never waits for another connection's lock") {
   REQUIRE(s.bound_wal().allowed());
   CHECK(std::filesystem::file_size(t.path + "/uses.db-wal") == 0);
 }
+
+TEST_CASE("a repeat reservation writes one WAL page; not_after changes only when it must") {
+  TempDir t;
+  const std::string wal = t.path + "/uses.db-wal";
+  UseStore s = open_ok(t.path);
+  REQUIRE(s.reserve(digest("r"), 10, kFar).ok());
+  const auto before = std::filesystem::file_size(wal);
+  REQUIRE(s.reserve(digest("r"), 10, kFar).ok());
+  // One frame: its 24-byte header and the uses table's page (4096 bytes).
+  // Naming not_after in the UPDATE would rewrite its index too (a second
+  // frame, read back by every later process's WAL recovery).
+  CHECK(std::filesystem::file_size(wal) - before == 24 + 4096);
+  CHECK((*s.lookup(digest("r")))->not_after == kFar);
+  CHECK((*s.lookup(digest("r")))->spent == 2);
+
+  // A later not_after still moves the stored one forward; an earlier one does not.
+  REQUIRE(s.reserve(digest("r"), 10, kFar + 100).ok());
+  CHECK((*s.lookup(digest("r")))->not_after == kFar + 100);
+  REQUIRE(s.reserve(digest("r"), 10, kFar).ok());
+  CHECK((*s.lookup(digest("r")))->not_after == kFar + 100);
+
+  // A row a reconciliation made without a not_after gets the first one given.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((t.path + "/uses.db").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       ("UPDATE uses SET not_after = 9223372036854775807 WHERE digest = '" + digest("r") + "'").c_str(),
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  REQUIRE(s.reserve(digest("r"), 10, kFar - 5).ok());
+  CHECK((*s.lookup(digest("r")))->not_after == kFar - 5);
+  CHECK((*s.lookup(digest("r")))->spent == 5);
+}
