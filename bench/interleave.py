@@ -10,7 +10,9 @@ Each --gx (default: build/gx) gets its own state directory and, unless --no-brok
 `gx broker`. Prints medians and the ratio to bwrap; needs bwrap (sudo -n is measured when usable).
 Never touches the machine's /etc/gx or /var/lib/gx: every path is passed explicitly.
 """
-import argparse, os, random, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+
+from interleaved import interleave
 
 here = os.path.dirname(os.path.abspath(__file__))
 ap = argparse.ArgumentParser()
@@ -53,27 +55,8 @@ try:
                     break
                 time.sleep(0.05)
             cmds[f"{tag}-broker"] = [gx, "run", "--broker", sock, "t.toml", "--", "/bin/true"]
-    devnull = os.open("/dev/null", os.O_RDWR)
-    fa = [(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)]
-
-    def once(argv):
-        t = time.perf_counter()
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=fa)
-        _, status, _ = os.wait4(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"bench/interleave.py: {' '.join(argv)} failed")
-        return (time.perf_counter() - t) * 1e3
-
-    for argv in cmds.values():
-        for _ in range(5):
-            once(argv)  # warm caches and state
-    res = {k: [] for k in cmds}
-    for _ in range(args.rounds):
-        order = list(cmds)
-        random.shuffle(order)
-        for k in order:
-            res[k].append(once(cmds[k]))
-    med = {k: statistics.median(v) for k, v in res.items()}
+    res = interleave(cmds, args.rounds)
+    med = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
     print(f"{'command':14s} {'median ms':>10s} {'x bwrap':>8s}   ({args.rounds} interleaved rounds)")
     for k, v in med.items():
         print(f"{k:14s} {v:10.3f} {v / med['bwrap']:8.2f}")
