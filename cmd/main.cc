@@ -13,8 +13,16 @@
 
 #include "cmd/common.h"
 #include "cmd/suggest.h"
+#include "lib/fd.h"
+#include "lib/fsutil.h"
 
 int main(int argc, char** argv) {
+  // Before gx opens anything: no file of gx's may become a standard stream.
+  if (int err = gx::fs::open_closed_std_fds()) {
+    std::fprintf(stderr, "gx: cannot open /dev/null for a closed standard stream: %s\n",
+                 gx::fs::errno_text(err).c_str());
+    return gx::cli::kExitError;
+  }
 #if defined(__SANITIZE_ADDRESS__)
   // ASan builds only (GX_SANITIZE): LeakSanitizer checks at exit by attaching
   // to gx with ptrace from a helper task, which a non-dumpable gx

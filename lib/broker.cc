@@ -280,6 +280,12 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       close(pair[0]);
       WorkerState state(config);
       state.preload(now_unix());
+      // Its signing nonces are good for kMaxAgeNs (crypto.h says why): an
+      // idle spare drops them rather than hold k until the next caller,
+      // who then waits for two hedged signatures instead.
+      pollfd wait_handoff{pair[1], POLLIN, 0};
+      if (poll(&wait_handoff, 1, static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000)) == 0)
+        state.drop_nonces();
       // The handoff: one frame carrying the accepted connection; end of
       // stream means the broker is stopping (or gone).
       auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);

@@ -75,6 +75,11 @@ class WorkerState {
   // one request (ReceiptLog::prepare_nonces). Errors are kept for current()
   // to retry.
   void preload(UnixTime now);
+  // Destroys preload's signing nonces (ReceiptLog::drop_nonces): the spare
+  // calls it when no connection came within their age limit.
+  void drop_nonces() {
+    if (receipt_log_) receipt_log_->drop_nonces();
+  }
 
   // The state for a request at `now`, brought up to date (see above). The
   // pointers stay valid until the next call.

@@ -14,7 +14,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <exception>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -242,16 +244,28 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     int g[2];
     if (pipe2(g, O_CLOEXEC) != 0)
       return Decision::deny(DenyReason::IoError, "pipe2 failed: " + fs::errno_text(errno), "confine");
-    gate_read = fs::UniqueFd(g[0]);
-    gate_write = fs::UniqueFd(g[1]);
-    plan.gate_fd = g[0];
+    // Never on 0..2 (gx started with a closed stream): the child keeps those
+    // through its fd cleanup and overwrites them with its stdio.
+    gate_read = fs::UniqueFd(fs::move_above_std_fds(g[0]));
+    gate_write = fs::UniqueFd(fs::move_above_std_fds(g[1]));
+    if (!gate_read.ok() || !gate_write.ok())
+      return Decision::deny(DenyReason::IoError, "gate pipe: " + fs::errno_text(errno), "confine");
+    plan.gate_fd = gate_read.get();
   }
   Decision gate_decision = Decision::allow();
   // One byte lets the child exec; closing the pipe without it fails the
   // child at its gate. Runs once, on whichever thread is free.
   auto open_gate = [&] {
     if (!gated) return;
-    gate_decision = before_exec();
+    // An exception must not escape: on the reader thread it would terminate
+    // gx, after fork it would leave the child unreaped. Denied instead.
+    try {
+      gate_decision = before_exec();
+    } catch (const std::exception& e) {
+      gate_decision = Decision::deny(DenyReason::IoError, std::string("before exec: ") + e.what(), "confine");
+    } catch (...) {
+      gate_decision = Decision::deny(DenyReason::IoError, "before exec: unknown exception", "confine");
+    }
     if (gate_decision) {
       const char go = 1;
       ssize_t n;
@@ -278,6 +292,14 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return Decision::deny(DenyReason::IoError, "socketpair failed: " + fs::errno_text(errno), "confine");
+  sv[0] = fs::move_above_std_fds(sv[0]);
+  sv[1] = fs::move_above_std_fds(sv[1]);
+  if (sv[0] < 0 || sv[1] < 0) {
+    int err = errno;
+    if (sv[0] >= 0) close(sv[0]);
+    if (sv[1] >= 0) close(sv[1]);
+    return Decision::deny(DenyReason::IoError, "error channel: " + fs::errno_text(err), "confine");
+  }
   Handshake h;
   CloneArgs args{&plan, sv[1], sv[0]};
   volatile pid_t child_tid = 0;

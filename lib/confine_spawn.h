@@ -69,9 +69,12 @@ struct SpawnInfo {
 // the receipt's fdatasync overlaps the child's set-up instead of preceding
 // it (docs/performance.md). Otherwise it runs first, before the child is
 // started. Its denial is returned as is (the child, if started, failed at
-// its gate and was reaped: info->pid and wait_status say so). It must not
-// touch anything the child reads (the plan, its strings); gx's other
-// thread is suspended meanwhile, so it may use what that thread owns.
+// its gate and was reaped: info->pid and wait_status say so); an exception
+// it throws becomes an io-error denial. It must not touch anything the
+// child reads (the plan, its strings). On the reader thread it may use
+// what the calling thread owns: that thread touches only spawn_confined's
+// own locals until it has joined the reader (it is inside clone, suspended
+// by CLONE_VFORK until the child execs or dies, and then waits in join).
 using BeforeExec = std::function<Decision()>;
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
 

@@ -531,9 +531,18 @@ bool PrivateKey::is_deterministic_signature(std::string_view type, std::string_v
   return g && det_signature_consistent(*g, mbedtls_pk_ec(impl_->pk.ctx)->d, pae_sha256(type, body), signature);
 }
 
+namespace {
+int64_t boottime_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_BOOTTIME, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+}  // namespace
+
 struct PreparedNonce::Impl {
   Mpi k, r;
   pid_t pid = 0;
+  int64_t made_ns = 0;
   bool used = false;
   ~Impl() {
     // k is as secret as the key: whoever learns it and the signature can
@@ -546,7 +555,12 @@ PreparedNonce::PreparedNonce() = default;
 PreparedNonce::~PreparedNonce() = default;
 PreparedNonce::PreparedNonce(PreparedNonce&&) noexcept = default;
 PreparedNonce& PreparedNonce::operator=(PreparedNonce&&) noexcept = default;
-bool PreparedNonce::usable() const { return impl_ && !impl_->used && impl_->pid == getpid(); }
+bool PreparedNonce::usable() const {
+  if (!impl_ || impl_->used || impl_->pid != getpid()) return false;
+  const int64_t age = boottime_ns() - impl_->made_ns;
+  return age >= 0 && age <= kMaxAgeNs;
+}
+int64_t PreparedNonce::made_ns() const { return impl_ ? impl_->made_ns : 0; }
 
 // k from an HMAC_DRBG seeded with d, 32 fresh bytes of getrandom and
 // `extra` (the message digest, or for a prepared nonce a digest of who and
@@ -581,6 +595,7 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra) const {
   mbedtls_ecp_point_free(&R);
   if (!ok) return Decision::deny(DenyReason::IoError, "cannot prepare a signing nonce");
   impl->pid = getpid();
+  impl->made_ns = boottime_ns();
   PreparedNonce n;
   n.impl_ = std::move(impl);
   return n;
@@ -595,7 +610,8 @@ Result<PreparedNonce> PrivateKey::prepare_nonce() const {
     pid_t pid;
     uint64_t count;
     timespec real, mono;
-  } who{};
+  } who;
+  std::memset(&who, 0, sizeof who);  // padding too: all of it is hashed
   who.pid = getpid();
   who.count = made.fetch_add(1);
   clock_gettime(CLOCK_REALTIME, &who.real);
@@ -613,7 +629,8 @@ Result<std::string> PrivateKey::sign_hedged(std::string_view type, std::string_v
 
 Result<std::string> PrivateKey::sign_prepared(PreparedNonce& nonce, std::string_view type,
                                               std::string_view body) const {
-  if (!nonce.usable()) return Decision::deny(DenyReason::IoError, "signing nonce is used or not this process's");
+  if (!nonce.usable())
+    return Decision::deny(DenyReason::IoError, "signing nonce is used, expired or not this process's");
   // Used from here on, whatever happens below: a nonce never signs twice.
   nonce.impl_->used = true;
   const mbedtls_mpi& k = nonce.impl_->k.v;

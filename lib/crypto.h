@@ -140,15 +140,26 @@ class PublicKey {
 // zeroized. It is bound to the process that made it: used in any other
 // process (a fork of the maker, which would otherwise sign a second message
 // with the same k and give away the private key) it is refused. Move-only.
+//
+// Short-lived, enforced: older than kMaxAge (CLOCK_BOOTTIME) it is refused,
+// and callers fall back to sign_hedged. Why: k is fixed before the message
+// is known, so a machine snapshot taken while a nonce is held and restored
+// twice would sign two different messages with one k -- the private key
+// follows. sign_hedged mixes the message into k and has no such window.
+// The age limit bounds the window (a snapshot must fall within kMaxAge of
+// the nonce's making, and both restored copies must sign within what is
+// left of it); it does not close it. docs/security.md, "Receipt signing".
 class PreparedNonce {
  public:
+  static constexpr int64_t kMaxAgeNs = 1'000'000'000;  // 1 s
   PreparedNonce();
   ~PreparedNonce();
   PreparedNonce(PreparedNonce&&) noexcept;
   PreparedNonce& operator=(PreparedNonce&&) noexcept;
   PreparedNonce(const PreparedNonce&) = delete;
   PreparedNonce& operator=(const PreparedNonce&) = delete;
-  bool usable() const;  // made in this process, not yet used
+  bool usable() const;      // made in this process, not yet used, at most kMaxAgeNs old
+  int64_t made_ns() const;  // CLOCK_BOOTTIME at its making; 0 when empty
 
  private:
   friend class PrivateKey;
@@ -195,7 +206,9 @@ class PrivateKey {
   // Thread-safe. Signatures made from it are ordinary randomized ECDSA (not
   // RFC 6979): with a nonce used once, a fault in R or s gives no second
   // equation in the same k, so no key leak and no need to compute R twice
-  // (as for sign_hedged); sign_prepared still checks s.
+  // (as for sign_hedged); sign_prepared still checks s. A fault in R
+  // gives a receipt whose signature does not verify: found by gx log
+  // verify --all-signatures, not when signing.
   Result<PreparedNonce> prepare_nonce() const;
   // The signature sign() would make, with `nonce` instead of a
   // deterministic one: strict DER, low S. Consumes the nonce; refuses one

@@ -21,6 +21,29 @@ UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
   return *this;
 }
 
+int open_closed_std_fds() {
+  for (int fd = 0; fd < 3; ++fd) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    // The lowest free descriptor is this one: 0..fd-1 are open by now.
+    int null = open("/dev/null", O_RDWR | O_NOCTTY);
+    if (null < 0) return errno;
+    if (null != fd) {  // cannot happen, but never leave a stray descriptor
+      close(null);
+      return EBADF;
+    }
+  }
+  return 0;
+}
+
+int move_above_std_fds(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return moved;
+}
+
 int flock_retrying(int fd, int operation) {
   while (flock(fd, operation) != 0)
     if (errno != EINTR) return errno;

@@ -38,6 +38,21 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+// Standard streams. A descriptor gx opens must never be 0, 1 or 2: a
+// diagnostic written to a closed-then-reused stderr would land in the
+// receipt log or the state database, and a child keeps 0..2 across its fd
+// cleanup (lib/confine.h), so a pipe end there would leak into it.
+//
+// open_closed_std_fds: opens /dev/null (read-write) on each of 0, 1, 2 that
+// is closed, as OpenSSH's sanitise_stdfd and glibc for set-id programs do;
+// a child of gx then finds /dev/null where its caller left a stream closed.
+// Called first thing by main. Returns 0, or the errno of a failed open.
+int open_closed_std_fds();
+// Moves `fd` (close-on-exec) to the lowest free descriptor >= 3 when it is
+// 0, 1 or 2, closing the original; returns the descriptor to use from now
+// on, or -1 (errno set; `fd` closed). Other descriptors are returned as is.
+int move_above_std_fds(int fd);
+
 // flock(fd, operation), retried when a signal interrupts the wait: 0, or
 // the errno of the failure.
 int flock_retrying(int fd, int operation);

@@ -165,11 +165,14 @@ class ReceiptLog {
   // receipts are the same but for the signature's nonce. prepare_nonces
   // makes `n` now (a broker's spare, before its connection arrives; gx run
   // while its child runs; not concurrently with any other use of this
-  // log). A nonce is never used
-  // twice nor in another process (a fork of this one): such nonces are
-  // dropped and the receipt is signed with sign_hedged().
+  // log). A nonce is never used twice, in another process (a fork of this
+  // one) or past its age limit (crypto::PreparedNonce::kMaxAgeNs): such
+  // nonces are dropped and the receipt is signed with sign_hedged().
   Decision prepare_nonces(size_t n);
   size_t prepared_nonces() const { return nonces_.size(); }  // left unused
+  // Destroys the prepared nonces (k zeroized): a holder that will wait
+  // longer than their age limit calls it rather than keep k in memory.
+  void drop_nonces() { nonces_.clear(); }
 
  private:
   ReceiptLog(fs::OpenDir dir, ReceiptLogOptions options, crypto::PrivateKey key);

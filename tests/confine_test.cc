@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <tuple>
 
 #include "lib/exec_guard.h"
@@ -333,6 +334,76 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
     if (guarded) CHECK(info.pid > 0);
     if (info.pid > 0) CHECK(waitpid(info.pid, nullptr, WNOHANG) < 0);
   }
+  unlink(marker.c_str());
+  rmdir(dir_template);
+}
+
+TEST_CASE("spawn_confined: gx started with closed std streams, and a before_exec that throws, never hang the child") {
+  // With 0..2 closed, the gate pipe would be 0 and 1: the child keeps 0..2
+  // through its fd cleanup, so it would hold its own gate's write end and
+  // wait forever after a denial. A throwing before_exec must deny, not
+  // terminate gx.
+  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
+  char dir_template[] = "/tmp/gx-gate-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string marker = std::string(dir_template) + "/ran";
+  enum Mode { Allow, Deny, Throw };
+  const Mode mode = GENERATE(Allow, Deny, Throw);
+  INFO("mode " << mode);
+  const auto& g = seccomp::exec_guard_program();
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) _exit(10);
+    int exec_fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    for (int i = 0; i < 3; ++i) close(i);
+    CStringArray argv({"try_marker", marker}), envp({});
+    ChildPlan plan;
+    plan.exec_fd = exec_fd;
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.require_confinement = false;
+    sock_fprog prog{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+    plan.notify_filter = &prog;
+    auto before_exec = [&]() -> Decision {
+      if (mode == Throw) throw std::runtime_error("disk on fire");
+      if (mode == Deny) return Decision::deny(DenyReason::LogUnavailable, "no (test)");
+      return Decision::allow();
+    };
+    SpawnInfo info;
+    auto r = spawn_confined(plan, &info, before_exec);
+    if (mode == Allow) {
+      if (!r.ok()) _exit(11);
+      std::optional<ExecGuard> guard;
+      if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
+      int status = -1;
+      if (waitpid(*r, &status, 0) != *r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(12);
+      _exit(access(marker.c_str(), F_OK) == 0 ? 0 : 13);
+    }
+    if (r.ok()) _exit(14);
+    if (mode == Deny && r.error().reason != DenyReason::LogUnavailable) _exit(15);
+    if (mode == Throw && r.error().detail.find("disk on fire") == std::string::npos) _exit(16);
+    if (info.pid > 0 && waitpid(info.pid, nullptr, WNOHANG) >= 0) _exit(17);  // reaped
+    _exit(access(marker.c_str(), F_OK) != 0 ? 0 : 18);
+  }
+  // A hang is a failure (signals are blocked while gx waits in clone, so
+  // the forked "gx" cannot time itself out).
+  int status = -1;
+  pid_t waited = 0;
+  for (int i = 0; i < 2000 && waited == 0; ++i) {
+    waited = waitpid(pid, &status, WNOHANG);
+    if (waited == 0) usleep(10000);
+  }
+  if (waited == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL("spawn_confined hung for 20 s");
+  }
+  INFO("status " << status);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
   unlink(marker.c_str());
   rmdir(dir_template);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -587,4 +588,35 @@ TEST_CASE("receipts signed with prepared nonces verify, each with its own nonce;
     rs.insert(sig->substr(4, rlen));
   }
   CHECK(rs.size() == 8);
+}
+
+TEST_CASE("a prepared nonce past its age limit signs nothing; the log signs afresh instead") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  REQUIRE(log.prepare_nonces(1).allowed());
+  auto key = crypto::load_private_key(t.state() + "/receipt.key");
+  REQUIRE(key.ok());
+  auto nonce = key->prepare_nonce();
+  REQUIRE(nonce.ok());
+  REQUIRE(nonce->usable());
+  std::this_thread::sleep_for(std::chrono::nanoseconds(crypto::PreparedNonce::kMaxAgeNs + 100'000'000));
+  // Refused by the key itself: a snapshot restored twice must not sign two messages with it.
+  CHECK_FALSE(nonce->usable());
+  auto refused = key->sign_prepared(*nonce, crypto::kReceiptType, "late");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().detail.find("expired") != std::string::npos);
+  // The log's own stale nonce is dropped and the receipt is signed with a hedged nonce.
+  REQUIRE(log.prepared_nonces() == 1);
+  REQUIRE(log.append(make_authorized(subject())).ok());
+  CHECK(log.prepared_nonces() == 0);
+  auto pub = crypto::load_public_key(t.state() + "/receipt.pub");
+  REQUIRE(pub.ok());
+  auto report = verify_receipt_log(t.state(), *pub, std::nullopt, LogVerifyOptions{true, false});
+  REQUIRE(report.ok());
+  CHECK(report->intact);
+  CHECK(report->signatures_checked == 1);
+  // drop_nonces destroys what is left.
+  REQUIRE(log.prepare_nonces(2).allowed());
+  log.drop_nonces();
+  CHECK(log.prepared_nonces() == 0);
 }

@@ -377,4 +377,20 @@ art rep -- /bin/sh -c 'exit 7'
 R --report "$T/report.json" "$T/rep.toml" -- /bin/sh -c 'exit 7' >/dev/null 2>&1
 check "--report of a run carries the exit code" test "$(jq -r .outcome.exit_code "$T/report.json")" = 7
 
+# --- started with closed standard streams ---
+# No file of gx's may become fd 0..2 (a message to a reused stderr would
+# land in the receipt log); the child finds /dev/null where its caller left
+# a stream closed, as under a set-id program.
+art fds --max-uses 10 -- /usr/bin/readlink /proc/self/fd/0 /proc/self/fd/2
+R "$T/fds.toml" -- /usr/bin/readlink /proc/self/fd/0 /proc/self/fd/2 <&- 2>&- >"$T/fds.out"
+check "closed stdin and stderr: the run succeeds" test $? = 0
+check "closed stdin and stderr: the child sees /dev/null" test "$(cat "$T/fds.out")" = "$(printf '/dev/null\n/dev/null')"
+R "$T/ctl.toml" -- "$MARK" "$W/m" <&- >&- 2>&-
+check "all three closed: the run succeeds" test $? = 0
+has_marker "all three closed"
+R "$T/nonexistent.toml" -- "$MARK" "$W/m" <&- >&- 2>&-
+check "all three closed: a denial exits 126" test $? = 126
+no_marker "all three closed, denied"
+check "the log verifies after runs with closed streams" "$GX" log verify --state "$S"
+
 finish
