@@ -255,8 +255,68 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   const ProtectedPaths resolved = resolve_protected(protect);
-  if (auto d = check_protected_resolved(policy, resolved); !d) return d;
-  if (auto d = check_exec_not_writable(policy, implicit_exec); !d) return d;
+
+  const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
+                            {&policy.write, "sandbox.write", Kind::Write},
+                            {&policy.exec, "sandbox.exec", Kind::Exec},
+                            {&implicit_exec, "implicit_exec", Kind::Implicit},
+                            {&implicit_read, "implicit_read", Kind::ImplicitRead}};
+  // Every grant is opened once, up front: the checks below read the path
+  // the kernel reached through that descriptor, and the rule goes on the
+  // same descriptor, so a path swapped for a symlink after its check cannot
+  // move a rule (resolving twice cost ~30 syscalls a run: issue #14).
+  // Beyond kHeldGrants (an artifact may list thousands of paths; the fd
+  // limit is often 1024) a grant is resolved for the checks and opened
+  // again when its rule is added, and checked again on what that open
+  // reached.
+  constexpr size_t kHeldGrants = 256;
+  struct Opened {
+    Fd fd;
+    std::string canonical;  // of the descriptor; canonical_or_planned when it could not be opened
+    int err = 0;            // open's errno
+    bool held = false;      // fd is the grant's descriptor
+  };
+  auto open_grant = [](Opened& o, const std::string& path, const std::string& field) -> Decision {
+    o.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (o.fd.get() < 0) {
+      o.err = errno;
+      o.canonical = canonical_or_planned(path);
+      return Decision::allow();
+    }
+    o.err = 0;
+    o.canonical = fd_path(o.fd.get());
+    if (o.canonical.empty() || o.canonical[0] != '/')
+      return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, field, path);
+    return Decision::allow();
+  };
+  std::vector<std::vector<Opened>> opened(std::size(lists));
+  size_t held = 0;
+  for (size_t li = 0; li < std::size(lists); ++li) {
+    const auto& l = lists[li];
+    for (size_t i = 0; i < l.paths->size(); ++i) {
+      const std::string& path = (*l.paths)[i];
+      const std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
+      if (path.empty() || path[0] != '/')
+        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field, path);
+      Opened& o = opened[li].emplace_back();
+      if (held < kHeldGrants) {
+        if (Decision d = open_grant(o, path, field); !d) return d;
+        o.held = o.fd.get() >= 0;
+        held += o.held ? 1 : 0;
+      } else {
+        o.canonical = canonical_or_planned(path);
+      }
+    }
+  }
+  // A path some list names resolves to what was opened for it.
+  const Canonicalizer canon = [&](const std::string& path) {
+    for (size_t li = 0; li < std::size(lists); ++li)
+      for (size_t i = 0; i < lists[li].paths->size(); ++i)
+        if ((*lists[li].paths)[i] == path) return opened[li][i].canonical;
+    return canonical_or_planned(path);
+  };
+  if (auto d = check_protected_resolved(policy, resolved, canon); !d) return d;
+  if (auto d = check_exec_not_writable(policy, implicit_exec, canon); !d) return d;
 
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
   Fd ruleset(ll::create_ruleset(&attr, ll::ruleset_attr_size(rights->abi), 0));
@@ -274,23 +334,20 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   e.downgraded = rights->downgraded;
   e.notes = rights->notes;
 
-  const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
-                            {&policy.write, "sandbox.write", Kind::Write},
-                            {&policy.exec, "sandbox.exec", Kind::Exec},
-                            {&implicit_exec, "implicit_exec", Kind::Implicit},
-                            {&implicit_read, "implicit_read", Kind::ImplicitRead}};
-  for (const auto& l : lists) {
+  for (size_t li = 0; li < std::size(lists); ++li) {
+    const auto& l = lists[li];
     uint64_t access = l.kind == Kind::Read || l.kind == Kind::ImplicitRead ? rights->read_access
                       : l.kind == Kind::Write                              ? rights->write_access
                                                                            : rights->exec_access;
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const std::string& path = (*l.paths)[i];
       std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
-      if (path.empty() || path[0] != '/')
-        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field, path);
-      Fd target(open(path.c_str(), O_PATH | O_CLOEXEC));
+      Opened& o = opened[li][i];
+      if (!o.held)
+        if (Decision d = open_grant(o, path, field); !d) return d;
+      const Fd target = std::move(o.fd);  // closed at the end of this grant
       if (target.get() < 0) {
-        int err = errno;
+        int err = o.err;
         if (err == ENOENT && l.kind == Kind::Read &&
             std::find(kOptionalReadPaths.begin(), kOptionalReadPaths.end(), path) != kOptionalReadPaths.end()) {
           e.skipped_paths.push_back(path);
@@ -299,13 +356,11 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         return Decision::deny(err == ENOENT ? DenyReason::InvalidValue : DenyReason::IoError,
                               "cannot open sandbox path " + path + ": " + fs::errno_text(err), field, path);
       }
-      // Re-check what was actually opened: the path may have been swapped
-      // for a symlink since check_protected looked at it.
-      std::string opened = fd_path(target.get());
-      if (opened.empty() || opened[0] != '/')
-        return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, field, path);
+      // Again on the descriptor: the implicit grants were checked above only
+      // for write overlap, and a grant opened again may have moved.
+      const std::string& opened_path = o.canonical;
       if (auto d =
-              check_one(opened, path, field, l.kind == Kind::Write,
+              check_one(opened_path, path, field, l.kind == Kind::Write,
                         l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, resolved);
           !d)
         return d;
@@ -314,16 +369,17 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         return Decision::deny(DenyReason::IoError, "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
                               field, path);
       if (l.kind == Kind::Read || l.kind == Kind::Write) {
-        auto excl = expansion_excludes_resolved(opened, l.kind == Kind::Write, resolved);
+        auto excl = expansion_excludes_resolved(opened_path, l.kind == Kind::Write, resolved);
         if (!excl.empty()) {
           if (!S_ISDIR(st.st_mode))
             return Decision::deny(DenyReason::PolicyMismatch,
                                   "sandbox grant " + path + " is not a directory but contains " + excl[0], field, path);
           Expansion x;
           x.field = field;
-          x.grant = opened;
+          x.grant = opened_path;
           x.excluded = excl;
-          if (Decision d = expand_grant(ruleset.get(), target.get(), opened, excl, access, rights->fs_handled, x); !d)
+          if (Decision d = expand_grant(ruleset.get(), target.get(), opened_path, excl, access, rights->fs_handled, x);
+              !d)
             return Decision::deny(d.reason, d.detail, field, path);
           e.expanded.push_back(std::move(x));
           continue;

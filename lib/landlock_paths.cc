@@ -59,15 +59,16 @@ Decision check_one(const std::string& canonical, const std::string& as_written, 
 // program and run it), unless the artifact names that exec path in
 // exec_writable. The implicit grants (ELF loader, script interpreter) have
 // no opt-in: a writable loader is refused outright.
-Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec) {
+Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec,
+                                 const Canonicalizer& canon) {
   auto check = [&](const std::string& path, const std::string& field, bool may_opt_in) -> Decision {
-    std::string ce = canonical_or_planned(path);
-    if (may_opt_in && (listed(policy.exec_writable, path) ||
-                       std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
-                                   [&](const std::string& w) { return canonical_or_planned(w) == ce; })))
+    std::string ce = canon(path);
+    if (may_opt_in &&
+        (listed(policy.exec_writable, path) || std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
+                                                           [&](const std::string& w) { return canon(w) == ce; })))
       return Decision::allow();
     for (size_t j = 0; j < policy.write.size(); ++j) {
-      std::string cw = canonical_or_planned(policy.write[j]);
+      std::string cw = canon(policy.write[j]);
       if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
       return Decision::deny(DenyReason::PolicyMismatch,
                             "execute grant " + path + " overlaps write grant " + policy.write[j] + " (sandbox.write[" +
@@ -91,15 +92,16 @@ Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<
 }
 
 // check_protected over already resolved protected paths.
-Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect) {
+Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                  const Canonicalizer& canon) {
   const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
                             {&policy.write, "sandbox.write", Kind::Write},
                             {&policy.exec, "sandbox.exec", Kind::Exec}};
   for (const auto& l : lists) {
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const auto& p = (*l.paths)[i];
-      auto d = check_one(canonical_or_planned(p), p, std::string(l.field) + "[" + std::to_string(i) + "]",
-                         l.kind == Kind::Write, l.kind == Kind::Exec, protect);
+      auto d = check_one(canon(p), p, std::string(l.field) + "[" + std::to_string(i) + "]", l.kind == Kind::Write,
+                         l.kind == Kind::Exec, protect);
       if (!d) return d;
     }
   }
@@ -149,7 +151,8 @@ std::string canonical_or_planned(const std::string& path) {
 }
 
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {
-  return landlock_paths::check_protected_resolved(policy, landlock_paths::resolve_protected(protect));
+  return landlock_paths::check_protected_resolved(policy, landlock_paths::resolve_protected(protect),
+                                                  canonical_or_planned);
 }
 
 std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect) {

@@ -4,6 +4,7 @@
 // comparison is between canonical paths.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,12 +61,18 @@ struct PathList {
   Kind kind;
 };
 
+// A path's canonical form: canonical_or_planned, or what a caller already
+// resolved for that path (prepare_ruleset: the path it opened).
+using Canonicalizer = std::function<std::string(const std::string&)>;
+
 // Execute is never granted where the child can write, unless the artifact
 // names that exec path in exec_writable (never for the implicit grants).
-Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec);
+Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec,
+                                 const Canonicalizer& canon);
 
 // check_protected and expansion_excludes over resolved protected paths.
-Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect);
+Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                  const Canonicalizer& canon);
 std::vector<std::string> expansion_excludes_resolved(const std::string& grant, bool is_write,
                                                      const ProtectedPaths& protect);
 }  // namespace landlock_paths

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -289,6 +290,36 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     nlohmann::json j = e;
     CHECK(j["landlock_abi"] == e.abi);
     CHECK(j["scoped"].size() == 2);
+  }
+  SECTION("more grants than are held open at once: each still gets its rule and its check") {
+    // prepare_ruleset holds the first 256 grants' descriptors; later ones are
+    // opened when their rule is added. 600 files, with the fd limit lowered
+    // below that: all granted, the last one still checked.
+    const std::string many = t.root + "/many";
+    REQUIRE(fs::make_dirs(many, 0755));
+    for (int i = 0; i < 600; ++i) {
+      std::string f = many + "/f" + std::to_string(i);
+      REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
+      p.read.push_back(f);
+    }
+    rlimit old{};
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    rlimit low = old;
+    low.rlim_cur = 400;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    auto r = prepare_ruleset(p, {}, loader());
+    p.write.push_back(many + "/f599");
+    auto protected_last = prepare_ruleset(p, ProtectedPaths{{many + "/f599"}, {}}, loader());
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    REQUIRE(r.ok());
+    auto run = run_probe({.ruleset_fd = r->fd()}, {"read", many + "/f0", "read", many + "/f300", "read", many + "/f599",
+                                                   "read", t.denied + "/f"});
+    INFO(run.out);
+    REQUIRE_FALSE(run.failure);
+    CHECK(run.results == std::vector<int>{0, 0, 0, EACCES});
+    REQUIRE_FALSE(protected_last.ok());
+    CHECK(protected_last.error().reason == DenyReason::PolicyMismatch);
+    CHECK(protected_last.error().field == "sandbox.write[1]");
   }
   SECTION("protected paths are checked") {
     p.write.push_back(t.root + "/state/sub");
