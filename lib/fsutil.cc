@@ -144,6 +144,10 @@ Decision write_file_atomic(const std::string& path, std::string_view data, mode_
 Decision make_dirs(const std::string& path, mode_t mode) {
   std::string cur;
   std::string p = absolute(path);
+  struct stat st {};
+  // Usually there already: one stat instead of a failing mkdir per
+  // component (each locks its parent directory).
+  if (stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Decision::allow();
   size_t pos = 0;
   while (pos != std::string::npos) {
     pos = p.find('/', pos + 1);
@@ -153,7 +157,6 @@ Decision make_dirs(const std::string& path, mode_t mode) {
       return Decision::deny(DenyReason::IoError, "cannot create directory " + cur + ": " + errno_text(errno), "dir",
                             cur);
   }
-  struct stat st {};
   if (stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Decision::deny(DenyReason::IoError, p + " is not a directory", "dir", p);
   return Decision::allow();
@@ -183,6 +186,21 @@ std::string absolute(const std::string& path) {
   return abs.lexically_normal().string();
 }
 
+std::string fd_path(int fd) {
+  char link[32];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  if (n <= 0 || buf[0] != '/') return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+bool names_removed_file(std::string_view fd_path_result) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  return fd_path_result.size() > kDeleted.size() &&
+         fd_path_result.substr(fd_path_result.size() - kDeleted.size()) == kDeleted;
+}
+
 std::string canonical(const std::string& path) {
   // The kernel resolves the whole path in one open(O_PATH); /proc/self/fd
   // names what it reached. realpath(3) instead readlink()s every component
@@ -191,17 +209,10 @@ std::string canonical(const std::string& path) {
   // missing or the file went away in between (" (deleted)").
   int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
   if (fd < 0) return {};
-  char link[32];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char buf[PATH_MAX];
-  ssize_t n = readlink(link, buf, sizeof buf - 1);
+  std::string out = fd_path(fd);
   close(fd);
-  if (n > 0 && buf[0] == '/') {
-    std::string out(buf, static_cast<size_t>(n));
-    constexpr std::string_view kDeleted = " (deleted)";
-    if (!(out.size() > kDeleted.size() && out.compare(out.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0))
-      return out;
-  }
+  if (!out.empty() && !names_removed_file(out)) return out;
+  char buf[PATH_MAX];
   if (realpath(path.c_str(), buf) == nullptr) return {};
   return buf;
 }
@@ -230,13 +241,26 @@ Decision dir_error(const std::string& detail, const std::string& path) {
 }
 
 Result<OpenDir> open_resolved(const std::string& path) {
-  std::string real = canonical(path);
-  if (real.empty()) return dir_error("cannot resolve directory " + path + ": " + errno_text(errno), path);
-  // O_NOFOLLOW: realpath returned a path without links; a link appearing
-  // now means someone is racing us.
-  int fd = open(real.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return dir_error("cannot open directory " + real + ": " + errno_text(errno), real);
-  return OpenDir{real, UniqueFd(fd)};
+  // The directory first, then the path the kernel reached (/proc/self/fd):
+  // the name and the descriptor cannot disagree, whatever moves meanwhile.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.ok()) {
+    int err = errno;
+    return dir_error(
+        (err == ENOTDIR ? "cannot open directory " : "cannot resolve directory ") + path + ": " + errno_text(err),
+        path);
+  }
+  std::string real = fd_path(fd.get());
+  if (real.empty() || names_removed_file(real)) {
+    // No /proc, or the directory was removed: by name, then O_NOFOLLOW (realpath
+    // returned a path without links; a link appearing now means someone is
+    // racing us).
+    real = canonical(path);
+    if (real.empty()) return dir_error("cannot resolve directory " + path + ": " + errno_text(errno), path);
+    fd = UniqueFd(open(real.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.ok()) return dir_error("cannot open directory " + real + ": " + errno_text(errno), real);
+  }
+  return OpenDir{real, std::move(fd)};
 }
 
 }  // namespace

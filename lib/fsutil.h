@@ -55,6 +55,12 @@ std::string absolute(const std::string& path);
 // Canonical path with symlinks resolved (as realpath(3); one open(O_PATH)
 // and one readlink of /proc/self/fd/N); empty on error, errno set.
 std::string canonical(const std::string& path);
+// The path the kernel names for open descriptor `fd` (readlink of
+// /proc/self/fd/N): absolute, symlinks resolved; empty when /proc cannot
+// say. A file removed (or renamed over) since it was opened is named with
+// " (deleted)" appended: names_removed_file tells.
+std::string fd_path(int fd);
+bool names_removed_file(std::string_view fd_path_result);
 // True when `inner` equals `outer` or lies below it (both canonical).
 bool path_within(const std::string& inner, const std::string& outer);
 

@@ -61,15 +61,6 @@ constexpr Family kFamilies[] = {
 
 using Fd = fs::UniqueFd;
 
-std::string fd_path(int fd) {
-  char link[64];
-  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char buf[PATH_MAX];
-  ssize_t n = readlink(link, buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 }  // namespace
 
 using namespace landlock_paths;
@@ -284,7 +275,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       return Decision::allow();
     }
     o.err = 0;
-    o.canonical = fd_path(o.fd.get());
+    o.canonical = fs::fd_path(o.fd.get());
     if (o.canonical.empty() || o.canonical[0] != '/')
       return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, field, path);
     return Decision::allow();
