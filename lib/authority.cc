@@ -32,7 +32,7 @@ ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_
 }
 
 Result<Authority> load_authority(const std::string& trust_path, const std::string& revocations_path,
-                                 const std::string& state_dir, UnixTime now) {
+                                 const std::string& state_dir, UnixTime now, std::optional<HostIdentity> host) {
   auto trust = TrustStore::load(trust_path);
   if (!trust) return trust.error();
   auto revocations = RevocationList::load(revocations_path, *trust, state_dir, now);
@@ -40,7 +40,7 @@ Result<Authority> load_authority(const std::string& trust_path, const std::strin
   Authority a;
   a.trust = trust.take();
   a.revocations = revocations.take();
-  a.host = HostIdentity::current();
+  a.host = host ? std::move(*host) : HostIdentity::current();
   a.now = now;
   return a;
 }

@@ -4,6 +4,7 @@
 // and one fixed "now". Shared by gx verify and gx run so both decide alike.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "lib/decision.h"
@@ -38,7 +39,10 @@ VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revo
 ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
                          const std::string& revocations_path, const std::string& receipt_key);
 
+// `host`: the caller's HostIdentity::current() when it already has one
+// (read once per run); read here otherwise.
 Result<Authority> load_authority(const std::string& trust_path, const std::string& revocations_path,
-                                 const std::string& state_dir, UnixTime now);
+                                 const std::string& state_dir, UnixTime now,
+                                 std::optional<HostIdentity> host = std::nullopt);
 
 }  // namespace gx

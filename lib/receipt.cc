@@ -311,9 +311,10 @@ RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct ru
   return o;
 }
 
-Receipt receipt_for_this_process() {
+Receipt receipt_for_this_process() { return receipt_for_host(HostIdentity::current()); }
+
+Receipt receipt_for_host(const HostIdentity& id) {
   Receipt r;
-  HostIdentity id = HostIdentity::current();
   r.host = id.hostname;
   r.uid = id.uid;
   r.pid = getpid();

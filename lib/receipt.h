@@ -29,6 +29,7 @@
 // Receipt times (Receipt::time) are lib/clock.h's format_receipt_time.
 #include "lib/clock.h"
 #include "lib/decision.h"
+#include "lib/host.h"
 
 namespace gx {
 
@@ -156,6 +157,8 @@ RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct ru
 // (gethostname), uid (getuid), pid (getpid), cwd (getcwd). The caller adds
 // the invocation, the artifact and (a supervisor only) the parent.
 Receipt receipt_for_this_process();
+// The same, from a HostIdentity already read (HostIdentity::current()).
+Receipt receipt_for_host(const HostIdentity& host);
 // Kind-specific helpers: each takes the subject (invocation fields filled)
 // and sets decision, reason and the kind's own fields.
 Receipt make_authorized(Receipt subject);

@@ -50,7 +50,8 @@ class Pipeline {
   explicit Pipeline(const RunRequest& req) : req_(req) {}
 
   RunResult run() {
-    subject_ = receipt_for_this_process();
+    host_ = HostIdentity::current();  // once a run: the subject and the bindings
+    subject_ = receipt_for_host(host_);
     subject_.argv = req_.argv;
     subject_.cwd = req_.cwd;
     subject_.parent = req_.parent_receipt;
@@ -112,11 +113,11 @@ class Pipeline {
     std::optional<Authority> authority;
     HostIdentity preloaded_host;
     if (!preloaded()) {
-      auto loaded = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir, now);
+      auto loaded = load_authority(req_.trust_path, req_.revocations_path, req_.state_dir, now, host_);
       if (!loaded) return loaded.error();
       authority.emplace(loaded.take());
     } else {
-      preloaded_host = HostIdentity::current();
+      preloaded_host = host_;
     }
     HostIdentity& host = authority ? authority->host : preloaded_host;
     // A brokered run's uid binding is the caller's (the kernel's word), not
@@ -425,6 +426,7 @@ class Pipeline {
   const RunRequest& req_;
   RunResult out_;
   Receipt subject_;
+  HostIdentity host_;  // read once, in run()
   std::optional<ReceiptLog> own_log_;
   ReceiptLog* log_ = nullptr;  // own_log_ or the supervisor's
   Decision log_error_;
