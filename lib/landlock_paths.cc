@@ -18,8 +18,16 @@ bool listed(const std::vector<std::string>& list, std::string_view name) {
 // calls per run from re-resolving the same few paths.
 ProtectedPaths resolve_protected(const ProtectedPaths& protect) {
   ProtectedPaths out;
-  for (const auto& p : protect.no_write) out.no_write.push_back(canonical_or_planned(p));
-  for (const auto& p : protect.no_access) out.no_access.push_back(canonical_or_planned(p));
+  // A path named twice (the trust store's and the revocation list's
+  // directory are often one) is resolved and compared once.
+  auto resolve = [](const std::vector<std::string>& in, std::vector<std::string>& resolved) {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (std::find(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(i), in[i]) ==
+          in.begin() + static_cast<std::ptrdiff_t>(i))
+        resolved.push_back(canonical_or_planned(in[i]));
+  };
+  resolve(protect.no_write, out.no_write);
+  resolve(protect.no_access, out.no_access);
   return out;
 }
 
