@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "lib/fsutil.h"
@@ -299,12 +301,15 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       }
     }
   }
-  // A path some list names resolves to what was opened for it.
+  // A path some list names resolves to what was opened for it (the first
+  // time it is named).
+  std::unordered_map<std::string_view, const std::string*> resolved_by_path;
+  for (size_t li = 0; li < std::size(lists); ++li)
+    for (size_t i = 0; i < lists[li].paths->size(); ++i)
+      resolved_by_path.emplace((*lists[li].paths)[i], &opened[li][i].canonical);
   const Canonicalizer canon = [&](const std::string& path) {
-    for (size_t li = 0; li < std::size(lists); ++li)
-      for (size_t i = 0; i < lists[li].paths->size(); ++i)
-        if ((*lists[li].paths)[i] == path) return opened[li][i].canonical;
-    return canonical_or_planned(path);
+    auto it = resolved_by_path.find(path);
+    return it != resolved_by_path.end() ? *it->second : canonical_or_planned(path);
   };
   if (auto d = check_protected_resolved(policy, resolved, canon); !d) return d;
   if (auto d = check_exec_not_writable(policy, implicit_exec, canon); !d) return d;
