@@ -560,7 +560,6 @@ bool PreparedNonce::usable() const {
   const int64_t age = boottime_ns() - impl_->made_ns;
   return age >= 0 && age <= kMaxAgeNs;
 }
-int64_t PreparedNonce::made_ns() const { return impl_ ? impl_->made_ns : 0; }
 
 // k from an HMAC_DRBG seeded with d, 32 fresh bytes of getrandom and
 // `extra` (the message digest, or for a prepared nonce a digest of who and

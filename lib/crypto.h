@@ -141,12 +141,12 @@ class PublicKey {
 // process (a fork of the maker, which would otherwise sign a second message
 // with the same k and give away the private key) it is refused. Move-only.
 //
-// Short-lived, enforced: older than kMaxAge (CLOCK_BOOTTIME) it is refused,
+// Short-lived, enforced: older than kMaxAgeNs (CLOCK_BOOTTIME) it is refused,
 // and callers fall back to sign_hedged. Why: k is fixed before the message
 // is known, so a machine snapshot taken while a nonce is held and restored
 // twice would sign two different messages with one k -- the private key
 // follows. sign_hedged mixes the message into k and has no such window.
-// The age limit bounds the window (a snapshot must fall within kMaxAge of
+// The age limit bounds the window (a snapshot must fall within kMaxAgeNs of
 // the nonce's making, and both restored copies must sign within what is
 // left of it); it does not close it. docs/security.md, "Receipt signing".
 class PreparedNonce {
@@ -158,8 +158,7 @@ class PreparedNonce {
   PreparedNonce& operator=(PreparedNonce&&) noexcept;
   PreparedNonce(const PreparedNonce&) = delete;
   PreparedNonce& operator=(const PreparedNonce&) = delete;
-  bool usable() const;      // made in this process, not yet used, at most kMaxAgeNs old
-  int64_t made_ns() const;  // CLOCK_BOOTTIME at its making; 0 when empty
+  bool usable() const;  // made in this process, not yet used, at most kMaxAgeNs old
 
  private:
   friend class PrivateKey;
