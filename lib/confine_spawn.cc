@@ -19,6 +19,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "lib/confine.h"
 #include "lib/exec_guard.h"
@@ -233,6 +234,18 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   SpawnInfo local;
   SpawnInfo& out = info != nullptr ? *info : local;
   out = SpawnInfo{};
+  // The child makes its stdio 0, 1, 2 before it uses these (step 2): one of
+  // them on 0..2 would be overwritten and the child would exec, restrict
+  // itself with, or hand the command the wrong file.
+  const std::pair<int, const char*> plan_fds[] = {{plan_in.exec_fd, "exec fd"},
+                                                  {plan_in.ruleset_fd, "ruleset fd"},
+                                                  {plan_in.inherit_fd, "inherited fd"},
+                                                  {plan_in.channel_fd, "channel fd"}};
+  for (const auto& [fd, what] : plan_fds)
+    if (fd >= 0 && fd <= STDERR_FILENO)
+      return Decision::deny(DenyReason::InvalidValue,
+                            std::string("the child's ") + what + " is a standard stream (" + std::to_string(fd) + ")",
+                            "confine", std::to_string(fd));
   // before_exec alongside the child where a thread of gx is free during its
   // set-up (the handshake reader; the parent itself after fork), else first.
   const bool gated = before_exec && (plan_in.notify_filter != nullptr || !kShareMemory);

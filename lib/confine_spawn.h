@@ -75,6 +75,10 @@ struct SpawnInfo {
 // what the calling thread owns: that thread touches only spawn_confined's
 // own locals until it has joined the reader (it is inside clone, suspended
 // by CLONE_VFORK until the child execs or dies, and then waits in join).
+//
+// A plan whose exec, ruleset, inherited or channel fd is 0, 1 or 2 is
+// refused (invalid-value) before anything starts: the child's stdio would
+// overwrite it.
 using BeforeExec = std::function<Decision()>;
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
 

@@ -532,9 +532,11 @@ bool PrivateKey::is_deterministic_signature(std::string_view type, std::string_v
 }
 
 namespace {
+// -1 when the clock cannot be read: a nonce made or checked then is never
+// usable (an age that cannot be measured is not within the limit).
 int64_t boottime_ns() {
   timespec t{};
-  clock_gettime(CLOCK_BOOTTIME, &t);
+  if (clock_gettime(CLOCK_BOOTTIME, &t) != 0) return -1;
   return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 }  // namespace
@@ -557,7 +559,9 @@ PreparedNonce::PreparedNonce(PreparedNonce&&) noexcept = default;
 PreparedNonce& PreparedNonce::operator=(PreparedNonce&&) noexcept = default;
 bool PreparedNonce::usable() const {
   if (!impl_ || impl_->used || impl_->pid != getpid()) return false;
-  const int64_t age = boottime_ns() - impl_->made_ns;
+  const int64_t now = boottime_ns();
+  if (now < 0 || impl_->made_ns < 0) return false;
+  const int64_t age = now - impl_->made_ns;
   return age >= 0 && age <= kMaxAgeNs;
 }
 
@@ -623,13 +627,19 @@ Result<std::string> PrivateKey::sign_hedged(std::string_view type, std::string_v
   const Digest h = pae_sha256(type, body);
   auto nonce = make_nonce(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
   if (!nonce) return nonce.error();
-  return sign_prepared(*nonce, type, body);
+  return sign_with(*nonce, type, body);
 }
 
 Result<std::string> PrivateKey::sign_prepared(PreparedNonce& nonce, std::string_view type,
                                               std::string_view body) const {
   if (!nonce.usable())
     return Decision::deny(DenyReason::IoError, "signing nonce is used, expired or not this process's");
+  return sign_with(nonce, type, body);
+}
+
+Result<std::string> PrivateKey::sign_with(PreparedNonce& nonce, std::string_view type, std::string_view body) const {
+  if (!nonce.impl_ || nonce.impl_->used || nonce.impl_->pid != getpid())
+    return Decision::deny(DenyReason::IoError, "signing nonce is used or not this process's");
   // Used from here on, whatever happens below: a nonce never signs twice.
   nonce.impl_->used = true;
   const mbedtls_mpi& k = nonce.impl_->k.v;

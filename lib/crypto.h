@@ -231,6 +231,9 @@ class PrivateKey {
   // Derives and checks the public half of a loaded or generated key.
   static Result<PrivateKey> from_impl(std::shared_ptr<Impl> impl);
   Result<PreparedNonce> make_nonce(std::string_view extra) const;
+  // sign_prepared without the age limit (sign_hedged's nonce is made for
+  // its message: no window to bound); still single use and this process's.
+  Result<std::string> sign_with(PreparedNonce& nonce, std::string_view type, std::string_view body) const;
   std::shared_ptr<Impl> impl_;
   PublicKey public_;
 };

@@ -1,6 +1,8 @@
 #include "lib/fd.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +32,13 @@ int open_closed_std_fds() {
     if (null != fd) {  // cannot happen, but never leave a stray descriptor
       close(null);
       return EBADF;
+    }
+    // Only the null device (1:3): a file planted at /dev/null would be what
+    // gx writes its messages to, or reads a passphrase from.
+    struct stat st {};
+    if (fstat(null, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3) {
+      close(null);
+      return ENODEV;
     }
   }
   return 0;

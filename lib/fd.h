@@ -46,7 +46,8 @@ class UniqueFd {
 // open_closed_std_fds: opens /dev/null (read-write) on each of 0, 1, 2 that
 // is closed, as OpenSSH's sanitise_stdfd and glibc for set-id programs do;
 // a child of gx then finds /dev/null where its caller left a stream closed.
-// Called first thing by main. Returns 0, or the errno of a failed open.
+// Called first thing by main. Returns 0, or the errno of a failed open
+// (ENODEV: what opened is not the null device, 1:3).
 int open_closed_std_fds();
 // Moves `fd` (close-on-exec) to the lowest free descriptor >= 3 when it is
 // 0, 1 or 2, closing the original; returns the descriptor to use from now

@@ -192,13 +192,13 @@ std::string fd_path(int fd) {
   char buf[PATH_MAX];
   ssize_t n = readlink(link, buf, sizeof buf - 1);
   if (n <= 0 || buf[0] != '/') return {};
+  buf[n] = '\0';
+  struct stat by_fd {
+  }, by_name{};
+  if (fstat(fd, &by_fd) != 0 || fstatat(AT_FDCWD, buf, &by_name, AT_SYMLINK_NOFOLLOW) != 0 ||
+      by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino)
+    return {};
   return std::string(buf, static_cast<size_t>(n));
-}
-
-bool names_removed_file(std::string_view fd_path_result) {
-  constexpr std::string_view kDeleted = " (deleted)";
-  return fd_path_result.size() > kDeleted.size() &&
-         fd_path_result.substr(fd_path_result.size() - kDeleted.size()) == kDeleted;
 }
 
 std::string canonical(const std::string& path) {
@@ -206,12 +206,12 @@ std::string canonical(const std::string& path) {
   // names what it reached. realpath(3) instead readlink()s every component
   // of every path (issue #14: ~400 readlink calls per gx run). Same result
   // (symlinks followed, the file must exist); realpath when /proc is
-  // missing or the file went away in between (" (deleted)").
+  // missing or its name is not the file's (see fd_path).
   int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
   if (fd < 0) return {};
   std::string out = fd_path(fd);
   close(fd);
-  if (!out.empty() && !names_removed_file(out)) return out;
+  if (!out.empty()) return out;
   char buf[PATH_MAX];
   if (realpath(path.c_str(), buf) == nullptr) return {};
   return buf;
@@ -251,8 +251,8 @@ Result<OpenDir> open_resolved(const std::string& path) {
         path);
   }
   std::string real = fd_path(fd.get());
-  if (real.empty() || names_removed_file(real)) {
-    // No /proc, or the directory was removed: by name, then O_NOFOLLOW (realpath
+  if (real.empty()) {
+    // No /proc, or its name is not this directory (see fd_path): by name, then O_NOFOLLOW (realpath
     // returned a path without links; a link appearing now means someone is
     // racing us).
     real = canonical(path);

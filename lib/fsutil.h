@@ -56,11 +56,16 @@ std::string absolute(const std::string& path);
 // and one readlink of /proc/self/fd/N); empty on error, errno set.
 std::string canonical(const std::string& path);
 // The path the kernel names for open descriptor `fd` (readlink of
-// /proc/self/fd/N): absolute, symlinks resolved; empty when /proc cannot
-// say. A file removed (or renamed over) since it was opened is named with
-// " (deleted)" appended: names_removed_file tells.
+// /proc/self/fd/N): absolute, symlinks resolved. Empty when /proc cannot
+// say, or when that name does not reach the same file as `fd` now (st_dev
+// and st_ino, a final symlink not followed).
+// Security: why the name is checked. The kernel's name is relative to this
+// process's root and mount namespace: a file opened through
+// /proc/<pid>/root, or outside a chroot, is named by a path that here
+// reaches some other file; a file removed or renamed over since it was
+// opened is named "<old path> (deleted)". A check made on such a name would
+// not be about the descriptor.
 std::string fd_path(int fd);
-bool names_removed_file(std::string_view fd_path_result);
 // True when `inner` equals `outer` or lies below it (both canonical).
 bool path_within(const std::string& inner, const std::string& outer);
 

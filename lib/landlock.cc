@@ -217,6 +217,19 @@ Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::v
   return Decision::allow();
 }
 
+// What the checks compare for a grant's descriptor: its path (fs::fd_path),
+// or kRemoved for a file or directory removed since it was opened (in-place
+// execution keeps the verified file open; it may be renamed over
+// meanwhile). No path reaches a removed file, and kRemoved, not being
+// absolute, is within nothing and contains nothing. Empty: unnamed.
+constexpr std::string_view kRemoved = "(removed)";
+std::string name_of(int fd) {
+  std::string path = fs::fd_path(fd);
+  struct stat st {};
+  if (path.empty() && fstat(fd, &st) == 0 && st.st_nlink == 0) return std::string(kRemoved);
+  return path;
+}
+
 }  // namespace
 
 PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
@@ -244,7 +257,8 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
 
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec,
-                                               const std::vector<std::string>& implicit_read) {
+                                               const std::vector<std::string>& implicit_read,
+                                               const std::function<void()>& after_checks) {
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   const ProtectedPaths resolved = resolve_protected(protect);
@@ -254,65 +268,70 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                             {&policy.exec, "sandbox.exec", Kind::Exec},
                             {&implicit_exec, "implicit_exec", Kind::Implicit},
                             {&implicit_read, "implicit_read", Kind::ImplicitRead}};
-  // Every grant is opened once, up front: the checks below read the path
-  // the kernel reached through that descriptor, and the rule goes on the
-  // same descriptor, so a path swapped for a symlink after its check cannot
-  // move a rule (resolving twice cost ~30 syscalls a run: issue #14).
-  // Beyond kHeldGrants (an artifact may list thousands of paths; the fd
-  // limit is often 1024) a grant is resolved for the checks and opened
-  // again when its rule is added, and checked again on what that open
-  // reached.
+  // Each distinct path is opened once, up front: the checks below read the
+  // path the kernel reached through that descriptor, and every rule for the
+  // path goes on the same descriptor, so a path swapped for a symlink after
+  // its check cannot move a rule (resolving twice cost ~30 syscalls a run:
+  // issue #14). Holding is bounded (kHeldGrants; an artifact may list
+  // thousands of paths) and stops at the fd limit, giving back kFdMargin
+  // descriptors for the rule loop (the ruleset, a re-open, an expansion's
+  // directory and entry); a grant not held is opened again for its rule
+  // and must reach the path that was checked.
   constexpr size_t kHeldGrants = 256;
-  struct Opened {
-    Fd fd;
-    std::string canonical;  // of the descriptor; canonical_or_planned when it could not be opened
-    int err = 0;            // open's errno
-    bool held = false;      // fd is the grant's descriptor
+  constexpr size_t kFdMargin = 8;
+  struct Grant {
+    Fd fd;                  // held descriptor, or -1
+    std::string canonical;  // what the checks saw: the descriptor's path, else canonical_or_planned
+    int err = 0;            // open's errno when it failed for the checks (that error stands)
   };
-  auto open_grant = [](Opened& o, const std::string& path, const std::string& field) -> Decision {
-    o.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
-    if (o.fd.get() < 0) {
-      o.err = errno;
-      o.canonical = canonical_or_planned(path);
-      return Decision::allow();
-    }
-    o.err = 0;
-    o.canonical = fs::fd_path(o.fd.get());
-    if (o.canonical.empty() || o.canonical[0] != '/')
-      return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, field, path);
-    return Decision::allow();
-  };
-  std::vector<std::vector<Opened>> opened(std::size(lists));
+  std::vector<Grant> grants;
+  std::unordered_map<std::string_view, size_t> grant_of;  // path as written -> grants index
+  std::vector<std::vector<size_t>> mentions(std::size(lists));
   size_t held = 0;
+  bool holding = true;
   for (size_t li = 0; li < std::size(lists); ++li) {
     const auto& l = lists[li];
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const std::string& path = (*l.paths)[i];
-      const std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
       if (path.empty() || path[0] != '/')
-        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute", field, path);
-      Opened& o = opened[li].emplace_back();
-      if (held < kHeldGrants) {
-        if (Decision d = open_grant(o, path, field); !d) return d;
-        o.held = o.fd.get() >= 0;
-        held += o.held ? 1 : 0;
+        return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute",
+                              std::string(l.field) + "[" + std::to_string(i) + "]", path);
+      auto [it, fresh] = grant_of.emplace(path, grants.size());
+      mentions[li].push_back(it->second);
+      if (!fresh) continue;
+      Grant& g = grants.emplace_back();
+      if (holding && held < kHeldGrants) {
+        g.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+        if (g.fd.get() < 0 && (errno == EMFILE || errno == ENFILE)) {
+          holding = false;
+          for (size_t k = grants.size(), given = 0; k-- > 0 && given < kFdMargin;)
+            if (grants[k].fd.get() >= 0) {
+              grants[k].fd = Fd();  // its canonical stays: checked again when re-opened
+              --held;
+              ++given;
+            }
+        } else if (g.fd.get() < 0) {
+          g.err = errno;
+        }
+      }
+      if (g.fd.get() >= 0) {
+        ++held;
+        g.canonical = name_of(g.fd.get());
+        if (g.canonical.empty())
+          return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
+                                std::string(l.field) + "[" + std::to_string(i) + "]", path);
       } else {
-        o.canonical = canonical_or_planned(path);
+        g.canonical = canonical_or_planned(path);
       }
     }
   }
-  // A path some list names resolves to what was opened for it (the first
-  // time it is named).
-  std::unordered_map<std::string_view, const std::string*> resolved_by_path;
-  for (size_t li = 0; li < std::size(lists); ++li)
-    for (size_t i = 0; i < lists[li].paths->size(); ++i)
-      resolved_by_path.emplace((*lists[li].paths)[i], &opened[li][i].canonical);
   const Canonicalizer canon = [&](const std::string& path) {
-    auto it = resolved_by_path.find(path);
-    return it != resolved_by_path.end() ? *it->second : canonical_or_planned(path);
+    auto it = grant_of.find(path);
+    return it != grant_of.end() ? grants[it->second].canonical : canonical_or_planned(path);
   };
   if (auto d = check_protected_resolved(policy, resolved, canon); !d) return d;
   if (auto d = check_exec_not_writable(policy, implicit_exec, canon); !d) return d;
+  if (after_checks) after_checks();
 
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
   Fd ruleset(ll::create_ruleset(&attr, ll::ruleset_attr_size(rights->abi), 0));
@@ -338,12 +357,22 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const std::string& path = (*l.paths)[i];
       std::string field = std::string(l.field) + "[" + std::to_string(i) + "]";
-      Opened& o = opened[li][i];
-      if (!o.held)
-        if (Decision d = open_grant(o, path, field); !d) return d;
-      const Fd target = std::move(o.fd);  // closed at the end of this grant
-      if (target.get() < 0) {
-        int err = o.err;
+      const Grant& g = grants[mentions[li][i]];
+      Fd reopened;
+      int err = g.err;
+      if (g.fd.get() < 0 && err == 0) {
+        reopened = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
+        if (reopened.get() < 0) {
+          err = errno;
+        } else if (std::string now = name_of(reopened.get()); now != g.canonical) {
+          return Decision::deny(DenyReason::PolicyMismatch,
+                                "sandbox path " + path + " moved while its grant was checked (checked " + g.canonical +
+                                    ", now " + (now.empty() ? "unresolvable" : now) + ")",
+                                field, path);
+        }
+      }
+      const int target = g.fd.get() >= 0 ? g.fd.get() : reopened.get();
+      if (target < 0) {
         if (err == ENOENT && l.kind == Kind::Read &&
             std::find(kOptionalReadPaths.begin(), kOptionalReadPaths.end(), path) != kOptionalReadPaths.end()) {
           e.skipped_paths.push_back(path);
@@ -352,16 +381,15 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         return Decision::deny(err == ENOENT ? DenyReason::InvalidValue : DenyReason::IoError,
                               "cannot open sandbox path " + path + ": " + fs::errno_text(err), field, path);
       }
-      // Again on the descriptor: the implicit grants were checked above only
-      // for write overlap, and a grant opened again may have moved.
-      const std::string& opened_path = o.canonical;
+      // The implicit grants were checked above only for write overlap.
+      const std::string& opened_path = g.canonical;
       if (auto d =
               check_one(opened_path, path, field, l.kind == Kind::Write,
                         l.kind == Kind::Exec || l.kind == Kind::Implicit || l.kind == Kind::ImplicitRead, resolved);
           !d)
         return d;
       struct stat st {};
-      if (fstat(target.get(), &st) != 0)
+      if (fstat(target, &st) != 0)
         return Decision::deny(DenyReason::IoError, "cannot stat sandbox path " + path + ": " + fs::errno_text(errno),
                               field, path);
       if (l.kind == Kind::Read || l.kind == Kind::Write) {
@@ -374,8 +402,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
           x.field = field;
           x.grant = opened_path;
           x.excluded = excl;
-          if (Decision d = expand_grant(ruleset.get(), target.get(), opened_path, excl, access, rights->fs_handled, x);
-              !d)
+          if (Decision d = expand_grant(ruleset.get(), target, opened_path, excl, access, rights->fs_handled, x); !d)
             return Decision::deny(d.reason, d.detail, field, path);
           e.expanded.push_back(std::move(x));
           continue;
@@ -384,7 +411,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       // The kernel rejects directory-only rights on other files (EINVAL).
       uint64_t allowed = S_ISDIR(st.st_mode) ? access : access & ll::kAccessFsFileRights;
       if (allowed == 0) continue;
-      ll::PathBeneathAttr rule{allowed, target.get()};
+      ll::PathBeneathAttr rule{allowed, target};
       if (ll::add_rule(ruleset.get(), ll::kRulePathBeneath, &rule, 0) != 0)
         return Decision::deny(DenyReason::SandboxUnavailable,
                               "landlock_add_rule failed for " + path + ": " + fs::errno_text(errno), field, path);

@@ -58,6 +58,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -159,13 +160,29 @@ class PreparedRuleset {
 // `implicit_read` are files the child must read although the artifact does
 // not list them: a script handed to its interpreter by path (executable.h);
 // read_file only.
+//
+// Security: every grant is checked (protected paths, execute/write overlap)
+// on the path the kernel reached through a descriptor, and its rule goes on
+// a descriptor of that same file. Each distinct path is opened once and
+// its mentions share that descriptor. Descriptors are held for up to 256
+// grants, fewer when the fd limit is reached (a few are then given back
+// for the rules); any other grant is resolved for the checks and opened
+// again for its rule, and refused if that open reaches another path than
+// the one checked. A path that could not be opened for the checks is not
+// opened again: its error stands. A grant whose file has been removed (no
+// link left; /proc/self/fd/N of an executable renamed over) has no path to
+// check: it is ruled on its descriptor. Any other descriptor whose path
+// cannot be named (fs::fd_path) is refused.
 Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                         const std::vector<std::string>& implicit_exec = {},
                                         const std::vector<std::string>& implicit_read = {});
 // Same at an explicit ABI (<= the kernel's): for tests of downgrades on a
 // real kernel. An ABI above the kernel's fails when the ruleset is created.
+// `after_checks` (tests only) runs between the checks and the rules: where
+// a race would move a grant.
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec = {},
-                                               const std::vector<std::string>& implicit_read = {});
+                                               const std::vector<std::string>& implicit_read = {},
+                                               const std::function<void()>& after_checks = {});
 
 }  // namespace gx

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "lib/fsutil.h"
 
@@ -150,6 +151,7 @@ std::string canonical_or_planned(const std::string& path) {
       if (tail.empty()) return c;
       return c == "/" ? "/" + tail : c + "/" + tail;
     }
+    if (errno != ENOENT && errno != ENOTDIR) return abs;
     if (head == "/" || head.empty()) return abs;
     auto pos = head.find_last_of('/');
     std::string last = head.substr(pos + 1);

@@ -29,7 +29,10 @@ struct ProtectedPaths {
 std::vector<std::string> expansion_excludes(const std::string& grant, bool is_write, const ProtectedPaths& protect);
 
 // Canonical form of a path that may not exist yet: the longest existing
-// prefix with symlinks resolved, plus the remaining components.
+// prefix with symlinks resolved, plus the remaining components. Only a
+// component that does not exist (ENOENT, ENOTDIR) moves the split up; any
+// other failure (EACCES, EMFILE, ...) gives the absolute path unresolved,
+// never a parent's resolution with a tail that was never looked at.
 std::string canonical_or_planned(const std::string& path);
 
 // Denies (policy-mismatch, field "sandbox.write[i]" or ".read[i]")

@@ -192,7 +192,11 @@ Result<std::string> ReceiptLog::sign_receipt(std::string_view body) {
   while (!nonces_.empty()) {
     crypto::PreparedNonce n = std::move(nonces_.back());
     nonces_.pop_back();
-    if (n.usable()) return key_.sign_prepared(n, crypto::kReceiptType, body);
+    if (!n.usable()) continue;
+    // It can expire between usable() and sign_prepared's own check; a
+    // receipt is never lost for that.
+    if (auto sig = key_.sign_prepared(n, crypto::kReceiptType, body)) return sig;
+    break;
   }
   return key_.sign_hedged(crypto::kReceiptType, body);
 }

@@ -1,0 +1,163 @@
+// lib/fsutil.h: naming an open descriptor (fd_path) and opening a directory
+// by a name that reaches it (open_dir_readonly).
+#include "lib/fsutil.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tests/landlock_fixture.h"
+
+using namespace gx;
+using gx::test::TempTree;
+
+namespace {
+
+bool same_file(int fd, const std::string& path) {
+  struct stat a {}, b {};
+  return fstat(fd, &a) == 0 && stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+// A child in a mount namespace of its own with a tmpfs over `dir` holding
+// `dir`/f (and `dir`/sub/): the same names as the parent's tree reach other
+// files there. Unprivileged, it first enters a user namespace of its own.
+struct OtherNamespace {
+  pid_t pid = -1;
+  int release = -1;
+  std::string why_not;
+  explicit OtherNamespace(const std::string& dir) {
+    int ready[2], go[2];
+    REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(go, O_CLOEXEC) == 0);
+    const uid_t uid = geteuid();
+    const gid_t gid = getegid();
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(go[1]);  // else its read never sees the parent's end close
+      close(ready[0]);
+      auto fail = [&](const char* step) {
+        char msg[128];
+        int n = std::snprintf(msg, sizeof msg, "%s: %s", step, std::strerror(errno));
+        (void)!write(ready[1], msg, static_cast<size_t>(n));
+        _exit(1);
+      };
+      if (uid != 0) {
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) fail("unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+        if (!write_text("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+            !write_text("/proc/self/setgroups", "deny") ||
+            !write_text("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"))
+          fail("writing the id maps");
+      } else if (unshare(CLONE_NEWNS) != 0) {
+        fail("unshare(CLONE_NEWNS)");
+      }
+      if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) fail("making mounts private");
+      if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "mode=0755") != 0) fail("mounting tmpfs");
+      if (!fs::write_file_atomic(dir + "/f", "inner", 0644, fs::Overwrite::Yes)) fail("writing f");
+      if (mkdir((dir + "/sub").c_str(), 0755) != 0) fail("mkdir sub");
+      (void)!write(ready[1], "", 1);
+      char c;
+      (void)!read(go[0], &c, 1);
+      _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    release = go[1];
+    char buf[160] = {};
+    ssize_t n = read(ready[0], buf, sizeof buf - 1);
+    close(ready[0]);
+    if (n != 1) why_not = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "the child died";
+  }
+  ~OtherNamespace() {
+    if (release >= 0) close(release);
+    if (pid > 0) waitpid(pid, nullptr, 0);
+  }
+  std::string root() const { return "/proc/" + std::to_string(pid) + "/root"; }
+};
+
+}  // namespace
+
+TEST_CASE("fd_path names what a descriptor reaches, and only that") {
+  TempTree t;
+  const std::string f = t.granted + "/f";
+
+  SECTION("an ordinary file and directory: their canonical path") {
+    fs::UniqueFd fd(open(f.c_str(), O_PATH | O_CLOEXEC));
+    REQUIRE(fd.ok());
+    CHECK(fs::fd_path(fd.get()) == fs::canonical(f));
+    fs::UniqueFd dir(open((t.granted + "/../granted").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(dir.ok());
+    CHECK(fs::fd_path(dir.get()) == t.granted);
+  }
+  SECTION("a file renamed over since it was opened: no name (not \"... (deleted)\")") {
+    fs::UniqueFd fd(open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd.ok());
+    REQUIRE(fs::write_file_atomic(f, "replacement", 0644, fs::Overwrite::Yes));
+    CHECK(fs::fd_path(fd.get()).empty());
+    CHECK(fs::canonical(f) == f);  // the name itself still resolves
+  }
+  SECTION("a file renamed since it was opened, its old name now a symlink to it: the new name") {
+    fs::UniqueFd fd(open(f.c_str(), O_PATH | O_CLOEXEC));
+    REQUIRE(fd.ok());
+    REQUIRE(rename(f.c_str(), (t.granted + "/moved").c_str()) == 0);
+    REQUIRE(symlink((t.granted + "/moved").c_str(), f.c_str()) == 0);
+    CHECK(fs::fd_path(fd.get()) == t.granted + "/moved");
+  }
+}
+
+TEST_CASE("a descriptor from another mount namespace is not named by a path that reaches another file here") {
+  TempTree t;
+  // The parent's files behind the same names as the other namespace's.
+  REQUIRE(fs::write_file_atomic(t.denied + "/f", "outer", 0644, fs::Overwrite::Yes));
+  REQUIRE(mkdir((t.denied + "/sub").c_str(), 0755) == 0);
+  OtherNamespace other(t.denied);
+  if (!other.why_not.empty()) {
+    WARN("skipped: no mount namespace for the test: " << other.why_not);
+    return;
+  }
+  const std::string inner_file = other.root() + t.denied + "/f";
+  const std::string inner_dir = other.root() + t.denied + "/sub";
+  fs::UniqueFd fd(open(inner_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok()) {
+    WARN("skipped: cannot open " << inner_file << ": " << std::strerror(errno));
+    return;
+  }
+  char buf[16] = {};
+  REQUIRE(read(fd.get(), buf, sizeof buf) == 5);
+  REQUIRE(std::string(buf) == "inner");
+  // The kernel names it t.denied + "/f", which here is the "outer" file.
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd.get());
+  char raw[4096] = {};
+  REQUIRE(readlink(link, raw, sizeof raw - 1) > 0);
+  CHECK(std::string(raw) == t.denied + "/f");
+  CHECK(fs::fd_path(fd.get()).empty());
+
+  // A directory reached that way: whatever path open_dir_readonly settles
+  // on, it names the directory its descriptor is (the StrictModes checks
+  // read the descriptor, later files are opened by the name).
+  auto d = fs::open_dir_readonly(inner_dir);
+  if (d.ok()) {
+    CHECK(same_file(d->fd.get(), d->path));
+  } else {
+    CHECK(d.error().reason == DenyReason::IoError);
+  }
+}
