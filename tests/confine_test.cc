@@ -185,6 +185,24 @@ TEST_CASE("spawn_confined: failures come back as decisions, success as a pid") {
     INFO(e.error().detail);
     CHECK(e.error().detail.find("EACCES") != std::string::npos);
   }
+  SECTION("a plan fd on a standard stream is refused before anything starts") {
+    // The child's stdio would overwrite it: it would exec, or restrict
+    // itself with, whatever became 0..2.
+    s.plan.exec_fd = STDOUT_FILENO;
+    SpawnInfo info;
+    auto r = spawn_confined(s.plan, &info);
+    REQUIRE_FALSE(r.ok());
+    CHECK(info.pid == -1);  // no child was started
+    CHECK(r.error().reason == DenyReason::InvalidValue);
+    CHECK(r.error().detail.find("exec fd") != std::string::npos);
+    int real = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.plan.exec_fd = real;
+    s.plan.channel_fd = STDIN_FILENO;
+    auto c = spawn_confined(s.plan);
+    close(real);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().detail.find("channel fd") != std::string::npos);
+  }
   SECTION("a wrong parent pid stops the child") {
     s.plan.parent_pid = 1;
     auto r = spawn_confined(s.plan);
