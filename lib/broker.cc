@@ -284,7 +284,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       // idle spare drops them rather than hold k until the next caller,
       // who then waits for two hedged signatures instead.
       pollfd wait_handoff{pair[1], POLLIN, 0};
-      if (poll(&wait_handoff, 1, static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000)) == 0)
+      // Anything but a handoff in time (a timeout, EINTR) drops them.
+      if (poll(&wait_handoff, 1, static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000)) != 1)
         state.drop_nonces();
       // The handoff: one frame carrying the accepted connection; end of
       // stream means the broker is stopping (or gone).
