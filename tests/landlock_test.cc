@@ -45,6 +45,16 @@ SandboxPolicy base_policy(const TempTree& t) {
   return p;
 }
 
+// `n` files dir/f0 .. f<n-1>, each added to `read`.
+void add_read_files(const std::string& dir, int n, std::vector<std::string>& read) {
+  REQUIRE(fs::make_dirs(dir, 0755));
+  for (int i = 0; i < n; ++i) {
+    std::string f = dir + "/f" + std::to_string(i);
+    REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
+    read.push_back(f);
+  }
+}
+
 std::vector<std::string> loader() {
   auto interp = elf_interpreter(test::probe_path());
   REQUIRE(interp.ok());
@@ -296,12 +306,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     // opened when their rule is added. 600 files, with the fd limit lowered
     // below that: all granted, the last one still checked.
     const std::string many = t.root + "/many";
-    REQUIRE(fs::make_dirs(many, 0755));
-    for (int i = 0; i < 600; ++i) {
-      std::string f = many + "/f" + std::to_string(i);
-      REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
-      p.read.push_back(f);
-    }
+    add_read_files(many, 600, p.read);
     rlimit old{};
     REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
     rlimit low = old;
@@ -327,12 +332,8 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     // becomes a symlink to the exec directory: a write rule there would let
     // the child write a program and run it.
     const std::string many = t.root + "/many", bin = t.root + "/bin", w = t.root + "/w";
-    for (const auto& d : {many, bin, w}) REQUIRE(fs::make_dirs(d, 0755));
-    for (int i = 0; i < 300; ++i) {
-      std::string f = many + "/f" + std::to_string(i);
-      REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
-      p.read.push_back(f);
-    }
+    for (const auto& d : {bin, w}) REQUIRE(fs::make_dirs(d, 0755));
+    add_read_files(many, 300, p.read);
     p.exec.push_back(bin);
     p.write.push_back(w);
     auto swap_for_link = [&](const std::string& target) {
@@ -395,12 +396,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     // 60 grants with room for about a dozen descriptors: holding stops at
     // the limit and gives some back; the rest are opened one at a time.
     const std::string many = t.root + "/many";
-    REQUIRE(fs::make_dirs(many, 0755));
-    for (int i = 0; i < 60; ++i) {
-      std::string f = many + "/f" + std::to_string(i);
-      REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
-      p.read.push_back(f);
-    }
+    add_read_files(many, 60, p.read);
     const auto interp = loader();
     int highest = 0;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
