@@ -55,6 +55,12 @@ void add_read_files(const std::string& dir, int n, std::vector<std::string>& rea
   }
 }
 
+// Moves `path` to `path`.old and puts a symlink to `target` in its place.
+void replace_with_link(const std::string& path, const std::string& target) {
+  REQUIRE(rename(path.c_str(), (path + ".old").c_str()) == 0);
+  REQUIRE(symlink(target.c_str(), path.c_str()) == 0);
+}
+
 std::vector<std::string> loader() {
   auto interp = elf_interpreter(test::probe_path());
   REQUIRE(interp.ok());
@@ -336,13 +342,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     add_read_files(many, 300, p.read);
     p.exec.push_back(bin);
     p.write.push_back(w);
-    auto swap_for_link = [&](const std::string& target) {
-      return [&, target] {
-        REQUIRE(rename(w.c_str(), (w + ".old").c_str()) == 0);
-        REQUIRE(symlink(target.c_str(), w.c_str()) == 0);
-      };
-    };
-    auto moved = prepare_ruleset_at_abi(landlock_abi(), p, {}, loader(), {}, swap_for_link(bin));
+    auto moved = prepare_ruleset_at_abi(landlock_abi(), p, {}, loader(), {}, [&] { replace_with_link(w, bin); });
     REQUIRE_FALSE(moved.ok());
     CHECK(moved.error().reason == DenyReason::PolicyMismatch);
     CHECK(moved.error().field == "sandbox.write[1]");
@@ -367,10 +367,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     p.exec.push_back(bin);
     p.read.push_back(w);
     p.write.push_back(w);
-    auto r = prepare_ruleset_at_abi(landlock_abi(), p, {}, loader(), {}, [&] {
-      REQUIRE(rename(w.c_str(), (w + ".old").c_str()) == 0);
-      REQUIRE(symlink(bin.c_str(), w.c_str()) == 0);
-    });
+    auto r = prepare_ruleset_at_abi(landlock_abi(), p, {}, loader(), {}, [&] { replace_with_link(w, bin); });
     REQUIRE(r.ok());
     // The rules went on the directory that was checked (now w.old), not bin.
     auto run = run_probe({.ruleset_fd = r->fd()}, {"write", w + ".old/new", "write", bin + "/new"});
