@@ -10,6 +10,9 @@
 //
 // Sequence (each step fatal; on failure the child writes one ConfineFailure
 // to the error pipe and _exit(127)s, and never runs the command):
+//   0. the plan: exec fd, argv and envp set; ruleset and seccomp when
+//      confinement is required; none of its own fds on 0, 1, 2 (step 2
+//      would overwrite it; EBADF)
 //   1. reset signal dispositions, then the mask (gx's blocked/ignored
 //      signals must not leak into the command; the child starts with every
 //      signal blocked and, until its exec, on gx's memory: see below)

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -186,6 +188,36 @@ std::string absolute(const std::string& path) {
   return abs.lexically_normal().string();
 }
 
+namespace {
+
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+// Whether `name` reaches `want` with no symlink anywhere on the way: the
+// kernel's name for a descriptor has none, so a name that needs one (a
+// link in this namespace standing where another namespace had a directory
+// or a mount) is not the descriptor's path, even when the link leads to
+// the same file. openat2(RESOLVE_NO_SYMLINKS) walks it in one call; where
+// openat2 is missing (Linux < 5.6) or filtered (a nested gx under a
+// seccomp profile), realpath(3) must give the name back unchanged.
+bool reaches_without_links(const char* name, const struct stat& want) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS;
+  struct stat got {};
+  const long fd = syscall(SYS_openat2, AT_FDCWD, name, &how, sizeof how);
+  if (fd >= 0) {
+    const bool same = fstat(static_cast<int>(fd), &got) == 0 && same_file(got, want);
+    close(static_cast<int>(fd));
+    return same;
+  }
+  if (errno != ENOSYS && errno != EPERM) return false;  // ELOOP: a link on the way
+  char real[PATH_MAX];
+  return realpath(name, real) != nullptr && std::strcmp(real, name) == 0 &&
+         fstatat(AT_FDCWD, name, &got, AT_SYMLINK_NOFOLLOW) == 0 && same_file(got, want);
+}
+
+}  // namespace
+
 std::string fd_path(int fd) {
   char link[32];
   std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -193,11 +225,8 @@ std::string fd_path(int fd) {
   ssize_t n = readlink(link, buf, sizeof buf - 1);
   if (n <= 0 || buf[0] != '/') return {};
   buf[n] = '\0';
-  struct stat by_fd {
-  }, by_name{};
-  if (fstat(fd, &by_fd) != 0 || fstatat(AT_FDCWD, buf, &by_name, AT_SYMLINK_NOFOLLOW) != 0 ||
-      by_fd.st_dev != by_name.st_dev || by_fd.st_ino != by_name.st_ino)
-    return {};
+  struct stat by_fd {};
+  if (fstat(fd, &by_fd) != 0 || !reaches_without_links(buf, by_fd)) return {};
   return std::string(buf, static_cast<size_t>(n));
 }
 

@@ -58,13 +58,15 @@ std::string canonical(const std::string& path);
 // The path the kernel names for open descriptor `fd` (readlink of
 // /proc/self/fd/N): absolute, symlinks resolved. Empty when /proc cannot
 // say, or when that name does not reach the same file as `fd` now (st_dev
-// and st_ino, a final symlink not followed).
+// and st_ino) without following a symlink anywhere on the way.
 // Security: why the name is checked. The kernel's name is relative to this
 // process's root and mount namespace: a file opened through
 // /proc/<pid>/root, or outside a chroot, is named by a path that here
 // reaches some other file; a file removed or renamed over since it was
 // opened is named "<old path> (deleted)". A check made on such a name would
-// not be about the descriptor.
+// not be about the descriptor. A name that reaches the file only through a
+// symlink is refused too: compared as a string with gx's protected paths it
+// would not show that it is inside one (the link's target is).
 std::string fd_path(int fd);
 // True when `inner` equals `outer` or lies below it (both canonical).
 bool path_within(const std::string& inner, const std::string& outer);

@@ -289,7 +289,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   std::vector<std::vector<size_t>> mentions(std::size(lists));
   size_t held = 0;
   bool holding = true;
-  for (size_t li = 0; li < std::size(lists); ++li) {
+  // gx's own grants first, so they are the ones held: the executable run in
+  // place (/proc/self/fd/N) may have been renamed over since it was
+  // verified, and only its held descriptor still reaches it.
+  constexpr size_t kOpenOrder[] = {3, 4, 2, 1, 0};
+  static_assert(std::size(kOpenOrder) == std::size(lists));
+  for (size_t li = 0; li < std::size(lists); ++li) mentions[li].resize(lists[li].paths->size());
+  for (size_t li : kOpenOrder) {
     const auto& l = lists[li];
     for (size_t i = 0; i < l.paths->size(); ++i) {
       const std::string& path = (*l.paths)[i];
@@ -297,7 +303,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         return Decision::deny(DenyReason::InvalidValue, "sandbox paths must be absolute",
                               std::string(l.field) + "[" + std::to_string(i) + "]", path);
       auto [it, fresh] = grant_of.emplace(path, grants.size());
-      mentions[li].push_back(it->second);
+      mentions[li][i] = it->second;
       if (!fresh) continue;
       Grant& g = grants.emplace_back();
       if (holding && held < kHeldGrants) {

@@ -165,7 +165,7 @@ class PreparedRuleset {
 // on the path the kernel reached through a descriptor, and its rule goes on
 // a descriptor of that same file. Each distinct path is opened once and
 // its mentions share that descriptor. Descriptors are held for up to 256
-// grants, fewer when the fd limit is reached (a few are then given back
+// grants, gx's own (implicit) ones first, fewer when the fd limit is reached (a few are then given back
 // for the rules); any other grant is resolved for the checks and opened
 // again for its rule, and refused if that open reaches another path than
 // the one checked. A path that could not be opened for the checks is not

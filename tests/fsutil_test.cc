@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 
+#include "lib/landlock.h"
 #include "tests/landlock_fixture.h"
 
 using namespace gx;
@@ -39,12 +40,14 @@ bool write_text(const std::string& path, const std::string& text) {
 
 // A child in a mount namespace of its own with a tmpfs over `dir` holding
 // `dir`/f (and `dir`/sub/): the same names as the parent's tree reach other
-// files there. Unprivileged, it first enters a user namespace of its own.
+// files there. With `bind`, also `dir`/a: a directory with `bind`
+// bind-mounted on it. Unprivileged, it first enters a user namespace of its
+// own.
 struct OtherNamespace {
   pid_t pid = -1;
   int release = -1;
   std::string why_not;
-  explicit OtherNamespace(const std::string& dir) {
+  explicit OtherNamespace(const std::string& dir, const std::string& bind = {}) {
     int ready[2], go[2];
     REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
     REQUIRE(pipe2(go, O_CLOEXEC) == 0);
@@ -74,6 +77,9 @@ struct OtherNamespace {
       if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "mode=0755") != 0) fail("mounting tmpfs");
       if (!fs::write_file_atomic(dir + "/f", "inner", 0644, fs::Overwrite::Yes)) fail("writing f");
       if (mkdir((dir + "/sub").c_str(), 0755) != 0) fail("mkdir sub");
+      if (!bind.empty() && (mkdir((dir + "/a").c_str(), 0755) != 0 ||
+                            mount(bind.c_str(), (dir + "/a").c_str(), nullptr, MS_BIND, nullptr) != 0))
+        fail("bind-mounting");
       (void)!write(ready[1], "", 1);
       char c;
       (void)!read(go[0], &c, 1);
@@ -161,4 +167,42 @@ TEST_CASE("a descriptor from another mount namespace is not named by a path that
   } else {
     CHECK(d.error().reason == DenyReason::IoError);
   }
+}
+
+TEST_CASE("a name that reaches a descriptor's file only through a symlink here is not its path") {
+  // There, d/a is a directory with gx's protected directory bind-mounted on
+  // it; here, d/a is a symlink to that directory. A file opened through
+  // /proc/<pid>/root/d/a/... is named d/a/... by the kernel, and that name
+  // reaches the same file here -- through the link. Compared as a string
+  // with the protected path it would not look inside it.
+  TempTree t;
+  const std::string protected_dir = t.granted;  // stands for gx's state directory
+  const std::string secret_dir = protected_dir + "/keys";
+  REQUIRE(mkdir(secret_dir.c_str(), 0700) == 0);
+  REQUIRE(symlink(protected_dir.c_str(), (t.denied + "/a").c_str()) == 0);
+  OtherNamespace other(t.denied, protected_dir);
+  if (!other.why_not.empty()) {
+    WARN("skipped: no mount namespace for the test: " << other.why_not);
+    return;
+  }
+  const std::string via = other.root() + t.denied + "/a/keys";
+  fs::UniqueFd fd(open(via.c_str(), O_PATH | O_CLOEXEC));
+  if (!fd.ok()) {
+    WARN("skipped: cannot open " << via << ": " << std::strerror(errno));
+    return;
+  }
+  REQUIRE(same_file(fd.get(), secret_dir));
+  CHECK(fs::fd_path(fd.get()).empty());
+
+  // A sandbox grant that leads there (a link the attacker placed) is
+  // refused, not granted read on the protected directory.
+  const std::string input = t.root + "/shared-input";
+  REQUIRE(symlink(via.c_str(), input.c_str()) == 0);
+  SandboxPolicy p;
+  p.read = {input};
+  p.network = NetMode::None;
+  auto r = prepare_ruleset(p, ProtectedPaths{{}, {secret_dir}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().field == "sandbox.read[0]");
+  CHECK(r.error().detail.find("cannot resolve opened sandbox path") != std::string::npos);
 }
