@@ -207,15 +207,25 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
 
 }  // namespace
 
+// Step 2 makes the stdio 0, 1, 2: a plan fd there would be overwritten, and
+// the child would exec, restrict itself with, or hand the command the wrong
+// file.
+const char* plan_fd_on_stdio(const ChildPlan& plan) noexcept {
+  const struct {
+    int fd;
+    const char* name;
+  } fds[] = {{plan.exec_fd, "exec fd"},       {plan.ruleset_fd, "ruleset fd"}, {plan.inherit_fd, "inherited fd"},
+             {plan.channel_fd, "channel fd"}, {plan.gate_fd, "gate fd"},       {plan.error_fd, "error fd"}};
+  for (const auto& f : fds)
+    if (f.fd >= 0 && f.fd <= STDERR_FILENO) return f.name;
+  return nullptr;
+}
+
 void confine_and_exec(const ChildPlan& plan) noexcept {
   if (plan.exec_fd < 0 || plan.argv == nullptr || plan.envp == nullptr) fail(plan, ConfineStep::Plan, EINVAL);
   if (plan.require_confinement && (plan.ruleset_fd < 0 || plan.seccomp == nullptr))
     fail(plan, ConfineStep::Plan, EINVAL);
-  // Step 2 makes the stdio 0, 1, 2: a plan fd there would be overwritten
-  // (spawn_confined refuses such a plan earlier with a message; this covers
-  // every caller).
-  for (int fd : {plan.exec_fd, plan.ruleset_fd, plan.inherit_fd, plan.channel_fd, plan.gate_fd, plan.error_fd})
-    if (fd >= 0 && fd <= STDERR_FILENO) fail(plan, ConfineStep::Plan, EBADF);
+  if (plan_fd_on_stdio(plan) != nullptr) fail(plan, ConfineStep::Plan, EBADF);
 
   if (int err = reset_signals()) fail(plan, ConfineStep::Signals, err);
 

@@ -175,4 +175,10 @@ struct ChildPlan {
 // Runs the sequence above in the calling (freshly forked) process.
 [[noreturn]] void confine_and_exec(const ChildPlan& plan) noexcept;
 
+// Step 0's check of the plan's own fds (exec, ruleset, inherited, channel,
+// gate, error): the name of the first that is 0, 1 or 2 ("exec fd", ...),
+// or nullptr. Async-signal-safe; spawn_confined asks it before starting a
+// child, to refuse with a message instead of a failed child.
+const char* plan_fd_on_stdio(const ChildPlan& plan) noexcept;
+
 }  // namespace gx

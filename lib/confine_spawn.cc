@@ -19,7 +19,6 @@
 #include <string>
 #include <system_error>
 #include <thread>
-#include <utility>
 
 #include "lib/confine.h"
 #include "lib/exec_guard.h"
@@ -234,18 +233,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   SpawnInfo local;
   SpawnInfo& out = info != nullptr ? *info : local;
   out = SpawnInfo{};
-  // The child makes its stdio 0, 1, 2 before it uses these (step 2): one of
-  // them on 0..2 would be overwritten and the child would exec, restrict
-  // itself with, or hand the command the wrong file.
-  const std::pair<int, const char*> plan_fds[] = {{plan_in.exec_fd, "exec fd"},
-                                                  {plan_in.ruleset_fd, "ruleset fd"},
-                                                  {plan_in.inherit_fd, "inherited fd"},
-                                                  {plan_in.channel_fd, "channel fd"}};
-  for (const auto& [fd, what] : plan_fds)
-    if (fd >= 0 && fd <= STDERR_FILENO)
-      return Decision::deny(DenyReason::InvalidValue,
-                            std::string("the child's ") + what + " is a standard stream (" + std::to_string(fd) + ")",
-                            "confine", std::to_string(fd));
+  // Refused here with a message rather than by the child's step 0.
+  if (const char* what = plan_fd_on_stdio(plan_in))
+    return Decision::deny(DenyReason::InvalidValue, std::string("the child's ") + what + " is a standard stream",
+                          "confine", what);
   // before_exec alongside the child where a thread of gx is free during its
   // set-up (the handshake reader; the parent itself after fork), else first.
   const bool gated = before_exec && (plan_in.notify_filter != nullptr || !kShareMemory);

@@ -76,7 +76,7 @@ struct SpawnInfo {
 // own locals until it has joined the reader (it is inside clone, suspended
 // by CLONE_VFORK until the child execs or dies, and then waits in join).
 //
-// A plan whose exec, ruleset, inherited or channel fd is 0, 1 or 2 is
+// A plan with one of its own fds on 0, 1 or 2 (plan_fd_on_stdio) is
 // refused (invalid-value) before anything starts: the child's stdio would
 // overwrite it.
 using BeforeExec = std::function<Decision()>;
