@@ -256,8 +256,16 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
   img.path_ = path;
   auto r = hash_file(src.get(), mfd, path, max_bytes);
   if (!r) return r.error();
-  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-    return io("cannot seal memfd copy of", errno);
+  // EBUSY: the kernel still counts extra references on pages just written
+  // (per-CPU LRU batches under load; seen once in CI) and gave up waiting.
+  // Nobody else holds this memfd, so it clears: retry a few times, briefly.
+  int sealed = -1;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    sealed = fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+    if (sealed == 0 || errno != EBUSY) break;
+    usleep(2000);
+  }
+  if (sealed != 0) return io("cannot seal memfd copy of", errno);
   img.size_ = r->size;
   img.sha256_ = r->sha256;
   if (auto sb = parse_shebang(r->head)) img.shebang_ = *sb;
