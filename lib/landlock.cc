@@ -223,6 +223,8 @@ Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::v
 // meanwhile). No path reaches a removed file, and kRemoved, not being
 // absolute, is within nothing and contains nothing. Empty: unnamed.
 constexpr std::string_view kRemoved = "(removed)";
+bool out_of_fds(int err) { return err == EMFILE || err == ENFILE; }
+
 std::string name_of(int fd) {
   std::string path = fs::fd_path(fd);
   struct stat st {};
@@ -308,7 +310,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       Grant& g = grants.emplace_back();
       if (holding && held < kHeldGrants) {
         g.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
-        if (g.fd.get() < 0 && (errno == EMFILE || errno == ENFILE)) {
+        if (g.fd.get() < 0 && !out_of_fds(errno)) g.err = errno;
+        if (g.fd.get() >= 0) {
+          g.canonical = name_of(g.fd.get());
+          // Naming takes a descriptor too: the open may have taken the last.
+          if (g.canonical.empty() && out_of_fds(errno)) g.fd = Fd();
+        }
+        if (g.fd.get() < 0 && g.err == 0) {
           holding = false;
           for (size_t k = grants.size(), given = 0; k-- > 0 && given < kFdMargin;)
             if (grants[k].fd.get() >= 0) {
@@ -316,13 +324,10 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
               --held;
               ++given;
             }
-        } else if (g.fd.get() < 0) {
-          g.err = errno;
         }
       }
       if (g.fd.get() >= 0) {
         ++held;
-        g.canonical = name_of(g.fd.get());
         if (g.canonical.empty())
           return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
                                 std::string(l.field) + "[" + std::to_string(i) + "]", path);
@@ -370,7 +375,10 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         reopened = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
         if (reopened.get() < 0) {
           err = errno;
-        } else if (std::string now = name_of(reopened.get()); now != g.canonical) {
+        } else if (std::string now = name_of(reopened.get()); now.empty() && out_of_fds(errno)) {
+          return Decision::deny(DenyReason::IoError,
+                                "cannot resolve sandbox path " + path + ": " + fs::errno_text(errno), field, path);
+        } else if (now != g.canonical) {
           return Decision::deny(DenyReason::PolicyMismatch,
                                 "sandbox path " + path + " moved while its grant was checked (checked " + g.canonical +
                                     ", now " + (now.empty() ? "unresolvable" : now) + ")",

@@ -396,8 +396,8 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     CHECK(many.ok());
   }
   SECTION("a low fd limit: fewer descriptors held, every grant still ruled") {
-    // 60 grants with room for about a dozen descriptors: holding stops at
-    // the limit and gives some back; the rest are opened one at a time.
+    // 60 grants with room for a few descriptors: holding stops at the limit
+    // and gives some back; the rest are opened one at a time.
     const std::string many = t.root + "/many";
     add_files(many, 60, p.read);
     const auto interp = loader();
@@ -407,12 +407,33 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     rlimit old{};
     REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
     rlimit low = old;
-    low.rlim_cur = static_cast<rlim_t>(highest + 16);
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
-    auto r = prepare_ruleset(p, {}, interp);
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
-    INFO((r.ok() ? std::string() : r.error().detail));
-    REQUIRE(r.ok());
+    low.rlim_cur = static_cast<rlim_t>(highest + 64);
+    // Exactly `room` free descriptors, from one up: the limit may be hit by
+    // a grant's open or by naming the descriptor just opened (a CI run failed
+    // on that boundary alone), and each must end in the same complete ruleset.
+    Result<PreparedRuleset> r = Decision::deny(DenyReason::IoError, "not run");
+    for (int room = 1; room <= 24; ++room) {
+      REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+      std::vector<fs::UniqueFd> fillers;
+      for (;;) {
+        fs::UniqueFd f(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!f.ok()) break;
+        fillers.push_back(std::move(f));
+      }
+      REQUIRE(fillers.size() > static_cast<size_t>(room));
+      fillers.resize(fillers.size() - static_cast<size_t>(room));
+      r = prepare_ruleset(p, {}, interp);
+      fillers.clear();
+      REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+      INFO("room for " << room << " descriptors: " << (r.ok() ? std::string() : r.error().detail));
+      if (room >= 3) {
+        REQUIRE(r.ok());
+      } else {  // the ruleset, a grant and its name: below that, refused for the limit it hit
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().reason == DenyReason::IoError);
+        CHECK_THAT(r.error().detail, Catch::Contains("Too many open files"));
+      }
+    }
     auto run = run_probe({.ruleset_fd = r->fd()},
                          {"read", many + "/f0", "read", many + "/f30", "read", many + "/f59", "read", t.denied + "/f"});
     INFO(run.out);
