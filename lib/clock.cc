@@ -13,21 +13,54 @@ int64_t realtime_ns() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
+// Civil dates by arithmetic (H. Hinnant's days_from_civil/civil_from_days,
+// proleptic Gregorian), not gmtime_r/timegm: glibc's first call of either
+// in a process loads the time zone (/etc/localtime) that UTC never needs --
+// an open and a read in every gx run and every broker worker (issue #14).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  int64_t y;
+  unsigned m, d;
+};
+
+Civil civil_from_days(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
+}
+
 // "YYYY-MM-DDTHH:MM:SS" (19 bytes) of whole seconds, UTC.
 std::string format_seconds(int64_t secs) {
-  time_t tt = static_cast<time_t>(secs);
-  tm t{};
-  gmtime_r(&tt, &t);
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const Civil c = civil_from_days(days);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
-                t.tm_min, t.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d", static_cast<long long>(c.y), c.m, c.d,
+                static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60), static_cast<int>(rem % 60));
   return buf;
 }
 
 // The one reader: "YYYY-MM-DDTHH:MM:SS" [".ffffff" when allowed] "Z" ->
-// microseconds. Field ranges are checked first (timegm must not see
-// nonsense), then the seconds are formatted back and must match: timegm
-// normalises Feb 31 into March and :60 into the next minute.
+// microseconds. Field ranges are checked first, then the seconds are
+// formatted back and must match: that refuses Feb 31 and Feb 29 of a
+// common year (days_from_civil would carry them into March).
 std::optional<int64_t> parse_rfc3339_us(std::string_view s, bool fraction_allowed) {
   if (s.size() != 20 && !(fraction_allowed && s.size() == 27)) return std::nullopt;
   if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
@@ -47,14 +80,8 @@ std::optional<int64_t> parse_rfc3339_us(std::string_view s, bool fraction_allowe
   if (s.size() == 27) {
     if (s[19] != '.' || (frac = num(20, 6)) < 0) return std::nullopt;
   }
-  tm t{};
-  t.tm_year = y - 1900;
-  t.tm_mon = mo - 1;
-  t.tm_mday = d;
-  t.tm_hour = h;
-  t.tm_min = mi;
-  t.tm_sec = se;
-  const int64_t secs = timegm(&t);
+  const int64_t secs =
+      days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + se;
   if (format_seconds(secs) != s.substr(0, 19)) return std::nullopt;
   return secs * 1'000'000 + frac;
 }

@@ -65,3 +65,24 @@ TEST_CASE("the clocks agree with each other and with time(2)") {
   CHECK(ns / 1000 >= us);
   CHECK(ns / 1'000'000'000 <= after);
 }
+
+TEST_CASE("UTC by arithmetic agrees with glibc's gmtime_r and timegm") {
+  // Every day from 1970 to 2400 (leap centuries 2000 and 2400, common
+  // 2100, 2200, 2300), at a time of day that moves with the day.
+  char want[96];
+  for (int64_t day = 0; day <= 157'000; ++day) {
+    const int64_t t = day * 86400 + (day * 7919) % 86400;
+    const time_t tt = static_cast<time_t>(t);
+    tm g{};
+    REQUIRE(gmtime_r(&tt, &g) != nullptr);
+    std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02dZ", g.tm_year + 1900, g.tm_mon + 1, g.tm_mday,
+                  g.tm_hour, g.tm_min, g.tm_sec);
+    INFO(want);
+    REQUIRE(format_utc(static_cast<UnixTime>(t)) == want);
+    REQUIRE(parse_utc(want) == t);
+  }
+  CHECK(parse_utc("2100-02-28T23:59:59Z"));
+  CHECK_FALSE(parse_utc("2100-02-29T00:00:00Z"));
+  CHECK(parse_utc("2400-02-29T00:00:00Z"));
+  CHECK(parse_utc("9999-12-31T23:59:59Z") == int64_t{253'402'300'799});
+}

@@ -393,4 +393,31 @@ check "all three closed: a denial exits 126" test $? = 126
 no_marker "all three closed, denied"
 check "the log verifies after runs with closed streams" "$GX" log verify --state "$S"
 
+# A closed stream gets /dev/null only if /dev/null is the null device (1:3):
+# a file planted there (bind-mounted in a private mount namespace) would
+# receive gx's messages or feed it a passphrase. gx refuses before anything.
+planted_null() { # CMD...: in a private mount namespace with a file over /dev/null
+  : >"$T/planted"
+  if [ "$(id -u)" = 0 ]; then NS=(unshare -m); else NS=(unshare -U -r -m); fi
+  "${NS[@]}" bash -c 'mount --bind "$0" /dev/null && exec "$@"' "$T/planted" "$@"
+}
+if planted_null true 2>/dev/null; then
+  planted_null "$GX" --version >"$T/pv.out" 2>"$T/pv.err"
+  check "planted /dev/null, streams open: gx starts" test $? = 0
+  planted_null "$GX" --version >&- 2>"$T/pv.err"
+  check "planted /dev/null, stdout closed: gx refuses" test $? = 125
+  check "planted /dev/null: the refusal names /dev/null" grep -q "cannot open /dev/null.*No such device" "$T/pv.err"
+  planted_null "$GX" run --trust "$TR" --state "$S" "$T/ctl.toml" -- "$MARK" "$W/m" <&- >&- 2>"$T/pv.err"
+  check "planted /dev/null, all closed: gx run refuses" test $? = 125
+  no_marker "planted /dev/null, all closed"
+  check "planted /dev/null: nothing was written to the planted file" test ! -s "$T/planted"
+  if [ "$(id -u)" = 0 ]; then  # in a user namespace the artifact's uid binding cannot match
+    planted_null "$GX" run --trust "$TR" --state "$S" "$T/ctl.toml" -- "$MARK" "$W/m" >/dev/null 2>"$T/pv.err"
+    check "planted /dev/null, streams open: the run succeeds" test $? = 0
+    has_marker "planted /dev/null, streams open"
+  fi
+else
+  echo "run.sh: skipping the planted /dev/null checks: no private mount namespace here ($(planted_null true 2>&1 | head -1))"
+fi
+
 finish
