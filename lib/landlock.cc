@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,6 +297,27 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   // verified, and only its held descriptor still reaches it.
   constexpr size_t kOpenOrder[] = {3, 4, 2, 1, 0};
   static_assert(std::size(kOpenOrder) == std::size(lists));
+  // The last held grants close first; their canonical stays, checked
+  // again when they are re-opened for their rule.
+  auto give_back = [&](size_t n) {
+    for (size_t k = grants.size(), given = 0; k-- > 0 && given < n;)
+      if (grants[k].fd.get() >= 0) {
+        grants[k].fd = Fd();
+        --held;
+        ++given;
+      }
+  };
+  // Holding ended (kHeldGrants) or done without reaching the fd limit, which
+  // may still be close: descriptors are numbered lowest first, so those
+  // between the highest held one and the limit are certainly free.
+  auto keep_margin = [&] {
+    int highest = -1;
+    for (const Grant& g : grants) highest = std::max(highest, g.fd.get());
+    rlimit lim{};
+    if (highest < 0 || getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return;
+    const long long above = static_cast<long long>(lim.rlim_cur) - 1 - highest;
+    if (above < static_cast<long long>(kFdMargin)) give_back(kFdMargin - static_cast<size_t>(std::max(0LL, above)));
+  };
   for (size_t li = 0; li < std::size(lists); ++li) mentions[li].resize(lists[li].paths->size());
   for (size_t li : kOpenOrder) {
     const auto& l = lists[li];
@@ -308,7 +330,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       mentions[li][i] = it->second;
       if (!fresh) continue;
       Grant& g = grants.emplace_back();
-      if (holding && held < kHeldGrants) {
+      if (holding) {
         g.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
         if (g.fd.get() < 0 && !out_of_fds(errno)) g.err = errno;
         if (g.fd.get() >= 0) {
@@ -318,12 +340,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         }
         if (g.fd.get() < 0 && g.err == 0) {
           holding = false;
-          for (size_t k = grants.size(), given = 0; k-- > 0 && given < kFdMargin;)
-            if (grants[k].fd.get() >= 0) {
-              grants[k].fd = Fd();  // its canonical stays: checked again when re-opened
-              --held;
-              ++given;
-            }
+          give_back(kFdMargin);
         }
       }
       if (g.fd.get() >= 0) {
@@ -331,11 +348,16 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         if (g.canonical.empty())
           return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
                                 std::string(l.field) + "[" + std::to_string(i) + "]", path);
+        if (held == kHeldGrants) {
+          holding = false;
+          keep_margin();
+        }
       } else {
         g.canonical = canonical_or_planned(path);
       }
     }
   }
+  if (holding) keep_margin();
   const Canonicalizer canon = [&](const std::string& path) {
     auto it = grant_of.find(path);
     return it != grant_of.end() ? grants[it->second].canonical : canonical_or_planned(path);

@@ -396,10 +396,14 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     CHECK(many.ok());
   }
   SECTION("a low fd limit: fewer descriptors held, every grant still ruled") {
-    // 60 grants with room for a few descriptors: holding stops at the limit
-    // and gives some back; the rest are opened one at a time.
+    // Exactly `room` free descriptors. With 60 grants, from one up: holding
+    // stops where an open, or the naming of the descriptor just opened (a
+    // CI run failed on that boundary alone), reaches the limit. With 300,
+    // just past the 256 held: holding stops at its bound with the limit
+    // close behind. Each must end in the same complete ruleset.
+    const auto [grant_count, first_room, last_room] = GENERATE(table<int, int, int>({{60, 1, 24}, {300, 250, 270}}));
     const std::string many = t.root + "/many";
-    add_files(many, 60, p.read);
+    add_files(many, grant_count, p.read);
     const auto interp = loader();
     int highest = 0;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
@@ -407,12 +411,9 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     rlimit old{};
     REQUIRE(getrlimit(RLIMIT_NOFILE, &old) == 0);
     rlimit low = old;
-    low.rlim_cur = static_cast<rlim_t>(highest + 64);
-    // Exactly `room` free descriptors, from one up: the limit may be hit by
-    // a grant's open or by naming the descriptor just opened (a CI run failed
-    // on that boundary alone), and each must end in the same complete ruleset.
+    low.rlim_cur = static_cast<rlim_t>(highest + last_room + 40);
     Result<PreparedRuleset> r = Decision::deny(DenyReason::IoError, "not run");
-    for (int room = 1; room <= 24; ++room) {
+    for (int room = first_room; room <= last_room; ++room) {
       REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
       std::vector<fs::UniqueFd> fillers;
       for (;;) {
@@ -425,7 +426,8 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
       r = prepare_ruleset(p, {}, interp);
       fillers.clear();
       REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
-      INFO("room for " << room << " descriptors: " << (r.ok() ? std::string() : r.error().detail));
+      INFO(grant_count << " grants, room for " << room
+                       << " descriptors: " << (r.ok() ? std::string() : r.error().detail));
       if (room >= 3) {
         REQUIRE(r.ok());
       } else {  // the ruleset, a grant and its name: below that, refused for the limit it hit
@@ -434,8 +436,9 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
         CHECK_THAT(r.error().detail, Catch::Contains("Too many open files"));
       }
     }
+    const std::string last = many + "/f" + std::to_string(grant_count - 1);
     auto run = run_probe({.ruleset_fd = r->fd()},
-                         {"read", many + "/f0", "read", many + "/f30", "read", many + "/f59", "read", t.denied + "/f"});
+                         {"read", many + "/f0", "read", many + "/f30", "read", last, "read", t.denied + "/f"});
     INFO(run.out);
     REQUIRE_FALSE(run.failure);
     CHECK(run.results == std::vector<int>{0, 0, 0, EACCES});
