@@ -226,7 +226,11 @@ Decision expand_grant(int ruleset, int dfd, const std::string& dir, const std::v
 constexpr std::string_view kRemoved = "(removed)";
 bool out_of_fds(int err) { return err == EMFILE || err == ENFILE; }
 
+// errno is 0 when no name is returned for a reason other than a failed
+// call (a name that is not a path, or reaches another file): callers tell
+// running out of descriptors from those by errno.
 std::string name_of(int fd) {
+  errno = 0;
   std::string path = fs::fd_path(fd);
   struct stat st {};
   if (path.empty() && fstat(fd, &st) == 0 && st.st_nlink == 0) return std::string(kRemoved);
@@ -298,10 +302,11 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   constexpr size_t kOpenOrder[] = {3, 4, 2, 1, 0};
   static_assert(std::size(kOpenOrder) == std::size(lists));
   // The last held grants close first; their canonical stays, checked
-  // again when they are re-opened for their rule.
+  // again when they are re-opened for their rule. Not a removed file's:
+  // "(removed)" would match any other removed file.
   auto give_back = [&](size_t n) {
     for (size_t k = grants.size(), given = 0; k-- > 0 && given < n;)
-      if (grants[k].fd.get() >= 0) {
+      if (grants[k].fd.get() >= 0 && grants[k].canonical != kRemoved) {  // a removed file cannot be re-checked
         grants[k].fd = Fd();
         --held;
         ++given;
