@@ -59,6 +59,12 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
 
 namespace {
 
+#ifdef F_SEAL_FUTURE_WRITE
+constexpr int kFutureWriteSeal = F_SEAL_FUTURE_WRITE;
+#else
+constexpr int kFutureWriteSeal = 0x0010;  // linux/fcntl.h, Linux 5.1
+#endif
+
 std::vector<std::string> split_path(const std::string& p) {
   std::vector<std::string> out;
   size_t pos = 0;
@@ -256,14 +262,19 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
   img.path_ = path;
   auto r = hash_file(src.get(), mfd, path, max_bytes);
   if (!r) return r.error();
-  // EBUSY: the kernel still counts extra references on pages just written
-  // (per-CPU LRU batches under load; seen once in CI) and gave up waiting.
-  // Nobody else holds this memfd, so it clears: retry a few times, briefly.
-  int sealed = -1;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    sealed = fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-    if (sealed == 0 || errno != EBUSY) break;
-    usleep(2000);
+  // F_SEAL_FUTURE_WRITE, not F_SEAL_WRITE: both refuse every write from
+  // now on (write, a writable shared mmap, a hole punched), and they differ
+  // only for writable mappings that already exist -- this memfd was written
+  // with write(2) and never mapped. F_SEAL_WRITE also waits for the pages
+  // just written to lose their extra references (per-CPU LRU batches) and
+  // fails with EBUSY when they do not in time: under load in CI it did.
+  int sealed = fcntl(mfd, F_ADD_SEALS, kFutureWriteSeal | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  if (sealed != 0 && errno == EINVAL) {  // before Linux 5.1
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      sealed = fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+      if (sealed == 0 || errno != EBUSY) break;
+      usleep(2000);
+    }
   }
   if (sealed != 0) return io("cannot seal memfd copy of", errno);
   img.size_ = r->size;

@@ -4,8 +4,10 @@
 // Why a memfd: hashing the opened file and then execveat()-ing that same fd
 // closes the rename/replace race (CVE-2015-8239 style), but not an in-place
 // write to the same inode between digest and exec. The sealed copy
-// (F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL) cannot change after
-// the digest, by anyone, including the governed child.
+// (F_SEAL_FUTURE_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL; F_SEAL_WRITE
+// before Linux 5.1) cannot change after the digest, by anyone, including
+// the governed child: gx writes it with write(2) and never maps it, so no
+// writable mapping exists for FUTURE_WRITE to leave open.
 //
 // Scripts ("#!"): the kernel would open the interpreter by path at exec
 // time (an unverified path lookup), and execveat() of a close-on-exec fd to

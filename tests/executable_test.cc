@@ -2,6 +2,9 @@
 // interpreter by path (lib/executable.h).
 #include "lib/executable.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,4 +112,44 @@ TEST_CASE("elf_interpreter reads PT_INTERP") {
   REQUIRE_FALSE(not_elf.ok());
   CHECK(not_elf.error().reason == DenyReason::Malformed);
   CHECK(elf_interpreter("/nonexistent-gx").error().reason == DenyReason::IoError);
+}
+
+TEST_CASE("ExecImage::load: no route changes the sealed copy") {
+  Tree t;
+  const std::string src = t.root + "/prog";
+  const std::string content = "#!/bin/sh\necho original\n";
+  REQUIRE(fs::write_file_atomic(src, content, 0755, fs::Overwrite::Yes));
+  auto img = ExecImage::load(src, 1 << 20);
+  REQUIRE(img.ok());
+  const int fd = img->fd();
+  const int seals = fcntl(fd, F_GET_SEALS);
+  REQUIRE(seals >= 0);
+  CHECK((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+  CHECK((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0);
+  // Through a new writable description (what a child could open via
+  // /proc/self/fd or /dev/fd): write, pwrite, truncate, grow, punch a hole.
+  fs::UniqueFd w(open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDWR | O_CLOEXEC));
+  REQUIRE(w.ok());
+  errno = 0;
+  CHECK(write(w.get(), "X", 1) == -1);
+  CHECK(errno == EPERM);
+  errno = 0;
+  CHECK(pwrite(w.get(), "X", 1, 0) == -1);
+  CHECK(errno == EPERM);
+  CHECK(ftruncate(w.get(), 1) == -1);
+  CHECK(ftruncate(w.get(), 1 << 20) == -1);
+  CHECK(fallocate(w.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) == -1);
+  // A shared writable mapping is refused; a private one writes only its own copy.
+  void* shared = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, w.get(), 0);
+  CHECK(shared == MAP_FAILED);
+  if (shared != MAP_FAILED) munmap(shared, 4096);
+  // The seals themselves are sealed.
+  CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == -1);
+  // And the bytes are still the ones digested.
+  std::string back(content.size() + 16, '\0');
+  const ssize_t n = pread(fd, back.data(), back.size(), 0);
+  REQUIRE(n == static_cast<ssize_t>(content.size()));
+  back.resize(static_cast<size_t>(n));
+  CHECK(back == content);
+  CHECK(img->size() == content.size());
 }
