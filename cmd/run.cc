@@ -154,6 +154,8 @@ int run_run(const RunOptions& o) {
   req.dry_run = o.dry_run;
   req.parent_artifacts = o.parents;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
+  // What the caller ignores and blocks reaches the command, as without gx.
+  req.inherited_signals = InheritedSignals::of_this_process();
   return finish_run(o, run_governed(req));
 }
 

@@ -94,18 +94,19 @@ int send_listener(int channel, int listener) noexcept {
 // Dispositions first, then the mask: spawn_confined clones with every
 // signal blocked and the child shares gx's memory until its exec, so no
 // handler of gx's may run here once signals are unblocked.
-int reset_signals() noexcept {
+int reset_signals(const ChildPlan& plan) noexcept {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   sigemptyset(&dfl.sa_mask);
+  struct sigaction ign = dfl;
+  ign.sa_handler = SIG_IGN;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     // EINVAL for the signal numbers glibc reserves (32, 33): skip those.
-    if (sigaction(sig, &dfl, nullptr) != 0 && errno != EINVAL) return errno;
+    if (sigaction(sig, sigismember(&plan.ignore_signals, sig) == 1 ? &ign : &dfl, nullptr) != 0 && errno != EINVAL)
+      return errno;
   }
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return errno;
+  if (sigprocmask(SIG_SETMASK, &plan.block_signals, nullptr) != 0) return errno;
   return 0;
 }
 
@@ -227,7 +228,7 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
     fail(plan, ConfineStep::Plan, EINVAL);
   if (plan_fd_on_stdio(plan) != nullptr) fail(plan, ConfineStep::Plan, EBADF);
 
-  if (int err = reset_signals()) fail(plan, ConfineStep::Signals, err);
+  if (int err = reset_signals(plan)) fail(plan, ConfineStep::Signals, err);
 
   if (int err = apply_stdio(plan.stdio)) fail(plan, ConfineStep::Stdio, err);
 

@@ -15,7 +15,9 @@
 //      would overwrite it; EBADF)
 //   1. reset signal dispositions, then the mask (gx's blocked/ignored
 //      signals must not leak into the command; the child starts with every
-//      signal blocked and, until its exec, on gx's memory: see below)
+//      signal blocked and, until its exec, on gx's memory: see below): every
+//      disposition SIG_DFL except the plan's ignore_signals (SIG_IGN), the
+//      mask the plan's block_signals -- what gx's caller left, not gx's own
 //   2. stdio (optional): the plan's stdin, stdout and stderr fds become 0, 1
 //      and 2 (a brokered run: the client's own, received over SCM_RIGHTS)
 //   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
@@ -59,6 +61,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -164,6 +167,12 @@ struct ChildPlan {
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};
   ChildCredentials credentials;  // step 2c; default: no change
+  // Step 1: signals the command starts with ignored (SIG_IGN), and its
+  // signal mask; every other disposition is SIG_DFL. Zeroed: none ignored,
+  // none blocked. A standalone run passes its caller's (InheritedSignals,
+  // lib/supervise.h), so the command sees what it would without gx.
+  sigset_t ignore_signals{};
+  sigset_t block_signals{};
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

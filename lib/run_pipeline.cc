@@ -315,13 +315,15 @@ class Pipeline {
     plan.seccomp_flags = filter_->flags;
     plan.parent_pid = getpid();
     plan.credentials = credentials_.child();
+    plan.ignore_signals = req_.inherited_signals.ignored;
+    plan.block_signals = req_.inherited_signals.blocked;
     // exec = []: the program may start no other program (lib/exec_guard.h).
     // With exec paths, Landlock decides which files may be executed.
     if (artifact_.scope.sandbox.exec.empty()) plan.notify_filter = &guard_fprog;
     if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
     if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
     const OwnLimits limits = OwnLimits::save();
-    SignalGuard guard;
+    SignalGuard guard(req_.inherited_signals.ignored);
     const int64_t started = now_unix_us();
     SpawnInfo info;
     // No evidence, no execution: the authorized receipt is made durable

@@ -33,6 +33,7 @@
 
 #include "lib/decision.h"
 #include "lib/run_report.h"
+#include "lib/supervise.h"
 
 namespace gx {
 
@@ -83,6 +84,9 @@ struct RunRequest {
   std::string revocations_path;
   std::string state_dir;
   std::string receipt_key;  // empty: <state>/receipt.key
+  // The signals the caller ignores and blocks, passed on to the command
+  // (lib/supervise.h). Empty for a broker's and a nested run's request.
+  InheritedSignals inherited_signals;
   bool dry_run = false;
   bool syslog = false;
   // Brokered runs only: who asked. Unset for a local `gx run` (the caller is

@@ -19,9 +19,23 @@ namespace {
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 }
 
-SignalGuard::SignalGuard() {
+InheritedSignals InheritedSignals::of_this_process() {
+  InheritedSignals out;
+  sigemptyset(&out.ignored);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction cur {};
+    // EINVAL for glibc's reserved numbers (32, 33): never ignored.
+    if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN)
+      sigaddset(&out.ignored, sig);
+  }
+  if (sigprocmask(SIG_SETMASK, nullptr, &out.blocked) != 0) sigemptyset(&out.blocked);
+  return out;
+}
+
+SignalGuard::SignalGuard(const sigset_t& ignored) {
   sigemptyset(&set_);
-  for (int s : kForwarded) sigaddset(&set_, s);
+  for (int s : kForwarded)
+    if (sigismember(&ignored, s) != 1) sigaddset(&set_, s);
   sigaddset(&set_, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set_, &old_);
   // SIG_IGN for SIGCHLD survives exec: with it, children are reaped by the

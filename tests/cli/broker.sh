@@ -42,6 +42,17 @@ check "SIGUSR1 forwarded: the child died of it (128+10), exit $RC" test "$RC" = 
 check "forwarded promptly" test $(($(date +%s) - started)) -lt 10
 r=$(last_receipt)
 check "finished receipt records signal 10" test "$(jq -r '.decision + " " + (.signal|tostring)' <<<"$r")" = "finished 10"
+# A signal the client's caller ignores (nohup) is not forwarded: the child keeps running.
+(trap '' USR1; exec "$GX" run --broker "$SOCK" "$T/sleep.toml" -- /bin/sleep 30) >/dev/null 2>&1 &
+client=$!
+wait_for pgrep -f -x "/bin/sleep 30" >/dev/null || bad "the second brokered sleep never started"
+kill -USR1 "$client"
+sleep 0.3
+check "SIGUSR1 ignored by the client's caller: not forwarded, the child still runs" pgrep -f -x "/bin/sleep 30"
+kill -TERM "$client"
+wait "$client"
+RC=$?
+check "SIGTERM still forwarded afterwards (128+15), exit $RC" test "$RC" = 143
 
 # --- receipts name the peer, as the kernel reported it ---
 expect_rc 0 "a plain run" B "$T/cat.toml" -- /bin/cat </dev/null

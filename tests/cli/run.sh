@@ -313,6 +313,50 @@ for sig in INT TERM; do
     check "SIGTERM to gx kills the child, gx exits 143 (rc $rc)" test "$rc" = 143
   fi
 done
+# What the caller ignores and blocks reaches the command, as without gx
+# (nohup, `trap '' INT` in a script); gx does not forward what its caller ignores.
+art traps --max-uses 3 -- /bin/bash -c 'trap -p'
+want=$( (trap '' HUP USR1; /bin/bash -c 'trap -p') )
+got=$( (trap '' HUP USR1; R "$T/traps.toml" -- /bin/bash -c 'trap -p') )
+check "ignored signals reach the command as without gx ($got)" test "$got" = "$want"
+check "two ignored signals listed" test "$(printf '%s\n' "$want" | grep -c "''")" = 2
+got=$(R "$T/traps.toml" -- /bin/bash -c 'trap -p')
+check "nothing ignored by the caller: nothing ignored in the command ($got)" test -z "$got"
+MASK_PY='import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))'
+art mask --max-uses 2 -- /usr/bin/python3 -c "$MASK_PY"
+got=$(python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$GX" run --trust "$TR" --state "$S" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
+check "the caller's blocked signals stay blocked in the command ($got)" test "$got" = "[12, 14]"
+got=$(R "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
+check "none blocked by the caller: none blocked in the command ($got)" test "$got" = "[]"
+art hup --max-uses 2 -- "$H/try_sigwait"
+for ignored in yes no; do
+  set -m
+  if [ "$ignored" = yes ]; then
+    (trap '' HUP; exec "$GX" run --trust "$TR" --state "$S" "$T/hup.toml" -- "$H/try_sigwait") >"$T/sig.out" 2>"$T/sig.err" &
+  else
+    "$GX" run --trust "$TR" --state "$S" "$T/hup.toml" -- "$H/try_sigwait" >"$T/sig.out" 2>"$T/sig.err" &
+  fi
+  gxpid=$!
+  set +m
+  for _ in $(seq 100); do grep -q ready "$T/sig.out" && break; sleep 0.05; done
+  kill -HUP "$gxpid"
+  sleep 0.3
+  if [ "$ignored" = yes ]; then
+    check "SIGHUP ignored by gx's caller: not forwarded, the command still runs" kill -0 "$gxpid"
+    kill -INT "$gxpid"
+  fi
+  for _ in $(seq 100); do kill -0 "$gxpid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$gxpid" 2>/dev/null
+  wait "$gxpid"
+  rc=$?
+  if [ "$ignored" = yes ]; then
+    check "... and SIGINT still reaches it (rc $rc)" test "$rc" = 42
+  else
+    check "SIGHUP to gx (not ignored) reaches the command: 129 (rc $rc)" test "$rc" = 129
+  fi
+done
 art cat --max-uses 2 -- /bin/cat
 out=$(echo hi | setsid -w "$GX" run --trust "$TR" --state "$S" "$T/cat.toml" -- /bin/cat | cat)
 check "pipe without a tty: output preserved ($out)" test "$out" = hi
