@@ -98,6 +98,10 @@ Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std:
   req.argv = std::move(argv);
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
   req.cwd = std::move(cwd);
+  // Read before the client catches the forwarded signals (run_brokered).
+  const InheritedSignals signals = InheritedSignals::of_this_process();
+  req.ignored_signals = InheritedSignals::bits_of(signals.ignored);
+  req.blocked_signals = InheritedSignals::bits_of(signals.blocked);
   req.flags = (o.dry_run ? broker::kFlagDryRun : 0) | (o.json ? broker::kFlagJson : 0);
   return req;
 }

@@ -64,12 +64,7 @@ class ForwardedSignals {
     sa.sa_handler = note_forwarded_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    // A signal the caller ignores (nohup's SIGHUP) stays ignored: it is not
-    // forwarded, as a standalone gx run does not forward it either.
-    for (size_t i = 0; i < std::size(kForwarded); ++i) {
-      if (sigaction(kForwarded[i], nullptr, &old_[i]) != 0 || old_[i].sa_handler == SIG_IGN) continue;
-      sigaction(kForwarded[i], &sa, nullptr);
-    }
+    for (size_t i = 0; i < std::size(kForwarded); ++i) sigaction(kForwarded[i], &sa, &old_[i]);
   }
   ~ForwardedSignals() {
     if (read_fd_ < 0) return;

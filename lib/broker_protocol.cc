@@ -13,6 +13,8 @@ enum : uint16_t {
   kReqEnv = 4,
   kReqCwd = 5,
   kReqFlags = 6,
+  kReqIgnoredSignals = 7,
+  kReqBlockedSignals = 8,
 };
 enum : uint16_t { kSigNumber = 1 };
 enum : uint16_t { kReportJson = 1 };
@@ -43,6 +45,12 @@ void put_field(std::string& out, uint16_t tag, std::string_view value) {
 void put_u32_field(std::string& out, uint16_t tag, uint32_t v) {
   std::string value;
   put_u32(value, v);
+  put_field(out, tag, value);
+}
+void put_u64_field(std::string& out, uint16_t tag, uint64_t v) {
+  std::string value;
+  put_u32(value, static_cast<uint32_t>(v >> 32));
+  put_u32(value, static_cast<uint32_t>(v));
   put_field(out, tag, value);
 }
 
@@ -113,6 +121,12 @@ Result<uint32_t> read_u32(std::string_view frame, const std::string& name, std::
     return Decision::deny(DenyReason::WrongType,
                           "broker " + std::string(frame) + " frame field " + name + " is not 4 bytes", name);
   return get_u32(v, 0);
+}
+Result<uint64_t> read_u64(std::string_view frame, const std::string& name, std::string_view v) {
+  if (v.size() != 8)
+    return Decision::deny(DenyReason::WrongType,
+                          "broker " + std::string(frame) + " frame field " + name + " is not 8 bytes", name);
+  return (uint64_t{get_u32(v, 0)} << 32) | get_u32(v, 4);
 }
 
 // A single-valued field seen for the first time, or a duplicate.
@@ -190,6 +204,8 @@ std::string encode_request(const Request& r) {
   for (const auto& e : r.env) put_field(out, kReqEnv, e);
   put_field(out, kReqCwd, r.cwd);
   put_u32_field(out, kReqFlags, r.flags);
+  if (r.ignored_signals != 0) put_u64_field(out, kReqIgnoredSignals, r.ignored_signals);
+  if (r.blocked_signals != 0) put_u64_field(out, kReqBlockedSignals, r.blocked_signals);
   return out;
 }
 
@@ -199,7 +215,7 @@ Result<Request> decode_request(std::string_view payload) {
   auto fields = split_fields(F, payload, kMaxArgs + kMaxEnv + 8);
   if (!fields) return fields.error();
   Request r;
-  std::optional<bool> artifact, name, cwd, flags;
+  std::optional<bool> artifact, name, cwd, flags, ignored, blocked;
   for (const auto& f : *fields) {
     switch (f.tag) {
       case kReqArtifact:
@@ -244,6 +260,16 @@ Result<Request> decode_request(std::string_view payload) {
           return Decision::deny(DenyReason::InvalidValue, "broker request frame has unknown flag bits", "flags",
                                 std::to_string(*v & ~kKnownFlags));
         r.flags = *v;
+        break;
+      }
+      case kReqIgnoredSignals:
+      case kReqBlockedSignals: {
+        const bool ign = f.tag == kReqIgnoredSignals;
+        const std::string field = ign ? "ignored_signals" : "blocked_signals";
+        if (Decision d = once(F, field, ign ? ignored : blocked); !d) return d;
+        auto v = read_u64(F, field, f.value);
+        if (!v) return v.error();
+        (ign ? r.ignored_signals : r.blocked_signals) = *v;
         break;
       }
       default: return unknown_tag(F, f.tag);

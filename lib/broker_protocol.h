@@ -88,6 +88,11 @@ struct Request {
   std::vector<std::string> env;  // NAME=VALUE
   std::string cwd;               // absolute
   uint32_t flags = 0;
+  // The signals the requester ignores and blocks (bit n-1: signal n), which
+  // the command starts with, as it would without gx (lib/supervise.h,
+  // InheritedSignals). Optional fields, sent only when not zero.
+  uint64_t ignored_signals = 0;
+  uint64_t blocked_signals = 0;
 };
 
 struct Report {

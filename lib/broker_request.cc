@@ -150,6 +150,7 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   run.argv = std::move(req->argv);
   run.env = std::move(req->env);
   run.cwd = std::move(req->cwd);
+  run.inherited_signals = InheritedSignals::from_bits(req->ignored_signals, req->blocked_signals);
   run.dry_run = (req->flags & kFlagDryRun) != 0;
   for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
   if (before_run) before_run(run);

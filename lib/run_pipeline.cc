@@ -323,7 +323,7 @@ class Pipeline {
     if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
     if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
     const OwnLimits limits = OwnLimits::save();
-    SignalGuard guard(req_.inherited_signals.ignored);
+    SignalGuard guard;
     const int64_t started = now_unix_us();
     SpawnInfo info;
     // No evidence, no execution: the authorized receipt is made durable

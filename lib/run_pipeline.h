@@ -85,7 +85,7 @@ struct RunRequest {
   std::string state_dir;
   std::string receipt_key;  // empty: <state>/receipt.key
   // The signals the caller ignores and blocks, passed on to the command
-  // (lib/supervise.h). Empty for a broker's and a nested run's request.
+  // (lib/supervise.h); a brokered or nested run's come with its request.
   InheritedSignals inherited_signals;
   bool dry_run = false;
   bool syslog = false;

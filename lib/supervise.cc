@@ -32,10 +32,30 @@ InheritedSignals InheritedSignals::of_this_process() {
   return out;
 }
 
-SignalGuard::SignalGuard(const sigset_t& ignored) {
+InheritedSignals InheritedSignals::from_bits(uint64_t ignored, uint64_t blocked) {
+  InheritedSignals out;
+  sigemptyset(&out.ignored);
+  sigemptyset(&out.blocked);
+  for (int sig = 1; sig <= 64 && sig < NSIG; ++sig) {
+    const uint64_t bit = uint64_t{1} << (sig - 1);
+    // SIGKILL and SIGSTOP can be neither ignored nor blocked.
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (ignored & bit) sigaddset(&out.ignored, sig);
+    if (blocked & bit) sigaddset(&out.blocked, sig);
+  }
+  return out;
+}
+
+uint64_t InheritedSignals::bits_of(const sigset_t& set) {
+  uint64_t out = 0;
+  for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+    if (sigismember(&set, sig) == 1) out |= uint64_t{1} << (sig - 1);
+  return out;
+}
+
+SignalGuard::SignalGuard() {
   sigemptyset(&set_);
-  for (int s : kForwarded)
-    if (sigismember(&ignored, s) != 1) sigaddset(&set_, s);
+  for (int s : kForwarded) sigaddset(&set_, s);
   sigaddset(&set_, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set_, &old_);
   // SIG_IGN for SIGCHLD survives exec: with it, children are reaped by the

@@ -1,8 +1,7 @@
 // gx stays the parent: it forwards signals to the governed child and waits
 // for it, collecting how it ended and what it used.
 //
-// Forwarded: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-// unless gx's caller ignores them (InheritedSignals).
+// Forwarded: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH.
 // They (and SIGCHLD) are blocked BEFORE the child is forked, so none is lost
 // in the window between fork and wait; the child resets its own mask
 // (confine.h, step 1). stdin/stdout/stderr are simply inherited.
@@ -23,25 +22,29 @@ namespace gx {
 
 // What gx's caller left to the commands it starts: the signals it ignores
 // and those it blocks. Without gx a command inherits both across exec
-// (`nohup` is an ignored SIGHUP; `trap '' INT` in a script), so a governed
-// child gets the same (ChildPlan::ignore_signals, block_signals), and gx
-// neither catches nor forwards a signal its caller ignores. Empty (all
-// default, none blocked) for a broker's or a nested run's child: the
-// requester's dispositions do not travel over the socket.
+// (`nohup` is an ignored SIGHUP; a background job of a script ignores
+// SIGINT), so a governed child gets the same (ChildPlan::ignore_signals,
+// block_signals). gx still forwards every forwarded signal: the command's
+// own disposition decides, as it would without gx (a program may catch or
+// sigwait for a signal its caller ignored). A brokered or nested run's
+// requester sends its sets in the request (bit n-1: signal n).
 struct InheritedSignals {
   sigset_t ignored{};  // zeroed: the empty set
   sigset_t blocked{};
   // This process's dispositions and mask, read before gx changes any
   // (cmd/run.cc: before the pipeline; SignalGuard and OwnLimits change some).
   static InheritedSignals of_this_process();
+  static InheritedSignals from_bits(uint64_t ignored, uint64_t blocked);
+  static uint64_t bits_of(const sigset_t& set);  // signals 1..64
 };
 
 class SignalGuard {
  public:
-  // Blocks the forwarded signals (but not those `ignored`: they stay
-  // ignored, as the caller asked) and SIGCHLD, and resets an inherited
+  // Blocks the forwarded signals and SIGCHLD, and resets an inherited
   // SIG_IGN of SIGCHLD (which would make the kernel reap the child for us).
-  explicit SignalGuard(const sigset_t& ignored = sigset_t{});
+  // A blocked signal is queued even while its disposition is SIG_IGN, so an
+  // ignored one is still forwarded (and the command, ignoring it too, drops it).
+  SignalGuard();
   ~SignalGuard();  // restores the previous mask
   SignalGuard(const SignalGuard&) = delete;
   SignalGuard& operator=(const SignalGuard&) = delete;

@@ -47,6 +47,16 @@ TEST_CASE("a request round-trips through the codec") {
   CHECK(back->env == r.env);
   CHECK(back->cwd == r.cwd);
   CHECK(back->flags == r.flags);
+  CHECK(back->ignored_signals == 0);
+  CHECK(back->blocked_signals == 0);
+  // The requester's ignored and blocked signals: optional, 64 bits each.
+  r.ignored_signals = (uint64_t{1} << 0) | (uint64_t{1} << 63);
+  r.blocked_signals = uint64_t{1} << 11;
+  back = decode_request(encode_request(r));
+  REQUIRE(back);
+  CHECK(back->ignored_signals == r.ignored_signals);
+  CHECK(back->blocked_signals == r.blocked_signals);
+  CHECK(encode_request(sample()).size() + 2 * (2 + 4 + 8) == encode_request(r).size());
 }
 
 TEST_CASE("small frames round-trip") {
@@ -128,6 +138,12 @@ TEST_CASE("request decoding is strict and names the field") {
     CHECK(decode_request(encode_request(r)).error().reason == DenyReason::TooLarge);
     CHECK(decode_request(field(1, "a") + field(3, "x") + field(5, "/") + field(6, "abc")).error().reason ==
           DenyReason::WrongType);
+    auto short_mask = decode_request(base + field(7, u32(1)));
+    CHECK(short_mask.error().reason == DenyReason::WrongType);
+    CHECK(short_mask.error().field == "ignored_signals");
+    auto twice = decode_request(base + field(8, u32(0) + u32(1)) + field(8, u32(0) + u32(2)));
+    CHECK(twice.error().reason == DenyReason::DuplicateField);
+    CHECK(twice.error().field == "blocked_signals");
   }
 }
 

@@ -37,7 +37,8 @@ std = [0, 1, 2]
 ask("four-fds", frame(1, good), std + [0])
 ask("two-fds", frame(1, good), [0, 1])
 ask("no-fds", frame(1, good), [])
-ask("state-field", frame(1, good + field(7, b"/tmp/fresh-state")), std)
+ask("state-field", frame(1, good + field(40, b"/tmp/fresh-state")), std)
+ask("path-as-signals", frame(1, good + field(7, b"/tmp/fresh-state")), std)
 ask("duplicate-cwd", frame(1, good + field(5, b"/")), std)
 ask("bad-version", frame(1, good, version=2), std)
 ask("oversized", b"GXBR\x01\x01\x00\x00" + struct.pack(">I", 0x7fffffff), std)
@@ -47,11 +48,12 @@ control = (field(1, open(art2, "rb").read()) + field(3, mark.encode()) + field(3
            field(4, b"PATH=/usr/bin:/bin") + field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
 ask("control", frame(1, control), std)
 PY
-for name in four-fds two-fds no-fds state-field duplicate-cwd bad-version oversized signal-first truncated; do
+for name in four-fds two-fds no-fds state-field path-as-signals duplicate-cwd bad-version oversized signal-first truncated; do
   check "$name: refused with an error frame" grep -q "^$name error " "$T/forged.out"
 done
 check "four fds: MSG_CTRUNC or the count is named" grep -Eq "^four-fds error .*(file descriptors|truncated)" "$T/forged.out"
-check "extra field: the unknown field is named" grep -q "^state-field error .*unknown field 7" "$T/forged.out"
+check "extra field: the unknown field is named" grep -q "^state-field error .*unknown field 40" "$T/forged.out"
+check "a path in the signal-mask field: refused by its size" grep -q "^path-as-signals error .*ignored_signals is not 8 bytes" "$T/forged.out"
 check "oversized: refused by its length" grep -q "^oversized error .*larger than the limit" "$T/forged.out"
 check "nothing ran for any forged request" test ! -e "$W/m"
 check "control: the well-formed hand-made request runs" grep -q "^control report " "$T/forged.out"

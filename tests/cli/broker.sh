@@ -42,17 +42,29 @@ check "SIGUSR1 forwarded: the child died of it (128+10), exit $RC" test "$RC" = 
 check "forwarded promptly" test $(($(date +%s) - started)) -lt 10
 r=$(last_receipt)
 check "finished receipt records signal 10" test "$(jq -r '.decision + " " + (.signal|tostring)' <<<"$r")" = "finished 10"
-# A signal the client's caller ignores (nohup) is not forwarded: the child keeps running.
+# A signal the client's caller ignores (nohup) is ignored by the brokered command too.
 (trap '' USR1; exec "$GX" run --broker "$SOCK" "$T/sleep.toml" -- /bin/sleep 30) >/dev/null 2>&1 &
 client=$!
 wait_for pgrep -f -x "/bin/sleep 30" >/dev/null || bad "the second brokered sleep never started"
 kill -USR1 "$client"
 sleep 0.3
-check "SIGUSR1 ignored by the client's caller: not forwarded, the child still runs" pgrep -f -x "/bin/sleep 30"
+check "SIGUSR1 ignored by the client's caller: the brokered command ignores it too" pgrep -f -x "/bin/sleep 30"
 kill -TERM "$client"
 wait "$client"
 RC=$?
 check "SIGTERM still forwarded afterwards (128+15), exit $RC" test "$RC" = 143
+art traps --max-uses 3 -- /bin/bash -c 'trap -p'
+want=$( (trap '' HUP USR1; /bin/bash -c 'trap -p') )
+got=$( (trap '' HUP USR1; B "$T/traps.toml" -- /bin/bash -c 'trap -p') )
+check "the client's ignored signals reach the brokered command ($got)" test "$got" = "$want"
+got=$(B "$T/traps.toml" -- /bin/bash -c 'trap -p')
+check "nothing ignored by the client: nothing ignored in the brokered command ($got)" test -z "$got"
+MASK_PY='import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))'
+art mask --max-uses 2 -- /usr/bin/python3 -c "$MASK_PY"
+got=$(python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$GX" run --broker "$SOCK" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
+check "the client's blocked signals stay blocked in the brokered command ($got)" test "$got" = "[12, 14]"
 
 # --- receipts name the peer, as the kernel reported it ---
 expect_rc 0 "a plain run" B "$T/cat.toml" -- /bin/cat </dev/null

@@ -314,7 +314,7 @@ for sig in INT TERM; do
   fi
 done
 # What the caller ignores and blocks reaches the command, as without gx
-# (nohup, `trap '' INT` in a script); gx does not forward what its caller ignores.
+# (nohup, `trap '' INT` in a script); gx forwards, the command's disposition decides.
 art traps --max-uses 3 -- /bin/bash -c 'trap -p'
 want=$( (trap '' HUP USR1; /bin/bash -c 'trap -p') )
 got=$( (trap '' HUP USR1; R "$T/traps.toml" -- /bin/bash -c 'trap -p') )
@@ -344,7 +344,7 @@ for ignored in yes no; do
   kill -HUP "$gxpid"
   sleep 0.3
   if [ "$ignored" = yes ]; then
-    check "SIGHUP ignored by gx's caller: not forwarded, the command still runs" kill -0 "$gxpid"
+    check "SIGHUP ignored by gx's caller: the command ignores it too and still runs" kill -0 "$gxpid"
     kill -INT "$gxpid"
   fi
   for _ in $(seq 100); do kill -0 "$gxpid" 2>/dev/null || break; sleep 0.05; done
