@@ -59,11 +59,8 @@ got=$( (trap '' HUP USR1; B "$T/traps.toml" -- /bin/bash -c 'trap -p') )
 check "the client's ignored signals reach the brokered command ($got)" test "$got" = "$want"
 got=$(B "$T/traps.toml" -- /bin/bash -c 'trap -p')
 check "nothing ignored by the client: nothing ignored in the brokered command ($got)" test -z "$got"
-MASK_PY='import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))'
 art mask --max-uses 2 -- /usr/bin/python3 -c "$MASK_PY"
-got=$(python3 -c 'import os, signal, sys
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
-os.execv(sys.argv[1], sys.argv[1:])' "$GX" run --broker "$SOCK" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
+got=$(with_usr2_alrm_blocked "$GX" run --broker "$SOCK" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
 check "the client's blocked signals stay blocked in the brokered command ($got)" test "$got" = "[12, 14]"
 
 # --- receipts name the peer, as the kernel reported it ---

@@ -322,11 +322,8 @@ check "ignored signals reach the command as without gx ($got)" test "$got" = "$w
 check "two ignored signals listed" test "$(printf '%s\n' "$want" | grep -c "''")" = 2
 got=$(R "$T/traps.toml" -- /bin/bash -c 'trap -p')
 check "nothing ignored by the caller: nothing ignored in the command ($got)" test -z "$got"
-MASK_PY='import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))'
 art mask --max-uses 2 -- /usr/bin/python3 -c "$MASK_PY"
-got=$(python3 -c 'import os, signal, sys
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
-os.execv(sys.argv[1], sys.argv[1:])' "$GX" run --trust "$TR" --state "$S" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
+got=$(with_usr2_alrm_blocked "$GX" run --trust "$TR" --state "$S" "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
 check "the caller's blocked signals stay blocked in the command ($got)" test "$got" = "[12, 14]"
 got=$(R "$T/mask.toml" -- /usr/bin/python3 -c "$MASK_PY")
 check "none blocked by the caller: none blocked in the command ($got)" test "$got" = "[]"

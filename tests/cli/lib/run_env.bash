@@ -41,3 +41,13 @@ art_edit() { # NAME SED-SCRIPT [INIT FLAGS...] -- CMD...: init, edit the body, s
   sed -i "$script" "$T/$name.toml"
   "$GX" sign -k "$T/alice.key" "$T/$name.toml" >/dev/null 2>&1 || bad "sign $name"
 }
+
+# Signal inheritance (run.sh, broker.sh): MASK_PY prints the signals blocked in
+# the process running it; with_usr2_alrm_blocked CMD... runs CMD with SIGUSR2
+# (12) and SIGALRM (14) blocked, which exec keeps.
+MASK_PY='import signal; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))'
+with_usr2_alrm_blocked() {
+  python3 -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2, signal.SIGALRM})
+os.execv(sys.argv[1], sys.argv[1:])' "$@"
+}
