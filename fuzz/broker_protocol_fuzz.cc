@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (r) {
           auto again = decode_request(encode_request(*r));
           if (!again || again->argv != r->argv || again->env != r->env || again->cwd != r->cwd ||
-              again->artifact != r->artifact || again->flags != r->flags)
+              again->artifact != r->artifact || again->flags != r->flags ||
+              again->ignored_signals != r->ignored_signals || again->blocked_signals != r->blocked_signals)
             std::abort();
         }
         break;

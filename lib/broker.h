@@ -71,7 +71,9 @@ struct Listener {
 Result<Listener> open_listener(const BrokerConfig& config);
 
 // Runs the accept loop until SIGTERM or SIGINT (then: stop accepting, wait
-// for running workers; a second signal sends them SIGTERM). `log` receives
+// for running workers; a second signal sends them SIGTERM, and SIGKILL
+// kDisconnectGraceMs later to those still running: a command may ignore
+// SIGTERM, as its requester did, and its worker forwards it). `log` receives
 // one line per event (refusals with the peer's identity, errors, starts and
 // stops) — the broker's log, e.g. the journal. Returns when stopped.
 Decision serve(const BrokerConfig& config, const Listener& listener,

@@ -1,5 +1,7 @@
 #include "lib/broker_protocol.h"
 
+#include <signal.h>
+
 #include "lib/artifact.h"
 
 namespace gx::broker {
@@ -269,6 +271,16 @@ Result<Request> decode_request(std::string_view payload) {
         if (Decision d = once(F, field, ign ? ignored : blocked); !d) return d;
         auto v = read_u64(F, field, f.value);
         if (!v) return v.error();
+        // One spelling per request: absent, never zero; and no signal that
+        // cannot be ignored or blocked (SIGKILL, SIGSTOP) or that glibc keeps (32, 33).
+        constexpr uint64_t kNever =
+            (uint64_t{1} << (SIGKILL - 1)) | (uint64_t{1} << (SIGSTOP - 1)) | (uint64_t{1} << 31) | (uint64_t{1} << 32);
+        if (*v == 0 || (*v & kNever) != 0)
+          return Decision::deny(DenyReason::InvalidValue,
+                                "broker request frame field " + field +
+                                    (*v == 0 ? " is 0 (it is sent only when not 0)"
+                                             : " names SIGKILL, SIGSTOP or a signal glibc reserves"),
+                                field, std::to_string(*v));
         (ign ? r.ignored_signals : r.blocked_signals) = *v;
         break;
       }

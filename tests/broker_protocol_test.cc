@@ -1,6 +1,7 @@
 #include "lib/broker_protocol.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +145,13 @@ TEST_CASE("request decoding is strict and names the field") {
     auto twice = decode_request(base + field(8, u32(0) + u32(1)) + field(8, u32(0) + u32(2)));
     CHECK(twice.error().reason == DenyReason::DuplicateField);
     CHECK(twice.error().field == "blocked_signals");
+    auto zero = decode_request(base + field(7, u32(0) + u32(0)));
+    CHECK(zero.error().reason == DenyReason::InvalidValue);
+    CHECK(zero.error().field == "ignored_signals");
+    const uint32_t sigkill_bit = 1u << (SIGKILL - 1);
+    CHECK(decode_request(base + field(8, u32(0) + u32(sigkill_bit))).error().field == "blocked_signals");
+    CHECK(decode_request(base + field(7, u32(1u << 0) + u32(0))).error().reason == DenyReason::InvalidValue);  // 33
+    CHECK(decode_request(base + field(7, u32(0) + u32(1u << 1))));  // SIGINT alone: fine
   }
 }
 
