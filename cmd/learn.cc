@@ -40,6 +40,7 @@ int run_learn(const LearnOptions& o) {
   const bool to_stdout = o.output.empty() || o.output == "-";
   // stdout carries the artifact: the command's own stdout goes to stderr.
   req.stdout_to_stderr = to_stdout;
+  req.signals = InheritedSignals::of_this_process();
   if (!to_stdout && !o.force && fs::exists(o.output))
     return report_error(o.output + " exists (use --force to replace it); nothing was run");
 

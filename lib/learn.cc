@@ -286,7 +286,7 @@ Result<LearnResult> learn(const LearnRequest& req) {
   // The command runs unconfined as the same user: at least keep it from
   // ptracing gx or reading gx's memory while gx records it.
   if (Decision d = harden_supervisor(); !d) return d;
-  auto obs = observe_run(*matched, ObserveOptions{req.stdout_to_stderr});
+  auto obs = observe_run(*matched, ObserveOptions{req.stdout_to_stderr, req.signals});
   if (!obs) return obs.error();
 
   LearnResult r;

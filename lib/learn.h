@@ -44,6 +44,7 @@
 #include "lib/artifact_template.h"
 #include "lib/decision.h"
 #include "lib/landlock.h"
+#include "lib/supervise.h"
 
 namespace gx {
 
@@ -136,6 +137,7 @@ struct LearnRequest {
   bool allow_dangerous = false;
   bool exact_syscalls = false;
   bool stdout_to_stderr = false;  // the command's stdout goes to gx's stderr
+  InheritedSignals signals;       // the caller's ignored and blocked signals (lib/supervise.h)
 };
 
 struct LearnResult {

@@ -36,6 +36,7 @@ inline constexpr int kIdleAfterExitMs = 300;
 
 struct ObserveOptions {
   bool stdout_to_stderr = false;  // dup2(2, 1) in the child
+  InheritedSignals signals;       // what the command starts with, as under gx run
 };
 
 // Runs m (argv, env, cwd, sealed image) to completion under observation.

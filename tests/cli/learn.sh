@@ -122,4 +122,8 @@ if [ -x "$PY" ]; then
   check "python3: same output" cmp -s "$T/out" "$W/py.learned"
 fi
 
+# The observed command starts with what its caller ignores, as under gx run.
+got=$( (trap '' HUP; "$GX" learn --trust "$TRUST" -o "$W/traps.toml" -- /bin/bash -c 'trap -p' 2>/dev/null) )
+check "learn: the caller's ignored SIGHUP reaches the command ($got)" test "$got" = "trap -- '' SIGHUP"
+
 finish
