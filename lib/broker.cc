@@ -249,9 +249,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   bool stopping = false;
   // Set by the second stop signal: workers still running then are killed
   // (their commands die with them: PDEATHSIG), since a command may ignore
-  // or block SIGTERM -- its requester's dispositions reach it.
-  bool kill_workers = false;
-  auto kill_workers_at = std::chrono::steady_clock::time_point::max();
+  // or block SIGTERM -- its requester's dispositions reach it. max: unset.
+  constexpr auto kNever = std::chrono::steady_clock::time_point::max();
+  auto kill_workers_at = kNever;
 
   // In a new worker: dies with the broker (its own child dies with it),
   // holds nothing of the accept loop's.
@@ -334,10 +334,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
           log("second stop signal: sending SIGTERM to " + std::to_string(workers.size()) +
               " running request(s); SIGKILL to what is left in " + std::to_string(kDisconnectGraceMs) + " ms");
           for (pid_t w : workers) kill(w, SIGTERM);
-          if (!kill_workers) {
-            kill_workers = true;
+          if (kill_workers_at == kNever)
             kill_workers_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDisconnectGraceMs);
-          }
         } else {
           stopping = true;
           if (spare) spare->handoff = fs::UniqueFd();  // the spare sees end of stream and exits
@@ -363,10 +361,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
     }
     kill_strays(workers, spare ? spare->pid : -1);
-    if (kill_workers && !workers.empty() && std::chrono::steady_clock::now() >= kill_workers_at) {
+    if (!workers.empty() && std::chrono::steady_clock::now() >= kill_workers_at) {
       log("killing " + std::to_string(workers.size()) + " request(s) still running after the second stop signal");
       for (pid_t w : workers) kill(w, SIGKILL);
-      kill_workers_at = std::chrono::steady_clock::time_point::max();
+      kill_workers_at = kNever;
     }
     if (stopping || n <= 0 || !(p[1].revents & POLLIN)) continue;
     for (;;) {

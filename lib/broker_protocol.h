@@ -89,7 +89,7 @@ struct Request {
   std::string cwd;               // absolute
   uint32_t flags = 0;
   // The signals the requester ignores and blocks (bit n-1: signal n), which
-  // the command starts with, as it would without gx (lib/supervise.h,
+  // the command starts with, as it would without gx (lib/confine.h,
   // InheritedSignals). Optional fields, sent only when not zero.
   uint64_t ignored_signals = 0;
   uint64_t blocked_signals = 0;

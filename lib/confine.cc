@@ -25,6 +25,40 @@ extern char** environ;
 
 namespace gx {
 
+InheritedSignals InheritedSignals::of_this_process() {
+  InheritedSignals out;
+  sigemptyset(&out.ignored);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction cur {};
+    // EINVAL for glibc's reserved numbers (32, 33): never ignored.
+    if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN)
+      sigaddset(&out.ignored, sig);
+  }
+  if (sigprocmask(SIG_SETMASK, nullptr, &out.blocked) != 0) sigemptyset(&out.blocked);
+  return out;
+}
+
+InheritedSignals InheritedSignals::from_bits(uint64_t ignored, uint64_t blocked) {
+  InheritedSignals out;
+  sigemptyset(&out.ignored);
+  sigemptyset(&out.blocked);
+  for (int sig = 1; sig <= 64 && sig < NSIG; ++sig) {
+    const uint64_t bit = uint64_t{1} << (sig - 1);
+    // SIGKILL and SIGSTOP can be neither ignored nor blocked.
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (ignored & bit) sigaddset(&out.ignored, sig);
+    if (blocked & bit) sigaddset(&out.blocked, sig);
+  }
+  return out;
+}
+
+uint64_t InheritedSignals::bits_of(const sigset_t& set) {
+  uint64_t out = 0;
+  for (int sig = 1; sig <= 64 && sig < NSIG; ++sig)
+    if (sigismember(&set, sig) == 1) out |= uint64_t{1} << (sig - 1);
+  return out;
+}
+
 namespace {
 
 // --- child side: async-signal-safe only --------------------------------
@@ -103,10 +137,10 @@ int reset_signals(const ChildPlan& plan) noexcept {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     // EINVAL for the signal numbers glibc reserves (32, 33): skip those.
-    if (sigaction(sig, sigismember(&plan.ignore_signals, sig) == 1 ? &ign : &dfl, nullptr) != 0 && errno != EINVAL)
+    if (sigaction(sig, sigismember(&plan.signals.ignored, sig) == 1 ? &ign : &dfl, nullptr) != 0 && errno != EINVAL)
       return errno;
   }
-  if (sigprocmask(SIG_SETMASK, &plan.block_signals, nullptr) != 0) return errno;
+  if (sigprocmask(SIG_SETMASK, &plan.signals.blocked, nullptr) != 0) return errno;
   return 0;
 }
 

@@ -16,8 +16,8 @@
 //   1. reset signal dispositions, then the mask (gx's blocked/ignored
 //      signals must not leak into the command; the child starts with every
 //      signal blocked and, until its exec, on gx's memory: see below): every
-//      disposition SIG_DFL except the plan's ignore_signals (SIG_IGN), the
-//      mask the plan's block_signals -- what gx's caller left, not gx's own
+//      disposition SIG_DFL except the plan's signals.ignored (SIG_IGN), the
+//      mask its signals.blocked -- what gx's caller left, not gx's own
 //   2. stdio (optional): the plan's stdin, stdout and stderr fds become 0, 1
 //      and 2 (a brokered run: the client's own, received over SCM_RIGHTS)
 //   2b. close every fd except 0, 1, 2 and the plan's own fds (exec fd, error
@@ -138,6 +138,25 @@ struct ChildCredentials {
 };
 inline constexpr size_t kMaxChildGroups = 256;
 
+// What gx's caller left to the commands it starts: the signals it ignores
+// and those it blocks. Without gx a command inherits both across exec
+// (`nohup` is an ignored SIGHUP; a background job of a script ignores
+// SIGINT), so a governed child gets the same (ChildPlan::signals, step 1).
+// gx still forwards every forwarded signal: the command's own disposition
+// decides, as it would without gx (a program may catch or sigwait for a
+// signal its caller ignored). A brokered or nested run's
+// requester sends its sets in the request (bit n-1: signal n).
+struct InheritedSignals {
+  sigset_t ignored{};  // zeroed: the empty set
+  sigset_t blocked{};
+  // This process's dispositions and mask, read before gx changes any
+  // (cmd/run.cc: before the pipeline; lib/supervise.h's SignalGuard and
+  // OwnLimits change some).
+  static InheritedSignals of_this_process();
+  static InheritedSignals from_bits(uint64_t ignored, uint64_t blocked);
+  static uint64_t bits_of(const sigset_t& set);  // signals 1..64
+};
+
 struct ChildPlan {
   int exec_fd = -1;             // executable; should be O_CLOEXEC (see caveat)
   char* const* argv = nullptr;  // NULL-terminated, prepared in the parent
@@ -167,12 +186,11 @@ struct ChildPlan {
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};
   ChildCredentials credentials;  // step 2c; default: no change
-  // Step 1: signals the command starts with ignored (SIG_IGN), and its
-  // signal mask; every other disposition is SIG_DFL. Zeroed: none ignored,
-  // none blocked. A standalone run passes its caller's (InheritedSignals,
-  // lib/supervise.h), so the command sees what it would without gx.
-  sigset_t ignore_signals{};
-  sigset_t block_signals{};
+  // Step 1: the signals the command starts with ignored (SIG_IGN; every
+  // other disposition SIG_DFL) and its mask. Default: none ignored, none
+  // blocked. gx passes its caller's, so the command sees what it would
+  // without gx.
+  InheritedSignals signals;
   // Fail closed: without a ruleset and a seccomp program the plan is
   // refused. Only tests of individual steps turn this off.
   bool require_confinement = true;

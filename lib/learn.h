@@ -42,9 +42,9 @@
 
 #include "lib/artifact.h"
 #include "lib/artifact_template.h"
+#include "lib/confine.h"
 #include "lib/decision.h"
 #include "lib/landlock.h"
-#include "lib/supervise.h"
 
 namespace gx {
 
@@ -137,7 +137,7 @@ struct LearnRequest {
   bool allow_dangerous = false;
   bool exact_syscalls = false;
   bool stdout_to_stderr = false;  // the command's stdout goes to gx's stderr
-  InheritedSignals signals;       // the caller's ignored and blocked signals (lib/supervise.h)
+  InheritedSignals signals;       // the caller's ignored and blocked signals (lib/confine.h)
 };
 
 struct LearnResult {

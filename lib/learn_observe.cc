@@ -67,8 +67,7 @@ Result<Observation> observe_run(const MatchedInvocation& m, const ObserveOptions
   plan.notify_filter = &prog;
   plan.parent_pid = getpid();
   if (options.stdout_to_stderr) plan.stdio[1] = 2;
-  plan.ignore_signals = options.signals.ignored;
-  plan.block_signals = options.signals.blocked;
+  plan.signals = options.signals;
   plan.require_confinement = false;  // observation only: the command runs unconfined
 
   fflush(nullptr);

@@ -315,8 +315,7 @@ class Pipeline {
     plan.seccomp_flags = filter_->flags;
     plan.parent_pid = getpid();
     plan.credentials = credentials_.child();
-    plan.ignore_signals = req_.inherited_signals.ignored;
-    plan.block_signals = req_.inherited_signals.blocked;
+    plan.signals = req_.inherited_signals;
     // exec = []: the program may start no other program (lib/exec_guard.h).
     // With exec paths, Landlock decides which files may be executed.
     if (artifact_.scope.sandbox.exec.empty()) plan.notify_filter = &guard_fprog;

@@ -31,9 +31,9 @@
 #include <string>
 #include <vector>
 
+#include "lib/confine.h"
 #include "lib/decision.h"
 #include "lib/run_report.h"
-#include "lib/supervise.h"
 
 namespace gx {
 
@@ -85,7 +85,7 @@ struct RunRequest {
   std::string state_dir;
   std::string receipt_key;  // empty: <state>/receipt.key
   // The signals the caller ignores and blocks, passed on to the command
-  // (lib/supervise.h); a brokered or nested run's come with its request.
+  // (lib/confine.h); a brokered or nested run's come with its request.
   InheritedSignals inherited_signals;
   bool dry_run = false;
   bool syslog = false;

@@ -20,24 +20,6 @@
 
 namespace gx {
 
-// What gx's caller left to the commands it starts: the signals it ignores
-// and those it blocks. Without gx a command inherits both across exec
-// (`nohup` is an ignored SIGHUP; a background job of a script ignores
-// SIGINT), so a governed child gets the same (ChildPlan::ignore_signals,
-// block_signals). gx still forwards every forwarded signal: the command's
-// own disposition decides, as it would without gx (a program may catch or
-// sigwait for a signal its caller ignored). A brokered or nested run's
-// requester sends its sets in the request (bit n-1: signal n).
-struct InheritedSignals {
-  sigset_t ignored{};  // zeroed: the empty set
-  sigset_t blocked{};
-  // This process's dispositions and mask, read before gx changes any
-  // (cmd/run.cc: before the pipeline; SignalGuard and OwnLimits change some).
-  static InheritedSignals of_this_process();
-  static InheritedSignals from_bits(uint64_t ignored, uint64_t blocked);
-  static uint64_t bits_of(const sigset_t& set);  // signals 1..64
-};
-
 class SignalGuard {
  public:
   // Blocks the forwarded signals and SIGCHLD, and resets an inherited
