@@ -31,7 +31,13 @@
 //    and ioprio_set only as (PRIO_PROCESS / IOPRIO_WHO_PROCESS, 0). The
 //    check holds even for syscalls named in allow_syscalls;
 //    clone() with a namespace flag (CLONE_NEWUSER, NEWNS, NEWPID, NEWNET,
-//    NEWUTS, NEWIPC, NEWCGROUP) -> EPERM unless "unshare" is allowed by name.
+//    NEWUTS, NEWIPC, NEWCGROUP) -> EPERM unless "unshare" is allowed by name;
+//    a setuid or setgid bit (S_ISUID | S_ISGID) in the mode of chmod, fchmod,
+//    fchmodat, fchmodat2, creat, mknod, mknodat, and of open/openat when they
+//    create (O_CREAT or O_TMPFILE) -> EPERM, even for syscalls named in
+//    allow_syscalls: a child must not leave a program behind that runs with
+//    its rights (root's, for a root child) for whoever starts it. (mkdir's
+//    mode is not checked: a setgid directory only passes its group on.)
 //  * Network mode (socket domain/type/protocol are ints: low 32 bits):
 //      None: socket() only AF_UNIX, and only with unix_sockets = true.
 //      Tcp:  AF_UNIX as for None, plus AF_INET/AF_INET6 with (type & 0xf)
@@ -40,7 +46,9 @@
 //            Landlock's port rules cover TCP only. Without bind ports,
 //            listen() -> EPERM: listen() on an unbound socket autobinds an
 //            ephemeral port, which Landlock's bind rule never sees.
-//      socketpair: AF_UNIX only, in both modes, whatever unix_sockets says.
+//      socketpair: AF_UNIX only, in both modes; without unix_sockets only
+//            SOCK_STREAM and SOCK_SEQPACKET (a datagram pair can sendto()
+//            any named unix socket, /dev/log or the journal's).
 //    These checks only deny: socket itself must still be allowed by a group
 //    ("default" and "network" contain it) or by allow_syscalls.
 //  * Allowed: the union of the groups and allow_syscalls, minus

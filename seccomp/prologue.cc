@@ -1,10 +1,12 @@
 #include "seccomp/prologue.h"
 
 #include <asm/ioctls.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "seccomp/bpf.h"
@@ -34,13 +36,26 @@ enum Label {
   kSetsockopt,
   kPidArg0,
   kWhichWho,
-  kIoprio
+  kIoprio,
+  kModeArg1,
+  kModeArg2,
+  kModeArg3,
+  kCreateFlags1,
+  kCreateFlags2
 };
 constexpr int kNext = Assembler::kNext;
 
 constexpr uint32_t kTcpFastopenConnect = 30;  // linux/tcp.h TCP_FASTOPEN_CONNECT
 constexpr uint32_t kPrioProcess = 0;          // PRIO_PROCESS
 constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
+// A file mode that would let others run a program with the child's (or the
+// file owner's) rights: never set by a sandboxed child, whatever its groups.
+constexpr uint32_t kSetIdBits = S_ISUID | S_ISGID;
+// open(2)/openat(2) use their mode only when creating (O_CREAT, O_TMPFILE).
+constexpr uint32_t kCreatingFlags = O_CREAT | __O_TMPFILE;
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452  // Linux 6.6; Debian 12's headers predate it
+#endif
 
 // Syscalls whose first argument is a pid the kernel does not scope to the
 // caller's tree (only a same-uid or CAP_SYS_NICE check): 0 (the caller) only.
@@ -86,7 +101,34 @@ bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   a.jcond(BPF_JEQ, __NR_setpriority, kWhichWho, kNext);
   a.jcond(BPF_JEQ, __NR_ioprio_set, kIoprio, kNext);
   if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, kEperm, kNext);
+  // Setuid/setgid bits, by the mode argument's position.
+  a.jcond(BPF_JEQ, __NR_chmod, kModeArg1, kNext);
+  a.jcond(BPF_JEQ, __NR_fchmod, kModeArg1, kNext);
+  a.jcond(BPF_JEQ, __NR_creat, kModeArg1, kNext);
+  a.jcond(BPF_JEQ, __NR_mknod, kModeArg1, kNext);
+  a.jcond(BPF_JEQ, __NR_fchmodat, kModeArg2, kNext);
+  a.jcond(BPF_JEQ, __NR_fchmodat2, kModeArg2, kNext);
+  a.jcond(BPF_JEQ, __NR_mknodat, kModeArg2, kNext);
+  a.jcond(BPF_JEQ, __NR_open, kCreateFlags1, kNext);
+  a.jcond(BPF_JEQ, __NR_openat, kCreateFlags2, kNext);
   a.jump(kContinue);
+
+  // mode_t and the open flags are C ints: the low 32 bits.
+  a.label(kCreateFlags1);  // open(path, flags, mode)
+  a.load(arg_lo(1));
+  a.jcond(BPF_JSET, kCreatingFlags, kModeArg2, kContinue);
+  a.label(kCreateFlags2);  // openat(dirfd, path, flags, mode)
+  a.load(arg_lo(2));
+  a.jcond(BPF_JSET, kCreatingFlags, kModeArg3, kContinue);
+  a.label(kModeArg1);
+  a.load(arg_lo(1));
+  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
+  a.label(kModeArg2);
+  a.load(arg_lo(2));
+  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
+  a.label(kModeArg3);
+  a.load(arg_lo(3));
+  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
 
   a.label(kFlags3);
   a.load(arg_lo(3));
@@ -115,9 +157,20 @@ bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   a.load(arg_lo(1));
   a.jcond(BPF_JEQ, 0, kContinue, kEperm);
 
+  // A datagram pair can sendto() (or connect() to) any named unix socket
+  // its uid may write (/dev/log, the journal, sd_notify); a stream or
+  // seqpacket pair is connected and stays that way (EISCONN).
   a.label(kSocketpair);
   a.load(arg_lo(0));
-  a.jcond(BPF_JEQ, AF_UNIX, kContinue, kEperm);
+  if (o.unix_sockets) {
+    a.jcond(BPF_JEQ, AF_UNIX, kContinue, kEperm);
+  } else {
+    a.jcond(BPF_JEQ, AF_UNIX, kNext, kEperm);
+    a.load(arg_lo(1));
+    a.and_k(0xf);  // SOCK_TYPE_MASK
+    a.jcond(BPF_JEQ, SOCK_STREAM, kContinue, kNext);
+    a.jcond(BPF_JEQ, SOCK_SEQPACKET, kContinue, kEperm);
+  }
 
   a.label(kSocket);
   a.load(arg_lo(0));

@@ -245,13 +245,6 @@ const std::vector<std::string> kFilesystem = {
     "linkat",
     "symlink",
     "symlinkat",
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "chown",
-    "fchown",
-    "fchownat",
-    "lchown",
     "truncate",
     "ftruncate",
     "fallocate",
@@ -261,12 +254,6 @@ const std::vector<std::string> kFilesystem = {
     "futimesat",
     "mknod",
     "mknodat",
-    "setxattr",
-    "lsetxattr",
-    "fsetxattr",
-    "removexattr",
-    "lremovexattr",
-    "fremovexattr",
     "chdir",
     "fchdir",
     "umask",
@@ -278,6 +265,18 @@ const std::vector<std::string> kFilesystem = {
     "inotify_init1",
     "inotify_add_watch",
     "inotify_rm_watch",
+};
+
+// Who may use a file: its mode, owner and extended attributes. Landlock has
+// no access right for these, so whoever has this group can change them on
+// ANY file its uid owns (or, as root, any file) that it can name -- outside
+// its grants too, gx's own state directory and keys included when they
+// belong to the same uid. Not part of `filesystem` for that reason: an
+// artifact opts in by name. Setuid/setgid mode bits stay refused whatever
+// the groups say (the prologue, filter_builder.h).
+const std::vector<std::string> kPermissions = {
+    "chmod",    "fchmod",    "fchmodat",  "chown",       "fchown",       "fchownat",     "lchown",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
 };
 
 const std::vector<std::string> kNetwork = {
@@ -347,9 +346,9 @@ const std::vector<std::string> kTime = {
     "timerfd_create", "timerfd_settime", "timerfd_gettime",
 };
 
-// SysV IPC objects live in the IPC namespace, which Landlock does not cover:
-// a sandboxed program with this group can reach other same-uid processes'
-// queues, semaphores and segments. (memfd_create is not here: it is
+// SysV IPC objects and POSIX message queues live in the IPC namespace, which
+// Landlock does not cover: a sandboxed program with this group can reach
+// other same-uid processes' queues, semaphores and segments. (memfd_create is not here: it is
 // dangerous, see make_dangerous().)
 const std::vector<std::string> kIpc = {
     "msgget",    "msgsnd",        "msgrcv",  "msgctl",   "semget",  "semop",     "semtimedop",   "semctl",
@@ -361,7 +360,11 @@ std::vector<SyscallGroup> make_groups() {
   return {
       {"default", "safe base for ordinary dynamically linked programs (ls, sh -c, python3)", kDefault},
       {"basic-io", "read/write/poll on already open file descriptors", kBasicIo},
-      {"filesystem", "create, remove, rename, link, chmod/chown, truncate, xattrs, inotify", kFilesystem},
+      {"filesystem", "create, remove, rename, link, truncate, timestamps, inotify (not modes or owners)", kFilesystem},
+      {"permissions",
+       "chmod/chown/xattrs: Landlock does not check these, so they reach ANY file the child's uid may change, "
+       "outside its grants too (setuid/setgid bits are refused regardless)",
+       kPermissions},
       {"network", "socket calls; socket() domains still follow sandbox.network", kNetwork},
       {"process", "children, exec, wait, kill, sessions, priorities, credentials dropping", kProcess},
       {"signals", "signal handlers, masks, signalfd, sending signals", kSignals},

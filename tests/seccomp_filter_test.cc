@@ -22,6 +22,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -138,6 +139,9 @@ uint32_t eval(const CompiledFilter& f, uint64_t nr, std::initializer_list<uint64
   for (uint64_t v : args) d.args[i++] = v;
   return run_bpf(f.program, d);
 }
+
+// AT_FDCWD as a syscall argument register holds it (an int: low 32 bits).
+constexpr uint64_t AT_FDCWD_U = static_cast<uint32_t>(AT_FDCWD);
 
 CompiledFilter build_ok(FilterBuilder b) {
   auto r = b.build();
@@ -347,7 +351,65 @@ TEST_CASE("network none: only AF_UNIX sockets, and those only with unix_sockets"
     CHECK(eval(f, __NR_socket, {(1ull << 32) | AF_INET, SOCK_STREAM, 0}) == kEperm);
     CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_STREAM, 0}) == kAllow);
     CHECK(eval(f, __NR_socketpair, {AF_INET, SOCK_STREAM, 0}) == kEperm);
+    // A datagram pair could sendto() any named unix socket: connected kinds only.
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0}) == kAllow);
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0}) == kAllow);
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_DGRAM, 0}) == kEperm);
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0}) == kEperm);
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, SOCK_RAW, 0}) == kEperm);
+    CHECK(eval(f, __NR_socketpair, {AF_UNIX, (1ull << 32) | SOCK_DGRAM, 0}) == kEperm);
+    CHECK(eval(u, __NR_socketpair, {AF_UNIX, SOCK_DGRAM, 0}) == kAllow);  // opted in
   }
+}
+
+TEST_CASE("setuid and setgid mode bits are refused in every mode argument") {
+  // `permissions` allows chmod; the bits stay refused even then, and even by name.
+  auto f = build_ok(FilterBuilder().add_group("default").add_group("filesystem").add_group("permissions"));
+  auto named = build_ok(FilterBuilder().add_group("default").allow_syscall("chmod").allow_syscall("mknod"));
+  for (uint64_t bits : {uint64_t{S_ISUID}, uint64_t{S_ISGID}, uint64_t{S_ISUID | S_ISGID}}) {
+    INFO(bits);
+    const uint64_t mode = 0755 | bits;
+    CHECK(eval(f, __NR_chmod, {0, mode}) == kEperm);
+    CHECK(eval(named, __NR_chmod, {0, mode}) == kEperm);
+    CHECK(eval(f, __NR_fchmod, {3, mode}) == kEperm);
+    CHECK(eval(f, __NR_fchmodat, {AT_FDCWD_U, 0, mode}) == kEperm);
+    CHECK(eval(f, 452 /* fchmodat2 */, {AT_FDCWD_U, 0, mode, 0}) == kEperm);
+    CHECK(eval(f, __NR_creat, {0, mode}) == kEperm);
+    CHECK(eval(f, __NR_mknod, {0, S_IFREG | mode, 0}) == kEperm);
+    CHECK(eval(named, __NR_mknod, {0, S_IFREG | mode, 0}) == kEperm);
+    CHECK(eval(f, __NR_mknodat, {AT_FDCWD_U, 0, S_IFREG | mode, 0}) == kEperm);
+    CHECK(eval(f, __NR_open, {0, O_WRONLY | O_CREAT, mode}) == kEperm);
+    CHECK(eval(f, __NR_openat, {AT_FDCWD_U, 0, O_WRONLY | O_CREAT | O_TRUNC, mode}) == kEperm);
+    CHECK(eval(f, __NR_openat, {AT_FDCWD_U, 0, O_WRONLY | O_TMPFILE, mode}) == kEperm);
+    // The kernel reads mode_t (32 bits): garbage above it does not hide the bits.
+    CHECK(eval(f, __NR_chmod, {0, (1ull << 40) | mode}) == kEperm);
+    // Without O_CREAT/O_TMPFILE the kernel ignores the mode: so does the filter.
+    CHECK(eval(f, __NR_openat, {AT_FDCWD_U, 0, O_RDONLY, mode}) == kAllow);
+    CHECK(eval(f, __NR_open, {0, O_RDWR, mode}) == kAllow);
+  }
+  // Ordinary modes pass.
+  CHECK(eval(f, __NR_chmod, {0, 0755}) == kAllow);
+  CHECK(eval(f, __NR_fchmodat, {AT_FDCWD_U, 0, 01777}) == kAllow);  // sticky is not a set-id bit
+  CHECK(eval(f, __NR_openat, {AT_FDCWD_U, 0, O_WRONLY | O_CREAT, 0666}) == kAllow);
+  CHECK(eval(f, __NR_mknodat, {AT_FDCWD_U, 0, S_IFIFO | 0600, 0}) == kAllow);
+  // mkdir's mode is not checked (a setgid directory only passes its group on).
+  CHECK(eval(f, __NR_mkdir, {0, 02775}) == kAllow);
+}
+
+TEST_CASE("filesystem does not include modes and owners: the permissions group does") {
+  auto fs_only = build_ok(FilterBuilder().add_group("default").add_group("filesystem"));
+  for (int nr :
+       {__NR_chmod, __NR_fchmod, __NR_fchmodat, __NR_chown, __NR_fchown, __NR_fchownat, __NR_lchown, __NR_setxattr,
+        __NR_lsetxattr, __NR_fsetxattr, __NR_removexattr, __NR_lremovexattr, __NR_fremovexattr}) {
+    INFO(nr);
+    CHECK(eval(fs_only, static_cast<uint64_t>(nr), {0, 0644}) == kEperm);
+  }
+  CHECK(eval(fs_only, __NR_utimensat, {AT_FDCWD_U, 0, 0, 0}) == kAllow);
+  CHECK(eval(fs_only, __NR_rename, {0, 0}) == kAllow);
+  auto perms = build_ok(FilterBuilder().add_group("default").add_group("permissions"));
+  CHECK(eval(perms, __NR_chmod, {0, 0644}) == kAllow);
+  CHECK(eval(perms, __NR_fchownat, {AT_FDCWD_U, 0, 1000, 1000, 0}) == kAllow);
+  CHECK(eval(perms, __NR_fsetxattr, {3, 0, 0, 0, 0}) == kAllow);
 }
 
 TEST_CASE("network tcp: AF_INET/AF_INET6 stream sockets with TCP only") {
@@ -639,6 +701,35 @@ TEST_CASE("kernel: network none denies AF_INET and AF_UNIX sockets, socketpair w
   });
   CHECK(exited_ok(status));
   INFO("status " << status);
+}
+
+TEST_CASE("kernel: a datagram socketpair and a setuid mode are refused") {
+  auto f = build_ok(FilterBuilder().add_group("default").add_group("filesystem").add_group("permissions"));
+  char dir[] = "/tmp/gx-seccomp-setid-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string made = std::string(dir) + "/made", existing = std::string(dir) + "/existing";
+  int fd = open(existing.c_str(), O_WRONLY | O_CREAT, 0755);
+  REQUIRE(fd >= 0);
+  close(fd);
+  int status = run_confined(f, [&] {
+    int sv[2];
+    errno = 0;
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) != -1 || errno != EPERM) return 1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0) return 2;
+    if (chmod(existing.c_str(), 04755) != -1 || errno != EPERM) return 3;
+    if (chmod(existing.c_str(), 02755) != -1 || errno != EPERM) return 4;
+    if (open(made.c_str(), O_WRONLY | O_CREAT, 04755) != -1 || errno != EPERM) return 5;
+    if (chmod(existing.c_str(), 0700) != 0) return 6;  // an ordinary mode still works
+    return 0;
+  });
+  INFO("status " << status);
+  CHECK(exited_ok(status));
+  struct stat st {};
+  REQUIRE(stat(existing.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0700);
+  CHECK(access(made.c_str(), F_OK) != 0);  // never created
+  unlink(existing.c_str());
+  rmdir(dir);
 }
 
 TEST_CASE("kernel: dangerous syscalls refused with EPERM, io_uring with ENOSYS") {

@@ -122,6 +122,24 @@ if [ -x "$PY" ]; then
   check "python3: same output" cmp -s "$T/out" "$W/py.learned"
 fi
 
+# --- chmod: learned, with a warning that Landlock does not confine it ---
+touch "$W/out/perm"
+chmod 644 "$W/out/perm"
+expect_rc 0 "learn chmod" "$GX" learn --trust "$TRUST" -o "$W/chmod.toml" -- /bin/chmod 600 "$W/out/perm"
+check "learn warns that mode changes reach outside the grants" grep -q "changed file modes, owners or xattrs" "$T/err"
+check "the learned artifact allows the mode change" grep -qE '"permissions"|"fchmodat"|"chmod"' "$W/chmod.toml"
+sign "$W/chmod.toml"
+chmod 644 "$W/out/perm"
+expect_rc 0 "gx run of the learned chmod" R "$W/chmod.toml" -- /bin/chmod 600 "$W/out/perm"
+check "the mode changed under gx run" test "$(stat -c %a "$W/out/perm")" = 600
+# Setuid stays refused even where chmod is allowed.
+sed -i 's|^argv = .*|argv = ["/bin/chmod", "4755", "'"$W/out/perm"'"]|' "$W/chmod.toml"
+sed -i '/^\[\[signature\]\]/,$d' "$W/chmod.toml"
+sign "$W/chmod.toml"
+expect_rc 1 "setuid chmod refused under the learned artifact" R "$W/chmod.toml" -- /bin/chmod 4755 "$W/out/perm"
+check "chmod saw EPERM" grep -q "Operation not permitted" "$T/err"
+check "no setuid bit" test "$(stat -c %a "$W/out/perm")" = 600
+
 # The observed command starts with what its caller ignores, as under gx run.
 got=$( (trap '' HUP; "$GX" learn --trust "$TRUST" -o "$W/traps.toml" -- /bin/bash -c 'trap -p' 2>/dev/null) )
 check "learn: the caller's ignored SIGHUP reaches the command ($got)" test "$got" = "trap -- '' SIGHUP"
