@@ -27,15 +27,48 @@ struct RunOptions {
   bool dry_run = false, json = false, syslog = false;
 };
 
+// Where --report goes: its directory, opened before anything runs. The
+// command may be able to write where the report goes (a write grant): by
+// the time gx writes, it could have replaced a directory of the path with a
+// symlink, and gx -- root, perhaps -- would follow it (O_NOFOLLOW guards
+// the last component only; review helper-29). The name is then created in
+// the directory opened here, wherever it has been moved.
+struct ReportTarget {
+  fs::UniqueFd dir;
+  std::string name;
+  Decision error;  // why the directory could not be opened (said at the end, as before)
+
+  static ReportTarget open_for(const std::string& path) {
+    ReportTarget t;
+    if (path.empty()) return t;
+    const size_t slash = path.rfind('/');
+    t.name = slash == std::string::npos ? path : path.substr(slash + 1);
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    if (t.name.empty() || t.name == "." || t.name == "..") {
+      t.error = Decision::deny(DenyReason::IoError, path + " does not name a file", "report", path);
+      return t;
+    }
+    int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+      t.error = Decision::deny(DenyReason::IoError,
+                               "cannot open the directory of " + path + ": " + fs::errno_text(errno), "report", path);
+    else t.dir = fs::UniqueFd(fd);
+    return t;
+  }
+};
+
 // Writes the report 0600 whatever the umask. Never follows a symlink
-// (O_NOFOLLOW), never blocks on a FIFO (O_NONBLOCK), and only ever replaces
-// a regular file the caller owns: root running gx must not be tricked into
-// truncating another user's file or one a link points at.
-Decision write_report(const std::string& path, const nlohmann::json& report) {
+// (O_NOFOLLOW, and the directory was opened before the run), never blocks
+// on a FIFO (O_NONBLOCK), and only ever replaces a regular file the caller
+// owns: root running gx must not be tricked into truncating another user's
+// file or one a link points at.
+Decision write_report(const std::string& path, const ReportTarget& target, const nlohmann::json& report) {
   auto fail = [&](const std::string& what, int err) {
     return Decision::deny(DenyReason::IoError, what + " " + path + ": " + fs::errno_text(err), "report", path);
   };
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+  if (!target.dir.ok()) return target.error;
+  int fd = openat(target.dir.get(), target.name.c_str(),
+                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
   if (fd < 0) {
     if (errno == ELOOP) return Decision::deny(DenyReason::IoError, path + " is a symlink: refused", "report", path);
     return fail("cannot open", errno);
@@ -63,7 +96,7 @@ Decision write_report(const std::string& path, const nlohmann::json& report) {
   return d;
 }
 
-int finish_run(const RunOptions& o, const RunResult& r);
+int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult& r);
 
 // The request a broker or a nested-run channel gets: the artifact's bytes,
 // the command, this process's environment and cwd. `via` names the route
@@ -113,17 +146,18 @@ int report_request_error(const Decision& d) {
 // gx run --broker SOCKET: the broker decides with its own trust store,
 // revocations, state and receipt key; this process only asks (and writes
 // --report with its own rights).
-int run_brokered(const RunOptions& o, std::vector<std::string> argv, std::string cwd) {
+int run_brokered(const RunOptions& o, const ReportTarget& report, std::vector<std::string> argv, std::string cwd) {
   auto req = supervised_request(o, std::move(argv), std::move(cwd), "--broker (or GX_BROKER)");
   if (!req) return report_request_error(req.error());
   auto r = broker::run_brokered(o.broker, *req);
   if (!r) return report_denial(r.error());
-  return finish_run(o, *r);
+  return finish_run(o, report, *r);
 }
 
 // GX_CHANNEL set: a nested run, asked of the gx that supervises this
 // process (lib/nested_channel.h); it decides everything.
-int run_nested(const RunOptions& o, std::vector<std::string> argv, std::string cwd, const char* channel) {
+int run_nested(const RunOptions& o, const ReportTarget& report, std::vector<std::string> argv, std::string cwd,
+               const char* channel) {
   if (!o.broker.empty())
     return report_error(
         "--broker (or GX_BROKER) cannot be used inside a run that has a nested-run channel (GX_CHANNEL)");
@@ -131,7 +165,7 @@ int run_nested(const RunOptions& o, std::vector<std::string> argv, std::string c
   if (!req) return report_request_error(req.error());
   auto r = run_over_channel(channel, *req);
   if (!r) return report_denial(r.error());
-  return finish_run(o, *r);
+  return finish_run(o, report, *r);
 }
 
 int run_run(const RunOptions& o) {
@@ -142,9 +176,10 @@ int run_run(const RunOptions& o) {
   req.argv = cmd.take();
   char cwd[4096];
   if (!getcwd(cwd, sizeof cwd)) return report_error("cannot read the current directory");
+  const ReportTarget report = ReportTarget::open_for(o.report);
   if (const char* channel = getenv(std::string(kChannelEnv).c_str()))
-    return run_nested(o, std::move(req.argv), cwd, channel);
-  if (!o.broker.empty()) return run_brokered(o, std::move(req.argv), cwd);
+    return run_nested(o, report, std::move(req.argv), cwd, channel);
+  if (!o.broker.empty()) return run_brokered(o, report, std::move(req.argv), cwd);
   // Inside a sandbox, only the supervisor may run anything (and it records it).
   if (Decision d = check_not_sandboxed(); !d) return report_denial(d);
   for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
@@ -160,15 +195,15 @@ int run_run(const RunOptions& o) {
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
   // What the caller ignores and blocks reaches the command, as without gx.
   req.inherited_signals = InheritedSignals::of_this_process();
-  return finish_run(o, run_governed(req));
+  return finish_run(o, report, run_governed(req));
 }
 
-int finish_run(const RunOptions& o, const RunResult& r) {
+int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult& r) {
   for (const auto& w : r.warnings) std::fprintf(stderr, "gx: warning: %s\n", w.c_str());
   if (!o.report.empty()) {
     // The report file outlives the run and may be read by others: it names
     // the child's environment variables but never copies their values.
-    if (Decision d = write_report(o.report, to_json(r.report, ChildEnv::NamesOnly)); !d)
+    if (Decision d = write_report(o.report, report, to_json(r.report, ChildEnv::NamesOnly)); !d)
       std::fprintf(stderr, "gx: warning: --report not written: %s\n", d.explain().c_str());
   }
   // stdout belongs to the child once it runs: JSON only when nothing ran.

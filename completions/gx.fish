@@ -90,7 +90,7 @@ complete -c gx -n '__gx_is init' -l env -x -a '(set -n)' -d 'Pass NAME, or pin N
 complete -c gx -n '__gx_is init' -l read -r -F -d 'Extra readable path'
 complete -c gx -n '__gx_is init' -l write -r -F -d 'Writable path'
 complete -c gx -n '__gx_is init' -l exec -r -F -d 'Extra executable path'
-complete -c gx -n '__gx_is init' -l group -x -a 'basic-io filesystem network process signals time ipc' -d 'Extra syscall group'
+complete -c gx -n '__gx_is init' -l group -x -a 'basic-io filesystem permissions network process signals time ipc' -d 'Extra syscall group'
 complete -c gx -n '__gx_is init' -l net -x -a 'none 443 80,443' -d 'none or TCP ports'
 complete -c gx -n '__gx_is init' -l pin -r -F -d 'Pin the SHA-256 of a file'
 complete -c gx -n '__gx_is init' -l delegate -r -F -d 'Public key that may sign children'

@@ -193,6 +193,12 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
   if (syscall(SYS_setresgid, c.gid, c.gid, c.gid) != 0) return errno;
   step = ConfineStep::Setresuid;
   if (syscall(SYS_setresuid, c.uid, c.uid, c.uid) != 0) return errno;
+  // A uid change sets the mm's dumpable flag to fs.suid_dumpable, and this
+  // mm is gx's own until the exec (CLONE_VM): at 1 the target user could
+  // ptrace this child and read gx's memory (the receipt key). Not dumpable
+  // again at once; prepare_credentials refuses a switch under 1 (the gap
+  // between the two calls).
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return errno;
 
   step = ConfineStep::IdentityCheck;
   uid_t ru = 0, eu = 0, su = 0;

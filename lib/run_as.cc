@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "lib/fsutil.h"
@@ -285,6 +286,17 @@ Result<PreparedCredentials> prepare_credentials(const std::optional<RunIdentity>
   out.last_cap_ = last_cap;
   if (can_switch) {
     if (last_cap < 0) return unavailable("cannot read /proc/sys/kernel/cap_last_cap", t.field, t.user);
+    // Between its setresuid and exec the child shares gx's memory; with
+    // fs.suid_dumpable = 1 the uid change makes that memory traceable by
+    // the target user for a moment (lib/confine.cc, apply_credentials).
+    if (self.euid != t.uid) {
+      auto dumpable = fs::read_file("/proc/sys/fs/suid_dumpable", 64);
+      if (!dumpable || std::atoi(dumpable->c_str()) == 1)
+        return unavailable(dumpable ? "fs.suid_dumpable is 1: a command switched to another user could be traced "
+                                      "by that user while it still shares gx's memory; set it to 0 or 2"
+                                    : "cannot read /proc/sys/fs/suid_dumpable",
+                           "fs.suid_dumpable", dumpable ? "1" : "");
+    }
     out.apply_ = true;
     return out;
   }

@@ -2,10 +2,16 @@
 // whether gx may switch (lib/run_as.h).
 #include "lib/run_as.h"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "lib/artifact.h"
@@ -205,4 +211,47 @@ TEST_CASE("run_as: switching needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP") {
   auto unknown = prepare_credentials(target, rights(0, 0, kSwitchCaps), 39);
   REQUIRE_FALSE(unknown.ok());
   CHECK(unknown.error().value == "CAP_CHECKPOINT_RESTORE");
+}
+
+TEST_CASE("run_as: no switch to another user while fs.suid_dumpable is 1") {
+  // The child shares gx's memory until its exec; suid_dumpable 1 would make
+  // it traceable by the target user for a moment (lib/confine.cc).
+  if (geteuid() != 0) {
+    std::puts("SKIP: faking fs.suid_dumpable needs root (a bind mount over it)");
+    return;
+  }
+  RunIdentity target;
+  target.uid = 65534;
+  target.gid = 65534;
+  target.source = "artifact";
+  target.field = "run.user";
+  target.user = "nobody";
+  char fake[] = "/tmp/gx-suid-dumpable-XXXXXX";
+  int fd = mkstemp(fake);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "1\n", 2) == 2);
+  close(fd);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount(fake, "/proc/sys/fs/suid_dumpable", nullptr, MS_BIND, nullptr) != 0)
+      _exit(2);
+    auto r = prepare_credentials(target, rights(0, 0, kSwitchCaps), 40);
+    if (r.ok()) _exit(3);
+    if (r.error().reason != DenyReason::RunAsUnavailable || r.error().field != "fs.suid_dumpable") _exit(4);
+    // Root staying root (no uid change) is not affected.
+    RunIdentity self = target;
+    self.uid = 0;
+    self.gid = 0;
+    if (!prepare_credentials(self, rights(0, 0, kSwitchCaps), 40).ok()) _exit(5);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  unlink(fake);
+  INFO("child status " << status);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  // The real setting here (0 or 2) allows the switch.
+  CHECK(prepare_credentials(target, rights(0, 0, kSwitchCaps), 40).ok());
 }

@@ -1,4 +1,4 @@
-# Attack: point --report at a symlink (or another user's file) to overwrite it, or read allowed environment secrets from a world-readable report.
+# Attack: point --report at a symlink (or another user's file) to overwrite it, have the child swap a directory of the --report path for a symlink while it runs, or read allowed environment secrets from a world-readable report.
 source "$(dirname "$0")/../cli/lib/common.bash"
 source "$(dirname "$0")/../cli/lib/run_env.bash"
 source "$(dirname "$0")/state_common.bash"
@@ -27,6 +27,23 @@ mkfifo "$T/fifo"
 run timeout 20 "$GX" run --trust "$TR" --state "$S" --report "$T/fifo" "$T/tok.toml" -- "$MARK" "$W/m"
 check "a FIFO --report does not hang ($RC)" test "$RC" = 0
 has_marker "run with a FIFO --report"
+
+# The child replaces the report's directory (inside its write grant) with a
+# symlink to a directory outside every grant: the report must not land there.
+PY=/usr/bin/python3
+if [ -x "$PY" ]; then
+  mkdir -p "$T/outside" "$W/out"
+  echo "precious" >"$T/outside/r.json" && chmod 644 "$T/outside/r.json"
+  SWAP="import os; os.rename('$W/out', '$W/out.old'); os.symlink('$T/outside', '$W/out'); open('$W/swapped', 'w')"
+  art_edit swap 's/^groups = .*/groups = ["default", "filesystem"]/' --write "$W" -- "$PY" -c "$SWAP"
+  run "$GX" run --trust "$TR" --state "$S" --report "$W/out/r.json" "$T/swap.toml" -- "$PY" -c "$SWAP"
+  check "the child swapped the directory ($RC: $(head -c 200 "$T/err"))" test -f "$W/swapped" -a -L "$W/out"
+  check "the file behind the symlink is untouched" test "$(cat "$T/outside/r.json")" = precious
+  check "its mode is untouched" test "$(stat -c %a "$T/outside/r.json")" = 644
+  check "the report went to the directory gx opened (now out.old)" test -s "$W/out.old/r.json"
+else
+  echo "skip: the directory swap needs python3"
+fi
 
 if [ "$(id -u)" = 0 ]; then
   echo "theirs" >"$T/theirs.json" && chown nobody "$T/theirs.json" && chmod 666 "$T/theirs.json"
