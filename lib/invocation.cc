@@ -193,11 +193,18 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
   const Scope& scope = artifact.scope;
   if (inv.argv.empty()) return Decision::deny(DenyReason::Usage, "no command given (gx run ART -- CMD ARGS...)");
   auto resolved = resolve_for_exec(inv.argv[0], env_lookup(inv.env, "PATH").value_or(""), inv.cwd);
-  if (!resolved) return resolved.error();
+  auto not_authorized_path = [&] {
+    return Decision::deny(DenyReason::PolicyMismatch,
+                          "command '" + inv.argv[0] + "' does not resolve to the authorized " + scope.path, "exec.path",
+                          inv.argv[0]);
+  };
+  if (!resolved) return inv.show_resolution ? resolved.error() : not_authorized_path();
   const std::string* path = &resolved->path;
-  if (*path != scope.path)
+  if (*path != scope.path) {
+    if (!inv.show_resolution) return not_authorized_path();
     return Decision::deny(DenyReason::PolicyMismatch,
                           "command resolves to " + *path + ", artifact authorizes " + scope.path, "exec.path", *path);
+  }
   if (inv.argv.size() != scope.argv.size())
     return Decision::deny(DenyReason::PolicyMismatch,
                           "command has " + std::to_string(inv.argv.size()) +
@@ -212,7 +219,7 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
   std::string cwd = fs::canonical(inv.cwd);
   if (cwd.empty() || cwd != scope.cwd)
     return Decision::deny(DenyReason::PolicyMismatch, "working directory must be " + scope.cwd, "exec.cwd",
-                          cwd.empty() ? inv.cwd : cwd);
+                          cwd.empty() || !inv.show_resolution ? inv.cwd : cwd);
   auto env = filter_environment(scope.env, inv.env);
   if (!env) return env.error();
 

@@ -47,6 +47,13 @@ struct Invocation {
   std::vector<std::string> argv;  // as the caller typed it (argv[0] unresolved)
   std::vector<std::string> env;   // "NAME=VALUE" of the caller
   std::string cwd;                // the caller's working directory
+  // False for a caller that is not gx's own user (a broker's peer, a nested
+  // run's child): gx resolves argv[0], PATH and cwd with ITS rights, so a
+  // denial must not tell what they resolved to -- symlink targets, files in
+  // directories the caller cannot list, /proc/PID/cwd of anyone (review
+  // helper-28). Then every failure to resolve to the authorized path or cwd
+  // is the same denial, naming only the caller's own strings.
+  bool show_resolution = true;
 };
 
 struct MatchedInvocation {

@@ -173,7 +173,9 @@ class Pipeline {
     // The program may run from its own file, its digest cached
     // (lib/digest_cache.h), under the same secret as the signatures.
     const DigestCache digests(*vo.signature_cache);
-    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd}, &digests);
+    // A peer's paths are resolved with gx's rights: its denials name only
+    // what the peer sent (lib/invocation.h).
+    auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd, !req_.peer.has_value()}, &digests);
     subject_.exe_path = artifact_.scope.path;
     if (!m) {
       if (m.error().reason == DenyReason::DigestMismatch) subject_.exe_digest = m.error().value;

@@ -172,3 +172,51 @@ TEST_CASE("match_invocation: a script needs its interpreter pinned, and runs as 
   CHECK(bad.error().reason == DenyReason::DigestMismatch);
   CHECK(bad.error().field == "exec.interpreter_sha256");
 }
+
+TEST_CASE("match_invocation: a peer's denials never tell what its paths resolved to") {
+  // gx resolves a broker peer's argv[0], PATH and cwd with its own rights.
+  TempDir t;
+  const std::string hidden = t.path + "/hidden";
+  REQUIRE(mkdir(hidden.c_str(), 0700) == 0);
+  const std::string shadow = hidden + "/true";
+  std::ofstream(shadow) << "#!/bin/sh\nexit 0\n";
+  REQUIRE(chmod(shadow.c_str(), 0755) == 0);
+  REQUIRE(symlink(hidden.c_str(), (t.path + "/link").c_str()) == 0);
+  auto peer = [](Invocation inv) {
+    inv.show_resolution = false;
+    return inv;
+  };
+
+  auto shadowed = match_invocation(true_artifact(), peer(call({"true"}, {"PATH=" + hidden + ":/usr/bin"})));
+  REQUIRE_FALSE(shadowed.ok());
+  CHECK(shadowed.error().reason == DenyReason::PolicyMismatch);
+  CHECK(shadowed.error().field == "exec.path");
+  CHECK(shadowed.error().value == "true");
+  CHECK(shadowed.error().explain().find(hidden) == std::string::npos);
+
+  // Not found and not executable are the same denial as a mismatch.
+  auto missing = match_invocation(true_artifact(), peer(call({t.path + "/link/nothing"})));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().reason == DenyReason::PolicyMismatch);
+  CHECK(missing.error().value == t.path + "/link/nothing");
+  auto through = match_invocation(true_artifact(), peer(call({t.path + "/link/true"})));
+  REQUIRE_FALSE(through.ok());
+  CHECK(through.error().reason == missing.error().reason);
+  CHECK(through.error().field == missing.error().field);
+  CHECK(through.error().value == t.path + "/link/true");
+  CHECK(through.error().explain().find(shadow) == std::string::npos);
+
+  // cwd through a symlink: the caller's string, not its target.
+  auto a = true_artifact();
+  a.scope.cwd = "/";
+  auto cwd = match_invocation(a, peer(call({"true"}, {"PATH=/usr/bin"}, t.path + "/link")));
+  REQUIRE_FALSE(cwd.ok());
+  CHECK(cwd.error().field == "exec.cwd");
+  CHECK(cwd.error().value == t.path + "/link");
+  CHECK(cwd.error().explain().find(hidden) == std::string::npos);
+
+  // gx's own caller still gets the resolved path (it could look itself).
+  auto own = match_invocation(a, call({"true"}, {"PATH=/usr/bin"}, t.path + "/link"));
+  REQUIRE_FALSE(own.ok());
+  CHECK(own.error().value == hidden);
+}

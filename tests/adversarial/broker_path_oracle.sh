@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Attack: a caller hands the broker (root) a cwd or argv[0] it cannot resolve itself -- /proc/PID/cwd of a root process, a symlink in a 0700 root directory -- and reads what root resolved it to from the denial.
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../cli/lib/common.bash"
+source "$HERE/../cli/lib/run_env.bash"
+source "$HERE/../cli/lib/broker_env.bash"
+if [ "$(id -u)" != 0 ] || ! id gxtest >/dev/null 2>&1; then
+  echo "skipped: needs root and the user gxtest"
+  finish
+fi
+SECRET=$T/private-$RANDOM
+mkdir -m 700 "$SECRET" "$SECRET/session-token-4f2a"
+ln -s /etc/ssl "$SECRET/link"
+(cd "$SECRET/session-token-4f2a" && exec sleep 30) &
+VICTIM=$!
+art ok --no-bind-user --max-uses 100 -- /bin/true
+chmod 755 "$T" "$T/work"
+chmod 644 "$T/ok.toml"
+start_broker --allow-user gxtest || finish
+check "control: gxtest cannot read the victim's cwd" bash -c "! su gxtest -s /bin/sh -c 'readlink /proc/$VICTIM/cwd' 2>/dev/null"
+su gxtest -s /bin/sh -c "python3 - '$SOCK' '$T/ok.toml' '$T/work' '/proc/$VICTIM/cwd' '$SECRET/link' '$SECRET/link/true'" >"$T/oracle.out" 2>&1 <<'PY'
+import socket, struct, sys
+sock, art, good_cwd, proc_cwd, link_dir, link_exe = sys.argv[1:7]
+def field(tag, v): return struct.pack(">HI", tag, len(v)) + v
+def frame(t, p): return b"GXBR" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
+def ask(name, argv0, cwd):
+    body = (field(1, open(art, "rb").read()) + field(3, argv0.encode()) + field(4, b"PATH=/usr/bin:/bin") +
+            field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    socket.send_fds(s, [frame(1, body)], [0, 1, 2])
+    s.settimeout(10)
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            got += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    print(name, got.decode("utf-8", "replace").replace("\n", " "))
+ask("proc-cwd", "/bin/true", proc_cwd)
+ask("link-cwd", "/bin/true", link_dir)
+ask("link-exe", link_exe, good_cwd)
+ask("missing-exe", "/nonexistent/true", good_cwd)
+PY
+check "the caller got answers ($(head -c 300 "$T/oracle.out"))" test "$(grep -ac policy-mismatch "$T/oracle.out")" = 4
+check "the victim's cwd is not revealed" bash -c "! grep -aq session-token-4f2a '$T/oracle.out'"
+check "the symlink's target is not revealed" bash -c "! grep -aq /etc/ssl '$T/oracle.out'"
+check "a missing file and a mismatching one are the same denial" \
+  test "$(grep -a '^link-exe' "$T/oracle.out" | grep -ao 'does not resolve to the authorized /usr/bin/true')" = \
+  "$(grep -a '^missing-exe' "$T/oracle.out" | grep -ao 'does not resolve to the authorized /usr/bin/true')"
+kill "$VICTIM" 2>/dev/null
+stop_broker
+finish
