@@ -19,7 +19,7 @@ check() {  # check DESCRIPTION COMMAND...
 out=$("$GX" profiles)
 rc=$?
 check "profiles exits 0" test "$rc" -eq 0
-for g in default basic-io filesystem network process signals time ipc; do
+for g in default basic-io filesystem permissions network process signals time ipc; do
   check "lists group $g" grep -qE "^  $g +" <<<"$out"
 done
 check "lists dangerous syscalls" grep -q "ptrace" <<<"$out"
@@ -41,6 +41,9 @@ check "default lacks mkdir" bash -c '! grep -qx mkdir <<<"$1"' _ "$out"
 
 out=$("$GX" profiles filesystem)
 check "filesystem has unlinkat" grep -qx "unlinkat" <<<"$out"
+check "filesystem lacks chmod and chown (permissions has them)" bash -c '! grep -qxE "fchmodat|chown|fsetxattr" <<<"$1"' _ "$out"
+out=$("$GX" profiles permissions)
+check "permissions has fchmodat and fchownat" bash -c 'grep -qx fchmodat <<<"$1" && grep -qx fchownat <<<"$1"' _ "$out"
 
 err=$("$GX" profiles no-such-group 2>&1 >/dev/null)
 rc=$?
@@ -49,11 +52,11 @@ check "unknown group names it" grep -q "no-such-group" <<<"$err"
 
 if command -v python3 >/dev/null; then
   json=$("$GX" profiles --json)
-  check "json lists eight groups, no dangerous syscall in any" python3 -c '
+  check "json lists nine groups, no dangerous syscall in any" python3 -c '
 import json, sys
 d = json.loads(sys.argv[1])
 names = [g["name"] for g in d["groups"]]
-assert names[0] == "default" and len(names) == 8, names
+assert names[0] == "default" and len(names) == 9 and "permissions" in names, names
 bad = set(d["dangerous"])
 assert "ptrace" in bad and "bpf" in bad
 for g in d["groups"]:
