@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <utility>
+
 #include "seccomp/bpf.h"
 
 namespace gx::seccomp {
@@ -63,6 +65,14 @@ constexpr int kPidArg0Syscalls[] = {__NR_prlimit64,      __NR_sched_setaffinity,
                                     __NR_sched_setparam, __NR_sched_setattr,     __NR_migrate_pages,
                                     __NR_move_pages};
 
+// Where each syscall that takes a file mode keeps it (setuid/setgid check);
+// open and openat only when they create.
+constexpr std::pair<int, Label> kModeSyscalls[] = {
+    {__NR_chmod, kModeArg1},   {__NR_fchmod, kModeArg1},   {__NR_creat, kModeArg1},
+    {__NR_mknod, kModeArg1},   {__NR_fchmodat, kModeArg2}, {__NR_fchmodat2, kModeArg2},
+    {__NR_mknodat, kModeArg2}, {__NR_open, kCreateFlags1}, {__NR_openat, kCreateFlags2},
+};
+
 }  // namespace
 
 bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
@@ -101,41 +111,27 @@ bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   a.jcond(BPF_JEQ, __NR_setpriority, kWhichWho, kNext);
   a.jcond(BPF_JEQ, __NR_ioprio_set, kIoprio, kNext);
   if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, kEperm, kNext);
-  // Setuid/setgid bits, by the mode argument's position.
-  a.jcond(BPF_JEQ, __NR_chmod, kModeArg1, kNext);
-  a.jcond(BPF_JEQ, __NR_fchmod, kModeArg1, kNext);
-  a.jcond(BPF_JEQ, __NR_creat, kModeArg1, kNext);
-  a.jcond(BPF_JEQ, __NR_mknod, kModeArg1, kNext);
-  a.jcond(BPF_JEQ, __NR_fchmodat, kModeArg2, kNext);
-  a.jcond(BPF_JEQ, __NR_fchmodat2, kModeArg2, kNext);
-  a.jcond(BPF_JEQ, __NR_mknodat, kModeArg2, kNext);
-  a.jcond(BPF_JEQ, __NR_open, kCreateFlags1, kNext);
-  a.jcond(BPF_JEQ, __NR_openat, kCreateFlags2, kNext);
+  // Setuid/setgid bits, by the mode argument's position (kModeSyscalls).
+  for (const auto& [nr, label] : kModeSyscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), label, kNext);
   a.jump(kContinue);
 
-  // mode_t and the open flags are C ints: the low 32 bits.
+  // At `label`: argument `arg` (an int: the low 32 bits) with any of `bits` -> EPERM.
+  auto refuse_bits = [&a](int label, int arg, uint32_t bits) {
+    a.label(label);
+    a.load(arg_lo(arg));
+    a.jcond(BPF_JSET, bits, kEperm, kContinue);
+  };
   a.label(kCreateFlags1);  // open(path, flags, mode)
   a.load(arg_lo(1));
   a.jcond(BPF_JSET, kCreatingFlags, kModeArg2, kContinue);
   a.label(kCreateFlags2);  // openat(dirfd, path, flags, mode)
   a.load(arg_lo(2));
   a.jcond(BPF_JSET, kCreatingFlags, kModeArg3, kContinue);
-  a.label(kModeArg1);
-  a.load(arg_lo(1));
-  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
-  a.label(kModeArg2);
-  a.load(arg_lo(2));
-  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
-  a.label(kModeArg3);
-  a.load(arg_lo(3));
-  a.jcond(BPF_JSET, kSetIdBits, kEperm, kContinue);
-
-  a.label(kFlags3);
-  a.load(arg_lo(3));
-  a.jcond(BPF_JSET, MSG_FASTOPEN, kEperm, kContinue);
-  a.label(kFlags2);
-  a.load(arg_lo(2));
-  a.jcond(BPF_JSET, MSG_FASTOPEN, kEperm, kContinue);
+  refuse_bits(kModeArg1, 1, kSetIdBits);
+  refuse_bits(kModeArg2, 2, kSetIdBits);
+  refuse_bits(kModeArg3, 3, kSetIdBits);
+  refuse_bits(kFlags3, 3, MSG_FASTOPEN);
+  refuse_bits(kFlags2, 2, MSG_FASTOPEN);
   a.label(kSetsockopt);
   a.load(arg_lo(1));
   a.jcond(BPF_JEQ, IPPROTO_TCP, kNext, kContinue);

@@ -40,6 +40,17 @@ ProcessRights rights(uid_t uid, gid_t gid, uint64_t caps) {
   return r;
 }
 
+// An artifact's [run] user = "nobody".
+RunIdentity nobody_target() {
+  RunIdentity t;
+  t.uid = 65534;
+  t.gid = 65534;
+  t.source = "artifact";
+  t.field = "run.user";
+  t.user = "nobody";
+  return t;
+}
+
 constexpr uint64_t kSwitchCaps = (1ULL << 6) | (1ULL << 7) | (1ULL << 8);  // SETGID, SETUID, SETPCAP
 
 }  // namespace
@@ -159,12 +170,7 @@ TEST_CASE("run_as: without [run] a brokered run gets the peer's identity, never 
 }
 
 TEST_CASE("run_as: switching needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP") {
-  RunIdentity target;
-  target.uid = 65534;
-  target.gid = 65534;
-  target.source = "artifact";
-  target.field = "run.user";
-  target.user = "nobody";
+  RunIdentity target = nobody_target();
 
   // No target: no change.
   auto none = prepare_credentials(std::nullopt, rights(1000, 1000, 0), 40);
@@ -220,12 +226,7 @@ TEST_CASE("run_as: no switch to another user while fs.suid_dumpable is 1") {
     std::puts("SKIP: faking fs.suid_dumpable needs root (a bind mount over it)");
     return;
   }
-  RunIdentity target;
-  target.uid = 65534;
-  target.gid = 65534;
-  target.source = "artifact";
-  target.field = "run.user";
-  target.user = "nobody";
+  RunIdentity target = nobody_target();
   char fake[] = "/tmp/gx-suid-dumpable-XXXXXX";
   int fd = mkstemp(fake);
   REQUIRE(fd >= 0);
