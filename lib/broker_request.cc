@@ -164,7 +164,10 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   close_fds();
   if (!result.decision && !result.not_started)
     log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
-  if (Decision d = write_frame(conn, FrameType::Report, encode_report({result_to_json(result).dump()})); !d) {
+  // Never throws: a string that is not UTF-8 (a file name in a warning, a
+  // value decode_request did not see) is replaced, not the worker's death.
+  const std::string report = result_to_json(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (Decision d = write_frame(conn, FrameType::Report, encode_report({report})); !d) {
     log("report to " + who + " not sent: " + d.explain());
     return;
   }
