@@ -39,6 +39,10 @@ int report_denial(const Decision& d) {
   return code;
 }
 
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 int report_error(const std::string& message) {
   std::fprintf(stderr, "gx: error: %s\n", message.c_str());
   return kExitError;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ int report_denial(const Decision& d);
 int report_error(const std::string& message);
 // Exit code for a decision that was not allowed.
 int exit_code_for(const Decision& d);
+
+// JSON text for output (`indent` as nlohmann's dump). Never throws: strings
+// that are not valid UTF-8 (an argv element, a file name: any bytes) are
+// printed with U+FFFD in place of the bad bytes.
+std::string json_text(const nlohmann::json& j, int indent = 2);
 
 // --trust, --revocations and --state, in the same words for every
 // subcommand that verifies (defaults: lib/paths.h, applied by

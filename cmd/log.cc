@@ -64,7 +64,7 @@ int run_verify(const LogCmdOptions& o) {
     nlohmann::json j = report_json(*report);
     j["lineage_problems"] = nlohmann::json::array();
     for (const auto& p : lineage) j["lineage_problems"].push_back({{"line", p.line}, {"problem", p.problem}});
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", json_text(j, -1).c_str());
   }
   if (!report->intact) return report_denial(report->decision());
   if (!lineage.empty()) {
@@ -210,7 +210,7 @@ int run_tree(const LogCmdOptions& o) {
   if (!tree) return report_denial(tree.error());
   nlohmann::json j = receipt_tree_json(*tree);
   if (o.json) {
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     for (const auto& root : j) print_run(root, "", true, true);
   }

@@ -68,7 +68,7 @@ int list_all(bool json) {
     for (const auto& g : seccomp::ioctl_groups()) out["ioctl_groups"].push_back(ioctl_group_json(g));
     out["ioctls_by_name_only"] = opt_in_only_ioctls();
     out["ioctls_never"] = {"TIOCSTI", "TIOCLINUX"};
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", json_text(out).c_str());
     return kExitOk;
   }
   std::printf("Syscall groups (sandbox.groups):\n");
@@ -100,7 +100,7 @@ int show_group(const std::string& name, bool json) {
   const auto* ig = seccomp::find_ioctl_group(ioctl_only ? name.substr(6) : name);
   if (!g && ig) {  // an ioctl group ("default" names the syscall group)
     if (json) {
-      std::printf("%s\n", ioctl_group_json(*ig).dump(2).c_str());
+      std::printf("%s\n", json_text(ioctl_group_json(*ig)).c_str());
       return kExitOk;
     }
     for (const auto& n : ig->names) std::printf("%s %s\n", n.c_str(), hex(*seccomp::ioctl_number(n)).c_str());
@@ -108,7 +108,7 @@ int show_group(const std::string& name, bool json) {
   }
   if (!g) return report_error("unknown syscall group '" + name + "' (run `gx profiles` for the list)");
   if (json) {
-    std::printf("%s\n", group_json(*g).dump(2).c_str());
+    std::printf("%s\n", json_text(group_json(*g)).c_str());
     return kExitOk;
   }
   for (const auto& s : g->syscalls) std::printf("%s\n", s.c_str());

@@ -47,7 +47,7 @@ int revoke_list(const RevokeOptions& o) {
     for (const auto& e : entries)
       j["entries"].push_back(
           {{kind_name(e.kind), e.target}, {"reason", e.reason}, {"revoked_at", format_utc(e.revoked_at)}});
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return kExitOk;
   }
   if (list->serial() == 0) {

@@ -75,7 +75,7 @@ Decision write_report(const std::string& path, const ReportTarget& target, const
   }
   struct stat st {};
   Decision d = Decision::allow();
-  std::string text = report.dump(2) + "\n";
+  std::string text = json_text(report) + "\n";
   if (fstat(fd, &st) != 0) d = fail("cannot stat", errno);
   else if (!S_ISREG(st.st_mode))
     d = Decision::deny(DenyReason::IoError, path + " is " + fs::file_kind(st.st_mode) + ", not a regular file",
@@ -207,7 +207,7 @@ int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult&
       std::fprintf(stderr, "gx: warning: --report not written: %s\n", d.explain().c_str());
   }
   // stdout belongs to the child once it runs: JSON only when nothing ran.
-  if (o.json && !r.child_ran) std::printf("%s\n", to_json(r.report).dump(2).c_str());
+  if (o.json && !r.child_ran) std::printf("%s\n", json_text(to_json(r.report)).c_str());
   if (r.not_started) {
     // Authorized and recorded, but the program never ran: not the
     // command's status, not a denial (docs: gx-run(1) EXIT STATUS).
@@ -219,7 +219,8 @@ int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult&
   if (!r.decision) return o.json ? exit_code_for(r.decision) : report_denial(r.decision);
   if (o.dry_run) {
     if (!o.json)
-      std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(), to_json(r.report).dump(2).c_str());
+      std::fprintf(stderr, "gx: dry run: would run (%s)\n%s\n", o.artifact.c_str(),
+                   json_text(to_json(r.report)).c_str());
     return kExitOk;
   }
   if (r.record_failed) {

@@ -55,7 +55,7 @@ int state_show(const StateOptions& o) {
   if (o.json) {
     nlohmann::json j{
         {"state_dir", state_dir(o)}, {"use_store", db}, {"entries", stats->entries}, {"exhausted", stats->exhausted}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else {
     std::printf("use store: %s\nentries:   %llu (artifacts with at least one use spent)\nexhausted: %llu\n", db.c_str(),
                 static_cast<unsigned long long>(stats->entries), static_cast<unsigned long long>(stats->exhausted));

@@ -55,7 +55,7 @@ int trust_list(const TrustOptions& o) {
                            {"not_before", k.not_before ? format_utc(*k.not_before) : ""},
                            {"not_after", k.not_after ? format_utc(*k.not_after) : ""},
                            {"revoked", k.revoked}});
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return kExitOk;
   }
   std::printf("threshold: %d\n", store->threshold);

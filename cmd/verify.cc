@@ -77,7 +77,7 @@ int run_verify(const VerifyCmdOptions& o) {
     const nlohmann::json decision = decision_json(lv.decision);
     for (auto it = decision.begin(); it != decision.end(); ++it) j[it.key()] = it.value();
     j["lineage"] = lineage_json(lv.chain);
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else if (lv.chain.size() > 1 || (!lv.decision && !lv.chain.empty())) {
     print_chain(lv);
   }

@@ -109,12 +109,49 @@ Decision too_long(std::string_view frame, const std::string& name, size_t limit)
       name);
 }
 
+// The offset of the first byte that is not part of well-formed UTF-8
+// (overlong forms, surrogates and code points above U+10FFFF included, as
+// nlohmann::json's dump rejects them), or npos.
+size_t invalid_utf8_at(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
+    else return i;
+    if (s.size() - i < len) return i;
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 // Strings on the wire never contain NUL (argv, env and paths cannot).
-Decision check_string(std::string_view frame, const std::string& name, std::string_view v, size_t limit) {
+// `utf8`: a request's strings must be UTF-8 too -- they end up in the JSON
+// report, and text that is not UTF-8 there can only be mangled.
+Decision check_string(std::string_view frame, const std::string& name, std::string_view v, size_t limit,
+                      bool utf8 = false) {
   if (v.size() > limit) return too_long(frame, name, limit);
   if (v.find('\0') != std::string_view::npos)
     return Decision::deny(DenyReason::InvalidValue,
                           "broker " + std::string(frame) + " frame field " + name + " contains a NUL byte", name);
+  if (size_t at = utf8 ? invalid_utf8_at(v) : std::string_view::npos; at != std::string_view::npos)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker " + std::string(frame) + " frame field " + name + " is not valid UTF-8 (byte " +
+                              std::to_string(at) + ")",
+                          name);
   return Decision::allow();
 }
 
@@ -227,18 +264,21 @@ Result<Request> decode_request(std::string_view payload) {
         break;
       case kReqArtifactName:
         if (Decision d = once(F, "artifact_name", name); !d) return d;
-        if (Decision d = check_string(F, "artifact_name", f.value, kMaxPathBytes); !d) return d;
+        if (Decision d = check_string(F, "artifact_name", f.value, kMaxPathBytes, true); !d) return d;
         r.artifact_name.assign(f.value);
         break;
       case kReqArg:
         if (r.argv.size() >= kMaxArgs) return too_long(F, "argv (count)", kMaxArgs);
-        if (Decision d = check_string(F, "argv[" + std::to_string(r.argv.size()) + "]", f.value, kBrokerMaxPayload); !d)
+        if (Decision d =
+                check_string(F, "argv[" + std::to_string(r.argv.size()) + "]", f.value, kBrokerMaxPayload, true);
+            !d)
           return d;
         r.argv.emplace_back(f.value);
         break;
       case kReqEnv:
         if (r.env.size() >= kMaxEnv) return too_long(F, "env (count)", kMaxEnv);
-        if (Decision d = check_string(F, "env[" + std::to_string(r.env.size()) + "]", f.value, kBrokerMaxPayload); !d)
+        if (Decision d = check_string(F, "env[" + std::to_string(r.env.size()) + "]", f.value, kBrokerMaxPayload, true);
+            !d)
           return d;
         if (f.value.find('=') == std::string_view::npos)
           return Decision::deny(DenyReason::InvalidValue,
@@ -248,7 +288,7 @@ Result<Request> decode_request(std::string_view payload) {
         break;
       case kReqCwd:
         if (Decision d = once(F, "cwd", cwd); !d) return d;
-        if (Decision d = check_string(F, "cwd", f.value, kMaxPathBytes); !d) return d;
+        if (Decision d = check_string(F, "cwd", f.value, kMaxPathBytes, true); !d) return d;
         if (f.value.empty() || f.value[0] != '/')
           return Decision::deny(DenyReason::InvalidValue, "broker request frame field cwd is not an absolute path",
                                 "cwd", std::string(f.value.substr(0, 200)));

@@ -81,6 +81,9 @@ inline constexpr uint32_t kFlagDryRun = 1u << 0;
 inline constexpr uint32_t kFlagJson = 1u << 1;
 inline constexpr uint32_t kKnownFlags = kFlagDryRun | kFlagJson;
 
+// Its strings (artifact_name, argv, env, cwd) are refused when they hold a
+// NUL byte or are not valid UTF-8 (invalid-value naming the field, e.g.
+// argv[1]): the report carries them back as JSON text.
 struct Request {
   std::string artifact;       // the artifact's bytes (at most kArtifactMaxBytes)
   std::string artifact_name;  // the path the client named, for messages only

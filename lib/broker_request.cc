@@ -45,7 +45,9 @@ namespace {
 // signals to this process (blocked in every thread, so supervise_child's
 // sigwaitinfo takes them and forwards them to the child); end of stream
 // means the client went away: SIGTERM, then SIGKILL to what the main thread
-// forked after kDisconnectGraceMs.
+// forked after kDisconnectGraceMs -- and to whatever it forks later, until
+// the run is over (the pipeline also asks gone() before the program may
+// start, so normally nothing is forked after a disconnect).
 class ConnectionWatcher {
  public:
   ConnectionWatcher(int conn, pid_t main_tid, std::function<void(const std::string&)> log)
@@ -60,9 +62,14 @@ class ConnectionWatcher {
     done_ = true;
     shutdown(conn_, SHUT_RD);  // wakes the reader
     if (thread_.joinable()) thread_.join();
+    if (ignored_ > 1)
+      log_(std::to_string(ignored_ - 1) + " more ignored frame(s) from this client during the run (not logged)");
   }
   ConnectionWatcher(const ConnectionWatcher&) = delete;
   ConnectionWatcher& operator=(const ConnectionWatcher&) = delete;
+
+  // The client went away (end of stream or a connection error).
+  bool gone() const { return gone_; }
 
  private:
   void loop() {
@@ -76,36 +83,49 @@ class ConnectionWatcher {
         return;
       }
       if (f->header.type != FrameType::Signal) {
-        log_("unexpected " + std::string(frame_type_name(f->header.type)) + " frame during a run: ignored");
+        ignore("unexpected " + std::string(frame_type_name(f->header.type)) + " frame during a run: ignored");
         continue;
       }
       auto sig = decode_signal(f->payload);
       if (!sig) {
-        log_("bad signal frame: " + sig.error().explain());
+        ignore("bad signal frame: " + sig.error().explain() + "; ignored");
         continue;
       }
       if (std::find(std::begin(kForwardable), std::end(kForwardable), *sig) == std::end(kForwardable)) {
-        log_("signal " + std::to_string(*sig) + " is not forwarded (not in the forwarded set)");
+        ignore("signal " + std::to_string(*sig) + " is not forwarded (not in the forwarded set)");
         continue;
       }
       kill(getpid(), *sig);
     }
   }
 
+  // One line for the first frame ignored, a count of the rest at the end: a
+  // client sending them in a loop cannot flood the broker's log.
+  void ignore(const std::string& line) {
+    if (ignored_++ == 0) log_(line + " (further ignored frames from this client are only counted)");
+  }
+
   void disconnected() {
+    gone_ = true;
     kill(getpid(), SIGTERM);
     for (int waited = 0; waited < kDisconnectGraceMs; waited += 50) {
       if (done_) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (done_) return;
-    for (pid_t p : children_of_thread(main_tid_)) kill(p, SIGKILL);
+    // Until the run is over: a child forked after the grace (the request
+    // was still being authorized) gets no grace of its own.
+    while (!done_) {
+      for (pid_t p : children_of_thread(main_tid_)) kill(p, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   int conn_;
   pid_t main_tid_;
   std::function<void(const std::string&)> log_;
   std::atomic<bool> done_{false};
+  std::atomic<bool> gone_{false};
+  uint64_t ignored_ = 0;  // the reader thread's; read by the destructor after join
   std::thread thread_;
 };
 
@@ -158,13 +178,17 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   RunResult result;
   {
     ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
+    run.client_gone = [&watcher] { return watcher.gone(); };
     result = run_governed(run);
   }
   if (after_run) after_run(result);
   close_fds();
   if (!result.decision && !result.not_started)
     log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
-  if (Decision d = write_frame(conn, FrameType::Report, encode_report({result_to_json(result).dump()})); !d) {
+  // Never throws: a string that is not UTF-8 (a file name in a warning, a
+  // value decode_request did not see) is replaced, not the worker's death.
+  const std::string report = result_to_json(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (Decision d = write_frame(conn, FrameType::Report, encode_report({report})); !d) {
     log("report to " + who + " not sent: " + d.explain());
     return;
   }

@@ -1,7 +1,9 @@
 #include "lib/broker_stdio.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,6 +16,8 @@
 namespace gx::broker {
 namespace {
 
+constexpr decltype(statfs::f_type) kPipefsMagic = 0x50495045;  // PIPEFS_MAGIC (linux/magic.h)
+
 // A unix socket among the stdio fds would let the command reach past its
 // sandbox: an unconnected one connect()s (or a datagram one sendto()s) any
 // named socket its uid can, without socket(AF_UNIX) (unix_sockets = false);
@@ -23,7 +27,7 @@ namespace {
 Decision check_socket_stdio(int fd, size_t i) {
   int domain = 0;
   socklen_t len = sizeof domain;
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // an O_PATH fd to a socket file
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)  // not expected: O_PATH is refused before
     return Decision::deny(DenyReason::InvalidValue,
                           "received fd " + std::to_string(i) + " is a socket gx cannot inspect", "fds", "socket");
   if (domain == AF_UNIX)
@@ -66,13 +70,15 @@ class MountIds {
   std::optional<std::set<long>> own_, initial_;
 };
 
-// A regular file must sit on a mount of the broker's own mount namespace or
-// of the initial one (systemd's hardening gives the broker a copy of it with
-// new ids; callers normally live in it). A mount that only the caller's own
-// namespace has is refused: Landlock checks exec by walking up the caller's
-// mount tree, where a private mount can sit inside an exec grant, so the
-// command could exec /proc/self/fd/N of a program no exec rule allows.
-Decision check_file_mount(int fd, size_t i, MountIds& mounts) {
+// A file, device node or named FIFO must sit on a mount of the broker's own
+// mount namespace or of the initial one (systemd's hardening gives the
+// broker a copy of it with new ids; callers normally live in it). A mount
+// that only the caller's own namespace has is refused: Landlock checks a
+// reopen of /proc/self/fd/N, and exec, by walking up the caller's mount
+// tree, where a private mount can sit inside a grant -- the command could
+// exec a program no exec rule allows, or, running as root, reopen for
+// reading or writing a device its caller bind-mounted there.
+Decision check_mount(int fd, size_t i, std::string_view what, MountIds& mounts) {
   auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
   size_t at = info ? info->find("mnt_id:") : std::string::npos;
   if (at == std::string::npos)
@@ -80,10 +86,18 @@ Decision check_file_mount(int fd, size_t i, MountIds& mounts) {
   const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
   if (mounts.known(mnt)) return Decision::allow();
   return Decision::deny(DenyReason::InvalidValue,
-                        "received fd " + std::to_string(i) +
-                            " is a file on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
+                        "received fd " + std::to_string(i) + " is a " + std::string(what) +
+                            " on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
                             "run --broker ...`)",
                         "fds", "mount " + std::to_string(mnt));
+}
+
+// An anonymous pipe lives on pipefs, a kernel-internal mount no mountinfo
+// lists (and no path reaches); a named FIFO lives on the filesystem it was
+// made on.
+bool anonymous_pipe(int fd) {
+  struct statfs sf {};
+  return fstatfs(fd, &sf) == 0 && sf.f_type == kPipefsMagic;
 }
 
 }  // namespace
@@ -91,6 +105,17 @@ Decision check_file_mount(int fd, size_t i, MountIds& mounts) {
 Decision check_stdio(const std::vector<int>& fds) {
   MountIds mounts;
   for (size_t i = 0; i < fds.size(); ++i) {
+    // O_PATH first: it opens no stream (reads and writes fail), so it is
+    // never a real stdin or stdout -- only a handle the command could
+    // reopen through /proc/self/fd/N with its own, possibly root, rights.
+    const int flags = fcntl(fds[i], F_GETFL);
+    if (flags < 0)
+      return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
+    if (flags & O_PATH)
+      return Decision::deny(DenyReason::InvalidValue,
+                            "received fd " + std::to_string(i) +
+                                " was opened with O_PATH, which is no stream; give it a pipe, a file or a terminal",
+                            "fds", "O_PATH");
     struct stat st {};
     if (fstat(fds[i], &st) != 0)
       return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + " is unusable", "fds");
@@ -111,7 +136,17 @@ Decision check_stdio(const std::vector<int>& fds) {
             DenyReason::InvalidValue,
             "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed", "fds",
             "memfd");
-      if (Decision d = check_file_mount(fds[i], i, mounts); !d) return d;
+      if (Decision d = check_mount(fds[i], i, "file", mounts); !d) return d;
+    }
+    // Everything else a path can reach (terminals on /dev/pts included:
+    // the broker's devpts is a known mount).
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode) ||
+        (S_ISFIFO(st.st_mode) && !anonymous_pipe(fds[i]))) {
+      const char* what = S_ISCHR(st.st_mode)   ? "character device"
+                         : S_ISBLK(st.st_mode) ? "block device"
+                         : S_ISLNK(st.st_mode) ? "symlink"
+                                               : "named FIFO";
+      if (Decision d = check_mount(fds[i], i, what, mounts); !d) return d;
     }
     if (S_ISSOCK(st.st_mode))
       if (Decision d = check_socket_stdio(fds[i], i); !d) return d;

@@ -329,7 +329,14 @@ class Pipeline {
     SpawnInfo info;
     // No evidence, no execution: the authorized receipt is made durable
     // before the program can start (spawn_confined's gate).
-    auto pid = spawn_confined(plan, &info, [this] { return make_run_durable(*store_, *log_, authorized_); });
+    // A brokered request whose client went away while it was authorized
+    // is not started: nothing would be left to stop it (the client's
+    // disconnect already sent its SIGTERM).
+    auto pid = spawn_confined(plan, &info, [this] {
+      if (req_.client_gone && req_.client_gone())
+        return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
+      return make_run_durable(*store_, *log_, authorized_);
+    });
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
     // Forked before the exec guard's thread exists: the server process
     // starts from a single-threaded copy of gx.

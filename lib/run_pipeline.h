@@ -125,6 +125,11 @@ struct RunRequest {
   // on the channel: refusals, malformed input, denials). lib/ never prints:
   // cmd/run.cc writes them to stderr, the broker to its log. Empty: dropped.
   std::function<void(const std::string&)> log;
+  // Set by a supervisor whose requester can go away (broker_request.h):
+  // true once it has. Asked just before the program may exec: a run whose
+  // client is gone is not started (io-error; a use was spent, its
+  // not-started receipt says why). Called from another thread of gx.
+  std::function<bool()> client_gone;
 };
 
 struct RunResult {

@@ -155,6 +155,56 @@ TEST_CASE("request decoding is strict and names the field") {
   }
 }
 
+TEST_CASE("a request's strings must be UTF-8, and the refusal names the field") {
+  auto refused = [](const Request& r, const std::string& field) {
+    auto d = decode_request(encode_request(r));
+    REQUIRE_FALSE(d);
+    CHECK(d.error().reason == DenyReason::InvalidValue);
+    CHECK(d.error().field == field);
+    CHECK(d.error().detail.find("not valid UTF-8") != std::string::npos);
+  };
+  const std::string bad = "\xff\xfe-bad";
+  Request r = sample();
+  r.argv.push_back("ok-" + bad);
+  refused(r, "argv[" + std::to_string(r.argv.size() - 1) + "]");
+  r = sample();
+  r.argv[0] += bad;
+  refused(r, "argv[0]");
+  r = sample();
+  r.env.push_back("FOO=" + bad);
+  refused(r, "env[" + std::to_string(r.env.size() - 1) + "]");
+  r = sample();
+  r.env.push_back(bad + "=1");
+  refused(r, "env[" + std::to_string(r.env.size() - 1) + "]");
+  r = sample();
+  r.cwd += "/" + bad;
+  refused(r, "cwd");
+  r = sample();
+  r.artifact_name = bad;
+  refused(r, "artifact_name");
+  // Strictly well-formed: no overlong form, surrogate, code point above
+  // U+10FFFF, truncated or stray continuation byte.
+  for (const char* s :
+       {"\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\x80", "\xf8\x88\x80\x80\x80"}) {
+    r = sample();
+    r.argv.push_back(s);
+    INFO(s);
+    CHECK_FALSE(decode_request(encode_request(r)));
+  }
+  // Multi-byte text passes, up to U+10FFFF.
+  r = sample();
+  r.argv.push_back("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
+  r.env.push_back("NAME=\xc3\xa9t\xc3\xa9");
+  r.cwd = "/tmp/\xe6\x97\xa5";
+  auto back = decode_request(encode_request(r));
+  REQUIRE(back);
+  CHECK(back->argv == r.argv);
+  // The artifact is bytes: its parser checks it as text (toml_reader.h).
+  r = sample();
+  r.artifact += bad;
+  CHECK(decode_request(encode_request(r)));
+}
+
 TEST_CASE("small frames are strict") {
   CHECK(decode_signal(field(1, u32(0))).error().field == "signo");
   CHECK(decode_signal(field(1, u32(65))).error().field == "signo");

@@ -84,14 +84,14 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, "--stdin", outside], stdin=s.fileno(), capture_output=True, text=True)
 t.join()
 print("rc", r.returncode, r.stdout.strip(), r.stderr.strip())
-# An O_PATH fd to the socket file: nothing gx can inspect, refused too.
+# An O_PATH fd to the socket file: no stream, refused too (as any O_PATH fd).
 opath = os.open(outside, os.O_PATH)
 r = subprocess.run([gx, "run", "--broker", sock, art, "--", helper, "--stdin", outside], stdin=opath, capture_output=True, text=True)
 print("opath rc", r.returncode, r.stdout.strip(), r.stderr.strip())
 print("outside got", got)
 PY
 check "an unconnected unix socket as stdin is refused: $(cat "$T/conn.out")" grep -q "^rc 126 .*invalid-value.*unix-socket" "$T/conn.out"
-check "an O_PATH fd to a socket file as stdin is refused" grep -q "^opath rc 126 .*invalid-value.*socket" "$T/conn.out"
+check "an O_PATH fd to a socket file as stdin is refused" grep -q "^opath rc 126 .*invalid-value.*O_PATH" "$T/conn.out"
 check "the outside listener heard nothing" grep -q "^outside got \[\]$" "$T/conn.out"
 stop_broker
 finish
