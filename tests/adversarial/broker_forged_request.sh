@@ -7,32 +7,12 @@ source "$HERE/../cli/lib/broker_env.bash"
 start_broker --request-timeout-ms 2000 || finish
 art ctl --max-uses 100 --write "$W" -- "$H/try_marker" "$W/m"
 art ctl2 --max-uses 100 --write "$W" -- "$H/try_marker" "$W/c"
-python3 - "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$PWD" "$T/ctl2.toml" "$W/c" >"$T/forged.out" 2>&1 <<'PY' || bad "forging client: $(cat "$T/forged.out")"
-import os, socket, struct, sys
+PYTHONPATH=$HERE python3 - "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$PWD" "$T/ctl2.toml" "$W/c" >"$T/forged.out" 2>&1 <<'PY' || bad "forging client: $(cat "$T/forged.out")"
+import struct, sys
+from broker_frames import ask as send, field, frame, request_body, summary
 sock, art, mark, marker, cwd, art2, marker2 = sys.argv[1:8]
-def field(tag, v): return struct.pack(">HI", tag, len(v)) + v
-def frame(t, p, version=1): return b"GXBR" + bytes([version, t, 0, 0]) + struct.pack(">I", len(p)) + p
-good = (field(1, open(art, "rb").read()) + field(3, mark.encode()) + field(3, marker.encode()) +
-        field(4, b"PATH=/usr/bin:/bin") + field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
-def ask(name, data, fds):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    try:
-        socket.send_fds(s, [data], fds) if fds else s.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    s.settimeout(10)
-    got = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk: break
-            got += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass  # the broker closes on a refusal, possibly before reading all we sent
-    s.close()
-    kind = got[5] if len(got) > 5 else 0
-    print(name, "error" if kind == 5 else "report" if kind == 3 else "none", "".join(c if c.isprintable() else "." for c in got[12:300].decode("utf-8", "replace")))
+good = request_body(open(art, "rb").read(), [mark.encode(), marker.encode()], cwd=cwd.encode())
+def ask(name, data, fds): print(summary(name, send(sock, data, fds)))
 std = [0, 1, 2]
 ask("four-fds", frame(1, good), std + [0])
 ask("two-fds", frame(1, good), [0, 1])
@@ -44,8 +24,7 @@ ask("bad-version", frame(1, good, version=2), std)
 ask("oversized", b"GXBR\x01\x01\x00\x00" + struct.pack(">I", 0x7fffffff), std)
 ask("signal-first", frame(2, field(1, struct.pack(">I", 9))), [])
 ask("truncated", frame(1, good)[:-3], std)
-control = (field(1, open(art2, "rb").read()) + field(3, mark.encode()) + field(3, marker2.encode()) +
-           field(4, b"PATH=/usr/bin:/bin") + field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
+control = request_body(open(art2, "rb").read(), [mark.encode(), marker2.encode()], cwd=cwd.encode())
 ask("control", frame(1, control), std)
 PY
 for name in four-fds two-fds no-fds state-field path-as-signals duplicate-cwd bad-version oversized signal-first truncated; do

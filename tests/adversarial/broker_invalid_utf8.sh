@@ -9,33 +9,14 @@ source "$HERE/../cli/lib/broker_env.bash"
 start_broker || finish
 art ctl --max-uses 100 --write "$W" -- "$H/try_marker" "$W/m"
 art ctl2 --max-uses 100 --write "$W" -- "$H/try_marker" "$W/c"
-python3 - "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$PWD" "$T/ctl2.toml" "$W/c" >"$T/utf8.out" 2>&1 <<'PY' || bad "client: $(cat "$T/utf8.out")"
-import socket, struct, sys
+PYTHONPATH=$HERE python3 - "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$PWD" "$T/ctl2.toml" "$W/c" >"$T/utf8.out" 2>&1 <<'PY' || bad "client: $(cat "$T/utf8.out")"
+import sys
+from broker_frames import PATH_ENV, ask as send, frame, request_body, summary
 sock, art, mark, marker, cwd, art2, marker2 = sys.argv[1:8]
 bad = b"\xff\xfe-bad"
-def field(tag, v): return struct.pack(">HI", tag, len(v)) + v
-def frame(t, p): return b"GXBR" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
-def request(art, argv, env=(b"PATH=/usr/bin:/bin",), cwd=cwd.encode(), name=None):
-    p = field(1, open(art, "rb").read()) + (field(2, name) if name is not None else b"")
-    for a in argv: p += field(3, a)
-    for e in env: p += field(4, e)
-    return frame(1, p + field(5, cwd) + field(6, struct.pack(">I", 0)))
-def ask(name, data):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    socket.send_fds(s, [data], [0, 1, 2])
-    s.settimeout(10)
-    got = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk: break
-            got += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    kind = got[5] if len(got) > 5 else 0
-    print(name, "error" if kind == 5 else "report" if kind == 3 else "none", "".join(c if c.isprintable() else "." for c in got[12:400].decode("utf-8", "replace")))
+def request(art, argv, env=(PATH_ENV,), cwd=cwd.encode(), name=None):
+    return frame(1, request_body(open(art, "rb").read(), argv, env, cwd, name))
+def ask(name, data): print(summary(name, send(sock, data), 400))
 m, mk = mark.encode(), marker.encode()
 ask("argv1", request(art, [m, mk + bad]))
 ask("argv0", request(art, [m + bad, mk]))

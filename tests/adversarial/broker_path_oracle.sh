@@ -18,26 +18,12 @@ chmod 755 "$T" "$T/work"
 chmod 644 "$T/ok.toml"
 start_broker --allow-user gxtest || finish
 check "control: gxtest cannot read the victim's cwd" bash -c "! su gxtest -s /bin/sh -c 'readlink /proc/$VICTIM/cwd' 2>/dev/null"
-su gxtest -s /bin/sh -c "python3 - '$SOCK' '$T/ok.toml' '$T/work' '/proc/$VICTIM/cwd' '$SECRET/link' '$SECRET/link/true'" >"$T/oracle.out" 2>&1 <<'PY'
-import socket, struct, sys
+su gxtest -s /bin/sh -c "PYTHONPATH='$HERE' python3 - '$SOCK' '$T/ok.toml' '$T/work' '/proc/$VICTIM/cwd' '$SECRET/link' '$SECRET/link/true'" >"$T/oracle.out" 2>&1 <<'PY'
+import sys
+from broker_frames import ask as send, frame, request_body
 sock, art, good_cwd, proc_cwd, link_dir, link_exe = sys.argv[1:7]
-def field(tag, v): return struct.pack(">HI", tag, len(v)) + v
-def frame(t, p): return b"GXBR" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
 def ask(name, argv0, cwd):
-    body = (field(1, open(art, "rb").read()) + field(3, argv0.encode()) + field(4, b"PATH=/usr/bin:/bin") +
-            field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    socket.send_fds(s, [frame(1, body)], [0, 1, 2])
-    s.settimeout(10)
-    got = b""
-    try:
-        while True:
-            chunk = s.recv(65536)
-            if not chunk: break
-            got += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
+    got = send(sock, frame(1, request_body(open(art, "rb").read(), [argv0.encode()], cwd=cwd.encode())))
     print(name, got.decode("utf-8", "replace").replace("\n", " "))
 ask("proc-cwd", "/bin/true", proc_cwd)
 ask("link-cwd", "/bin/true", link_dir)

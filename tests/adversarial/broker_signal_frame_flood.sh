@@ -8,13 +8,11 @@ source "$HERE/../cli/lib/run_env.bash"
 source "$HERE/../cli/lib/broker_env.bash"
 start_broker || finish
 art sl --max-uses 10 -- /bin/sleep 2
-python3 - "$SOCK" "$T/sl.toml" "$PWD" >"$T/flood.out" 2>&1 <<'PY' || bad "flooding client: $(cat "$T/flood.out")"
+PYTHONPATH=$HERE python3 - "$SOCK" "$T/sl.toml" "$PWD" >"$T/flood.out" 2>&1 <<'PY' || bad "flooding client: $(cat "$T/flood.out")"
 import os, socket, struct, sys, time
+from broker_frames import field, frame, request_body
 sock, art, cwd = sys.argv[1:4]
-def field(tag, v): return struct.pack(">HI", tag, len(v)) + v
-def frame(t, p): return b"GXBR" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
-req = (field(1, open(art, "rb").read()) + field(3, b"/bin/sleep") + field(3, b"2") +
-       field(4, b"PATH=/usr/bin:/bin") + field(5, cwd.encode()) + field(6, struct.pack(">I", 0)))
+req = request_body(open(art, "rb").read(), [b"/bin/sleep", b"2"], cwd=cwd.encode())
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sock)
 null = os.open("/dev/null", os.O_RDWR)
