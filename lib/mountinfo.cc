@@ -58,8 +58,8 @@ std::string unescape(std::string_view field) {
   std::string out;
   out.reserve(field.size());
   for (size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && field[i + 1] >= '0' && field[i + 1] <= '3' &&
-        field[i + 2] >= '0' && field[i + 2] <= '7' && field[i + 3] >= '0' && field[i + 3] <= '7') {
+    if (field[i] == '\\' && i + 3 < field.size() && field[i + 1] >= '0' && field[i + 1] <= '3' && field[i + 2] >= '0' &&
+        field[i + 2] <= '7' && field[i + 3] >= '0' && field[i + 3] <= '7') {
       out.push_back(static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
       i += 3;
     } else {
@@ -162,8 +162,8 @@ MountTable::MountTable(std::vector<Mount> mounts) : mounts_(std::move(mounts)) {
   for (size_t i = 0; i < n; ++i) {
     const Mount& m = mounts_[i];
     if (m.parent == m.id) continue;  // the namespace's root mount may name itself
-    auto it = std::lower_bound(by_id.begin(), by_id.end(), m.parent,
-                               [&](size_t k, long id) { return mounts_[k].id < id; });
+    auto it =
+        std::lower_bound(by_id.begin(), by_id.end(), m.parent, [&](size_t k, long id) { return mounts_[k].id < id; });
     if (it == by_id.end() || mounts_[*it].id != m.parent) continue;  // above this process's root
     const Mount& p = mounts_[*it];
     parent_[i] = static_cast<long>(*it);
@@ -202,8 +202,7 @@ std::vector<Region> MountTable::reach(const FsPosition& at, const std::string& p
     // file system the parent shows (at or below the parent's root).
     const Mount& parent = mounts_[static_cast<size_t>(parent_[c])];
     auto rest = rest_below(placed_[c]->path, at.path);
-    if (!rest || placed_[c]->major != at.major || placed_[c]->minor != at.minor ||
-        !rest_below(at.path, parent.root))
+    if (!rest || placed_[c]->major != at.major || placed_[c]->minor != at.minor || !rest_below(at.path, parent.root))
       continue;
     // Each such mount point is listed, also one inside another's subtree:
     // the walk from a file below it meets the rule's directory both ways.

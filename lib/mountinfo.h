@@ -73,8 +73,7 @@ bool overlap(const FsPosition& a, const FsPosition& b);
 // The name `inner` has below a directory at `outer` named `outer_name`:
 // outer_name joined with inner's path below outer's; nullopt when inner is
 // not within outer.
-std::optional<std::string> name_within(const FsPosition& inner, const FsPosition& outer,
-                                       const std::string& outer_name);
+std::optional<std::string> name_within(const FsPosition& inner, const FsPosition& outer, const std::string& outer_name);
 // "major:minor:path", for messages.
 std::string to_string(const FsPosition& p);
 
@@ -120,8 +119,8 @@ class MountTable {
 
  private:
   std::vector<Mount> mounts_;
-  std::vector<long> parent_;                        // index in mounts_, or -1
-  std::vector<std::optional<FsPosition>> placed_;   // each mount point's position in its parent
+  std::vector<long> parent_;                       // index in mounts_, or -1
+  std::vector<std::optional<FsPosition>> placed_;  // each mount point's position in its parent
   std::vector<std::vector<size_t>> children_;
 };
 
