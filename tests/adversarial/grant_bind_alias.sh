@@ -45,13 +45,21 @@ expect_denied policy-mismatch "write grant on an alias of the trust store's dire
 check "names the trust store's alias ($(head -c 300 "$T/err"))" grep -q "field sandbox.write\[[0-9]*\] = '$T/talias'" "$T/err"
 check "trust store untouched (2)" cmp -s "$TR" "$T/trust.before"
 
+# Attacks 2 and 3 use a state directory of their own: each stands alone
+# (on a gx without the check, attack 1 has corrupted $S).
+S2=$T/s2
+R2() { "$GX" run --trust "$TR" --state "$S2" "$@"; }
+run R2 "$T/control.toml" -- /bin/sh -c 'echo ran >"$1"' sh "$W/m"
+check "control: a second state directory is made" test -s "$S2/receipt.key"
+rm -f "$W/m"
+
 # 2. Write on bw, execute on bx, one directory: the child writes a program and runs it.
 mkdir -p "$T/bw" "$T/bx"
 mount --bind "$T/bw" "$T/bx" || bad "bind mount bw on bx"
 LDSO=/lib64/ld-linux-x86-64.so.2
 cmd=("$H/try_write_exec" "$H/try_marker" "$T/bw/prog" "$LDSO" "$W/m")
 art wx_alias --max-uses 5 --write "$T/bw" --write "$W" --read "$H" --exec "$T/bx" -- "${cmd[@]}"
-expect_denied policy-mismatch "exec grant on an alias of a write grant" R "$T/wx_alias.toml" -- "${cmd[@]}"
+expect_denied policy-mismatch "exec grant on an alias of a write grant" R2 "$T/wx_alias.toml" -- "${cmd[@]}"
 check "names the exec field ($(head -c 300 "$T/err"))" grep -qF "field sandbox.exec[0] = '$T/bx'" "$T/err"
 check "the overlap is found in the file system" grep -q "overlaps write grant $T/bw .*through another mount" "$T/err"
 check "nothing was written or run" test ! -e "$T/bw/prog" -a ! -e "$W/m"
@@ -59,13 +67,13 @@ check "nothing was written or run" test ! -e "$T/bw/prog" -a ! -e "$W/m"
 # 3. The state directory mounted INSIDE a write grant: expanded around, the
 # rest of the grant stays writable, the state does not.
 mkdir -p "$T/data/inner" "$T/data/other"
-mount --bind "$S" "$T/data/inner" || bad "bind mount of the state inside a grant"
+mount --bind "$S2" "$T/data/inner" || bad "bind mount of the state inside a grant"
 INSIDE='echo ok >"$1/other/f"; echo garbage >>"$1/inner/receipts.log" || echo refused >"$2"'
 art inside --max-uses 5 --write "$T/data" --write "$W" -- /bin/sh -c "$INSIDE" sh "$T/data" "$W/m"
-run R "$T/inside.toml" -- /bin/sh -c "$INSIDE" sh "$T/data" "$W/m"
+run R2 "$T/inside.toml" -- /bin/sh -c "$INSIDE" sh "$T/data" "$W/m"
 check "ran, the rest of the grant writable (rc $RC, $(head -c 300 "$T/err"))" test -s "$T/data/other/f"
 check "the state's mount was left out of the grant" grep -qx refused "$W/m"
-check "receipt log verifies (3)" "$GX" log verify --state "$S"
-check "no line of the child's in the log" bash -c '! grep -qx garbage "$1"' sh "$S/receipts.log"
+check "receipt log verifies (3)" "$GX" log verify --state "$S2"
+check "no line of the child's in the log" bash -c '! grep -qx garbage "$1"' sh "$S2/receipts.log"
 umount "$T/salias" "$T/talias" "$T/bx" "$T/data/inner" # before common.bash removes $T
 finish
