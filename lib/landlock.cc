@@ -17,6 +17,7 @@
 
 #include "lib/fsutil.h"
 #include "lib/landlock_uapi.h"
+#include "lib/mountinfo.h"
 
 namespace gx {
 
@@ -237,6 +238,57 @@ std::string name_of(int fd) {
   return path;
 }
 
+// A protected path resolved as canonical_or_planned does (the longest
+// existing prefix, named by its descriptor, plus the components not there
+// yet) and placed on its mount: the mount id is looked up in the mount
+// table once that is read.
+struct Located {
+  std::string name;  // the existing prefix's canonical path; empty: unresolved
+  std::string tail;  // components below it that do not exist ("" or "a/b")
+  long mnt = -1;
+  bool dir = true;
+  std::string canonical;  // name + tail, or the absolute path unresolved
+};
+
+Located locate(const std::string& path) {
+  Located out;
+  std::string head = fs::absolute(path);
+  out.canonical = head;
+  while (true) {
+    Fd fd(open(head.c_str(), O_PATH | O_CLOEXEC));
+    if (fd.get() >= 0) {
+      out.name = fs::fd_path(fd.get());
+      if (out.name.empty()) {  // as canonical_or_planned: realpath's name, but no position
+        out.canonical = fs::canonical(head);
+        if (out.canonical.empty()) out.canonical = fs::absolute(path);
+        else if (!out.tail.empty()) out.canonical += (out.canonical == "/" ? "" : "/") + out.tail;
+        return out;
+      }
+      out.mnt = mounts::mount_id(fd.get());
+      // Not there yet, or unknown: taken as a directory (expanded around).
+      struct stat st {};
+      out.dir = !out.tail.empty() || fstat(fd.get(), &st) != 0 || S_ISDIR(st.st_mode);
+      out.canonical = out.tail.empty() ? out.name : (out.name == "/" ? "/" : out.name + "/") + out.tail;
+      return out;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) return out;
+    if (head == "/" || head.empty()) return out;
+    auto pos = head.find_last_of('/');
+    std::string last = head.substr(pos + 1);
+    out.tail = out.tail.empty() ? last : last + "/" + out.tail;
+    head = pos == 0 ? "/" : head.substr(0, pos);
+  }
+}
+
+// A located path's file-system position in `table`; nullopt when it was
+// not resolved or its mount is not in the table.
+std::optional<mounts::FsPosition> place(const Located& l, const mounts::MountTable& table) {
+  if (l.name.empty() || l.mnt < 0) return std::nullopt;
+  auto pos = table.position(l.mnt, l.name);
+  if (pos && !l.tail.empty()) pos->path += (pos->path == "/" ? "" : "/") + l.tail;
+  return pos;
+}
+
 }  // namespace
 
 PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
@@ -268,7 +320,21 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                                                const std::function<void()>& after_checks) {
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
-  const ProtectedPaths resolved = resolve_protected(protect);
+  // gx's own paths, each resolved once (a path named twice is resolved and
+  // compared once: the trust store's and the revocation list's directory
+  // are often one) and located on its mount for the position checks.
+  ProtectedPaths resolved;
+  std::vector<Located> located_no_write, located_no_access;
+  auto resolve = [](const std::vector<std::string>& in, std::vector<std::string>& names, std::vector<Located>& loc) {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (std::find(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(i), in[i]) ==
+          in.begin() + static_cast<std::ptrdiff_t>(i)) {
+        loc.push_back(locate(in[i]));
+        names.push_back(loc.back().canonical);
+      }
+  };
+  resolve(protect.no_write, resolved.no_write, located_no_write);
+  resolve(protect.no_access, resolved.no_access, located_no_access);
 
   const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
                             {&policy.write, "sandbox.write", Kind::Write},
@@ -290,6 +356,11 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     Fd fd;                  // held descriptor, or -1
     std::string canonical;  // what the checks saw: the descriptor's path, else canonical_or_planned
     int err = 0;            // open's errno when it failed for the checks (that error stands)
+    long mnt = -1;          // the mount it was on when checked (-1: not opened, or removed)
+    dev_t dev = 0;          // and the file: a grant opened again for its rule must be this one
+    ino_t ino = 0;
+    std::string field;                    // its first mention, for messages
+    std::vector<mounts::Region> regions;  // what a rule on it covers; empty: no position
   };
   std::vector<Grant> grants;
   std::unordered_map<std::string_view, size_t> grant_of;  // path as written -> grants index
@@ -323,6 +394,18 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     const long long above = static_cast<long long>(lim.rlim_cur) - 1 - highest;
     if (above < static_cast<long long>(kFdMargin)) give_back(kFdMargin - static_cast<size_t>(std::max(0LL, above)));
   };
+  // The file and mount a grant's descriptor reaches (statx: no descriptor).
+  auto identify = [](Grant& g, int fd, const std::string& path) -> Decision {
+    struct stat st {};
+    g.mnt = mounts::mount_id(fd);
+    if (g.mnt < 0 || fstat(fd, &st) != 0)
+      return Decision::deny(DenyReason::IoError,
+                            "cannot tell which mount sandbox path " + path + " is on: " + fs::errno_text(errno),
+                            g.field, path);
+    g.dev = st.st_dev;
+    g.ino = st.st_ino;
+    return Decision::allow();
+  };
   for (size_t li = 0; li < std::size(lists); ++li) mentions[li].resize(lists[li].paths->size());
   for (size_t li : kOpenOrder) {
     const auto& l = lists[li];
@@ -335,6 +418,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       mentions[li][i] = it->second;
       if (!fresh) continue;
       Grant& g = grants.emplace_back();
+      g.field = std::string(l.field) + "[" + std::to_string(i) + "]";
       if (holding) {
         g.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
         if (g.fd.get() < 0 && !out_of_fds(errno)) g.err = errno;
@@ -351,14 +435,31 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       if (g.fd.get() >= 0) {
         ++held;
         if (g.canonical.empty())
-          return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path,
-                                std::string(l.field) + "[" + std::to_string(i) + "]", path);
+          return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, g.field, path);
+        if (Decision d = identify(g, g.fd.get(), path); !d) return d;
         if (held == kHeldGrants) {
           holding = false;
           keep_margin();
         }
-      } else {
+      } else if (g.err != 0) {
         g.canonical = canonical_or_planned(path);
+      } else {
+        // Not held: opened for the checks and again for its rule, which
+        // must reach the same file on the same mount. An error now stands
+        // (as for a held grant): a path that appears later was never checked.
+        Fd once(open(path.c_str(), O_PATH | O_CLOEXEC));
+        if (once.get() < 0) {
+          g.err = errno;
+          g.canonical = canonical_or_planned(path);
+          continue;
+        }
+        g.canonical = name_of(once.get());
+        if (g.canonical.empty())
+          return Decision::deny(DenyReason::IoError,
+                                "cannot resolve opened sandbox path " + path +
+                                    (errno != 0 ? ": " + fs::errno_text(errno) : std::string()),
+                                g.field, path);
+        if (Decision d = identify(g, once.get(), path); !d) return d;
       }
     }
   }
@@ -369,6 +470,52 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   };
   if (auto d = check_protected_resolved(policy, resolved, canon); !d) return d;
   if (auto d = check_exec_not_writable(policy, implicit_exec, canon); !d) return d;
+
+  // The same rules on file-system positions (lib/landlock_paths.h): a bind
+  // mount gives one directory several paths, and rules go on inodes. The
+  // mount table is read once, after the held descriptors pin their mounts
+  // (a mount id in it is theirs, not a reused one).
+  std::vector<std::vector<std::vector<std::string>>> around(std::size(lists));
+  {
+    auto mount_list = mounts::read_self();
+    const mounts::MountTable table(mount_list ? mount_list.take() : std::vector<mounts::Mount>{});
+    for (Grant& g : grants) {
+      if (g.mnt < 0 || g.canonical == kRemoved) continue;  // not there (refused later), or no path reaches it
+      if (!mount_list)
+        return Decision::deny(
+            DenyReason::IoError,
+            "cannot read the mount table to place sandbox path " + g.canonical + ": " + mount_list.error().detail,
+            g.field, g.canonical);
+      auto pos = table.position(g.mnt, g.canonical);
+      if (!pos)
+        return Decision::deny(DenyReason::IoError,
+                              "sandbox path " + g.canonical + " is on mount " + std::to_string(g.mnt) +
+                                  ", which /proc/self/mountinfo does not list under that path: cannot place it",
+                              g.field, g.canonical);
+      g.regions = table.reach(*pos, g.canonical);
+    }
+    PlacedProtected placed;
+    for (const Located& l : located_no_write) placed.no_write.push_back({l.canonical, place(l, table), l.dir});
+    for (const Located& l : located_no_access) placed.no_access.push_back({l.canonical, place(l, table), l.dir});
+    for (size_t li = 0; li < std::size(lists); ++li) {
+      const auto& l = lists[li];
+      around[li].resize(l.paths->size());
+      for (size_t i = 0; i < l.paths->size(); ++i) {
+        const Grant& g = grants[mentions[li][i]];
+        if (g.regions.empty()) continue;
+        auto r = check_reach(g.regions, g.canonical, (*l.paths)[i],
+                             std::string(l.field) + "[" + std::to_string(i) + "]", l.kind, placed);
+        if (!r) return r.error();
+        around[li][i] = r.take();
+      }
+    }
+    const RegionsOf regions_of = [&](const std::string& path) -> const std::vector<mounts::Region>* {
+      auto it = grant_of.find(path);
+      if (it == grant_of.end() || grants[it->second].regions.empty()) return nullptr;
+      return &grants[it->second].regions;
+    };
+    if (auto d = check_exec_reach(policy, implicit_exec, canon, regions_of); !d) return d;
+  }
   if (after_checks) after_checks();
 
   ll::RulesetAttr attr{rights->fs_handled, rights->net_handled, rights->scoped};
@@ -405,10 +552,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         } else if (std::string now = name_of(reopened.get()); now.empty() && out_of_fds(errno)) {
           return Decision::deny(DenyReason::IoError,
                                 "cannot resolve sandbox path " + path + ": " + fs::errno_text(errno), field, path);
-        } else if (now != g.canonical) {
+        } else if (struct stat now_st{}; now != g.canonical || fstat(reopened.get(), &now_st) != 0 ||
+                                         now_st.st_dev != g.dev || now_st.st_ino != g.ino ||
+                                         mounts::mount_id(reopened.get()) != g.mnt) {
           return Decision::deny(DenyReason::PolicyMismatch,
                                 "sandbox path " + path + " moved while its grant was checked (checked " + g.canonical +
-                                    ", now " + (now.empty() ? "unresolvable" : now) + ")",
+                                    ", now " + (now.empty() ? "unresolvable" : now) +
+                                    (now == g.canonical ? ", another file or mount" : "") + ")",
                                 field, path);
         }
       }
@@ -435,6 +585,10 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                               field, path);
       if (l.kind == Kind::Read || l.kind == Kind::Write) {
         auto excl = expansion_excludes_resolved(opened_path, l.kind == Kind::Write, resolved);
+        if (!around[li][i].empty()) {
+          excl.insert(excl.end(), around[li][i].begin(), around[li][i].end());
+          excl = outermost(std::move(excl));
+        }
         if (!excl.empty()) {
           if (!S_ISDIR(st.st_mode))
             return Decision::deny(DenyReason::PolicyMismatch,

@@ -41,6 +41,14 @@
 //    containing a write path                      -> policy-mismatch, unless
 //    the exec path is listed in exec_writable (never for implicit ones).
 //    The child could otherwise write a program and execute it.
+//  * the three rules above are applied twice: on canonical path strings,
+//    then on FILE-SYSTEM positions (lib/mountinfo.h): a bind mount gives a
+//    directory several paths, Landlock rules go on its inode. A protected
+//    path reached through a mount inside a read/write grant is expanded
+//    around where it is entered. A grant whose mount mountinfo does not
+//    list, or an unreadable mountinfo -> io-error naming the field.
+//    Not seen: mounts made after the check; stacked file systems (overlay
+//    layers, loop images, FUSE) are different devices.
 //
 // Caveats (Landlock itself): rules only grant; fds opened before
 // restriction are not checked; UDP, raw sockets and MPTCP are not covered;

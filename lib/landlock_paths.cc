@@ -51,6 +51,13 @@ Decision check_list(const std::string& granted, const std::vector<std::string>& 
 
 bool overlaps(const std::string& a, const std::string& b) { return fs::path_within(a, b) || fs::path_within(b, a); }
 
+// Whether the artifact names exec path `path` (canonical `ce`) in
+// exec_writable: execute beside write accepted.
+bool opted_in(const SandboxPolicy& policy, const std::string& path, const std::string& ce, const Canonicalizer& canon) {
+  return listed(policy.exec_writable, path) || std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
+                                                           [&](const std::string& w) { return canon(w) == ce; });
+}
+
 }  // namespace
 
 // Read and write grants that contain protected paths are expanded (see
@@ -72,10 +79,7 @@ Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<
                                  const Canonicalizer& canon) {
   auto check = [&](const std::string& path, const std::string& field, bool may_opt_in) -> Decision {
     std::string ce = canon(path);
-    if (may_opt_in &&
-        (listed(policy.exec_writable, path) || std::any_of(policy.exec_writable.begin(), policy.exec_writable.end(),
-                                                           [&](const std::string& w) { return canon(w) == ce; })))
-      return Decision::allow();
+    if (may_opt_in && opted_in(policy, path, ce, canon)) return Decision::allow();
     for (size_t j = 0; j < policy.write.size(); ++j) {
       std::string cw = canon(policy.write[j]);
       if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
@@ -130,13 +134,101 @@ std::vector<std::string> expansion_excludes_resolved(const std::string& grant, b
   };
   for (const auto& p : protect.no_access) consider(p, false);
   for (const auto& p : protect.no_write) consider(p, !is_write);
-  // A path inside another excluded path is already out of reach.
+  return outermost(std::move(out));
+}
+
+// A path inside another excluded path is already out of reach.
+std::vector<std::string> outermost(std::vector<std::string> paths) {
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
   std::vector<std::string> outer;
-  for (const auto& p : out)
-    if (std::none_of(out.begin(), out.end(), [&](const std::string& q) { return q != p && fs::path_within(p, q); }))
+  for (const auto& p : paths)
+    if (std::none_of(paths.begin(), paths.end(), [&](const std::string& q) { return q != p && fs::path_within(p, q); }))
       outer.push_back(p);
-  std::sort(outer.begin(), outer.end());
   return outer;
+}
+
+Result<std::vector<std::string>> check_reach(const std::vector<mounts::Region>& regions, const std::string& canonical,
+                                             const std::string& as_written, const std::string& field, Kind kind,
+                                             const PlacedProtected& protect) {
+  const bool exec = kind == Kind::Exec || kind == Kind::Implicit || kind == Kind::ImplicitRead;
+  const bool read = kind == Kind::Read;
+  std::vector<std::string> around;
+  auto against = [&](const PlacedPath& p, bool secret) -> Decision {
+    const char* what = secret ? "gx's secret path " : "gx's protected path ";
+    if (!p.pos)
+      return Decision::deny(DenyReason::IoError,
+                            std::string("cannot place ") + what + p.canonical +
+                                " in its file system (not on a mount /proc/self/mountinfo lists), so cannot tell "
+                                "whether sandbox grant " +
+                                as_written + " reaches it",
+                            field, as_written);
+    for (size_t r = 0; r < regions.size(); ++r) {
+      const mounts::Region& reg = regions[r];
+      if (!mounts::overlap(reg.top, *p.pos)) continue;
+      // Where the protected path is entered below the grant; empty when
+      // only the grant itself could be left out (it is at or inside).
+      std::string entry;
+      if (r == 0) {
+        if (auto name = mounts::name_within(*p.pos, reg.top, canonical); name && *name != canonical) entry = *name;
+      } else if (reg.via != canonical) {
+        entry = reg.via;
+      }
+      if (entry.empty()) {
+        if (read && !secret) continue;  // as by path: a read grant may be gx's state directory
+        return Decision::deny(DenyReason::PolicyMismatch,
+                              "sandbox grant " + as_written + " (" + canonical + ") reaches " + what + p.canonical +
+                                  " through another mount: both are file-system position " +
+                                  mounts::to_string(r == 0 ? reg.top : *p.pos) + " or one is inside the other",
+                              field, as_written);
+      }
+      if (exec)
+        return Decision::deny(DenyReason::PolicyMismatch,
+                              "sandbox grant " + as_written + " (" + canonical + ") reaches " + what + p.canonical +
+                                  " through another mount, at " + entry,
+                              field, as_written);
+      if (read && !secret && !p.dir) continue;  // reading gx's binary grants nothing
+      around.push_back(entry);
+    }
+    return Decision::allow();
+  };
+  for (const auto& p : protect.no_access)
+    if (Decision d = against(p, true); !d) return d;
+  if (!exec)
+    for (const auto& p : protect.no_write)
+      if (Decision d = against(p, false); !d) return d;
+  return around;
+}
+
+Decision check_exec_reach(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec,
+                          const Canonicalizer& canon, const RegionsOf& regions_of) {
+  auto check = [&](const std::string& path, const std::string& field, bool may_opt_in) -> Decision {
+    if (may_opt_in && opted_in(policy, path, canon(path), canon)) return Decision::allow();
+    const auto* re = regions_of(path);
+    if (re == nullptr) return Decision::allow();
+    for (size_t j = 0; j < policy.write.size(); ++j) {
+      const auto* rw = regions_of(policy.write[j]);
+      if (rw == nullptr) continue;
+      for (const auto& a : *re)
+        for (const auto& b : *rw) {
+          if (!mounts::overlap(a.top, b.top)) continue;
+          return Decision::deny(DenyReason::PolicyMismatch,
+                                "execute grant " + path + " overlaps write grant " + policy.write[j] +
+                                    " (sandbox.write[" + std::to_string(j) +
+                                    "]) through another mount, at file-system position " +
+                                    mounts::to_string(mounts::within(a.top, b.top) ? a.top : b.top) +
+                                    ": the child could write a program and run it" +
+                                    (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
+                                field, path);
+        }
+    }
+    return Decision::allow();
+  };
+  for (size_t i = 0; i < policy.exec.size(); ++i)
+    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
+  for (size_t i = 0; i < implicit_exec.size(); ++i)
+    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
+  return Decision::allow();
 }
 
 }  // namespace landlock_paths

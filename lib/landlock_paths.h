@@ -1,16 +1,23 @@
 // Which paths a Landlock grant may reach: gx's protected and secret paths
 // (ProtectedPaths), the grants expanded around them, and execute beside
-// write. The rules are lib/landlock.h's (the fail-closed list); every
-// comparison is between canonical paths.
+// write. The rules are lib/landlock.h's (the fail-closed list). Two passes:
+// canonical paths compared as strings (check_protected, check_one,
+// check_exec_not_writable), then the same rules on FILE-SYSTEM positions
+// (check_reach, check_exec_reach; lib/mountinfo.h), which see what strings
+// cannot: Landlock rules attach to inodes, so a grant on a bind-mount alias
+// of gx's state directory, or on a directory with such a mount inside it,
+// reaches the state directory whatever its path says.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
+#include "lib/mountinfo.h"
 
 namespace gx {
 
@@ -78,6 +85,49 @@ Decision check_protected_resolved(const SandboxPolicy& policy, const ProtectedPa
                                   const Canonicalizer& canon);
 std::vector<std::string> expansion_excludes_resolved(const std::string& grant, bool is_write,
                                                      const ProtectedPaths& protect);
+
+// Paths to expand around, merged: sorted, each once, none inside another.
+std::vector<std::string> outermost(std::vector<std::string> paths);
+
+// A protected path placed in its file system (prepare_ruleset).
+struct PlacedPath {
+  std::string canonical;                  // as resolve_protected gives it
+  std::optional<mounts::FsPosition> pos;  // nullopt: could not be placed; every grant compared with it is refused
+  bool dir = true;                        // a directory, or not there yet
+};
+struct PlacedProtected {
+  std::vector<PlacedPath> no_write, no_access;
+};
+
+// check_one's rules on file-system positions. `regions` is what a rule on
+// the grant covers (MountTable::reach of the grant's position and
+// canonical path; first its own subtree). A region overlapping a protected
+// path the grant may not reach:
+//  * the grant's own position equal to or inside it, or a mount on the
+//    grant's own directory (in another mount) showing any of it: refused as
+//    check_one refuses a grant equal to or inside it (policy-mismatch; a read
+//    grant may be at or inside a no_write path, as by path);
+//  * anything else: the path below `canonical` where it is entered (the
+//    protected path's own name there, or the mount point leading to it) is
+//    returned, to be expanded around as a contained protected path is
+//    (read and write grants; exec grants are refused). A read grant is not
+//    expanded around a no_write path that is not a directory (gx's binary).
+// What the string pass already sees comes out again; merging (outermost)
+// makes that harmless.
+Result<std::vector<std::string>> check_reach(const std::vector<mounts::Region>& regions, const std::string& canonical,
+                                             const std::string& as_written, const std::string& field, Kind kind,
+                                             const PlacedProtected& protect);
+
+// What a rule on a grant covers (check_reach's regions); nullptr for a
+// grant with no position (not there: refused later; a removed file: no
+// path reaches it).
+using RegionsOf = std::function<const std::vector<mounts::Region>*(const std::string&)>;
+
+// check_exec_not_writable on file-system positions: an exec grant (or
+// implicit one) whose regions overlap a write grant's is refused
+// (policy-mismatch), with the same exec_writable opt-in.
+Decision check_exec_reach(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec,
+                          const Canonicalizer& canon, const RegionsOf& regions_of);
 }  // namespace landlock_paths
 
 }  // namespace gx

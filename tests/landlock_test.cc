@@ -5,8 +5,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +19,7 @@
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -97,6 +100,33 @@ int kernel_abi_or_skip(int needed) {
   if (abi < needed) WARN("kernel Landlock ABI " << abi << " < " << needed << ": test skipped");
   return abi;
 }
+
+// Bind mounts for one test, made in a mount namespace of this test
+// process's own (entered once, propagation private: nothing reaches the
+// machine's, or hermetic.sh's, mounts) and detached when the test ends.
+struct BindMounts {
+  std::string why_not;  // non-empty: no mount namespace here, test skipped
+  std::vector<std::string> made;
+  BindMounts() {
+    static const std::string once = []() -> std::string {
+      if (geteuid() != 0) return "not root";
+      if (unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+      if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        return std::string("making mounts private: ") + std::strerror(errno);
+      return {};
+    }();
+    why_not = once;
+    if (!why_not.empty()) WARN("bind mounts unavailable (" << why_not << "): test skipped");
+  }
+  void bind(const std::string& from, const std::string& to) {
+    INFO("mount --bind " << from << " " << to);
+    REQUIRE(mount(from.c_str(), to.c_str(), nullptr, MS_BIND, nullptr) == 0);
+    made.push_back(to);
+  }
+  ~BindMounts() {
+    for (auto it = made.rbegin(); it != made.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+  }
+};
 
 }  // namespace
 
@@ -448,6 +478,139 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     auto r = prepare_ruleset(p, ProtectedPaths{{t.root + "/state"}, {}}, loader());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::PolicyMismatch);
+  }
+}
+
+TEST_CASE("prepare_ruleset: grants are checked by file-system position, not by path (bind mounts)") {
+  // Landlock rules attach to inodes: a grant on a bind-mount alias of gx's
+  // state directory reaches the state directory whatever its path says.
+  if (kernel_abi_or_skip(3) < 3) return;
+  TempTree t;
+  BindMounts mnt;
+  if (!mnt.why_not.empty()) return;
+  const std::string state = t.root + "/state", tr = t.root + "/tr";
+  for (const auto& d : {state, state + "/sub", tr}) REQUIRE(fs::make_dirs(d, 0700));
+  for (const auto& f : {state + "/receipt.key", state + "/receipts.log", tr + "/trust.toml"})
+    REQUIRE(fs::write_file_atomic(f, "content", 0600, fs::Overwrite::Yes));
+  const ProtectedPaths prot{{state, tr}, {state + "/receipt.key"}};
+  SandboxPolicy p = base_policy(t);
+  auto mkdirs = [](std::initializer_list<std::string> dirs) {
+    for (const auto& d : dirs) REQUIRE(fs::make_dirs(d, 0755));
+  };
+
+  SECTION("a write grant on an alias of the state directory, of a directory in it, of the trust store's") {
+    const std::string salias = t.root + "/salias", talias = t.root + "/talias";
+    mkdirs({salias, talias});
+    mnt.bind(state, salias);
+    mnt.bind(tr, talias);
+    for (const auto& grant : {salias, salias + "/sub", talias}) {
+      p.write = {t.wdir, grant};
+      auto r = prepare_ruleset(p, prot, loader());
+      INFO(grant << ": " << (r.ok() ? "accepted" : r.error().explain()));
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().reason == DenyReason::PolicyMismatch);
+      CHECK(r.error().field == "sandbox.write[1]");
+      CHECK(r.error().value == grant);
+      CHECK_THAT(r.error().detail, Catch::Contains("through another mount"));
+    }
+  }
+  SECTION("a read grant on the alias is expanded around the secret, as the state directory's own path is") {
+    const std::string salias = t.root + "/salias";
+    mkdirs({salias});
+    mnt.bind(state, salias);
+    p.read.push_back(salias);
+    auto r = prepare_ruleset(p, prot, loader());
+    INFO((r.ok() ? std::string() : r.error().explain()));
+    REQUIRE(r.ok());
+    REQUIRE(r->enforcement().expanded.size() == 1);
+    CHECK(r->enforcement().expanded[0].excluded == std::vector<std::string>{salias + "/receipt.key"});
+    auto run = run_probe({.ruleset_fd = r->fd()}, {"read", salias + "/receipts.log", "read", salias + "/receipt.key",
+                                                   "read", state + "/receipt.key"});
+    INFO(run.out);
+    REQUIRE_FALSE(run.failure);
+    CHECK(run.results == std::vector<int>{0, EACCES, EACCES});
+  }
+  SECTION("an exec grant on an alias of a write grant, or inside one, is refused") {
+    const std::string bw = t.root + "/bw", bx = t.root + "/bx";
+    mkdirs({bw + "/sub", bx});
+    mnt.bind(bw, bx);
+    for (const auto& exec : {bx, bx + "/sub"}) {
+      p.exec = {GX_HELPERS_DIR, exec};
+      p.write = {bw};
+      auto r = prepare_ruleset(p, prot, loader());
+      INFO(exec << ": " << (r.ok() ? "accepted" : r.error().explain()));
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().reason == DenyReason::PolicyMismatch);
+      CHECK(r.error().field == "sandbox.exec[1]");
+      CHECK_THAT(r.error().detail, Catch::Contains("overlaps write grant " + bw));
+    }
+    // A write grant inside the exec grant's alias too.
+    p.exec = {GX_HELPERS_DIR, bw};
+    p.write = {bx + "/sub"};
+    auto r = prepare_ruleset(p, prot, loader());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().field == "sandbox.exec[1]");
+    // exec_writable still accepts it, by name.
+    p.exec_writable = {bw};
+    CHECK(prepare_ruleset(p, prot, loader()).ok());
+  }
+  SECTION("the state directory mounted inside a grant: write expanded around it, exec refused") {
+    const std::string data = t.root + "/data";
+    mkdirs({data + "/inner", data + "/other"});
+    mnt.bind(state, data + "/inner");
+    p.write.push_back(data);
+    auto r = prepare_ruleset(p, prot, loader());
+    INFO((r.ok() ? std::string() : r.error().explain()));
+    REQUIRE(r.ok());
+    REQUIRE(r->enforcement().expanded.size() == 1);
+    CHECK(r->enforcement().expanded[0].field == "sandbox.write[1]");
+    CHECK(r->enforcement().expanded[0].excluded == std::vector<std::string>{data + "/inner"});
+    auto run =
+        run_probe({.ruleset_fd = r->fd()}, {"write", data + "/other/new", "write", data + "/inner/receipts.log", "read",
+                                            data + "/inner/receipt.key", "write", state + "/receipts.log"});
+    INFO(run.out);
+    REQUIRE_FALSE(run.failure);
+    CHECK(run.results == std::vector<int>{0, EACCES, EACCES, EACCES});
+    CHECK(fs::read_file(state + "/receipts.log", 100).take() == "content");
+
+    p.write.pop_back();
+    p.exec.push_back(data);
+    auto x = prepare_ruleset(p, prot, loader());
+    REQUIRE_FALSE(x.ok());
+    CHECK(x.error().reason == DenyReason::PolicyMismatch);
+    CHECK(x.error().field == "sandbox.exec[1]");
+    CHECK_THAT(x.error().detail, Catch::Contains("secret path"));
+  }
+  SECTION("the state directory mounted inside another alias of the grant's directory") {
+    // g is also mounted at h, and the state directory at h/inner: the kernel
+    // walks up from h/inner through g's inode, so a rule on g covers it.
+    const std::string g = t.root + "/g", h = t.root + "/h";
+    mkdirs({g + "/inner", g + "/other", h});
+    mnt.bind(g, h);
+    mnt.bind(state, h + "/inner");
+    p.write.push_back(g);
+    auto r = prepare_ruleset(p, prot, loader());
+    INFO((r.ok() ? std::string() : r.error().explain()));
+    REQUIRE(r.ok());
+    REQUIRE(r->enforcement().expanded.size() == 1);
+    CHECK(r->enforcement().expanded[0].excluded == std::vector<std::string>{g + "/inner"});
+    auto run = run_probe({.ruleset_fd = r->fd()},
+                         {"write", g + "/other/new", "write", h + "/inner/receipts.log", "write", h + "/other/new2"});
+    INFO(run.out);
+    REQUIRE_FALSE(run.failure);
+    CHECK(run.results == std::vector<int>{0, EACCES, 0});
+  }
+  SECTION("legitimate grants beside gx's files and beside other mounts are accepted unchanged") {
+    const std::string next = t.root + "/next", other = t.root + "/other", alias = t.root + "/other-alias";
+    mkdirs({next, other, alias});
+    mnt.bind(other, alias);
+    p.write.push_back(next);
+    p.write.push_back(alias);
+    p.read.push_back(t.root + "/tr/trust.toml");  // reading the trust store is allowed, by any name
+    auto r = prepare_ruleset(p, prot, loader());
+    INFO((r.ok() ? std::string() : r.error().explain()));
+    REQUIRE(r.ok());
+    CHECK(r->enforcement().expanded.empty());
   }
 }
 
