@@ -58,6 +58,27 @@ bool opted_in(const SandboxPolicy& policy, const std::string& path, const std::s
                                                            [&](const std::string& w) { return canon(w) == ce; });
 }
 
+// Applies check(path, field, may_opt_in) to every exec grant (which may opt
+// in through exec_writable) and every implicit exec path; the first denial.
+template <class Check>
+Decision each_exec_path(const SandboxPolicy& policy, const std::vector<std::string>& implicit_exec, Check check) {
+  for (size_t i = 0; i < policy.exec.size(); ++i)
+    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
+  for (size_t i = 0; i < implicit_exec.size(); ++i)
+    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
+  return Decision::allow();
+}
+
+// "execute grant P overlaps write grant W (sandbox.write[j])<where>: ..."
+Decision exec_overlaps_write(const std::string& path, const std::string& write, size_t j, const std::string& where,
+                             const std::string& field, bool may_opt_in) {
+  return Decision::deny(DenyReason::PolicyMismatch,
+                        "execute grant " + path + " overlaps write grant " + write + " (sandbox.write[" +
+                            std::to_string(j) + "])" + where + ": the child could write a program and run it" +
+                            (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
+                        field, path);
+}
+
 }  // namespace
 
 // Read and write grants that contain protected paths are expanded (see
@@ -83,20 +104,11 @@ Decision check_exec_not_writable(const SandboxPolicy& policy, const std::vector<
     for (size_t j = 0; j < policy.write.size(); ++j) {
       std::string cw = canon(policy.write[j]);
       if (ce.empty() || cw.empty() || !overlaps(ce, cw)) continue;
-      return Decision::deny(DenyReason::PolicyMismatch,
-                            "execute grant " + path + " overlaps write grant " + policy.write[j] + " (sandbox.write[" +
-                                std::to_string(j) +
-                                "]): the child could write a program "
-                                "and run it" +
-                                (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
-                            field, path);
+      return exec_overlaps_write(path, policy.write[j], j, "", field, may_opt_in);
     }
     return Decision::allow();
   };
-  for (size_t i = 0; i < policy.exec.size(); ++i)
-    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
-  for (size_t i = 0; i < implicit_exec.size(); ++i)
-    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
+  if (Decision d = each_exec_path(policy, implicit_exec, check); !d) return d;
   for (size_t i = 0; i < policy.exec_writable.size(); ++i)
     if (!listed(policy.exec, policy.exec_writable[i]))
       return Decision::deny(DenyReason::InvalidValue, "exec_writable names a path that is not in exec",
@@ -212,23 +224,15 @@ Decision check_exec_reach(const SandboxPolicy& policy, const std::vector<std::st
       for (const auto& a : *re)
         for (const auto& b : *rw) {
           if (!mounts::overlap(a.top, b.top)) continue;
-          return Decision::deny(DenyReason::PolicyMismatch,
-                                "execute grant " + path + " overlaps write grant " + policy.write[j] +
-                                    " (sandbox.write[" + std::to_string(j) +
-                                    "]) through another mount, at file-system position " +
-                                    mounts::to_string(mounts::within(a.top, b.top) ? a.top : b.top) +
-                                    ": the child could write a program and run it" +
-                                    (may_opt_in ? "; list the path in exec_writable to accept that" : ""),
-                                field, path);
+          return exec_overlaps_write(path, policy.write[j], j,
+                                     " through another mount, at file-system position " +
+                                         mounts::to_string(mounts::within(a.top, b.top) ? a.top : b.top),
+                                     field, may_opt_in);
         }
     }
     return Decision::allow();
   };
-  for (size_t i = 0; i < policy.exec.size(); ++i)
-    if (Decision d = check(policy.exec[i], "sandbox.exec[" + std::to_string(i) + "]", true); !d) return d;
-  for (size_t i = 0; i < implicit_exec.size(); ++i)
-    if (Decision d = check(implicit_exec[i], "implicit_exec[" + std::to_string(i) + "]", false); !d) return d;
-  return Decision::allow();
+  return each_exec_path(policy, implicit_exec, check);
 }
 
 }  // namespace landlock_paths
