@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "lib/fsutil.h"
+#include "lib/mountinfo.h"
 
 namespace gx::broker {
 namespace {
@@ -39,18 +40,15 @@ Decision check_socket_stdio(int fd, size_t i) {
   return Decision::allow();
 }
 
-// The ids of the mounts /proc/<pid>/mountinfo lists (its first field).
+// The ids of the mounts /proc/<pid>/mountinfo lists (lib/mountinfo.h);
+// none when it cannot be read or parsed, so every fd is then refused.
 std::set<long> mount_ids(const std::string& mountinfo_path) {
   std::set<long> ids;
   auto text = fs::read_file(mountinfo_path, 4 << 20);
   if (!text) return ids;
-  size_t pos = 0;
-  while (pos < text->size()) {
-    size_t end = text->find('\n', pos);
-    if (end == std::string::npos) end = text->size();
-    ids.insert(std::strtol(text->c_str() + pos, nullptr, 10));
-    pos = end + 1;
-  }
+  auto table = mounts::parse(*text);
+  if (!table) return ids;
+  for (const auto& m : *table) ids.insert(m.id);
   return ids;
 }
 
@@ -78,13 +76,11 @@ class MountIds {
 // tree, where a private mount can sit inside a grant -- the command could
 // exec a program no exec rule allows, or, running as root, reopen for
 // reading or writing a device its caller bind-mounted there.
-Decision check_mount(int fd, size_t i, std::string_view what, MountIds& mounts) {
-  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(fd), 4096);
-  size_t at = info ? info->find("mnt_id:") : std::string::npos;
-  if (at == std::string::npos)
+Decision check_mount(int fd, size_t i, std::string_view what, MountIds& known) {
+  const long mnt = mounts::mount_id(fd);
+  if (mnt < 0)
     return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
-  const long mnt = std::strtol(info->c_str() + at + 7, nullptr, 10);
-  if (mounts.known(mnt)) return Decision::allow();
+  if (known.known(mnt)) return Decision::allow();
   return Decision::deny(DenyReason::InvalidValue,
                         "received fd " + std::to_string(i) + " is a " + std::string(what) +
                             " on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "

@@ -19,8 +19,7 @@
 // overlay and the directories stacked in it are NOT related here (see
 // docs/sandbox.md for what that leaves open).
 //
-// parse and mount_id are also what lib/broker_stdio.cc's mount-id checks
-// need (it still has its own reader).
+// lib/broker_stdio.cc's mount-id checks use parse and mount_id too.
 //
 // Everything here is about this process's mount namespace and root:
 // mountinfo lists the mounts reachable from the root, with mount points
