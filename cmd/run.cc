@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "lib/nested_channel.h"
 #include "lib/paths.h"
 #include "lib/run_pipeline.h"
+#include "lib/utf8.h"
 
 extern char** environ;
 
@@ -129,7 +131,18 @@ Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std:
   req.artifact = bytes.take();
   req.artifact_name = fs::absolute(o.artifact);
   req.argv = std::move(argv);
-  for (char** e = environ; e && *e; ++e) req.env.emplace_back(*e);
+  // The protocol carries text (the report comes back as JSON): a variable
+  // that is not UTF-8 stays behind, said once, rather than refuse the run.
+  for (char** e = environ; e && *e; ++e) {
+    if (valid_utf8(*e)) {
+      req.env.emplace_back(*e);
+      continue;
+    }
+    const std::string_view entry(*e);
+    std::fprintf(stderr,
+                 "gx: warning: environment variable %.*s is not UTF-8: not sent (the command does not get it)\n",
+                 static_cast<int>(std::min(entry.find('='), size_t{64})), *e);
+  }
   req.cwd = std::move(cwd);
   // Read before the client catches the forwarded signals (run_brokered).
   const InheritedSignals signals = InheritedSignals::of_this_process();

@@ -2,24 +2,14 @@
 
 #include <cstdio>
 
+#include "lib/utf8.h"
+
 namespace gx {
 namespace {
 
 // toml++ validates UTF-8 too, but a separate early check gives binary input
 // its own reason code instead of a confusing syntax error.
-bool is_text(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += len;
-  }
-  return true;
-}
+bool is_text(std::string_view s) { return s.find('\0') == std::string_view::npos && valid_utf8(s); }
 
 const char* type_name(const toml::node& n) {
   switch (n.type()) {

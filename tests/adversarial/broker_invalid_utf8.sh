@@ -37,6 +37,11 @@ check "control: a well-formed request on the same broker runs" grep -q "^control
 check "control: its marker was made" test -e "$W/c"
 expect_rc 0 "the broker still serves" B "$T/ctl.toml" -- "$H/try_marker" "$W/m"
 rm -f "$W/m"
+# gx's own client leaves a variable that is not UTF-8 behind, says so, and runs.
+run env "$(printf 'GX_LATIN1=caf\351')" "$GX" run --broker "$SOCK" "$T/ctl.toml" -- "$H/try_marker" "$W/m"
+check "a non-UTF-8 variable does not stop a brokered run ($RC: $(head -c 300 "$T/err"))" test "$RC" = 0 -a -e "$W/m"
+check "the client names the variable it left behind" grep -q "GX_LATIN1 is not UTF-8: not sent" "$T/err"
+rm -f "$W/m"
 check "the broker is still the same process" kill -0 "$BROKER_PID"
 stop_broker
 
