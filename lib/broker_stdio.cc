@@ -37,6 +37,23 @@ Decision check_socket_stdio(int fd, size_t i) {
                               " is a unix socket, which could hand the command fds or connect it past its sandbox; "
                               "give it a pipe, a file or a terminal",
                           "fds", "unix-socket");
+  // Any other socket only as a connected stream (an inetd-style TCP
+  // connection): a datagram, raw or packet socket sendto()s any address,
+  // and Landlock's network rules cover TCP only -- a review sent UDP out of
+  // a network = "none" command this way; a listening one accepts on the
+  // caller's port.
+  int type = 0;
+  len = sizeof type;
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+      getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "received fd " + std::to_string(i) +
+                              " is a socket that is not a connected stream (a datagram, raw or listening socket "
+                              "reaches addresses past the sandbox's network rules); give it a pipe, a file, a "
+                              "terminal or a connected TCP socket",
+                          "fds", "socket");
   return Decision::allow();
 }
 

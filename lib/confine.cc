@@ -173,6 +173,30 @@ int cap_sets(__user_cap_data_struct (&data)[2], bool set) noexcept {
 
 bool kept(const ChildCredentials& c, int cap) noexcept { return ((c.keep_caps >> cap) & 1U) != 0; }
 
+// Step 2c'; returns 0, or the errno and the failed step. After exec a root
+// process's permitted set is its bounding set plus what its inheritable set
+// carries, and ambient capabilities survive too: all three lose them.
+int drop_capabilities(uint64_t drop, ConfineStep& step) noexcept {
+  step = ConfineStep::CapBound;
+  for (int cap = 0; cap < 64; ++cap) {
+    if (((drop >> cap) & 1U) == 0) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno;
+    step = ConfineStep::AmbientCaps;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0) != 0 && errno != EINVAL) return errno;
+    step = ConfineStep::CapBound;
+  }
+  step = ConfineStep::Capset;
+  __user_cap_data_struct data[2] = {};
+  if (int err = cap_sets(data, false)) return err;
+  for (int i = 0; i < 2; ++i) {
+    const auto word = static_cast<uint32_t>(drop >> (32 * i));
+    data[i].inheritable &= ~word;
+    data[i].permitted &= ~word;
+    data[i].effective &= ~word;
+  }
+  return cap_sets(data, true);
+}
+
 // Step 2c; returns 0, or the errno and the failed step.
 int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
   step = ConfineStep::CapBound;
@@ -291,6 +315,9 @@ void confine_and_exec(const ChildPlan& plan) noexcept {
   if (plan.credentials.apply) {
     ConfineStep step = ConfineStep::CapBound;
     if (int err = apply_credentials(plan.credentials, step)) fail(plan, step, err);
+  } else if (plan.credentials.drop_caps != 0) {
+    ConfineStep step = ConfineStep::CapBound;
+    if (int err = drop_capabilities(plan.credentials.drop_caps, step)) fail(plan, step, err);
   }
 
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(plan, ConfineStep::DeathSignal, errno);

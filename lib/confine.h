@@ -30,6 +30,8 @@
 //      to exactly the kept set; clear the ambient set and raise the kept
 //      capabilities in it; verify the capability sets. Before the death
 //      signal, because a credential change clears PR_SET_PDEATHSIG.
+//   2c'. no switch but drop_caps set (a privileged gx without [run]): those
+//      capabilities leave the bounding, inheritable and ambient sets.
 //   3. PR_SET_PDEATHSIG(SIGKILL), then re-check getppid(): if gx dies, even
 //      by SIGKILL, its child must not run on unsupervised. (PDEATHSIG fires
 //      when the forking *thread* exits: fork from the thread that waits.)
@@ -135,6 +137,10 @@ struct ChildCredentials {
   size_t group_count = 0;         // <= kMaxChildGroups
   uint64_t keep_caps = 0;         // bit n: capability n is kept
   int last_cap = -1;              // /proc/sys/kernel/cap_last_cap
+  // Without a switch (apply false): capabilities dropped from the bounding,
+  // inheritable and ambient sets all the same (step 2c'), so the command --
+  // root keeping root's other rights -- never has them after its exec.
+  uint64_t drop_caps = 0;
 };
 inline constexpr size_t kMaxChildGroups = 256;
 

@@ -112,6 +112,12 @@ SyscallChoice choose_syscalls(const std::set<std::string>& used, bool tcp, bool 
       c.unknown.push_back(s);
       continue;
     }
+    // Answered ENOSYS whatever the artifact says (openat2): the program fell
+    // back or will; never written into allow_syscalls, which would refuse it.
+    if (seccomp::is_never_allowed(s)) {
+      c.never.push_back(s);
+      continue;
+    }
     if (std::find(probed.begin(), probed.end(), s) != probed.end()) {
       c.probed.push_back(s);
       if (allow_dangerous) c.allow_syscalls.push_back(s);
@@ -365,6 +371,8 @@ Result<LearnResult> learn(const LearnRequest& req) {
                                                "--allow-dangerous adds them): " +
                                                    join(sc.dangerous));
   if (!sc.unknown.empty()) r.warnings.push_back("syscalls gx cannot name, not allowed: " + join(sc.unknown));
+  if (!sc.never.empty())
+    r.warnings.push_back("syscalls gx never allows (it answers ENOSYS; programs fall back): " + join(sc.never));
 
   // Self-checks: what gx learn writes must be what gx run accepts.
   if (Decision d = check_protected(sb, req.protect); !d)

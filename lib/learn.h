@@ -94,6 +94,7 @@ struct SyscallChoice {
   std::vector<std::string> dangerous;       // used and dangerous (added only if allowed)
   std::vector<std::string> probed;          // used and probed (clone3, io_uring_*)
   std::vector<std::string> unknown;         // names no x86-64 table knows (never added)
+  std::vector<std::string> never;           // used, and never allowed (openat2: ENOSYS)
 };
 // `used` are x86-64 syscall names. exact: no group beyond "default" (and
 // "network" when tcp), every other syscall by name.

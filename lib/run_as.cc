@@ -241,6 +241,7 @@ ProcessRights ProcessRights::current() {
 
 ChildCredentials PreparedCredentials::child() const {
   ChildCredentials c;
+  c.drop_caps = drop_caps_;
   if (!apply_ || !target_) return c;
   c.apply = true;
   c.uid = target_->uid;
@@ -264,6 +265,9 @@ nlohmann::json PreparedCredentials::summary() const {
 Result<PreparedCredentials> prepare_credentials(const std::optional<RunIdentity>& target, const ProcessRights& self,
                                                 int last_cap) {
   PreparedCredentials out;
+  // Dropping from the bounding set needs CAP_SETPCAP; without it gx has
+  // none of these to pass on either.
+  if (has_cap(self.effective_caps, CAP_SETPCAP)) out.drop_caps_ = self.effective_caps & kNeverKeptUnswitched;
   if (!target) return out;
   const RunIdentity& t = *target;
   for (int cap = 0; cap < 64; ++cap)

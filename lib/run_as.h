@@ -104,7 +104,18 @@ class PreparedCredentials {
   std::optional<RunIdentity> target_;
   bool apply_ = false;
   int last_cap_ = -1;
+  uint64_t drop_caps_ = 0;  // no switch: ChildCredentials::drop_caps
 };
+
+// What a privileged gx takes from a command it does not switch to another
+// user (no [run], or [run] naming gx's own identity without capabilities):
+// CAP_SETFCAP and CAP_FSETID. The command -- root -- could otherwise leave a
+// program behind that runs with more rights than whoever starts it: file
+// capabilities (setxattr security.capability, with the `permissions` group;
+// a review planted cap_setuid this way) or a setuid file it rewrites keeping
+// its setuid bit. An artifact that needs them names them in [run]
+// capabilities with a user.
+inline constexpr uint64_t kNeverKeptUnswitched = (1ULL << 31) /* CAP_SETFCAP */ | (1ULL << 4) /* CAP_FSETID */;
 
 // Decides whether the child switches (see above). `last_cap` is
 // kernel_last_cap(); a kept capability above it denies.

@@ -166,6 +166,13 @@ FilterBuilder& FilterBuilder::allow_syscall(std::string_view name) {
     fail(Decision::deny(DenyReason::InvalidValue, "unknown x86-64 syscall name", kAllowField, std::string(name)));
     return *this;
   }
+  if (is_never_allowed(name)) {
+    fail(Decision::deny(DenyReason::InvalidValue,
+                        "cannot be allowed: the file mode it creates with is in memory, out of seccomp's sight, so "
+                        "gx could not refuse setuid/setgid files; programs fall back to openat (gx answers ENOSYS)",
+                        kAllowField, std::string(name)));
+    return *this;
+  }
   push_unique(allow_, name);
   return *this;
 }

@@ -38,6 +38,8 @@
 //    allow_syscalls: a child must not leave a program behind that runs with
 //    its rights (root's, for a root child) for whoever starts it. (mkdir's
 //    mode is not checked: a setgid directory only passes its group on.)
+//    openat2, whose mode is in memory, -> ENOSYS always (programs fall back
+//    to openat); naming it in allow_syscalls is invalid-value.
 //  * Network mode (socket domain/type/protocol are ints: low 32 bits):
 //      None: socket() only AF_UNIX, and only with unix_sockets = true.
 //      Tcp:  AF_UNIX as for None, plus AF_INET/AF_INET6 with (type & 0xf)

@@ -43,7 +43,8 @@ enum Label {
   kModeArg2,
   kModeArg3,
   kCreateFlags1,
-  kCreateFlags2
+  kCreateFlags2,
+  kEnosys
 };
 constexpr int kNext = Assembler::kNext;
 
@@ -55,6 +56,9 @@ constexpr uint32_t kIoprioWhoProcess = 1;     // IOPRIO_WHO_PROCESS
 constexpr uint32_t kSetIdBits = S_ISUID | S_ISGID;
 // open(2)/openat(2) use their mode only when creating (O_CREAT, O_TMPFILE).
 constexpr uint32_t kCreatingFlags = O_CREAT | __O_TMPFILE;
+#ifndef __NR_openat2
+#define __NR_openat2 437  // Linux 5.6
+#endif
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452  // Linux 6.6; Debian 12's headers predate it
 #endif
@@ -113,7 +117,10 @@ bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, kEperm, kNext);
   // Setuid/setgid bits, by the mode argument's position (kModeSyscalls).
   for (const auto& [nr, label] : kModeSyscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), label, kNext);
-  a.jump(kContinue);
+  // openat2's mode is in memory: never (syscall_groups.h, never_allowed_syscalls).
+  a.jcond(BPF_JEQ, __NR_openat2, kEnosys, kContinue);
+  a.label(kEnosys);
+  a.ret(kRetEnosys);
 
   // At `label`: argument `arg` (an int: the low 32 bits) with any of `bits` -> EPERM.
   auto refuse_bits = [&a](int label, int arg, uint32_t bits) {

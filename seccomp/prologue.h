@@ -20,6 +20,7 @@ namespace gx::seccomp {
 
 inline constexpr uint32_t kRetEperm = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
 inline constexpr uint32_t kRetKill = SECCOMP_RET_KILL_PROCESS;
+inline constexpr uint32_t kRetEnosys = SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA);
 
 struct PrologueOptions {
   NetMode network = NetMode::None;

@@ -275,8 +275,8 @@ const std::vector<std::string> kFilesystem = {
 // artifact opts in by name. Setuid/setgid mode bits stay refused whatever
 // the groups say (the prologue, filter_builder.h).
 const std::vector<std::string> kPermissions = {
-    "chmod",    "fchmod",    "fchmodat",  "chown",       "fchown",       "fchownat",     "lchown",
-    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "chmod",  "fchmod",   "fchmodat",  "fchmodat2", "chown",       "fchown",       "fchownat",
+    "lchown", "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
 };
 
 const std::vector<std::string> kNetwork = {
@@ -464,6 +464,16 @@ const std::vector<std::string>& dangerous_syscalls() {
 bool is_dangerous(std::string_view syscall_name) {
   const auto& list = dangerous_syscalls();
   return std::binary_search(list.begin(), list.end(), syscall_name);
+}
+
+const std::vector<std::string>& never_allowed_syscalls() {
+  static const std::vector<std::string> list = {"openat2"};
+  return list;
+}
+
+bool is_never_allowed(std::string_view syscall_name) {
+  const auto& list = never_allowed_syscalls();
+  return std::find(list.begin(), list.end(), syscall_name) != list.end();
 }
 
 const std::vector<std::string>& probed_syscalls() {

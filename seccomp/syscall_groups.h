@@ -43,4 +43,11 @@ bool is_dangerous(std::string_view syscall_name);
 // memory, so namespace flags cannot be checked; glibc falls back to clone).
 const std::vector<std::string>& probed_syscalls();
 
+// Syscalls gx answers with ENOSYS whatever the artifact says (an artifact
+// naming one in allow_syscalls is refused): openat2, whose file mode sits in
+// memory, so the setuid/setgid refusal (filter_builder.h) could not hold for
+// it. Programs fall back to openat, which is checked.
+const std::vector<std::string>& never_allowed_syscalls();
+bool is_never_allowed(std::string_view syscall_name);
+
 }  // namespace gx::seccomp

@@ -176,7 +176,18 @@ TEST_CASE("run_as: switching needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP") {
   auto none = prepare_credentials(std::nullopt, rights(1000, 1000, 0), 40);
   REQUIRE(none.ok());
   CHECK_FALSE(none->child().apply);
+  CHECK(none->child().drop_caps == 0);
   CHECK(none->summary().is_null());
+  // ... except that a privileged gx keeps CAP_SETFCAP and CAP_FSETID from it.
+  const uint64_t all = (1ULL << 41) - 1;
+  auto root_unswitched = prepare_credentials(std::nullopt, rights(0, 0, all), 40);
+  REQUIRE(root_unswitched.ok());
+  CHECK_FALSE(root_unswitched->child().apply);
+  CHECK(root_unswitched->child().drop_caps == ((1ULL << 31) | (1ULL << 4)));
+  // Without CAP_SETPCAP it could not drop them (and a process without it has none to pass on by design).
+  auto no_setpcap = prepare_credentials(std::nullopt, rights(0, 0, all & ~(1ULL << 8)), 40);
+  REQUIRE(no_setpcap.ok());
+  CHECK(no_setpcap->child().drop_caps == 0);
 
   // Privileged: always switches, even to root itself (capabilities dropped).
   auto root = prepare_credentials(target, rights(0, 0, kSwitchCaps), 40);

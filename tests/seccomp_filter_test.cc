@@ -394,13 +394,22 @@ TEST_CASE("setuid and setgid mode bits are refused in every mode argument") {
   CHECK(eval(f, __NR_mknodat, {AT_FDCWD_U, 0, S_IFIFO | 0600, 0}) == kAllow);
   // mkdir's mode is not checked (a setgid directory only passes its group on).
   CHECK(eval(f, __NR_mkdir, {0, 02775}) == kAllow);
+  // openat2 keeps its mode in memory: ENOSYS whatever the groups, and it cannot be named.
+  for (auto action : {SeccompDefault::Errno, SeccompDefault::Kill})
+    CHECK(eval(build_ok(FilterBuilder().add_group("default").add_group("filesystem").default_action(action)),
+               437 /* openat2 */, {AT_FDCWD_U, 0, 0, 24}) == kEnosys);
+  auto named_openat2 = FilterBuilder().add_group("default").allow_syscall("openat2").build();
+  REQUIRE_FALSE(named_openat2.ok());
+  CHECK(named_openat2.error().reason == DenyReason::InvalidValue);
+  CHECK(named_openat2.error().field == "sandbox.allow_syscalls");
+  CHECK(named_openat2.error().value == "openat2");
 }
 
 TEST_CASE("filesystem does not include modes and owners: the permissions group does") {
   auto fs_only = build_ok(FilterBuilder().add_group("default").add_group("filesystem"));
-  for (int nr :
-       {__NR_chmod, __NR_fchmod, __NR_fchmodat, __NR_chown, __NR_fchown, __NR_fchownat, __NR_lchown, __NR_setxattr,
-        __NR_lsetxattr, __NR_fsetxattr, __NR_removexattr, __NR_lremovexattr, __NR_fremovexattr}) {
+  for (int nr : {__NR_chmod, __NR_fchmod, __NR_fchmodat, 452 /* fchmodat2 */, __NR_chown, __NR_fchown, __NR_fchownat,
+                 __NR_lchown, __NR_setxattr, __NR_lsetxattr, __NR_fsetxattr, __NR_removexattr, __NR_lremovexattr,
+                 __NR_fremovexattr}) {
     INFO(nr);
     CHECK(eval(fs_only, static_cast<uint64_t>(nr), {0, 0644}) == kEperm);
   }
