@@ -492,7 +492,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                               "sandbox path " + g.canonical + " is on mount " + std::to_string(g.mnt) +
                                   ", which /proc/self/mountinfo does not list under that path: cannot place it",
                               g.field, g.canonical);
-      g.regions = table.reach(*pos, g.canonical);
+      auto regions = table.reach(*pos, g.canonical);
+      if (!regions)
+        return Decision::deny(DenyReason::IoError,
+                              "more than " + std::to_string(mounts::MountTable::kMaxRegions) +
+                                  " mounts are reachable below sandbox path " + g.canonical + ": cannot check it",
+                              g.field, g.canonical);
+      g.regions = std::move(*regions);
     }
     PlacedProtected placed;
     for (const Located& l : located_no_write) placed.no_write.push_back({l.canonical, place(l, table), l.dir});

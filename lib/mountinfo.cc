@@ -189,7 +189,7 @@ std::optional<FsPosition> MountTable::position(long id, const std::string& path)
   return FsPosition{m->major, m->minor, join(m->root, *rest)};
 }
 
-std::vector<Region> MountTable::reach(const FsPosition& at, const std::string& path) const {
+std::optional<std::vector<Region>> MountTable::reach(const FsPosition& at, const std::string& path) const {
   std::vector<Region> out{{at, path}};
   std::vector<bool> seen;
   std::vector<size_t> todo;
@@ -214,6 +214,7 @@ std::vector<Region> MountTable::reach(const FsPosition& at, const std::string& p
       todo.pop_back();
       if (seen[k]) continue;
       seen[k] = true;
+      if (out.size() >= kMaxRegions) return std::nullopt;
       out.push_back(Region{FsPosition{mounts_[k].major, mounts_[k].minor, mounts_[k].root}, via});
       todo.insert(todo.end(), children_[k].begin(), children_[k].end());
     }

@@ -117,7 +117,11 @@ class MountTable {
   // table as read. Someone who can mount in this namespace after the read
   // (root, or a process sharing a user namespace that owns it) is outside
   // what this can see.
-  std::vector<Region> reach(const FsPosition& at, const std::string& path) const;
+  // nullopt past kMaxRegions regions: mounts nested inside each other are
+  // listed once for every mount point above them (quadratic in the depth),
+  // and a table made to blow that up is refused rather than walked.
+  static constexpr size_t kMaxRegions = 20000;
+  std::optional<std::vector<Region>> reach(const FsPosition& at, const std::string& path) const;
 
  private:
   std::vector<Mount> mounts_;

@@ -78,19 +78,39 @@ TEST_CASE("mountinfo: positions, and what a directory reaches through mounts") {
   CHECK(name_within(state, FsPosition{8, 1, "/data"}, "/d") == "/d/var/lib/gx");
 
   // /data: its own subtree, which holds the state; nothing mounted in it.
-  auto data = t.reach(FsPosition{8, 1, "/data"}, "/data");
+  auto data = *t.reach(FsPosition{8, 1, "/data"}, "/data");
   CHECK(data.size() == 1);
   // /data/x: mount 5 sits on its alias /mnt/y, at /data/x/sub.
-  auto x = t.reach(FsPosition{8, 1, "/data/x"}, "/data/x");
+  auto x = *t.reach(FsPosition{8, 1, "/data/x"}, "/data/x");
   CHECK(has_region(x, state, "/data/x/sub"));
   // /: everything, each mount entered at its own mount point.
-  auto root = t.reach(FsPosition{8, 1, "/"}, "/");
+  auto root = *t.reach(FsPosition{8, 1, "/"}, "/");
   CHECK(has_region(root, FsPosition{0, 40, "/"}, "/srv/s"));
   CHECK(has_region(root, FsPosition{8, 1, "/data/var"}, "/var"));
   CHECK(has_region(root, state, "/mnt/y"));  // below mount 4, entered at its mount point
   // /srv: the tmpfs; /var/lib (through mount 2): nothing mounted below.
-  CHECK(has_region(t.reach(FsPosition{8, 1, "/srv"}, "/srv"), FsPosition{0, 40, "/"}, "/srv/s"));
-  CHECK(t.reach(*t.position(2, "/var/lib"), "/var/lib").size() == 1);
+  CHECK(has_region(*t.reach(FsPosition{8, 1, "/srv"}, "/srv"), FsPosition{0, 40, "/"}, "/srv/s"));
+  CHECK(t.reach(*t.position(2, "/var/lib"), "/var/lib")->size() == 1);
+}
+
+TEST_CASE("mountinfo: a deep chain of nested mounts is refused, not walked quadratically") {
+  // Mount n is a bind of one tmpfs at /g/m/m/.../m (n deep): every mount point
+  // lies below every other's, so each is listed once per mount above it.
+  auto chain = [](int depth) {
+    std::string text = "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n", at = "/g";
+    for (int n = 0; n < depth; ++n) {
+      at += "/m";
+      text += std::to_string(n + 2) + " " + std::to_string(n + 1) + " 0:50 / " + at + " rw - tmpfs t rw\n";
+    }
+    return table_of(text);
+  };
+  // A rule on the tmpfs's root: every nested mount point is in its subtree.
+  const MountTable shallow = chain(50);
+  auto ok = shallow.reach(FsPosition{0, 50, "/"}, "/g/m");
+  REQUIRE(ok.has_value());
+  CHECK(ok->size() > 50 * 49 / 2);
+  const MountTable deep = chain(400);  // about 400 * 399 / 2 regions
+  CHECK_FALSE(deep.reach(FsPosition{0, 50, "/"}, "/g/m").has_value());
 }
 
 TEST_CASE("mountinfo: the running system") {
