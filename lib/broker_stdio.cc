@@ -93,13 +93,13 @@ class MountIds {
 // tree, where a private mount can sit inside a grant -- the command could
 // exec a program no exec rule allows, or, running as root, reopen for
 // reading or writing a device its caller bind-mounted there.
-Decision check_mount(int fd, size_t i, std::string_view what, MountIds& known) {
+Decision check_mount(int fd, size_t i, mode_t mode, MountIds& known) {
   const long mnt = mounts::mount_id(fd);
   if (mnt < 0)
     return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
   if (known.known(mnt)) return Decision::allow();
   return Decision::deny(DenyReason::InvalidValue,
-                        "received fd " + std::to_string(i) + " is a " + std::string(what) +
+                        "received fd " + std::to_string(i) + " is " + fs::file_kind(mode) +
                             " on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
                             "run --broker ...`)",
                         "fds", "mount " + std::to_string(mnt));
@@ -149,18 +149,12 @@ Decision check_stdio(const std::vector<int>& fds) {
             DenyReason::InvalidValue,
             "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed", "fds",
             "memfd");
-      if (Decision d = check_mount(fds[i], i, "file", mounts); !d) return d;
     }
-    // Everything else a path can reach (terminals on /dev/pts included:
-    // the broker's devpts is a known mount).
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode) ||
-        (S_ISFIFO(st.st_mode) && !anonymous_pipe(fds[i]))) {
-      const char* what = S_ISCHR(st.st_mode)   ? "character device"
-                         : S_ISBLK(st.st_mode) ? "block device"
-                         : S_ISLNK(st.st_mode) ? "symlink"
-                                               : "named FIFO";
-      if (Decision d = check_mount(fds[i], i, what, mounts); !d) return d;
-    }
+    // Everything a path can reach (terminals on /dev/pts included: the
+    // broker's devpts is a known mount); not an anonymous pipe or a socket.
+    if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode) ||
+        (S_ISFIFO(st.st_mode) && !anonymous_pipe(fds[i])))
+      if (Decision d = check_mount(fds[i], i, st.st_mode, mounts); !d) return d;
     if (S_ISSOCK(st.st_mode))
       if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
   }

@@ -347,15 +347,14 @@ Result<LearnResult> learn(const LearnRequest& req) {
     r.warnings.push_back(
         "the run created a Unix socket but connected to no named one: socket(AF_UNIX) will be "
         "refused (set unix_sockets = true if the command needs it)");
-  // chmod/chown/xattrs are outside Landlock: say so whenever the artifact
-  // allows any of them (syscall_groups.cc, `permissions`).
+  // chmod/chown/xattrs are outside Landlock: say so whenever the run used
+  // any (syscall_groups.cc, `permissions`; none of them is dangerous, so
+  // choose_syscalls allowed each one the run used, by group or by name).
   {
     std::vector<std::string> changes;
     if (const auto* perms = seccomp::find_group("permissions"))
       for (const auto& name : perms->syscalls)
-        if (std::find(sc.groups.begin(), sc.groups.end(), "permissions") != sc.groups.end() ||
-            std::find(sc.allow_syscalls.begin(), sc.allow_syscalls.end(), name) != sc.allow_syscalls.end())
-          if (r.observed.syscalls.count(name)) changes.push_back(name);
+        if (r.observed.syscalls.count(name)) changes.push_back(name);
     if (!changes.empty())
       r.warnings.push_back("the run changed file modes, owners or xattrs (" + join(changes) +
                            "): the artifact allows them, and Landlock does not keep them inside the grants -- the "

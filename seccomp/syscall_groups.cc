@@ -348,8 +348,8 @@ const std::vector<std::string> kTime = {
 
 // SysV IPC objects and POSIX message queues live in the IPC namespace, which
 // Landlock does not cover: a sandboxed program with this group can reach
-// other same-uid processes' queues, semaphores and segments. (memfd_create is not here: it is
-// dangerous, see make_dangerous().)
+// other same-uid processes' queues, semaphores and segments. (memfd_create
+// is not here: it is dangerous, see make_dangerous().)
 const std::vector<std::string> kIpc = {
     "msgget",    "msgsnd",        "msgrcv",  "msgctl",   "semget",  "semop",     "semtimedop",   "semctl",
     "shmget",    "shmat",         "shmdt",   "shmctl",   "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive",

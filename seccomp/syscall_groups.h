@@ -46,7 +46,9 @@ const std::vector<std::string>& probed_syscalls();
 // Syscalls gx answers with ENOSYS whatever the artifact says (an artifact
 // naming one in allow_syscalls is refused): openat2, whose file mode sits in
 // memory, so the setuid/setgid refusal (filter_builder.h) could not hold for
-// it. Programs fall back to openat, which is checked.
+// it. Programs fall back to openat, which is checked. seccomp/prologue.cc
+// answers them by number (it does not depend on libseccomp);
+// seccomp_filter_test keeps the two in step.
 const std::vector<std::string>& never_allowed_syscalls();
 bool is_never_allowed(std::string_view syscall_name);
 
