@@ -252,32 +252,22 @@ struct Located {
 
 Located locate(const std::string& path) {
   Located out;
-  std::string head = fs::absolute(path);
-  out.canonical = head;
-  while (true) {
-    Fd fd(open(head.c_str(), O_PATH | O_CLOEXEC));
-    if (fd.get() >= 0) {
-      out.name = fs::fd_path(fd.get());
-      if (out.name.empty()) {  // as canonical_or_planned: realpath's name, but no position
-        out.canonical = fs::canonical(head);
-        if (out.canonical.empty()) out.canonical = fs::absolute(path);
-        else if (!out.tail.empty()) out.canonical += (out.canonical == "/" ? "" : "/") + out.tail;
-        return out;
-      }
-      out.mnt = mounts::mount_id(fd.get());
-      // Not there yet, or unknown: taken as a directory (expanded around).
-      struct stat st {};
-      out.dir = !out.tail.empty() || fstat(fd.get(), &st) != 0 || S_ISDIR(st.st_mode);
-      out.canonical = out.tail.empty() ? out.name : (out.name == "/" ? "/" : out.name + "/") + out.tail;
-      return out;
-    }
-    if (errno != ENOENT && errno != ENOTDIR) return out;
-    if (head == "/" || head.empty()) return out;
-    auto pos = head.find_last_of('/');
-    std::string last = head.substr(pos + 1);
-    out.tail = out.tail.empty() ? last : last + "/" + out.tail;
-    head = pos == 0 ? "/" : head.substr(0, pos);
+  out.canonical = fs::absolute(path);
+  ExistingPrefix p = open_existing_prefix(out.canonical);
+  if (!p.fd.ok()) return out;
+  out.tail = p.tail;
+  out.name = fs::fd_path(p.fd.get());
+  if (out.name.empty()) {  // as canonical_or_planned: realpath's name, but no position
+    std::string name = fs::canonical(p.head);
+    if (!name.empty()) out.canonical = join_tail(name, out.tail);
+    return out;
   }
+  out.mnt = mounts::mount_id(p.fd.get());
+  // Not there yet, or unknown: taken as a directory (expanded around).
+  struct stat st {};
+  out.dir = !out.tail.empty() || fstat(p.fd.get(), &st) != 0 || S_ISDIR(st.st_mode);
+  out.canonical = join_tail(out.name, out.tail);
+  return out;
 }
 
 // A located path's file-system position in `table`; nullopt when it was
@@ -285,7 +275,7 @@ Located locate(const std::string& path) {
 std::optional<mounts::FsPosition> place(const Located& l, const mounts::MountTable& table) {
   if (l.name.empty() || l.mnt < 0) return std::nullopt;
   auto pos = table.position(l.mnt, l.name);
-  if (pos && !l.tail.empty()) pos->path += (pos->path == "/" ? "" : "/") + l.tail;
+  if (pos) pos->path = join_tail(pos->path, l.tail);
   return pos;
 }
 

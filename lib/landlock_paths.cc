@@ -1,5 +1,6 @@
 #include "lib/landlock_paths.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -237,23 +238,32 @@ Decision check_exec_reach(const SandboxPolicy& policy, const std::vector<std::st
 
 }  // namespace landlock_paths
 
+ExistingPrefix open_existing_prefix(const std::string& abs) {
+  ExistingPrefix out;
+  out.head = abs;
+  while (true) {
+    out.fd = fs::UniqueFd(open(out.head.c_str(), O_PATH | O_CLOEXEC));
+    if (out.fd.ok()) return out;
+    if (errno != ENOENT && errno != ENOTDIR) return out;
+    if (out.head == "/" || out.head.empty()) return out;
+    auto pos = out.head.find_last_of('/');
+    out.tail = join_tail(out.head.substr(pos + 1), out.tail);
+    out.head = pos == 0 ? "/" : out.head.substr(0, pos);
+  }
+}
+
+std::string join_tail(const std::string& name, const std::string& tail) {
+  if (tail.empty()) return name;
+  return name == "/" ? "/" + tail : name + "/" + tail;
+}
+
 std::string canonical_or_planned(const std::string& path) {
   std::string abs = fs::absolute(path);
-  std::string head = abs;
-  std::string tail;
-  while (true) {
-    std::string c = fs::canonical(head);
-    if (!c.empty()) {
-      if (tail.empty()) return c;
-      return c == "/" ? "/" + tail : c + "/" + tail;
-    }
-    if (errno != ENOENT && errno != ENOTDIR) return abs;
-    if (head == "/" || head.empty()) return abs;
-    auto pos = head.find_last_of('/');
-    std::string last = head.substr(pos + 1);
-    tail = tail.empty() ? last : last + "/" + tail;
-    head = pos == 0 ? "/" : head.substr(0, pos);
-  }
+  ExistingPrefix p = open_existing_prefix(abs);
+  if (!p.fd.ok()) return abs;
+  std::string name = fs::fd_path(p.fd.get());
+  if (name.empty()) name = fs::canonical(p.head);  // realpath's name where /proc cannot say
+  return name.empty() ? abs : join_tail(name, p.tail);
 }
 
 Decision check_protected(const SandboxPolicy& policy, const ProtectedPaths& protect) {

@@ -17,6 +17,7 @@
 
 #include "lib/artifact.h"
 #include "lib/decision.h"
+#include "lib/fd.h"
 #include "lib/mountinfo.h"
 
 namespace gx {
@@ -41,6 +42,19 @@ std::vector<std::string> expansion_excludes(const std::string& grant, bool is_wr
 // other failure (EACCES, EMFILE, ...) gives the absolute path unresolved,
 // never a parent's resolution with a tail that was never looked at.
 std::string canonical_or_planned(const std::string& path);
+
+// The walk canonical_or_planned makes: `abs` (absolute) cut into its longest
+// prefix that opens (O_PATH, symlinks followed) and the components below it
+// that do not exist ("" or "a/b"). fd is -1 when an open failed for another
+// reason than ENOENT/ENOTDIR (errno set) or nothing up to "/" opened.
+struct ExistingPrefix {
+  fs::UniqueFd fd;
+  std::string head;
+  std::string tail;
+};
+ExistingPrefix open_existing_prefix(const std::string& abs);
+// `name` with `tail` appended as components ("/" + "a/b" is "/a/b").
+std::string join_tail(const std::string& name, const std::string& tail);
 
 // Denies (policy-mismatch, field "sandbox.write[i]" or ".read[i]")
 // any grant that would reach a protected path and cannot be expanded
