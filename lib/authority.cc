@@ -23,7 +23,11 @@ ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_
                          const std::string& revocations_path, const std::string& receipt_key) {
   ProtectedPaths p;
   const std::string state = fs::absolute(state_dir);
-  p.no_write = {state, fs::dirname(fs::absolute(trust_path)), fs::dirname(fs::absolute(revocations_path))};
+  p.no_write = {state};
+  // The directories of the files themselves, not only of the names given:
+  // a trust store reached through a symlink lives where the link points.
+  for (const std::string* file : {&trust_path, &revocations_path})
+    for (const std::string& hop : fs::symlink_hops(*file)) p.no_write.push_back(fs::dirname(hop));
   std::string self = fs::canonical("/proc/self/exe");
   if (!self.empty()) p.no_write.push_back(self);
   p.no_access = {state + "/" + std::string(kReceiptKeyFile), state + "/" + std::string(kSignatureCacheKeyFile)};

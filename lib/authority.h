@@ -35,7 +35,9 @@ VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revo
 
 // gx's own files, which no governed child may write (state directory with
 // its log and use store, the trust store's and revocation list's
-// directories, the gx binary) or even read (receipt private keys).
+// directories -- of the names given and of every file a symlink chain from
+// them reaches, fs::symlink_hops -- the gx binary) or even read (receipt
+// private keys).
 ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
                          const std::string& revocations_path, const std::string& receipt_key);
 

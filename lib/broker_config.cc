@@ -30,8 +30,9 @@ Decision absolute_path(const std::string& key, const std::string& path, bool req
 
 std::vector<std::string> broker_own_paths(const BrokerConfig& c) {
   std::vector<std::string> paths;
-  if (!c.config_path.empty()) paths.push_back(fs::absolute(c.config_path));
-  if (!c.socket_path.empty()) paths.push_back(fs::absolute(c.socket_path));
+  for (const std::string* file : {&c.config_path, &c.socket_path})
+    if (!file->empty())
+      for (const std::string& hop : fs::symlink_hops(*file)) paths.push_back(hop);
   return paths;
 }
 

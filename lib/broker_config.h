@@ -45,7 +45,8 @@ std::string revocations_of(const BrokerConfig& c);
 // broker's configuration file and its socket (a command that rewrote either
 // would choose the next broker's trust store and allow lists, or stand in
 // for the broker). A grant over a directory holding either reaches it, so
-// replacing one by a rename is refused too.
+// replacing one by a rename is refused too. Each is named by every hop of
+// its symlink chain (fs::symlink_hops): a link protects nothing by itself.
 std::vector<std::string> broker_own_paths(const BrokerConfig& c);
 
 // Reads a config file strictly (unknown keys, wrong types refused, naming

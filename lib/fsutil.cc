@@ -188,6 +188,25 @@ std::string absolute(const std::string& path) {
   return abs.lexically_normal().string();
 }
 
+std::vector<std::string> symlink_hops(const std::string& path) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& p) {
+    if (!p.empty() && std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  };
+  std::string cur = absolute(path);
+  add(cur);
+  for (int hop = 0; hop < 40; ++hop) {
+    char buf[PATH_MAX];
+    ssize_t n = readlink(cur.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) break;  // not a symlink, or gone
+    std::string target(buf, static_cast<size_t>(n));
+    cur = absolute(target[0] == '/' ? target : dirname(cur) + "/" + target);
+    add(cur);
+  }
+  add(canonical(path));
+  return out;
+}
+
 namespace {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }

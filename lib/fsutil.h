@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/decision.h"
 #include "lib/fd.h"
@@ -52,6 +53,15 @@ bool exists(const std::string& path);
 std::string dirname(const std::string& path);
 // Absolute, lexically normalised path ("a/../b" -> "/cwd/b"); no symlink resolution.
 std::string absolute(const std::string& path);
+// Where a file named through symlinks really lives: absolute(path), then,
+// while the last one is a symlink, where it points (relative targets taken
+// from its directory; at most 40 hops), and last the kernel's canonical
+// path when the chain ends at an existing file. Deduplicated, in that order.
+// Security: protecting a file (or its directory) by the name a user gave
+// protects the link, not the file: `trust.toml -> /w/trust.toml` leaves
+// /w writable. Callers protect every entry; a dangling chain still names
+// where the file would be created.
+std::vector<std::string> symlink_hops(const std::string& path);
 // Canonical path with symlinks resolved (as realpath(3); one open(O_PATH)
 // and one readlink of /proc/self/fd/N); empty on error, errno set.
 std::string canonical(const std::string& path);

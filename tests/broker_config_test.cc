@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -104,4 +105,20 @@ TEST_CASE("allow lists: the broker's own uid, listed users, primary and suppleme
   auto missing = resolve_allow_list(c);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().value == "gx-no-such-user-4711");
+}
+
+TEST_CASE("the broker's own paths name its config file and socket wherever their links lead") {
+  TempDir t;
+  const std::string real = t.write("real.toml", "");
+  REQUIRE(symlink(real.c_str(), (t.path + "/broker.toml").c_str()) == 0);
+  REQUIRE(symlink((t.path + "/run/gx.sock").c_str(), (t.path + "/sock-link").c_str()) == 0);  // not there yet
+  BrokerConfig c;
+  c.config_path = t.path + "/broker.toml";
+  c.socket_path = t.path + "/sock-link";
+  auto paths = broker_own_paths(c);
+  auto has = [&](const std::string& p) { return std::find(paths.begin(), paths.end(), p) != paths.end(); };
+  CHECK(has(t.path + "/broker.toml"));
+  CHECK(has(real));
+  CHECK(has(t.path + "/sock-link"));
+  CHECK(has(t.path + "/run/gx.sock"));
 }

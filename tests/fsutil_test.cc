@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "lib/landlock.h"
 #include "tests/landlock_fixture.h"
@@ -205,4 +206,27 @@ TEST_CASE("a name that reaches a descriptor's file only through a symlink here i
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().field == "sandbox.read[0]");
   CHECK(r.error().detail.find("cannot resolve opened sandbox path") != std::string::npos);
+}
+
+TEST_CASE("symlink_hops names every file a chain of links leads to, and where a dangling one would create it") {
+  TempTree t;
+  const std::string d = t.root;
+  REQUIRE(mkdir((d + "/real").c_str(), 0700) == 0);
+  REQUIRE(fs::write_file_atomic(d + "/real/f", "x", 0644, fs::Overwrite::Yes));
+  REQUIRE(symlink("f", (d + "/real/hop2").c_str()) == 0);                // relative, same directory
+  REQUIRE(symlink("../real/hop2", (d + "/granted/hop1").c_str()) == 0);  // relative, up and over
+  CHECK(fs::symlink_hops(d + "/real/f") == std::vector<std::string>{d + "/real/f"});
+  CHECK(fs::symlink_hops(d + "/granted/hop1") ==
+        std::vector<std::string>{d + "/granted/hop1", d + "/real/hop2", d + "/real/f"});
+  // Dangling: the link and where it points; no canonical path.
+  REQUIRE(symlink((d + "/real/later").c_str(), (d + "/granted/dangling").c_str()) == 0);
+  CHECK(fs::symlink_hops(d + "/granted/dangling") ==
+        std::vector<std::string>{d + "/granted/dangling", d + "/real/later"});
+  // A loop ends (40 hops at most) without repeating a name.
+  REQUIRE(symlink("loop2", (d + "/real/loop1").c_str()) == 0);
+  REQUIRE(symlink("loop1", (d + "/real/loop2").c_str()) == 0);
+  CHECK(fs::symlink_hops(d + "/real/loop1") == std::vector<std::string>{d + "/real/loop1", d + "/real/loop2"});
+  // Through a symlinked directory: the kernel's canonical name comes last.
+  REQUIRE(symlink((d + "/real").c_str(), (d + "/dirlink").c_str()) == 0);
+  CHECK(fs::symlink_hops(d + "/dirlink/f") == std::vector<std::string>{d + "/dirlink/f", d + "/real/f"});
 }
