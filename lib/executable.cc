@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -283,6 +284,23 @@ Result<ExecImage> ExecImage::load(const std::string& path, uint64_t max_bytes) {
   return img;
 }
 
+const char* ExecImage::untrusted_filesystem(unsigned long f_type) {
+  // <linux/magic.h> has some of these; the rest are their file systems' own.
+  switch (f_type) {
+    case 0x65735546: return "FUSE";
+    case 0x6969: return "NFS";
+    case 0xFF534D42: return "CIFS";
+    case 0xFE534D42: return "SMB2";
+    case 0x517B: return "SMB";
+    case 0x01021997: return "9P";
+    case 0x00C36400: return "Ceph";
+    case 0x5346414F: return "AFS";
+    case 0x6B414653: return "kAFS";
+    case 0x73757245: return "Coda";
+    default: return nullptr;
+  }
+}
+
 Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlaceOptions& how, uint64_t max_bytes) {
   auto copy = [&](std::string why) -> Result<ExecImage> {
     auto img = load(path, max_bytes);
@@ -296,6 +314,11 @@ Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlac
   // point changes nothing we execute.
   if (std::string why = script_path_unsafe_reason(path, "/", how.caller, before.st_dev, before.st_ino); !why.empty())
     return copy(why);
+  if (before.st_nlink != 1) return copy(path + " has " + std::to_string(before.st_nlink) + " hard links");
+  struct statfs fs_info {};
+  if (fstatfs(src.get(), &fs_info) != 0) return copy("cannot read the file system of " + path);
+  if (const char* kind = untrusted_filesystem(static_cast<unsigned long>(fs_info.f_type)))
+    return copy(path + " is on a " + kind + " file system");
   const FileStamp stamp = FileStamp::of(before);
   ExecImage img;
   img.path_ = path;

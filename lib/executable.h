@@ -119,7 +119,12 @@ class ExecImage {
   static Result<ExecImage> load(const std::string& path, uint64_t max_bytes = kMaxBytes);
 
   // Executes the original file when script_path_unsafe_reason(path)
-  // passes for `how.caller` (see the header comment): opens it, digests it
+  // passes for `how.caller` (see the header comment), the file has no other
+  // name (st_nlink 1: a hard link elsewhere -- inside some other run's
+  // write grant -- would let a writer there rewrite it between the digest
+  // and the exec), and its file system is not one whose server may change
+  // the bytes, or the stamps the DigestCache keys on, behind the kernel's
+  // back (untrusted_filesystem): opens it, digests it
   // unless the DigestCache knows its stamp with how.expected_sha256,
   // requires the stamp unchanged by the read, and records the digest when
   // it equals the expected one. Otherwise (copy_reason() says why) exactly
@@ -128,6 +133,11 @@ class ExecImage {
                                          uint64_t max_bytes = kMaxBytes);
 
   static constexpr uint64_t kMaxBytes = 1ull << 31;  // 2 GiB
+
+  // The name of a file system type (statfs f_type) whose contents and
+  // attributes are served by someone other than this kernel -- FUSE, NFS,
+  // SMB, 9P, Ceph, AFS, Coda -- else nullptr. Such files are always copied.
+  static const char* untrusted_filesystem(unsigned long f_type);
 
  private:
   std::string path_;
