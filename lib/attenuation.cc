@@ -136,6 +136,10 @@ Decision check_env(const EnvPolicy& parent, const EnvPolicy& child) {
   }
   for (const auto& n : parent.require)
     if (!contains(child.require, n)) return wider("env.require", list_text(child.require), list_text(parent.require));
+  // A parent's pin is a promise about every run under it: the program sees
+  // exactly that value. A child that drops it runs without it.
+  for (const auto& [n, v] : parent.pin)
+    if (!child.pin.count(n)) return wider("env.pin." + n, "(not pinned)", "'" + v + "'");
   return Decision::allow();
 }
 
@@ -227,6 +231,8 @@ Decision check_enforcement(const SandboxPolicy& p, const SandboxPolicy& c) {
   for (const auto& f : c.allow_downgrade)
     if (!contains(p.allow_downgrade, f))
       return wider("sandbox.allow_downgrade", list_text(c.allow_downgrade), list_text(p.allow_downgrade));
+  // Denials the parent has audited stay audited.
+  if (p.log_denials && !c.log_denials) return wider("sandbox.log_denials", "false", "true");
   return Decision::allow();
 }
 
@@ -387,6 +393,7 @@ Result<Artifact> narrow_to_parent(Artifact c, const Artifact& p) {
   keep_ports(cs.bind_tcp, ps.network == NetMode::Tcp ? ps.bind_tcp : std::vector<uint16_t>{});
   cs.unix_sockets = cs.unix_sockets && ps.unix_sockets;
   cs.min_landlock_abi = std::max(cs.min_landlock_abi, ps.min_landlock_abi);
+  cs.log_denials = cs.log_denials || ps.log_denials;
   keep_if(cs.allow_downgrade, [&](const std::string& f) { return contains(ps.allow_downgrade, f); });
 
   if (p.bindings.uid) c.bindings.uid = p.bindings.uid;

@@ -25,8 +25,10 @@ namespace gx {
 //                 child glob is accepted only when it is textually equal to
 //                 the parent's glob or the parent's glob is "*";
 //   env           allow: each name allowed by the parent; pin: pinned to
-//                 the same value or allowed by the parent; require: every
-//                 name the parent requires, the child requires too;
+//                 the same value or allowed by the parent, and every name
+//                 the parent pins, pinned by the child (to that value);
+//                 require: every name the parent requires, the child
+//                 requires too;
 //   cwd           the parent's cwd or below it, or inside a parent read or
 //                 write tree;
 //   paths         read inside a parent read or write tree; write inside a
@@ -43,7 +45,8 @@ namespace gx {
 //                 resolved to numbers), the parent allows;
 //   network       none stays none; TCP connect and bind ports a subset;
 //                 unix_sockets only if the parent has them;
-//   enforcement   min_landlock_abi not lower, allow_downgrade a subset;
+//   enforcement   min_landlock_abi not lower, allow_downgrade a subset,
+//                 log_denials kept when the parent has it;
 //   time          [not_before, not_after] inside the parent's;
 //   uses          max_uses <= the parent's;
 //   identity      every binding (uid, hostname, machine_id) of the parent,

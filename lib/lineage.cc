@@ -229,8 +229,15 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     for (const auto& dk : parent.delegation.keys) {
       auto pk = crypto::PublicKey::from_pem(dk.public_key);
       if (!pk) return fail(link_failure(pk.error(), n, i, false));
-      link_trust.keys.push_back(
-          TrustedKey{"delegated:" + dk.name, pk.take(), dk.key_id, std::nullopt, std::nullopt, false});
+      TrustedKey delegated{"delegated:" + dk.name, pk.take(), dk.key_id, std::nullopt, std::nullopt, false};
+      // A key the trust store marks revoked, or holds to a window, is held
+      // to it here too: being named by a parent does not lift it.
+      if (const TrustedKey* known = opts.trust->find(dk.key_id)) {
+        delegated.not_before = known->not_before;
+        delegated.not_after = known->not_after;
+        delegated.revoked = known->revoked;
+      }
+      link_trust.keys.push_back(std::move(delegated));
     }
     for (const auto& k : approvers)
       if (!link_trust.find(k.key_id)) link_trust.keys.push_back(k);

@@ -1,5 +1,6 @@
 #include "lib/toml_reader.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "lib/utf8.h"
@@ -23,6 +24,25 @@ const char* type_name(const toml::node& n) {
   }
 }
 
+// Where a string or key holds a NUL ("\u0000" is valid TOML): the first
+// such path, dotted; nullopt when there is none. C strings (argv, fnmatch,
+// the environment) would end there, reading less than was signed.
+std::optional<std::string> nul_at(const toml::node& n, const std::string& path) {
+  if (const toml::table* t = n.as_table()) {
+    for (const auto& [k, v] : *t) {
+      const std::string here = path.empty() ? std::string(k.str()) : path + "." + std::string(k.str());
+      if (k.str().find('\0') != std::string_view::npos) return here;
+      if (auto at = nul_at(v, here)) return at;
+    }
+  } else if (const toml::array* a = n.as_array()) {
+    for (size_t i = 0; i < a->size(); ++i)
+      if (auto at = nul_at(*a->get(i), path + "[" + std::to_string(i) + "]")) return at;
+  } else if (const auto* s = n.as_string()) {
+    if (s->get().find('\0') != std::string::npos) return path;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Decision check_text(std::string_view text, const std::string& origin) {
@@ -37,7 +57,13 @@ Decision check_text(std::string_view text, const std::string& origin) {
 Result<toml::table> parse_toml(std::string_view text, const std::string& origin) {
   if (Decision d = check_text(text, origin); !d) return d;
   try {
-    return toml::parse(text, origin);
+    toml::table t = toml::parse(text, origin);
+    if (auto at = nul_at(t, "")) {
+      std::string field = *at;
+      std::replace(field.begin(), field.end(), '\0', '?');
+      return Decision::deny(DenyReason::NotText, origin + ": " + field + " holds a NUL character (\\u0000)", field);
+    }
+    return t;
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     std::string desc(e.description());

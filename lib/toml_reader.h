@@ -1,7 +1,9 @@
 // Strict TOML reading shared by every gx file format (artifact, trust store,
 // revocation list).
 //
-// parse_toml() rejects empty input, binary data (NUL, invalid UTF-8),
+// parse_toml() rejects empty input, binary data (NUL, invalid UTF-8), a
+// string or key that decodes to a NUL ("\u0000": argv, fnmatch and the
+// environment would read less than was signed; NotText, naming the field),
 // syntax errors, duplicate keys and table redefinition, including through
 // dotted keys (toml++ refuses those; parse_toml reports them as
 // DuplicateField, and tests/artifact_test.cc holds both to that). TableReader then reads a

@@ -115,6 +115,19 @@ TEST_CASE("strict parsing: each problem has its own reason and names the field")
   CHECK(reason(parse(std::string("version = 1\n\0\n", 13))) == DenyReason::NotText);
   CHECK(reason(parse("version = 1\n\xff\xfe\n")) == DenyReason::NotText);
   CHECK(reason(parse("version = [1,\n")) == DenyReason::Malformed);
+  // "\u0000" is valid TOML, but a C string ends there: a glob "/backup/*\u0000.tgz"
+  // would match as "/backup/*" (review helper-37). Refused wherever it is, naming it.
+  auto nul_glob = parse(replace(body, "{ glob = \"*.txt\" }", "{ glob = \"/backup/*\\u0000.txt\" }"));
+  REQUIRE_FALSE(nul_glob);
+  CHECK(nul_glob.error().reason == DenyReason::NotText);
+  CHECK(nul_glob.error().field == "exec.argv[1].glob");
+  auto nul_pin = parse(replace(body, "\"LANG\" = \"C\"", "\"LANG\" = \"C\\u0000x\""));
+  REQUIRE_FALSE(nul_pin);
+  CHECK(nul_pin.error().field == "env.pin.LANG");
+  auto nul_key = parse(replace(body, "\"LANG\" = \"C\"", "\"LA\\u0000NG\" = \"C\""));
+  REQUIRE_FALSE(nul_key);
+  CHECK(nul_key.error().reason == DenyReason::NotText);
+  CHECK(nul_key.error().field == "env.pin.LA?NG");
   CHECK(reason(parse(body + std::string(kArtifactMaxBytes, '#'))) == DenyReason::TooLarge);
   // A signature table inside the body is not a signature.
   CHECK(reason(parse(body + "[[ signature ]]\nkey_id = \"x\"\n")) != DenyReason::None);

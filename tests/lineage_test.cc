@@ -218,6 +218,8 @@ TEST_CASE("attenuation: environment") {
   wider_if(p, "env.pin.MODE", [&](Artifact& child) { child.scope.env.pin["MODE"] = "unsafe"; });
   wider_if(p, "env.pin.TOKEN", [&](Artifact& child) { child.scope.env.pin["TOKEN"] = "x"; });
   wider_if(p, "env.require", [&](Artifact& child) { child.scope.env.require.clear(); });
+  // Dropping the parent's pin: the child's program would run without it.
+  wider_if(p, "env.pin.MODE", [&](Artifact& child) { child.scope.env.pin.erase("MODE"); });
   Artifact c = child_artifact(p);
   c.scope.env.pin["HOME"] = "/srv";  // allowed in the parent: pinning narrows
   c.scope.env.allow.clear();
@@ -309,6 +311,13 @@ TEST_CASE("attenuation: enforcement, time window, uses, identity") {
   Artifact p = parent_artifact(keys);
   wider_if(p, "sandbox.min_landlock_abi", [&](Artifact& child) { child.scope.sandbox.min_landlock_abi = 1; });
   wider_if(p, "sandbox.allow_downgrade", [&](Artifact& child) { child.scope.sandbox.allow_downgrade = {"net"}; });
+  Artifact audited = p;
+  audited.scope.sandbox.log_denials = true;
+  audited = parsed(audited);
+  wider_if(audited, "sandbox.log_denials", [&](Artifact& child) { child.scope.sandbox.log_denials = false; });
+  Artifact logs = child_artifact(audited);
+  logs.scope.sandbox.log_denials = true;
+  CHECK(check_attenuation(audited, parsed(logs)).allowed());
   wider_if(p, "not_before", [&](Artifact& child) { child.not_before = p.not_before - 1; });
   wider_if(p, "not_after", [&](Artifact& child) { child.not_after = p.not_after + 1; });
   wider_if(p, "replay.max_uses", [&](Artifact& child) { child.max_uses = p.max_uses + 1; });
@@ -481,6 +490,20 @@ TEST_CASE("a chain verifies link by link: root by trust, children by delegation"
     auto r = ch.verify(by_agent, {root});
     CHECK(r.decision.reason == DenyReason::Revoked);  // the revocation list's key entry
     CHECK(r.decision.detail.find("link " + c.digest()) != std::string::npos);
+  }
+  SECTION("a delegated key the trust store marks revoked, or holds to a past window, signs nothing") {
+    // The agent is also in the trust store (a key people know), revoked
+    // there, or expired: being named by the parent does not lift that.
+    const bool revoked = GENERATE(true, false);
+    TrustedKey agent = gx::test::trusted(ch.keys.k[1].public_key(), "agent");
+    if (revoked) agent.revoked = true;
+    else agent.not_after = kNow - 7200;
+    ch.keys.trust.keys.push_back(agent);
+    auto r = ch.verify(by_agent, {root});
+    INFO(r.decision.explain());
+    CHECK_FALSE(r.decision.allowed());
+    CHECK(r.decision.detail.find("link " + c.digest()) != std::string::npos);
+    CHECK(!r.leaf.artifact);
   }
   SECTION("a child wider than its parent") {
     Artifact wide = c;

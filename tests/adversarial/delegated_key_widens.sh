@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Attack: a key the parent delegates to (or a trusted key it does not) signs a child that is wider than the parent, or deeper than allowed.
+# Attack: a key the parent delegates to (or a trusted key it does not) signs a child that is wider than the parent, or deeper than allowed; drops the parent's env pin or denial logging; or is revoked in the trust store yet signs as a delegate (review helper-37).
 source "$(dirname "$0")/../cli/lib/common.bash"
 source "$(dirname "$0")/../cli/lib/run_env.bash"
 MARK=$H/try_marker
@@ -46,4 +46,33 @@ check "bob's child never ran" test ! -e "$W/m"
 child ok agent 's/^x//' --write "$W"
 expect_rc 0 "control: a child within its parent runs" R --parent "$T/parent.toml" "$T/ok.toml" -- "$MARK" "$W/m"
 check "control ran" test -e "$W/m"
+rm -f "$W/m"
+
+# A parent that pins DRY_RUN=1 and logs its sandbox's denials: a child may
+# drop neither (the pre-fill keeps both; the agent edits them out).
+export DRY_RUN=1
+gx_init "$T/parent.toml" --max-uses 3 --delegate "$T/agent.pub" --env DRY_RUN=1 --write "$W" -- "$MARK" "$W/m" ||
+  bad "init pinning parent"
+sed -i 's|^log_denials = false|log_denials = true|' "$T/parent.toml"
+"$GX" sign -k "$T/alice.key" "$T/parent.toml" >/dev/null 2>&1 || bad "sign pinning parent"
+child unpinned agent '/^"DRY_RUN" = /d' --write "$W"
+attempt unpinned env.pin.DRY_RUN "dropping the parent's env pin"
+child unlogged agent 's|^log_denials = true|log_denials = false|' --write "$W"
+check "the pre-fill keeps log_denials (then edited out)" grep -q '^log_denials = false' "$T/unlogged.toml"
+attempt unlogged sandbox.log_denials "turning off the parent's denial logging"
+child pinned agent 's/^x//' --write "$W"
+expect_rc 0 "control: the pre-filled child keeps both and runs" R --parent "$T/parent.toml" "$T/pinned.toml" -- "$MARK" "$W/m"
+check "control 2 ran" test -e "$W/m"
+rm -f "$W/m"
+
+# The agent's key is also in the trust store, marked revoked there: it counts
+# for nothing, also as the parent's delegate.
+child fresh agent 's/^x//' --write "$W"  # not yet used
+"$GX" trust add "$T/agent.pub" --name agent --trust "$TR" >/dev/null 2>&1 || bad "trust agent"
+sed -i '/name = "agent"/a revoked = true' "$TR"
+check "the trust store says agent is revoked" sh -c "\"$GX\" trust list --trust \"$TR\" | grep agent | grep -q REVOKED"
+expect_denied lineage-inconsistency "a delegated key revoked in the trust store" \
+  R --parent "$T/parent.toml" "$T/fresh.toml" -- "$MARK" "$W/m"
+check "says the delegate is revoked in the trust store" grep -q "key-revoked: key of delegated:agent .* is revoked in the trust store" "$T/err"
+check "the revoked delegate's child never ran" test ! -e "$W/m"
 finish
