@@ -16,10 +16,16 @@ namespace gx {
 // ---- attenuation ----
 namespace {
 
-Decision wider(const std::string& field, const std::string& child, const std::string& parent) {
+// `value` is the child's value as written; `child` may say more (a path's canonical name).
+Decision wider(const std::string& field, const std::string& child, const std::string& parent,
+               const std::string& value) {
   return Decision::deny(DenyReason::LineageInconsistency,
                         "child is wider than its parent in " + field + ": child " + child + ", parent " + parent, field,
-                        child);
+                        value);
+}
+
+Decision wider(const std::string& field, const std::string& child, const std::string& parent) {
+  return wider(field, child, parent, child);
 }
 
 std::string list_text(const std::vector<std::string>& v) {
@@ -54,13 +60,30 @@ Decision argv_within(const std::vector<ArgPattern>& child, const std::vector<Arg
   return Decision::allow();
 }
 
-bool within_any(const std::string& path, const std::vector<std::string>& trees) {
-  const std::string p = canonical_or_planned(path);
-  if (p.empty()) return false;
-  return std::any_of(trees.begin(), trees.end(), [&](const std::string& t) {
-    std::string ct = canonical_or_planned(t);
-    return !ct.empty() && fs::path_within(p, ct);
-  });
+// Whether canonical `name` lies in one of the canonical `bounds` (whole
+// components). Only absolute names count: "" (unresolvable) and
+// "(removed)" are inside nothing and bound nothing.
+bool within(const std::string& name, const std::vector<std::string>& bounds) {
+  if (name.empty() || name[0] != '/') return false;
+  return std::any_of(bounds.begin(), bounds.end(),
+                     [&](const std::string& b) { return !b.empty() && b[0] == '/' && fs::path_within(name, b); });
+}
+
+std::vector<std::string> resolve_all(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  out.reserve(paths.size());
+  for (const auto& p : paths) out.push_back(canonical_or_planned(p));
+  return out;
+}
+
+GrantNames resolve_names(const SandboxPolicy& sb) {
+  return GrantNames{resolve_all(sb.read), resolve_all(sb.write), resolve_all(sb.exec), resolve_all(sb.exec_writable)};
+}
+
+std::vector<std::string> readable(const GrantNames& n) {
+  std::vector<std::string> out = n.read;
+  out.insert(out.end(), n.write.begin(), n.write.end());
+  return out;
 }
 
 // Every way the parent allows an executable, each with the argv that then
@@ -69,12 +92,13 @@ struct ExecAllowance {
   const std::vector<ArgPattern>* argv = nullptr;
 };
 
-std::vector<ExecAllowance> exec_allowances(const Artifact& parent, const std::string& path, const std::string& sha) {
+std::vector<ExecAllowance> exec_allowances(const Artifact& parent, const TreeBounds& bounds, const std::string& path,
+                                           const std::string& sha) {
   std::vector<ExecAllowance> out;
   if (path == parent.scope.path && sha == parent.scope.sha256) out.push_back({&parent.scope.argv});
   for (const auto& x : parent.delegation.executables)
     if (x.path == path && x.sha256 == sha) out.push_back({x.argv ? &*x.argv : nullptr});
-  if (within_any(path, parent.scope.sandbox.exec)) out.push_back({nullptr});
+  if (within(canonical_or_planned(path), bounds.trees.exec)) out.push_back({nullptr});
   return out;
 }
 
@@ -104,14 +128,14 @@ std::string exec_bound_text(const Artifact& parent) {
   return o;
 }
 
-Decision check_exec(const Artifact& parent, const Artifact& child) {
+Decision check_exec(const Artifact& parent, const TreeBounds& bounds, const Artifact& child) {
   const Scope& c = child.scope;
-  auto ways = exec_allowances(parent, c.path, c.sha256);
+  auto ways = exec_allowances(parent, bounds, c.path, c.sha256);
   if (ways.empty())
     return wider("exec.path", c.path + " (sha256 " + c.sha256.substr(0, 12) + "...)", exec_bound_text(parent));
   if (!c.interpreter.empty()) {
     bool same = c.interpreter == parent.scope.interpreter && c.interpreter_sha256 == parent.scope.interpreter_sha256;
-    if (!same && exec_allowances(parent, c.interpreter, c.interpreter_sha256).empty())
+    if (!same && exec_allowances(parent, bounds, c.interpreter, c.interpreter_sha256).empty())
       return wider("exec.interpreter", c.interpreter, exec_bound_text(parent));
   }
   return argv_admitted(ways, &c.argv, "exec.argv");
@@ -143,19 +167,25 @@ Decision check_env(const EnvPolicy& parent, const EnvPolicy& child) {
   return Decision::allow();
 }
 
-Decision check_paths(const SandboxPolicy& p, const SandboxPolicy& c) {
-  std::vector<std::string> readable = p.read;
-  readable.insert(readable.end(), p.write.begin(), p.write.end());
-  auto each = [](const std::vector<std::string>& child, const std::vector<std::string>& bound, const std::string& field,
-                 const std::vector<std::string>& shown) {
-    for (size_t i = 0; i < child.size(); ++i)
-      if (!within_any(child[i], bound)) return wider(field + "[" + std::to_string(i) + "]", child[i], list_text(shown));
+// The one comparison of a child's paths (named: resolved now, or the names
+// its ruleset was built on) with its parent's fixed bounds.
+Decision check_paths(const TreeBounds& p, const SandboxPolicy& c, const GrantNames& cn) {
+  const std::vector<std::string> readable_p = readable(p.trees);
+  auto each = [](const std::vector<std::string>& child, const std::vector<std::string>& names,
+                 const std::vector<std::string>& bound, const std::string& field) {
+    for (size_t i = 0; i < child.size(); ++i) {
+      const std::string& name = i < names.size() ? names[i] : std::string();
+      if (!within(name, bound))
+        return wider(field + "[" + std::to_string(i) + "]",
+                     child[i] + (name != child[i] ? " (as " + (name.empty() ? "unresolvable" : name) + ")" : ""),
+                     list_text(bound), child[i]);
+    }
     return Decision::allow();
   };
-  if (Decision d = each(c.read, readable, "sandbox.read", readable); !d) return d;
-  if (Decision d = each(c.write, p.write, "sandbox.write", p.write); !d) return d;
-  if (Decision d = each(c.exec, p.exec, "sandbox.exec", p.exec); !d) return d;
-  return each(c.exec_writable, p.exec_writable, "sandbox.exec_writable", p.exec_writable);
+  if (Decision d = each(c.read, cn.read, readable_p, "sandbox.read"); !d) return d;
+  if (Decision d = each(c.write, cn.write, p.trees.write, "sandbox.write"); !d) return d;
+  if (Decision d = each(c.exec, cn.exec, p.trees.exec, "sandbox.exec"); !d) return d;
+  return each(c.exec_writable, cn.exec_writable, p.trees.exec_writable, "sandbox.exec_writable");
 }
 
 // Resolved from the groups' data, not by building a filter: lineage is
@@ -294,7 +324,7 @@ Decision check_files(const Artifact& p, const Artifact& c) {
   return Decision::allow();
 }
 
-Decision check_delegation(const Artifact& p, const Artifact& c) {
+Decision check_delegation(const Artifact& p, const TreeBounds& bounds, const Artifact& c) {
   if (!c.delegation.present) return Decision::allow();
   const int parent_depth = p.delegation.present ? p.delegation.max_depth : 0;
   if (c.delegation.max_depth > parent_depth - 1)
@@ -306,7 +336,7 @@ Decision check_delegation(const Artifact& p, const Artifact& c) {
   for (size_t i = 0; i < c.delegation.executables.size(); ++i) {
     const auto& x = c.delegation.executables[i];
     const std::string field = "delegation.executable[" + std::to_string(i) + "]";
-    auto ways = exec_allowances(p, x.path, x.sha256);
+    auto ways = exec_allowances(p, bounds, x.path, x.sha256);
     if (ways.empty()) return wider(field, x.path, exec_bound_text(p));
     if (Decision d = argv_admitted(ways, x.argv ? &*x.argv : nullptr, field + ".argv"); !d) return d;
   }
@@ -315,16 +345,25 @@ Decision check_delegation(const Artifact& p, const Artifact& c) {
 
 }  // namespace
 
-Decision check_attenuation(const Artifact& parent, const Artifact& child) {
+TreeBounds resolve_bounds(const Artifact& a) {
+  return TreeBounds{canonical_or_planned(a.scope.cwd), resolve_names(a.scope.sandbox)};
+}
+
+TreeBounds bounds_of_run(const Artifact& a, const GrantNames& ruleset_names) {
+  return TreeBounds{canonical_or_planned(a.scope.cwd), ruleset_names};
+}
+
+Decision check_attenuation(const Artifact& parent, const TreeBounds& bounds, const Artifact& child) {
   const Scope& p = parent.scope;
   const Scope& c = child.scope;
-  if (Decision d = check_exec(parent, child); !d) return d;
+  if (Decision d = check_exec(parent, bounds, child); !d) return d;
   if (Decision d = check_env(p.env, c.env); !d) return d;
-  if (c.cwd != p.cwd && !within_any(c.cwd, {p.cwd}) && !within_any(c.cwd, p.sandbox.read) &&
-      !within_any(c.cwd, p.sandbox.write))
-    return wider("exec.cwd", c.cwd,
-                 p.cwd + " or a read/write tree " + list_text(p.sandbox.read) + " " + list_text(p.sandbox.write));
-  if (Decision d = check_paths(p.sandbox, c.sandbox); !d) return d;
+  if (const std::string cwd = canonical_or_planned(c.cwd);
+      c.cwd != p.cwd && !within(cwd, {bounds.cwd}) && !within(cwd, readable(bounds.trees)))
+    return wider(
+        "exec.cwd", c.cwd,
+        bounds.cwd + " or a read/write tree " + list_text(bounds.trees.read) + " " + list_text(bounds.trees.write));
+  if (Decision d = check_paths(bounds, c.sandbox, resolve_names(c.sandbox)); !d) return d;
   if (Decision d = check_files(parent, child); !d) return d;
   if (Decision d = check_syscalls_ioctls(p.sandbox, c.sandbox); !d) return d;
   if (Decision d = check_network(p.sandbox, c.sandbox); !d) return d;
@@ -337,7 +376,15 @@ Decision check_attenuation(const Artifact& parent, const Artifact& child) {
     return wider("replay.max_uses", std::to_string(child.max_uses), std::to_string(parent.max_uses));
   if (Decision d = check_identity(parent, child); !d) return d;
   if (Decision d = check_unmodelled(parent, child); !d) return d;
-  return check_delegation(parent, child);
+  return check_delegation(parent, bounds, child);
+}
+
+Decision check_attenuation(const Artifact& parent, const Artifact& child) {
+  return check_attenuation(parent, resolve_bounds(parent), child);
+}
+
+Decision check_grants_within(const TreeBounds& parent_bounds, const SandboxPolicy& child, const GrantNames& opened) {
+  return check_paths(parent_bounds, child, opened);
 }
 
 // ---- gx init --parent ----
@@ -372,12 +419,14 @@ Result<Artifact> narrow_to_parent(Artifact c, const Artifact& p) {
 
   const SandboxPolicy& ps = p.scope.sandbox;
   SandboxPolicy& cs = c.scope.sandbox;
-  std::vector<std::string> readable = ps.read;
-  readable.insert(readable.end(), ps.write.begin(), ps.write.end());
-  keep_if(cs.read, [&](const std::string& x) { return within_any(x, readable); });
-  keep_if(cs.write, [&](const std::string& x) { return within_any(x, ps.write); });
-  keep_if(cs.exec, [&](const std::string& x) { return within_any(x, ps.exec); });
-  keep_if(cs.exec_writable, [&](const std::string& x) { return within_any(x, ps.exec_writable); });
+  const TreeBounds pb = resolve_bounds(p);
+  auto inside = [](std::vector<std::string> bound) {
+    return [bound = std::move(bound)](const std::string& x) { return within(canonical_or_planned(x), bound); };
+  };
+  keep_if(cs.read, inside(readable(pb.trees)));
+  keep_if(cs.write, inside(pb.trees.write));
+  keep_if(cs.exec, inside(pb.trees.exec));
+  keep_if(cs.exec_writable, inside(pb.trees.exec_writable));
   keep_if(cs.groups, [&](const std::string& g) { return contains(ps.groups, g); });
   keep_if(cs.allow_syscalls, [&](const std::string& g) { return contains(ps.allow_syscalls, g); });
   for (const auto& d : ps.deny_syscalls)

@@ -282,7 +282,10 @@ std::optional<mounts::FsPosition> place(const Located& l, const mounts::MountTab
 }  // namespace
 
 PreparedRuleset::PreparedRuleset(PreparedRuleset&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), restrict_flags_(o.restrict_flags_), enforcement_(std::move(o.enforcement_)) {}
+    : fd_(std::exchange(o.fd_, -1)),
+      restrict_flags_(o.restrict_flags_),
+      enforcement_(std::move(o.enforcement_)),
+      names_(std::move(o.names_)) {}
 
 PreparedRuleset& PreparedRuleset::operator=(PreparedRuleset&& o) noexcept {
   if (this != &o) {
@@ -290,6 +293,7 @@ PreparedRuleset& PreparedRuleset::operator=(PreparedRuleset&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     restrict_flags_ = o.restrict_flags_;
     enforcement_ = std::move(o.enforcement_);
+    names_ = std::move(o.names_);
   }
   return *this;
 }
@@ -623,7 +627,12 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       }
     }
   }
-  return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e));
+  GrantNames names;
+  std::vector<std::string>* named[] = {&names.read, &names.write, &names.exec};
+  for (size_t li = 0; li < std::size(named); ++li)
+    for (size_t k : mentions[li]) named[li]->push_back(grants[k].canonical);
+  for (const auto& w : policy.exec_writable) names.exec_writable.push_back(canon(w));
+  return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e), std::move(names));
 }
 
 }  // namespace gx

@@ -137,12 +137,25 @@ std::vector<std::string> fs_right_names(uint64_t rights);
 std::vector<std::string> net_right_names(uint64_t rights);
 std::vector<std::string> scope_names(uint64_t scopes);
 
+// The canonical names of a policy's grants as its ruleset was built:
+// index-aligned with SandboxPolicy's read, write, exec and exec_writable,
+// each the path of the descriptor its rules went on (fs::fd_path; for a
+// held grant that descriptor, for one opened again the same file, checked).
+// A read grant skipped as absent (kOptionalReadPaths) has no rule and its
+// planned name (canonical_or_planned); "(removed)" names a file with no
+// link left. exec_writable[i] is the name of the same path's exec grant.
+// Lineage fixes a running parent's bounds to these (lib/attenuation.h) and
+// checks a child's rules by them.
+struct GrantNames {
+  std::vector<std::string> read, write, exec, exec_writable;
+};
+
 // A ruleset fd built in the parent; move-only, closes on destruction.
 class PreparedRuleset {
  public:
   PreparedRuleset() = default;
-  PreparedRuleset(int fd, uint32_t restrict_flags, Enforcement e)
-      : fd_(fd), restrict_flags_(restrict_flags), enforcement_(std::move(e)) {}
+  PreparedRuleset(int fd, uint32_t restrict_flags, Enforcement e, GrantNames names = {})
+      : fd_(fd), restrict_flags_(restrict_flags), enforcement_(std::move(e)), names_(std::move(names)) {}
   PreparedRuleset(PreparedRuleset&& o) noexcept;
   PreparedRuleset& operator=(PreparedRuleset&& o) noexcept;
   PreparedRuleset(const PreparedRuleset&) = delete;
@@ -152,11 +165,13 @@ class PreparedRuleset {
   int fd() const { return fd_; }  // O_CLOEXEC; pass to ChildPlan::ruleset_fd
   uint32_t restrict_flags() const { return restrict_flags_; }
   const Enforcement& enforcement() const { return enforcement_; }
+  const GrantNames& names() const { return names_; }
 
  private:
   int fd_ = -1;
   uint32_t restrict_flags_ = 0;
   Enforcement enforcement_;
+  GrantNames names_;
 };
 
 // Builds the ruleset for the running kernel. `implicit_exec` are files gx

@@ -26,7 +26,7 @@ Decision ParentSet::add_bytes(std::string bytes, const std::string& origin) {
   if (by_digest_.size() >= kMaxParents)
     return Decision::deny(DenyReason::Usage, "more than " + std::to_string(kMaxParents) + " parent artifacts given",
                           "--parent", origin);
-  by_digest_.emplace(digest, Entry{std::move(bytes), origin});
+  by_digest_.emplace(digest, Entry{std::move(bytes), origin, std::nullopt});
   return Decision::allow();
 }
 
@@ -63,6 +63,15 @@ const std::string* ParentSet::find(const std::string& digest) const {
   return it == by_digest_.end() ? nullptr : &it->second.bytes;
 }
 
+void ParentSet::set_bounds(const std::string& digest, TreeBounds bounds) {
+  if (auto it = by_digest_.find(digest); it != by_digest_.end()) it->second.bounds = std::move(bounds);
+}
+
+const TreeBounds* ParentSet::bounds(const std::string& digest) const {
+  auto it = by_digest_.find(digest);
+  return it == by_digest_.end() || !it->second.bounds ? nullptr : &*it->second.bounds;
+}
+
 std::string ParentSet::origin(const std::string& digest) const {
   auto it = by_digest_.find(digest);
   return it == by_digest_.end() ? std::string() : it->second.origin;
@@ -76,6 +85,7 @@ struct ChainNode {
   std::string digest;
   std::string parent;  // as the unverified body names it
   std::string origin;
+  const TreeBounds* bounds = nullptr;  // fixed bounds, when its resolver had them
   // The parsed body, for the leaf without a parent: its verification reuses
   // it instead of parsing the same bytes a second time (~0.9 M instructions
   // of every gx run / gx verify of a plain artifact).
@@ -140,7 +150,7 @@ LineageVerification verify_lineage_bytes(std::string_view leaf_bytes, const Pare
   return verify_lineage_with(
       leaf_bytes,
       [&](const std::string& digest) {
-        return ResolvedParent{parents.find(digest), parents.origin(digest)};
+        return ResolvedParent{parents.find(digest), parents.origin(digest), parents.bounds(digest)};
       },
       opts);
 }
@@ -195,6 +205,7 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
           "lineage.parent", child.parent));
     seen.insert(parent->digest);
     nodes.push_back(parent.take());
+    nodes.back().bounds = found.bounds;
   }
   std::reverse(nodes.begin(), nodes.end());  // root first
 
@@ -252,7 +263,12 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
       if (is_leaf) out.leaf = std::move(v);
       return fail(d);
     }
-    if (Decision d = check_attenuation(parent, *v.artifact); !d) {
+    // A running parent's bounds are the names its rules went on, never its
+    // path strings resolved again (it may have moved them since).
+    const ChainNode& above = nodes[i - 1];
+    std::optional<TreeBounds> resolved;
+    const TreeBounds& bounds = above.bounds ? *above.bounds : resolved.emplace(resolve_bounds(parent));
+    if (Decision d = check_attenuation(parent, bounds, *v.artifact); !d) {
       d.detail = "link " + n.digest + " (depth " + std::to_string(i) + "): " + d.detail;
       if (is_leaf) {
         out.leaf = std::move(v);
@@ -265,7 +281,10 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     for (const auto& id : v.signers)
       if (const TrustedKey* k = link_trust.find(id)) approvers.push_back(*k);
     arts.push_back(*v.artifact);
-    if (i + 1 == nodes.size()) out.leaf = std::move(v);
+    if (is_leaf) {
+      out.leaf = std::move(v);
+      out.parent_bounds = bounds;
+    }
   }
   out.decision = Decision::allow();
   return out;

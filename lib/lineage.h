@@ -35,6 +35,12 @@
 // run's artifact). Nothing is taken from the environment. Candidate parents
 // are looked up by digest, so extra files are harmless.
 //
+// A parent's bounds (lib/attenuation.h TreeBounds): a parent given with
+// fixed bounds (set_bounds: a running parent, the names of its own rules)
+// is checked against those; any other is resolved when its link is checked.
+// The bounds the leaf's link was checked against are returned, for the
+// check on the leaf's ruleset (check_grants_within).
+//
 // Security caveat: to find a child's parent its body is parsed (strictly,
 // bounded) before its signatures are checked; nothing parsed is trusted
 // before the link verifies.
@@ -43,11 +49,13 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lib/artifact.h"
+#include "lib/attenuation.h"
 #include "lib/decision.h"
 #include "lib/verify.h"
 
@@ -63,14 +71,19 @@ class ParentSet {
   // path that does not exist), never skipped.
   Decision add_path(const std::string& path);
   Decision add_bytes(std::string bytes, const std::string& origin);
+  // The fixed bounds of the candidate with this digest (a running parent:
+  // lib/attenuation.h bounds_of_run); no candidate by that digest: ignored.
+  void set_bounds(const std::string& digest, TreeBounds bounds);
   const std::string* find(const std::string& digest) const;
   std::string origin(const std::string& digest) const;
+  const TreeBounds* bounds(const std::string& digest) const;  // nullptr: none fixed
   size_t size() const { return by_digest_.size(); }
 
  private:
   struct Entry {
     std::string bytes;
     std::string origin;
+    std::optional<TreeBounds> bounds;
   };
   std::map<std::string, Entry, std::less<>> by_digest_;
 };
@@ -95,6 +108,9 @@ struct LineageVerification {
   Decision decision;
   Verification leaf;               // the leaf artifact (artifact set once its link verified)
   std::vector<LineageLink> chain;  // root first, leaf last: the links that verified
+  // A child that verified: its parent's bounds as its link was checked
+  // against them (fixed, or resolved then). Unset for a root.
+  std::optional<TreeBounds> parent_bounds;
 };
 
 // Verifies an artifact and, when it names a parent, its whole chain against
@@ -110,6 +126,7 @@ LineageVerification verify_lineage_file(const std::string& path, const ParentSet
 struct ResolvedParent {
   const std::string* bytes = nullptr;  // nullptr: not found
   std::string origin;                  // for messages
+  const TreeBounds* bounds = nullptr;  // fixed bounds; nullptr: resolved when checked
 };
 using ParentResolver = std::function<ResolvedParent(const std::string& digest)>;
 LineageVerification verify_lineage_with(std::string_view leaf_bytes, const ParentResolver& resolve,

@@ -90,7 +90,8 @@ class ChannelServer {
   // After the owning child started: closes the child's end here and forks
   // the server process, which serves requests with `base` (see above: its
   // trust, revocations, state, receipt key, syslog, log, parent_digest,
-  // parent_receipt, parent_artifacts/_bytes and peer are used as they are).
+  // parent_receipt, parent_artifacts/_bytes, parent_bounds and peer are used
+  // as they are).
   Decision start(const RunRequest& base, const std::string& who);
 
   // After the owning child was reaped: SIGTERM to the server, up to

@@ -135,6 +135,7 @@ class Pipeline {
       if (Decision d = parents.add_path(p); !d) return d;
     for (const auto& bytes : req_.parent_artifact_bytes)
       if (Decision d = parents.add_bytes(bytes, "the run that owns the channel"); !d) return d;
+    for (const auto& [digest, bounds] : req_.parent_bounds) parents.set_bounds(digest, bounds);
     // The exact bytes verified are kept: a nested run's parent is this
     // artifact as verified here, never the file re-read later.
     if (req_.artifact_bytes) {
@@ -202,6 +203,15 @@ class Pipeline {
     if (match_->image.in_place()) exec_rules.push_back("/proc/self/fd/" + std::to_string(match_->image.fd()));
     auto ruleset = prepare_ruleset(policy, protect, exec_rules, match_->script_read);
     if (!ruleset) return ruleset.error();
+    // A child's containment, decided on what its rules are on: the names of
+    // the descriptors they went on, against the bounds its link was checked
+    // with. Its paths may have been moved since the lineage check above.
+    if (lv.parent_bounds)
+      if (Decision d = check_grants_within(*lv.parent_bounds, policy, ruleset->names()); !d) {
+        d.detail = "link " + subject_.artifact_digest + ", as its sandbox was built: " + d.detail;
+        return d;
+      }
+    own_bounds_ = bounds_of_run(artifact_, ruleset->names());
     // gx itself starts the program with execveat: a profile that denies it
     // could never start anything (under "kill" the child would die by SIGSYS
     // at gx's own exec). Refuse now, before a use is spent.
@@ -384,7 +394,8 @@ class Pipeline {
   // What every nested request on this run's channel is checked against:
   // this run's authority and state, this run as the parent (artifact and
   // authorized receipt), this artifact and its ancestors as the only
-  // candidate parents, and the child's identity as the peer when the child
+  // candidate parents (with their bounds fixed as their rulesets named
+  // them), and the child's identity as the peer when the child
   // runs as someone else than gx (lib/nested_channel.h).
   RunRequest nested_base(pid_t child) const {
     RunRequest base;
@@ -398,6 +409,10 @@ class Pipeline {
     base.parent_artifacts = req_.parent_artifacts;
     base.parent_artifact_bytes = req_.parent_artifact_bytes;
     if (own_bytes_) base.parent_artifact_bytes.push_back(*own_bytes_);
+    // This run's bounds as its rules were built, fixed now: its children are
+    // compared with these, whatever it does to its paths meanwhile.
+    base.parent_bounds = req_.parent_bounds;
+    base.parent_bounds[subject_.artifact_digest] = own_bounds_;
     base.parent_digest = subject_.artifact_digest;
     base.parent_receipt = authorized_id_;
     const ChildCredentials creds = credentials_.child();
@@ -450,6 +465,7 @@ class Pipeline {
   UseStore* store_ = nullptr;             // set by reserve_and_record
   AppendedReceipt authorized_;            // its receipt, durable once launch's gate opened
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
+  TreeBounds own_bounds_;                 // its trees as its ruleset named them (nested_base)
 };
 
 }  // namespace

@@ -5,7 +5,10 @@
 //   -> verify artifact            (verify)
 //      (a child artifact: its whole chain against parent_artifacts, lineage)
 //   -> match invocation           (invocation: path, argv, cwd, env, digest)
-//   -> plan the sandbox           (landlock + seccomp, prepared in the parent)
+//   -> plan the sandbox           (landlock + seccomp, prepared in the parent;
+//                                  a child artifact's grants, by the names
+//                                  its rules went on, inside its parent's
+//                                  bounds: attenuation)
 //   -> reserve one use            (use_store, durable before exec)
 //   -> "authorized" receipt       (receipt_log, fsync'd before exec)
 //   -> confine + execveat         (confine: no_new_privs, Landlock, exec
@@ -27,10 +30,12 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "lib/attenuation.h"
 #include "lib/confine.h"
 #include "lib/decision.h"
 #include "lib/run_report.h"
@@ -121,6 +126,14 @@ struct RunRequest {
   // Ancestors a supervisor hands in as bytes (the owning run's artifact and
   // its own ancestors); looked up by digest like parent_artifacts.
   std::vector<std::string> parent_artifact_bytes;
+  // Set ONLY by the supervisor of a nested run, with parent_digest: for the
+  // run that owns the channel and each running ancestor above it, by
+  // artifact digest, its bounds as fixed when it started (the names its own
+  // ruleset was built on, lib/attenuation.h bounds_of_run). A link whose
+  // parent is here is checked against these, never against the parent's
+  // path strings resolved again; the request's own rules then are too
+  // (check_grants_within).
+  std::map<std::string, TreeBounds> parent_bounds;
   // Where the supervisor of nested runs sends its log lines (one per event
   // on the channel: refusals, malformed input, denials). lib/ never prints:
   // cmd/run.cc writes them to stderr, the broker to its log. Empty: dropped.

@@ -481,6 +481,43 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   }
 }
 
+TEST_CASE("prepare_ruleset: names() are the names of the descriptors the rules went on") {
+  // Lineage fixes a running parent's bounds to these and checks a child's
+  // rules by them (lib/attenuation.h): a grant reached through a symlink is
+  // named by its target, held or opened again, and never by what it was
+  // called when an earlier check resolved it.
+  if (kernel_abi_or_skip(6) < 6) return;
+  TempTree t;
+  SandboxPolicy p = base_policy(t);
+  const std::string link = t.root + "/link", many = t.root + "/many", bin = t.root + "/bin";
+  REQUIRE(fs::make_dirs(bin, 0755));
+  REQUIRE(symlink(t.denied.c_str(), link.c_str()) == 0);
+  p.read.push_back(link);
+  p.exec.push_back(bin);
+  p.exec_writable = {bin};
+  p.write.push_back(bin);
+  add_files(many, 300, p.read);  // beyond the held descriptors: the last ones are opened again
+  p.read.push_back(link + "/f");
+  p.read.push_back("/lib32");  // optional, maybe absent: its planned name
+  auto r = prepare_ruleset(p, {}, loader());
+  INFO((r.ok() ? std::string() : r.error().explain()));
+  REQUIRE(r.ok());
+  const GrantNames& n = r->names();
+  REQUIRE(n.read.size() == p.read.size());
+  REQUIRE(n.write.size() == p.write.size());
+  REQUIRE(n.exec.size() == p.exec.size());
+  REQUIRE(n.exec_writable.size() == 1);
+  const std::string denied = fs::canonical(t.denied), root = fs::canonical(t.root);
+  CHECK(n.read[5] == denied);
+  CHECK(n.read[4] == fs::canonical(t.granted));
+  CHECK(n.read[305] == root + "/many/f299");
+  CHECK(n.read[306] == denied + "/f");
+  CHECK(n.read[307] == canonical_or_planned("/lib32"));
+  CHECK(n.write == std::vector<std::string>{fs::canonical(t.wdir), root + "/bin"});
+  CHECK(n.exec[1] == root + "/bin");
+  CHECK(n.exec_writable[0] == root + "/bin");
+}
+
 TEST_CASE("prepare_ruleset: grants are checked by file-system position, not by path (bind mounts)") {
   // Landlock rules attach to inodes: a grant on a bind-mount alias of gx's
   // state directory reaches the state directory whatever its path says.

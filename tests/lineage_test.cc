@@ -1,12 +1,16 @@
 #include "lib/lineage.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <functional>
 
 #include "lib/artifact.h"
 #include "lib/attenuation.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
+#include "lib/fsutil.h"
 #include "lib/trust_store.h"
 #include "lib/verify.h"
 #include "tests/test_util.h"
@@ -617,6 +621,102 @@ TEST_CASE("chains are bounded in length; parents are found by digest only") {
   auto ok = ch2.verify(ch2.keys.sign(child_artifact(p), {1}), {ch2.keys.sign(other, {0}), ch2.keys.sign(p, {0})});
   CHECK(ok.decision.allowed());
   CHECK(digest_of(ch2.keys.sign(p, {0})) == p.digest());
+}
+
+TEST_CASE("a parent's bounds are fixed once: a tree it swaps for a symlink later does not move them") {
+  // The agent (the parent, running) writes d/work and reads d/work/data; it
+  // replaces d/work/data with a symlink to a directory it cannot read, then
+  // asks for a child reading that directory (docs/lineage.md).
+  Chain ch;
+  test::TempDir d("lineage"), secret("lineage-secret");
+  const std::string work = d.path + "/work", data = work + "/data";
+  REQUIRE(fs::make_dirs(data, 0755));
+  Artifact p = parent_artifact(ch.keys);
+  p.scope.sandbox.read = {"/usr", data};
+  p.scope.sandbox.write = {work};
+  p = parsed(p);
+  Artifact c = child_artifact(p);
+  c.scope.sandbox.read = {"/usr/lib", secret.path};
+  c.scope.sandbox.write = {work};
+  c = parsed(c);
+  const std::string root = ch.keys.sign(p, {0}), leaf = ch.keys.sign(c, {1});
+  CHECK(check_attenuation(p, c).field == "sandbox.read[1]");  // before: outside
+
+  const TreeBounds fixed = resolve_bounds(p);  // as when the parent started
+  REQUIRE(std::rename(data.c_str(), (data + ".old").c_str()) == 0);
+  REQUIRE(symlink(secret.path.c_str(), data.c_str()) == 0);
+  const std::string target = fs::canonical(secret.path);
+
+  Decision d1 = check_attenuation(p, fixed, c);
+  CHECK(d1.reason == DenyReason::LineageInconsistency);
+  CHECK(d1.field == "sandbox.read[1]");
+  CHECK(d1.value == secret.path);
+  Artifact by_name = c;  // the parent's own name for the tree, now the symlink
+  by_name.scope.sandbox.read = {"/usr/lib", data};
+  Decision d2 = check_attenuation(p, fixed, parsed(by_name));
+  CHECK(d2.field == "sandbox.read[1]");
+  CHECK(d2.value == data);
+  CHECK(d2.detail.find("(as " + target + ")") != std::string::npos);
+
+  ParentSet running;
+  REQUIRE(running.add_bytes(root, "the run that owns the channel").allowed());
+  running.set_bounds(p.digest(), fixed);
+  auto v = verify_lineage_bytes(leaf, running, ch.opts);
+  CHECK(v.decision.reason == DenyReason::LineageInconsistency);
+  CHECK(v.decision.field == "sandbox.read[1]");
+  CHECK(!v.leaf.artifact);
+
+  SECTION("a child within the fixed bounds verifies, and the bounds it was checked with come back") {
+    Artifact ok = c;
+    ok.scope.sandbox.read = {"/usr/lib", work + "/other"};  // not there yet: planned, inside the write tree
+    auto v2 = verify_lineage_bytes(ch.keys.sign(parsed(ok), {1}), running, ch.opts);
+    INFO(v2.decision.explain());
+    REQUIRE(v2.decision.allowed());
+    REQUIRE(v2.parent_bounds);
+    CHECK(v2.parent_bounds->trees.read == fixed.trees.read);
+    CHECK(v2.parent_bounds->trees.read[1] == fs::canonical(d.path) + "/work/data");
+  }
+  SECTION("a parent that is not running is resolved when its link is checked, and so are the bounds returned") {
+    ParentSet files;
+    REQUIRE(files.add_bytes(root, "p0").allowed());
+    auto v3 = verify_lineage_bytes(leaf, files, ch.opts);
+    REQUIRE(v3.parent_bounds);
+    CHECK(v3.parent_bounds->trees.read[1] == target);
+  }
+}
+
+TEST_CASE("check_grants_within: a child's rules are judged by the names of the descriptors they went on") {
+  const TreeBounds parent{"/srv", GrantNames{{"/usr", "/srv/in"}, {"/srv/out"}, {"/opt/tools"}, {}}};
+  SandboxPolicy c;
+  c.read = {"/usr/lib", "/srv/out/l"};
+  c.write = {"/srv/out/job"};
+  c.exec = {"/opt/tools/bin"};
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {}})
+            .allowed());
+  // The path a symlink at /srv/out/l pointed to when the rule's descriptor was opened.
+  Decision d = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/etc/secret"}, {"/srv/out/job"}, {}, {}});
+  CHECK(d.reason == DenyReason::LineageInconsistency);
+  CHECK(d.field == "sandbox.read[1]");
+  CHECK(d.value == "/srv/out/l");
+  CHECK(d.detail.find("/srv/out/l (as /etc/secret)") != std::string::npos);
+  Decision w = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/in/job"}, {}, {}});
+  CHECK(w.field == "sandbox.write[0]");  // readable by the parent, not writable
+  CHECK(w.value == "/srv/out/job");
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/usr/bin"}, {}})
+            .field == "sandbox.exec[0]");
+  // Names that are no path bound nothing and are inside nothing.
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", ""}, {"/srv/out/job"}, {}, {}}).field ==
+        "sandbox.read[1]");
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "(removed)"}, {"/srv/out/job"}, {}, {}}).field ==
+        "sandbox.read[1]");
+  const TreeBounds removed{"/srv", GrantNames{{"(removed)"}, {""}, {}, {}}};
+  SandboxPolicy r;
+  r.read = {"/x"};
+  CHECK(check_grants_within(removed, r, GrantNames{{"(removed)"}, {}, {}, {}}).field == "sandbox.read[0]");
+  c.exec_writable = {"/opt/tools/bin"};
+  CHECK(check_grants_within(
+            parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {"/opt/tools/bin"}})
+            .field == "sandbox.exec_writable[0]");
 }
 
 TEST_CASE("an artifact without a parent verifies as before") {
