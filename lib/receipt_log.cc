@@ -326,6 +326,7 @@ Result<Checkpoint> ReceiptLog::checkpoint() const {
   c.origin = host_name();
   c.count = report->records;
   c.head = report->head;
+  c.offset = report->end;
   c.time = format_receipt_time(now_unix_us());
   c.key_id = key_.public_key().key_id();
   auto sig = key_.sign(crypto::kCheckpointType, c.signed_body());
