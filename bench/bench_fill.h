@@ -48,8 +48,11 @@ inline bool write_receipts_fast(const std::string& state, uint64_t n, const cryp
   if (!out) return false;
   // receipts.head as append() leaves it (lib/receipt_log_file.cc head_text): a
   // log without its head is refused as truncated.
-  std::string head = canonical_dump(nlohmann::json{
-      {"version", kReceiptHeadVersion}, {"count", n}, {"hash", prev}, {"offset", static_cast<uint64_t>(out.tellp())}});
+  std::string head = canonical_dump(nlohmann::json{{"version", kReceiptHeadVersion},
+                                                   {"count", n},
+                                                   {"hash", prev},
+                                                   {"offset", static_cast<uint64_t>(out.tellp())},
+                                                   {"log_id", crypto::sha256_hex(state).substr(0, 32)}});
   head.resize(255, ' ');
   std::ofstream h(state + "/" + std::string(kReceiptHeadFile), std::ios::binary | std::ios::trunc);
   h << head << '\n';

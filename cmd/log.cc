@@ -48,6 +48,11 @@ int run_verify(const LogCmdOptions& o) {
   if (!key) return report_denial(key.error());
   if (o.incremental && !cp)
     return report_denial(Decision::deny(DenyReason::Usage, "--incremental needs --checkpoint FILE", "--incremental"));
+  if (o.incremental && cp->version < 2 && cp->count > 0)
+    std::fprintf(stderr,
+                 "gx: warning: the checkpoint is version %d and records no byte offset: verifying the whole log; "
+                 "make a new one with gx log checkpoint for incremental verification\n",
+                 cp->version);
   LogVerifyOptions mode;
   mode.all_signatures = o.all_signatures;
   mode.incremental = o.incremental;

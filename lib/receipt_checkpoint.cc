@@ -9,8 +9,11 @@ namespace gx {
 using nlohmann::json;
 
 json Checkpoint::to_json() const {
-  return json{{"version", version}, {"origin", origin}, {"count", count}, {"head", head},
-              {"time", time},       {"key_id", key_id}, {"sig", sig}};
+  json j{{"version", version}, {"origin", origin}, {"count", count}, {"head", head},
+         {"time", time},       {"key_id", key_id}, {"sig", sig}};
+  // A version 1 checkpoint's signed bytes have no offset.
+  if (version >= 2) j["offset"] = offset;
+  return j;
 }
 
 std::string Checkpoint::text() const { return canonical_dump(to_json()) + "\n"; }
@@ -26,19 +29,41 @@ Result<Checkpoint> Checkpoint::parse(std::string_view text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return Decision::deny(DenyReason::Malformed, "checkpoint is not a JSON object");
-  static const std::set<std::string> keys = {"version", "origin", "count", "head", "time", "key_id", "sig"};
+  // The version first: it decides which fields belong.
+  if (!j.contains("version")) return Decision::deny(DenyReason::MissingField, "checkpoint field missing", "version");
+  if (!j["version"].is_number_integer())
+    return Decision::deny(DenyReason::WrongType, "checkpoint version must be an integer", "version");
+  const int64_t version = j["version"].get<int64_t>();
+  if (version < kCheckpointVersionOldest || version > kCheckpointVersion)
+    return Decision::deny(DenyReason::UnsupportedVersion,
+                          "checkpoint version " + std::to_string(version) + " is not supported (this gx reads " +
+                              std::to_string(kCheckpointVersionOldest) + " to " + std::to_string(kCheckpointVersion) +
+                              ")",
+                          "version", std::to_string(version));
+  std::set<std::string> keys = {"version", "origin", "count", "head", "time", "key_id", "sig"};
+  if (version >= 2) keys.insert("offset");
   for (const auto& [key, value] : j.items())
     if (!keys.count(key)) return Decision::deny(DenyReason::UnknownField, "unknown checkpoint field", key);
   for (const auto& key : keys)
     if (!j.contains(key)) return Decision::deny(DenyReason::MissingField, "checkpoint field missing", key);
-  if (!j["version"].is_number_integer() || !j["count"].is_number_unsigned())
-    return Decision::deny(DenyReason::WrongType, "checkpoint version/count must be integers", "count");
+  if (!j["count"].is_number_unsigned())
+    return Decision::deny(DenyReason::WrongType, "checkpoint count must be an unsigned integer", "count");
+  if (version >= 2 && !j["offset"].is_number_unsigned())
+    return Decision::deny(DenyReason::WrongType, "checkpoint offset must be an unsigned integer", "offset");
   for (const char* key : {"origin", "head", "time", "key_id", "sig"})
     if (!j[key].is_string()) return Decision::deny(DenyReason::WrongType, "checkpoint field is not a string", key);
   Checkpoint c;
-  if (j["version"].get<int64_t>() != kCheckpointVersion)
-    return Decision::deny(DenyReason::UnsupportedVersion, "checkpoint version is not supported", "version");
+  c.version = static_cast<int>(version);
   c.count = j["count"].get<uint64_t>();
+  if (version >= 2) {
+    c.offset = j["offset"].get<uint64_t>();
+    // Receipt `count` ends past its own bytes; nothing ends before line 1.
+    if ((c.count == 0) != (c.offset == 0))
+      return Decision::deny(
+          DenyReason::InvalidValue,
+          "checkpoint offset " + std::to_string(c.offset) + " cannot end receipt " + std::to_string(c.count), "offset",
+          std::to_string(c.offset));
+  }
   c.origin = j["origin"].get<std::string>();
   c.head = j["head"].get<std::string>();
   c.time = j["time"].get<std::string>();

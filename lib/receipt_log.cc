@@ -20,6 +20,7 @@ using receipt_file::Head;
 using receipt_file::head_text;
 using receipt_file::HeadRead;
 using receipt_file::lock;
+using receipt_file::new_log_id;
 using receipt_file::parse_head;
 using receipt_file::read_head;
 using receipt_file::read_tail;
@@ -81,7 +82,11 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
     // Head first, then the log: from here on a missing head means tampering.
     // Overwrite::No: of concurrent first users exactly one writes it.
     if (!h.exists) {
-      Decision w = fs::write_file_atomic(dir.path + "/" + std::string(kReceiptHeadFile), head_text(Head{}), 0600,
+      Head fresh;
+      auto id = new_log_id();
+      if (!id) return id.error();
+      fresh.log_id = id.take();
+      Decision w = fs::write_file_atomic(dir.path + "/" + std::string(kReceiptHeadFile), head_text(fresh), 0600,
                                          fs::Overwrite::No);
       if (!w && !exists_in(dir, kReceiptHeadFile)) return Decision::deny(DenyReason::LogUnavailable, w.explain());
     }
@@ -170,6 +175,7 @@ Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
     if (head->count == p.count && (head->hash != p.prev || head->offset != static_cast<uint64_t>(p.tail.complete_end)))
       return Decision::deny(DenyReason::LogTampered,
                             "the log's last receipt differs from the one receipts.head records: the log was rewritten");
+    p.head = head.take();
   }
   return p;
 }
@@ -209,6 +215,16 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
   const int fd = p.log.get();
   uint64_t count = p.count;
   std::string prev = p.prev;
+  if (p.head.log_id.empty()) {
+    // A head of an earlier gx (or one just created beside an empty log):
+    // give the log its id now, durably, before anything (the use store)
+    // binds to it -- an id lost in a crash would only cost a rebuild.
+    auto id = new_log_id();
+    if (!id) return id.error();
+    p.head.log_id = id.take();
+    if (Decision d = write_head(p.head_fd.get(), p.head); !d) return d;
+    if (fdatasync(p.head_fd.get()) != 0) return unavailable("cannot sync receipts.head", errno);
+  }
 
   // Writes one record; on any failure the log is cut back to `at`.
   off_t end = p.tail.complete_end;
@@ -273,14 +289,16 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
   }
 
   if (before_write) {
-    if (Decision d = before_write(LogPosition{count + 1, static_cast<uint64_t>(end), prev, fd}); !d) return d;
+    if (Decision d = before_write(LogPosition{count + 1, static_cast<uint64_t>(end), prev, fd, p.head.log_id}); !d)
+      return d;
   }
   if (Decision d = write_record(r); !d) return d;
   // The receipt is durable: a head that fails to update only lags (which
   // verify and the next append accept), so this is not an append failure.
   // Not yet durable (Deferred, Lazy): the head must not run ahead of it.
   if (sync == ReceiptSync::Now)
-    (void)write_head(p.head_fd.get(), Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end)});
+    (void)write_head(p.head_fd.get(),
+                     Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end), p.head.log_id});
   AppendedReceipt appended{r.id, r.seq, prev, static_cast<uint64_t>(end), nullptr};
   if (sync == ReceiptSync::Deferred) {
     // sync() must flush this description (AppendedReceipt::written_through):
@@ -308,7 +326,7 @@ Decision ReceiptLog::sync(const AppendedReceipt& appended) const {
   text.resize(static_cast<size_t>(n));
   auto head = parse_head(text);
   if (head && head->count < appended.line)
-    (void)write_head(hfd->get(), Head{kReceiptHeadVersion, appended.line, appended.hash, appended.end});
+    (void)write_head(hfd->get(), Head{kReceiptHeadVersion, appended.line, appended.hash, appended.end, head->log_id});
   return Decision::allow();
 }
 
@@ -326,6 +344,7 @@ Result<Checkpoint> ReceiptLog::checkpoint() const {
   c.origin = host_name();
   c.count = report->records;
   c.head = report->head;
+  c.offset = report->end;
   c.time = format_receipt_time(now_unix_us());
   c.key_id = key_.public_key().key_id();
   auto sig = key_.sign(crypto::kCheckpointType, c.signed_body());

@@ -2,9 +2,10 @@
 //
 // Files in the state directory (created 0700; docs/receipts.md has details):
 //   receipts.log   one receipt per line (lib/receipt.h: exact hashed/signed bytes)
-//   receipts.head  {"count","hash","offset"} of the last append: a hint and a
-//                  tripwire, rewritten in place under the lock (never trusted
-//                  alone: always checked against the log's last line)
+//   receipts.head  {"count","hash","offset","log_id"} of the last append: a
+//                  hint and a tripwire, rewritten in place under the lock
+//                  (never trusted alone: always checked against the log's
+//                  last line), and the log's random id (for the use store)
 //   receipts.torn  JSON lines holding torn tails removed by recovery
 //   receipt.key / receipt.pub   the receipt key (lib/receipt_key.h)
 //
@@ -106,6 +107,7 @@ struct LogPosition {
   uint64_t offset = 0;  // where its line will start: the end of the last complete line
   std::string prev;     // leaf hash of receipt seq - 1 (kGenesisHash when seq == 1)
   int fd = -1;          // the log, readable with pread(2) while the lock is held
+  std::string log_id;   // receipts.head's log_id: names this log (receipt_log_file.h)
 };
 // Called by append() under the lock, before the receipt is written; a
 // denial stops the append (nothing of the receipt is written) and is
@@ -184,6 +186,7 @@ class ReceiptLog {
     receipt_file::LogTail tail;
     uint64_t count = 0;
     std::string prev = std::string(kGenesisHash);
+    receipt_file::Head head;  // as read (count 0 when the head was just created)
   };
   Result<Prepared> prepare() const;
 

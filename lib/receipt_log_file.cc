@@ -108,9 +108,12 @@ Result<Head> parse_head(std::string_view text) {
   Head h;
   std::set<std::string> keys = {"count", "hash", "offset"};
   if (j.contains("version")) {
-    if (!j["version"].is_number_unsigned() || j["version"].get<uint64_t>() != kReceiptHeadVersion)
+    if (!j["version"].is_number_unsigned() || j["version"].get<uint64_t>() < 1 ||
+        j["version"].get<uint64_t>() > kReceiptHeadVersion)
       return bad("has an unsupported version");
+    h.version = static_cast<int>(j["version"].get<uint64_t>());
     keys.insert("version");
+    if (h.version >= 2) keys.insert("log_id");
   } else {
     h.version = 0;
   }
@@ -123,7 +126,19 @@ Result<Head> parse_head(std::string_view text) {
   h.hash = j["hash"].get<std::string>();
   h.offset = j["offset"].get<uint64_t>();
   if (!crypto::is_hex_sha256(h.hash)) return bad("hash is not a hex SHA-256");
+  if (h.version >= 2) {
+    if (!j.contains("log_id") || !j["log_id"].is_string()) return bad("lacks log_id");
+    h.log_id = j["log_id"].get<std::string>();
+    if (h.log_id.size() != 32 || h.log_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return bad("log_id is not 32 lowercase hex digits");
+  }
   return h;
+}
+
+Result<std::string> new_log_id() {
+  auto id = crypto::random_hex(16);
+  if (!id) return Decision::deny(DenyReason::LogUnavailable, "cannot make a log id: " + id.error().detail);
+  return id;
 }
 
 HeadRead read_head(const fs::OpenDir& dir) {
@@ -136,8 +151,12 @@ HeadRead read_head(const fs::OpenDir& dir) {
 }
 
 std::string head_text(const Head& h) {
-  std::string text = canonical_dump(
-      json{{"version", kReceiptHeadVersion}, {"count", h.count}, {"hash", h.hash}, {"offset", h.offset}});
+  json j{{"version", h.log_id.empty() ? 1 : kReceiptHeadVersion},
+         {"count", h.count},
+         {"hash", h.hash},
+         {"offset", h.offset}};
+  if (!h.log_id.empty()) j["log_id"] = h.log_id;
+  std::string text = canonical_dump(j);
   if (text.size() < 255) text.resize(255, ' ');
   return text + '\n';
 }

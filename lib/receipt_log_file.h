@@ -26,7 +26,7 @@ namespace gx {
 inline constexpr std::string_view kReceiptLogFile = "receipts.log";
 inline constexpr std::string_view kReceiptHeadFile = "receipts.head";
 inline constexpr std::string_view kReceiptTornFile = "receipts.torn";
-inline constexpr int kReceiptHeadVersion = 1;
+inline constexpr int kReceiptHeadVersion = 2;  // written (1 and the unversioned 0 are still read)
 
 namespace receipt_file {
 
@@ -51,17 +51,28 @@ struct LogTail {
 // bytes of the end; LogUnavailable on a read error.
 Result<LogTail> read_tail(int fd, off_t size);
 
-// receipts.head: {"version","count","hash","offset"} of the last durable
-// append (a hint and a tripwire, never trusted alone).
+// receipts.head: {"version","count","hash","offset","log_id"} of the last
+// durable append (a hint and a tripwire, never trusted alone).
+//
+// log_id (version 2) names the log: 32 random lowercase hex digits chosen
+// when the head is created (before receipts.log), or when an append first
+// finds a head of an earlier gx without one (ReceiptLog::append); every
+// rewrite keeps it. The use store binds itself to it (lib/use_store.h),
+// which costs nothing per run: append reads the head anyway. Heads of
+// version 1 and the unversioned 0 have no log_id and are still read.
 struct Head {
-  int version = kReceiptHeadVersion;  // 0: the unversioned head of earlier gx (read, never written)
+  int version = kReceiptHeadVersion;  // as read: 0 (unversioned), 1 or 2
   uint64_t count = 0;
   std::string hash = std::string(kGenesisHash);
   uint64_t offset = 0;
+  std::string log_id;  // version 2; empty in an older head
 };
-// Strict: every field, no other, a known version (or none: version 0).
-// Malformed "receipts.head ..." otherwise.
+// Strict: every field of its version, no other, a known version (or none:
+// version 0). Malformed "receipts.head ..." otherwise.
 Result<Head> parse_head(std::string_view text);
+// A new log id: 32 random lowercase hex digits (LogUnavailable when no
+// randomness can be had).
+Result<std::string> new_log_id();
 
 // What a reader found at receipts.head.
 struct HeadRead {
@@ -71,7 +82,9 @@ struct HeadRead {
 };
 HeadRead read_head(const fs::OpenDir& dir);
 
-// The head's bytes as written: canonical JSON padded to a fixed size.
+// The head's bytes as written: canonical JSON padded to a fixed size;
+// version 2, or version 1 when h has no log_id (a head of an earlier gx
+// rewritten before an append gave it one).
 std::string head_text(const Head& h);
 // Rewrites the head in place at `fd` (without fsync; see the .cc).
 Decision write_head(int fd, const Head& h);

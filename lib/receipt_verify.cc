@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <thread>
@@ -22,6 +21,7 @@ using fs::exists_in;
 using nlohmann::json;
 using receipt_file::HeadRead;
 using receipt_file::LineReader;
+using receipt_file::read_tail;
 using receipt_file::snapshot;
 
 // Index of the first job whose signature does not verify (jobs.size() when
@@ -68,63 +68,6 @@ size_t first_bad_signature(const crypto::PublicKey& key, const std::vector<Job>&
   return jobs.size();
 }
 
-// Incremental verification: the receipt with seq == count, found by binary
-// search over byte offsets (seq grows by one per line in an intact log; a
-// log where it does not cannot yield a line whose hash is the checkpoint's).
-// Returns the offset just past that line's "\n" and the line, or nullopt.
-struct FoundLine {
-  off_t end = 0;
-  std::string line;
-};
-std::optional<FoundLine> find_receipt_line(int fd, off_t size, uint64_t count) {
-  // The first complete line starting at or after `off`.
-  auto line_from = [&](off_t off) -> std::optional<std::pair<off_t, std::string>> {
-    off_t start = off;
-    if (off > 0) {  // skip to just after the first "\n" at or after off - 1
-      off_t p = off - 1;
-      for (;;) {
-        char chunk[4096];
-        ssize_t n = pread(fd, chunk, sizeof chunk, p);
-        if (n <= 0) return std::nullopt;
-        const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
-        if (nl) {
-          start = p + (nl - chunk) + 1;
-          break;
-        }
-        p += n;
-      }
-    }
-    std::string line;
-    for (off_t p = start;;) {
-      char chunk[8192];
-      ssize_t n = pread(fd, chunk, sizeof chunk, p);
-      if (n <= 0) return std::nullopt;  // no complete line
-      const char* nl = static_cast<const char*>(std::memchr(chunk, '\n', static_cast<size_t>(n)));
-      line.append(chunk, nl ? static_cast<size_t>(nl - chunk) : static_cast<size_t>(n));
-      if (line.size() > kReceiptMaxLineBytes) return std::nullopt;
-      if (nl) return std::make_pair(start, std::move(line));
-      p += n;
-    }
-  };
-  off_t lo = 0, hi = size;
-  while (lo < hi) {
-    off_t mid = lo + (hi - lo) / 2;
-    auto l = line_from(mid);
-    if (!l) {
-      hi = mid;
-      continue;
-    }
-    json j = json::parse(l->second, nullptr, false);
-    if (!j.is_object() || !j.contains("seq") || !j["seq"].is_number_unsigned()) return std::nullopt;
-    uint64_t seq = j["seq"].get<uint64_t>();
-    off_t end = l->first + static_cast<off_t>(l->second.size()) + 1;
-    if (seq == count) return FoundLine{end, std::move(l->second)};
-    if (seq < count) lo = end;
-    else hi = mid;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 Decision VerifyReport::decision() const {
@@ -167,6 +110,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     uint64_t line;
     std::string body, sig, hash;
     bool at_checkpoint;
+    off_t end;  // just past the line
   };
   struct Failure {
     uint64_t line;
@@ -180,24 +124,42 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
   uint64_t last_line = 0;  // chain mode: the last receipt read, whose signature is checked at the end
   std::string last_text;   // its line
   off_t read_limit = snap->size;
-  if (mode.incremental && snap->fd.ok() && checkpoint->count > 0) {
-    auto found = find_receipt_line(fd.get(), snap->size, checkpoint->count);
-    if (!found)
-      return fail(checkpoint->count, "no receipt with seq " + std::to_string(checkpoint->count) +
-                                         " (the checkpoint of " + checkpoint->time +
-                                         " covers it: the log was truncated or rewritten)");
-    if (receipt_leaf_hash(found->line) != checkpoint->head)
-      return fail(checkpoint->count, "differs from the checkpoint of " + checkpoint->time +
+  off_t pos = 0;         // where the next line read starts
+  off_t last_start = 0;  // chain mode: where line `last_line` starts
+  // Incremental mode starts exactly where receipt `count` ended when the
+  // checkpoint was made (its signed offset), after checking that the line
+  // ending there is that receipt: every byte after it is read and must
+  // chain from it, so nothing inserted after the checkpoint goes unread.
+  // (Searching for a line with seq == count instead let records planted
+  // before a copy of that line go unread.) A version 1 checkpoint records
+  // no offset: the whole log is verified.
+  if (mode.incremental && snap->fd.ok() && checkpoint->count > 0 && checkpoint->version >= 2) {
+    const auto at = static_cast<off_t>(checkpoint->offset);
+    const std::string cp = "the checkpoint of " + checkpoint->time;
+    if (at > snap->size)
+      return fail(checkpoint->count, "the log ends at byte " + std::to_string(snap->size) + ", before byte " +
+                                         std::to_string(at) + " where this receipt ended in " + cp +
+                                         " (the log was truncated)");
+    auto tail = read_tail(fd.get(), at);
+    if (!tail && tail.error().reason != DenyReason::LogTampered)
+      return Decision::deny(DenyReason::IoError, tail.error().detail, "file", log_path);
+    if (!tail || tail->complete_end != at || tail->last_line.empty())
+      return fail(checkpoint->count, "no receipt ends at byte " + std::to_string(at) +
+                                         ", where this receipt ended in " + cp +
                                          " (the log was rewritten at or before this line)");
-    if (lseek(fd.get(), found->end, SEEK_SET) != found->end)
-      return Decision::deny(DenyReason::IoError, "cannot seek in " + log_path);
+    if (receipt_leaf_hash(tail->last_line) != checkpoint->head)
+      return fail(checkpoint->count, "the receipt ending at byte " + std::to_string(at) + " differs from " + cp +
+                                         " (the log was rewritten at or before this line)");
+    if (lseek(fd.get(), at, SEEK_SET) != at) return Decision::deny(DenyReason::IoError, "cannot seek in " + log_path);
     n = checkpoint->count;
     chain_head = checkpoint->head;
+    pos = at;
     rep.records = n;
     rep.head = chain_head;
+    rep.end = static_cast<uint64_t>(at);
     rep.first_checked = n + 1;
     rep.checkpoint_matched = true;
-    read_limit = snap->size - found->end;
+    read_limit = snap->size - at;
   }
   constexpr size_t kBatch = 512;
 
@@ -213,6 +175,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     for (size_t i = 0; i < bad; ++i) {
       rep.records = jobs[i].line;
       rep.head = jobs[i].hash;
+      rep.end = static_cast<uint64_t>(jobs[i].end);
       if (jobs[i].at_checkpoint) rep.checkpoint_matched = true;
     }
     std::optional<Failure> out;
@@ -289,6 +252,8 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     });
     for (Line& l : batch) {
       ++n;
+      const off_t start = pos;
+      pos += static_cast<off_t>(l.text.size()) + 1;
       auto linked = [&]() -> std::optional<Failure> {
         if (l.why) return Failure{n, *l.why, l.torn};
         if (l.rec.seq != n)
@@ -302,13 +267,24 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
         if (!l.sig_ok) return Failure{n, "signature is not canonical base64", false};
         chain_head = l.hash;
         bool at_checkpoint = checkpoint && checkpoint->count == n;
-        if (!mode.all_signatures) last_text = l.text;
-        jobs.push_back(SigJob{n, std::move(l.body), std::move(l.sig), chain_head, at_checkpoint});
+        if (!mode.all_signatures) {
+          last_text = l.text;
+          last_start = start;
+        }
+        jobs.push_back(SigJob{n, std::move(l.body), std::move(l.sig), chain_head, at_checkpoint, pos});
         if (at_checkpoint && checkpoint->head != chain_head)
           return Failure{
               n,
               "differs from the checkpoint of " + checkpoint->time + " (the log was rewritten at or before this line)",
               false};
+        // Implied by the hash in an intact chain; checked so that a
+        // checkpoint whose offset would steer incremental mode wrong is
+        // never reported as matching.
+        if (at_checkpoint && checkpoint->version >= 2 && checkpoint->offset != static_cast<uint64_t>(pos))
+          return Failure{n,
+                         "ends at byte " + std::to_string(pos) + ", not at byte " + std::to_string(checkpoint->offset) +
+                             " as the checkpoint of " + checkpoint->time + " records",
+                         false};
         return std::nullopt;
       };
       pending = linked();
@@ -332,6 +308,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
     ++rep.signatures_checked;
     if (!sig || !key.verify(crypto::kReceiptType, canonical_dump(j), *sig)) {
       rep.records = last_line - 1;
+      rep.end = static_cast<uint64_t>(last_start);
       return fail(last_line,
                   "signature does not verify (chain mode checks the last receipt's signature, which "
                   "covers every earlier receipt; --all-signatures names the first bad one)");

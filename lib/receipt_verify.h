@@ -1,7 +1,9 @@
 // Verifying the receipt log: chain, signatures, receipts.head and an
 // optional checkpoint (`gx log verify`; ReceiptLog::verify). Read-only: it
 // needs no private key and creates nothing. Security caveats of what a
-// verified log proves: lib/receipt_log.h.
+// verified log proves: lib/receipt_log.h. This is the only reader that
+// vouches for the log: the listing (read_receipt_log: gx log show, gx log
+// tree) displays whatever the file holds.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@ struct VerifyReport {
   std::string problem;                           // why that line is bad
   bool torn_tail = false;                        // the problem is only an incomplete final line
   std::string head = std::string(kGenesisHash);  // leaf hash of line `records`
+  uint64_t end = 0;                              // byte offset just past line `records` (a checkpoint's offset)
   bool checkpoint_matched = false;               // a checkpoint was given and the log extends it
   uint64_t first_checked = 1;                    // first line read (> 1: incremental, after the checkpoint)
   uint64_t signatures_checked = 0;               // receipt signatures verified (all, or the last one)
@@ -45,12 +48,22 @@ struct VerifyReport {
 //   all_signatures: additionally verifies every receipt's signature (one
 //   ECDSA verification each, on all cores).
 //   incremental (needs a checkpoint): trusts the checkpoint (its signature
-//   is verified) for lines 1..count, finds the receipt with seq == count by
-//   a binary search over the file (O(log size) reads), requires its leaf
-//   hash to equal checkpoint.head, and checks only the lines after it. Cost
-//   is proportional to what is new; edits BEFORE the checkpoint are not
-//   looked at (make checkpoints with `gx log checkpoint`, which verifies
-//   the whole log first, and run a full verify now and then).
+//   is verified) for lines 1..count and reads from the byte offset where
+//   receipt `count` ended when the checkpoint was made (checkpoint version
+//   2 signs it): the line ending there must have leaf hash checkpoint.head,
+//   and every byte after it is read and checked as in the other modes
+//   (seq from count + 1, the hash link from checkpoint.head, the last
+//   receipt's signature, or every one with all_signatures). So records
+//   inserted, changed or reordered after the checkpoint, a log cut before
+//   the offset and a rewritten checkpoint line are caught exactly as a full
+//   verify would catch them; cost is proportional to what is new. Edits
+//   BEFORE the checkpoint's line are NOT looked at (out of this mode's
+//   scope: make checkpoints with `gx log checkpoint`, which verifies the
+//   whole log first, and run a full verify now and then). As in every mode,
+//   receipts cut off the end after the checkpoint are caught only by
+//   receipts.head (which whoever can write the state may rewrite too) or a
+//   newer checkpoint. A version 1 checkpoint records no offset: the whole
+//   log is verified instead (first_checked == 1), as without incremental.
 struct LogVerifyOptions {
   bool all_signatures = false;
   bool incremental = false;
@@ -62,7 +75,8 @@ struct LogVerifyOptions {
 // number, prev == leaf hash of the previous line, key_id and signature by
 // `key`; then that receipts.head does not record more receipts than the log
 // has, and, with a checkpoint (whose signature must verify: InvalidSignature
-// otherwise), that line checkpoint.count has hash checkpoint.head. A missing
+// otherwise), that line checkpoint.count has hash checkpoint.head (and, in
+// a version 2 checkpoint, ends at byte checkpoint.offset). A missing
 // log is an empty log. Result errors are I/O failures and bad checkpoints;
 // a broken log is a report with intact == false.
 Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const crypto::PublicKey& key,

@@ -57,9 +57,11 @@
 //     boot implies that commit was made in this boot after every loss (a
 //     power loss changes the boot), so the store lost nothing since it was
 //     complete. A new store has no boot_id and is reconciled from the
-//     log's start. boot_id also names the inode of the receipts.log the
-//     store counts: a store bound to another log (copied from another
-//     state directory, even in this boot) is rebuilt from the whole log,
+//     log's start. boot_id also names the inode and the log id
+//     (receipts.head) of the receipts.log the store counts: a store bound
+//     to another log (copied from another state directory, even in this
+//     boot, even where both logs have the same inode number) is rebuilt
+//     from the whole log,
 //     spent(D) = max(its spent(D), D's authorized receipts in the log) and
 //     last_seq(D) = the seq of D's last one in this log (0: none), so the
 //     bound above, and the next reconciliation's, hold for it too. Not caught: uses.db alone restored

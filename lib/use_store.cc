@@ -239,7 +239,7 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
     synced_seq = sync->synced.seq;
     auto inode = inode_of(at->fd, dir_.path + "/" + std::string(kReceiptLogFile));
     if (!inode) return inode.error();
-    const Reconcile mode = sync->legacy ? Reconcile::FromSynced : reconcile_mode(*sync, boot_id(), *inode);
+    const Reconcile mode = sync->legacy ? Reconcile::FromSynced : reconcile_mode(*sync, boot_id(), *inode, at->log_id);
     if (mode != Reconcile::No) {
       // Its own synced commit (synchronous=FULL), before the reservation;
       // the log lock keeps every other reservation out meanwhile.

@@ -31,8 +31,10 @@
 // is StateUnavailable. It never "allows to be safe".
 //
 // Reconciliation (schema 2). A single-row table `log_sync` holds boot_id
-// ("<boot>/<inode>": the kernel boot under which the store's unsynced
-// commits were made, and the inode of the receipts.log it counts) and
+// ("<boot>/<inode>/<log id>": the kernel boot under which the store's
+// unsynced commits were made, and the inode and the log id -- the random
+// id receipts.head keeps, lib/receipt_log_file.h -- of the receipts.log it
+// counts) and
 // synced_offset / synced_seq / synced_hash: a position in receipts.log,
 // known durable in the log, before which every authorized receipt is
 // counted in the store. reserve_logged() first compares boot_id with the
@@ -47,15 +49,21 @@
 // commit -- all before the reservation proceeds. Every kUseStoreSyncEvery
 // reservations note_log_durable() advances the synced position (one synced
 // commit) to bound that re-read. A store bound to another receipts.log (a
-// different inode: uses.db copied from another state directory, or a state
-// directory copied whole) is rebuilt instead, in the same way: the whole
-// log is read, each row's spent becomes max(its spent, the log's
-// authorized receipts of that digest) and its last_seq the seq of that
-// digest's last authorized receipt in this log (0 if none) -- another
-// log's last_seq and synced position mean nothing here. (The inode is compared, not the device
-// number, which may change across boots.) A store of schema 1 (every commit synced)
-// is adopted as complete at its first reservation. Cost: a new store beside
-// a long log reads all of it once, under the log's lock (other gx runs wait).
+// different log id: uses.db copied from another state directory, even one
+// whose log has the same inode number on another file system; or a
+// different inode: a state directory copied whole) is rebuilt instead, in
+// the same way: the whole log is read, each row's spent becomes max(its
+// spent, the log's authorized receipts of that digest) and its last_seq
+// the seq of that digest's last authorized receipt in this log (0 if none)
+// -- another log's last_seq and synced position mean nothing here. (The
+// device number is not compared: it may change across boots, and repeats
+// across tmpfs mounts; the log id is what tells logs apart.) A binding of
+// earlier gx ("<boot>/<inode>", or "<boot>") names no log id and is rebuilt
+// once, which is safe. The log id costs nothing per run: the append that
+// reserves the use has read receipts.head already (LogPosition::log_id).
+// A store of schema 1 (every commit synced) is adopted as complete at its
+// first reservation. Cost: a new store beside a long log reads all of it
+// once, under the log's lock (other gx runs wait).
 //
 // Security caveat: the store's integrity rests on file permissions. Anyone
 // who can write <state> (the invoking user outside gx, or a governed child

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "lib/fsutil.h"
+#include "lib/receipt_log_file.h"
 #include "lib/sqlite_stmt.h"
 #include "lib/use_store.h"
 #include "lib/use_store_db.h"
@@ -40,14 +41,21 @@ Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const st
   return s;
 }
 
-std::string binding_of(const std::string& boot, uint64_t log_inode) { return boot + "/" + std::to_string(log_inode); }
+std::string binding_of(const std::string& boot, uint64_t log_inode, const std::string& log_id) {
+  return boot + "/" + std::to_string(log_inode) + "/" + log_id;
+}
 
-Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode) {
-  const auto slash = s.boot_id.rfind('/');
-  // Bound to another log: its rows' last_seq and its synced position mean
-  // nothing here. Recount the whole log (counts only ever go up).
-  if (slash != std::string::npos && s.boot_id.substr(slash + 1) != std::to_string(log_inode)) return Reconcile::Rebuild;
-  if (boot.empty() || s.boot_id != binding_of(boot, log_inode)) return Reconcile::FromSynced;
+Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode, const std::string& log_id) {
+  if (s.boot_id.empty()) return Reconcile::FromSynced;
+  // The boot id (a UUID) holds no '/'.
+  const auto slash = s.boot_id.find('/');
+  // Bound to another log, or in an older form that names no log id: its
+  // rows' last_seq and its synced position may mean nothing here. Recount
+  // the whole log (counts only ever go up).
+  if (slash == std::string::npos ||
+      s.boot_id.compare(slash + 1, std::string::npos, std::to_string(log_inode) + "/" + log_id) != 0)
+    return Reconcile::Rebuild;
+  if (boot.empty() || s.boot_id.compare(0, slash, boot) != 0) return Reconcile::FromSynced;
   return Reconcile::No;
 }
 
@@ -105,8 +113,16 @@ Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_u
   if (!sync) return sync.error();
   struct stat st {};
   const bool has_log = fstatat(dir_.fd.get(), std::string(kReceiptLogFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-  const Reconcile mode =
-      sync->legacy || !has_log ? Reconcile::No : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino));
+  // A dry run reads the head itself (a reservation gets its log id from
+  // the append that reads it anyway).
+  std::string log_id;
+  if (has_log && !sync->legacy) {
+    const receipt_file::HeadRead head = receipt_file::read_head(dir_);
+    if (head.head) log_id = head.head->log_id;
+  }
+  const Reconcile mode = sync->legacy || !has_log
+                             ? Reconcile::No
+                             : reconcile_mode(*sync, boot_id(), static_cast<uint64_t>(st.st_ino), log_id);
   if (mode == Reconcile::Rebuild) {
     uint64_t in_log = 0;
     auto end = scan_receipt_log(dir_, 0, ScanEnd{0, std::string(kGenesisHash)}, [&](const ScannedReceipt& r) {
@@ -240,7 +256,7 @@ Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool reb
           "UPDATE log_sync SET boot_id = ?1, synced_offset = ?2, synced_seq = ?3, synced_hash = ?4, legacy = 0 "
           "WHERE id = 1");
   if (!up.ok()) return fail("cannot prepare log_sync update");
-  const std::string boot = binding_of(boot_id(), log_inode);
+  const std::string boot = binding_of(boot_id(), log_inode, at.log_id);
   sqlite3_bind_text(up.get(), 1, boot.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(up.get(), 2, static_cast<int64_t>(at.offset));
   sqlite3_bind_int64(up.get(), 3, static_cast<int64_t>(at.seq - 1));

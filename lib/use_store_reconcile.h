@@ -33,16 +33,25 @@ const std::string& kernel_boot_id();
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail);
 
 // log_sync.boot_id binds the store to a boot AND to one receipts.log:
-// "<boot id>/<inode of receipts.log>" (a store of an earlier schema-2 gx
-// holds the boot id alone). Unsynced commits are lost only with the
+// "<boot id>/<inode of receipts.log>/<log id>" (log id: receipts.head's
+// log_id, lib/receipt_log_file.h). Unsynced commits are lost only with the
 // kernel's page cache, i.e. across a boot; a store whose recorded log is
-// another file (a store copied from another state directory in this boot,
-// or a state directory copied whole) counts another log's receipts.
-std::string binding_of(const std::string& boot, uint64_t log_inode);
+// another file or another log (a store copied from another state
+// directory in this boot, or a state directory copied whole) counts
+// another log's receipts. The inode alone did not tell logs apart: two
+// file systems (two tmpfs mounts, say) can give their logs the same inode
+// number, and so can a file system's device number repeat; the log id is
+// random per log. Earlier gx wrote "<boot id>/<inode>" and, before that,
+// "<boot id>": such a binding cannot name its log and is rebuilt once.
+std::string binding_of(const std::string& boot, uint64_t log_inode, const std::string& log_id);
 
-// How a store must be reconciled before it is trusted.
+// How a store must be reconciled before it is trusted: Rebuild when its
+// binding names another log (or none), FromSynced when only the boot
+// differs (or is unknown), No when it is this boot's and this log's. A new
+// store (binding '') is reconciled from its synced position, the log's
+// start.
 enum class Reconcile { No, FromSynced, Rebuild };
-Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode);
+Reconcile reconcile_mode(const LogSync& s, const std::string& boot, uint64_t log_inode, const std::string& log_id);
 
 // The inode of the open receipts.log `fd` (LogUnavailable naming `path`).
 Result<uint64_t> inode_of(int fd, const std::string& path);

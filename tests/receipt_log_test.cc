@@ -451,7 +451,8 @@ TEST_CASE("a truncated log is detected when the head is deleted, garbled, a syml
   ReceiptLog log = open_log(t);
   for (int i = 0; i < 3; ++i) REQUIRE(log.append(make_authorized(subject())).ok());
   const std::string head = t.state() + "/receipts.head";
-  CHECK(slurp(head).find("\"version\":1") != std::string::npos);
+  CHECK(slurp(head).find("\"version\":2") != std::string::npos);
+  CHECK(slurp(head).find("\"log_id\":\"") != std::string::npos);
   auto lines = lines_of(slurp(t.log()));
   REQUIRE(lines.size() == 3);
   spit(t.log(), lines[0]);
@@ -474,7 +475,7 @@ TEST_CASE("a truncated log is detected when the head is deleted, garbled, a syml
     expect_broken("receipts.head");
   }
   SECTION("unknown version") {
-    spit(head, "{\"count\":1,\"hash\":\"" + std::string(64, '0') + "\",\"offset\":1,\"version\":2}");
+    spit(head, "{\"count\":1,\"hash\":\"" + std::string(64, '0') + "\",\"offset\":1,\"version\":3}");
     expect_broken("unsupported version");
   }
   SECTION("a symlink") {
@@ -619,4 +620,72 @@ TEST_CASE("a prepared nonce past its age limit signs nothing; the log signs afre
   REQUIRE(log.prepare_nonces(2).allowed());
   log.drop_nonces();
   CHECK(log.prepared_nonces() == 0);
+}
+
+TEST_CASE("receipts.head names its log: a random log id, kept by every rewrite, given to an older head") {
+  TempDir t;
+  TempDir u;
+  ReceiptLog log = open_log(t);
+  const std::string head = t.state() + "/receipts.head";
+  auto id_of = [](const std::string& text) {
+    auto h = receipt_file::parse_head(text);
+    REQUIRE(h.ok());
+    return h->log_id;
+  };
+  const std::string id = id_of(slurp(head));  // made with the head, before any receipt
+  CHECK(id.size() == 32);
+  CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+  std::string seen;
+  auto note = [&](const LogPosition& at) {
+    seen = at.log_id;
+    return Decision::allow();
+  };
+  REQUIRE(log.append(make_authorized(subject()), ReceiptSync::Now, note).ok());
+  CHECK(seen == id);
+  REQUIRE(log.append(make_authorized(subject()), ReceiptSync::Lazy).ok());
+  auto deferred = log.append(make_authorized(subject()), ReceiptSync::Deferred);
+  REQUIRE(deferred.ok());
+  REQUIRE(log.sync(*deferred).allowed());
+  CHECK(id_of(slurp(head)) == id);
+  CHECK(id_of(slurp(head)).size() == 32);
+  CHECK(slurp(head).size() == 256);
+  // Another log, another id.
+  ReceiptLog other = open_log(u);
+  CHECK(id_of(slurp(u.state() + "/receipts.head")) != id);
+
+  SECTION("a head of an earlier gx (version 1, or unversioned) gets an id at the next append") {
+    for (const char* version : {",\"version\":1", ""}) {
+      INFO(version);
+      auto h = receipt_file::parse_head(slurp(head));
+      REQUIRE(h.ok());
+      spit(head, "{\"count\":" + std::to_string(h->count) + ",\"hash\":\"" + h->hash +
+                     "\",\"offset\":" + std::to_string(h->offset) + version + "}");
+      CHECK(id_of(slurp(head)).empty());
+      CHECK(verify_ok(log).intact);
+      REQUIRE(log.append(make_authorized(subject()), ReceiptSync::Now, note).ok());
+      const std::string given = id_of(slurp(head));
+      CHECK(given.size() == 32);
+      CHECK(seen == given);
+      REQUIRE(log.append(make_authorized(subject()), ReceiptSync::Now, note).ok());
+      CHECK(id_of(slurp(head)) == given);
+      CHECK(verify_ok(log).intact);
+    }
+  }
+  SECTION("a version 2 head without a valid log id is refused") {
+    auto h = receipt_file::parse_head(slurp(head));
+    REQUIRE(h.ok());
+    const std::string base = "{\"count\":" + std::to_string(h->count) + ",\"hash\":\"" + h->hash +
+                             "\",\"offset\":" + std::to_string(h->offset) + ",\"version\":2";
+    for (const std::string& bad : {base + "}", base + ",\"log_id\":\"" + std::string(32, 'G') + "\"}",
+                                   base + ",\"log_id\":\"abc\"}", base + ",\"log_id\":7}"}) {
+      INFO(bad);
+      spit(head, bad);
+      CHECK_FALSE(receipt_file::parse_head(bad).ok());
+      auto a = log.append(make_authorized(subject()));
+      REQUIRE_FALSE(a.ok());
+      CHECK(a.error().reason == DenyReason::LogTampered);
+    }
+    // A version 1 head must not carry one.
+    CHECK_FALSE(receipt_file::parse_head(base.substr(0, base.size() - 1) + "1,\"log_id\":\"" + id + "\"}").ok());
+  }
 }

@@ -315,8 +315,10 @@ void truncate_log_consistently(const std::string& dir, size_t lines) {
     end = nl + 1;
   }
   spit(dir + "/receipts.log", log.substr(0, end));
-  std::string head = canonical_dump(
-      nlohmann::json{{"version", 1}, {"count", lines}, {"hash", receipt_leaf_hash(last)}, {"offset", end}});
+  // The log keeps its id (a new one would name another log: a rebuild).
+  const std::string log_id = nlohmann::json::parse(slurp(dir + "/receipts.head"))["log_id"].get<std::string>();
+  std::string head = canonical_dump(nlohmann::json{
+      {"version", 2}, {"count", lines}, {"hash", receipt_leaf_hash(last)}, {"offset", end}, {"log_id", log_id}});
   head.resize(255, ' ');
   spit(dir + "/receipts.head", head + "\n");
 }
@@ -455,4 +457,108 @@ TEST_CASE("a store from another state directory (same boot) is rebuilt from this
     CHECK(again.error().reason == DenyReason::Replay);
     CHECK(spent(a, shared.artifact_digest) == 2);
   }
+}
+
+namespace {
+
+std::string binding(const std::string& dir) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir + "/uses.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT boot_id FROM log_sync WHERE id = 1", -1, &q, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(q) == SQLITE_ROW);
+  std::string out = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return out;
+}
+
+void set_binding(const std::string& dir, const std::string& value) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir + "/uses.db").c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* q = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "UPDATE log_sync SET boot_id = ?1 WHERE id = 1", -1, &q, nullptr) == SQLITE_OK);
+  sqlite3_bind_text(q, 1, value.c_str(), -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(q) == SQLITE_DONE);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
+uint64_t log_inode(const std::string& dir) {
+  struct stat st {};
+  REQUIRE(stat((dir + "/receipts.log").c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+std::string head_log_id(const std::string& dir) {
+  return nlohmann::json::parse(slurp(dir + "/receipts.head")).value("log_id", std::string());
+}
+
+}  // namespace
+
+TEST_CASE("a store from another state directory whose log has the same inode number is rebuilt all the same") {
+  // Two file systems (two tmpfs mounts, say) can give both receipts.log the
+  // same inode number: the binding must tell the logs apart by more.
+  gx::test::TempDir tmp{"record"};
+  const std::string a = tmp.path + "/a", b = tmp.path + "/b";
+  Receipt once = authorized_subject("same-inode-once");
+  Receipt other = authorized_subject("same-inode-other");
+  REQUIRE(run_once(a, "boot-1", once, 1).ok());
+  REQUIRE(run_once(b, "boot-1", other, 5).ok());
+  const std::string a_log_id = head_log_id(a), b_log_id = head_log_id(b);
+  CHECK(a_log_id.size() == 32);
+  CHECK(b_log_id.size() == 32);
+  CHECK(a_log_id != b_log_id);
+  CHECK(binding(a) == "boot-1/" + std::to_string(log_inode(a)) + "/" + a_log_id);
+  // B's store, as if B's log had A's log's inode number: its binding's
+  // inode is replaced by A's, everything else (B's log id) kept.
+  StoreBytes::take(b).restore(a);
+  std::string bound = binding(a);
+  const auto first = bound.find('/');
+  REQUIRE(first != std::string::npos);
+  const auto second = bound.find('/', first + 1);
+  bound = bound.substr(0, first + 1) + std::to_string(log_inode(a)) +
+          (second == std::string::npos ? std::string() : bound.substr(second));
+  set_binding(a, bound);
+  CHECK(spent(a, once.artifact_digest) == 0);  // what B's store says
+
+  SECTION("a dry run counts this log") {
+    UseStore s = store_in_boot(a, "boot-1");
+    CHECK(s.check_left(once.artifact_digest, 1).reason == DenyReason::Replay);
+  }
+  SECTION("the single-use artifact is a replay; the store is rebuilt and bound to this log") {
+    auto again = run_once(a, "boot-1", once, 1);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().reason == DenyReason::Replay);
+    CHECK(spent(a, once.artifact_digest) == 1);
+    CHECK(spent(a, other.artifact_digest) == 1);  // B's row: counts only ever go up
+    REQUIRE(run_once(a, "boot-1", other, 5).ok());
+    CHECK(binding(a) == "boot-1/" + std::to_string(log_inode(a)) + "/" + a_log_id);
+  }
+}
+
+TEST_CASE("a binding of earlier gx (no log id) is rebuilt once, then kept") {
+  gx::test::TempDir tmp{"record"};
+  const std::string dir = tmp.path + "/state";
+  Receipt a = authorized_subject("old-binding");
+  Receipt b = authorized_subject("old-binding-other");
+  REQUIRE(run_once(dir, "boot-1", a, 3).ok());
+  REQUIRE(run_once(dir, "boot-1", a, 3).ok());
+  const std::string now = binding(dir);
+  for (const std::string& old : {"boot-1/" + std::to_string(log_inode(dir)), std::string("boot-1")}) {
+    INFO(old);
+    set_binding(dir, old);
+    {
+      // The rows forget a use: the rebuild finds it in the log.
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open((dir + "/uses.db").c_str(), &db) == SQLITE_OK);
+      REQUIRE(sqlite3_exec(db, "UPDATE uses SET spent = 1", nullptr, nullptr, nullptr) == SQLITE_OK);
+      sqlite3_close(db);
+    }
+    REQUIRE(run_once(dir, "boot-1", b, 9).ok());
+    CHECK(spent(dir, a.artifact_digest) == 2);
+    CHECK(binding(dir) == now);
+  }
+  CHECK(run_once(dir, "boot-1", a, 3).ok());
+  CHECK_FALSE(run_once(dir, "boot-1", a, 3).ok());
 }
