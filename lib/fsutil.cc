@@ -203,7 +203,10 @@ std::vector<std::string> symlink_hops(const std::string& path) {
     cur = absolute(target[0] == '/' ? target : dirname(cur) + "/" + target);
     add(cur);
   }
-  add(canonical(path));
+  // Only after a link: the lexical join above cannot see a directory link
+  // under a "..", the kernel's name can. Without one, the name given is the
+  // file's, up to directory links, which callers resolve anyway.
+  if (out.size() > 1) add(canonical(path));
   return out;
 }
 

@@ -55,8 +55,10 @@ std::string dirname(const std::string& path);
 std::string absolute(const std::string& path);
 // Where a file named through symlinks really lives: absolute(path), then,
 // while the last one is a symlink, where it points (relative targets taken
-// from its directory; at most 40 hops), and last the kernel's canonical
-// path when the chain ends at an existing file. Deduplicated, in that order.
+// from its directory; at most 40 hops), and last, when there was a link,
+// the kernel's canonical path if the chain ends at an existing file (a
+// directory link on the way is left to the caller, who resolves the names
+// it protects anyway). Deduplicated, in that order.
 // Security: protecting a file (or its directory) by the name a user gave
 // protects the link, not the file: `trust.toml -> /w/trust.toml` leaves
 // /w writable. Callers protect every entry; a dangling chain still names

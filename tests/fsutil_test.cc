@@ -226,7 +226,14 @@ TEST_CASE("symlink_hops names every file a chain of links leads to, and where a 
   REQUIRE(symlink("loop2", (d + "/real/loop1").c_str()) == 0);
   REQUIRE(symlink("loop1", (d + "/real/loop2").c_str()) == 0);
   CHECK(fs::symlink_hops(d + "/real/loop1") == std::vector<std::string>{d + "/real/loop1", d + "/real/loop2"});
-  // Through a symlinked directory: the kernel's canonical name comes last.
-  REQUIRE(symlink((d + "/real").c_str(), (d + "/dirlink").c_str()) == 0);
-  CHECK(fs::symlink_hops(d + "/dirlink/f") == std::vector<std::string>{d + "/dirlink/f", d + "/real/f"});
+  // Through a symlinked directory and no link at the end: the name given
+  // (directory links are the caller's to resolve, as it does for every
+  // name it protects).
+  REQUIRE(mkdir((d + "/real/sub").c_str(), 0700) == 0);
+  REQUIRE(symlink((d + "/real/sub").c_str(), (d + "/dirlink").c_str()) == 0);
+  CHECK(fs::symlink_hops(d + "/dirlink/f") == std::vector<std::string>{d + "/dirlink/f"});
+  // A link under a directory link, pointing up: the lexical join says d/f,
+  // the kernel d/real/f; both are named, the kernel's last.
+  REQUIRE(symlink("../f", (d + "/real/sub/up").c_str()) == 0);
+  CHECK(fs::symlink_hops(d + "/dirlink/up") == std::vector<std::string>{d + "/dirlink/up", d + "/f", d + "/real/f"});
 }
