@@ -60,7 +60,25 @@ namespace {
 Decision add_loader(const ExecImage& image, std::vector<std::string>& implicit) {
   auto interp = elf_interpreter(image.fd());
   if (!interp) return interp.error();
-  if (!interp->empty()) implicit.push_back(*interp);
+  if (interp->empty()) return Decision::allow();
+  // gx opens this name for the Landlock rule; the kernel opens it again in
+  // the child. A name that means another file in another process --
+  // relative (the cwd), through /proc or /dev/fd -- would put the rule on
+  // one file and load another (review helper-38: /proc/self/cwd/ldso gave
+  // a delegated tool execute and read on a directory its parent could not
+  // read). And the rule must be on a file, never a tree.
+  const std::string& p = *interp;
+  auto under = [&](const std::string& dir) { return p == dir || p.rfind(dir + "/", 0) == 0; };
+  if (p[0] != '/' || under("/proc") || under("/dev/fd") || p.find("/../") != std::string::npos)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "the program's ELF interpreter (PT_INTERP) must be an absolute path outside /proc and "
+                          "/dev/fd, without '..'",
+                          "exec.path", p);
+  struct stat st {};
+  if (stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Decision::deny(DenyReason::InvalidValue,
+                          "the program's ELF interpreter (PT_INTERP) " + p + " is not a regular file", "exec.path", p);
+  implicit.push_back(p);
   return Decision::allow();
 }
 

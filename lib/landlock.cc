@@ -431,6 +431,15 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
         if (g.canonical.empty())
           return Decision::deny(DenyReason::IoError, "cannot resolve opened sandbox path " + path, g.field, path);
         if (Decision d = identify(g, g.fd.get(), path); !d) return d;
+        // gx's own execute grants (an ELF interpreter) go on one file, never
+        // on a tree, whatever the name led to when it was opened.
+        if (l.kind == Kind::Implicit) {
+          struct stat st {};
+          if (fstat(g.fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+            return Decision::deny(DenyReason::InvalidValue,
+                                  "implicit execute grant " + path + " (an interpreter) is not a regular file", g.field,
+                                  path);
+        }
         if (held == kHeldGrants) {
           holding = false;
           keep_margin();
