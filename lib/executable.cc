@@ -314,7 +314,6 @@ Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlac
   // point changes nothing we execute.
   if (std::string why = script_path_unsafe_reason(path, "/", how.caller, before.st_dev, before.st_ino); !why.empty())
     return copy(why);
-  if (before.st_nlink != 1) return copy(path + " has " + std::to_string(before.st_nlink) + " hard links");
   struct statfs fs_info {};
   if (fstatfs(src.get(), &fs_info) != 0) return copy("cannot read the file system of " + path);
   if (const char* kind = untrusted_filesystem(static_cast<unsigned long>(fs_info.f_type)))

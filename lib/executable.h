@@ -119,10 +119,8 @@ class ExecImage {
   static Result<ExecImage> load(const std::string& path, uint64_t max_bytes = kMaxBytes);
 
   // Executes the original file when script_path_unsafe_reason(path)
-  // passes for `how.caller` (see the header comment), the file has no other
-  // name (st_nlink 1: a hard link elsewhere -- inside some other run's
-  // write grant -- would let a writer there rewrite it between the digest
-  // and the exec), and its file system is not one whose server may change
+  // passes for `how.caller` (see the header comment) and its file system
+  // is not one whose server may change
   // the bytes, or the stamps the DigestCache keys on, behind the kernel's
   // back (untrusted_filesystem): opens it, digests it
   // unless the DigestCache knows its stamp with how.expected_sha256,
