@@ -77,7 +77,8 @@ std::vector<std::string> resolve_all(const std::vector<std::string>& paths) {
 }
 
 GrantNames resolve_names(const SandboxPolicy& sb) {
-  return GrantNames{resolve_all(sb.read), resolve_all(sb.write), resolve_all(sb.exec), resolve_all(sb.exec_writable)};
+  return GrantNames{
+      resolve_all(sb.read), resolve_all(sb.write), resolve_all(sb.exec), resolve_all(sb.exec_writable), {}};
 }
 
 std::vector<std::string> readable(const GrantNames& n) {
@@ -185,7 +186,19 @@ Decision check_paths(const TreeBounds& p, const SandboxPolicy& c, const GrantNam
   if (Decision d = each(c.read, cn.read, readable_p, "sandbox.read"); !d) return d;
   if (Decision d = each(c.write, cn.write, p.trees.write, "sandbox.write"); !d) return d;
   if (Decision d = each(c.exec, cn.exec, p.trees.exec, "sandbox.exec"); !d) return d;
-  return each(c.exec_writable, cn.exec_writable, p.trees.exec_writable, "sandbox.exec_writable");
+  if (Decision d = each(c.exec_writable, cn.exec_writable, p.trees.exec_writable, "sandbox.exec_writable"); !d)
+    return d;
+  // gx's own execute grants are not the child's to choose, but the kernel
+  // opens an ELF interpreter by name at exec time: one the running parent
+  // may write could be changed between gx's check and that open.
+  for (size_t i = 0; i < cn.implicit_exec.size(); ++i)
+    if (const std::string& name = cn.implicit_exec[i]; within(name, p.trees.write))
+      return Decision::deny(DenyReason::LineageInconsistency,
+                            "the program's interpreter (or the program run in place) " + name +
+                                " lies in a tree the parent may write (" + list_text(p.trees.write) +
+                                "): the parent could change it while the child starts",
+                            "implicit_exec[" + std::to_string(i) + "]", name);
+  return Decision::allow();
 }
 
 // Resolved from the groups' data, not by building a filter: lineage is

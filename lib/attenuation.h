@@ -98,7 +98,10 @@ Decision check_attenuation(const Artifact& parent, const Artifact& child);
 // enforced or anything started: the check is on what the rules are on,
 // so a symlink flipped at a child's path between the lineage check and the
 // open gets no rule outside the parent. A read grant skipped as absent has
-// no rule; it is compared by its planned name.
+// no rule; it is compared by its planned name. gx's own execute grants
+// (GrantNames::implicit_exec: an ELF interpreter, the program run in place)
+// must lie outside the parent's write trees: the kernel opens an
+// interpreter by name, and the parent keeps running.
 Decision check_grants_within(const TreeBounds& parent_bounds, const SandboxPolicy& child, const GrantNames& opened);
 
 // gx init --parent: narrows a freshly made child template to fit inside

@@ -1,5 +1,7 @@
 #include "lib/authority.h"
 
+#include <algorithm>
+
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
 #include "lib/signature_cache.h"
@@ -19,6 +21,12 @@ VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revo
   return o;
 }
 
+void add_links(ProtectedPaths& p, const std::string& path) {
+  for (std::string& link : fs::links_on_path(path))
+    if (std::find(p.no_rename.begin(), p.no_rename.end(), link) == p.no_rename.end())
+      p.no_rename.push_back(std::move(link));
+}
+
 ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
                          const std::string& revocations_path, const std::string& receipt_key) {
   ProtectedPaths p;
@@ -32,6 +40,9 @@ ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_
   if (!self.empty()) p.no_write.push_back(self);
   p.no_access = {state + "/" + std::string(kReceiptKeyFile), state + "/" + std::string(kSignatureCacheKeyFile)};
   if (!receipt_key.empty()) p.no_access.push_back(fs::absolute(receipt_key));
+  // A link anywhere on the way re-points all of it, not only a link at the end.
+  for (const std::string* path : {&state, &trust_path, &revocations_path, &receipt_key})
+    if (!path->empty()) add_links(p, *path);
   return p;
 }
 

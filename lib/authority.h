@@ -33,11 +33,16 @@ struct Authority {
 VerifyOptions verify_options(const TrustStore& trust, const RevocationList& revocations, const HostIdentity& host,
                              UnixTime now);
 
+// Adds every symbolic link on the way to `path` (fs::links_on_path) to
+// p.no_rename, each once.
+void add_links(ProtectedPaths& p, const std::string& path);
+
 // gx's own files, which no governed child may write (state directory with
 // its log and use store, the trust store's and revocation list's
 // directories -- of the names given and of every file a symlink chain from
 // them reaches, fs::symlink_hops -- the gx binary) or even read (receipt
-// private keys).
+// private keys), and the entries of the symbolic links on the way to any
+// of them, which no child may replace (no_rename).
 ProtectedPaths own_files(const std::string& state_dir, const std::string& trust_path,
                          const std::string& revocations_path, const std::string& receipt_key);
 

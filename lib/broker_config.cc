@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 
+#include "lib/authority.h"
 #include "lib/broker_protocol.h"
 #include "lib/fsutil.h"
 #include "lib/paths.h"
@@ -28,12 +29,14 @@ Decision absolute_path(const std::string& key, const std::string& path, bool req
 
 }  // namespace
 
-std::vector<std::string> broker_own_paths(const BrokerConfig& c) {
-  std::vector<std::string> paths;
+ProtectedPaths broker_own_paths(const BrokerConfig& c) {
+  ProtectedPaths p;
   for (const std::string* file : {&c.config_path, &c.socket_path})
-    if (!file->empty())
-      for (const std::string& hop : fs::symlink_hops(*file)) paths.push_back(hop);
-  return paths;
+    if (!file->empty()) {
+      for (const std::string& hop : fs::symlink_hops(*file)) p.no_write.push_back(hop);
+      add_links(p, *file);
+    }
+  return p;
 }
 
 std::string revocations_of(const BrokerConfig& c) {

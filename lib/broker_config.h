@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/decision.h"
+#include "lib/landlock_paths.h"
 
 namespace gx::broker {
 
@@ -46,8 +47,10 @@ std::string revocations_of(const BrokerConfig& c);
 // would choose the next broker's trust store and allow lists, or stand in
 // for the broker). A grant over a directory holding either reaches it, so
 // replacing one by a rename is refused too. Each is named by every hop of
-// its symlink chain (fs::symlink_hops): a link protects nothing by itself.
-std::vector<std::string> broker_own_paths(const BrokerConfig& c);
+// its symlink chain (fs::symlink_hops, no_write): a link protects nothing by
+// itself; and every link on the way to either (fs::links_on_path, no_rename)
+// is kept from being re-pointed.
+ProtectedPaths broker_own_paths(const BrokerConfig& c);
 
 // Reads a config file strictly (unknown keys, wrong types refused, naming
 // the key) over `base` (the built-in defaults). The file must pass

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "lib/crypto.h"
 #include "lib/digest_cache.h"
@@ -180,6 +182,9 @@ ExecImage& ExecImage::operator=(ExecImage&& o) noexcept {
     fd_ = o.fd_;
     in_place_ = o.in_place_;
     digest_cached_ = o.digest_cached_;
+    lease_held_ = std::exchange(o.lease_held_, false);
+    mtime_ns_ = o.mtime_ns_;
+    ctime_ns_ = o.ctime_ns_;
     copy_reason_ = std::move(o.copy_reason_);
     o.fd_ = -1;
   }
@@ -187,6 +192,20 @@ ExecImage& ExecImage::operator=(ExecImage&& o) noexcept {
 }
 ExecImage::~ExecImage() {
   if (fd_ >= 0) close(fd_);
+}
+
+bool ExecImage::writer_came() const { return in_place_ && lease_held_ && fcntl(fd_, F_GETLEASE) != F_RDLCK; }
+
+bool ExecImage::stamp_unchanged() const {
+  if (!in_place_) return true;
+  struct stat now {};
+  return fstat(fd_, &now) == 0 && static_cast<uint64_t>(now.st_size) == size_ &&
+         FileStamp::of(now).mtime_ns == mtime_ns_ && FileStamp::of(now).ctime_ns == ctime_ns_;
+}
+
+void ExecImage::release_writers() {
+  if (lease_held_ && fd_ >= 0) (void)fcntl(fd_, F_SETLEASE, F_UNLCK);
+  lease_held_ = false;
 }
 
 namespace {
@@ -318,8 +337,21 @@ Result<ExecImage> ExecImage::load_in_place(const std::string& path, const InPlac
   if (fstatfs(src.get(), &fs_info) != 0) return copy("cannot read the file system of " + path);
   if (const char* kind = untrusted_filesystem(static_cast<unsigned long>(fs_info.f_type)))
     return copy(path + " is on a " + kind + " file system");
+  // Writers held off from before the digest to the exec (see the header).
+  // The break notice must not be SIGIO, whose default action kills gx.
+  bool leased = false;
+  if (fcntl(src.get(), F_SETSIG, SIGURG) == 0) {
+    if (fcntl(src.get(), F_SETLEASE, F_RDLCK) == 0) leased = true;
+    else if (errno == EAGAIN) return copy(path + " is open for writing by another process");
+    // EACCES (neither its owner nor CAP_LEASE), EINVAL (leases disabled):
+    // in place without, as the header says.
+  }
+  if (leased && fstat(src.get(), &before) != 0) return copy("cannot stat " + path);
   const FileStamp stamp = FileStamp::of(before);
   ExecImage img;
+  img.lease_held_ = leased;
+  img.mtime_ns_ = stamp.mtime_ns;
+  img.ctime_ns_ = stamp.ctime_ns;
   img.path_ = path;
   img.dev_ = before.st_dev;
   img.ino_ = before.st_ino;

@@ -40,9 +40,13 @@
 // governed child whose sandbox grants write there, which would then run
 // its own code under THIS artifact's (possibly wider) sandbox. The sealed
 // copy closes that (tests/cli/run_races.sh); for the caller's files it is
-// kept. Caveat, the same as for pinned files (lib/invocation.h): root
-// outside the sandbox can rewrite a root-owned file in that window; root
-// is trusted by gx (it can equally rewrite the state directory). The
+// kept. Root's own file can be rewritten too, by a root-run governed
+// command whose write grant covers it (its name, a bind mount, a hard
+// link): writers are held off with a read lease from before the digest to
+// the exec (writers_held, below) where gx may take one (as root). Caveat,
+// the same as for pinned files (lib/invocation.h): root outside any
+// sandbox can change the file behind that; root is trusted by gx (it can
+// equally rewrite the state directory). The
 // governed child itself cannot use the window: it does not exist yet, and
 // afterwards it may not write the file (it is only executed in place when
 // no write grant covers it, lib/invocation.cc). A file that fails the rule
@@ -130,6 +134,31 @@ class ExecImage {
   static Result<ExecImage> load_in_place(const std::string& path, const InPlaceOptions& how,
                                          uint64_t max_bytes = kMaxBytes);
 
+  // Writers held off (in place only). load_in_place takes a read lease
+  // (fcntl F_SETLEASE F_RDLCK) on the file before it is digested: from then
+  // on, a process opening it for writing or truncating it waits until the
+  // lease is released -- or until /proc/sys/fs/lease-break-time runs out,
+  // when the kernel takes the lease away -- and the lease is marked
+  // broken. After a successful exec the kernel refuses writers on its own
+  // (ETXTBSY, for as long as the program runs), so holding them off from
+  // the digest to the exec is what makes the executed bytes the digested
+  // ones. A file someone holds open for writing is copied instead.
+  // Taking a lease needs CAP_LEASE or owning the file: gx as root (the
+  // broker, root's cron) holds one; gx as another user executing a root's
+  // file cannot, and the window stays open to root writers
+  // (docs/security.md). The break notice is sent as SIGURG, whose default
+  // action is to ignore it (gx never handles SIGURG).
+  bool writers_held() const { return lease_held_; }  // a lease was taken
+  // A process opened the file for writing (or truncated it) since the lease
+  // was taken: it waits, or the kernel took the lease away and it may have
+  // written. False without a lease, and for a sealed copy.
+  bool writer_came() const;
+  // The file's stamp (size, mtime, ctime) as it was digested. Always true
+  // for a sealed copy.
+  bool stamp_unchanged() const;
+  // Lets writers in (after the exec): releases the lease. Idempotent.
+  void release_writers();
+
   static constexpr uint64_t kMaxBytes = 1ull << 31;  // 2 GiB
 
   // The name of a file system type (statfs f_type) whose contents and
@@ -147,6 +176,8 @@ class ExecImage {
   int fd_ = -1;
   bool in_place_ = false;
   bool digest_cached_ = false;
+  bool lease_held_ = false;
+  int64_t mtime_ns_ = 0, ctime_ns_ = 0;  // in place: the stamp that was digested
   std::string copy_reason_;
 };
 

@@ -210,6 +210,53 @@ std::vector<std::string> symlink_hops(const std::string& path) {
   return out;
 }
 
+std::vector<std::string> links_on_path(const std::string& path) {
+  std::vector<std::string> links;
+  if (path.empty()) return links;
+  // Components still to walk, the next one last.
+  std::vector<std::string> todo;
+  auto push_front = [&todo](std::string_view p) {
+    std::vector<std::string> parts;
+    for (size_t at = 0; at <= p.size();) {
+      size_t end = std::min(p.find('/', at), p.size());
+      if (end > at) parts.emplace_back(p.substr(at, end - at));
+      at = end + 1;
+    }
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  push_front(path);
+  std::string at = "/";  // resolved so far, no link in it
+  if (path[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == nullptr) return links;
+    at = cwd;
+  }
+  for (int hops = 0; !todo.empty();) {
+    std::string c = std::move(todo.back());
+    todo.pop_back();
+    if (c == ".") continue;
+    if (c == "..") {
+      at = dirname(at);
+      continue;
+    }
+    std::string next = at == "/" ? "/" + c : at + "/" + c;
+    char buf[PATH_MAX];
+    ssize_t n = readlink(next.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) {
+      // Not a link: walk on, unless nothing is there (the rest is planned).
+      if (errno != EINVAL) break;
+      at = std::move(next);
+      continue;
+    }
+    if (++hops > 40) break;
+    if (std::find(links.begin(), links.end(), next) == links.end()) links.push_back(next);
+    std::string_view target(buf, static_cast<size_t>(n));
+    if (target[0] == '/') at = "/";
+    push_front(target);
+  }
+  return links;
+}
+
 namespace {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
@@ -352,6 +399,8 @@ Result<OpenDir> open_private_dir(const std::string& path, bool create) {
                            " is writable by group or others without the sticky bit: they could swap the directory",
                        cur);
   }
+  // The name given may reach it through links: each could be re-pointed.
+  if (Decision d = check_links_strict(path); !d) return dir_error(d.detail, path);
   return dir;
 }
 
@@ -414,15 +463,58 @@ Result<std::optional<std::string>> read_in_dir(const OpenDir& dir, std::string_v
 
 namespace gx::fs {
 
+namespace {
+
+Decision refuse_owner(const std::string& what, const struct stat& st, const std::string& why) {
+  return Decision::deny(DenyReason::IoError,
+                        what + " is owned by uid " + std::to_string(st.st_uid) + " with mode " +
+                            octal_mode(st.st_mode) + ": " + why + " (it must be owned by root or uid " +
+                            std::to_string(geteuid()) + " and not writable by group or others)",
+                        "file", what);
+}
+
+// `dir` and every directory above it: owned by root or us, and not writable
+// by group or others -- except a root-owned sticky one (/tmp), where nobody
+// else can rename or remove our entries, when `own` is false.
+Decision check_directories_up(std::string dir, const std::string& path, bool own) {
+  const uid_t me = geteuid();
+  for (;; own = false) {
+    struct stat st {};
+    if (stat(dir.c_str(), &st) != 0)
+      return Decision::deny(DenyReason::IoError, "cannot stat " + dir + ": " + errno_text(errno), "dir", dir);
+    if (st.st_uid != 0 && st.st_uid != me) return refuse_owner(dir, st, "untrusted owner of a directory above " + path);
+    bool sticky_root = (st.st_mode & S_ISVTX) && st.st_uid == 0;
+    if ((st.st_mode & 022) && (own || !sticky_root))
+      return refuse_owner(dir, st, "directory above " + path + " is writable by group or others");
+    if (dir == "/") return Decision::allow();
+    dir = dirname(dir);
+  }
+}
+
+}  // namespace
+
+Decision check_links_strict(const std::string& path) {
+  const uid_t me = geteuid();
+  for (const std::string& link : links_on_path(path)) {
+    struct stat st {};
+    if (lstat(link.c_str(), &st) != 0)
+      return Decision::deny(DenyReason::IoError, "cannot stat " + link + ": " + errno_text(errno), "file", link);
+    // A link's mode means nothing; its owner may replace it in a sticky directory.
+    if (st.st_uid != 0 && st.st_uid != me)
+      return Decision::deny(DenyReason::IoError,
+                            "symbolic link " + link + " on the way to " + path + " is owned by uid " +
+                                std::to_string(st.st_uid) + ": it could re-point " + path +
+                                " (it must be owned by root or uid " + std::to_string(me) + ")",
+                            "file", link);
+    if (Decision d = check_directories_up(dirname(link), "link " + link + " on the way to " + path, false); !d)
+      return d;
+  }
+  return Decision::allow();
+}
+
 Decision check_strict_modes(const std::string& path, bool missing_ok) {
   const uid_t me = geteuid();
-  auto refuse = [&](const std::string& what, const struct stat& st, const std::string& why) {
-    return Decision::deny(DenyReason::IoError,
-                          what + " is owned by uid " + std::to_string(st.st_uid) + " with mode " +
-                              octal_mode(st.st_mode) + ": " + why + " (it must be owned by root or uid " +
-                              std::to_string(me) + " and not writable by group or others)",
-                          "file", what);
-  };
+  auto refuse = refuse_owner;
   std::string dir;
   std::string real = canonical(path);
   if (!real.empty()) {
@@ -444,20 +536,8 @@ Decision check_strict_modes(const std::string& path, bool missing_ok) {
     dir = canonical(dir);
     if (dir.empty()) dir = "/";
   }
-  for (bool own = true;; own = false) {
-    struct stat st {};
-    if (stat(dir.c_str(), &st) != 0)
-      return Decision::deny(DenyReason::IoError, "cannot stat " + dir + ": " + errno_text(errno), "dir", dir);
-    if (st.st_uid != 0 && st.st_uid != me) return refuse(dir, st, "untrusted owner of a directory above " + path);
-    // A root-owned sticky ancestor (/tmp) is acceptable: others can create
-    // entries there but cannot rename or remove ours.
-    bool sticky_root = (st.st_mode & S_ISVTX) && st.st_uid == 0;
-    if ((st.st_mode & 022) && (own || !sticky_root))
-      return refuse(dir, st, "directory above " + path + " is writable by group or others");
-    if (dir == "/") break;
-    dir = dirname(dir);
-  }
-  return Decision::allow();
+  if (Decision d = check_directories_up(dir, path, true); !d) return d;
+  return check_links_strict(path);
 }
 
 }  // namespace gx::fs

@@ -39,7 +39,14 @@ Result<std::string> read_file_nofollow(const std::string& path, size_t max_bytes
 // Checked before the file is read, by path: a swap between check and read
 // needs write access to a directory the check just proved only root or the
 // caller can write.
+// Every symbolic link on the way (links_on_path) is checked too
+// (check_links_strict).
 Decision check_strict_modes(const std::string& path, bool missing_ok);
+// StrictModes for the links on the way to `path` (links_on_path): each owned
+// by root or the effective uid (in a sticky directory its owner may replace
+// it), in a directory that passes the ancestor rule above. Otherwise
+// someone else could re-point `path` after every check of where it leads.
+Decision check_links_strict(const std::string& path);
 
 enum class Overwrite { No, Yes };
 // Atomically writes data to path with the given mode. With Overwrite::No an
@@ -64,6 +71,18 @@ std::string absolute(const std::string& path);
 // /w writable. Callers protect every entry; a dangling chain still names
 // where the file would be created.
 std::vector<std::string> symlink_hops(const std::string& path);
+// Every symbolic link the kernel follows resolving `path` (relative to the
+// working directory; "." and ".." taken as the kernel takes them), each
+// named as the directory entry that holds it: its directory's resolved
+// path and its own name ("/a/cfg" for /a/cfg/trust.toml with
+// cfg -> /real), in the order met, deduplicated, the links of a link's
+// target included. A component that does not exist ends the walk. At most
+// 40 links, as the kernel.
+// Security: gx protects the files it resolves to, but a link anywhere on
+// the way can be re-pointed by whoever may replace that entry, who then
+// chooses gx's trust store or state directory. Callers protect each entry
+// (ProtectedPaths::no_rename, check_strict_modes).
+std::vector<std::string> links_on_path(const std::string& path);
 // Canonical path with symlinks resolved (as realpath(3); one open(O_PATH)
 // and one readlink of /proc/self/fd/N); empty on error, errno set.
 std::string canonical(const std::string& path);

@@ -270,6 +270,19 @@ Located locate(const std::string& path) {
   return out;
 }
 
+// A directory entry located without following it (ProtectedPaths::no_rename):
+// its directory located, its own name one component below.
+Located locate_entry(const std::string& path) {
+  const std::string abs = fs::absolute(path);
+  if (abs == "/") return locate(abs);
+  const std::string base = abs.substr(abs.find_last_of('/') + 1);
+  Located out = locate(fs::dirname(abs));
+  out.canonical = join_tail(out.canonical, base);
+  out.tail = out.tail.empty() ? base : out.tail + "/" + base;
+  out.dir = true;
+  return out;
+}
+
 // A located path's file-system position in `table`; nullopt when it was
 // not resolved or its mount is not in the table.
 std::optional<mounts::FsPosition> place(const Located& l, const mounts::MountTable& table) {
@@ -329,6 +342,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   };
   resolve(protect.no_write, resolved.no_write, located_no_write);
   resolve(protect.no_access, resolved.no_access, located_no_access);
+  std::vector<Located> located_no_rename;
+  for (const std::string& e : protect.no_rename) {
+    Located l = locate_entry(e);
+    if (listed(resolved.no_rename, l.canonical)) continue;
+    resolved.no_rename.push_back(l.canonical);
+    located_no_rename.push_back(std::move(l));
+  }
 
   const PathList lists[] = {{&policy.read, "sandbox.read", Kind::Read},
                             {&policy.write, "sandbox.write", Kind::Write},
@@ -506,6 +526,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     PlacedProtected placed;
     for (const Located& l : located_no_write) placed.no_write.push_back({l.canonical, place(l, table), l.dir});
     for (const Located& l : located_no_access) placed.no_access.push_back({l.canonical, place(l, table), l.dir});
+    for (const Located& l : located_no_rename) placed.no_rename.push_back({l.canonical, place(l, table), l.dir});
     for (size_t li = 0; li < std::size(lists); ++li) {
       const auto& l = lists[li];
       around[li].resize(l.paths->size());
@@ -641,6 +662,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   for (size_t li = 0; li < std::size(named); ++li)
     for (size_t k : mentions[li]) named[li]->push_back(grants[k].canonical);
   for (const auto& w : policy.exec_writable) names.exec_writable.push_back(canon(w));
+  for (size_t k : mentions[3]) names.implicit_exec.push_back(grants[k].canonical);
   return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e), std::move(names));
 }
 

@@ -148,6 +148,9 @@ std::vector<std::string> scope_names(uint64_t scopes);
 // checks a child's rules by them.
 struct GrantNames {
   std::vector<std::string> read, write, exec, exec_writable;
+  // gx's own execute grants (the ELF interpreter, a program run in place),
+  // in the order prepare_ruleset was given them.
+  std::vector<std::string> implicit_exec;
 };
 
 // A ruleset fd built in the parent; move-only, closes on destruction.

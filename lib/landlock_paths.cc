@@ -30,6 +30,10 @@ ProtectedPaths resolve_protected(const ProtectedPaths& protect) {
   };
   resolve(protect.no_write, out.no_write);
   resolve(protect.no_access, out.no_access);
+  for (const auto& e : protect.no_rename) {
+    std::string r = canonical_entry(e);
+    if (!listed(out.no_rename, r)) out.no_rename.push_back(std::move(r));
+  }
   return out;
 }
 
@@ -147,6 +151,8 @@ std::vector<std::string> expansion_excludes_resolved(const std::string& grant, b
   };
   for (const auto& p : protect.no_access) consider(p, false);
   for (const auto& p : protect.no_write) consider(p, !is_write);
+  if (is_write)
+    for (const auto& p : protect.no_rename) consider(p, false);
   return outermost(std::move(out));
 }
 
@@ -210,6 +216,9 @@ Result<std::vector<std::string>> check_reach(const std::vector<mounts::Region>& 
   if (!exec)
     for (const auto& p : protect.no_write)
       if (Decision d = against(p, false); !d) return d;
+  if (kind == Kind::Write)
+    for (const auto& p : protect.no_rename)
+      if (Decision d = against(p, false); !d) return d;
   return around;
 }
 
@@ -255,6 +264,12 @@ ExistingPrefix open_existing_prefix(const std::string& abs) {
 std::string join_tail(const std::string& name, const std::string& tail) {
   if (tail.empty()) return name;
   return name == "/" ? "/" + tail : name + "/" + tail;
+}
+
+std::string canonical_entry(const std::string& path) {
+  std::string abs = fs::absolute(path);
+  if (abs == "/") return abs;
+  return join_tail(canonical_or_planned(fs::dirname(abs)), abs.substr(abs.find_last_of('/') + 1));
 }
 
 std::string canonical_or_planned(const std::string& path) {

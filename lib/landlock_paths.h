@@ -29,6 +29,12 @@ struct ProtectedPaths {
   std::vector<std::string> no_write;
   // Neither read nor write grants may reach these (private signing keys).
   std::vector<std::string> no_access;
+  // Symbolic links on the way to the paths above (fs::links_on_path),
+  // named as their directory entries and never followed: a write grant
+  // over an entry's directory is expanded around the entry, so no child
+  // can remove, rename or replace the link and re-point gx at files of its
+  // own. Reading or executing through them is not restricted.
+  std::vector<std::string> no_rename;
 };
 
 // The protected paths (canonical) strictly inside canonical `grant` that a
@@ -53,6 +59,9 @@ struct ExistingPrefix {
   std::string tail;
 };
 ExistingPrefix open_existing_prefix(const std::string& abs);
+// A directory entry's canonical name, the entry itself not followed: its
+// directory's canonical_or_planned and its own name (ProtectedPaths::no_rename).
+std::string canonical_entry(const std::string& path);
 // `name` with `tail` appended as components ("/" + "a/b" is "/a/b").
 std::string join_tail(const std::string& name, const std::string& tail);
 
@@ -110,7 +119,7 @@ struct PlacedPath {
   bool dir = true;                        // a directory, or not there yet
 };
 struct PlacedProtected {
-  std::vector<PlacedPath> no_write, no_access;
+  std::vector<PlacedPath> no_write, no_access, no_rename;
 };
 
 // check_one's rules on file-system positions. `regions` is what a rule on
@@ -126,6 +135,7 @@ struct PlacedProtected {
 //    returned, to be expanded around as a contained protected path is
 //    (read and write grants; exec grants are refused). A read grant is not
 //    expanded around a no_write path that is not a directory (gx's binary).
+// no_rename entries are compared with write grants only.
 // What the string pass already sees comes out again; merging (outermost)
 // makes that harmless.
 Result<std::vector<std::string>> check_reach(const std::vector<mounts::Region>& regions, const std::string& canonical,

@@ -190,7 +190,10 @@ class Pipeline {
 
     const SandboxPolicy& policy = artifact_.scope.sandbox;
     ProtectedPaths protect = own_files(req_.state_dir, req_.trust_path, req_.revocations_path, req_.receipt_key);
-    protect.no_write.insert(protect.no_write.end(), req_.also_protected.begin(), req_.also_protected.end());
+    for (auto [to, from] : {std::pair{&protect.no_write, &req_.also_protected.no_write},
+                            std::pair{&protect.no_access, &req_.also_protected.no_access},
+                            std::pair{&protect.no_rename, &req_.also_protected.no_rename}})
+      to->insert(to->end(), from->begin(), from->end());
     // No check_protected here: prepare_ruleset below makes the same check on
     // the paths it resolves once (a second pass was ~16 path resolutions).
     // Built once per policy, binary and kernel (lib/filter_cache.h).
@@ -345,9 +348,37 @@ class Pipeline {
     auto pid = spawn_confined(plan, &info, [this] {
       if (req_.client_gone && req_.client_gone())
         return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
-      return make_run_durable(*store_, *log_, authorized_);
+      Decision durable = make_run_durable(*store_, *log_, authorized_);
+      if (!durable) return durable;
+      // Last look before the gate: a program executed in place must still
+      // be what was digested (lib/executable.h, writers held off). Under a
+      // lease, no writer came, or one waits on it: it already holds the file
+      // open for writing, so the exec would fail (ETXTBSY); said plainly
+      // instead. Without one (gx not root), its stamp must be unchanged.
+      const ExecImage& img = match_->image;
+      if (img.writers_held() ? img.writer_came() : !img.stamp_unchanged())
+        return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                              "the program " + img.path() +
+                                  (img.writers_held() ? " was opened for writing by another process"
+                                                      : " was changed (written, replaced or its attributes)") +
+                                  " after it was verified; it was not started",
+                              "exec.path", img.path());
+      return Decision::allow();
     });
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
+    // Exec'd: the kernel now refuses writers (ETXTBSY) while it runs. A
+    // writer that came between the gate and the exec was held off, unless
+    // the kernel took the lease away meanwhile (lease-break-time) and the
+    // file changed: then what started is not what was verified, and it is
+    // stopped at once.
+    if (match_->image.in_place()) {
+      if (match_->image.writer_came() && !match_->image.stamp_unchanged()) {
+        kill(*pid, SIGKILL);
+        out_.warnings.push_back("the program " + match_->image.path() +
+                                " changed between its verification and its start: the command was killed");
+      }
+      match_->image.release_writers();
+    }
     // Forked before the exec guard's thread exists: the server process
     // starts from a single-threaded copy of gx.
     if (channel)

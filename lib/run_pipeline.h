@@ -38,6 +38,7 @@
 #include "lib/attenuation.h"
 #include "lib/confine.h"
 #include "lib/decision.h"
+#include "lib/landlock_paths.h"
 #include "lib/run_report.h"
 
 namespace gx {
@@ -114,8 +115,9 @@ struct RunRequest {
   // Further paths no governed child may write, beside gx's own files
   // (authority.h own_files): the broker's configuration file and socket
   // (broker_config.h broker_own_paths). A grant that reaches any of them is
-  // refused before anything runs, like a grant over the state directory.
-  std::vector<std::string> also_protected;
+  // refused before anything runs, like a grant over the state directory;
+  // a write grant over a link on the way to them is expanded around it.
+  ProtectedPaths also_protected;
   // Set only by a supervisor that keeps its state open (see PreloadedState).
   PreloadedState* preloaded = nullptr;
   // Set ONLY by the supervisor of a nested run (lib/nested_channel.h), with

@@ -115,8 +115,11 @@ TEST_CASE("the broker's own paths name its config file and socket wherever their
   BrokerConfig c;
   c.config_path = t.path + "/broker.toml";
   c.socket_path = t.path + "/sock-link";
-  auto paths = broker_own_paths(c);
+  const auto own = broker_own_paths(c);
+  const auto& paths = own.no_write;
   auto has = [&](const std::string& p) { return std::find(paths.begin(), paths.end(), p) != paths.end(); };
+  // The links themselves are entries no child may replace.
+  CHECK(own.no_rename == std::vector<std::string>{t.path + "/broker.toml", t.path + "/sock-link"});
   CHECK(has(t.path + "/broker.toml"));
   CHECK(has(real));
   CHECK(has(t.path + "/sock-link"));

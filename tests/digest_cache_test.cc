@@ -116,6 +116,10 @@ TEST_CASE("load_in_place: the caller's private program runs from its own file; a
   REQUIRE(second.ok());
   CHECK(second->digest_cached());
   CHECK(second->sha256() == sha);
+  // Both hold writers off until released (a run releases after the exec):
+  // the rewrites below would wait for them.
+  first->release_writers();
+  second->release_writers();
 
   SECTION("a rewrite with the mtime restored (touch -d) is a miss and is hashed afresh") {
     struct stat before {};
@@ -174,4 +178,45 @@ TEST_CASE("untrusted_filesystem: file systems served by someone else than this k
   CHECK(ExecImage::untrusted_filesystem(0xEF53) == nullptr);      // ext4
   CHECK(ExecImage::untrusted_filesystem(0x01021994) == nullptr);  // tmpfs
   CHECK(ExecImage::untrusted_filesystem(0x9123683E) == nullptr);  // btrfs
+}
+
+TEST_CASE("load_in_place: writers are held off from the digest until release_writers") {
+  PrivateProgram p;
+  const InPlaceOptions how{nullptr, "", geteuid()};
+  auto img = ExecImage::load_in_place(p.prog, how);
+  REQUIRE(img.ok());
+  REQUIRE(img->in_place());
+  if (!img->writers_held()) {
+    WARN("no read lease on " << p.prog << " (leases disabled?): skipping");
+    return;
+  }
+  CHECK_FALSE(img->writer_came());
+  CHECK(img->stamp_unchanged());
+  // A writer waits (O_NONBLOCK: told so at once) and the lease shows it came.
+  const int busy = open(p.prog.c_str(), O_WRONLY | O_NONBLOCK);
+  const int busy_err = errno;
+  CHECK(busy < 0);
+  CHECK(busy_err == EWOULDBLOCK);
+  if (busy >= 0) close(busy);
+  CHECK(img->writer_came());
+  CHECK(img->stamp_unchanged());  // it waited: nothing written
+  // Released (after the exec, in a run): the writer gets in.
+  img->release_writers();
+  const int w = open(p.prog.c_str(), O_WRONLY | O_NONBLOCK);
+  CHECK(w >= 0);
+  REQUIRE(write(w, "#", 1) == 1);
+  close(w);
+  CHECK_FALSE(img->stamp_unchanged());
+
+  SECTION("a file someone holds open for writing is copied") {
+    const int holder = open(p.prog.c_str(), O_WRONLY);
+    REQUIRE(holder >= 0);
+    auto copied = ExecImage::load_in_place(p.prog, how);
+    close(holder);
+    REQUIRE(copied.ok());
+    CHECK_FALSE(copied->in_place());
+    CHECK(copied->copy_reason().find("open for writing") != std::string::npos);
+    CHECK_FALSE(copied->writer_came());
+    CHECK(copied->stamp_unchanged());
+  }
 }

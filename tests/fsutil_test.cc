@@ -202,7 +202,7 @@ TEST_CASE("a name that reaches a descriptor's file only through a symlink here i
   SandboxPolicy p;
   p.read = {input};
   p.network = NetMode::None;
-  auto r = prepare_ruleset(p, ProtectedPaths{{}, {secret_dir}});
+  auto r = prepare_ruleset(p, ProtectedPaths{{}, {secret_dir}, {}});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().field == "sandbox.read[0]");
   CHECK(r.error().detail.find("cannot resolve opened sandbox path") != std::string::npos);
@@ -236,4 +236,63 @@ TEST_CASE("symlink_hops names every file a chain of links leads to, and where a 
   // the kernel d/real/f; both are named, the kernel's last.
   REQUIRE(symlink("../f", (d + "/real/sub/up").c_str()) == 0);
   CHECK(fs::symlink_hops(d + "/dirlink/up") == std::vector<std::string>{d + "/dirlink/up", d + "/f", d + "/real/f"});
+}
+
+TEST_CASE("links_on_path names every link the kernel follows, as the entry that holds it") {
+  TempTree t;
+  const std::string d = fs::canonical(t.root);
+  REQUIRE(mkdir((d + "/real").c_str(), 0700) == 0);
+  REQUIRE(mkdir((d + "/real/sub").c_str(), 0700) == 0);
+  REQUIRE(mkdir((d + "/a").c_str(), 0700) == 0);
+  // No link: nothing, whether the path exists or not.
+  CHECK(fs::links_on_path(d + "/real/sub").empty());
+  CHECK(fs::links_on_path(d + "/real/sub/not/there").empty());
+  // In the middle, absolute: the entry in its (resolved) directory.
+  REQUIRE(symlink((d + "/real").c_str(), (d + "/a/cfg").c_str()) == 0);
+  CHECK(fs::links_on_path(d + "/a/cfg/sub/trust.toml") == std::vector<std::string>{d + "/a/cfg"});
+  // A link inside a link's target, relative and pointing up: both entries,
+  // each named where the kernel met it (not where the name given says).
+  REQUIRE(symlink("../a/cfg", (d + "/real/sub/up").c_str()) == 0);
+  CHECK(fs::links_on_path(d + "/a/cfg/sub/up/sub") == std::vector<std::string>{d + "/a/cfg", d + "/real/sub/up"});
+  // ".." after a directory link is taken from where the link led, as the
+  // kernel does: a/cfg/.. is d, not a.
+  REQUIRE(symlink((d + "/real/sub").c_str(), (d + "/deep").c_str()) == 0);
+  REQUIRE(symlink("x", (d + "/real/l2").c_str()) == 0);
+  CHECK(fs::links_on_path(d + "/deep/../l2") == std::vector<std::string>{d + "/deep", d + "/real/l2"});
+  // The last component a link: named too (a dangling one ends the walk).
+  REQUIRE(symlink((d + "/nowhere").c_str(), (d + "/a/dangling").c_str()) == 0);
+  CHECK(fs::links_on_path(d + "/a/dangling") == std::vector<std::string>{d + "/a/dangling"});
+  CHECK(fs::links_on_path(d + "/a/dangling/x/y") == std::vector<std::string>{d + "/a/dangling"});
+  // A loop stops, each entry once.
+  REQUIRE(symlink("loop2", (d + "/a/loop1").c_str()) == 0);
+  REQUIRE(symlink("loop1", (d + "/a/loop2").c_str()) == 0);
+  CHECK(fs::links_on_path(d + "/a/loop1") == std::vector<std::string>{d + "/a/loop1", d + "/a/loop2"});
+}
+
+TEST_CASE("check_strict_modes holds every link on the way to the same owners") {
+  TempTree t;
+  const std::string d = fs::canonical(t.root);
+  REQUIRE(mkdir((d + "/real").c_str(), 0700) == 0);
+  REQUIRE(mkdir((d + "/a").c_str(), 0700) == 0);
+  REQUIRE(chmod(d.c_str(), 0700) == 0);
+  REQUIRE(fs::write_file_atomic(d + "/real/trust.toml", "", 0644, fs::Overwrite::Yes));
+  REQUIRE(symlink((d + "/real").c_str(), (d + "/a/cfg").c_str()) == 0);
+  CHECK(fs::check_strict_modes(d + "/a/cfg/trust.toml", false));
+  // The link's directory writable by others: they could re-point the link.
+  REQUIRE(chmod((d + "/a").c_str(), 0777) == 0);
+  Decision open_dir = fs::check_strict_modes(d + "/a/cfg/trust.toml", false);
+  CHECK_FALSE(open_dir);
+  CHECK(open_dir.detail.find(d + "/a ") != std::string::npos);
+  CHECK(open_dir.detail.find("link " + d + "/a/cfg") != std::string::npos);
+  // Sticky and root-owned (like /tmp) is enough for the link's directory
+  // when the link is ours.
+  if (geteuid() == 0) {
+    REQUIRE(chmod((d + "/a").c_str(), 01777) == 0);
+    CHECK(fs::check_strict_modes(d + "/a/cfg/trust.toml", false));
+    // ... but not when someone else owns the link: they may replace it there.
+    REQUIRE(lchown((d + "/a/cfg").c_str(), 65534, 65534) == 0);
+    Decision theirs = fs::check_strict_modes(d + "/a/cfg/trust.toml", false);
+    CHECK_FALSE(theirs);
+    CHECK(theirs.detail.find("symbolic link " + d + "/a/cfg") != std::string::npos);
+  }
 }

@@ -20,7 +20,7 @@ TEST_CASE("check_protected: no write grant may reach gx's own files") {
   std::string state = home + "/.local/state/gx";  // does not exist yet
   std::string keys = home + "/.config/gx/keys";
   REQUIRE(fs::make_dirs(home + "/work", 0755));
-  ProtectedPaths prot{{state, "/var/lib/gx"}, {keys}};
+  ProtectedPaths prot{{state, "/var/lib/gx"}, {keys}, {}};
 
   auto denied_field = [&](SandboxPolicy p) {
     auto d = check_protected(p, prot);
@@ -67,7 +67,7 @@ TEST_CASE("expansion_excludes: what a wide grant is expanded around") {
   std::string state = t.root + "/state";
   REQUIRE(fs::make_dirs(state, 0700));
   std::string exe = t.granted + "/f";  // an existing file in no_write: "the gx binary"
-  ProtectedPaths prot{{state, exe}, {state + "/receipt.key", t.root + "/keys/k"}};
+  ProtectedPaths prot{{state, exe}, {state + "/receipt.key", t.root + "/keys/k"}, {}};
   std::string root = fs::canonical(t.root);
   // Nested paths collapse to the outer one; a write grant avoids the file too.
   CHECK(expansion_excludes(root, true, prot) ==
@@ -77,6 +77,23 @@ TEST_CASE("expansion_excludes: what a wide grant is expanded around") {
   // Equal to a protected path: nothing strictly inside but the key.
   CHECK(expansion_excludes(root + "/state", false, prot) == std::vector<std::string>{root + "/state/receipt.key"});
   CHECK(expansion_excludes(root + "/denied", true, prot).empty());
+}
+
+TEST_CASE("expansion_excludes: a link on the way to gx's files is kept from write grants only") {
+  TempTree t;
+  const std::string root = fs::canonical(t.root);
+  REQUIRE(symlink((root + "/denied").c_str(), (root + "/granted/cfg").c_str()) == 0);
+  ProtectedPaths prot{{}, {}, {t.granted + "/cfg"}};
+  const std::string g = fs::canonical(t.granted);
+  CHECK(expansion_excludes(g, true, prot) == std::vector<std::string>{g + "/cfg"});
+  CHECK(expansion_excludes(root, true, prot) == std::vector<std::string>{g + "/cfg"});
+  CHECK(expansion_excludes(g, false, prot).empty());
+  // The entry, not where it leads: a grant there is not narrowed by it.
+  CHECK(expansion_excludes(root + "/denied", true, prot).empty());
+  // Nor is a grant equal to the entry's target refused for it.
+  SandboxPolicy p;
+  p.write = {root + "/denied"};
+  CHECK(check_protected(p, prot));
 }
 
 TEST_CASE("canonical_or_planned resolves the existing prefix") {

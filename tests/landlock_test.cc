@@ -246,7 +246,7 @@ TEST_CASE("confined child: a grant containing gx's files is expanded around them
        {state + "/receipt.key", state + "/uses.db", cfg + "/trust.toml", home + "/docs/a", home + "/.local/other"})
     REQUIRE(fs::write_file_atomic(f, "content", 0644, fs::Overwrite::Yes));
   REQUIRE(symlink(state.c_str(), (home + "/link-to-state").c_str()) == 0);
-  ProtectedPaths prot{{state, cfg}, {state + "/receipt.key"}};
+  ProtectedPaths prot{{state, cfg}, {state + "/receipt.key"}, {}};
   SandboxPolicy p = base_policy(t);
   p.read.push_back(t.root);  // contains everything
   p.write.push_back(home);   // contains the state and the trust store
@@ -350,7 +350,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
     auto r = prepare_ruleset(p, {}, loader());
     p.write.push_back(many + "/f599");
-    auto protected_last = prepare_ruleset(p, ProtectedPaths{{many + "/f599"}, {}}, loader());
+    auto protected_last = prepare_ruleset(p, ProtectedPaths{{many + "/f599"}, {}, {}}, loader());
     REQUIRE(setrlimit(RLIMIT_NOFILE, &old) == 0);
     REQUIRE(r.ok());
     auto run = run_probe({.ruleset_fd = r->fd()}, {"read", many + "/f0", "read", many + "/f300", "read", many + "/f599",
@@ -415,13 +415,13 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
     REQUIRE(unlink(f.c_str()) == 0);
     auto exec = loader();
     exec.push_back("/proc/self/fd/" + std::to_string(held.get()));
-    auto r = prepare_ruleset(p, ProtectedPaths{{t.granted}, {}}, exec);
+    auto r = prepare_ruleset(p, ProtectedPaths{{t.granted}, {}, {}}, exec);
     INFO((r.ok() ? std::string() : r.error().detail));
     CHECK(r.ok());
     // With more grants than are held: gx's own grants are opened first and
     // held, so the run does not depend on how many paths the artifact lists.
     add_files(t.root + "/many", 300, p.read);
-    auto many = prepare_ruleset(p, ProtectedPaths{{t.granted}, {}}, exec);
+    auto many = prepare_ruleset(p, ProtectedPaths{{t.granted}, {}, {}}, exec);
     INFO((many.ok() ? std::string() : many.error().detail));
     CHECK(many.ok());
   }
@@ -475,7 +475,7 @@ TEST_CASE("prepare_ruleset: path errors and the enforcement summary") {
   }
   SECTION("protected paths are checked") {
     p.write.push_back(t.root + "/state/sub");
-    auto r = prepare_ruleset(p, ProtectedPaths{{t.root + "/state"}, {}}, loader());
+    auto r = prepare_ruleset(p, ProtectedPaths{{t.root + "/state"}, {}, {}}, loader());
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().reason == DenyReason::PolicyMismatch);
   }
@@ -529,7 +529,7 @@ TEST_CASE("prepare_ruleset: grants are checked by file-system position, not by p
   for (const auto& d : {state, state + "/sub", tr}) REQUIRE(fs::make_dirs(d, 0700));
   for (const auto& f : {state + "/receipt.key", state + "/receipts.log", tr + "/trust.toml"})
     REQUIRE(fs::write_file_atomic(f, "content", 0600, fs::Overwrite::Yes));
-  const ProtectedPaths prot{{state, tr}, {state + "/receipt.key"}};
+  const ProtectedPaths prot{{state, tr}, {state + "/receipt.key"}, {}};
   SandboxPolicy p = base_policy(t);
   auto mkdirs = [](std::initializer_list<std::string> dirs) {
     for (const auto& d : dirs) REQUIRE(fs::make_dirs(d, 0755));

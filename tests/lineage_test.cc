@@ -686,37 +686,51 @@ TEST_CASE("a parent's bounds are fixed once: a tree it swaps for a symlink later
 }
 
 TEST_CASE("check_grants_within: a child's rules are judged by the names of the descriptors they went on") {
-  const TreeBounds parent{"/srv", GrantNames{{"/usr", "/srv/in"}, {"/srv/out"}, {"/opt/tools"}, {}}};
+  const TreeBounds parent{"/srv", GrantNames{{"/usr", "/srv/in"}, {"/srv/out"}, {"/opt/tools"}, {}, {}}};
   SandboxPolicy c;
   c.read = {"/usr/lib", "/srv/out/l"};
   c.write = {"/srv/out/job"};
   c.exec = {"/opt/tools/bin"};
-  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {}})
+  CHECK(check_grants_within(parent, c,
+                            GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {}, {}})
             .allowed());
   // The path a symlink at /srv/out/l pointed to when the rule's descriptor was opened.
-  Decision d = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/etc/secret"}, {"/srv/out/job"}, {}, {}});
+  Decision d = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/etc/secret"}, {"/srv/out/job"}, {}, {}, {}});
   CHECK(d.reason == DenyReason::LineageInconsistency);
   CHECK(d.field == "sandbox.read[1]");
   CHECK(d.value == "/srv/out/l");
   CHECK(d.detail.find("/srv/out/l (as /etc/secret)") != std::string::npos);
-  Decision w = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/in/job"}, {}, {}});
+  Decision w = check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/in/job"}, {}, {}, {}});
   CHECK(w.field == "sandbox.write[0]");  // readable by the parent, not writable
   CHECK(w.value == "/srv/out/job");
-  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/usr/bin"}, {}})
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/usr/bin"}, {}, {}})
             .field == "sandbox.exec[0]");
   // Names that are no path bound nothing and are inside nothing.
-  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", ""}, {"/srv/out/job"}, {}, {}}).field ==
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", ""}, {"/srv/out/job"}, {}, {}, {}}).field ==
         "sandbox.read[1]");
-  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "(removed)"}, {"/srv/out/job"}, {}, {}}).field ==
+  CHECK(check_grants_within(parent, c, GrantNames{{"/usr/lib", "(removed)"}, {"/srv/out/job"}, {}, {}, {}}).field ==
         "sandbox.read[1]");
-  const TreeBounds removed{"/srv", GrantNames{{"(removed)"}, {""}, {}, {}}};
+  const TreeBounds removed{"/srv", GrantNames{{"(removed)"}, {""}, {}, {}, {}}};
   SandboxPolicy r;
   r.read = {"/x"};
-  CHECK(check_grants_within(removed, r, GrantNames{{"(removed)"}, {}, {}, {}}).field == "sandbox.read[0]");
+  CHECK(check_grants_within(removed, r, GrantNames{{"(removed)"}, {}, {}, {}, {}}).field == "sandbox.read[0]");
   c.exec_writable = {"/opt/tools/bin"};
   CHECK(check_grants_within(
-            parent, c, GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {"/opt/tools/bin"}})
+            parent, c,
+            GrantNames{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {"/opt/tools/bin"}, {}})
             .field == "sandbox.exec_writable[0]");
+  // gx's own execute grants: an ELF interpreter in a tree the running parent
+  // may write could change before the kernel opens it by name.
+  c.exec_writable = {};
+  const GrantNames child{{"/usr/lib", "/srv/out/l"}, {"/srv/out/job"}, {"/opt/tools/bin"}, {}, {}};
+  GrantNames loader = child;
+  loader.implicit_exec = {"/lib64/ld-linux-x86-64.so.2", "/srv/out/ld.so"};
+  Decision i = check_grants_within(parent, c, loader);
+  CHECK(i.reason == DenyReason::LineageInconsistency);
+  CHECK(i.field == "implicit_exec[1]");
+  CHECK(i.value == "/srv/out/ld.so");
+  loader.implicit_exec = {"/lib64/ld-linux-x86-64.so.2", "/srv/in/ld.so"};  // readable by the parent only
+  CHECK(check_grants_within(parent, c, loader));
 }
 
 TEST_CASE("an artifact without a parent verifies as before") {
