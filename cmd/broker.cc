@@ -41,11 +41,11 @@ int run_broker(const BrokerOptions& o) {
     c = loaded.take();
   }
   // Flags override the file.
-  if (!o.socket.empty()) c.socket_path = fs::absolute(o.socket);
-  if (!o.trust.empty()) c.trust_path = fs::absolute(o.trust);
-  if (!o.revocations.empty()) c.revocations_path = fs::absolute(o.revocations);
-  if (!o.state.empty()) c.state_dir = fs::absolute(o.state);
-  if (!o.receipt_key.empty()) c.receipt_key = fs::absolute(o.receipt_key);
+  if (!o.socket.empty()) c.socket_path = o.socket;
+  if (!o.trust.empty()) c.trust_path = o.trust;
+  if (!o.revocations.empty()) c.revocations_path = o.revocations;
+  if (!o.state.empty()) c.state_dir = o.state;
+  if (!o.receipt_key.empty()) c.receipt_key = o.receipt_key;
   if (!o.allow_users.empty()) c.allow_users = o.allow_users;
   if (!o.allow_groups.empty()) c.allow_groups = o.allow_groups;
   if (o.max_concurrent > 0) c.max_concurrent = o.max_concurrent;
@@ -62,6 +62,9 @@ int run_broker(const BrokerOptions& o) {
   // revocation list's, beside the trust store, is then checked at start-up
   // like a configured one.
   const auto where = paths::with_defaults(c.trust_path, c.revocations_path, c.state_dir);
+  // The names the broker opens are the names it protects (fs::absolute_physical).
+  if (!c.receipt_key.empty()) c.receipt_key = fs::absolute_physical(c.receipt_key);
+  if (!c.socket_path.empty()) c.socket_path = fs::absolute_physical(c.socket_path);
   c.trust_path = where.trust;
   c.revocations_path = where.revocations;
   c.state_dir = where.state;

@@ -202,7 +202,7 @@ int run_run(const RunOptions& o) {
   req.trust_path = where.trust;
   req.revocations_path = where.revocations;
   req.state_dir = fs::absolute(where.state);
-  req.receipt_key = o.receipt_key;
+  req.receipt_key = o.receipt_key.empty() ? o.receipt_key : fs::absolute_physical(o.receipt_key);
   req.dry_run = o.dry_run;
   req.parent_artifacts = o.parents;
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;

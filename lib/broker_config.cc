@@ -50,7 +50,7 @@ Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
   auto table = parse_toml(*text, path);
   if (!table) return table.error();
   TableReader r(*table, "");
-  c.config_path = fs::absolute(path);
+  c.config_path = fs::absolute_physical(path);
   if (auto v = r.string("socket", false)) c.socket_path = *v;
   if (auto v = r.string("trust", false)) c.trust_path = *v;
   if (auto v = r.string("revocations", false)) c.revocations_path = *v;

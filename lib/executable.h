@@ -163,7 +163,9 @@ class ExecImage {
 
   // The name of a file system type (statfs f_type) whose contents and
   // attributes are served by someone other than this kernel -- FUSE, NFS,
-  // SMB, 9P, Ceph, AFS, Coda -- else nullptr. Such files are always copied.
+  // SMB, 9P, Ceph, AFS, Coda -- or by another file system behind this one
+  // (overlay: a write to a lower layer breaks no lease on the overlay
+  // inode), else nullptr. Such files are always copied.
   static const char* untrusted_filesystem(unsigned long f_type);
 
  private:

@@ -210,6 +210,21 @@ std::vector<std::string> symlink_hops(const std::string& path) {
   return out;
 }
 
+std::string absolute_physical(const std::string& path) {
+  // The end of the last ".." component.
+  size_t end = std::string::npos;
+  for (size_t at = 0; at < path.size();) {
+    size_t next = std::min(path.find('/', at), path.size());
+    if (path.compare(at, next - at, "..") == 0) end = next;
+    at = next + 1;
+  }
+  if (end == std::string::npos) return absolute(path);
+  char real[PATH_MAX];
+  if (realpath(path.substr(0, end).c_str(), real) == nullptr) return absolute(path);
+  std::string rest = path.substr(end);
+  return absolute(std::string(real) + (rest.empty() ? "" : rest));
+}
+
 std::vector<std::string> links_on_path(const std::string& path) {
   std::vector<std::string> links;
   if (path.empty()) return links;
@@ -243,10 +258,15 @@ std::vector<std::string> links_on_path(const std::string& path) {
     char buf[PATH_MAX];
     ssize_t n = readlink(next.c_str(), buf, sizeof buf - 1);
     if (n <= 0) {
-      // Not a link: walk on, unless nothing is there (the rest is planned).
-      if (errno != EINVAL) break;
-      at = std::move(next);
-      continue;
+      // Not a link: walk on. Nothing there: the rest is planned. Anything
+      // else: what lies below is unknown, so the entry is named (see .h).
+      if (errno == EINVAL) {
+        at = std::move(next);
+        continue;
+      }
+      if (errno != ENOENT && errno != ENOTDIR && std::find(links.begin(), links.end(), next) == links.end())
+        links.push_back(next);
+      break;
     }
     if (++hops > 40) break;
     if (std::find(links.begin(), links.end(), next) == links.end()) links.push_back(next);

@@ -60,6 +60,16 @@ bool exists(const std::string& path);
 std::string dirname(const std::string& path);
 // Absolute, lexically normalised path ("a/../b" -> "/cwd/b"); no symlink resolution.
 std::string absolute(const std::string& path);
+// absolute(path) with ".." taken as the kernel takes it: after a symlink,
+// ".." leaves the link's target, not the directory holding the link. The
+// part of the name up to its last ".." is resolved (realpath(3)) and the
+// rest appended as given; a name without ".." is absolute(path). Where
+// that part does not resolve, absolute(path).
+// Security: for gx's own files (lib/paths.h with_defaults), which are used
+// by one name and protected by it: lexically, /a/lnk/../cfg is /a/cfg, but
+// the kernel opens <lnk's target>/../cfg, and gx protected the wrong
+// directory (review helper-39).
+std::string absolute_physical(const std::string& path);
 // Where a file named through symlinks really lives: absolute(path), then,
 // while the last one is a symlink, where it points (relative targets taken
 // from its directory; at most 40 hops), and last, when there was a link,
@@ -77,7 +87,10 @@ std::vector<std::string> symlink_hops(const std::string& path);
 // path and its own name ("/a/cfg" for /a/cfg/trust.toml with
 // cfg -> /real), in the order met, deduplicated, the links of a link's
 // target included. A component that does not exist ends the walk. At most
-// 40 links, as the kernel.
+// 40 links, as the kernel. Any other failure to look at a component
+// (EACCES, ENAMETOOLONG, ELOOP) ends the walk with that component's entry
+// as the last one named: protecting it fails closed (it cannot be placed,
+// or gx cannot reach its own file through it either).
 // Security: gx protects the files it resolves to, but a link anywhere on
 // the way can be re-pointed by whoever may replace that entry, who then
 // chooses gx's trust store or state directory. Callers protect each entry

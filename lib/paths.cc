@@ -36,8 +36,12 @@ std::string default_state_dir() {
 AuthorityPaths with_defaults(const std::string& trust, const std::string& revocations, const std::string& state) {
   AuthorityPaths p{trust, revocations, state};
   if (p.trust.empty()) p.trust = default_trust_store();
+  // One name each, used and protected alike, with ".." as the kernel takes it.
+  p.trust = fs::absolute_physical(p.trust);
   if (p.revocations.empty()) p.revocations = default_revocations(p.trust);
+  p.revocations = fs::absolute_physical(p.revocations);
   if (p.state.empty()) p.state = default_state_dir();
+  p.state = fs::absolute_physical(p.state);
   return p;
 }
 

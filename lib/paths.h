@@ -18,7 +18,9 @@ std::string default_state_dir();
 // applied — the one place the subcommands do it: trust =
 // default_trust_store(), revocations = default_revocations(the resulting
 // trust store), state = default_state_dir(). (--receipt-key has no default
-// here: the receipt log's own, <state>/receipt.key.)
+// here: the receipt log's own, <state>/receipt.key.) Each is made absolute
+// with ".." taken as the kernel takes it (fs::absolute_physical): gx opens
+// and protects these very names.
 struct AuthorityPaths {
   std::string trust, revocations, state;
 };

@@ -296,3 +296,45 @@ TEST_CASE("check_strict_modes holds every link on the way to the same owners") {
     CHECK(theirs.detail.find("symbolic link " + d + "/a/cfg") != std::string::npos);
   }
 }
+
+TEST_CASE("absolute_physical takes '..' as the kernel does, after a link too") {
+  TempTree t;
+  const std::string d = fs::canonical(t.root);
+  REQUIRE(mkdir((d + "/deep").c_str(), 0700) == 0);
+  REQUIRE(mkdir((d + "/deep/x").c_str(), 0700) == 0);
+  REQUIRE(mkdir((d + "/a").c_str(), 0700) == 0);
+  REQUIRE(symlink((d + "/deep/x").c_str(), (d + "/a/lnk").c_str()) == 0);
+  // Lexically /a/cfg; the kernel reaches deep/cfg.
+  CHECK(fs::absolute(d + "/a/lnk/../cfg/trust.toml") == d + "/a/cfg/trust.toml");
+  CHECK(fs::absolute_physical(d + "/a/lnk/../cfg/trust.toml") == d + "/deep/cfg/trust.toml");
+  // Without "..": as absolute(), links kept (they are protected as entries).
+  CHECK(fs::absolute_physical(d + "/a/lnk/./cfg//t") == d + "/a/lnk/cfg/t");
+  // A prefix that does not resolve: absolute() (the kernel would fail to open it).
+  CHECK(fs::absolute_physical(d + "/none/../cfg") == d + "/cfg");
+}
+
+TEST_CASE("links_on_path names the entry where it cannot look further, to fail closed") {
+  TempTree t;
+  const std::string d = fs::canonical(t.root);
+  // A name longer than PATH_MAX below a link: the walk stops at the long
+  // component and names it, rather than ending as if nothing followed.
+  REQUIRE(mkdir((d + "/real").c_str(), 0700) == 0);
+  REQUIRE(symlink((d + "/real").c_str(), (d + "/l").c_str()) == 0);
+  std::string longname = d + "/l";
+  int dir = open((d + "/real").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir >= 0);
+  const std::string part(200, 'n');
+  while (longname.size() < PATH_MAX + 10) {  // made relative to each directory: no name is too long
+    REQUIRE(mkdirat(dir, part.c_str(), 0700) == 0);
+    int sub = openat(dir, part.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    close(dir);
+    REQUIRE(sub >= 0);
+    dir = sub;
+    longname += "/" + part;
+  }
+  close(dir);
+  auto links = fs::links_on_path(longname);
+  REQUIRE(links.size() == 2);
+  CHECK(links[0] == d + "/l");
+  CHECK(links[1].size() > PATH_MAX);
+}

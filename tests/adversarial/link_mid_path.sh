@@ -63,6 +63,27 @@ run RA "$T/reader.toml" -- /bin/sh -c "$LS" sh "$T/a" "$W/m"
 check "a read grant over the link's directory lists it (rc $RC, $(head -c 300 "$T/err"))" grep -qx cfg "$W/m"
 rm -f "$W/m"
 
+# 3b. ".." after a link, as the kernel takes it (review helper-39): gx used
+#     to load <lnk's target>/../cfg but protect the lexical $T/a2/cfg.
+mkdir -p "$T/a2" "$T/deep/x" "$T/deep/cfg"
+cp "$TR" "$T/deep/cfg/trust.toml"
+ln -s "$T/deep/x" "$T/a2/lnk"
+OVW='import shutil, sys
+try:
+    shutil.copy(sys.argv[1], sys.argv[2])
+except OSError as e:
+    print("overwrite:", e, file=sys.stderr)
+open(sys.argv[3], "w").write("ran")'
+RD() { "$GX" run --trust "$T/a2/lnk/../cfg/trust.toml" --state "$S" "$@"; }
+art ovw --max-uses 5 --group filesystem --read "$T/evil" --write "$T/deep" --write "$W" -- $PY -c "$OVW" "$T/evil/trust.toml" "$T/deep/cfg/trust.toml" "$W/m"
+run RD "$T/ovw.toml" -- $PY -c "$OVW" "$T/evil/trust.toml" "$T/deep/cfg/trust.toml" "$W/m"
+check "the trust store reached through '..' after a link was not rewritten (rc $RC, $(head -c 200 "$T/err"))" \
+  cmp -s "$TR" "$T/deep/cfg/trust.toml"
+rm -f "$W/m"
+expect_denied untrusted-key "mallory's artifact against that trust store" \
+  RD "$T/mal.toml" -- /bin/sh -c 'echo ran >"$1"' sh "$W/m2"
+check "mallory's command never ran ('..')" test ! -e "$W/m2"
+
 # 4. StrictModes: a link on the way owned by someone else could be re-pointed
 #    by its owner (in a sticky directory, too). Needs root to give it away.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
