@@ -270,6 +270,19 @@ Result<MatchedInvocation> match_invocation(const Artifact& artifact, const Invoc
       return Decision::deny(DenyReason::PolicyMismatch, "interpreter " + scope.interpreter + " is itself a script",
                             "exec.interpreter", scope.interpreter);
     if (Decision d = add_loader(*interp, m.implicit_exec); !d) return d;
+    // The script itself is never run from its own file: its interpreter
+    // reads it after the exec, for as long as it runs, beyond any lease, and
+    // the /dev/fd/N form below must hand over bytes nobody can change
+    // (review helper-40). A script is small: its sealed copy costs little.
+    if (image->in_place()) {
+      auto copy = ExecImage::load(*path);
+      if (!copy) return copy.error();
+      if (copy->sha256() != scope.sha256)
+        return Decision::deny(DenyReason::DigestMismatch,
+                              scope.path + " is not the authorized executable (content changed)", "exec.sha256",
+                              copy->sha256());
+      image = std::move(copy);
+    }
     // argv as the kernel would build it. The script by its path only when
     // no one but root or the caller can swap it before the interpreter
     // opens it; else the sealed copy as /dev/fd/N (the child inherits the

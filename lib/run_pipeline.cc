@@ -350,23 +350,21 @@ class Pipeline {
         return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
       Decision durable = make_run_durable(*store_, *log_, authorized_);
       if (!durable) return durable;
-      // Last look before the gate: a program (or script) executed in place
-      // must still be what was digested (lib/executable.h, writers held
-      // off). Under a lease: no writer came (one waiting on it already
-      // holds the file open for writing, so the exec would fail with
-      // ETXTBSY: said plainly instead). Without one (gx not root): its stamp
-      // unchanged. (Not the stamp under a lease: a rename over the file
-      // changes the old inode's ctime, not its bytes.)
-      for (const ExecImage* img : {&match_->image, match_->script ? &*match_->script : nullptr}) {
-        if (img == nullptr) continue;
-        if (img->writers_held() ? img->writer_came() : !img->stamp_unchanged())
-          return Decision::deny(DenyReason::EnvironmentalIntegrity,
-                                "the program " + img->path() +
-                                    (img->writer_came() ? " was opened for writing by another process"
-                                                        : " was changed (written, replaced or its attributes)") +
-                                    " after it was verified; it was not started",
-                                "exec.path", img->path());
-      }
+      // Last look before the gate: a program executed in place must still
+      // be what was digested (lib/executable.h, writers held off). Under a
+      // lease: no writer came (one waiting on it already holds the file
+      // open for writing, so the exec would fail with ETXTBSY: said plainly
+      // instead). Without one (gx not root): its stamp unchanged. (Not the
+      // stamp under a lease: a rename over the file changes the old inode's
+      // ctime, not its bytes.) A script is always a sealed copy.
+      const ExecImage& img = match_->image;
+      if (img.writers_held() ? img.writer_came() : !img.stamp_unchanged())
+        return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                              "the program " + img.path() +
+                                  (img.writer_came() ? " was opened for writing by another process"
+                                                     : " was changed (written, replaced or its attributes)") +
+                                  " after it was verified; it was not started",
+                              "exec.path", img.path());
       return Decision::allow();
     });
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
@@ -375,16 +373,13 @@ class Pipeline {
     // the kernel took the lease away meanwhile (lease-break-time) and the
     // file changed: then what started is not what was verified, and it is
     // stopped at once.
-    for (ExecImage* img : {&match_->image, match_->script ? &*match_->script : nullptr}) {
-      if (img == nullptr || !img->in_place()) continue;
-      if (img->writer_came() && !img->stamp_unchanged()) {
+    if (ExecImage& img = match_->image; img.in_place()) {
+      if (img.writer_came() && !img.stamp_unchanged()) {
         kill(*pid, SIGKILL);
-        out_.warnings.push_back("the program " + img->path() +
+        out_.warnings.push_back("the program " + img.path() +
                                 " changed between its verification and its start: the command was killed");
       }
-      // Writers are not held off for the whole run (a script is read by
-      // its interpreter by name: docs/security.md).
-      img->release_writers();
+      img.release_writers();
     }
     // Forked before the exec guard's thread exists: the server process
     // starts from a single-threaded copy of gx.

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "lib/digest_cache.h"
+#include "lib/signature_cache.h"
 #include "tests/test_util.h"
 
 using namespace gx;
@@ -171,6 +173,36 @@ TEST_CASE("match_invocation: a script needs its interpreter pinned, and runs as 
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().reason == DenyReason::DigestMismatch);
   CHECK(bad.error().field == "exec.interpreter_sha256");
+}
+
+TEST_CASE("match_invocation: a script is always its sealed copy; its interpreter may run in place") {
+  if (geteuid() != 0) {
+    WARN("skipped: gx executes in place only files that root alone can change (uid " << geteuid() << ")");
+    return;
+  }
+  TempDir t;
+  REQUIRE(chmod(t.path.c_str(), 0700) == 0);
+  const std::string script = t.path + "/hello";
+  std::ofstream(script) << "#!/bin/sh\necho hi\n";
+  REQUIRE(chmod(script.c_str(), 0755) == 0);
+  const SignatureCache tags = SignatureCache::open(t.path + "/state", true);
+  const DigestCache cache(tags);
+  Artifact a;
+  a.scope.path = script;
+  a.scope.sha256 = sha_of(script);
+  a.scope.argv = {{script}};
+  a.scope.cwd = kRoot;
+  a.scope.interpreter = "/bin/sh";
+  a.scope.interpreter_sha256 = sha_of("/bin/sh");
+  auto m = match_invocation(a, call({script}), &cache);
+  REQUIRE(m.ok());
+  REQUIRE(m->script.has_value());
+  // Its interpreter reads it after the exec, beyond any lease on the file.
+  CHECK_FALSE(m->script->in_place());
+  CHECK_FALSE(m->script->writers_held());
+  CHECK(m->script->sha256() == a.scope.sha256);
+  CHECK(m->script_fallback.empty());  // still handed over by its path ($0 as without gx)
+  CHECK(m->image.in_place());         // /bin/sh: root's, outside every write grant
 }
 
 TEST_CASE("match_invocation: a peer's denials never tell what its paths resolved to") {
