@@ -318,7 +318,7 @@ const char* ExecImage::untrusted_filesystem(unsigned long f_type) {
     case 0x73757245: return "Coda";
     // Its files are another file system's: a write to the lower layer
     // changes them without touching the inode gx leased (review helper-40).
-    case 0x794C7630: return "overlay";
+    case 0x794C7630: return "union (overlay)";
     default: return nullptr;
   }
 }

@@ -175,6 +175,8 @@ TEST_CASE("untrusted_filesystem: file systems served by someone else than this k
   CHECK(std::string(ExecImage::untrusted_filesystem(0x6969)) == "NFS");
   CHECK(std::string(ExecImage::untrusted_filesystem(0xFE534D42)) == "SMB2");
   CHECK(std::string(ExecImage::untrusted_filesystem(0x01021997)) == "9P");
+  // A write to a lower layer breaks no lease on the overlay's inode.
+  CHECK(std::string(ExecImage::untrusted_filesystem(0x794C7630)) == "union (overlay)");
   CHECK(ExecImage::untrusted_filesystem(0xEF53) == nullptr);      // ext4
   CHECK(ExecImage::untrusted_filesystem(0x01021994) == nullptr);  // tmpfs
   CHECK(ExecImage::untrusted_filesystem(0x9123683E) == nullptr);  // btrfs

@@ -59,5 +59,20 @@ echo "# $i runs: $ran ran, $denied denied (digest changed before it was read), $
 no_marker "the rewritten bytes never ran under the original's artifact"
 check "some runs ran the real program ($ran)" test "$ran" -gt 0
 cp "$T/orig" "$T/sys/prog"
+
+# On an overlay, the lower layer's file can be written without touching the
+# overlay inode gx leases (review helper-40): such a program is copied.
+mkdir -p "$T/ov/lower" "$T/ov/upper" "$T/ov/work" "$T/ov/m"
+cp /usr/bin/true "$T/ov/lower/prog" && chmod 755 "$T/ov/lower/prog" "$T/ov" "$T/ov/m"
+if mount -t overlay overlay -o "lowerdir=$T/ov/lower,upperdir=$T/ov/upper,workdir=$T/ov/work" "$T/ov/m" 2>/dev/null; then
+  art ovl --max-uses 5 --write "$W" -- "$T/ov/m/prog"
+  run R --report "$T/rep.json" "$T/ovl.toml" -- "$T/ov/m/prog"
+  check "a program on overlayfs runs (rc $RC, $(head -c 200 "$T/err"))" test "$RC" = 0
+  check "from a sealed copy ($(jq -c .exec_image "$T/rep.json"))" \
+    test "$(jq -r '.exec_image.in_place, .exec_image.copy_reason' "$T/rep.json" | tr '\n' ' ')" = "false $T/ov/m/prog is on a union (overlay) file system "
+  umount "$T/ov/m"
+else
+  echo "# skip: overlay part: cannot mount overlayfs here"
+fi
 expect_rc 0 "gx log verify" "$GX" log verify --state "$S"
 finish
