@@ -268,8 +268,8 @@ std::vector<std::string> links_on_path(const std::string& path) {
         links.push_back(next);
       break;
     }
-    if (++hops > 40) break;
     if (std::find(links.begin(), links.end(), next) == links.end()) links.push_back(next);
+    if (++hops > 40) break;  // ELOOP for the kernel too
     std::string_view target(buf, static_cast<size_t>(n));
     if (target[0] == '/') at = "/";
     push_front(target);
@@ -534,7 +534,6 @@ Decision check_links_strict(const std::string& path) {
 
 Decision check_strict_modes(const std::string& path, bool missing_ok) {
   const uid_t me = geteuid();
-  auto refuse = refuse_owner;
   std::string dir;
   std::string real = canonical(path);
   if (!real.empty()) {
@@ -544,8 +543,8 @@ Decision check_strict_modes(const std::string& path, bool missing_ok) {
     if (!S_ISREG(st.st_mode))
       return Decision::deny(DenyReason::IoError, path + " is " + file_type_name(st.st_mode) + ", not a regular file",
                             "file", path);
-    if (st.st_uid != 0 && st.st_uid != me) return refuse(real, st, "untrusted owner");
-    if (st.st_mode & 022) return refuse(real, st, "writable by group or others");
+    if (st.st_uid != 0 && st.st_uid != me) return refuse_owner(real, st, "untrusted owner");
+    if (st.st_mode & 022) return refuse_owner(real, st, "writable by group or others");
     dir = dirname(real);
   } else {
     if (errno != ENOENT || !missing_ok)
