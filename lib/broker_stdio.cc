@@ -150,13 +150,26 @@ Decision check_stdio(const std::vector<int>& fds) {
             "received fd " + std::to_string(i) + " is a memfd, which Landlock cannot keep from being executed", "fds",
             "memfd");
     }
-    // Everything a path can reach (terminals on /dev/pts included: the
-    // broker's devpts is a known mount); not an anonymous pipe or a socket.
-    if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISLNK(st.st_mode) ||
-        (S_ISFIFO(st.st_mode) && !anonymous_pipe(fds[i])))
+    // What is taken, and nothing else (an allow list: a review passed an
+    // inotify fd watching a directory the sandbox denies, read as stdin):
+    // a regular file, a character device (terminals on /dev/pts included:
+    // the broker's devpts is a known mount) or a named FIFO on a known
+    // mount; an anonymous pipe; a connected stream socket that is not a
+    // unix one. Not an anonymous inode (eventfd, epoll, inotify, pidfd,
+    // signalfd, timerfd, ...: no file type bits), nor a block device.
+    const mode_t type = st.st_mode & S_IFMT;
+    if (type == S_IFREG || type == S_IFCHR || (type == S_IFIFO && !anonymous_pipe(fds[i]))) {
       if (Decision d = check_mount(fds[i], i, st.st_mode, mounts); !d) return d;
-    if (S_ISSOCK(st.st_mode))
+    } else if (type == S_IFSOCK) {
       if (Decision d = check_socket_stdio(fds[i], i); !d) return d;
+    } else if (type != S_IFIFO) {
+      return Decision::deny(DenyReason::InvalidValue,
+                            "received fd " + std::to_string(i) + " is " +
+                                (type == 0 ? std::string("an anonymous inode (an eventfd, epoll, inotify or pidfd)")
+                                           : fs::file_kind(st.st_mode)) +
+                                ", not a pipe, a file, a terminal or a connected TCP socket",
+                            "fds", type == 0 ? "anonymous-inode" : fs::file_kind(st.st_mode));
+    }
   }
   return Decision::allow();
 }
