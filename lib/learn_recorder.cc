@@ -203,7 +203,10 @@ class SyscallRecorder::Impl {
       return false;
     }
     if (c.size() >= 2 && (all_digits(c[1]) || c[1] == "self" || c[1] == "thread-self")) {
-      later_note("per-process files under /proc were read: /proc is granted for reading");
+      later_note(
+          "per-process files under /proc were read: /proc is granted for reading, which also lets the command "
+          "read the environment, command line and memory map of every process of its user (Landlock does not "
+          "cover /proc's read-mode process checks); review that before signing");
       a = PathAccess{"/proc", Grant::Read, true};
     }
     return true;

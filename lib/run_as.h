@@ -109,13 +109,15 @@ class PreparedCredentials {
 
 // What a privileged gx takes from a command it does not switch to another
 // user (no [run], or [run] naming gx's own identity without capabilities):
-// CAP_SETFCAP and CAP_FSETID. The command -- root -- could otherwise leave a
+// CAP_SETFCAP, CAP_FSETID and CAP_SYS_NICE. The command -- root -- could otherwise leave a
 // program behind that runs with more rights than whoever starts it: file
 // capabilities (setxattr security.capability, with the `permissions` group;
 // a review planted cap_setuid this way) or a setuid file it rewrites keeping
-// its setuid bit. An artifact that needs them names them in [run]
-// capabilities with a user.
-inline constexpr uint64_t kNeverKeptUnswitched = (1ULL << 31) /* CAP_SETFCAP */ | (1ULL << 4) /* CAP_FSETID */;
+// its setuid bit. And CAP_SYS_NICE: a real-time or negative-nice root
+// command can starve every other process on the host (review helper-41).
+// An artifact that needs them names them in [run] capabilities with a user.
+inline constexpr uint64_t kNeverKeptUnswitched =
+    (1ULL << 31) /* CAP_SETFCAP */ | (1ULL << 4) /* CAP_FSETID */ | (1ULL << 23) /* CAP_SYS_NICE */;
 
 // Decides whether the child switches (see above). `last_cap` is
 // kernel_last_cap(); a kept capability above it denies.

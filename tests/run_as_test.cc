@@ -178,12 +178,12 @@ TEST_CASE("run_as: switching needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP") {
   CHECK_FALSE(none->child().apply);
   CHECK(none->child().drop_caps == 0);
   CHECK(none->summary().is_null());
-  // ... except that a privileged gx keeps CAP_SETFCAP and CAP_FSETID from it.
+  // ... except that a privileged gx keeps CAP_SETFCAP, CAP_FSETID and CAP_SYS_NICE from it.
   const uint64_t all = (1ULL << 41) - 1;
   auto root_unswitched = prepare_credentials(std::nullopt, rights(0, 0, all), 40);
   REQUIRE(root_unswitched.ok());
   CHECK_FALSE(root_unswitched->child().apply);
-  CHECK(root_unswitched->child().drop_caps == ((1ULL << 31) | (1ULL << 4)));
+  CHECK(root_unswitched->child().drop_caps == ((1ULL << 31) | (1ULL << 4) | (1ULL << 23)));
   // Without CAP_SETPCAP it could not drop them (and a process without it has none to pass on by design).
   auto no_setpcap = prepare_credentials(std::nullopt, rights(0, 0, all & ~(1ULL << 8)), 40);
   REQUIRE(no_setpcap.ok());
