@@ -201,7 +201,7 @@ int run_run(const RunOptions& o) {
   const auto where = paths::with_defaults(o.trust, o.revocations, o.state);
   req.trust_path = where.trust;
   req.revocations_path = where.revocations;
-  req.state_dir = fs::absolute(where.state);
+  req.state_dir = where.state;  // absolute already (paths::with_defaults)
   req.receipt_key = o.receipt_key.empty() ? o.receipt_key : fs::absolute_physical(o.receipt_key);
   req.dry_run = o.dry_run;
   req.parent_artifacts = o.parents;
