@@ -82,7 +82,9 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   base.also_protected = broker_own_paths(c);
   base.peer = peer;
   base.log = log;
-  const bool pinned = peer_pid_pinned(conn, peer.pid);
+  // Asked again when the run is reported: a caller reaped meanwhile leaves
+  // its pid free for another process (review helper-43).
+  const PeerPin pin = PeerPin::take(conn, peer.pid);
   // The worker's open state, brought up to date. When a piece cannot be
   // loaded the pipeline loads everything itself and denies exactly as a
   // standalone run would, with its receipt.
@@ -90,7 +92,9 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
     if (run.dry_run) return;
     if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
-  auto peer_report = [&](RunResult& result) { result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pinned}; };
+  auto peer_report = [&](RunResult& result) {
+    result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pin.holds(), static_cast<int64_t>(pin.inode())};
+  };
   serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
   return 0;
 }

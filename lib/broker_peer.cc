@@ -1,11 +1,13 @@
 #include "lib/broker_peer.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "lib/fsutil.h"
@@ -45,22 +47,41 @@ Result<PeerIdentity> peer_of(int conn) {
 #define SO_PEERPIDFD 77
 #endif
 
-bool peer_pid_pinned(int conn, pid_t pid) {
+namespace {
+
+// The pid a pidfd names in this pid namespace: -1 once the process was
+// reaped (0 when it is outside this namespace), as fdinfo says.
+std::optional<long> pidfd_pid(int pidfd) {
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(pidfd), 4096);
+  if (!info) return std::nullopt;
+  auto at = info->find("\nPid:\t");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtol(info->c_str() + at + 6, nullptr, 10);
+}
+
+}  // namespace
+
+PeerPin PeerPin::take(int conn, pid_t pid) {
+  PeerPin pin;
   int raw = -1;
   socklen_t len = sizeof raw;
-  if (getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) != 0 || raw < 0) return false;
+  if (pid <= 0 || getsockopt(conn, SOL_SOCKET, SO_PEERPIDFD, &raw, &len) != 0 || raw < 0) return pin;
   fs::UniqueFd pidfd(raw);
-  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(raw), 4096);
-  if (!info) return false;
-  auto at = info->find("\nPid:\t");
-  return at != std::string::npos && std::strtol(info->c_str() + at + 6, nullptr, 10) == pid;
+  struct stat st {};
+  if (pidfd_pid(pidfd.get()) != pid || fstat(pidfd.get(), &st) != 0) return pin;
+  pin.fd_ = std::move(pidfd);
+  pin.pid_ = pid;
+  pin.inode_ = st.st_ino;
+  return pin;
 }
+
+bool PeerPin::holds() const { return fd_.ok() && pidfd_pid(fd_.get()) == pid_; }
 
 // Probed once at start, for the broker's log.
 bool kernel_has_peer_pidfd() {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return false;
-  bool has = peer_pid_pinned(pair[0], getpid());
+  bool has = PeerPin::take(pair[0], getpid()).holds();
   close(pair[0]);
   close(pair[1]);
   return has;

@@ -5,9 +5,11 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "lib/decision.h"
+#include "lib/fd.h"
 #include "lib/run_pipeline.h"
 
 namespace gx::broker {
@@ -19,11 +21,29 @@ std::string peer_text(const PeerIdentity& p);
 // supplementary groups. IoError when the kernel does not say.
 Result<PeerIdentity> peer_of(int conn);
 
-// Whether the kernel's pidfd of the connecting process still names
-// `pid` in this pid namespace: the pid in the receipt is that process (alive
-// when the request was taken), not a later one that recycled its number.
-// False when the kernel has no SO_PEERPIDFD or the process is gone.
-bool peer_pid_pinned(int conn, pid_t pid);
+// The connecting process, held from the moment its connection is taken by
+// the pidfd the kernel gives for it (SO_PEERPIDFD, Linux >= 6.5), so that
+// what the report says of `pid` can be asked again later: a pid names a
+// process only until that process is reaped, then it can be recycled.
+class PeerPin {
+ public:
+  PeerPin() = default;
+  // Holds nothing when the kernel has no SO_PEERPIDFD, or when the pidfd
+  // already no longer names `pid` in this pid namespace.
+  static PeerPin take(int conn, pid_t pid);
+  // Whether `pid` still names the connecting process now: it has not been
+  // reaped since it connected (alive, or a zombie: its pid is not yet free),
+  // so no later process can hold that number. False when nothing is held.
+  bool holds() const;
+  // The pidfd's inode number: on pidfs (Linux >= 6.9) unique to the process
+  // for the boot, unlike its pid; 0 when nothing is held.
+  uint64_t inode() const { return inode_; }
+
+ private:
+  fs::UniqueFd fd_;
+  pid_t pid_ = 0;
+  uint64_t inode_ = 0;
+};
 
 // Probed once at start, for the broker's log.
 bool kernel_has_peer_pidfd();

@@ -106,6 +106,7 @@ void read(Reader& r, const json& j, PeerReport& x) {
   r.get(j, "gid", x.gid);
   r.get(j, "pid", x.pid);
   r.get(j, "pid_pinned", x.pid_pinned);
+  if (j.contains("pid_inode")) r.get(j, "pid_inode", x.pid_inode);
 }
 
 // An optional part: absent leaves `out` unset; else an object read whole.
@@ -172,7 +173,8 @@ json to_json(const RunReport& r, ChildEnv env) {
   }
   if (!r.not_started_receipt.empty()) j["not_started_receipt"] = r.not_started_receipt;
   if (const auto& p = r.peer)
-    j["peer"] = {{"uid", p->uid}, {"gid", p->gid}, {"pid", p->pid}, {"pid_pinned", p->pid_pinned}};
+    j["peer"] = {
+        {"uid", p->uid}, {"gid", p->gid}, {"pid", p->pid}, {"pid_pinned", p->pid_pinned}, {"pid_inode", p->pid_inode}};
   return j;
 }
 

@@ -76,13 +76,20 @@ struct OutcomeReport {
   int64_t exec_refused = 0;
 };
 
-// A brokered run's caller (SO_PEERCRED), and whether its pid was pinned by
-// a pidfd (lib/broker.h).
+// A brokered run's caller (SO_PEERCRED). pid_pinned: the connecting
+// process's pidfd (SO_PEERPIDFD) named `pid` from the moment the connection
+// was taken until the run was reported, so `pid` was that process all along
+// (lib/broker_peer.h, PeerPin); false when the kernel cannot say or the
+// caller was reaped meanwhile (its pid may since name another process).
+// pid_inode: that pidfd's inode, unique to the process for the boot on
+// pidfs kernels (Linux >= 6.9); 0 unknown. Absent from an older broker's
+// report: read as 0.
 struct PeerReport {
   int64_t uid = 0;
   int64_t gid = 0;
   int64_t pid = 0;
   bool pid_pinned = false;
+  int64_t pid_inode = 0;
 };
 
 struct RunReport {

@@ -32,7 +32,7 @@ RunReport full_report() {
   run.sys_cpu_us = 2;
   run.max_rss_kb = 300;
   r.outcome = OutcomeReport{true, run, 0};
-  r.peer = PeerReport{1000, 1000, 42, true};
+  r.peer = PeerReport{1000, 1000, 42, true, 987654};
   return r;
 }
 
@@ -60,6 +60,7 @@ TEST_CASE("run_report: the JSON shape of a finished run") {
   CHECK(j["outcome"].size() == 8);
   CHECK_FALSE(j["outcome"].contains("started"));
   CHECK(j["peer"]["pid_pinned"] == true);
+  CHECK(j["peer"]["pid_inode"] == 987654);
   CHECK_FALSE(j.contains("not_started_receipt"));
 }
 
@@ -92,7 +93,21 @@ TEST_CASE("run_report: read back gives the same bytes, unknown keys kept") {
   REQUIRE(back.ok());
   CHECK(back->child->argv == std::vector<std::string>{"/bin/true", "-x"});
   CHECK(back->peer->pid == 42);
+  CHECK(back->peer->pid_inode == 987654);
   CHECK(to_json(*back).dump() == j.dump());
+}
+
+TEST_CASE("run_report: an older broker's peer has no pid_inode: read as 0") {
+  json j = to_json(full_report());
+  j["peer"].erase("pid_inode");
+  auto back = run_report_from_json(j);
+  REQUIRE(back.ok());
+  CHECK(back->peer->pid_inode == 0);
+  CHECK(back->peer->pid_pinned);
+  j["peer"]["pid_inode"] = "1";
+  auto wrong = run_report_from_json(j);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().field == "peer.pid_inode");
 }
 
 TEST_CASE("run_report: a known key of the wrong type is refused, naming it") {
