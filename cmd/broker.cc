@@ -19,6 +19,7 @@ struct BrokerOptions {
   std::string config, socket, trust, revocations, state, receipt_key, socket_mode, socket_group;
   std::vector<std::string> allow_users, allow_groups;
   size_t max_concurrent = 0;
+  size_t max_per_user = 0;
   uint32_t request_timeout_ms = 0;
   bool syslog = false;
 };
@@ -49,6 +50,7 @@ int run_broker(const BrokerOptions& o) {
   if (!o.allow_users.empty()) c.allow_users = o.allow_users;
   if (!o.allow_groups.empty()) c.allow_groups = o.allow_groups;
   if (o.max_concurrent > 0) c.max_concurrent = o.max_concurrent;
+  if (o.max_per_user > 0) c.max_per_user = o.max_per_user;
   if (o.request_timeout_ms > 0) c.request_timeout_ms = o.request_timeout_ms;
   if (!o.socket_group.empty()) c.socket_group = o.socket_group;
   if (!o.socket_mode.empty()) {
@@ -96,6 +98,9 @@ void setup_broker(CLI::App& app, int& exit_code) {
   sub->add_option("--allow-group", o->allow_groups, "A group (name or gid) whose members may connect; repeatable");
   sub->add_option("--max-concurrent", o->max_concurrent,
                   "Requests served at once; more are refused as busy (default 32)");
+  sub->add_option("--max-per-user", o->max_per_user,
+                  "Requests one uid may have running at once; more are refused as busy (default: half of "
+                  "--max-concurrent, rounded up)");
   sub->add_option("--request-timeout-ms", o->request_timeout_ms,
                   "Time a client has to send its request (default 10000)");
   sub->add_option("--socket-mode", o->socket_mode, "Octal mode of the socket (default 0666: the allow lists decide)");

@@ -14,7 +14,7 @@ _gx_options() {
     sign) echo "--key --output --help" ;;
     verify) echo "--trust --revocations --state --parent --json --print-payload --print-signature --help" ;;
     run) echo "--trust --revocations --state --receipt-key --report --parent --dry-run --json --syslog --broker --help" ;;
-    broker) echo "--config --socket --trust --revocations --state --receipt-key --allow-user --allow-group --max-concurrent --request-timeout-ms --socket-mode --socket-group --syslog --help" ;;
+    broker) echo "--config --socket --trust --revocations --state --receipt-key --allow-user --allow-group --max-concurrent --max-per-user --request-timeout-ms --socket-mode --socket-group --syslog --help" ;;
     "log verify") echo "--state --receipt-pubkey --checkpoint --json --all-signatures --incremental --help" ;;
     "log checkpoint") echo "--state --receipt-key --output --help" ;;
     "log show") echo "--state --json --artifact --denied --since --tail --help" ;;

@@ -162,6 +162,7 @@ complete -c gx -n '__gx_is broker' -l receipt-key -x -a '(__fish_complete_suffix
 complete -c gx -n '__gx_is broker' -l allow-user -x -a '(__fish_complete_users)' -d 'User allowed to connect'
 complete -c gx -n '__gx_is broker' -l allow-group -x -a '(__fish_complete_groups)' -d 'Group allowed to connect'
 complete -c gx -n '__gx_is broker' -l max-concurrent -x -d 'Requests served at once'
+complete -c gx -n '__gx_is broker' -l max-per-user -x -d 'Requests one uid may have running at once'
 complete -c gx -n '__gx_is broker' -l request-timeout-ms -x -d 'Time to send the request'
 complete -c gx -n '__gx_is broker' -l socket-mode -x -d 'Octal mode of the socket'
 complete -c gx -n '__gx_is broker' -l socket-group -x -a '(__fish_complete_groups)' -d 'Group of the socket'

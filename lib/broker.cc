@@ -247,6 +247,24 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   const pid_t broker_pid = getpid();
   const uid_t self = geteuid();
   std::set<pid_t> workers;
+  // Whose request each worker serves (SO_PEERCRED at accept), and how many
+  // each uid has running: max_per_user.
+  std::map<pid_t, uid_t> worker_uid;
+  std::map<uid_t, size_t> running_of;
+  const size_t per_user = per_user_limit(config);
+  auto add_worker = [&](pid_t w, uid_t uid) {
+    workers.insert(w);
+    worker_uid[w] = uid;
+    ++running_of[uid];
+  };
+  auto worker_ended = [&](pid_t w) {
+    if (!workers.erase(w)) return false;
+    if (auto it = worker_uid.find(w); it != worker_uid.end()) {
+      if (auto n = running_of.find(it->second); n != running_of.end() && --n->second == 0) running_of.erase(n);
+      worker_uid.erase(it);
+    }
+    return true;
+  };
   std::map<uid_t, std::chrono::steady_clock::time_point> refusals_recorded;
   std::optional<Spare> spare;
   auto spare_not_before = std::chrono::steady_clock::now();
@@ -318,7 +336,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
 
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) + " (state " +
       config.state_dir + ", trust " + config.trust_path + ", at most " + std::to_string(config.max_concurrent) +
-      " at once; peers by SO_PEERCRED" +
+      " at once, " + std::to_string(per_user) + " per user; peers by SO_PEERCRED" +
       (kernel_has_peer_pidfd() ? ", pids pinned by SO_PEERPIDFD)" : ", no SO_PEERPIDFD on this kernel)"));
   // A stopping broker also waits for its spare, which exits at the end of
   // its handoff stream (never killed mid-load).
@@ -361,7 +379,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         }
         continue;
       }
-      if (workers.erase(w) && abnormal)
+      if (worker_ended(w) && abnormal)
         log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
     }
     kill_strays(workers, spare ? spare->pid : -1);
@@ -398,22 +416,30 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         if (refusals_recorded.size() > 4096) refusals_recorded.clear();
         refusals_recorded[peer->uid] = now;
       }
-      if (workers.size() >= config.max_concurrent) {
-        log("busy: refused " + peer_text(*peer) + " (" + std::to_string(workers.size()) + " requests running)");
+      auto refuse_busy = [&](const std::string& running, const std::string& message) {
+        log("busy: refused " + peer_text(*peer) + " (" + running + ")");
         // Never block the accept loop on a client that does not read.
         timeval tv{0, 100000};
         setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        send_error(
-            conn, "busy",
-            "the broker is running its maximum of " + std::to_string(config.max_concurrent) + " requests; try again");
+        send_error(conn, "busy", message + "; try again");
         close(conn);
+      };
+      if (workers.size() >= config.max_concurrent) {
+        refuse_busy(std::to_string(workers.size()) + " requests running",
+                    "the broker is running its maximum of " + std::to_string(config.max_concurrent) + " requests");
+        continue;
+      }
+      if (auto mine = running_of.find(peer->uid); mine != running_of.end() && mine->second >= per_user) {
+        refuse_busy(std::to_string(mine->second) + " of its requests running",
+                    "uid " + std::to_string(peer->uid) + " has its maximum of " + std::to_string(per_user) +
+                        " requests running on this broker (max_per_user)");
         continue;
       }
       if (spare) {
         // The spare takes it; a spare that cannot (it died) is replaced
         // by a worker forked for this connection.
         if (spare_took(*spare, conn)) {
-          workers.insert(spare->pid);
+          add_worker(spare->pid, peer->uid);
           spare.reset();
           close(conn);
           start_spare();
@@ -437,7 +463,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         close(conn);
         _exit(rc);
       }
-      workers.insert(w);
+      add_worker(w, peer->uid);
       close(conn);
     }
   }

@@ -43,6 +43,10 @@ std::string revocations_of(const BrokerConfig& c) {
   return paths::with_defaults(c.trust_path, c.revocations_path, c.state_dir).revocations;
 }
 
+size_t per_user_limit(const BrokerConfig& c) {
+  return c.max_per_user > 0 ? c.max_per_user : (c.max_concurrent + 1) / 2;
+}
+
 Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
   if (Decision d = fs::check_strict_modes(path, false); !d) return d;
   auto text = fs::read_file(path, kConfigMaxBytes);
@@ -59,6 +63,7 @@ Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
   if (auto v = r.string_array("allow_users", false)) c.allow_users = *v;
   if (auto v = r.string_array("allow_groups", false)) c.allow_groups = *v;
   if (auto v = r.integer("max_concurrent", false, 1, 4096)) c.max_concurrent = static_cast<size_t>(*v);
+  if (auto v = r.integer("max_per_user", false, 1, 4096)) c.max_per_user = static_cast<size_t>(*v);
   if (auto v = r.integer("request_timeout_ms", false, 100, 600000)) c.request_timeout_ms = static_cast<uint32_t>(*v);
   if (auto v = r.integer("max_request_bytes", false, 4096, kBrokerMaxPayload))
     c.max_request_bytes = static_cast<uint32_t>(*v);
@@ -117,6 +122,11 @@ Decision check_config(const BrokerConfig& c) {
   if (c.max_concurrent < 1)
     return Decision::deny(DenyReason::InvalidValue, "broker configuration: max_concurrent must be at least 1",
                           "max_concurrent", "0");
+  if (c.max_per_user > c.max_concurrent)
+    return Decision::deny(DenyReason::InvalidValue,
+                          "broker configuration: max_per_user (" + std::to_string(c.max_per_user) +
+                              ") is above max_concurrent (" + std::to_string(c.max_concurrent) + ")",
+                          "max_per_user", std::to_string(c.max_per_user));
   if (c.max_request_bytes > kBrokerMaxPayload)
     return Decision::deny(
         DenyReason::InvalidValue,

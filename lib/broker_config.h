@@ -29,6 +29,10 @@ struct BrokerConfig {
   std::vector<std::string> allow_users;   // names or numeric uids
   std::vector<std::string> allow_groups;  // names or numeric gids
   size_t max_concurrent = 32;
+  // Requests one uid may have running at once, so that one allowed caller
+  // cannot hold every slot (the others would get "busy"). 0: the default,
+  // half of max_concurrent rounded up (per_user_limit).
+  size_t max_per_user = 0;
   uint32_t request_timeout_ms = 10000;  // to receive the whole request
   uint32_t max_request_bytes = 4 * 1024 * 1024;
   mode_t socket_mode = 0666;  // who may connect is the allow lists' job
@@ -41,6 +45,9 @@ struct BrokerConfig {
 // beside the trust store (paths::with_defaults). gx broker fills every
 // default in before serving; this is for the library's other callers.
 std::string revocations_of(const BrokerConfig& c);
+
+// max_per_user, or its default: half of max_concurrent, rounded up.
+size_t per_user_limit(const BrokerConfig& c);
 
 // What a brokered command may never write, beside gx's own files: the
 // broker's configuration file and its socket (a command that rewrote either

@@ -38,12 +38,13 @@ TEST_CASE("a broker config file is read strictly over the defaults") {
   TempDir t;
   BrokerConfig base;
   base.socket_path = "/run/default.sock";
-  auto c = load_config_file(t.write("b.toml",
-                                    "trust = \"/etc/gx/trust.toml\"\nstate = \"/var/lib/gx\"\n"
-                                    "allow_users = [\"deploy\", \"1001\"]\nallow_groups = [\"adm\"]\n"
-                                    "max_concurrent = 4\nrequest_timeout_ms = 500\nsocket_mode = \"0660\"\n"
-                                    "syslog = true\n"),
-                            base);
+  auto c = load_config_file(
+      t.write("b.toml",
+              "trust = \"/etc/gx/trust.toml\"\nstate = \"/var/lib/gx\"\n"
+              "allow_users = [\"deploy\", \"1001\"]\nallow_groups = [\"adm\"]\n"
+              "max_concurrent = 4\nmax_per_user = 3\nrequest_timeout_ms = 500\nsocket_mode = \"0660\"\n"
+              "syslog = true\n"),
+      base);
   REQUIRE(c);
   CHECK(c->socket_path == "/run/default.sock");  // kept: not in the file
   CHECK(c->trust_path == "/etc/gx/trust.toml");
@@ -51,6 +52,8 @@ TEST_CASE("a broker config file is read strictly over the defaults") {
   CHECK(c->allow_users == std::vector<std::string>{"deploy", "1001"});
   CHECK(c->allow_groups == std::vector<std::string>{"adm"});
   CHECK(c->max_concurrent == 4);
+  CHECK(c->max_per_user == 3);
+  CHECK(per_user_limit(*c) == 3);
   CHECK(c->request_timeout_ms == 500);
   CHECK(c->socket_mode == 0660);
   CHECK(c->syslog);
@@ -66,6 +69,8 @@ TEST_CASE("a broker config file refuses what it does not know, naming the key") 
   CHECK(type.error().reason == DenyReason::WrongType);
   auto range = load_config_file(t.write("r.toml", "max_concurrent = 0\n"), {});
   CHECK(range.error().field == "max_concurrent");
+  auto per_user = load_config_file(t.write("p.toml", "max_per_user = 0\n"), {});
+  CHECK(per_user.error().field == "max_per_user");
   auto mode = load_config_file(t.write("m.toml", "socket_mode = \"rw-rw----\"\n"), {});
   CHECK(mode.error().field == "socket_mode");
   auto dup = load_config_file(t.write("d.toml", "trust = \"/a\"\ntrust = \"/b\"\n"), {});
@@ -85,6 +90,26 @@ TEST_CASE("check_config wants absolute trust and state paths") {
   c.trust_path = "relative.toml";
   c.state_dir = "/var/lib/gx";
   CHECK(check_config(c).field == "trust");
+}
+
+TEST_CASE("max_per_user: half of max_concurrent by default, never above it") {
+  BrokerConfig c;
+  CHECK(per_user_limit(c) == 16);
+  c.max_concurrent = 1;
+  CHECK(per_user_limit(c) == 1);
+  c.max_concurrent = 5;
+  CHECK(per_user_limit(c) == 3);
+  TempDir t;
+  c.trust_path = t.write("trust.toml", "");
+  c.state_dir = t.path + "/state";
+  c.max_per_user = 6;
+  Decision d = check_config(c);
+  CHECK(d.reason == DenyReason::InvalidValue);
+  CHECK(d.field == "max_per_user");
+  CHECK(d.value == "6");
+  c.max_per_user = 5;
+  CHECK(check_config(c).field != "max_per_user");
+  CHECK(per_user_limit(c) == 5);
 }
 
 TEST_CASE("allow lists: the broker's own uid, listed users, primary and supplementary groups") {
