@@ -15,8 +15,10 @@ def run_once(argv):
     return (time.perf_counter() - t) * 1e3, (ru.ru_utime + ru.ru_stime) * 1e3
 
 
-def interleave(cmds, rounds, warmup=5):
-    """{name: [(wall, cpu), ...]}: each round runs every command once, in a fresh random order."""
+def interleave(cmds, rounds, warmup=5, gap_ms=0):
+    """{name: [(wall, cpu), ...]}: each round runs every command once, in a fresh random order.
+    gap_ms: a pause before each run, so that what a command leaves running in the background (a
+    broker preparing its next worker) finishes before the next command, whichever it is, starts."""
     for argv in cmds.values():
         for _ in range(warmup):
             run_once(argv)  # warm caches and state
@@ -25,5 +27,7 @@ def interleave(cmds, rounds, warmup=5):
         order = list(cmds)
         random.shuffle(order)
         for k in order:
+            if gap_ms:
+                time.sleep(gap_ms / 1e3)
             res[k].append(run_once(cmds[k]))
     return res

@@ -268,6 +268,12 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   std::map<uid_t, std::chrono::steady_clock::time_point> refusals_recorded;
   std::optional<Spare> spare;
   auto spare_not_before = std::chrono::steady_clock::now();
+  // After a handoff the next spare waits until no worker runs, or
+  // kSpareWhileBusy has passed: its fork and preload (~1 ms of CPU) would
+  // otherwise compete with the request just handed over for the machine's
+  // cores. A connection that finds no spare gets a worker forked for it.
+  constexpr auto kSpareWhileBusy = std::chrono::milliseconds(20);
+  auto spare_when_busy = std::chrono::steady_clock::now();
   bool stopping = false;
   // Set by the second stop signal: workers still running then are killed
   // (their commands die with them: PDEATHSIG), since a command may ignore
@@ -341,9 +347,16 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   // A stopping broker also waits for its spare, which exits at the end of
   // its handoff stream (never killed mid-load).
   while (!stopping || !workers.empty() || spare) {
-    if (!stopping && !spare && std::chrono::steady_clock::now() >= spare_not_before) start_spare();
+    int timeout_ms = 1000;
+    if (!stopping && !spare) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= spare_not_before && (workers.empty() || now >= spare_when_busy)) start_spare();
+      else if (now >= spare_not_before)
+        timeout_ms = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(spare_when_busy - now).count() + 1);
+    }
     pollfd p[2] = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
-    int n = poll(p, 2, 1000);
+    int n = poll(p, 2, timeout_ms);
     if (n < 0 && errno != EINTR) {
       log("poll: " + fs::errno_text(errno));
       break;
@@ -442,7 +455,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
           add_worker(spare->pid, peer->uid);
           spare.reset();
           close(conn);
-          start_spare();
+          spare_when_busy = std::chrono::steady_clock::now() + kSpareWhileBusy;
           continue;
         }
         log("spare worker " + std::to_string(spare->pid) +
