@@ -352,8 +352,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       auto now = std::chrono::steady_clock::now();
       if (now >= spare_not_before && (workers.empty() || now >= spare_when_busy)) start_spare();
       else if (now >= spare_not_before)
-        timeout_ms = static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(spare_when_busy - now).count() + 1);
+        timeout_ms =
+            static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(spare_when_busy - now).count() + 1);
     }
     pollfd p[2] = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
     int n = poll(p, 2, timeout_ms);
