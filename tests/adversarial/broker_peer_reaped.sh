@@ -70,15 +70,20 @@ while True:
     out += chunk
 sys.stdout.write(out.decode())
 PY
-ask() { PYTHONPATH=$HERE timeout 20 python3 "$T/ask.py" "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$1"; }
+# ask MODE: runs ask.py; sets cpid, cino and peer (the report's peer object);
+# the command must have run (its marker is removed).
+ask() {
+  PYTHONPATH=$HERE timeout 20 python3 "$T/ask.py" "$SOCK" "$T/ctl.toml" "$H/try_marker" "$W/m" "$1" \
+    >"$T/$1.out" 2>"$T/$1.err" || bad "$1 client: $(cat "$T/$1.err")"
+  read -r cpid cino _ <"$T/$1.out"
+  check "$1: the command ran (by design, the connecting uid's request)" test -e "$W/m" && rm -f "$W/m"
+  peer=$(sed 's/^[0-9]* [0-9]* //' "$T/$1.out" | jq -c '.report.peer' 2>&1)
+}
+pid_and_pinned() { jq -r '[.pid, .pid_pinned] | map(tostring) | join(" ")' <<<"$peer"; }
 
 # Control: the connecting process stays until it has the report.
-ask stay >"$T/stay.out" 2>"$T/stay.err" || bad "control client: $(cat "$T/stay.err")"
-read -r cpid cino rest <"$T/stay.out"
-check "control: the command ran" test -e "$W/m" && rm -f "$W/m"
-peer=$(sed 's/^[0-9]* [0-9]* //' "$T/stay.out" | jq -c '.report.peer' 2>&1)
-check "control: the report names the connecting process, pinned ($peer; pid $cpid)" \
-  test "$(jq -r '[.pid, .pid_pinned] | map(tostring) | join(" ")' <<<"$peer")" = "$cpid true"
+ask stay
+check "control: the report names the connecting process, pinned ($peer; pid $cpid)" test "$(pid_and_pinned)" = "$cpid true"
 # On pidfs (Linux >= 6.9) every process's pidfd has its own inode.
 a=$(python3 -c 'import os; print(os.fstat(os.pidfd_open(os.getpid())).st_ino)')
 b=$(python3 -c 'import os; print(os.fstat(os.pidfd_open(os.getpid())).st_ino)')
@@ -89,11 +94,7 @@ else
 fi
 
 # The attack: the connecting process is reaped before the request is sent.
-ask reaped >"$T/reaped.out" 2>"$T/reaped.err" || bad "reaped client: $(cat "$T/reaped.err")"
-read -r cpid cino rest <"$T/reaped.out"
-check "the request from the heir still runs (the connecting uid's request, by design)" test -e "$W/m" && rm -f "$W/m"
-peer=$(sed 's/^[0-9]* [0-9]* //' "$T/reaped.out" | jq -c '.report.peer' 2>&1)
-check "its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" \
-  test "$(jq -r '[.pid, .pid_pinned] | map(tostring) | join(" ")' <<<"$peer")" = "$cpid false"
+ask reaped
+check "its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" test "$(pid_and_pinned)" = "$cpid false"
 stop_broker
 finish

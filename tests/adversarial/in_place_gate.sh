@@ -48,6 +48,24 @@ wait_for() { # CMD...: up to 10 s
   return 1
 }
 lease_on_prog() { grep -q "LEASE.*:$PROG_INO " /proc/locks; }
+# refused_at_gate STATE MARKER TEXT DESC: releases the log's lock, then gx
+# (GXPID) must end not started with environmental-integrity and TEXT, the
+# marker absent, and STATE's newest receipt a not-started one saying so.
+refused_at_gate() {
+  local state=$1 marker=$2 text=$3 desc=$4 rc last
+  touch "$T/release"
+  wait "$HOLDER"
+  wait "$GXPID"
+  rc=$?
+  if [ "$rc" = 127 ] && grep -q "gx: not started (environmental-integrity)" "$T/err" &&
+    grep -qF "the program $T/sys/prog $text after it was verified" "$T/err"; then ok; else
+    bad "$desc: exit $rc, wanted 127 not started, environmental-integrity ($text); stderr: $(head -c 400 "$T/err")"
+  fi
+  no_marker "$desc: the program never started" "$marker"
+  last=$("$GX" log show --state "$state" --json --tail 1 | tail -n 1)
+  check "$desc: its receipt says not started, environmental-integrity ($last)" \
+    test "$(jq -r '.decision + " " + .reason' <<<"$last")" = "not-started environmental-integrity"
+}
 
 # ---- root gx: a read lease, broken by an open for writing ------------------
 art prog --max-uses 10 --write "$W" -- "$T/sys/prog" "$W/m"
@@ -70,18 +88,7 @@ try:
 except OSError as e:
     sys.exit(0 if e.errno == errno.EWOULDBLOCK else 1)
 sys.exit(1)' "$T/sys/prog"
-touch "$T/release"
-wait "$HOLDER"
-wait "$GXPID"
-RC=$?
-if [ "$RC" = 127 ] && grep -q "gx: not started (environmental-integrity)" "$T/err" &&
-  grep -qF "the program $T/sys/prog was opened for writing by another process after it was verified" "$T/err"; then ok; else
-  bad "a writer after the digest: exit $RC, wanted 127 not started, environmental-integrity (opened for writing); stderr: $(head -c 400 "$T/err")"
-fi
-no_marker "the program never started"
-last=$("$GX" log show --state "$S" --json --tail 1 | tail -n 1)
-check "its receipt says not started, environmental-integrity ($last)" \
-  test "$(jq -r '.decision + " " + .reason' <<<"$last")" = "not-started environmental-integrity"
+refused_at_gate "$S" "$W/m" "was opened for writing by another process" "a writer after the digest"
 expect_rc 0 "the next run, no writer: runs" R "$T/prog.toml" -- "$T/sys/prog" "$W/m"
 has_marker "and the program ran"
 
@@ -112,17 +119,7 @@ refute "no lease: root's file cannot be leased by uid 65534" lease_on_prog
 # would look the same to the gate).
 chmod 755 "$T/sys/prog"
 touch -d '2001-01-01' "$T/sys/prog"
-touch "$T/release"
-wait "$HOLDER"
-wait "$GXPID"
-RC=$?
-if [ "$RC" = 127 ] && grep -q "gx: not started (environmental-integrity)" "$T/err" &&
-  grep -qF "the program $T/sys/prog was changed (written, replaced or its attributes) after it was verified" "$T/err"; then ok; else
-  bad "a changed stamp after the digest (uid 65534): exit $RC, wanted 127 not started, environmental-integrity (was changed); stderr: $(head -c 400 "$T/err")"
-fi
-no_marker "the program never started (uid 65534)" "$U/w/m"
-last=$("$GX" log show --state "$U/state" --json --tail 1 | tail -n 1)
-check "its receipt says not started, environmental-integrity ($last)" \
-  test "$(jq -r '.decision + " " + .reason' <<<"$last")" = "not-started environmental-integrity"
+refused_at_gate "$U/state" "$U/w/m" "was changed (written, replaced or its attributes)" \
+  "a changed stamp after the digest (uid 65534)"
 expect_rc 0 "gx log verify (root's state)" "$GX" log verify --state "$S"
 finish
