@@ -38,6 +38,10 @@
 namespace gx::broker {
 namespace {
 
+// Connections taken per turn of the accept loop before it reads its signals
+// and reaps again.
+constexpr int kAcceptsPerRound = 32;
+
 // The denied receipt of a caller the allow lists refuse.
 void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decision& why) {
   if (!ensure_state_dir(c.state_dir)) return;
@@ -247,8 +251,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   const pid_t broker_pid = getpid();
   const uid_t self = geteuid();
   std::set<pid_t> workers;
-  // Whose request each worker serves (SO_PEERCRED at accept), and how many
-  // each uid has running: max_per_user.
+  // Whose request each worker serves (the principal of its SO_PEERCRED uid
+  // at accept), and how many each principal has running: max_per_user.
   std::map<pid_t, uid_t> worker_uid;
   std::map<uid_t, size_t> running_of;
   const size_t per_user = per_user_limit(config);
@@ -340,6 +344,34 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     spare->handoff = fs::UniqueFd(pair[0]);
   };
 
+  // Every ended child, reaped and taken off the books.
+  auto reap = [&] {
+    for (;;) {
+      int status = 0;
+      pid_t w = waitpid(-1, &status, WNOHANG);
+      if (w <= 0) break;
+      bool abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+      if (spare && w == spare->pid) {
+        spare.reset();
+        if (abnormal && !stopping) {
+          log("spare worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) +
+              "); the next starts in 1 s");
+          spare_not_before = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        }
+        continue;
+      }
+      if (worker_ended(w) && abnormal)
+        log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
+    }
+  };
+  // "busy" log lines: one per principal and second, naming how many were
+  // left out since (a flood must not grow the log at the rate it connects).
+  struct BusyLog {
+    std::chrono::steady_clock::time_point at;
+    uint64_t left_out = 0;
+  };
+  std::map<uid_t, BusyLog> busy_logged;
+
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) + " (state " +
       config.state_dir + ", trust " + config.trust_path + ", at most " + std::to_string(config.max_concurrent) +
       " at once, " + std::to_string(per_user) + " per user; peers by SO_PEERCRED" +
@@ -378,23 +410,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         }
       }
     }
-    for (;;) {
-      int status = 0;
-      pid_t w = waitpid(-1, &status, WNOHANG);
-      if (w <= 0) break;
-      bool abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
-      if (spare && w == spare->pid) {
-        spare.reset();
-        if (abnormal && !stopping) {
-          log("spare worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) +
-              "); the next starts in 1 s");
-          spare_not_before = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-        }
-        continue;
-      }
-      if (worker_ended(w) && abnormal)
-        log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
-    }
+    reap();
     kill_strays(workers, spare ? spare->pid : -1);
     if (!workers.empty() && std::chrono::steady_clock::now() >= kill_workers_at) {
       log("killing " + std::to_string(workers.size()) + " request(s) still running after the second stop signal");
@@ -402,7 +418,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       kill_workers_at = kNever;
     }
     if (stopping || n <= 0 || !(p[1].revents & POLLIN)) continue;
-    for (;;) {
+    // A bounded batch: a caller that connects without pause cannot keep the
+    // loop from its signals and from reaping (review helper-44).
+    for (int taken = 0; taken < kAcceptsPerRound; ++taken) {
       int conn = accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (conn < 0) break;
       auto peer = peer_of(conn);
@@ -429,8 +447,23 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         if (refusals_recorded.size() > 4096) refusals_recorded.clear();
         refusals_recorded[peer->uid] = now;
       }
+      // Slots are counted after reaping: a worker that ended is no longer
+      // running, whether or not its SIGCHLD was read yet.
+      reap();
+      const uid_t principal = allow->principal(peer->uid);
       auto refuse_busy = [&](const std::string& running, const std::string& message) {
-        log("busy: refused " + peer_text(*peer) + " (" + running + ")");
+        auto now = std::chrono::steady_clock::now();
+        auto [entry, fresh] = busy_logged.try_emplace(principal);
+        if (fresh || now - entry->second.at >= std::chrono::seconds(1)) {
+          log("busy: refused " + peer_text(*peer) + " (" + running + ")" +
+              (entry->second.left_out ? "; " + std::to_string(entry->second.left_out) +
+                                            " more refused since the last such line"
+                                      : ""));
+          entry->second = {now, 0};
+          if (busy_logged.size() > 4096) busy_logged.clear();
+        } else {
+          ++entry->second.left_out;
+        }
         // Never block the accept loop on a client that does not read.
         timeval tv{0, 100000};
         setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -442,9 +475,12 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
                     "the broker is running its maximum of " + std::to_string(config.max_concurrent) + " requests");
         continue;
       }
-      if (auto mine = running_of.find(peer->uid); mine != running_of.end() && mine->second >= per_user) {
+      if (auto mine = running_of.find(principal); mine != running_of.end() && mine->second >= per_user) {
+        const std::string who = principal == peer->uid ? "uid " + std::to_string(peer->uid)
+                                                       : "uid " + std::to_string(peer->uid) + " (a subordinate uid of " +
+                                                             std::to_string(principal) + ", counted as it)";
         refuse_busy(std::to_string(mine->second) + " of its requests running",
-                    "uid " + std::to_string(peer->uid) + " has its maximum of " + std::to_string(per_user) +
+                    who + " has its maximum of " + std::to_string(per_user) +
                         " requests running on this broker (max_per_user)");
         continue;
       }
@@ -452,7 +488,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // The spare takes it; a spare that cannot (it died) is replaced
         // by a worker forked for this connection.
         if (spare_took(*spare, conn)) {
-          add_worker(spare->pid, peer->uid);
+          add_worker(spare->pid, principal);
           spare.reset();
           close(conn);
           spare_when_busy = std::chrono::steady_clock::now() + kSpareWhileBusy;
@@ -476,7 +512,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         close(conn);
         _exit(rc);
       }
-      add_worker(w, peer->uid);
+      add_worker(w, principal);
       close(conn);
     }
   }

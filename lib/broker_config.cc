@@ -44,7 +44,39 @@ std::string revocations_of(const BrokerConfig& c) {
 }
 
 size_t per_user_limit(const BrokerConfig& c) {
-  return c.max_per_user > 0 ? c.max_per_user : (c.max_concurrent + 1) / 2;
+  if (c.max_per_user > 0) return c.max_per_user;
+  if (c.allow_users.empty() && c.allow_groups.empty()) return c.max_concurrent;
+  return (c.max_concurrent + 1) / 2;
+}
+
+std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text) {
+  std::vector<SubordinateRange> out;
+  auto number = [](std::string_view s, uint64_t& v) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  };
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    size_t a = line.find(':');
+    size_t b = a == std::string_view::npos ? a : line.find(':', a + 1);
+    if (b == std::string_view::npos || line.find(':', b + 1) != std::string_view::npos) continue;
+    SubordinateRange r;
+    if (!number(line.substr(a + 1, b - a - 1), r.first) || !number(line.substr(b + 1), r.count) || r.count == 0)
+      continue;
+    auto owner = resolve_user_id(std::string(line.substr(0, a)), "subuid");
+    if (!owner || !*owner) continue;
+    r.owner = **owner;
+    out.push_back(r);
+  }
+  return out;
+}
+
+uid_t AllowList::principal(uid_t uid) const {
+  for (const auto& r : subordinate)
+    if (uid >= r.first && uid - r.first < r.count) return r.owner;
+  return uid;
 }
 
 Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig c) {
@@ -90,8 +122,13 @@ bool AllowList::allows(uid_t self, uid_t uid, gid_t gid, const std::vector<gid_t
   return false;
 }
 
-Result<AllowList> resolve_allow_list(const BrokerConfig& c) {
+Result<AllowList> resolve_allow_list(const BrokerConfig& c, const std::string& subuid_path) {
   AllowList a;
+  if (fs::exists(subuid_path)) {
+    auto text = fs::read_file(subuid_path, 16 * 1024 * 1024);
+    if (!text) return text.error();
+    a.subordinate = parse_subordinate_ranges(*text);
+  }
   for (const auto& u : c.allow_users) {
     auto uid = resolve_user_id(u, "allow_users");
     if (!uid) return uid.error();

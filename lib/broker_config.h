@@ -29,9 +29,10 @@ struct BrokerConfig {
   std::vector<std::string> allow_users;   // names or numeric uids
   std::vector<std::string> allow_groups;  // names or numeric gids
   size_t max_concurrent = 32;
-  // Requests one uid may have running at once, so that one allowed caller
-  // cannot hold every slot (the others would get "busy"). 0: the default,
-  // half of max_concurrent rounded up (per_user_limit).
+  // Requests one user may have running at once, so that one allowed caller
+  // cannot hold every slot (the others would get "busy"). A caller is
+  // counted as its principal (AllowList::principal). 0: the default
+  // (per_user_limit).
   size_t max_per_user = 0;
   uint32_t request_timeout_ms = 10000;  // to receive the whole request
   uint32_t max_request_bytes = 4 * 1024 * 1024;
@@ -46,7 +47,9 @@ struct BrokerConfig {
 // default in before serving; this is for the library's other callers.
 std::string revocations_of(const BrokerConfig& c);
 
-// max_per_user, or its default: half of max_concurrent, rounded up.
+// max_per_user, or its default: max_concurrent when no allow list names
+// anyone (only the broker's own uid may connect: nobody to keep out), else
+// half of max_concurrent, rounded up.
 size_t per_user_limit(const BrokerConfig& c);
 
 // What a brokered command may never write, beside gx's own files: the
@@ -65,15 +68,37 @@ ProtectedPaths broker_own_paths(const BrokerConfig& c);
 // and writable by nobody else, like every file that defines authority.
 Result<BrokerConfig> load_config_file(const std::string& path, BrokerConfig base);
 
-// The allow lists resolved to ids (getpwnam/getgrnam, or numbers).
+// A subordinate uid range (subuid(5)): inside a user namespace of its own,
+// `owner` may become any uid in [first, first + count).
+struct SubordinateRange {
+  uid_t owner = 0;
+  uint64_t first = 0;
+  uint64_t count = 0;
+};
+inline constexpr std::string_view kSubuidPath = "/etc/subuid";
+// The ranges of a subuid(5) file. Owners are names or numbers; a line that
+// is malformed or names no known user grants nothing and is skipped.
+std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text);
+
+// The allow lists resolved to ids (getpwnam/getgrnam, or numbers), and the
+// subordinate uid ranges of /etc/subuid as they were when the broker started.
 struct AllowList {
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
+  std::vector<SubordinateRange> subordinate;
+  // Who a caller counts as for max_per_user: the owner of the subordinate
+  // range its uid lies in (the first such range), else the uid itself. A
+  // user with subordinate uids (Debian's useradd gives every user 65536)
+  // can connect as each of them from a user namespace of its own, keeping
+  // its supplementary groups: counted by uid alone, it could take every
+  // slot through an allow_groups entry (review helper-44).
+  uid_t principal(uid_t uid) const;
   // Who is allowed: the broker's own uid always, then the listed users and
   // anyone whose primary or supplementary group is listed.
   bool allows(uid_t self, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) const;
 };
-Result<AllowList> resolve_allow_list(const BrokerConfig& c);
+// Also reads `subuid_path` (missing: no ranges; unreadable: an error).
+Result<AllowList> resolve_allow_list(const BrokerConfig& c, const std::string& subuid_path = std::string(kSubuidPath));
 
 // Every check a configuration must pass before the broker serves: required
 // paths set and absolute, the trust store, revocation list and receipt key

@@ -92,8 +92,10 @@ TEST_CASE("check_config wants absolute trust and state paths") {
   CHECK(check_config(c).field == "trust");
 }
 
-TEST_CASE("max_per_user: half of max_concurrent by default, never above it") {
+TEST_CASE("max_per_user: half of max_concurrent once an allow list names anyone, never above it") {
   BrokerConfig c;
+  CHECK(per_user_limit(c) == 32);  // only the broker's own uid may connect
+  c.allow_groups = {"adm"};
   CHECK(per_user_limit(c) == 16);
   c.max_concurrent = 1;
   CHECK(per_user_limit(c) == 1);
@@ -149,4 +151,39 @@ TEST_CASE("the broker's own paths name its config file and socket wherever their
   CHECK(has(real));
   CHECK(has(t.path + "/sock-link"));
   CHECK(has(t.path + "/run/gx.sock"));
+}
+
+TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its uid lies in") {
+  auto ranges = parse_subordinate_ranges(
+      "root:100000:65536\n"
+      "0:300000:10\n"         // a numeric owner
+      "no-such-user-gx:200000:65536\n"  // names nobody: grants nothing
+      "root:400000\n"          // malformed: skipped
+      "root:500000:0\n"        // empty: skipped
+      "root:x:5\n"
+      "root:600000:5:extra\n");
+  REQUIRE(ranges.size() == 2);
+  AllowList a;
+  a.subordinate = ranges;
+  CHECK(a.principal(100000) == 0);
+  CHECK(a.principal(165535) == 0);
+  CHECK(a.principal(165536) == 165536);
+  CHECK(a.principal(99999) == 99999);
+  CHECK(a.principal(300009) == 0);
+  CHECK(a.principal(300010) == 300010);
+  CHECK(a.principal(200001) == 200001);
+  CHECK(a.principal(1000) == 1000);
+}
+
+TEST_CASE("resolve_allow_list reads the subuid file: missing is none, unreadable is an error") {
+  TempDir t;
+  BrokerConfig c;
+  auto none = resolve_allow_list(c, t.path + "/missing");
+  REQUIRE(none);
+  CHECK(none->subordinate.empty());
+  auto some = resolve_allow_list(c, t.write("subuid", "root:100000:65536\n"));
+  REQUIRE(some);
+  CHECK(some->principal(100001) == 0);
+  REQUIRE(mkdir((t.path + "/dir").c_str(), 0755) == 0);
+  CHECK_FALSE(resolve_allow_list(c, t.path + "/dir"));
 }
