@@ -456,9 +456,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         auto [entry, fresh] = busy_logged.try_emplace(principal);
         if (fresh || now - entry->second.at >= std::chrono::seconds(1)) {
           log("busy: refused " + peer_text(*peer) + " (" + running + ")" +
-              (entry->second.left_out ? "; " + std::to_string(entry->second.left_out) +
-                                            " more refused since the last such line"
-                                      : ""));
+              (entry->second.left_out
+                   ? "; " + std::to_string(entry->second.left_out) + " more refused since the last such line"
+                   : ""));
           entry->second = {now, 0};
           if (busy_logged.size() > 4096) busy_logged.clear();
         } else {
@@ -476,9 +476,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         continue;
       }
       if (auto mine = running_of.find(principal); mine != running_of.end() && mine->second >= per_user) {
-        const std::string who = principal == peer->uid ? "uid " + std::to_string(peer->uid)
-                                                       : "uid " + std::to_string(peer->uid) + " (a subordinate uid of " +
-                                                             std::to_string(principal) + ", counted as it)";
+        const std::string who = principal == peer->uid
+                                    ? "uid " + std::to_string(peer->uid)
+                                    : "uid " + std::to_string(peer->uid) + " (a subordinate uid of " +
+                                          std::to_string(principal) + ", counted as it)";
         refuse_busy(std::to_string(mine->second) + " of its requests running",
                     who + " has its maximum of " + std::to_string(per_user) +
                         " requests running on this broker (max_per_user)");

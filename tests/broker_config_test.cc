@@ -156,10 +156,10 @@ TEST_CASE("the broker's own paths name its config file and socket wherever their
 TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its uid lies in") {
   auto ranges = parse_subordinate_ranges(
       "root:100000:65536\n"
-      "0:300000:10\n"         // a numeric owner
+      "0:300000:10\n"                   // a numeric owner
       "no-such-user-gx:200000:65536\n"  // names nobody: grants nothing
-      "root:400000\n"          // malformed: skipped
-      "root:500000:0\n"        // empty: skipped
+      "root:400000\n"                   // malformed: skipped
+      "root:500000:0\n"                 // empty: skipped
       "root:x:5\n"
       "root:600000:5:extra\n");
   REQUIRE(ranges.size() == 2);
