@@ -237,6 +237,18 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
                const std::function<void(const std::string&)>& log) {
   auto allow = resolve_allow_list(config);
   if (!allow) return allow.error();
+  // A subordinate range that holds an allowed uid (or the broker's own)
+  // merges that user with the range's owner for max_per_user: the owner
+  // could become it anyway, but the administrator should know.
+  for (const auto& r : allow->subordinate) {
+    std::vector<uid_t> named = allow->uids;
+    named.push_back(geteuid());
+    for (uid_t u : named)
+      if (u != r.owner && u >= r.first && u - r.first < r.count)
+        log("warning: " + std::string(kSubuidPath) + " gives uid " + std::to_string(u) +
+            " (allowed to connect) to another user's subordinate range (owner " + std::to_string(r.owner) +
+            "): for max_per_user it counts as that owner");
+  }
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable, "PR_SET_CHILD_SUBREAPER: " + fs::errno_text(errno));
   sigset_t handled;
@@ -430,12 +442,15 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         continue;
       }
       // A caller the allow lists refuse is answered here, without a worker
-      // slot, once its uid has had a refusal recorded in the last second: a
-      // refused uid's flood can neither keep allowed callers busy nor grow
-      // the log without bound (one signed refusal per uid and second).
+      // slot, once its principal had a refusal recorded in the last second:
+      // a refused user's flood can neither keep allowed callers busy nor
+      // grow the log without bound (one signed refusal per user and second;
+      // per principal, since a user with subordinate uids can connect as
+      // each of them: review helper-45).
+      const uid_t principal = allow->principal(peer->uid);
       if (!allow->allows(self, peer->uid, peer->gid, peer->groups)) {
         auto now = std::chrono::steady_clock::now();
-        auto last = refusals_recorded.find(peer->uid);
+        auto last = refusals_recorded.find(principal);
         if (last != refusals_recorded.end() && now - last->second < std::chrono::seconds(1)) {
           timeval tv{0, 100000};
           setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -444,13 +459,15 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
           close(conn);
           continue;
         }
-        if (refusals_recorded.size() > 4096) refusals_recorded.clear();
-        refusals_recorded[peer->uid] = now;
+        // Only entries of the last second matter: the older go (never all
+        // at once, which would let a flood of new names reset the limit).
+        if (refusals_recorded.size() > 4096)
+          std::erase_if(refusals_recorded, [&](const auto& e) { return now - e.second >= std::chrono::seconds(1); });
+        refusals_recorded[principal] = now;
       }
       // Slots are counted after reaping: a worker that ended is no longer
       // running, whether or not its SIGCHLD was read yet.
       reap();
-      const uid_t principal = allow->principal(peer->uid);
       auto refuse_busy = [&](const std::string& running, const std::string& message) {
         auto now = std::chrono::steady_clock::now();
         auto [entry, fresh] = busy_logged.try_emplace(principal);

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <limits>
+#include <map>
 
 #include "lib/authority.h"
 #include "lib/broker_protocol.h"
@@ -51,6 +53,7 @@ size_t per_user_limit(const BrokerConfig& c) {
 
 std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text) {
   std::vector<SubordinateRange> out;
+  std::map<std::string, uid_t> unknown;  // owners no user database resolves
   auto number = [](std::string_view s, uint64_t& v) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     return !s.empty() && ec == std::errc() && end == s.data() + s.size();
@@ -65,9 +68,16 @@ std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text) {
     SubordinateRange r;
     if (!number(line.substr(a + 1, b - a - 1), r.first) || !number(line.substr(b + 1), r.count) || r.count == 0)
       continue;
-    auto owner = resolve_user_id(std::string(line.substr(0, a)), "subuid");
-    if (!owner || !*owner) continue;
-    r.owner = **owner;
+    // An owner no user database knows now (a directory service not up
+    // yet, a deleted account) still groups its ranges: they count as the
+    // first uid of its first range, which no other user holds.
+    const std::string name(line.substr(0, a));
+    if (name.empty()) continue;
+    auto owner = resolve_user_id(name, "subuid");
+    if (owner && *owner) r.owner = **owner;
+    else if (auto seen = unknown.find(name); seen != unknown.end()) r.owner = seen->second;
+    else if (r.first <= std::numeric_limits<uid_t>::max() - 1) r.owner = unknown[name] = static_cast<uid_t>(r.first);
+    else continue;
     out.push_back(r);
   }
   return out;

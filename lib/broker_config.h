@@ -76,8 +76,10 @@ struct SubordinateRange {
   uint64_t count = 0;
 };
 inline constexpr std::string_view kSubuidPath = "/etc/subuid";
-// The ranges of a subuid(5) file. Owners are names or numbers; a line that
-// is malformed or names no known user grants nothing and is skipped.
+// The ranges of a subuid(5) file. Owners are names or numbers; an owner no
+// user database resolves now counts as the first uid of its first range (its
+// ranges still go together); a malformed line is skipped. Ranges served by
+// NSS (libsubid, nsswitch "subid:") are not read.
 std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text);
 
 // The allow lists resolved to ids (getpwnam/getgrnam, or numbers), and the

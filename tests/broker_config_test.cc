@@ -157,12 +157,12 @@ TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its
   auto ranges = parse_subordinate_ranges(
       "root:100000:65536\n"
       "0:300000:10\n"                   // a numeric owner
-      "no-such-user-gx:200000:65536\n"  // names nobody: grants nothing
+      "no-such-user-gx:200000:65536\n"  // names nobody (yet): grouped all the same
       "root:400000\n"                   // malformed: skipped
       "root:500000:0\n"                 // empty: skipped
       "root:x:5\n"
       "root:600000:5:extra\n");
-  REQUIRE(ranges.size() == 2);
+  REQUIRE(ranges.size() == 3);
   AllowList a;
   a.subordinate = ranges;
   CHECK(a.principal(100000) == 0);
@@ -171,7 +171,9 @@ TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its
   CHECK(a.principal(99999) == 99999);
   CHECK(a.principal(300009) == 0);
   CHECK(a.principal(300010) == 300010);
-  CHECK(a.principal(200001) == 200001);
+  // An owner nobody resolves: its range still counts as one (its first uid).
+  CHECK(a.principal(200001) == 200000);
+  CHECK(a.principal(265535) == 200000);
   CHECK(a.principal(1000) == 1000);
 }
 

@@ -110,7 +110,8 @@ stop_broker
 # A user with subordinate uids, allowed through a group, connects as four of
 # them from its own user namespaces: they count as that user (one share).
 if [ -n "$OTHER" ] && command -v unshare >/dev/null; then
-  printf 'nobody:100000:65536\n' >"$T/subuid"
+  # 1234 is on no allow list: a refused user cycling through its subuids.
+  printf 'nobody:100000:65536\n1234:200000:65536\n' >"$T/subuid"
   rm -f "$SOCK"
   unshare -m --propagation private sh -c 'mount --bind "$1" /etc/subuid && shift && exec "$@"' sh "$T/subuid" \
     "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" --max-concurrent 4 --allow-group 4242 \
@@ -161,6 +162,34 @@ PY
     test "$(grep -c '^busy' "$T/sub.out")" = 2
   check "the log names the owner" grep -q "busy: refused uid 10000[1-4] .*(2 of its requests running)" "$T/broker.log"
   check "the refusal says whose share it is" grep -q "uid 10000[1-4] (a subordinate uid of 65534, counted as it) has its maximum" "$T/sub.out"
+  # A refused user connecting as a new subordinate uid each time (review
+  # helper-45): still one signed refusal per user and second, and the
+  # allowed caller is served.
+  python3 - "$SOCK" <<'PY' &
+import os, socket, sys, time
+end, u = time.time() + 4, 200000
+while time.time() < end:
+    os.seteuid(u)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1])
+    except OSError:
+        pass
+    os.seteuid(0)
+    s.close()
+    u = 200000 + (u - 200000 + 1) % 65536
+PY
+  CYCLER=$!
+  sleep 0.5
+  served=0
+  for i in $(seq 10); do
+    : | B "$T/ctl.toml" -- "$H/try_marker" "$W/m" 2>&1 | cat >"$T/err"
+    [ "${PIPESTATUS[1]}" = 0 ] && served=$((served + 1))
+  done
+  wait "$CYCLER"
+  check "an allowed caller is served while a refused user cycles through its subuids ($served of 10)" test "$served" = 10
+  refusals=$(grep -c "refused uid 2[0-9]* .*not in allow_users" "$T/broker.log")
+  check "at most one signed refusal per second for that user ($refusals in ~4 s)" test "$refusals" -ge 1 -a "$refusals" -le 6
   stop_broker
 else
   echo "# skip: subordinate uids need root, setpriv and unshare (uid $(id -u))"
