@@ -99,8 +99,9 @@ void setup_broker(CLI::App& app, int& exit_code) {
   sub->add_option("--max-concurrent", o->max_concurrent,
                   "Requests served at once; more are refused as busy (default 32)");
   sub->add_option("--max-per-user", o->max_per_user,
-                  "Requests one uid may have running at once; more are refused as busy (default: half of "
-                  "--max-concurrent, rounded up)");
+                  "Requests one user may have running at once (a subordinate uid counts as its owner); more "
+                  "are refused as busy (default: half of --max-concurrent, rounded up, once an allow list names "
+                  "anyone; else all of it)");
   sub->add_option("--request-timeout-ms", o->request_timeout_ms,
                   "Time a client has to send its request (default 10000)");
   sub->add_option("--socket-mode", o->socket_mode, "Octal mode of the socket (default 0666: the allow lists decide)");

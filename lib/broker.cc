@@ -477,7 +477,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
                    ? "; " + std::to_string(entry->second.left_out) + " more refused since the last such line"
                    : ""));
           entry->second = {now, 0};
-          if (busy_logged.size() > 4096) busy_logged.clear();
+          if (busy_logged.size() > 4096)
+            std::erase_if(busy_logged, [&](const auto& e) { return now - e.second.at >= std::chrono::seconds(1); });
         } else {
           ++entry->second.left_out;
         }

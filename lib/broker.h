@@ -16,7 +16,8 @@
 //      word, translated into the broker's user namespace, so a caller inside
 //      its own user namespace is its real uid;
 //   2. max_concurrent workers running, or max_per_user of them serving
-//      this uid (lib/broker_config.h): Error "busy", closed;
+//      this user (AllowList::principal, lib/broker_config.h): Error "busy",
+//      closed;
 //   3. hand the connection to the spare (one frame carrying the fd over a
 //      private socketpair; a spare that cannot take it is killed and a
 //      worker forked for the connection), then fork the next spare. The
