@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <set>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -41,6 +41,47 @@ namespace {
 // Connections taken per turn of the accept loop before it reads its signals
 // and reaps again.
 constexpr int kAcceptsPerRound = 32;
+
+// Running workers: pid -> the principal (AllowList::principal) it serves.
+using Workers = std::map<pid_t, uid_t>;
+
+// At most one event per principal and second: the broker's signed refusals
+// and its "busy" log lines, which a flood must not grow at the rate it
+// connects. Entries older than a second are dropped once there are many,
+// never all at once (that would let a flood of new names reset the limit).
+class PerSecond {
+ public:
+  // Due: the number of events left out since the last due one (the caller
+  // records this one). Not due: nullopt, and this one is counted.
+  std::optional<uint64_t> take(uid_t who, std::chrono::steady_clock::time_point now) {
+    auto [e, fresh] = last_.try_emplace(who);
+    if (!fresh && now - e->second.at < std::chrono::seconds(1)) {
+      ++e->second.left_out;
+      return std::nullopt;
+    }
+    const uint64_t left_out = e->second.left_out;
+    e->second = {now, 0};
+    if (last_.size() > 4096)
+      std::erase_if(last_, [&](const auto& x) { return now - x.second.at >= std::chrono::seconds(1); });
+    return left_out;
+  }
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point at;
+    uint64_t left_out = 0;
+  };
+  std::map<uid_t, Entry> last_;
+};
+
+// An Error frame from the accept loop, then closed: never blocks the loop on
+// a client that does not read.
+void answer_and_close(int conn, const std::string& code, const std::string& message) {
+  timeval tv{0, 100000};
+  setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  send_error(conn, code, message);
+  close(conn);
+}
 
 // The denied receipt of a caller the allow lists refuse.
 void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decision& why) {
@@ -106,7 +147,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
 // Kills every child of the broker that is not one of its workers (or the
 // spare): the re-parented remains of a worker that died (the broker is the
 // subreaper).
-void kill_strays(const std::set<pid_t>& workers, pid_t spare) {
+void kill_strays(const Workers& workers, pid_t spare) {
   for (pid_t p : children_of_thread(static_cast<pid_t>(gettid())))
     if (!workers.count(p) && p != spare) kill(p, SIGKILL);
 }
@@ -240,15 +281,13 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   // A subordinate range that holds an allowed uid (or the broker's own)
   // merges that user with the range's owner for max_per_user: the owner
   // could become it anyway, but the administrator should know.
-  for (const auto& r : allow->subordinate) {
-    std::vector<uid_t> named = allow->uids;
-    named.push_back(geteuid());
-    for (uid_t u : named)
-      if (u != r.owner && u >= r.first && u - r.first < r.count)
-        log("warning: " + std::string(kSubuidPath) + " gives uid " + std::to_string(u) +
-            " (allowed to connect) to another user's subordinate range (owner " + std::to_string(r.owner) +
-            "): for max_per_user it counts as that owner");
-  }
+  std::vector<uid_t> named = allow->uids;
+  named.push_back(geteuid());
+  for (uid_t u : named)
+    if (uid_t owner = allow->principal(u); owner != u)
+      log("warning: " + std::string(kSubuidPath) + " gives uid " + std::to_string(u) +
+          " (allowed to connect) to another user's subordinate range (owner " + std::to_string(owner) +
+          "): for max_per_user it counts as that owner");
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable, "PR_SET_CHILD_SUBREAPER: " + fs::errno_text(errno));
   sigset_t handled;
@@ -262,26 +301,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   fcntl(listener.fd, F_SETFL, fcntl(listener.fd, F_GETFL) | O_NONBLOCK);
   const pid_t broker_pid = getpid();
   const uid_t self = geteuid();
-  std::set<pid_t> workers;
-  // Whose request each worker serves (the principal of its SO_PEERCRED uid
-  // at accept), and how many each principal has running: max_per_user.
-  std::map<pid_t, uid_t> worker_uid;
-  std::map<uid_t, size_t> running_of;
+  Workers workers;
   const size_t per_user = per_user_limit(config);
-  auto add_worker = [&](pid_t w, uid_t uid) {
-    workers.insert(w);
-    worker_uid[w] = uid;
-    ++running_of[uid];
-  };
-  auto worker_ended = [&](pid_t w) {
-    if (!workers.erase(w)) return false;
-    if (auto it = worker_uid.find(w); it != worker_uid.end()) {
-      if (auto n = running_of.find(it->second); n != running_of.end() && --n->second == 0) running_of.erase(n);
-      worker_uid.erase(it);
-    }
-    return true;
-  };
-  std::map<uid_t, std::chrono::steady_clock::time_point> refusals_recorded;
+  PerSecond refusals_recorded, busy_logged;
   std::optional<Spare> spare;
   auto spare_not_before = std::chrono::steady_clock::now();
   // After a handoff the next spare waits until no worker runs, or
@@ -372,17 +394,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         }
         continue;
       }
-      if (worker_ended(w) && abnormal)
+      if (workers.erase(w) && abnormal)
         log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
     }
   };
-  // "busy" log lines: one per principal and second, naming how many were
-  // left out since (a flood must not grow the log at the rate it connects).
-  struct BusyLog {
-    std::chrono::steady_clock::time_point at;
-    uint64_t left_out = 0;
-  };
-  std::map<uid_t, BusyLog> busy_logged;
 
   log("serving on " + (listener.activated ? std::string("the socket systemd passed") : listener.path) + " (state " +
       config.state_dir + ", trust " + config.trust_path + ", at most " + std::to_string(config.max_concurrent) +
@@ -412,7 +427,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         if (stopping) {
           log("second stop signal: sending SIGTERM to " + std::to_string(workers.size()) +
               " running request(s); SIGKILL to what is left in " + std::to_string(kDisconnectGraceMs) + " ms");
-          for (pid_t w : workers) kill(w, SIGTERM);
+          for (const auto& [w, _] : workers) kill(w, SIGTERM);
           if (kill_workers_at == kNever)
             kill_workers_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDisconnectGraceMs);
         } else {
@@ -426,7 +441,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     kill_strays(workers, spare ? spare->pid : -1);
     if (!workers.empty() && std::chrono::steady_clock::now() >= kill_workers_at) {
       log("killing " + std::to_string(workers.size()) + " request(s) still running after the second stop signal");
-      for (pid_t w : workers) kill(w, SIGKILL);
+      for (const auto& [w, _] : workers) kill(w, SIGKILL);
       kill_workers_at = kNever;
     }
     if (stopping || n <= 0 || !(p[1].revents & POLLIN)) continue;
@@ -446,59 +461,37 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       // a refused user's flood can neither keep allowed callers busy nor
       // grow the log without bound (one signed refusal per user and second;
       // per principal, since a user with subordinate uids can connect as
-      // each of them: review helper-45).
+      // each of them: review helper-45). The refusal that is due goes on to
+      // a worker, which records it.
       const uid_t principal = allow->principal(peer->uid);
-      if (!allow->allows(self, peer->uid, peer->gid, peer->groups)) {
-        auto now = std::chrono::steady_clock::now();
-        auto last = refusals_recorded.find(principal);
-        if (last != refusals_recorded.end() && now - last->second < std::chrono::seconds(1)) {
-          timeval tv{0, 100000};
-          setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-          send_error(conn, std::string(reason_code(DenyReason::RuntimeIdentity)),
-                     "uid " + std::to_string(peer->uid) + " is not allowed to use this broker");
-          close(conn);
-          continue;
-        }
-        // Only entries of the last second matter: the older go (never all
-        // at once, which would let a flood of new names reset the limit).
-        if (refusals_recorded.size() > 4096)
-          std::erase_if(refusals_recorded, [&](const auto& e) { return now - e.second >= std::chrono::seconds(1); });
-        refusals_recorded[principal] = now;
+      if (!allow->allows(self, peer->uid, peer->gid, peer->groups) &&
+          !refusals_recorded.take(principal, std::chrono::steady_clock::now()).has_value()) {
+        answer_and_close(conn, std::string(reason_code(DenyReason::RuntimeIdentity)),
+                         "uid " + std::to_string(peer->uid) + " is not allowed to use this broker");
+        continue;
       }
       // Slots are counted after reaping: a worker that ended is no longer
       // running, whether or not its SIGCHLD was read yet.
       reap();
       auto refuse_busy = [&](const std::string& running, const std::string& message) {
-        auto now = std::chrono::steady_clock::now();
-        auto [entry, fresh] = busy_logged.try_emplace(principal);
-        if (fresh || now - entry->second.at >= std::chrono::seconds(1)) {
+        if (auto left_out = busy_logged.take(principal, std::chrono::steady_clock::now()))
           log("busy: refused " + peer_text(*peer) + " (" + running + ")" +
-              (entry->second.left_out
-                   ? "; " + std::to_string(entry->second.left_out) + " more refused since the last such line"
-                   : ""));
-          entry->second = {now, 0};
-          if (busy_logged.size() > 4096)
-            std::erase_if(busy_logged, [&](const auto& e) { return now - e.second.at >= std::chrono::seconds(1); });
-        } else {
-          ++entry->second.left_out;
-        }
-        // Never block the accept loop on a client that does not read.
-        timeval tv{0, 100000};
-        setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        send_error(conn, "busy", message + "; try again");
-        close(conn);
+              (*left_out ? "; " + std::to_string(*left_out) + " more refused since the last such line" : ""));
+        answer_and_close(conn, "busy", message + "; try again");
       };
       if (workers.size() >= config.max_concurrent) {
         refuse_busy(std::to_string(workers.size()) + " requests running",
                     "the broker is running its maximum of " + std::to_string(config.max_concurrent) + " requests");
         continue;
       }
-      if (auto mine = running_of.find(principal); mine != running_of.end() && mine->second >= per_user) {
+      const auto mine = static_cast<size_t>(
+          std::count_if(workers.begin(), workers.end(), [&](const auto& w) { return w.second == principal; }));
+      if (mine >= per_user) {
         const std::string who = principal == peer->uid
                                     ? "uid " + std::to_string(peer->uid)
                                     : "uid " + std::to_string(peer->uid) + " (a subordinate uid of " +
                                           std::to_string(principal) + ", counted as it)";
-        refuse_busy(std::to_string(mine->second) + " of its requests running",
+        refuse_busy(std::to_string(mine) + " of its requests running",
                     who + " has its maximum of " + std::to_string(per_user) +
                         " requests running on this broker (max_per_user)");
         continue;
@@ -507,7 +500,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // The spare takes it; a spare that cannot (it died) is replaced
         // by a worker forked for this connection.
         if (spare_took(*spare, conn)) {
-          add_worker(spare->pid, principal);
+          workers[spare->pid] = principal;
           spare.reset();
           close(conn);
           spare_when_busy = std::chrono::steady_clock::now() + kSpareWhileBusy;
@@ -531,7 +524,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         close(conn);
         _exit(rc);
       }
-      add_worker(w, principal);
+      workers[w] = principal;
       close(conn);
     }
   }
