@@ -8,28 +8,16 @@ start_broker --max-concurrent 3 --request-timeout-ms 4000 || finish
 art ctl --max-uses 100 --write "$W" -- "$H/try_marker" "$W/m"
 
 # 20 connections that say nothing, held open; then a real request while they are held.
-python3 - "$SOCK" "$GX" "$T/ctl.toml" "$H/try_marker" "$W/m" >"$T/flood.out" 2>&1 <<'PY' || bad "flood client: $(cat "$T/flood.out")"
-import socket, subprocess, sys, time
+PYTHONPATH=$HERE python3 - "$SOCK" "$GX" "$T/ctl.toml" "$H/try_marker" "$W/m" >"$T/flood.out" 2>&1 <<'PY' || bad "flood client: $(cat "$T/flood.out")"
+import subprocess, sys, time
+from broker_frames import busy_answers, hold
 sock, gx, art, mark, marker = sys.argv[1:6]
-held = []
-for _ in range(20):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    held.append(s)
+held = hold(sock, 20)
 time.sleep(0.3)
 r = subprocess.run([gx, "run", "--broker", sock, art, "--", mark, marker], capture_output=True, text=True)
 print("during-flood", r.returncode, r.stderr.strip())
 # The broker refused the excess with a clear error frame, never blocking on them.
-busy = 0
-for s in held:
-    s.settimeout(5)
-    try:
-        data = s.recv(4096)
-    except socket.timeout:
-        data = b""
-    if b"busy" in data: busy += 1
-print("busy", busy)
-for s in held: s.close()
+print("busy", busy_answers(held, 5))
 PY
 grep during "$T/flood.out" >&2
 check "a request during the flood is refused as busy, clearly (exit 125)" grep -q "^during-flood 125 .*busy" "$T/flood.out"

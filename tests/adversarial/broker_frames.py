@@ -49,6 +49,31 @@ def ask(sock_path, data, fds=(0, 1, 2), timeout=10):
     return got
 
 
+def hold(sock_path, n):
+    """n connections that say nothing, held open (each takes a worker slot or is refused busy)."""
+    held = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock_path)
+        held.append(s)
+    return held
+
+
+def busy_answers(held, timeout):
+    """How many of the `held` connections were answered busy within `timeout` s each; closes them all."""
+    busy = 0
+    for s in held:
+        s.settimeout(timeout)
+        try:
+            data = s.recv(4096)
+        except socket.timeout:
+            data = b""
+        if b"busy" in data:
+            busy += 1
+        s.close()
+    return busy
+
+
 def summary(name, got, limit=300):
     """One line: the name, the first answer frame's kind, its printable text."""
     kind = got[5] if len(got) > 5 else 0

@@ -28,15 +28,12 @@ art ctl --max-uses 100 --write "$W" -- "$H/try_marker" "$W/m"
 [ -n "$OTHER" ] && art other --no-bind-user --max-uses 100 --write "$T/u" -- "$H/try_marker" "$T/u/m"
 
 # 12 silent connections from this uid, held; requests while they are held.
-python3 - "$SOCK" "$GX" "$T/ctl.toml" "$H/try_marker" "$W/m" "$OTHER" "$T/other.toml" "$T/u/m" \
+PYTHONPATH=$HERE python3 - "$SOCK" "$GX" "$T/ctl.toml" "$H/try_marker" "$W/m" "$OTHER" "$T/other.toml" "$T/u/m" \
   >"$T/flood.out" 2>&1 <<'PY' || bad "flood client: $(cat "$T/flood.out")"
-import socket, subprocess, sys, time
+import subprocess, sys, time
+from broker_frames import busy_answers, hold
 sock, gx, art, mark, marker, other, other_art, other_marker = sys.argv[1:9]
-held = []
-for _ in range(12):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sock)
-    held.append(s)
+held = hold(sock, 12)
 time.sleep(0.5)
 r = subprocess.run([gx, "run", "--broker", sock, art, "--", mark, marker], capture_output=True, text=True)
 print("same-user", r.returncode, r.stderr.strip().replace("\n", " "))
@@ -44,18 +41,7 @@ if other:
     r = subprocess.run(["setpriv", "--reuid", other, "--regid", other, "--clear-groups", gx, "run", "--broker", sock,
                         other_art, "--", mark, other_marker], capture_output=True, text=True)
     print("other-user", r.returncode, r.stderr.strip().replace("\n", " "))
-busy = 0
-for s in held:
-    s.settimeout(8)
-    try:
-        data = s.recv(4096)
-    except socket.timeout:
-        data = b""
-    if b"busy" in data:
-        busy += 1
-print("busy", busy)
-for s in held:
-    s.close()
+print("busy", busy_answers(held, 8))
 PY
 grep -v '^busy' "$T/flood.out" | cut -c1-300 >&2
 check "this uid's own request is refused as busy, naming max_per_user" \
