@@ -52,9 +52,12 @@
 //      exec: make the run's authorized receipt durable, lib/run_record.h)
 //      fails with ConfineStep::Gate. So gx's own work overlaps steps 1-8
 //      and nothing execs before it is done. Before step 9, which may deny
-//      read(2).
-//   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — last, so the filter
-//      may deny the Landlock syscalls and everything before it
+//      read(2) -- unless plan.seccomp_before_gate: the planner vouches that
+//      the filter allows read(2) and close(2) unconditionally, and step 9
+//      comes before 8b, overlapping gx's work too.
+//   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — after every other
+//      restriction, so the filter may deny the Landlock syscalls and
+//      everything before it
 //  10. execveat(exec fd, "", argv, envp, AT_EMPTY_PATH) — with the exec
 //      guard, this blocks until gx answers CONTINUE
 //
@@ -188,6 +191,10 @@ struct ChildPlan {
   // child exec (spawn_confined sets it when it is given a BeforeExec that
   // runs alongside the child); -1: no wait.
   int gate_fd = -1;
+  // Step 9 before 8b. Set only when `seccomp` allows read(2) and close(2)
+  // whatever their arguments (the gate needs both); a filter that denied
+  // either would fail (or, under "kill", kill) the child at its gate.
+  bool seccomp_before_gate = false;
   // The command's stdin, stdout, stderr; -1 keeps gx's own 0, 1, 2. The
   // sources are closed in the child after the dup (step 2b).
   int stdio[3] = {-1, -1, -1};

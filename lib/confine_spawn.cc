@@ -237,11 +237,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   if (const char* what = plan_fd_on_stdio(plan_in))
     return Decision::deny(DenyReason::InvalidValue, std::string("the child's ") + what + " is a standard stream",
                           "confine", what);
-  // before_exec alongside the child where a thread of gx is free during its
-  // set-up (the handshake reader; the parent itself after fork), else first.
-  const bool gated = before_exec && (plan_in.notify_filter != nullptr || !kShareMemory);
-  if (before_exec && !gated)
-    if (Decision d = before_exec(); !d) return d;
+  // before_exec alongside the child's set-up: on the handshake reader (a
+  // thread started for it when there is no exec guard to answer), or the
+  // parent itself after fork.
+  const bool gated = static_cast<bool>(before_exec);
   ChildPlan plan = plan_in;  // trivially copyable; the child reads this copy
   fs::UniqueFd gate_read, gate_write;
   if (gated) {
@@ -343,7 +342,9 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // async-signal-safe, on its own stack, and shares only this suspended
   // thread's TLS (errno). With the exec guard the child blocks in its exec
   // until the first notification is answered, so a second thread reads the
-  // handshake (and first runs before_exec, while the child sets itself up).
+  // handshake; so it does when there is a before_exec, which it runs first,
+  // while the child sets itself up (its fdatasync would otherwise precede
+  // the clone: ~0.3 ms, docs/performance.md).
   // Every signal is blocked across the clone: the child inherits
   // the mask and resets dispositions before it unblocks (reset_signals), so
   // no handler of gx's ever runs in the child on gx's memory.
@@ -352,7 +353,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   pid_t pid = -1;
   int clone_err = 0;
   try {
-    if (plan.notify_filter != nullptr)
+    if (plan.notify_filter != nullptr || gated)
       reader.emplace([&] {
         open_gate();
         read_handshake(sv[0], plan, const_cast<const volatile pid_t*>(&child_tid), h);

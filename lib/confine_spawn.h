@@ -62,13 +62,11 @@ struct SpawnInfo {
 //
 // `before_exec` (optional): what must be done before the program may run
 // (gx run: making its authorized receipt durable, lib/run_record.h). The
-// child never execs unless it returned allow. Where a thread of gx is free
-// while the child sets itself up -- the exec guard's handshake reader, or
-// the parent itself in fork builds -- it runs there, alongside steps 1-8
+// child never execs unless it returned allow. It runs on the handshake
+// reader thread (or the parent itself in fork builds), alongside steps 1-8
 // of the child, which then waits at its gate (ChildPlan::gate_fd, step 8b):
 // the receipt's fdatasync overlaps the child's set-up instead of preceding
-// it (docs/performance.md). Otherwise it runs first, before the child is
-// started. Its denial is returned as is (the child, if started, failed at
+// it (docs/performance.md). Its denial is returned as is (the child, if started, failed at
 // its gate and was reaped: info->pid and wait_status say so); an exception
 // it throws becomes an io-error denial. It must not touch anything the
 // child reads (the plan, its strings). On the reader thread it may use

@@ -146,11 +146,15 @@ class ReceiptLog {
   Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now, const BeforeWrite& before_write = {});
   // Completes a ReceiptSync::Deferred append: fdatasync through the
   // description the line was written through (appended.written_through;
-  // the sync covers every line written before it, by any process), then
-  // the head is advanced to `appended` unless it is already there or
-  // beyond. LogUnavailable when the log cannot be synced, or `appended`
-  // did not come from a Deferred append.
+  // the sync covers every line written before it, by any process).
+  // LogUnavailable when the log cannot be synced, or `appended` did not
+  // come from a Deferred append. The head is left to advance_head.
   Decision sync(const AppendedReceipt& appended) const;
+  // After sync(appended) allowed: receipts.head advanced to `appended`,
+  // under the lock, unless it is already there or beyond. Best effort (a
+  // head that lags is accepted); never call it before the sync -- the head
+  // must not run ahead of the durable log.
+  void advance_head(const AppendedReceipt& appended) const;
 
   // Verifies the whole log with this log's public key (see verify_receipt_log).
   Result<VerifyReport> verify(const std::optional<Checkpoint>& checkpoint = std::nullopt) const;

@@ -328,6 +328,12 @@ class Pipeline {
     plan.landlock_flags = ruleset_->restrict_flags();
     plan.seccomp = &prog;
     plan.seccomp_flags = filter_->flags;
+    // No argument checks on either (seccomp/filter_builder.h): listed is allowed.
+    auto allows = [&](std::string_view name) {
+      return std::find(filter_->summary.allowed.begin(), filter_->summary.allowed.end(), name) !=
+             filter_->summary.allowed.end();
+    };
+    plan.seccomp_before_gate = allows("read") && allows("close");
     plan.parent_pid = getpid();
     plan.credentials = credentials_.child();
     plan.signals = req_.inherited_signals;
@@ -348,8 +354,9 @@ class Pipeline {
     auto pid = spawn_confined(plan, &info, [this] {
       if (req_.client_gone && req_.client_gone())
         return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
-      Decision durable = make_run_durable(*store_, *log_, authorized_);
+      Decision durable = make_run_durable(*log_, authorized_);
       if (!durable) return durable;
+      durable_ = true;
       // Last look before the gate: a program executed in place must still
       // be what was digested (lib/executable.h, writers held off). Under a
       // lease: no writer came (one waiting on it already holds the file
@@ -367,6 +374,9 @@ class Pipeline {
                               "exec.path", img.path());
       return Decision::allow();
     });
+    // The bookkeeping of a durable receipt, once the gate is open: it need
+    // not delay the exec (lib/run_record.h, step 5).
+    if (durable_) note_run_durable(*store_, *log_, authorized_);
     if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
     // Exec'd: the kernel now refuses writers (ETXTBSY) while it runs. A
     // writer that came between the gate and the exec was held off, unless
@@ -497,6 +507,7 @@ class Pipeline {
   std::optional<UseStore> own_store_;     // a standalone run's; a broker worker keeps its own
   UseStore* store_ = nullptr;             // set by reserve_and_record
   AppendedReceipt authorized_;            // its receipt, durable once launch's gate opened
+  bool durable_ = false;                  // make_run_durable allowed (set on spawn's gate thread, read after it)
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
   TreeBounds own_bounds_;                 // its trees as its ruleset named them (nested_base)
 };

@@ -27,13 +27,16 @@ Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, cons
   return RecordedRun{std::move(*use), r.take()};
 }
 
-Decision make_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended,
-                          const RecordStepHook& hook) {
+Decision make_run_durable(ReceiptLog& log, const AppendedReceipt& appended, const RecordStepHook& hook) {
   if (Decision d = log.sync(appended); !d) return d;
   if (hook)
     if (Decision d = hook(RecordStep::ReceiptSynced); !d) return d;
-  (void)store.note_log_durable(appended);  // bookkeeping: bounds a later reconciliation
   return Decision::allow();
+}
+
+void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended) {
+  log.advance_head(appended);
+  (void)store.note_log_durable(appended);  // bounds a later reconciliation
 }
 
 Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
@@ -41,7 +44,8 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
                                           const RecordStepHook& hook) {
   auto rec = append_authorized_run(store, log, authorized, max_uses, not_after, written, hook);
   if (!rec) return rec.error();
-  if (Decision d = make_run_durable(store, log, rec->receipt, hook); !d) return d;
+  if (Decision d = make_run_durable(log, rec->receipt, hook); !d) return d;
+  note_run_durable(store, log, rec->receipt);
   return rec;
 }
 

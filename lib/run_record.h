@@ -16,15 +16,18 @@
 //   3. Appended:      the authorized receipt S is written (not yet synced).
 //   4. ReceiptSynced: fdatasync of receipts.log through the descriptor that
 //                     wrote the receipt (a newly opened one could miss a
-//                     writeback error another process already saw), then
-//                     the head is advanced.
+//                     writeback error another process already saw).
+//   5. Bookkeeping:   the head is advanced; every kUseStoreSyncEvery runs,
+//                     one more synced commit records the log position as
+//                     synced (UseStore::note_log_durable). Best effort:
+//                     neither is needed for the run to be recorded.
 // Only after step 4 does record_authorized_run return success; the caller
 // may exec only then. A caller that starts its child meanwhile (gx run:
 // spawn_confined's BeforeExec, so that the fdatasync overlaps the child's
-// set-up) calls the two halves: append_authorized_run (steps 1-3) and
-// make_run_durable (step 4), and lets nothing exec before the latter
-// returned allow. Every kUseStoreSyncEvery runs, one more synced commit
-// records the log position as synced (UseStore::note_log_durable).
+// set-up) calls the parts: append_authorized_run (steps 1-3),
+// make_run_durable (step 4), letting nothing exec before it returned
+// allow, and note_run_durable (step 5) once the program may start -- not
+// before the gate, where it would delay the exec.
 //
 // Crash consistency (a crash = process death or power loss at any instant;
 // after process death the page cache keeps everything written, so only
@@ -136,10 +139,13 @@ Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, cons
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written = nullptr,
                                           const RecordStepHook& hook = {});
 // Step 4 for `appended` (append_authorized_run's receipt): fdatasync
-// through the descriptor that wrote it, the head, then the store's
-// bookkeeping. LogUnavailable when it cannot be made durable (the program
-// must then not start).
-Decision make_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended,
-                          const RecordStepHook& hook = {});
+// through the descriptor that wrote it. LogUnavailable when it cannot be
+// made durable (the program must then not start).
+Decision make_run_durable(ReceiptLog& log, const AppendedReceipt& appended, const RecordStepHook& hook = {});
+// Step 5, after make_run_durable allowed: the head advanced to `appended`,
+// the store's synced position when due. Best effort (a head that lags is
+// accepted by verify and by the next append; a synced position not
+// recorded means a longer re-read after a power loss): never fails.
+void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended);
 
 }  // namespace gx

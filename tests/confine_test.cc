@@ -300,9 +300,11 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
   char dir_template[] = "/tmp/gx-gate-XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
   const std::string marker = std::string(dir_template) + "/ran";
-  const bool guarded = GENERATE(true, false);  // the exec guard's reader runs it beside the child, or it runs first
+  const bool guarded = GENERATE(true, false);  // with or without the exec guard, it runs beside the child
   const bool allow = GENERATE(true, false);
-  INFO("guarded " << guarded << ", allow " << allow);
+  // The main filter (which allows read and close) before the gate, or after it.
+  const bool filter_first = GENERATE(false, true);
+  INFO("guarded " << guarded << ", allow " << allow << ", filter first " << filter_first);
   int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
   REQUIRE(fd >= 0);
   CStringArray argv({"try_marker", marker}), envp({});
@@ -316,6 +318,10 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
   const auto& g = seccomp::exec_guard_program();
   sock_fprog prog{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
   if (guarded) plan.notify_filter = &prog;
+  auto filter = test_filter();
+  sock_fprog main_prog{static_cast<unsigned short>(filter.size()), filter.data()};
+  plan.seccomp = &main_prog;
+  plan.seccomp_before_gate = filter_first;
   bool absent_throughout = true;
   auto before_exec = [&]() -> Decision {
     // Long enough for a child that did not wait to have run try_marker.
@@ -347,12 +353,63 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
     CHECK(r.error().reason == DenyReason::LogUnavailable);
     CHECK(r.error().detail == "cannot sync the receipt log: EIO (test)");
     CHECK(access(marker.c_str(), F_OK) != 0);
-    // Beside the exec guard the child was started and waited at its gate:
-    // it is reaped, never left running.
-    if (guarded) CHECK(info.pid > 0);
+    // The child was started and waited at its gate (before_exec ran
+    // beside its set-up, with or without the exec guard): it is reaped,
+    // never left running.
+    CHECK(info.pid > 0);
     if (info.pid > 0) CHECK(waitpid(info.pid, nullptr, WNOHANG) < 0);
   }
   unlink(marker.c_str());
+  rmdir(dir_template);
+}
+
+TEST_CASE("spawn_confined: a filter that denies read(2) goes after the gate; before it, the child stops at its gate") {
+  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
+  char dir_template[] = "/tmp/gx-gate-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string marker = std::string(dir_template) + "/ran";
+  // read -> EPERM, everything else allowed.
+  auto stmt = [](uint16_t code, uint32_t k) { return sock_filter{code, 0, 0, k}; };
+  std::vector<sock_filter> no_read = {
+      stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      sock_filter{BPF_JMP | BPF_JEQ | BPF_K, 0, 1, SYS_read},
+      stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(no_read.size()), no_read.data()};
+  const bool filter_first = GENERATE(false, true);
+  INFO("filter first " << filter_first);
+  int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  CStringArray argv({"try_marker", marker}), envp({});
+  ChildPlan plan;
+  plan.exec_fd = fd;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.require_confinement = false;
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int& s : plan.stdio) s = devnull;
+  plan.seccomp = &prog;
+  plan.seccomp_before_gate = filter_first;
+  SpawnInfo info;
+  auto r = spawn_confined(plan, &info, [] { return Decision::allow(); });
+  close(fd);
+  close(devnull);
+  if (filter_first) {
+    // What the planner's vouching (read and close allowed) prevents.
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().value == "go-ahead from gx");
+    CHECK(r.error().detail.find("EPERM") != std::string::npos);
+  } else {
+    // The gate was read before the filter: the program was exec'd (its
+    // loader then fails to read its libraries, which is the filter's doing).
+    REQUIRE(r.ok());
+    int status = -1;
+    REQUIRE(waitpid(*r, &status, 0) == *r);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) != 0);
+  }
+  CHECK(access(marker.c_str(), F_OK) != 0);
   rmdir(dir_template);
 }
 

@@ -646,6 +646,21 @@ TEST_CASE("receipts.head names its log: a random log id, kept by every rewrite, 
   auto deferred = log.append(make_authorized(subject()), ReceiptSync::Deferred);
   REQUIRE(deferred.ok());
   REQUIRE(log.sync(*deferred).allowed());
+  auto count_of = [](const std::string& text) {
+    auto h = receipt_file::parse_head(text);
+    REQUIRE(h.ok());
+    return h->count;
+  };
+  // The head waits for advance_head (kept off the exec's path, lib/run_record.h)...
+  CHECK(count_of(slurp(head)) == 1);
+  log.advance_head(*deferred);
+  CHECK(count_of(slurp(head)) == 3);
+  // ...and never goes back: a later append's head stays.
+  auto later = log.append(make_authorized(subject()), ReceiptSync::Now);
+  REQUIRE(later.ok());
+  log.advance_head(*deferred);
+  CHECK(count_of(slurp(head)) == 4);
+  CHECK(verify_ok(log).intact);
   CHECK(id_of(slurp(head)) == id);
   CHECK(id_of(slurp(head)).size() == 32);
   CHECK(slurp(head).size() == 256);

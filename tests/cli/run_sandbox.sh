@@ -199,4 +199,21 @@ art_edit memfd_noexec 's/^allow_syscalls = .*/allow_syscalls = ["memfd_create"]/
 probe 1 "execveat: EPERM" "memfd_create named but exec = []: the exec guard refuses the memfd exec" memfd_noexec -- "$H/try_memfd_exec" /bin/echo EXECUTED
 refute "payload never ran (exec = [])" grep -q EXECUTED "$T/out"
 
+# --- the gate and the filter: a profile that denies read(2) ---
+# gx's child reads its go-ahead (the receipt is durable) from a pipe; it
+# installs the main filter before that read only when the filter allows
+# read and close. Denying read must not leave the program "not started":
+# the filter then comes after the gate, the program is exec'd and its own
+# loader fails (a denied read), as it would under any such filter.
+for exec_list in "" "--exec $H"; do
+  # shellcheck disable=SC2086
+  art_edit noread 's/^deny_syscalls = .*/deny_syscalls = ["read"]/' $exec_list --write "$W" -- "$H/try_marker" "$W/noread"
+  run R "$T/noread.toml" -- "$H/try_marker" "$W/noread"
+  refute "deny read${exec_list:+ (exec list)}: not 'not started' (rc $RC, $(head -c 300 "$T/err"))" grep -q "not started" "$T/err"
+  check "deny read${exec_list:+ (exec list)}: exec'd, the loader failed (rc $RC)" test "$RC" = 127
+  tail2=$("$GX" log show --state "$S" --json --tail 2 | jq -r .decision | tr '\n' ' ')
+  check "deny read${exec_list:+ (exec list)}: authorized, then finished ($tail2)" test "$tail2" = "authorized finished "
+  check "deny read${exec_list:+ (exec list)}: the marker was never made" test ! -e "$W/noread"
+done
+
 finish
