@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -126,21 +127,49 @@ std::string signal_text(int sig) {
 
 }  // namespace
 
-namespace {
-
 // What the child's side of the channel said before its exec (or death).
-struct Handshake {
+struct SpawnHandshake {
   ConfineFailure failure{};
   bool failed = false;
   int listener = -1;  // the exec guard's, once received
   uint64_t exec_refused = 0;
 };
 
+// What spawn_confined shares with its handshake reader thread, on the heap
+// (SpawnInfo::reader): once `released` is set, the reader touches nothing
+// spawn_confined reads, and spawn_confined goes on without joining it. The
+// reader sets it just before the answer or the gate byte that lets the
+// child exec -- and the child it lets go often takes its CPU at once
+// (~0.3 ms of the program's start, docs/performance.md), so waiting for the
+// reader to return would put that on the run's critical path.
+struct SpawnReader {
+  fs::UniqueFd gate_read, gate_write;  // closed with the reader: no gate byte meets a pipe without one (SIGPIPE)
+  Decision gate_decision = Decision::allow();
+  SpawnHandshake h;
+  volatile pid_t child_tid = 0;
+  std::atomic<bool> released{false};
+  std::thread thread;
+  SpawnReader() = default;
+  SpawnReader(const SpawnReader&) = delete;
+  SpawnReader& operator=(const SpawnReader&) = delete;
+  ~SpawnReader() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+namespace {
+
 // Reads the spawn channel until EOF (exec'd, or dead) or a ConfineFailure,
 // answering the exec guard's first notification on the way. `child` is
 // read only when a notification arrives: the kernel has stored the pid
-// (CLONE_PARENT_SETTID) before the child could run.
-void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* child, Handshake& h) {
+// (CLONE_PARENT_SETTID) before the child could run. With `released`: it
+// is set just before gx's own exec is let go, and the reader returns after
+// that answer, touching `h` no more (the caller reads the rest) -- unless
+// the answer failed and the child would wait in its exec forever: then it
+// closes the listener (the exec fails with ENOSYS), which it may, since
+// nothing can go on until the child has died of it.
+void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* child, SpawnHandshake& h,
+                    std::atomic<bool>* released = nullptr) {
   bool listener_live = false;
   bool first_exec_allowed = false;
   for (;;) {
@@ -154,7 +183,15 @@ void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* ch
     }
     if (listener_live && (fds[1].revents & POLLIN) != 0) {
       // The child blocks in its execveat until this answer.
-      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed);
+      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed, released);
+      if (released != nullptr && released->load()) {
+        if (r < 0 && r != -ENOENT) {
+          int listener = h.listener;
+          h.listener = -1;
+          close(listener);
+        }
+        return;
+      }
       if (r == 1) first_exec_allowed = true;
       if (r == 0) ++h.exec_refused;
       if (r < 0 && r != -ENOENT && r != -EINTR) {
@@ -226,7 +263,7 @@ constexpr bool kShareMemory = true;
 
 // After the handshake: reaps a child that never exec'd and turns what it
 // reported into a decision; otherwise hands back the running child.
-Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out);
+Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnHandshake& h, SpawnInfo& out);
 }  // namespace
 
 Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec) {
@@ -242,44 +279,50 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // parent itself after fork.
   const bool gated = static_cast<bool>(before_exec);
   ChildPlan plan = plan_in;  // trivially copyable; the child reads this copy
-  fs::UniqueFd gate_read, gate_write;
+  auto reader = std::make_shared<SpawnReader>();
+  SpawnReader& rd = *reader;
   if (gated) {
     int g[2];
     if (pipe2(g, O_CLOEXEC) != 0)
       return Decision::deny(DenyReason::IoError, "pipe2 failed: " + fs::errno_text(errno), "confine");
     // Never on 0..2 (gx started with a closed stream): the child keeps those
     // through its fd cleanup and overwrites them with its stdio.
-    gate_read = fs::UniqueFd(fs::move_above_std_fds(g[0]));
-    gate_write = fs::UniqueFd(fs::move_above_std_fds(g[1]));
-    if (!gate_read.ok() || !gate_write.ok())
+    rd.gate_read = fs::UniqueFd(fs::move_above_std_fds(g[0]));
+    rd.gate_write = fs::UniqueFd(fs::move_above_std_fds(g[1]));
+    if (!rd.gate_read.ok() || !rd.gate_write.ok())
       return Decision::deny(DenyReason::IoError, "gate pipe: " + fs::errno_text(errno), "confine");
-    plan.gate_fd = gate_read.get();
+    plan.gate_fd = rd.gate_read.get();
   }
-  Decision gate_decision = Decision::allow();
   // One byte lets the child exec; closing the pipe without it fails the
-  // child at its gate. Runs once, on whichever thread is free.
-  auto open_gate = [&] {
+  // child at its gate. Runs once, on whichever thread is free; without the
+  // exec guard the byte is what lets the child go, so the reader is
+  // released just before it (the decision is set by then).
+  auto open_gate = [&before_exec, &rd, gated, guarded = plan.notify_filter != nullptr] {
     if (!gated) return;
     // An exception must not escape: on the reader thread it would terminate
     // gx, after fork it would leave the child unreaped. Denied instead.
+    Decision d = Decision::allow();
     try {
-      gate_decision = before_exec();
+      d = before_exec();
     } catch (const std::exception& e) {
-      gate_decision = Decision::deny(DenyReason::IoError, std::string("before exec: ") + e.what(), "confine");
+      d = Decision::deny(DenyReason::IoError, std::string("before exec: ") + e.what(), "confine");
     } catch (...) {
-      gate_decision = Decision::deny(DenyReason::IoError, "before exec: unknown exception", "confine");
+      d = Decision::deny(DenyReason::IoError, "before exec: unknown exception", "confine");
     }
-    if (gate_decision) {
+    rd.gate_decision = d;
+    const bool go_ahead = rd.gate_decision.allowed();
+    fs::UniqueFd gate = std::move(rd.gate_write);
+    if (!guarded) rd.released = true;
+    if (go_ahead) {
       const char go = 1;
       ssize_t n;
-      while ((n = write(gate_write.get(), &go, 1)) < 0 && errno == EINTR) {
+      while ((n = write(gate.get(), &go, 1)) < 0 && errno == EINTR) {
       }
     }
-    gate_write = fs::UniqueFd();
   };
   // A gate the child failed at is before_exec's denial, not the child's.
   auto result = [&](Result<pid_t> r) -> Result<pid_t> {
-    if (gate_decision) return r;
+    if (rd.gate_decision) return r;
     if (r) {  // cannot happen (no byte, no exec); never leave it running
       kill(*r, SIGKILL);
       while (waitpid(*r, nullptr, 0) < 0 && errno == EINTR) {
@@ -287,7 +330,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
       if (out.exec_listener >= 0) close(out.exec_listener);
       out.exec_listener = -1;
     }
-    return gate_decision;
+    return rd.gate_decision;
   };
   // A unix socket rather than a pipe: it can carry the exec guard's fd.
   // Like a pipe, it reads EOF once the child's end is closed, by exec
@@ -303,9 +346,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     if (sv[1] >= 0) close(sv[1]);
     return Decision::deny(DenyReason::IoError, "error channel: " + fs::errno_text(err), "confine");
   }
-  Handshake h;
+  SpawnHandshake& h = rd.h;
   CloneArgs args{&plan, sv[1], sv[0]};
-  volatile pid_t child_tid = 0;
   sigset_t all, old;
   sigfillset(&all);
   if constexpr (!kShareMemory) {
@@ -319,11 +361,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
       close(sv[0]);
       return Decision::deny(DenyReason::IoError, "fork failed: " + fs::errno_text(fork_err), "confine");
     }
-    child_tid = pid;
+    rd.child_tid = pid;
     out.pid = pid;
     open_gate();
-    gate_read = fs::UniqueFd();  // only now: the gate's byte never meets a pipe without a reader (SIGPIPE)
-    read_handshake(sv[0], plan, &child_tid, h);
+    read_handshake(sv[0], plan, &rd.child_tid, h);
     return result(finish_spawn(pid, sv[0], h, out));
   }
   void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
@@ -344,22 +385,26 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // until the first notification is answered, so a second thread reads the
   // handshake; so it does when there is a before_exec, which it runs first,
   // while the child sets itself up (its fdatasync would otherwise precede
-  // the clone: ~0.3 ms, docs/performance.md).
+  // the clone: ~0.3 ms, docs/performance.md). Once the reader has let the
+  // child go (SpawnReader::released) this thread reads the rest of the
+  // handshake itself and leaves the reader to SpawnInfo.
   // Every signal is blocked across the clone: the child inherits
   // the mask and resets dispositions before it unblocks (reset_signals), so
   // no handler of gx's ever runs in the child on gx's memory.
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  std::optional<std::thread> reader;
+  const bool threaded = plan.notify_filter != nullptr || gated;
   pid_t pid = -1;
   int clone_err = 0;
   try {
-    if (plan.notify_filter != nullptr || gated)
-      reader.emplace([&] {
+    if (threaded)
+      // Nothing of this frame is touched after `released` (open_gate's own
+      // last steps use its locals; `guarded` is a copy).
+      rd.thread = std::thread([&rd, &open_gate, &plan, channel = sv[0], guarded = plan.notify_filter != nullptr] {
         open_gate();
-        read_handshake(sv[0], plan, const_cast<const volatile pid_t*>(&child_tid), h);
+        if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
       });
     pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
-                CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&child_tid));
+                CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&rd.child_tid));
     clone_err = errno;
   } catch (const std::system_error& e) {
     pid = -1;
@@ -367,23 +412,27 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(sv[1]);  // also ends the reader when the clone failed: EOF
-  if (reader) reader->join();
-  gate_read = fs::UniqueFd();  // after the reader: its byte never meets a pipe without a reader (SIGPIPE)
+  // Not released: the child died before its exec (or was never started),
+  // and the reader is still at its gate or its handshake; it ends now.
+  if (rd.thread.joinable() && !rd.released.load()) rd.thread.join();
   munmap(stack, kChildStackBytes);
   if (pid < 0) {
+    if (rd.thread.joinable()) rd.thread.join();
     close(sv[0]);
     if (h.listener >= 0) close(h.listener);
-    if (!gate_decision) return gate_decision;
+    if (!rd.gate_decision) return rd.gate_decision;
     return Decision::deny(DenyReason::IoError, "clone failed: " + fs::errno_text(clone_err), "confine");
   }
   out.pid = pid;
-  if (!reader) read_handshake(sv[0], plan, &child_tid, h);
+  // What the reader did not read (all of it without the exec guard).
+  if (!threaded || rd.released.load()) read_handshake(sv[0], plan, &rd.child_tid, h);
+  out.reader = reader;  // joined when the caller drops it
   return result(finish_spawn(pid, sv[0], h, out));
 }
 
 namespace {
 
-Result<pid_t> finish_spawn(pid_t pid, int channel, Handshake& h, SpawnInfo& out) {
+Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnHandshake& h, SpawnInfo& out) {
   ConfineFailure& f = h.failure;
   const bool failed = h.failed;
   const int listener = h.listener;

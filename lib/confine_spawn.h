@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,8 @@ std::string_view confine_step_name(ConfineStep step);  // "landlock_restrict_sel
 Decision confine_failure_decision(const ConfineFailure& f);
 
 // What spawn_confined hands back besides the pid.
+struct SpawnReader;  // lib/confine_spawn.cc
+
 struct SpawnInfo {
   // With plan.notify_filter: the guard's listener, owned by the caller from
   // now on (give it to an ExecGuard). -1 otherwise.
@@ -40,6 +43,10 @@ struct SpawnInfo {
   // when the child reported a failed step (it then _exit(127)s).
   int wait_status = -1;
   pid_t pid = -1;  // the child's pid, also when it did not start
+  // The thread that opened the gate and answered gx's own exec: joined when
+  // the last copy of this goes (it may still be returning from that answer,
+  // preempted by the child it let go; nothing waits for it meanwhile).
+  std::shared_ptr<SpawnReader> reader;
 };
 
 // Parent side: creates the error channel, starts the child with

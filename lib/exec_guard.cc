@@ -13,7 +13,7 @@
 
 namespace gx {
 
-int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow) {
+int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow, std::atomic<bool>* before_continue) {
   seccomp_notif req{};  // the kernel insists on a zeroed buffer
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return -errno;
   // Register values only: never the memory they point to.
@@ -24,6 +24,7 @@ int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow) {
   resp.id = req.id;
   if (first_exec) {
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (before_continue != nullptr) before_continue->store(true);
   } else {
     resp.error = -EPERM;
   }

@@ -51,7 +51,8 @@ namespace gx {
 // execveat(exec_fd, "", ..., AT_EMPTY_PATH) on x86-64), EPERM otherwise.
 // Returns 1 when it answered CONTINUE, 0 when it refused, -errno when no
 // notification could be read or answered (ENOENT: the task went away).
-int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow);
+// `before_continue` (optional) is set just before a CONTINUE is sent.
+int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow, std::atomic<bool>* before_continue = nullptr);
 
 // Owns the listener after the program started and refuses every exec
 // attempt from a thread of its own until the filter has no task left

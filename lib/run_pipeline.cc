@@ -391,8 +391,10 @@ class Pipeline {
       }
       img.release_writers();
     }
-    // Forked before the exec guard's thread exists: the server process
-    // starts from a single-threaded copy of gx.
+    // Forked before the exec guard's thread exists, and after spawn's
+    // reader has ended: the server process starts from a single-threaded
+    // copy of gx.
+    if (channel) info.reader.reset();
     if (channel)
       if (Decision d =
               channel->start(nested_base(*pid), "run " + authorized_id_ + " (pid " + std::to_string(*pid) + ")");
