@@ -16,6 +16,7 @@
 #include <climits>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -127,6 +128,8 @@ std::string signal_text(int sig) {
 
 }  // namespace
 
+void (*spawn_reader_released_hook)(pid_t child) = nullptr;
+
 // What the child's side of the channel said before its exec (or death).
 struct SpawnHandshake {
   ConfineFailure failure{};
@@ -183,7 +186,13 @@ void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* ch
     }
     if (listener_live && (fds[1].revents & POLLIN) != 0) {
       // The child blocks in its execveat until this answer.
-      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed, released);
+      std::function<void()> release;
+      if (released != nullptr)
+        release = [released, child] {
+          released->store(true);
+          if (spawn_reader_released_hook != nullptr) spawn_reader_released_hook(*child);
+        };
+      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed, release);
       if (released != nullptr && released->load()) {
         if (r < 0 && r != -ENOENT) {
           int listener = h.listener;
@@ -263,7 +272,7 @@ constexpr bool kShareMemory = true;
 
 // After the handshake: reaps a child that never exec'd and turns what it
 // reported into a decision; otherwise hands back the running child.
-Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnHandshake& h, SpawnInfo& out);
+Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnReader& rd, SpawnInfo& out);
 }  // namespace
 
 Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec) {
@@ -309,8 +318,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     } catch (...) {
       d = Decision::deny(DenyReason::IoError, "before exec: unknown exception", "confine");
     }
-    rd.gate_decision = d;
-    const bool go_ahead = rd.gate_decision.allowed();
+    const bool go_ahead = d.allowed();
+    rd.gate_decision = std::move(d);  // noexcept: nothing can throw past the decision
     fs::UniqueFd gate = std::move(rd.gate_write);
     if (!guarded) rd.released = true;
     if (go_ahead) {
@@ -365,7 +374,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     out.pid = pid;
     open_gate();
     read_handshake(sv[0], plan, &rd.child_tid, h);
-    return result(finish_spawn(pid, sv[0], h, out));
+    return result(finish_spawn(pid, sv[0], rd, out));
   }
   void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -406,9 +415,12 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
                 CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&rd.child_tid));
     clone_err = errno;
-  } catch (const std::system_error& e) {
+  } catch (const std::system_error& e) {  // no thread, hence no clone
     pid = -1;
     clone_err = e.code().value();
+  } catch (const std::bad_alloc&) {
+    pid = -1;
+    clone_err = ENOMEM;
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   close(sv[1]);  // also ends the reader when the clone failed: EOF
@@ -427,29 +439,35 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // What the reader did not read (all of it without the exec guard).
   if (!threaded || rd.released.load()) read_handshake(sv[0], plan, &rd.child_tid, h);
   out.reader = reader;  // joined when the caller drops it
-  return result(finish_spawn(pid, sv[0], h, out));
+  return result(finish_spawn(pid, sv[0], rd, out));
 }
 
 namespace {
 
-Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnHandshake& h, SpawnInfo& out) {
+Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnReader& rd, SpawnInfo& out) {
+  SpawnHandshake& h = rd.h;
   ConfineFailure& f = h.failure;
   const bool failed = h.failed;
-  const int listener = h.listener;
   out.exec_refused = h.exec_refused;
   close(channel);
   if (!failed) {
     // EOF: did the child exec? Ask the kernel, before reaping.
     int never = never_execed(pid);
+    // Exec'd: the reader's answer was delivered (no CONTINUE, no exec), so
+    // it touches the listener no more.
     if (never != 1) {
-      out.exec_listener = listener;
+      out.exec_listener = h.listener;
       return pid;
     }
     f = {static_cast<int32_t>(ConfineStep::Died), 0};
   } else {
     kill(pid, SIGKILL);  // a protocol error leaves it alive; a failed step is exiting anyway
   }
-  if (listener >= 0) close(listener);
+  // Never started: a reader released at gx's own exec may still be in its
+  // answer, and close the listener if that fails -- after this closed it,
+  // the number reused by then (review helper-46). It ends first.
+  if (rd.thread.joinable()) rd.thread.join();
+  if (h.listener >= 0) close(h.listener);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -85,6 +85,12 @@ struct SpawnInfo {
 // refused (invalid-value) before anything starts: the child's stdio would
 // overwrite it.
 using BeforeExec = std::function<Decision()>;
+
+// Test seam, never set by gx (nor reachable from the command line or the
+// environment): run by spawn_confined's reader thread with the child's pid
+// just after it has released spawn_confined at gx's own exec and before
+// its answer is sent, so that a test can hold that window open.
+extern void (*spawn_reader_released_hook)(pid_t child);
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
 
 // Reads PF_FORKNOEXEC of `pid` (alive or zombie, not yet reaped): 1 when it

@@ -13,7 +13,8 @@
 
 namespace gx {
 
-int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow, std::atomic<bool>* before_continue) {
+int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow,
+                      const std::function<void()>& before_continue) {
   seccomp_notif req{};  // the kernel insists on a zeroed buffer
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return -errno;
   // Register values only: never the memory they point to.
@@ -24,7 +25,7 @@ int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow, std::a
   resp.id = req.id;
   if (first_exec) {
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    if (before_continue != nullptr) before_continue->store(true);
+    if (before_continue) before_continue();
   } else {
     resp.error = -EPERM;
   }

@@ -38,6 +38,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -51,8 +52,9 @@ namespace gx {
 // execveat(exec_fd, "", ..., AT_EMPTY_PATH) on x86-64), EPERM otherwise.
 // Returns 1 when it answered CONTINUE, 0 when it refused, -errno when no
 // notification could be read or answered (ENOENT: the task went away).
-// `before_continue` (optional) is set just before a CONTINUE is sent.
-int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow, std::atomic<bool>* before_continue = nullptr);
+// `before_continue` (optional) runs just before a CONTINUE is sent.
+int exec_guard_answer(int listener, pid_t child, int exec_fd, bool allow,
+                      const std::function<void()>& before_continue = {});
 
 // Owns the listener after the program started and refuses every exec
 // attempt from a thread of its own until the filter has no task left

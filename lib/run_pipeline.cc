@@ -374,10 +374,10 @@ class Pipeline {
                               "exec.path", img.path());
       return Decision::allow();
     });
-    // The bookkeeping of a durable receipt, once the gate is open: it need
-    // not delay the exec (lib/run_record.h, step 5).
-    if (durable_) note_run_durable(*store_, *log_, authorized_);
-    if (!pid) return not_started(pid.error(), info.pid, info.wait_status);
+    if (!pid) {
+      if (durable_) note_run_durable(*store_, *log_, authorized_);
+      return not_started(pid.error(), info.pid, info.wait_status);
+    }
     // Exec'd: the kernel now refuses writers (ETXTBSY) while it runs. A
     // writer that came between the gate and the exec was held off, unless
     // the kernel took the lease away meanwhile (lease-break-time) and the
@@ -402,6 +402,10 @@ class Pipeline {
         out_.warnings.push_back("nested runs unavailable to the command: " + d.explain());
     std::optional<ExecGuard> exec_guard;
     if (info.exec_listener >= 0) exec_guard.emplace(info.exec_listener);
+    // The bookkeeping of a durable receipt, once the program started and
+    // gx watches it: it need not delay the exec, nor the checks above (it
+    // may wait for another gx's log lock; lib/run_record.h, step 5).
+    if (durable_) note_run_durable(*store_, *log_, authorized_);
     // Upkeep while the child runs, never before its exec (lib/use_store.h).
     if (store_)
       if (Decision d = store_->bound_wal(); !d) out_.warnings.push_back(d.explain());
