@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
@@ -868,13 +869,26 @@ TEST_CASE(
   const auto& g = seccomp::exec_guard_program();
   sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
   plan.notify_filter = &guard;
+  static std::atomic<bool> held{false};
+  held = false;
   spawn_reader_released_hook = [](pid_t child) {
+    held = true;
     kill(child, SIGKILL);
     usleep(200 * 1000);  // the window: gx, not waiting for the reader, would go on meanwhile
   };
   SpawnInfo info;
   auto r = spawn_confined(plan, &info, [] { return Decision::allow(); });
   spawn_reader_released_hook = nullptr;
+  if (!held) {
+    // Sanitizer builds fork instead of sharing memory: gx reads the
+    // handshake itself, with no reader thread to release.
+    WARN("skip: no handshake reader thread in this build (it forks), nothing to hold open");
+    REQUIRE(r.ok());
+    REQUIRE(waitpid(*r, nullptr, 0) == *r);
+    close(fd);
+    close(devnull);
+    return;
+  }
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().detail.find("never started") != std::string::npos);
   // Descriptors gx opens next take the numbers spawn_confined freed.
