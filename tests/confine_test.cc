@@ -81,6 +81,46 @@ struct Spawn {
   ~Spawn() { close(exec_fd); }
 };
 
+// The exit code of a started child (-1 unless it exited), its later execs
+// refused meanwhile as gx run does.
+int exit_code_of(pid_t pid, const SpawnInfo& info) {
+  std::optional<ExecGuard> guard;
+  if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
+  int status = -1;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// try_marker ARGS..., its stdio on /dev/null, no confinement required.
+struct MarkerSpawn {
+  int exec_fd = open((std::string(GX_HELPERS_DIR) + "/try_marker").c_str(), O_RDONLY | O_CLOEXEC);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  CStringArray argv;
+  CStringArray envp{{}};
+  ChildPlan plan;
+  explicit MarkerSpawn(std::vector<std::string> args) : argv(with_name(std::move(args))) {
+    REQUIRE(exec_fd >= 0);
+    REQUIRE(devnull >= 0);
+    plan.exec_fd = exec_fd;
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.require_confinement = false;
+    for (int& fd : plan.stdio) fd = devnull;
+  }
+  ~MarkerSpawn() {
+    close(exec_fd);
+    close(devnull);
+  }
+  MarkerSpawn(const MarkerSpawn&) = delete;
+  MarkerSpawn& operator=(const MarkerSpawn&) = delete;
+
+ private:
+  static std::vector<std::string> with_name(std::vector<std::string> args) {
+    args.insert(args.begin(), "try_marker");
+    return args;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("confine: only fds 0, 1, 2 reach the command") {
@@ -342,12 +382,7 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
   CHECK(absent_throughout);
   if (allow) {
     REQUIRE(r.ok());
-    std::optional<ExecGuard> guard;
-    if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
-    int status = -1;
-    REQUIRE(waitpid(*r, &status, 0) == *r);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(exit_code_of(*r, info) == 0);
     CHECK(access(marker.c_str(), F_OK) == 0);  // and then it ran
   } else {
     REQUIRE_FALSE(r.ok());
@@ -366,7 +401,6 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
 }
 
 TEST_CASE("spawn_confined: a filter that denies read(2) goes after the gate; before it, the child stops at its gate") {
-  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
   char dir_template[] = "/tmp/gx-gate-XXXXXX";
   REQUIRE(mkdtemp(dir_template) != nullptr);
   const std::string marker = std::string(dir_template) + "/ran";
@@ -381,22 +415,11 @@ TEST_CASE("spawn_confined: a filter that denies read(2) goes after the gate; bef
   sock_fprog prog{static_cast<unsigned short>(no_read.size()), no_read.data()};
   const bool filter_first = GENERATE(false, true);
   INFO("filter first " << filter_first);
-  int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  CStringArray argv({"try_marker", marker}), envp({});
-  ChildPlan plan;
-  plan.exec_fd = fd;
-  plan.argv = argv.data();
-  plan.envp = envp.data();
-  plan.require_confinement = false;
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int& s : plan.stdio) s = devnull;
-  plan.seccomp = &prog;
-  plan.seccomp_before_gate = filter_first;
+  MarkerSpawn m({marker});
+  m.plan.seccomp = &prog;
+  m.plan.seccomp_before_gate = filter_first;
   SpawnInfo info;
-  auto r = spawn_confined(plan, &info, [] { return Decision::allow(); });
-  close(fd);
-  close(devnull);
+  auto r = spawn_confined(m.plan, &info, [] { return Decision::allow(); });
   if (filter_first) {
     // What the planner's vouching (read and close allowed) prevents.
     REQUIRE_FALSE(r.ok());
@@ -793,57 +816,30 @@ TEST_CASE("spawn_confined: repeated spawns leave no descriptor or thread behind,
   // The reader thread may outlive spawn_confined (SpawnInfo::reader); the
   // gate pipe, the channel and the listener must all be closed once the
   // caller has dropped what it was given.
-  auto open_fds = [] {
-    int n = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-      (void)e;
-      ++n;
-    }
-    return n;
+  auto entries = [](const char* dir) {
+    const auto it = std::filesystem::directory_iterator(dir);
+    return std::distance(std::filesystem::begin(it), std::filesystem::end(it));
   };
-  auto threads = [] {
-    int n = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-      (void)e;
-      ++n;
-    }
-    return n;
-  };
-  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
+  auto open_fds = [&] { return entries("/proc/self/fd"); };
+  auto threads = [&] { return entries("/proc/self/task"); };
   const auto& g = seccomp::exec_guard_program();
   sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  const int fds_before = open_fds();
-  const int threads_before = threads();
+  const auto fds_before = open_fds();
+  const auto threads_before = threads();
   for (int i = 0; i < 40; ++i) {
     const bool guarded = i % 2 == 0;
     const bool gated = i % 4 < 2;
     INFO("spawn " << i << " guarded " << guarded << " gated " << gated);
-    int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    CStringArray argv({"try_marker"}), envp({});
-    ChildPlan plan;
-    plan.exec_fd = fd;
-    plan.argv = argv.data();
-    plan.envp = envp.data();
-    plan.require_confinement = false;
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    for (int& s : plan.stdio) s = devnull;
-    if (guarded) plan.notify_filter = &guard;
+    MarkerSpawn m({});
+    if (guarded) m.plan.notify_filter = &guard;
     {
       SpawnInfo info;
       BeforeExec before;
       if (gated) before = [] { return Decision::allow(); };
-      auto r = spawn_confined(plan, &info, before);
+      auto r = spawn_confined(m.plan, &info, before);
       REQUIRE(r.ok());
-      std::optional<ExecGuard> eg;
-      if (info.exec_listener >= 0) eg.emplace(info.exec_listener);
-      int status = -1;
-      REQUIRE(waitpid(*r, &status, 0) == *r);
-      CHECK(WIFEXITED(status));
-      CHECK(WEXITSTATUS(status) == 2);  // try_marker without its argument: it ran
+      CHECK(exit_code_of(*r, info) == 2);  // try_marker without its argument: it ran
     }
-    close(fd);
-    close(devnull);
   }
   CHECK(open_fds() == fds_before);
   CHECK(threads() == threads_before);
@@ -855,20 +851,10 @@ TEST_CASE(
   // Review helper-46: spawn_confined closed the listener and returned
   // while the reader was still to send its answer; the answer failed on
   // the number, reused by then, and the reader closed gx's descriptor.
-  const std::string marker_bin = std::string(GX_HELPERS_DIR) + "/try_marker";
-  int fd = open(marker_bin.c_str(), O_RDONLY | O_CLOEXEC);
-  REQUIRE(fd >= 0);
-  CStringArray argv({"try_marker"}), envp({});
-  ChildPlan plan;
-  plan.exec_fd = fd;
-  plan.argv = argv.data();
-  plan.envp = envp.data();
-  plan.require_confinement = false;
-  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int& s : plan.stdio) s = devnull;
+  MarkerSpawn m({});
   const auto& g = seccomp::exec_guard_program();
   sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  plan.notify_filter = &guard;
+  m.plan.notify_filter = &guard;
   static std::atomic<bool> held{false};
   held = false;
   spawn_reader_released_hook = [](pid_t child) {
@@ -877,7 +863,7 @@ TEST_CASE(
     usleep(200 * 1000);  // the window: gx, not waiting for the reader, would go on meanwhile
   };
   SpawnInfo info;
-  auto r = spawn_confined(plan, &info, [] { return Decision::allow(); });
+  auto r = spawn_confined(m.plan, &info, [] { return Decision::allow(); });
   spawn_reader_released_hook = nullptr;
   if (!held) {
     // Sanitizer builds fork instead of sharing memory: gx reads the
@@ -885,22 +871,18 @@ TEST_CASE(
     WARN("skip: no handshake reader thread in this build (it forks), nothing to hold open");
     REQUIRE(r.ok());
     REQUIRE(waitpid(*r, nullptr, 0) == *r);
-    close(fd);
-    close(devnull);
     return;
   }
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().detail.find("never started") != std::string::npos);
   // Descriptors gx opens next take the numbers spawn_confined freed.
   int mine[4];
-  for (int& m : mine) m = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (int& fd : mine) fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   usleep(300 * 1000);
-  for (int m : mine) {
-    INFO("fd " << m);
-    CHECK(fcntl(m, F_GETFD) >= 0);
-    close(m);
+  for (int fd : mine) {
+    INFO("fd " << fd);
+    CHECK(fcntl(fd, F_GETFD) >= 0);
+    close(fd);
   }
   info = SpawnInfo{};
-  close(fd);
-  close(devnull);
 }
