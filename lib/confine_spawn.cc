@@ -287,7 +287,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // thread started for it when there is no exec guard to answer), or the
   // parent itself after fork.
   const bool gated = static_cast<bool>(before_exec);
-  ChildPlan plan = plan_in;  // trivially copyable; the child reads this copy
+  const bool guarded = plan_in.notify_filter != nullptr;  // the exec guard answers gx's own exec
+  ChildPlan plan = plan_in;                               // trivially copyable; the child reads this copy
   auto reader = std::make_shared<SpawnReader>();
   SpawnReader& rd = *reader;
   if (gated) {
@@ -306,7 +307,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // child at its gate. Runs once, on whichever thread is free; without the
   // exec guard the byte is what lets the child go, so the reader is
   // released just before it (the decision is set by then).
-  auto open_gate = [&before_exec, &rd, gated, guarded = plan.notify_filter != nullptr] {
+  auto open_gate = [&before_exec, &rd, gated, guarded] {
     if (!gated) return;
     // An exception must not escape: on the reader thread it would terminate
     // gx, after fork it would leave the child unreaped. Denied instead.
@@ -401,14 +402,14 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // the mask and resets dispositions before it unblocks (reset_signals), so
   // no handler of gx's ever runs in the child on gx's memory.
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  const bool threaded = plan.notify_filter != nullptr || gated;
+  const bool threaded = guarded || gated;
   pid_t pid = -1;
   int clone_err = 0;
   try {
     if (threaded)
       // Nothing of this frame is touched after `released` (open_gate's own
       // last steps use its locals; `guarded` is a copy).
-      rd.thread = std::thread([&rd, &open_gate, &plan, channel = sv[0], guarded = plan.notify_filter != nullptr] {
+      rd.thread = std::thread([&rd, &open_gate, &plan, channel = sv[0], guarded] {
         open_gate();
         if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
       });

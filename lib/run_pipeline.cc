@@ -218,8 +218,7 @@ class Pipeline {
     // gx itself starts the program with execveat: a profile that denies it
     // could never start anything (under "kill" the child would die by SIGSYS
     // at gx's own exec). Refuse now, before a use is spent.
-    if (std::find(filter->summary.allowed.begin(), filter->summary.allowed.end(), "execveat") ==
-        filter->summary.allowed.end()) {
+    if (!filter->summary.allows("execveat")) {
       bool named =
           std::find(policy.deny_syscalls.begin(), policy.deny_syscalls.end(), "execveat") != policy.deny_syscalls.end();
       return Decision::deny(DenyReason::PolicyMismatch,
@@ -329,11 +328,7 @@ class Pipeline {
     plan.seccomp = &prog;
     plan.seccomp_flags = filter_->flags;
     // No argument checks on either (seccomp/filter_builder.h): listed is allowed.
-    auto allows = [&](std::string_view name) {
-      return std::find(filter_->summary.allowed.begin(), filter_->summary.allowed.end(), name) !=
-             filter_->summary.allowed.end();
-    };
-    plan.seccomp_before_gate = allows("read") && allows("close");
+    plan.seccomp_before_gate = filter_->summary.allows("read") && filter_->summary.allows("close");
     plan.parent_pid = getpid();
     plan.credentials = credentials_.child();
     plan.signals = req_.inherited_signals;

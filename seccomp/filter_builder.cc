@@ -91,6 +91,10 @@ int syscall_number(std::string_view name) {
   return nr < 0 ? -1 : nr;
 }
 
+bool FilterSummary::allows(std::string_view syscall) const {
+  return std::find(allowed.begin(), allowed.end(), syscall) != allowed.end();
+}
+
 void to_json(nlohmann::json& j, const FilterSummary& s) {
   j = nlohmann::json{{"architectures", s.architectures},
                      {"killed_abis", s.killed_abis},

@@ -102,6 +102,8 @@ struct FilterSummary {
   std::string network;  // "none" | "tcp"
   bool log_denials = false;
   size_t instructions = 0;  // BPF program length
+  // Whether `syscall` is in `allowed` (its argument checks, if any, apply).
+  bool allows(std::string_view syscall) const;
 };
 // Counts rather than the full allowed list, plus every explicit choice.
 void to_json(nlohmann::json& j, const FilterSummary& s);
