@@ -4,7 +4,7 @@ each command once, in a fresh random order, so that a host whose speed drifts (a
 every command alike and the ratios stay comparable. hyperfine (bench/compare) runs each command's
 samples in one block; on such a host the blocks see different machines.
 
-  bench/interleave.py [--rounds N] [--gx PATH]... [--no-broker] [--gap-ms MS]
+  bench/interleave.py [--rounds N] [--gx PATH]... [--no-broker] [--gap-ms MS] [--init-arg ARG]...
 
 Each --gx (default: build/gx) gets its own state directory and, unless --no-broker, its own
 `gx broker`. Prints medians and the ratio to bwrap; needs bwrap (sudo -n is measured when usable).
@@ -20,6 +20,8 @@ ap.add_argument("--rounds", type=int, default=300)
 ap.add_argument("--gx", action="append")
 ap.add_argument("--no-broker", action="store_true")
 ap.add_argument("--gap-ms", type=float, default=0, help="pause before every run (default 0: back to back)")
+ap.add_argument("--init-arg", action="append", default=[],
+                help="one more `gx init` argument for the artifact (e.g. --init-arg=--exec --init-arg=/usr/bin)")
 args = ap.parse_args()
 gxs = [os.path.abspath(g) for g in (args.gx or [os.path.join(here, "..", "build", "gx")])]
 if not shutil.which("bwrap"):
@@ -33,7 +35,8 @@ g0 = gxs[0]
 subprocess.run([g0, "keygen", "-o", "k"], **quiet)
 os.mkdir("tr", 0o700)
 subprocess.run([g0, "trust", "add", "k.pub", "--name", "bench", "--trust", "tr/trust.toml"], **quiet)
-subprocess.run([g0, "init", "-f", "--max-uses", "1000000", "--ttl", "1d", "-o", "t.toml", "--", "/bin/true"], **quiet)
+subprocess.run([g0, "init", "-f", "--max-uses", "1000000", "--ttl", "1d", *args.init_arg, "-o", "t.toml", "--", "/bin/true"],
+               **quiet)
 subprocess.run([g0, "sign", "-k", "k.key", "t.toml"], **quiet)
 
 cmds = {"bare": ["/bin/true"], "bwrap": [shutil.which("bwrap"), "--ro-bind", "/", "/", "--dev", "/dev", "/bin/true"]}
