@@ -175,6 +175,11 @@ class ReceiptLog {
   // one) or past its age limit (crypto::PreparedNonce::kMaxAgeNs): such
   // nonces are dropped and the receipt is signed with sign_hedged().
   Decision prepare_nonces(size_t n);
+  // One nonce made without keeping it: thread-safe (it reads only the key),
+  // for a caller that makes it on another thread and hands it over with
+  // add_nonce once that thread is done (lib/side_task.h).
+  Result<crypto::PreparedNonce> make_nonce() const { return key_.prepare_nonce(); }
+  void add_nonce(crypto::PreparedNonce n) { nonces_.push_back(std::move(n)); }
   size_t prepared_nonces() const { return nonces_.size(); }  // left unused
   // Destroys the prepared nonces (k zeroized): a holder that will wait
   // longer than their age limit calls it rather than keep k in memory.

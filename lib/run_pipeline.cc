@@ -24,6 +24,7 @@
 #include "lib/revocation.h"
 #include "lib/run_as.h"
 #include "lib/run_record.h"
+#include "lib/side_task.h"
 #include "lib/signature_cache.h"
 #include "lib/supervise.h"
 #include "lib/trust_store.h"
@@ -62,6 +63,7 @@ class Pipeline {
       subject_.peer_pid = req_.peer->pid;
     }
     open_log();
+    start_side_work();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
       if (Decision d = check_uses_left(); !d) return deny(d);
@@ -96,7 +98,46 @@ class Pipeline {
     else log_error_ = log.error();
   }
 
+  // A standalone run's receipts need a signing nonce each (one scalar
+  // multiplication apiece) and its use store opened: made on another CPU
+  // while this thread verifies and matches (lib/side_task.h), the
+  // authorized receipt's nonce and the store first, the finished receipt's
+  // nonce then, while this thread writes the receipt and starts the child.
+  // A broker's worker has all three already; a dry run needs none.
+  void start_side_work() {
+    if (!log_ || preloaded() || req_.dry_run) return;
+    side_ = SideTask::start(
+        [this] {
+          side_nonces_[0].emplace(log_->make_nonce());
+          side_store_.emplace(UseStore::open(req_.state_dir));
+        },
+        [this] { side_nonces_[1].emplace(log_->make_nonce()); });
+  }
+
+  // The side work's nonces, handed to the log once their part is over.
+  void take_side_nonce(size_t i) {
+    if (side_nonces_[i] && *side_nonces_[i]) log_->add_nonce(side_nonces_[i]->take());
+    side_nonces_[i].reset();
+  }
+
+  // The side work's first part (the store stays for reserve_and_record).
+  void finish_side_first() {
+    if (!side_) return;
+    side_->wait_first();
+    take_side_nonce(0);
+  }
+
+  // All of the side work: the process is single-threaded again after this.
+  void finish_side_work() {
+    if (!side_) return;
+    side_->wait();
+    side_.reset();
+    take_side_nonce(0);
+    take_side_nonce(1);
+  }
+
   RunResult deny(Decision d) {
+    finish_side_work();
     out_.decision = d;
     out_.report.decision = d;
     if (log_) {
@@ -275,10 +316,13 @@ class Pipeline {
     if (!log_)
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
-    // A broker worker hands its kept use store; a standalone run opens its own.
+    // A broker worker hands its kept use store; a standalone run opens its
+    // own (on the side, if it could: start_side_work).
+    finish_side_first();
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {
-      auto opened = UseStore::open(req_.state_dir);
+      auto opened = side_store_ ? std::move(*side_store_) : UseStore::open(req_.state_dir);
+      side_store_.reset();
       if (!opened) return opened.error();
       store = &own_store_.emplace(opened.take());
     }
@@ -340,6 +384,9 @@ class Pipeline {
     const OwnLimits limits = OwnLimits::save();
     SignalGuard guard;
     const int64_t started = now_unix_us();
+    // The side work is over by now (it had the receipt's writing to
+    // finish): the child is cloned from a process with no thread of it.
+    finish_side_work();
     SpawnInfo info;
     // No evidence, no execution: the authorized receipt is made durable
     // before the program can start (spawn_confined's gate).
@@ -476,6 +523,7 @@ class Pipeline {
   // Authorized, but the program never started: a "not-started" receipt
   // linked to the authorized one, never "finished".
   RunResult not_started(const Decision& why, pid_t child, int wait_status) {
+    finish_side_work();
     out_.decision = why;
     out_.not_started = true;
     out_.report.decision = why;
@@ -511,6 +559,11 @@ class Pipeline {
   bool durable_ = false;                  // make_run_durable allowed (set on spawn's gate thread, read after it)
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
   TreeBounds own_bounds_;                 // its trees as its ruleset named them (nested_base)
+  // start_side_work's results, read only after side_ is waited for; side_
+  // last, so that it is waited for before anything it writes goes.
+  std::optional<Result<crypto::PreparedNonce>> side_nonces_[2];
+  std::optional<Result<UseStore>> side_store_;
+  std::unique_ptr<SideTask> side_;
 };
 
 }  // namespace

@@ -8,12 +8,18 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "lib/artifact.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
 #include "lib/executable.h"
+#include "lib/receipt_key.h"
+#include "lib/receipt_verify.h"
 #include "lib/trust_store.h"
 #include "tests/test_util.h"
 
@@ -84,6 +90,21 @@ struct Setup {
     return r;
   }
 };
+
+// The r of each receipt's signature (strict DER: SEQUENCE { INTEGER r, ... }).
+std::vector<std::string> signature_rs(const std::string& state) {
+  std::vector<std::string> rs;
+  std::ifstream in(state + "/receipts.log");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto sig = crypto::base64_decode(nlohmann::json::parse(line).at("sig").get<std::string>());
+    REQUIRE(sig);
+    REQUIRE(sig->size() > 4);
+    REQUIRE((*sig)[2] == 0x02);
+    rs.push_back(sig->substr(4, static_cast<unsigned char>((*sig)[3])));
+  }
+  return rs;
+}
 
 std::string drain(int fd) {
   std::string got;
@@ -164,5 +185,46 @@ TEST_CASE("pipeline: --dry-run plans, runs nothing, and consumes no use") {
     auto back = run_report_from_json(to_json(*report));
     REQUIRE(back.ok());
     CHECK(to_json(*back).dump() == to_json(*report).dump());
+  }
+}
+
+TEST_CASE("pipeline: receipts signed with nonces made beside the run verify, and no two share a nonce") {
+  // With a second CPU the nonces are made on a side thread (lib/side_task.h);
+  // confined to one, inline. Either way every receipt verifies and every
+  // signature has its own r: a nonce used twice would give the key away.
+  for (bool one_cpu : {false, true}) {
+    Setup s;
+    std::optional<gx::test::OneCpu> pin;
+    if (one_cpu) pin.emplace();
+    INFO((one_cpu ? "confined to one CPU" : "all CPUs"));
+    if (one_cpu && !pin->ok()) {
+      std::puts("SKIP: one-CPU pipeline: cannot restrict this thread's affinity");
+      continue;
+    }
+    std::string art = s.artifact(2);
+    for (int i = 0; i < 2; ++i) {
+      RunResult r = run_governed(s.request(art));
+      INFO(r.decision.explain());
+      CHECK(r.decision.allowed());
+      CHECK(exists(s.marker));
+      REQUIRE(unlink(s.marker.c_str()) == 0);
+    }
+    CHECK(run_governed(s.request(art)).decision.reason == DenyReason::Replay);
+    RunRequest mismatch = s.request(art);
+    mismatch.argv[1] = s.out + "/other";
+    CHECK(run_governed(mismatch).decision.reason == DenyReason::PolicyMismatch);
+    CHECK_FALSE(exists(s.marker));
+
+    auto pub = load_receipt_public_key(s.state);
+    REQUIRE(pub);
+    auto report = verify_receipt_log(s.state, *pub);  // every signature
+    REQUIRE(report);
+    INFO(report->problem);
+    CHECK(report->intact);
+    CHECK(report->records == 6);  // authorized + finished, twice; two denials
+    CHECK(report->signatures_checked == 6);
+    auto rs = signature_rs(s.state);
+    CHECK(rs.size() == 6);
+    CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == rs.size());
   }
 }

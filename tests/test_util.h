@@ -1,6 +1,7 @@
 // Small fixtures shared by the unit tests.
 #pragma once
 
+#include <sched.h>
 #include <stdlib.h>
 
 #include <catch2/catch.hpp>
@@ -69,5 +70,35 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 };
+
+// Restricts the calling thread to the CPU it is on, for the scope (what a
+// process confined to one CPU sees: lib/side_task.h has no other CPU).
+class OneCpu {
+ public:
+  OneCpu() {
+    CPU_ZERO(&saved_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    ok_ = sched_getaffinity(0, sizeof saved_, &saved_) == 0 && sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~OneCpu() {
+    if (ok_) sched_setaffinity(0, sizeof saved_, &saved_);
+  }
+  OneCpu(const OneCpu&) = delete;
+  OneCpu& operator=(const OneCpu&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  cpu_set_t saved_;
+  bool ok_ = false;
+};
+
+// How many CPUs the calling thread may run on.
+inline int allowed_cpus() {
+  cpu_set_t s;
+  CPU_ZERO(&s);
+  return sched_getaffinity(0, sizeof s, &s) == 0 ? CPU_COUNT(&s) : 0;
+}
 
 }  // namespace gx::test

@@ -1,0 +1,83 @@
+#include "lib/side_task.h"
+
+#include <sched.h>
+#include <signal.h>
+
+#include <utility>
+
+namespace gx {
+namespace {
+
+void run_swallowing(const std::function<void()>& part) noexcept {
+  try {
+    if (part) part();
+  } catch (...) {
+    // Documented: the part's results show what is missing.
+  }
+}
+
+}  // namespace
+
+int other_allowed_cpu() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+  const int mine = sched_getcpu();
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (cpu != mine && CPU_ISSET(cpu, &allowed)) return cpu;
+  return -1;
+}
+
+SideTask::SideTask(std::function<void()> first, std::function<void()> then)
+    : first_(std::move(first)), then_(std::move(then)) {}
+
+std::unique_ptr<SideTask> SideTask::start(std::function<void()> first, std::function<void()> then) {
+  const int cpu = other_allowed_cpu();
+  if (cpu < 0) return nullptr;
+  std::unique_ptr<SideTask> task(new SideTask(std::move(first), std::move(then)));
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return nullptr;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  // Pinned before it can run (started unpinned, it would begin on this
+  // CPU), and born with every signal blocked (a thread inherits its
+  // creator's mask).
+  sigset_t all, mine;
+  sigfillset(&all);
+  bool started = false;
+  if (pthread_attr_setaffinity_np(&attr, sizeof one, &one) == 0 && pthread_sigmask(SIG_SETMASK, &all, &mine) == 0) {
+    started = pthread_create(&task->thread_, &attr, &SideTask::entry, task.get()) == 0;
+    pthread_sigmask(SIG_SETMASK, &mine, nullptr);
+  }
+  pthread_attr_destroy(&attr);
+  if (!started) {
+    task->joined_ = true;  // no thread to join
+    return nullptr;
+  }
+  return task;
+}
+
+SideTask::~SideTask() { wait(); }
+
+void* SideTask::entry(void* self) {
+  auto* task = static_cast<SideTask*>(self);
+  run_swallowing(task->first_);
+  task->first_over_.store(true, std::memory_order_release);
+  task->first_over_.notify_all();
+  run_swallowing(task->then_);
+  return nullptr;
+}
+
+void SideTask::wait_first() {
+  if (joined_) return;
+  while (!first_over_.load(std::memory_order_acquire)) first_over_.wait(false, std::memory_order_acquire);
+}
+
+void SideTask::wait() {
+  if (joined_) return;
+  joined_ = true;
+  pthread_join(thread_, nullptr);
+}
+
+}  // namespace gx
