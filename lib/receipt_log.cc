@@ -109,7 +109,45 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
   // Fail at open, not at the first receipt, when the log cannot be written.
   auto fd = fs::open_in_dir(log.dir_, kReceiptLogFile, O_RDWR | O_APPEND);
   if (!fd) return Decision::deny(DenyReason::LogUnavailable, fd.error().detail, "state", log.dir_.path);
+  log.learn_end(fd->get());
   return log;
+}
+
+// Without the lock: what it reads may be overtaken (the size then differs
+// at the append) or torn (then nothing is kept); errors are left to the
+// append, which reads again.
+void ReceiptLog::learn_end(int log_fd) {
+  struct stat st {};
+  if (fstat(log_fd, &st) != 0) return;
+  auto tail = read_tail(log_fd, st.st_size);
+  if (!tail || !tail->torn.empty() || tail->complete_end != st.st_size) return;
+  KnownEnd end{st.st_dev, st.st_ino, st.st_size, 0, std::string(kGenesisHash)};
+  if (!tail->last_line.empty()) {
+    auto last = parse_last_line(tail->last_line);
+    if (!last) return;
+    end.count = last->first;
+    end.prev = std::move(last->second);
+  }
+  known_end_ = std::move(end);
+}
+
+Result<std::pair<uint64_t, std::string>> ReceiptLog::parse_last_line(const std::string& line) const {
+  json last = json::parse(line, nullptr, false);
+  if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_unsigned())
+    return Decision::deny(DenyReason::LogTampered,
+                          "the receipt log's last complete line is not a receipt; run gx log verify");
+  // A log keeps its key: appending with another one would make every
+  // later receipt unverifiable with the log's key.
+  const std::string mine = key_.public_key().key_id();
+  if (!last.contains("key_id") || !last["key_id"].is_string() || last["key_id"].get<std::string>() != mine)
+    return Decision::deny(DenyReason::LogUnavailable,
+                          "the receipt log is signed by key " +
+                              (last.contains("key_id") && last["key_id"].is_string() ? last["key_id"].get<std::string>()
+                                                                                     : std::string("?")) +
+                              ", not by the receipt key in use (" + mine +
+                              "): restore the log's key or pass it with --receipt-key",
+                          "receipt-key", options_.receipt_key.empty() ? path(kReceiptKeyFile) : options_.receipt_key);
+  return std::pair<uint64_t, std::string>{last["seq"].get<uint64_t>(), receipt_leaf_hash(line)};
 }
 
 Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
@@ -123,28 +161,23 @@ Result<ReceiptLog::Prepared> ReceiptLog::prepare() const {
   if (Decision d = lock(p.log.get(), LOCK_EX); !d) return d;
   struct stat st {};
   if (fstat(p.log.get(), &st) != 0) return unavailable("cannot stat " + log_path, errno);
+  p.dev = st.st_dev;
+  p.ino = st.st_ino;
 
-  auto tail = read_tail(p.log.get(), st.st_size);
-  if (!tail) return tail.error();
-  p.tail = tail.take();
-  if (!p.tail.last_line.empty()) {
-    json last = json::parse(p.tail.last_line, nullptr, false);
-    if (last.is_discarded() || !last.is_object() || !last.contains("seq") || !last["seq"].is_number_unsigned())
-      return Decision::deny(DenyReason::LogTampered,
-                            "the receipt log's last complete line is not a receipt; run gx log verify");
-    p.count = last["seq"].get<uint64_t>();
-    p.prev = receipt_leaf_hash(p.tail.last_line);
-    // A log keeps its key: appending with another one would make every
-    // later receipt unverifiable with the log's key.
-    const std::string mine = key_.public_key().key_id();
-    if (!last.contains("key_id") || !last["key_id"].is_string() || last["key_id"].get<std::string>() != mine)
-      return Decision::deny(
-          DenyReason::LogUnavailable,
-          "the receipt log is signed by key " +
-              (last.contains("key_id") && last["key_id"].is_string() ? last["key_id"].get<std::string>()
-                                                                     : std::string("?")) +
-              ", not by the receipt key in use (" + mine + "): restore the log's key or pass it with --receipt-key",
-          "receipt-key", options_.receipt_key.empty() ? path(kReceiptKeyFile) : options_.receipt_key);
+  if (known_end_ && known_end_->dev == st.st_dev && known_end_->ino == st.st_ino && known_end_->size == st.st_size) {
+    p.tail.complete_end = st.st_size;  // no torn tail: one never is kept (learn_end)
+    p.count = known_end_->count;
+    p.prev = known_end_->prev;
+  } else {
+    auto tail = read_tail(p.log.get(), st.st_size);
+    if (!tail) return tail.error();
+    p.tail = tail.take();
+    if (!p.tail.last_line.empty()) {
+      auto last = parse_last_line(p.tail.last_line);
+      if (!last) return last.error();
+      p.count = last->first;
+      p.prev = std::move(last->second);
+    }
   }
 
   // The head: opened (and checked: no link, no FIFO) before anything is
@@ -212,6 +245,7 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
   auto prepared = prepare();
   if (!prepared) return prepared.error();
   Prepared& p = *prepared;
+  if (p.tail.torn.empty()) known_end_ = KnownEnd{p.dev, p.ino, p.tail.complete_end, p.count, p.prev};
   const int fd = p.log.get();
   uint64_t count = p.count;
   std::string prev = p.prev;
@@ -262,6 +296,7 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
     ++count;
     prev = receipt_leaf_hash(line);
     end += static_cast<off_t>(line.size() + 1);
+    known_end_ = KnownEnd{p.dev, p.ino, end, count, prev};
     if (options_.syslog) {
       openlog("gx", LOG_PID, LOG_AUTHPRIV);
       syslog(LOG_AUTHPRIV | LOG_INFO, "%s", line.c_str());

@@ -63,6 +63,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lib/crypto.h"
@@ -196,8 +197,34 @@ class ReceiptLog {
     uint64_t count = 0;
     std::string prev = std::string(kGenesisHash);
     receipt_file::Head head;  // as read (count 0 when the head was just created)
+    dev_t dev = 0;            // the log file
+    ino_t ino = 0;
   };
   Result<Prepared> prepare() const;
+
+  // The log's end as this object last read or wrote it: the file, its size,
+  // the receipts up to there and the leaf hash of the last one. An append
+  // whose locked fstat finds exactly that file at exactly that size starts
+  // from it instead of reading and parsing the last line again: open()
+  // reads it ahead (without the lock; a torn tail is not kept), and each
+  // append records what it wrote -- so a standalone run's finished receipt,
+  // and its authorized one when open() ran beside authorization, parse
+  // nothing. Sound because an append only ever grows the file: the same
+  // size is the same log unless someone rewrote it in place, which the next
+  // receipt's `prev` (linking to what was there) then exposes to gx log
+  // verify, as it exposes any rewrite. The key check (a log keeps its key)
+  // was made when the end was read, or the end is this object's own.
+  struct KnownEnd {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    uint64_t count = 0;
+    std::string prev;
+  };
+  void learn_end(int log_fd);
+  // The count and leaf hash a complete last line stands for (with the key check).
+  Result<std::pair<uint64_t, std::string>> parse_last_line(const std::string& line) const;
+  std::optional<KnownEnd> known_end_;
 
   // The signature for a receipt body: a prepared nonce when one is usable.
   Result<std::string> sign_receipt(std::string_view body);

@@ -62,8 +62,9 @@ class Pipeline {
       subject_.peer_gid = req_.peer->gid;
       subject_.peer_pid = req_.peer->pid;
     }
-    open_log();
-    start_side_work();
+    // The receipt log is opened beside authorization when it can be
+    // (start_side_work), else here.
+    if (!start_side_work()) open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
       if (Decision d = check_uses_left(); !d) return deny(d);
@@ -90,6 +91,10 @@ class Pipeline {
       log_error_ = d;
       return;
     }
+    open_own_log();
+  }
+
+  void open_own_log() {
     ReceiptLogOptions o;
     o.receipt_key = req_.receipt_key;
     o.syslog = req_.syslog;
@@ -98,38 +103,58 @@ class Pipeline {
     else log_error_ = log.error();
   }
 
-  // A standalone run's receipts need a signing nonce each (one scalar
-  // multiplication apiece) and its use store opened: made on another CPU
-  // while this thread verifies and matches (lib/side_task.h), the
-  // authorized receipt's nonce and the store first, the finished receipt's
-  // nonce then, while this thread writes the receipt and starts the child.
-  // A broker's worker has all three already; a dry run needs none.
-  void start_side_work() {
-    if (!log_ || preloaded() || req_.dry_run) return;
-    side_ = SideTask::start(
+  // What a standalone run needs besides its decision -- its receipt log
+  // opened, its use store opened, a signing nonce for each of its two
+  // receipts (one scalar multiplication apiece) -- made on another CPU
+  // while this thread verifies and matches (lib/side_task.h); the finished
+  // receipt's nonce while this thread writes the authorized receipt. A
+  // broker's worker has all of it already; a dry run needs none. False:
+  // nothing started (one CPU), the caller opens the log itself.
+  //
+  // The state directory is made here first: authorization opens files in
+  // it too (the signature cache). Nothing the steps write is read before
+  // the wait that covers it: log_, own_log_, log_error_ (kSideLog),
+  // side_store_ and side_nonces_[0] (kSideFirst), side_nonces_[1] (wait()).
+  enum : size_t { kSideLog = 1, kSideFirst = 3 };
+  bool start_side_work() {
+    if (preloaded() || req_.dry_run) return false;
+    if (Decision d = ensure_state_dir(req_.state_dir); !d) {
+      log_error_ = d;
+      return true;  // no log, nothing to do beside
+    }
+    side_ = SideTask::start({
+        [this] { open_own_log(); },
         [this] {
-          side_nonces_[0].emplace(log_->make_nonce());
-          side_store_.emplace(UseStore::open(req_.state_dir));
+          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
         },
-        [this] { side_nonces_[1].emplace(log_->make_nonce()); });
+        [this] {
+          if (log_) side_nonces_[0].emplace(log_->make_nonce());
+        },
+        [this] {
+          if (log_) side_nonces_[1].emplace(log_->make_nonce());
+        },
+    });
+    return side_ != nullptr;
   }
 
-  // The side work's nonces, handed to the log once their part is over.
+  // The side work's nonces, handed to the log once their steps are over.
   void take_side_nonce(size_t i) {
-    if (side_nonces_[i] && *side_nonces_[i]) log_->add_nonce(side_nonces_[i]->take());
+    if (log_ && side_nonces_[i] && *side_nonces_[i]) log_->add_nonce(side_nonces_[i]->take());
     side_nonces_[i].reset();
   }
 
-  // The side work's first part (the store stays for reserve_and_record).
+  // The log, the store and the authorized receipt's nonce.
   void finish_side_first() {
     if (!side_) return;
-    side_->wait_first();
+    side_->wait_for(kSideFirst);
     take_side_nonce(0);
   }
 
-  // All of the side work: the process is single-threaded again after this.
-  void finish_side_work() {
+  // All of the side work (or, `cancel`, what is under way): the process is
+  // single-threaded again after this.
+  void finish_side_work(bool cancel = false) {
     if (!side_) return;
+    if (cancel) side_->cancel();
     side_->wait();
     side_.reset();
     take_side_nonce(0);
@@ -137,7 +162,8 @@ class Pipeline {
   }
 
   RunResult deny(Decision d) {
-    finish_side_work();
+    // A denial needs only the log: what has not begun beside is skipped.
+    finish_side_work(true);
     out_.decision = d;
     out_.report.decision = d;
     if (log_) {
@@ -313,12 +339,12 @@ class Pipeline {
     // inside the authorized receipt's append, after every check the append
     // makes and before its write, under the log's lock. The receipt is
     // durable before anything runs (crash argument: lib/run_record.h).
+    finish_side_first();
     if (!log_)
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
     // A broker worker hands its kept use store; a standalone run opens its
     // own (on the side, if it could: start_side_work).
-    finish_side_first();
     UseStore* store = preloaded() ? preloaded()->use_store : nullptr;
     if (!store) {
       auto opened = side_store_ ? std::move(*side_store_) : UseStore::open(req_.state_dir);
@@ -523,7 +549,7 @@ class Pipeline {
   // Authorized, but the program never started: a "not-started" receipt
   // linked to the authorized one, never "finished".
   RunResult not_started(const Decision& why, pid_t child, int wait_status) {
-    finish_side_work();
+    finish_side_work(true);
     out_.decision = why;
     out_.not_started = true;
     out_.report.decision = why;

@@ -6,17 +6,6 @@
 #include <utility>
 
 namespace gx {
-namespace {
-
-void run_swallowing(const std::function<void()>& part) noexcept {
-  try {
-    if (part) part();
-  } catch (...) {
-    // Documented: the part's results show what is missing.
-  }
-}
-
-}  // namespace
 
 int other_allowed_cpu() {
   cpu_set_t allowed;
@@ -28,13 +17,10 @@ int other_allowed_cpu() {
   return -1;
 }
 
-SideTask::SideTask(std::function<void()> first, std::function<void()> then)
-    : first_(std::move(first)), then_(std::move(then)) {}
-
-std::unique_ptr<SideTask> SideTask::start(std::function<void()> first, std::function<void()> then) {
+std::unique_ptr<SideTask> SideTask::start(std::vector<Step> steps) {
   const int cpu = other_allowed_cpu();
   if (cpu < 0) return nullptr;
-  std::unique_ptr<SideTask> task(new SideTask(std::move(first), std::move(then)));
+  std::unique_ptr<SideTask> task(new SideTask(std::move(steps)));
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return nullptr;
   cpu_set_t one;
@@ -58,21 +44,35 @@ std::unique_ptr<SideTask> SideTask::start(std::function<void()> first, std::func
   return task;
 }
 
-SideTask::~SideTask() { wait(); }
+SideTask::~SideTask() {
+  cancel();
+  wait();
+}
 
 void* SideTask::entry(void* self) {
   auto* task = static_cast<SideTask*>(self);
-  run_swallowing(task->first_);
-  task->first_over_.store(true, std::memory_order_release);
-  task->first_over_.notify_all();
-  run_swallowing(task->then_);
+  for (const Step& step : task->steps_) {
+    if (!task->cancelled_.load(std::memory_order_acquire)) {
+      try {
+        if (step) step();
+      } catch (...) {
+        // Documented: the step's results show what is missing.
+      }
+    }
+    task->over_.fetch_add(1, std::memory_order_release);
+    task->over_.notify_all();
+  }
   return nullptr;
 }
 
-void SideTask::wait_first() {
+void SideTask::wait_for(size_t steps) {
   if (joined_) return;
-  while (!first_over_.load(std::memory_order_acquire)) first_over_.wait(false, std::memory_order_acquire);
+  if (steps > steps_.size()) steps = steps_.size();
+  for (size_t over = over_.load(std::memory_order_acquire); over < steps; over = over_.load(std::memory_order_acquire))
+    over_.wait(over, std::memory_order_acquire);
 }
+
+void SideTask::cancel() { cancelled_.store(true, std::memory_order_release); }
 
 void SideTask::wait() {
   if (joined_) return;

@@ -3,15 +3,17 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace gx {
 
 // Work done beside the caller, on another CPU, while the caller goes on
-// with what does not depend on it. A standalone gx run makes its receipts'
-// signing nonces and opens its use store this way while it verifies and
-// matches (docs/performance.md, fourteenth pass).
+// with what does not depend on it. A standalone gx run opens its receipt
+// log and its use store and makes its receipts' signing nonces this way
+// while it verifies and matches (docs/performance.md, fourteenth pass).
 //
 // The thread is pinned to an allowed CPU other than the caller's from its
 // start: a new thread starts on its creator's CPU, and on the 2-vCPU VMs gx
@@ -23,29 +25,33 @@ namespace gx {
 // Without a second allowed CPU, or when no thread can be made, start()
 // returns null and the caller does the work itself, where it would have.
 //
-// Two parts: `first`, then `then`. wait_first() returns once `first` is
-// over, wait() once both are. Contract: each part touches nothing the
-// caller uses before the matching wait returns. An exception that escapes a
-// part is swallowed (that part is then over, and its results must show
-// that they are missing). Call wait() before anything that forks without
-// CLONE_VM (which must start from a single-threaded process); the
-// destructor waits too.
+// The work is a list of steps, run in order. wait_for(n) returns once the
+// first n are over, wait() once all are; cancel() skips the steps not yet
+// begun (one under way finishes). Contract: a step touches nothing the
+// caller uses before the wait that covers it returns. An exception that
+// escapes a step is swallowed (that step is over, and its results must
+// show that they are missing). Call wait() before anything that forks
+// without CLONE_VM (which must start from a single-threaded process); the
+// destructor cancels what has not begun and waits.
 class SideTask {
  public:
-  static std::unique_ptr<SideTask> start(std::function<void()> first, std::function<void()> then = {});
+  using Step = std::function<void()>;
+  static std::unique_ptr<SideTask> start(std::vector<Step> steps);
   ~SideTask();
   SideTask(const SideTask&) = delete;
   SideTask& operator=(const SideTask&) = delete;
 
-  void wait_first();  // `first` is over when this returns
-  void wait();        // both parts are over when this returns; idempotent
+  void wait_for(size_t steps);  // the first `steps` steps are over (or skipped)
+  void cancel();                // steps not yet begun are skipped
+  void wait();                  // every step is over (or skipped); idempotent
 
  private:
-  SideTask(std::function<void()> first, std::function<void()> then);
+  explicit SideTask(std::vector<Step> steps) : steps_(std::move(steps)) {}
   static void* entry(void* self);
 
-  std::function<void()> first_, then_;
-  std::atomic<bool> first_over_{false};
+  std::vector<Step> steps_;
+  std::atomic<size_t> over_{0};  // steps over or skipped, in order
+  std::atomic<bool> cancelled_{false};
   pthread_t thread_{};
   bool joined_ = false;
 };

@@ -704,3 +704,53 @@ TEST_CASE("receipts.head names its log: a random log id, kept by every rewrite, 
     CHECK_FALSE(receipt_file::parse_head(base.substr(0, base.size() - 1) + "1,\"log_id\":\"" + id + "\"}").ok());
   }
 }
+
+TEST_CASE("an append starts from the end it knows only when the log is that very file at that very size") {
+  // Two writers, each holding the end it last saw: every append must still
+  // chain to the receipt really before it (ReceiptLog::KnownEnd).
+  TempDir t;
+  ReceiptLog a = open_log(t);
+  ReceiptLog b = open_log(t);  // both know the empty log
+  REQUIRE(a.append(make_authorized(subject("a1"))).ok());
+  REQUIRE(b.append(make_authorized(subject("b1"))).ok());  // b's end is stale: it reads a's receipt
+  REQUIRE(a.append(make_authorized(subject("a2"))).ok());  // and a's is now
+  REQUIRE(a.append(make_authorized(subject("a3"))).ok());  // its own end: nothing read
+  // The same bytes under a new inode: not the file a knows.
+  const std::string copy = t.path + "/copy.log";
+  spit(copy, slurp(t.log()));
+  chmod(copy.c_str(), 0600);
+  REQUIRE(rename(copy.c_str(), t.log().c_str()) == 0);
+  REQUIRE(a.append(make_authorized(subject("a4"))).ok());
+  REQUIRE(b.append(make_authorized(subject("b2"))).ok());
+  VerifyReport rep = verify_ok(a);
+  INFO(rep.problem);
+  CHECK(rep.intact);
+  CHECK(rep.records == 6);
+  auto lines = lines_of(slurp(t.log()));
+  REQUIRE(lines.size() == 6);
+  for (size_t i = 0; i < lines.size(); ++i) CHECK(nlohmann::json::parse(lines[i])["seq"] == i + 1);
+}
+
+TEST_CASE("a same-size rewrite of the last receipt under a writer that knows the end is exposed by verify") {
+  // The append links to what it wrote, not to the rewritten bytes: the
+  // chain breaks exactly at the rewrite (the contract in receipt_log.h).
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);
+  std::string bytes = slurp(t.log());
+  const size_t at = bytes.rfind("\"argv differs\"");
+  REQUIRE(at != std::string::npos);
+  bytes[at + 1] = 'A';  // same size, same file
+  {
+    int fd = ::open(t.log().c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+    close(fd);
+  }
+  REQUIRE(log.append(make_authorized(subject())).ok());
+  auto rep = log.verify();
+  REQUIRE(rep.ok());
+  CHECK_FALSE(rep->intact);
+  CHECK(rep->bad_line == 3);  // the rewritten receipt: its signature, or the next one's link to it
+  INFO(rep->problem);
+}

@@ -1,6 +1,7 @@
-// lib/side_task: work beside the caller on another CPU, pinned from its
-// start, with every signal blocked; null (the caller does the work) when
-// no other CPU is allowed.
+// lib/side_task: steps run in order beside the caller on another CPU,
+// pinned from the thread's start, with every signal blocked; waits for a
+// prefix of the steps; cancel skips what has not begun; null (the caller
+// does the work) when no other CPU is allowed.
 #include "lib/side_task.h"
 
 #include <sched.h>
@@ -9,65 +10,98 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "tests/test_util.h"
 
 using namespace gx;
-
 using gx::test::allowed_cpus;
 using gx::test::OneCpu;
 
-TEST_CASE("side task: both parts run on a thread pinned to another CPU, in order") {
-  if (allowed_cpus() < 2) {
-    std::puts("SKIP: side task placement: this process may use only one CPU");
-    return;
+namespace {
+
+bool skip_without_two_cpus(const char* what) {
+  if (allowed_cpus() >= 2) return false;
+  std::printf("SKIP: side task %s: this process may use only one CPU\n", what);
+  return true;
+}
+
+// A step that waits until released (a bounded wait: a broken test fails
+// instead of hanging).
+struct Gate {
+  std::atomic<bool> open{false};
+  std::atomic<bool> reached{false};
+  void pass() {
+    reached = true;
+    for (int i = 0; i < 5000 && !open.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  void wait_reached() {
+    for (int i = 0; i < 5000 && !reached.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("side task: steps run in order on one thread, pinned to one CPU from its start") {
+  if (skip_without_two_cpus("placement")) return;
   const pid_t me = gettid();
-  pid_t first_tid = 0, then_tid = 0;
-  int first_cpu = -1, then_cpu = -1, allowed_in_thread = 0;
-  std::atomic<int> order{0};
-  int first_at = -1, then_at = -1;
-  auto task = SideTask::start(
-      [&] {
-        first_tid = gettid();
-        first_cpu = sched_getcpu();
+  std::vector<pid_t> tids(3, 0);
+  std::vector<int> cpus(3, -1), order;
+  int allowed_in_thread = 0;
+  std::vector<SideTask::Step> steps;
+  for (int i = 0; i < 3; ++i)
+    steps.push_back([&, i] {
+      tids[static_cast<size_t>(i)] = gettid();
+      cpus[static_cast<size_t>(i)] = sched_getcpu();
+      order.push_back(i);
+      if (i == 0) {
         cpu_set_t s;
         CPU_ZERO(&s);
         sched_getaffinity(0, sizeof s, &s);
         allowed_in_thread = CPU_COUNT(&s);
-        first_at = order.fetch_add(1);
-      },
-      [&] {
-        then_tid = gettid();
-        then_cpu = sched_getcpu();
-        then_at = order.fetch_add(1);
-      });
+      }
+    });
+  auto task = SideTask::start(std::move(steps));
   REQUIRE(task);
-  task->wait_first();
-  CHECK(first_at == 0);
   task->wait();
-  CHECK(then_at == 1);
-  CHECK(first_tid != 0);
-  CHECK(first_tid != me);
-  CHECK(then_tid == first_tid);
+  CHECK(order == std::vector<int>{0, 1, 2});
+  CHECK(tids[0] != 0);
+  CHECK(tids[0] != me);
+  CHECK(tids[1] == tids[0]);
+  CHECK(tids[2] == tids[0]);
   CHECK(allowed_in_thread == 1);  // pinned from its start: it never ran anywhere else
-  CHECK(first_cpu >= 0);
-  CHECK(then_cpu == first_cpu);
+  CHECK(cpus[1] == cpus[0]);
+  CHECK(cpus[2] == cpus[0]);
   task->wait();  // idempotent
 }
 
+TEST_CASE("side task: wait_for returns once the first steps are over, while later ones still run") {
+  if (skip_without_two_cpus("wait_for")) return;
+  Gate gate;
+  std::atomic<bool> first_done{false}, last_done{false};
+  auto task = SideTask::start({[&] { first_done = true; }, [&] { gate.pass(); }, [&] { last_done = true; }});
+  REQUIRE(task);
+  task->wait_for(1);
+  CHECK(first_done.load());
+  gate.wait_reached();
+  CHECK(gate.reached.load());
+  CHECK_FALSE(last_done.load());  // held at the second step
+  gate.open = true;
+  task->wait_for(99);  // more than there are: all of them
+  CHECK(last_done.load());
+  task->wait();
+}
+
 TEST_CASE("side task: the thread has every signal blocked, the caller's mask is unchanged") {
-  if (allowed_cpus() < 2) {
-    std::puts("SKIP: side task signals: this process may use only one CPU");
-    return;
-  }
+  if (skip_without_two_cpus("signals")) return;
   sigset_t before, after, in_thread;
   sigemptyset(&in_thread);
   pthread_sigmask(SIG_SETMASK, nullptr, &before);
-  auto task = SideTask::start([&] { pthread_sigmask(SIG_SETMASK, nullptr, &in_thread); });
+  auto task = SideTask::start({[&] { pthread_sigmask(SIG_SETMASK, nullptr, &in_thread); }});
   REQUIRE(task);
   task->wait();
   pthread_sigmask(SIG_SETMASK, nullptr, &after);
@@ -77,7 +111,7 @@ TEST_CASE("side task: the thread has every signal blocked, the caller's mask is 
   }
 }
 
-TEST_CASE("side task: a process on one CPU gets none, and the work is not run") {
+TEST_CASE("side task: a process on one CPU gets none, and no step runs") {
   OneCpu one;
   if (!one.ok()) {
     std::puts("SKIP: side task on one CPU: cannot restrict this thread's affinity");
@@ -85,36 +119,55 @@ TEST_CASE("side task: a process on one CPU gets none, and the work is not run") 
   }
   CHECK(other_allowed_cpu() == -1);
   bool ran = false;
-  auto task = SideTask::start([&] { ran = true; });
+  auto task = SideTask::start({[&] { ran = true; }});
   CHECK_FALSE(task);
   CHECK_FALSE(ran);
 }
 
-TEST_CASE("side task: an exception ends its part, the next part still runs, waits return") {
-  if (allowed_cpus() < 2) {
-    std::puts("SKIP: side task exceptions: this process may use only one CPU");
-    return;
-  }
-  bool then_ran = false;
-  auto task = SideTask::start([] { throw std::runtime_error("boom"); }, [&] { then_ran = true; });
+TEST_CASE("side task: an exception ends its step, the next step still runs") {
+  if (skip_without_two_cpus("exceptions")) return;
+  bool next_ran = false;
+  auto task = SideTask::start({[] { throw std::runtime_error("boom"); }, [&] { next_ran = true; }});
   REQUIRE(task);
-  task->wait_first();
+  task->wait_for(1);
   task->wait();
-  CHECK(then_ran);
+  CHECK(next_ran);
 }
 
-TEST_CASE("side task: the destructor waits for the work") {
-  if (allowed_cpus() < 2) {
-    std::puts("SKIP: side task destructor: this process may use only one CPU");
-    return;
-  }
-  std::atomic<bool> finished{false};
+TEST_CASE("side task: cancel skips the steps not begun; the one under way finishes") {
+  if (skip_without_two_cpus("cancel")) return;
+  Gate gate;
+  std::atomic<bool> under_way_done{false}, skipped_ran{false};
+  auto task = SideTask::start({[&] {
+                                 gate.pass();
+                                 under_way_done = true;
+                               },
+                               [&] { skipped_ran = true; }});
+  REQUIRE(task);
+  gate.wait_reached();
+  task->cancel();
+  gate.open = true;
+  task->wait_for(2);  // a skipped step counts as over
+  task->wait();
+  CHECK(under_way_done.load());
+  CHECK_FALSE(skipped_ran.load());
+}
+
+TEST_CASE("side task: the destructor skips what has not begun and waits for what has") {
+  if (skip_without_two_cpus("destructor")) return;
+  Gate gate;
+  std::atomic<bool> under_way_done{false}, skipped_ran{false};
   {
-    auto task = SideTask::start([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      finished = true;
-    });
+    auto task = SideTask::start({[&] {
+                                   gate.pass();
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                                   under_way_done = true;
+                                 },
+                                 [&] { skipped_ran = true; }});
     REQUIRE(task);
+    gate.wait_reached();
+    gate.open = true;
   }
-  CHECK(finished.load());
+  CHECK(under_way_done.load());
+  CHECK_FALSE(skipped_ran.load());
 }
