@@ -113,13 +113,18 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
   return log;
 }
 
-// Without the lock: what it reads may be overtaken (the size then differs
-// at the append) or torn (then nothing is kept); errors are left to the
-// append, which reads again.
+// Under a shared lock, taken only if free: an appender holds the exclusive
+// one until its line is final (a write or sync that fails is cut back off
+// before it lets go), so what is read here is never rolled back; busy, or
+// torn, nothing is kept. What it reads may be overtaken (the size then
+// differs at the append); errors are left to the append, which reads again.
 void ReceiptLog::learn_end(int log_fd) {
+  if (flock(log_fd, LOCK_SH | LOCK_NB) != 0) return;
   struct stat st {};
-  if (fstat(log_fd, &st) != 0) return;
-  auto tail = read_tail(log_fd, st.st_size);
+  const bool stat_ok = fstat(log_fd, &st) == 0;
+  auto tail = stat_ok ? read_tail(log_fd, st.st_size)
+                      : Result<receipt_file::LogTail>(Decision::deny(DenyReason::IoError, "stat"));
+  flock(log_fd, LOCK_UN);
   if (!tail || !tail->torn.empty() || tail->complete_end != st.st_size) return;
   KnownEnd end{st.st_dev, st.st_ino, st.st_size, 0, std::string(kGenesisHash)};
   if (!tail->last_line.empty()) {

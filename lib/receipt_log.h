@@ -206,14 +206,16 @@ class ReceiptLog {
   // the receipts up to there and the leaf hash of the last one. An append
   // whose locked fstat finds exactly that file at exactly that size starts
   // from it instead of reading and parsing the last line again: open()
-  // reads it ahead (without the lock; a torn tail is not kept), and each
-  // append records what it wrote -- so a standalone run's finished receipt,
-  // and its authorized one when open() ran beside authorization, parse
-  // nothing. Sound because an append only ever grows the file: the same
-  // size is the same log unless someone rewrote it in place, which the next
-  // receipt's `prev` (linking to what was there) then exposes to gx log
-  // verify, as it exposes any rewrite. The key check (a log keeps its key)
-  // was made when the end was read, or the end is this object's own.
+  // reads it ahead (under a shared lock, if free; a torn tail is not kept),
+  // and each append records what it wrote -- so a standalone run's finished
+  // receipt, and its authorized one when open() ran beside authorization,
+  // parse nothing. Sound because what is read under a lock is final (an
+  // append that fails cuts its line off before it unlocks) and appends only
+  // grow the file: the same size is the same log unless someone rewrote it
+  // in place, which the next receipt's `prev` (linking to what was there)
+  // then exposes to gx log verify, as it exposes any rewrite. The key check
+  // (a log keeps its key) was made when the end was read, or the end is
+  // this object's own.
   struct KnownEnd {
     dev_t dev = 0;
     ino_t ino = 0;

@@ -114,7 +114,9 @@ class Pipeline {
   // The state directory is made here first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
   // the wait that covers it: log_, own_log_, log_error_ (kSideLog),
-  // side_store_ and side_nonces_[0] (kSideFirst), side_nonces_[1] (wait()).
+  // side_nonces_[0] and side_store_ (kSideFirst), side_nonces_[1] (wait()).
+  // The store comes after the first nonce: a denial (which waits for the
+  // log, then skips what has not begun) then seldom opens it.
   enum : size_t { kSideLog = 1, kSideFirst = 3 };
   bool start_side_work() {
     if (preloaded() || req_.dry_run) return false;
@@ -125,10 +127,10 @@ class Pipeline {
     side_ = SideTask::start({
         [this] { open_own_log(); },
         [this] {
-          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
+          if (log_) side_nonces_[0].emplace(log_->make_nonce());
         },
         [this] {
-          if (log_) side_nonces_[0].emplace(log_->make_nonce());
+          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
         },
         [this] {
           if (log_) side_nonces_[1].emplace(log_->make_nonce());
@@ -150,10 +152,12 @@ class Pipeline {
     take_side_nonce(0);
   }
 
-  // All of the side work (or, `cancel`, what is under way): the process is
-  // single-threaded again after this.
+  // All of the side work (or, `cancel`, the log and what is under way): the
+  // process is single-threaded again after this. The log is never skipped:
+  // every decision leaves a receipt.
   void finish_side_work(bool cancel = false) {
     if (!side_) return;
+    side_->wait_for(kSideLog);
     if (cancel) side_->cancel();
     side_->wait();
     side_.reset();

@@ -21,14 +21,17 @@ std::unique_ptr<SideTask> SideTask::start(std::vector<Step> steps) {
   const int cpu = other_allowed_cpu();
   if (cpu < 0) return nullptr;
   std::unique_ptr<SideTask> task(new SideTask(std::move(steps)));
+  task->joined_ = true;  // until a thread exists
+  if (sched_getaffinity(0, sizeof task->allowed_, &task->allowed_) != 0) return nullptr;
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return nullptr;
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
-  // Pinned before it can run (started unpinned, it would begin on this
-  // CPU), and born with every signal blocked (a thread inherits its
-  // creator's mask).
+  // Started on the other CPU (started unpinned, it would begin on this
+  // one), then free again (entry): pinned for good, it would wait behind
+  // whatever else ran there while this CPU idles. Born with every signal
+  // blocked (a thread inherits its creator's mask).
   sigset_t all, mine;
   sigfillset(&all);
   bool started = false;
@@ -37,10 +40,8 @@ std::unique_ptr<SideTask> SideTask::start(std::vector<Step> steps) {
     pthread_sigmask(SIG_SETMASK, &mine, nullptr);
   }
   pthread_attr_destroy(&attr);
-  if (!started) {
-    task->joined_ = true;  // no thread to join
-    return nullptr;
-  }
+  if (!started) return nullptr;
+  task->joined_ = false;
   return task;
 }
 
@@ -51,6 +52,7 @@ SideTask::~SideTask() {
 
 void* SideTask::entry(void* self) {
   auto* task = static_cast<SideTask*>(self);
+  pthread_setaffinity_np(pthread_self(), sizeof task->allowed_, &task->allowed_);
   for (const Step& step : task->steps_) {
     if (!task->cancelled_.load(std::memory_order_acquire)) {
       try {

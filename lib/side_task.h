@@ -1,6 +1,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstddef>
@@ -15,12 +16,14 @@ namespace gx {
 // log and its use store and makes its receipts' signing nonces this way
 // while it verifies and matches (docs/performance.md, fourteenth pass).
 //
-// The thread is pinned to an allowed CPU other than the caller's from its
-// start: a new thread starts on its creator's CPU, and on the 2-vCPU VMs gx
-// is measured on it waited there (~1 ms) instead of moving to the idle
-// one; pinned, it started within ~0.2 ms and ran beside its creator. It
-// runs with every signal blocked, so that a signal meant for gx (forwarded
-// to a child, or ending gx) never lands on it.
+// The thread starts pinned to an allowed CPU other than the caller's: a new
+// thread starts on its creator's CPU, and on the 2-vCPU VMs gx is measured
+// on it waited there (~1 ms) instead of moving to the idle one; started on
+// the other, it began within ~0.2 ms and ran beside its creator. Once
+// running it may use every CPU the caller may again, so that a busy CPU
+// (another process's, even a real-time one) cannot hold the caller's wait
+// hostage. It runs with every signal blocked, so that a signal meant for
+// gx (forwarded to a child, or ending gx) never lands on it.
 //
 // Without a second allowed CPU, or when no thread can be made, start()
 // returns null and the caller does the work itself, where it would have.
@@ -50,6 +53,7 @@ class SideTask {
   static void* entry(void* self);
 
   std::vector<Step> steps_;
+  cpu_set_t allowed_{};          // the caller's CPUs, given back to the thread once it runs
   std::atomic<size_t> over_{0};  // steps over or skipped, in order
   std::atomic<bool> cancelled_{false};
   pthread_t thread_{};

@@ -228,3 +228,28 @@ TEST_CASE("pipeline: receipts signed with nonces made beside the run verify, and
     CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == rs.size());
   }
 }
+
+TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
+  // Denied before the side thread (lib/side_task.h) could even begin to open
+  // the log (no trust store: the first check): the denial waits for the log
+  // (review helper-47 found it skipped instead, leaving no receipt).
+  Setup s;
+  std::string art = s.artifact(5);
+  constexpr int kDenials = 25;
+  for (int i = 0; i < kDenials; ++i) {
+    RunRequest req = s.request(art);
+    req.trust_path = s.gxdir + "/missing-trust.toml";
+    RunResult r = run_governed(req);
+    INFO("denial " << i << ": " << r.decision.explain());
+    CHECK(r.decision.reason == DenyReason::TrustStoreInvalid);
+    CHECK_FALSE(r.report.receipt.empty());
+    CHECK(r.warnings.empty());
+  }
+  CHECK_FALSE(exists(s.marker));
+  auto pub = load_receipt_public_key(s.state);
+  REQUIRE(pub);
+  auto report = verify_receipt_log(s.state, *pub);
+  REQUIRE(report);
+  CHECK(report->intact);
+  CHECK(report->records == kDenials);
+}
