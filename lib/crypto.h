@@ -132,9 +132,10 @@ class PublicKey {
 // connection, so that signing a receipt on the caller's time costs a few
 // modular multiplications instead of two scalar multiplications (issue
 // #14, docs/performance.md: ~1 ms per brokered run). A standalone gx run
-// makes its finished receipt's nonce while the child runs (gx only waits
-// then); making nonces on a second thread was measured and gained nothing
-// on a 2-core VM.
+// makes both on a thread started on another CPU while it authorizes
+// (lib/side_task.h; an unpinned thread gained nothing on a 2-core VM: it
+// waited on its creator's CPU); with one CPU, the finished receipt's nonce
+// while the child runs.
 //
 // Single use, enforced: PrivateKey::sign_prepared consumes it and k is
 // zeroized. It is bound to the process that made it: used in any other

@@ -171,8 +171,8 @@ class ReceiptLog {
   // a nonce made earlier while one is left, else with sign_hedged(). The
   // receipts are the same but for the signature's nonce. prepare_nonces
   // makes `n` now (a broker's spare, before its connection arrives; gx run
-  // while its child runs; not concurrently with any other use of this
-  // log). A nonce is never used twice, in another process (a fork of this
+  // on one CPU while its child runs; not concurrently with any other use of
+  // this log). A nonce is never used twice, in another process (a fork of this
   // one) or past its age limit (crypto::PreparedNonce::kMaxAgeNs): such
   // nonces are dropped and the receipt is signed with sign_hedged().
   Decision prepare_nonces(size_t n);

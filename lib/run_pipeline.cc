@@ -481,9 +481,9 @@ class Pipeline {
     // Upkeep while the child runs, never before its exec (lib/use_store.h).
     if (store_)
       if (Decision d = store_->bound_wal(); !d) out_.warnings.push_back(d.explain());
-    // The finished receipt's nonce, while the child runs: signing it after
-    // the child's exit then costs no scalar multiplication (a broker's spare
-    // made its request's two already).
+    // The finished receipt's nonce, while the child runs, unless one is left
+    // (a broker's spare made its request's two; the side thread, its second):
+    // signing it after the child's exit then costs no scalar multiplication.
     if (log_->prepared_nonces() == 0) (void)log_->prepare_nonces(1);
     out_.child_ran = true;
     out_.decision = Decision::allow();

@@ -118,9 +118,19 @@ if command -v strace >/dev/null &&
   verdict=$(python3 - "$T/strace2" <<'PY'
 import re, sys
 log_fds, written, closed_after_write = set(), None, False
+opening = set()  # pids in an unfinished openat of receipts.log (gx opens it on two threads)
 for line in open(sys.argv[1]):
+    pid = line.split(None, 1)[0]
     m = re.search(r'openat\(.*"receipts\.log".* = (\d+)$', line)
     if m:
+        log_fds.add(m.group(1))
+        continue
+    if re.search(r'openat\(.*"receipts\.log".*<unfinished \.\.\.>', line):
+        opening.add(pid)
+        continue
+    m = re.search(r'<\.\.\. openat resumed>.* = (\d+)$', line)
+    if m and pid in opening:
+        opening.discard(pid)
         log_fds.add(m.group(1))
         continue
     m = re.search(r'write\((\d+), "\{', line)
