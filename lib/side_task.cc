@@ -11,9 +11,14 @@ int other_allowed_cpu() {
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
   if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return -1;
+  // The next allowed CPU after the caller's, wrapping: callers on different
+  // CPUs start their threads on different ones, not all on the lowest.
   const int mine = sched_getcpu();
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+  const int from = mine >= 0 && mine < CPU_SETSIZE ? mine : 0;
+  for (int i = 1; i <= CPU_SETSIZE; ++i) {
+    const int cpu = (from + i) % CPU_SETSIZE;
     if (cpu != mine && CPU_ISSET(cpu, &allowed)) return cpu;
+  }
   return -1;
 }
 

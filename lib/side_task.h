@@ -60,7 +60,8 @@ class SideTask {
   bool joined_ = false;
 };
 
-// An allowed CPU other than the one the caller runs on, or -1.
+// An allowed CPU other than the one the caller runs on (the next one after
+// it, wrapping), or -1.
 int other_allowed_cpu();
 
 }  // namespace gx
