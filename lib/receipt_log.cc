@@ -121,14 +121,13 @@ Result<ReceiptLog> ReceiptLog::open(const std::string& state_dir, const ReceiptL
 void ReceiptLog::learn_end(int log_fd) {
   if (flock(log_fd, LOCK_SH | LOCK_NB) != 0) return;
   struct stat st {};
-  const bool stat_ok = fstat(log_fd, &st) == 0;
-  auto tail = stat_ok ? read_tail(log_fd, st.st_size)
-                      : Result<receipt_file::LogTail>(Decision::deny(DenyReason::IoError, "stat"));
+  std::optional<Result<receipt_file::LogTail>> tail;
+  if (fstat(log_fd, &st) == 0) tail.emplace(read_tail(log_fd, st.st_size));
   flock(log_fd, LOCK_UN);
-  if (!tail || !tail->torn.empty() || tail->complete_end != st.st_size) return;
+  if (!tail || !*tail || !(*tail)->torn.empty() || (*tail)->complete_end != st.st_size) return;
   KnownEnd end{st.st_dev, st.st_ino, st.st_size, 0, std::string(kGenesisHash)};
-  if (!tail->last_line.empty()) {
-    auto last = parse_last_line(tail->last_line);
+  if (const std::string& line = (*tail)->last_line; !line.empty()) {
+    auto last = parse_last_line(line);
     if (!last) return;
     end.count = last->first;
     end.prev = std::move(last->second);

@@ -62,9 +62,7 @@ class Pipeline {
       subject_.peer_gid = req_.peer->gid;
       subject_.peer_pid = req_.peer->pid;
     }
-    // The receipt log is opened beside authorization when it can be
-    // (start_side_work), else here.
-    if (!start_side_work()) open_log();
+    open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
       if (Decision d = check_uses_left(); !d) return deny(d);
@@ -91,7 +89,8 @@ class Pipeline {
       log_error_ = d;
       return;
     }
-    open_own_log();
+    // Beside authorization when it can be (start_side_work), else here.
+    if (!start_side_work()) open_own_log();
   }
 
   void open_own_log() {
@@ -108,10 +107,11 @@ class Pipeline {
   // receipts (one scalar multiplication apiece) -- made on another CPU
   // while this thread verifies and matches (lib/side_task.h); the finished
   // receipt's nonce while this thread writes the authorized receipt. A
-  // broker's worker has all of it already; a dry run needs none. False:
-  // nothing started (one CPU), the caller opens the log itself.
+  // broker's worker has all of it already; a dry run needs none (open_log
+  // calls this for neither). False: nothing started (one CPU), the caller
+  // opens the log itself.
   //
-  // The state directory is made here first: authorization opens files in
+  // open_log made the state directory first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
   // the wait that covers it: log_, own_log_, log_error_ (kSideLog),
   // side_nonces_[0] and side_store_ (kSideFirst), side_nonces_[1] (wait()).
@@ -119,11 +119,6 @@ class Pipeline {
   // log, then skips what has not begun) then seldom opens it.
   enum : size_t { kSideLog = 1, kSideFirst = 3 };
   bool start_side_work() {
-    if (preloaded() || req_.dry_run) return false;
-    if (Decision d = ensure_state_dir(req_.state_dir); !d) {
-      log_error_ = d;
-      return true;  // no log, nothing to do beside
-    }
     side_ = SideTask::start({
         [this] { open_own_log(); },
         [this] {
