@@ -110,11 +110,16 @@ Result<ReceivedFrame> read_frame(int fd, Deadline deadline, uint32_t max_payload
   return f;
 }
 
-Decision write_frame(int fd, FrameType type, const std::string& payload, const std::vector<int>& fds) {
+namespace {
+
+Decision payload_fits(const std::string& payload) {
   if (payload.size() > kBrokerMaxPayload)
     return Decision::deny(DenyReason::TooLarge,
                           "broker frame payload is larger than " + std::to_string(kBrokerMaxPayload) + " bytes");
-  std::string bytes = frame(type, payload);
+  return Decision::allow();
+}
+
+Decision send_all(int fd, const std::string& bytes, const std::vector<int>& fds) {
   size_t off = 0;
   bool first = true;
   while (off < bytes.size()) {
@@ -126,6 +131,22 @@ Decision write_frame(int fd, FrameType type, const std::string& payload, const s
     first = false;
   }
   return Decision::allow();
+}
+
+}  // namespace
+
+Decision write_frame(int fd, FrameType type, const std::string& payload, const std::vector<int>& fds) {
+  if (Decision d = payload_fits(payload); !d) return d;
+  return send_all(fd, frame(type, payload), fds);
+}
+
+Decision write_frames(int fd, const std::vector<std::pair<FrameType, std::string>>& frames) {
+  std::string bytes;
+  for (const auto& [type, payload] : frames) {
+    if (Decision d = payload_fits(payload); !d) return d;
+    bytes += frame(type, payload);
+  }
+  return send_all(fd, bytes, {});
 }
 
 }  // namespace gx::broker

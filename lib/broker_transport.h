@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/broker_protocol.h"
@@ -33,6 +34,10 @@ Result<ReceivedFrame> read_frame(int fd, Deadline deadline, uint32_t max_payload
 // Writes a whole frame (MSG_NOSIGNAL: a closed peer is an error, not
 // SIGPIPE), with `fds` attached to its first byte.
 Decision write_frame(int fd, FrameType type, const std::string& payload, const std::vector<int>& fds = {});
+// Writes whole frames back to back, without descriptors, in one send where
+// the socket takes it all: a peer waiting for the last of them is woken
+// once, not once a frame.
+Decision write_frames(int fd, const std::vector<std::pair<FrameType, std::string>>& frames);
 
 // Whether the closed-connection error of read_frame.
 bool is_connection_closed(const Decision& d);
