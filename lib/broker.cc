@@ -33,7 +33,6 @@
 #include "lib/fsutil.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
-#include "lib/side_task.h"
 #include "lib/use_store.h"
 
 namespace gx::broker {
@@ -130,20 +129,13 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   base.log = log;
   // Asked again when the run is reported: a caller reaped meanwhile leaves
   // its pid free for another process (review helper-43).
-  // The worker's open state, brought up to date (stamps, StrictModes walks:
-  // ~0.1 ms) beside the pin, the reading and the checks of the request,
-  // which touch none of it. When a piece cannot be loaded the pipeline
-  // loads everything itself and denies exactly as a standalone run would,
-  // with its receipt.
-  std::optional<Result<PreloadedState*>> fresh;
-  const UnixTime connected_at = now_unix();
-  auto side = SideTask::start({[&] { fresh.emplace(state.current(connected_at)); }});
   const PeerPin pin = PeerPin::take(conn, peer.pid);
+  // The worker's open state, brought up to date. When a piece cannot be
+  // loaded the pipeline loads everything itself and denies exactly as a
+  // standalone run would, with its receipt.
   auto kept_state = [&](RunRequest& run) {
-    if (side) side->wait();
-    if (!fresh) fresh.emplace(state.current(now_unix()));  // no second CPU (or the step threw)
     if (run.dry_run) return;
-    if (*fresh) run.preloaded = **fresh;
+    if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
     result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pin.holds(), static_cast<int64_t>(pin.inode())};
