@@ -114,3 +114,26 @@ TEST_CASE("transport: a header claiming too much is refused before the payload i
   REQUIRE_FALSE(f);
   CHECK(f.error().reason == DenyReason::TooLarge);
 }
+
+TEST_CASE("transport: frames written together arrive whole and in order; an oversized one stops all") {
+  SocketPair sp;
+  const std::string report = encode_report({"{\"decision\":{}}"});
+  REQUIRE(write_frames(sp.a, {{FrameType::Report, report}, {FrameType::Exit, encode_exit(7)}}));
+  auto first = read_frame(sp.b, soon());
+  REQUIRE(first);
+  CHECK(first->header.type == FrameType::Report);
+  CHECK(first->payload == report);
+  auto second = read_frame(sp.b, soon());
+  REQUIRE(second);
+  CHECK(second->header.type == FrameType::Exit);
+  CHECK(*decode_exit(second->payload) == 7);
+  // One payload over the limit: refused before anything is sent, the
+  // frames before it included.
+  Decision d = write_frames(
+      sp.a, {{FrameType::Exit, encode_exit(1)}, {FrameType::Report, std::string(kBrokerMaxPayload + 1, 'x')}});
+  CHECK(d.reason == DenyReason::TooLarge);
+  shutdown(sp.a, SHUT_WR);
+  auto none = read_frame(sp.b, soon());
+  REQUIRE_FALSE(none);
+  CHECK(is_connection_closed(none.error()));
+}

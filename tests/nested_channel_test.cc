@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "lib/broker_request.h"
 #include "lib/broker_transport.h"
 #include "lib/fd_passing.h"
 #include "tests/test_util.h"
@@ -126,6 +127,17 @@ TEST_CASE("a served channel: requests answered by the supervisor, garbage droppe
   CHECK_FALSE(r->decision.allowed());  // the supervisor's own trust store decides: there is none
   CHECK(r->decision.detail.find("no-trust.toml") != std::string::npos);
   CHECK_FALSE(r->child_ran);
+  // That conversation's worker counts as running until the server reaps it,
+  // which may come after its answer (it yields to the client once it has
+  // answered): wait until the server has no worker left.
+  auto server_workers = [] {
+    size_t n = 0;
+    for (pid_t server_pid : broker::children_of_thread(static_cast<pid_t>(gettid())))
+      n += broker::children_of_thread(server_pid).size();
+    return n;
+  };
+  for (int waited = 0; server_workers() > 0 && waited < 5000; waited += 10) usleep(10'000);
+  REQUIRE(server_workers() == 0);
 
   // A flood: 6 conversations held open without a request; 4 run, 2 are busy.
   const std::string connect = broker::encode_header(broker::FrameType::Connect, 0);
