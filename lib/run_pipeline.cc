@@ -114,18 +114,20 @@ class Pipeline {
   // open_log made the state directory first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
   // the wait that covers it: log_, own_log_, log_error_ (kSideLog),
-  // side_nonces_[0] and side_store_ (kSideFirst), side_nonces_[1] (wait()).
-  // The store comes after the first nonce: a denial (which waits for the
-  // log, then skips what has not begun) then seldom opens it.
-  enum : size_t { kSideLog = 1, kSideFirst = 3 };
+  // side_store_ (kSideStore), side_nonces_[0] (kSideFirstNonce),
+  // side_nonces_[1] (wait()). The store comes before the first nonce,
+  // which is waited for only once the use is reserved (inside the append,
+  // just before the receipt is signed): when this thread is ahead, the
+  // reservation overlaps the nonce's scalar multiplication.
+  enum : size_t { kSideLog = 1, kSideStore = 2, kSideFirstNonce = 3 };
   bool start_side_work() {
     side_ = SideTask::start({
         [this] { open_own_log(); },
         [this] {
-          if (log_) side_nonces_[0].emplace(log_->make_nonce());
+          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
         },
         [this] {
-          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
+          if (log_) side_nonces_[0].emplace(log_->make_nonce());
         },
         [this] {
           if (log_) side_nonces_[1].emplace(log_->make_nonce());
@@ -140,10 +142,14 @@ class Pipeline {
     side_nonces_[i].reset();
   }
 
-  // The log, the store and the authorized receipt's nonce.
-  void finish_side_first() {
+  // The log and the store.
+  void finish_side_store() {
+    if (side_) side_->wait_for(kSideStore);
+  }
+  // The authorized receipt's nonce, handed to the log before it signs.
+  void finish_side_first_nonce() {
     if (!side_) return;
-    side_->wait_for(kSideFirst);
+    side_->wait_for(kSideFirstNonce);
     take_side_nonce(0);
   }
 
@@ -338,7 +344,7 @@ class Pipeline {
     // inside the authorized receipt's append, after every check the append
     // makes and before its write, under the log's lock. The receipt is
     // durable before anything runs (crash argument: lib/run_record.h).
-    finish_side_first();
+    finish_side_store();
     if (!log_)
       return Decision::deny(DenyReason::LogUnavailable, "receipt log unavailable: " + log_error_.explain(), "state",
                             req_.state_dir);
@@ -356,7 +362,10 @@ class Pipeline {
     // Written, not yet durable: launch() makes it durable while the child
     // sets itself up, and the child execs only after that (lib/run_record.h).
     auto rec = append_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
-                                     &written);
+                                     &written, [this](RecordStep step) {
+                                       if (step == RecordStep::Reserved) finish_side_first_nonce();
+                                       return Decision::allow();
+                                     });
     if (!rec) {
       authorized_id_ = written.id;
       return rec.error();
