@@ -71,6 +71,10 @@ class ConnectionWatcher {
 
   // The client went away (end of stream or a connection error).
   bool gone() const { return gone_; }
+  // The run is over: frames and the end of stream are no longer acted on
+  // (the client may leave as soon as it has its answer), and the reader
+  // ends at the next one. The destructor still joins it.
+  void run_over() { done_ = true; }
 
  private:
   void loop() {
@@ -176,12 +180,12 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   for (size_t i = 0; i < kRequestFds; ++i) run.stdio[i] = fds[i];
   if (before_run) before_run(run);
 
-  RunResult result;
-  {
-    ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
-    run.client_gone = [&watcher] { return watcher.gone(); };
-    result = run_governed(run);
-  }
+  // Torn down (its reader thread joined) only after the answer is sent:
+  // the client does not wait for the join.
+  ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
+  run.client_gone = [&watcher] { return watcher.gone(); };
+  RunResult result = run_governed(run);
+  watcher.run_over();
   if (after_run) after_run(result);
   close_fds();
   if (!result.decision && !result.not_started)
