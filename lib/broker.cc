@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -248,12 +249,18 @@ namespace {
 struct Spare {
   pid_t pid = -1;
   fs::UniqueFd handoff;
+  // The acknowledgement: an eventfd the spare adds 1 to once it has the
+  // connection. Not a byte on `handoff`: a socket wakes its reader with the
+  // hint that the writer is about to sleep, so this loop was queued on the
+  // new worker's CPU and preempted it (~55 us of its request) while the
+  // other CPU idled; an eventfd wakes it where it may run at once.
+  fs::UniqueFd taken;
 };
 
-// Hands `conn` to the spare and waits for its one-byte acknowledgement.
-// kill(2) returns before its target is gone, so a spare that was just
-// killed can still accept the frame and then die with the connection
-// unread: without the acknowledgement the caller saw its connection reset
+// Hands `conn` to the spare and waits for its acknowledgement. kill(2)
+// returns before its target is gone, so a spare that was just killed can
+// still accept the frame and then die with the connection unread: without
+// the acknowledgement the caller saw its connection reset
 // (tests/cli/broker.sh). False: the spare is killed and never touched
 // `conn`, which the caller still holds and serves with a new worker.
 bool spare_took(const Spare& spare, int conn) {
@@ -261,15 +268,18 @@ bool spare_took(const Spare& spare, int conn) {
     kill(spare.pid, SIGKILL);
     return false;
   }
-  pollfd p{spare.handoff.get(), POLLIN, 0};
-  char taken = 0;
-  if (poll(&p, 1, 2000) == 1 && read(spare.handoff.get(), &taken, 1) == 1) return true;
+  // The acknowledgement, or the spare's end of `handoff` closing (its exit).
+  pollfd p[2] = {{spare.taken.get(), POLLIN, 0}, {spare.handoff.get(), POLLIN, 0}};
+  uint64_t acks = 0;
+  if (poll(p, 2, 2000) > 0 && read(spare.taken.get(), &acks, sizeof acks) == sizeof acks) return true;
   // No acknowledgement in 2 s (dead, or stuck): it must not serve later.
-  // The read returns at its exit (end of stream) or with an acknowledgement
-  // it made just before: then it had the connection. Either way the accept
-  // loop reaps it.
+  // The read of `handoff` returns at its exit (end of stream); an
+  // acknowledgement made just before means it had the connection. Either
+  // way the accept loop reaps it.
   kill(spare.pid, SIGKILL);
-  return read(spare.handoff.get(), &taken, 1) == 1;
+  char none = 0;
+  (void)read(spare.handoff.get(), &none, 1);
+  return read(spare.taken.get(), &acks, sizeof acks) == sizeof acks;
 }
 
 }  // namespace
@@ -326,7 +336,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     if (getppid() != broker_pid) _exit(1);
     close(sfd);
     close(listener.fd);
-    if (spare) spare->handoff = fs::UniqueFd();
+    if (spare) {
+      spare->handoff = fs::UniqueFd();
+      spare->taken = fs::UniqueFd();
+    }
     sigset_t mask = old_mask;
     for (int s : kForwardable) sigaddset(&mask, s);
     sigdelset(&mask, SIGCHLD);
@@ -337,6 +350,13 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
       log("socketpair: " + fs::errno_text(errno));
+      return;
+    }
+    fs::UniqueFd taken(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!taken.ok()) {
+      log("eventfd: " + fs::errno_text(errno));
+      close(pair[0]);
+      close(pair[1]);
       return;
     }
     pid_t w = fork();
@@ -364,9 +384,11 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       if (!handed || handed->fds.size() != 1) _exit(0);
       // The acknowledgement: until the broker reads it, the connection is
       // still the broker's to serve (see the handoff in the accept loop).
-      const char taken = 1;
-      if (write(pair[1], &taken, 1) != 1) _exit(0);
-      close(pair[1]);
+      // pair[1] stays open until this worker exits: closing it would wake
+      // the broker too.
+      const uint64_t one = 1;
+      if (write(taken.get(), &one, sizeof one) != sizeof one) _exit(0);
+      taken = fs::UniqueFd();
       int conn = handed->fds[0];
       int rc = serve_connection(config, *allow, self, conn, state, log);
       close(conn);
@@ -376,6 +398,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     spare.emplace();
     spare->pid = w;
     spare->handoff = fs::UniqueFd(pair[0]);
+    spare->taken = std::move(taken);
   };
 
   // Every ended child, reaped and taken off the books.

@@ -542,7 +542,9 @@ int64_t boottime_ns() {
 }  // namespace
 
 struct PreparedNonce::Impl {
-  Mpi k, r, kinv;  // kinv = k^-1 mod n, inverted when the nonce is made
+  // b: a random blinding factor; kbinv = (k b)^-1 mod n, inverted when the
+  // nonce is made (the inversion is most of a signature's cost).
+  Mpi k, r, b, kbinv;
   pid_t pid = 0;
   int64_t made_ns = 0;
   bool used = false;
@@ -550,7 +552,8 @@ struct PreparedNonce::Impl {
     // k is as secret as the key: whoever learns it and the signature can
     // solve for d.
     mbedtls_mpi_lset(&k.v, 0);
-    mbedtls_mpi_lset(&kinv.v, 0);
+    mbedtls_mpi_lset(&b.v, 0);
+    mbedtls_mpi_lset(&kbinv.v, 0);
   }
 };
 
@@ -581,7 +584,6 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra) const {
   mbedtls_ecp_point_init(&R);
   mbedtls_hmac_drbg_context drbg;
   mbedtls_hmac_drbg_init(&drbg);
-  Mpi blind;
   unsigned char seed[3 * kScalarBytes];
   const size_t seed_len = 2 * kScalarBytes + extra.size();
   bool ok = false;
@@ -593,19 +595,16 @@ Result<PreparedNonce> PrivateKey::make_nonce(std::string_view extra) const {
     if (mbedtls_ecp_gen_privkey(&g->grp, &impl->k.v, mbedtls_hmac_drbg_random, &drbg) != 0) break;
     if (mbedtls_ecp_mul(&g->grp, &R, &impl->k.v, &g->grp.G, rng, nullptr) != 0) break;
     if (mbedtls_mpi_mod_mpi(&impl->r.v, &R.X, &g->grp.N) != 0 || mbedtls_mpi_cmp_int(&impl->r.v, 0) == 0) break;
-    // k^-1 = b (k b)^-1 mod n, here rather than at signing (the inversion is
-    // most of a signature's cost). mbedTLS's inversion is not constant-time:
-    // it sees k only blinded by a fresh random b.
-    if (mbedtls_ecp_gen_privkey(&g->grp, &blind.v, rng, nullptr) != 0) break;
-    if (mbedtls_mpi_mul_mpi(&impl->kinv.v, &impl->k.v, &blind.v) != 0 ||
-        mbedtls_mpi_mod_mpi(&impl->kinv.v, &impl->kinv.v, &g->grp.N) != 0 ||
-        mbedtls_mpi_inv_mod(&impl->kinv.v, &impl->kinv.v, &g->grp.N) != 0 ||
-        mbedtls_mpi_mul_mpi(&impl->kinv.v, &impl->kinv.v, &blind.v) != 0 ||
-        mbedtls_mpi_mod_mpi(&impl->kinv.v, &impl->kinv.v, &g->grp.N) != 0)
+    // (k b)^-1 for a fresh random b, here rather than at signing. mbedTLS's
+    // inversion and reduction are not constant-time: they see k only
+    // blinded, and sign_with reduces e + r d only multiplied by b.
+    if (mbedtls_ecp_gen_privkey(&g->grp, &impl->b.v, rng, nullptr) != 0) break;
+    if (mbedtls_mpi_mul_mpi(&impl->kbinv.v, &impl->k.v, &impl->b.v) != 0 ||
+        mbedtls_mpi_mod_mpi(&impl->kbinv.v, &impl->kbinv.v, &g->grp.N) != 0 ||
+        mbedtls_mpi_inv_mod(&impl->kbinv.v, &impl->kbinv.v, &g->grp.N) != 0)
       break;
     ok = true;
   } while (false);
-  mbedtls_mpi_lset(&blind.v, 0);
   mbedtls_platform_zeroize(seed, sizeof seed);
   mbedtls_hmac_drbg_free(&drbg);
   mbedtls_ecp_point_free(&R);
@@ -660,7 +659,8 @@ Result<std::string> PrivateKey::sign_with(PreparedNonce& nonce, std::string_view
   const mbedtls_mpi& d = mbedtls_pk_ec(impl_->pk.ctx)->d;
   P256Group* g = p256();
   if (!g) return Decision::deny(DenyReason::IoError, "cannot load the P-256 group");
-  const mbedtls_mpi& kinv = nonce.impl_->kinv.v;
+  const mbedtls_mpi& blind = nonce.impl_->b.v;
+  const mbedtls_mpi& kbinv = nonce.impl_->kbinv.v;
   const Digest h = pae_sha256(type, body);
   Mpi e, s, t, lhs, rhs;
   bool ok = false;
@@ -668,11 +668,12 @@ Result<std::string> PrivateKey::sign_with(PreparedNonce& nonce, std::string_view
     // e = h mod n (a 256-bit digest on a 256-bit group: at most one subtraction).
     if (mbedtls_mpi_read_binary(&e.v, h.data(), h.size()) != 0) break;
     if (mbedtls_mpi_cmp_mpi(&e.v, &g->grp.N) >= 0 && mbedtls_mpi_sub_mpi(&e.v, &e.v, &g->grp.N) != 0) break;
-    // s = k^-1 (e + r d) mod n, k^-1 made with the nonce (make_nonce).
+    // s = k^-1 (e + r d) = b (e + r d) / (k b) mod n, as mbedTLS computes
+    // it, with the nonce's b and (k b)^-1 (make_nonce): no inversion here.
     if (mbedtls_mpi_mul_mpi(&t.v, &r, &d) != 0 || mbedtls_mpi_add_mpi(&t.v, &t.v, &e.v) != 0 ||
-        mbedtls_mpi_mod_mpi(&t.v, &t.v, &g->grp.N) != 0)
+        mbedtls_mpi_mul_mpi(&t.v, &t.v, &blind) != 0 || mbedtls_mpi_mod_mpi(&t.v, &t.v, &g->grp.N) != 0)
       break;
-    if (mbedtls_mpi_mul_mpi(&s.v, &kinv, &t.v) != 0 || mbedtls_mpi_mod_mpi(&s.v, &s.v, &g->grp.N) != 0) break;
+    if (mbedtls_mpi_mul_mpi(&s.v, &kbinv, &t.v) != 0 || mbedtls_mpi_mod_mpi(&s.v, &s.v, &g->grp.N) != 0) break;
     if (mbedtls_mpi_cmp_int(&s.v, 0) == 0) break;
     // Low S only: (r, n - s) is the same signature, and gx accepts one spelling.
     if (mbedtls_mpi_cmp_mpi(&s.v, &g->half_n) > 0 && mbedtls_mpi_sub_mpi(&s.v, &g->grp.N, &s.v) != 0) break;
@@ -689,7 +690,7 @@ Result<std::string> PrivateKey::sign_with(PreparedNonce& nonce, std::string_view
   std::optional<Result<std::string>> out;
   if (ok) out.emplace(encode_der(r, s.v));
   mbedtls_mpi_lset(&t.v, 0);
-  nonce.impl_.reset();  // r, k and k^-1 go with it
+  nonce.impl_.reset();  // r, k, b and (k b)^-1 go with it
   if (!out) return Decision::deny(DenyReason::InvalidSignature, "signing with a prepared nonce failed its check");
   return std::move(*out);
 }

@@ -202,18 +202,20 @@ class PrivateKey {
   // seeded with the private key, 32 fresh bytes of getrandom and a digest
   // of this process's pid, the time and a count (hedged: unpredictable even
   // if the randomness is weak, and different in two processes whose
-  // getrandom repeated), R = k*G by one blinded multiplication, and k^-1
-  // (inverted only blinded by a fresh random factor, as mbedTLS's own
-  // signing does: its inversion is not constant-time). Thread-safe. Signatures made from it are ordinary randomized
+  // getrandom repeated), R = k*G by one blinded multiplication, a fresh
+  // random blinding factor b and (k b)^-1 (mbedTLS's inversion is not
+  // constant-time: it sees k only blinded, as in mbedTLS's own signing).
+  // Thread-safe. Signatures made from it are ordinary randomized
   // ECDSA (not RFC 6979): with a nonce used once, a fault in R or s gives no second equation in the same k, so no key
   // leak and no need to compute R twice (as for sign_hedged); sign_prepared still checks s. A fault in R gives a
   // receipt whose signature does not verify: found by gx log verify --all-signatures, not when signing.
   Result<PreparedNonce> prepare_nonce() const;
   // The signature sign() would make, with `nonce` instead of a
   // deterministic one: strict DER, low S. Consumes the nonce; refuses one
-  // that is used, empty or from another process. Uses the nonce's k^-1 (no
-  // inversion here: ~10 us instead of ~40). Before returning, checks s*k == +-(e + r*d) mod n by a computation apart
-  // from the one that made s.
+  // that is used, empty or from another process. s = (k b)^-1 b (e + r d),
+  // e + r d reduced only multiplied by b, with the nonce's b and (k b)^-1
+  // (no inversion here: ~10 us instead of ~40). Before returning, checks s*k == +-(e + r*d) mod n by a computation
+  // apart from the one that made s.
   Result<std::string> sign_prepared(PreparedNonce& nonce, std::string_view type, std::string_view body) const;
   // Hedged ECDSA (what receipts use when no prepared nonce is left): k from
   // an HMAC_DRBG seeded with the private key, the message digest and 32

@@ -51,6 +51,7 @@ class Pipeline {
   explicit Pipeline(const RunRequest& req) : req_(req) {}
 
   RunResult run() {
+    open_log();                       // first: its side work (start_side_work) then starts the earliest
     host_ = HostIdentity::current();  // once a run: the subject and the bindings
     subject_ = receipt_for_host(host_);
     subject_.argv = req_.argv;
@@ -62,7 +63,6 @@ class Pipeline {
       subject_.peer_gid = req_.peer->gid;
       subject_.peer_pid = req_.peer->pid;
     }
-    open_log();
     if (Decision d = authorize(); !d) return deny(d);
     if (req_.dry_run) {
       if (Decision d = check_uses_left(); !d) return deny(d);
@@ -118,7 +118,10 @@ class Pipeline {
   // side_nonces_[1] (wait()). The store comes before the first nonce,
   // which is waited for only once the use is reserved (inside the append,
   // just before the receipt is signed): when this thread is ahead, the
-  // reservation overlaps the nonce's scalar multiplication.
+  // reservation overlaps the nonce's scalar multiplication. The price: a
+  // denial (which waits for the log, then skips what has not begun) often
+  // finds the store's opening under way, waits for it, and may have created
+  // the store -- as the first allowed run would.
   enum : size_t { kSideLog = 1, kSideStore = 2, kSideFirstNonce = 3 };
   bool start_side_work() {
     side_ = SideTask::start({

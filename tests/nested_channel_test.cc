@@ -132,8 +132,11 @@ TEST_CASE("a served channel: requests answered by the supervisor, garbage droppe
   // answered): wait until the server has no worker left.
   auto server_workers = [] {
     size_t n = 0;
-    for (pid_t server_pid : broker::children_of_thread(static_cast<pid_t>(gettid())))
-      n += broker::children_of_thread(server_pid).size();
+    for (pid_t server_pid : broker::children_of_thread(static_cast<pid_t>(gettid()))) {
+      // Another process's children: /proc/<pid>/task/<pid>/children.
+      std::ifstream in("/proc/" + std::to_string(server_pid) + "/task/" + std::to_string(server_pid) + "/children");
+      for (pid_t worker = 0; in >> worker;) ++n;
+    }
     return n;
   };
   for (int waited = 0; server_workers() > 0 && waited < 5000; waited += 10) usleep(10'000);
