@@ -4,8 +4,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <set>
@@ -69,14 +72,49 @@ std::set<long> mount_ids(const std::string& mountinfo_path) {
   return ids;
 }
 
+// statmount(2) and statx's unique mount id (Linux 6.8), which Debian 12's
+// headers lack.
+constexpr long kSysStatmount = 457;  // x86_64, aarch64 and the other unified tables
+constexpr unsigned kStatxMntIdUnique = 0x4000;
+constexpr uint64_t kStatmountSbBasic = 0x1;
+struct MntIdReq {
+  uint32_t size = sizeof(MntIdReq);  // MNT_ID_REQ_SIZE_VER0
+  uint32_t spare = 0;
+  uint64_t mnt_id = 0;
+  uint64_t param = 0;
+};
+static_assert(sizeof(MntIdReq) == 24);
+
+// Whether the mount `fd` is on belongs to this process's mount namespace,
+// asked of the kernel for that one mount (statmount answers ENOENT for a
+// mount of another namespace) instead of generating and parsing all of
+// mountinfo (~40 us). nullopt: this kernel cannot tell (before 6.8).
+std::optional<bool> in_own_namespace(int fd) {
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, kStatxMntIdUnique, &stx) != 0 ||
+      (stx.stx_mask & kStatxMntIdUnique) == 0)
+    return std::nullopt;
+  MntIdReq req;
+  req.mnt_id = stx.stx_mnt_id;
+  req.param = kStatmountSbBasic;
+  alignas(8) unsigned char buf[1024];
+  if (syscall(kSysStatmount, &req, buf, sizeof buf, 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  return std::nullopt;
+}
+
 // The mount ids of the broker's namespace and of the initial one, each
 // read at most once per request (mountinfo is generated on every read:
 // tens of microseconds a time, and up to three fds are checked).
 class MountIds {
  public:
-  bool known(long mnt) {
-    if (!own_) own_ = mount_ids("/proc/self/mountinfo");
-    if (own_->count(mnt)) return true;
+  bool known(int fd, long mnt) {
+    std::optional<bool> own = in_own_namespace(fd);
+    if (own == true) return true;
+    if (!own) {
+      if (!own_) own_ = mount_ids("/proc/self/mountinfo");
+      if (own_->count(mnt)) return true;
+    }
     if (!initial_) initial_ = mount_ids("/proc/1/mountinfo");
     return initial_->count(mnt) != 0;
   }
@@ -97,7 +135,7 @@ Decision check_mount(int fd, size_t i, mode_t mode, MountIds& known) {
   const long mnt = mounts::mount_id(fd);
   if (mnt < 0)
     return Decision::deny(DenyReason::Malformed, "received fd " + std::to_string(i) + ": its mount is unknown", "fds");
-  if (known.known(mnt)) return Decision::allow();
+  if (known.known(fd, mnt)) return Decision::allow();
   return Decision::deny(DenyReason::InvalidValue,
                         "received fd " + std::to_string(i) + " is " + fs::file_kind(mode) +
                             " on a mount only the caller's namespace has (pipe it instead: `cat FILE | gx "
