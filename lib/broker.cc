@@ -370,11 +370,15 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       become_worker();
       close(pair[0]);
       WorkerState state(config);
-      state.preload(now_unix());
-      // Its signing nonces are good for kMaxAgeNs (crypto.h says why): an
-      // idle spare drops them rather than hold k until the next caller,
-      // who then waits for two hedged signatures instead.
+      state.preload_state(now_unix());
+      // The request's two signing nonces, one at a time while no connection
+      // waits: a caller that comes first (back-to-back calls) is served at
+      // once, and its worker makes the rest beside its authorization.
       pollfd wait_handoff{pair[1], POLLIN, 0};
+      for (int made = 0; made < 2 && poll(&wait_handoff, 1, 0) == 0; ++made) state.prepare_nonce();
+      // They are good for kMaxAgeNs (crypto.h says why): an idle spare
+      // drops them rather than hold k until the next caller, whose worker
+      // then makes them beside its authorization.
       // Anything but a handoff in time (a timeout, EINTR) drops them.
       if (poll(&wait_handoff, 1, static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000)) != 1)
         state.drop_nonces();

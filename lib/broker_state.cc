@@ -130,10 +130,11 @@ Decision WorkerState::refresh_use_store() {
 }
 
 void WorkerState::preload(UnixTime now) {
-  (void)current(now);
+  preload_state(now);
   // A request writes two receipts (authorized, finished): their nonces are
   // made now, while the spare waits, instead of while a caller waits.
-  if (receipt_log_) (void)receipt_log_->prepare_nonces(2);
+  prepare_nonce();
+  prepare_nonce();
 }
 
 Result<PreloadedState*> WorkerState::current(UnixTime now) {

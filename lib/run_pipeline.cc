@@ -83,6 +83,7 @@ class Pipeline {
     if (req_.dry_run) return;
     if (preloaded()) {
       log_ = preloaded()->receipt_log;
+      (void)start_side_work();  // the nonces its spare did not make
       return;
     }
     if (Decision d = ensure_state_dir(req_.state_dir); !d) {
@@ -107,36 +108,44 @@ class Pipeline {
   // receipts (one scalar multiplication apiece) -- made on another CPU
   // while this thread verifies and matches (lib/side_task.h); the finished
   // receipt's nonce while this thread writes the authorized receipt. A
-  // broker's worker has all of it already; a dry run needs none (open_log
-  // calls this for neither). False: nothing started (one CPU), the caller
-  // opens the log itself.
+  // broker's worker has the log and the store already, and the nonces its
+  // spare made before the connection came (none when it came first or they
+  // aged out): the missing ones are made here. A dry run needs none of it
+  // (open_log does not call this). False: nothing started (one CPU, or
+  // nothing to do); a standalone caller then opens the log itself.
   //
   // open_log made the state directory first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
-  // the wait that covers it: log_, own_log_, log_error_ (kSideLog),
-  // side_store_ (kSideStore), side_nonces_[0] (kSideFirstNonce),
-  // side_nonces_[1] (wait()). The store comes before the first nonce,
+  // the wait that covers it: log_, own_log_, log_error_ (side_log_steps_),
+  // side_store_ (side_store_steps_), side_nonces_[0]
+  // (side_first_nonce_steps_), side_nonces_[1] (wait()). The store comes before the first nonce,
   // which is waited for only once the use is reserved (inside the append,
   // just before the receipt is signed): when this thread is ahead, the
   // reservation overlaps the nonce's scalar multiplication. The price: a
   // denial (which waits for the log, then skips what has not begun) often
   // finds the store's opening under way, waits for it, and may have created
   // the store -- as the first allowed run would.
-  enum : size_t { kSideLog = 1, kSideStore = 2, kSideFirstNonce = 3 };
   bool start_side_work() {
-    side_ = SideTask::start({
-        [this] { open_own_log(); },
-        [this] {
-          if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
-        },
-        [this] {
-          if (log_) side_nonces_[0].emplace(log_->make_nonce());
-        },
-        [this] {
-          if (log_) side_nonces_[1].emplace(log_->make_nonce());
-        },
-    });
-    return side_ != nullptr;
+    std::vector<SideTask::Step> steps;
+    if (!preloaded()) {
+      steps.push_back([this] { open_own_log(); });
+      steps.push_back([this] {
+        if (log_) side_store_.emplace(UseStore::open(req_.state_dir));
+      });
+    }
+    const size_t have = preloaded() ? std::min<size_t>(log_->prepared_nonces(), 2) : 0;
+    for (size_t i = have; i < 2; ++i)
+      steps.push_back([this, i] {
+        if (log_) side_nonces_[i].emplace(log_->make_nonce());
+      });
+    if (steps.empty()) return false;
+    const size_t firsts = preloaded() ? 0 : 2;
+    side_ = SideTask::start(std::move(steps));
+    if (!side_) return false;
+    side_log_steps_ = preloaded() ? 0 : 1;
+    side_store_steps_ = firsts;
+    side_first_nonce_steps_ = have == 0 ? firsts + 1 : 0;
+    return true;
   }
 
   // The side work's nonces, handed to the log once their steps are over.
@@ -147,12 +156,13 @@ class Pipeline {
 
   // The log and the store.
   void finish_side_store() {
-    if (side_) side_->wait_for(kSideStore);
+    if (side_) side_->wait_for(side_store_steps_);
   }
-  // The authorized receipt's nonce, handed to the log before it signs.
+  // The authorized receipt's nonce (when made beside), handed to the log
+  // before it signs.
   void finish_side_first_nonce() {
-    if (!side_) return;
-    side_->wait_for(kSideFirstNonce);
+    if (!side_ || side_first_nonce_steps_ == 0) return;
+    side_->wait_for(side_first_nonce_steps_);
     take_side_nonce(0);
   }
 
@@ -161,7 +171,7 @@ class Pipeline {
   // every decision leaves a receipt.
   void finish_side_work(bool cancel = false) {
     if (!side_) return;
-    side_->wait_for(kSideLog);
+    side_->wait_for(side_log_steps_);
     if (cancel) side_->cancel();
     side_->wait();
     side_.reset();
@@ -599,6 +609,9 @@ class Pipeline {
   // start_side_work's results, read only after side_ is waited for; side_
   // last, so that it is waited for before anything it writes goes.
   std::optional<Result<crypto::PreparedNonce>> side_nonces_[2];
+  // How many of side_'s steps are over once the log is open, the store
+  // open and the first nonce made (0: not among its steps).
+  size_t side_log_steps_ = 0, side_store_steps_ = 0, side_first_nonce_steps_ = 0;
   std::optional<Result<UseStore>> side_store_;
   std::unique_ptr<SideTask> side_;
 };
