@@ -15,6 +15,7 @@
 #include <string>
 
 #include "lib/artifact.h"
+#include "lib/broker_state.h"
 #include "lib/crypto.h"
 #include "lib/envelope.h"
 #include "lib/executable.h"
@@ -227,6 +228,45 @@ TEST_CASE("pipeline: receipts signed with nonces made beside the run verify, and
     CHECK(rs.size() == 6);
     CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == rs.size());
   }
+}
+
+TEST_CASE("pipeline: a broker worker's run makes the nonces its spare did not, and every receipt verifies") {
+  // A spare makes its request's two nonces while no connection waits; a
+  // caller that came first finds none or one, a caller after they aged out
+  // none. The worker makes the missing ones (beside its authorization when
+  // it has a second CPU): every receipt verifies with its own r, and none
+  // is left behind.
+  Setup s;
+  broker::BrokerConfig config;
+  config.trust_path = s.trust;
+  config.state_dir = s.state;
+  broker::WorkerState state(config);
+  std::string art = s.artifact(3);
+  for (size_t spare_made : {0, 1, 2}) {
+    INFO("the spare made " << spare_made << " nonce(s)");
+    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
+    REQUIRE(ctx);
+    ReceiptLog& log = *(*ctx)->receipt_log;
+    log.drop_nonces();
+    if (spare_made > 0) REQUIRE(log.prepare_nonces(spare_made).allowed());
+    RunRequest req = s.request(art);
+    req.preloaded = *ctx;
+    RunResult r = run_governed(req);
+    INFO(r.decision.explain());
+    CHECK(r.decision.allowed());
+    CHECK(exists(s.marker));
+    REQUIRE(unlink(s.marker.c_str()) == 0);
+    CHECK(log.prepared_nonces() == 0);
+  }
+  auto pub = load_receipt_public_key(s.state);
+  REQUIRE(pub);
+  auto report = verify_receipt_log(s.state, *pub);
+  REQUIRE(report);
+  INFO(report->problem);
+  CHECK(report->intact);
+  CHECK(report->signatures_checked == 6);
+  auto rs = signature_rs(s.state);
+  CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == 6);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
