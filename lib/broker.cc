@@ -1,7 +1,6 @@
 #include "lib/broker.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +34,7 @@
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
+#include "lib/user_db.h"
 
 namespace gx::broker {
 namespace {
@@ -227,13 +227,15 @@ Result<Listener> open_listener(const BrokerConfig& config) {
   };
   if (rc != 0) return fail("cannot bind", err);
   if (!config.socket_group.empty()) {
-    group* gr = getgrnam(config.socket_group.c_str());
-    if (gr == nullptr) {
+    auto gid = userdb::group_by_name(config.socket_group);
+    if (!gid || !*gid) {
       close(fd);
-      return Decision::deny(DenyReason::InvalidValue, "socket_group: no group named '" + config.socket_group + "'",
-                            "socket_group", config.socket_group);
+      return Decision::deny(
+          gid ? DenyReason::InvalidValue : gid.error().reason,
+          gid ? "socket_group: no group named '" + config.socket_group + "'" : "socket_group: " + gid.error().explain(),
+          "socket_group", config.socket_group);
     }
-    if (chown(path.c_str(), static_cast<uid_t>(-1), gr->gr_gid) != 0) return fail("cannot chgrp", errno);
+    if (chown(path.c_str(), static_cast<uid_t>(-1), **gid) != 0) return fail("cannot chgrp", errno);
   }
   if (chmod(path.c_str(), config.socket_mode) != 0) return fail("cannot chmod", errno);
   if (listen(fd, 128) != 0) return fail("cannot listen on", errno);

@@ -1,16 +1,16 @@
 #include "lib/paths.h"
 
-#include <pwd.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "lib/fsutil.h"
+#include "lib/user_db.h"
 
 namespace gx::paths {
 namespace {
 std::string home() {
   if (const char* h = getenv("HOME"); h && *h) return h;
-  if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
+  if (auto u = userdb::user_by_id(getuid()); u && *u && !(*u)->home.empty()) return (*u)->home;
   return "/";
 }
 std::string xdg(const char* var, const char* fallback) {

@@ -1,8 +1,6 @@
 #include "lib/run_as.h"
 
-#include <grp.h>
 #include <linux/capability.h>
-#include <pwd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/fsutil.h"
+#include "lib/user_db.h"
 
 namespace gx {
 namespace {
@@ -81,25 +80,13 @@ struct Passwd {
   gid_t gid;
 };
 
-// getpwnam_r / getpwuid_r with a growing buffer. nullopt: no such entry;
-// an error other than "not found" denies.
+// nullopt: no such entry; an answer that cannot be had denies (lib/user_db.h).
 Result<std::optional<Passwd>> lookup_user(const std::string& name, std::optional<uint32_t> id,
                                           const std::string& field) {
-  std::vector<char> buf(4096);
-  for (;;) {
-    passwd pw{};
-    passwd* found = nullptr;
-    int err = id ? getpwuid_r(*id, &pw, buf.data(), buf.size(), &found)
-                 : getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return std::optional<Passwd>(Passwd{pw.pw_uid, pw.pw_gid});
-    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
-      return std::optional<Passwd>();  // getpwnam_r(3): these mean "not found"
-    return unavailable("cannot look up user '" + name + "': " + fs::errno_text(err), field, name);
-  }
+  auto u = id ? userdb::user_by_id(*id) : userdb::user_by_name(name);
+  if (!u) return unavailable(u.error().explain(), field, name);
+  if (!*u) return std::optional<Passwd>();
+  return std::optional<Passwd>(Passwd{(*u)->uid, (*u)->gid});
 }
 
 Result<gid_t> lookup_group(const std::string& name, const std::string& field) {
@@ -123,20 +110,9 @@ Result<std::optional<uid_t>> resolve_user_id(const std::string& name_or_id, cons
 
 Result<std::optional<gid_t>> resolve_group_id(const std::string& name_or_id, const std::string& field) {
   if (auto id = decimal_id(name_or_id)) return std::optional<gid_t>(static_cast<gid_t>(*id));
-  std::vector<char> buf(4096);
-  for (;;) {
-    group gr{};
-    group* found = nullptr;
-    int err = getgrnam_r(name_or_id.c_str(), &gr, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return std::optional<gid_t>(gr.gr_gid);
-    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
-      return std::optional<gid_t>();  // getgrnam_r(3): these mean "not found"
-    return unavailable("cannot look up group '" + name_or_id + "': " + fs::errno_text(err), field, name_or_id);
-  }
+  auto g = userdb::group_by_name(name_or_id);
+  if (!g) return unavailable(g.error().explain(), field, name_or_id);
+  return *g;
 }
 
 std::optional<int> capability_number(std::string_view name) {

@@ -1,0 +1,303 @@
+#include "lib/user_db.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <nss.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <mutex>
+#include <vector>
+
+#include "lib/fd.h"
+#include "lib/fsutil.h"
+
+namespace gx::userdb {
+namespace {
+
+constexpr size_t kMaxAnswer = 64 * 1024;
+constexpr int kDeadlineMs = 5000;
+
+Decision unavailable(const std::string& detail, const std::string& value) {
+  return Decision::deny(DenyReason::RunAsUnavailable, detail, "user", value);
+}
+
+// Restricts this process's passwd and group lookups to glibc's built-in
+// "files" source, once: nothing may make a static glibc dlopen a module.
+void files_only() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    __nss_configure_lookup("passwd", "files");
+    __nss_configure_lookup("group", "files");
+  });
+}
+
+bool plain_key(const std::string& key) {
+  if (key.empty() || key.size() > 256) return false;
+  for (unsigned char c : key)
+    if (c == ':' || c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+std::optional<uint32_t> number(std::string_view s) {
+  uint32_t v = 0;
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string_view> fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (;;) {
+    size_t colon = line.find(':', start);
+    out.push_back(line.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    if (colon == std::string_view::npos) return out;
+    start = colon + 1;
+  }
+}
+
+// The first line of getent's answer (it prints one entry per key asked).
+std::string_view first_line(const std::string& text) {
+  std::string_view v(text);
+  return v.substr(0, v.find('\n'));
+}
+
+// getent by absolute path, root-owned and writable by no one else.
+Result<std::string> trusted_getent() {
+  for (const char* path : {"/usr/bin/getent", "/bin/getent"}) {
+    struct stat st {};
+    if (stat(path, &st) != 0) continue;
+    if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+      return unavailable(std::string(path) + " is not a root-owned file writable only by root: not asked", path);
+    return std::string(path);
+  }
+  return unavailable("the name is not in /etc/passwd or /etc/group and getent(1) is not installed to ask NSS",
+                     "getent");
+}
+
+// Runs `getent DB KEY`: the answer's text, nullopt when getent says "not
+// found" (exit 2), an error for anything else.
+Result<std::optional<std::string>> ask_getent(const char* db, const std::string& key) {
+  auto getent = trusted_getent();
+  if (!getent) return getent.error();
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return unavailable("pipe2: " + fs::errno_text(errno), key);
+  fs::UniqueFd read_end(out[0]);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::string db_arg(db), key_arg(key);
+  char* argv[] = {getent->data(), db_arg.data(), key_arg.data(), nullptr};
+  char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char lc_env[] = "LC_ALL=C";
+  char* envp[] = {path_env, lc_env, nullptr};
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, getent->c_str(), &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(out[1]);
+  if (err != 0) return unavailable("cannot run " + *getent + ": " + fs::errno_text(err), key);
+
+  std::string answer;
+  bool too_long = false, timed_out = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDeadlineMs);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{read_end.get(), POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      timed_out = n == 0;
+      break;
+    }
+    char buf[4096];
+    ssize_t got = read(read_end.get(), buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    if (answer.size() + static_cast<size_t>(got) > kMaxAnswer) {
+      too_long = true;
+      break;
+    }
+    answer.append(buf, static_cast<size_t>(got));
+  }
+  if (timed_out || too_long) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return unavailable(*getent + " " + db + " did not answer within 5 s", key);
+  if (too_long) return unavailable(*getent + " " + db + " answered more than 64 KiB", key);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return std::optional<std::string>();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return unavailable(*getent + " " + db + " failed (" +
+                           (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                              : "signal " + std::to_string(WTERMSIG(status))) +
+                           ")",
+                       key);
+  return std::optional<std::string>(std::move(answer));
+}
+
+bool other_sources(const char* db) {
+  auto text = fs::read_file("/etc/nsswitch.conf", 1 << 20);
+  return !text || has_other_sources(*text, db);
+}
+
+Result<std::optional<User>> user_from_getent(const std::string& key, std::optional<uid_t> id) {
+  if (!other_sources("passwd")) return std::optional<User>();
+  auto answer = ask_getent("passwd", key);
+  if (!answer) return answer.error();
+  if (!*answer) return std::optional<User>();
+  std::string line(first_line(**answer));
+  auto user = parse_passwd_line(line);
+  if (!user) return unavailable("getent passwd answered a malformed line for '" + key + "'", key);
+  const bool same = id ? user->uid == *id : line.compare(0, key.size() + 1, key + ":") == 0;
+  if (!same) return unavailable("getent passwd answered another entry than '" + key + "'", key);
+  return std::optional<User>(std::move(*user));
+}
+
+}  // namespace
+
+std::optional<User> parse_passwd_line(const std::string& line) {
+  auto f = fields(line);
+  if (f.size() != 7 || f[0].empty()) return std::nullopt;
+  auto uid = number(f[2]);
+  auto gid = number(f[3]);
+  if (!uid || !gid) return std::nullopt;
+  return User{*uid, *gid, std::string(f[5])};
+}
+
+std::optional<gid_t> parse_group_line(const std::string& line) {
+  auto f = fields(line);
+  if (f.size() != 4 || f[0].empty()) return std::nullopt;
+  auto gid = number(f[2]);
+  if (!gid) return std::nullopt;
+  return *gid;
+}
+
+bool has_other_sources(const std::string& text, const std::string& db) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
+    pos = eol == std::string::npos ? text.size() : eol + 1;
+    line = line.substr(0, line.find('#'));
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view name = line.substr(0, colon);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (name != db) continue;
+    // Sources and [STATUS=action] items; anything but "files" is another source.
+    std::string_view rest = line.substr(colon + 1);
+    size_t i = 0;
+    while (i < rest.size()) {
+      if (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r') {
+        ++i;
+        continue;
+      }
+      if (rest[i] == '[') {
+        size_t close = rest.find(']', i);
+        i = close == std::string_view::npos ? rest.size() : close + 1;
+        continue;
+      }
+      size_t end = rest.find_first_of(" \t\r[", i);
+      if (end == std::string_view::npos) end = rest.size();
+      if (rest.substr(i, end - i) != "files") return true;
+      i = end;
+    }
+    return false;  // glibc uses the first line for a database
+  }
+  return true;
+}
+
+Result<std::optional<User>> user_by_name(const std::string& name) {
+  if (!plain_key(name)) return std::optional<User>();
+  files_only();
+  std::vector<char> buf(4096);
+  for (;;) {
+    passwd pw{};
+    passwd* found = nullptr;
+    int err = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (found != nullptr) return std::optional<User>(User{pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""});
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
+      return user_from_getent(name, std::nullopt);  // getpwnam_r(3): these mean "not found"
+    return unavailable("cannot look up user '" + name + "': " + fs::errno_text(err), name);
+  }
+}
+
+Result<std::optional<User>> user_by_id(uid_t uid) {
+  files_only();
+  std::vector<char> buf(4096);
+  for (;;) {
+    passwd pw{};
+    passwd* found = nullptr;
+    int err = getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (found != nullptr) return std::optional<User>(User{pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""});
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
+      return user_from_getent(std::to_string(uid), uid);
+    return unavailable("cannot look up user id " + std::to_string(uid) + ": " + fs::errno_text(err),
+                       std::to_string(uid));
+  }
+}
+
+Result<std::optional<gid_t>> group_by_name(const std::string& name) {
+  if (!plain_key(name)) return std::optional<gid_t>();
+  files_only();
+  std::vector<char> buf(4096);
+  for (;;) {
+    group gr{};
+    group* found = nullptr;
+    int err = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (found != nullptr) return std::optional<gid_t>(gr.gr_gid);
+    if (err != 0 && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM)
+      return unavailable("cannot look up group '" + name + "': " + fs::errno_text(err), name);
+    break;
+  }
+  if (!other_sources("group")) return std::optional<gid_t>();
+  auto answer = ask_getent("group", name);
+  if (!answer) return answer.error();
+  if (!*answer) return std::optional<gid_t>();
+  std::string line(first_line(**answer));
+  auto gid = parse_group_line(line);
+  if (!gid) return unavailable("getent group answered a malformed line for '" + name + "'", name);
+  if (line.compare(0, name.size() + 1, name + ":") != 0)
+    return unavailable("getent group answered another entry than '" + name + "'", name);
+  return std::optional<gid_t>(*gid);
+}
+
+}  // namespace gx::userdb
