@@ -15,6 +15,7 @@
 #include <charconv>
 #include <chrono>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 #include "lib/fd.h"
@@ -165,17 +166,68 @@ bool other_sources(const char* db) {
   return !text || has_other_sources(*text, db);
 }
 
+// What getent says of `key` in `db` when nsswitch.conf sends the database
+// beyond "files": its first line, nullopt for "not found" (or no other source).
+Result<std::optional<std::string>> getent_line(const char* db, const std::string& key) {
+  if (!other_sources(db)) return std::optional<std::string>();
+  auto answer = ask_getent(db, key);
+  if (!answer || !*answer) return answer;
+  return std::optional<std::string>(std::string(first_line(**answer)));
+}
+
+Decision malformed(const char* db, const std::string& key) {
+  return unavailable(std::string("getent ") + db + " answered a malformed line for '" + key + "'", key);
+}
+
+Decision another_entry(const char* db, const std::string& key) {
+  return unavailable(std::string("getent ") + db + " answered another entry than '" + key + "'", key);
+}
+
+bool names(const std::string& line, const std::string& key) { return line.compare(0, key.size() + 1, key + ":") == 0; }
+
 Result<std::optional<User>> user_from_getent(const std::string& key, std::optional<uid_t> id) {
-  if (!other_sources("passwd")) return std::optional<User>();
-  auto answer = ask_getent("passwd", key);
-  if (!answer) return answer.error();
-  if (!*answer) return std::optional<User>();
-  std::string line(first_line(**answer));
-  auto user = parse_passwd_line(line);
-  if (!user) return unavailable("getent passwd answered a malformed line for '" + key + "'", key);
-  const bool same = id ? user->uid == *id : line.compare(0, key.size() + 1, key + ":") == 0;
-  if (!same) return unavailable("getent passwd answered another entry than '" + key + "'", key);
+  auto line = getent_line("passwd", key);
+  if (!line) return line.error();
+  if (!*line) return std::optional<User>();
+  auto user = parse_passwd_line(**line);
+  if (!user) return malformed("passwd", key);
+  if (id ? user->uid != *id : !names(**line, key)) return another_entry("passwd", key);
   return std::optional<User>(std::move(*user));
+}
+
+Result<std::optional<gid_t>> group_from_getent(const std::string& key) {
+  auto line = getent_line("group", key);
+  if (!line) return line.error();
+  if (!*line) return std::optional<gid_t>();
+  auto gid = parse_group_line(**line);
+  if (!gid) return malformed("group", key);
+  if (!names(**line, key)) return another_entry("group", key);
+  return std::optional<gid_t>(*gid);
+}
+
+// One reentrant lookup in "files" (getpwnam_r and kin) with a buffer that
+// grows on ERANGE. nullopt: not found (getpwnam_r(3): 0, ENOENT, ESRCH,
+// EBADF and EPERM all mean that); any other error denies.
+template <typename Entry, typename Out, typename Call>
+Result<std::optional<Out>> files_lookup(const std::string& what, const std::string& key, Call call) {
+  files_only();
+  std::vector<char> buf(4096);
+  for (;;) {
+    Entry entry{};
+    Entry* found = nullptr;
+    int err = call(&entry, buf.data(), buf.size(), &found);
+    if (err == ERANGE && buf.size() < (1U << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (found != nullptr) {
+      if constexpr (std::is_same_v<Entry, passwd>)
+        return std::optional<Out>(User{entry.pw_uid, entry.pw_gid, entry.pw_dir ? entry.pw_dir : ""});
+      else return std::optional<Out>(entry.gr_gid);
+    }
+    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) return std::optional<Out>();
+    return unavailable("cannot look up " + what + ": " + fs::errno_text(err), key);
+  }
 }
 
 }  // namespace
@@ -235,69 +287,28 @@ bool has_other_sources(const std::string& text, const std::string& db) {
 
 Result<std::optional<User>> user_by_name(const std::string& name) {
   if (!plain_key(name)) return std::optional<User>();
-  files_only();
-  std::vector<char> buf(4096);
-  for (;;) {
-    passwd pw{};
-    passwd* found = nullptr;
-    int err = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return std::optional<User>(User{pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""});
-    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
-      return user_from_getent(name, std::nullopt);  // getpwnam_r(3): these mean "not found"
-    return unavailable("cannot look up user '" + name + "': " + fs::errno_text(err), name);
-  }
+  auto u = files_lookup<passwd, User>("user '" + name + "'", name, [&](passwd* e, char* b, size_t n, passwd** f) {
+    return getpwnam_r(name.c_str(), e, b, n, f);
+  });
+  if (!u || *u) return u;
+  return user_from_getent(name, std::nullopt);
 }
 
 Result<std::optional<User>> user_by_id(uid_t uid) {
-  files_only();
-  std::vector<char> buf(4096);
-  for (;;) {
-    passwd pw{};
-    passwd* found = nullptr;
-    int err = getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return std::optional<User>(User{pw.pw_uid, pw.pw_gid, pw.pw_dir ? pw.pw_dir : ""});
-    if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM)
-      return user_from_getent(std::to_string(uid), uid);
-    return unavailable("cannot look up user id " + std::to_string(uid) + ": " + fs::errno_text(err),
-                       std::to_string(uid));
-  }
+  const std::string key = std::to_string(uid);
+  auto u = files_lookup<passwd, User>(
+      "user id " + key, key, [&](passwd* e, char* b, size_t n, passwd** f) { return getpwuid_r(uid, e, b, n, f); });
+  if (!u || *u) return u;
+  return user_from_getent(key, uid);
 }
 
 Result<std::optional<gid_t>> group_by_name(const std::string& name) {
   if (!plain_key(name)) return std::optional<gid_t>();
-  files_only();
-  std::vector<char> buf(4096);
-  for (;;) {
-    group gr{};
-    group* found = nullptr;
-    int err = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found);
-    if (err == ERANGE && buf.size() < (1U << 20)) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (found != nullptr) return std::optional<gid_t>(gr.gr_gid);
-    if (err != 0 && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM)
-      return unavailable("cannot look up group '" + name + "': " + fs::errno_text(err), name);
-    break;
-  }
-  if (!other_sources("group")) return std::optional<gid_t>();
-  auto answer = ask_getent("group", name);
-  if (!answer) return answer.error();
-  if (!*answer) return std::optional<gid_t>();
-  std::string line(first_line(**answer));
-  auto gid = parse_group_line(line);
-  if (!gid) return unavailable("getent group answered a malformed line for '" + name + "'", name);
-  if (line.compare(0, name.size() + 1, name + ":") != 0)
-    return unavailable("getent group answered another entry than '" + name + "'", name);
-  return std::optional<gid_t>(*gid);
+  auto g = files_lookup<group, gid_t>("group '" + name + "'", name, [&](group* e, char* b, size_t n, group** f) {
+    return getgrnam_r(name.c_str(), e, b, n, f);
+  });
+  if (!g || *g) return g;
+  return group_from_getent(name);
 }
 
 }  // namespace gx::userdb
