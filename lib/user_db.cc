@@ -99,6 +99,8 @@ Result<std::optional<std::string>> ask_getent(const char* db, const std::string&
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  // Nothing of gx's reaches getent, close-on-exec or not (a broker worker holds sockets, the use store, the log).
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t none, all;

@@ -16,7 +16,7 @@
 //      (/usr/bin/getent or /bin/getent, root-owned and writable by no one
 //      else, else the lookup is refused), with an environment of its own
 //      (PATH and LC_ALL only: nothing of the caller's, no LD_PRELOAD), stdin
-//      and stderr on /dev/null, a 5 s deadline and a 64 KiB answer limit. Its
+//      and stderr on /dev/null, no other descriptor of gx's, a 5 s deadline and a 64 KiB answer limit. Its
 //      one line is parsed strictly and must name the key that was asked.
 // An answer that cannot be had (getent missing or unsafe, killed, malformed)
 // is an error, never "no such user": callers deny. Not found is nullopt.

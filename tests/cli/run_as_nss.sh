@@ -6,6 +6,7 @@
 # mount namespace (tests/hermetic.sh).
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/run_env.bash"
+source "$(dirname "$0")/lib/broker_env.bash"
 if [ "$(id -u)" != 0 ]; then
   echo "skip: needs root to bind-mount a fake getent and nsswitch.conf (running as uid $(id -u))"
   finish
@@ -26,7 +27,7 @@ case "\$1 \$2" in
   "group ldapgroup") echo "ldapgroup:x:4244:ldapuser" ;;
   "passwd liar") echo "root:x:0:0:root:/root:/bin/bash" ;;
   "passwd garbled") echo "garbled:x:notanumber:1::/:/bin/sh" ;;
-  "passwd env") env >"$T/getent.env"; echo "env:x:4245:4245::/:/bin/sh" ;;
+  "passwd env") env >"$T/getent.env"; ls -l /proc/\$\$/fd/ >"$T/getent.fds"; echo "env:x:4245:4245::/:/bin/sh" ;;
   *) exit 2 ;;
 esac
 SH
@@ -59,6 +60,16 @@ art envu --run-as env --read /proc -- "$C" status
 run env LD_PRELOAD=/nonexistent.so GX_SECRET=1 "$GX" run --trust "$TR" --state "$S" "$T/envu.toml" -- "$C" status
 check "getent ran" test -s "$T/getent.env"
 refute "getent did not get the caller's environment" grep -q "LD_PRELOAD\|GX_SECRET" "$T/getent.env"
+check "getent's descriptors were listed" test -s "$T/getent.fds"
+refute "getent got none of gx's descriptors (state, log, sockets)" grep -q "$S\|socket:\|/tr/\|uses.db\|receipts" "$T/getent.fds"
+# The same from a broker's worker, which holds the client's socket and stdio.
+start_broker || finish
+rm -f "$T/getent.fds" "$T/getent.env"
+run B "$T/envu.toml" -- "$C" status
+check "brokered: runs as the getent user" grep -q "^uid 4245 4245 4245 " "$T/out"
+check "brokered: getent's descriptors were listed" test -s "$T/getent.fds"
+refute "brokered: getent got none of the worker's descriptors" grep -q "$BS\|socket:\|/tr/\|uses.db\|receipts" "$T/getent.fds"
+stop_broker
 
 # --- an answer for another entry, or a malformed one, denies; nothing runs ---
 art liar --run-as liar --write "$W" -- "$H/try_marker" "$W/liar"
