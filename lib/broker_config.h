@@ -82,7 +82,7 @@ inline constexpr std::string_view kSubuidPath = "/etc/subuid";
 // NSS (libsubid, nsswitch "subid:") are not read.
 std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text);
 
-// The allow lists resolved to ids (getpwnam/getgrnam, or numbers), and the
+// The allow lists resolved to ids (lib/user_db.h, or numbers), and the
 // subordinate uid ranges of /etc/subuid as they were when the broker started.
 struct AllowList {
   std::vector<uid_t> uids;

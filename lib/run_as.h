@@ -8,7 +8,7 @@
 // A broker running as root therefore never runs a caller's command as root
 // by accident: only an artifact naming user "root" does that.
 //
-// Names are resolved on this host at run time (getpwnam_r / getgrnam_r); a
+// Names are resolved on this host at run time (lib/user_db.h); a
 // name that does not resolve denies (run-as-unavailable, naming the field
 // and the value). A decimal string is taken as a uid/gid as it is. The
 // group defaults to the user's primary group (a uid without a passwd entry
@@ -55,7 +55,7 @@ int kernel_last_cap();
 bool valid_account_name(std::string_view s);
 
 // A user or group as written (valid_account_name: a name or a decimal id)
-// resolved on this host with getpwnam_r / getgrnam_r: a decimal id is taken
+// resolved on this host (lib/user_db.h): a decimal id is taken
 // as is; nullopt when no such name exists; a lookup error other than "not
 // found" denies (run-as-unavailable, naming `field`). The one resolver for
 // [run] and the broker's allow lists.

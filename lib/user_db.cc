@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -48,11 +51,12 @@ bool plain_key(const std::string& key) {
   return true;
 }
 
+// A decimal id; (uid_t)-1 is the "no change" value of setresuid(2), never an account's.
 std::optional<uint32_t> number(std::string_view s) {
   uint32_t v = 0;
   if (s.empty() || s.size() > 10) return std::nullopt;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  if (ec != std::errc() || p != s.data() + s.size() || v == UINT32_MAX) return std::nullopt;
   return v;
 }
 
@@ -65,12 +69,6 @@ std::vector<std::string_view> fields(std::string_view line) {
     if (colon == std::string_view::npos) return out;
     start = colon + 1;
   }
-}
-
-// The first line of getent's answer (it prints one entry per key asked).
-std::string_view first_line(const std::string& text) {
-  std::string_view v(text);
-  return v.substr(0, v.find('\n'));
 }
 
 // getent by absolute path, root-owned and writable by no one else.
@@ -86,11 +84,43 @@ Result<std::string> trusted_getent() {
                      "getent");
 }
 
-// Runs `getent DB KEY`: the answer's text, nullopt when getent says "not
-// found" (exit 2), an error for anything else.
-Result<std::optional<std::string>> ask_getent(const char* db, const std::string& key) {
+struct Answer {
+  std::string text;
+  bool truncated = false;  // more than kMaxAnswer: the rest was read and dropped
+};
+
+// Whether `pid` ended by `deadline`: reaps it into `status`; false when it is
+// still running then. An error (ECHILD: its status is lost) is an error.
+Result<bool> reap_by(pid_t pid, int& status, std::chrono::steady_clock::time_point deadline, const std::string& key) {
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0 && errno != EINTR) return unavailable("waitpid(getent): " + fs::errno_text(errno), key);
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::microseconds(50000));
+  }
+}
+
+// An inherited SIG_IGN would have the kernel reap getent (waitpid: ECHILD).
+void default_sigchld() {
+  struct sigaction cur {};
+  if (sigaction(SIGCHLD, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN) {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGCHLD, &dfl, nullptr);
+  }
+}
+
+// Runs `getent DB -- KEY`: its answer, nullopt when getent says "not found"
+// (exit 2), an error for anything else.
+Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key) {
   auto getent = trusted_getent();
   if (!getent) return getent.error();
+  default_sigchld();
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return unavailable("pipe2: " + fs::errno_text(errno), key);
   fs::UniqueFd read_end(out[0]);
@@ -108,9 +138,11 @@ Result<std::optional<std::string>> ask_getent(const char* db, const std::string&
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string db_arg(db), key_arg(key);
-  char* argv[] = {getent->data(), db_arg.data(), key_arg.data(), nullptr};
+  // Its own process group, so a deadline kills whatever it started too.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  std::string db_arg(db), end_arg("--"), key_arg(key);
+  char* argv[] = {getent->data(), db_arg.data(), end_arg.data(), key_arg.data(), nullptr};
   char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   char lc_env[] = "LC_ALL=C";
   char* envp[] = {path_env, lc_env, nullptr};
@@ -121,11 +153,12 @@ Result<std::optional<std::string>> ask_getent(const char* db, const std::string&
   close(out[1]);
   if (err != 0) return unavailable("cannot run " + *getent + ": " + fs::errno_text(err), key);
 
-  std::string answer;
-  bool too_long = false, timed_out = false;
+  // One deadline for the answer and the exit: getent may close its stdout and go on.
+  Answer answer;
+  bool timed_out = false;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDeadlineMs);
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -133,48 +166,55 @@ Result<std::optional<std::string>> ask_getent(const char* db, const std::string&
     pollfd p{read_end.get(), POLLIN, 0};
     int n = poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      timed_out = n == 0;
-      break;
-    }
+    if (n == 0) continue;  // the deadline is checked above
+    if (n < 0) break;
     char buf[4096];
     ssize_t got = read(read_end.get(), buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
-    if (answer.size() + static_cast<size_t>(got) > kMaxAnswer) {
-      too_long = true;
-      break;
-    }
-    answer.append(buf, static_cast<size_t>(got));
+    size_t room = kMaxAnswer - answer.text.size();
+    if (static_cast<size_t>(got) > room) answer.truncated = true;
+    answer.text.append(buf, std::min(room, static_cast<size_t>(got)));
   }
-  if (timed_out || too_long) kill(pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  auto ended = timed_out ? Result<bool>(false) : reap_by(pid, status, deadline, key);
+  if (!ended || !*ended) {
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!ended) return ended.error();
+    return unavailable(*getent + " " + db + " did not answer and exit within 5 s", key);
   }
-  if (timed_out) return unavailable(*getent + " " + db + " did not answer within 5 s", key);
-  if (too_long) return unavailable(*getent + " " + db + " answered more than 64 KiB", key);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return std::optional<std::string>();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return std::optional<Answer>();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     return unavailable(*getent + " " + db + " failed (" +
                            (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                               : "signal " + std::to_string(WTERMSIG(status))) +
                            ")",
                        key);
-  return std::optional<std::string>(std::move(answer));
+  return std::optional<Answer>(std::move(answer));
 }
 
-bool other_sources(const char* db) {
+NssOrder order_of(const char* db) {
   auto text = fs::read_file("/etc/nsswitch.conf", 1 << 20);
-  return !text || has_other_sources(*text, db);
+  // No nsswitch.conf: glibc's built-in default reads the files first.
+  return text ? nss_order(*text, db) : NssOrder::FilesFirst;
 }
 
-// What getent says of `key` in `db` when nsswitch.conf sends the database
-// beyond "files": its first line, nullopt for "not found" (or no other source).
+// What getent says of `key` in `db`: its first line, nullopt for "not
+// found". A group's line beyond kMaxAnswer keeps only "name:passwd:gid:".
 Result<std::optional<std::string>> getent_line(const char* db, const std::string& key) {
-  if (!other_sources(db)) return std::optional<std::string>();
   auto answer = ask_getent(db, key);
-  if (!answer || !*answer) return answer;
-  return std::optional<std::string>(std::string(first_line(**answer)));
+  if (!answer) return answer.error();
+  if (!*answer) return std::optional<std::string>();
+  std::string line((*answer)->text.substr(0, (*answer)->text.find('\n')));
+  if ((*answer)->truncated && line.size() == (*answer)->text.size()) {
+    auto f = fields(line);
+    if (std::string_view(db) != "group" || f.size() < 4)
+      return unavailable(std::string("getent ") + db + " answered more than 64 KiB", key);
+    line = std::string(f[0]) + ":" + std::string(f[1]) + ":" + std::string(f[2]) + ":";
+  }
+  return std::optional<std::string>(std::move(line));
 }
 
 Decision malformed(const char* db, const std::string& key) {
@@ -232,6 +272,16 @@ Result<std::optional<Out>> files_lookup(const std::string& what, const std::stri
   }
 }
 
+// One lookup as nsswitch.conf orders it (the header's rule 2).
+template <typename Out, typename Files, typename Getent>
+Result<std::optional<Out>> ordered(const char* db, Files files, Getent getent) {
+  NssOrder order = order_of(db);
+  if (order == NssOrder::OthersFirst) return getent();
+  auto found = files();
+  if (!found || *found || order == NssOrder::FilesOnly) return found;
+  return getent();
+}
+
 }  // namespace
 
 std::optional<User> parse_passwd_line(const std::string& line) {
@@ -251,7 +301,9 @@ std::optional<gid_t> parse_group_line(const std::string& line) {
   return *gid;
 }
 
-bool has_other_sources(const std::string& text, const std::string& db) {
+NssOrder nss_order(const std::string& text, const std::string& db) {
+  // Each line for `db` replaces the one before (glibc keeps the last).
+  std::optional<std::string_view> services;
   size_t pos = 0;
   while (pos < text.size()) {
     size_t eol = text.find('\n', pos);
@@ -263,54 +315,70 @@ bool has_other_sources(const std::string& text, const std::string& db) {
     std::string_view name = line.substr(0, colon);
     while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
     while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (name != db) continue;
-    // Sources and [STATUS=action] items; anything but "files" is another source.
-    std::string_view rest = line.substr(colon + 1);
-    size_t i = 0;
-    while (i < rest.size()) {
-      if (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r') {
-        ++i;
-        continue;
-      }
-      if (rest[i] == '[') {
-        size_t close = rest.find(']', i);
-        i = close == std::string_view::npos ? rest.size() : close + 1;
-        continue;
-      }
-      size_t end = rest.find_first_of(" \t\r[", i);
-      if (end == std::string_view::npos) end = rest.size();
-      if (rest.substr(i, end - i) != "files") return true;
-      i = end;
-    }
-    return false;  // glibc uses the first line for a database
+    if (name == db) services = line.substr(colon + 1);
   }
-  return true;
+  if (!services) return NssOrder::FilesFirst;  // glibc's default: compat [NOTFOUND=return] files
+  // Sources and [STATUS=action] items, in order.
+  std::vector<std::string_view> items;
+  std::string_view rest = *services;
+  size_t i = 0;
+  while (i < rest.size()) {
+    if (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r') {
+      ++i;
+      continue;
+    }
+    size_t end = rest[i] == '[' ? rest.find(']', i) : rest.find_first_of(" \t\r[", i);
+    end = end == std::string_view::npos ? rest.size() : end + (rest[i] == '[' ? 1 : 0);
+    items.push_back(rest.substr(i, end - i));
+    i = end;
+  }
+  bool files_only = true;
+  for (auto item : items)
+    if (item.front() != '[' && item != "files") files_only = false;
+  if (items.empty() || items.front() != "files") return NssOrder::OthersFirst;
+  if (files_only) return NssOrder::FilesOnly;
+  // An action after files that lets a found entry go on to the next source
+  // (SUCCESS=continue or merge, or a negated status that covers SUCCESS).
+  if (items.size() > 1 && items[1].front() == '[' &&
+      (items[1].find("SUCCESS") != std::string_view::npos || items[1].find('!') != std::string_view::npos))
+    return NssOrder::OthersFirst;
+  return NssOrder::FilesFirst;
 }
 
 Result<std::optional<User>> user_by_name(const std::string& name) {
   if (!plain_key(name)) return std::optional<User>();
-  auto u = files_lookup<passwd, User>("user '" + name + "'", name, [&](passwd* e, char* b, size_t n, passwd** f) {
-    return getpwnam_r(name.c_str(), e, b, n, f);
-  });
-  if (!u || *u) return u;
-  return user_from_getent(name, std::nullopt);
+  return ordered<User>(
+      "passwd",
+      [&] {
+        return files_lookup<passwd, User>("user '" + name + "'", name, [&](passwd* e, char* b, size_t n, passwd** f) {
+          return getpwnam_r(name.c_str(), e, b, n, f);
+        });
+      },
+      [&] { return user_from_getent(name, std::nullopt); });
 }
 
 Result<std::optional<User>> user_by_id(uid_t uid) {
   const std::string key = std::to_string(uid);
-  auto u = files_lookup<passwd, User>(
-      "user id " + key, key, [&](passwd* e, char* b, size_t n, passwd** f) { return getpwuid_r(uid, e, b, n, f); });
-  if (!u || *u) return u;
-  return user_from_getent(key, uid);
+  return ordered<User>(
+      "passwd",
+      [&] {
+        return files_lookup<passwd, User>("user id " + key, key, [&](passwd* e, char* b, size_t n, passwd** f) {
+          return getpwuid_r(uid, e, b, n, f);
+        });
+      },
+      [&] { return user_from_getent(key, uid); });
 }
 
 Result<std::optional<gid_t>> group_by_name(const std::string& name) {
   if (!plain_key(name)) return std::optional<gid_t>();
-  auto g = files_lookup<group, gid_t>("group '" + name + "'", name, [&](group* e, char* b, size_t n, group** f) {
-    return getgrnam_r(name.c_str(), e, b, n, f);
-  });
-  if (!g || *g) return g;
-  return group_from_getent(name);
+  return ordered<gid_t>(
+      "group",
+      [&] {
+        return files_lookup<group, gid_t>("group '" + name + "'", name, [&](group* e, char* b, size_t n, group** f) {
+          return getgrnam_r(name.c_str(), e, b, n, f);
+        });
+      },
+      [&] { return group_from_getent(name); });
 }
 
 }  // namespace gx::userdb

@@ -1,6 +1,6 @@
 // Users and groups by name or id: the one place gx asks the system who a
-// name is (run-as users and groups, the broker's allow-lists and socket
-// group, the home directory behind the default paths).
+// name is (run-as users and groups, the broker's allow-lists, socket group
+// and subuid owners, the home directory behind the default paths).
 //
 // gx is linked as a static PIE (CMakeLists.txt, GX_STATIC_LIBC; start-up cost,
 // docs/performance.md). A static glibc answers from its built-in "files"
@@ -10,18 +10,39 @@
 // segfault). So, in every build alike:
 //   1. the process's passwd and group lookups use "files" only
 //      (__nss_configure_lookup, the first time this module is used);
-//   2. a name or id that "files" does not know, when nsswitch.conf names any
-//      other source for the database, is asked of getent(1) -- a dynamically
-//      linked program with the full NSS -- run by absolute path
-//      (/usr/bin/getent or /bin/getent, root-owned and writable by no one
-//      else, else the lookup is refused), with an environment of its own
-//      (PATH and LC_ALL only: nothing of the caller's, no LD_PRELOAD), stdin
-//      and stderr on /dev/null, no other descriptor of gx's, a 5 s deadline and a 64 KiB answer limit. Its
-//      one line is parsed strictly and must name the key that was asked.
-// An answer that cannot be had (getent missing or unsafe, killed, malformed)
-// is an error, never "no such user": callers deny. Not found is nullopt.
+//   2. the database's line in /etc/nsswitch.conf (the LAST one, as glibc
+//      reads it) decides who answers, so the answer is the one the dynamic
+//      glibc would give:
+//        - "files" only: /etc/passwd or /etc/group, in process;
+//        - "files" first (and no action after it that lets a found entry
+//          go on: SUCCESS=..., a negated status), or no line at all (glibc's
+//          default "compat [NOTFOUND=return] files" reads the same files):
+//          the files, and getent(1) only for a key they do not hold;
+//        - any other source first (e.g. "sss files"), or an empty line:
+//          getent(1) alone, since an earlier source may hold the same
+//          name with another id;
+//   3. getent is run by absolute path (/usr/bin/getent or /bin/getent,
+//      root-owned and writable by no one else, else the lookup is refused)
+//      as `getent DB -- KEY`, with an environment of its own (PATH and
+//      LC_ALL only: nothing of the caller's, no LD_PRELOAD), stdin and
+//      stderr on /dev/null and no other descriptor of gx's. It has 5 s in
+//      all (answer and exit) per lookup, then its process group (its own) is
+//      killed; an answer over
+//      64 KiB is refused (a group's member list beyond that is dropped: only
+//      the name and gid are read). Its first line is parsed strictly and
+//      must name the key asked (by name: exactly, case-sensitively; by id:
+//      that id).
+// An answer that cannot be had (getent missing or unsafe, killed, timed
+// out, malformed, an exit status other than 0 and 2, its status lost) is an
+// error, never "no such user": callers deny. Not found is nullopt. Caveat:
+// getent exits 2 both for "no such key" and when a backend (LDAP, sssd) is
+// down, so nullopt can mean "unavailable"; every caller treats a name it
+// cannot resolve as a denial (run-as, allow-lists) or skips it (a subuid
+// owner counts as its first uid, lib/broker_config.h), never as permission.
 // Thread-safe. Names are looked up as given (no case folding, no trimming);
-// a name with ':' or a control character is not found without asking.
+// a name with ':' or a control character is not found without asking. An
+// inherited SIG_IGN for SIGCHLD is reset to SIG_DFL (as lib/supervise does):
+// it would let the kernel reap getent and lose its status.
 #pragma once
 
 #include <sys/types.h>
@@ -44,12 +65,13 @@ Result<std::optional<User>> user_by_id(uid_t uid);
 Result<std::optional<gid_t>> group_by_name(const std::string& name);
 
 // Exposed for tests: one getent(1) line, e.g. "alice:x:1000:1000::/home/alice:/bin/sh"
-// (passwd) or "staff:x:50:alice,bob" (group). nullopt when malformed.
+// (passwd) or "staff:x:50:alice,bob" (group). nullopt when malformed, or when
+// an id is 4294967295 ((uid_t)-1, which no account may have).
 std::optional<User> parse_passwd_line(const std::string& line);
 std::optional<gid_t> parse_group_line(const std::string& line);
-// Whether an nsswitch.conf text names a source other than "files" for `db`
-// ("passwd", "group"). A database with no line counts as having others
-// (getent then answers with glibc's default, whatever it is).
-bool has_other_sources(const std::string& nsswitch_text, const std::string& db);
+
+// Who answers for `db` ("passwd", "group") given an nsswitch.conf text (rule 2 above).
+enum class NssOrder { FilesOnly, FilesFirst, OthersFirst };
+NssOrder nss_order(const std::string& nsswitch_text, const std::string& db);
 
 }  // namespace gx::userdb

@@ -23,7 +23,8 @@ TEST_CASE("malformed passwd lines are refused", "[user_db]") {
   for (const char* bad :
        {"", "alice", "alice:x:1000:1000::/home/alice", "alice:x:1000:1000::/h:/bin/sh:extra",
         ":x:1000:1000::/h:/bin/sh", "alice:x:-1:1000::/h:/bin/sh", "alice:x:1000:abc::/h:/bin/sh",
-        "alice:x:4294967296:0::/h:/bin/sh", "alice:x: 1000:0::/h:/bin/sh", "alice:x::0::/h:/bin/sh"}) {
+        "alice:x:4294967296:0::/h:/bin/sh", "alice:x:4294967295:0::/h:/bin/sh", "alice:x:0:4294967295::/h:/bin/sh",
+        "alice:x: 1000:0::/h:/bin/sh", "alice:x::0::/h:/bin/sh"}) {
     INFO(bad);
     CHECK_FALSE(parse_passwd_line(bad));
   }
@@ -32,39 +33,49 @@ TEST_CASE("malformed passwd lines are refused", "[user_db]") {
 TEST_CASE("a group line: its gid; malformed ones refused", "[user_db]") {
   CHECK(parse_group_line("staff:x:50:alice,bob") == std::optional<gid_t>(50));
   CHECK(parse_group_line("empty:x:7:") == std::optional<gid_t>(7));
-  for (const char* bad : {"", "staff:x:50", "staff:x:50:a:b", ":x:50:", "staff:x:fifty:", "staff:x:+50:"}) {
+  for (const char* bad :
+       {"", "staff:x:50", "staff:x:50:a:b", ":x:50:", "staff:x:fifty:", "staff:x:+50:", "staff:x:4294967295:"}) {
     INFO(bad);
     CHECK_FALSE(parse_group_line(bad));
   }
 }
 
-TEST_CASE("nsswitch.conf: does a database name a source other than files", "[user_db]") {
+TEST_CASE("nsswitch.conf: who answers for a database", "[user_db]") {
+  using O = NssOrder;
   struct Case {
     const char* text;
     const char* db;
-    bool other;
+    O order;
   };
   const Case cases[] = {
-      {"passwd: files\ngroup: files sss\n", "passwd", false},
-      {"passwd: files\ngroup: files sss\n", "group", true},
-      {"passwd:         files systemd\n", "passwd", true},
-      {"passwd: sss files\n", "passwd", true},
-      {"passwd: compat\n", "passwd", true},
+      {"passwd: files\ngroup: files sss\n", "passwd", O::FilesOnly},
+      {"passwd: files\ngroup: files sss\n", "group", O::FilesFirst},
+      {"passwd:         files systemd\n", "passwd", O::FilesFirst},
+      // Another source first may hold a name /etc/passwd also holds, with another id.
+      {"passwd: sss files\n", "passwd", O::OthersFirst},
+      {"passwd: compat\n", "passwd", O::OthersFirst},
+      {"passwd:\n", "passwd", O::OthersFirst},
       // Status actions are not sources; comments are not either.
-      {"passwd: files [NOTFOUND=return] # ldap later\n", "passwd", false},
-      {"passwd: files [NOTFOUND=continue] ldap\n", "passwd", true},
-      // The first line for a database is the one glibc uses.
-      {"passwd: files\npasswd: ldap\n", "passwd", false},
+      {"passwd: files [NOTFOUND=return] # ldap later\n", "passwd", O::FilesOnly},
+      {"passwd: files [NOTFOUND=continue] ldap\n", "passwd", O::FilesFirst},
+      // An action that lets a found entry go on: the other source has a say.
+      {"passwd: files [SUCCESS=continue] ldap\n", "passwd", O::OthersFirst},
+      {"group: files [SUCCESS=merge] sss\n", "group", O::OthersFirst},
+      {"passwd: files [!NOTFOUND=continue] ldap\n", "passwd", O::OthersFirst},
+      // The last line for a database is the one glibc uses.
+      {"passwd: files\npasswd: ldap\n", "passwd", O::OthersFirst},
+      {"passwd: ldap\npasswd: files\n", "passwd", O::FilesOnly},
       // Other databases whose names start alike do not count.
-      {"passwdx: ldap\npasswd: files\n", "passwd", false},
-      {"  passwd\t:\tfiles\r\n", "passwd", false},
-      // No line at all: glibc's default, whatever it is, is asked of getent.
-      {"hosts: files dns\n", "passwd", true},
-      {"", "group", true},
+      {"passwdx: ldap\npasswd: files\n", "passwd", O::FilesOnly},
+      {"passwd: files\npasswdx: ldap\n", "passwd", O::FilesOnly},
+      {"  passwd\t:\tfiles\r\n", "passwd", O::FilesOnly},
+      // No line at all: glibc's default reads the files first.
+      {"hosts: files dns\n", "passwd", O::FilesFirst},
+      {"", "group", O::FilesFirst},
   };
   for (const auto& c : cases) {
     INFO(c.db << " in: " << c.text);
-    CHECK(has_other_sources(c.text, c.db) == c.other);
+    CHECK(nss_order(c.text, c.db) == c.order);
   }
 }
 

@@ -22,19 +22,30 @@ CALLS=$T/getent.calls
 cat >"$T/fake-getent" <<SH
 #!/bin/sh
 echo "\$*" >>"$CALLS"
+# gx asks "getent DB -- KEY"; anything else is not what it should send.
+[ "\$2" = -- ] && [ \$# = 3 ] || exit 9
+set -- "\$1" "\$3"
 case "\$1 \$2" in
   "passwd ldapuser") echo "ldapuser:x:4242:4243:LDAP user:/nonexistent:/usr/sbin/nologin" ;;
   "group ldapgroup") echo "ldapgroup:x:4244:ldapuser" ;;
   "passwd liar") echo "root:x:0:0:root:/root:/bin/bash" ;;
   "passwd garbled") echo "garbled:x:notanumber:1::/:/bin/sh" ;;
+  "passwd nobody") echo "nobody:x:4247:4247:NSS nobody:/nonexistent:/usr/sbin/nologin" ;;
+  "passwd half") echo "half:x:4248:4248::/:/bin/sh"; exit 1 ;;
+  "passwd slow") sleep 30 ;;
+  "passwd linger") echo "linger:x:4249:4249::/:/bin/sh"; exec >&-; sleep 30 ;;
+  "passwd huge") printf 'huge:x:4250:4250:%070000d:/:/bin/sh\n' 0 ;;
+  "group biggroup") printf 'biggroup:x:4251:'; i=0; while [ \$i -lt 9000 ]; do printf 'member%05d,' \$i; i=\$((i+1)); done; echo last ;;
   "passwd env") env >"$T/getent.env"; ls -l /proc/\$\$/fd/ >"$T/getent.fds"; echo "env:x:4245:4245::/:/bin/sh" ;;
   *) exit 2 ;;
 esac
 SH
 chmod 755 "$T/fake-getent"
 printf 'passwd: files sss\ngroup: files sss\nhosts: files\n' >"$T/nss-other"
-printf 'passwd: files\ngroup:    files # only files\n' >"$T/nss-files"
-chmod 644 "$T/nss-other" "$T/nss-files"
+# Two passwd lines: glibc keeps the last, which names files only.
+printf 'passwd: sss\npasswd: files\ngroup:    files # only files\n' >"$T/nss-files"
+printf 'passwd: sss files\ngroup: sss files\n' >"$T/nss-first"
+chmod 644 "$T/nss-other" "$T/nss-files" "$T/nss-first"
 mount --bind "$T/fake-getent" "$GETENT" || { bad "cannot bind-mount over $GETENT"; finish; }
 mount --bind "$T/nss-other" /etc/nsswitch.conf || { bad "cannot bind-mount over /etc/nsswitch.conf"; finish; }
 
@@ -50,18 +61,21 @@ first_line_is() {
 art ldap --run-as ldapuser --read /proc -- "$C" status
 run R "$T/ldap.toml" -- "$C" status
 first_line_is "uid 4242 4242 4242 gid 4243 4243 4243 groups 0 $NOCAPS nnp 1" "[run] user from getent"
-check "getent was asked for the user" grep -qx "passwd ldapuser" "$CALLS"
+check "getent was asked for the user" grep -qx "passwd -- ldapuser" "$CALLS"
 art ldapg --run-as ldapuser:ldapgroup --read /proc -- "$C" status
 run R "$T/ldapg.toml" -- "$C" status
 first_line_is "uid 4242 4242 4242 gid 4244 4244 4244 groups 0 $NOCAPS nnp 1" "[run] group from getent"
 
 # --- getent runs with an environment of its own ---
 art envu --run-as env --read /proc -- "$C" status
+# Descriptor 7 is inherited without close-on-exec: getent must not get it.
+exec 7</etc/hostname
 run env LD_PRELOAD=/nonexistent.so GX_SECRET=1 "$GX" run --trust "$TR" --state "$S" "$T/envu.toml" -- "$C" status
+exec 7<&-
 check "getent ran" test -s "$T/getent.env"
 refute "getent did not get the caller's environment" grep -q "LD_PRELOAD\|GX_SECRET" "$T/getent.env"
 check "getent's descriptors were listed" test -s "$T/getent.fds"
-refute "getent got none of gx's descriptors (state, log, sockets)" grep -q "$S\|socket:\|/tr/\|uses.db\|receipts" "$T/getent.fds"
+refute "getent got none of gx's descriptors (state, log, sockets, inherited)" grep -q "$S\|socket:\|/tr/\|uses.db\|receipts\|/etc/hostname" "$T/getent.fds"
 # The same from a broker's worker, which holds the client's socket and stdio.
 start_broker || finish
 rm -f "$T/getent.fds" "$T/getent.env"
@@ -84,8 +98,46 @@ check "the command never ran (garbled)" test ! -e "$W/garbled"
 art ghost --run-as gx-no-such-user-4711 --write "$W" -- "$H/try_marker" "$W/ghost"
 expect_denied run-as-unavailable "unknown user" R "$T/ghost.toml" -- "$H/try_marker" "$W/ghost"
 check "the denial names run.user" grep -q "field run.user = 'gx-no-such-user-4711'" "$T/err"
-check "getent was asked for the unknown user" grep -qx "passwd gx-no-such-user-4711" "$CALLS"
+check "getent was asked for the unknown user" grep -qx "passwd -- gx-no-such-user-4711" "$CALLS"
 check "the command never ran (unknown)" test ! -e "$W/ghost"
+
+# --- getent failing, hanging, or lingering after its answer denies ---
+for who in half slow linger; do
+  art "$who" --run-as "$who" --write "$W" -- "$H/try_marker" "$W/$who"
+done
+expect_denied run-as-unavailable "getent exit 1 (even with a line)" R "$T/half.toml" -- "$H/try_marker" "$W/half"
+check "the denial names the exit" grep -q "failed (exit 1)" "$T/err"
+# An inherited SIG_IGN for SIGCHLD would let the kernel reap getent and lose its status.
+expect_denied run-as-unavailable "getent exit 1 with SIGCHLD ignored" env --ignore-signal=CHLD "$GX" run --trust "$TR" --state "$S" "$T/half.toml" -- "$H/try_marker" "$W/half"
+check "the denial names the exit (SIGCHLD ignored)" grep -q "failed (exit 1)" "$T/err"
+check "the command never ran (half)" test ! -e "$W/half"
+for who in slow linger; do
+  t0=$(date +%s)
+  expect_denied run-as-unavailable "getent $who" R "$T/$who.toml" -- "$H/try_marker" "$W/$who"
+  t1=$(date +%s)
+  check "getent $who: the denial names the deadline" grep -q "within 5 s" "$T/err"
+  check "getent $who: denied within the deadline ($((t1 - t0)) s)" test $((t1 - t0)) -le 8
+  check "the command never ran ($who)" test ! -e "$W/$who"
+done
+refute "no getent is left running" pgrep -f "sleep 30"
+
+# --- answers over 64 KiB: refused for a user; a group keeps its name and gid ---
+art huge --run-as huge --write "$W" -- "$H/try_marker" "$W/huge"
+expect_denied run-as-unavailable "a passwd line over 64 KiB" R "$T/huge.toml" -- "$H/try_marker" "$W/huge"
+check "the denial names the size" grep -q "more than 64 KiB" "$T/err"
+check "the command never ran (huge)" test ! -e "$W/huge"
+art bigg --run-as nobody:biggroup --read /proc -- "$C" status
+run R "$T/bigg.toml" -- "$C" status
+first_line_is "uid 65534 65534 65534 gid 4251 4251 4251 groups 0 $NOCAPS nnp 1" "a group whose members pass 64 KiB"
+
+# --- another source before files: its answer wins, even for a name /etc/passwd holds ---
+mount --bind "$T/nss-first" /etc/nsswitch.conf
+: >"$CALLS"
+art nobody1 --run-as nobody --read /proc -- "$C" status
+run R "$T/nobody1.toml" -- "$C" status
+first_line_is "uid 4247 4247 4247 gid 4247 4247 4247 groups 0 $NOCAPS nnp 1" "sss before files: getent's nobody"
+check "getent was asked for nobody" grep -qx "passwd -- nobody" "$CALLS"
+mount --bind "$T/nss-other" /etc/nsswitch.conf
 
 # --- a user /etc/passwd holds: getent is not asked ---
 : >"$CALLS"
@@ -97,7 +149,7 @@ check "getent not asked for a user in /etc/passwd" test ! -s "$CALLS"
 # --- nsswitch.conf with files only: getent is never asked ---
 mount --bind "$T/nss-files" /etc/nsswitch.conf
 expect_denied run-as-unavailable "files only: ldapuser is unknown" R "$T/ldap.toml" -- "$C" status
-check "getent not asked when nsswitch.conf names files only" test ! -s "$CALLS"
+check "getent not asked when nsswitch.conf's last passwd line names files only" test ! -s "$CALLS"
 mount --bind "$T/nss-other" /etc/nsswitch.conf
 
 # --- a getent others may write is not asked ---
