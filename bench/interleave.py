@@ -4,7 +4,7 @@ each command once, in a fresh random order, so that a host whose speed drifts (a
 every command alike and the ratios stay comparable. hyperfine (bench/compare) runs each command's
 samples in one block; on such a host the blocks see different machines.
 
-  bench/interleave.py [--rounds N] [--gx PATH]... [--no-broker] [--gap-ms MS] [--init-arg ARG]...
+  bench/interleave.py [--rounds N] [--gx PATH]... [--no-broker] [--gap-ms MS] [--burst N] [--init-arg ARG]...
 
 Each --gx (default: build/gx) gets its own state directory and, unless --no-broker, its own
 `gx broker`. Prints medians and the ratio to bwrap; needs bwrap (sudo -n is measured when usable).
@@ -20,6 +20,9 @@ ap.add_argument("--rounds", type=int, default=300)
 ap.add_argument("--gx", action="append")
 ap.add_argument("--no-broker", action="store_true")
 ap.add_argument("--gap-ms", type=float, default=0, help="pause before every run (default 0: back to back)")
+ap.add_argument("--burst", type=int, default=1,
+                help="runs of each command in a row per round; the first of each burst is not counted "
+                     "(back-to-back calls: a broker's next worker gets no idle time)")
 ap.add_argument("--init-arg", action="append", default=[],
                 help="one more `gx init` argument for the artifact (e.g. --init-arg=--exec --init-arg=/usr/bin)")
 args = ap.parse_args()
@@ -59,9 +62,10 @@ try:
                     break
                 time.sleep(0.05)
             cmds[f"{tag}-broker"] = [gx, "run", "--broker", sock, "t.toml", "--", "/bin/true"]
-    res = interleave(cmds, args.rounds, gap_ms=args.gap_ms)
+    res = interleave(cmds, args.rounds, gap_ms=args.gap_ms, burst=args.burst)
     med = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
-    print(f"{'command':14s} {'median ms':>10s} {'x bwrap':>8s}   ({args.rounds} interleaved rounds, gap {args.gap_ms:g} ms)")
+    print(f"{'command':14s} {'median ms':>10s} {'x bwrap':>8s}   ({args.rounds} interleaved rounds, gap {args.gap_ms:g} ms"
+          + (f", bursts of {args.burst}" if args.burst > 1 else "") + ")")
     for k, v in med.items():
         print(f"{k:14s} {v:10.3f} {v / med['bwrap']:8.2f}")
 finally:

@@ -15,10 +15,12 @@ def run_once(argv):
     return (time.perf_counter() - t) * 1e3, (ru.ru_utime + ru.ru_stime) * 1e3
 
 
-def interleave(cmds, rounds, warmup=5, gap_ms=0):
+def interleave(cmds, rounds, warmup=5, gap_ms=0, burst=1):
     """{name: [(wall, cpu), ...]}: each round runs every command once, in a fresh random order.
     gap_ms: a pause before each run, so that what a command leaves running in the background (a
-    broker preparing its next worker) finishes before the next command, whichever it is, starts."""
+    broker preparing its next worker) finishes before the next command, whichever it is, starts.
+    burst > 1: each command runs that many times in a row per round, and only the runs after its
+    first are kept: back-to-back calls (an agent's tool calls), still interleaved across rounds."""
     for argv in cmds.values():
         for _ in range(warmup):
             run_once(argv)  # warm caches and state
@@ -27,7 +29,10 @@ def interleave(cmds, rounds, warmup=5, gap_ms=0):
         order = list(cmds)
         random.shuffle(order)
         for k in order:
-            if gap_ms:
-                time.sleep(gap_ms / 1e3)
-            res[k].append(run_once(cmds[k]))
+            for i in range(burst):
+                if gap_ms:
+                    time.sleep(gap_ms / 1e3)
+                r = run_once(cmds[k])
+                if burst == 1 or i > 0:
+                    res[k].append(r)
     return res

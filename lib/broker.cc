@@ -1,6 +1,8 @@
 #include "lib/broker.h"
 
+#include <alloca.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 #include "lib/broker_peer.h"
@@ -259,6 +262,49 @@ struct Spare {
   fs::UniqueFd taken;
 };
 
+// Touches, while the spare waits, the memory its request will write. The
+// spare is a fork of the broker, so every page the request first writes is a
+// page fault on its path: ~59 a request, at 10-15 us each on a PVM guest
+// (docs/performance.md, seventeenth pass). Touched here: the top of the
+// main heap (kept: no trim from now on), the main stack, and the stacks and
+// malloc arenas of the request's three threads (connection watcher, exec
+// guard, spawn handshake), which glibc keeps for the next threads created.
+// One step at a time, none once a connection waits on `handoff`: a caller
+// that comes early is served at once. Best effort: nothing here can fail
+// the spare.
+void warm_for_request(int handoff) {
+  constexpr size_t kHeap = 96 * 1024, kStack = 64 * 1024, kThreadStack = 16 * 1024, kArena = 8 * 1024;
+  constexpr int kThreads = 3;
+  auto waiting = [handoff] {
+    pollfd p{handoff, POLLIN, 0};
+    return poll(&p, 1, 0) != 0;
+  };
+  if (waiting()) return;
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
+  if (char* heap = static_cast<char*>(malloc(kHeap))) {
+    explicit_bzero(heap, kHeap);
+    free(heap);
+  }
+  if (waiting()) return;
+  try {
+    std::thread threads[kThreads];
+    for (auto& t : threads)
+      t = std::thread([] {
+        explicit_bzero(alloca(kThreadStack), kThreadStack);
+        if (char* p = static_cast<char*>(malloc(kArena))) {
+          explicit_bzero(p, kArena);
+          free(p);
+        }
+      });
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  } catch (const std::system_error&) {
+    // No thread (EAGAIN): the request creates its own.
+  }
+  if (waiting()) return;
+  explicit_bzero(alloca(kStack), kStack);
+}
+
 // Hands `conn` to the spare and waits for its acknowledgement. kill(2)
 // returns before its target is gone, so a spare that was just killed can
 // still accept the frame and then die with the connection unread: without
@@ -382,12 +428,16 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       // once, and its worker makes the rest beside its authorization.
       pollfd wait_handoff{pair[1], POLLIN, 0};
       for (int made = 0; made < 2 && poll(&wait_handoff, 1, 0) == 0; ++made) state.prepare_nonce();
+      const auto nonces_made = std::chrono::steady_clock::now();
+      warm_for_request(pair[1]);
       // They are good for kMaxAgeNs (crypto.h says why): an idle spare
       // drops them rather than hold k until the next caller, whose worker
       // then makes them beside its authorization.
       // Anything but a handoff in time (a timeout, EINTR) drops them.
-      if (poll(&wait_handoff, 1, static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000)) != 1)
-        state.drop_nonces();
+      const auto nonce_age =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - nonces_made);
+      const int nonce_life_ms = static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000 - nonce_age.count());
+      if (poll(&wait_handoff, 1, std::max(nonce_life_ms, 0)) != 1) state.drop_nonces();
       // The handoff: one frame carrying the accepted connection; end of
       // stream means the broker is stopping (or gone).
       auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);
