@@ -19,13 +19,7 @@ namespace {
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 }
 
-SignalGuard::SignalGuard() {
-  sigemptyset(&set_);
-  for (int s : kForwarded) sigaddset(&set_, s);
-  sigaddset(&set_, SIGCHLD);
-  sigprocmask(SIG_BLOCK, &set_, &old_);
-  // SIG_IGN for SIGCHLD survives exec: with it, children are reaped by the
-  // kernel and wait4 fails with ECHILD. Blocked SIG_DFL is what we want.
+void reset_ignored_sigchld() {
   struct sigaction cur {};
   if (sigaction(SIGCHLD, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN) {
     struct sigaction dfl {};
@@ -33,6 +27,15 @@ SignalGuard::SignalGuard() {
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, nullptr);
   }
+}
+
+SignalGuard::SignalGuard() {
+  sigemptyset(&set_);
+  for (int s : kForwarded) sigaddset(&set_, s);
+  sigaddset(&set_, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set_, &old_);
+  // Blocked SIG_DFL is what we want.
+  reset_ignored_sigchld();
 }
 
 SignalGuard::~SignalGuard() { sigprocmask(SIG_SETMASK, &old_, nullptr); }

@@ -20,6 +20,11 @@
 
 namespace gx {
 
+// Sets SIGCHLD back to SIG_DFL when it is SIG_IGN: an ignored SIGCHLD
+// survives exec (a caller can hand one to gx), and with it the kernel reaps
+// gx's children itself and wait4 fails with ECHILD, losing their status.
+void reset_ignored_sigchld();
+
 class SignalGuard {
  public:
   // Blocks the forwarded signals and SIGCHLD, and resets an inherited

@@ -23,6 +23,7 @@
 
 #include "lib/fd.h"
 #include "lib/fsutil.h"
+#include "lib/supervise.h"
 
 namespace gx::userdb {
 namespace {
@@ -104,23 +105,13 @@ Result<bool> reap_by(pid_t pid, int& status, std::chrono::steady_clock::time_poi
   }
 }
 
-// An inherited SIG_IGN would have the kernel reap getent (waitpid: ECHILD).
-void default_sigchld() {
-  struct sigaction cur {};
-  if (sigaction(SIGCHLD, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN) {
-    struct sigaction dfl {};
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(SIGCHLD, &dfl, nullptr);
-  }
-}
-
 // Runs `getent DB -- KEY`: its answer, nullopt when getent says "not found"
 // (exit 2), an error for anything else.
 Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key) {
   auto getent = trusted_getent();
   if (!getent) return getent.error();
-  default_sigchld();
+  // An inherited SIG_IGN would have the kernel reap getent (waitpid: ECHILD).
+  reset_ignored_sigchld();
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return unavailable("pipe2: " + fs::errno_text(errno), key);
   fs::UniqueFd read_end(out[0]);

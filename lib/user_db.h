@@ -39,10 +39,13 @@
 // down, so nullopt can mean "unavailable"; every caller treats a name it
 // cannot resolve as a denial (run-as, allow-lists) or skips it (a subuid
 // owner counts as its first uid, lib/broker_config.h), never as permission.
-// Thread-safe. Names are looked up as given (no case folding, no trimming);
-// a name with ':' or a control character is not found without asking. An
-// inherited SIG_IGN for SIGCHLD is reset to SIG_DFL (as lib/supervise does):
-// it would let the kernel reap getent and lose its status.
+// Thread-safe, but getent is a child of this process: a thread that reaps
+// any child (waitpid(-1)) meanwhile could take its status, and the lookup
+// then fails (closed). gx resolves names before it starts the governed
+// child. Names are looked up as given (no case folding, no trimming); a
+// name with ':' or a control character is not found without asking. An
+// inherited SIG_IGN for SIGCHLD is reset to SIG_DFL (reset_ignored_sigchld,
+// lib/supervise.h): it would let the kernel reap getent and lose its status.
 #pragma once
 
 #include <sys/types.h>
