@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -330,9 +331,13 @@ NssOrder nss_order(const std::string& text, const std::string& db) {
   if (files_only) return NssOrder::FilesOnly;
   // An action after files that lets a found entry go on to the next source
   // (SUCCESS=continue or merge, or a negated status that covers SUCCESS).
-  if (items.size() > 1 && items[1].front() == '[' &&
-      (items[1].find("SUCCESS") != std::string_view::npos || items[1].find('!') != std::string_view::npos))
-    return NssOrder::OthersFirst;
+  // glibc reads status names case-insensitively.
+  if (items.size() > 1 && items[1].front() == '[') {
+    std::string action(items[1]);
+    std::transform(action.begin(), action.end(), action.begin(), [](unsigned char c) { return std::toupper(c); });
+    if (action.find("SUCCESS") != std::string::npos || action.find('!') != std::string::npos)
+      return NssOrder::OthersFirst;
+  }
   return NssOrder::FilesFirst;
 }
 

@@ -61,6 +61,7 @@ TEST_CASE("nsswitch.conf: who answers for a database", "[user_db]") {
       // An action that lets a found entry go on: the other source has a say.
       {"passwd: files [SUCCESS=continue] ldap\n", "passwd", O::OthersFirst},
       {"group: files [SUCCESS=merge] sss\n", "group", O::OthersFirst},
+      {"group: files [success=merge] sss\n", "group", O::OthersFirst},
       {"passwd: files [!NOTFOUND=continue] ldap\n", "passwd", O::OthersFirst},
       // The last line for a database is the one glibc uses.
       {"passwd: files\npasswd: ldap\n", "passwd", O::OthersFirst},
