@@ -24,6 +24,9 @@ namespace gx {
 using UnixTime = int64_t;
 
 // The wall clock (CLOCK_REALTIME) in seconds, microseconds, nanoseconds.
+// now_unix is time(2), which reads the coarse clock (updated once a tick):
+// it may trail the other two by up to a tick, so just past a second
+// boundary it can still give the second before.
 UnixTime now_unix();
 int64_t now_unix_us();
 int64_t now_unix_ns();
