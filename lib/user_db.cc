@@ -46,6 +46,9 @@ void files_only() {
   });
 }
 
+// isspace(3) in the C locale, as glibc reads nsswitch.conf.
+bool space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
 bool plain_key(const std::string& key) {
   if (key.empty() || key.size() > 256) return false;
   for (unsigned char c : key)
@@ -170,11 +173,11 @@ Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key)
   }
   int status = 0;
   auto ended = timed_out ? Result<bool>(false) : reap_by(pid, status, deadline, key);
-  if (!ended || !*ended) {
+  if (!ended) return ended.error();  // not ours to kill: someone reaped it, its group may be gone
+  if (!*ended) {
     kill(-pid, SIGKILL);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!ended) return ended.error();
     return unavailable(*getent + " " + db + " did not answer and exit within 5 s", key);
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return std::optional<Answer>();
@@ -255,6 +258,13 @@ Result<std::optional<Out>> files_lookup(const std::string& what, const std::stri
       continue;
     }
     if (found != nullptr) {
+      // (uid_t)-1 is no account's id (as in parse_passwd_line); such a line is refused.
+      if constexpr (std::is_same_v<Entry, passwd>) {
+        if (entry.pw_uid == UINT32_MAX || entry.pw_gid == UINT32_MAX)
+          return unavailable(what + " has id 4294967295 in /etc/passwd, which no account may have", key);
+      } else if (entry.gr_gid == UINT32_MAX) {
+        return unavailable(what + " has id 4294967295 in /etc/group, which no account may have", key);
+      }
       if constexpr (std::is_same_v<Entry, passwd>)
         return std::optional<Out>(User{entry.pw_uid, entry.pw_gid, entry.pw_dir ? entry.pw_dir : ""});
       else return std::optional<Out>(entry.gr_gid);
@@ -301,26 +311,36 @@ NssOrder nss_order(const std::string& text, const std::string& db) {
     size_t eol = text.find('\n', pos);
     std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
     pos = eol == std::string::npos ? text.size() : eol + 1;
-    line = line.substr(0, line.find('#'));
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, colon);
-    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-    if (name == db) services = line.substr(colon + 1);
+    // As glibc 2.36's process_line reads it: leading space skipped; the
+    // name ends at a space or ':'; spaces and colons after it skipped; no
+    // comment after the start of a line ("files#x" is a source, not files).
+    size_t at = 0;
+    while (at < line.size() && space(line[at])) ++at;
+    size_t end = at;
+    while (end < line.size() && !space(line[end]) && line[end] != ':') ++end;
+    if (line.substr(at, end - at) != db) continue;
+    while (end < line.size() && (space(line[end]) || line[end] == ':')) ++end;
+    services = line.substr(end);
   }
-  if (!services) return NssOrder::FilesFirst;  // glibc's default: compat [NOTFOUND=return] files
+  // No line: glibc's built-in default, "files" in Debian's 2.36 ("compat
+  // [NOTFOUND=return] files" in older builds), reads the files first.
+  if (!services) return NssOrder::FilesFirst;
   // Sources and [STATUS=action] items, in order.
   std::vector<std::string_view> items;
   std::string_view rest = *services;
   size_t i = 0;
   while (i < rest.size()) {
-    if (rest[i] == ' ' || rest[i] == '\t' || rest[i] == '\r') {
+    if (space(rest[i])) {
       ++i;
       continue;
     }
-    size_t end = rest[i] == '[' ? rest.find(']', i) : rest.find_first_of(" \t\r[", i);
-    end = end == std::string_view::npos ? rest.size() : end + (rest[i] == '[' ? 1 : 0);
+    size_t end = i;
+    if (rest[i] == '[') {
+      end = rest.find(']', i);
+      end = end == std::string_view::npos ? rest.size() : end + 1;
+    } else {
+      while (end < rest.size() && !space(rest[end]) && rest[end] != '[') ++end;
+    }
     items.push_back(rest.substr(i, end - i));
     i = end;
   }

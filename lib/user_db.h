@@ -10,13 +10,14 @@
 // segfault). So, in every build alike:
 //   1. the process's passwd and group lookups use "files" only
 //      (__nss_configure_lookup, the first time this module is used);
-//   2. the database's line in /etc/nsswitch.conf (the LAST one, as glibc
-//      reads it) decides who answers, so the answer is the one the dynamic
+//   2. the database's line in /etc/nsswitch.conf (the LAST one, read as
+//      glibc 2.36 reads it: optional colon, any isspace, no comment after a
+//      line's start) decides who answers, so the answer is the one the dynamic
 //      glibc would give:
 //        - "files" only: /etc/passwd or /etc/group, in process;
 //        - "files" first (and no action after it that lets a found entry
 //          go on: SUCCESS=..., a negated status), or no line at all (glibc's
-//          default "compat [NOTFOUND=return] files" reads the same files):
+//          default, "files" in Debian's 2.36, reads the same files):
 //          the files, and getent(1) only for a key they do not hold;
 //        - any other source first (e.g. "sss files"), or an empty line:
 //          getent(1) alone, since an earlier source may hold the same

@@ -55,8 +55,15 @@ TEST_CASE("nsswitch.conf: who answers for a database", "[user_db]") {
       {"passwd: sss files\n", "passwd", O::OthersFirst},
       {"passwd: compat\n", "passwd", O::OthersFirst},
       {"passwd:\n", "passwd", O::OthersFirst},
-      // Status actions are not sources; comments are not either.
-      {"passwd: files [NOTFOUND=return] # ldap later\n", "passwd", O::FilesOnly},
+      // Status actions are not sources.
+      {"passwd: files [NOTFOUND=return]\n", "passwd", O::FilesOnly},
+      // As glibc 2.36 reads a line (review helper-52): '#' after its start is
+      // a source name, the colon is optional, any isspace separates.
+      {"passwd: files # ldap later\n", "passwd", O::FilesFirst},
+      {"passwd: files#local systemd\n", "passwd", O::OthersFirst},
+      {"passwd: files\npasswd systemd files\n", "passwd", O::OthersFirst},
+      {"passwd: files\n\fpasswd:\vsystemd files\n", "passwd", O::OthersFirst},
+      {"#passwd: ldap\npasswd: files\n", "passwd", O::FilesOnly},
       {"passwd: files [NOTFOUND=continue] ldap\n", "passwd", O::FilesFirst},
       // An action that lets a found entry go on: the other source has a say.
       {"passwd: files [SUCCESS=continue] ldap\n", "passwd", O::OthersFirst},

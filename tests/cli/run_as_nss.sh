@@ -43,7 +43,7 @@ SH
 chmod 755 "$T/fake-getent"
 printf 'passwd: files sss\ngroup: files sss\nhosts: files\n' >"$T/nss-other"
 # Two passwd lines: glibc keeps the last, which names files only.
-printf 'passwd: sss\npasswd: files\ngroup:    files # only files\n' >"$T/nss-files"
+printf 'passwd: sss\npasswd: files\ngroup:    files\n' >"$T/nss-files"
 printf 'passwd: sss files\ngroup: sss files\n' >"$T/nss-first"
 chmod 644 "$T/nss-other" "$T/nss-files" "$T/nss-first"
 mount --bind "$T/fake-getent" "$GETENT" || { bad "cannot bind-mount over $GETENT"; finish; }
