@@ -286,9 +286,9 @@ void warm_for_request(int handoff) {
     free(heap);
   }
   if (waiting()) return;
-  try {
-    std::thread threads[kThreads];
-    for (auto& t : threads)
+  std::thread threads[kThreads];
+  for (auto& t : threads) {
+    try {
       t = std::thread([] {
         explicit_bzero(alloca(kThreadStack), kThreadStack);
         if (char* p = static_cast<char*>(malloc(kArena))) {
@@ -296,11 +296,14 @@ void warm_for_request(int handoff) {
           free(p);
         }
       });
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
-  } catch (const std::system_error&) {
-    // No thread (EAGAIN): the request creates its own.
+    } catch (const std::system_error&) {
+      break;  // no thread (EAGAIN): the request creates its own
+    }
   }
+  // Every started thread is joined, also after a failed start (a joinable
+  // std::thread destroyed would terminate the spare).
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
   if (waiting()) return;
   explicit_bzero(alloca(kStack), kStack);
 }

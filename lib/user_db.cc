@@ -56,12 +56,15 @@ bool plain_key(const std::string& key) {
   return true;
 }
 
-// A decimal id; (uid_t)-1 is the "no change" value of setresuid(2), never an account's.
+// (uid_t)-1: the "no change" value of setresuid(2), never an account's id.
+constexpr uint32_t kNoId = UINT32_MAX;
+
+// A decimal id other than kNoId.
 std::optional<uint32_t> number(std::string_view s) {
   uint32_t v = 0;
   if (s.empty() || s.size() > 10) return std::nullopt;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == UINT32_MAX) return std::nullopt;
+  if (ec != std::errc() || p != s.data() + s.size() || v == kNoId) return std::nullopt;
   return v;
 }
 
@@ -258,16 +261,16 @@ Result<std::optional<Out>> files_lookup(const std::string& what, const std::stri
       continue;
     }
     if (found != nullptr) {
-      // (uid_t)-1 is no account's id (as in parse_passwd_line); such a line is refused.
+      // (uid_t)-1 is no account's id (as in number()); such a line is refused.
       if constexpr (std::is_same_v<Entry, passwd>) {
-        if (entry.pw_uid == UINT32_MAX || entry.pw_gid == UINT32_MAX)
+        if (entry.pw_uid == kNoId || entry.pw_gid == kNoId)
           return unavailable(what + " has id 4294967295 in /etc/passwd, which no account may have", key);
-      } else if (entry.gr_gid == UINT32_MAX) {
-        return unavailable(what + " has id 4294967295 in /etc/group, which no account may have", key);
-      }
-      if constexpr (std::is_same_v<Entry, passwd>)
         return std::optional<Out>(User{entry.pw_uid, entry.pw_gid, entry.pw_dir ? entry.pw_dir : ""});
-      else return std::optional<Out>(entry.gr_gid);
+      } else {
+        if (entry.gr_gid == kNoId)
+          return unavailable(what + " has id 4294967295 in /etc/group, which no account may have", key);
+        return std::optional<Out>(entry.gr_gid);
+      }
     }
     if (err == 0 || err == ENOENT || err == ESRCH || err == EBADF || err == EPERM) return std::optional<Out>();
     return unavailable("cannot look up " + what + ": " + fs::errno_text(err), key);

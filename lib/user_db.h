@@ -28,9 +28,8 @@
 //      LC_ALL only: nothing of the caller's, no LD_PRELOAD), stdin and
 //      stderr on /dev/null and no other descriptor of gx's. It has 5 s in
 //      all (answer and exit) per lookup, then its process group (its own) is
-//      killed; an answer over
-//      64 KiB is refused (a group's member list beyond that is dropped: only
-//      the name and gid are read). Its first line is parsed strictly and
+//      killed; an answer over 64 KiB is refused (a group's member list
+//      beyond that is dropped: only the name and gid are read). Its first line is parsed strictly and
 //      must name the key asked (by name: exactly, case-sensitively; by id:
 //      that id).
 // An answer that cannot be had (getent missing or unsafe, killed, timed

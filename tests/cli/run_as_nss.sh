@@ -32,8 +32,8 @@ case "\$1 \$2" in
   "passwd garbled") echo "garbled:x:notanumber:1::/:/bin/sh" ;;
   "passwd nobody") echo "nobody:x:4247:4247:NSS nobody:/nonexistent:/usr/sbin/nologin" ;;
   "passwd half") echo "half:x:4248:4248::/:/bin/sh"; exit 1 ;;
-  "passwd slow") sleep 30 ;;
-  "passwd linger") echo "linger:x:4249:4249::/:/bin/sh"; exec >&-; sleep 30 ;;
+  "passwd slow") sleep 30.0471 ;;
+  "passwd linger") echo "linger:x:4249:4249::/:/bin/sh"; exec >&-; sleep 30.0471 ;;
   "passwd huge") printf 'huge:x:4250:4250:%070000d:/:/bin/sh\n' 0 ;;
   "group biggroup") printf 'biggroup:x:4251:'; i=0; while [ \$i -lt 9000 ]; do printf 'member%05d,' \$i; i=\$((i+1)); done; echo last ;;
   "passwd env") env >"$T/getent.env"; ls -l /proc/\$\$/fd/ >"$T/getent.fds"; echo "env:x:4245:4245::/:/bin/sh" ;;
@@ -119,7 +119,7 @@ for who in slow linger; do
   check "getent $who: denied within the deadline ($((t1 - t0)) s)" test $((t1 - t0)) -le 8
   check "the command never ran ($who)" test ! -e "$W/$who"
 done
-refute "no getent is left running" pgrep -f "sleep 30"
+refute "no getent is left running" pgrep -f "sleep 30.0471"
 
 # --- answers over 64 KiB: refused for a user; a group keeps its name and gid ---
 art huge --run-as huge --write "$W" -- "$H/try_marker" "$W/huge"
