@@ -122,66 +122,91 @@ Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key)
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return unavailable("pipe2: " + fs::errno_text(errno), key);
   fs::UniqueFd read_end(out[0]);
+  // Every set-up step is checked: a silently dropped action would hand
+  // getent gx's stdin or descriptors.
   posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  // Nothing of gx's reaches getent, close-on-exec or not (a broker worker holds sockets, the use store, the log).
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (int e = posix_spawn_file_actions_init(&fa); e != 0) {
+    close(out[1]);
+    return unavailable("posix_spawn_file_actions_init: " + fs::errno_text(e), key);
+  }
   posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
+  if (int e = posix_spawnattr_init(&attr); e != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    return unavailable("posix_spawnattr_init: " + fs::errno_text(e), key);
+  }
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
+  int err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (err == 0) err = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  if (err == 0) err = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  // Nothing of gx's reaches getent, close-on-exec or not (a broker worker holds sockets, the use store, the log).
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (err == 0) err = posix_spawnattr_setsigmask(&attr, &none);
+  if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
   // Its own process group, so a deadline kills whatever it started too.
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  if (err == 0) err = posix_spawnattr_setpgroup(&attr, 0);
+  if (err == 0)
+    err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::string db_arg(db), end_arg("--"), key_arg(key);
   char* argv[] = {getent->data(), db_arg.data(), end_arg.data(), key_arg.data(), nullptr};
   char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   char lc_env[] = "LC_ALL=C";
   char* envp[] = {path_env, lc_env, nullptr};
   pid_t pid = -1;
-  int err = posix_spawn(&pid, getent->c_str(), &fa, &attr, argv, envp);
+  bool spawned = false;
+  if (err == 0) {
+    err = posix_spawn(&pid, getent->c_str(), &fa, &attr, argv, envp);
+    spawned = err == 0;
+  }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   close(out[1]);
-  if (err != 0) return unavailable("cannot run " + *getent + ": " + fs::errno_text(err), key);
+  if (!spawned) return unavailable("cannot run " + *getent + ": " + fs::errno_text(err), key);
 
   // One deadline for the answer and the exit: getent may close its stdout and go on.
   Answer answer;
-  bool timed_out = false;
+  std::optional<std::string> failure;  // why the answer was not read to its end
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDeadlineMs);
   for (;;) {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      timed_out = true;
+      failure = *getent + " " + db + " did not answer and exit within 5 s";
       break;
     }
     pollfd p{read_end.get(), POLLIN, 0};
     int n = poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) continue;  // the deadline is checked above
-    if (n < 0) break;
+    if (n < 0) {
+      failure = "poll on getent's output: " + fs::errno_text(errno);
+      break;
+    }
     char buf[4096];
     ssize_t got = read(read_end.get(), buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
+    if (got < 0) {
+      failure = "reading getent's output: " + fs::errno_text(errno);
+      break;
+    }
+    if (got == 0) break;
     size_t room = kMaxAnswer - answer.text.size();
     if (static_cast<size_t>(got) > room) answer.truncated = true;
     answer.text.append(buf, std::min(room, static_cast<size_t>(got)));
   }
   int status = 0;
-  auto ended = timed_out ? Result<bool>(false) : reap_by(pid, status, deadline, key);
-  if (!ended) return ended.error();  // not ours to kill: someone reaped it, its group may be gone
-  if (!*ended) {
+  if (!failure) {
+    auto ended = reap_by(pid, status, deadline, key);
+    if (!ended) return ended.error();  // not ours to kill: someone reaped it, its group may be gone
+    if (!*ended) failure = *getent + " " + db + " did not answer and exit within 5 s";
+  }
+  if (failure) {
     kill(-pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    return unavailable(*getent + " " + db + " did not answer and exit within 5 s", key);
+    // Bounded: a getent stuck in the kernel (an NFS home, say) is left a
+    // zombie rather than holding gx; the lookup fails either way.
+    (void)reap_by(pid, status, std::chrono::steady_clock::now() + std::chrono::seconds(1), key);
+    return unavailable(*failure, key);
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 2) return std::optional<Answer>();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -193,10 +218,16 @@ Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key)
   return std::optional<Answer>(std::move(answer));
 }
 
-NssOrder order_of(const char* db) {
-  auto text = fs::read_file("/etc/nsswitch.conf", 1 << 20);
+Result<NssOrder> order_of(const char* db) {
+  static const char* const kPath = "/etc/nsswitch.conf";
+  struct stat st {};
   // No nsswitch.conf: glibc's built-in default reads the files first.
-  return text ? nss_order(*text, db) : NssOrder::FilesFirst;
+  if (stat(kPath, &st) != 0 && errno == ENOENT) return NssOrder::FilesFirst;
+  // Any other failure (EIO, EMFILE, too large, not a file) may hide a line
+  // that puts another source first: deny rather than guess.
+  auto text = fs::read_file(kPath, 1 << 20);
+  if (!text) return unavailable(text.error().detail + ", so who answers is unknown", kPath);
+  return nss_order(*text, db);
 }
 
 // What getent says of `key` in `db`: its first line, nullopt for "not
@@ -280,7 +311,9 @@ Result<std::optional<Out>> files_lookup(const std::string& what, const std::stri
 // One lookup as nsswitch.conf orders it (the header's rule 2).
 template <typename Out, typename Files, typename Getent>
 Result<std::optional<Out>> ordered(const char* db, Files files, Getent getent) {
-  NssOrder order = order_of(db);
+  auto read = order_of(db);
+  if (!read) return read.error();
+  NssOrder order = *read;
   if (order == NssOrder::OthersFirst) return getent();
   auto found = files();
   if (!found || *found || order == NssOrder::FilesOnly) return found;

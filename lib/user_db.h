@@ -22,6 +22,9 @@
 //        - any other source first (e.g. "sss files"), or an empty line:
 //          getent(1) alone, since an earlier source may hold the same
 //          name with another id;
+//      an nsswitch.conf that exists but cannot be read (EIO, EMFILE, over
+//      1 MiB, not a regular file) is an error: it may put another source
+//      first. Only a missing one (ENOENT) means glibc's default;
 //   3. getent is run by absolute path (/usr/bin/getent or /bin/getent,
 //      root-owned and writable by no one else, else the lookup is refused)
 //      as `getent DB -- KEY`, with an environment of its own (PATH and
@@ -33,8 +36,10 @@
 //      must name the key asked (by name: exactly, case-sensitively; by id:
 //      that id).
 // An answer that cannot be had (getent missing or unsafe, killed, timed
-// out, malformed, an exit status other than 0 and 2, its status lost) is an
-// error, never "no such user": callers deny. Not found is nullopt. Caveat:
+// out, malformed, an exit status other than 0 and 2, its status lost, a
+// failed spawn set-up, a poll or read error on its output) is an error, never
+// "no such user": callers deny. After a kill gx waits at most 1 s more for
+// getent's exit (one stuck in the kernel is left a zombie). Not found is nullopt. Caveat:
 // getent exits 2 both for "no such key" and when a backend (LDAP, sssd) is
 // down, so nullopt can mean "unavailable"; every caller treats a name it
 // cannot resolve as a denial (run-as, allow-lists) or skips it (a subuid

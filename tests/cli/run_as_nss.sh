@@ -152,6 +152,30 @@ expect_denied run-as-unavailable "files only: ldapuser is unknown" R "$T/ldap.to
 check "getent not asked when nsswitch.conf's last passwd line names files only" test ! -s "$CALLS"
 mount --bind "$T/nss-other" /etc/nsswitch.conf
 
+# --- an nsswitch.conf that exists but cannot be read denies, even for a user /etc/passwd holds ---
+art nssdev --run-as nobody --write "$W" -- "$H/try_marker" "$W/nssdev"
+mount --bind /dev/null /etc/nsswitch.conf
+expect_denied run-as-unavailable "nsswitch.conf not a regular file" R "$T/nssdev.toml" -- "$H/try_marker" "$W/nssdev"
+check "the denial names nsswitch.conf" grep -q "/etc/nsswitch.conf is a character device, not a regular file, so who answers is unknown" "$T/err"
+check "the command never ran (nsswitch.conf a device)" test ! -e "$W/nssdev"
+{ cat "$T/nss-files"; head -c 1100000 /dev/zero | tr '\0' '#'; } >"$T/nss-big"
+mount --bind "$T/nss-big" /etc/nsswitch.conf
+expect_denied run-as-unavailable "nsswitch.conf over 1 MiB" R "$T/nssdev.toml" -- "$H/try_marker" "$W/nssdev"
+check "the denial names the limit" grep -q "nsswitch.conf is larger than the limit" "$T/err"
+check "the command never ran (nsswitch.conf too large)" test ! -e "$W/nssdev"
+mount --bind "$T/nss-other" /etc/nsswitch.conf
+
+# --- uid 4294967295 in /etc/passwd itself (the in-process files path) is refused ---
+{ cat /etc/passwd; echo "minusone:x:4294967295:100::/nonexistent:/usr/sbin/nologin"; } >"$T/passwd-minus"
+chmod 644 "$T/passwd-minus"
+mount --bind "$T/passwd-minus" /etc/passwd
+: >"$CALLS"
+art minus --run-as minusone --write "$W" -- "$H/try_marker" "$W/minus"
+expect_denied run-as-unavailable "uid 4294967295 in /etc/passwd" R "$T/minus.toml" -- "$H/try_marker" "$W/minus"
+check "the denial names the id" grep -q "id 4294967295 in /etc/passwd" "$T/err"
+check "the command never ran (uid -1)" test ! -e "$W/minus"
+umount /etc/passwd
+
 # --- a getent others may write is not asked ---
 chmod 775 "$T/fake-getent"
 art ldap2 --run-as ldapuser --write "$W" -- "$H/try_marker" "$W/ldap2"
