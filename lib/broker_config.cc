@@ -53,7 +53,9 @@ size_t per_user_limit(const BrokerConfig& c) {
 
 std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text) {
   std::vector<SubordinateRange> out;
-  std::map<std::string, uid_t> unknown;  // owners no user database resolves
+  // Each owner is looked up once: a file names the same user on many lines,
+  // and a hung directory service costs a lookup's deadline (5 s) each time.
+  std::map<std::string, uid_t> owners;
   auto number = [](std::string_view s, uint64_t& v) {
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     return !s.empty() && ec == std::errc() && end == s.data() + s.size();
@@ -73,11 +75,17 @@ std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text) {
     // first uid of its first range, which no other user holds.
     const std::string name(line.substr(0, a));
     if (name.empty()) continue;
-    auto owner = resolve_user_id(name, "subuid");
-    if (owner && *owner) r.owner = **owner;
-    else if (auto seen = unknown.find(name); seen != unknown.end()) r.owner = seen->second;
-    else if (r.first <= std::numeric_limits<uid_t>::max() - 1) r.owner = unknown[name] = static_cast<uid_t>(r.first);
-    else continue;
+    if (auto seen = owners.find(name); seen != owners.end()) {
+      r.owner = seen->second;
+    } else {
+      // A lookup error counts as unknown: the ranges still go together, and
+      // the broker does not wait for a directory service to start.
+      auto owner = resolve_user_id(name, "subuid");
+      if (owner && *owner) r.owner = **owner;
+      else if (r.first <= std::numeric_limits<uid_t>::max() - 1) r.owner = static_cast<uid_t>(r.first);
+      else continue;
+      owners.emplace(name, r.owner);
+    }
     out.push_back(r);
   }
   return out;

@@ -77,8 +77,9 @@ struct SubordinateRange {
 };
 inline constexpr std::string_view kSubuidPath = "/etc/subuid";
 // The ranges of a subuid(5) file. Owners are names or numbers; an owner no
-// user database resolves now counts as the first uid of its first range (its
-// ranges still go together); a malformed line is skipped. Ranges served by
+// user database resolves now, or whose lookup fails, counts as the first uid
+// of its first range (its ranges still go together); each owner is looked up
+// once; a malformed line is skipped. Ranges served by
 // NSS (libsubid, nsswitch "subid:") are not read.
 std::vector<SubordinateRange> parse_subordinate_ranges(std::string_view text);
 

@@ -161,8 +161,9 @@ TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its
       "root:400000\n"                   // malformed: skipped
       "root:500000:0\n"                 // empty: skipped
       "root:x:5\n"
-      "root:600000:5:extra\n");
-  REQUIRE(ranges.size() == 3);
+      "root:600000:5:extra\n"
+      "no-such-user-gx:700000:10\n");  // its second range goes with its first
+  REQUIRE(ranges.size() == 4);
   AllowList a;
   a.subordinate = ranges;
   CHECK(a.principal(100000) == 0);
@@ -174,6 +175,8 @@ TEST_CASE("subordinate uid ranges: a caller counts as the owner of the range its
   // An owner nobody resolves: its range still counts as one (its first uid).
   CHECK(a.principal(200001) == 200000);
   CHECK(a.principal(265535) == 200000);
+  CHECK(a.principal(700009) == 200000);
+  CHECK(a.principal(700010) == 700010);
   CHECK(a.principal(1000) == 1000);
 }
 
