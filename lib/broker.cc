@@ -34,6 +34,7 @@
 #include "lib/clock.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
+#include "lib/process_baseline.h"
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
 #include "lib/use_store.h"
@@ -48,6 +49,10 @@ constexpr int kAcceptsPerRound = 32;
 
 // Running workers: pid -> the principal (AllowList::principal) it serves.
 using Workers = std::map<pid_t, uid_t>;
+
+// A spare serves at most this many requests, one after another (lib/broker.h,
+// "Reuse"), then exits and the broker forks a fresh one.
+constexpr int kRequestsPerWorker = 256;
 
 // At most one event per principal and second: the broker's signed refusals
 // and its "busy" log lines, which a flood must not grow at the rate it
@@ -105,8 +110,11 @@ void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decis
 }
 
 // One connection, in the worker process. Returns the worker's exit status.
+// `reusable` is cleared by a request that opened state of its own (a dry
+// run loads everything itself): SQLite keeps such a connection's descriptor
+// open while the kept one holds its locks, so the worker is not reused.
 int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed, WorkerState& state,
-                      const std::function<void(const std::string&)>& log) {
+                      const std::function<void(const std::string&)>& log, bool& reusable) {
   // A client that stops reading cannot hold the worker forever: every
   // write (error, report, exit) gives up after the request timeout.
   timeval send_timeout{static_cast<time_t>(c.request_timeout_ms / 1000),
@@ -138,7 +146,10 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   // loaded the pipeline loads everything itself and denies exactly as a
   // standalone run would, with its receipt.
   auto kept_state = [&](RunRequest& run) {
-    if (run.dry_run) return;
+    if (run.dry_run) {
+      reusable = false;
+      return;
+    }
     if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
@@ -159,14 +170,14 @@ void kill_strays(const Workers& workers, pid_t spare) {
 // The worker side of one connection: the peer as the kernel reports it to
 // this process, the allow lists, then the request.
 int serve_connection(const BrokerConfig& config, const AllowList& allow, uid_t self, int conn, WorkerState& state,
-                     const std::function<void(const std::string&)>& log) {
+                     const std::function<void(const std::string&)>& log, bool& reusable) {
   auto peer = peer_of(conn);
   if (!peer) {
     log("connection refused: " + peer.error().explain());
     return 0;
   }
   bool allowed = allow.allows(self, peer->uid, peer->gid, peer->groups);
-  return handle_connection(config, conn, *peer, allowed, state, log);
+  return handle_connection(config, conn, *peer, allowed, state, log, reusable);
 }
 
 }  // namespace
@@ -370,6 +381,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   const size_t per_user = per_user_limit(config);
   PerSecond refusals_recorded, busy_logged;
   std::optional<Spare> spare;
+  // Former spares serving a request: their handoff ends, on which each says
+  // when it is idle again (and may become the spare) or closes (its exit).
+  std::map<pid_t, Spare> serving;
   auto spare_not_before = std::chrono::steady_clock::now();
   // After a handoff the next spare waits until no worker runs, or
   // kSpareWhileBusy has passed: its fork and preload (~1 ms of CPU) would
@@ -395,6 +409,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       spare->handoff = fs::UniqueFd();
       spare->taken = fs::UniqueFd();
     }
+    // A worker holding another's handoff end would keep that one from
+    // ever seeing the broker let it go.
+    serving.clear();
     sigset_t mask = old_mask;
     for (int s : kForwardable) sigaddset(&mask, s);
     sigdelset(&mask, SIGCHLD);
@@ -426,36 +443,57 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       close(pair[0]);
       WorkerState state(config);
       state.preload_state(now_unix());
-      // The request's two signing nonces, one at a time while no connection
-      // waits: a caller that comes first (back-to-back calls) is served at
-      // once, and its worker makes the rest beside its authorization.
-      pollfd wait_handoff{pair[1], POLLIN, 0};
-      for (int made = 0; made < 2 && poll(&wait_handoff, 1, 0) == 0; ++made) state.prepare_nonce();
-      const auto nonces_made = std::chrono::steady_clock::now();
-      warm_for_request(pair[1]);
-      // They are good for kMaxAgeNs (crypto.h says why): an idle spare
-      // drops them rather than hold k until the next caller, whose worker
-      // then makes them beside its authorization.
-      // Anything but a handoff in time (a timeout, EINTR) drops them.
-      const auto nonce_age =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - nonces_made);
-      const int nonce_life_ms = static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000 - nonce_age.count());
-      if (poll(&wait_handoff, 1, std::max(nonce_life_ms, 0)) != 1) state.drop_nonces();
-      // The handoff: one frame carrying the accepted connection; end of
-      // stream means the broker is stopping (or gone).
-      auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);
-      if (!handed || handed->fds.size() != 1) _exit(0);
-      // The acknowledgement: until the broker reads it, the connection is
-      // still the broker's to serve (see the handoff in the accept loop).
-      // pair[1] stays open until this worker exits: closing it would wake
-      // the broker too.
-      const uint64_t one = 1;
-      if (write(taken.get(), &one, sizeof one) != sizeof one) _exit(0);
-      taken = fs::UniqueFd();
-      int conn = handed->fds[0];
-      int rc = serve_connection(config, *allow, self, conn, state, log);
-      close(conn);
-      _exit(rc);
+      std::optional<ProcessBaseline> baseline;
+      for (int served = 0;; ++served) {
+        pollfd wait_handoff{pair[1], POLLIN, 0};
+        // The request's two signing nonces, one at a time while no
+        // connection waits: a caller that comes first (back-to-back calls)
+        // is served at once, and its worker makes the rest beside its
+        // authorization. Any left from the last request (denied before
+        // its receipts) are made afresh: their age counts from now.
+        state.drop_nonces();
+        for (int made = 0; made < 2 && poll(&wait_handoff, 1, 0) == 0; ++made) state.prepare_nonce();
+        const auto nonces_made = std::chrono::steady_clock::now();
+        if (served == 0) warm_for_request(pair[1]);
+        // They are good for kMaxAgeNs (crypto.h says why): an idle spare
+        // drops them rather than hold k until the next caller, whose worker
+        // then makes them beside its authorization.
+        // Anything but a handoff in time (a timeout, EINTR) drops them.
+        const auto nonce_age =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - nonces_made);
+        const int nonce_life_ms = static_cast<int>(crypto::PreparedNonce::kMaxAgeNs / 1'000'000 - nonce_age.count());
+        if (poll(&wait_handoff, 1, std::max(nonce_life_ms, 0)) != 1) state.drop_nonces();
+        if (!baseline) baseline = ProcessBaseline::take();
+        // The handoff: one frame carrying the accepted connection; end of
+        // stream means the broker is stopping (or gone), or lets this
+        // worker go.
+        auto handed = read_frame(pair[1], std::nullopt, kSmallFrameMaxPayload, 1);
+        if (!handed || handed->fds.size() != 1) _exit(0);
+        // The acknowledgement: until the broker reads it, the connection is
+        // still the broker's to serve (see the handoff in the accept loop).
+        // pair[1] stays open until this worker exits: closing it would wake
+        // the broker too.
+        const uint64_t one = 1;
+        if (write(taken.get(), &one, sizeof one) != sizeof one) _exit(0);
+        int conn = handed->fds[0];
+        bool reusable = true;
+        const WorkerState::Loads loads_before = state.loads();
+        int rc = serve_connection(config, *allow, self, conn, state, log, reusable);
+        close(conn);
+        // Kept state loaded again (a new revocation list, trust store, key
+        // or store) holds other descriptors than the baseline: a fresh
+        // spare starts from the new state instead.
+        if (state.loads() != loads_before) reusable = false;
+        if (rc != 0 || !reusable || served + 1 >= kRequestsPerWorker) _exit(rc);
+        // Another request only from the process this one started as.
+        if (std::string why = baseline->differs(); !why.empty()) {
+          log("worker " + std::to_string(getpid()) + " is not reused: " + why);
+          _exit(0);
+        }
+        // Idle again: the broker makes it its spare, or lets it go (end of
+        // stream on pair[1]).
+        if (write(pair[1], "i", 1) != 1) _exit(0);
+      }
     }
     close(pair[1]);
     spare.emplace();
@@ -480,6 +518,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         }
         continue;
       }
+      serving.erase(w);
       if (workers.erase(w) && abnormal)
         log("worker " + std::to_string(w) + " ended abnormally (status " + std::to_string(status) + ")");
     }
@@ -500,11 +539,29 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         timeout_ms =
             static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(spare_when_busy - now).count() + 1);
     }
-    pollfd p[2] = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
-    int n = poll(p, 2, timeout_ms);
+    std::vector<pollfd> p = {{sfd, POLLIN, 0}, {stopping ? -1 : listener.fd, POLLIN, 0}};
+    for (const auto& [w, s] : serving) p.push_back({s.handoff.get(), POLLIN, 0});
+    int n = poll(p.data(), p.size(), timeout_ms);
     if (n < 0 && errno != EINTR) {
       log("poll: " + fs::errno_text(errno));
       break;
+    }
+    // Workers done with their request: idle again (one byte), or exiting
+    // (end of stream; reaped below). An idle one becomes the spare if
+    // there is none; else, or when stopping, it is let go (end of stream)
+    // and stays counted until it is reaped.
+    for (size_t i = 2; n > 0 && i < p.size(); ++i) {
+      if (p[i].revents == 0) continue;
+      auto it = std::find_if(serving.begin(), serving.end(),
+                             [&](const auto& e) { return e.second.handoff.get() == p[i].fd; });
+      if (it == serving.end()) continue;
+      char idle = 0;
+      const bool is_idle = read(p[i].fd, &idle, 1) == 1 && idle == 'i';
+      if (is_idle && !stopping && !spare) {
+        workers.erase(it->first);
+        spare = std::move(it->second);
+      }
+      serving.erase(it);
     }
     signalfd_siginfo si{};
     while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -587,6 +644,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // by a worker forked for this connection.
         if (spare_took(*spare, conn)) {
           workers[spare->pid] = principal;
+          serving[spare->pid] = std::move(*spare);
           spare.reset();
           close(conn);
           spare_when_busy = std::chrono::steady_clock::now() + kSpareWhileBusy;
@@ -606,7 +664,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       if (w == 0) {
         become_worker();
         WorkerState state(config);
-        int rc = serve_connection(config, *allow, self, conn, state, log);
+        bool reusable = false;  // one request only: it has no handoff socket
+        int rc = serve_connection(config, *allow, self, conn, state, log, reusable);
         close(conn);
         _exit(rc);
       }

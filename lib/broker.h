@@ -9,7 +9,7 @@
 //   broker (accept loop; PR_SET_CHILD_SUBREAPER)
 //    ├ spare: the next worker, forked ahead; it loads the kept state
 //    │  (lib/broker_state.h) and waits for the accepted connection
-//    └ worker, one per connection (fork; PDEATHSIG SIGKILL; subreaper)
+//    └ worker, one request at a time (fork; PDEATHSIG SIGKILL; subreaper)
 //       └ the governed child (PDEATHSIG SIGKILL, confine.h) └ its tree
 // Per connection, in order:
 //   1. accept; SO_PEERCRED (pid, uid, gid) and SO_PEERGROUPS — the kernel's
@@ -34,7 +34,13 @@
 //      child. If the client disconnects mid-run the child gets SIGTERM, and
 //      SIGKILL kDisconnectGraceMs later; its finished receipt is written;
 //   6. Report and Exit frames (writes time out after request_timeout_ms);
-//      the worker exits.
+//      the worker exits, or is reused (below).
+// Reuse: a worker that was the spare serves another request when it is,
+// after its request, the process it was before its first
+// (lib/process_baseline.h), it served no dry run, its kept state was not
+// loaded again, and it served fewer than 256: it says so with one byte on
+// its handoff socket and becomes the spare if there is none (else the
+// broker closes that socket and it exits). It makes fresh nonces first.
 // If the broker dies (even by SIGKILL) its workers die (PDEATHSIG), and with
 // them their children. Descendants of a child that outlive their worker are
 // re-parented to the broker (subreaper), which kills every child that is not

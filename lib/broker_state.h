@@ -96,6 +96,7 @@ class WorkerState {
   // How many times each piece was (re)loaded: for tests and the log.
   struct Loads {
     uint64_t trust = 0, revocations = 0, receipt_log = 0, use_store = 0;
+    bool operator==(const Loads&) const = default;
   };
   const Loads& loads() const { return loads_; }
 

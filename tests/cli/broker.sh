@@ -194,6 +194,28 @@ EOF
 expect_rc 0 "serving after malformed frames" B "$T/cat.toml" -- /bin/cat </dev/null
 check "the broker logged the refusal" grep -q "refused" "$T/broker.log"
 
+# --- a worker serves requests one after another (lib/broker.h, "Reuse") ---
+# The command's parent is the worker that served it.
+art ppid --max-uses 1000 -- /bin/sh -c 'echo $PPID'
+ppids=()
+for i in 1 2 3 4; do
+  ppids+=("$(B "$T/ppid.toml" -- /bin/sh -c 'echo $PPID')")
+  sleep 0.3 # time to go idle, even under a sanitizer build's load
+done
+distinct=$(printf '%s\n' "${ppids[@]}" | sort -u | wc -l)
+check "consecutive requests were served by one worker (${ppids[*]})" test "$distinct" -lt 4
+# A denied request (another argv than signed) in between leaves it serving.
+expect_denied policy-mismatch "a denied request between reused ones" B "$T/ppid.toml" -- /bin/sh -c 'echo other'
+out=$(timeout 20 bash -c "printf 'x\ny\n' | $GX run --broker $SOCK $T/cat.toml -- /bin/cat | wc -l")
+check "a pipeline through a reused worker ends (no descriptor kept: got '$out')" test "$out" = 2
+# At most 256 requests a worker: 258 back to back never share one worker.
+for i in $(seq 258); do B "$T/ppid.toml" -- /bin/sh -c 'echo $PPID'; done >"$T/ppids" 2>>"$T/err"
+most=$(sort "$T/ppids" | uniq -c | sort -rn | awk 'NR==1{print $1}')
+check "258 requests were served ($(wc -l <"$T/ppids"))" test "$(wc -l <"$T/ppids")" = 258
+check "workers were reused (most by one: $most)" test "${most:-0}" -ge 2
+check "no worker served more than 256 ($most)" test "${most:-0}" -le 256
+check "no worker was refused reuse: $(grep -m1 "is not reused" "$T/broker.log")" bash -c "! grep -q \"is not reused\" \"$T/broker.log\""
+
 # --- a client that disconnects mid-run: its child is terminated and recorded ---
 art sleep2 --max-uses 10 -- /bin/sleep 31
 "$GX" run --broker "$SOCK" "$T/sleep2.toml" -- /bin/sleep 31 >/dev/null 2>&1 &

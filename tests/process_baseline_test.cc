@@ -1,0 +1,104 @@
+#include "lib/process_baseline.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+#include <thread>
+
+using gx::ProcessBaseline;
+
+namespace {
+
+// Runs `change` in a fresh child process between take() and differs(), and
+// returns what differs() said there (the test process itself is left as it
+// was: differs() reaps children, and a test runner may have threads).
+std::string after(const std::function<void()>& change) {
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(out[0]);
+    auto b = ProcessBaseline::take();
+    change();
+    std::string why = b.differs();
+    (void)!write(out[1], why.data(), why.size());
+    _exit(0);
+  }
+  close(out[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("a process left as it was taken is the same") {
+  CHECK(after([] {}) == "");
+  // A descriptor opened and closed again, a child that ended (reaped by
+  // differs()), a mask changed and restored: all as before.
+  CHECK(after([] {
+          close(open("/dev/null", O_RDONLY | O_CLOEXEC));
+          pid_t c = fork();
+          if (c == 0) _exit(0);
+          siginfo_t si{};
+          waitid(P_PID, static_cast<id_t>(c), &si, WEXITED | WNOWAIT);  // ended, not yet reaped
+          sigset_t s, old;
+          sigemptyset(&s);
+          sigaddset(&s, SIGUSR1);
+          pthread_sigmask(SIG_BLOCK, &s, &old);
+          pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        }) == "");
+}
+
+TEST_CASE("a descriptor left open, even reusing a closed number, differs") {
+  CHECK(after([] { (void)open("/dev/null", O_RDONLY | O_CLOEXEC); }).rfind("its open descriptors changed (+", 0) == 0);
+  // The same count, another number: still differs, naming both.
+  const std::string why = after([] {
+    (void)open("/dev/null", O_RDONLY);
+    close(0);
+  });
+  CHECK(why.rfind("its open descriptors changed (+", 0) == 0);
+  CHECK(why.find(" -0)") != std::string::npos);
+}
+
+TEST_CASE("a running child differs; a thread still running differs") {
+  CHECK(after([] {
+          if (fork() == 0) {
+            // Holds no end of the answer's pipe; dies with its parent.
+            closefrom(3);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1) _exit(0);
+            pause();
+            _exit(0);
+          }
+        }) == "a child process is still running");
+  CHECK(after([] { std::thread([] { pause(); }).detach(); }) == "another thread is running");
+}
+
+TEST_CASE("a changed signal mask or a lowered resource limit differs") {
+  CHECK(after([] {
+          sigset_t s;
+          sigemptyset(&s);
+          sigaddset(&s, SIGUSR2);
+          pthread_sigmask(SIG_BLOCK, &s, nullptr);
+        }) == "its signal mask changed");
+  CHECK(after([] {
+          rlimit l{};
+          getrlimit(RLIMIT_NOFILE, &l);
+          l.rlim_cur = l.rlim_cur > 64 ? 64 : l.rlim_cur - 1;
+          setrlimit(RLIMIT_NOFILE, &l);
+        }) == "resource limit " + std::to_string(RLIMIT_NOFILE) + " changed");
+}
