@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -443,6 +444,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       close(pair[0]);
       WorkerState state(config);
       state.preload_state(now_unix());
+      // The receipts' syslog socket, opened now: opened by the first
+      // request, it would be a descriptor the baseline lacks.
+      if (config.syslog) openlog("gx", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
       std::optional<ProcessBaseline> baseline;
       for (int served = 0;; ++served) {
         pollfd wait_handoff{pair[1], POLLIN, 0};
@@ -485,6 +489,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // spare starts from the new state instead.
         if (state.loads() != loads_before) reusable = false;
         if (rc != 0 || !reusable || served + 1 >= kRequestsPerWorker) _exit(rc);
+        // Signals forwarded for this request that no child took (it was
+        // denied, or ended first) are this request's: they must not reach
+        // the next caller's command (review helper-53).
+        discard_pending(kForwardable);
         // Another request only from the process this one started as.
         if (std::string why = baseline->differs(); !why.empty()) {
           log("worker " + std::to_string(getpid()) + " is not reused: " + why);

@@ -46,7 +46,7 @@ ProcessBaseline ProcessBaseline::take() {
 
 std::string ProcessBaseline::differs() const {
   for (;;) {
-    pid_t r = waitpid(-1, nullptr, WNOHANG);
+    pid_t r = waitpid(-1, nullptr, WNOHANG | __WALL);
     if (r > 0 || (r < 0 && errno == EINTR)) continue;
     if (r == 0) return "a child process is still running";
     if (errno != ECHILD) return "waitpid: " + fs::errno_text(errno);
@@ -66,6 +66,9 @@ std::string ProcessBaseline::differs() const {
       if (!std::binary_search(fds->begin(), fds->end(), fd)) what += " -" + fd;
     return "its open descriptors changed (" + what.substr(1) + ")";
   }
+  sigset_t pending;
+  sigpending(&pending);
+  if (!sigisemptyset(&pending)) return "a signal is pending";
   sigset_t mask;
   pthread_sigmask(SIG_SETMASK, nullptr, &mask);
   for (int sig = 1; sig < NSIG; ++sig)

@@ -102,3 +102,35 @@ TEST_CASE("a changed signal mask or a lowered resource limit differs") {
           setrlimit(RLIMIT_NOFILE, &l);
         }) == "resource limit " + std::to_string(RLIMIT_NOFILE) + " changed");
 }
+
+TEST_CASE("a pending blocked signal differs until discard_pending takes it") {
+  // Blocked before take(), raised after: only the pending signal differs.
+  int out[2];
+  REQUIRE(pipe(out) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGHUP);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, nullptr);
+    auto b = ProcessBaseline::take();
+    kill(getpid(), SIGHUP);
+    kill(getpid(), SIGUSR1);
+    std::string first = b.differs();
+    static const int kTaken[] = {SIGHUP, SIGUSR1};
+    gx::discard_pending(kTaken);
+    std::string second = b.differs();
+    std::string both = first + "|" + second;
+    (void)!write(out[1], both.data(), both.size());
+    _exit(0);
+  }
+  close(out[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  waitpid(pid, nullptr, 0);
+  CHECK(got == "a signal is pending|");
+}

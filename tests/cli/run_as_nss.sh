@@ -121,6 +121,29 @@ for who in slow linger; do
 done
 refute "no getent is left running" pgrep -f "sleep 30.0471"
 
+# --- signals forwarded while a brokered request was being denied do not reach the next command ---
+# The worker is reused (lib/broker.h, "Reuse"): a signal it got for a request
+# that never started a child must not stay pending for the next caller's
+# (review helper-53). The getent lookup holds the request for 5 s; the spare
+# forked meanwhile is killed, so the denied request's worker is the next spare.
+art nap --max-uses 5 -- /bin/sleep 1
+start_broker || finish
+"$GX" run --broker "$SOCK" "$T/slow.toml" -- "$H/try_marker" "$W/slow" >/dev/null 2>&1 &
+client=$!
+sleep 1
+kill -USR1 "$client"
+kill -HUP "$client"
+sleep 3
+for p in $(pgrep -P "$BROKER_PID"); do
+  pgrep -P "$p" >/dev/null || kill -KILL "$p" # the spare: the busy worker has getent as its child
+done
+wait "$client"
+check "the slow request was denied" test ! -e "$W/slow"
+for i in 1 2; do
+  expect_rc 0 "the next brokered command is not hit by those signals ($i)" B "$T/nap.toml" -- /bin/sleep 1
+done
+stop_broker
+
 # --- answers over 64 KiB: refused for a user; a group keeps its name and gid ---
 art huge --run-as huge --write "$W" -- "$H/try_marker" "$W/huge"
 expect_denied run-as-unavailable "a passwd line over 64 KiB" R "$T/huge.toml" -- "$H/try_marker" "$W/huge"
