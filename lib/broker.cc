@@ -389,8 +389,11 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   // After a handoff the next spare waits until no worker runs, or
   // kSpareWhileBusy has passed: its fork and preload (~1 ms of CPU) would
   // otherwise compete with the request just handed over for the machine's
-  // cores. A connection that finds no spare gets a worker forked for it.
-  constexpr auto kSpareWhileBusy = std::chrono::milliseconds(20);
+  // cores, and the worker, once done, usually becomes the spare itself
+  // (reuse) — unless a spare was forked meanwhile, so the wait covers a
+  // typical command (python3 -c pass: ~35 ms; a sanitizer build is ~5x
+  // slower). A connection that finds no spare gets a worker forked for it.
+  constexpr auto kSpareWhileBusy = std::chrono::milliseconds(250);
   auto spare_when_busy = std::chrono::steady_clock::now();
   bool stopping = false;
   // Set by the second stop signal: workers still running then are killed
