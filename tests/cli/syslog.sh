@@ -46,8 +46,26 @@ listen "$T/env.log"
 expect_rc 0 "gx run with GX_SYSLOG=1" with_devlog env GX_SYSLOG=1 "$GX" run --trust "$T/k/trust.toml" --state "$T/s" "$T/a.toml" -- /bin/true
 listen "$T/off.log"
 expect_rc 0 "gx run without syslog" with_devlog "$GX" run --trust "$T/k/trust.toml" --state "$T/s" "$T/a.toml" -- /bin/true
+# A broker with --syslog: its receipts go to syslog and its workers are still
+# reused (the spare opens the syslog socket before its baseline, lib/broker.cc).
+"$GX" init -o "$T/p.toml" --max-uses 10 -- /bin/sh -c 'echo $PPID' 2>/dev/null
+"$GX" sign -k "$T/k/a.key" "$T/p.toml" 2>/dev/null
+listen "$T/broker.slog"
+export GX T
+with_devlog bash -c '
+  "$GX" broker --syslog --socket "$T/b.sock" --trust "$T/k/trust.toml" --state "$T/bs" >"$T/broker.out" 2>&1 &
+  b=$!
+  for _ in $(seq 50); do [ -S "$T/b.sock" ] && break; sleep 0.1; done
+  sleep 2.1 # past the first seconds of a new receipt key (re-read per request then: no reuse)
+  for i in 1 2 3 4; do "$GX" run --broker "$T/b.sock" "$T/p.toml" -- /bin/sh -c "echo \$PPID"; sleep 0.3; done >"$T/ppids"
+  kill $b
+  wait $b'
 wait
 [ -n "$created" ] && rm -f /dev/log
+check "broker --syslog: its receipts reach syslog" grep -q '"brokered":true' "$T/broker.slog"
+check "broker --syslog: 4 requests served ($(wc -l <"$T/ppids"))" test "$(wc -l <"$T/ppids")" = 4
+check "broker --syslog: workers were reused ($(tr '\n' ' ' <"$T/ppids"))" test "$(sort -u "$T/ppids" | wc -l)" -lt 4
+check "broker --syslog: no worker refused reuse" bash -c "! grep -q 'is not reused' '$T/broker.out'"
 
 for f in flag env; do
   check "$f: authorized receipt sent to syslog" grep -q '"decision":"authorized"' "$T/$f.log"
