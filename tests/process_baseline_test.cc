@@ -16,20 +16,18 @@ using gx::ProcessBaseline;
 
 namespace {
 
-// Runs `change` in a fresh child process between take() and differs(), and
-// returns what differs() said there (the test process itself is left as it
-// was: differs() reaps children, and a test runner may have threads).
-std::string after(const std::function<void()>& change) {
+// Runs `body` in a fresh child process and returns the string it made
+// there (the test process itself is left as it was: differs() reaps
+// children, and a test runner may have threads).
+std::string in_child(const std::function<std::string()>& body) {
   int out[2];
   REQUIRE(pipe(out) == 0);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     close(out[0]);
-    auto b = ProcessBaseline::take();
-    change();
-    std::string why = b.differs();
-    (void)!write(out[1], why.data(), why.size());
+    std::string said = body();
+    (void)!write(out[1], said.data(), said.size());
     _exit(0);
   }
   close(out[1]);
@@ -41,6 +39,15 @@ std::string after(const std::function<void()>& change) {
   waitpid(pid, &status, 0);
   REQUIRE(WIFEXITED(status));
   return got;
+}
+
+// What differs() says after `change` ran between take() and it.
+std::string after(const std::function<void()>& change) {
+  return in_child([&] {
+    auto b = ProcessBaseline::take();
+    change();
+    return b.differs();
+  });
 }
 
 }  // namespace
@@ -105,11 +112,7 @@ TEST_CASE("a changed signal mask or a lowered resource limit differs") {
 
 TEST_CASE("a pending blocked signal differs until discard_pending takes it") {
   // Blocked before take(), raised after: only the pending signal differs.
-  int out[2];
-  REQUIRE(pipe(out) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
+  const std::string got = in_child([] {
     sigset_t s;
     sigemptyset(&s);
     sigaddset(&s, SIGHUP);
@@ -121,16 +124,7 @@ TEST_CASE("a pending blocked signal differs until discard_pending takes it") {
     std::string first = b.differs();
     static const int kTaken[] = {SIGHUP, SIGUSR1};
     gx::discard_pending(kTaken);
-    std::string second = b.differs();
-    std::string both = first + "|" + second;
-    (void)!write(out[1], both.data(), both.size());
-    _exit(0);
-  }
-  close(out[1]);
-  std::string got;
-  char buf[256];
-  for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
-  close(out[0]);
-  waitpid(pid, nullptr, 0);
+    return first + "|" + b.differs();
+  });
   CHECK(got == "a signal is pending|");
 }
