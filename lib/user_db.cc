@@ -121,25 +121,22 @@ Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key)
   reset_ignored_sigchld();
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return unavailable("pipe2: " + fs::errno_text(errno), key);
-  fs::UniqueFd read_end(out[0]);
+  fs::UniqueFd read_end(out[0]), write_end(out[1]);
   // Every set-up step is checked: a silently dropped action would hand
   // getent gx's stdin or descriptors.
   posix_spawn_file_actions_t fa;
-  if (int e = posix_spawn_file_actions_init(&fa); e != 0) {
-    close(out[1]);
+  if (int e = posix_spawn_file_actions_init(&fa); e != 0)
     return unavailable("posix_spawn_file_actions_init: " + fs::errno_text(e), key);
-  }
   posix_spawnattr_t attr;
   if (int e = posix_spawnattr_init(&attr); e != 0) {
     posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
     return unavailable("posix_spawnattr_init: " + fs::errno_text(e), key);
   }
   sigset_t none, all;
   sigemptyset(&none);
   sigfillset(&all);
   int err = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (err == 0) err = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  if (err == 0) err = posix_spawn_file_actions_adddup2(&fa, write_end.get(), 1);
   if (err == 0) err = posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   // Nothing of gx's reaches getent, close-on-exec or not (a broker worker holds sockets, the use store, the log).
   if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -162,7 +159,7 @@ Result<std::optional<Answer>> ask_getent(const char* db, const std::string& key)
   }
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  close(out[1]);
+  write_end = fs::UniqueFd();  // only getent holds it now: its exit ends the answer
   if (!spawned) return unavailable("cannot run " + *getent + ": " + fs::errno_text(err), key);
 
   // One deadline for the answer and the exit: getent may close its stdout and go on.
