@@ -1,7 +1,9 @@
 #include "lib/process_baseline.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -28,6 +30,33 @@ std::optional<std::vector<std::string>> entries(const char* dir) {
   return out;
 }
 
+}  // namespace
+
+std::optional<std::vector<ProcessBaseline::OpenFd>> ProcessBaseline::open_fds() {
+  auto names = entries("/proc/self/fd");
+  if (!names) return std::nullopt;
+  std::vector<OpenFd> out;
+  out.reserve(names->size());
+  for (const auto& name : *names) {
+    OpenFd f;
+    f.fd = std::stoi(name);
+    struct stat st {};
+    // Each descriptor is the file it was: a number reused by another file
+    // (or another opening of it) would carry that file to the next job.
+    if (fstat(f.fd, &st) != 0) return std::nullopt;
+    f.dev = st.st_dev;
+    f.ino = st.st_ino;
+    f.status_flags = fcntl(f.fd, F_GETFL);
+    f.fd_flags = fcntl(f.fd, F_GETFD);
+    if (f.status_flags < 0 || f.fd_flags < 0) return std::nullopt;
+    out.push_back(f);
+  }
+  std::sort(out.begin(), out.end(), [](const OpenFd& a, const OpenFd& b) { return a.fd < b.fd; });
+  return out;
+}
+
+namespace {
+
 rlimit limit_of(int r) {
   rlimit l{0, 0};
   if (getrlimit(static_cast<__rlimit_resource>(r), &l) != 0) l = {0, 0};
@@ -38,7 +67,7 @@ rlimit limit_of(int r) {
 
 ProcessBaseline ProcessBaseline::take() {
   ProcessBaseline b;
-  b.fds_ = entries("/proc/self/fd");
+  b.fds_ = open_fds();
   pthread_sigmask(SIG_SETMASK, nullptr, &b.mask_);
   for (int r = 0; r < RLIM_NLIMITS; ++r) b.limits_[r] = limit_of(r);
   return b;
@@ -55,15 +84,23 @@ std::string ProcessBaseline::differs() const {
   auto tasks = entries("/proc/self/task");
   if (!tasks) return "/proc/self/task is unreadable";
   if (tasks->size() != 1) return "another thread is running";
-  auto fds = entries("/proc/self/fd");
+  auto fds = open_fds();
   if (!fds || !fds_) return "/proc/self/fd is unreadable";
   if (*fds != *fds_) {
-    // Which numbers, for the log: "+5 -7" (opened 5, closed 7).
+    // Which numbers, for the log: "+5 -7 ~9" (opened 5, closed 7, 9 now
+    // another file or opened with other flags).
     std::string what;
-    for (const auto& fd : *fds)
-      if (!std::binary_search(fds_->begin(), fds_->end(), fd)) what += " +" + fd;
-    for (const auto& fd : *fds_)
-      if (!std::binary_search(fds->begin(), fds->end(), fd)) what += " -" + fd;
+    auto at = [](const std::vector<OpenFd>& v, int fd) -> const OpenFd* {
+      auto it = std::lower_bound(v.begin(), v.end(), fd, [](const OpenFd& f, int n) { return f.fd < n; });
+      return it != v.end() && it->fd == fd ? &*it : nullptr;
+    };
+    for (const auto& f : *fds) {
+      const OpenFd* was = at(*fds_, f.fd);
+      if (was == nullptr) what += " +" + std::to_string(f.fd);
+      else if (!(*was == f)) what += " ~" + std::to_string(f.fd);
+    }
+    for (const auto& f : *fds_)
+      if (at(*fds, f.fd) == nullptr) what += " -" + std::to_string(f.fd);
     return "its open descriptors changed (" + what.substr(1) + ")";
   }
   sigset_t pending;

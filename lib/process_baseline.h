@@ -2,15 +2,20 @@
 // worker serves several requests one after another (lib/broker.h, "Reuse")
 // only while it is, after each, the process it was before the first.
 //
-// Taken: the open descriptors (their numbers, /proc/self/fd), the signal
-// mask, every resource limit. Checked (differs()): the same three, no
-// pending signal (a blocked one would reach the next job: see
+// Taken: the open descriptors (each one's number, the file it refers to by
+// device and inode, its access mode and status flags, its close-on-exec
+// flag), the signal mask, every resource limit. Checked (differs()): the
+// same three, no pending signal (a blocked one would reach the next job: see
 // discard_pending), no child process of any kind (running, or left
 // unreaped: reaped here, and a running one differs), and no thread but the
-// caller. Descriptor numbers only: one closed and replaced by another file
-// at the same number passes (gx's kept state reopens files only with a
-// reload, which its callers treat as a difference themselves). Anything that cannot be read
-// (/proc unmounted) differs: the caller then does not reuse the process.
+// caller. A descriptor closed and replaced by another file at the same
+// number differs ("~N"), and so does the same file opened again with other
+// flags. Not compared: file offsets (gx's kept files are read and written
+// at explicit positions) and which open file description a number refers
+// to when two describe the same file with the same flags (Linux has no way
+// to name a description that is gone; kcmp compares only live ones).
+// Anything that cannot be read (/proc unmounted, a descriptor fstat
+// refuses) differs: the caller then does not reuse the process.
 // Not checked: signal dispositions (gx's pipeline sets the same ones every
 // run: SIGPIPE, SIGXFSZ, SIGXCPU ignored), the working directory and umask
 // (never changed by the pipeline in its own process), memory contents.
@@ -20,6 +25,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <cstddef>
 #include <ctime>
@@ -49,7 +55,18 @@ class ProcessBaseline {
   std::string differs() const;
 
  private:
-  std::optional<std::vector<std::string>> fds_;
+  // One open descriptor as differs() compares it.
+  struct OpenFd {
+    int fd = -1;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    int status_flags = 0;  // F_GETFL: access mode, O_APPEND, O_NONBLOCK...
+    int fd_flags = 0;      // F_GETFD: FD_CLOEXEC
+    bool operator==(const OpenFd&) const = default;
+  };
+  static std::optional<std::vector<OpenFd>> open_fds();
+
+  std::optional<std::vector<OpenFd>> fds_;
   sigset_t mask_{};
   rlimit limits_[RLIM_NLIMITS]{};
 };

@@ -81,6 +81,45 @@ TEST_CASE("a descriptor left open, even reusing a closed number, differs") {
   CHECK(why.find(" -0)") != std::string::npos);
 }
 
+TEST_CASE("a descriptor number now naming another file, or the same file opened otherwise, differs") {
+  // Each case opens its descriptor before take(), so only the change differs.
+  auto changed = [](const std::function<void(int)>& change) {
+    return in_child([&] {
+      int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      auto b = ProcessBaseline::take();
+      change(fd);
+      return b.differs() + "|" + std::to_string(fd);
+    });
+  };
+  auto expect = [](const std::string& got) {
+    const std::string fd = got.substr(got.find('|') + 1);
+    CHECK(got == "its open descriptors changed (~" + fd + ")|" + fd);
+  };
+  // Another file at the same number (dup2 keeps the number).
+  expect(changed([](int fd) {
+    int other = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    dup3(other, fd, O_CLOEXEC);
+    close(other);
+  }));
+  // The same file, opened for writing at the same number.
+  expect(changed([](int fd) {
+    int other = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    dup3(other, fd, O_CLOEXEC);
+    close(other);
+  }));
+  // The same description, now inherited across exec.
+  expect(changed([](int fd) { fcntl(fd, F_SETFD, 0); }));
+  // The same description, now non-blocking.
+  expect(changed([](int fd) { fcntl(fd, F_SETFL, O_NONBLOCK); }));
+  // The same file opened again with the same flags at the same number is
+  // the same as far as the process can tell (see the header).
+  CHECK(changed([](int fd) {
+          int other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+          dup3(other, fd, O_CLOEXEC);
+          close(other);
+        }).rfind("|", 0) == 0);
+}
+
 TEST_CASE("a running child differs; a thread still running differs") {
   CHECK(after([] {
           if (fork() == 0) {
