@@ -111,11 +111,12 @@ void record_refusal(const BrokerConfig& c, const PeerIdentity& peer, const Decis
 }
 
 // One connection, in the worker process. Returns the worker's exit status.
-// `reusable` is cleared by a request that opened state of its own (a dry
-// run loads everything itself): SQLite keeps such a connection's descriptor
-// open while the kept one holds its locks, so the worker is not reused.
+// Every request, dry runs included, reads through the worker's kept state:
+// one that opened SQLite connections of its own would leave descriptors
+// behind (SQLite keeps them while the kept connection holds its locks), and
+// the worker could not be reused.
 int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer, bool allowed, WorkerState& state,
-                      const std::function<void(const std::string&)>& log, bool& reusable) {
+                      const std::function<void(const std::string&)>& log) {
   // A client that stops reading cannot hold the worker forever: every
   // write (error, report, exit) gives up after the request timeout.
   timeval send_timeout{static_cast<time_t>(c.request_timeout_ms / 1000),
@@ -147,10 +148,6 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   // loaded the pipeline loads everything itself and denies exactly as a
   // standalone run would, with its receipt.
   auto kept_state = [&](RunRequest& run) {
-    if (run.dry_run) {
-      reusable = false;
-      return;
-    }
     if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
   };
   auto peer_report = [&](RunResult& result) {
@@ -171,14 +168,14 @@ void kill_strays(const Workers& workers, pid_t spare) {
 // The worker side of one connection: the peer as the kernel reports it to
 // this process, the allow lists, then the request.
 int serve_connection(const BrokerConfig& config, const AllowList& allow, uid_t self, int conn, WorkerState& state,
-                     const std::function<void(const std::string&)>& log, bool& reusable) {
+                     const std::function<void(const std::string&)>& log) {
   auto peer = peer_of(conn);
   if (!peer) {
     log("connection refused: " + peer.error().explain());
     return 0;
   }
   bool allowed = allow.allows(self, peer->uid, peer->gid, peer->groups);
-  return handle_connection(config, conn, *peer, allowed, state, log, reusable);
+  return handle_connection(config, conn, *peer, allowed, state, log);
 }
 
 }  // namespace
@@ -483,15 +480,14 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         const uint64_t one = 1;
         if (write(taken.get(), &one, sizeof one) != sizeof one) _exit(0);
         int conn = handed->fds[0];
-        bool reusable = true;
         const WorkerState::Loads loads_before = state.loads();
-        int rc = serve_connection(config, *allow, self, conn, state, log, reusable);
+        int rc = serve_connection(config, *allow, self, conn, state, log);
         close(conn);
         // Kept state loaded again (a new revocation list, trust store, key
         // or store) holds other descriptors than the baseline: a fresh
         // spare starts from the new state instead.
-        if (state.loads() != loads_before) reusable = false;
-        if (rc != 0 || !reusable || served + 1 >= kRequestsPerWorker) _exit(rc);
+        const bool reloaded = state.loads() != loads_before;
+        if (rc != 0 || reloaded || served + 1 >= kRequestsPerWorker) _exit(rc);
         // Signals forwarded for this request that no child took (it was
         // denied, or ended first) are this request's: they must not reach
         // the next caller's command (review helper-53).
@@ -675,8 +671,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
       if (w == 0) {
         become_worker();
         WorkerState state(config);
-        bool reusable = false;  // one request only: it has no handoff socket
-        int rc = serve_connection(config, *allow, self, conn, state, log, reusable);
+        // One request only: it has no handoff socket.
+        int rc = serve_connection(config, *allow, self, conn, state, log);
         close(conn);
         _exit(rc);
       }

@@ -76,8 +76,10 @@ class Pipeline {
   }
 
  private:
-  // A supervisor's open state (PreloadedState); never for --dry-run.
-  PreloadedState* preloaded() const { return req_.dry_run ? nullptr : req_.preloaded; }
+  // A supervisor's open state (PreloadedState). A dry run reads through it
+  // too (trust, revocations, caches, the use store's count); it opens no
+  // log and reserves nothing (open_log, check_uses_left).
+  PreloadedState* preloaded() const { return req_.preloaded; }
 
   void open_log() {
     if (req_.dry_run) return;
@@ -345,6 +347,8 @@ class Pipeline {
   // Dry run: would a use be left? Read-only; a store that does not exist yet
   // would count the log's authorized receipts when it is created.
   Decision check_uses_left() {
+    if (preloaded() && preloaded()->use_store)
+      return preloaded()->use_store->check_left(subject_.artifact_digest, artifact_.max_uses);
     if (!fs::exists(UseStore::db_path(req_.state_dir)))
       return UseStore::check_left_without_store(req_.state_dir, subject_.artifact_digest, artifact_.max_uses);
     auto store = UseStore::open(req_.state_dir);

@@ -69,7 +69,9 @@ struct PeerIdentity {
 // messages and in the sandbox's protected paths). The supervisor vouches
 // that each is current for this request: the revocation list verified
 // against this trust store at the request's time, the receipt log and use
-// store on state_dir. Not used by --dry-run, which opens nothing writable.
+// store on state_dir. A --dry-run reads through it (trust, revocations, the
+// caches, the use store's count) and writes no receipt and reserves no use,
+// exactly as without it.
 struct PreloadedState {
   const TrustStore* trust = nullptr;
   const RevocationList* revocations = nullptr;

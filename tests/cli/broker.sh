@@ -115,6 +115,12 @@ no_marker "replay"
 check "denied receipt in the broker's log" test "$(last_receipt | jq -r '.decision + " " + .reason')" = "denied replay"
 expect_rc 126 "--json on a denial" B --json "$T/once.toml" -- "$MARK" "$W/m"
 check "--json names replay" test "$(jq -r .decision.reason "$T/out")" = replay
+# A dry run reads the worker's kept use store: the spent use is seen, and
+# the dry run writes no receipt.
+receipts=$("$GX" log show --state "$BS" --json | wc -l)
+expect_denied replay "a dry run once the use is spent" B --dry-run "$T/once.toml" -- "$MARK" "$W/m"
+no_marker "dry run after the use was spent"
+check "a dry run writes no receipt" test "$("$GX" log show --state "$BS" --json | wc -l)" = "$receipts"
 
 art race --max-uses 1 --write "$W" -- /bin/sh -c 'echo x >> "$0"' "$W/race"
 pids=()
@@ -206,6 +212,13 @@ distinct=$(printf '%s\n' "${ppids[@]}" | sort -u | wc -l)
 check "consecutive requests were served by one worker (${ppids[*]})" test "$distinct" -lt 4
 # A denied request (another argv than signed) in between leaves it serving.
 expect_denied policy-mismatch "a denied request between reused ones" B "$T/ppid.toml" -- /bin/sh -c 'echo other'
+# So does a dry run (it reads through the kept state).
+before=$(B "$T/ppid.toml" -- /bin/sh -c 'echo $PPID')
+sleep 0.3
+expect_rc 0 "a dry run between reused requests" B --dry-run "$T/ppid.toml" -- /bin/sh -c 'echo $PPID'
+sleep 0.3
+after=$(B "$T/ppid.toml" -- /bin/sh -c 'echo $PPID')
+check "the worker of a dry run serves the next request ($before, then $after)" test "$before" = "$after"
 out=$(timeout 20 bash -c "printf 'x\ny\n' | $GX run --broker $SOCK $T/cat.toml -- /bin/cat | wc -l")
 check "a pipeline through a reused worker ends (no descriptor kept: got '$out')" test "$out" = 2
 # At most 256 requests a worker: 258 back to back never share one worker.
