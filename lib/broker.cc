@@ -33,6 +33,7 @@
 #include "lib/broker_state.h"
 #include "lib/broker_transport.h"
 #include "lib/clock.h"
+#include "lib/confine_spawn.h"
 #include "lib/crypto.h"
 #include "lib/fsutil.h"
 #include "lib/process_baseline.h"
@@ -364,6 +365,11 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
           "): for max_per_user it counts as that owner");
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
     return Decision::deny(DenyReason::SandboxUnavailable, "PR_SET_CHILD_SUBREAPER: " + fs::errno_text(errno));
+  // Non-dumpable from the start, and so every spare and worker forked from
+  // here (fork keeps it): a spare holds the receipt key and prepared nonces
+  // before any request (review helper-54: an unprivileged broker's spare
+  // was readable through /proc/<pid>/mem by its uid until its first run).
+  if (Decision d = harden_supervisor(); !d) return d;
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&handled, s);

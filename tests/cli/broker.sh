@@ -15,6 +15,19 @@ no_marker() {
 
 start_broker --request-timeout-ms 1000 || finish
 
+# --- the broker and its spare are not dumpable before any request ---
+# (a spare holds the receipt key and prepared nonces: review helper-54.) Root
+# reads any process's /proc files, so this is checked as another user only.
+if [ "$(id -u)" != 0 ]; then
+  wait_for pgrep -P "$BROKER_PID" >/dev/null
+  spare=$(pgrep -P "$BROKER_PID" | head -n 1)
+  refute "the spare's environment is unreadable to its own uid (spare ${spare:-none})" \
+    bash -c "cat /proc/$spare/environ >/dev/null 2>&1"
+  refute "the broker's memory map is unreadable to its own uid" bash -c "cat /proc/$BROKER_PID/maps >/dev/null 2>&1"
+else
+  echo "as root: the non-dumpable check needs an unprivileged user (CI runs the suite as gxtest too)"
+fi
+
 # --- stdio: a pipeline through the brokered command, both directions ---
 art cat --max-uses 100 -- /bin/cat
 out=$(printf 'hello\nworld\n' | B "$T/cat.toml" -- /bin/cat | tr a-z A-Z)
