@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,6 +60,9 @@ std::optional<std::vector<ProcessBaseline::OpenFd>> ProcessBaseline::open_fds() 
 
 namespace {
 
+// 0: the two descriptors of this process share one open file description.
+long same_description(int a, int b) { return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b); }
+
 rlimit limit_of(int r) {
   rlimit l{0, 0};
   if (getrlimit(static_cast<__rlimit_resource>(r), &l) != 0) l = {0, 0};
@@ -68,6 +74,16 @@ rlimit limit_of(int r) {
 ProcessBaseline ProcessBaseline::take() {
   ProcessBaseline b;
   b.fds_ = open_fds();
+  if (b.fds_) {
+    for (const auto& f : *b.fds_) {
+      b.held_.emplace_back(fcntl(f.fd, F_DUPFD_CLOEXEC, 0));
+      if (!b.held_.back().ok() || same_description(f.fd, b.held_.back().get()) != 0) {
+        // No kcmp here (or no descriptor left): device, inode and flags only.
+        b.held_.clear();
+        break;
+      }
+    }
+  }
   pthread_sigmask(SIG_SETMASK, nullptr, &b.mask_);
   for (int r = 0; r < RLIM_NLIMITS; ++r) b.limits_[r] = limit_of(r);
   return b;
@@ -86,6 +102,10 @@ std::string ProcessBaseline::differs() const {
   if (tasks->size() != 1) return "another thread is running";
   auto fds = open_fds();
   if (!fds || !fds_) return "/proc/self/fd is unreadable";
+  // The held duplicates are the baseline's, not the process's.
+  std::erase_if(*fds, [&](const OpenFd& f) {
+    return std::any_of(held_.begin(), held_.end(), [&](const fs::UniqueFd& h) { return h.get() == f.fd; });
+  });
   if (*fds != *fds_) {
     // Which numbers, for the log: "+5 -7 ~9" (opened 5, closed 7, 9 now
     // another file or opened with other flags).
@@ -103,6 +123,9 @@ std::string ProcessBaseline::differs() const {
       if (at(*fds, f.fd) == nullptr) what += " -" + std::to_string(f.fd);
     return "its open descriptors changed (" + what.substr(1) + ")";
   }
+  for (size_t i = 0; i < held_.size(); ++i)
+    if (same_description((*fds_)[i].fd, held_[i].get()) != 0)
+      return "its open descriptors changed (~" + std::to_string((*fds_)[i].fd) + ")";
   sigset_t pending;
   sigpending(&pending);
   if (!sigisemptyset(&pending)) return "a signal is pending";

@@ -4,18 +4,22 @@
 //
 // Taken: the open descriptors (each one's number, the file it refers to by
 // device and inode, its access mode and status flags, its close-on-exec
-// flag), the signal mask, every resource limit. Checked (differs()): the
-// same three, no pending signal (a blocked one would reach the next job: see
-// discard_pending), no child process of any kind (running, or left
-// unreaped: reaped here, and a running one differs), and no thread but the
-// caller. A descriptor closed and replaced by another file at the same
-// number differs ("~N"), and so does the same file opened again with other
-// flags. Not compared: file offsets (gx's kept files are read and written
-// at explicit positions) and which open file description a number refers
-// to when two describe the same file with the same flags (Linux has no way
-// to name a description that is gone; kcmp compares only live ones).
-// Anything that cannot be read (/proc unmounted, a descriptor fstat
-// refuses) differs: the caller then does not reuse the process.
+// flag, and its open file description: the baseline holds a duplicate of
+// each and compares them with kcmp(2)), the signal mask, every resource
+// limit. Checked (differs()): the same three, no pending signal (a blocked
+// one would reach the next job: see discard_pending), no child process of
+// any kind (running, or left unreaped: reaped here, and a running one
+// differs), and no thread but the caller. A descriptor closed and replaced
+// at the same number differs ("~N"): by another file, by the same file
+// opened again, or by another anonymous-inode file (eventfds, epoll and
+// signalfds all share one inode; review helper-54). Where kcmp is missing (a
+// kernel without CONFIG_KCMP) descriptions are not compared: device, inode
+// and flags only. Not compared: file offsets (gx's kept files are read and
+// written at explicit positions). The held duplicates are close-on-exec and
+// are not counted as the process's own descriptors; one closed by mistake
+// (a double close elsewhere) differs. Anything that cannot be read (/proc
+// unmounted, a descriptor fstat refuses) differs: the caller then does not
+// reuse the process.
 // Not checked: signal dispositions (gx's pipeline sets the same ones every
 // run: SIGPIPE, SIGXFSZ, SIGXCPU ignored), the working directory and umask
 // (never changed by the pipeline in its own process), memory contents.
@@ -32,6 +36,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "lib/fd.h"
 
 namespace gx {
 
@@ -67,6 +73,8 @@ class ProcessBaseline {
   static std::optional<std::vector<OpenFd>> open_fds();
 
   std::optional<std::vector<OpenFd>> fds_;
+  // held_[i] duplicates (*fds_)[i] (empty without kcmp).
+  std::vector<fs::UniqueFd> held_;
   sigset_t mask_{};
   rlimit limits_[RLIM_NLIMITS]{};
 };
