@@ -60,6 +60,22 @@ std::optional<std::vector<ProcessBaseline::OpenFd>> ProcessBaseline::open_fds() 
 
 namespace {
 
+// The ignored and caught signal sets, from /proc/self/status (one read
+// instead of a sigaction call per signal); empty when unreadable.
+std::string dispositions() {
+  auto status = fs::read_file("/proc/self/status", 1 << 16);
+  if (!status) return {};
+  std::string out;
+  for (std::string_view key : {"\nSigIgn:", "\nSigCgt:"}) {
+    size_t at = status->find(key);
+    if (at == std::string::npos) return {};
+    size_t end = status->find('\n', at + 1);
+    out += status->substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+    out += ' ';
+  }
+  return out;
+}
+
 // 0: the two descriptors of this process share one open file description.
 long same_description(int a, int b) { return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b); }
 
@@ -85,6 +101,7 @@ ProcessBaseline ProcessBaseline::take() {
     }
   }
   pthread_sigmask(SIG_SETMASK, nullptr, &b.mask_);
+  b.dispositions_ = dispositions();
   for (int r = 0; r < RLIM_NLIMITS; ++r) b.limits_[r] = limit_of(r);
   return b;
 }
@@ -133,6 +150,9 @@ std::string ProcessBaseline::differs() const {
   pthread_sigmask(SIG_SETMASK, nullptr, &mask);
   for (int sig = 1; sig < NSIG; ++sig)
     if (sigismember(&mask, sig) != sigismember(&mask_, sig)) return "its signal mask changed";
+  if (const std::string now = dispositions(); now.empty() || dispositions_.empty())
+    return "/proc/self/status is unreadable";
+  else if (now != dispositions_) return "its signal dispositions changed (" + dispositions_ + "-> " + now + ")";
   for (int r = 0; r < RLIM_NLIMITS; ++r) {
     rlimit now = limit_of(r);
     if (now.rlim_cur != limits_[r].rlim_cur || now.rlim_max != limits_[r].rlim_max)

@@ -5,8 +5,9 @@
 // Taken: the open descriptors (each one's number, the file it refers to by
 // device and inode, its access mode and status flags, its close-on-exec
 // flag, and its open file description: the baseline holds a duplicate of
-// each and compares them with kcmp(2)), the signal mask, every resource
-// limit. Checked (differs()): the same three, no pending signal (a blocked
+// each and compares them with kcmp(2)), the signal mask, which signals are
+// ignored and which caught (SigIgn, SigCgt of /proc/self/status), every
+// resource limit. Checked (differs()): the same, no pending signal (a blocked
 // one would reach the next job: see discard_pending), no child process of
 // any kind (running, or left unreaped: reaped here, and a running one
 // differs), and no thread but the caller. A descriptor closed and replaced
@@ -20,9 +21,10 @@
 // (a double close elsewhere) differs. Anything that cannot be read (/proc
 // unmounted, a descriptor fstat refuses) differs: the caller then does not
 // reuse the process.
-// Not checked: signal dispositions (gx's pipeline sets the same ones every
-// run: SIGPIPE, SIGXFSZ, SIGXCPU ignored), the working directory and umask
-// (never changed by the pipeline in its own process), memory contents.
+// Not checked: which handler a caught signal has, the working directory and
+// umask (never changed by the pipeline in its own process), memory
+// contents (tests/adversarial/broker_reuse_worker_state.sh compares a
+// reused worker's /proc state and what its next command sees).
 // Not thread-safe; differs() reaps any exited child (waitpid(-1)), so no
 // other part of the process may be waiting for one then.
 #pragma once
@@ -76,6 +78,7 @@ class ProcessBaseline {
   // held_[i] duplicates (*fds_)[i] (empty without kcmp).
   std::vector<fs::UniqueFd> held_;
   sigset_t mask_{};
+  std::string dispositions_;  // "SigIgn: ... SigCgt: ..."; empty if unreadable
   rlimit limits_[RLIM_NLIMITS]{};
 };
 

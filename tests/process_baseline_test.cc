@@ -202,6 +202,18 @@ TEST_CASE("a changed signal mask or a lowered resource limit differs") {
         }) == "resource limit " + std::to_string(RLIMIT_NOFILE) + " changed");
 }
 
+TEST_CASE("a signal ignored or caught since differs; one set and reset does not") {
+  CHECK(after([] { signal(SIGXFSZ, SIG_IGN); }).rfind("its signal dispositions changed (", 0) == 0);
+  CHECK(after([] { signal(SIGUSR2, [](int) {}); }).rfind("its signal dispositions changed (", 0) == 0);
+  CHECK(after([] {
+          struct sigaction ign {
+          }, old{};
+          ign.sa_handler = SIG_IGN;
+          sigaction(SIGXCPU, &ign, &old);
+          sigaction(SIGXCPU, &old, nullptr);
+        }) == "");
+}
+
 TEST_CASE("a pending blocked signal differs until discard_pending takes it") {
   // Blocked before take(), raised after: only the pending signal differs.
   const std::string got = in_child([] {

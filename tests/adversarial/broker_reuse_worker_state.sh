@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Attack: callers of one broker send hostile requests (denied, signalled, disconnected mid-run, a dry run, stdio flags and F_SETOWN changed, a descendant left running) so that the worker serving them, once reused, hands the next caller a changed process: another cwd, umask, mask, ignored or pending signal, limit, priority, descriptor, environment.
+# Holds: a reused worker is, after each request, the process it was before its first
+# (lib/process_baseline.h; docs/security.md, "A reused worker"). Checked two ways: the next
+# caller's command sees exactly what the first caller's saw, and the worker's /proc state
+# (status, limits, scheduling; as root also cwd, environment, descriptors, namespaces) is
+# unchanged. Every request is kept on one worker by killing the spares the broker starts.
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../cli/lib/common.bash"
+source "$HERE/../cli/lib/run_env.bash"
+source "$HERE/../cli/lib/broker_env.bash"
+PY=$(command -v python3) || {
+  echo "SKIP: python3 is not installed"
+  finish
+}
+
+# What a command sees of the process it was started by (its pid and parent aside).
+PROBE=(
+  "$PY" -c '
+import os, resource
+st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines())
+print("cwd", os.getcwd(), "umask", oct(os.umask(0o22)), "uid", os.getresuid(), "gid", os.getresgid(),
+      "groups", sorted(os.getgroups()))
+for k in ("NoNewPrivs", "Seccomp", "Cpus_allowed_list", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+          "SigBlk", "SigIgn", "SigPnd", "ShdPnd"):
+    print(k, st[k].strip())
+print("nice", os.nice(0), "sched", os.sched_getscheduler(0), "env", sorted(os.environ))
+print("limits", [resource.getrlimit(getattr(resource, r)) for r in sorted(dir(resource)) if r.startswith("RLIMIT_")])
+print("fds", sorted(os.listdir("/proc/self/fd")))
+')
+art probe --max-uses 10 --read /proc -- "${PROBE[@]}"
+art nap --max-uses 10 -- /bin/sleep 3
+art bg --max-uses 10 --exec /bin/sleep --exec /usr/bin/sleep -- /bin/sh -c '/bin/sleep 30 & exit 0'
+art flags --max-uses 10 -- "$PY" -c '
+import fcntl, os
+for fd in (0, 1, 2):
+    fcntl.fcntl(fd, fcntl.F_SETFL, os.O_NONBLOCK | os.O_APPEND)
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getppid())
+'
+
+children() { pgrep -P "$BROKER_PID" | sort; }
+only_child_is() { [ "$(children)" = "$1" ]; }
+threads_are() { [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" = "$2" ]; }
+
+# keep W CMD...: runs CMD in the background and kills every other child of
+# the broker until it is over and W is the broker's idle spare again.
+keep() {
+  local w=$1 c rc
+  shift
+  "$@" &
+  c=$!
+  while kill -0 "$c" 2>/dev/null; do
+    for p in $(children); do [ "$p" = "$w" ] || kill -KILL "$p" 2>/dev/null; done
+    sleep 0.02
+  done
+  wait "$c"
+  rc=$?
+  for _ in $(seq 100); do
+    only_child_is "$w" && threads_are "$w" 1 && break
+    for p in $(children); do [ "$p" = "$w" ] || kill -KILL "$p" 2>/dev/null; done
+    sleep 0.05
+  done
+  return "$rc"
+}
+
+# A snapshot of the worker's process state; what its uid may not read of a
+# non-dumpable process (as an unprivileged user) is left out, the same way
+# both times.
+snapshot() {
+  local p=$1 n
+  grep -vE '^(Vm|Rss|HugetlbPages|voluntary_ctxt|nonvoluntary_ctxt|Mems_allowed|State)' "/proc/$p/status"
+  cat "/proc/$p/limits"
+  # nice, priority, policy, rt priority (not the flags: PF_SUPERPRIV, set by use)
+  awk '{print "stat", $18, $19, $40, $41}' "/proc/$p/stat"
+  cat "/proc/$p/cgroup"
+  echo "oom_score_adj $(cat "/proc/$p/oom_score_adj") timerslack $(cat "/proc/$p/timerslack_ns" 2>/dev/null)"
+  echo "cwd $(readlink "/proc/$p/cwd" 2>/dev/null) root $(readlink "/proc/$p/root" 2>/dev/null)"
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sort | md5sum
+  for n in "/proc/$p"/ns/*; do echo "ns ${n##*/} $(readlink "$n" 2>/dev/null)"; done
+  for n in $(ls "/proc/$p/fd" 2>/dev/null); do
+    echo "fd $n $(readlink "/proc/$p/fd/$n") $(grep -E '^(flags|mnt_id|ino)' "/proc/$p/fdinfo/$n" | tr '\n' ' ')"
+  done
+  cat "/proc/$p/timers" 2>/dev/null
+}
+
+start_broker || finish
+# A receipt key younger than 2 s is loaded again by every request (racy
+# stamp), and a worker that loaded state is not reused: let it age first.
+sleep 2.1
+expect_rc 0 "a first request" B "$T/nap.toml" -- /bin/sleep 3
+wait_for only_child_is "$(children | head -n 1)"
+W=$(children | head -n 1)
+wait_for threads_are "$W" 1
+[ "$(id -u)" = 0 ] || echo "not root: the worker is not dumpable, so its cwd, environment and descriptors are not compared"
+snapshot "$W" >"$T/before"
+
+keep "$W" B "$T/probe.toml" -- "${PROBE[@]}" >"$T/probe1" 2>"$T/probe1.err"
+cat "$T/probe1.err" >&2
+check "the first probe ran: $(head -c 300 "$T/probe1.err")" grep -q '^fds ' "$T/probe1"
+
+# The hostile requests, each on W.
+keep "$W" B "$T/probe.toml" -- "$PY" -c 'print("not signed")' >/dev/null 2>"$T/denied.err"
+check "an unsigned argv is denied" grep -q "gx: denied (policy-mismatch)" "$T/denied.err"
+keep "$W" B --dry-run "$T/probe.toml" -- "${PROBE[@]}" >/dev/null 2>&1
+signalled() {
+  "$GX" run --broker "$SOCK" "$T/nap.toml" -- /bin/sleep 3 &
+  local c=$!
+  sleep 0.5
+  kill -USR1 "$c"
+  kill -HUP "$c"
+  wait "$c"
+}
+keep "$W" signalled
+rc=$?
+check "a forwarded signal ended the command (exit $rc: 129 SIGHUP or 138 SIGUSR1)" test "$rc" = 129 -o "$rc" = 138
+disconnected() {
+  "$GX" run --broker "$SOCK" "$T/nap.toml" -- /bin/sleep 3 &
+  local c=$!
+  sleep 0.5
+  kill -KILL "$c"
+  wait "$c"
+  sleep 0.5 # the worker terminates the command and records it
+}
+keep "$W" disconnected
+keep "$W" B "$T/flags.toml" -- "$PY" -c '
+import fcntl, os
+for fd in (0, 1, 2):
+    fcntl.fcntl(fd, fcntl.F_SETFL, os.O_NONBLOCK | os.O_APPEND)
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getppid())
+' </dev/null >/dev/null 2>&1
+keep "$W" B "$T/bg.toml" -- /bin/sh -c '/bin/sleep 30 & exit 0' </dev/null >/dev/null 2>&1
+
+keep "$W" B "$T/probe.toml" -- "${PROBE[@]}" >"$T/probe2" 2>"$T/probe2.err"
+check "the last probe ran: $(head -c 300 "$T/probe2.err")" grep -q '^fds ' "$T/probe2"
+check "every request was served by the one worker $W ($(children | tr '\n' ' '))" only_child_is "$W"
+check "the next caller's command sees what the first caller's saw: $(diff "$T/probe1" "$T/probe2" | head -c 600)" \
+  cmp -s "$T/probe1" "$T/probe2"
+snapshot "$W" >"$T/after"
+diff "$T/before" "$T/after" >&2
+check "the worker's process state is unchanged: $(diff "$T/before" "$T/after" | head -c 600)" \
+  cmp -s "$T/before" "$T/after"
+check "the broker log has no 'not reused' line" bash -c "! grep -q 'is not reused' '$T/broker.log'"
+stop_broker
+finish
