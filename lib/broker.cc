@@ -424,6 +424,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
     sigdelset(&mask, SIGCHLD);
     sigprocmask(SIG_SETMASK, &mask, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // As every run leaves them (OwnLimits::save): a worker's dispositions
+    // are part of its reuse baseline, so they are set before it is taken.
+    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGXCPU, SIG_IGN);
   };
   auto start_spare = [&] {
     int pair[2];

@@ -433,7 +433,6 @@ class Pipeline {
     if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
     if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
     const OwnLimits limits = OwnLimits::save();
-    const LimitSignalsIgnored limit_signals;  // until the finished receipt is written
     SignalGuard guard;
     const int64_t started = now_unix_us();
     // The side work is over by now (it had the receipt's writing to

@@ -187,20 +187,9 @@ OwnLimits OwnLimits::save() {
   for (int r = 0; r < RLIM_NLIMITS; ++r)
     l.ok_[static_cast<size_t>(r)] =
         getrlimit(static_cast<__rlimit_resource>(r), &l.saved_[static_cast<size_t>(r)]) == 0;
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGXCPU, SIG_IGN);
   return l;
-}
-
-LimitSignalsIgnored::LimitSignalsIgnored() {
-  struct sigaction ign {};
-  ign.sa_handler = SIG_IGN;
-  sigemptyset(&ign.sa_mask);
-  sigaction(SIGXFSZ, &ign, &xfsz_);
-  sigaction(SIGXCPU, &ign, &xcpu_);
-}
-
-LimitSignalsIgnored::~LimitSignalsIgnored() {
-  sigaction(SIGXFSZ, &xfsz_, nullptr);
-  sigaction(SIGXCPU, &xcpu_, nullptr);
 }
 
 std::vector<std::string> OwnLimits::restore() const {

@@ -85,7 +85,9 @@ DescendantCleanup terminate_descendants(pid_t child_pgid, int grace_ms = kDescen
 // open the log, while recording the run. Raising a lowered hard limit needs
 // CAP_SYS_RESOURCE: without it, the soft limit is raised to the new hard
 // limit and the loss is reported (the write may then fail, which fails the
-// run). See LimitSignalsIgnored for the signals such limits raise.
+// run). Also ignores SIGXFSZ and SIGXCPU in gx (an oversized write then
+// fails with EFBIG instead of killing gx); the child resets its signal
+// dispositions (confine.h, step 1).
 class OwnLimits {
  public:
   static OwnLimits save();
@@ -96,23 +98,6 @@ class OwnLimits {
  private:
   std::array<struct rlimit, RLIM_NLIMITS> saved_{};
   std::array<bool, RLIM_NLIMITS> ok_{};
-};
-
-// SIGXFSZ and SIGXCPU ignored in gx while it runs and records a child (an
-// oversized write then fails with EFBIG instead of killing gx), and as they
-// were again afterwards: a broker worker serves its next request as the
-// process it was before (lib/process_baseline.h compares dispositions). The
-// child resets its own dispositions (confine.h, step 1).
-class LimitSignalsIgnored {
- public:
-  LimitSignalsIgnored();
-  ~LimitSignalsIgnored();
-  LimitSignalsIgnored(const LimitSignalsIgnored&) = delete;
-  LimitSignalsIgnored& operator=(const LimitSignalsIgnored&) = delete;
-
- private:
-  struct sigaction xfsz_ {};
-  struct sigaction xcpu_ {};
 };
 
 }  // namespace gx
