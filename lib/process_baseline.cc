@@ -77,7 +77,12 @@ std::string dispositions() {
 }
 
 // 0: the two descriptors of this process share one open file description.
-long same_description(int a, int b) { return syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, a, b); }
+// (Every argument widened to a long: syscall(2) is variadic, and an int
+// passed there leaves the register's upper half undefined.)
+long same_description(int a, int b) {
+  const long self = getpid();
+  return syscall(SYS_kcmp, self, self, long{KCMP_FILE}, static_cast<long>(a), static_cast<long>(b));
+}
 
 rlimit limit_of(int r) {
   rlimit l{0, 0};
@@ -90,12 +95,15 @@ rlimit limit_of(int r) {
 ProcessBaseline ProcessBaseline::take() {
   ProcessBaseline b;
   b.fds_ = open_fds();
-  if (b.fds_) {
+  // kcmp is asked first, of one descriptor against itself: a duplicate,
+  // once made, is never closed while the process lives -- closing any
+  // descriptor of a file drops the process's POSIX locks on it (SQLite's).
+  if (b.fds_ && !b.fds_->empty() && same_description(b.fds_->front().fd, b.fds_->front().fd) == 0) {
     for (const auto& f : *b.fds_) {
       b.held_.emplace_back(fcntl(f.fd, F_DUPFD_CLOEXEC, 0));
-      if (!b.held_.back().ok() || same_description(f.fd, b.held_.back().get()) != 0) {
-        // No kcmp here (or no descriptor left): device, inode and flags only.
-        b.held_.clear();
+      if (!b.held_.back().ok()) {
+        b.held_.pop_back();
+        b.not_held_ = errno;
         break;
       }
     }
@@ -140,6 +148,7 @@ std::string ProcessBaseline::differs() const {
       if (at(*fds, f.fd) == nullptr) what += " -" + std::to_string(f.fd);
     return "its open descriptors changed (" + what.substr(1) + ")";
   }
+  if (not_held_ != 0) return "its descriptors could not all be held (" + fs::errno_text(not_held_) + ")";
   for (size_t i = 0; i < held_.size(); ++i)
     if (same_description((*fds_)[i].fd, held_[i].get()) != 0)
       return "its open descriptors changed (~" + std::to_string((*fds_)[i].fd) + ")";

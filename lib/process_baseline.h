@@ -16,9 +16,12 @@
 // signalfds all share one inode; review helper-54). Where kcmp is missing (a
 // kernel without CONFIG_KCMP) descriptions are not compared: device, inode
 // and flags only. Not compared: file offsets (gx's kept files are read and
-// written at explicit positions). The held duplicates are close-on-exec and
-// are not counted as the process's own descriptors; one closed by mistake
-// (a double close elsewhere) differs. Anything that cannot be read (/proc
+// written at explicit positions). The held duplicates are close-on-exec,
+// not counted as the process's own descriptors, and closed only with the
+// baseline (which the broker's workers keep until they _exit): closing one
+// would drop the process's POSIX locks on its file. One closed by mistake (a
+// double close elsewhere) differs; one that could not be made (EMFILE)
+// makes every check differ. Anything that cannot be read (/proc
 // unmounted, a descriptor fstat refuses) differs: the caller then does not
 // reuse the process.
 // Not checked: which handler a caught signal has, the working directory and
@@ -75,8 +78,10 @@ class ProcessBaseline {
   static std::optional<std::vector<OpenFd>> open_fds();
 
   std::optional<std::vector<OpenFd>> fds_;
-  // held_[i] duplicates (*fds_)[i] (empty without kcmp).
+  // held_[i] duplicates (*fds_)[i] (empty without kcmp). Never closed
+  // before the process ends (see take()).
   std::vector<fs::UniqueFd> held_;
+  int not_held_ = 0;  // errno of a duplicate that could not be made: differs
   sigset_t mask_{};
   std::string dispositions_;  // "SigIgn: ... SigCgt: ..."; empty if unreadable
   rlimit limits_[RLIM_NLIMITS]{};

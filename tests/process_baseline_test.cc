@@ -21,7 +21,8 @@ namespace {
 
 bool have_kcmp() {
   int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  bool yes = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, fd, fd) == 0;
+  const long self = getpid();
+  bool yes = syscall(SYS_kcmp, self, self, long{KCMP_FILE}, static_cast<long>(fd), static_cast<long>(fd)) == 0;
   close(fd);
   return yes;
 }
@@ -167,7 +168,9 @@ TEST_CASE("the baseline's own duplicates are not the process's descriptors; clos
     int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
     close(probe);
     for (int n = 3; n < probe; ++n)
-      if (n != fd && syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, fd, n) == 0) close(n);
+      if (n != fd && syscall(SYS_kcmp, static_cast<long>(getpid()), static_cast<long>(getpid()), long{KCMP_FILE},
+                             static_cast<long>(fd), static_cast<long>(n)) == 0)
+        close(n);
     return b.differs();
   });
   CHECK(got.rfind("its open descriptors changed (~", 0) == 0);
@@ -200,6 +203,26 @@ TEST_CASE("a changed signal mask or a lowered resource limit differs") {
           l.rlim_cur = l.rlim_cur > 64 ? 64 : l.rlim_cur - 1;
           setrlimit(RLIMIT_NOFILE, &l);
         }) == "resource limit " + std::to_string(RLIMIT_NOFILE) + " changed");
+}
+
+TEST_CASE("a baseline that could not hold every descriptor (EMFILE) always differs") {
+  const std::string got = in_child([] {
+    // Every number below the limit taken but one: room for the
+    // /proc/self/fd listing, then for one duplicate of many.
+    int highest = -1;
+    for (int fd = 0; fd < 1024; ++fd)
+      if (fcntl(fd, F_GETFD) >= 0) highest = fd;
+    rlimit l{};
+    getrlimit(RLIMIT_NOFILE, &l);
+    l.rlim_cur = static_cast<rlim_t>(highest + 2);
+    setrlimit(RLIMIT_NOFILE, &l);
+    int last = -1;
+    for (int fd; (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) last = fd;
+    close(last);
+    auto b = ProcessBaseline::take();
+    return b.differs();
+  });
+  CHECK(!got.empty());
 }
 
 TEST_CASE("a signal ignored or caught since differs; one set and reset does not") {
