@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 #include "lib/fsutil.h"
@@ -61,17 +64,26 @@ std::optional<std::vector<ProcessBaseline::OpenFd>> ProcessBaseline::open_fds() 
 namespace {
 
 // The ignored and caught signal sets, from /proc/self/status (one read
-// instead of a sigaction call per signal); empty when unreadable.
+// instead of a sigaction call per signal), as "SigIgn: HEX SigCgt: HEX";
+// empty when unreadable. The numbers glibc reserves for itself (32 up to
+// SIGRTMIN) are left out: it installs its own handlers there once, on
+// first use (a first thread), not per request.
 std::string dispositions() {
   auto status = fs::read_file("/proc/self/status", 1 << 16);
   if (!status) return {};
+  uint64_t reserved = 0;
+  for (int sig = 32; sig < SIGRTMIN && sig <= 64; ++sig) reserved |= uint64_t{1} << (sig - 1);
   std::string out;
-  for (std::string_view key : {"\nSigIgn:", "\nSigCgt:"}) {
-    size_t at = status->find(key);
+  for (std::string_view key : {"SigIgn:", "SigCgt:"}) {
+    size_t at = status->find("\n" + std::string(key));
     if (at == std::string::npos) return {};
-    size_t end = status->find('\n', at + 1);
-    out += status->substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
-    out += ' ';
+    errno = 0;
+    char* end = nullptr;
+    const uint64_t set = std::strtoull(status->c_str() + at + 1 + key.size(), &end, 16);
+    if (errno != 0 || end == status->c_str() + at + 1 + key.size()) return {};
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(set & ~reserved));
+    out += std::string(key) + " " + hex + " ";
   }
   return out;
 }

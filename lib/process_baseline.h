@@ -6,7 +6,9 @@
 // device and inode, its access mode and status flags, its close-on-exec
 // flag, and its open file description: the baseline holds a duplicate of
 // each and compares them with kcmp(2)), the signal mask, which signals are
-// ignored and which caught (SigIgn, SigCgt of /proc/self/status), every
+// ignored and which caught (SigIgn, SigCgt of /proc/self/status; not the
+// numbers glibc keeps for itself, 32 and 33, where it installs handlers
+// once on first use), every
 // resource limit. Checked (differs()): the same, no pending signal (a blocked
 // one would reach the next job: see discard_pending), no child process of
 // any kind (running, or left unreaped: reaped here, and a running one
