@@ -370,6 +370,9 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
   // before any request (review helper-54: an unprivileged broker's spare
   // was readable through /proc/<pid>/mem by its uid until its first run).
   if (Decision d = harden_supervisor(); !d) return d;
+  if (std::string why = ProcessBaseline::why_descriptions_not_compared(); !why.empty())
+    log("warning: kcmp(2) is not usable here (" + why +
+        "): a reused worker's descriptors are compared by number, file and flags, not by open file description");
   sigset_t handled;
   sigemptyset(&handled);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&handled, s);
@@ -495,7 +498,10 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         close(conn);
         // Kept state loaded again (a new revocation list, trust store, key
         // or store) holds other descriptors than the baseline: a fresh
-        // spare starts from the new state instead.
+        // spare starts from the new state instead. So does a request that
+        // could not use it and loaded its own: its use store's opening and
+        // closing dropped the kept connection's POSIX locks (review
+        // helper-55).
         const bool reloaded = state.loads() != loads_before;
         if (rc != 0 || reloaded || served + 1 >= kRequestsPerWorker) _exit(rc);
         // Signals forwarded for this request that no child took (it was

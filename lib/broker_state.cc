@@ -138,6 +138,12 @@ void WorkerState::preload(UnixTime now) {
 }
 
 Result<PreloadedState*> WorkerState::current(UnixTime now) {
+  auto got = bring_up_to_date(now);
+  if (!got) ++loads_.failed;
+  return got;
+}
+
+Result<PreloadedState*> WorkerState::bring_up_to_date(UnixTime now) {
   if (revocations_path_.empty()) revocations_path_ = revocations_of(config_);
   // The state directory first: everything below lives in it.
   if (Decision d = ensure_state_dir(config_.state_dir); !d) return d;

@@ -93,14 +93,18 @@ class WorkerState {
   // pointers stay valid until the next call.
   Result<PreloadedState*> current(UnixTime now);
 
-  // How many times each piece was (re)loaded: for tests and the log.
+  // How many times each piece was (re)loaded, and how often current()
+  // failed (the request then loaded its state itself, with descriptors and
+  // SQLite locks of its own): for tests, the log, and whether a worker may
+  // serve another request.
   struct Loads {
-    uint64_t trust = 0, revocations = 0, receipt_log = 0, use_store = 0;
+    uint64_t trust = 0, revocations = 0, receipt_log = 0, use_store = 0, failed = 0;
     bool operator==(const Loads&) const = default;
   };
   const Loads& loads() const { return loads_; }
 
  private:
+  Result<PreloadedState*> bring_up_to_date(UnixTime now);
   Decision refresh_trust();
   Decision refresh_revocations(UnixTime now, bool trust_changed);
   Decision refresh_receipt_log();

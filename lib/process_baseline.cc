@@ -104,6 +104,12 @@ rlimit limit_of(int r) {
 
 }  // namespace
 
+std::string ProcessBaseline::why_descriptions_not_compared() {
+  fs::UniqueFd probe(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!probe.ok()) return fs::errno_text(errno);
+  return same_description(probe.get(), probe.get()) == 0 ? std::string() : fs::errno_text(errno);
+}
+
 ProcessBaseline ProcessBaseline::take() {
   ProcessBaseline b;
   b.fds_ = open_fds();

@@ -63,6 +63,10 @@ void discard_pending(const int (&signals)[N]) {
 class ProcessBaseline {
  public:
   static ProcessBaseline take();
+  // Whether open file descriptions can be compared here: kcmp(2) may be
+  // missing (no CONFIG_KCMP) or refused (a container's seccomp profile);
+  // errno's text when not, empty when they can. For the broker's log.
+  static std::string why_descriptions_not_compared();
   // Empty when the process is as it was taken; else one phrase saying what
   // differs ("its open descriptors changed").
   std::string differs() const;

@@ -127,10 +127,15 @@ TEST_CASE("broker state: loaded once, re-read when racy or changed, fail closed"
   // stamp did not change since it was read... (chmod changes ctime; the
   // directory above it does not touch the file's stamp at all).
   REQUIRE(chmod(d.gxdir.c_str(), 0777) == 0);
+  const uint64_t failed_before = state.loads().failed;
   auto unsafe = state.current(now);
   CHECK_FALSE(unsafe);
+  // Counted: the request then loads its own state, and its worker is not
+  // reused (lib/broker.cc).
+  CHECK(state.loads().failed == failed_before + 1);
   REQUIRE(chmod(d.gxdir.c_str(), 0700) == 0);
   CHECK(state.current(now));
+  CHECK(state.loads().failed == failed_before + 1);
 
   // A missing trust store is an error for every request until it is back.
   REQUIRE(rename(d.config.trust_path.c_str(), (d.config.trust_path + ".away").c_str()) == 0);

@@ -135,6 +135,10 @@ TEST_CASE("a descriptor number now naming another file, or the same file opened 
   }));
 }
 
+TEST_CASE("the broker is told whether open file descriptions are compared") {
+  CHECK(ProcessBaseline::why_descriptions_not_compared().empty() == have_kcmp());
+}
+
 TEST_CASE("an anonymous-inode descriptor replaced by another of its kind differs") {
   // eventfds (and epoll, signalfd...) share one inode: only the open file
   // description tells two apart (review helper-54).
