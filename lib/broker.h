@@ -37,7 +37,7 @@
 //      the worker exits, or is reused (below).
 // Reuse: a worker that was the spare serves another request when it is,
 // after its request, the process it was before its first
-// (lib/process_baseline.h), its kept state was not loaded again, and it
+// (lib/process_baseline.h), its kept state was usable and not loaded again, and it
 // served fewer than 256 (dry runs count; they read through the kept state): it says so with one byte on
 // its handoff socket and becomes the spare if there is none (else the
 // broker closes that socket and it exits). It makes fresh nonces first.
