@@ -16,8 +16,9 @@
 // at the same number differs ("~N"): by another file, by the same file
 // opened again, or by another anonymous-inode file (eventfds, epoll and
 // signalfds all share one inode; review helper-54). Where kcmp is missing (a
-// kernel without CONFIG_KCMP) descriptions are not compared: device, inode
-// and flags only. Not compared: file offsets (gx's kept files are read and
+// kernel without CONFIG_KCMP) or refused (a container's seccomp profile),
+// descriptions are not compared: device, inode and flags only (the broker
+// logs it at its start). Not compared: file offsets (gx's kept files are read and
 // written at explicit positions). The held duplicates are close-on-exec,
 // not counted as the process's own descriptors, and closed only with the
 // baseline (which the broker's workers keep until they _exit): closing one
