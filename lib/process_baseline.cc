@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #include "lib/fsutil.h"
@@ -74,16 +75,17 @@ std::string dispositions() {
   uint64_t reserved = 0;
   for (int sig = 32; sig < SIGRTMIN && sig <= 64; ++sig) reserved |= uint64_t{1} << (sig - 1);
   std::string out;
-  for (std::string_view key : {"SigIgn:", "SigCgt:"}) {
-    size_t at = status->find("\n" + std::string(key));
+  for (const char* key : {"\nSigIgn:", "\nSigCgt:"}) {
+    const size_t at = status->find(key);
     if (at == std::string::npos) return {};
+    const char* value = status->c_str() + at + std::strlen(key);
     errno = 0;
     char* end = nullptr;
-    const uint64_t set = std::strtoull(status->c_str() + at + 1 + key.size(), &end, 16);
-    if (errno != 0 || end == status->c_str() + at + 1 + key.size()) return {};
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(set & ~reserved));
-    out += std::string(key) + " " + hex + " ";
+    const uint64_t set = std::strtoull(value, &end, 16);
+    if (errno != 0 || end == value) return {};
+    char entry[32];
+    std::snprintf(entry, sizeof entry, "%s %016llx ", key + 1, static_cast<unsigned long long>(set & ~reserved));
+    out.append(entry);
   }
   return out;
 }
