@@ -142,9 +142,17 @@ std::string ProcessBaseline::differs() const {
     if (errno != ECHILD) return "waitpid: " + fs::errno_text(errno);
     break;
   }
-  auto tasks = entries("/proc/self/task");
-  if (!tasks) return "/proc/self/task is unreadable";
-  if (tasks->size() != 1) return "another thread is running";
+  // A thread just joined can still be listed for a moment: pthread_join
+  // returns when the kernel clears its tid, before the task is released.
+  // Looked at again for up to ~20 ms; one still there then is running.
+  for (int look = 0;; ++look) {
+    auto tasks = entries("/proc/self/task");
+    if (!tasks) return "/proc/self/task is unreadable";
+    if (tasks->size() == 1) break;
+    if (look == 20) return "another thread is running";
+    const timespec pause{0, 1'000'000};
+    nanosleep(&pause, nullptr);
+  }
   auto fds = open_fds();
   if (!fds || !fds_) return "/proc/self/fd is unreadable";
   // The held duplicates are the baseline's, not the process's.
