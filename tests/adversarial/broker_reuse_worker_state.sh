@@ -74,7 +74,8 @@ keep() {
 # both times.
 snapshot() {
   local p=$1 n
-  grep -vE '^(Vm|Rss|HugetlbPages|voluntary_ctxt|nonvoluntary_ctxt|Mems_allowed|State)' "/proc/$p/status"
+  # (SigQ counts the signals queued to the whole uid, in any of its processes)
+  grep -vE '^(Vm|Rss|HugetlbPages|voluntary_ctxt|nonvoluntary_ctxt|Mems_allowed|State|SigQ)' "/proc/$p/status"
   cat "/proc/$p/limits"
   # nice, priority, policy, rt priority (not the flags: PF_SUPERPRIV, set by use)
   awk '{print "stat", $18, $19, $40, $41}' "/proc/$p/stat"
