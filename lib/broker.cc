@@ -502,8 +502,8 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // could not use it and loaded its own: its use store's opening and
         // closing dropped the kept connection's POSIX locks (review
         // helper-55).
-        const bool reloaded = state.loads() != loads_before;
-        if (rc != 0 || reloaded || served + 1 >= kRequestsPerWorker) _exit(rc);
+        const bool state_not_as_kept = state.loads() != loads_before;
+        if (rc != 0 || state_not_as_kept || served + 1 >= kRequestsPerWorker) _exit(rc);
         // Signals forwarded for this request that no child took (it was
         // denied, or ended first) are this request's: they must not reach
         // the next caller's command (review helper-53).

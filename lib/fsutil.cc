@@ -20,6 +20,21 @@ namespace gx::fs {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
+std::optional<std::string_view> proc_status_field(std::string_view status, std::string_view name) {
+  for (size_t line = 0; line < status.size();) {
+    size_t end = status.find('\n', line);
+    if (end == std::string_view::npos) end = status.size();
+    std::string_view text = status.substr(line, end - line);
+    if (text.size() > name.size() && text.substr(0, name.size()) == name && text[name.size()] == ':') {
+      text.remove_prefix(name.size() + 1);
+      while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+      return text;
+    }
+    line = end + 1;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 std::string file_type_name(mode_t m) {

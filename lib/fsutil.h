@@ -117,6 +117,11 @@ bool path_within(const std::string& inner, const std::string& outer);
 
 std::string errno_text(int err);
 
+// The value of the line "Name:<blanks><value>" in the text of a
+// /proc/<pid>/status file (read with read_file), blanks skipped, up to the
+// end of its line; nullopt when no line starts with "Name:".
+std::optional<std::string_view> proc_status_field(std::string_view status, std::string_view name);
+
 // ---- the state directory (see docs/security.md, "State directory") ----
 
 // A directory resolved once: its canonical path (every symlink of the path

@@ -22,6 +22,7 @@
 #include "lib/broker_request.h"
 #include "lib/broker_transport.h"
 #include "lib/fd_passing.h"
+#include "lib/fsutil.h"
 
 namespace gx {
 namespace {
@@ -289,38 +290,18 @@ namespace {
 
 // -1 unknown, else the value of "Name:\t<n>" in /proc/self/status.
 int status_field(const std::string& status, std::string_view name) {
-  // Built with append, not operator+: GCC 12 at -O3 reports a false -Wrestrict on
-  // "literal" + std::string.
-  std::string key = "\n";
-  key.append(name).append(":");
-  size_t at = status.find(key);
-  if (at == std::string::npos) return -1;
-  at += name.size() + 2;
-  while (at < status.size() && (status[at] == ' ' || status[at] == '\t')) ++at;
+  auto value = fs::proc_status_field(status, name);
   int v = -1;
-  std::from_chars(status.data() + at, status.data() + status.size(), v);
+  if (value) std::from_chars(value->data(), value->data() + value->size(), v);
   return v;
-}
-
-std::string read_proc_status() {
-  std::string out;
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || out.size() > (1u << 20)) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return "\n" + out;
 }
 
 }  // namespace
 
 Decision check_not_sandboxed() {
-  std::string status = read_proc_status();
+  // Unreadable: every field unknown, asked of prctl below.
+  auto read = fs::read_file("/proc/self/status", 1u << 20);
+  const std::string status = read ? read.take() : std::string();
   int nnp = status_field(status, "NoNewPrivs");
   int seccomp = status_field(status, "Seccomp");
   if (nnp < 0) nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);

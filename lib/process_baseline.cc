@@ -11,10 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string_view>
 
 #include "lib/fsutil.h"
@@ -75,16 +74,12 @@ std::string dispositions() {
   uint64_t reserved = 0;
   for (int sig = 32; sig < SIGRTMIN && sig <= 64; ++sig) reserved |= uint64_t{1} << (sig - 1);
   std::string out;
-  for (const char* key : {"\nSigIgn:", "\nSigCgt:"}) {
-    const size_t at = status->find(key);
-    if (at == std::string::npos) return {};
-    const char* value = status->c_str() + at + std::strlen(key);
-    errno = 0;
-    char* end = nullptr;
-    const uint64_t set = std::strtoull(value, &end, 16);
-    if (errno != 0 || end == value) return {};
+  for (const char* key : {"SigIgn", "SigCgt"}) {
+    auto value = fs::proc_status_field(*status, key);
+    uint64_t set = 0;
+    if (!value || std::from_chars(value->data(), value->data() + value->size(), set, 16).ec != std::errc()) return {};
     char entry[32];
-    std::snprintf(entry, sizeof entry, "%s %016llx ", key + 1, static_cast<unsigned long long>(set & ~reserved));
+    std::snprintf(entry, sizeof entry, "%s: %016llx ", key, static_cast<unsigned long long>(set & ~reserved));
     out.append(entry);
   }
   return out;

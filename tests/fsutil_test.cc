@@ -338,3 +338,18 @@ TEST_CASE("links_on_path names the entry where it cannot look further, to fail c
   CHECK(links[0] == d + "/l");
   CHECK(links[1].size() > PATH_MAX);
 }
+
+TEST_CASE("proc_status_field finds a line by its whole name, first line included") {
+  const std::string status = "Name:\tgx\nSigIgn:\t0000000000001000\nSigIgnX:\t1\nSeccomp:\t2\nNoNewPrivs:  1";
+  CHECK(gx::fs::proc_status_field(status, "Name") == std::optional<std::string_view>("gx"));
+  CHECK(gx::fs::proc_status_field(status, "SigIgn") == std::optional<std::string_view>("0000000000001000"));
+  CHECK(gx::fs::proc_status_field(status, "Seccomp") == std::optional<std::string_view>("2"));
+  CHECK(gx::fs::proc_status_field(status, "NoNewPrivs") == std::optional<std::string_view>("1"));  // last line
+  CHECK_FALSE(gx::fs::proc_status_field(status, "Sig"));      // a prefix of a name is not the name
+  CHECK_FALSE(gx::fs::proc_status_field(status, "Threads"));  // absent
+  // The real file has both lines this project reads.
+  auto real = gx::fs::read_file("/proc/self/status", 1 << 16);
+  REQUIRE(real);
+  CHECK(gx::fs::proc_status_field(*real, "SigCgt"));
+  CHECK(gx::fs::proc_status_field(*real, "NoNewPrivs"));
+}
