@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -694,15 +695,28 @@ TEST_CASE("index: trust store changes are re-applied to an indexed list") {
 
 TEST_CASE("index: a stamp collision alone does not serve a re-signed file (signature block compared too)") {
   Fixture f;
-  RevocationList l1 = f.next({}, {revoke_art("one")}, {&f.a});
-  f.write(l1.file_text());
-  REQUIRE(f.load().ok());
   // Same serial, same size, other body and signature: only the rollback
-  // check can reject it, so it must not be served from the index.
-  std::string forged;
-  for (int i = 0; i < 50 && forged.size() != l1.file_text().size(); ++i)
-    forged = f.next({}, {revoke_art("two")}, {&f.a}).file_text();
-  REQUIRE(forged.size() == l1.file_text().size());
+  // check can reject it, so it must not be served from the index. ECDSA
+  // signatures vary in length, and either draw can be a rare short one, so
+  // both are drawn until a size repeats across them.
+  std::map<size_t, std::string> firsts, seconds;
+  std::string first, forged;
+  for (int i = 0; i < 200 && first.empty(); ++i) {
+    std::string a = f.next({}, {revoke_art("one")}, {&f.a}).file_text();
+    std::string b = f.next({}, {revoke_art("two")}, {&f.a}).file_text();
+    firsts.emplace(a.size(), a);
+    seconds.emplace(b.size(), b);
+    for (const auto& [size, text] : firsts)
+      if (auto it = seconds.find(size); it != seconds.end()) {
+        first = text;
+        forged = it->second;
+        break;
+      }
+  }
+  REQUIRE_FALSE(first.empty());
+  REQUIRE(forged.size() == first.size());
+  f.write(first);
+  REQUIRE(f.load().ok());
   f.write(forged);
   // Pretend the kernel reported the old stamp for the new file.
   struct stat st {};
