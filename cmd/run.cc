@@ -103,8 +103,8 @@ int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult&
 // The request a broker or a nested-run channel gets: the artifact's bytes,
 // the command, this process's environment and cwd. `via` names the route
 // in the refusal of options only the supervisor may choose.
-Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
-                                           const std::string& via) {
+// The options only the supervisor chooses, refused on a supervised run.
+Decision refuse_supervisor_options(const RunOptions& o, const std::string& via) {
   const char* refused = !o.trust.empty()         ? "--trust"
                         : !o.revocations.empty() ? "--revocations"
                         : !o.state.empty()       ? "--state"
@@ -120,6 +120,12 @@ Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std:
   if (!o.parents.empty())
     return Decision::deny(DenyReason::Usage,
                           "--parent cannot be used with " + via + ": the protocol carries one artifact, not its chain");
+  return Decision::allow();
+}
+
+Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
+                                           const std::string& via) {
+  if (Decision d = refuse_supervisor_options(o, via); !d) return d;
   broker::Request req;
   auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
   if (!bytes) {
@@ -144,7 +150,7 @@ Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std:
                  static_cast<int>(std::min(entry.find('='), size_t{64})), *e);
   }
   req.cwd = std::move(cwd);
-  // Read before the client catches the forwarded signals (run_brokered).
+  // Read before the client catches the forwarded signals (run_on_connection).
   const InheritedSignals signals = InheritedSignals::of_this_process();
   req.ignored_signals = InheritedSignals::bits_of(signals.ignored);
   req.blocked_signals = InheritedSignals::bits_of(signals.blocked);
@@ -160,9 +166,17 @@ int report_request_error(const Decision& d) {
 // revocations, state and receipt key; this process only asks (and writes
 // --report with its own rights).
 int run_brokered(const RunOptions& o, const ReportTarget& report, std::vector<std::string> argv, std::string cwd) {
-  auto req = supervised_request(o, std::move(argv), std::move(cwd), "--broker (or GX_BROKER)");
+  const std::string via = "--broker (or GX_BROKER)";
+  if (Decision d = refuse_supervisor_options(o, via); !d) return report_request_error(d);
+  // Connected first: the broker hands the connection to its worker while
+  // this process builds the request (lib/broker_client.h).
+  auto conn = broker::connect_broker(o.broker);
+  if (!conn) return report_denial(conn.error());
+  auto req = supervised_request(o, std::move(argv), std::move(cwd), via);
   if (!req) return report_request_error(req.error());
-  auto r = broker::run_brokered(o.broker, *req);
+  // finish_run reads the report only for these.
+  if (o.report.empty() && !o.json && !o.dry_run) req->flags |= broker::kFlagNoReport;
+  auto r = broker::run_on_connection(conn->get(), *req, o.broker);
   if (!r) return report_denial(r.error());
   return finish_run(o, report, *r);
 }

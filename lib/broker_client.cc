@@ -20,7 +20,9 @@ namespace {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
-Result<fs::UniqueFd> connect_to(const std::string& path) {
+}  // namespace
+
+Result<fs::UniqueFd> connect_broker(const std::string& path) {
   sockaddr_un addr{};
   if (path.empty() || path.size() >= sizeof addr.sun_path)
     return Decision::deny(DenyReason::Usage, "broker socket path is empty or too long", "broker", path);
@@ -35,6 +37,8 @@ Result<fs::UniqueFd> connect_to(const std::string& path) {
                           "broker", path);
   }
 }
+
+namespace {
 
 // The write end of the self-pipe the handler below writes signal numbers to.
 int g_forward_pipe = -1;
@@ -93,14 +97,6 @@ Decision error_decision(const ErrorReply& e, const std::string& socket_path) {
 Result<RunResult> converse(int fd, const Request& req, const std::string& socket_path, const ForwardedSignals& signals);
 
 }  // namespace
-
-Result<RunResult> run_brokered(const std::string& socket_path, const Request& req) {
-  ForwardedSignals signals;
-  if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "pipe2: " + fs::errno_text(errno));
-  auto conn = connect_to(socket_path);
-  if (!conn) return conn.error();
-  return converse(conn->get(), req, socket_path, signals);
-}
 
 Result<RunResult> run_on_connection(int fd, const Request& req, const std::string& peer_name) {
   ForwardedSignals signals;

@@ -192,7 +192,8 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
     log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
   // Never throws: a string that is not UTF-8 (a file name in a warning, a
   // value decode_request did not see) is replaced, not the worker's death.
-  const std::string report = result_to_json(result).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string report = result_to_json(result, (req->flags & kFlagNoReport) == 0)
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (Decision d = write_frames(conn, {{FrameType::Report, encode_report({report})},
                                        {FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255))}});
       !d) {
@@ -206,10 +207,10 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   sched_yield();
 }
 
-nlohmann::json result_to_json(const RunResult& r) {
+nlohmann::json result_to_json(const RunResult& r, bool with_report) {
   nlohmann::json j;
   j["decision"] = decision_json(r.decision);
-  j["report"] = to_json(r.report);
+  if (with_report) j["report"] = to_json(r.report);
   j["child_ran"] = r.child_ran;
   j["exit_status"] = r.exit_status;
   j["not_started"] = r.not_started;

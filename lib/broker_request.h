@@ -41,7 +41,9 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
                    const std::function<void(RunResult&)>& after_run = {});
 
 // The RunResult as JSON for the Report frame, and back (the client).
-nlohmann::json result_to_json(const RunResult& r);
+// Without `with_report` (the request's kFlagNoReport) it has no "report"
+// key; result_from_json then leaves RunResult::report empty.
+nlohmann::json result_to_json(const RunResult& r, bool with_report = true);
 // A report this gx cannot read (a known key of the wrong type) is an error.
 Result<RunResult> result_from_json(const nlohmann::json& j);
 

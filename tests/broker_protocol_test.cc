@@ -134,6 +134,11 @@ TEST_CASE("request decoding is strict and names the field") {
     r = sample();
     r.flags = 1u << 7;
     CHECK(decode_request(encode_request(r)).error().field == "flags");
+    r.flags = 1u << 3;  // the first bit after the known ones
+    CHECK(decode_request(encode_request(r)).error().field == "flags");
+    r.flags = kFlagDryRun | kFlagJson | kFlagNoReport;
+    REQUIRE(decode_request(encode_request(r)));
+    CHECK(decode_request(encode_request(r))->flags == r.flags);
     r = sample();
     r.artifact.assign(kArtifactMaxBytes + 1, 'a');
     CHECK(decode_request(encode_request(r)).error().reason == DenyReason::TooLarge);

@@ -99,6 +99,30 @@ else
 fi
 expect_rc 0 "the broker's log verifies" "$GX" log verify --state "$BS"
 
+# --- without --report, --json or --dry-run the client asks for no report ---
+# (protocol flag bit 2): the broker's warnings and the decision still reach it.
+mkdir -p "$T/sbin" && chmod 0770 "$T/sbin"
+printf '#!/bin/sh\necho "script $0"\n' >"$T/sbin/s.sh" && chmod 0755 "$T/sbin/s.sh"
+chmod 0755 "$T/sbin"
+art script --max-uses 10 -- "$T/sbin/s.sh"
+chmod g+w "$T/sbin"
+expect_rc 0 "a script in a group-writable directory, no report asked" B "$T/script.toml" -- "$T/sbin/s.sh"
+check "...the broker's warning reaches the client" \
+  grep -q "warning: script handed to its interpreter as /dev/fd/[0-9]*.*$T/sbin is writable by group or others" "$T/err"
+expect_rc 0 "the same with --report" B --report "$T/script.json" "$T/script.toml" -- "$T/sbin/s.sh"
+check "...the report is whole" test "$(jq -r '.decision.decision + " " + (.outcome.exit_code|tostring)' "$T/script.json")" = "allow 0"
+chmod g-w "$T/sbin"
+expect_denied policy-mismatch "a denial, no report asked: the reason reaches the client" B "$T/script.toml" -- "$T/sbin/s.sh" x
+check "...naming the field" grep -q "argv" "$T/err"
+
+# --- the client connects before it reads the artifact ---
+closed_before=$(grep -c "refused: connection closed" "$T/broker.log")
+expect_denied missing-authorization "a missing artifact is the client's own error" B "$T/missing.toml" -- /bin/true
+check "...named" grep -q "no artifact at $T/missing.toml" "$T/err"
+expect_rc 0 "the broker serves the next request" B "$T/cat.toml" -- /bin/cat </dev/null
+check "...and logged the connection that sent nothing" \
+  wait_for test "$(grep -c "refused: connection closed" "$T/broker.log")" -gt "$closed_before"
+
 # --- flags that choose state, trust, revocations or the receipt key are refused ---
 for flag in "--state $T/other" "--trust $TR" "--revocations $T/none.toml" "--receipt-key $T/k" --syslog; do
   # shellcheck disable=SC2086
