@@ -100,10 +100,8 @@ Decision write_report(const std::string& path, const ReportTarget& target, const
 
 int finish_run(const RunOptions& o, const ReportTarget& report, const RunResult& r);
 
-// The request a broker or a nested-run channel gets: the artifact's bytes,
-// the command, this process's environment and cwd. `via` names the route
-// in the refusal of options only the supervisor may choose.
-// The options only the supervisor chooses, refused on a supervised run.
+// The options only the supervisor chooses, refused on a supervised run;
+// `via` names the route.
 Decision refuse_supervisor_options(const RunOptions& o, const std::string& via) {
   const char* refused = !o.trust.empty()         ? "--trust"
                         : !o.revocations.empty() ? "--revocations"
@@ -123,6 +121,8 @@ Decision refuse_supervisor_options(const RunOptions& o, const std::string& via) 
   return Decision::allow();
 }
 
+// The request a broker or a nested-run channel gets: the artifact's bytes,
+// the command, this process's environment and cwd.
 Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
                                            const std::string& via) {
   if (Decision d = refuse_supervisor_options(o, via); !d) return d;
@@ -171,12 +171,13 @@ int run_brokered(const RunOptions& o, const ReportTarget& report, std::vector<st
   // Connected first: the broker hands the connection to its worker while
   // this process builds the request (lib/broker_client.h).
   auto conn = broker::connect_broker(o.broker);
-  if (!conn) return report_denial(conn.error());
   auto req = supervised_request(o, std::move(argv), std::move(cwd), via);
+  // A request that cannot be built is the first thing to say, broker or not.
   if (!req) return report_request_error(req.error());
+  if (!conn) return report_request_error(conn.error());
   // finish_run reads the report only for these.
   if (o.report.empty() && !o.json && !o.dry_run) req->flags |= broker::kFlagNoReport;
-  auto r = broker::run_on_connection(conn->get(), *req, o.broker);
+  auto r = broker::run_on_broker(o.broker, std::move(*conn), std::move(*req));
   if (!r) return report_denial(r.error());
   return finish_run(o, report, *r);
 }

@@ -98,6 +98,20 @@ Result<RunResult> converse(int fd, const Request& req, const std::string& socket
 
 }  // namespace
 
+Result<RunResult> run_on_broker(const std::string& socket_path, fs::UniqueFd conn, Request req) {
+  auto r = run_on_connection(conn.get(), req, socket_path);
+  // What such a broker answers (decode_request: "unknown flag bits"); a
+  // refusal while decoding, before anything ran or was recorded.
+  const bool old_broker = !r && r.error().reason == DenyReason::InvalidValue &&
+                          r.error().detail.find("unknown flag bits") != std::string::npos;
+  if (!old_broker || (req.flags & kFlagNoReport) == 0) return r;
+  conn = fs::UniqueFd();  // the old one: closed before the new one is opened
+  req.flags &= ~kFlagNoReport;
+  auto again = connect_broker(socket_path);
+  if (!again) return again.error();
+  return run_on_connection(again->get(), req, socket_path);
+}
+
 Result<RunResult> run_on_connection(int fd, const Request& req, const std::string& peer_name) {
   ForwardedSignals signals;
   if (signals.fd() < 0) return Decision::deny(DenyReason::IoError, "pipe2: " + fs::errno_text(errno));

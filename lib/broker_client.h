@@ -32,4 +32,10 @@ Result<fs::UniqueFd> connect_broker(const std::string& socket_path);
 // ("busy" as IoError). RunResult::exit_status is the Exit frame's status.
 Result<RunResult> run_on_connection(int fd, const Request& req, const std::string& peer_name);
 
+// run_on_connection on `conn`, a connection to the broker at `socket_path`
+// (connect_broker). A broker older than kFlagNoReport refuses that bit
+// before it runs anything: the request is then sent once more without it,
+// on a new connection (the answer carries the whole report).
+Result<RunResult> run_on_broker(const std::string& socket_path, fs::UniqueFd conn, Request req);
+
 }  // namespace gx::broker

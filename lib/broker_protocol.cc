@@ -273,6 +273,11 @@ Result<Request> decode_request(std::string_view payload) {
         if ((*v & ~kKnownFlags) != 0)
           return Decision::deny(DenyReason::InvalidValue, "broker request frame has unknown flag bits", "flags",
                                 std::to_string(*v & ~kKnownFlags));
+        // No report is asked only by a client that shows none.
+        if ((*v & kFlagNoReport) != 0 && (*v & (kFlagDryRun | kFlagJson)) != 0)
+          return Decision::deny(DenyReason::InvalidValue,
+                                "broker request frame asks for no report on a dry run or a --json run", "flags",
+                                std::to_string(*v));
         r.flags = *v;
         break;
       }

@@ -81,9 +81,10 @@ inline constexpr uint32_t kFlagDryRun = 1u << 0;
 inline constexpr uint32_t kFlagJson = 1u << 1;
 // The client needs no run report (no --report, --json or dry run): the
 // Report frame then carries the decision, warnings and flags without the
-// report itself, which its client would parse only to drop (~0.3 ms of a
-// brokered call, docs/performance.md). A broker older than this bit refuses
-// it as unknown: restart the broker after upgrading gx.
+// report itself, which its client would parse only to drop (docs/performance.md,
+// twentieth pass). Refused with kFlagDryRun or kFlagJson, which show it. A
+// broker older than this bit refuses it as unknown; the client then asks
+// again without it (lib/broker_client.h, run_on_broker).
 inline constexpr uint32_t kFlagNoReport = 1u << 2;
 inline constexpr uint32_t kKnownFlags = kFlagDryRun | kFlagJson | kFlagNoReport;
 

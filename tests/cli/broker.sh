@@ -115,13 +115,63 @@ chmod g-w "$T/sbin"
 expect_denied policy-mismatch "a denial, no report asked: the reason reaches the client" B "$T/script.toml" -- "$T/sbin/s.sh" x
 check "...naming the field" grep -q "argv" "$T/err"
 
+# --- which clients ask for no report, and a broker that does not know the bit ---
+# A stand-in broker records each request's flags (field 6) and answers the
+# first with what a broker older than bit 2 says, every later one "busy".
+cat >"$T/oldbroker.py" <<'PY'
+import os, socket, struct, sys
+path, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path); s.listen(8)
+s.settimeout(20)  # a client that never came: the check below names what did
+def frame(t, fields):
+    p = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
+    return b"GXBR" + bytes([1, t, 0, 0]) + struct.pack(">I", len(p)) + p
+for i in range(n):
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.settimeout(None)
+    head, fds, _, _ = socket.recv_fds(c, 12, 8)
+    for fd in fds: os.close(fd)
+    length = struct.unpack(">I", head[8:12])[0]
+    body = b""
+    while len(body) < length: body += c.recv(length - len(body))
+    flags, at = None, 0
+    while at < len(body):
+        tag, ln = struct.unpack(">HI", body[at:at + 6])
+        if tag == 6: flags = struct.unpack(">I", body[at + 6:at + 10])[0]
+        at += 6 + ln
+    with open(out, "a") as f: f.write("%s\n" % flags)
+    if i == 0:
+        c.sendall(frame(5, [(1, b"invalid-value"), (2, b"flags=4: broker request frame has unknown flag bits")]))
+    else:
+        c.sendall(frame(5, [(1, b"busy"), (2, b"stand-in broker")]))
+    c.close()
+PY
+python3 "$T/oldbroker.py" "$T/old.sock" "$T/flags" 4 &
+oldbroker=$!
+wait_for test -S "$T/old.sock"
+expect_rc 125 "a broker older than bit 2: asked again without it" "$GX" run --broker "$T/old.sock" "$T/cat.toml" -- /bin/cat
+check "...the second answer is the one reported" grep -q "stand-in broker" "$T/err"
+expect_rc 125 "--report asks for the report" "$GX" run --broker "$T/old.sock" --report "$T/r.json" "$T/cat.toml" -- /bin/cat
+expect_rc 125 "--json asks for it" "$GX" run --broker "$T/old.sock" --json "$T/cat.toml" -- /bin/cat
+wait "$oldbroker"
+check "flags sent: no report (4), then without it (0), --report (0), --json (2) ($(tr '\n' ' ' <"$T/flags"))" \
+  test "$(tr '\n' ' ' <"$T/flags")" = "4 0 0 2 "
+
 # --- the client connects before it reads the artifact ---
 closed_before=$(grep -c "refused: connection closed" "$T/broker.log")
 expect_denied missing-authorization "a missing artifact is the client's own error" B "$T/missing.toml" -- /bin/true
 check "...named" grep -q "no artifact at $T/missing.toml" "$T/err"
+expect_denied missing-authorization "...also when no broker listens: the request's error comes first" \
+  "$GX" run --broker "$T/nobroker.sock" "$T/missing.toml" -- /bin/true
+expect_rc 125 "no broker listening, the artifact there: cannot connect" "$GX" run --broker "$T/nobroker.sock" "$T/cat.toml" -- /bin/cat
+check "...said so" grep -q "cannot connect to the broker at $T/nobroker.sock" "$T/err"
 expect_rc 0 "the broker serves the next request" B "$T/cat.toml" -- /bin/cat </dev/null
 check "...and logged the connection that sent nothing" \
-  wait_for test "$(grep -c "refused: connection closed" "$T/broker.log")" -gt "$closed_before"
+  wait_for bash -c '[ "$(grep -c "refused: connection closed" "$1")" -gt "$2" ]' _ "$T/broker.log" "$closed_before"
 
 # --- flags that choose state, trust, revocations or the receipt key are refused ---
 for flag in "--state $T/other" "--trust $TR" "--revocations $T/none.toml" "--receipt-key $T/k" --syslog; do
