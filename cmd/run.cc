@@ -122,10 +122,9 @@ Decision refuse_supervisor_options(const RunOptions& o, const std::string& via) 
 }
 
 // The request a broker or a nested-run channel gets: the artifact's bytes,
-// the command, this process's environment and cwd.
-Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd,
-                                           const std::string& via) {
-  if (Decision d = refuse_supervisor_options(o, via); !d) return d;
+// the command, this process's environment and cwd. Its caller refused the
+// supervisor's options first (refuse_supervisor_options).
+Result<broker::Request> supervised_request(const RunOptions& o, std::vector<std::string> argv, std::string cwd) {
   broker::Request req;
   auto bytes = fs::read_file(o.artifact, kArtifactMaxBytes);
   if (!bytes) {
@@ -171,7 +170,7 @@ int run_brokered(const RunOptions& o, const ReportTarget& report, std::vector<st
   // Connected first: the broker hands the connection to its worker while
   // this process builds the request (lib/broker_client.h).
   auto conn = broker::connect_broker(o.broker);
-  auto req = supervised_request(o, std::move(argv), std::move(cwd), via);
+  auto req = supervised_request(o, std::move(argv), std::move(cwd));
   // A request that cannot be built is the first thing to say, broker or not.
   if (!req) return report_request_error(req.error());
   if (!conn) return report_request_error(conn.error());
@@ -189,7 +188,9 @@ int run_nested(const RunOptions& o, const ReportTarget& report, std::vector<std:
   if (!o.broker.empty())
     return report_error(
         "--broker (or GX_BROKER) cannot be used inside a run that has a nested-run channel (GX_CHANNEL)");
-  auto req = supervised_request(o, std::move(argv), std::move(cwd), "a nested-run channel (GX_CHANNEL)");
+  if (Decision d = refuse_supervisor_options(o, "a nested-run channel (GX_CHANNEL)"); !d)
+    return report_request_error(d);
+  auto req = supervised_request(o, std::move(argv), std::move(cwd));
   if (!req) return report_request_error(req.error());
   auto r = run_over_channel(channel, *req);
   if (!r) return report_denial(r.error());

@@ -17,14 +17,14 @@ def frame(kind, payload, version=1):
     return b"GXBR" + bytes([version, kind, 0, 0]) + struct.pack(">I", len(payload)) + payload
 
 
-def request_body(artifact_bytes, argv, env=(PATH_ENV,), cwd=b"/", name=None):
+def request_body(artifact_bytes, argv, env=(PATH_ENV,), cwd=b"/", name=None, flags=0):
     """The fields of a request frame: artifact, [name], argv..., env..., cwd, flags."""
     body = field(1, artifact_bytes) + (field(2, name) if name is not None else b"")
     for arg in argv:
         body += field(3, arg)
     for entry in env:
         body += field(4, entry)
-    return body + field(5, cwd) + field(6, struct.pack(">I", 0))
+    return body + field(5, cwd) + field(6, struct.pack(">I", flags))
 
 
 def ask(sock_path, data, fds=(0, 1, 2), timeout=10):

@@ -101,9 +101,8 @@ expect_rc 0 "the broker's log verifies" "$GX" log verify --state "$BS"
 
 # --- without --report, --json or --dry-run the client asks for no report ---
 # (protocol flag bit 2): the broker's warnings and the decision still reach it.
-mkdir -p "$T/sbin" && chmod 0770 "$T/sbin"
+mkdir -m 0755 "$T/sbin"
 printf '#!/bin/sh\necho "script $0"\n' >"$T/sbin/s.sh" && chmod 0755 "$T/sbin/s.sh"
-chmod 0755 "$T/sbin"
 art script --max-uses 10 -- "$T/sbin/s.sh"
 chmod g+w "$T/sbin"
 expect_rc 0 "a script in a group-writable directory, no report asked" B "$T/script.toml" -- "$T/sbin/s.sh"
