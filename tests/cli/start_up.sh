@@ -5,6 +5,7 @@
 # ELF entry point is patched back): both work alike, and only gx's code is
 # wholly resident in a running gx (/proc/PID/smaps: Rss equals Size).
 source "$(dirname "$0")/lib/common.bash"
+: "${GX_HELPERS:?GX_HELPERS must point at the built helper programs}"
 
 entry=$(nm "$GX" 2>/dev/null | awk '$3 == "gx_prefault_entry" { print $1 }')
 glibc_start=$(nm "$GX" 2>/dev/null | awk '$3 == "_start" { print $1 }')
@@ -65,6 +66,10 @@ text_resident() {
   kill -TERM "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
 }
+if ! why=$("$GX_HELPERS/populate_probe"); then
+  echo "SKIP: madvise(MADV_POPULATE_READ) fails here ($why; Linux < 5.14): gx starts as if entered at _start"
+  finish
+fi
 read -r rss size <<<"$(text_resident "$GX")"
 case $rss in
   "no child") bad "gx run started no child: $(head -c 300 "$T/run.err")" ;;
