@@ -260,11 +260,18 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
     auto word = static_cast<uint32_t>(c.keep_caps >> (32 * i));
     if (got[i].effective != word || got[i].permitted != word || got[i].inheritable != word) return EPERM;
   }
+  // The ambient set is asked about the kept capabilities only: the kernel
+  // keeps it within permitted AND inheritable (capabilities(7)), both just
+  // read back equal to keep_caps, so nothing else can be ambient. That
+  // saves ~40 system calls (~55 us here) before every exec.
   for (int cap = 0; cap <= c.last_cap; ++cap) {
     int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (bound < 0) return errno;
+    if (bound != (kept(c, cap) ? 1 : 0)) return EPERM;
+    if (!kept(c, cap)) continue;
     int ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
-    if (bound < 0 || ambient < 0) return errno;
-    if (bound != (kept(c, cap) ? 1 : 0) || ambient != (kept(c, cap) ? 1 : 0)) return EPERM;
+    if (ambient < 0) return errno;
+    if (ambient != 1) return EPERM;
   }
   if (prctl(PR_GET_SECUREBITS, 0, 0, 0, 0) != static_cast<int>(bits)) return EPERM;
   return 0;

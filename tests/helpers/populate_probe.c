@@ -2,9 +2,9 @@
 // kernel (Linux >= 5.14), 1 when it does not (EINVAL): without it, gx's
 // prefaulting entry (cmd/prefault_entry.cc) leaves gx as glibc's _start would.
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/mman.h>
 
 #ifndef MADV_POPULATE_READ
