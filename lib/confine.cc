@@ -263,7 +263,7 @@ int apply_credentials(const ChildCredentials& c, ConfineStep& step) noexcept {
   // The ambient set is asked about the kept capabilities only: the kernel
   // keeps it within permitted AND inheritable (capabilities(7)), both just
   // read back equal to keep_caps, so nothing else can be ambient. That
-  // saves ~40 system calls (~55 us here) before every exec.
+  // saves 41 system calls before every exec (~1.4 us each here).
   for (int cap = 0; cap <= c.last_cap; ++cap) {
     int bound = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
     if (bound < 0) return errno;
