@@ -8,7 +8,7 @@
 # The cost is resident memory, so a running `gx run` is also held to the
 # 8 MiB peak RSS target (issue #14).
 source "$(dirname "$0")/lib/common.bash"
-: "${GX_HELPERS:?GX_HELPERS must point at the built helper programs}"
+source "$(dirname "$0")/lib/run_env.bash"
 
 if ! command -v readelf >/dev/null; then
   echo "SKIP: readelf (binutils) is needed to read gx's program headers"
@@ -52,28 +52,22 @@ if ! why=$("$GX_HELPERS/populate_probe"); then
   finish
 fi
 
-mkkey k
-"$GX" init -o "$T/sleep.toml" --max-uses 100 -- /bin/sleep 30 >/dev/null 2>&1 || bad "init"
-"$GX" sign -k "$T/k.key" "$T/sleep.toml" >/dev/null 2>&1 || bad "sign"
+art sleep --max-uses 100 -- /bin/sleep 30
+has_child() { [ -n "$(cat /proc/"$1"/task/*/children 2>/dev/null)" ]; }
 # mappings BIN: runs `BIN run` of a sleeping child and writes, for each of
 # BIN's file mappings in the running gx, "PERMS OFFSET SIZE_KB RSS_KB" to
 # $T/maps and gx's VmHWM (kB) to $T/hwm; prints "ok", "no-child" (gx started
 # no child) or "unreadable" (this user cannot read a non-dumpable gx's smaps:
 # an unprivileged suite).
 mappings() {
-  local bin=$1 pid i kids= verdict
+  local bin=$1 pid verdict
   local state=$T/state-${bin##*/}
   mkdir -p "$state"
   chmod 700 "$state"
-  "$bin" run --trust "$T/trust.toml" --state "$state" "$T/sleep.toml" -- /bin/sleep 30 \
+  "$bin" run --trust "$TR" --state "$state" "$T/sleep.toml" -- /bin/sleep 30 \
     </dev/null >/dev/null 2>"$T/run.err" &
   pid=$!
-  for i in $(seq 100); do
-    kids=$(cat /proc/"$pid"/task/*/children 2>/dev/null)
-    [ -n "$kids" ] && break
-    sleep 0.05
-  done
-  if [ -z "$kids" ]; then
+  if ! wait_for has_child "$pid"; then
     verdict=no-child
   elif ! awk -v path="$(readlink -f "$bin")" '
       /^[0-9a-f]+-[0-9a-f]+ / { mine = ($6 == path); if (mine) { perms = $2; off = $3 } ; next }

@@ -34,12 +34,3 @@ B() { "$GX" run --broker "$SOCK" "$@"; }
 # last_receipt: the newest receipt of the broker's log, as JSON.
 last_receipt() { "$GX" log show --state "$BS" --json --tail 1 2>/dev/null | tail -n 1; }
 
-# wait_for COND-CMD...: polls up to 5 s.
-wait_for() {
-  local i
-  for i in $(seq 100); do
-    "$@" && return 0
-    sleep 0.05
-  done
-  return 1
-}

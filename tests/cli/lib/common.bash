@@ -80,6 +80,16 @@ ossl_sign() {
       "$(cat "$T/$key.id")" "$(base64 -w0 "$T/sig.der")"; } >"$out"
 }
 
+# wait_for COND-CMD...: polls up to 5 s.
+wait_for() {
+  local i
+  for i in $(seq 100); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 finish() {
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" = 0 ]
