@@ -509,7 +509,7 @@ Decision serve(const BrokerConfig& config, const Listener& listener,
         // the next caller's command (review helper-53).
         discard_pending(kForwardable);
         // Another request only from the process this one started as.
-        if (std::string why = baseline->differs(); !why.empty()) {
+        if (std::string why = baseline->differs(state.kept_fds()); !why.empty()) {
           log("worker " + std::to_string(getpid()) + " is not reused: " + why);
           _exit(0);
         }

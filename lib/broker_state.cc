@@ -158,6 +158,7 @@ Result<PreloadedState*> WorkerState::bring_up_to_date(UnixTime now) {
   context_.receipt_log = &*receipt_log_;
   context_.signature_cache = &*signature_cache_;
   context_.use_store = &*use_store_;
+  context_.rulesets = &rulesets_;
   return &context_;
 }
 

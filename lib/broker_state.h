@@ -46,6 +46,7 @@
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
 #include "lib/revocation_index.h"
+#include "lib/ruleset_cache.h"
 #include "lib/run_pipeline.h"
 #include "lib/signature_cache.h"
 #include "lib/trust_store.h"
@@ -103,6 +104,12 @@ class WorkerState {
   };
   const Loads& loads() const { return loads_; }
 
+  // The last Landlock ruleset, reused by the next request when nothing it
+  // was built on changed (lib/ruleset_cache.h); its kept descriptors are
+  // the worker's on purpose (ProcessBaseline::differs).
+  RulesetCache& rulesets() { return rulesets_; }
+  std::vector<int> kept_fds() const { return rulesets_.kept_fds(); }
+
  private:
   Result<PreloadedState*> bring_up_to_date(UnixTime now);
   Decision refresh_trust();
@@ -124,6 +131,7 @@ class WorkerState {
   std::optional<SignatureCache> signature_cache_;
   std::optional<UseStore> use_store_;
   std::optional<FileStamp> use_store_file_;
+  RulesetCache rulesets_;
   PreloadedState context_;
   Loads loads_;
 };

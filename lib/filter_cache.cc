@@ -157,11 +157,13 @@ class Reader {
 
 }  // namespace
 
+std::string sandbox_policy_key(const SandboxPolicy& policy) { return policy_json(policy).dump(); }
+
 std::string filter_cache_name(const SandboxPolicy& policy) {
   const std::string& env = binary_and_kernel();
   if (env.empty()) return {};
   std::string key(kDomain);
-  key += "\n" + env + policy_json(policy).dump();
+  key += "\n" + env + sandbox_policy_key(policy);
   return std::string(kFilterBlobPrefix) + crypto::sha256_hex(key);
 }
 

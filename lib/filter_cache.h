@@ -39,6 +39,11 @@ namespace gx {
 inline constexpr std::string_view kFilterCacheFile = "filters.cache";
 inline constexpr std::string_view kFilterBlobPrefix = "filter-";
 
+// Every field of `policy`, as one string (JSON): a cache keyed on it misses
+// on any change, never serves what another policy built (also
+// lib/ruleset_cache.h).
+std::string sandbox_policy_key(const SandboxPolicy& policy);
+
 // "filter-<hex>" for `policy` on this binary and kernel; empty when the
 // binary has no build-id (then nothing is cached).
 std::string filter_cache_name(const SandboxPolicy& policy);

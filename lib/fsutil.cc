@@ -296,13 +296,14 @@ namespace {
 
 bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
-// Whether `name` reaches `want` with no symlink anywhere on the way: the
-// kernel's name for a descriptor has none, so a name that needs one (a
-// link in this namespace standing where another namespace had a directory
-// or a mount) is not the descriptor's path, even when the link leads to
-// the same file. openat2(RESOLVE_NO_SYMLINKS) walks it in one call; where
-// openat2 is missing (Linux < 5.6) or filtered (a nested gx under a
-// seccomp profile), realpath(3) must give the name back unchanged.
+}  // namespace
+
+// The kernel's name for a descriptor has no symlink, so a name that needs
+// one (a link in this namespace standing where another namespace had a
+// directory or a mount) is not the descriptor's path, even when the link
+// leads to the same file. openat2(RESOLVE_NO_SYMLINKS) walks it in one
+// call; where openat2 is missing (Linux < 5.6) or filtered (a nested gx
+// under a seccomp profile), realpath(3) must give the name back unchanged.
 bool reaches_without_links(const char* name, const struct stat& want) {
   open_how how{};
   how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
@@ -319,8 +320,6 @@ bool reaches_without_links(const char* name, const struct stat& want) {
   return realpath(name, real) != nullptr && std::strcmp(real, name) == 0 &&
          fstatat(AT_FDCWD, name, &got, AT_SYMLINK_NOFOLLOW) == 0 && same_file(got, want);
 }
-
-}  // namespace
 
 std::string fd_path(int fd) {
   char link[32];

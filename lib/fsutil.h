@@ -5,6 +5,7 @@
 // directory. A crash leaves either the old or the new file, never a mix.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -112,6 +113,9 @@ std::string canonical(const std::string& path);
 // symlink is refused too: compared as a string with gx's protected paths it
 // would not show that it is inside one (the link's target is).
 std::string fd_path(int fd);
+// Whether absolute `name` reaches the file `want` describes (st_dev, st_ino)
+// with no symlink anywhere on the way (fd_path's check on its name).
+bool reaches_without_links(const char* name, const struct stat& want);
 // True when `inner` equals `outer` or lies below it (both canonical).
 bool path_within(const std::string& inner, const std::string& outer);
 

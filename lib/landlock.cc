@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -248,6 +249,12 @@ struct Located {
   long mnt = -1;
   bool dir = true;
   std::string canonical;  // name + tail, or the absolute path unresolved
+  // For RulesetWitness: the existing prefix as given, the file it reached,
+  // and the first component below it that was missing (locate's own tail,
+  // before locate_entry adds the entry's name).
+  std::string head;
+  struct stat st {};
+  std::string missing;
 };
 
 Located locate(const std::string& path) {
@@ -256,6 +263,8 @@ Located locate(const std::string& path) {
   ExistingPrefix p = open_existing_prefix(out.canonical);
   if (!p.fd.ok()) return out;
   out.tail = p.tail;
+  out.head = p.head;
+  out.missing = out.tail.substr(0, out.tail.find('/'));
   out.name = fs::fd_path(p.fd.get());
   if (out.name.empty()) {  // as canonical_or_planned: realpath's name, but no position
     std::string name = fs::canonical(p.head);
@@ -264,8 +273,8 @@ Located locate(const std::string& path) {
   }
   out.mnt = mounts::mount_id(p.fd.get());
   // Not there yet, or unknown: taken as a directory (expanded around).
-  struct stat st {};
-  out.dir = !out.tail.empty() || fstat(p.fd.get(), &st) != 0 || S_ISDIR(st.st_mode);
+  if (fstat(p.fd.get(), &out.st) != 0) out.mnt = -1;  // unknown: no position, not reusable
+  out.dir = !out.tail.empty() || out.mnt < 0 || S_ISDIR(out.st.st_mode);
   out.canonical = join_tail(out.name, out.tail);
   return out;
 }
@@ -317,14 +326,42 @@ PreparedRuleset::~PreparedRuleset() {
 
 Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                         const std::vector<std::string>& implicit_exec,
-                                        const std::vector<std::string>& implicit_read) {
-  return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec, implicit_read);
+                                        const std::vector<std::string>& implicit_read, RulesetWitness* witness) {
+  return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec, implicit_read, {}, witness);
+}
+
+bool witness_holds(const RulesetWitness& w) {
+  if (!w.not_reusable.empty()) return false;
+  for (const RulesetWitness::Reached& r : w.reached) {
+    // As open(O_PATH) found it: the last link followed.
+    struct statx sx {};
+    if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) != 0 ||
+        (sx.stx_mask & STATX_MNT_ID) == 0 || static_cast<long>(sx.stx_mnt_id) != r.mnt ||
+        makedev(sx.stx_dev_major, sx.stx_dev_minor) != r.dev || sx.stx_ino != r.ino || (sx.stx_mode & S_IFMT) != r.type)
+      return false;
+    struct stat want {};
+    want.st_dev = r.dev;
+    want.st_ino = r.ino;
+    if (!fs::reaches_without_links(r.canonical.c_str(), want)) return false;
+    if (!r.missing.empty()) {
+      // open_existing_prefix would stop at the same prefix only while the
+      // next component is still not there.
+      const std::string below = join_tail(r.path, r.missing);
+      struct stat st {};
+      if (stat(below.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return false;
+    }
+  }
+  for (const std::string& a : w.absent) {
+    struct stat st {};
+    if (stat(a.c_str(), &st) == 0 || errno != ENOENT) return false;
+  }
+  return true;
 }
 
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec,
                                                const std::vector<std::string>& implicit_read,
-                                               const std::function<void()>& after_checks) {
+                                               const std::function<void()>& after_checks, RulesetWitness* witness) {
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   // gx's own paths, each resolved once (a path named twice is resolved and
@@ -373,6 +410,8 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     long mnt = -1;          // the mount it was on when checked (-1: not opened, or removed)
     dev_t dev = 0;          // and the file: a grant opened again for its rule must be this one
     ino_t ino = 0;
+    mode_t type = 0;
+    std::string path;                     // as written
     std::string field;                    // its first mention, for messages
     std::vector<mounts::Region> regions;  // what a rule on it covers; empty: no position
   };
@@ -418,6 +457,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                             g.field, path);
     g.dev = st.st_dev;
     g.ino = st.st_ino;
+    g.type = st.st_mode & S_IFMT;
     return Decision::allow();
   };
   for (size_t li = 0; li < std::size(lists); ++li) mentions[li].resize(lists[li].paths->size());
@@ -432,6 +472,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       mentions[li][i] = it->second;
       if (!fresh) continue;
       Grant& g = grants.emplace_back();
+      g.path = path;
       g.field = std::string(l.field) + "[" + std::to_string(i) + "]";
       if (holding) {
         g.fd = Fd(open(path.c_str(), O_PATH | O_CLOEXEC));
@@ -663,6 +704,26 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
     for (size_t k : mentions[li]) named[li]->push_back(grants[k].canonical);
   for (const auto& w : policy.exec_writable) names.exec_writable.push_back(canon(w));
   for (size_t k : mentions[3]) names.implicit_exec.push_back(grants[k].canonical);
+  if (witness) {
+    RulesetWitness& w = *witness;
+    w = RulesetWitness{};
+    auto not_reusable = [&](std::string why) {
+      if (w.not_reusable.empty()) w.not_reusable = std::move(why);
+    };
+    for (const auto* list : {&located_no_write, &located_no_access, &located_no_rename})
+      for (const Located& l : *list) {
+        if (l.name.empty() || l.mnt < 0) not_reusable("protected path " + l.canonical + " was not placed");
+        else w.reached.push_back({l.head, l.name, l.st.st_dev, l.st.st_ino, l.mnt, l.st.st_mode & S_IFMT, l.missing});
+      }
+    for (const Grant& g : grants) {
+      if (g.fd.get() >= 0 && g.canonical != kRemoved)
+        w.reached.push_back({g.path, g.canonical, g.dev, g.ino, g.mnt, g.type, {}});
+      else if (g.err == 0) not_reusable("sandbox path " + g.path + " was not held or has no name");
+      // else: absent, and skipped (below) or refused above
+    }
+    w.absent = e.skipped_paths;
+    if (!e.expanded.empty()) not_reusable("a grant was expanded around protected paths");
+  }
   return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e), std::move(names));
 }
 

@@ -64,6 +64,9 @@
 // write) are lib/landlock_paths.h; the plan and the ruleset are here.
 #pragma once
 
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -199,9 +202,14 @@ class PreparedRuleset {
 // link left; /proc/self/fd/N of an executable renamed over) has no path to
 // check: it is ruled on its descriptor. Any other descriptor whose path
 // cannot be named (fs::fd_path) is refused.
+//
+// `witness` (optional) receives what the ruleset rests on, for reuse
+// (RulesetWitness below).
+struct RulesetWitness;
 Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                         const std::vector<std::string>& implicit_exec = {},
-                                        const std::vector<std::string>& implicit_read = {});
+                                        const std::vector<std::string>& implicit_read = {},
+                                        RulesetWitness* witness = nullptr);
 // Same at an explicit ABI (<= the kernel's): for tests of downgrades on a
 // real kernel. An ABI above the kernel's fails when the ruleset is created.
 // `after_checks` (tests only) runs between the checks and the rules: where
@@ -209,6 +217,41 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec = {},
                                                const std::vector<std::string>& implicit_read = {},
-                                               const std::function<void()>& after_checks = {});
+                                               const std::function<void()>& after_checks = {},
+                                               RulesetWitness* witness = nullptr);
+
+// What a built ruleset's every decision was made on, apart from the policy,
+// the protected paths as given, the kernel ABI and the mount table: each
+// path prepare_ruleset resolved and the file (device, inode, type, mount)
+// it reached, named (canonical) as it was checked. Resolving the same paths
+// again and reaching the same files under the same names, in an unchanged
+// mount table, would lead prepare_ruleset to the same checks, expansions
+// and rules (lib/ruleset_cache.h reuses a ruleset on that ground).
+struct RulesetWitness {
+  struct Reached {
+    std::string path;       // as given (a grant as written; a protected path's existing prefix)
+    std::string canonical;  // the descriptor's name, checked to reach it without a symlink
+    dev_t dev = 0;
+    ino_t ino = 0;
+    long mnt = -1;
+    mode_t type = 0;  // S_IFMT bits
+    // A protected path not there yet: the first component below `path`,
+    // which did not exist (ENOENT or ENOTDIR). Empty: the path itself.
+    std::string missing;
+  };
+  std::vector<Reached> reached;
+  std::vector<std::string> absent;  // optional read paths skipped: open gave ENOENT
+  // Why this ruleset may not be reused ("" when it may): a grant not held,
+  // a removed file, a grant expanded around protected paths (the entries
+  // opened inside it are not recorded), a protected path unresolved.
+  std::string not_reusable;
+};
+
+// True when every path of `w` resolves again to what it reached (the
+// same file, type and mount; its canonical name still reaching it with no
+// symlink; a missing component still missing, an absent path still ENOENT)
+// and `w` is reusable. Two to three system calls a path. The mount table is
+// the caller's to watch (RulesetCache: POLLPRI on /proc/self/mountinfo).
+bool witness_holds(const RulesetWitness& w);
 
 }  // namespace gx

@@ -129,7 +129,7 @@ ProcessBaseline ProcessBaseline::take() {
   return b;
 }
 
-std::string ProcessBaseline::differs() const {
+std::string ProcessBaseline::differs(const std::vector<int>& also_open) const {
   for (;;) {
     pid_t r = waitpid(-1, nullptr, WNOHANG | __WALL);
     if (r > 0 || (r < 0 && errno == EINTR)) continue;
@@ -152,7 +152,8 @@ std::string ProcessBaseline::differs() const {
   if (!fds || !fds_) return "/proc/self/fd is unreadable";
   // The held duplicates are the baseline's, not the process's.
   std::erase_if(*fds, [&](const OpenFd& f) {
-    return std::any_of(held_.begin(), held_.end(), [&](const fs::UniqueFd& h) { return h.get() == f.fd; });
+    return std::any_of(held_.begin(), held_.end(), [&](const fs::UniqueFd& h) { return h.get() == f.fd; }) ||
+           std::find(also_open.begin(), also_open.end(), f.fd) != also_open.end();
   });
   if (*fds != *fds_) {
     // Which numbers, for the log: "+5 -7 ~9" (opened 5, closed 7, 9 now

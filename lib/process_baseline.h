@@ -69,8 +69,10 @@ class ProcessBaseline {
   // errno's text when not, empty when they can. For the broker's log.
   static std::string why_descriptions_not_compared();
   // Empty when the process is as it was taken; else one phrase saying what
-  // differs ("its open descriptors changed").
-  std::string differs() const;
+  // differs ("its open descriptors changed"). `also_open`: descriptors
+  // opened since, kept on purpose by their owner (a worker's RulesetCache),
+  // which checks them itself; they are left out of the comparison.
+  std::string differs(const std::vector<int>& also_open = {}) const;
 
  private:
   // One open descriptor as differs() compares it.

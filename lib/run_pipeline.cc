@@ -22,6 +22,7 @@
 #include "lib/receipt_key.h"
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
+#include "lib/ruleset_cache.h"
 #include "lib/run_as.h"
 #include "lib/run_record.h"
 #include "lib/side_task.h"
@@ -291,7 +292,9 @@ class Pipeline {
     // rename over the path cannot move it to another inode.
     std::vector<std::string> exec_rules = match_->implicit_exec;
     if (match_->image.in_place()) exec_rules.push_back("/proc/self/fd/" + std::to_string(match_->image.fd()));
-    auto ruleset = prepare_ruleset(policy, protect, exec_rules, match_->script_read);
+    auto ruleset = preloaded() && preloaded()->rulesets
+                       ? preloaded()->rulesets->prepare(policy, protect, exec_rules, match_->script_read)
+                       : prepare_ruleset(policy, protect, exec_rules, match_->script_read);
     if (!ruleset) return ruleset.error();
     // A child's containment, decided on what its rules are on: the names of
     // the descriptors they went on, against the bounds its link was checked

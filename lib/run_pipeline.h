@@ -48,6 +48,7 @@ class RevocationList;
 class ReceiptLog;
 class SignatureCache;
 class UseStore;
+class RulesetCache;
 
 // Formerly set by gx for its child and trusted by a nested gx: forgeable,
 // so never read now, and stripped with GX_PARENT_RECEIPT from every child's
@@ -78,6 +79,7 @@ struct PreloadedState {
   ReceiptLog* receipt_log = nullptr;
   const SignatureCache* signature_cache = nullptr;
   UseStore* use_store = nullptr;
+  RulesetCache* rulesets = nullptr;  // optional: the worker's last ruleset (lib/ruleset_cache.h)
 };
 
 struct RunRequest {

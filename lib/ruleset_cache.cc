@@ -1,0 +1,101 @@
+#include "lib/ruleset_cache.h"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "lib/filter_cache.h"
+
+namespace gx {
+
+namespace {
+
+// Length-prefixed, so that no two different input lists give one key.
+void add_keyed(std::string& key, const std::string& item) {
+  key += std::to_string(item.size());
+  key += ':';
+  key += item;
+}
+void add_keyed(std::string& key, const std::vector<std::string>& items) {
+  key += std::to_string(items.size());
+  key += '[';
+  for (const auto& i : items) add_keyed(key, i);
+}
+
+std::string ruleset_key(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                   const std::vector<std::string>& implicit_exec, const std::vector<std::string>& implicit_read) {
+  std::string key;
+  add_keyed(key, sandbox_policy_key(policy));
+  for (const auto* list : {&protect.no_write, &protect.no_access, &protect.no_rename, &implicit_exec, &implicit_read})
+    add_keyed(key, *list);
+  return key;
+}
+
+bool one_description(int a, int b) {
+  const long self = getpid();
+  return syscall(SYS_kcmp, self, self, long{KCMP_FILE}, static_cast<long>(a), static_cast<long>(b)) == 0;
+}
+
+}  // namespace
+
+RulesetCache::RulesetCache() : mountinfo_(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) {}
+
+// The kernel raises POLLPRI (with POLLERR) once for each change of the
+// namespace's mount event count since the last poll or the open.
+bool RulesetCache::mounts_unchanged() {
+  pollfd p{mountinfo_.get(), POLLPRI, 0};
+  int n;
+  do {
+    n = poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n >= 0 && (p.revents & (POLLPRI | POLLERR | POLLNVAL)) == 0;
+}
+
+Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                              const std::vector<std::string>& implicit_exec,
+                                              const std::vector<std::string>& implicit_read) {
+  if (!mountinfo_.ok()) {
+    ++counts_.built;
+    return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
+  }
+  std::string key = ruleset_key(policy, protect, implicit_exec, implicit_read);
+  // Polled first, whatever is kept: a change seen now is consumed, and any
+  // later one is seen by the next request.
+  const bool mounts_same = mounts_unchanged();
+  if (kept_ && mounts_same && kept_->key == key && one_description(kept_->ruleset.get(), kept_->twin.get()) &&
+      witness_holds(kept_->witness)) {
+    int fd = fcntl(kept_->ruleset.get(), F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) {
+      ++counts_.reused;
+      return PreparedRuleset(fd, kept_->restrict_flags, kept_->enforcement, kept_->names);
+    }
+  }
+  kept_.reset();
+  ++counts_.built;
+  RulesetWitness witness;
+  auto built = prepare_ruleset(policy, protect, implicit_exec, implicit_read, &witness);
+  if (!built || !witness.not_reusable.empty()) return built;
+  Kept k;
+  k.key = std::move(key);
+  k.ruleset = fs::UniqueFd(fcntl(built->fd(), F_DUPFD_CLOEXEC, 3));
+  k.twin = fs::UniqueFd(fcntl(built->fd(), F_DUPFD_CLOEXEC, 3));
+  // Kept only where kcmp can later tell it is still this ruleset.
+  if (!k.ruleset.ok() || !k.twin.ok() || !one_description(k.ruleset.get(), k.twin.get())) return built;
+  k.restrict_flags = built->restrict_flags();
+  k.enforcement = built->enforcement();
+  k.names = built->names();
+  k.witness = std::move(witness);
+  kept_.emplace(std::move(k));
+  return built;
+}
+
+std::vector<int> RulesetCache::kept_fds() const {
+  if (!kept_) return {};
+  return {kept_->ruleset.get(), kept_->twin.get()};
+}
+
+}  // namespace gx

@@ -1,0 +1,88 @@
+// RulesetCache: a broker worker's last Landlock ruleset, reused by its next
+// request with the same inputs when nothing it was built on has changed.
+// Building one resolves, names and places every grant and protected path and
+// reads the mount table: ~190 system calls, ~0.5 ms of a brokered run on the
+// 2-vCPU guest of docs/performance.md (twenty-second pass).
+//
+// Reused only when ALL of these hold (anything else builds afresh, exactly
+// as prepare_ruleset does without a cache; nothing is ever refused for the
+// cache's sake):
+//   * the inputs are the same: every field of the SandboxPolicy
+//     (policy_json), the protected paths, the implicit execute and read
+//     grants, all as given;
+//   * the mount table has not changed since before the ruleset was built:
+//     /proc/self/mountinfo, opened when the cache is made, polled for
+//     POLLPRI (the kernel raises it on every mount, unmount, move or
+//     propagation in this mount namespace; proc(5));
+//   * every path the build resolved reaches the same file again (device,
+//     inode, type, mount) and its canonical name still reaches it with no
+//     symlink on the way; a protected path not there yet is still not there;
+//     an optional read path skipped as absent is still absent
+//     (witness_holds, lib/landlock.h);
+//   * the build was reusable (RulesetWitness::not_reusable: no grant
+//     expanded around protected paths, every grant held, every protected
+//     path placed);
+//   * the kept ruleset descriptor is still the one made (kcmp against a
+//     second descriptor of it; no kcmp: never reused).
+// Under those, prepare_ruleset would make the same checks on the same names
+// and positions and put the same rules on the same inodes: the kept ruleset
+// is that ruleset. Its Enforcement and GrantNames are returned with it.
+// Security: what is not seen is what prepare_ruleset does not see either (a
+// change after the checks, while the child runs). The window between a
+// check and the exec is as long as without the cache: the paths are checked
+// for every request, just before its ruleset is handed out.
+//
+// Descriptors: the mount table's, taken when the cache is made (so a
+// worker's reuse baseline includes it), and two of the kept ruleset
+// (kept_fds()), which the worker's reuse check expects beside its baseline
+// (ProcessBaseline::differs). One ruleset is kept: the last one built.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/fd.h"
+#include "lib/landlock.h"
+
+namespace gx {
+
+class RulesetCache {
+ public:
+  RulesetCache();  // opens /proc/self/mountinfo; without it nothing is kept
+  RulesetCache(const RulesetCache&) = delete;
+  RulesetCache& operator=(const RulesetCache&) = delete;
+
+  // prepare_ruleset(policy, protect, implicit_exec, implicit_read), or the
+  // kept ruleset (a new descriptor of it) when the rules above allow.
+  Result<PreparedRuleset> prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
+                                  const std::vector<std::string>& implicit_exec,
+                                  const std::vector<std::string>& implicit_read);
+
+  // The kept ruleset's descriptors (none when nothing is kept).
+  std::vector<int> kept_fds() const;
+
+  struct Counts {
+    uint64_t reused = 0, built = 0;
+  };
+  const Counts& counts() const { return counts_; }
+
+ private:
+  struct Kept {
+    std::string key;
+    fs::UniqueFd ruleset, twin;  // twin: kcmp's other end
+    uint32_t restrict_flags = 0;
+    Enforcement enforcement;
+    GrantNames names;
+    RulesetWitness witness;
+  };
+  bool mounts_unchanged();
+
+  fs::UniqueFd mountinfo_;
+  std::optional<Kept> kept_;
+  Counts counts_;
+};
+
+}  // namespace gx

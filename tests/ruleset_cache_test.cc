@@ -1,0 +1,244 @@
+// RulesetCache: a kept Landlock ruleset is reused only while every path it
+// was built on reaches the same file by the same name in an unchanged mount
+// table; each change below makes the next request build afresh, and the
+// fresh ruleset is what a confined child gets.
+#include "lib/ruleset_cache.h"
+
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "lib/executable.h"
+#include "lib/fsutil.h"
+#include "lib/process_baseline.h"
+#include "tests/helpers/probe_harness.h"
+#include "tests/landlock_fixture.h"
+
+using namespace gx;
+using gx::test::run_probe;
+using gx::test::TempTree;
+
+namespace {
+
+bool landlock_or_skip() {
+  if (landlock_abi() >= 1) return true;
+  WARN("no Landlock on this kernel: test skipped");
+  return false;
+}
+
+std::vector<std::string> loader() {
+  auto interp = elf_interpreter(test::probe_path());
+  REQUIRE(interp.ok());
+  return {*interp};
+}
+
+SandboxPolicy policy_of(const TempTree& t) {
+  SandboxPolicy p;
+  p.read = {"/usr", "/lib", "/lib64", "/etc", t.granted};
+  p.write = {t.wdir};
+  p.exec = {GX_HELPERS_DIR};
+  return p;
+}
+
+// What a child confined by `rs` gets reading `path` (0 or errno).
+int child_reads(const PreparedRuleset& rs, const std::string& path) {
+  auto run = run_probe({.ruleset_fd = rs.fd()}, {"read", path});
+  INFO(run.out);
+  REQUIRE_FALSE(run.failure);
+  REQUIRE(run.results.size() == 1);
+  return run.results[0];
+}
+
+}  // namespace
+
+TEST_CASE("ruleset cache: the same inputs on unchanged paths reuse the kept ruleset") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  auto first = cache.prepare(p, ProtectedPaths{{t.root + "/state"}, {}, {}}, loader(), {});
+  REQUIRE(first.ok());
+  CHECK(cache.counts().built == 1);
+  REQUIRE(cache.kept_fds().size() == 2);
+  auto second = cache.prepare(p, ProtectedPaths{{t.root + "/state"}, {}, {}}, loader(), {});
+  REQUIRE(second.ok());
+  CHECK(cache.counts().reused == 1);
+  CHECK(cache.counts().built == 1);
+  CHECK(second->fd() != first->fd());
+  CHECK(second->names().read == first->names().read);
+  CHECK(second->enforcement().fs_handled == first->enforcement().fs_handled);
+  // The reused ruleset confines as the built one does.
+  CHECK(child_reads(*second, t.granted + "/f") == 0);
+  CHECK(child_reads(*second, t.denied + "/f") == EACCES);
+
+  SECTION("another policy is built, and then kept instead") {
+    SandboxPolicy other = p;
+    other.read.push_back(t.denied);
+    auto r = cache.prepare(other, ProtectedPaths{{t.root + "/state"}, {}, {}}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(child_reads(*r, t.denied + "/f") == 0);
+  }
+  SECTION("other protected paths are built") {
+    REQUIRE(cache.prepare(p, ProtectedPaths{{t.root + "/other"}, {}, {}}, loader(), {}).ok());
+    CHECK(cache.counts().built == 2);
+  }
+}
+
+TEST_CASE("ruleset cache: a grant moved, replaced or swapped for a link is built afresh") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+
+  SECTION("replaced by another directory: the child reads the new one") {
+    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
+    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
+    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    auto r = cache.prepare(p, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(child_reads(*r, t.granted + "/g") == 0);
+    CHECK(child_reads(*r, t.root + "/was/f") == EACCES);  // the kept ruleset's inode
+  }
+  SECTION("renamed, a symlink left at its name: same inode, new canonical name") {
+    REQUIRE(rename(t.granted.c_str(), (t.root + "/moved").c_str()) == 0);
+    REQUIRE(symlink((t.root + "/moved").c_str(), t.granted.c_str()) == 0);
+    auto r = cache.prepare(p, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(std::find(r->names().read.begin(), r->names().read.end(), t.root + "/moved") != r->names().read.end());
+  }
+  SECTION("an ancestor renamed, a symlink left: the canonical name needs a link now") {
+    REQUIRE(rename(t.root.c_str(), (t.root + "-moved").c_str()) == 0);
+    REQUIRE(symlink((t.root + "-moved").c_str(), t.root.c_str()) == 0);
+    auto r = cache.prepare(p, {}, loader(), {});
+    CHECK(cache.counts().built == 2);
+    unlink(t.root.c_str());
+    REQUIRE(rename((t.root + "-moved").c_str(), t.root.c_str()) == 0);
+  }
+  SECTION("a file grant replaced by a file of the same name") {
+    SandboxPolicy f = p;
+    f.read.push_back(t.denied + "/f");
+    REQUIRE(cache.prepare(f, {}, loader(), {}).ok());
+    REQUIRE(cache.prepare(f, {}, loader(), {}).ok());
+    CHECK(cache.counts().reused == 1);
+    REQUIRE(fs::write_file_atomic(t.denied + "/f", "other", 0644, fs::Overwrite::Yes));  // rename over: a new inode
+    auto r = cache.prepare(f, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().reused == 1);
+    CHECK(child_reads(*r, t.denied + "/f") == 0);
+  }
+}
+
+TEST_CASE("ruleset cache: a protected path that appears, or a grant expanded, is never reused") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  const ProtectedPaths prot{{t.root + "/later/state"}, {}, {}};
+  REQUIRE(cache.prepare(p, prot, loader(), {}).ok());
+  REQUIRE(cache.prepare(p, prot, loader(), {}).ok());
+  CHECK(cache.counts().reused == 1);
+  REQUIRE(mkdir((t.root + "/later").c_str(), 0700) == 0);  // the missing component exists now
+  REQUIRE(cache.prepare(p, prot, loader(), {}).ok());
+  CHECK(cache.counts().built == 2);
+
+  // A read grant containing a protected path is expanded around it: the
+  // entries opened inside it are not witnessed, so it is built every time.
+  const ProtectedPaths inside{{t.granted + "/state"}, {}, {}};
+  REQUIRE(mkdir((t.granted + "/state").c_str(), 0700) == 0);
+  RulesetWitness w;
+  auto r = prepare_ruleset(p, inside, loader(), {}, &w);
+  REQUIRE(r.ok());
+  REQUIRE_FALSE(r->enforcement().expanded.empty());
+  CHECK_FALSE(w.not_reusable.empty());
+  CHECK_FALSE(witness_holds(w));
+  RulesetCache other;
+  REQUIRE(other.prepare(p, inside, loader(), {}).ok());
+  REQUIRE(other.prepare(p, inside, loader(), {}).ok());
+  CHECK(other.counts().reused == 0);
+  CHECK(other.kept_fds().empty());
+}
+
+TEST_CASE("ruleset cache: witness_holds checks each recorded fact") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetWitness w;
+  REQUIRE(prepare_ruleset(policy_of(t), {}, loader(), {}, &w).ok());
+  REQUIRE(w.not_reusable.empty());
+  REQUIRE_FALSE(w.reached.empty());
+  CHECK(witness_holds(w));
+  SECTION("an absent optional path that appears") {
+    w.absent.push_back(t.root + "/absent");
+    CHECK(witness_holds(w));
+    REQUIRE(mkdir((t.root + "/absent").c_str(), 0755) == 0);
+    CHECK_FALSE(witness_holds(w));
+  }
+  SECTION("another mount id") {
+    w.reached.front().mnt += 1000000;
+    CHECK_FALSE(witness_holds(w));
+  }
+  SECTION("another type") {
+    w.reached.front().type = S_IFIFO;
+    CHECK_FALSE(witness_holds(w));
+  }
+}
+
+TEST_CASE("ruleset cache: a mount change builds afresh") {
+  if (!landlock_or_skip()) return;
+  if (geteuid() != 0) {
+    WARN("not root: no mount namespace, test skipped");
+    return;
+  }
+  TempTree t;
+  // In a child process with a private mount namespace: nothing reaches the
+  // machine's mounts, and this test process keeps its own.
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(3);
+    RulesetCache cache;
+    const SandboxPolicy p = policy_of(t);
+    if (!cache.prepare(p, {}, loader(), {}).ok() || !cache.prepare(p, {}, loader(), {}).ok()) _exit(4);
+    if (cache.counts().reused != 1) _exit(5);
+    // A mount that touches no grant at all still invalidates: the table is
+    // watched as a whole.
+    if (mount("tmpfs", t.denied.c_str(), "tmpfs", 0, nullptr) != 0) _exit(6);
+    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().built != 2) _exit(7);
+    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().reused != 2) _exit(8);
+    if (umount2(t.denied.c_str(), MNT_DETACH) != 0) _exit(9);
+    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().built != 3) _exit(10);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 3) {
+    WARN("no private mount namespace here: test skipped");
+    return;
+  }
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("ruleset cache: a worker's reuse check leaves the kept descriptors out, and only those") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;  // its mount table descriptor is in the baseline
+  ProcessBaseline base = ProcessBaseline::take();
+  REQUIRE(base.differs().empty());
+  { REQUIRE(cache.prepare(policy_of(t), {}, loader(), {}).ok()); }
+  REQUIRE(cache.kept_fds().size() == 2);
+  CHECK_FALSE(base.differs().empty());
+  CHECK(base.differs(cache.kept_fds()).empty());
+  int leaked = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  CHECK_FALSE(base.differs(cache.kept_fds()).empty());
+  close(leaked);
+  CHECK(base.differs(cache.kept_fds()).empty());
+}
