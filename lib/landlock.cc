@@ -333,16 +333,27 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
 bool witness_holds(const RulesetWitness& w) {
   if (!w.not_reusable.empty()) return false;
   for (const RulesetWitness::Reached& r : w.reached) {
-    // As open(O_PATH) found it: the last link followed.
-    struct statx sx {};
-    if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT, STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) != 0 ||
-        (sx.stx_mask & STATX_MNT_ID) == 0 || static_cast<long>(sx.stx_mnt_id) != r.mnt ||
-        makedev(sx.stx_dev_major, sx.stx_dev_minor) != r.dev || sx.stx_ino != r.ino || (sx.stx_mode & S_IFMT) != r.type)
-      return false;
-    struct stat want {};
-    want.st_dev = r.dev;
-    want.st_ino = r.ino;
-    if (!fs::reaches_without_links(r.canonical.c_str(), want)) return false;
+    if (r.type != S_IFDIR) {
+      // As the build does it: opened (the last link followed), then named.
+      Fd fd(open(r.path.c_str(), O_PATH | O_CLOEXEC));
+      struct stat st {};
+      if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || st.st_dev != r.dev || st.st_ino != r.ino ||
+          (st.st_mode & S_IFMT) != r.type || mounts::mount_id(fd.get()) != r.mnt || name_of(fd.get()) != r.canonical)
+        return false;
+    } else {
+      // As open(O_PATH) reaches it: the last link followed, no automount.
+      struct statx sx {};
+      if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT | AT_NO_AUTOMOUNT,
+                STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) != 0 ||
+          (sx.stx_mask & STATX_MNT_ID) == 0 || static_cast<long>(sx.stx_mnt_id) != r.mnt ||
+          makedev(sx.stx_dev_major, sx.stx_dev_minor) != r.dev || sx.stx_ino != r.ino ||
+          (sx.stx_mode & S_IFMT) != r.type)
+        return false;
+      struct stat want {};
+      want.st_dev = r.dev;
+      want.st_ino = r.ino;
+      if (!fs::reaches_without_links(r.canonical.c_str(), want)) return false;
+    }
     if (!r.missing.empty()) {
       // open_existing_prefix would stop at the same prefix only while the
       // next component is still not there.
@@ -355,13 +366,15 @@ bool witness_holds(const RulesetWitness& w) {
     struct stat st {};
     if (stat(a.c_str(), &st) == 0 || errno != ENOENT) return false;
   }
-  return true;
+  auto now = fs::read_file("/proc/self/mountinfo", mounts::kMaxMountinfo);
+  return now && *now == w.mount_table;
 }
 
 Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& policy, const ProtectedPaths& protect,
                                                const std::vector<std::string>& implicit_exec,
                                                const std::vector<std::string>& implicit_read,
                                                const std::function<void()>& after_checks, RulesetWitness* witness) {
+  if (witness) witness->mount_table.clear();  // filled by this build's read only
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   // gx's own paths, each resolved once (a path named twice is resolved and
@@ -541,7 +554,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   // (a mount id in it is theirs, not a reused one).
   std::vector<std::vector<std::vector<std::string>>> around(std::size(lists));
   {
-    auto mount_list = mounts::read_self();
+    auto mount_list = mounts::read_self(witness ? &witness->mount_table : nullptr);
     const mounts::MountTable table(mount_list ? mount_list.take() : std::vector<mounts::Mount>{});
     for (Grant& g : grants) {
       if (g.mnt < 0 || g.canonical == kRemoved) continue;  // not there (refused later), or no path reaches it
@@ -706,10 +719,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
   for (size_t k : mentions[3]) names.implicit_exec.push_back(grants[k].canonical);
   if (witness) {
     RulesetWitness& w = *witness;
+    std::string table = std::move(w.mount_table);  // read_self's, above
     w = RulesetWitness{};
+    w.mount_table = std::move(table);
     auto not_reusable = [&](std::string why) {
       if (w.not_reusable.empty()) w.not_reusable = std::move(why);
     };
+    if (w.mount_table.empty()) not_reusable("the mount table was not read");
     for (const auto* list : {&located_no_write, &located_no_access, &located_no_rename})
       for (const Located& l : *list) {
         if (l.name.empty() || l.mnt < 0) not_reusable("protected path " + l.canonical + " was not placed");

@@ -221,12 +221,13 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                                                RulesetWitness* witness = nullptr);
 
 // What a built ruleset's every decision was made on, apart from the policy,
-// the protected paths as given, the kernel ABI and the mount table: each
-// path prepare_ruleset resolved and the file (device, inode, type, mount)
-// it reached, named (canonical) as it was checked. Resolving the same paths
-// again and reaching the same files under the same names, in an unchanged
-// mount table, would lead prepare_ruleset to the same checks, expansions
-// and rules (lib/ruleset_cache.h reuses a ruleset on that ground).
+// the protected paths as given and the kernel ABI: each path
+// prepare_ruleset resolved and the file (device, inode, type, mount) it
+// reached, named (canonical) as it was checked, and the mount table's text
+// as it was parsed. Resolving the same paths again and reaching the same
+// files under the same names, with the same mount table, would lead
+// prepare_ruleset to the same checks, expansions and rules
+// (lib/ruleset_cache.h reuses a ruleset on that ground).
 struct RulesetWitness {
   struct Reached {
     std::string path;       // as given (a grant as written; a protected path's existing prefix)
@@ -241,17 +242,24 @@ struct RulesetWitness {
   };
   std::vector<Reached> reached;
   std::vector<std::string> absent;  // optional read paths skipped: open gave ENOENT
+  // /proc/self/mountinfo as the position checks parsed it. Its text, not a
+  // mount event: renaming a directory above a mount point moves the mount
+  // (its mount point's path changes) and raises no event.
+  std::string mount_table;
   // Why this ruleset may not be reused ("" when it may): a grant not held,
   // a removed file, a grant expanded around protected paths (the entries
   // opened inside it are not recorded), a protected path unresolved.
   std::string not_reusable;
 };
 
-// True when every path of `w` resolves again to what it reached (the
-// same file, type and mount; its canonical name still reaching it with no
-// symlink; a missing component still missing, an absent path still ENOENT)
-// and `w` is reusable. Two to three system calls a path. The mount table is
-// the caller's to watch (RulesetCache: POLLPRI on /proc/self/mountinfo).
+// True when `w` is reusable and every path of `w` resolves again to what it
+// reached: the same file, type and mount, named as the build named it (a
+// file: opened and named again, as the build does, since a file has other
+// names through its hard links; a directory: its canonical name still
+// reaching it with no symlink on the way, the one name a directory has on
+// a mount), a missing component still missing, an absent path still
+// ENOENT; and, checked last (the build read it after opening the paths),
+// /proc/self/mountinfo has the same text.
 bool witness_holds(const RulesetWitness& w);
 
 }  // namespace gx

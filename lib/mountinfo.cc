@@ -14,7 +14,6 @@ namespace gx::mounts {
 namespace {
 
 // mountinfo has one mount a line; generous for thousands of mounts.
-constexpr size_t kMaxMountinfo = 16 << 20;
 
 // The part of `inner` below `outer` ("" when equal, "/a/b" below), or
 // nullopt when it is not at or below it (component-wise).
@@ -104,10 +103,14 @@ Result<std::vector<Mount>> parse(std::string_view text) {
   return out;
 }
 
-Result<std::vector<Mount>> read_self() {
+Result<std::vector<Mount>> read_self() { return read_self(nullptr); }
+
+Result<std::vector<Mount>> read_self(std::string* text_out) {
   auto text = fs::read_file("/proc/self/mountinfo", kMaxMountinfo);
   if (!text) return text.error();
-  return parse(*text);
+  auto mounts = parse(*text);
+  if (mounts && text_out) *text_out = text.take();
+  return mounts;
 }
 
 long mount_id(int fd) {

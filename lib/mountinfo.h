@@ -26,6 +26,7 @@
 // relative to it, as /proc/self/fd names are.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,9 +53,14 @@ std::string unescape(std::string_view field);
 // (Malformed, field "mountinfo", naming the line number).
 Result<std::vector<Mount>> parse(std::string_view text);
 
+// The most of /proc/self/mountinfo that is read.
+inline constexpr size_t kMaxMountinfo = 16 << 20;
 // Reads and parses /proc/self/mountinfo (one read; the kernel generates it
 // on every read: tens of microseconds on an ordinary machine).
 Result<std::vector<Mount>> read_self();
+// The same, with the text it parsed (`text`, optional): two equal texts are
+// one mount table, mount points and roots included.
+Result<std::vector<Mount>> read_self(std::string* text);
 
 // The id (mountinfo's first field) of the mount `fd` is on: statx
 // STATX_MNT_ID (Linux 5.8), else "mnt_id:" of /proc/self/fdinfo/<fd>

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <linux/kcmp.h>
-#include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -27,7 +26,7 @@ void add_keyed(std::string& key, const std::vector<std::string>& items) {
 }
 
 std::string ruleset_key(const SandboxPolicy& policy, const ProtectedPaths& protect,
-                   const std::vector<std::string>& implicit_exec, const std::vector<std::string>& implicit_read) {
+                        const std::vector<std::string>& implicit_exec, const std::vector<std::string>& implicit_read) {
   std::string key;
   add_keyed(key, sandbox_policy_key(policy));
   for (const auto* list : {&protect.no_write, &protect.no_access, &protect.no_rename, &implicit_exec, &implicit_read})
@@ -42,40 +41,24 @@ bool one_description(int a, int b) {
 
 }  // namespace
 
-RulesetCache::RulesetCache() : mountinfo_(open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)) {}
-
-// The kernel raises POLLPRI (with POLLERR) once for each change of the
-// namespace's mount event count since the last poll or the open.
-bool RulesetCache::mounts_unchanged() {
-  pollfd p{mountinfo_.get(), POLLPRI, 0};
-  int n;
-  do {
-    n = poll(&p, 1, 0);
-  } while (n < 0 && errno == EINTR);
-  return n >= 0 && (p.revents & (POLLPRI | POLLERR | POLLNVAL)) == 0;
-}
+RulesetCache::RulesetCache() : owner_(getpid()) {}
 
 Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                               const std::vector<std::string>& implicit_exec,
                                               const std::vector<std::string>& implicit_read) {
-  if (!mountinfo_.ok()) {
-    ++counts_.built;
-    return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
-  }
+  ++counts_.built;  // taken back below when the kept one is handed out
+  if (getpid() != owner_) return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
   std::string key = ruleset_key(policy, protect, implicit_exec, implicit_read);
-  // Polled first, whatever is kept: a change seen now is consumed, and any
-  // later one is seen by the next request.
-  const bool mounts_same = mounts_unchanged();
-  if (kept_ && mounts_same && kept_->key == key && one_description(kept_->ruleset.get(), kept_->twin.get()) &&
+  if (kept_ && kept_->key == key && one_description(kept_->ruleset.get(), kept_->twin.get()) &&
       witness_holds(kept_->witness)) {
     int fd = fcntl(kept_->ruleset.get(), F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) {
+      --counts_.built;
       ++counts_.reused;
       return PreparedRuleset(fd, kept_->restrict_flags, kept_->enforcement, kept_->names);
     }
   }
   kept_.reset();
-  ++counts_.built;
   RulesetWitness witness;
   auto built = prepare_ruleset(policy, protect, implicit_exec, implicit_read, &witness);
   if (!built || !witness.not_reusable.empty()) return built;

@@ -8,36 +8,39 @@
 // as prepare_ruleset does without a cache; nothing is ever refused for the
 // cache's sake):
 //   * the inputs are the same: every field of the SandboxPolicy
-//     (policy_json), the protected paths, the implicit execute and read
-//     grants, all as given;
-//   * the mount table has not changed since before the ruleset was built:
-//     /proc/self/mountinfo, opened when the cache is made, polled for
-//     POLLPRI (the kernel raises it on every mount, unmount, move or
-//     propagation in this mount namespace; proc(5));
-//   * every path the build resolved reaches the same file again (device,
-//     inode, type, mount) and its canonical name still reaches it with no
-//     symlink on the way; a protected path not there yet is still not there;
-//     an optional read path skipped as absent is still absent
-//     (witness_holds, lib/landlock.h);
+//     (sandbox_policy_key), the protected paths, the implicit execute and
+//     read grants, all as given;
 //   * the build was reusable (RulesetWitness::not_reusable: no grant
 //     expanded around protected paths, every grant held, every protected
-//     path placed);
+//     path placed, the mount table read);
+//   * every path the build resolved reaches the same file again (device,
+//     inode, type, mount) under the name the build gave it; a protected
+//     path not there yet is still not there; an optional read path skipped
+//     as absent is still absent; and /proc/self/mountinfo reads the same
+//     text as the build parsed (witness_holds, lib/landlock.h). The text,
+//     not a mount event: renaming a directory above a mount point moves
+//     that mount and raises none (review helper-58);
 //   * the kept ruleset descriptor is still the one made (kcmp against a
-//     second descriptor of it; no kcmp: never reused).
+//     second descriptor of it; no kcmp: never reused);
+//   * this is the process that built it (a fork of the worker, such as the
+//     nested-run server, never uses it).
 // Under those, prepare_ruleset would make the same checks on the same names
 // and positions and put the same rules on the same inodes: the kept ruleset
 // is that ruleset. Its Enforcement and GrantNames are returned with it.
 // Security: what is not seen is what prepare_ruleset does not see either (a
 // change after the checks, while the child runs). The window between a
 // check and the exec is as long as without the cache: the paths are checked
-// for every request, just before its ruleset is handed out.
+// for every request, just before its ruleset is handed out. A ruleset stays
+// writable through any descriptor of it: nothing may add rules to a
+// prepared ruleset (only prepare_ruleset calls landlock_add_rule), or every
+// later request would get them.
 //
-// Descriptors: the mount table's, taken when the cache is made (so a
-// worker's reuse baseline includes it), and two of the kept ruleset
-// (kept_fds()), which the worker's reuse check expects beside its baseline
-// (ProcessBaseline::differs). One ruleset is kept: the last one built.
-// Not thread-safe.
+// Descriptors: two of the kept ruleset (kept_fds()), which the worker's
+// reuse check expects beside its baseline (ProcessBaseline::differs). One
+// ruleset is kept: the last one built. Not thread-safe.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
@@ -51,7 +54,7 @@ namespace gx {
 
 class RulesetCache {
  public:
-  RulesetCache();  // opens /proc/self/mountinfo; without it nothing is kept
+  RulesetCache();
   RulesetCache(const RulesetCache&) = delete;
   RulesetCache& operator=(const RulesetCache&) = delete;
 
@@ -78,9 +81,8 @@ class RulesetCache {
     GrantNames names;
     RulesetWitness witness;
   };
-  bool mounts_unchanged();
 
-  fs::UniqueFd mountinfo_;
+  pid_t owner_;
   std::optional<Kept> kept_;
   Counts counts_;
 };

@@ -4,14 +4,17 @@
 // fresh ruleset is what a confined child gets.
 #include "lib/ruleset_cache.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "lib/executable.h"
 #include "lib/fsutil.h"
@@ -189,48 +192,145 @@ TEST_CASE("ruleset cache: witness_holds checks each recorded fact") {
     w.reached.front().type = S_IFIFO;
     CHECK_FALSE(witness_holds(w));
   }
+  SECTION("another inode, for a directory and for a file") {
+    for (auto& r : w.reached) {
+      auto was = r.ino;
+      r.ino += 1;
+      CHECK_FALSE(witness_holds(w));
+      r.ino = was;
+    }
+    CHECK(witness_holds(w));
+  }
+  SECTION("another name") {
+    w.reached.back().canonical += "x";
+    CHECK_FALSE(witness_holds(w));
+  }
+  SECTION("a mount table that reads otherwise") {
+    w.mount_table += "\n";
+    CHECK_FALSE(witness_holds(w));
+  }
 }
 
-TEST_CASE("ruleset cache: a mount change builds afresh") {
-  if (!landlock_or_skip()) return;
-  if (geteuid() != 0) {
-    WARN("not root: no mount namespace, test skipped");
-    return;
-  }
-  TempTree t;
-  // In a child process with a private mount namespace: nothing reaches the
-  // machine's mounts, and this test process keeps its own.
+namespace {
+
+// Runs `body` in a child process with a mount namespace of its own (and a
+// user namespace when not root), propagation private: nothing reaches the
+// machine's mounts. Its exit code; 3: no such namespace here.
+int in_mount_namespace(const std::function<int()>& body) {
+  const uid_t uid = geteuid();
   pid_t pid = fork();
-  REQUIRE(pid >= 0);
+  if (pid < 0) return 2;
   if (pid == 0) {
-    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(3);
-    RulesetCache cache;
-    const SandboxPolicy p = policy_of(t);
-    if (!cache.prepare(p, {}, loader(), {}).ok() || !cache.prepare(p, {}, loader(), {}).ok()) _exit(4);
-    if (cache.counts().reused != 1) _exit(5);
-    // A mount that touches no grant at all still invalidates: the table is
-    // watched as a whole.
-    if (mount("tmpfs", t.denied.c_str(), "tmpfs", 0, nullptr) != 0) _exit(6);
-    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().built != 2) _exit(7);
-    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().reused != 2) _exit(8);
-    if (umount2(t.denied.c_str(), MNT_DETACH) != 0) _exit(9);
-    if (!cache.prepare(p, {}, loader(), {}).ok() || cache.counts().built != 3) _exit(10);
-    _exit(0);
+    if (uid != 0) {
+      if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) _exit(3);
+      const std::string map = "0 " + std::to_string(uid) + " 1";
+      if (!fs::write_file_atomic("/proc/self/uid_map", map, 0644, fs::Overwrite::Yes)) {
+        int fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, map.data(), map.size()) != static_cast<ssize_t>(map.size())) _exit(3);
+        close(fd);
+      }
+    } else if (unshare(CLONE_NEWNS) != 0) {
+      _exit(3);
+    }
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(3);
+    _exit(body());
   }
   int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 3) {
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 2;
+  return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_CASE("ruleset cache: a mount made or removed builds afresh") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  const std::vector<std::string> ld = loader();
+  int rc = in_mount_namespace([&] {
+    RulesetCache cache;
+    const SandboxPolicy p = policy_of(t);
+    if (!cache.prepare(p, {}, ld, {}).ok() || !cache.prepare(p, {}, ld, {}).ok()) return 4;
+    if (cache.counts().reused != 1) return 5;
+    // A mount that touches no grant at all still counts: the table is
+    // compared as a whole.
+    if (mount("tmpfs", t.denied.c_str(), "tmpfs", 0, nullptr) != 0) return 6;
+    if (!cache.prepare(p, {}, ld, {}).ok() || cache.counts().built != 2) return 7;
+    if (!cache.prepare(p, {}, ld, {}).ok() || cache.counts().reused != 2) return 8;
+    if (umount2(t.denied.c_str(), MNT_DETACH) != 0) return 9;
+    if (!cache.prepare(p, {}, ld, {}).ok() || cache.counts().built != 3) return 10;
+    return 0;
+  });
+  if (rc == 3) {
     WARN("no private mount namespace here: test skipped");
     return;
   }
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(rc == 0);
+}
+
+// Review helper-58: renaming a directory above a mount point moves the mount
+// and raises no mount event. Here a bind mount of a protected directory is
+// moved into a write grant that way: the fresh build must see it there.
+TEST_CASE("ruleset cache: a mount moved into a grant by renaming its parent builds afresh") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  const std::vector<std::string> ld = loader();
+  const std::string prot = t.root + "/prot", outer = t.root + "/outer";
+  REQUIRE(mkdir(prot.c_str(), 0755) == 0);
+  REQUIRE(mkdir(outer.c_str(), 0755) == 0);
+  REQUIRE(mkdir((outer + "/mp").c_str(), 0755) == 0);
+  int rc = in_mount_namespace([&] {
+    if (mount(prot.c_str(), (outer + "/mp").c_str(), nullptr, MS_BIND, nullptr) != 0) return 4;
+    RulesetCache cache;
+    const SandboxPolicy p = policy_of(t);
+    const ProtectedPaths gx_files{{prot}, {}, {}};
+    if (!cache.prepare(p, gx_files, ld, {}).ok() || !cache.prepare(p, gx_files, ld, {}).ok()) return 5;
+    if (cache.counts().reused != 1) return 6;
+    if (rename(outer.c_str(), (t.wdir + "/outer").c_str()) != 0) return 7;
+    auto r = cache.prepare(p, gx_files, ld, {});
+    if (cache.counts().built != 2) return 8;                     // reused: the old rules, blind to the mount
+    if (!r.ok() || r->enforcement().expanded.empty()) return 9;  // expanded around it
+    // The expanded grant: its existing entries stay writable, the mount
+    // showing gx's directory is not.
+    auto run = run_probe({.ruleset_fd = r->fd()}, {"write", t.wdir + "/outer/mp/x", "write", t.wdir + "/f"});
+    if (run.failure || run.results != std::vector<int>{EACCES, 0}) {
+      fprintf(stderr, "probe: %s\n", run.out.c_str());
+      return 10;
+    }
+    return fs::exists(prot + "/x") ? 11 : 0;
+  });
+  if (rc == 3) {
+    WARN("no private mount namespace here: test skipped");
+    return;
+  }
+  CHECK(rc == 0);
+}
+
+TEST_CASE("ruleset cache: a file reached through another of its names builds afresh") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  SandboxPolicy p = policy_of(t);
+  const std::string via = t.root + "/link", second = t.denied + "/second";
+  REQUIRE(symlink((t.denied + "/f").c_str(), via.c_str()) == 0);
+  p.read.push_back(via);
+  REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+  REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+  CHECK(cache.counts().reused == 1);
+  // The same file (a hard link), now reached under another name: a fresh
+  // build names it so, and checks that name.
+  REQUIRE(::link((t.denied + "/f").c_str(), second.c_str()) == 0);
+  REQUIRE(unlink(via.c_str()) == 0);
+  REQUIRE(symlink(second.c_str(), via.c_str()) == 0);
+  auto r = cache.prepare(p, {}, loader(), {});
+  REQUIRE(r.ok());
+  CHECK(cache.counts().built == 2);
+  CHECK(r->names().read.back() == second);
 }
 
 TEST_CASE("ruleset cache: a worker's reuse check leaves the kept descriptors out, and only those") {
   if (!landlock_or_skip()) return;
   TempTree t;
-  RulesetCache cache;  // its mount table descriptor is in the baseline
+  RulesetCache cache;
   ProcessBaseline base = ProcessBaseline::take();
   REQUIRE(base.differs().empty());
   { REQUIRE(cache.prepare(policy_of(t), {}, loader(), {}).ok()); }
