@@ -159,6 +159,7 @@ Result<PreloadedState*> WorkerState::bring_up_to_date(UnixTime now) {
   context_.signature_cache = &*signature_cache_;
   context_.use_store = &*use_store_;
   context_.rulesets = &rulesets_;
+  context_.filters = &filters_;
   return &context_;
 }
 

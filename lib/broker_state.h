@@ -43,6 +43,7 @@
 
 #include "lib/broker_config.h"
 #include "lib/decision.h"
+#include "lib/filter_cache.h"
 #include "lib/receipt_log.h"
 #include "lib/revocation.h"
 #include "lib/revocation_index.h"
@@ -132,6 +133,7 @@ class WorkerState {
   std::optional<UseStore> use_store_;
   std::optional<FileStamp> use_store_file_;
   RulesetCache rulesets_;
+  FilterMemo filters_;
   PreloadedState context_;
   Loads loads_;
 };

@@ -235,18 +235,30 @@ std::optional<seccomp::CompiledFilter> decode_compiled_filter(std::string_view b
   return f;
 }
 
-Result<seccomp::CompiledFilter> build_filter_cached(const SandboxPolicy& policy, const SignatureCache* tags,
-                                                    bool* hit) {
+Result<seccomp::CompiledFilter> build_filter_cached(const SandboxPolicy& policy, const SignatureCache* tags, bool* hit,
+                                                    FilterMemo* memo) {
   if (hit) *hit = false;
+  std::string key = memo ? sandbox_policy_key(policy) : std::string();
+  if (memo && memo->filter && memo->policy_key == key) {
+    if (hit) *hit = true;
+    return *memo->filter;
+  }
+  auto remember = [&](const seccomp::CompiledFilter& f) {
+    if (!memo) return;
+    memo->policy_key = std::move(key);
+    memo->filter = f;
+  };
   const bool usable = tags != nullptr && tags->enabled();
   const std::string name = usable ? filter_cache_name(policy) : std::string();
   if (!name.empty())
     if (auto blob = tags->read_blob(kFilterCacheFile, kDomain, name, kMaxFilterBytes))
       if (auto f = decode_compiled_filter(*blob)) {
         if (hit) *hit = true;
+        remember(*f);
         return std::move(*f);
       }
   auto built = seccomp::FilterBuilder::from_policy(policy).build();
+  if (built) remember(*built);
   if (built && !name.empty())
     tags->write_blob(kFilterCacheFile, kDomain, kFilterBlobPrefix, name, encode_compiled_filter(*built));
   return built;

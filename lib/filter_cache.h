@@ -27,6 +27,7 @@
 // a filter; that party can equally reset the use store or rewrite the log.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "lib/artifact.h"
@@ -55,10 +56,20 @@ std::string filter_cache_name(const SandboxPolicy& policy);
 std::string encode_compiled_filter(const seccomp::CompiledFilter& f);
 std::optional<seccomp::CompiledFilter> decode_compiled_filter(std::string_view bytes);
 
-// FilterBuilder::from_policy(policy).build(), through the cache in `tags`
-// (nullptr or disabled: no cache). `hit` (optional) says where it came from.
-// A build error is returned as is and never cached.
+// A supervisor's last filter (a broker worker, request after request): in
+// one process the same policy builds the same filter (same binary, same
+// kernel), so it is neither read nor checked again. Only what this process
+// built or read through the tags is kept. Not thread-safe.
+struct FilterMemo {
+  std::string policy_key;  // sandbox_policy_key of the policy it was made for
+  std::optional<seccomp::CompiledFilter> filter;
+};
+
+// FilterBuilder::from_policy(policy).build(), through `memo` (optional),
+// then the cache in `tags` (nullptr or disabled: no cache). `hit`
+// (optional) says whether it came from either. A build error is returned
+// as is and never cached.
 Result<seccomp::CompiledFilter> build_filter_cached(const SandboxPolicy& policy, const SignatureCache* tags,
-                                                    bool* hit = nullptr);
+                                                    bool* hit = nullptr, FilterMemo* memo = nullptr);
 
 }  // namespace gx

@@ -285,7 +285,8 @@ class Pipeline {
     // No check_protected here: prepare_ruleset below makes the same check on
     // the paths it resolves once (a second pass was ~16 path resolutions).
     // Built once per policy, binary and kernel (lib/filter_cache.h).
-    auto filter = build_filter_cached(policy, vo.signature_cache);
+    auto filter =
+        build_filter_cached(policy, vo.signature_cache, nullptr, preloaded() ? preloaded()->filters : nullptr);
     if (!filter) return filter.error();
     // In place (lib/executable.h), the kernel checks execute on the file
     // itself: the rule goes on the open descriptor (/proc/self/fd/N), so a

@@ -49,6 +49,7 @@ class ReceiptLog;
 class SignatureCache;
 class UseStore;
 class RulesetCache;
+struct FilterMemo;
 
 // Formerly set by gx for its child and trusted by a nested gx: forgeable,
 // so never read now, and stripped with GX_PARENT_RECEIPT from every child's
@@ -80,6 +81,7 @@ struct PreloadedState {
   const SignatureCache* signature_cache = nullptr;
   UseStore* use_store = nullptr;
   RulesetCache* rulesets = nullptr;  // optional: the worker's last ruleset (lib/ruleset_cache.h)
+  FilterMemo* filters = nullptr;     // optional: the worker's last seccomp filter (lib/filter_cache.h)
 };
 
 struct RunRequest {

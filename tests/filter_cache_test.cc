@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -181,4 +182,37 @@ TEST_CASE("filter cache: without a state secret nothing is cached, the filter is
   auto g = build_filter_cached(SandboxPolicy{}, nullptr, &hit);
   REQUIRE(g.ok());
   CHECK_FALSE(hit);
+}
+
+TEST_CASE("filter cache: a worker's memo answers the same policy without the state directory") {
+  test::TempDir t{"filter-memo"};
+  const std::string state = t.path + "/state";
+  auto tags = SignatureCache::open(state, true);
+  REQUIRE(tags.enabled());
+  FilterMemo memo;
+  SandboxPolicy a;
+  SandboxPolicy b = a;
+  b.default_action = SeccompDefault::Kill;
+  bool hit = true;
+  REQUIRE(build_filter_cached(a, &tags, &hit, &memo).ok());
+  CHECK_FALSE(hit);
+  REQUIRE(memo.filter.has_value());
+  // The stored copy is gone (and a planted one would not be read): the memo answers.
+  REQUIRE(std::filesystem::remove(state + "/" + filter_cache_name(a)));
+  auto again = build_filter_cached(a, &tags, &hit, &memo);
+  REQUIRE(again.ok());
+  CHECK(hit);
+  CHECK(same(*again, fresh(a)));
+  // Another policy is not answered by it, and then replaces it.
+  auto other = build_filter_cached(b, &tags, &hit, &memo);
+  REQUIRE(other.ok());
+  CHECK_FALSE(hit);
+  CHECK(same(*other, fresh(b)));
+  CHECK_FALSE(same(*other, fresh(a)));
+  CHECK(memo.policy_key == sandbox_policy_key(b));
+  // A build error leaves the memo as it was.
+  SandboxPolicy bad = a;
+  bad.groups = {"no-such-group"};
+  CHECK_FALSE(build_filter_cached(bad, &tags, &hit, &memo).ok());
+  CHECK(memo.policy_key == sandbox_policy_key(b));
 }
