@@ -362,9 +362,9 @@ bool witness_holds(const RulesetWitness& w) {
       if (stat(below.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return false;
     }
   }
-  for (const std::string& a : w.absent) {
+  for (const RulesetWitness::Absent& a : w.absent) {
     struct stat st {};
-    if (stat(a.c_str(), &st) == 0 || errno != ENOENT) return false;
+    if (stat(a.path.c_str(), &st) == 0 || errno != ENOENT || canonical_or_planned(a.path) != a.planned) return false;
   }
   auto now = fs::read_file("/proc/self/mountinfo", mounts::kMaxMountinfo);
   return now && *now == w.mount_table;
@@ -374,7 +374,11 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
                                                const std::vector<std::string>& implicit_exec,
                                                const std::vector<std::string>& implicit_read,
                                                const std::function<void()>& after_checks, RulesetWitness* witness) {
-  if (witness) witness->mount_table.clear();  // filled by this build's read only
+  // Filled by this build only, and reusable only once it has finished.
+  if (witness) {
+    *witness = RulesetWitness{};
+    witness->not_reusable = "the build did not finish";
+  }
   auto rights = plan_landlock(abi, policy);
   if (!rights) return rights.error();
   // gx's own paths, each resolved once (a path named twice is resolved and
@@ -737,7 +741,7 @@ Result<PreparedRuleset> prepare_ruleset_at_abi(int abi, const SandboxPolicy& pol
       else if (g.err == 0) not_reusable("sandbox path " + g.path + " was not held or has no name");
       // else: absent, and skipped (below) or refused above
     }
-    w.absent = e.skipped_paths;
+    for (const std::string& a : e.skipped_paths) w.absent.push_back({a, canon(a)});
     if (!e.expanded.empty()) not_reusable("a grant was expanded around protected paths");
   }
   return PreparedRuleset(ruleset.release(), rights->restrict_flags, std::move(e), std::move(names));

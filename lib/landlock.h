@@ -241,7 +241,12 @@ struct RulesetWitness {
     std::string missing;
   };
   std::vector<Reached> reached;
-  std::vector<std::string> absent;  // optional read paths skipped: open gave ENOENT
+  // Optional read paths skipped (open gave ENOENT), with the name the build
+  // gave them (canonical_or_planned: GrantNames carries it).
+  struct Absent {
+    std::string path, planned;
+  };
+  std::vector<Absent> absent;
   // /proc/self/mountinfo as the position checks parsed it. Its text, not a
   // mount event: renaming a directory above a mount point moves the mount
   // (its mount point's path changes) and raises no event.
@@ -258,7 +263,7 @@ struct RulesetWitness {
 // names through its hard links; a directory: its canonical name still
 // reaching it with no symlink on the way, the one name a directory has on
 // a mount), a missing component still missing, an absent path still
-// ENOENT; and, checked last (the build read it after opening the paths),
+// ENOENT and planned under the same name; and, checked last (the build read it after opening the paths),
 // /proc/self/mountinfo has the same text.
 bool witness_holds(const RulesetWitness& w);
 

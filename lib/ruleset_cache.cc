@@ -55,7 +55,9 @@ Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const
     if (fd >= 0) {
       --counts_.built;
       ++counts_.reused;
-      return PreparedRuleset(fd, kept_->restrict_flags, kept_->enforcement, kept_->names);
+      Enforcement e = kept_->enforcement;
+      e.notes.push_back(kRulesetReusedNote);
+      return PreparedRuleset(fd, kept_->restrict_flags, std::move(e), kept_->names);
     }
   }
   kept_.reset();

@@ -26,7 +26,9 @@
 //     nested-run server, never uses it).
 // Under those, prepare_ruleset would make the same checks on the same names
 // and positions and put the same rules on the same inodes: the kept ruleset
-// is that ruleset. Its Enforcement and GrantNames are returned with it.
+// is that ruleset. Its Enforcement and GrantNames are returned with it, the
+// Enforcement's notes saying so (kRulesetReusedNote: a run's report shows
+// where its ruleset came from).
 // Security: what is not seen is what prepare_ruleset does not see either (a
 // change after the checks, while the child runs). The window between a
 // check and the exec is as long as without the cache: the paths are checked
@@ -51,6 +53,10 @@
 #include "lib/landlock.h"
 
 namespace gx {
+
+inline constexpr const char* kRulesetReusedNote =
+    "the ruleset was the broker worker's last one, reused after every path it was built on and the mount table "
+    "were checked again (lib/ruleset_cache.h)";
 
 class RulesetCache {
  public:

@@ -75,6 +75,13 @@ TEST_CASE("ruleset cache: the same inputs on unchanged paths reuse the kept rule
   CHECK(second->fd() != first->fd());
   CHECK(second->names().read == first->names().read);
   CHECK(second->enforcement().fs_handled == first->enforcement().fs_handled);
+  // The report says where each came from.
+  auto noted = [](const PreparedRuleset& r) {
+    const auto& n = r.enforcement().notes;
+    return std::find(n.begin(), n.end(), kRulesetReusedNote) != n.end();
+  };
+  CHECK_FALSE(noted(*first));
+  CHECK(noted(*second));
   // The reused ruleset confines as the built one does.
   CHECK(child_reads(*second, t.granted + "/f") == 0);
   CHECK(child_reads(*second, t.denied + "/f") == EACCES);
@@ -86,6 +93,8 @@ TEST_CASE("ruleset cache: the same inputs on unchanged paths reuse the kept rule
     REQUIRE(r.ok());
     CHECK(cache.counts().built == 2);
     CHECK(child_reads(*r, t.denied + "/f") == 0);
+    REQUIRE(cache.prepare(other, ProtectedPaths{{t.root + "/state"}, {}, {}}, loader(), {}).ok());
+    CHECK(cache.counts().reused == 2);  // kept instead
   }
   SECTION("other protected paths are built") {
     REQUIRE(cache.prepare(p, ProtectedPaths{{t.root + "/other"}, {}, {}}, loader(), {}).ok());
@@ -179,7 +188,7 @@ TEST_CASE("ruleset cache: witness_holds checks each recorded fact") {
   REQUIRE_FALSE(w.reached.empty());
   CHECK(witness_holds(w));
   SECTION("an absent optional path that appears") {
-    w.absent.push_back(t.root + "/absent");
+    w.absent.push_back({t.root + "/absent", t.root + "/absent"});
     CHECK(witness_holds(w));
     REQUIRE(mkdir((t.root + "/absent").c_str(), 0755) == 0);
     CHECK_FALSE(witness_holds(w));
@@ -203,6 +212,13 @@ TEST_CASE("ruleset cache: witness_holds checks each recorded fact") {
   }
   SECTION("another name") {
     w.reached.back().canonical += "x";
+    CHECK_FALSE(witness_holds(w));
+  }
+  SECTION("a build that failed leaves nothing reusable") {
+    SandboxPolicy broken = policy_of(t);
+    broken.write.push_back(t.root + "/no-such-dir");
+    REQUIRE_FALSE(prepare_ruleset(broken, {}, loader(), {}, &w).ok());
+    CHECK_FALSE(w.not_reusable.empty());
     CHECK_FALSE(witness_holds(w));
   }
   SECTION("a mount table that reads otherwise") {

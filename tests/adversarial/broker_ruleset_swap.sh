@@ -26,19 +26,22 @@ expect_rc 0 "control: the command runs" B "$T/rd.toml" -- /bin/sh -c "$CMD"
 # the spare made meanwhile (which loaded them young) serve one request and go.
 sleep 2.2
 B "$T/rd.toml" -- /bin/sh -c "$CMD" >/dev/null 2>&1
-B "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o1" 2>"$T/e1"
-B "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o2" 2>"$T/e2"
+B --report "$T/r1.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o1" 2>"$T/e1"
+B --report "$T/r2.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o2" 2>"$T/e2"
+reused() { jq -e '.sandbox.landlock.notes | any(test("ruleset was the broker worker.s last one"))' "$1" >/dev/null; }
 check "two runs read the granted file: $(cat "$T/o1" "$T/e1")" test "$(sed -n 2p "$T/o1")" = one -a "$(sed -n 2p "$T/o2")" = one
 w1=$(sed -n 1p "$T/o1")
 if [ "$w1" != "$(sed -n 1p "$T/o2")" ]; then
   bad "the two runs had different workers ($w1, $(sed -n 1p "$T/o2")): the kept ruleset was never in play"
 fi
+check "the second run's report says its ruleset was the worker's kept one" reused "$T/r2.json"
 
 # Replaced: the old directory moved away, a new one made at its name.
 mv "$D" "$T/was"
 mkdir "$D"
 echo two >"$D/f"
-B "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o3" 2>"$T/e3"
+B --report "$T/r3.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o3" 2>"$T/e3"
+refute "after the swap the ruleset was built afresh (its report says so)" reused "$T/r3.json"
 check "same worker: $(cat "$T/o3")" test "$(sed -n 1p "$T/o3")" = "$w1"
 check "the new directory is read: $(cat "$T/o3" "$T/e3")" test "$(sed -n 2p "$T/o3")" = two
 check "the one renamed away is not (the old rules are gone): $(cat "$T/e3")" grep -q 'was/f: Permission denied' "$T/e3"
