@@ -333,26 +333,28 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
 bool witness_holds(const RulesetWitness& w) {
   if (!w.not_reusable.empty()) return false;
   for (const RulesetWitness::Reached& r : w.reached) {
-    if (r.type != S_IFDIR) {
-      // As the build does it: opened (the last link followed), then named.
-      Fd fd(open(r.path.c_str(), O_PATH | O_CLOEXEC));
-      struct stat st {};
-      if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || st.st_dev != r.dev || st.st_ino != r.ino ||
-          (st.st_mode & S_IFMT) != r.type || mounts::mount_id(fd.get()) != r.mnt || name_of(fd.get()) != r.canonical)
-        return false;
-    } else {
-      // As open(O_PATH) reaches it: the last link followed, no automount.
-      struct statx sx {};
-      if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT | AT_NO_AUTOMOUNT,
-                STATX_TYPE | STATX_INO | STATX_MNT_ID, &sx) != 0 ||
-          (sx.stx_mask & STATX_MNT_ID) == 0 || static_cast<long>(sx.stx_mnt_id) != r.mnt ||
-          makedev(sx.stx_dev_major, sx.stx_dev_minor) != r.dev || sx.stx_ino != r.ino ||
-          (sx.stx_mode & S_IFMT) != r.type)
-        return false;
+    // As open(O_PATH) reaches it: the last link followed, no automount.
+    struct statx sx {};
+    if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT | AT_NO_AUTOMOUNT,
+              STATX_TYPE | STATX_INO | STATX_NLINK | STATX_MNT_ID, &sx) != 0 ||
+        (sx.stx_mask & STATX_MNT_ID) == 0 || static_cast<long>(sx.stx_mnt_id) != r.mnt ||
+        makedev(sx.stx_dev_major, sx.stx_dev_minor) != r.dev || sx.stx_ino != r.ino || (sx.stx_mode & S_IFMT) != r.type)
+      return false;
+    if (r.type == S_IFDIR || ((sx.stx_mask & STATX_NLINK) != 0 && sx.stx_nlink == 1)) {
+      // One name on its mount (a directory, or a file with one link): its
+      // canonical name, walked with no symlink, reaching it is that name.
       struct stat want {};
       want.st_dev = r.dev;
       want.st_ino = r.ino;
       if (!fs::reaches_without_links(r.canonical.c_str(), want)) return false;
+    } else {
+      // A file with other links: named as the build names it, opened (the
+      // last link followed) and its descriptor's name read.
+      Fd fd(open(r.path.c_str(), O_PATH | O_CLOEXEC));
+      struct stat st {};
+      if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || st.st_dev != r.dev || st.st_ino != r.ino ||
+          mounts::mount_id(fd.get()) != r.mnt || name_of(fd.get()) != r.canonical)
+        return false;
     }
     if (!r.missing.empty()) {
       // open_existing_prefix would stop at the same prefix only while the

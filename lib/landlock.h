@@ -259,10 +259,9 @@ struct RulesetWitness {
 
 // True when `w` is reusable and every path of `w` resolves again to what it
 // reached: the same file, type and mount, named as the build named it (a
-// file: opened and named again, as the build does, since a file has other
-// names through its hard links; a directory: its canonical name still
-// reaching it with no symlink on the way, the one name a directory has on
-// a mount), a missing component still missing, an absent path still
+// directory, or a file with one link: its canonical name still reaching it
+// with no symlink on the way, the one name it has on its mount; a file with
+// other links: opened and named again, as the build does), a missing component still missing, an absent path still
 // ENOENT and planned under the same name; and, checked last (the build read it after opening the paths),
 // /proc/self/mountinfo has the same text.
 bool witness_holds(const RulesetWitness& w);
