@@ -174,7 +174,8 @@ check "the next caller's command sees what the first caller's saw: $(diff "$T/pr
 # The worker's last Landlock ruleset is kept on purpose (lib/ruleset_cache.h): two descriptors of
 # one ruleset, and nothing else that differs.
 kept=$(grep -c 'anon_inode:\[landlock-ruleset\]' "$T/after")
-check "the kept ruleset's two descriptors are all that is new ($kept)" test "$kept" = 2
+# (Not as another user: the worker is not dumpable and its descriptors are not listed, above.)
+[ "$(id -u)" = 0 ] && check "the kept ruleset's two descriptors are all that is new ($kept)" test "$kept" = 2
 grep -v 'anon_inode:\[landlock-ruleset\]' "$T/before" >"$T/before.cmp"
 grep -v 'anon_inode:\[landlock-ruleset\]' "$T/after" >"$T/after.cmp"
 diff "$T/before.cmp" "$T/after.cmp" >&2
