@@ -58,6 +58,11 @@ int move_above_std_fds(int fd);
 // the errno of the failure.
 int flock_retrying(int fd, int operation);
 
+// 0 when descriptors `a` and `b` of this process share one open file
+// description (kcmp(2) KCMP_FILE); otherwise nonzero (-1 with errno when
+// kcmp is missing or refused).
+long same_description(int a, int b);
+
 // An exclusive flock on `path`, held until the object is destroyed.
 //   lock_file:      a lock file, created 0600 when missing (O_NOFOLLOW: a
 //                   symlink in its place is refused);

@@ -261,9 +261,10 @@ struct RulesetWitness {
 // reached: the same file, type and mount, named as the build named it (a
 // directory, or a file with one link: its canonical name still reaching it
 // with no symlink on the way, the one name it has on its mount; a file with
-// other links: opened and named again, as the build does), a missing component still missing, an absent path still
-// ENOENT and planned under the same name; and, checked last (the build read it after opening the paths),
-// /proc/self/mountinfo has the same text.
+// other links: opened and named again, as the build does); a missing
+// component still missing; an absent path still ENOENT and planned under
+// the same name; and, checked last (the build read it after opening the
+// paths), /proc/self/mountinfo has the same text.
 bool witness_holds(const RulesetWitness& w);
 
 }  // namespace gx

@@ -13,8 +13,6 @@
 namespace gx::mounts {
 namespace {
 
-// mountinfo has one mount a line; generous for thousands of mounts.
-
 // The part of `inner` below `outer` ("" when equal, "/a/b" below), or
 // nullopt when it is not at or below it (component-wise).
 std::optional<std::string_view> rest_below(std::string_view inner, std::string_view outer) {

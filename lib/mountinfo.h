@@ -53,7 +53,8 @@ std::string unescape(std::string_view field);
 // (Malformed, field "mountinfo", naming the line number).
 Result<std::vector<Mount>> parse(std::string_view text);
 
-// The most of /proc/self/mountinfo that is read.
+// The most of /proc/self/mountinfo that is read: one mount a line, generous
+// for thousands of mounts.
 inline constexpr size_t kMaxMountinfo = 16 << 20;
 // Reads and parses /proc/self/mountinfo (one read; the kernel generates it
 // on every read: tens of microseconds on an ordinary machine).

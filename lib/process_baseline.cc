@@ -2,10 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <pthread.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,14 +83,6 @@ std::string dispositions() {
   return out;
 }
 
-// 0: the two descriptors of this process share one open file description.
-// (Every argument widened to a long: syscall(2) is variadic, and an int
-// passed there leaves the register's upper half undefined.)
-long same_description(int a, int b) {
-  const long self = getpid();
-  return syscall(SYS_kcmp, self, self, long{KCMP_FILE}, static_cast<long>(a), static_cast<long>(b));
-}
-
 rlimit limit_of(int r) {
   rlimit l{0, 0};
   if (getrlimit(static_cast<__rlimit_resource>(r), &l) != 0) l = {0, 0};
@@ -104,7 +94,7 @@ rlimit limit_of(int r) {
 std::string ProcessBaseline::why_descriptions_not_compared() {
   fs::UniqueFd probe(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!probe.ok()) return fs::errno_text(errno);
-  return same_description(probe.get(), probe.get()) == 0 ? std::string() : fs::errno_text(errno);
+  return fs::same_description(probe.get(), probe.get()) == 0 ? std::string() : fs::errno_text(errno);
 }
 
 ProcessBaseline ProcessBaseline::take() {
@@ -113,7 +103,7 @@ ProcessBaseline ProcessBaseline::take() {
   // kcmp is asked first, of one descriptor against itself: a duplicate,
   // once made, is never closed while the process lives -- closing any
   // descriptor of a file drops the process's POSIX locks on it (SQLite's).
-  if (b.fds_ && !b.fds_->empty() && same_description(b.fds_->front().fd, b.fds_->front().fd) == 0) {
+  if (b.fds_ && !b.fds_->empty() && fs::same_description(b.fds_->front().fd, b.fds_->front().fd) == 0) {
     for (const auto& f : *b.fds_) {
       b.held_.emplace_back(fcntl(f.fd, F_DUPFD_CLOEXEC, 0));
       if (!b.held_.back().ok()) {
@@ -174,7 +164,7 @@ std::string ProcessBaseline::differs(const std::vector<int>& also_open) const {
   }
   if (not_held_ != 0) return "its descriptors could not all be held (" + fs::errno_text(not_held_) + ")";
   for (size_t i = 0; i < held_.size(); ++i)
-    if (same_description((*fds_)[i].fd, held_[i].get()) != 0)
+    if (fs::same_description((*fds_)[i].fd, held_[i].get()) != 0)
       return "its open descriptors changed (~" + std::to_string((*fds_)[i].fd) + ")";
   sigset_t pending;
   sigpending(&pending);

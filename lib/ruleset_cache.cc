@@ -1,8 +1,6 @@
 #include "lib/ruleset_cache.h"
 
 #include <fcntl.h>
-#include <linux/kcmp.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <utility>
@@ -34,11 +32,6 @@ std::string ruleset_key(const SandboxPolicy& policy, const ProtectedPaths& prote
   return key;
 }
 
-bool one_description(int a, int b) {
-  const long self = getpid();
-  return syscall(SYS_kcmp, self, self, long{KCMP_FILE}, static_cast<long>(a), static_cast<long>(b)) == 0;
-}
-
 }  // namespace
 
 RulesetCache::RulesetCache() : owner_(getpid()) {}
@@ -46,14 +39,15 @@ RulesetCache::RulesetCache() : owner_(getpid()) {}
 Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                               const std::vector<std::string>& implicit_exec,
                                               const std::vector<std::string>& implicit_read) {
-  ++counts_.built;  // taken back below when the kept one is handed out
-  if (getpid() != owner_) return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
+  if (getpid() != owner_) {
+    ++counts_.built;
+    return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
+  }
   std::string key = ruleset_key(policy, protect, implicit_exec, implicit_read);
-  if (kept_ && kept_->key == key && one_description(kept_->ruleset.get(), kept_->twin.get()) &&
+  if (kept_ && kept_->key == key && fs::same_description(kept_->ruleset.get(), kept_->twin.get()) == 0 &&
       witness_holds(kept_->witness)) {
     int fd = fcntl(kept_->ruleset.get(), F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) {
-      --counts_.built;
       ++counts_.reused;
       Enforcement e = kept_->enforcement;
       e.notes.push_back(kRulesetReusedNote);
@@ -61,6 +55,7 @@ Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const
     }
   }
   kept_.reset();
+  ++counts_.built;
   RulesetWitness witness;
   auto built = prepare_ruleset(policy, protect, implicit_exec, implicit_read, &witness);
   if (!built || !witness.not_reusable.empty()) return built;
@@ -69,7 +64,7 @@ Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const
   k.ruleset = fs::UniqueFd(fcntl(built->fd(), F_DUPFD_CLOEXEC, 3));
   k.twin = fs::UniqueFd(fcntl(built->fd(), F_DUPFD_CLOEXEC, 3));
   // Kept only where kcmp can later tell it is still this ruleset.
-  if (!k.ruleset.ok() || !k.twin.ok() || !one_description(k.ruleset.get(), k.twin.get())) return built;
+  if (!k.ruleset.ok() || !k.twin.ok() || fs::same_description(k.ruleset.get(), k.twin.get()) != 0) return built;
   k.restrict_flags = built->restrict_flags();
   k.enforcement = built->enforcement();
   k.names = built->names();
