@@ -1,7 +1,7 @@
 // gx's entry point when gx is a static PIE on x86-64 (CMakeLists.txt links
-// it with -Wl,-e,gx_prefault_entry): map the pages every gx start touches
-// with one madvise call per loadable segment (four), then continue at
-// glibc's _start.
+// it with -Wl,-e,gx_prefault_entry): map the data pages every gx start
+// touches with one madvise call per loadable data segment (three), then
+// continue at glibc's _start.
 //
 // Why: on a guest where a page fault costs 10-16 us (docs/performance.md,
 // twenty-first pass), a start of gx took ~100 faults: ~30 copy-on-write faults
@@ -14,12 +14,16 @@
 // table entries of read-only file mappings. A reused worker keeps its own.)
 //
 // What is populated, from gx's own program headers (never from anything a
-// caller controls): every loadable segment, except the read-only data from
-// the exception-frame tables (.eh_frame_hdr, .eh_frame, .gcc_except_table,
-// ~0.9 MB, read only when an exception is thrown) to the segment's end. The
-// cost is resident memory: gx's code is shared page cache, but all of it
-// counts in the process's RSS, so RSS grows with the code's size
-// (tests/cli/start_up.sh holds a running `gx run` to the 8 MiB target).
+// caller controls): the relocation table's segment (read whole by the
+// relocation), the writable segment (written by it), and the read-only data
+// up to the exception-frame tables (.eh_frame_hdr, .eh_frame,
+// .gcc_except_table, ~0.9 MB, read only when an exception is thrown). Not
+// the code (~6 MB, of which a start runs a small part; fault-around maps
+// 64 KiB a fault): populating it cost ~0.5 ms a start on a guest whose
+// faults are cheap (2 us) and saved ~0.1 ms on one where they cost 14 us
+// (docs/performance.md, twenty-first and twenty-third passes). Resident memory grows by
+// what is populated (tests/cli/start_up.sh holds a running `gx run` to the
+// 8 MiB target).
 //
 // Contract: runs before relocation and before TLS exists, so this file uses
 // no relocated data, no libc, no stack protector (its canary lives in TLS),
@@ -96,6 +100,7 @@ gx_prefault_image() {
     if (ph.p_type != PT_LOAD) continue;
     const uintptr_t start = (base + ph.p_vaddr) & ~(kPage - 1);
     uintptr_t end = (base + ph.p_vaddr + ph.p_memsz + kPage - 1) & ~(kPage - 1);
+    if ((ph.p_flags & PF_X) != 0) continue;  // the code: faulted in as it runs (see the top)
     const bool writable = (ph.p_flags & PF_W) != 0;
     // Up to and including the page where the unwind tables begin.
     if (!writable && eh_frame_hdr > start && eh_frame_hdr < end) end = (eh_frame_hdr + kPage - 1) & ~(kPage - 1);
