@@ -26,6 +26,7 @@
 #include "lib/exec_guard.h"
 #include "lib/fd_passing.h"
 #include "lib/fsutil.h"
+#include "lib/side_task.h"
 
 extern char** environ;
 
@@ -151,11 +152,20 @@ struct SpawnReader {
   SpawnHandshake h;
   volatile pid_t child_tid = 0;
   std::atomic<bool> released{false};
+  // The reader runs on another CPU when there is one (lib/side_task.h): its
+  // gate work (the receipt's reservation, writing and fdatasync) goes on
+  // while the child sets itself up, which it would otherwise share a CPU
+  // with. On one CPU, a plain thread.
+  std::unique_ptr<SideTask> side;
   std::thread thread;
   SpawnReader() = default;
   SpawnReader(const SpawnReader&) = delete;
   SpawnReader& operator=(const SpawnReader&) = delete;
-  ~SpawnReader() {
+  ~SpawnReader() { join(); }
+  bool joinable() const { return side != nullptr || thread.joinable(); }
+  void join() {
+    if (side) side->wait();
+    side.reset();
     if (thread.joinable()) thread.join();
   }
 };
@@ -274,6 +284,8 @@ constexpr bool kShareMemory = true;
 // reported into a decision; otherwise hands back the running child.
 Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnReader& rd, SpawnInfo& out);
 }  // namespace
+
+bool spawn_shares_memory() { return kShareMemory; }
 
 Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec) {
   SpawnInfo local;
@@ -406,13 +418,16 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   pid_t pid = -1;
   int clone_err = 0;
   try {
-    if (threaded)
+    if (threaded) {
       // Nothing of this frame is touched after `released` (open_gate's own
       // last steps use its locals; `guarded` is a copy).
-      rd.thread = std::thread([&rd, &open_gate, &plan, channel = sv[0], guarded] {
+      auto body = [&rd, &open_gate, &plan, channel = sv[0], guarded] {
         open_gate();
         if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
-      });
+      };
+      rd.side = SideTask::start({body});
+      if (!rd.side) rd.thread = std::thread(body);
+    }
     pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
                 CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&rd.child_tid));
     clone_err = errno;
@@ -427,10 +442,10 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   close(sv[1]);  // also ends the reader when the clone failed: EOF
   // Not released: the child died before its exec (or was never started),
   // and the reader is still at its gate or its handshake; it ends now.
-  if (rd.thread.joinable() && !rd.released.load()) rd.thread.join();
+  if (rd.joinable() && !rd.released.load()) rd.join();
   munmap(stack, kChildStackBytes);
   if (pid < 0) {
-    if (rd.thread.joinable()) rd.thread.join();
+    rd.join();
     close(sv[0]);
     if (h.listener >= 0) close(h.listener);
     if (!rd.gate_decision) return rd.gate_decision;
@@ -467,7 +482,7 @@ Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnReader& rd, SpawnInfo& o
   // Never started: a reader released at gx's own exec may still be in its
   // answer, and close the listener if that fails -- after this closed it,
   // the number reused by then (review helper-46). It ends first.
-  if (rd.thread.joinable()) rd.thread.join();
+  rd.join();
   if (h.listener >= 0) close(h.listener);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

@@ -93,6 +93,11 @@ using BeforeExec = std::function<Decision()>;
 extern void (*spawn_reader_released_hook)(pid_t child);
 Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
 
+// Whether spawn_confined's child shares gx's memory (clone with CLONE_VM:
+// release builds) rather than being a fork (sanitizer builds). Only a fork
+// must be made from a process with no other thread (lib/side_task.h).
+bool spawn_shares_memory();
+
 // Reads PF_FORKNOEXEC of `pid` (alive or zombie, not yet reaped): 1 when it
 // never exec'd, 0 when it did, -errno when /proc/<pid>/stat is unreadable.
 int never_execed(pid_t pid);

@@ -72,7 +72,13 @@ class Pipeline {
       out_.report.dry_run = true;
       return std::move(out_);
     }
-    if (Decision d = reserve_and_record(); !d) return authorized_id_.empty() ? deny(d) : not_started(d, -1, -1);
+    // The use is reserved and the authorized receipt written beside the
+    // child's set-up (launch, on spawn_confined's gate thread) when the
+    // second CPU is free for it; while the side work still runs (a
+    // standalone run's nonces), here, before the clone, as the side finishes.
+    reserve_in_gate_ = spawn_shares_memory() && (!side_ || side_->done());
+    if (!reserve_in_gate_)
+      if (Decision d = reserve_and_record(); !d) return refuse_before_start(d);
     return launch();
   }
 
@@ -110,7 +116,10 @@ class Pipeline {
   // opened, its use store opened, a signing nonce for each of its two
   // receipts (one scalar multiplication apiece) -- made on another CPU
   // while this thread verifies and matches (lib/side_task.h); the finished
-  // receipt's nonce while this thread writes the authorized receipt. A
+  // receipt's nonce while this thread writes the authorized receipt, if
+  // begun by the time the use is reserved (else made while the child runs,
+  // launch). In a build whose child shares gx's memory the side may still
+  // be at it while the child is cloned (launch waits for it after). A
   // broker's worker has the log and the store already, and the nonces its
   // spare made before the connection came (none when it came first or they
   // aged out): the missing ones are made here. A dry run needs none of it
@@ -162,11 +171,15 @@ class Pipeline {
     if (side_) side_->wait_for(side_store_steps_);
   }
   // The authorized receipt's nonce (when made beside), handed to the log
-  // before it signs.
+  // before it signs. The finished receipt's is left to the side only if it
+  // has begun: else it is made while the child runs (launch).
   void finish_side_first_nonce() {
-    if (!side_ || side_first_nonce_steps_ == 0) return;
-    side_->wait_for(side_first_nonce_steps_);
-    take_side_nonce(0);
+    if (!side_) return;
+    if (side_first_nonce_steps_ != 0) {
+      side_->wait_for(side_first_nonce_steps_);
+      take_side_nonce(0);
+    }
+    side_->cancel();
   }
 
   // All of the side work (or, `cancel`, the log and what is under way): the
@@ -360,6 +373,7 @@ class Pipeline {
     return store->check_left(subject_.artifact_digest, artifact_.max_uses);
   }
 
+  // On spawn_confined's gate thread, beside the child's set-up (launch).
   Decision reserve_and_record() {
     // No evidence, no execution — and no use spent: the use is reserved
     // inside the authorized receipt's append, after every check the append
@@ -398,6 +412,10 @@ class Pipeline {
     return Decision::allow();
   }
 
+  // Starts the child, which sets itself up (credentials, Landlock, filters)
+  // while spawn_confined's gate thread makes the authorized receipt durable
+  // -- and first reserves the use and writes that receipt, when run() left
+  // them to it (reserve_in_gate_) -- and execs only once it is durable.
   RunResult launch() {
     std::vector<std::string> env = match_->env;
     // [delegation] nested_runs: the child gets a private channel to ask for
@@ -405,7 +423,7 @@ class Pipeline {
     std::optional<ChannelServer> channel;
     if (artifact_.delegation.nested_runs) {
       auto c = ChannelServer::create();
-      if (!c) return not_started(c.error(), -1, -1);
+      if (!c) return refuse_before_start(c.error());
       channel.emplace(c.take());
       env.push_back(channel->env_entry());
     }
@@ -434,21 +452,27 @@ class Pipeline {
     // exec = []: the program may start no other program (lib/exec_guard.h).
     // With exec paths, Landlock decides which files may be executed.
     if (artifact_.scope.sandbox.exec.empty()) plan.notify_filter = &guard_fprog;
-    if (Decision d = harden_supervisor(); !d) return not_started(d, -1, -1);
-    if (Decision d = become_subreaper(); !d) return not_started(d, -1, -1);
+    if (Decision d = harden_supervisor(); !d) return refuse_before_start(d);
+    if (Decision d = become_subreaper(); !d) return refuse_before_start(d);
     const OwnLimits limits = OwnLimits::save();
     SignalGuard guard;
     const int64_t started = now_unix_us();
-    // The side work is over by now (it had the receipt's writing to
-    // finish): the child is cloned from a process with no thread of it.
-    finish_side_work();
+    // The side work may go on beside the clone when the child shares gx's
+    // memory (it runs no code of the side's and takes no lock): the gate
+    // waits for what the authorized receipt needs (the store, the first
+    // nonce). A child that is a fork is made from a process with no thread
+    // but the gate's (lib/side_task.h).
+    if (!spawn_shares_memory()) finish_side_work();
     SpawnInfo info;
-    // No evidence, no execution: the authorized receipt is made durable
-    // before the program can start (spawn_confined's gate).
+    // No evidence, no execution: the use is reserved and the authorized
+    // receipt written and made durable before the program can start
+    // (spawn_confined's gate; this thread waits in the clone meanwhile).
     // A brokered request whose client went away while it was authorized
     // is not started: nothing would be left to stop it (the client's
     // disconnect already sent its SIGTERM).
     auto pid = spawn_confined(plan, &info, [this] {
+      if (reserve_in_gate_)
+        if (Decision d = reserve_and_record(); !d) return d;
       if (req_.client_gone && req_.client_gone())
         return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
       Decision durable = make_run_durable(*log_, authorized_);
@@ -471,8 +495,10 @@ class Pipeline {
                               "exec.path", img.path());
       return Decision::allow();
     });
+    finish_side_work();
     if (!pid) {
       if (durable_) note_run_durable(*store_, *log_, authorized_);
+      if (authorized_id_.empty()) return deny(pid.error());  // at the gate, before its receipt
       return not_started(pid.error(), info.pid, info.wait_status);
     }
     // Exec'd: the kernel now refuses writers (ETXTBSY) while it runs. A
@@ -577,6 +603,12 @@ class Pipeline {
 
   // Authorized, but the program never started: a "not-started" receipt
   // linked to the authorized one, never "finished".
+  // A step before the clone failed: a denial while no use is reserved
+  // (reserve_in_gate_), else a not-started run.
+  RunResult refuse_before_start(const Decision& why) {
+    return authorized_id_.empty() ? deny(why) : not_started(why, -1, -1);
+  }
+
   RunResult not_started(const Decision& why, pid_t child, int wait_status) {
     finish_side_work(true);
     out_.decision = why;
@@ -612,6 +644,7 @@ class Pipeline {
   UseStore* store_ = nullptr;             // set by reserve_and_record
   AppendedReceipt authorized_;            // its receipt, durable once launch's gate opened
   bool durable_ = false;                  // make_run_durable allowed (set on spawn's gate thread, read after it)
+  bool reserve_in_gate_ = false;          // reserve_and_record runs on spawn's gate thread (run)
   std::optional<std::string> own_bytes_;  // the artifact's bytes as verified
   TreeBounds own_bounds_;                 // its trees as its ruleset named them (nested_base)
   // start_side_work's results, read only after side_ is waited for; side_

@@ -47,6 +47,7 @@ class SideTask {
   void wait_for(size_t steps);  // the first `steps` steps are over (or skipped)
   void cancel();                // steps not yet begun are skipped
   void wait();                  // every step is over (or skipped); idempotent
+  bool done() const { return joined_ || over_.load(std::memory_order_acquire) >= steps_.size(); }
 
  private:
   explicit SideTask(std::vector<Step> steps) : steps_(std::move(steps)) {}

@@ -269,6 +269,58 @@ TEST_CASE("pipeline: a broker worker's run makes the nonces its spare did not, a
   CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == 6);
 }
 
+TEST_CASE("pipeline: a use refused at the child's gate is a denial: no exec, no use spent, no not-started receipt") {
+  // A broker worker whose spare made both nonces reserves the use on the
+  // gate thread, beside the child's set-up (reserve_in_gate_); one that
+  // still makes them beside authorization reserves before the clone. A
+  // spent use is refused either way, before the child execs.
+  Setup s;
+  broker::BrokerConfig config;
+  config.trust_path = s.trust;
+  config.state_dir = s.state;
+  broker::WorkerState state(config);
+  for (size_t spare_made : {2, 0}) {
+    INFO("the spare made " << spare_made << " nonce(s)");
+    std::string art = s.artifact(1, "once" + std::to_string(spare_made) + ".toml");
+    auto run = [&] {
+      auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
+      REQUIRE(ctx);
+      ReceiptLog& log = *(*ctx)->receipt_log;
+      log.drop_nonces();
+      if (spare_made > 0) REQUIRE(log.prepare_nonces(spare_made).allowed());
+      RunRequest req = s.request(art);
+      req.preloaded = *ctx;
+      return run_governed(req);
+    };
+    RunResult first = run();
+    INFO(first.decision.explain());
+    REQUIRE(first.decision.allowed());
+    REQUIRE(exists(s.marker));
+    REQUIRE(unlink(s.marker.c_str()) == 0);
+    RunResult second = run();
+    INFO(second.decision.explain());
+    CHECK(second.decision.reason == DenyReason::Replay);
+    CHECK_FALSE(second.child_ran);
+    CHECK_FALSE(second.not_started);
+    CHECK_FALSE(exists(s.marker));
+    CHECK(second.warnings.empty());
+    std::ifstream in(s.state + "/receipts.log");
+    std::string line, last;
+    while (std::getline(in, line)) last = line;
+    auto rec = nlohmann::json::parse(last);
+    CHECK(rec.at("decision") == "denied");
+    CHECK(rec.at("reason") == "replay");
+    CHECK(second.report.receipt == rec.at("id").get<std::string>());
+  }
+  auto pub = load_receipt_public_key(s.state);
+  REQUIRE(pub);
+  auto report = verify_receipt_log(s.state, *pub);
+  REQUIRE(report);
+  INFO(report->problem);
+  CHECK(report->intact);
+  CHECK(report->records == 6);  // per artifact: authorized, finished, denied
+}
+
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
   // Denied before the side thread (lib/side_task.h) could even begin to open
   // the log (no trust store: the first check): the denial waits for the log
