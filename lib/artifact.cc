@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "lib/crypto.h"
@@ -352,6 +353,22 @@ Result<Artifact> parse_artifact_body(std::string_view body) {
   if (delegation)
     if (Decision d = read_delegation(*delegation, a.delegation); !d) return d;
   return a;
+}
+
+Result<Artifact> ArtifactParseMemo::parse(std::string_view body) {
+  for (size_t i = 0; i < kept_.size(); ++i) {
+    if (kept_[i].body != body) continue;
+    ++hits_;
+    if (i != 0)
+      std::rotate(kept_.begin(), kept_.begin() + static_cast<std::ptrdiff_t>(i),
+                  kept_.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+    return Artifact(kept_.front());
+  }
+  auto parsed = parse_artifact_body(body);
+  if (!parsed) return parsed;
+  if (kept_.size() == kEntries) kept_.pop_back();
+  kept_.insert(kept_.begin(), *parsed);
+  return parsed;
 }
 
 // ---- rendering ----

@@ -187,6 +187,23 @@ struct Artifact {
 
 // Strictly parses a body (no signatures may appear inside it).
 Result<Artifact> parse_artifact_body(std::string_view body);
+
+// The bodies a process parsed last and what they parsed to, for one that
+// parses the same artifact again and again (a broker worker: toml++ takes
+// ~0.13 ms a parse there, docs/performance.md). parse_artifact_body is a
+// pure function of the bytes, so a hit -- the whole body compared, never a
+// hash of it -- returns a copy of what parsing would. Only successful
+// parses are kept, at most kEntries of them. Not thread-safe.
+class ArtifactParseMemo {
+ public:
+  static constexpr size_t kEntries = 2;
+  Result<Artifact> parse(std::string_view body);
+  size_t hits() const { return hits_; }
+
+ private:
+  std::vector<Artifact> kept_;  // most recent first; Artifact::body is the key
+  size_t hits_ = 0;
+};
 // Renders a body for `gx init` / `gx learn`, with explanatory comments.
 std::string render_artifact_body(const Artifact& a);
 

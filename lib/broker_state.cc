@@ -160,6 +160,7 @@ Result<PreloadedState*> WorkerState::bring_up_to_date(UnixTime now) {
   context_.use_store = &*use_store_;
   context_.rulesets = &rulesets_;
   context_.filters = &filters_;
+  context_.artifacts = &artifacts_;
   return &context_;
 }
 

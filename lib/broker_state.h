@@ -134,6 +134,7 @@ class WorkerState {
   std::optional<FileStamp> use_store_file_;
   RulesetCache rulesets_;
   FilterMemo filters_;
+  ArtifactParseMemo artifacts_;
   PreloadedState context_;
   Loads loads_;
 };

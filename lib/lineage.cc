@@ -92,10 +92,10 @@ struct ChainNode {
   std::optional<Artifact> parsed;
 };
 
-Result<ChainNode> peek(std::string bytes, std::string origin) {
+Result<ChainNode> peek(std::string bytes, std::string origin, ArtifactParseMemo* memo) {
   auto parts = split_artifact(bytes);
   if (!parts) return parts.error();
-  auto a = parse_artifact_body(parts->body);
+  auto a = memo ? memo->parse(parts->body) : parse_artifact_body(parts->body);
   if (!a) return a.error();
   ChainNode n;
   n.digest = a->digest();
@@ -163,7 +163,7 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
     out.leaf.decision = std::move(d);
     return out;
   };
-  auto leaf = peek(std::string(leaf_bytes), "");
+  auto leaf = peek(std::string(leaf_bytes), "", opts.parse_memo);
   if (!leaf || leaf->parent.empty()) {
     // Not a child (or not readable at all): plain verification says why.
     out.leaf = leaf && leaf->parsed ? verify_artifact_bytes(leaf_bytes, opts, std::move(*leaf->parsed))
@@ -197,7 +197,7 @@ LineageVerification verify_lineage_with(std::string_view leaf_bytes, const Paren
                          "artifact " + child.digest + " names parent " + child.parent +
                              ", which was not given (gx run/verify --parent FILE): its chain cannot be established",
                          "lineage.parent", child.parent));
-    auto parent = peek(*bytes, found.origin);
+    auto parent = peek(*bytes, found.origin, opts.parse_memo);
     if (!parent)
       return fail(Decision::deny(
           DenyReason::LineageInconsistency,

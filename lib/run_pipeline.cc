@@ -231,6 +231,7 @@ class Pipeline {
     std::optional<SignatureCache> own_cache;
     vo.signature_cache = preloaded() ? preloaded()->signature_cache
                                      : &own_cache.emplace(SignatureCache::open(req_.state_dir, !req_.dry_run));
+    if (preloaded()) vo.parse_memo = preloaded()->artifacts;
     ParentSet parents;
     for (const auto& p : req_.parent_artifacts)
       if (Decision d = parents.add_path(p); !d) return d;

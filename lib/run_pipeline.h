@@ -50,6 +50,7 @@ class SignatureCache;
 class UseStore;
 class RulesetCache;
 struct FilterMemo;
+class ArtifactParseMemo;
 
 // Formerly set by gx for its child and trusted by a nested gx: forgeable,
 // so never read now, and stripped with GX_PARENT_RECEIPT from every child's
@@ -80,8 +81,9 @@ struct PreloadedState {
   ReceiptLog* receipt_log = nullptr;
   const SignatureCache* signature_cache = nullptr;
   UseStore* use_store = nullptr;
-  RulesetCache* rulesets = nullptr;  // optional: the worker's last ruleset (lib/ruleset_cache.h)
-  FilterMemo* filters = nullptr;     // optional: the worker's last seccomp filter (lib/filter_cache.h)
+  RulesetCache* rulesets = nullptr;        // optional: the worker's last ruleset (lib/ruleset_cache.h)
+  FilterMemo* filters = nullptr;           // optional: the worker's last seccomp filter (lib/filter_cache.h)
+  ArtifactParseMemo* artifacts = nullptr;  // optional: the worker's last parsed artifacts (lib/artifact.h)
 };
 
 struct RunRequest {

@@ -72,7 +72,7 @@ Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std
   if (parsed_body) {
     v.artifact = std::move(parsed_body);
   } else {
-    auto artifact = parse_artifact_body(parts->body);
+    auto artifact = opts.parse_memo ? opts.parse_memo->parse(parts->body) : parse_artifact_body(parts->body);
     if (!artifact) return deny(artifact.error());
     v.artifact = artifact.take();
   }

@@ -43,6 +43,9 @@ struct VerifyOptions {
   std::function<bool(const std::string&)> artifact_revoked;  // by artifact digest; optional
   const HostIdentity* host = nullptr;                        // check bindings when set
   const SignatureCache* signature_cache = nullptr;           // optional (QuorumOptions)
+  // optional: bodies parsed before in this process (a broker worker's);
+  // a body is looked up exactly where it would otherwise be parsed
+  ArtifactParseMemo* parse_memo = nullptr;
 };
 
 struct Verification {

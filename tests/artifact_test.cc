@@ -67,6 +67,49 @@ TEST_CASE("render then parse round-trips every field") {
   CHECK(b->digest() == "sha256:" + crypto::sha256_hex(body));
 }
 
+TEST_CASE("ArtifactParseMemo: the same body parses to the same artifact; any other byte is parsed afresh") {
+  ArtifactParseMemo memo;
+  Artifact a = sample();
+  const std::string body = render_artifact_body(a);
+  auto first = memo.parse(body);
+  REQUIRE(first);
+  CHECK(memo.hits() == 0);
+  auto again = memo.parse(body);
+  REQUIRE(again);
+  CHECK(memo.hits() == 1);
+  CHECK(again->body == body);
+  CHECK(render_artifact_body(*again) == render_artifact_body(*first));
+  CHECK(again->max_uses == 3);
+  // One byte more (a different reason) is another body: parsed, not looked up.
+  Artifact b = sample();
+  b.reason += "!";
+  const std::string other = render_artifact_body(b);
+  auto second = memo.parse(other);
+  REQUIRE(second);
+  CHECK(memo.hits() == 1);
+  CHECK(second->reason == b.reason);
+  CHECK(second->body == other);
+  // A body that does not parse is refused every time and never kept.
+  const std::string broken = body + "\nunknown_field = 1\n";
+  for (int i = 0; i < 2; ++i) {
+    auto bad = memo.parse(broken);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().reason == DenyReason::UnknownField);
+  }
+  CHECK(memo.hits() == 1);
+  // Both kept bodies hit; a third evicts the least recent.
+  CHECK(memo.parse(body));
+  CHECK(memo.parse(other));
+  CHECK(memo.hits() == 3);
+  Artifact c = sample();
+  c.reason += "?";
+  CHECK(memo.parse(render_artifact_body(c)));
+  CHECK(memo.parse(other));  // kept
+  CHECK(memo.hits() == 4);
+  CHECK(memo.parse(body));  // evicted: parsed afresh
+  CHECK(memo.hits() == 4);
+}
+
 TEST_CASE("strict parsing: each problem has its own reason and names the field") {
   const std::string body = render_artifact_body(sample());
   auto reason = [](const Result<Artifact>& r) { return r ? DenyReason::None : r.error().reason; };

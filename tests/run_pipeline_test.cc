@@ -19,6 +19,7 @@
 #include "lib/crypto.h"
 #include "lib/envelope.h"
 #include "lib/executable.h"
+#include "lib/fsutil.h"
 #include "lib/receipt_key.h"
 #include "lib/receipt_verify.h"
 #include "lib/trust_store.h"
@@ -319,6 +320,50 @@ TEST_CASE("pipeline: a use refused at the child's gate is a denial: no exec, no 
   INFO(report->problem);
   CHECK(report->intact);
   CHECK(report->records == 6);  // per artifact: authorized, finished, denied
+}
+
+TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks every request's signatures") {
+  Setup s;
+  broker::BrokerConfig config;
+  config.trust_path = s.trust;
+  config.state_dir = s.state;
+  broker::WorkerState state(config);
+  std::string art = s.artifact(5);
+  std::string bytes = *fs::read_file(art, 1 << 20);
+  auto run = [&](const std::string& b) {
+    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
+    REQUIRE(ctx);
+    RunRequest req = s.request(art);
+    req.artifact_bytes = b;
+    req.preloaded = *ctx;
+    return run_governed(req);
+  };
+  auto hits = [&] {
+    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
+    REQUIRE(ctx);
+    return (*ctx)->artifacts->hits();
+  };
+  for (int i = 0; i < 2; ++i) {
+    RunResult r = run(bytes);
+    INFO(r.decision.explain());
+    REQUIRE(r.decision.allowed());
+    REQUIRE(exists(s.marker));
+    REQUIRE(unlink(s.marker.c_str()) == 0);
+  }
+  CHECK(hits() == 1);
+  // The same body under a signature that is not the key's: the body is
+  // looked up, the signature still checked, and nothing runs.
+  const auto at = bytes.find("value = \"");
+  REQUIRE(at != std::string::npos);
+  std::string forged = bytes;
+  char& c = forged[at + 9 + 12];
+  c = c == 'A' ? 'B' : 'A';
+  RunResult r = run(forged);
+  INFO(r.decision.explain());
+  CHECK_FALSE(r.decision.allowed());
+  CHECK(r.decision.reason == DenyReason::InvalidSignature);
+  CHECK_FALSE(exists(s.marker));
+  CHECK(hits() == 2);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
