@@ -6,6 +6,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace gx::sqlite {
 
@@ -39,6 +41,81 @@ class Stmt {
  private:
   sqlite3_stmt* stmt_ = nullptr;
   int rc_ = SQLITE_ERROR;
+};
+
+// Statements kept prepared for a connection's life: a connection that runs
+// the same few statements again and again (a broker worker's use store, for
+// every request) prepares each once -- sqlite3_prepare and sqlite3_exec
+// compile the SQL on every call (~15 us a statement, docs/performance.md).
+// Looked up by the SQL's text. clear() (or the destructor) must run before
+// the connection is closed. Not thread-safe, like the connection.
+class StmtCache {
+ public:
+  StmtCache() = default;
+  ~StmtCache() { clear(); }
+  StmtCache(StmtCache&& o) noexcept : stmts_(std::move(o.stmts_)) { o.stmts_.clear(); }
+  StmtCache& operator=(StmtCache&& o) noexcept {
+    if (this != &o) {
+      clear();
+      stmts_ = std::move(o.stmts_);
+      o.stmts_.clear();
+    }
+    return *this;
+  }
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+
+  // A statement in use: reset and unbound when it goes, so that no read is
+  // left open (a COMMIT would fail) and no binding outlives its value.
+  class Use {
+   public:
+    explicit Use(sqlite3_stmt* s) : s_(s) {}
+    ~Use() {
+      if (s_) {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+      }
+    }
+    Use(Use&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    Use& operator=(Use&&) = delete;
+    bool ok() const { return s_ != nullptr; }
+    sqlite3_stmt* get() { return s_; }
+    int step() { return s_ ? sqlite3_step(s_) : SQLITE_MISUSE; }
+
+   private:
+    sqlite3_stmt* s_;
+  };
+
+  Use use(sqlite3* db, const char* sql) {
+    for (auto& [text, stmt] : stmts_)
+      if (text == sql) return Use(stmt);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK || stmt == nullptr) {
+      sqlite3_finalize(stmt);
+      return Use(nullptr);
+    }
+    stmts_.emplace_back(sql, stmt);
+    return Use(stmt);
+  }
+  // One statement without results (BEGIN, COMMIT, a PRAGMA that sets),
+  // stepped to its end: what sqlite3_exec returns for it.
+  int exec(sqlite3* db, const char* sql) {
+    Use u = use(db, sql);
+    if (!u.ok()) return sqlite3_errcode(db) == SQLITE_OK ? SQLITE_ERROR : sqlite3_errcode(db);
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW) {
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+  void clear() {
+    for (auto& entry : stmts_) sqlite3_finalize(entry.second);
+    stmts_.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::string, sqlite3_stmt*>> stmts_;
 };
 
 // Binds a view that outlives the statement's use (SQLITE_STATIC: no copy).

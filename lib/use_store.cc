@@ -63,17 +63,18 @@ namespace {
 // every path out.
 class DeferredSync {
  public:
-  DeferredSync(sqlite3* db, bool deferred) : db_(deferred ? db : nullptr) {
-    if (db_ && sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr) != SQLITE_OK) db_ = nullptr;
+  DeferredSync(sqlite3* db, sqlite::StmtCache& stmts, bool deferred) : db_(deferred ? db : nullptr), stmts_(stmts) {
+    if (db_ && stmts_.exec(db_, "PRAGMA synchronous=NORMAL") != SQLITE_OK) db_ = nullptr;
   }
   ~DeferredSync() {
-    if (db_) sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+    if (db_) stmts_.exec(db_, "PRAGMA synchronous=FULL");
   }
   DeferredSync(const DeferredSync&) = delete;
   DeferredSync& operator=(const DeferredSync&) = delete;
 
  private:
   sqlite3* db_;
+  sqlite::StmtCache& stmts_;
 };
 
 }  // namespace
@@ -182,8 +183,12 @@ Result<UseStore> UseStore::open(const std::string& state_dir, int busy_timeout_m
   return store;
 }
 
+UseStore::UseStore(sqlite3* db, std::string path, fs::OpenDir dir)
+    : db_(db), stmts_(std::make_unique<sqlite::StmtCache>()), path_(std::move(path)), dir_(std::move(dir)) {}
+
 UseStore::UseStore(UseStore&& other) noexcept
     : db_(other.db_),
+      stmts_(std::move(other.stmts_)),
       path_(std::move(other.path_)),
       dir_(std::move(other.dir_)),
       boot_id_override_(std::move(other.boot_id_override_)),
@@ -193,8 +198,10 @@ UseStore::UseStore(UseStore&& other) noexcept
 
 UseStore& UseStore::operator=(UseStore&& other) noexcept {
   if (this != &other) {
+    stmts_.reset();
     sqlite3_close(db_);
     db_ = other.db_;
+    stmts_ = std::move(other.stmts_);
     path_ = std::move(other.path_);
     dir_ = std::move(other.dir_);
     boot_id_override_ = std::move(other.boot_id_override_);
@@ -204,7 +211,10 @@ UseStore& UseStore::operator=(UseStore&& other) noexcept {
   return *this;
 }
 
-UseStore::~UseStore() { sqlite3_close(db_); }
+UseStore::~UseStore() {
+  stmts_.reset();  // finalized first: a connection with statements left does not close
+  sqlite3_close(db_);
+}
 
 Result<UseReservation> UseStore::reserve(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after) {
   return reserve_impl(artifact_digest, max_uses, not_after, nullptr);
@@ -234,7 +244,8 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   if (at) {
     // Read without the write lock: only a reconciliation changes boot_id or
     // legacy, and it runs under the log lock our caller holds.
-    auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+    auto sync = read_log_sync(
+        db_, [&](const std::string& w) { return fail(w); }, stmts_.get());
     if (!sync) return sync.error();
     synced_seq = sync->synced.seq;
     auto inode = inode_of(at->fd, dir_.path + "/" + std::string(kReceiptLogFile));
@@ -253,10 +264,10 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
 
   // A logged reservation is committed without a sync: the authorized
   // receipt, synced next, is the durable record (lib/run_record.h).
-  DeferredSync deferred(db_, at != nullptr);
-  Transaction tx(db_);
+  DeferredSync deferred(db_, *stmts_, at != nullptr);
+  Transaction tx(db_, stmts_.get());
   if (Decision d = begin(tx); !d) return d;
-  Stmt select(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
+  auto select = stmts_->use(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
   if (!select.ok()) return fail("cannot prepare lookup");
   sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   int rc = select.step();
@@ -283,13 +294,14 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   const bool new_not_after =
       rc == SQLITE_ROW &&
       (stored_not_after == kUnknownNotAfter ? not_after : std::max(stored_not_after, not_after)) != stored_not_after;
-  Stmt write(db_, rc != SQLITE_ROW
-                      ? "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)"
-                  : new_not_after ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
-                                    " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
-                                    " last_seq = max(last_seq, ?4) WHERE digest = ?1"
-                                  : "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
-                                    " last_seq = max(last_seq, ?4) WHERE digest = ?1");
+  auto write = stmts_->use(
+      db_, rc != SQLITE_ROW
+               ? "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)"
+           : new_not_after ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+                             " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
+                             " last_seq = max(last_seq, ?4) WHERE digest = ?1"
+                           : "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+                             " last_seq = max(last_seq, ?4) WHERE digest = ?1");
   if (!write.ok()) return fail("cannot prepare update");
   sqlite3_bind_text(write.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(write.get(), 2, max_uses);

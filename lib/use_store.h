@@ -76,6 +76,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -87,6 +88,9 @@
 struct sqlite3;
 
 namespace gx {
+namespace sqlite {
+class StmtCache;
+}
 
 inline constexpr int kUseStoreBusyTimeoutMs = 10'000;
 inline constexpr int kUseStoreSchemaVersion = 2;
@@ -204,7 +208,7 @@ class UseStore {
   Result<UseStoreStats> stats();
 
  private:
-  UseStore(sqlite3* db, std::string path, fs::OpenDir dir) : db_(db), path_(std::move(path)), dir_(std::move(dir)) {}
+  UseStore(sqlite3* db, std::string path, fs::OpenDir dir);
   Decision fail(const std::string& what) const;
   Decision exec(const std::string& sql);
   std::string boot_id() const;
@@ -213,6 +217,9 @@ class UseStore {
                                       const LogPosition* at);
 
   sqlite3* db_ = nullptr;
+  // The statements every reservation runs, prepared once (lib/sqlite_stmt.h);
+  // finalized before db_ is closed.
+  std::unique_ptr<sqlite::StmtCache> stmts_;
   std::string path_;
   fs::OpenDir dir_;
   std::string boot_id_override_;

@@ -11,6 +11,7 @@
 
 #include "lib/decision.h"
 #include "lib/fsutil.h"
+#include "lib/sqlite_stmt.h"
 
 namespace gx::use_store_db {
 
@@ -47,27 +48,32 @@ uint32_t clamp_uses(int64_t v);
 // Rolls back unless committed: every early return leaves the database as it was.
 class Transaction {
  public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
+  // With `stmts`: BEGIN, COMMIT and ROLLBACK from its prepared statements.
+  explicit Transaction(sqlite3* db, sqlite::StmtCache* stmts = nullptr) : db_(db), stmts_(stmts) {}
   ~Transaction() {
-    if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (open_) run("ROLLBACK");
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
   // timeout), so two processes can never both read "1 use left".
   int begin() {
-    int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    int rc = run("BEGIN IMMEDIATE");
     open_ = rc == SQLITE_OK;
     return rc;
   }
   int commit() {
-    int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    int rc = run("COMMIT");
     if (rc == SQLITE_OK) open_ = false;
     return rc;
   }
 
  private:
+  int run(const char* sql) {
+    return stmts_ ? stmts_->exec(db_, sql) : sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  }
   sqlite3* db_;
+  sqlite::StmtCache* stmts_;
   bool open_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
 
 #include "lib/fsutil.h"
 #include "lib/receipt_log_file.h"
@@ -29,15 +30,22 @@ const std::string& kernel_boot_id() {
   return id;
 }
 
-Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail) {
-  Stmt q(db, "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1");
-  if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot read log_sync");
+Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
+                              sqlite::StmtCache* stmts) {
+  static constexpr const char* kSql =
+      "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1";
+  std::optional<Stmt> own;
+  std::optional<sqlite::StmtCache::Use> kept;
+  sqlite3_stmt* q = nullptr;
+  if (stmts) q = kept.emplace(stmts->use(db, kSql)).get();
+  else if (own.emplace(db, kSql).ok()) q = own->get();
+  if (q == nullptr || sqlite3_step(q) != SQLITE_ROW) return fail("cannot read log_sync");
   LogSync s;
-  s.boot_id = sqlite::column_text(q.get(), 0);
-  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1));
-  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
-  s.synced.hash = sqlite::column_text(q.get(), 3);
-  s.legacy = sqlite3_column_int64(q.get(), 4) != 0;
+  s.boot_id = sqlite::column_text(q, 0);
+  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q, 1));
+  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q, 2));
+  s.synced.hash = sqlite::column_text(q, 3);
+  s.legacy = sqlite3_column_int64(q, 4) != 0;
   return s;
 }
 

@@ -14,6 +14,7 @@
 
 #include "lib/decision.h"
 #include "lib/receipt_scan.h"
+#include "lib/sqlite_stmt.h"
 
 namespace gx::use_store_db {
 
@@ -30,7 +31,9 @@ struct LogSync {
 const std::string& kernel_boot_id();
 
 // The log_sync row; `fail` makes the error (UseStore::fail).
-Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail);
+// With `stmts`: its query from the connection's prepared statements.
+Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
+                              sqlite::StmtCache* stmts = nullptr);
 
 // log_sync.boot_id binds the store to a boot AND to one receipts.log:
 // "<boot id>/<inode of receipts.log>/<log id>" (log id: receipts.head's
