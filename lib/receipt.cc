@@ -225,6 +225,30 @@ std::string Receipt::signed_body() const {
   return canonical_dump(j);
 }
 
+Receipt::Text Receipt::text() const {
+  json j = to_json();
+  json before = json::object(), after = json::object();
+  for (auto& [key, value] : j.items()) {
+    if (key == "sig") continue;
+    (key < "sig" ? before : after)[key] = std::move(value);
+  }
+  Text t;
+  t.head_empty = before.empty();
+  t.tail_empty = after.empty();
+  t.head = canonical_dump(before);
+  t.head.pop_back();  // "}"
+  t.tail = canonical_dump(after);
+  t.tail.erase(0, 1);  // "{"
+  return t;
+}
+
+std::string Receipt::Text::body() const { return head + (head_empty || tail_empty ? "" : ",") + tail; }
+
+std::string Receipt::Text::line_with(std::string_view sig) const {
+  return head + (head_empty ? "" : ",") + "\"sig\":" + canonical_dump(json(std::string(sig))) +
+         (tail_empty ? "" : ",") + tail;
+}
+
 Result<Receipt> Receipt::from_json(const json& j) {
   if (!j.is_object()) return Decision::deny(DenyReason::Malformed, "receipt is not a JSON object");
   int64_t version = 0, seq = 0;

@@ -134,6 +134,17 @@ struct Receipt {
   std::string line() const;
   // The bytes the signature covers: the canonical dump without "sig".
   std::string signed_body() const;
+  // Both from one serialization (what append() signs, then writes): the
+  // canonical dump without "sig" split where "sig" sorts, so that
+  // body() == signed_body() and line_with(this->sig) == line().
+  struct Text {
+    std::string head;  // "{" and the fields before "sig"
+    std::string tail;  // the fields after "sig" and "}"
+    bool head_empty = true, tail_empty = true;
+    std::string body() const;
+    std::string line_with(std::string_view sig) const;
+  };
+  Text text() const;
   // Strict: every field present with its type, no unknown field, known
   // version, decision and reason code. Does not check the signature.
   static Result<Receipt> from_json(const nlohmann::json& j);

@@ -279,10 +279,11 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
     rec.prev = prev;
     rec.key_id = key_.public_key().key_id();
     rec.sig.clear();
-    auto sig = sign_receipt(rec.signed_body());
+    const Receipt::Text text = rec.text();
+    auto sig = sign_receipt(text.body());
     if (!sig) return Decision::deny(DenyReason::LogUnavailable, "cannot sign the receipt: " + sig.error().detail);
     rec.sig = crypto::base64_encode(*sig);
-    std::string line = rec.line();
+    std::string line = text.line_with(rec.sig);
     if (line.size() > kReceiptMaxLineBytes)
       return Decision::deny(DenyReason::LogUnavailable,
                             "receipt of " + std::to_string(line.size()) + " bytes exceeds the limit");

@@ -47,6 +47,34 @@ TEST_CASE("receipt parsing is strict") {
   CHECK(with([](nlohmann::json& x) { x["time"] = "2026-02-31T00:00:00Z"; }).error().reason == DenyReason::InvalidValue);
 }
 
+TEST_CASE("Receipt::text: one serialization gives exactly the signed body and the line") {
+  // append() signs text().body() and writes text().line_with(sig); readers
+  // verify against signed_body() of the parsed line. They must agree byte
+  // for byte, whatever the fields hold.
+  Receipt r = make_authorized(subject());
+  r.seq = 7;
+  r.id = std::string(32, 'a');
+  r.time = "2026-12-06T09:40:00.000001Z";
+  r.prev = std::string(kGenesisHash);
+  auto same = [](Receipt x) {
+    for (std::string sig : {std::string(), std::string("MEUCIQD+/=="), std::string("\"sig\":\"x\",\u00e9\n")}) {
+      x.sig = sig;
+      const Receipt::Text t = x.text();
+      CHECK(t.body() == x.signed_body());
+      CHECK(t.line_with(sig) == x.line());
+    }
+  };
+  same(r);
+  r.argv = {"/bin/echo", "\"sig\":", ",\"signal\":0", std::string("\xff\xfe", 2), ""};
+  r.detail = "a \"sig\" inside, and } and {";
+  r.sandbox = nlohmann::json{{"sig", "nested"}, {"a", nlohmann::json::array({1, "two"})}, {"zz", {{"sig", 1}}}};
+  same(r);
+  r.version = 2;  // no peer fields: other keys after "sig"
+  same(r);
+  Receipt denied = make_denied(subject(), Decision::deny(DenyReason::Replay, "spent", "max_uses", "1"));
+  same(denied);
+}
+
 TEST_CASE("receipt times round-trip in UTC") {
   CHECK(format_receipt_time(0) == "1970-01-01T00:00:00.000000Z");
   CHECK(parse_receipt_time("2026-11-29T21:16:50Z") == int64_t{1795987010} * 1000000);
