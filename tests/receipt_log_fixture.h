@@ -78,6 +78,17 @@ inline Receipt subject(const std::string& arg = "hello") {
   return r;
 }
 
+// An authorized receipt of subject() as the log's first line would have it
+// (seq 1, an id, a time, the genesis hash), unsigned.
+inline Receipt first_authorized() {
+  Receipt r = make_authorized(subject());
+  r.seq = 1;
+  r.id = std::string(32, 'f');
+  r.time = "2026-11-29T21:16:50.123456Z";
+  r.prev = std::string(kGenesisHash);
+  return r;
+}
+
 inline ReceiptLog open_log(const TempDir& t, ReceiptLogOptions o = {}) {
   auto log = ReceiptLog::open(t.state(), o);
   REQUIRE(log.ok());

@@ -334,11 +334,7 @@ TEST_CASE("hostile argv cannot break the line framing") {
 }
 
 TEST_CASE("a line nested deeper than kReceiptMaxDepth is refused before it is parsed, never crashing a reader") {
-  Receipt r = make_authorized(subject());
-  r.seq = 1;
-  r.id = std::string(32, 'f');
-  r.time = "2026-11-29T21:16:50.123456Z";
-  r.prev = std::string(kGenesisHash);
+  Receipt r = first_authorized();
   r.argv = {"[[[[[[[[", "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{", "\\\"[{"};
   const std::string line = r.line();
   nlohmann::json parsed = parse_receipt_line(line);

@@ -13,11 +13,7 @@ using namespace gx;
 using namespace gx::receipt_log_test;
 
 TEST_CASE("receipt parsing is strict") {
-  Receipt r = make_authorized(subject());
-  r.seq = 1;
-  r.id = std::string(32, 'f');
-  r.time = "2026-11-29T21:16:50.123456Z";
-  r.prev = std::string(kGenesisHash);
+  Receipt r = first_authorized();
   auto j = r.to_json();
   REQUIRE(Receipt::from_json(j).ok());
   auto with = [&](auto edit) {
@@ -51,11 +47,7 @@ TEST_CASE("Receipt::text: one serialization gives exactly the signed body and th
   // append() signs text().body() and writes text().line_with(sig); readers
   // verify against signed_body() of the parsed line. They must agree byte
   // for byte, whatever the fields hold.
-  Receipt r = make_authorized(subject());
-  r.seq = 7;
-  r.id = std::string(32, 'a');
-  r.time = "2026-12-06T09:40:00.000001Z";
-  r.prev = std::string(kGenesisHash);
+  Receipt r = first_authorized();
   auto same = [](Receipt x) {
     for (std::string sig : {std::string(), std::string("MEUCIQD+/=="), std::string("\"sig\":\"x\",\u00e9\n")}) {
       x.sig = sig;

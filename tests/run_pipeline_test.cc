@@ -93,6 +93,42 @@ struct Setup {
   }
 };
 
+// A broker worker over a Setup's trust store and state (lib/broker_state.h).
+struct Worker {
+  broker::BrokerConfig config;
+  std::optional<broker::WorkerState> state;
+  explicit Worker(const Setup& s) {
+    config.trust_path = s.trust;
+    config.state_dir = s.state;
+    state.emplace(config);
+  }
+  PreloadedState& kept() {
+    auto ctx = state->current(static_cast<UnixTime>(time(nullptr)));
+    REQUIRE(ctx);
+    return **ctx;
+  }
+  // One request through the worker's kept state, its spare having made
+  // `spare_made` signing nonces.
+  RunResult run(RunRequest req, size_t spare_made) {
+    PreloadedState& ctx = kept();
+    ctx.receipt_log->drop_nonces();
+    if (spare_made > 0) REQUIRE(ctx.receipt_log->prepare_nonces(spare_made).allowed());
+    req.preloaded = &ctx;
+    return run_governed(req);
+  }
+};
+
+// The state's receipt log, verified (every signature).
+VerifyReport verified_log(const std::string& state) {
+  auto pub = load_receipt_public_key(state);
+  REQUIRE(pub);
+  auto report = verify_receipt_log(state, *pub);
+  REQUIRE(report);
+  INFO(report->problem);
+  CHECK(report->intact);
+  return *report;
+}
+
 // The r of each receipt's signature (strict DER: SEQUENCE { INTEGER r, ... }).
 std::vector<std::string> signature_rs(const std::string& state) {
   std::vector<std::string> rs;
@@ -238,34 +274,18 @@ TEST_CASE("pipeline: a broker worker's run makes the nonces its spare did not, a
   // it has a second CPU): every receipt verifies with its own r, and none
   // is left behind.
   Setup s;
-  broker::BrokerConfig config;
-  config.trust_path = s.trust;
-  config.state_dir = s.state;
-  broker::WorkerState state(config);
+  Worker w(s);
   std::string art = s.artifact(3);
   for (size_t spare_made : {0, 1, 2}) {
     INFO("the spare made " << spare_made << " nonce(s)");
-    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
-    REQUIRE(ctx);
-    ReceiptLog& log = *(*ctx)->receipt_log;
-    log.drop_nonces();
-    if (spare_made > 0) REQUIRE(log.prepare_nonces(spare_made).allowed());
-    RunRequest req = s.request(art);
-    req.preloaded = *ctx;
-    RunResult r = run_governed(req);
+    RunResult r = w.run(s.request(art), spare_made);
     INFO(r.decision.explain());
     CHECK(r.decision.allowed());
     CHECK(exists(s.marker));
     REQUIRE(unlink(s.marker.c_str()) == 0);
-    CHECK(log.prepared_nonces() == 0);
+    CHECK(w.kept().receipt_log->prepared_nonces() == 0);
   }
-  auto pub = load_receipt_public_key(s.state);
-  REQUIRE(pub);
-  auto report = verify_receipt_log(s.state, *pub);
-  REQUIRE(report);
-  INFO(report->problem);
-  CHECK(report->intact);
-  CHECK(report->signatures_checked == 6);
+  CHECK(verified_log(s.state).signatures_checked == 6);
   auto rs = signature_rs(s.state);
   CHECK(std::set<std::string>(rs.begin(), rs.end()).size() == 6);
 }
@@ -276,29 +296,16 @@ TEST_CASE("pipeline: a use refused at the child's gate is a denial: no exec, no 
   // still makes them beside authorization reserves before the clone. A
   // spent use is refused either way, before the child execs.
   Setup s;
-  broker::BrokerConfig config;
-  config.trust_path = s.trust;
-  config.state_dir = s.state;
-  broker::WorkerState state(config);
+  Worker w(s);
   for (size_t spare_made : {2, 0}) {
     INFO("the spare made " << spare_made << " nonce(s)");
     std::string art = s.artifact(1, "once" + std::to_string(spare_made) + ".toml");
-    auto run = [&] {
-      auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
-      REQUIRE(ctx);
-      ReceiptLog& log = *(*ctx)->receipt_log;
-      log.drop_nonces();
-      if (spare_made > 0) REQUIRE(log.prepare_nonces(spare_made).allowed());
-      RunRequest req = s.request(art);
-      req.preloaded = *ctx;
-      return run_governed(req);
-    };
-    RunResult first = run();
+    RunResult first = w.run(s.request(art), spare_made);
     INFO(first.decision.explain());
     REQUIRE(first.decision.allowed());
     REQUIRE(exists(s.marker));
     REQUIRE(unlink(s.marker.c_str()) == 0);
-    RunResult second = run();
+    RunResult second = w.run(s.request(art), spare_made);
     INFO(second.decision.explain());
     CHECK(second.decision.reason == DenyReason::Replay);
     CHECK_FALSE(second.child_ran);
@@ -313,35 +320,18 @@ TEST_CASE("pipeline: a use refused at the child's gate is a denial: no exec, no 
     CHECK(rec.at("reason") == "replay");
     CHECK(second.report.receipt == rec.at("id").get<std::string>());
   }
-  auto pub = load_receipt_public_key(s.state);
-  REQUIRE(pub);
-  auto report = verify_receipt_log(s.state, *pub);
-  REQUIRE(report);
-  INFO(report->problem);
-  CHECK(report->intact);
-  CHECK(report->records == 6);  // per artifact: authorized, finished, denied
+  CHECK(verified_log(s.state).records == 6);  // per artifact: authorized, finished, denied
 }
 
 TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks every request's signatures") {
   Setup s;
-  broker::BrokerConfig config;
-  config.trust_path = s.trust;
-  config.state_dir = s.state;
-  broker::WorkerState state(config);
+  Worker w(s);
   std::string art = s.artifact(5);
   std::string bytes = *fs::read_file(art, 1 << 20);
   auto run = [&](const std::string& b) {
-    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
-    REQUIRE(ctx);
     RunRequest req = s.request(art);
     req.artifact_bytes = b;
-    req.preloaded = *ctx;
-    return run_governed(req);
-  };
-  auto hits = [&] {
-    auto ctx = state.current(static_cast<UnixTime>(time(nullptr)));
-    REQUIRE(ctx);
-    return (*ctx)->artifacts->hits();
+    return w.run(req, 2);
   };
   for (int i = 0; i < 2; ++i) {
     RunResult r = run(bytes);
@@ -350,7 +340,7 @@ TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks e
     REQUIRE(exists(s.marker));
     REQUIRE(unlink(s.marker.c_str()) == 0);
   }
-  CHECK(hits() == 1);
+  CHECK(w.kept().artifacts->hits() == 1);
   // The same body under a signature that is not the key's: the body is
   // looked up, the signature still checked, and nothing runs.
   const auto at = bytes.find("value = \"");
@@ -363,7 +353,7 @@ TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks e
   CHECK_FALSE(r.decision.allowed());
   CHECK(r.decision.reason == DenyReason::InvalidSignature);
   CHECK_FALSE(exists(s.marker));
-  CHECK(hits() == 2);
+  CHECK(w.kept().artifacts->hits() == 2);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
