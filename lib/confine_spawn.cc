@@ -421,9 +421,15 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     if (threaded) {
       // Nothing of this frame is touched after `released` (open_gate's own
       // last steps use its locals; `guarded` is a copy).
+      // SideTask swallows what escapes a step; here that would leave the
+      // child at its gate and this thread in the clone for good: abort.
       auto body = [&rd, &open_gate, &plan, channel = sv[0], guarded] {
-        open_gate();
-        if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
+        try {
+          open_gate();
+          if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
+        } catch (...) {
+          std::terminate();
+        }
       };
       rd.side = SideTask::start({body});
       if (!rd.side) rd.thread = std::thread(body);

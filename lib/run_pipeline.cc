@@ -72,11 +72,14 @@ class Pipeline {
       out_.report.dry_run = true;
       return std::move(out_);
     }
-    // The use is reserved and the authorized receipt written beside the
-    // child's set-up (launch, on spawn_confined's gate thread) when the
-    // second CPU is free for it; while the side work still runs (a
-    // standalone run's nonces), here, before the clone, as the side finishes.
-    reserve_in_gate_ = spawn_shares_memory() && (!side_ || side_->done());
+    // A broker worker reserves the use and writes the authorized receipt
+    // beside the child's set-up (launch, on spawn_confined's gate) when no
+    // side work needs the second CPU; while the side work still runs, and
+    // always in a standalone run, here, before the clone, with signals not
+    // yet blocked (SignalGuard): a Ctrl-C during a long wait for the log's
+    // lock still ends gx before anything is spent. (A worker blocks the
+    // forwarded signals throughout: they reach the command either way.)
+    reserve_in_gate_ = preloaded() && (!side_ || side_->done());
     if (!reserve_in_gate_)
       if (Decision d = reserve_and_record(); !d) return refuse_before_start(d);
     return launch();
@@ -406,9 +409,11 @@ class Pipeline {
       authorized_id_ = written.id;
       return rec.error();
     }
+    // The id first: whatever throws after it, the run is one whose receipt
+    // was written (not-started, never a denial).
+    authorized_id_ = rec->receipt.id;
     authorized_ = rec->receipt;
     out_.report.use = UseReport{static_cast<int64_t>(rec->use.use_number), static_cast<int64_t>(rec->use.max_uses)};
-    authorized_id_ = rec->receipt.id;
     out_.report.receipt = authorized_id_;
     return Decision::allow();
   }
@@ -471,11 +476,18 @@ class Pipeline {
     // A brokered request whose client went away while it was authorized
     // is not started: nothing would be left to stop it (the client's
     // disconnect already sent its SIGTERM).
-    auto pid = spawn_confined(plan, &info, [this] {
-      if (reserve_in_gate_)
+    auto client_gone = [this] {
+      return req_.client_gone && req_.client_gone()
+                 ? Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client")
+                 : Decision::allow();
+    };
+    auto pid = spawn_confined(plan, &info, [this, &client_gone] {
+      // Gone before its use is reserved: a denial, nothing spent.
+      if (reserve_in_gate_) {
+        if (Decision d = client_gone(); !d) return d;
         if (Decision d = reserve_and_record(); !d) return d;
-      if (req_.client_gone && req_.client_gone())
-        return Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client");
+      }
+      if (Decision d = client_gone(); !d) return d;
       Decision durable = make_run_durable(*log_, authorized_);
       if (!durable) return durable;
       durable_ = true;

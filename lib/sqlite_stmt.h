@@ -47,7 +47,8 @@ class Stmt {
 // the same few statements again and again (a broker worker's use store, for
 // every request) prepares each once -- sqlite3_prepare and sqlite3_exec
 // compile the SQL on every call (~15 us a statement, docs/performance.md).
-// Looked up by the SQL's text. clear() (or the destructor) must run before
+// (SQLite still recompiles a kept PRAGMA each time it runs: it marks them
+// run-once.) Looked up by the SQL's text. clear() (or the destructor) must run before
 // the connection is closed. Not thread-safe, like the connection.
 class StmtCache {
  public:
@@ -91,12 +92,16 @@ class StmtCache {
   Use use(sqlite3* db, const char* sql) {
     for (auto& [text, stmt] : stmts_)
       if (text == sql) return Use(stmt);
+    // Room first: a throw after the prepare would leak a statement, and a
+    // connection with one left never closes.
+    stmts_.reserve(stmts_.size() + 1);
+    std::string text(sql);
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK || stmt == nullptr) {
       sqlite3_finalize(stmt);
       return Use(nullptr);
     }
-    stmts_.emplace_back(sql, stmt);
+    stmts_.emplace_back(std::move(text), stmt);  // noexcept: room reserved, a string moved
     return Use(stmt);
   }
   // One statement without results (BEGIN, COMMIT, a PRAGMA that sets),

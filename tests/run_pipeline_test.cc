@@ -323,6 +323,27 @@ TEST_CASE("pipeline: a use refused at the child's gate is a denial: no exec, no 
   CHECK(verified_log(s.state).records == 6);  // per artifact: authorized, finished, denied
 }
 
+TEST_CASE("pipeline: a client gone before its use is reserved on the gate thread spends nothing") {
+  Setup s;
+  Worker w(s);
+  std::string art = s.artifact(1);
+  RunRequest gone = s.request(art);
+  gone.client_gone = [] { return true; };
+  RunResult r = w.run(gone, 2);
+  INFO(r.decision.explain());
+  CHECK(r.decision.reason == DenyReason::IoError);
+  CHECK(r.decision.detail.find("client disconnected") != std::string::npos);
+  CHECK_FALSE(r.not_started);
+  CHECK_FALSE(r.child_ran);
+  CHECK_FALSE(exists(s.marker));
+  // The one use is still there.
+  RunResult next = w.run(s.request(art), 2);
+  INFO(next.decision.explain());
+  CHECK(next.decision.allowed());
+  CHECK(exists(s.marker));
+  CHECK(verified_log(s.state).records == 3);  // denied, authorized, finished
+}
+
 TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks every request's signatures") {
   Setup s;
   Worker w(s);
