@@ -377,7 +377,8 @@ class Pipeline {
     return store->check_left(subject_.artifact_digest, artifact_.max_uses);
   }
 
-  // On spawn_confined's gate thread, beside the child's set-up (launch).
+  // In run(), before the clone; or, when reserve_in_gate_, on
+  // spawn_confined's gate thread beside the child's set-up (launch).
   Decision reserve_and_record() {
     // No evidence, no execution — and no use spent: the use is reserved
     // inside the authorized receipt's append, after every check the append
@@ -614,14 +615,14 @@ class Pipeline {
     return base;
   }
 
-  // Authorized, but the program never started: a "not-started" receipt
-  // linked to the authorized one, never "finished".
   // A step before the clone failed: a denial while no use is reserved
   // (reserve_in_gate_), else a not-started run.
   RunResult refuse_before_start(const Decision& why) {
     return authorized_id_.empty() ? deny(why) : not_started(why, -1, -1);
   }
 
+  // Authorized, but the program never started: a "not-started" receipt
+  // linked to the authorized one, never "finished".
   RunResult not_started(const Decision& why, pid_t child, int wait_status) {
     finish_side_work(true);
     out_.decision = why;
