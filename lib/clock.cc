@@ -88,7 +88,11 @@ std::optional<int64_t> parse_rfc3339_us(std::string_view s, bool fraction_allowe
 
 }  // namespace
 
-UnixTime now_unix() { return static_cast<UnixTime>(time(nullptr)); }
+// Not time(2): its vDSO reads the clock as of the last timer tick, up to a
+// tick behind CLOCK_REALTIME, so just after a second begins it can name the
+// one before -- an artifact's not_before a second before a `date` taken
+// first (tests/cli/validity_flags.sh), a second behind its own receipts.
+UnixTime now_unix() { return static_cast<UnixTime>(realtime_ns() / 1'000'000'000); }
 int64_t now_unix_us() { return realtime_ns() / 1000; }
 int64_t now_unix_ns() { return realtime_ns(); }
 

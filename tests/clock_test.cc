@@ -7,6 +7,24 @@
 
 using namespace gx;
 
+TEST_CASE("now_unix is never behind CLOCK_REALTIME read before it, across a second's start") {
+  // time(2)'s vDSO lags CLOCK_REALTIME by up to a tick: over a second's
+  // boundary it would read the second before. Watched for 1.1 s.
+  timespec start{}, t{};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  int64_t behind = 0, reads = 0;
+  for (;;) {
+    clock_gettime(CLOCK_REALTIME, &t);
+    if (now_unix() < t.tv_sec) ++behind;
+    ++reads;
+    timespec m{};
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    if ((m.tv_sec - start.tv_sec) * 1'000'000'000 + (m.tv_nsec - start.tv_nsec) > 1'100'000'000) break;
+  }
+  INFO(reads << " reads");
+  CHECK(behind == 0);
+}
+
 TEST_CASE("time parsing is UTC with a mandatory Z and one spelling") {
   CHECK(parse_utc("2026-11-29T21:16:50Z") == 1'795'987'010);
   CHECK_FALSE(parse_utc("2026-11-29T21:16:50"));
