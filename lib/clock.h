@@ -23,10 +23,10 @@ namespace gx {
 // Seconds since the Unix epoch, UTC.
 using UnixTime = int64_t;
 
-// The wall clock (CLOCK_REALTIME) in seconds, microseconds, nanoseconds.
-// now_unix is time(2), which reads the coarse clock (updated once a tick):
-// it may trail the other two by up to a tick, so just past a second
-// boundary it can still give the second before.
+// The wall clock (CLOCK_REALTIME) in seconds, microseconds, nanoseconds,
+// all three from the same clock: now_unix is never a second behind a
+// CLOCK_REALTIME read taken before it (time(2), which reads the clock as of
+// the last tick, can be; tests/clock_test.cc).
 UnixTime now_unix();
 int64_t now_unix_us();
 int64_t now_unix_ns();
