@@ -217,13 +217,9 @@ json Receipt::to_json() const {
   return j;
 }
 
-std::string Receipt::line() const { return canonical_dump(to_json()); }
+std::string Receipt::line() const { return text().line_with(sig); }
 
-std::string Receipt::signed_body() const {
-  json j = to_json();
-  j.erase("sig");
-  return canonical_dump(j);
-}
+std::string Receipt::signed_body() const { return text().body(); }
 
 Receipt::Text Receipt::text() const {
   json j = to_json();

@@ -132,11 +132,12 @@ struct Receipt {
   nlohmann::json to_json() const;
   // The record's line (without "\n"): the canonical dump of to_json().
   std::string line() const;
-  // The bytes the signature covers: the canonical dump without "sig".
+  // The bytes the signature covers: the canonical dump without "sig" (what
+  // a verifier dumps from the parsed line, "sig" erased).
   std::string signed_body() const;
-  // Both from one serialization (what append() signs, then writes): the
-  // canonical dump without "sig" split where "sig" sorts, so that
-  // body() == signed_body() and line_with(this->sig) == line().
+  // Both from one serialization (what append() signs, then writes; line()
+  // and signed_body() are made from it): the canonical dump without "sig"
+  // split where "sig" sorts.
   struct Text {
     std::string head;  // "{" and the fields before "sig"
     std::string tail;  // the fields after "sig" and "}"

@@ -245,7 +245,7 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
     // Read without the write lock: only a reconciliation changes boot_id or
     // legacy, and it runs under the log lock our caller holds.
     auto sync = read_log_sync(
-        db_, [&](const std::string& w) { return fail(w); }, stmts_.get());
+        db_, [&](const std::string& w) { return fail(w); }, *stmts_);
     if (!sync) return sync.error();
     synced_seq = sync->synced.seq;
     auto inode = inode_of(at->fd, dir_.path + "/" + std::string(kReceiptLogFile));

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
-#include <optional>
 
 #include "lib/fsutil.h"
 #include "lib/receipt_log_file.h"
@@ -31,21 +30,15 @@ const std::string& kernel_boot_id() {
 }
 
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
-                              sqlite::StmtCache* stmts) {
-  static constexpr const char* kSql =
-      "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1";
-  std::optional<Stmt> own;
-  std::optional<sqlite::StmtCache::Use> kept;
-  sqlite3_stmt* q = nullptr;
-  if (stmts) q = kept.emplace(stmts->use(db, kSql)).get();
-  else if (own.emplace(db, kSql).ok()) q = own->get();
-  if (q == nullptr || sqlite3_step(q) != SQLITE_ROW) return fail("cannot read log_sync");
+                              sqlite::StmtCache& stmts) {
+  auto q = stmts.use(db, "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1");
+  if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot read log_sync");
   LogSync s;
-  s.boot_id = sqlite::column_text(q, 0);
-  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q, 1));
-  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q, 2));
-  s.synced.hash = sqlite::column_text(q, 3);
-  s.legacy = sqlite3_column_int64(q, 4) != 0;
+  s.boot_id = sqlite::column_text(q.get(), 0);
+  s.offset = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 1));
+  s.synced.seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
+  s.synced.hash = sqlite::column_text(q.get(), 3);
+  s.legacy = sqlite3_column_int64(q.get(), 4) != 0;
   return s;
 }
 
@@ -117,7 +110,8 @@ Decision UseStore::check_left(const std::string& artifact_digest, uint32_t max_u
     last_seq = static_cast<uint64_t>(sqlite3_column_int64(q.get(), 2));
   }
   sqlite3_reset(q.get());
-  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+  auto sync = read_log_sync(
+      db_, [&](const std::string& w) { return fail(w); }, *stmts_);
   if (!sync) return sync.error();
   struct stat st {};
   const bool has_log = fstatat(dir_.fd.get(), std::string(kReceiptLogFile).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -173,7 +167,8 @@ Decision UseStore::reconcile(const LogPosition& at, uint64_t log_inode, bool reb
   // loss must never leave the log shorter than it (that reads as truncation).
   if (fdatasync(at.fd) != 0)
     return Decision::deny(DenyReason::LogUnavailable, "cannot sync " + log_path + ": " + fs::errno_text(errno));
-  auto sync = read_log_sync(db_, [&](const std::string& w) { return fail(w); });
+  auto sync = read_log_sync(
+      db_, [&](const std::string& w) { return fail(w); }, *stmts_);
   if (!sync) return sync.error();
   if (!sync->legacy) {
     const uint64_t from = rebuild ? 0 : sync->offset;

@@ -31,9 +31,9 @@ struct LogSync {
 const std::string& kernel_boot_id();
 
 // The log_sync row; `fail` makes the error (UseStore::fail).
-// With `stmts`: its query from the connection's prepared statements.
+// Its query kept in the connection's prepared statements.
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
-                              sqlite::StmtCache* stmts = nullptr);
+                              sqlite::StmtCache& stmts);
 
 // log_sync.boot_id binds the store to a boot AND to one receipts.log:
 // "<boot id>/<inode of receipts.log>/<log id>" (log id: receipts.head's
