@@ -62,6 +62,15 @@ try:
                     break
                 time.sleep(0.05)
             cmds[f"{tag}-broker"] = [gx, "run", "--broker", sock, "t.toml", "--", "/bin/true"]
+    if brokers:
+        # A broker's first request writes its receipt key: for 2 s that key's
+        # stamp is "racy" and every request re-reads it (docs/broker.md, kept
+        # state), and a worker whose kept state was re-read is not reused. A
+        # broker in service is past that; so is what is measured here (as in
+        # bench/compare).
+        for k in [k for k in cmds if k.endswith("-broker")]:
+            subprocess.run(cmds[k], **quiet)
+        time.sleep(2.1)
     res = interleave(cmds, args.rounds, gap_ms=args.gap_ms, burst=args.burst)
     med = {k: statistics.median(w for w, _ in v) for k, v in res.items()}
     print(f"{'command':14s} {'median ms':>10s} {'x bwrap':>8s}   ({args.rounds} interleaved rounds, gap {args.gap_ms:g} ms"

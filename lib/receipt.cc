@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <set>
 
 #include "lib/crypto.h"
@@ -135,7 +137,7 @@ void Receipt::bound_fields() {
   bound_list(signers, kReceiptMaxArgvBytes);
   bound_list(lineage, kReceiptMaxArgvBytes);
   if (sandbox.is_object()) {
-    std::string text = canonical_dump(sandbox);
+    std::string text = canonical_dump_recurring(sandbox);
     if (text.size() > kReceiptMaxSandboxBytes)
       sandbox = json{{"cut", {{"length", text.size()}, {"sha256", crypto::sha256_hex(text)}}}};
   }
@@ -151,6 +153,61 @@ std::string canonical_dump(const json& j) {
   // Compact, sorted keys (nlohmann objects are std::map), UTF-8 out; invalid
   // UTF-8 is replaced rather than throwing, so this never throws.
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+namespace {
+
+// Same JSON, strictly: what nlohmann's == calls equal may dump differently
+// (1 and 1.0, 0.0 and -0.0, 1 and 1u do not), so types must match exactly
+// and floats bit for bit.
+bool same_json(const json& a, const json& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case json::value_t::object: {
+      if (a.size() != b.size()) return false;
+      for (auto i = a.begin(), k = b.begin(); i != a.end(); ++i, ++k)
+        if (i.key() != k.key() || !same_json(*i, *k)) return false;
+      return true;
+    }
+    case json::value_t::array: {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (!same_json(a[i], b[i])) return false;
+      return true;
+    }
+    case json::value_t::number_float: {
+      const double x = a.get<double>(), y = b.get<double>();
+      return std::memcmp(&x, &y, sizeof x) == 0;
+    }
+    default: return a == b;  // null, boolean, string, integers of one signedness, binary
+  }
+}
+
+struct RecurringDump {
+  std::mutex lock;
+  bool valid = false;
+  json value;
+  std::string text;
+};
+RecurringDump& recurring_dump() {
+  static RecurringDump* const memo = new RecurringDump;  // never destroyed: no exit-time order to get wrong
+  return *memo;
+}
+
+}  // namespace
+
+std::string canonical_dump_recurring(const json& j) {
+  RecurringDump& memo = recurring_dump();
+  std::unique_lock<std::mutex> held(memo.lock, std::try_to_lock);
+  if (held.owns_lock() && memo.valid && same_json(memo.value, j)) return memo.text;
+  std::string text = canonical_dump(j);
+  if (held.owns_lock()) {
+    memo.valid = false;  // an exception while copying leaves no half-kept value
+    memo.value = j;
+    memo.text = text;
+    memo.valid = true;
+  }
+  return text;
 }
 
 json parse_receipt_line(std::string_view line) {
@@ -174,6 +231,12 @@ json parse_receipt_line(std::string_view line) {
 }
 
 json Receipt::to_json() const {
+  json j = fields_without_sandbox();
+  j["sandbox"] = sandbox.is_object() ? sandbox : json::object();
+  return j;
+}
+
+json Receipt::fields_without_sandbox() const {
   json j = json::object();
   j["version"] = version;
   j["seq"] = seq;
@@ -198,7 +261,6 @@ json Receipt::to_json() const {
   j["exe_path"] = exe_path;
   j["exe_digest"] = exe_digest;
   j["cwd"] = cwd;
-  j["sandbox"] = sandbox.is_object() ? sandbox : json::object();
   j["child_pid"] = child_pid;
   j["exit_code"] = exit_code;
   j["signal"] = signal;
@@ -222,17 +284,27 @@ std::string Receipt::line() const { return text().line_with(sig); }
 std::string Receipt::signed_body() const { return text().body(); }
 
 Receipt::Text Receipt::text() const {
-  json j = to_json();
-  json before = json::object(), after = json::object();
+  // The canonical dump of to_json() without "sig", cut where "sig" sorts:
+  // the sandbox summary (sorting between "reason" and "seq") spliced in as
+  // its own canonical dump, which recurs (canonical_dump_recurring).
+  json j = fields_without_sandbox();
+  json before = json::object(), between = json::object(), after = json::object();
   for (auto& [key, value] : j.items()) {
     if (key == "sig") continue;
-    (key < "sig" ? before : after)[key] = std::move(value);
+    (key < "sandbox" ? before : key < "sig" ? between : after)[key] = std::move(value);
   }
+  // An object's members as its canonical dump spells them, without braces.
+  auto members = [](const json& o) {
+    std::string s = canonical_dump(o);
+    return s.substr(1, s.size() - 2);
+  };
   Text t;
-  t.head_empty = before.empty();
+  t.head = "{";
+  if (!before.empty()) t.head += members(before) + ",";
+  t.head += "\"sandbox\":" + canonical_dump_recurring(sandbox.is_object() ? sandbox : json::object());
+  if (!between.empty()) t.head += "," + members(between);
+  t.head_empty = false;
   t.tail_empty = after.empty();
-  t.head = canonical_dump(before);
-  t.head.pop_back();  // "}"
   t.tail = canonical_dump(after);
   t.tail.erase(0, 1);  // "{"
   return t;

@@ -146,6 +146,8 @@ struct Receipt {
     std::string line_with(std::string_view sig) const;
   };
   Text text() const;
+  // to_json() without "sandbox" (text() splices the summary in itself).
+  nlohmann::json fields_without_sandbox() const;
   // Strict: every field present with its type, no unknown field, known
   // version, decision and reason code. Does not check the signature.
   static Result<Receipt> from_json(const nlohmann::json& j);
@@ -184,6 +186,16 @@ Receipt make_not_started(Receipt subject, std::string authorized_id, const Decis
 std::string receipt_leaf_hash(std::string_view line);
 // Canonical serialisation used for lines, signed bodies and checkpoints.
 std::string canonical_dump(const nlohmann::json& j);
+// canonical_dump(j) of a value that recurs: a run's sandbox summary is in
+// both of its receipts, and a broker worker's runs of one artifact share it
+// (~1.8 KB of nested JSON, most of a receipt's serialization cost). The last
+// value dumped is kept process-wide with its text; a value that is the same
+// JSON -- same types all the way down (1 and 1.0 differ, as their dumps do),
+// numbers equal bit for bit (0.0 and -0.0 differ), same strings, keys and
+// order -- gets that text again without a dump. Anything else is dumped and
+// kept instead. Thread-safe; a thread that finds the memo in use (or a
+// forked child whose parent held it) just dumps.
+std::string canonical_dump_recurring(const nlohmann::json& j);
 
 // How deeply a receipt line may nest arrays and objects. gx writes at most a
 // handful of levels (the sandbox summary); a deeper line is not a receipt.

@@ -71,6 +71,48 @@ TEST_CASE("Receipt::text: one serialization gives exactly the canonical signed b
   same(denied);
 }
 
+TEST_CASE("canonical_dump_recurring: the kept text only for the very same JSON") {
+  using nlohmann::json;
+  // Values nlohmann's == calls equal but which dump differently, each after
+  // the other: every one must get its own dump, never the kept one.
+  const json values[] = {json{{"a", 1}},
+                         json{{"a", 1.0}},
+                         json{{"a", 1u}},
+                         json{{"a", 0.0}},
+                         json{{"a", -0.0}},
+                         json{{"a", json::array({1, 2})}},
+                         json{{"a", json::array({1, 2})}, {"b", nullptr}},
+                         json{{"a", json::array({2, 1})}},
+                         json{{"a", "x"}},
+                         json{{"b", "x"}},
+                         json{{"a", "x"}},
+                         json::object(),
+                         json{{"a", {{"nested", true}}}},
+                         json{{"a", {{"nested", false}}}}};
+  for (int round = 0; round < 2; ++round)
+    for (const auto& v : values) {
+      CHECK(canonical_dump_recurring(v) == canonical_dump(v));
+      CHECK(canonical_dump_recurring(v) == canonical_dump(v));  // now kept: the same text again
+    }
+}
+
+TEST_CASE("Receipt::text: a recurring sandbox summary, and one changed in place, serialize exactly") {
+  Receipt r = first_authorized();
+  r.sandbox = nlohmann::json{{"landlock", {{"notes", nlohmann::json::array({"reused"})}, {"abi", 7}}},
+                             {"seccomp", {{"allowed_count", 158}}}};
+  for (int i = 0; i < 3; ++i) {
+    nlohmann::json j = r.to_json();
+    CHECK(r.line() == canonical_dump(j));
+    j.erase("sig");
+    CHECK(r.signed_body() == canonical_dump(j));
+    // The same shape, one value changed: the next line must show it.
+    r.sandbox["seccomp"]["allowed_count"] = 158 + i + 1;
+  }
+  CHECK(r.line().find("\"allowed_count\":161") != std::string::npos);
+  r.sandbox = nlohmann::json::object();
+  CHECK(r.line() == canonical_dump(r.to_json()));
+}
+
 TEST_CASE("receipt times round-trip in UTC") {
   CHECK(format_receipt_time(0) == "1970-01-01T00:00:00.000000Z");
   CHECK(parse_receipt_time("2026-11-29T21:16:50Z") == int64_t{1795987010} * 1000000);
