@@ -331,8 +331,14 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
 }
 
 bool witness_holds(const RulesetWitness& w) {
+  return witness_holds(w, WitnessPart::Rest) && witness_holds(w, WitnessPart::OwnDescriptors);
+}
+
+bool witness_holds(const RulesetWitness& w, WitnessPart part) {
   if (!w.not_reusable.empty()) return false;
+  const bool own = part == WitnessPart::OwnDescriptors;
   for (const RulesetWitness::Reached& r : w.reached) {
+    if (r.path.starts_with("/proc/self/fd/") != own) continue;
     // As open(O_PATH) reaches it: the last link followed, no automount.
     struct statx sx {};
     if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT | AT_NO_AUTOMOUNT,
@@ -364,6 +370,7 @@ bool witness_holds(const RulesetWitness& w) {
       if (stat(below.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return false;
     }
   }
+  if (own) return true;
   for (const RulesetWitness::Absent& a : w.absent) {
     struct stat st {};
     if (stat(a.path.c_str(), &st) == 0 || errno != ENOENT || canonical_or_planned(a.path) != a.planned) return false;

@@ -267,4 +267,11 @@ struct RulesetWitness {
 // paths), /proc/self/mountinfo has the same text.
 bool witness_holds(const RulesetWitness& w);
 
+// witness_holds in two parts, which together are witness_holds: the
+// reached entries named /proc/self/fd/N (a descriptor of the request's own,
+// such as the in-place executable: open only once the request matched), or
+// everything else (the other entries, the absent paths, the mount table).
+enum class WitnessPart { OwnDescriptors, Rest };
+bool witness_holds(const RulesetWitness& w, WitnessPart part);
+
 }  // namespace gx

@@ -189,23 +189,36 @@ struct RecurringDump {
   json value;
   std::string text;
 };
-RecurringDump& recurring_dump() {
-  static RecurringDump* const memo = new RecurringDump;  // never destroyed: no exit-time order to get wrong
-  return *memo;
-}
+// Made before main and never destroyed: no lazy initialization a fork could
+// catch half done, no exit-time destruction a late thread could outlive.
+RecurringDump* const recurring_dump = new RecurringDump;
+
+// The summary of a receipt whose sandbox is not an object (to_json's too).
+const json kNoSandbox = json::object();
 
 }  // namespace
 
 std::string canonical_dump_recurring(const json& j) {
-  RecurringDump& memo = recurring_dump();
-  std::unique_lock<std::mutex> held(memo.lock, std::try_to_lock);
-  if (held.owns_lock() && memo.valid && same_json(memo.value, j)) return memo.text;
+  RecurringDump& memo = *recurring_dump;
+  {
+    std::unique_lock<std::mutex> held(memo.lock, std::try_to_lock);
+    if (held.owns_lock() && memo.valid && same_json(memo.value, j)) return memo.text;
+  }
+  // Dumped without the lock, so that another thread's lookup is not turned
+  // away meanwhile.
   std::string text = canonical_dump(j);
-  if (held.owns_lock()) {
-    memo.valid = false;  // an exception while copying leaves no half-kept value
+  // A value too large for a receipt is cut to its digest (bound_fields): not
+  // worth keeping a copy of.
+  if (text.size() > kReceiptMaxSandboxBytes) return text;
+  std::unique_lock<std::mutex> held(memo.lock, std::try_to_lock);
+  if (!held.owns_lock()) return text;
+  try {
+    memo.valid = false;  // a copy that fails half way is never taken for the value
     memo.value = j;
     memo.text = text;
     memo.valid = true;
+  } catch (...) {
+    memo.valid = false;  // the text is still this call's answer
   }
   return text;
 }
@@ -301,7 +314,10 @@ Receipt::Text Receipt::text() const {
   Text t;
   t.head = "{";
   if (!before.empty()) t.head += members(before) + ",";
-  t.head += "\"sandbox\":" + canonical_dump_recurring(sandbox.is_object() ? sandbox : json::object());
+  // A reference either way: `c ? sandbox : json::object()` would copy the
+  // summary, which is what the memo spares.
+  const json& summary = sandbox.is_object() ? sandbox : kNoSandbox;
+  t.head += "\"sandbox\":" + canonical_dump_recurring(summary);
   if (!between.empty()) t.head += "," + members(between);
   t.head_empty = false;
   t.tail_empty = after.empty();

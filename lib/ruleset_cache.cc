@@ -39,16 +39,19 @@ RulesetCache::RulesetCache() : owner_(getpid()) {}
 Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                               const std::vector<std::string>& implicit_exec,
                                               const std::vector<std::string>& implicit_read) {
+  const std::optional<bool> verdict = std::exchange(prechecked_, std::nullopt);
   if (getpid() != owner_) {
     ++counts_.built;
     return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
   }
   std::string key = ruleset_key(policy, protect, implicit_exec, implicit_read);
   if (kept_ && kept_->key == key && fs::same_description(kept_->ruleset.get(), kept_->twin.get()) == 0 &&
-      witness_holds(kept_->witness)) {
+      (verdict ? *verdict && witness_holds(kept_->witness, WitnessPart::OwnDescriptors)
+               : witness_holds(kept_->witness))) {
     int fd = fcntl(kept_->ruleset.get(), F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) {
       ++counts_.reused;
+      if (verdict) ++counts_.prechecked;
       Enforcement e = kept_->enforcement;
       e.notes.push_back(kRulesetReusedNote);
       return PreparedRuleset(fd, kept_->restrict_flags, std::move(e), kept_->names);
@@ -71,6 +74,13 @@ Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const
   k.witness = std::move(witness);
   kept_.emplace(std::move(k));
   return built;
+}
+
+void RulesetCache::precheck() {
+  if (getpid() != owner_ || !kept_) return;
+  // The request's own descriptors (/proc/self/fd/N) are not open yet: those
+  // entries are left to prepare().
+  prechecked_ = witness_holds(kept_->witness, WitnessPart::Rest);
 }
 
 std::vector<int> RulesetCache::kept_fds() const {

@@ -30,9 +30,13 @@
 // Enforcement's notes saying so (kRulesetReusedNote: a run's report shows
 // where its ruleset came from).
 // Security: what is not seen is what prepare_ruleset does not see either (a
-// change after the checks, while the child runs). The window between a
-// check and the exec is as long as without the cache: the paths are checked
-// for every request, just before its ruleset is handed out. A ruleset stays
+// change after the checks, while the child runs). The paths are checked for
+// every request: in a broker worker beside the start of its authorization
+// (precheck(), on the side thread), the request's own descriptors
+// (/proc/self/fd/N) just before its ruleset is handed out; elsewhere all of
+// them then. So the window between the check and the exec is up to ~0.5 ms
+// longer than a fresh build's (the build happens where the ruleset is
+// handed out), which changes what a race must hit, not what is checked. A ruleset stays
 // writable through any descriptor of it: nothing may add rules to a
 // prepared ruleset (only prepare_ruleset calls landlock_add_rule), or every
 // later request would get them.
@@ -70,11 +74,27 @@ class RulesetCache {
                                   const std::vector<std::string>& implicit_exec,
                                   const std::vector<std::string>& implicit_read);
 
+  // The kept ruleset's witness checked now (witness_holds, all but the
+  // entries named /proc/self/fd/N: the request's own descriptors, such as
+  // its in-place executable, are opened later), for this process's next
+  // prepare(): one that finds the kept ruleset's inputs equal to its own
+  // takes this verdict and checks only those entries. Consumed by
+  // that next prepare() whatever it finds (a verdict never serves two). A
+  // broker worker runs it on its side thread while it verifies and matches
+  // the request (run_pipeline.cc), so the check is off the request's path.
+  // Thread-safety: may run on another thread while the owner calls nothing
+  // of this cache; the owner's next call must follow a join that orders it
+  // after the check (SideTask::wait_for). Security: the paths are then
+  // checked as the request's authorization begins (~0.5 ms before its
+  // ruleset is handed out, not at that moment): a change in between is
+  // missed, as a change after the check always was.
+  void precheck();
+
   // The kept ruleset's descriptors (none when nothing is kept).
   std::vector<int> kept_fds() const;
 
   struct Counts {
-    uint64_t reused = 0, built = 0;
+    uint64_t reused = 0, built = 0, prechecked = 0;  // prechecked: reuses decided by precheck()'s verdict
   };
   const Counts& counts() const { return counts_; }
 
@@ -90,6 +110,7 @@ class RulesetCache {
 
   pid_t owner_;
   std::optional<Kept> kept_;
+  std::optional<bool> prechecked_;  // precheck()'s verdict on kept_, until the next prepare()
   Counts counts_;
 };
 

@@ -125,13 +125,16 @@ class Pipeline {
   // be at it while the child is cloned (launch waits for it after). A
   // broker's worker has the log and the store already, and the nonces its
   // spare made before the connection came (none when it came first or they
-  // aged out): the missing ones are made here. A dry run needs none of it
+  // aged out): the missing ones are made here, after its kept Landlock
+  // ruleset is checked (RulesetCache::precheck, waited for before matching
+  // opens the executable). A dry run needs none of it
   // (open_log does not call this). False: nothing started (one CPU, or
   // nothing to do); a standalone caller then opens the log itself.
   //
   // open_log made the state directory first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
-  // the wait that covers it: log_, own_log_, log_error_ (side_log_steps_),
+  // the wait that covers it: the worker's ruleset cache (its precheck,
+  // side_precheck_steps_), log_, own_log_, log_error_ (side_log_steps_),
   // side_store_ (side_store_steps_), side_nonces_[0]
   // (side_first_nonce_steps_), side_nonces_[1] (wait()). The store comes before the first nonce,
   // which is waited for only once the use is reserved (inside the append,
@@ -142,6 +145,11 @@ class Pipeline {
   // the store -- as the first allowed run would.
   bool start_side_work() {
     std::vector<SideTask::Step> steps;
+    // A worker's kept ruleset is checked first, beside verification
+    // (RulesetCache::precheck); matching waits for it (authorize).
+    RulesetCache* rulesets = preloaded() ? preloaded()->rulesets : nullptr;
+    const bool precheck = rulesets && !rulesets->kept_fds().empty();
+    if (precheck) steps.push_back([rulesets] { rulesets->precheck(); });
     if (!preloaded()) {
       steps.push_back([this] { open_own_log(); });
       steps.push_back([this] {
@@ -154,11 +162,12 @@ class Pipeline {
         if (log_) side_nonces_[i].emplace(log_->make_nonce());
       });
     if (steps.empty()) return false;
-    const size_t firsts = preloaded() ? 0 : 2;
+    const size_t firsts = precheck ? 1 : preloaded() ? 0 : 2;  // the steps before the first nonce
     side_ = SideTask::start(std::move(steps));
     if (!side_) return false;
+    side_precheck_steps_ = precheck ? 1 : 0;
     side_log_steps_ = preloaded() ? 0 : 1;
-    side_store_steps_ = firsts;
+    side_store_steps_ = preloaded() ? 0 : 2;
     side_first_nonce_steps_ = have == 0 ? firsts + 1 : 0;
     return true;
   }
@@ -279,6 +288,11 @@ class Pipeline {
     // The program may run from its own file, its digest cached
     // (lib/digest_cache.h), under the same secret as the signatures.
     const DigestCache digests(*vo.signature_cache);
+    // The kept ruleset's precheck (start_side_work) is over before matching
+    // opens the executable: its key names that descriptor by number
+    // (/proc/self/fd/N), which a descriptor the check held open meanwhile
+    // would shift, and a shifted number would build the ruleset afresh.
+    if (side_) side_->wait_for(side_precheck_steps_);
     // A peer's paths are resolved with gx's rights: its denials name only
     // what the peer sent (lib/invocation.h).
     auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd, !req_.peer.has_value()}, &digests);
@@ -666,7 +680,7 @@ class Pipeline {
   std::optional<Result<crypto::PreparedNonce>> side_nonces_[2];
   // How many of side_'s steps are over once the log is open, the store
   // open and the first nonce made (0: not among its steps).
-  size_t side_log_steps_ = 0, side_store_steps_ = 0, side_first_nonce_steps_ = 0;
+  size_t side_precheck_steps_ = 0, side_log_steps_ = 0, side_store_steps_ = 0, side_first_nonce_steps_ = 0;
   std::optional<Result<UseStore>> side_store_;
   std::unique_ptr<SideTask> side_;
 };

@@ -1,10 +1,14 @@
 // The receipt record: strict parsing and its time format (lib/receipt.h).
 #include "lib/receipt.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "lib/clock.h"
 #include "tests/receipt_log_fixture.h"
@@ -75,25 +79,39 @@ TEST_CASE("canonical_dump_recurring: the kept text only for the very same JSON")
   using nlohmann::json;
   // Values nlohmann's == calls equal but which dump differently, each after
   // the other: every one must get its own dump, never the kept one.
-  const json values[] = {json{{"a", 1}},
-                         json{{"a", 1.0}},
-                         json{{"a", 1u}},
-                         json{{"a", 0.0}},
-                         json{{"a", -0.0}},
-                         json{{"a", json::array({1, 2})}},
-                         json{{"a", json::array({1, 2})}, {"b", nullptr}},
-                         json{{"a", json::array({2, 1})}},
-                         json{{"a", "x"}},
-                         json{{"b", "x"}},
-                         json{{"a", "x"}},
-                         json::object(),
-                         json{{"a", {{"nested", true}}}},
-                         json{{"a", {{"nested", false}}}}};
+  const json values[] = {json{{"a", 1}}, json{{"a", 1.0}}, json{{"a", 1u}}, json{{"a", 0.0}}, json{{"a", -0.0}},
+                         json{{"a", json::array({1, 2})}}, json{{"a", json::array({1, 2})}, {"b", nullptr}},
+                         json{{"a", json::array({2, 1})}}, json{{"a", "x"}}, json{{"b", "x"}}, json{{"a", "x"}},
+                         json::object(), json{{"a", {{"nested", true}}}}, json{{"a", {{"nested", false}}}},
+                         // Inside arrays and nested objects too.
+                         json{{"a", json::array({1})}}, json{{"a", json::array({1.0})}},
+                         json{{"a", json::array({0.0})}}, json{{"a", json::array({-0.0})}}, json{{"x", {{"a", 1}}}},
+                         json{{"x", {{"a", 1.0}}}}, json{{"x", {{"a", 1u}}}},
+                         // Invalid UTF-8 (replaced in the dump) in a value and in a key.
+                         json{{"s", std::string("\xff", 1)}}, json{{"s", std::string("\xfe", 1)}},
+                         json{{std::string("k\xff", 2), 1}}, json{{std::string("k\xfe", 2), 1}}};
+  // Each value twice in a row (the second lookup may be answered from the
+  // memo), and every value after one nlohmann's == calls equal to it.
   for (int round = 0; round < 2; ++round)
     for (const auto& v : values) {
       CHECK(canonical_dump_recurring(v) == canonical_dump(v));
-      CHECK(canonical_dump_recurring(v) == canonical_dump(v));  // now kept: the same text again
+      CHECK(canonical_dump_recurring(v) == canonical_dump(v));
     }
+}
+
+TEST_CASE("canonical_dump_recurring: threads serializing different values each get their own") {
+  using nlohmann::json;
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([t, &wrong] {
+      for (int i = 0; i < 2000; ++i) {
+        const json v = (i + t) % 2 ? json{{"n", t}, {"f", 1.0 * t}} : json{{"n", t}, {"f", t}};
+        if (canonical_dump_recurring(v) != canonical_dump(v)) ++wrong;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("Receipt::text: a recurring sandbox summary, and one changed in place, serialize exactly") {
@@ -111,6 +129,39 @@ TEST_CASE("Receipt::text: a recurring sandbox summary, and one changed in place,
   CHECK(r.line().find("\"allowed_count\":161") != std::string::npos);
   r.sandbox = nlohmann::json::object();
   CHECK(r.line() == canonical_dump(r.to_json()));
+}
+
+TEST_CASE("Receipt::text: what a verifier makes of the line is the signed body, whatever the summary holds") {
+  // receipt_verify.cc parses the line, erases "sig" and dumps the rest.
+  auto verifier_body = [](const std::string& line) {
+    nlohmann::json j = parse_receipt_line(line);
+    REQUIRE_FALSE(j.is_discarded());
+    j.erase("sig");
+    return canonical_dump(j);
+  };
+  for (int version : {1, 2, 3}) {
+    INFO("version " << version);
+    Receipt r = first_authorized();
+    r.version = version;
+    if (version < 3) r.brokered = false, r.peer_uid = -1, r.peer_gid = -1, r.peer_pid = 0, r.lineage.clear();
+    r.sig = "MEUCIQD+/==";
+    r.sandbox = nlohmann::json{{"f", 1.5},
+                               {"neg_zero", -0.0},
+                               {"nan", std::nan("")},
+                               {"big", 18446744073709551615u},
+                               {"bad", std::string("\xff\xfe", 2)},
+                               {std::string("key\xff", 4), nlohmann::json::array({-1, 0.25, nullptr})}};
+    for (int i = 0; i < 2; ++i) {  // the second time with the summary kept
+      CHECK(verifier_body(r.line()) == r.signed_body());
+      CHECK(r.text().body() == r.signed_body());
+    }
+  }
+  // A summary past kReceiptMaxSandboxBytes is cut to its digest, then serialized as usual.
+  Receipt big = first_authorized();
+  big.sandbox = nlohmann::json{{"blob", std::string(kReceiptMaxSandboxBytes + 10, 'x')}};
+  big.bound_fields();
+  CHECK(big.sandbox.contains("cut"));
+  CHECK(verifier_body(big.line()) == big.signed_body());
 }
 
 TEST_CASE("receipt times round-trip in UTC") {

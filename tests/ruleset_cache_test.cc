@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <thread>
 
 #include "lib/executable.h"
 #include "lib/fsutil.h"
@@ -146,6 +147,61 @@ TEST_CASE("ruleset cache: a grant moved, replaced or swapped for a link is built
     REQUIRE(r.ok());
     CHECK(cache.counts().reused == 1);
     CHECK(child_reads(*r, t.denied + "/f") == 0);
+  }
+}
+
+TEST_CASE("ruleset cache: precheck's verdict decides the next prepare, once") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  cache.precheck();  // nothing kept: no verdict
+  REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+  CHECK(cache.counts().built == 1);
+
+  SECTION("paths unchanged: reused on the verdict") {
+    cache.precheck();
+    auto r = cache.prepare(p, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().reused == 1);
+    CHECK(cache.counts().prechecked == 1);
+    CHECK(child_reads(*r, t.granted + "/f") == 0);
+    // Consumed: a grant replaced now is seen by the next prepare's own check.
+    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
+    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
+    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    auto again = cache.prepare(p, {}, loader(), {});
+    REQUIRE(again.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(cache.counts().prechecked == 1);
+    CHECK(child_reads(*again, t.granted + "/g") == 0);
+  }
+  SECTION("a grant replaced before the precheck: built afresh") {
+    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
+    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
+    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    cache.precheck();
+    auto r = cache.prepare(p, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(cache.counts().reused == 0);
+    CHECK(child_reads(*r, t.granted + "/g") == 0);
+  }
+  SECTION("a verdict is not carried past a prepare with other inputs") {
+    cache.precheck();
+    SandboxPolicy other = p;
+    other.read.push_back(t.denied);
+    REQUIRE(cache.prepare(other, {}, loader(), {}).ok());  // built: the verdict was on the other ruleset
+    CHECK(cache.counts().built == 2);
+    REQUIRE(cache.prepare(other, {}, loader(), {}).ok());  // reused on its own check
+    CHECK(cache.counts().reused == 1);
+    CHECK(cache.counts().prechecked == 0);
+  }
+  SECTION("from another thread, ordered by its join") {
+    std::thread side([&] { cache.precheck(); });
+    side.join();
+    REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+    CHECK(cache.counts().prechecked == 1);
   }
 }
 

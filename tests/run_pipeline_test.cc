@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
@@ -22,6 +23,9 @@
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
 #include "lib/receipt_verify.h"
+#include "lib/ruleset_cache.h"
+#include "lib/run_report.h"
+#include "lib/side_task.h"
 #include "lib/trust_store.h"
 #include "tests/test_util.h"
 
@@ -375,6 +379,44 @@ TEST_CASE("pipeline: a broker worker parses an artifact once, and still checks e
   CHECK(r.decision.reason == DenyReason::InvalidSignature);
   CHECK_FALSE(exists(s.marker));
   CHECK(w.kept().artifacts->hits() == 2);
+}
+
+TEST_CASE("pipeline: a broker worker checks its kept ruleset beside authorization; a grant replaced is built afresh") {
+  Setup s;
+  Worker w(s);
+  std::string art = s.artifact(5);
+  auto reused = [](const RunResult& r) {
+    const nlohmann::json notes = to_json(r.report).at("sandbox").at("landlock").at("notes");
+    return std::find(notes.begin(), notes.end(), kRulesetReusedNote) != notes.end();
+  };
+  RunResult first = w.run(s.request(art), 2);
+  INFO(first.decision.explain());
+  REQUIRE(first.decision.allowed());
+  CHECK_FALSE(reused(first));
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  // Every later request reuses it: the check beside authorization never
+  // shifts the number the executable's descriptor gets (the ruleset's key
+  // names it), which would build afresh.
+  for (int i = 0; i < 3; ++i) {
+    RunResult again = w.run(s.request(art), 2);
+    INFO(again.decision.explain());
+    REQUIRE(again.decision.allowed());
+    CHECK(reused(again));
+    REQUIRE(unlink(s.marker.c_str()) == 0);
+  }
+  // Checked on the side thread (RulesetCache::precheck) where there is one.
+  if (other_allowed_cpu() >= 0) CHECK(w.kept().rulesets->counts().prechecked == 3);
+  else WARN("one CPU: no side thread, the ruleset checked in place");
+  // The write grant replaced between requests: the next child writes into
+  // the new directory, under a ruleset built for it.
+  REQUIRE(rename(s.out.c_str(), (s.out + ".old").c_str()) == 0);
+  REQUIRE(mkdir(s.out.c_str(), 0755) == 0);
+  RunResult last = w.run(s.request(art), 2);
+  INFO(last.decision.explain());
+  REQUIRE(last.decision.allowed());
+  CHECK_FALSE(reused(last));
+  CHECK(exists(s.marker));
+  CHECK(w.kept().rulesets->counts().built == 2);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {

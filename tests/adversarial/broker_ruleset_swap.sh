@@ -26,7 +26,9 @@ expect_rc 0 "control: the command runs" B "$T/rd.toml" -- /bin/sh -c "$CMD"
 # the spare made meanwhile (which loaded them young) serve one request and go.
 sleep 2.2
 B "$T/rd.toml" -- /bin/sh -c "$CMD" >/dev/null 2>&1
+worker_settle
 B --report "$T/r1.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o1" 2>"$T/e1"
+worker_settle
 B --report "$T/r2.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o2" 2>"$T/e2"
 reused() { jq -e '.sandbox.landlock.notes | any(test("ruleset was the broker worker.s last one"))' "$1" >/dev/null; }
 check "two runs read the granted file: $(cat "$T/o1" "$T/e1")" test "$(sed -n 2p "$T/o1")" = one -a "$(sed -n 2p "$T/o2")" = one
@@ -40,6 +42,7 @@ check "the second run's report says its ruleset was the worker's kept one" reuse
 mv "$D" "$T/was"
 mkdir "$D"
 echo two >"$D/f"
+worker_settle
 B --report "$T/r3.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o3" 2>"$T/e3"
 refute "after the swap the ruleset was built afresh (its report says so)" reused "$T/r3.json"
 check "same worker: $(cat "$T/o3")" test "$(sed -n 1p "$T/o3")" = "$w1"
@@ -52,6 +55,7 @@ refute "nothing of the old directory was printed" grep -qx one "$T/o3"
 # exactly what a standalone run, which builds its ruleset afresh, reads.
 rm -rf "$D"
 ln -s "$T/elsewhere" "$D"
+worker_settle
 B "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o4" 2>"$T/e4"
 R "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o5" 2>"$T/e5"
 check "same worker: $(cat "$T/o4")" test "$(sed -n 1p "$T/o4")" = "$w1"

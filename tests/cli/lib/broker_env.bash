@@ -31,6 +31,12 @@ trap 'stop_broker KILL; rm -rf "$T"' EXIT
 
 B() { "$GX" run --broker "$SOCK" "$@"; }
 
+# worker_settle: time for the worker that served the last request to say it is idle and become
+# the spare again (lib/broker.h, "Reuse"). A request that comes before that finds no spare and
+# gets a worker forked for it: on a loaded machine (CI runs two suites at once) the next client
+# can win that race, and a test of what a reused worker keeps would then test a fresh one.
+worker_settle() { sleep 0.5; }
+
 # last_receipt: the newest receipt of the broker's log, as JSON.
 last_receipt() { "$GX" log show --state "$BS" --json --tail 1 2>/dev/null | tail -n 1; }
 
