@@ -58,6 +58,13 @@ int child_reads(const PreparedRuleset& rs, const std::string& path) {
   return run.results[0];
 }
 
+// The granted directory moved away to root/was, a new one (holding g) made at its name.
+void replace_granted(const TempTree& t) {
+  REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
+  REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
+  REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+}
+
 }  // namespace
 
 TEST_CASE("ruleset cache: the same inputs on unchanged paths reuse the kept ruleset") {
@@ -111,9 +118,7 @@ TEST_CASE("ruleset cache: a grant moved, replaced or swapped for a link is built
   REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
 
   SECTION("replaced by another directory: the child reads the new one") {
-    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
-    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
-    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    replace_granted(t);
     auto r = cache.prepare(p, {}, loader(), {});
     REQUIRE(r.ok());
     CHECK(cache.counts().built == 2);
@@ -167,9 +172,7 @@ TEST_CASE("ruleset cache: precheck's verdict decides the next prepare, once") {
     CHECK(cache.counts().prechecked == 1);
     CHECK(child_reads(*r, t.granted + "/f") == 0);
     // Consumed: a grant replaced now is seen by the next prepare's own check.
-    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
-    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
-    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    replace_granted(t);
     auto again = cache.prepare(p, {}, loader(), {});
     REQUIRE(again.ok());
     CHECK(cache.counts().built == 2);
@@ -177,9 +180,7 @@ TEST_CASE("ruleset cache: precheck's verdict decides the next prepare, once") {
     CHECK(child_reads(*again, t.granted + "/g") == 0);
   }
   SECTION("a grant replaced before the precheck: built afresh") {
-    REQUIRE(rename(t.granted.c_str(), (t.root + "/was").c_str()) == 0);
-    REQUIRE(mkdir(t.granted.c_str(), 0755) == 0);
-    REQUIRE(fs::write_file_atomic(t.granted + "/g", "new", 0644, fs::Overwrite::Yes));
+    replace_granted(t);
     cache.precheck();
     auto r = cache.prepare(p, {}, loader(), {});
     REQUIRE(r.ok());
