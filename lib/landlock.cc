@@ -330,15 +330,26 @@ Result<PreparedRuleset> prepare_ruleset(const SandboxPolicy& policy, const Prote
   return prepare_ruleset_at_abi(landlock_abi(), policy, protect, implicit_exec, implicit_read, {}, witness);
 }
 
+namespace {
+// Through /proc or /dev/fd: names whose meaning depends on the process that
+// resolves them (WitnessPart::ThisProcess).
+bool process_relative(std::string_view p) {
+  for (std::string_view top : {"/proc", "/dev/fd"})
+    if (p == top || (p.starts_with(top) && p.size() > top.size() && p[top.size()] == '/')) return true;
+  return false;
+}
+}  // namespace
+
 bool witness_holds(const RulesetWitness& w) {
-  return witness_holds(w, WitnessPart::Rest) && witness_holds(w, WitnessPart::OwnDescriptors);
+  // The mount table last (the Rest part ends with it), as the build read it.
+  return witness_holds(w, WitnessPart::ThisProcess) && witness_holds(w, WitnessPart::Rest);
 }
 
 bool witness_holds(const RulesetWitness& w, WitnessPart part) {
   if (!w.not_reusable.empty()) return false;
-  const bool own = part == WitnessPart::OwnDescriptors;
+  const bool own = part == WitnessPart::ThisProcess;
   for (const RulesetWitness::Reached& r : w.reached) {
-    if (r.path.starts_with("/proc/self/fd/") != own) continue;
+    if ((process_relative(r.path) || process_relative(r.canonical)) != own) continue;
     // As open(O_PATH) reaches it: the last link followed, no automount.
     struct statx sx {};
     if (statx(AT_FDCWD, r.path.c_str(), AT_STATX_SYNC_AS_STAT | AT_NO_AUTOMOUNT,
@@ -370,11 +381,12 @@ bool witness_holds(const RulesetWitness& w, WitnessPart part) {
       if (stat(below.c_str(), &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) return false;
     }
   }
-  if (own) return true;
   for (const RulesetWitness::Absent& a : w.absent) {
+    if ((process_relative(a.path) || process_relative(a.planned)) != own) continue;
     struct stat st {};
     if (stat(a.path.c_str(), &st) == 0 || errno != ENOENT || canonical_or_planned(a.path) != a.planned) return false;
   }
+  if (own) return true;
   auto now = fs::read_file("/proc/self/mountinfo", mounts::kMaxMountinfo);
   return now && *now == w.mount_table;
 }

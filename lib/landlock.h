@@ -268,10 +268,12 @@ struct RulesetWitness {
 bool witness_holds(const RulesetWitness& w);
 
 // witness_holds in two parts, which together are witness_holds: the
-// reached entries named /proc/self/fd/N (a descriptor of the request's own,
-// such as the in-place executable: open only once the request matched), or
-// everything else (the other entries, the absent paths, the mount table).
-enum class WitnessPart { OwnDescriptors, Rest };
+// entries reached, or planned, through /proc or /dev/fd (by the name given
+// or the canonical one: they may name the calling process's own state, such
+// as a request's in-place executable, /proc/self/fd/N, open only once the
+// request matched), or everything else (the other entries, the other absent
+// paths, the mount table).
+enum class WitnessPart { ThisProcess, Rest };
 bool witness_holds(const RulesetWitness& w, WitnessPart part);
 
 }  // namespace gx

@@ -38,20 +38,20 @@ RulesetCache::RulesetCache() : owner_(getpid()) {}
 
 Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                               const std::vector<std::string>& implicit_exec,
-                                              const std::vector<std::string>& implicit_read) {
-  const std::optional<bool> verdict = std::exchange(prechecked_, std::nullopt);
+                                              const std::vector<std::string>& implicit_read,
+                                              std::optional<bool> rest_holds) {
   if (getpid() != owner_) {
     ++counts_.built;
     return prepare_ruleset(policy, protect, implicit_exec, implicit_read);
   }
   std::string key = ruleset_key(policy, protect, implicit_exec, implicit_read);
   if (kept_ && kept_->key == key && fs::same_description(kept_->ruleset.get(), kept_->twin.get()) == 0 &&
-      (verdict ? *verdict && witness_holds(kept_->witness, WitnessPart::OwnDescriptors)
-               : witness_holds(kept_->witness))) {
+      (rest_holds ? *rest_holds && witness_holds(kept_->witness, WitnessPart::ThisProcess)
+                  : witness_holds(kept_->witness))) {
     int fd = fcntl(kept_->ruleset.get(), F_DUPFD_CLOEXEC, 3);
     if (fd >= 0) {
       ++counts_.reused;
-      if (verdict) ++counts_.prechecked;
+      if (rest_holds) ++counts_.prechecked;
       Enforcement e = kept_->enforcement;
       e.notes.push_back(kRulesetReusedNote);
       return PreparedRuleset(fd, kept_->restrict_flags, std::move(e), kept_->names);
@@ -76,11 +76,9 @@ Result<PreparedRuleset> RulesetCache::prepare(const SandboxPolicy& policy, const
   return built;
 }
 
-void RulesetCache::precheck() {
-  if (getpid() != owner_ || !kept_) return;
-  // The request's own descriptors (/proc/self/fd/N) are not open yet: those
-  // entries are left to prepare().
-  prechecked_ = witness_holds(kept_->witness, WitnessPart::Rest);
+std::optional<bool> RulesetCache::precheck() const {
+  if (getpid() != owner_ || !kept_) return std::nullopt;
+  return witness_holds(kept_->witness, WitnessPart::Rest);
 }
 
 std::vector<int> RulesetCache::kept_fds() const {

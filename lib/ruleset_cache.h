@@ -31,12 +31,12 @@
 // where its ruleset came from).
 // Security: what is not seen is what prepare_ruleset does not see either (a
 // change after the checks, while the child runs). The paths are checked for
-// every request: in a broker worker beside the start of its authorization
-// (precheck(), on the side thread), the request's own descriptors
-// (/proc/self/fd/N) just before its ruleset is handed out; elsewhere all of
-// them then. So the window between the check and the exec is up to ~0.5 ms
-// longer than a fresh build's (the build happens where the ruleset is
-// handed out), which changes what a race must hit, not what is checked. A ruleset stays
+// every request: in a broker worker as its authorization begins (precheck(),
+// on the side thread; paths through /proc or /dev/fd just before its ruleset
+// is handed out), elsewhere all of them then. So a worker's window between
+// the check and the exec is longer than a fresh build's by the request's
+// verification and matching, which changes what a race must hit, not what
+// is checked. A ruleset stays
 // writable through any descriptor of it: nothing may add rules to a
 // prepared ruleset (only prepare_ruleset calls landlock_add_rule), or every
 // later request would get them.
@@ -70,31 +70,36 @@ class RulesetCache {
 
   // prepare_ruleset(policy, protect, implicit_exec, implicit_read), or the
   // kept ruleset (a new descriptor of it) when the rules above allow.
+  // `rest_holds`: this request's precheck() verdict, if it made one; then
+  // only the entries it left out are checked here (WitnessPart::ThisProcess).
   Result<PreparedRuleset> prepare(const SandboxPolicy& policy, const ProtectedPaths& protect,
                                   const std::vector<std::string>& implicit_exec,
-                                  const std::vector<std::string>& implicit_read);
+                                  const std::vector<std::string>& implicit_read,
+                                  std::optional<bool> rest_holds = std::nullopt);
 
-  // The kept ruleset's witness checked now (witness_holds, all but the
-  // entries named /proc/self/fd/N: the request's own descriptors, such as
-  // its in-place executable, are opened later), for this process's next
-  // prepare(): one that finds the kept ruleset's inputs equal to its own
-  // takes this verdict and checks only those entries. Consumed by
-  // that next prepare() whatever it finds (a verdict never serves two). A
-  // broker worker runs it on its side thread while it verifies and matches
-  // the request (run_pipeline.cc), so the check is off the request's path.
-  // Thread-safety: may run on another thread while the owner calls nothing
-  // of this cache; the owner's next call must follow a join that orders it
-  // after the check (SideTask::wait_for). Security: the paths are then
-  // checked as the request's authorization begins (~0.5 ms before its
-  // ruleset is handed out, not at that moment): a change in between is
-  // missed, as a change after the check always was.
-  void precheck();
+  // The kept ruleset's witness checked now, all but the entries reached
+  // through /proc or /dev/fd (WitnessPart::Rest: those may name the
+  // request's own descriptors, such as its in-place executable, which it
+  // opens later), for the same request's prepare() to take (rest_holds).
+  // nullopt: nothing kept, or not the process that built it. The verdict
+  // is the caller's to hold and hand to that one prepare(): the cache keeps
+  // nothing of it, so no verdict can reach another request (a denied one
+  // leaves its verdict with itself). A broker worker runs it on its side
+  // thread while it verifies the request (run_pipeline.cc).
+  // Thread-safety: reads the kept ruleset only; may run on another thread
+  // while the owner calls nothing of this cache, the owner's next call
+  // ordered after it by a join (SideTask::wait_for). Security: the paths are
+  // then checked as the request's authorization begins, not where its
+  // ruleset is handed out: a change during verification and matching (the
+  // latter may hash or copy the executable) is missed, as a change after
+  // the check always was.
+  std::optional<bool> precheck() const;
 
   // The kept ruleset's descriptors (none when nothing is kept).
   std::vector<int> kept_fds() const;
 
   struct Counts {
-    uint64_t reused = 0, built = 0, prechecked = 0;  // prechecked: reuses decided by precheck()'s verdict
+    uint64_t reused = 0, built = 0, prechecked = 0;  // prechecked: reuses on a precheck() verdict
   };
   const Counts& counts() const { return counts_; }
 
@@ -110,7 +115,6 @@ class RulesetCache {
 
   pid_t owner_;
   std::optional<Kept> kept_;
-  std::optional<bool> prechecked_;  // precheck()'s verdict on kept_, until the next prepare()
   Counts counts_;
 };
 

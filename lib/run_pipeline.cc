@@ -149,7 +149,7 @@ class Pipeline {
     // (RulesetCache::precheck); matching waits for it (authorize).
     RulesetCache* rulesets = preloaded() ? preloaded()->rulesets : nullptr;
     const bool precheck = rulesets && !rulesets->kept_fds().empty();
-    if (precheck) steps.push_back([rulesets] { rulesets->precheck(); });
+    if (precheck) steps.push_back([this, rulesets] { side_precheck_ = rulesets->precheck(); });
     if (!preloaded()) {
       steps.push_back([this] { open_own_log(); });
       steps.push_back([this] {
@@ -324,9 +324,10 @@ class Pipeline {
     // rename over the path cannot move it to another inode.
     std::vector<std::string> exec_rules = match_->implicit_exec;
     if (match_->image.in_place()) exec_rules.push_back("/proc/self/fd/" + std::to_string(match_->image.fd()));
-    auto ruleset = preloaded() && preloaded()->rulesets
-                       ? preloaded()->rulesets->prepare(policy, protect, exec_rules, match_->script_read)
-                       : prepare_ruleset(policy, protect, exec_rules, match_->script_read);
+    auto ruleset =
+        preloaded() && preloaded()->rulesets
+            ? preloaded()->rulesets->prepare(policy, protect, exec_rules, match_->script_read, side_precheck_)
+            : prepare_ruleset(policy, protect, exec_rules, match_->script_read);
     if (!ruleset) return ruleset.error();
     // A child's containment, decided on what its rules are on: the names of
     // the descriptors they went on, against the bounds its link was checked
@@ -681,6 +682,9 @@ class Pipeline {
   // How many of side_'s steps are over once the log is open, the store
   // open and the first nonce made (0: not among its steps).
   size_t side_precheck_steps_ = 0, side_log_steps_ = 0, side_store_steps_ = 0, side_first_nonce_steps_ = 0;
+  // This request's RulesetCache::precheck verdict (none: not made, or its
+  // step failed), read after the wait for side_precheck_steps_.
+  std::optional<bool> side_precheck_;
   std::optional<Result<UseStore>> side_store_;
   std::unique_ptr<SideTask> side_;
 };

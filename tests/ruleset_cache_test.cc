@@ -155,54 +155,80 @@ TEST_CASE("ruleset cache: a grant moved, replaced or swapped for a link is built
   }
 }
 
-TEST_CASE("ruleset cache: precheck's verdict decides the next prepare, once") {
+TEST_CASE("ruleset cache: a precheck verdict decides its request's prepare") {
   if (!landlock_or_skip()) return;
   TempTree t;
   RulesetCache cache;
   const SandboxPolicy p = policy_of(t);
-  cache.precheck();  // nothing kept: no verdict
+  CHECK_FALSE(cache.precheck().has_value());  // nothing kept: no verdict
   REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
   CHECK(cache.counts().built == 1);
 
   SECTION("paths unchanged: reused on the verdict") {
-    cache.precheck();
-    auto r = cache.prepare(p, {}, loader(), {});
+    auto verdict = cache.precheck();
+    REQUIRE(verdict.has_value());
+    CHECK(*verdict);
+    auto r = cache.prepare(p, {}, loader(), {}, verdict);
     REQUIRE(r.ok());
     CHECK(cache.counts().reused == 1);
     CHECK(cache.counts().prechecked == 1);
     CHECK(child_reads(*r, t.granted + "/f") == 0);
-    // Consumed: a grant replaced now is seen by the next prepare's own check.
-    replace_granted(t);
-    auto again = cache.prepare(p, {}, loader(), {});
-    REQUIRE(again.ok());
-    CHECK(cache.counts().built == 2);
-    CHECK(cache.counts().prechecked == 1);
-    CHECK(child_reads(*again, t.granted + "/g") == 0);
   }
   SECTION("a grant replaced before the precheck: built afresh") {
     replace_granted(t);
-    cache.precheck();
-    auto r = cache.prepare(p, {}, loader(), {});
+    auto verdict = cache.precheck();
+    REQUIRE(verdict.has_value());
+    CHECK_FALSE(*verdict);
+    auto r = cache.prepare(p, {}, loader(), {}, verdict);
     REQUIRE(r.ok());
     CHECK(cache.counts().built == 2);
     CHECK(cache.counts().reused == 0);
     CHECK(child_reads(*r, t.granted + "/g") == 0);
   }
-  SECTION("a verdict is not carried past a prepare with other inputs") {
-    cache.precheck();
-    SandboxPolicy other = p;
-    other.read.push_back(t.denied);
-    REQUIRE(cache.prepare(other, {}, loader(), {}).ok());  // built: the verdict was on the other ruleset
+  SECTION("a verdict not handed over is not used (a request denied before its prepare keeps its own)") {
+    REQUIRE(cache.precheck() == std::optional<bool>(true));
+    replace_granted(t);
+    auto r = cache.prepare(p, {}, loader(), {});  // the next request, with no verdict of its own
+    REQUIRE(r.ok());
     CHECK(cache.counts().built == 2);
-    REQUIRE(cache.prepare(other, {}, loader(), {}).ok());  // reused on its own check
-    CHECK(cache.counts().reused == 1);
-    CHECK(cache.counts().prechecked == 0);
+    CHECK(child_reads(*r, t.granted + "/g") == 0);
   }
   SECTION("from another thread, ordered by its join") {
-    std::thread side([&] { cache.precheck(); });
+    std::optional<bool> verdict;
+    std::thread side([&] { verdict = cache.precheck(); });
     side.join();
-    REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+    REQUIRE(cache.prepare(p, {}, loader(), {}, verdict).ok());
     CHECK(cache.counts().prechecked == 1);
+  }
+}
+
+TEST_CASE("ruleset cache: a verdict leaves /proc/self/fd/N to the prepare, which sees another file there") {
+  // The request's own descriptors (its in-place executable) are opened after
+  // the precheck: prepare checks those entries itself.
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  REQUIRE(fs::write_file_atomic(t.root + "/a", "a", 0755, fs::Overwrite::Yes));
+  REQUIRE(fs::write_file_atomic(t.root + "/b", "b", 0755, fs::Overwrite::Yes));
+  fs::UniqueFd a(open((t.root + "/a").c_str(), O_RDONLY | O_CLOEXEC));
+  fs::UniqueFd b(open((t.root + "/b").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  std::vector<std::string> exec = loader();
+  exec.push_back("/proc/self/fd/" + std::to_string(a.get()));
+  REQUIRE(cache.prepare(p, {}, exec, {}).ok());
+  auto verdict = cache.precheck();
+  REQUIRE(verdict == std::optional<bool>(true));
+  SECTION("the same file at that number: reused") {
+    REQUIRE(cache.prepare(p, {}, exec, {}, verdict).ok());
+    CHECK(cache.counts().reused == 1);
+  }
+  SECTION("another file at that number since the precheck: built afresh") {
+    REQUIRE(dup3(b.get(), a.get(), O_CLOEXEC) == a.get());
+    REQUIRE(cache.prepare(p, {}, exec, {}, verdict).ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(cache.counts().reused == 0);
   }
 }
 

@@ -407,16 +407,28 @@ TEST_CASE("pipeline: a broker worker checks its kept ruleset beside authorizatio
   // Checked on the side thread (RulesetCache::precheck) where there is one.
   if (other_allowed_cpu() >= 0) CHECK(w.kept().rulesets->counts().prechecked == 3);
   else WARN("one CPU: no side thread, the ruleset checked in place");
-  // The write grant replaced between requests: the next child writes into
-  // the new directory, under a ruleset built for it.
+  // A request denied after its precheck (at matching: another argv) leaves
+  // its verdict with itself. The write grant is then replaced, and a dry
+  // run (which makes no precheck) builds afresh: no verdict of the denied
+  // request's reaches it.
+  RunRequest other = s.request(art);
+  other.argv.push_back("extra");
+  RunResult denied = w.run(other, 2);
+  CHECK(denied.decision.reason == DenyReason::PolicyMismatch);
   REQUIRE(rename(s.out.c_str(), (s.out + ".old").c_str()) == 0);
   REQUIRE(mkdir(s.out.c_str(), 0755) == 0);
+  RunRequest dry = s.request(art);
+  dry.dry_run = true;
+  RunResult planned = w.run(dry, 2);
+  INFO(planned.decision.explain());
+  REQUIRE(planned.decision.allowed());
+  CHECK_FALSE(reused(planned));
+  CHECK(w.kept().rulesets->counts().built == 2);
+  // The next child writes into the new directory.
   RunResult last = w.run(s.request(art), 2);
   INFO(last.decision.explain());
   REQUIRE(last.decision.allowed());
-  CHECK_FALSE(reused(last));
   CHECK(exists(s.marker));
-  CHECK(w.kept().rulesets->counts().built == 2);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
