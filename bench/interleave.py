@@ -7,7 +7,7 @@ samples in one block; on such a host the blocks see different machines.
   bench/interleave.py [--rounds N] [--gx PATH]... [--no-broker] [--gap-ms MS] [--burst N] [--init-arg ARG]...
 
 Each --gx (default: build/gx) gets its own state directory and, unless --no-broker, its own
-`gx broker`. Prints medians and the ratio to bwrap; needs bwrap (sudo -n is measured when usable).
+`gx broker`, measured once its receipt key is past the 2 s racy window (as bench/compare does). Prints medians and the ratio to bwrap; needs bwrap (sudo -n is measured when usable).
 Never touches the machine's /etc/gx or /var/lib/gx: every path is passed explicitly.
 """
 import argparse, os, shutil, signal, statistics, subprocess, sys, tempfile, time
