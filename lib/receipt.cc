@@ -245,7 +245,7 @@ json parse_receipt_line(std::string_view line) {
 
 json Receipt::to_json() const {
   json j = fields_without_sandbox();
-  j["sandbox"] = sandbox.is_object() ? sandbox : json::object();
+  j["sandbox"] = sandbox.is_object() ? sandbox : kNoSandbox;
   return j;
 }
 

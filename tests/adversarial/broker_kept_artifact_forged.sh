@@ -18,10 +18,12 @@ check "control: its marker was made" test -e "$W/m"
 # The receipt key and the log were just made: a worker reloads state younger than 2 s and is
 # then not reused (lib/broker_state.h). Let them age; the spare made meanwhile serves one request.
 # Then two requests: a reused worker has parsed this body before the attack.
-sleep 2.2
+racy_window_passed
 B "$T/mk.toml" -- /bin/sh -c "$CMD" sh "$W/m" >/dev/null 2>&1
+worker_settle
 B "$T/mk.toml" -- /bin/sh -c "$CMD" sh "$W/m" >/dev/null 2>&1
 rm -f "$W/m"
+worker_settle
 
 # The same body, its signature's value altered (one base64 character inside r).
 awk '/^value = "/ && !done { c = substr($0, 20, 1); r = (c == "A") ? "B" : "A"; $0 = substr($0, 1, 19) r substr($0, 21); done = 1 } { print }' \

@@ -18,7 +18,7 @@ art nap --max-uses 10 --exec /bin/sleep --exec /usr/bin/sleep -- "${NAP[@]}"
 start_broker || finish
 # A receipt key younger than 2 s has a racy stamp: every request loads it
 # again, and a worker that loaded state is not reused (docs/broker.md).
-sleep 2.1
+racy_window_passed
 expect_rc 0 "a first request (its worker loads the key once more)" B "$T/nap.toml" -- "${NAP[@]}"
 
 children() { pgrep -P "$BROKER_PID" | sort; }

@@ -93,7 +93,7 @@ snapshot() {
 start_broker || finish
 # A receipt key younger than 2 s is loaded again by every request (racy
 # stamp), and a worker that loaded state is not reused: let it age first.
-sleep 2.1
+racy_window_passed
 expect_rc 0 "a first request" B "$T/nap.toml" -- /bin/sleep 3
 [ "$(id -u)" = 0 ] || echo "not root: the worker is not dumpable, so its cwd, environment and descriptors are not compared"
 

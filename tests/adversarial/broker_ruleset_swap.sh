@@ -24,7 +24,7 @@ expect_rc 0 "control: the command runs" B "$T/rd.toml" -- /bin/sh -c "$CMD"
 # The receipt key and the log were just made: a worker reloads state whose stamps are younger
 # than 2 s (lib/broker_state.h), and a worker that reloaded is not reused. Let them age, and let
 # the spare made meanwhile (which loaded them young) serve one request and go.
-sleep 2.2
+racy_window_passed
 B "$T/rd.toml" -- /bin/sh -c "$CMD" >/dev/null 2>&1
 worker_settle
 B --report "$T/r1.json" "$T/rd.toml" -- /bin/sh -c "$CMD" >"$T/o1" 2>"$T/e1"

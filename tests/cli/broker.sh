@@ -224,7 +224,7 @@ check "racing connections: the others were replays" test "$(grep -l 'denied (rep
 # its connection arrives; files older than the 2 s racy window are then reused
 # by stamp. A change made after that load must decide the very next request.
 art trusted --max-uses 100 --write "$W" -- "$MARK" "$W/m"
-sleep 2.2
+racy_window_passed
 expect_rc 0 "a run (the next worker loads the settled trust store now)" B "$T/cat.toml" -- /bin/cat </dev/null
 sleep 0.5
 "$GX" trust threshold 2 --trust "$TR" >/dev/null 2>&1 || bad "trust threshold 2"
@@ -245,7 +245,7 @@ expect_denied revoked "revoked artifact" B "$T/revoked.toml" -- "$MARK" "$W/m"
 no_marker "revoked"
 # Again with a settled list that a waiting worker has already loaded.
 art revoked2 --max-uses 100 --write "$W" -- "$MARK" "$W/m"
-sleep 2.2
+racy_window_passed
 expect_rc 0 "before the second revocation" B "$T/revoked2.toml" -- "$MARK" "$W/m"
 rm -f "$W/m"
 sleep 0.5

@@ -31,6 +31,11 @@ trap 'stop_broker KILL; rm -rf "$T"' EXIT
 
 B() { "$GX" run --broker "$SOCK" "$@"; }
 
+# racy_window_passed: files written in the last 2 s have "racy" stamps (FileStamp::kRacyNs,
+# lib/broker_state.h): a worker re-reads them for every request, and a worker that re-read its
+# kept state is not reused. Waits until what was written before the call is past that.
+racy_window_passed() { sleep 2.2; }
+
 # worker_settle: time for the worker that served the last request to say it is idle and become
 # the spare again (lib/broker.h, "Reuse"). A request that comes before that finds no spare and
 # gets a worker forked for it: on a loaded machine (CI runs two suites at once) the next client
