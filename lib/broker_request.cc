@@ -184,27 +184,35 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   // the client does not wait for the join.
   ConnectionWatcher watcher(conn, static_cast<pid_t>(gettid()), log);
   run.client_gone = [&watcher] { return watcher.gone(); };
-  RunResult result = run_governed(run);
-  watcher.run_over();
-  if (after_run) after_run(result);
-  close_fds();
-  if (!result.decision && !result.not_started)
-    log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
-  // Never throws: a string that is not UTF-8 (a file name in a warning, a
-  // value decode_request did not see) is replaced, not the worker's death.
-  const std::string report = result_to_json(result, (req->flags & kFlagNoReport) == 0)
-                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  if (Decision d = write_frames(conn, {{FrameType::Report, encode_report({report})},
-                                       {FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255))}});
-      !d) {
-    log("report to " + who + " not sent: " + d.explain());
-    return;
-  }
-  // Unix sockets wake their reader with the hint that the writer is about
-  // to sleep, so the scheduler often queues the client on this CPU, behind
-  // what is left of this worker (its exit: ~0.2 ms) while another CPU idles.
-  // Nothing left here is urgent: let the client go first.
-  sched_yield();
+  // The answer goes before the run is torn down (RunRequest::on_result):
+  // the client does not wait for that either.
+  run.on_result = [&](RunResult& result) {
+    watcher.run_over();
+    if (after_run) after_run(result);
+    // The client's stdio is let go before it has its answer: once it
+    // exits, nothing of its run still holds its terminal or pipes.
+    close_fds();
+    fds.clear();
+    if (!result.decision && !result.not_started)
+      log("denied " + who + ": " + std::string(result.decision.code()) + ": " + result.decision.explain());
+    // Never throws: a string that is not UTF-8 (a file name in a warning, a
+    // value decode_request did not see) is replaced, not the worker's death.
+    const std::string report = result_to_json(result, (req->flags & kFlagNoReport) == 0)
+                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (Decision d = write_frames(conn, {{FrameType::Report, encode_report({report})},
+                                         {FrameType::Exit, encode_exit(std::clamp(result.exit_status, 0, 255))}});
+        !d) {
+      log("report to " + who + " not sent: " + d.explain());
+      return;
+    }
+    // Unix sockets wake their reader with the hint that the writer is about
+    // to sleep, so the scheduler often queues the client on this CPU, behind
+    // what is left of this worker (the run's teardown, its exit) while
+    // another CPU idles. Nothing left here is urgent: let the client go
+    // first.
+    sched_yield();
+  };
+  (void)run_governed(run);
 }
 
 nlohmann::json result_to_json(const RunResult& r, bool with_report) {

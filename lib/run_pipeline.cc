@@ -51,6 +51,15 @@ class Pipeline {
  public:
   explicit Pipeline(const RunRequest& req) : req_(req) {}
 
+  // RunRequest::on_result, once: launch calls it for a run that started,
+  // run_governed for every other outcome (before the pipeline goes).
+  void deliver() {
+    if (delivered_ || !req_.on_result) return;
+    delivered_ = true;
+    req_.on_result(out_);
+  }
+  bool delivered() const { return delivered_; }
+
   RunResult run() {
     open_log();                       // first: its side work (start_side_work) then starts the earliest
     host_ = HostIdentity::current();  // once a run: the subject and the bindings
@@ -589,6 +598,8 @@ class Pipeline {
       out_.record_failed = true;
       out_.warnings.push_back("finished receipt not written: " + r.error().explain());
     }
+    // Answered before this function's descriptors and threads go.
+    deliver();
     return std::move(out_);
   }
 
@@ -686,11 +697,17 @@ class Pipeline {
   // step failed), read after the wait for side_precheck_steps_.
   std::optional<bool> side_precheck_;
   std::optional<Result<UseStore>> side_store_;
+  bool delivered_ = false;  // deliver() called req_.on_result
   std::unique_ptr<SideTask> side_;
 };
 
 }  // namespace
 
-RunResult run_governed(const RunRequest& req) { return Pipeline(req).run(); }
+RunResult run_governed(const RunRequest& req) {
+  Pipeline pipeline(req);
+  RunResult result = pipeline.run();
+  if (!pipeline.delivered() && req.on_result) req.on_result(result);
+  return result;
+}
 
 }  // namespace gx

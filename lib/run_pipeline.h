@@ -86,6 +86,8 @@ struct PreloadedState {
   ArtifactParseMemo* artifacts = nullptr;  // optional: the worker's last parsed artifacts (lib/artifact.h)
 };
 
+struct RunResult;
+
 struct RunRequest {
   std::string artifact_path;
   // A brokered run: the artifact's bytes as the client sent them (then
@@ -153,6 +155,15 @@ struct RunRequest {
   // client is gone is not started (io-error; a use was spent, its
   // not-started receipt says why). Called from another thread of gx.
   std::function<bool()> client_gone;
+  // Set by a supervisor that answers someone (broker_request.h): called once,
+  // on the calling thread, with the run's final result -- its receipts
+  // written, the child and its descendants gone, gx's own limits restored
+  // -- before the run's own resources (descriptors, the exec guard's and
+  // side work's threads, temporaries) are released, so that whoever waits
+  // for the answer does not wait for that teardown too. What it changes in
+  // the result is what run_governed returns. Unset: run_governed just
+  // returns the result.
+  std::function<void(RunResult&)> on_result;
 };
 
 struct RunResult {
@@ -169,6 +180,8 @@ struct RunResult {
   std::vector<std::string> warnings;  // e.g. a receipt that could not be written
 };
 
+// The pipeline above, one request; calls req.on_result (when set) with the
+// result before it tears the run down, then returns that result.
 RunResult run_governed(const RunRequest& req);
 
 }  // namespace gx

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -454,4 +455,58 @@ TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log 
   REQUIRE(report);
   CHECK(report->intact);
   CHECK(report->records == kDenials);
+}
+
+namespace {
+size_t open_fds() {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("pipeline: on_result gets the final result once, its receipts written, before the run is torn down") {
+  Setup s;
+  std::string art = s.artifact(1);
+  const size_t before = open_fds();
+  int calls = 0;
+  size_t fds_in_answer = 0;
+  uint64_t receipts_in_answer = 0;
+  RunRequest req = s.request(art);
+  req.on_result = [&](RunResult& r) {
+    ++calls;
+    CHECK(r.child_ran);
+    CHECK(r.report.outcome);  // the child was reaped
+    fds_in_answer = open_fds();
+    receipts_in_answer = verified_log(s.state).records;
+    r.warnings.push_back("added by on_result");
+  };
+  RunResult r = run_governed(req);
+  CHECK(calls == 1);
+  CHECK(r.decision.allowed());
+  CHECK(exists(s.marker));
+  CHECK(receipts_in_answer == 2);  // authorized and finished, before the answer
+  CHECK(std::count(r.warnings.begin(), r.warnings.end(), "added by on_result") == 1);
+  // The run's own descriptors (its log, the executable, its ruleset) were
+  // still open when it answered, and are closed once it returns.
+  CHECK(fds_in_answer > open_fds());
+  CHECK(open_fds() == before);
+
+  // A denial (a replay) is answered once too, its receipt written first.
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  calls = 0;
+  RunRequest again = s.request(art);
+  again.on_result = [&](RunResult& d) {
+    ++calls;
+    CHECK(d.decision.reason == DenyReason::Replay);
+    receipts_in_answer = verified_log(s.state).records;
+  };
+  RunResult denied = run_governed(again);
+  CHECK(calls == 1);
+  CHECK(denied.decision.reason == DenyReason::Replay);
+  CHECK(receipts_in_answer == 3);
+  CHECK_FALSE(exists(s.marker));
 }
