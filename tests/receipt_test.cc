@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -73,6 +74,38 @@ TEST_CASE("Receipt::text: one serialization gives exactly the canonical signed b
   same(r);
   Receipt denied = make_denied(subject(), Decision::deny(DenyReason::Replay, "spent", "max_uses", "1"));
   same(denied);
+
+  // text() writes the members itself: every byte value in every string
+  // field, UTF-8 and broken UTF-8, the integers' extremes, empty lists,
+  // each version and kind, against nlohmann's dump of to_json().
+  std::vector<std::string> strings = {
+      "",         "plain",       "\x7f",          "tab\there",        "nl\n",
+      "quote\"",  "back\\slash", "\u00e9t\u00e9", "\xf0\x9f\x98\x80", std::string("nul\0in", 6),
+      "\xc0\xaf", "\x80",        "\xe2\x82",      "\xed\xa0\x80",     "\xf4\x90\x80\x80"};
+  for (int b = 0; b < 256; ++b) strings.push_back(std::string(1, static_cast<char>(b)) + "x");
+  for (int version = kReceiptVersionOldest; version <= kReceiptVersionCurrent; ++version)
+    for (size_t i = 0; i < strings.size(); ++i) {
+      Receipt x = first_authorized();
+      x.version = version;
+      const std::string& v = strings[i];
+      const std::string& w = strings[(i * 7 + 3) % strings.size()];
+      x.decision = static_cast<ReceiptKind>(i % 5);
+      x.id = v, x.time = w, x.prev = v, x.key_id = w, x.reason = v, x.detail = w, x.authorized_id = v;
+      x.parent = w, x.artifact_id = v, x.artifact_digest = w, x.issuer = v, x.host = w, x.exe_path = v;
+      x.exe_digest = w, x.cwd = v;
+      x.argv = {v, w, v + w};
+      x.signers = i % 3 == 0 ? std::vector<std::string>{} : std::vector<std::string>{w};
+      x.lineage = i % 2 == 0 ? std::vector<std::string>{} : std::vector<std::string>{v, w};
+      x.sandbox = i % 4 == 0 ? nlohmann::json::object() : nlohmann::json{{"k", v}};
+      const int64_t extremes[] = {0, -1, 1, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
+      const int64_t n = extremes[i % 5];
+      x.seq = i % 2 == 0 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(i);
+      x.uid = n, x.pid = -n - 1, x.child_pid = n, x.exit_code = -1, x.signal = n, x.wall_us = n;
+      x.user_cpu_us = n, x.sys_cpu_us = -1, x.max_rss_kb = n, x.descendants_killed = n;
+      x.brokered = i % 2 == 1, x.peer_uid = n, x.peer_gid = -1, x.peer_pid = n;
+      INFO("version " << version << ", string " << i);
+      same(x);
+    }
 }
 
 TEST_CASE("canonical_dump_recurring: the kept text only for the very same JSON") {
