@@ -154,7 +154,11 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   auto peer_report = [&](RunResult& result) {
     result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pin.holds(), static_cast<int64_t>(pin.inode())};
   };
-  serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report);
+  // The kept ruleset's check, on another CPU from the moment the request
+  // is in (lib/ruleset_cache.h, RulesetPrecheck).
+  auto start_precheck = [&](RunRequest& run) { run.ruleset_precheck = RulesetPrecheck::start(state.rulesets()); };
+  serve_request(conn, base, c.max_request_bytes, c.request_timeout_ms, peer_text(peer), log, kept_state, peer_report,
+                start_precheck);
   return 0;
 }
 

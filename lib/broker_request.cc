@@ -138,8 +138,8 @@ class ConnectionWatcher {
 
 void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms, const std::string& who,
                    const std::function<void(const std::string&)>& log,
-                   const std::function<void(RunRequest&)>& before_run,
-                   const std::function<void(RunResult&)>& after_run) {
+                   const std::function<void(RunRequest&)>& before_run, const std::function<void(RunResult&)>& after_run,
+                   const std::function<void(RunRequest&)>& on_read) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto f = read_frame(conn, deadline, max_request_bytes, kRequestFds);
   if (!f) {
@@ -148,6 +148,8 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
     return;
   }
   std::vector<int> fds = f->fds;
+  RunRequest run = base;
+  if (on_read) on_read(run);
   auto close_fds = [&] {
     for (int fd : fds) close(fd);
   };
@@ -169,7 +171,6 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   auto req = decode_request(f->payload);
   if (!req) return fail(req.error());
 
-  RunRequest run = base;
   run.artifact_path = req->artifact_name.empty() ? "(sent by the client)" : req->artifact_name;
   run.artifact_bytes = std::move(req->artifact);
   run.argv = std::move(req->argv);

@@ -32,13 +32,16 @@ inline constexpr int kForwardable[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
 // handled as above; then Report and Exit, or one Error frame. `who` names
 // the caller in log lines. The nested-run channel (lib/nested_channel.h)
 // serves its requests with this too.
-// `before_run`, when set, completes the request just before it runs (the
-// broker's worker hands in its kept state there); `after_run` adds to the
-// result before it is reported.
+// `on_read`, when set, is handed the request (`base` so far) as soon as its
+// frame is read, before the frame is checked and decoded (the broker's
+// worker starts its ruleset check there); `before_run` completes the
+// request just before it runs (the worker hands in its kept state there);
+// `after_run` adds to the result before it is reported.
 void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms, const std::string& who,
                    const std::function<void(const std::string&)>& log,
                    const std::function<void(RunRequest&)>& before_run = {},
-                   const std::function<void(RunResult&)>& after_run = {});
+                   const std::function<void(RunResult&)>& after_run = {},
+                   const std::function<void(RunRequest&)>& on_read = {});
 
 // The RunResult as JSON for the Report frame, and back (the client).
 // Without `with_report` (the request's kFlagNoReport) it has no "report"

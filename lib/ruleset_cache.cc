@@ -81,6 +81,28 @@ std::optional<bool> RulesetCache::precheck() const {
   return witness_holds(kept_->witness, WitnessPart::Rest);
 }
 
+std::shared_ptr<RulesetPrecheck> RulesetPrecheck::start(const RulesetCache& cache) {
+  if (cache.kept_fds().empty()) return nullptr;
+  std::shared_ptr<RulesetPrecheck> p(new RulesetPrecheck());
+  RulesetPrecheck* self = p.get();
+  p->task_ = SideTask::start({[self, &cache] { self->verdict_ = cache.precheck(); }});
+  if (!p->task_) return nullptr;
+  return p;
+}
+
+RulesetPrecheck::~RulesetPrecheck() {
+  // The step writes verdict_: joined before it goes (task_ is declared
+  // after it, so it would be destroyed first anyway; said here).
+  if (task_) task_->wait();
+}
+
+std::optional<bool> RulesetPrecheck::take() {
+  if (!task_) return std::nullopt;
+  task_->wait();
+  task_.reset();
+  return std::exchange(verdict_, std::nullopt);
+}
+
 std::vector<int> RulesetCache::kept_fds() const {
   if (!kept_) return {};
   return {kept_->ruleset.get(), kept_->twin.get()};

@@ -31,12 +31,13 @@
 // where its ruleset came from).
 // Security: what is not seen is what prepare_ruleset does not see either (a
 // change after the checks, while the child runs). The paths are checked for
-// every request: in a broker worker as its authorization begins (precheck(),
-// on the side thread; paths through /proc or /dev/fd just before its ruleset
-// is handed out), elsewhere all of them then. So a worker's window between
-// the check and the exec is longer than a fresh build's by the request's
-// verification and matching, which changes what a race must hit, not what
-// is checked. A ruleset stays
+// every request: in a broker worker as soon as its request's frame is read
+// (precheck(), on another CPU: RulesetPrecheck; paths through /proc or
+// /dev/fd just before its ruleset is handed out), elsewhere all of them
+// then. So a worker's window between the check and the exec is longer than a
+// fresh build's by the rest of the request's reading, the kept state's
+// refresh, its verification and matching, which changes what a race must
+// hit, not what is checked. A ruleset stays
 // writable through any descriptor of it: nothing may add rules to a
 // prepared ruleset (only prepare_ruleset calls landlock_add_rule), or every
 // later request would get them.
@@ -49,12 +50,14 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "lib/fd.h"
 #include "lib/landlock.h"
+#include "lib/side_task.h"
 
 namespace gx {
 
@@ -85,14 +88,14 @@ class RulesetCache {
   // is the caller's to hold and hand to that one prepare(): the cache keeps
   // nothing of it, so no verdict can reach another request (a denied one
   // leaves its verdict with itself). A broker worker runs it on its side
-  // thread while it verifies the request (run_pipeline.cc).
+  // thread (RulesetPrecheck) while it reads and verifies the request.
   // Thread-safety: reads the kept ruleset only; may run on another thread
   // while the owner calls nothing of this cache, the owner's next call
   // ordered after it by a join (SideTask::wait_for). Security: the paths are
-  // then checked as the request's authorization begins, not where its
-  // ruleset is handed out: a change during verification and matching (the
-  // latter may hash or copy the executable) is missed, as a change after
-  // the check always was.
+  // then checked as the request's frame is read, not where its ruleset is
+  // handed out: a change during the rest of its reading, verification and
+  // matching (the latter may hash or copy the executable) is missed, as a
+  // change after the check always was.
   std::optional<bool> precheck() const;
 
   // The kept ruleset's descriptors (none when nothing is kept).
@@ -116,6 +119,34 @@ class RulesetCache {
   pid_t owner_;
   std::optional<Kept> kept_;
   Counts counts_;
+};
+
+// One request's precheck(), made on another CPU (lib/side_task.h) from the
+// moment a broker worker has read the request's frame, beside the rest of
+// its reading, the refresh of its kept state and the artifact's
+// verification (broker.cc; run_pipeline.cc takes the verdict before
+// matching opens anything, since the check's own descriptors, open for a
+// moment, would shift the number the executable's descriptor gets, which
+// the ruleset's key names). The cache must not be used otherwise until
+// take() (or the destructor) returned. The verdict stays with the request
+// it was started for: RunRequest holds it, and only that request's
+// prepare() gets it.
+class RulesetPrecheck {
+ public:
+  // Null when nothing is kept, this is not the process that built it, or
+  // no thread could be made: the pipeline then checks as it would have.
+  static std::shared_ptr<RulesetPrecheck> start(const RulesetCache& cache);
+  ~RulesetPrecheck();
+  RulesetPrecheck(const RulesetPrecheck&) = delete;
+  RulesetPrecheck& operator=(const RulesetPrecheck&) = delete;
+  // Waits for the check; its verdict the first time (nullopt after, and
+  // when the check could not be made).
+  std::optional<bool> take();
+
+ private:
+  RulesetPrecheck() = default;
+  std::optional<bool> verdict_;  // written by the side thread, read after its join
+  std::unique_ptr<SideTask> task_;
 };
 
 }  // namespace gx

@@ -157,7 +157,9 @@ class Pipeline {
     // A worker's kept ruleset is checked first, beside verification
     // (RulesetCache::precheck); matching waits for it (authorize).
     RulesetCache* rulesets = preloaded() ? preloaded()->rulesets : nullptr;
-    const bool precheck = rulesets && !rulesets->kept_fds().empty();
+    // (Unless the worker started that check itself, when the request's frame
+    // was read: RunRequest::ruleset_precheck.)
+    const bool precheck = rulesets && !rulesets->kept_fds().empty() && !req_.ruleset_precheck;
     if (precheck) steps.push_back([this, rulesets] { side_precheck_ = rulesets->precheck(); });
     if (!preloaded()) {
       steps.push_back([this] { open_own_log(); });
@@ -301,7 +303,8 @@ class Pipeline {
     // opens the executable: its key names that descriptor by number
     // (/proc/self/fd/N), which a descriptor the check held open meanwhile
     // would shift, and a shifted number would build the ruleset afresh.
-    if (side_) side_->wait_for(side_precheck_steps_);
+    if (req_.ruleset_precheck) side_precheck_ = req_.ruleset_precheck->take();
+    else if (side_) side_->wait_for(side_precheck_steps_);
     // A peer's paths are resolved with gx's rights: its denials name only
     // what the peer sent (lib/invocation.h).
     auto m = match_invocation(artifact_, Invocation{req_.argv, req_.env, req_.cwd, !req_.peer.has_value()}, &digests);
@@ -694,7 +697,8 @@ class Pipeline {
   // open and the first nonce made (0: not among its steps).
   size_t side_precheck_steps_ = 0, side_log_steps_ = 0, side_store_steps_ = 0, side_first_nonce_steps_ = 0;
   // This request's RulesetCache::precheck verdict (none: not made, or its
-  // step failed), read after the wait for side_precheck_steps_.
+  // step failed), read after the wait for side_precheck_steps_ (or taken
+  // from req_.ruleset_precheck).
   std::optional<bool> side_precheck_;
   std::optional<Result<UseStore>> side_store_;
   bool delivered_ = false;  // deliver() called req_.on_result

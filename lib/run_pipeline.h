@@ -31,6 +31,7 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,7 @@ class ReceiptLog;
 class SignatureCache;
 class UseStore;
 class RulesetCache;
+class RulesetPrecheck;
 struct FilterMemo;
 class ArtifactParseMemo;
 
@@ -130,6 +132,11 @@ struct RunRequest {
   ProtectedPaths also_protected;
   // Set only by a supervisor that keeps its state open (see PreloadedState).
   PreloadedState* preloaded = nullptr;
+  // Set only by a broker worker, with `preloaded`: its kept ruleset's
+  // check for this request, started when the request's frame was read
+  // (lib/ruleset_cache.h, RulesetPrecheck). Authorization takes its verdict
+  // before matching instead of starting a check of its own.
+  std::shared_ptr<RulesetPrecheck> ruleset_precheck;
   // Set ONLY by the supervisor of a nested run (lib/nested_channel.h), with
   // parent_receipt: the digest of the artifact of the run that owns the
   // channel. The request's artifact must name exactly this digest as its

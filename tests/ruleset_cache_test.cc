@@ -20,6 +20,7 @@
 #include "lib/executable.h"
 #include "lib/fsutil.h"
 #include "lib/process_baseline.h"
+#include "lib/side_task.h"
 #include "tests/helpers/probe_harness.h"
 #include "tests/landlock_fixture.h"
 
@@ -199,6 +200,50 @@ TEST_CASE("ruleset cache: a precheck verdict decides its request's prepare") {
     side.join();
     REQUIRE(cache.prepare(p, {}, loader(), {}, verdict).ok());
     CHECK(cache.counts().prechecked == 1);
+  }
+}
+
+TEST_CASE("ruleset cache: RulesetPrecheck makes the verdict on another CPU, for one taker") {
+  if (!landlock_or_skip()) return;
+  TempTree t;
+  RulesetCache cache;
+  const SandboxPolicy p = policy_of(t);
+  CHECK(RulesetPrecheck::start(cache) == nullptr);  // nothing kept: nothing to check
+  REQUIRE(cache.prepare(p, {}, loader(), {}).ok());
+  if (other_allowed_cpu() < 0) {
+    WARN("one CPU: no side thread, RulesetPrecheck::start makes none");
+    CHECK(RulesetPrecheck::start(cache) == nullptr);
+    return;
+  }
+  SECTION("paths unchanged: the verdict holds, once") {
+    auto check = RulesetPrecheck::start(cache);
+    REQUIRE(check != nullptr);
+    const std::optional<bool> verdict = check->take();
+    CHECK(verdict == std::optional<bool>(true));
+    CHECK_FALSE(check->take().has_value());  // taken: nothing for a second request
+    auto r = cache.prepare(p, {}, loader(), {}, verdict);
+    REQUIRE(r.ok());
+    CHECK(cache.counts().prechecked == 1);
+    CHECK(child_reads(*r, t.granted + "/f") == 0);
+  }
+  SECTION("a grant replaced before the check: it says so, and the prepare builds afresh") {
+    replace_granted(t);
+    auto check = RulesetPrecheck::start(cache);
+    REQUIRE(check != nullptr);
+    const std::optional<bool> verdict = check->take();
+    CHECK(verdict == std::optional<bool>(false));
+    auto r = cache.prepare(p, {}, loader(), {}, verdict);
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(child_reads(*r, t.granted + "/g") == 0);
+  }
+  SECTION("never taken: dropped (its thread joined) without a trace in the cache") {
+    RulesetPrecheck::start(cache).reset();
+    replace_granted(t);
+    auto r = cache.prepare(p, {}, loader(), {});
+    REQUIRE(r.ok());
+    CHECK(cache.counts().built == 2);
+    CHECK(cache.counts().prechecked == 0);
   }
 }
 

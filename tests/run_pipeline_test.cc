@@ -114,7 +114,10 @@ struct Worker {
   }
   // One request through the worker's kept state, its spare having made
   // `spare_made` signing nonces.
-  RunResult run(RunRequest req, size_t spare_made) {
+  // `early`: its ruleset check started before the kept state is brought up
+  // to date, as the broker starts it when the request's frame is read.
+  RunResult run(RunRequest req, size_t spare_made, bool early = false) {
+    if (early) req.ruleset_precheck = RulesetPrecheck::start(state->rulesets());
     PreloadedState& ctx = kept();
     ctx.receipt_log->drop_nonces();
     if (spare_made > 0) REQUIRE(ctx.receipt_log->prepare_nonces(spare_made).allowed());
@@ -430,6 +433,59 @@ TEST_CASE("pipeline: a broker worker checks its kept ruleset beside authorizatio
   INFO(last.decision.explain());
   REQUIRE(last.decision.allowed());
   CHECK(exists(s.marker));
+}
+
+TEST_CASE("pipeline: a ruleset check started with the request's frame decides that request's ruleset, once") {
+  Setup s;
+  Worker w(s);
+  std::string art = s.artifact(10);
+  auto reused = [](const RunResult& r) {
+    const nlohmann::json notes = to_json(r.report).at("sandbox").at("landlock").at("notes");
+    return std::find(notes.begin(), notes.end(), kRulesetReusedNote) != notes.end();
+  };
+  RunResult first = w.run(s.request(art), 2, true);  // nothing kept yet: no early check
+  INFO(first.decision.explain());
+  REQUIRE(first.decision.allowed());
+  CHECK_FALSE(reused(first));
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  if (other_allowed_cpu() < 0) {
+    WARN("one CPU: no side thread, no early check");
+    return;
+  }
+  for (int i = 0; i < 3; ++i) {
+    RunResult again = w.run(s.request(art), 2, true);
+    INFO(again.decision.explain());
+    REQUIRE(again.decision.allowed());
+    CHECK(reused(again));
+    REQUIRE(unlink(s.marker.c_str()) == 0);
+  }
+  CHECK(w.kept().rulesets->counts().prechecked == 3);
+  CHECK(w.kept().rulesets->counts().built == 1);
+  // The grant replaced before the check: the check says so, the ruleset is
+  // built afresh, and the child writes into the new directory.
+  REQUIRE(rename(s.out.c_str(), (s.out + ".old").c_str()) == 0);
+  REQUIRE(mkdir(s.out.c_str(), 0755) == 0);
+  RunResult fresh = w.run(s.request(art), 2, true);
+  INFO(fresh.decision.explain());
+  REQUIRE(fresh.decision.allowed());
+  CHECK_FALSE(reused(fresh));
+  CHECK(w.kept().rulesets->counts().built == 2);
+  CHECK(exists(s.marker));
+  CHECK_FALSE(exists(s.out + ".old/marker"));
+  // A request denied before matching (a replay of a spent artifact) leaves
+  // its check untaken; it reaches no other request.
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  std::string once = s.artifact(1, "once.toml");
+  REQUIRE(w.run(s.request(once), 2).decision.allowed());
+  REQUIRE(unlink(s.marker.c_str()) == 0);
+  CHECK(w.run(s.request(once), 2, true).decision.reason == DenyReason::Replay);
+  CHECK_FALSE(exists(s.marker));
+  const uint64_t prechecked = w.kept().rulesets->counts().prechecked;
+  RunRequest dry = s.request(art);
+  dry.dry_run = true;
+  RunResult planned = w.run(dry, 2);  // no check of its own: built afresh, no verdict taken
+  REQUIRE(planned.decision.allowed());
+  CHECK(w.kept().rulesets->counts().prechecked == prechecked);
 }
 
 TEST_CASE("pipeline: every denial leaves a receipt, however early, with the log opened beside authorization") {
