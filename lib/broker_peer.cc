@@ -3,10 +3,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "lib/fsutil.h"
@@ -48,14 +51,51 @@ Result<PeerIdentity> peer_of(int conn) {
 
 namespace {
 
-// Whether the process a pidfd refers to has not been reaped yet. Signal 0
-// sends nothing; the kernel only looks the process up, and a zombie is
-// still found (ESRCH once it was reaped; EPERM: found, but this process
-// may not signal it). One system call, where reading the pidfd's
-// /proc/self/fdinfo entry took three and a procfs text.
-bool pidfd_alive(int pidfd) {
-  if (syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0) return true;
-  return errno == EPERM;
+// The pid a pidfd names in this pid namespace: -1 once the process was
+// reaped (0 when it is outside this namespace), as fdinfo says.
+std::optional<long> pidfd_pid(int pidfd) {
+  auto info = fs::read_file("/proc/self/fdinfo/" + std::to_string(pidfd), 4096);
+  if (!info) return std::nullopt;
+  auto at = info->find("\nPid:\t");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtol(info->c_str() + at + 6, nullptr, 10);
+}
+
+long signal_zero(int pidfd) { return syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0); }
+
+// Whether pidfd_send_signal(fd, 0) says what the kernel knows here: 0 for
+// this very process, ESRCH for a child already reaped. A seccomp filter that
+// answers the call itself (systemd's SystemCallErrorNumber=EPERM, a
+// container profile without it, a fake 0) fails this, and every answer is
+// then read from fdinfo instead. Asked once a process; the broker asks at
+// start (kernel_has_peer_pidfd), before it forks its workers.
+bool signal_zero_answers() {
+  static const bool answers = [] {
+    fs::UniqueFd self(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+    if (!self.ok() || signal_zero(self.get()) != 0) return false;
+    const pid_t child = fork();
+    if (child < 0) return false;
+    if (child == 0) _exit(0);
+    fs::UniqueFd reaped(static_cast<int>(syscall(SYS_pidfd_open, child, 0)));
+    while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return reaped.ok() && signal_zero(reaped.get()) != 0 && errno == ESRCH;
+  }();
+  return answers;
+}
+
+// Whether the process a pidfd refers to, `pid` in this namespace, has not
+// been reaped yet. Signal 0 sends nothing; the kernel only looks the process
+// up, and a zombie is still found (ESRCH once it was reaped): one system
+// call, where fdinfo takes three and a procfs text. EPERM (a process this
+// one may not signal) or a call that does not answer truly
+// (signal_zero_answers) leaves it to fdinfo.
+bool pidfd_alive(int pidfd, pid_t pid) {
+  if (signal_zero_answers()) {
+    if (signal_zero(pidfd) == 0) return true;
+    if (errno == ESRCH) return false;
+  }
+  return pidfd_pid(pidfd) == pid;
 }
 
 }  // namespace
@@ -71,14 +111,14 @@ PeerPin PeerPin::take(int conn, pid_t pid) {
   // it, sk_peer_pid, for both): while that process is not reaped, `pid`
   // names it and nothing else.
   struct stat st {};
-  if (!pidfd_alive(pidfd.get()) || fstat(pidfd.get(), &st) != 0) return pin;
+  if (!pidfd_alive(pidfd.get(), pid) || fstat(pidfd.get(), &st) != 0) return pin;
   pin.fd_ = std::move(pidfd);
   pin.pid_ = pid;
   pin.inode_ = st.st_ino;
   return pin;
 }
 
-bool PeerPin::holds() const { return fd_.ok() && pidfd_alive(fd_.get()); }
+bool PeerPin::holds() const { return fd_.ok() && pidfd_alive(fd_.get(), pid_); }
 
 // Probed once at start, for the broker's log.
 bool kernel_has_peer_pidfd() {

@@ -45,7 +45,9 @@ class PeerPin {
   uint64_t inode_ = 0;
 };
 
-// Probed once at start, for the broker's log.
+// Probed once at start, for the broker's log; where pids are pinned, it
+// also learns whether signal 0 on a pidfd is answered truly here (not by a
+// seccomp filter), which the workers it forks then inherit.
 bool kernel_has_peer_pidfd();
 
 }  // namespace gx::broker

@@ -149,7 +149,6 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
   }
   std::vector<int> fds = f->fds;
   RunRequest run = base;
-  if (on_read) on_read(run);
   auto close_fds = [&] {
     for (int fd : fds) close(fd);
   };
@@ -167,6 +166,7 @@ void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes,
         DenyReason::Malformed,
         "a request carries exactly 3 file descriptors (stdin, stdout, stderr), got " + std::to_string(fds.size()),
         "fds", std::to_string(fds.size())));
+  if (on_read) on_read(run);
   if (Decision d = check_stdio(fds); !d) return fail(d);
   auto req = decode_request(f->payload);
   if (!req) return fail(req.error());

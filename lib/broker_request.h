@@ -33,7 +33,8 @@ inline constexpr int kForwardable[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
 // the caller in log lines. The nested-run channel (lib/nested_channel.h)
 // serves its requests with this too.
 // `on_read`, when set, is handed the request (`base` so far) as soon as its
-// frame is read, before the frame is checked and decoded (the broker's
+// frame is read and is a request with 3 descriptors, before they are
+// checked and the frame decoded (the broker's
 // worker starts its ruleset check there); `before_run` completes the
 // request just before it runs (the worker hands in its kept state there);
 // `after_run` adds to the result before it is reported.

@@ -133,8 +133,9 @@ class RulesetCache {
 // prepare() gets it.
 class RulesetPrecheck {
  public:
-  // Null when nothing is kept, this is not the process that built it, or
-  // no thread could be made: the pipeline then checks as it would have.
+  // Null when nothing is kept or no thread could be made: the pipeline then
+  // checks as it would have. (In a process that did not build the kept
+  // ruleset the verdict is nullopt, as precheck() says.)
   static std::shared_ptr<RulesetPrecheck> start(const RulesetCache& cache);
   ~RulesetPrecheck();
   RulesetPrecheck(const RulesetPrecheck&) = delete;

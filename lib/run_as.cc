@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -127,10 +128,16 @@ std::string_view capability_name(int cap) {
 }
 
 int kernel_last_cap() {
+  // Fixed for the running kernel's lifetime: read once a process (~18 us a
+  // brokered request when read every time); an unreadable value is asked
+  // again next time.
+  static std::atomic<int> known{-1};
+  if (int v = known.load(std::memory_order_relaxed); v >= 0) return v;
   auto text = fs::read_file("/proc/sys/kernel/cap_last_cap", 64);
   if (!text) return -1;
   auto v = decimal_id(std::string_view(*text).substr(0, text->find('\n')));
   if (!v || *v > 63) return -1;
+  known.store(static_cast<int>(*v), std::memory_order_relaxed);
   return static_cast<int>(*v);
 }
 

@@ -159,7 +159,7 @@ class Pipeline {
     RulesetCache* rulesets = preloaded() ? preloaded()->rulesets : nullptr;
     // (Unless the worker started that check itself, when the request's frame
     // was read: RunRequest::ruleset_precheck.)
-    const bool precheck = rulesets && !rulesets->kept_fds().empty() && !req_.ruleset_precheck;
+    const bool precheck = !req_.ruleset_precheck && rulesets && !rulesets->kept_fds().empty();
     if (precheck) steps.push_back([this, rulesets] { side_precheck_ = rulesets->precheck(); });
     if (!preloaded()) {
       steps.push_back([this] { open_own_log(); });

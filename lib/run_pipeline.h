@@ -168,7 +168,8 @@ struct RunRequest {
   // -- before the run's own resources (descriptors, the exec guard's and
   // side work's threads, temporaries) are released, so that whoever waits
   // for the answer does not wait for that teardown too. What it changes in
-  // the result is what run_governed returns. Unset: run_governed just
+  // the result is what run_governed returns (unless the pipeline throws:
+  // then neither it nor the return happens). Unset: run_governed just
   // returns the result.
   std::function<void(RunResult&)> on_result;
 };

@@ -100,16 +100,37 @@ void SignatureCache::remember(const crypto::PublicKey& key, std::string_view typ
   if (dir_) remember_fact(kSignatureCacheFile, signature_fact(key, type, body, signature));
 }
 
+bool SignatureCache::memo_has(std::string_view file, const std::string& t) const {
+  std::string key(file);
+  key += '\0';
+  key += t;
+  std::lock_guard<std::mutex> held(memo_->lock);
+  return memo_->seen.count(key) != 0;
+}
+
+void SignatureCache::memo_add(std::string_view file, const std::string& t) const {
+  std::string key(file);
+  key += '\0';
+  key += t;
+  std::lock_guard<std::mutex> held(memo_->lock);
+  if (memo_->seen.size() >= kMemoEntries) memo_->seen.clear();
+  memo_->seen.insert(std::move(key));
+}
+
 bool SignatureCache::known_fact(std::string_view file, std::string_view fact) const {
   if (!dir_) return false;
   const std::string t = tag(fact);
   if (t.size() != kTagBytes) return false;
+  if (memo_has(file, t)) return true;
   auto content = fs::read_in_dir(*dir_, file, kMaxEntries * kTagBytes);
   if (!content || !*content) return false;
   const std::string& s = **content;
   if (s.size() % kTagBytes != 0) return false;  // torn or foreign: trust none of it
   for (size_t off = 0; off < s.size(); off += kTagBytes)
-    if (std::memcmp(s.data() + off, t.data(), kTagBytes) == 0) return true;
+    if (std::memcmp(s.data() + off, t.data(), kTagBytes) == 0) {
+      memo_add(file, t);
+      return true;
+    }
   return false;
 }
 
@@ -117,6 +138,7 @@ void SignatureCache::remember_fact(std::string_view file, std::string_view fact)
   if (!dir_) return;
   const std::string t = tag(fact);
   if (t.size() != kTagBytes) return;
+  memo_add(file, t);  // just verified by the caller: known to this process whatever the write does
   auto fd = fs::open_in_dir(*dir_, file, O_WRONLY | O_CREAT | O_APPEND, 0600);
   if (!fd) return;
   struct stat st {};

@@ -32,9 +32,21 @@
 // new power. Every failure (missing, unreadable, odd-sized file) means "not
 // cached": a full verification, never an acceptance. The cache holds at most
 // kMaxEntries tags; past that it starts over (a cache miss costs one verify).
+//
+// A process that keeps a cache open (a broker worker) also remembers, in its
+// own memory, the tags it found in or wrote to the files (at most
+// kMemoEntries; then it starts over): a fact seen once is not read from the
+// disk again. As sound as the files: every fact is either a mathematical
+// truth (a signature verifies) or bound to what it was computed from (a
+// file's stamp, a blob's content digest), and nothing outside this process
+// can write its memory. A file emptied or reset by the state's owner may
+// still be answered from the memo; that party could as well re-add the tags.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -50,6 +62,7 @@ class SignatureCache {
  public:
   static constexpr size_t kTagBytes = 32;
   static constexpr size_t kMaxEntries = 1024;
+  static constexpr size_t kMemoEntries = 256;
 
   // A cache on `state_dir`. With `may_create`, the directory and the secret
   // are created when missing (gx run); without (--dry-run), a missing
@@ -92,8 +105,17 @@ class SignatureCache {
   std::string signature_fact(const crypto::PublicKey& key, std::string_view type, std::string_view body,
                              std::string_view signature) const;
   std::string tag(std::string_view fact) const;
+  // The tags this process found or wrote, by file ("file\0tag"); shared by
+  // copies of this cache. Thread-safe.
+  struct Memo {
+    std::mutex lock;
+    std::set<std::string> seen;
+  };
+  bool memo_has(std::string_view file, const std::string& tag) const;
+  void memo_add(std::string_view file, const std::string& tag) const;
   std::optional<fs::OpenDir> dir_;
   std::string secret_;
+  std::shared_ptr<Memo> memo_ = std::make_shared<Memo>();
 };
 
 }  // namespace gx

@@ -100,7 +100,7 @@ TEST_CASE("Receipt::text: one serialization gives exactly the canonical signed b
       const int64_t extremes[] = {0, -1, 1, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
       const int64_t n = extremes[i % 5];
       x.seq = i % 2 == 0 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(i);
-      x.uid = n, x.pid = -n - 1, x.child_pid = n, x.exit_code = -1, x.signal = n, x.wall_us = n;
+      x.uid = n, x.pid = ~n, x.child_pid = n, x.exit_code = -1, x.signal = n, x.wall_us = n;
       x.user_cpu_us = n, x.sys_cpu_us = -1, x.max_rss_kb = n, x.descendants_killed = n;
       x.brokered = i % 2 == 1, x.peer_uid = n, x.peer_gid = -1, x.peer_pid = n;
       INFO("version " << version << ", string " << i);

@@ -97,4 +97,16 @@ fi
 ask reaped
 check "its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" test "$(pid_and_pinned)" = "$cpid false"
 stop_broker
+
+# Under a seccomp filter that answers pidfd_send_signal with EPERM itself
+# (systemd's SystemCallErrorNumber=EPERM, a container profile without the
+# call), signal 0 cannot say "reaped" (review helper-63: EPERM was taken for
+# "still there"): the broker sees that at start and asks fdinfo instead.
+BROKER_WRAP="$H/eperm_pidfd_signal" start_broker || finish
+ask stay
+check "filtered: the report names the connecting process, pinned ($peer; pid $cpid)" test "$(pid_and_pinned)" = "$cpid true"
+ask reaped
+check "filtered: its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" \
+  test "$(pid_and_pinned)" = "$cpid false"
+stop_broker
 finish

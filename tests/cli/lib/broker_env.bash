@@ -6,9 +6,12 @@ SOCK=$T/broker.sock
 BROKER_PID=""
 
 # start_broker [EXTRA BROKER FLAGS...]: starts a broker, waits for its socket.
+# BROKER_WRAP, when set, is a program the broker runs under (its first argument is gx).
 start_broker() {
   rm -f "$SOCK"
-  "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" "$@" >>"$T/broker.log" 2>&1 &
+  local wrap=()
+  [ -n "${BROKER_WRAP:-}" ] && wrap=("$BROKER_WRAP")
+  "${wrap[@]}" "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" "$@" >>"$T/broker.log" 2>&1 &
   BROKER_PID=$!
   local i
   for i in $(seq 100); do
