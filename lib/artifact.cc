@@ -371,6 +371,13 @@ Result<Artifact> ArtifactParseMemo::parse(std::string_view body) {
   return parsed;
 }
 
+Result<std::vector<Signature>> ArtifactParseMemo::signatures(std::string_view block) {
+  if (kept_signatures_ && kept_signatures_->first == block) return kept_signatures_->second;
+  auto parsed = parse_signatures(block);
+  if (parsed) kept_signatures_.emplace(std::string(block), *parsed);
+  return parsed;
+}
+
 // ---- rendering ----
 namespace {
 std::string quote_list(const std::vector<std::string>& v) {

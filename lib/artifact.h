@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lib/clock.h"
@@ -193,15 +194,19 @@ Result<Artifact> parse_artifact_body(std::string_view body);
 // ~0.13 ms a parse there, docs/performance.md). parse_artifact_body is a
 // pure function of the bytes, so a hit -- the whole body compared, never a
 // hash of it -- returns a copy of what parsing would. Only successful
-// parses are kept, at most kEntries of them. Not thread-safe.
+// parses are kept, at most kEntries of them. The same for the signature
+// block (parse_signatures, lib/envelope.h; ~12 us a request): the last one
+// parsed. Not thread-safe.
 class ArtifactParseMemo {
  public:
   static constexpr size_t kEntries = 2;
   Result<Artifact> parse(std::string_view body);
+  Result<std::vector<Signature>> signatures(std::string_view block);
   size_t hits() const { return hits_; }
 
  private:
   std::vector<Artifact> kept_;  // most recent first; Artifact::body is the key
+  std::optional<std::pair<std::string, std::vector<Signature>>> kept_signatures_;  // block, its parse
   size_t hits_ = 0;
 };
 // Renders a body for `gx init` / `gx learn`, with explanatory comments.

@@ -52,7 +52,8 @@ Verification verify_bytes(std::string_view bytes, const VerifyOptions& opts, std
   auto parts = split_artifact(bytes);
   if (!parts) return deny(parts.error());
   v.digest = "sha256:" + crypto::sha256_hex(parts->body);
-  auto sigs = parse_signatures(parts->signature_block);
+  auto sigs =
+      opts.parse_memo ? opts.parse_memo->signatures(parts->signature_block) : parse_signatures(parts->signature_block);
   if (!sigs) return deny(sigs.error());
   if (sigs->empty())
     return deny(

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "lib/crypto.h"
+#include "lib/envelope.h"
 #include "lib/toml_reader.h"
 
 using namespace gx;
@@ -65,6 +66,47 @@ TEST_CASE("render then parse round-trips every field") {
   CHECK(b->parent == a.parent);
   CHECK(b->body == body);
   CHECK(b->digest() == "sha256:" + crypto::sha256_hex(body));
+}
+
+TEST_CASE("ArtifactParseMemo: a signature block parses as parse_signatures does, whatever was parsed before") {
+  ArtifactParseMemo memo;
+  const std::string body = render_artifact_body(sample());
+  auto k1 = crypto::PrivateKey::generate();
+  auto k2 = crypto::PrivateKey::generate();
+  REQUIRE(k1);
+  REQUIRE(k2);
+  auto one = append_signature(body, crypto::kArtifactType, *k1);
+  REQUIRE(one);
+  auto two = append_signature(*one, crypto::kArtifactType, *k2);
+  REQUIRE(two);
+  auto block_of = [](const std::string& bytes) {
+    auto parts = split_artifact(bytes);
+    REQUIRE(parts);
+    return parts->signature_block;
+  };
+  auto same = [](const Result<std::vector<Signature>>& a, const Result<std::vector<Signature>>& b) {
+    REQUIRE(a.ok() == b.ok());
+    if (!a) return a.error().reason == b.error().reason && a.error().detail == b.error().detail;
+    if (a->size() != b->size()) return false;
+    for (size_t i = 0; i < a->size(); ++i)
+      if ((*a)[i].key_id != (*b)[i].key_id || (*a)[i].algorithm != (*b)[i].algorithm || (*a)[i].value != (*b)[i].value)
+        return false;
+    return true;
+  };
+  const std::string b1 = block_of(*one), b2 = block_of(*two);
+  std::string altered = b2;  // one base64 character of the last signature's value changed
+  const size_t at = altered.rfind("value");
+  REQUIRE(at != std::string::npos);
+  const size_t q = altered.find('"', at) + 5;
+  altered[q] = altered[q] == 'A' ? 'B' : 'A';
+  const std::string broken = b2 + "\n[[signature]]\nkey_id = 1\n";
+  // Each block after every other, twice over: always what parse_signatures says.
+  for (int round = 0; round < 2; ++round)
+    for (const std::string* b :
+         {&b1, &b2, &b2, static_cast<const std::string*>(&altered), static_cast<const std::string*>(&broken), &b1})
+      CHECK(same(memo.signatures(*b), parse_signatures(*b)));
+  CHECK(memo.signatures(b2)->size() == 2);
+  CHECK_FALSE(memo.signatures(broken));
 }
 
 TEST_CASE("ArtifactParseMemo: the same body parses to the same artifact; any other byte is parsed afresh") {
