@@ -47,7 +47,8 @@ std::optional<int> capability_number(std::string_view name);
 std::string_view capability_name(int cap);  // "" when unknown
 // Highest capability this kernel knows (/proc/sys/kernel/cap_last_cap), or
 // -1 when unreadable. Read once a process (it cannot change while the
-// kernel runs); thread-safe.
+// kernel runs; a process checkpointed and restored onto another kernel
+// keeps the value it read); thread-safe.
 int kernel_last_cap();
 
 // A user or group as an artifact writes it: 1-64 characters of

@@ -101,6 +101,7 @@ void SignatureCache::remember(const crypto::PublicKey& key, std::string_view typ
 }
 
 bool SignatureCache::memo_has(std::string_view file, const std::string& t) const {
+  if (!memo_) return false;  // moved from
   std::string key(file);
   key += '\0';
   key += t;
@@ -109,6 +110,7 @@ bool SignatureCache::memo_has(std::string_view file, const std::string& t) const
 }
 
 void SignatureCache::memo_add(std::string_view file, const std::string& t) const {
+  if (!memo_) return;  // moved from
   std::string key(file);
   key += '\0';
   key += t;

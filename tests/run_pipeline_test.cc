@@ -152,6 +152,12 @@ std::vector<std::string> signature_rs(const std::string& state) {
   return rs;
 }
 
+// Whether the run's Landlock ruleset was the broker worker's kept one.
+bool reused(const RunResult& r) {
+  const nlohmann::json notes = to_json(r.report).at("sandbox").at("landlock").at("notes");
+  return std::find(notes.begin(), notes.end(), kRulesetReusedNote) != notes.end();
+}
+
 std::string drain(int fd) {
   std::string got;
   char buf[256];
@@ -389,10 +395,6 @@ TEST_CASE("pipeline: a broker worker checks its kept ruleset beside authorizatio
   Setup s;
   Worker w(s);
   std::string art = s.artifact(5);
-  auto reused = [](const RunResult& r) {
-    const nlohmann::json notes = to_json(r.report).at("sandbox").at("landlock").at("notes");
-    return std::find(notes.begin(), notes.end(), kRulesetReusedNote) != notes.end();
-  };
   RunResult first = w.run(s.request(art), 2);
   INFO(first.decision.explain());
   REQUIRE(first.decision.allowed());
@@ -439,10 +441,6 @@ TEST_CASE("pipeline: a ruleset check started with the request's frame decides th
   Setup s;
   Worker w(s);
   std::string art = s.artifact(10);
-  auto reused = [](const RunResult& r) {
-    const nlohmann::json notes = to_json(r.report).at("sandbox").at("landlock").at("notes");
-    return std::find(notes.begin(), notes.end(), kRulesetReusedNote) != notes.end();
-  };
   RunResult first = w.run(s.request(art), 2, true);  // nothing kept yet: no early check
   INFO(first.decision.explain());
   REQUIRE(first.decision.allowed());

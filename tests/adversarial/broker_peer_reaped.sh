@@ -98,15 +98,20 @@ ask reaped
 check "its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" test "$(pid_and_pinned)" = "$cpid false"
 stop_broker
 
-# Under a seccomp filter that answers pidfd_send_signal with EPERM itself
+# Under a seccomp filter that answers pidfd_send_signal with EPERM (1) itself
 # (systemd's SystemCallErrorNumber=EPERM, a container profile without the
 # call), signal 0 cannot say "reaped" (review helper-63: EPERM was taken for
 # "still there"): the broker sees that at start and asks fdinfo instead.
-BROKER_WRAP="$H/eperm_pidfd_signal" start_broker || finish
-ask stay
-check "filtered: the report names the connecting process, pinned ($peer; pid $cpid)" test "$(pid_and_pinned)" = "$cpid true"
-ask reaped
-check "filtered: its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" \
-  test "$(pid_and_pinned)" = "$cpid false"
-stop_broker
+# A filter that fakes success (errno 0) would make every caller look alive:
+# the start-up probe (a reaped child must give ESRCH) sees through that too.
+for errno_value in 1 0; do
+  BROKER_WRAP="$H/filter_pidfd_signal $errno_value" start_broker || finish
+  ask stay
+  check "filtered (errno $errno_value): the report names the connecting process, pinned ($peer; pid $cpid)" \
+    test "$(pid_and_pinned)" = "$cpid true"
+  ask reaped
+  check "filtered (errno $errno_value): its report does not claim the reaped pid is pinned ($peer; connector pid $cpid)" \
+    test "$(pid_and_pinned)" = "$cpid false"
+  stop_broker
+done
 finish

@@ -5,17 +5,24 @@ BS=$T/bstate
 SOCK=$T/broker.sock
 BROKER_PID=""
 
-# start_broker [EXTRA BROKER FLAGS...]: starts a broker, waits for its socket.
-# BROKER_WRAP, when set, is a program the broker runs under (its first argument is gx).
+# start_broker [EXTRA BROKER FLAGS...]: starts a broker, waits until it serves: its socket
+# is there and its log says "serving on" (the socket exists a little before: the broker
+# still probes the kernel meanwhile, and tests read that line).
+# BROKER_WRAP, when set, is a command (words split on spaces) the broker runs under: gx and
+# its arguments follow it.
+serving_lines() { grep -c "serving on" "$T/broker.log" 2>/dev/null || true; }
 start_broker() {
   rm -f "$SOCK"
-  local wrap=()
-  [ -n "${BROKER_WRAP:-}" ] && wrap=("$BROKER_WRAP")
-  "${wrap[@]}" "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" "$@" >>"$T/broker.log" 2>&1 &
+  local wrap=() before
+  [ -n "${BROKER_WRAP:-}" ] && read -r -a wrap <<<"$BROKER_WRAP"
+  before=$(serving_lines)
+  ${wrap[@]+"${wrap[@]}"} "$GX" broker --socket "$SOCK" --trust "$TR" --state "$BS" "$@" >>"$T/broker.log" 2>&1 &
   BROKER_PID=$!
   local i
-  for i in $(seq 100); do
-    [ -S "$SOCK" ] && return 0
+  for i in $(seq 200); do
+    local now
+    now=$(serving_lines)
+    [ -S "$SOCK" ] && [ "${now:-0}" -gt "${before:-0}" ] && return 0
     kill -0 "$BROKER_PID" 2>/dev/null || break
     sleep 0.05
   done
