@@ -148,14 +148,7 @@ int handle_connection(const BrokerConfig& c, int conn, const PeerIdentity& peer,
   // The worker's open state, brought up to date. When a piece cannot be
   // loaded the pipeline loads everything itself and denies exactly as a
   // standalone run would, with its receipt.
-  auto kept_state = [&](RunRequest& run) {
-    const WorkerState::Loads before = state.loads();
-    if (auto ctx = state.current(now_unix())) run.preloaded = *ctx;
-    // A refresh that loaded anything may have made files the kept ruleset's
-    // check found missing (the state directory, a key): its verdict is
-    // dropped, and the pipeline checks again itself.
-    if (!(state.loads() == before)) run.ruleset_precheck.reset();
-  };
+  auto kept_state = [&](RunRequest& run) { state.hand_to(run, now_unix()); };
   auto peer_report = [&](RunResult& result) {
     result.report.peer = PeerReport{peer.uid, peer.gid, peer.pid, pin.holds(), static_cast<int64_t>(pin.inode())};
   };

@@ -137,6 +137,12 @@ void WorkerState::preload(UnixTime now) {
   prepare_nonce();
 }
 
+void WorkerState::hand_to(RunRequest& run, UnixTime now) {
+  const Loads before = loads_;
+  if (auto ctx = current(now)) run.preloaded = *ctx;
+  if (!(loads_ == before)) run.ruleset_precheck.reset();
+}
+
 Result<PreloadedState*> WorkerState::current(UnixTime now) {
   auto got = bring_up_to_date(now);
   if (!got) ++loads_.failed;

@@ -94,6 +94,14 @@ class WorkerState {
   // The state for a request at `now`, brought up to date (see above). The
   // pointers stay valid until the next call.
   Result<PreloadedState*> current(UnixTime now);
+  // current() handed to a request (RunRequest::preloaded; left unset when a
+  // piece cannot be loaded). A kept-ruleset check started for it before
+  // (RunRequest::ruleset_precheck) is dropped when anything was loaded
+  // again: the reload may have made files the check found missing, and its
+  // descriptors, opened while the check held some of its own, may shift the
+  // number the executable's descriptor gets (the ruleset would be built
+  // afresh); the pipeline then checks as it would have.
+  void hand_to(RunRequest& run, UnixTime now);
 
   // How many times each piece was (re)loaded, and how often current()
   // failed (the request then loaded its state itself, with descriptors and
