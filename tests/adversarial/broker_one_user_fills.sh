@@ -104,9 +104,13 @@ if [ -n "$OTHER" ] && command -v unshare >/dev/null; then
     --request-timeout-ms 6000 >>"$T/broker.log" 2>&1 &
   BROKER_PID=$!
   wait_for test -S "$SOCK" || bad "the broker (with a subuid file) did not start: $(tail -c 300 "$T/broker.log")"
-  python3 - "$SOCK" >"$T/sub.out" 2>&1 <<'PY' &
+  : >"$T/sub.out"
+  python3 - "$SOCK" "$T/sub.out" >"$T/sub.err" 2>&1 <<'PY' &
 import ctypes, os, socket, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
+# Opened here, before the children become other uids: one O_APPEND write a
+# line, since the four answers may come at once.
+out = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND)
 holders = []
 for i in range(4):
     r, w = os.pipe()
@@ -126,7 +130,7 @@ for i in range(4):
         except OSError:
             data = b""
         text = "".join(c if c.isprintable() else " " for c in data.decode("utf-8", "replace"))
-        print("busy " + text if b"busy" in data else "held", flush=True)
+        os.write(out, (("busy " + text) if b"busy" in data else "held").encode() + b"\n")
         os._exit(0)
     os.read(r, 1)
     open(f"/proc/{pid}/uid_map", "w").write("0 100000 65536\n")
