@@ -34,10 +34,10 @@ inline constexpr int kForwardable[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1
 // serves its requests with this too.
 // `on_read`, when set, is handed the request (`base` so far) as soon as its
 // frame is read and is a request with 3 descriptors, before they are
-// checked and the frame decoded (the broker's
-// worker starts its ruleset check there); `before_run` completes the
-// request just before it runs (the worker hands in its kept state there);
-// `after_run` adds to the result before it is reported.
+// checked and the frame decoded (the broker's worker starts its ruleset
+// check there); `before_run` completes the request just before it runs
+// (the worker hands in its kept state there); `after_run` adds to the
+// result before it is reported.
 void serve_request(int conn, const RunRequest& base, uint32_t max_request_bytes, int timeout_ms, const std::string& who,
                    const std::function<void(const std::string&)>& log,
                    const std::function<void(RunRequest&)>& before_run = {},

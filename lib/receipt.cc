@@ -250,64 +250,85 @@ json Receipt::to_json() const {
   return j;
 }
 
-json Receipt::fields_without_sandbox() const {
-  json j = json::object();
-  j["version"] = version;
-  j["seq"] = seq;
-  j["id"] = id;
-  j["time"] = time;
-  j["prev"] = prev;
-  j["key_id"] = key_id;
-  j["sig"] = sig;
-  j["decision"] = std::string(kind_name(decision));
-  j["reason"] = reason;
-  j["detail"] = detail;
-  j["authorized_id"] = authorized_id;
-  j["parent"] = parent;
-  j["artifact_id"] = artifact_id;
-  j["artifact_digest"] = artifact_digest;
-  j["signers"] = signers;
-  j["issuer"] = issuer;
-  j["host"] = host;
-  j["uid"] = uid;
-  j["pid"] = pid;
-  j["argv"] = argv;
-  j["exe_path"] = exe_path;
-  j["exe_digest"] = exe_digest;
-  j["cwd"] = cwd;
-  j["child_pid"] = child_pid;
-  j["exit_code"] = exit_code;
-  j["signal"] = signal;
-  j["wall_us"] = wall_us;
-  j["user_cpu_us"] = user_cpu_us;
-  j["sys_cpu_us"] = sys_cpu_us;
-  j["max_rss_kb"] = max_rss_kb;
-  if (version >= 2) j["descendants_killed"] = descendants_killed;
-  if (version >= 3) {
-    j["brokered"] = brokered;
-    j["peer_uid"] = peer_uid;
-    j["peer_gid"] = peer_gid;
-    j["peer_pid"] = peer_pid;
-    j["lineage"] = lineage;
-  }
-  return j;
-}
-
-std::string Receipt::line() const { return text().line_with(sig); }
-
-std::string Receipt::signed_body() const { return text().body(); }
-
 namespace {
 
-// An object's members in canonical_dump's spelling, written straight into a
-// string: the caller adds them in sorted key order. Strings of printable
-// ASCII other than '"' and '\\' are copied as they are, which is how
-// nlohmann writes them; any other string (escapes, UTF-8, invalid bytes
+// Every member of a receipt but "sandbox", in sorted key order, to `v`:
+// v.str / num / boolean / list (key, value), v.sandbox() where "sandbox"
+// sorts and v.sig() where "sig" does. The one list of a receipt's fields and
+// of the versions that have them: fields_without_sandbox() and text() both
+// walk it.
+template <class Visitor>
+void visit_members(const Receipt& r, Visitor& v) {
+  v.list("argv", r.argv);
+  v.str("artifact_digest", r.artifact_digest);
+  v.str("artifact_id", r.artifact_id);
+  v.str("authorized_id", r.authorized_id);
+  if (r.version >= 3) v.boolean("brokered", r.brokered);
+  v.num("child_pid", r.child_pid);
+  v.str("cwd", r.cwd);
+  v.str("decision", kind_name(r.decision));
+  if (r.version >= 2) v.num("descendants_killed", r.descendants_killed);
+  v.str("detail", r.detail);
+  v.str("exe_digest", r.exe_digest);
+  v.str("exe_path", r.exe_path);
+  v.num("exit_code", r.exit_code);
+  v.str("host", r.host);
+  v.str("id", r.id);
+  v.str("issuer", r.issuer);
+  v.str("key_id", r.key_id);
+  if (r.version >= 3) v.list("lineage", r.lineage);
+  v.num("max_rss_kb", r.max_rss_kb);
+  v.str("parent", r.parent);
+  if (r.version >= 3) {
+    v.num("peer_gid", r.peer_gid);
+    v.num("peer_pid", r.peer_pid);
+    v.num("peer_uid", r.peer_uid);
+  }
+  v.num("pid", r.pid);
+  v.str("prev", r.prev);
+  v.str("reason", r.reason);
+  v.sandbox();
+  v.num("seq", r.seq);
+  v.sig();
+  v.num("signal", r.signal);
+  v.list("signers", r.signers);
+  v.num("sys_cpu_us", r.sys_cpu_us);
+  v.str("time", r.time);
+  v.num("uid", r.uid);
+  v.num("user_cpu_us", r.user_cpu_us);
+  v.num("version", r.version);
+  v.num("wall_us", r.wall_us);
+}
+
+// The members as a JSON object (each value keeping its C++ type's JSON
+// type), "sig" included, "sandbox" not.
+class JsonMembers {
+ public:
+  JsonMembers(const Receipt& r, json& out) : r_(r), out_(out) {}
+  void str(std::string_view key, std::string_view v) { out_[std::string(key)] = std::string(v); }
+  template <class Integer>
+  void num(std::string_view key, Integer v) {
+    out_[std::string(key)] = v;
+  }
+  void boolean(std::string_view key, bool v) { out_[std::string(key)] = v; }
+  void list(std::string_view key, const std::vector<std::string>& v) { out_[std::string(key)] = v; }
+  void sandbox() {}
+  void sig() { out_["sig"] = r_.sig; }
+
+ private:
+  const Receipt& r_;
+  json& out_;
+};
+
+// The members in canonical_dump's spelling, written straight into the
+// Text's head (up to "sig") and tail (after it), "sig" left out. Strings of
+// printable ASCII other than '"' and '\\' are copied as they are, which is
+// how nlohmann writes them; any other string (escapes, UTF-8, invalid bytes
 // replaced by U+FFFD) goes through nlohmann's own serializer, so every byte
 // is the one canonical_dump would write (receipt_test compares the two).
-class Members {
+class TextMembers {
  public:
-  explicit Members(std::string& out) : out_(out) {}
+  TextMembers(const Receipt& r, Receipt::Text& t) : r_(r), t_(t), out_(&t.head) {}
   void str(std::string_view key, std::string_view v) {
     name(key);
     put(v);
@@ -315,106 +336,82 @@ class Members {
   template <class Integer>
   void num(std::string_view key, Integer v) {
     name(key);
-    out_ += std::to_string(v);
+    *out_ += std::to_string(v);
   }
   void boolean(std::string_view key, bool v) {
     name(key);
-    out_ += v ? "true" : "false";
+    *out_ += v ? "true" : "false";
   }
   void list(std::string_view key, const std::vector<std::string>& v) {
     name(key);
-    out_ += '[';
+    *out_ += '[';
     for (size_t i = 0; i < v.size(); ++i) {
-      if (i > 0) out_ += ',';
+      if (i > 0) *out_ += ',';
       put(v[i]);
     }
-    out_ += ']';
+    *out_ += ']';
   }
-  // A member whose value is already canonical JSON.
-  void raw(std::string_view key, std::string_view json_text) {
-    name(key);
-    out_ += json_text;
+  // The summary spliced in as its own canonical dump, which recurs
+  // (canonical_dump_recurring). A reference either way: `c ? sandbox :
+  // json::object()` would copy the summary, which is what the memo spares.
+  void sandbox() {
+    name("sandbox");
+    *out_ += canonical_dump_recurring(r_.sandbox.is_object() ? r_.sandbox : kNoSandbox);
+  }
+  // Where "sig" sorts: the head ends, the tail begins.
+  void sig() {
+    out_ = &t_.tail;
+    first_ = true;
   }
 
  private:
   void name(std::string_view key) {
-    if (!first_) out_ += ',';
+    if (!first_) *out_ += ',';
     first_ = false;
-    out_ += '"';
-    out_ += key;
-    out_ += "\":";
+    *out_ += '"';
+    *out_ += key;
+    *out_ += "\":";
   }
   void put(std::string_view v) {
     const bool plain =
         std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
     if (!plain) {
-      out_ += canonical_dump(json(std::string(v)));
+      *out_ += canonical_dump(json(std::string(v)));
       return;
     }
-    out_ += '"';
-    out_ += v;
-    out_ += '"';
+    *out_ += '"';
+    *out_ += v;
+    *out_ += '"';
   }
-  std::string& out_;
+  const Receipt& r_;
+  Receipt::Text& t_;
+  std::string* out_;
   bool first_ = true;
 };
 
 }  // namespace
 
+json Receipt::fields_without_sandbox() const {
+  json j = json::object();
+  JsonMembers members(*this, j);
+  visit_members(*this, members);
+  return j;
+}
+
+std::string Receipt::line() const { return text().line_with(sig); }
+
+std::string Receipt::signed_body() const { return text().body(); }
+
 Receipt::Text Receipt::text() const {
   // The canonical dump of to_json() without "sig", cut where "sig" sorts,
-  // written member by member in sorted key order (fields_without_sandbox
-  // lists the same fields; receipt_test holds the two to the same bytes):
-  // building the JSON object and dumping it cost ~15 us a receipt. The
-  // sandbox summary (between "reason" and "seq") is spliced in as its own
-  // canonical dump, which recurs (canonical_dump_recurring).
+  // written member by member (visit_members): building the JSON object and
+  // dumping it cost ~15 us a receipt.
   Text t;
   t.head.reserve(1024);
   t.head = "{";
-  Members head(t.head);
-  head.list("argv", argv);
-  head.str("artifact_digest", artifact_digest);
-  head.str("artifact_id", artifact_id);
-  head.str("authorized_id", authorized_id);
-  if (version >= 3) head.boolean("brokered", brokered);
-  head.num("child_pid", child_pid);
-  head.str("cwd", cwd);
-  head.str("decision", kind_name(decision));
-  if (version >= 2) head.num("descendants_killed", descendants_killed);
-  head.str("detail", detail);
-  head.str("exe_digest", exe_digest);
-  head.str("exe_path", exe_path);
-  head.num("exit_code", exit_code);
-  head.str("host", host);
-  head.str("id", id);
-  head.str("issuer", issuer);
-  head.str("key_id", key_id);
-  if (version >= 3) head.list("lineage", lineage);
-  head.num("max_rss_kb", max_rss_kb);
-  head.str("parent", parent);
-  if (version >= 3) {
-    head.num("peer_gid", peer_gid);
-    head.num("peer_pid", peer_pid);
-    head.num("peer_uid", peer_uid);
-  }
-  head.num("pid", pid);
-  head.str("prev", prev);
-  head.str("reason", reason);
-  // A reference either way: `c ? sandbox : json::object()` would copy the
-  // summary, which is what the memo spares.
-  const json& summary = sandbox.is_object() ? sandbox : kNoSandbox;
-  head.raw("sandbox", canonical_dump_recurring(summary));
-  head.num("seq", seq);
+  TextMembers members(*this, t);
+  visit_members(*this, members);
   t.head_empty = false;
-  Members tail(t.tail);
-  tail.num("signal", signal);
-  tail.list("signers", signers);
-  tail.num("sys_cpu_us", sys_cpu_us);
-  tail.str("time", time);
-  tail.num("uid", uid);
-  tail.num("user_cpu_us", user_cpu_us);
-  tail.num("version", version);
-  tail.num("wall_us", wall_us);
   t.tail += '}';
   t.tail_empty = false;
   return t;

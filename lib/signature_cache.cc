@@ -100,20 +100,25 @@ void SignatureCache::remember(const crypto::PublicKey& key, std::string_view typ
   if (dir_) remember_fact(kSignatureCacheFile, signature_fact(key, type, body, signature));
 }
 
-bool SignatureCache::memo_has(std::string_view file, const std::string& t) const {
-  if (!memo_) return false;  // moved from
+namespace {
+std::string memo_key(std::string_view file, const std::string& tag) {
   std::string key(file);
   key += '\0';
-  key += t;
+  key += tag;
+  return key;
+}
+}  // namespace
+
+bool SignatureCache::memo_has(std::string_view file, const std::string& t) const {
+  if (!memo_) return false;  // moved from
+  std::string key = memo_key(file, t);
   std::lock_guard<std::mutex> held(memo_->lock);
   return memo_->seen.count(key) != 0;
 }
 
 void SignatureCache::memo_add(std::string_view file, const std::string& t) const {
   if (!memo_) return;  // moved from
-  std::string key(file);
-  key += '\0';
-  key += t;
+  std::string key = memo_key(file, t);
   std::lock_guard<std::mutex> held(memo_->lock);
   if (memo_->seen.size() >= kMemoEntries) memo_->seen.clear();
   memo_->seen.insert(std::move(key));
