@@ -31,7 +31,7 @@ constexpr uint32_t arg_lo(unsigned i) { return static_cast<uint32_t>(offsetof(se
 // every label's position is known. Labels are small integers below kMaxLabels.
 class Assembler {
  public:
-  static constexpr int kMaxLabels = 32;
+  static constexpr int kMaxLabels = 64;
   static constexpr int kNext = -1;  // a conditional jump's "next instruction"
 
   void load(uint32_t offset) { emit(BPF_LD | BPF_W | BPF_ABS, offset); }

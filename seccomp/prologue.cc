@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "seccomp/bpf.h"
 
@@ -44,7 +46,8 @@ enum Label {
   kModeArg3,
   kCreateFlags1,
   kCreateFlags2,
-  kEnosys
+  kEnosys,
+  kFirstFreeLabel  // the dispatch's search tree takes labels from here
 };
 constexpr int kNext = Assembler::kNext;
 
@@ -77,6 +80,26 @@ constexpr std::pair<int, Label> kModeSyscalls[] = {
     {__NR_mknodat, kModeArg2}, {__NR_open, kCreateFlags1}, {__NR_openat, kCreateFlags2},
 };
 
+// Jumps from A (the syscall number) to the label of `nr` when A is one of
+// `cases` (sorted by number, none twice), else to kContinue: a binary search,
+// then a short chain. A chain of every case cost each syscall ~26
+// instructions, and the kernel runs the program once for every syscall
+// number when it builds its action cache at install (seccomp_cache_prepare).
+void emit_dispatch(Assembler& a, const std::vector<std::pair<uint32_t, int>>& cases, size_t lo, size_t hi,
+                   int& free_label) {
+  constexpr size_t kChain = 3;
+  if (hi - lo <= kChain) {
+    for (size_t i = lo; i < hi; ++i) a.jcond(BPF_JEQ, cases[i].first, cases[i].second, i + 1 < hi ? kNext : kContinue);
+    return;
+  }
+  const size_t mid = lo + (hi - lo) / 2;
+  const int upper = free_label++;
+  a.jcond(BPF_JGE, cases[mid].first, upper, kNext);
+  emit_dispatch(a, cases, lo, mid, free_label);
+  a.label(upper);
+  emit_dispatch(a, cases, mid, hi, free_label);
+}
+
 }  // namespace
 
 bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
@@ -102,23 +125,27 @@ bool build_prologue(const PrologueOptions& o, std::vector<sock_filter>& out) {
   a.label(kIoctlOk);
   a.jump(kContinue);
   a.label(kNotIoctl);  // A still holds nr
-  a.jcond(BPF_JEQ, __NR_socket, kSocket, kNext);
-  a.jcond(BPF_JEQ, __NR_socketpair, kSocketpair, kNext);
-  if (o.check_clone_namespaces) a.jcond(BPF_JEQ, __NR_clone, kClone, kNext);
+  std::vector<std::pair<uint32_t, int>> cases = {{__NR_socket, kSocket}, {__NR_socketpair, kSocketpair}};
+  if (o.check_clone_namespaces) cases.emplace_back(__NR_clone, kClone);
   // TCP Fast Open connects inside sendto/sendmsg, a path Landlock's
   // connect-port rule never sees: refuse MSG_FASTOPEN and TCP_FASTOPEN_CONNECT.
-  a.jcond(BPF_JEQ, __NR_sendto, kFlags3, kNext);
-  a.jcond(BPF_JEQ, __NR_sendmmsg, kFlags3, kNext);
-  a.jcond(BPF_JEQ, __NR_sendmsg, kFlags2, kNext);
-  a.jcond(BPF_JEQ, __NR_setsockopt, kSetsockopt, kNext);
-  for (int nr : kPidArg0Syscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), kPidArg0, kNext);
-  a.jcond(BPF_JEQ, __NR_setpriority, kWhichWho, kNext);
-  a.jcond(BPF_JEQ, __NR_ioprio_set, kIoprio, kNext);
-  if (o.deny_listen) a.jcond(BPF_JEQ, __NR_listen, kEperm, kNext);
+  cases.emplace_back(__NR_sendto, kFlags3);
+  cases.emplace_back(__NR_sendmmsg, kFlags3);
+  cases.emplace_back(__NR_sendmsg, kFlags2);
+  cases.emplace_back(__NR_setsockopt, kSetsockopt);
+  for (int nr : kPidArg0Syscalls) cases.emplace_back(static_cast<uint32_t>(nr), kPidArg0);
+  cases.emplace_back(__NR_setpriority, kWhichWho);
+  cases.emplace_back(__NR_ioprio_set, kIoprio);
+  if (o.deny_listen) cases.emplace_back(__NR_listen, kEperm);
   // Setuid/setgid bits, by the mode argument's position (kModeSyscalls).
-  for (const auto& [nr, label] : kModeSyscalls) a.jcond(BPF_JEQ, static_cast<uint32_t>(nr), label, kNext);
+  for (const auto& [nr, label] : kModeSyscalls) cases.emplace_back(static_cast<uint32_t>(nr), label);
   // openat2's mode is in memory: never (syscall_groups.h, never_allowed_syscalls).
-  a.jcond(BPF_JEQ, __NR_openat2, kEnosys, kContinue);
+  cases.emplace_back(__NR_openat2, kEnosys);
+  std::sort(cases.begin(), cases.end());
+  for (size_t i = 1; i < cases.size(); ++i)
+    if (cases[i].first == cases[i - 1].first) return false;  // two checks for one syscall: which one?
+  int free_label = kFirstFreeLabel;
+  emit_dispatch(a, cases, 0, cases.size(), free_label);
   a.label(kEnosys);
   a.ret(kRetEnosys);
 

@@ -40,6 +40,7 @@
 #include "seccomp/bpf.h"
 #include "seccomp/filter_builder.h"
 #include "seccomp/ioctls.h"
+#include "seccomp/prologue.h"
 #include "seccomp/syscall_groups.h"
 
 using namespace gx;
@@ -56,10 +57,12 @@ constexpr uint32_t kX32Bit = 0x40000000;
 // Classic BPF as the kernel's seccomp runs it. Anything odd (a jump past the
 // end, an unaligned load, an unknown opcode, falling off the end) throws,
 // which fails the test.
-uint32_t run_bpf(const std::vector<sock_filter>& prog, const seccomp_data& data) {
+// `steps`, when given, counts the instructions run.
+uint32_t run_bpf(const std::vector<sock_filter>& prog, const seccomp_data& data, size_t* steps = nullptr) {
   uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {};
   const auto* bytes = reinterpret_cast<const unsigned char*>(&data);
   for (size_t pc = 0; pc < prog.size(); ++pc) {
+    if (steps) ++*steps;
     const sock_filter& f = prog[pc];
     const uint32_t src = BPF_SRC(f.code) == BPF_X ? x : f.k;
     switch (BPF_CLASS(f.code)) {
@@ -923,4 +926,81 @@ TEST_CASE("the BPF assembler refuses a missing label and a backward jump") {
   REQUIRE(out.size() == 3);
   CHECK(out[0].jt == 1);
   CHECK(out[0].jf == 0);
+}
+
+TEST_CASE(
+    "the prologue's dispatch: unchecked syscalls fall through in a few instructions, checked ones reach their check") {
+  // The prologue alone, ended by a marker return: reaching it is "falls
+  // through to libseccomp's program".
+  constexpr uint32_t kFellThrough = SECCOMP_RET_TRACE | 0x1234;
+  for (int combo = 0; combo < 16; ++combo) {
+    PrologueOptions o;
+    o.network = (combo & 1) ? NetMode::Tcp : NetMode::None;
+    o.check_clone_namespaces = (combo & 2) != 0;
+    o.unix_sockets = (combo & 4) != 0;
+    o.deny_listen = (combo & 8) != 0;
+    o.ioctls = {TCGETS, FIONREAD};
+    std::vector<sock_filter> prog;
+    REQUIRE(build_prologue(o, prog));
+    prog.push_back(BPF_STMT(BPF_RET | BPF_K, kFellThrough));
+    std::set<long> checked = {__NR_ioctl,
+                              __NR_socket,
+                              __NR_socketpair,
+                              __NR_sendto,
+                              __NR_sendmmsg,
+                              __NR_sendmsg,
+                              __NR_setsockopt,
+                              __NR_prlimit64,
+                              __NR_sched_setaffinity,
+                              __NR_sched_setscheduler,
+                              __NR_sched_setparam,
+                              __NR_sched_setattr,
+                              __NR_migrate_pages,
+                              __NR_move_pages,
+                              __NR_setpriority,
+                              __NR_ioprio_set,
+                              __NR_chmod,
+                              __NR_fchmod,
+                              __NR_creat,
+                              __NR_mknod,
+                              __NR_fchmodat,
+                              452 /* fchmodat2 */,
+                              __NR_mknodat,
+                              __NR_open,
+                              __NR_openat,
+                              437 /* openat2 */};
+    if (o.check_clone_namespaces) checked.insert(__NR_clone);
+    if (o.deny_listen) checked.insert(__NR_listen);
+    // All bits set; and setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT).
+    const std::vector<std::array<uint64_t, 6>> denying = {{~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull},
+                                                          {0, IPPROTO_TCP, 30, 0, 0, 0}};
+    const std::vector<std::array<uint64_t, 6>> others = {
+        {0, 0, 0, 0, 0, 0}, {1, 2, 3, 4, 5, 6}, {0xffffffff00000000ull, 0x40, 0x800, 0xc00, 0x20000000, 06755}};
+    size_t worst = 0;
+    for (uint32_t nr = 0; nr < 1024; ++nr) {
+      auto run = [&](const std::array<uint64_t, 6>& args, size_t* steps) {
+        seccomp_data d{};
+        d.nr = static_cast<int>(nr);
+        d.arch = AUDIT_ARCH_X86_64;
+        for (size_t i = 0; i < 6; ++i) d.args[i] = args[i];
+        return run_bpf(prog, d, steps);
+      };
+      INFO("options " << combo << ", syscall " << nr);
+      if (checked.count(nr)) {
+        bool reached = false;
+        for (const auto& args : denying) reached |= run(args, nullptr) != kFellThrough;
+        CHECK(reached);
+        continue;
+      }
+      for (const auto& args : denying) CHECK(run(args, nullptr) == kFellThrough);
+      for (const auto& args : others) {
+        size_t steps = 0;
+        CHECK(run(args, &steps) == kFellThrough);
+        worst = std::max(worst, steps);
+      }
+    }
+    // A search, not a chain of every check (~26 instructions each): the
+    // kernel runs the program for every syscall number when it installs it.
+    CHECK(worst <= 14);
+  }
 }
