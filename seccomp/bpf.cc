@@ -10,6 +10,7 @@ namespace gx::seccomp {
 
 bool Assembler::finish(std::vector<sock_filter>& out) const {
   out.clear();
+  if (bad_label_) return false;
   for (size_t i = 0; i < code_.size(); ++i) {
     sock_filter f = code_[i].insn;
     auto offset = [&](int l, uint32_t& dst) {

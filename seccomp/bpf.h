@@ -41,10 +41,18 @@ class Assembler {
   void jcond(uint16_t op, uint32_t k, int jt, int jf) {
     code_.push_back({{static_cast<uint16_t>(BPF_JMP | op | BPF_K), 0, 0, k}, jt, jf, false});
   }
-  void label(int l) { where_[static_cast<size_t>(l)] = static_cast<int>(code_.size()); }
+  // A label out of range or placed twice makes finish() fail (a second
+  // placement would silently move every jump to it).
+  void label(int l) {
+    if (l < 0 || l >= kMaxLabels || where_[static_cast<size_t>(l)] >= 0) {
+      bad_label_ = true;
+      return;
+    }
+    where_[static_cast<size_t>(l)] = static_cast<int>(code_.size());
+  }
 
-  // Resolves jumps; false if a label is missing, a jump goes backwards or a
-  // conditional jump is out of range (255).
+  // Resolves jumps; false if a label is missing, out of range or placed
+  // twice, a jump goes backwards or a conditional jump is out of range (255).
   bool finish(std::vector<sock_filter>& out) const;
 
  private:
@@ -55,6 +63,7 @@ class Assembler {
   };
   void emit(uint16_t code, uint32_t k) { code_.push_back({{code, 0, 0, k}, kNext, kNext, false}); }
   std::vector<Pending> code_;
+  bool bad_label_ = false;
   std::array<int, kMaxLabels> where_ = [] {
     std::array<int, kMaxLabels> a{};
     a.fill(-1);

@@ -917,6 +917,18 @@ TEST_CASE("the BPF assembler refuses a missing label and a backward jump") {
   backward.ret(SECCOMP_RET_ALLOW);
   backward.jump(0);
   CHECK_FALSE(backward.finish(out));
+  Assembler twice;  // a second placement would move the jump silently
+  twice.jcond(BPF_JEQ, 1, 0, Assembler::kNext);
+  twice.label(0);
+  twice.ret(SECCOMP_RET_KILL_PROCESS);
+  twice.label(0);
+  twice.ret(SECCOMP_RET_ALLOW);
+  CHECK_FALSE(twice.finish(out));
+  Assembler outside;
+  outside.label(Assembler::kMaxLabels);
+  outside.label(-1);
+  outside.ret(SECCOMP_RET_ALLOW);
+  CHECK_FALSE(outside.finish(out));
   Assembler ok;
   ok.jcond(BPF_JEQ, 1, 0, Assembler::kNext);
   ok.ret(SECCOMP_RET_KILL_PROCESS);
@@ -1002,5 +1014,55 @@ TEST_CASE(
     // A search, not a chain of every check (~26 instructions each): the
     // kernel runs the program for every syscall number when it installs it.
     CHECK(worst <= 14);
+
+    // Each checked syscall reaches its own check: arguments that check
+    // refuses, and arguments only another check would refuse.
+    struct Case {
+      long nr;
+      std::array<uint64_t, 6> refused, passed;
+    };
+    constexpr uint64_t kSetuid = S_ISUID;
+    std::vector<Case> cases = {
+        {__NR_chmod, {0, kSetuid}, {0, 0, kSetuid, kSetuid}},
+        {__NR_fchmod, {0, kSetuid}, {0, 0, kSetuid, kSetuid}},
+        {__NR_creat, {0, kSetuid}, {0, 0, kSetuid, kSetuid}},
+        {__NR_mknod, {0, kSetuid}, {0, 0, kSetuid, kSetuid}},
+        {__NR_fchmodat, {0, 0, kSetuid}, {0, kSetuid, 0, kSetuid}},
+        {452 /* fchmodat2 */, {0, 0, kSetuid}, {0, kSetuid, 0, kSetuid}},
+        {__NR_mknodat, {0, 0, kSetuid}, {0, kSetuid, 0, kSetuid}},
+        {__NR_open, {0, O_CREAT, kSetuid}, {0, 0, kSetuid, kSetuid}},
+        {__NR_openat, {0, 0, O_CREAT, kSetuid}, {0, O_CREAT, 0, kSetuid}},
+        {__NR_sendto, {0, 0, 0, MSG_FASTOPEN}, {0, 0, MSG_FASTOPEN, 0}},
+        {__NR_sendmmsg, {0, 0, 0, MSG_FASTOPEN}, {0, 0, MSG_FASTOPEN, 0}},
+        {__NR_sendmsg, {0, 0, MSG_FASTOPEN}, {0, 0, 0, MSG_FASTOPEN}},
+        {__NR_setsockopt, {0, IPPROTO_TCP, 30}, {0, 0, 30}},
+        {__NR_setpriority, {0, 1}, {0, 0, 1}},
+        {__NR_ioprio_set, {1, 1}, {1, 0, 1}},
+        {__NR_socketpair, {AF_INET, SOCK_STREAM}, {AF_UNIX, SOCK_STREAM}},
+        {__NR_socket, {AF_PACKET, SOCK_RAW}, {AF_UNIX, SOCK_STREAM}},
+        {__NR_ioctl, {0, TIOCSTI}, {0, TCGETS}},
+        {437 /* openat2 */, {0, 0, 0}, {0, 0, 0}},
+    };
+    for (int nr : {__NR_prlimit64, __NR_sched_setaffinity, __NR_sched_setscheduler, __NR_sched_setparam,
+                   __NR_sched_setattr, __NR_migrate_pages, __NR_move_pages})
+      cases.push_back({nr, {1, 0, 0, 0}, {0, 1, 1, 1}});
+    if (o.check_clone_namespaces) cases.push_back({__NR_clone, {CLONE_NEWNS}, {CLONE_VM, CLONE_NEWNS, CLONE_NEWNS}});
+    if (o.deny_listen) cases.push_back({__NR_listen, {0, 0}, {0, 0}});
+    for (const Case& c : cases) {
+      auto run = [&](const std::array<uint64_t, 6>& args) {
+        seccomp_data d{};
+        d.nr = static_cast<int>(c.nr);
+        d.arch = AUDIT_ARCH_X86_64;
+        for (size_t i = 0; i < 6; ++i) d.args[i] = args[i];
+        return run_bpf(prog, d);
+      };
+      INFO("options " << combo << ", syscall " << c.nr);
+      const uint32_t expected = c.nr == 437 ? kEnosys : kEperm;
+      CHECK(run(c.refused) == expected);
+      if (c.nr == 437 || c.nr == __NR_listen) continue;  // refused whatever the arguments
+      // socket(AF_UNIX) passes only with unix_sockets.
+      if (c.nr == __NR_socket && !o.unix_sockets) continue;
+      CHECK(run(c.passed) == kFellThrough);
+    }
   }
 }
