@@ -56,14 +56,16 @@ int run_verify(const LogCmdOptions& o) {
   LogVerifyOptions mode;
   mode.all_signatures = o.all_signatures;
   mode.incremental = o.incremental;
+  std::vector<Receipt> checked;
+  mode.verified = &checked;
   auto report = verify_receipt_log(dir, *key, cp, mode);
   if (!report) return report_denial(report.error());
   // The tree's consistency, only over a log whose chain and signatures hold.
   std::vector<LineageProblem> lineage;
   if (report->intact) {
-    auto listing = read_receipt_log(dir);
-    if (!listing) return report_denial(listing.error());
-    lineage = check_receipt_lineage(listing->receipts);
+    auto problems = check_verified_lineage(dir, checked, report->first_checked);
+    if (!problems) return report_denial(problems.error());
+    lineage = problems.take();
   }
   if (o.json) {
     nlohmann::json j = report_json(*report);

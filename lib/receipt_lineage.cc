@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string_view>
+
+#include "lib/receipt_scan.h"
 
 namespace gx {
 
@@ -40,6 +44,22 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
              ", but the parent run's artifact is " + p.artifact_digest);
   }
   return out;
+}
+
+Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& state_dir,
+                                                           const std::vector<Receipt>& checked,
+                                                           uint64_t first_checked) {
+  bool parents_among = true;
+  if (first_checked > 1) {
+    std::set<std::string_view> ids;
+    for (const auto& r : checked) ids.insert(r.id);
+    for (const auto& r : checked)
+      if (!r.parent.empty() && !ids.count(r.parent)) parents_among = false;
+  }
+  if (parents_among) return check_receipt_lineage(checked);
+  auto listing = read_receipt_log(state_dir);
+  if (!listing) return listing.error();
+  return check_receipt_lineage(listing->receipts);
 }
 
 Result<ReceiptTree> build_receipt_tree(const std::vector<Receipt>& receipts, const std::string& root_id) {

@@ -39,6 +39,17 @@ struct LineageProblem {
 
 std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts);
 
+// The check for a verified log whose lines from `first_checked` on are
+// `checked` (LogVerifyOptions::verified). Over `checked` alone when every
+// parent they name is among them: a whole log (first_checked 1), or an
+// incremental verification whose nested runs all started after its
+// checkpoint, so that its cost stays proportional to what is new. A receipt
+// whose parent precedes the checkpoint makes it read the whole log from
+// `state_dir` (read_receipt_log) and check all of it, as without
+// incremental. Errors are that read's.
+Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& state_dir,
+                                                           const std::vector<Receipt>& checked, uint64_t first_checked);
+
 // One governed run: its authorized (or denied) receipt and, when it ended,
 // its finished / not-started receipt; children are runs whose parent is
 // this run's authorized id.

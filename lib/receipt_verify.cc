@@ -289,6 +289,7 @@ Result<VerifyReport> verify_receipt_log(const std::string& state_dir, const cryp
       };
       pending = linked();
       if (pending) break;
+      if (mode.verified) mode.verified->push_back(std::move(l.rec));
     }
     if (auto f = flush()) {
       rep.torn_tail = f->torn;

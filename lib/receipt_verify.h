@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lib/crypto.h"
 #include "lib/decision.h"
@@ -67,6 +68,11 @@ struct VerifyReport {
 struct LogVerifyOptions {
   bool all_signatures = false;
   bool incremental = false;
+  // When set, receives every receipt whose line passed its checks, in log
+  // order, from line first_checked on (the parse the verification made:
+  // `gx log verify` checks the lineage over it instead of reading the log a
+  // second time). Meaningful only when the report says intact.
+  std::vector<Receipt>* verified = nullptr;
 };
 
 // Read-only entry points: they need no private key and create nothing.

@@ -9,6 +9,7 @@
 
 #include "lib/receipt.h"
 #include "lib/receipt_log.h"
+#include "lib/receipt_verify.h"
 
 using namespace gx;
 namespace stdfs = std::filesystem;
@@ -174,5 +175,60 @@ TEST_CASE("log lineage problems: missing, later, not authorized, artifact not na
     auto p = check_receipt_lineage(receipts);
     REQUIRE(p.size() == 1);
     CHECK(p[0].problem.find("claimed, not proven") != std::string::npos);
+  }
+}
+
+TEST_CASE("gx log verify's lineage: from the verification's own parse, incremental only over what is new") {
+  Log l;
+  std::string agent = l.run(kPerson, {}, "", {"agent"});
+  // An old problem: a child whose artifact names another parent (lines 3-4).
+  l.run(kTool, {kAgent}, agent, {"old-wrong"});
+  auto verify = [&](const std::optional<Checkpoint>& cp, bool incremental) {
+    std::vector<Receipt> checked;
+    LogVerifyOptions mode;
+    mode.incremental = incremental;
+    mode.verified = &checked;
+    auto rep = verify_receipt_log(l.dir.path + "/state", l.log.public_key(), cp, mode);
+    REQUIRE(rep.ok());
+    REQUIRE(rep->intact);
+    auto problems = check_verified_lineage(l.dir.path + "/state", checked, rep->first_checked);
+    REQUIRE(problems.ok());
+    return std::make_pair(checked, problems.take());
+  };
+
+  SECTION("a whole log: every line parsed once, the same problems as reading it again") {
+    auto [checked, problems] = verify(std::nullopt, false);
+    REQUIRE(checked.size() == 4);
+    for (size_t i = 0; i < checked.size(); ++i) CHECK(checked[i].seq == i + 1);
+    auto again = check_receipt_lineage(l.receipts());
+    REQUIRE(problems.size() == again.size());
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].line == 3);
+  }
+  auto cp = l.log.checkpoint();
+  REQUIRE(cp.ok());
+  SECTION("incremental, nested runs all after the checkpoint: only the new lines are checked") {
+    std::string agent2 = l.run(kPerson, {}, "", {"agent2"});
+    l.run(kAgent, {kPerson}, agent2, {"tool"});
+    l.run(kTool, {kAgent}, agent2, {"new-wrong"});  // lines 9-10
+    auto [checked, problems] = verify(*cp, true);
+    REQUIRE(checked.size() == 6);
+    CHECK(checked.front().seq == 5);
+    REQUIRE(problems.size() == 2);  // the new problem; the old one is the checkpoint's
+    CHECK(problems[0].line == 9);
+  }
+  SECTION("incremental, a new run whose parent precedes the checkpoint: the whole log is checked") {
+    l.run(kAgent, {kPerson}, agent, {"tool"});     // lines 5-6: consistent
+    l.run(kTool, {kAgent}, agent, {"new-wrong"});  // lines 7-8
+    auto [checked, problems] = verify(*cp, true);
+    REQUIRE(checked.size() == 4);
+    REQUIRE(problems.size() == 4);  // old and new: the log was read again
+    CHECK(problems[0].line == 3);
+    CHECK(problems[2].line == 7);
+  }
+  SECTION("incremental, nothing new") {
+    auto [checked, problems] = verify(*cp, true);
+    CHECK(checked.empty());
+    CHECK(problems.empty());
   }
 }
