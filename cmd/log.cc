@@ -78,11 +78,7 @@ int run_verify(const LogCmdOptions& o) {
     for (size_t i = 1; i < lineage.size() && !o.json; ++i)
       std::fprintf(stderr, "gx: lineage: line %llu: %s\n", static_cast<unsigned long long>(lineage[i].line),
                    lineage[i].problem.c_str());
-    return report_denial(
-        Decision::deny(DenyReason::LineageInconsistency,
-                       "line " + std::to_string(lineage[0].line) + ": " + lineage[0].problem +
-                           (lineage.size() > 1 ? " (and " + std::to_string(lineage.size() - 1) + " more)" : ""),
-                       "parent"));
+    return report_denial(lineage_decision(lineage));
   }
   if (!o.json) {
     std::printf("receipt log intact: %llu receipts, head %s%s\n", static_cast<unsigned long long>(report->records),

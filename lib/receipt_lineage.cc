@@ -56,10 +56,25 @@ Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& st
     for (const auto& r : checked)
       if (!r.parent.empty() && !ids.count(r.parent)) parents_among = false;
   }
-  if (parents_among) return check_receipt_lineage(checked);
-  auto listing = read_receipt_log(state_dir);
-  if (!listing) return listing.error();
-  return check_receipt_lineage(listing->receipts);
+  std::vector<LineageProblem> problems;
+  if (parents_among) {
+    problems = check_receipt_lineage(checked);
+  } else {
+    auto listing = read_receipt_log(state_dir);
+    if (!listing) return listing.error();
+    problems = check_receipt_lineage(listing->receipts);
+  }
+  // The same rule whichever way was taken: what the checkpoint covers is not reported.
+  std::erase_if(problems, [&](const LineageProblem& p) { return p.line < first_checked; });
+  return problems;
+}
+
+Decision lineage_decision(const std::vector<LineageProblem>& problems) {
+  if (problems.empty()) return Decision::allow();
+  return Decision::deny(DenyReason::LineageInconsistency,
+                        "line " + std::to_string(problems[0].line) + ": " + problems[0].problem +
+                            (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : ""),
+                        "parent");
 }
 
 Result<ReceiptTree> build_receipt_tree(const std::vector<Receipt>& receipts, const std::string& root_id) {

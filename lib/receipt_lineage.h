@@ -40,15 +40,22 @@ struct LineageProblem {
 std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts);
 
 // The check for a verified log whose lines from `first_checked` on are
-// `checked` (LogVerifyOptions::verified). Over `checked` alone when every
-// parent they name is among them: a whole log (first_checked 1), or an
-// incremental verification whose nested runs all started after its
-// checkpoint, so that its cost stays proportional to what is new. A receipt
-// whose parent precedes the checkpoint makes it read the whole log from
-// `state_dir` (read_receipt_log) and check all of it, as without
-// incremental. Errors are that read's.
+// `checked` (LogVerifyOptions::verified). A whole log (first_checked 1):
+// every receipt. Incremental (first_checked > 1): the problems of the new
+// receipts only -- the checkpoint vouched for the lines before it, and a
+// checkpoint is made only of a log without lineage problems
+// (ReceiptLog::checkpoint; a checkpoint of an earlier gx was not, and a full
+// verify reports what it covers). Over `checked` alone when every parent they
+// name is among them (nested runs that all started after the checkpoint), so
+// that the cost stays proportional to what is new; a new receipt whose parent
+// precedes the checkpoint makes it read the whole log from `state_dir`
+// (read_receipt_log). Errors are that read's.
 Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& state_dir,
                                                            const std::vector<Receipt>& checked, uint64_t first_checked);
+
+// allow when there are none, else LineageInconsistency "line N: <problem>
+// (and K more)" on field "parent".
+Decision lineage_decision(const std::vector<LineageProblem>& problems);
 
 // One governed run: its authorized (or denied) receipt and, when it ended,
 // its finished / not-started receipt; children are runs whose parent is

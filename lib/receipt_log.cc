@@ -10,6 +10,7 @@
 
 #include "lib/fsutil.h"
 #include "lib/receipt_key.h"
+#include "lib/receipt_lineage.h"
 
 namespace gx {
 namespace {
@@ -384,9 +385,15 @@ Result<VerifyReport> ReceiptLog::verify(const std::optional<Checkpoint>& checkpo
 Result<Checkpoint> ReceiptLog::checkpoint() const {
   // Chain mode (LogVerifyOptions): the chain and the last receipt's
   // signature vouch for every receipt, as every signature would.
-  auto report = verify_receipt_log(dir_.path, key_.public_key(), std::nullopt, LogVerifyOptions{});
+  // And the parent checks: a checkpoint vouches for a log that verifies,
+  // and an incremental verify from it looks only at what is new.
+  std::vector<Receipt> checked;
+  LogVerifyOptions mode;
+  mode.verified = &checked;
+  auto report = verify_receipt_log(dir_.path, key_.public_key(), std::nullopt, mode);
   if (!report) return report.error();
   if (!report->intact) return report->decision();
+  if (Decision d = lineage_decision(check_receipt_lineage(checked)); !d) return d;
   Checkpoint c;
   c.origin = host_name();
   c.count = report->records;

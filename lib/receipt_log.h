@@ -159,9 +159,11 @@ class ReceiptLog {
 
   // Verifies the whole log with this log's public key (see verify_receipt_log).
   Result<VerifyReport> verify(const std::optional<Checkpoint>& checkpoint = std::nullopt) const;
-  // Verifies the log (chain mode, LogVerifyOptions), then signs its head.
-  // LogTampered if it does not verify: a checkpoint never vouches for a
-  // broken log.
+  // Verifies the log (chain mode, LogVerifyOptions) and its parent checks
+  // (check_receipt_lineage), then signs its head. LogTampered if it does not
+  // verify, LineageInconsistency on a lineage problem: a checkpoint never
+  // vouches for a log that `gx log verify` refuses (an incremental verify
+  // from it looks only at what is new).
   Result<Checkpoint> checkpoint() const;
 
   const std::string& state_dir() const { return dir_.path; }  // the resolved path

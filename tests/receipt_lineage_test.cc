@@ -181,8 +181,6 @@ TEST_CASE("log lineage problems: missing, later, not authorized, artifact not na
 TEST_CASE("gx log verify's lineage: from the verification's own parse, incremental only over what is new") {
   Log l;
   std::string agent = l.run(kPerson, {}, "", {"agent"});
-  // An old problem: a child whose artifact names another parent (lines 3-4).
-  l.run(kTool, {kAgent}, agent, {"old-wrong"});
   auto verify = [&](const std::optional<Checkpoint>& cp, bool incremental) {
     std::vector<Receipt> checked;
     LogVerifyOptions mode;
@@ -196,39 +194,65 @@ TEST_CASE("gx log verify's lineage: from the verification's own parse, increment
     return std::make_pair(checked, problems.take());
   };
 
-  SECTION("a whole log: every line parsed once, the same problems as reading it again") {
+  SECTION("a whole log: every line parsed once, the same problems as reading it again; no checkpoint of it") {
+    l.run(kTool, {kAgent}, agent, {"wrong"});  // lines 3-4: names another parent
     auto [checked, problems] = verify(std::nullopt, false);
     REQUIRE(checked.size() == 4);
     for (size_t i = 0; i < checked.size(); ++i) CHECK(checked[i].seq == i + 1);
     auto again = check_receipt_lineage(l.receipts());
-    REQUIRE(problems.size() == again.size());
     REQUIRE(problems.size() == 2);
-    CHECK(problems[0].line == 3);
+    REQUIRE(again.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK(problems[i].line == again[i].line);
+      CHECK(problems[i].problem == again[i].problem);
+    }
+    CHECK(lineage_decision(problems).reason == DenyReason::LineageInconsistency);
+    CHECK(lineage_decision(problems).explain().find("line 3") != std::string::npos);
+    CHECK(lineage_decision({}));
+    // A checkpoint vouches only for a log gx log verify accepts.
+    auto cp = l.log.checkpoint();
+    REQUIRE_FALSE(cp.ok());
+    CHECK(cp.error().reason == DenyReason::LineageInconsistency);
   }
-  auto cp = l.log.checkpoint();
-  REQUIRE(cp.ok());
-  SECTION("incremental, nested runs all after the checkpoint: only the new lines are checked") {
-    std::string agent2 = l.run(kPerson, {}, "", {"agent2"});
-    l.run(kAgent, {kPerson}, agent2, {"tool"});
-    l.run(kTool, {kAgent}, agent2, {"new-wrong"});  // lines 9-10
-    auto [checked, problems] = verify(*cp, true);
-    REQUIRE(checked.size() == 6);
-    CHECK(checked.front().seq == 5);
-    REQUIRE(problems.size() == 2);  // the new problem; the old one is the checkpoint's
-    CHECK(problems[0].line == 9);
+  SECTION("incremental") {
+    auto cp = l.log.checkpoint();  // lines 1-2, consistent
+    REQUIRE(cp.ok());
+    SECTION("nested runs all after the checkpoint: only the new lines are read") {
+      std::string agent2 = l.run(kPerson, {}, "", {"agent2"});
+      l.run(kAgent, {kPerson}, agent2, {"tool"});
+      l.run(kTool, {kAgent}, agent2, {"wrong"});  // lines 7-8
+      auto [checked, problems] = verify(*cp, true);
+      REQUIRE(checked.size() == 6);
+      CHECK(checked.front().seq == 3);
+      REQUIRE(problems.size() == 2);
+      CHECK(problems[0].line == 7);
+    }
+    SECTION("a new run whose parent precedes the checkpoint: found by reading the whole log") {
+      l.run(kAgent, {kPerson}, agent, {"tool"});  // lines 3-4: consistent, its parent is line 1
+      l.run(kTool, {kAgent}, agent, {"wrong"});   // lines 5-6
+      auto [checked, problems] = verify(*cp, true);
+      REQUIRE(checked.size() == 4);
+      REQUIRE(problems.size() == 2);  // not "parent not in the log" for lines 3-4
+      CHECK(problems[0].line == 5);
+      CHECK(problems[0].problem.find("names parent " + kAgent) != std::string::npos);
+    }
+    SECTION("nothing new") {
+      auto [checked, problems] = verify(*cp, true);
+      CHECK(checked.empty());
+      CHECK(problems.empty());
+    }
   }
-  SECTION("incremental, a new run whose parent precedes the checkpoint: the whole log is checked") {
-    l.run(kAgent, {kPerson}, agent, {"tool"});     // lines 5-6: consistent
-    l.run(kTool, {kAgent}, agent, {"new-wrong"});  // lines 7-8
-    auto [checked, problems] = verify(*cp, true);
-    REQUIRE(checked.size() == 4);
-    REQUIRE(problems.size() == 4);  // old and new: the log was read again
-    CHECK(problems[0].line == 3);
-    CHECK(problems[2].line == 7);
-  }
-  SECTION("incremental, nothing new") {
-    auto [checked, problems] = verify(*cp, true);
-    CHECK(checked.empty());
-    CHECK(problems.empty());
+  SECTION("what a checkpoint covered is never reported by an incremental check, whichever way it reads") {
+    // As after a checkpoint an earlier gx made without the parent checks.
+    l.run(kTool, {kAgent}, agent, {"wrong"});   // lines 3-4
+    l.run(kAgent, {kPerson}, agent, {"tool"});  // lines 5-6: parent before line 5
+    auto all = l.receipts();
+    std::vector<Receipt> fresh(all.begin() + 4, all.end());
+    auto problems = check_verified_lineage(l.dir.path + "/state", fresh, 5);
+    REQUIRE(problems.ok());
+    CHECK(problems->empty());
+    auto whole = check_verified_lineage(l.dir.path + "/state", all, 1);
+    REQUIRE(whole.ok());
+    CHECK(whole->size() == 2);
   }
 }
