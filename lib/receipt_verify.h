@@ -69,9 +69,10 @@ struct LogVerifyOptions {
   bool all_signatures = false;
   bool incremental = false;
   // When set, every receipt whose line passed its checks is appended to it
-  // (nothing is cleared), in log order, from line first_checked on (the parse the verification made:
-  // `gx log verify` checks the lineage over it instead of reading the log a
-  // second time). Meaningful only when the report says intact.
+  // (nothing is cleared), in log order, from line first_checked on: the
+  // parse the verification made, over which `gx log verify` checks the
+  // lineage instead of reading the log a second time. Meaningful only when
+  // the report says intact.
   std::vector<Receipt>* verified = nullptr;
 };
 
