@@ -56,7 +56,7 @@ int run_verify(const LogCmdOptions& o) {
   LogVerifyOptions mode;
   mode.all_signatures = o.all_signatures;
   mode.incremental = o.incremental;
-  std::vector<Receipt> checked;
+  std::vector<LineageFacts> checked;
   mode.verified = &checked;
   auto report = verify_receipt_log(dir, *key, cp, mode);
   if (!report) return report_denial(report.error());

@@ -341,6 +341,28 @@ Result<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
+bool is_canonical_base64(std::string_view text) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (text.size() % 4 != 0) return false;
+  size_t pad = 0;
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+  const size_t symbols = text.size() - pad;
+  for (size_t i = 0; i < symbols; ++i)
+    if (value(text[i]) < 0) return false;
+  // The last symbol's bits past the data are zero in the one spelling that
+  // base64_encode writes: 4 of them before "==", 2 before "=".
+  if (pad == 0) return true;
+  const int last = value(text[symbols - 1]);
+  return (last & (pad == 2 ? 0x0f : 0x03)) == 0;
+}
+
 namespace {
 std::string pae_prefix(std::string_view type, size_t body_size) {
   return "DSSEv1 " + std::to_string(type.size()) + " " + std::string(type) + " " + std::to_string(body_size) + " ";

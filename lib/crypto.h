@@ -75,7 +75,11 @@ class Sha256 {
 };
 
 std::string base64_encode(std::string_view data);
+// Only the canonical spelling (what base64_encode writes) decodes.
 Result<std::string> base64_decode(std::string_view text);
+// base64_decode(text).ok(), without decoding: for a reader that needs only
+// the verdict (gx log verify's chain mode, on every receipt's signature).
+bool is_canonical_base64(std::string_view text);
 
 // DSSE pre-authentication encoding.
 std::string pae(std::string_view type, std::string_view body);

@@ -15,6 +15,7 @@
 
 #include "lib/crypto.h"
 #include "lib/host.h"
+#include "lib/receipt_members.h"
 
 namespace gx {
 namespace {
@@ -252,54 +253,6 @@ json Receipt::to_json() const {
 
 namespace {
 
-// Every member of a receipt but "sandbox", in sorted key order, to `v`:
-// v.str / num / boolean / list (key, value), v.sandbox() where "sandbox"
-// sorts and v.sig() where "sig" does. The one list of a receipt's fields and
-// of the versions that have them: fields_without_sandbox() and text() both
-// walk it.
-template <class Visitor>
-void visit_members(const Receipt& r, Visitor& v) {
-  v.list("argv", r.argv);
-  v.str("artifact_digest", r.artifact_digest);
-  v.str("artifact_id", r.artifact_id);
-  v.str("authorized_id", r.authorized_id);
-  if (r.version >= 3) v.boolean("brokered", r.brokered);
-  v.num("child_pid", r.child_pid);
-  v.str("cwd", r.cwd);
-  v.str("decision", kind_name(r.decision));
-  if (r.version >= 2) v.num("descendants_killed", r.descendants_killed);
-  v.str("detail", r.detail);
-  v.str("exe_digest", r.exe_digest);
-  v.str("exe_path", r.exe_path);
-  v.num("exit_code", r.exit_code);
-  v.str("host", r.host);
-  v.str("id", r.id);
-  v.str("issuer", r.issuer);
-  v.str("key_id", r.key_id);
-  if (r.version >= 3) v.list("lineage", r.lineage);
-  v.num("max_rss_kb", r.max_rss_kb);
-  v.str("parent", r.parent);
-  if (r.version >= 3) {
-    v.num("peer_gid", r.peer_gid);
-    v.num("peer_pid", r.peer_pid);
-    v.num("peer_uid", r.peer_uid);
-  }
-  v.num("pid", r.pid);
-  v.str("prev", r.prev);
-  v.str("reason", r.reason);
-  v.sandbox();
-  v.num("seq", r.seq);
-  v.sig();
-  v.num("signal", r.signal);
-  v.list("signers", r.signers);
-  v.num("sys_cpu_us", r.sys_cpu_us);
-  v.str("time", r.time);
-  v.num("uid", r.uid);
-  v.num("user_cpu_us", r.user_cpu_us);
-  v.num("version", r.version);
-  v.num("wall_us", r.wall_us);
-}
-
 // The members as a JSON object (each value keeping its C++ type's JSON
 // type), "sig" included, "sandbox" not.
 class JsonMembers {
@@ -312,6 +265,7 @@ class JsonMembers {
   }
   void boolean(std::string_view key, bool v) { out_[std::string(key)] = v; }
   void list(std::string_view key, const std::vector<std::string>& v) { out_[std::string(key)] = v; }
+  void decision(std::string_view key, ReceiptKind v) { str(key, kind_name(v)); }
   void sandbox() {}
   void sig() { out_["sig"] = r_.sig; }
 
@@ -351,6 +305,7 @@ class TextMembers {
     }
     *out_ += ']';
   }
+  void decision(std::string_view key, ReceiptKind v) { str(key, kind_name(v)); }
   // The summary spliced in as its own canonical dump, which recurs
   // (canonical_dump_recurring). A reference either way: `c ? sandbox :
   // json::object()` would copy the summary, which is what the memo spares.
@@ -394,7 +349,7 @@ class TextMembers {
 json Receipt::fields_without_sandbox() const {
   json j = json::object();
   JsonMembers members(*this, j);
-  visit_members(*this, members);
+  receipt_members::visit(*this, members);
   return j;
 }
 
@@ -404,7 +359,7 @@ std::string Receipt::signed_body() const { return text().body(); }
 
 Receipt::Text Receipt::text() const {
   // The canonical dump of to_json() without "sig", cut where "sig" sorts,
-  // written member by member (visit_members): building the JSON object and
+  // written member by member (receipt_members::visit): building the JSON object and
   // dumping it cost ~15 us a receipt.
   Text t;
   t.head.reserve(1024);
@@ -412,7 +367,7 @@ Receipt::Text Receipt::text() const {
   // assigning a literal after reserve() (GCC bug 105329).
   t.head.push_back('{');
   TextMembers members(*this, t);
-  visit_members(*this, members);
+  receipt_members::visit(*this, members);
   t.head_empty = false;
   t.tail += '}';
   t.tail_empty = false;
@@ -489,15 +444,21 @@ Result<Receipt> Receipt::from_json(const json& j) {
       r.decision = kind;
       known_kind = true;
     }
-  if (!known_kind || (r.decision == ReceiptKind::NotStarted && version < 2))
-    return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
-  if (!reason_from_code(r.reason)) return bad(DenyReason::InvalidValue, "reason", "is not a known reason code");
-  if (!is_lower_hex(r.id, 32)) return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
-  if (!crypto::is_hex_sha256(r.prev)) return bad(DenyReason::InvalidValue, "prev", "is not a hex SHA-256");
-  if (!parse_receipt_time(r.time)) return bad(DenyReason::InvalidValue, "time", "is not an RFC 3339 UTC time");
+  if (!known_kind) return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
+  if (Decision d = r.check_values(); !d) return d;
   if (!j.at("sandbox").is_object()) return bad(DenyReason::WrongType, "sandbox", "is not an object");
   r.sandbox = j.at("sandbox");
   return r;
+}
+
+Decision Receipt::check_values() const {
+  if (decision == ReceiptKind::NotStarted && version < 2)
+    return bad(DenyReason::InvalidValue, "decision", "is not a known v" + std::to_string(version) + " decision");
+  if (!reason_from_code(reason)) return bad(DenyReason::InvalidValue, "reason", "is not a known reason code");
+  if (!is_lower_hex(id, 32)) return bad(DenyReason::InvalidValue, "id", "is not 32 lowercase hex digits");
+  if (!crypto::is_hex_sha256(prev)) return bad(DenyReason::InvalidValue, "prev", "is not a hex SHA-256");
+  if (!parse_receipt_time(time)) return bad(DenyReason::InvalidValue, "time", "is not an RFC 3339 UTC time");
+  return Decision::allow();
 }
 
 RunOutcome outcome_from_wait(int64_t child_pid, int wait_status, const struct rusage& usage, int64_t wall_us) {

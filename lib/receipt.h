@@ -151,6 +151,11 @@ struct Receipt {
   // Strict: every field present with its type, no unknown field, known
   // version, decision and reason code. Does not check the signature.
   static Result<Receipt> from_json(const nlohmann::json& j);
+  // The checks from_json makes beyond each field's type (and beyond the
+  // decision being a known name): the decision exists in this version, the
+  // reason is a known code, id, prev and time are well formed. Shared by
+  // every reader (lib/receipt_line.h).
+  Decision check_values() const;
 };
 
 // What the child did, for a finished receipt.

@@ -9,8 +9,21 @@
 
 namespace gx {
 
-std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts) {
-  std::map<std::string, const Receipt*, std::less<>> by_id;
+LineageFacts LineageFacts::of(const Receipt& r) {
+  LineageFacts f;
+  f.seq = r.seq;
+  f.version = r.version;
+  f.decision = r.decision;
+  f.id = r.id;
+  f.parent = r.parent;
+  if (r.decision == ReceiptKind::Authorized) f.artifact_digest = r.artifact_digest;
+  f.has_lineage = !r.lineage.empty();
+  if (!r.parent.empty() && f.has_lineage) f.lineage_parent = r.lineage.front();
+  return f;
+}
+
+std::vector<LineageProblem> check_receipt_lineage(const std::vector<LineageFacts>& receipts) {
+  std::map<std::string_view, const LineageFacts*, std::less<>> by_id;
   for (const auto& r : receipts) by_id.emplace(r.id, &r);
   std::vector<LineageProblem> out;
   for (const auto& r : receipts) {
@@ -21,7 +34,7 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
       report("its parent receipt " + r.parent + " is not in the log");
       continue;
     }
-    const Receipt& p = *it->second;
+    const LineageFacts& p = *it->second;
     if (p.seq >= r.seq) {
       report("its parent receipt " + p.id + " (line " + std::to_string(p.seq) + ") does not precede it");
       continue;
@@ -38,16 +51,23 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
     }
     // A nested request refused before its chain verified records no
     // lineage: nothing ran under it, and the denial is the record.
-    if (r.decision == ReceiptKind::Denied && r.lineage.empty()) continue;
-    if (r.lineage.empty() || r.lineage.front() != p.artifact_digest)
-      report("its artifact names parent " + (r.lineage.empty() ? std::string("(none)") : r.lineage.front()) +
+    if (r.decision == ReceiptKind::Denied && !r.has_lineage) continue;
+    if (!r.has_lineage || r.lineage_parent != p.artifact_digest)
+      report("its artifact names parent " + (r.has_lineage ? r.lineage_parent : std::string("(none)")) +
              ", but the parent run's artifact is " + p.artifact_digest);
   }
   return out;
 }
 
+std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts) {
+  std::vector<LineageFacts> facts;
+  facts.reserve(receipts.size());
+  for (const Receipt& r : receipts) facts.push_back(LineageFacts::of(r));
+  return check_receipt_lineage(facts);
+}
+
 Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& state_dir,
-                                                           const std::vector<Receipt>& checked,
+                                                           const std::vector<LineageFacts>& checked,
                                                            uint64_t first_checked) {
   bool parents_among = true;
   if (first_checked > 1) {

@@ -37,6 +37,23 @@ struct LineageProblem {
   std::string problem;
 };
 
+// What the checks read of a receipt, and all they keep of it: a verified
+// log's worth is held in memory at once (LogVerifyOptions::verified), ~150
+// bytes a receipt where a whole Receipt with its sandbox summary took ~10 KB.
+struct LineageFacts {
+  uint64_t seq = 0;
+  int version = 0;
+  ReceiptKind decision = ReceiptKind::Denied;
+  std::string id;
+  std::string parent;
+  std::string artifact_digest;  // authorized receipts only (a parent's artifact); "" for the others
+  bool has_lineage = false;     // lineage is not empty
+  std::string lineage_parent;   // lineage[0], for receipts with a parent only; "" for the others
+
+  static LineageFacts of(const Receipt& r);
+};
+
+std::vector<LineageProblem> check_receipt_lineage(const std::vector<LineageFacts>& receipts);
 std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& receipts);
 
 // The check for a verified log whose lines from `first_checked` on are
@@ -51,7 +68,8 @@ std::vector<LineageProblem> check_receipt_lineage(const std::vector<Receipt>& re
 // precedes the checkpoint makes it read the whole log from `state_dir`
 // (read_receipt_log). Errors are that read's.
 Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& state_dir,
-                                                           const std::vector<Receipt>& checked, uint64_t first_checked);
+                                                           const std::vector<LineageFacts>& checked,
+                                                           uint64_t first_checked);
 
 // allow when there are none, else LineageInconsistency "line N: <problem>
 // (and K more)" on field "parent".

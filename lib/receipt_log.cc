@@ -387,7 +387,7 @@ Result<Checkpoint> ReceiptLog::checkpoint() const {
   // signature vouch for every receipt, as every signature would.
   // And the parent checks: a checkpoint vouches for a log that verifies,
   // and an incremental verify from it looks only at what is new.
-  std::vector<Receipt> checked;
+  std::vector<LineageFacts> checked;
   LogVerifyOptions mode;
   mode.verified = &checked;
   auto report = verify_receipt_log(dir_.path, key_.public_key(), std::nullopt, mode);

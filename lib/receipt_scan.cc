@@ -5,6 +5,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 
+#include "lib/receipt_line.h"
 #include "lib/receipt_log_file.h"
 
 namespace gx {
@@ -47,12 +48,8 @@ Result<ScanEnd> scan_receipts(int fd, const std::string& path, uint64_t from, ui
       nl = buf.find('\n', old);
     }
     line.assign(buf, used, nl - used);
-    json j = parse_receipt_line(line);
-    if (j.is_discarded())
-      return bad("not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
-    if (canonical_dump(j) != line) return bad("not in canonical form");
-    auto rec = Receipt::from_json(j);
-    if (!rec) return bad("not a valid receipt: " + rec.error().explain());
+    auto rec = read_receipt_fields(line);
+    if (!rec) return bad(rec.error().detail);
     if (rec->seq != at.seq + 1) return bad("sequence number " + std::to_string(rec->seq));
     if (rec->prev != at.hash) return bad("hash link to the previous receipt is broken");
     at.seq = rec->seq;

@@ -15,6 +15,7 @@
 #include "lib/decision.h"
 #include "lib/receipt.h"
 #include "lib/receipt_checkpoint.h"
+#include "lib/receipt_lineage.h"
 
 namespace gx {
 
@@ -68,12 +69,12 @@ struct VerifyReport {
 struct LogVerifyOptions {
   bool all_signatures = false;
   bool incremental = false;
-  // When set, every receipt whose line passed its checks is appended to it
-  // (nothing is cleared), in log order, from line first_checked on: the
-  // parse the verification made, over which `gx log verify` checks the
-  // lineage instead of reading the log a second time. Meaningful only when
-  // the report says intact.
-  std::vector<Receipt>* verified = nullptr;
+  // When set, what the lineage checks read of every receipt whose line
+  // passed its checks is appended to it (nothing is cleared), in log order,
+  // from line first_checked on: from the parse the verification made, so
+  // that `gx log verify` checks the lineage without reading the log a
+  // second time. Meaningful only when the report says intact.
+  std::vector<LineageFacts>* verified = nullptr;
 };
 
 // Read-only entry points: they need no private key and create nothing.

@@ -32,6 +32,41 @@ TEST_CASE("PAE is the DSSE encoding") {
   CHECK(crypto::pae("ab", "c") != crypto::pae("a", "bc"));
 }
 
+TEST_CASE("is_canonical_base64 is base64_decode's verdict") {
+  // Every string of up to 4 symbols from an alphabet with each kind of
+  // symbol (high and low bits, padding, outsiders), and random longer ones.
+  const std::string symbols = "AQgw/+9z=-_ \n!";
+  size_t accepted = 0;
+  std::vector<std::string> all = {""};
+  for (size_t len = 1; len <= 4; ++len) {
+    std::vector<std::string> longer;
+    for (const auto& s : all)
+      if (s.size() == len - 1)
+        for (char c : symbols) longer.push_back(s + c);
+    all.insert(all.end(), longer.begin(), longer.end());
+  }
+  for (const auto& s : all) {
+    INFO(s);
+    const bool ok = crypto::base64_decode(s).ok();
+    CHECK(crypto::is_canonical_base64(s) == ok);
+    accepted += ok;
+  }
+  CHECK(accepted > 100);
+  uint32_t x = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    const size_t len = 4 * (1 + i % 24) - (i % 7 == 0 ? 1 : 0);
+    for (size_t k = 0; k < len; ++k) {
+      x = x * 1103515245 + 12345;
+      s += symbols[(x >> 16) % (i % 3 == 0 ? symbols.size() : 6)];
+    }
+    if (i % 2 == 0) s = crypto::base64_encode(s.substr(0, len / 2));
+    if (i % 5 == 0 && !s.empty()) s[(x >> 8) % s.size()] = symbols[(x >> 20) % symbols.size()];
+    INFO(s);
+    CHECK(crypto::is_canonical_base64(s) == crypto::base64_decode(s).ok());
+  }
+}
+
 TEST_CASE("base64 round trip is canonical only") {
   auto enc = crypto::base64_encode(std::string("\x00\x01\xfe\xff", 4));
   auto dec = crypto::base64_decode(enc);

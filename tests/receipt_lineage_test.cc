@@ -182,7 +182,7 @@ TEST_CASE("gx log verify's lineage: from the verification's own parse, increment
   Log l;
   std::string agent = l.run(kPerson, {}, "", {"agent"});
   auto verify = [&](const std::optional<Checkpoint>& cp, bool incremental) {
-    std::vector<Receipt> checked;
+    std::vector<LineageFacts> checked;
     LogVerifyOptions mode;
     mode.incremental = incremental;
     mode.verified = &checked;
@@ -247,11 +247,13 @@ TEST_CASE("gx log verify's lineage: from the verification's own parse, increment
     l.run(kTool, {kAgent}, agent, {"wrong"});   // lines 3-4
     l.run(kAgent, {kPerson}, agent, {"tool"});  // lines 5-6: parent before line 5
     auto all = l.receipts();
-    std::vector<Receipt> fresh(all.begin() + 4, all.end());
+    std::vector<LineageFacts> fresh, whole_log;
+    for (const Receipt& r : all) whole_log.push_back(LineageFacts::of(r));
+    fresh.assign(whole_log.begin() + 4, whole_log.end());
     auto problems = check_verified_lineage(l.dir.path + "/state", fresh, 5);
     REQUIRE(problems.ok());
     CHECK(problems->empty());
-    auto whole = check_verified_lineage(l.dir.path + "/state", all, 1);
+    auto whole = check_verified_lineage(l.dir.path + "/state", whole_log, 1);
     REQUIRE(whole.ok());
     CHECK(whole->size() == 2);
   }
