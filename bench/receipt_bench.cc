@@ -11,9 +11,11 @@
 // 2. Times M real appends (sign, write, fdatasync) alternating between the
 //    two logs and prints median/mean per append and the big/small ratio
 //    (target <= 1.10: the append cost must not grow with the log).
-// 3. Builds a fully signed log of K receipts with real appends and times
-//    verify_receipt_log (what `gx log verify` runs): records per second.
-#include <malloc.h>
+// 3. Times `gx log verify`'s default chain mode over the big log (target >=
+//    50,000 receipts/s wall) and an incremental verify after 100 more.
+// 4. Builds a fully signed log of K receipts with real appends and times
+//    verify_receipt_log with every signature: records per second.
+// Exits 2 when a target is missed.
 #include <unistd.h>
 
 #include <algorithm>
@@ -169,20 +171,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chain verify failed: %s\n", chain ? chain->problem.c_str() : chain.error().explain().c_str());
     return 1;
   }
+  const double chain_rate = static_cast<double>(chain->records) * 1000 / chain_ms;
   std::printf(
-      "log verify, chain mode, %llu receipts: %.0f receipts/s wall (%.1f ms), %.0f receipts per CPU-second "
-      "(%.2f s CPU on all threads), %llu signature checked\n",
-      static_cast<unsigned long long>(chain->records), static_cast<double>(chain->records) * 1000 / chain_ms, chain_ms,
+      "log verify, chain mode, %llu receipts: %.0f receipts/s wall (target >= 50000) (%.1f ms), %.0f receipts per "
+      "CPU-second (%.2f s CPU on all threads), %llu signature checked\n",
+      static_cast<unsigned long long>(chain->records), chain_rate, chain_ms,
       static_cast<double>(chain->records) / chain_cpu, chain_cpu,
       static_cast<unsigned long long>(chain->signatures_checked));
   // Incremental: a checkpoint now, 100 more receipts, verify from it.
   auto cp = big_log->checkpoint();
   if (!cp) return 1;
-  // The checkpoint parsed the whole log (its parent checks); the freed
-  // receipts would cost the next large allocation a malloc_consolidate over
-  // all of them (~300 ms at 100k). `gx log verify --incremental` runs in a
-  // fresh process: so is what is measured here.
-  malloc_trim(0);
   for (int i = 0; i < 100; ++i)
     if (!big_log->append(typical("inc" + std::to_string(i))).ok()) return 1;
   LogVerifyOptions inc_mode;
@@ -211,5 +209,5 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  return ratio <= 1.10 ? 0 : 2;
+  return ratio <= 1.10 && chain_rate >= 50000 ? 0 : 2;
 }

@@ -280,7 +280,8 @@ Result<Receipt> read_receipt_fields(std::string_view line, std::string* signed_b
   if (j.is_discarded())
     return Decision::deny(DenyReason::Malformed,
                           "not valid JSON (or nested deeper than " + std::to_string(kReceiptMaxDepth) + " levels)");
-  if (canonical_dump(j) != line) return Decision::deny(DenyReason::Malformed, "not in canonical form (bytes were changed)");
+  if (canonical_dump(j) != line)
+    return Decision::deny(DenyReason::Malformed, "not in canonical form (bytes were changed)");
   auto rec = Receipt::from_json(j);
   if (!rec) return Decision::deny(DenyReason::Malformed, "not a valid receipt: " + rec.error().explain());
   if (signed_body) {

@@ -16,7 +16,7 @@ namespace gx::receipt_members {
 // where "sig" does. The members a version lacks are skipped (r.version).
 // `R` is Receipt (a reader fills the fields) or const Receipt (a writer).
 template <class R, class Visitor>
-  requires std::is_same_v<std::remove_const_t<R>, Receipt>
+requires std::is_same_v<std::remove_const_t<R>, Receipt>
 void visit(R& r, Visitor& v) {
   v.list("argv", r.argv);
   v.str("artifact_digest", r.artifact_digest);

@@ -120,6 +120,7 @@ TEST_CASE("parse_canonical_line accepts the receipts gx writes, with the general
 
 TEST_CASE("parse_canonical_line declines what it does not handle; the general reader decides") {
   Receipt a = plain_receipts().front();
+  a.pid = 0;
   auto declined_but_valid = [](const Receipt& r) {
     const std::string line = r.line();
     CHECK_FALSE(parse_canonical_line(line));
@@ -170,22 +171,22 @@ TEST_CASE("parse_canonical_line declines what it does not handle; the general re
   refused(line + "{}");
   refused(" " + line);
   refused(replaced("\"uid\":", "\"uid\": "));
-  refused(replaced("\"uid\":", "\"zzz\":1,\"uid\":"));      // unknown key
-  refused(replaced("\"uid\":", "\"uid\":0,\"uid\":"));      // repeated key
-  refused(replaced(",\"wall_us\":0", ""));                   // missing key
-  refused(replaced("\"version\":3", "\"version\":2"));       // v3 keys in a v2 line
-  refused(replaced("\"version\":3", "\"version\":4"));       // unknown version
-  refused(replaced("\"seq\":1", "\"seq\":0"));               // seq starts at 1
+  refused(replaced("\"uid\":", "\"zzz\":1,\"uid\":"));  // unknown key
+  refused(replaced("\"uid\":", "\"uid\":0,\"uid\":"));  // repeated key
+  refused(replaced(",\"wall_us\":0", ""));              // missing key
+  refused(replaced("\"version\":3", "\"version\":2"));  // v3 keys in a v2 line
+  refused(replaced("\"version\":3", "\"version\":4"));  // unknown version
+  refused(replaced("\"seq\":1", "\"seq\":0"));          // seq starts at 1
   refused(replaced("\"seq\":1", "\"seq\":-1"));
-  refused(replaced("\"pid\":", "\"pid\":-0,\"pidx\":"));   // "-0" is not canonical
+  refused(replaced("\"pid\":0,", "\"pid\":-0,"));  // "-0" is not canonical
   refused(replaced("\"uid\":0", "\"uid\":00"));
   refused(replaced("\"uid\":0", "\"uid\":0.0"));
-  refused(replaced("\"uid\":0", "\"uid\":\"0\""));           // wrong type
+  refused(replaced("\"uid\":0", "\"uid\":\"0\""));  // wrong type
   refused(replaced("\"brokered\":false", "\"brokered\":0"));
   refused(replaced("\"decision\":\"authorized\"", "\"decision\":\"allowed\""));
   refused(replaced("\"reason\":\"allow\"", "\"reason\":\"fine\""));
   refused(replaced("\"time\":\"2026-11-29T21:16:50.123456Z\"", "\"time\":\"2026-02-31T00:00:00Z\""));
-  refused(replaced("\"empty\":{}", "\"empty\":{},\"empty\":{}"));  // repeated key in the summary
+  refused(replaced("\"empty\":{}", "\"empty\":{},\"empty\":{}"));     // repeated key in the summary
   refused(replaced("\"landlock\":", "\"seccomq\":1,\"landlock\":"));  // summary keys out of order
   refused(replaced("\"sandbox\":{", "\"sandbox\":["));
   {
