@@ -143,6 +143,7 @@ int run_show(const LogCmdOptions& o) {
   f.artifact = o.artifact;
   f.denied_only = o.denied;
   f.tail = o.tail;
+  f.sandbox = o.json;  // the text listing does not show the summaries
   if (!o.since.empty()) {
     if (auto t = parse_receipt_time(o.since)) {
       f.since_us = *t;
@@ -161,19 +162,14 @@ int run_show(const LogCmdOptions& o) {
     // An authorized run that no finished or not-started receipt closes (in
     // the whole log, not only what the filter shows) was interrupted: its
     // supervisor died (a killed gx or broker), or it is still running.
-    std::set<std::string> closed;
-    auto all = read_receipt_log(state_dir(o), ReceiptFilter{});
-    if (all)
-      for (const auto& r : all->receipts)
-        if (r.decision == ReceiptKind::Finished || r.decision == ReceiptKind::NotStarted)
-          closed.insert(r.authorized_id);
+    const std::set<std::string>& closed = listing->closed_runs;
     std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", "TIME", "DECISION", "REASON", "ARTIFACT", "ARGV");
     for (const auto& r : listing->receipts) {
       std::string when = r.time.substr(0, 19) + "Z";
       std::string reason = r.decision == ReceiptKind::Finished ? (r.signal ? "signal " + std::to_string(r.signal)
                                                                            : "exit " + std::to_string(r.exit_code))
                                                                : r.reason;
-      if (r.decision == ReceiptKind::Authorized && all && !closed.count(r.id)) reason = "interrupted";
+      if (r.decision == ReceiptKind::Authorized && !closed.count(r.id)) reason = "interrupted";
       std::printf("%-20s  %-10s  %-24s  %-12s  %s\n", when.c_str(), std::string(kind_name(r.decision)).c_str(),
                   printable(reason).c_str(), printable(r.artifact_id.substr(0, 12)).c_str(), argv_text(r.argv).c_str());
     }
@@ -207,7 +203,9 @@ void print_run(const nlohmann::json& n, const std::string& indent, bool last, bo
 }
 
 int run_tree(const LogCmdOptions& o) {
-  auto listing = read_receipt_log(state_dir(o));
+  ReceiptFilter everything;
+  everything.sandbox = false;  // the tree does not show the summaries
+  auto listing = read_receipt_log(state_dir(o), everything);
   if (!listing) return report_denial(listing.error());
   auto tree = build_receipt_tree(listing->receipts, o.root);
   if (!tree) return report_denial(tree.error());

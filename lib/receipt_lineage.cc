@@ -80,7 +80,9 @@ Result<std::vector<LineageProblem>> check_verified_lineage(const std::string& st
   if (parents_among) {
     problems = check_receipt_lineage(checked);
   } else {
-    auto listing = read_receipt_log(state_dir);
+    ReceiptFilter everything;
+    everything.sandbox = false;
+    auto listing = read_receipt_log(state_dir, everything);
     if (!listing) return listing.error();
     problems = check_receipt_lineage(listing->receipts);
   }

@@ -89,31 +89,60 @@ Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const Rece
   if (!snap) return snap.error();
   const fs::UniqueFd& fd = snap->fd;
   ReceiptListing out;
-  std::deque<Receipt> kept;
+  // A kept receipt, and its summary's text when the fast reader read it:
+  // parsed only for the receipts that survive the filter's tail.
+  struct Kept {
+    Receipt receipt;
+    std::string sandbox_text;
+  };
+  std::deque<Kept> kept;
   LineReader reader(fd.get(), snap->size);
   std::string line;
   bool terminated = false, too_long = false;
   while (reader.next(line, terminated, too_long)) {
-    json j = too_long || !terminated ? json(nullptr) : parse_receipt_line(line);
-    auto rec =
-        j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
-    if (!rec) {
+    if (too_long || !terminated) {
       ++out.unreadable_lines;
       continue;
     }
-    if (filter.denied_only && rec->decision != ReceiptKind::Denied) continue;
-    if (!filter.artifact.empty() && rec->artifact_id.rfind(filter.artifact, 0) != 0 &&
-        rec->artifact_digest.rfind(filter.artifact, 0) != 0)
+    Kept k;
+    if (auto fast = parse_canonical_line(line)) {
+      k.receipt = std::move(fast->fields);
+      if (filter.sandbox) k.sandbox_text = fast->sandbox_text(line);
+    } else {
+      json j = parse_receipt_line(line);
+      auto rec =
+          j.is_object() ? Receipt::from_json(j) : Result<Receipt>(Decision::deny(DenyReason::Malformed, "bad line"));
+      if (!rec) {
+        ++out.unreadable_lines;
+        continue;
+      }
+      k.receipt = rec.take();
+      if (!filter.sandbox) k.receipt.sandbox = json::object();
+    }
+    const Receipt& r = k.receipt;
+    if (r.decision == ReceiptKind::Finished || r.decision == ReceiptKind::NotStarted)
+      out.closed_runs.insert(r.authorized_id);
+    if (filter.denied_only && r.decision != ReceiptKind::Denied) continue;
+    if (!filter.artifact.empty() && r.artifact_id.rfind(filter.artifact, 0) != 0 &&
+        r.artifact_digest.rfind(filter.artifact, 0) != 0)
       continue;
     if (filter.since_us) {
-      auto t = parse_receipt_time(rec->time);
+      auto t = parse_receipt_time(r.time);
       if (!t || *t < *filter.since_us) continue;
     }
-    kept.push_back(rec.take());
+    kept.push_back(std::move(k));
     if (filter.tail > 0 && kept.size() > filter.tail) kept.pop_front();
   }
   if (reader.failed()) return Decision::deny(DenyReason::IoError, "cannot read " + log_path);
-  out.receipts.assign(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
+  out.receipts.reserve(kept.size());
+  for (Kept& k : kept) {
+    // Canonical JSON the fast reader checked: it parses (an object either way).
+    if (!k.sandbox_text.empty()) {
+      json summary = json::parse(k.sandbox_text, nullptr, false);
+      if (summary.is_object()) k.receipt.sandbox = std::move(summary);
+    }
+    out.receipts.push_back(std::move(k.receipt));
+  }
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,14 +53,24 @@ struct ReceiptFilter {
   bool denied_only = false;
   std::optional<int64_t> since_us;  // receipts at or after this time
   size_t tail = 0;                  // only the last N matches (0: all)
+  // false: every receipt's sandbox summary is left an empty object, for a
+  // reader that does not show it (gx log tree, the text listing, the
+  // parent checks): a summary is ~2/3 of a receipt, and ~10 KB in memory.
+  bool sandbox = true;
 };
 
 struct ReceiptListing {
   std::vector<Receipt> receipts;  // in log order
   uint64_t unreadable_lines = 0;  // lines that are not v1 receipts (not verified!)
+  // authorized_id of every finished and not-started receipt in the whole
+  // log, whatever the filter: the runs that were closed.
+  std::set<std::string> closed_runs;
 };
 
-// Parses the log for display; does NOT verify (run verify for that).
+// Parses the log for display; does NOT verify (run verify for that). A line
+// is listed when it is JSON that Receipt::from_json accepts, canonical or
+// not (lib/receipt_line.h reads the canonical ones, the general reader the
+// rest); the receipts the filter drops are not kept.
 Result<ReceiptListing> read_receipt_log(const std::string& state_dir, const ReceiptFilter& filter = {});
 
 }  // namespace gx

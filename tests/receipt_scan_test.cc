@@ -2,6 +2,8 @@
 // (lib/receipt_scan.h).
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "lib/receipt.h"
@@ -41,4 +43,54 @@ TEST_CASE("show filters: denied, artifact, since, tail") {
   r = read_receipt_log(t.state());
   CHECK(r->receipts.size() == 4);
   CHECK(r->unreadable_lines == 1);
+}
+
+TEST_CASE("the listing: the same receipts whichever reader reads a line; summaries when asked; closed runs") {
+  TempDir t;
+  ReceiptLog log = open_log(t);
+  fill_small(log);                                               // authorized, its finished, denied
+  Receipt accented = make_authorized(subject("\u00e9t\u00e9"));  // the general reader's (non-ASCII)
+  REQUIRE(log.append(accented).ok());
+  const std::vector<std::string> lines = lines_of(slurp(t.log()));
+  REQUIRE(lines.size() == 4);
+  // A line that is a receipt but not canonical (a space after a colon):
+  // listed, not verified.
+  std::string spaced = lines[0];
+  spaced.replace(spaced.find("\"argv\":"), 7, "\"argv\": ");
+  { std::ofstream(t.log(), std::ios::app) << spaced; }
+
+  auto all = read_receipt_log(t.state());
+  REQUIRE(all.ok());
+  REQUIRE(all->receipts.size() == 5);
+  CHECK(all->unreadable_lines == 0);
+  for (size_t i = 0; i < 4; ++i) CHECK(all->receipts[i].line() + "\n" == lines[i]);
+  CHECK(all->receipts[4].line() + "\n" == lines[0]);
+  for (const Receipt& r : all->receipts) CHECK(r.sandbox == subject().sandbox);
+  CHECK(all->receipts[3].argv[1] == "\u00e9t\u00e9");
+  // The finished receipt closes the first run, whatever the filter shows.
+  CHECK(all->closed_runs == std::set<std::string>{all->receipts[0].id});
+  ReceiptFilter denied;
+  denied.denied_only = true;
+  auto only = read_receipt_log(t.state(), denied);
+  REQUIRE(only.ok());
+  CHECK(only->receipts.size() == 1);
+  CHECK(only->closed_runs == all->closed_runs);
+
+  ReceiptFilter bare;
+  bare.sandbox = false;
+  auto without = read_receipt_log(t.state(), bare);
+  REQUIRE(without.ok());
+  REQUIRE(without->receipts.size() == 5);
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(without->receipts[i].sandbox == nlohmann::json::object());
+    Receipt filled = without->receipts[i];
+    filled.sandbox = subject().sandbox;
+    CHECK(filled.line() == all->receipts[i].line());
+  }
+  ReceiptFilter last;
+  last.tail = 1;
+  auto tail = read_receipt_log(t.state(), last);
+  REQUIRE(tail.ok());
+  REQUIRE(tail->receipts.size() == 1);
+  CHECK(tail->receipts[0].sandbox == subject().sandbox);
 }
