@@ -120,7 +120,8 @@ TEST_CASE("parse_canonical_line accepts the receipts gx writes, with the general
 
 TEST_CASE("parse_canonical_line declines what it does not handle; the general reader decides") {
   Receipt a = plain_receipts().front();
-  a.pid = 0;
+  a.pid = 0;  // fixed values the replacements below look for (the process's
+  a.uid = 0;  // own pid and uid otherwise)
   auto declined_but_valid = [](const Receipt& r) {
     const std::string line = r.line();
     CHECK_FALSE(parse_canonical_line(line));
