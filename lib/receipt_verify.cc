@@ -23,9 +23,6 @@ using receipt_file::LineReader;
 using receipt_file::read_tail;
 using receipt_file::snapshot;
 
-// Index of the first job whose signature does not verify (jobs.size() when
-// all do). Uses every core: ECDSA verification is what verify spends its time
-// on. Falls back to this thread alone if threads cannot be started.
 // Runs f(0..count-1) on up to 8 threads (this one included); falls back to
 // this thread alone if threads cannot be started.
 template <class F>
@@ -45,23 +42,14 @@ void parallel_for(size_t count, F f) {
   for (auto& h : helpers) h.join();
 }
 
+// Index of the first job whose signature does not verify (jobs.size() when
+// all do), on every core: ECDSA verification is what a full verify spends
+// its time on.
 template <class Job>
 size_t first_bad_signature(const crypto::PublicKey& key, const std::vector<Job>& jobs) {
   std::vector<char> ok(jobs.size(), 0);
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < jobs.size();)
-      ok[i] = key.verify(crypto::kReceiptType, jobs[i].body, jobs[i].sig) ? 1 : 0;
-  };
-  std::vector<std::thread> helpers;
-  const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  try {
-    for (unsigned t = 1; t < cores && jobs.size() > 1; ++t) helpers.emplace_back(work);
-  } catch (const std::system_error&) {
-    // fewer helpers; `work` below still covers every job
-  }
-  work();
-  for (auto& h : helpers) h.join();
+  parallel_for(jobs.size(),
+               [&](size_t i) { ok[i] = key.verify(crypto::kReceiptType, jobs[i].body, jobs[i].sig) ? 1 : 0; });
   for (size_t i = 0; i < jobs.size(); ++i)
     if (!ok[i]) return i;
   return jobs.size();
