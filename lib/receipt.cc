@@ -151,6 +151,12 @@ std::string_view kind_name(ReceiptKind k) {
   return "unknown";
 }
 
+std::optional<ReceiptKind> kind_from_name(std::string_view name) {
+  for (const auto& [kind, spelled] : kKinds)
+    if (spelled == name) return kind;
+  return std::nullopt;
+}
+
 std::string canonical_dump(const json& j) {
   // Compact, sorted keys (nlohmann objects are std::map), UTF-8 out; invalid
   // UTF-8 is replaced rather than throwing, so this never throws.
@@ -438,13 +444,9 @@ Result<Receipt> Receipt::from_json(const json& j) {
   r.version = static_cast<int>(version);
   if (seq < 1) return bad(DenyReason::InvalidValue, "seq", "must be at least 1");
   r.seq = static_cast<uint64_t>(seq);
-  bool known_kind = false;
-  for (const auto& [kind, name] : kKinds)
-    if (name == decision) {
-      r.decision = kind;
-      known_kind = true;
-    }
-  if (!known_kind) return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
+  const auto kind = kind_from_name(decision);
+  if (!kind) return bad(DenyReason::InvalidValue, "decision", "is not a known " + vname + " decision");
+  r.decision = *kind;
   if (Decision d = r.check_values(); !d) return d;
   if (!j.at("sandbox").is_object()) return bad(DenyReason::WrongType, "sandbox", "is not an object");
   r.sandbox = j.at("sandbox");

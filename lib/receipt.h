@@ -70,6 +70,8 @@ enum class ReceiptKind {
                // exec failed, or the child died before its exec completed)
 };
 std::string_view kind_name(ReceiptKind k);  // "authorized", "finished", ...
+// The kind a name spells (kind_name's inverse); nullopt for any other string.
+std::optional<ReceiptKind> kind_from_name(std::string_view name);
 
 struct Receipt {
   int version = kReceiptVersionCurrent;

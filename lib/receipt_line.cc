@@ -1,7 +1,6 @@
 #include "lib/receipt_line.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <type_traits>
@@ -216,13 +215,8 @@ class Filler {
   void decision(std::string_view key, ReceiptKind& v) {
     const Member* m = take(key, Type::String);
     if (!m) return;
-    for (ReceiptKind k : {ReceiptKind::Authorized, ReceiptKind::Finished, ReceiptKind::Denied, ReceiptKind::Recovered,
-                          ReceiptKind::NotStarted})
-      if (kind_name(k) == m->str) {
-        v = k;
-        return;
-      }
-    ok_ = false;
+    if (const auto kind = kind_from_name(m->str)) v = *kind;
+    else ok_ = false;
   }
   void sandbox() {
     if (const Member* m = take("sandbox", Type::Object)) {
