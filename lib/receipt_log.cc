@@ -340,12 +340,12 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
   if (Decision d = write_record(r); !d) return d;
   // The receipt is durable: a head that fails to update only lags (which
   // verify and the next append accept), so this is not an append failure.
-  // Not yet durable (Deferred, Lazy): the head must not run ahead of it.
+  // Not yet durable (Deferred, DeferredNoHint, Lazy): the head must not run ahead of it.
   if (sync == ReceiptSync::Now)
     (void)write_head(p.head_fd.get(),
                      Head{kReceiptHeadVersion, count, prev, static_cast<uint64_t>(end), p.head.log_id});
   AppendedReceipt appended{r.id, r.seq, prev, static_cast<uint64_t>(end), nullptr};
-  if (sync == ReceiptSync::Deferred) {
+  if (sync == ReceiptSync::Deferred || sync == ReceiptSync::DeferredNoHint) {
     // sync() must flush this description (AppendedReceipt::written_through):
     // keep it, without its lock (held by the description, not the fd).
     flock(fd, LOCK_UN);
@@ -357,7 +357,7 @@ Result<AppendedReceipt> ReceiptLog::append(Receipt r, ReceiptSync sync, const Be
 Decision ReceiptLog::sync(const AppendedReceipt& appended) const {
   if (!appended.written_through)
     return Decision::deny(DenyReason::LogUnavailable,
-                          "internal: sync() of a receipt not appended with ReceiptSync::Deferred");
+                          "internal: sync() of a receipt not appended with ReceiptSync::Deferred or DeferredNoHint");
   if (fdatasync(appended.written_through->get()) != 0) return unavailable("cannot sync the receipt log", errno);
   return Decision::allow();
 }

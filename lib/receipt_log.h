@@ -15,7 +15,10 @@
 //     success (fail closed). ReceiptSync::Deferred writes the line and
 //     leaves the fdatasync to sync(), which must succeed before the caller
 //     relies on the receipt (lib/run_record.h pairs it with the use
-//     store's sync). ReceiptSync::Lazy writes the line and never syncs it:
+//     store's sync); it starts the line's writeback (sync_file_range), so
+//     that a sync() made a while later waits for less. DeferredNoHint is
+//     Deferred without that hint, for a caller whose sync() follows at once
+//     on another thread (the hint would only delay its caller). ReceiptSync::Lazy writes the line and never syncs it:
 //     the next synced append (any process) or the kernel's writeback makes
 //     it durable; a crash before that loses it (used for the `finished`
 //     receipt, written after the fact: losing it shows the run as
@@ -88,7 +91,7 @@ struct AppendedReceipt {
   uint64_t line = 0;  // its line number == its seq
   std::string hash;   // its leaf hash: the new chain head
   uint64_t end = 0;   // offset just past its line
-  // ReceiptSync::Deferred only: the open file description the line was
+  // ReceiptSync::Deferred and DeferredNoHint only: the open file description the line was
   // written through (its lock released), which sync() flushes. A
   // description opened after a failed writeback does not report that
   // failure once another process's fsync has seen it (errseq), so syncing
@@ -98,7 +101,7 @@ struct AppendedReceipt {
 };
 
 // When append() makes the receipt durable (see the guarantees above).
-enum class ReceiptSync { Now, Deferred, Lazy };
+enum class ReceiptSync { Now, Deferred, DeferredNoHint, Lazy };
 
 // Where append() is about to write, seen under the log's exclusive lock
 // (after any torn tail was recovered): what a caller needs to record the
@@ -145,11 +148,11 @@ class ReceiptLog {
   // unless an `authorized` append succeeded. `before_write` (if set) runs
   // under the lock just before the receipt is written (see BeforeWrite).
   Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now, const BeforeWrite& before_write = {});
-  // Completes a ReceiptSync::Deferred append: fdatasync through the
+  // Completes a ReceiptSync::Deferred (or DeferredNoHint) append: fdatasync through the
   // description the line was written through (appended.written_through;
   // the sync covers every line written before it, by any process).
   // LogUnavailable when the log cannot be synced, or `appended` did not
-  // come from a Deferred append. The head is left to advance_head.
+  // come from a Deferred or DeferredNoHint append. The head is left to advance_head.
   Decision sync(const AppendedReceipt& appended) const;
   // After sync(appended) allowed: receipts.head advanced to `appended`,
   // under the lock, unless it is already there or beyond. Best effort (a

@@ -50,6 +50,8 @@ void strip_claimed_lineage(std::vector<std::string>& env) {
 class Pipeline {
  public:
   explicit Pipeline(const RunRequest& req) : req_(req) {}
+  // A side thread that waits to sync a receipt that never came returns.
+  ~Pipeline() { sync_.abandon(); }
 
   // RunRequest::on_result, once: launch calls it for a run that started,
   // run_governed for every other outcome (before the pipeline goes).
@@ -125,33 +127,37 @@ class Pipeline {
   }
 
   // What a standalone run needs besides its decision -- its receipt log
-  // opened, its use store opened, a signing nonce for each of its two
-  // receipts (one scalar multiplication apiece) -- made on another CPU
-  // while this thread verifies and matches (lib/side_task.h); the finished
-  // receipt's nonce while this thread writes the authorized receipt, if
-  // begun by the time the use is reserved (else made while the child runs,
-  // launch). In a build whose child shares gx's memory the side may still
-  // be at it while the child is cloned (launch waits for it after). A
-  // broker's worker has the log and the store already, and the nonces its
-  // spare made before the connection came (none when it came first or they
-  // aged out): the missing ones are made here, after its kept Landlock
-  // ruleset is checked (RulesetCache::precheck, waited for before matching
-  // opens the executable). A dry run needs none of it
-  // (open_log does not call this). False: nothing started (one CPU, or
-  // nothing to do); a standalone caller then opens the log itself.
+  // opened, its use store opened, the authorized receipt's signing nonce
+  // (one scalar multiplication) -- made on another CPU while this thread
+  // verifies and matches (lib/side_task.h); then that thread waits for the
+  // authorized receipt and makes it durable the moment it is written
+  // (SyncHandoff, lib/run_record.h), while this thread goes on to start
+  // the child, which waits at its gate for that sync. The finished
+  // receipt's nonce is made while the child runs (launch): made on the
+  // side after the sync, it ran beside the child and slowed it
+  // (docs/performance.md, twenty-eighth pass). A broker's worker has the
+  // log and the store already, and the nonces its spare made before the
+  // connection came (none when it came first or they aged out): the
+  // missing ones are made here, after its kept Landlock ruleset is checked
+  // (RulesetCache::precheck, waited for before matching opens the
+  // executable). A dry run needs none of it (open_log does not call this).
+  // False: nothing started (one CPU, or nothing to do); a standalone
+  // caller then opens the log itself (and syncs its receipt at the gate).
   //
   // open_log made the state directory first: authorization opens files in
   // it too (the signature cache). Nothing the steps write is read before
   // the wait that covers it: the worker's ruleset cache (its precheck,
   // side_precheck_steps_), log_, own_log_, log_error_ (side_log_steps_),
   // side_store_ (side_store_steps_), side_nonces_[0]
-  // (side_first_nonce_steps_), side_nonces_[1] (wait()). The store comes before the first nonce,
-  // which is waited for only once the use is reserved (inside the append,
-  // just before the receipt is signed): when this thread is ahead, the
-  // reservation overlaps the nonce's scalar multiplication. The price: a
-  // denial (which waits for the log, then skips what has not begun) often
-  // finds the store's opening under way, waits for it, and may have created
-  // the store -- as the first allowed run would.
+  // (side_first_nonce_steps_), side_nonces_[1] (wait()); the sync's
+  // verdict is read through sync_ (SyncHandoff::wait). The store comes
+  // before the first nonce, which is waited for only once the use is
+  // reserved (inside the append, just before the receipt is signed): when
+  // this thread is ahead, the reservation overlaps the nonce's scalar
+  // multiplication. The price: a denial (which waits for the log, then
+  // skips what has not begun) often finds the store's opening under way,
+  // waits for it, and may have created the store -- as the first allowed
+  // run would.
   bool start_side_work() {
     std::vector<SideTask::Step> steps;
     // A worker's kept ruleset is checked first, beside verification
@@ -168,14 +174,16 @@ class Pipeline {
       });
     }
     const size_t have = preloaded() ? std::min<size_t>(log_->prepared_nonces(), 2) : 0;
-    for (size_t i = have; i < 2; ++i)
+    for (size_t i = have; i < (preloaded() ? 2 : 1); ++i)
       steps.push_back([this, i] {
         if (log_) side_nonces_[i].emplace(log_->make_nonce());
       });
+    if (!preloaded()) steps.push_back([this] { sync_.serve(); });
     if (steps.empty()) return false;
     const size_t firsts = precheck ? 1 : preloaded() ? 0 : 2;  // the steps before the first nonce
     side_ = SideTask::start(std::move(steps));
     if (!side_) return false;
+    sync_beside_ = !preloaded();
     side_precheck_steps_ = precheck ? 1 : 0;
     side_log_steps_ = preloaded() ? 0 : 1;
     side_store_steps_ = preloaded() ? 0 : 2;
@@ -194,15 +202,19 @@ class Pipeline {
     if (side_) side_->wait_for(side_store_steps_);
   }
   // The authorized receipt's nonce (when made beside), handed to the log
-  // before it signs. The finished receipt's is left to the side only if it
-  // has begun: else it is made while the child runs (launch).
+  // before it signs. A broker worker's side leaves the finished receipt's
+  // to go on only if it has begun: else it is made while the child runs
+  // (launch). A standalone run's side has no second nonce: its last step
+  // is the sync.
   void finish_side_first_nonce() {
     if (!side_) return;
     if (side_first_nonce_steps_ != 0) {
       side_->wait_for(side_first_nonce_steps_);
       take_side_nonce(0);
     }
-    side_->cancel();
+    // The sync, when it is the side's last step, must not be skipped: the
+    // gate waits for it.
+    if (!sync_beside_) side_->cancel();
   }
 
   // All of the side work (or, `cancel`, the log and what is under way): the
@@ -211,7 +223,10 @@ class Pipeline {
   void finish_side_work(bool cancel = false) {
     if (!side_) return;
     side_->wait_for(side_log_steps_);
-    if (cancel) side_->cancel();
+    if (cancel) {
+      sync_.abandon();  // a sync started goes on: waited for below
+      side_->cancel();
+    }
     side_->wait();
     side_.reset();
     take_side_nonce(0);
@@ -428,11 +443,13 @@ class Pipeline {
     AppendedReceipt written;
     // Written, not yet durable: launch() makes it durable while the child
     // sets itself up, and the child execs only after that (lib/run_record.h).
-    auto rec = append_authorized_run(*store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after,
-                                     &written, [this](RecordStep step) {
-                                       if (step == RecordStep::Reserved) finish_side_first_nonce();
-                                       return Decision::allow();
-                                     });
+    auto rec = append_authorized_run(
+        *store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after, &written,
+        [this](RecordStep step) {
+          if (step == RecordStep::Reserved) finish_side_first_nonce();
+          return Decision::allow();
+        },
+        sync_beside_ ? ReceiptSync::DeferredNoHint : ReceiptSync::Deferred);
     if (!rec) {
       authorized_id_ = written.id;
       return rec.error();
@@ -441,6 +458,8 @@ class Pipeline {
     // was written (not-started, never a denial).
     authorized_id_ = rec->receipt.id;
     authorized_ = rec->receipt;
+    // Synced from now on beside (start_side_work), waited for at the gate.
+    if (sync_beside_) sync_.start(*log_, authorized_);
     out_.report.use = UseReport{static_cast<int64_t>(rec->use.use_number), static_cast<int64_t>(rec->use.max_uses)};
     out_.report.receipt = authorized_id_;
     return Decision::allow();
@@ -516,7 +535,7 @@ class Pipeline {
         if (Decision d = reserve_and_record(); !d) return d;
       }
       if (Decision d = client_gone(); !d) return d;
-      Decision durable = make_run_durable(*log_, authorized_);
+      Decision durable = sync_beside_ ? sync_.wait() : make_run_durable(*log_, authorized_);
       if (!durable) return durable;
       durable_ = true;
       // Last look before the gate: a program executed in place must still
@@ -702,6 +721,10 @@ class Pipeline {
   std::optional<bool> side_precheck_;
   std::optional<Result<UseStore>> side_store_;
   bool delivered_ = false;  // deliver() called req_.on_result
+  // A standalone run's side syncs its authorized receipt (start_side_work).
+  // Before side_: the side's last step waits on it.
+  SyncHandoff sync_;
+  bool sync_beside_ = false;
   std::unique_ptr<SideTask> side_;
 };
 

@@ -1,16 +1,18 @@
 #include "lib/run_record.h"
 
+#include <exception>
 #include <optional>
+#include <string>
 
 namespace gx {
 
 Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written,
-                                          const RecordStepHook& hook) {
+                                          const RecordStepHook& hook, ReceiptSync sync) {
   auto step = [&](RecordStep s) { return hook ? hook(s) : Decision::allow(); };
   std::optional<UseReservation> use;
   std::optional<Decision> refused;  // the reservation's (or its hook's) denial: nothing written
-  auto r = log.append(authorized, ReceiptSync::Deferred, [&](const LogPosition& at) -> Decision {
+  auto r = log.append(authorized, sync, [&](const LogPosition& at) -> Decision {
     auto u = store.reserve_logged(authorized.artifact_digest, max_uses, not_after, at);
     if (!u) return *(refused = u.error());
     use = u.take();
@@ -47,6 +49,47 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
   if (Decision d = make_run_durable(log, rec->receipt, hook); !d) return d;
   note_run_durable(store, log, rec->receipt);
   return rec;
+}
+
+void SyncHandoff::serve() {
+  int s = state_.load(std::memory_order_acquire);
+  while (s == Waiting) {
+    state_.wait(Waiting, std::memory_order_acquire);
+    s = state_.load(std::memory_order_acquire);
+  }
+  if (s != Started) return;
+  // Whatever happens, a verdict is published: the gate waits for one.
+  try {
+    verdict_ = make_run_durable(*log_, appended_);
+  } catch (const std::exception& e) {
+    verdict_ = Decision::deny(DenyReason::LogUnavailable, std::string("cannot sync the receipt log: ") + e.what());
+  } catch (...) {
+    verdict_ = Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log");
+  }
+  state_.store(Done, std::memory_order_release);
+  state_.notify_all();
+}
+
+void SyncHandoff::start(ReceiptLog& log, const AppendedReceipt& appended) {
+  log_ = &log;
+  appended_ = appended;
+  int waiting = Waiting;
+  // Published by the exchange (release): serve() reads them after its acquire.
+  if (state_.compare_exchange_strong(waiting, Started, std::memory_order_acq_rel)) state_.notify_all();
+}
+
+void SyncHandoff::abandon() {
+  int waiting = Waiting;
+  if (state_.compare_exchange_strong(waiting, Abandoned, std::memory_order_acq_rel)) state_.notify_all();
+}
+
+Decision SyncHandoff::wait() {
+  for (int s = state_.load(std::memory_order_acquire); s != Done; s = state_.load(std::memory_order_acquire)) {
+    if (s != Started)
+      return Decision::deny(DenyReason::LogUnavailable, "the authorized receipt's sync was never started");
+    state_.wait(s, std::memory_order_acquire);
+  }
+  return verdict_;
 }
 
 }  // namespace gx

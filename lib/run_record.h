@@ -101,6 +101,7 @@
 // both records anyway (lib/use_store.h).
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "lib/decision.h"
@@ -135,9 +136,11 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
 // Steps 1-3 (record_authorized_run without its step 4): on success the
 // use is spent and the receipt written but NOT durable -- nothing may exec
 // on it until make_run_durable has returned allow. Errors as above.
+// `sync`: ReceiptSync::Deferred, or DeferredNoHint when make_run_durable
+// follows at once on another thread (SyncHandoff).
 Result<RecordedRun> append_authorized_run(UseStore& store, ReceiptLog& log, const Receipt& authorized,
                                           uint32_t max_uses, UnixTime not_after, AppendedReceipt* written = nullptr,
-                                          const RecordStepHook& hook = {});
+                                          const RecordStepHook& hook = {}, ReceiptSync sync = ReceiptSync::Deferred);
 // Step 4 for `appended` (append_authorized_run's receipt): fdatasync
 // through the descriptor that wrote it. LogUnavailable when it cannot be
 // made durable (the program must then not start).
@@ -147,5 +150,40 @@ Decision make_run_durable(ReceiptLog& log, const AppendedReceipt& appended, cons
 // accepted by verify and by the next append; a synced position not
 // recorded means a longer re-read after a power loss): never fails.
 void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& appended);
+
+// Step 4 made on another thread the moment the receipt is written, and
+// waited for where the program would start: a standalone gx run's side
+// thread (lib/side_task.h) syncs the authorized receipt while the calling
+// thread goes on to start the child, instead of the sync beginning only
+// once the child is cloned (docs/performance.md, twenty-eighth pass).
+//
+//   serve()   on the other thread: waits until start() or abandon() is
+//             called; after start(), runs make_run_durable and publishes
+//             its verdict. Call it once.
+//   start()   after append_authorized_run succeeded (its receipt); at
+//             most once.
+//   abandon() no receipt will come (a denial, an error): serve() returns
+//             without syncing. No effect after start(). Call it on every
+//             path that will not call start() before waiting for the
+//             thread that serves, or that wait never ends.
+//   wait()    make_run_durable's verdict, once serve() has it; a denial
+//             (LogUnavailable) when start() was never called. The program
+//             may start only after wait() returned allow.
+// Each of start(), abandon() and wait() may be called from any thread;
+// the receipt start() is given is copied before serve() can read it.
+class SyncHandoff {
+ public:
+  void serve();
+  void start(ReceiptLog& log, const AppendedReceipt& appended);
+  void abandon();
+  Decision wait();
+
+ private:
+  enum State : int { Waiting, Started, Abandoned, Done };
+  std::atomic<int> state_{Waiting};
+  ReceiptLog* log_ = nullptr;
+  AppendedReceipt appended_;
+  Decision verdict_ = Decision::allow();
+};
 
 }  // namespace gx

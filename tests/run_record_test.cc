@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lib/crypto.h"
@@ -563,4 +565,80 @@ TEST_CASE("a binding of earlier gx (no log id) is rebuilt once, then kept") {
   }
   CHECK(run_once(dir, "boot-1", a, 3).ok());
   CHECK_FALSE(run_once(dir, "boot-1", a, 3).ok());
+}
+
+TEST_CASE("ReceiptSync::DeferredNoHint: written, not durable until sync(), the head left behind") {
+  Fixture f;
+  auto rec = append_authorized_run(f.store, f.log, authorized_subject("nohint"), 2, kFar, nullptr, {},
+                                   ReceiptSync::DeferredNoHint);
+  INFO(rec.error().explain());
+  REQUIRE(rec.ok());
+  REQUIRE(rec->receipt.written_through);
+  CHECK(log_lines(f.dir) == 1);
+  CHECK(head_count(f.dir) == 0);
+  CHECK(make_run_durable(f.log, rec->receipt).allowed());
+  note_run_durable(f.store, f.log, rec->receipt);
+  CHECK(head_count(f.dir) == 1);
+}
+
+TEST_CASE("SyncHandoff: the thread that serves syncs the receipt it was started with") {
+  Fixture f;
+  auto rec = append_authorized_run(f.store, f.log, authorized_subject("handoff"), 2, kFar, nullptr, {},
+                                   ReceiptSync::DeferredNoHint);
+  REQUIRE(rec.ok());
+  SyncHandoff h;
+  std::thread side([&] { h.serve(); });  // waits: nothing started yet
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  h.start(f.log, rec->receipt);
+  Decision d = h.wait();
+  side.join();
+  INFO(d.explain());
+  CHECK(d.allowed());
+  h.abandon();  // after start: no effect
+  CHECK(h.wait().allowed());
+}
+
+TEST_CASE("SyncHandoff: a sync that fails is the verdict (the program must not start)") {
+  // A pipe cannot be synced: serve() must really sync the descriptor the
+  // receipt was written through, and report its failure.
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  AppendedReceipt fake;
+  fake.written_through = std::make_shared<const fs::UniqueFd>(p[0]);
+  close(p[1]);
+  Fixture f;
+  SyncHandoff h;
+  h.start(f.log, fake);
+  std::thread side([&] { h.serve(); });
+  Decision d = h.wait();
+  side.join();
+  CHECK(d.reason == DenyReason::LogUnavailable);
+  CHECK(d.detail.find("cannot sync the receipt log") != std::string::npos);
+}
+
+TEST_CASE("SyncHandoff: abandoned, the thread that serves returns and nothing may start") {
+  const bool serving_first = GENERATE(true, false);
+  Fixture f;
+  SyncHandoff h;
+  std::thread side;
+  if (serving_first) {
+    side = std::thread([&] { h.serve(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // asleep in serve() by now
+  }
+  h.abandon();
+  if (!serving_first) side = std::thread([&] { h.serve(); });
+  side.join();  // would hang if serve() kept waiting
+  Decision d = h.wait();
+  CHECK(d.reason == DenyReason::LogUnavailable);
+  CHECK(d.detail.find("never started") != std::string::npos);
+  // A start after the abandon is too late: still refused, nothing synced.
+  auto rec = append_authorized_run(f.store, f.log, authorized_subject("late"), 2, kFar);
+  REQUIRE(rec.ok());
+  h.start(f.log, rec->receipt);
+  CHECK_FALSE(h.wait().allowed());
+}
+
+TEST_CASE("SyncHandoff: wait() before anything was started is a denial, never an allow") {
+  SyncHandoff h;
+  CHECK(h.wait().reason == DenyReason::LogUnavailable);
 }
