@@ -441,8 +441,9 @@ class Pipeline {
     }
     store_ = store;
     AppendedReceipt written;
-    // Written, not yet durable: launch() makes it durable while the child
-    // sets itself up, and the child execs only after that (lib/run_record.h).
+    // Written, not yet durable: synced while the child sets itself up (by
+    // the side thread from the write on, sync_beside_; else by launch()'s
+    // gate), and the child execs only after that (lib/run_record.h).
     auto rec = append_authorized_run(
         *store, *log_, make_authorized(subject_), artifact_.max_uses, artifact_.not_after, &written,
         [this](RecordStep step) {
@@ -511,10 +512,11 @@ class Pipeline {
     SignalGuard guard;
     const int64_t started = now_unix_us();
     // The side work may go on beside the clone when the child shares gx's
-    // memory (it runs no code of the side's and takes no lock): the gate
-    // waits for what the authorized receipt needs (the store, the first
-    // nonce). A child that is a fork is made from a process with no thread
-    // but the gate's (lib/side_task.h).
+    // memory (it runs no code of the side's and takes no lock): a broker
+    // worker's gate waits for what the authorized receipt needs (the first
+    // nonce), a standalone run's for the side's sync (sync_). A child that
+    // is a fork is made from a process with no thread but the gate's
+    // (lib/side_task.h): the side's sync is then over before the fork.
     if (!spawn_shares_memory()) finish_side_work();
     SpawnInfo info;
     // No evidence, no execution: the use is reserved and the authorized
@@ -593,7 +595,8 @@ class Pipeline {
     if (store_)
       if (Decision d = store_->bound_wal(); !d) out_.warnings.push_back(d.explain());
     // The finished receipt's nonce, while the child runs, unless one is left
-    // (a broker's spare made its request's two; the side thread, its second):
+    // (a broker's spare made its request's two; a broker worker's side, its
+    // second):
     // signing it after the child's exit then costs no scalar multiplication.
     if (log_->prepared_nonces() == 0) (void)log_->prepare_nonces(1);
     out_.child_ran = true;

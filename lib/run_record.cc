@@ -1,6 +1,5 @@
 #include "lib/run_record.h"
 
-#include <exception>
 #include <optional>
 #include <string>
 
@@ -51,31 +50,37 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
   return rec;
 }
 
+Decision (*sync_handoff_verdict_hook)(Decision synced) = nullptr;
+
 void SyncHandoff::serve() {
   int s = state_.load(std::memory_order_acquire);
-  while (s == Waiting) {
-    state_.wait(Waiting, std::memory_order_acquire);
+  while (s == Waiting || s == Starting) {
+    state_.wait(s, std::memory_order_acquire);
     s = state_.load(std::memory_order_acquire);
   }
   if (s != Started) return;
-  // Whatever happens, a verdict is published: the gate waits for one.
+  // An end is published on every path: the gate waits for one. Failed
+  // needs no allocation (wait() builds its denial).
+  int end = Failed;
   try {
-    verdict_ = make_run_durable(*log_, appended_);
-  } catch (const std::exception& e) {
-    verdict_ = Decision::deny(DenyReason::LogUnavailable, std::string("cannot sync the receipt log: ") + e.what());
+    Decision d = make_run_durable(*log_, appended_);
+    if (sync_handoff_verdict_hook) d = sync_handoff_verdict_hook(std::move(d));
+    verdict_ = std::move(d);
+    end = Done;
   } catch (...) {
-    verdict_ = Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log");
   }
-  state_.store(Done, std::memory_order_release);
+  state_.store(end, std::memory_order_release);
   state_.notify_all();
 }
 
 void SyncHandoff::start(ReceiptLog& log, const AppendedReceipt& appended) {
+  int waiting = Waiting;
+  // Claimed first: nothing reads the fields until Started is published.
+  if (!state_.compare_exchange_strong(waiting, Starting, std::memory_order_acq_rel)) return;
   log_ = &log;
   appended_ = appended;
-  int waiting = Waiting;
-  // Published by the exchange (release): serve() reads them after its acquire.
-  if (state_.compare_exchange_strong(waiting, Started, std::memory_order_acq_rel)) state_.notify_all();
+  state_.store(Started, std::memory_order_release);
+  state_.notify_all();
 }
 
 void SyncHandoff::abandon() {
@@ -84,12 +89,13 @@ void SyncHandoff::abandon() {
 }
 
 Decision SyncHandoff::wait() {
-  for (int s = state_.load(std::memory_order_acquire); s != Done; s = state_.load(std::memory_order_acquire)) {
-    if (s != Started)
+  for (int s = state_.load(std::memory_order_acquire);; s = state_.load(std::memory_order_acquire)) {
+    if (s == Done) return verdict_;
+    if (s == Failed) return Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log");
+    if (s != Starting && s != Started)
       return Decision::deny(DenyReason::LogUnavailable, "the authorized receipt's sync was never started");
     state_.wait(s, std::memory_order_acquire);
   }
-  return verdict_;
 }
 
 }  // namespace gx

@@ -160,17 +160,20 @@ void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& a
 //   serve()   on the other thread: waits until start() or abandon() is
 //             called; after start(), runs make_run_durable and publishes
 //             its verdict. Call it once.
-//   start()   after append_authorized_run succeeded (its receipt); at
-//             most once.
+//   start()   after append_authorized_run succeeded (its receipt). Only
+//             the first start() or abandon() counts; a later start() is
+//             ignored (its receipt is never synced).
 //   abandon() no receipt will come (a denial, an error): serve() returns
 //             without syncing. No effect after start(). Call it on every
 //             path that will not call start() before waiting for the
 //             thread that serves, or that wait never ends.
 //   wait()    make_run_durable's verdict, once serve() has it; a denial
-//             (LogUnavailable) when start() was never called. The program
-//             may start only after wait() returned allow.
-// Each of start(), abandon() and wait() may be called from any thread;
-// the receipt start() is given is copied before serve() can read it.
+//             (LogUnavailable) when start() was never called or the sync
+//             threw. The program may start only after wait() returned allow.
+// Each of start(), abandon() and wait() may be called from any thread: a
+// start() claims the hand-off before it copies the receipt, and publishes
+// it (release) only then; serve() reads it after that (acquire). serve()
+// always publishes an end, whatever make_run_durable throws.
 class SyncHandoff {
  public:
   void serve();
@@ -179,11 +182,18 @@ class SyncHandoff {
   Decision wait();
 
  private:
-  enum State : int { Waiting, Started, Abandoned, Done };
+  enum State : int { Waiting, Starting, Started, Abandoned, Done, Failed };
   std::atomic<int> state_{Waiting};
   ReceiptLog* log_ = nullptr;
   AppendedReceipt appended_;
-  Decision verdict_ = Decision::allow();
+  // Read only once Done; never allow unless make_run_durable said so.
+  Decision verdict_ = Decision::deny(DenyReason::LogUnavailable, "the authorized receipt was not synced");
 };
+
+// Test seam, never set by gx (nor reachable from the command line or the
+// environment): when set, SyncHandoff::serve() passes make_run_durable's
+// verdict through it, so that a test can fail or delay the sync and see
+// that nothing runs before, or without, a durable receipt.
+extern Decision (*sync_handoff_verdict_hook)(Decision synced);
 
 }  // namespace gx

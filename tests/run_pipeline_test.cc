@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "lib/receipt_key.h"
 #include "lib/receipt_verify.h"
 #include "lib/ruleset_cache.h"
+#include "lib/run_record.h"
 #include "lib/run_report.h"
 #include "lib/side_task.h"
 #include "lib/trust_store.h"
@@ -577,4 +579,73 @@ TEST_CASE("pipeline: on_result gets the final result once, its receipts written,
   CHECK(denied.decision.reason == DenyReason::Replay);
   CHECK(receipts_in_answer == 3);
   CHECK_FALSE(exists(s.marker));
+}
+
+namespace {
+// The sync verdict a standalone run's side thread hands its gate, as the
+// hook sees it (sync_handoff_verdict_hook).
+std::atomic<int> g_synced_calls{0};
+std::atomic<int64_t> g_verdict_at_us{0};
+Decision fail_the_sync(Decision) {
+  ++g_synced_calls;
+  return Decision::deny(DenyReason::LogUnavailable, "test: the sync failed");
+}
+Decision delay_the_sync(Decision d) {
+  ++g_synced_calls;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  g_verdict_at_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return d;
+}
+struct VerdictHook {
+  explicit VerdictHook(Decision (*h)(Decision)) {
+    g_synced_calls = 0;
+    sync_handoff_verdict_hook = h;
+  }
+  ~VerdictHook() { sync_handoff_verdict_hook = nullptr; }
+};
+std::string last_receipt_kind(const std::string& state) {
+  std::ifstream in(state + "/receipts.log");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  return nlohmann::json::parse(last).at("decision").get<std::string>();
+}
+}  // namespace
+
+TEST_CASE("pipeline: a standalone run's program starts only on its side thread's sync verdict") {
+  // The side thread syncs the authorized receipt and the gate waits for
+  // its verdict (SyncHandoff): a failed sync starts nothing, a slow one
+  // holds the program back until it is over.
+  if (other_allowed_cpu() < 0) {
+    WARN("one CPU: a standalone run has no side thread here (the gate syncs itself); not checked");
+    return;
+  }
+  Setup s;
+  {
+    VerdictHook hook(&fail_the_sync);
+    RunResult r = run_governed(s.request(s.artifact(2, "failsync.toml")));
+    INFO(r.decision.explain());
+    CHECK(g_synced_calls == 1);
+    CHECK(r.decision.reason == DenyReason::LogUnavailable);
+    CHECK(r.decision.detail.find("test: the sync failed") != std::string::npos);
+    CHECK(r.not_started);
+    CHECK_FALSE(r.child_ran);
+    CHECK_FALSE(exists(s.marker));  // the program never ran
+    CHECK(last_receipt_kind(s.state) == "not-started");
+  }
+  {
+    VerdictHook hook(&delay_the_sync);
+    RunResult r = run_governed(s.request(s.artifact(2, "slowsync.toml")));
+    INFO(r.decision.explain());
+    REQUIRE(r.decision.allowed());
+    CHECK(g_synced_calls == 1);
+    REQUIRE(exists(s.marker));
+    // The marker was written after the verdict was handed over.
+    struct stat st {};
+    REQUIRE(stat(s.marker.c_str(), &st) == 0);
+    const int64_t written_us = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
+    CHECK(written_us >= g_verdict_at_us.load() - 10000);  // file times are coarser than the clock
+    CHECK(last_receipt_kind(s.state) == "finished");
+  }
 }
