@@ -18,9 +18,10 @@
 //     store's sync); it starts the line's writeback (sync_file_range), so
 //     that a sync() made a while later waits for less. DeferredNoHint is
 //     Deferred without that hint, for a caller whose sync() follows at once
-//     on another thread (the hint would only delay its caller). ReceiptSync::Lazy writes the line and never syncs it:
-//     the next synced append (any process) or the kernel's writeback makes
-//     it durable; a crash before that loses it (used for the `finished`
+//     on another thread (the hint would only delay its caller).
+//     ReceiptSync::Lazy writes the line and never syncs it: the next
+//     synced append (any process) or the kernel's writeback makes it
+//     durable; a crash before that loses it (used for the `finished`
 //     receipt, written after the fact: losing it shows the run as
 //     interrupted, never as not having happened). receipts.head is only
 //     written after an fdatasync covering the receipt, so it still never
@@ -91,8 +92,9 @@ struct AppendedReceipt {
   uint64_t line = 0;  // its line number == its seq
   std::string hash;   // its leaf hash: the new chain head
   uint64_t end = 0;   // offset just past its line
-  // ReceiptSync::Deferred and DeferredNoHint only: the open file description the line was
-  // written through (its lock released), which sync() flushes. A
+  // ReceiptSync::Deferred and DeferredNoHint only: the open file
+  // description the line was written through (its lock released), which
+  // sync() flushes. A
   // description opened after a failed writeback does not report that
   // failure once another process's fsync has seen it (errseq), so syncing
   // a newly opened descriptor could report success for a line that never
@@ -148,8 +150,8 @@ class ReceiptLog {
   // unless an `authorized` append succeeded. `before_write` (if set) runs
   // under the lock just before the receipt is written (see BeforeWrite).
   Result<AppendedReceipt> append(Receipt r, ReceiptSync sync = ReceiptSync::Now, const BeforeWrite& before_write = {});
-  // Completes a ReceiptSync::Deferred (or DeferredNoHint) append: fdatasync through the
-  // description the line was written through (appended.written_through;
+  // Completes a ReceiptSync::Deferred (or DeferredNoHint) append:
+  // fdatasync through the description the line was written through (appended.written_through;
   // the sync covers every line written before it, by any process).
   // LogUnavailable when the log cannot be synced, or `appended` did not
   // come from a Deferred or DeferredNoHint append. The head is left to advance_head.
