@@ -54,7 +54,10 @@
 //      and nothing execs before it is done. Before step 9, which may deny
 //      read(2) -- unless plan.seccomp_before_gate: the planner vouches that
 //      the filter allows read(2) and close(2) unconditionally, and step 9
-//      comes before 8b, overlapping gx's work too.
+//      comes before 8b, overlapping gx's work too. spawn_confined sets no
+//      gate_fd when there is an exec guard (step 8): the kernel then holds
+//      step 10 until gx answers, and gx answers only after that work, so
+//      the answer is the gate (a refusal fails the exec with EPERM).
 //   9. seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) — after every other
 //      restriction, so the filter may deny the Landlock syscalls and
 //      everything before it
@@ -189,7 +192,7 @@ struct ChildPlan {
   int channel_fd = -1;  // kept open ACROSS exec: the nested-run channel (lib/nested_channel.h)
   // Step 8b: the read end of a close-on-exec pipe whose one byte lets the
   // child exec (spawn_confined sets it when it is given a BeforeExec that
-  // runs alongside the child); -1: no wait.
+  // runs alongside the child and there is no exec guard); -1: no wait.
   int gate_fd = -1;
   // Step 9 before 8b. Set only when `seccomp` allows read(2) and close(2)
   // whatever their arguments (the gate needs both); a filter that denied

@@ -155,18 +155,24 @@ struct SpawnReader {
   // The reader runs on another CPU when there is one (lib/side_task.h): its
   // gate work (the receipt's reservation, writing and fdatasync) goes on
   // while the child sets itself up, which it would otherwise share a CPU
-  // with. On one CPU, a plain thread.
+  // with. On one CPU, a plain thread. Or a thread that was there already
+  // (ReaderHost): `hosted`, and its work sets `hosted_over` as its last step.
   std::unique_ptr<SideTask> side;
   std::thread thread;
+  bool hosted = false;
+  std::atomic<bool> hosted_over{false};
   SpawnReader() = default;
   SpawnReader(const SpawnReader&) = delete;
   SpawnReader& operator=(const SpawnReader&) = delete;
   ~SpawnReader() { join(); }
-  bool joinable() const { return side != nullptr || thread.joinable(); }
+  bool joinable() const { return side != nullptr || thread.joinable() || hosted; }
   void join() {
     if (side) side->wait();
     side.reset();
     if (thread.joinable()) thread.join();
+    if (hosted)
+      while (!hosted_over.load(std::memory_order_acquire)) hosted_over.wait(false, std::memory_order_acquire);
+    hosted = false;
   }
 };
 
@@ -180,9 +186,11 @@ namespace {
 // that answer, touching `h` no more (the caller reads the rest) -- unless
 // the answer failed and the child would wait in its exec forever: then it
 // closes the listener (the exec fails with ENOSYS), which it may, since
-// nothing can go on until the child has died of it.
+// nothing can go on until the child has died of it. Without `may_exec`
+// (before_exec denied the run) even gx's own exec is refused: the child's
+// execveat fails with EPERM and it reports that.
 void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* child, SpawnHandshake& h,
-                    std::atomic<bool>* released = nullptr) {
+                    std::atomic<bool>* released = nullptr, bool may_exec = true) {
   bool listener_live = false;
   bool first_exec_allowed = false;
   for (;;) {
@@ -202,7 +210,7 @@ void read_handshake(int channel, const ChildPlan& plan, const volatile pid_t* ch
           released->store(true);
           if (spawn_reader_released_hook != nullptr) spawn_reader_released_hook(*child);
         };
-      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, !first_exec_allowed, release);
+      int r = exec_guard_answer(h.listener, *child, plan.exec_fd, may_exec && !first_exec_allowed, release);
       if (released != nullptr && released->load()) {
         if (r < 0 && r != -ENOENT) {
           int listener = h.listener;
@@ -287,7 +295,8 @@ Result<pid_t> finish_spawn(pid_t pid, int channel, SpawnReader& rd, SpawnInfo& o
 
 bool spawn_shares_memory() { return kShareMemory; }
 
-Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec) {
+Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const BeforeExec& before_exec,
+                             const ReaderHost& host) {
   SpawnInfo local;
   SpawnInfo& out = info != nullptr ? *info : local;
   out = SpawnInfo{};
@@ -303,7 +312,11 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   ChildPlan plan = plan_in;                               // trivially copyable; the child reads this copy
   auto reader = std::make_shared<SpawnReader>();
   SpawnReader& rd = *reader;
-  if (gated) {
+  // With the exec guard, the child's execveat is held by the kernel until
+  // gx answers it, and gx answers only after before_exec: that answer is the
+  // gate. A gate pipe besides it would cost the child a wake-up and gx a
+  // second one (its byte, then the notification) after the receipt's sync.
+  if (gated && !guarded) {
     int g[2];
     if (pipe2(g, O_CLOEXEC) != 0)
       return Decision::deny(DenyReason::IoError, "pipe2 failed: " + fs::errno_text(errno), "confine");
@@ -315,10 +328,11 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
       return Decision::deny(DenyReason::IoError, "gate pipe: " + fs::errno_text(errno), "confine");
     plan.gate_fd = rd.gate_read.get();
   }
-  // One byte lets the child exec; closing the pipe without it fails the
-  // child at its gate. Runs once, on whichever thread is free; without the
-  // exec guard the byte is what lets the child go, so the reader is
-  // released just before it (the decision is set by then).
+  // Without the exec guard one byte lets the child exec, and closing the
+  // pipe without it fails the child at its gate; the byte is what lets the
+  // child go, so the reader is released just before it (the decision is set
+  // by then). With the guard the decision is the handshake's `may_exec`.
+  // Runs once, on whichever thread is free.
   auto open_gate = [&before_exec, &rd, gated, guarded] {
     if (!gated) return;
     // An exception must not escape: on the reader thread it would terminate
@@ -334,7 +348,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     const bool go_ahead = d.allowed();
     rd.gate_decision = std::move(d);  // noexcept: nothing can throw past the decision
     fs::UniqueFd gate = std::move(rd.gate_write);
-    if (!guarded) rd.released = true;
+    if (guarded) return;
+    rd.released = true;
     if (go_ahead) {
       const char go = 1;
       ssize_t n;
@@ -386,7 +401,7 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     rd.child_tid = pid;
     out.pid = pid;
     open_gate();
-    read_handshake(sv[0], plan, &rd.child_tid, h);
+    read_handshake(sv[0], plan, &rd.child_tid, h, nullptr, rd.gate_decision.allowed());
     return result(finish_spawn(pid, sv[0], rd, out));
   }
   void* stack = mmap(nullptr, kChildStackBytes, PROT_READ | PROT_WRITE,
@@ -407,7 +422,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
   // until the first notification is answered, so a second thread reads the
   // handshake; so it does when there is a before_exec, which it runs first,
   // while the child sets itself up (its fdatasync would otherwise precede
-  // the clone: ~0.3 ms, docs/performance.md). Once the reader has let the
+  // the clone: ~0.3 ms, docs/performance.md) -- a thread started here, or
+  // one the caller has (ReaderHost). Once the reader has let the
   // child go (SpawnReader::released) this thread reads the rest of the
   // handshake itself and leaves the reader to SpawnInfo.
   // Every signal is blocked across the clone: the child inherits
@@ -426,13 +442,21 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
       auto body = [&rd, &open_gate, &plan, channel = sv[0], guarded] {
         try {
           open_gate();
-          if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released);
+          if (guarded) read_handshake(channel, plan, &rd.child_tid, rd.h, &rd.released, rd.gate_decision.allowed());
         } catch (...) {
           std::terminate();
         }
       };
-      rd.side = SideTask::start({body});
-      if (!rd.side) rd.thread = std::thread(body);
+      // A host's work keeps the reader alive (its copy of `reader`) until
+      // it has said that it is over: nothing waits for it past that.
+      if (gated && host)
+        rd.hosted = host([body, keep = reader] {
+          body();
+          keep->hosted_over.store(true, std::memory_order_release);
+          keep->hosted_over.notify_all();
+        });
+      if (!rd.hosted) rd.side = SideTask::start({body});
+      if (!rd.hosted && !rd.side) rd.thread = std::thread(body);
     }
     pid = clone(child_main, static_cast<char*>(stack) + kChildStackBytes,
                 CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &args, const_cast<pid_t*>(&rd.child_tid));

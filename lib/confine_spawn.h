@@ -71,10 +71,13 @@ struct SpawnInfo {
 // (gx run: making its authorized receipt durable, lib/run_record.h). The
 // child never execs unless it returned allow. It runs on the handshake
 // reader thread (or the parent itself in fork builds), alongside steps 1-8
-// of the child, which then waits at its gate (ChildPlan::gate_fd, step 8b):
-// the receipt's fdatasync overlaps the child's set-up instead of preceding
-// it (docs/performance.md). Its denial is returned as is (the child, if started, failed at
-// its gate and was reaped: info->pid and wait_status say so); an exception
+// of the child, which then waits at its gate: with the exec guard, in its
+// execveat, which the reader answers CONTINUE only after an allow (EPERM
+// otherwise); without it, at a pipe (ChildPlan::gate_fd, step 8b). The
+// receipt's fdatasync overlaps the child's set-up instead of preceding it
+// (docs/performance.md). Its denial is returned as is (the child, if
+// started, failed at its gate and was reaped: info->pid and wait_status
+// say so); an exception
 // it throws becomes an io-error denial. It must not touch anything the
 // child reads (the plan, its strings). On the reader thread it may use
 // what the calling thread owns: that thread touches only spawn_confined's
@@ -86,12 +89,27 @@ struct SpawnInfo {
 // overwrite it.
 using BeforeExec = std::function<Decision()>;
 
+// Optional, with a before_exec: a thread that already exists takes the
+// handshake reader's work (before_exec, then the answer to gx's own exec)
+// instead of one started for it -- a standalone gx run's side thread,
+// right after it has synced the authorized receipt (SyncHandoff::host,
+// lib/run_record.h): no thread is started before the clone, and no thread
+// waits to be woken between the sync and the answer. Called at most once,
+// before the clone, and only where a reader thread would be started (not
+// in fork builds). Returns true when it will run the work exactly once,
+// whatever happens meanwhile (the work then signals its own end, and
+// spawn_confined and SpawnInfo::reader wait for that); false, and
+// spawn_confined starts its own thread. The work must not be run on the
+// thread that calls spawn_confined.
+using ReaderHost = std::function<bool(std::function<void()> work)>;
+
 // Test seam, never set by gx (nor reachable from the command line or the
 // environment): run by spawn_confined's reader thread with the child's pid
 // just after it has released spawn_confined at gx's own exec and before
 // its answer is sent, so that a test can hold that window open.
 extern void (*spawn_reader_released_hook)(pid_t child);
-Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {});
+Result<pid_t> spawn_confined(const ChildPlan& plan, SpawnInfo* info = nullptr, const BeforeExec& before_exec = {},
+                             const ReaderHost& host = {});
 
 // Whether spawn_confined's child shares gx's memory (clone with CLONE_VM:
 // release builds) rather than being a fork (sanitizer builds). Only a fork

@@ -50,8 +50,12 @@ void strip_claimed_lineage(std::vector<std::string>& env) {
 class Pipeline {
  public:
   explicit Pipeline(const RunRequest& req) : req_(req) {}
-  // A side thread that waits to sync a receipt that never came returns.
-  ~Pipeline() { sync_.abandon(); }
+  // A side thread that waits to sync a receipt that never came, or for
+  // spawn's reader work after its sync, returns.
+  ~Pipeline() {
+    sync_.abandon();
+    sync_.close_host();
+  }
 
   // RunRequest::on_result, once: launch calls it for a run that started,
   // run_governed for every other outcome (before the pipeline goes).
@@ -132,7 +136,9 @@ class Pipeline {
   // verifies and matches (lib/side_task.h); then that thread waits for the
   // authorized receipt and makes it durable the moment it is written
   // (SyncHandoff, lib/run_record.h), while this thread goes on to start
-  // the child, which waits at its gate for that sync. The finished
+  // the child, which waits at its gate for that sync; the side thread then
+  // opens that gate itself (SyncHandoff::host: spawn_confined's reader work
+  // runs on it, so no thread is started and none is woken). The finished
   // receipt's nonce is made while the child runs (launch): made on the
   // side after the sync, it ran beside the child and slowed it
   // (docs/performance.md, twenty-eighth pass). A broker's worker has the
@@ -227,6 +233,7 @@ class Pipeline {
       sync_.abandon();  // a sync started goes on: waited for below
       side_->cancel();
     }
+    sync_.close_host();  // no reader work after this; one hosted already is waited for below
     side_->wait();
     side_.reset();
     take_side_nonce(0);
@@ -469,7 +476,9 @@ class Pipeline {
   // Starts the child, which sets itself up (credentials, Landlock, filters)
   // while spawn_confined's gate thread makes the authorized receipt durable
   // -- and first reserves the use and writes that receipt, when run() left
-  // them to it (reserve_in_gate_) -- and execs only once it is durable.
+  // them to it (reserve_in_gate_) -- and execs only once it is durable. In
+  // a standalone run the gate thread is the side thread, which has synced
+  // the receipt (SyncHandoff::host); in a broker's worker, one spawn starts.
   RunResult launch() {
     std::vector<std::string> env = match_->env;
     // [delegation] nested_runs: the child gets a private channel to ask for
@@ -530,33 +539,40 @@ class Pipeline {
                  ? Decision::deny(DenyReason::IoError, "the client disconnected before the program started", "client")
                  : Decision::allow();
     };
-    auto pid = spawn_confined(plan, &info, [this, &client_gone] {
-      // Gone before its use is reserved: a denial, nothing spent.
-      if (reserve_in_gate_) {
-        if (Decision d = client_gone(); !d) return d;
-        if (Decision d = reserve_and_record(); !d) return d;
-      }
-      if (Decision d = client_gone(); !d) return d;
-      Decision durable = sync_beside_ ? sync_.wait() : make_run_durable(*log_, authorized_);
-      if (!durable) return durable;
-      durable_ = true;
-      // Last look before the gate: a program executed in place must still
-      // be what was digested (lib/executable.h, writers held off). Under a
-      // lease: no writer came (one waiting on it already holds the file
-      // open for writing, so the exec would fail with ETXTBSY: said plainly
-      // instead). Without one (gx not root): its stamp unchanged. (Not the
-      // stamp under a lease: a rename over the file changes the old inode's
-      // ctime, not its bytes.) A script is always a sealed copy.
-      const ExecImage& img = match_->image;
-      if (img.writers_held() ? img.writer_came() : !img.stamp_unchanged())
-        return Decision::deny(DenyReason::EnvironmentalIntegrity,
-                              "the program " + img.path() +
-                                  (img.writer_came() ? " was opened for writing by another process"
-                                                     : " was changed (written, replaced or its attributes)") +
-                                  " after it was verified; it was not started",
-                              "exec.path", img.path());
-      return Decision::allow();
-    });
+    auto pid = spawn_confined(
+        plan, &info,
+        [this, &client_gone] {
+          // Gone before its use is reserved: a denial, nothing spent.
+          if (reserve_in_gate_) {
+            if (Decision d = client_gone(); !d) return d;
+            if (Decision d = reserve_and_record(); !d) return d;
+          }
+          if (Decision d = client_gone(); !d) return d;
+          Decision durable = sync_beside_ ? sync_.wait() : make_run_durable(*log_, authorized_);
+          if (!durable) return durable;
+          durable_ = true;
+          // Last look before the gate: a program executed in place must still
+          // be what was digested (lib/executable.h, writers held off). Under a
+          // lease: no writer came (one waiting on it already holds the file
+          // open for writing, so the exec would fail with ETXTBSY: said plainly
+          // instead). Without one (gx not root): its stamp unchanged. (Not the
+          // stamp under a lease: a rename over the file changes the old inode's
+          // ctime, not its bytes.) A script is always a sealed copy.
+          const ExecImage& img = match_->image;
+          if (img.writers_held() ? img.writer_came() : !img.stamp_unchanged())
+            return Decision::deny(DenyReason::EnvironmentalIntegrity,
+                                  "the program " + img.path() +
+                                      (img.writer_came() ? " was opened for writing by another process"
+                                                         : " was changed (written, replaced or its attributes)") +
+                                      " after it was verified; it was not started",
+                                  "exec.path", img.path());
+          return Decision::allow();
+        },
+        [this](std::function<void()> work) {
+          // The side thread that syncs the receipt answers the child's exec
+          // too, right after its sync (SyncHandoff::host).
+          return sync_beside_ && sync_.host(std::move(work));
+        });
     finish_side_work();
     if (!pid) {
       if (durable_) note_run_durable(*store_, *log_, authorized_);

@@ -71,6 +71,31 @@ void SyncHandoff::serve() {
   }
   state_.store(end, std::memory_order_release);
   state_.notify_all();
+  // Then the hosted work, if any comes (the caller decides before it waits
+  // for this thread: host() or close_host()).
+  for (int h = host_.load(std::memory_order_acquire); h == Open || h == Posting;
+       h = host_.load(std::memory_order_acquire))
+    host_.wait(h, std::memory_order_acquire);
+  if (host_.load(std::memory_order_acquire) != Posted) return;
+  std::function<void()> work = std::move(work_);
+  work();  // spawn_confined's reader: its own failures end gx (std::terminate)
+}
+
+bool SyncHandoff::host(std::function<void()> work) {
+  // Only a serve() that was started gets as far as the hosted work.
+  const int s = state_.load(std::memory_order_acquire);
+  if (s != Starting && s != Started && s != Done && s != Failed) return false;
+  int open = Open;
+  if (!host_.compare_exchange_strong(open, Posting, std::memory_order_acq_rel)) return false;
+  work_ = std::move(work);
+  host_.store(Posted, std::memory_order_release);
+  host_.notify_all();
+  return true;
+}
+
+void SyncHandoff::close_host() {
+  int open = Open;
+  if (host_.compare_exchange_strong(open, Closed, std::memory_order_acq_rel)) host_.notify_all();
 }
 
 void SyncHandoff::start(ReceiptLog& log, const AppendedReceipt& appended) {

@@ -170,20 +170,36 @@ void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& a
 //   wait()    make_run_durable's verdict, once serve() has it; a denial
 //             (LogUnavailable) when start() was never called or the sync
 //             threw. The program may start only after wait() returned allow.
-// Each of start(), abandon() and wait() may be called from any thread: a
-// start() claims the hand-off before it copies the receipt, and publishes
-// it (release) only then; serve() reads it after that (acquire). serve()
-// always publishes an end, whatever make_run_durable throws.
+//   host(work)   after start(): serve() runs `work` right after it has
+//             published its verdict (spawn_confined's handshake reader,
+//             lib/confine_spawn.h ReaderHost: it answers the child's exec
+//             the moment the sync allows, with no thread to wake). True
+//             when it will, exactly once; false (start() never came,
+//             close_host() or host() came first) and nothing is kept.
+//   close_host() no work will come: serve() returns once its verdict is
+//             out. Call it on every path that will not call host() before
+//             waiting for the thread that serves, or that wait never ends.
+// Each of start(), abandon(), host(), close_host() and wait() may be
+// called from any thread: a start() claims the hand-off before it copies
+// the receipt, and publishes it (release) only then; serve() reads it after
+// that (acquire); host() likewise for its work. serve() always publishes
+// an end, whatever make_run_durable throws, and runs the work it was
+// given whatever the verdict (the work reads the verdict through wait()).
 class SyncHandoff {
  public:
   void serve();
   void start(ReceiptLog& log, const AppendedReceipt& appended);
   void abandon();
   Decision wait();
+  bool host(std::function<void()> work);
+  void close_host();
 
  private:
   enum State : int { Waiting, Starting, Started, Abandoned, Done, Failed };
+  enum HostState : int { Open, Posting, Posted, Closed };
   std::atomic<int> state_{Waiting};
+  std::atomic<int> host_{Open};
+  std::function<void()> work_;  // read by serve() only once Posted
   ReceiptLog* log_ = nullptr;
   AppendedReceipt appended_;
   // Read only once Done; never allow unless make_run_durable said so.

@@ -18,10 +18,15 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <tuple>
 
 #include "lib/exec_guard.h"
@@ -83,6 +88,32 @@ struct Spawn {
 
 // The exit code of a started child (-1 unless it exited), its later execs
 // refused meanwhile as gx run does.
+// The one child of thread `tid` of this process (0: none, or several).
+pid_t child_of(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/children");
+  pid_t pid = 0, more = 0;
+  if (!(in >> pid) || (in >> more)) return 0;
+  return pid;
+}
+
+// The system call `pid` is blocked in, once it has been in the same one for
+// 50 ms (it may still be setting itself up when first asked); -1 if never
+// within 2 s.
+long waiting_syscall(pid_t pid) {
+  long last = -1;
+  int same = 0;
+  for (int i = 0; i < 200 && pid > 0; ++i) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long nr = -1;
+    if (!(in >> nr)) nr = -1;  // "running" when not in a system call
+    same = nr >= 0 && nr == last ? same + 1 : 0;
+    last = nr;
+    if (same == 5) return nr;
+    usleep(10000);
+  }
+  return -1;
+}
+
 int exit_code_of(pid_t pid, const SpawnInfo& info) {
   std::optional<ExecGuard> guard;
   if (info.exec_listener >= 0) guard.emplace(info.exec_listener);
@@ -365,6 +396,8 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
   plan.seccomp = &main_prog;
   plan.seccomp_before_gate = filter_first;
   bool absent_throughout = true;
+  const pid_t spawning_thread = gettid();  // the child's parent (clone, or fork)
+  long held_in = -1;                       // the syscall the child waits in, once it waits
   auto before_exec = [&]() -> Decision {
     // Long enough for a child that did not wait to have run try_marker.
     for (int i = 0; i < 10; ++i) {
@@ -372,6 +405,7 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
       usleep(10000);
     }
     absent_throughout = absent_throughout && access(marker.c_str(), F_OK) != 0;
+    held_in = waiting_syscall(child_of(spawning_thread));
     if (allow) return Decision::allow();
     return Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log: EIO (test)", "state", "x");
   };
@@ -380,6 +414,9 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
   close(fd);
   close(devnull);
   CHECK(absent_throughout);
+  // With the exec guard the kernel holds the child in its execveat until gx
+  // answers (the answer is the gate); without it, in the gate pipe's read.
+  CHECK(held_in == (guarded ? SYS_execveat : SYS_read));
   if (allow) {
     REQUIRE(r.ok());
     CHECK(exit_code_of(*r, info) == 0);
@@ -396,6 +433,77 @@ TEST_CASE("spawn_confined: nothing execs before before_exec allows it; its denia
     CHECK(info.pid > 0);
     if (info.pid > 0) CHECK(waitpid(info.pid, nullptr, WNOHANG) < 0);
   }
+  unlink(marker.c_str());
+  rmdir(dir_template);
+}
+
+TEST_CASE(
+    "spawn_confined: a ReaderHost's thread runs before_exec and answers the exec; refused, spawn starts its own") {
+  const bool accept = GENERATE(true, false);
+  const bool allow = GENERATE(true, false);
+  INFO("host accepts " << accept << ", allow " << allow);
+  char dir_template[] = "/tmp/gx-host-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string marker = std::string(dir_template) + "/ran";
+  MarkerSpawn m({marker});
+  const auto& g = seccomp::exec_guard_program();
+  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+  m.plan.notify_filter = &guard;
+  // The host: a thread that exists before the spawn and runs what it is given.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::function<void()> posted;
+  bool closed = false;
+  std::thread host_thread([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return posted || closed; });
+    if (!posted) return;
+    std::function<void()> work = std::move(posted);
+    lock.unlock();
+    work();
+  });
+  const std::thread::id host_id = host_thread.get_id();
+  int offers = 0;
+  auto host = [&](std::function<void()> work) {
+    ++offers;
+    if (!accept) return false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      posted = std::move(work);
+    }
+    cv.notify_all();
+    return true;
+  };
+  std::thread::id gate_on;
+  auto before_exec = [&]() -> Decision {
+    gate_on = std::this_thread::get_id();
+    if (allow) return Decision::allow();
+    return Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log: EIO (test)", "state", "x");
+  };
+  SpawnInfo info;
+  auto r = spawn_confined(m.plan, &info, before_exec, host);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    closed = true;
+  }
+  cv.notify_all();
+  host_thread.join();
+  const bool hosted = accept && spawn_shares_memory();
+  // Offered only where a reader thread would be started (not after fork).
+  CHECK(offers == (spawn_shares_memory() ? 1 : 0));
+  CHECK((gate_on == host_id) == hosted);
+  if (allow) {
+    REQUIRE(r.ok());
+    CHECK(exit_code_of(*r, info) == 0);
+    CHECK(access(marker.c_str(), F_OK) == 0);
+  } else {
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().reason == DenyReason::LogUnavailable);  // before_exec's own
+    CHECK(access(marker.c_str(), F_OK) != 0);
+    CHECK(info.pid > 0);
+    if (info.pid > 0) CHECK(waitpid(info.pid, nullptr, WNOHANG) < 0);  // reaped
+  }
+  info.reader.reset();  // joined: the hosted work said it was over
   unlink(marker.c_str());
   rmdir(dir_template);
 }

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -591,6 +593,7 @@ TEST_CASE("SyncHandoff: the thread that serves syncs the receipt it was started 
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   h.start(f.log, rec->receipt);
   Decision d = h.wait();
+  h.close_host();  // no work comes: serve() returns once its verdict is out
   side.join();
   INFO(d.explain());
   CHECK(d.allowed());
@@ -611,9 +614,71 @@ TEST_CASE("SyncHandoff: a sync that fails is the verdict (the program must not s
   h.start(f.log, fake);
   std::thread side([&] { h.serve(); });
   Decision d = h.wait();
+  h.close_host();
   side.join();
   CHECK(d.reason == DenyReason::LogUnavailable);
   CHECK(d.detail.find("cannot sync the receipt log") != std::string::npos);
+}
+
+TEST_CASE("SyncHandoff: hosted work runs on the serving thread once the verdict is out, exactly once") {
+  const bool sync_fails = GENERATE(false, true);
+  const bool hosted_first = GENERATE(true, false);  // before the sync is over, or after
+  INFO("sync fails " << sync_fails << ", hosted first " << hosted_first);
+  Fixture f;
+  AppendedReceipt receipt;
+  int p[2] = {-1, -1};
+  if (sync_fails) {
+    REQUIRE(pipe(p) == 0);  // cannot be synced
+    receipt.written_through = std::make_shared<const fs::UniqueFd>(p[0]);
+    close(p[1]);
+  } else {
+    auto rec = append_authorized_run(f.store, f.log, authorized_subject("hosted"), 2, kFar, nullptr, {},
+                                     ReceiptSync::DeferredNoHint);
+    REQUIRE(rec.ok());
+    receipt = rec->receipt;
+  }
+  SyncHandoff h;
+  CHECK_FALSE(h.host([] {}));  // before start(): no serve() would reach it
+  std::thread::id server;
+  std::atomic<int> runs{0};
+  std::optional<Decision> seen;
+  auto work = [&] {
+    ++runs;
+    server = std::this_thread::get_id();
+    seen = h.wait();  // the verdict, already out: no wait
+  };
+  h.start(f.log, receipt);
+  if (hosted_first) CHECK(h.host(work));
+  std::thread side([&] { h.serve(); });
+  if (!hosted_first) {
+    (void)h.wait();
+    CHECK(h.host(work));  // the verdict is out, serve() still waits for this
+  }
+  CHECK_FALSE(h.host(work));  // one work only
+  h.close_host();             // after host(): no effect
+  const std::thread::id serving = side.get_id();
+  side.join();
+  CHECK(runs == 1);
+  CHECK(server == serving);
+  REQUIRE(seen.has_value());
+  CHECK(seen->allowed() == !sync_fails);
+}
+
+TEST_CASE("SyncHandoff: closed, the serving thread returns after its verdict and takes no work") {
+  Fixture f;
+  auto rec = append_authorized_run(f.store, f.log, authorized_subject("closed"), 2, kFar, nullptr, {},
+                                   ReceiptSync::DeferredNoHint);
+  REQUIRE(rec.ok());
+  SyncHandoff h;
+  h.start(f.log, rec->receipt);
+  std::thread side([&] { h.serve(); });
+  CHECK(h.wait().allowed());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // serve() waits for work or a close by now
+  h.close_host();
+  side.join();  // would hang if close_host() did not wake it
+  bool ran = false;
+  CHECK_FALSE(h.host([&] { ran = true; }));
+  CHECK_FALSE(ran);
 }
 
 TEST_CASE("SyncHandoff: abandoned, the thread that serves returns and nothing may start") {

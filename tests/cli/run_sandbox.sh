@@ -200,9 +200,10 @@ probe 1 "execveat: EPERM" "memfd_create named but exec = []: the exec guard refu
 refute "payload never ran (exec = [])" grep -q EXECUTED "$T/out"
 
 # --- the gate and the filter: a profile that denies read(2) ---
-# gx's child reads its go-ahead (the receipt is durable) from a pipe; it
-# installs the main filter before that read only when the filter allows
-# read and close. Denying read must not leave the program "not started":
+# Without the exec guard (an exec list), gx's child reads its go-ahead (the
+# receipt is durable) from a pipe; it installs the main filter before that
+# read only when the filter allows read and close. With it (exec = []) the
+# guard's answer to its execveat is the go-ahead. Denying read must not leave the program "not started":
 # the filter then comes after the gate, the program is exec'd and its own
 # loader fails (a denied read), as it would under any such filter.
 for exec_list in "" "--exec $H"; do
