@@ -305,8 +305,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     return Decision::deny(DenyReason::InvalidValue, std::string("the child's ") + what + " is a standard stream",
                           "confine", what);
   // before_exec alongside the child's set-up: on the handshake reader (a
-  // thread started for it when there is no exec guard to answer), or the
-  // parent itself after fork.
+  // thread started for it when there is no exec guard to answer, or the
+  // caller's ReaderHost), or the parent itself after fork.
   const bool gated = static_cast<bool>(before_exec);
   const bool guarded = plan_in.notify_filter != nullptr;  // the exec guard answers gx's own exec
   ChildPlan plan = plan_in;                               // trivially copyable; the child reads this copy

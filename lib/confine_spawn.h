@@ -43,9 +43,10 @@ struct SpawnInfo {
   // when the child reported a failed step (it then _exit(127)s).
   int wait_status = -1;
   pid_t pid = -1;  // the child's pid, also when it did not start
-  // The thread that opened the gate and answered gx's own exec: joined when
-  // the last copy of this goes (it may still be returning from that answer,
-  // preempted by the child it let go; nothing waits for it meanwhile).
+  // The thread that opened the gate and answered gx's own exec: joined (a
+  // ReaderHost's: its work waited for) when the last copy of this goes (it
+  // may still be returning from that answer, preempted by the child it let
+  // go; nothing waits for it meanwhile).
   std::shared_ptr<SpawnReader> reader;
 };
 
@@ -70,7 +71,8 @@ struct SpawnInfo {
 // `before_exec` (optional): what must be done before the program may run
 // (gx run: making its authorized receipt durable, lib/run_record.h). The
 // child never execs unless it returned allow. It runs on the handshake
-// reader thread (or the parent itself in fork builds), alongside steps 1-8
+// reader thread (one started for it or a ReaderHost's; the parent itself
+// in fork builds), alongside steps 1-8
 // of the child, which then waits at its gate: with the exec guard, in its
 // execveat, which the reader answers CONTINUE only after an allow (EPERM
 // otherwise); without it, at a pipe (ChildPlan::gate_fd, step 8b). The

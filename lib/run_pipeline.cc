@@ -573,7 +573,13 @@ class Pipeline {
           // too, right after its sync (SyncHandoff::host).
           return sync_beside_ && sync_.host(std::move(work));
         });
-    finish_side_work();
+    // A standalone run's side thread let the child go (the answer to its
+    // exec) and may now be preempted by it on its CPU, a few instructions
+    // from its end: waited for once the child is reaped (docs/performance.md,
+    // twenty-ninth pass) -- unless a nested-run server is to be forked from
+    // a single-threaded gx. A broker worker's side may still make the
+    // finished receipt's nonce, which is taken here.
+    if (!pid || !sync_beside_ || channel) finish_side_work();
     if (!pid) {
       if (durable_) note_run_durable(*store_, *log_, authorized_);
       if (authorized_id_.empty()) return deny(pid.error());  // at the gate, before its receipt
@@ -619,6 +625,7 @@ class Pipeline {
     out_.decision = Decision::allow();
     out_.report.decision = out_.decision;
     auto exit = supervise_child(*pid, guard, started);
+    finish_side_work();  // if not yet (above)
     if (channel)
       for (auto& note : channel->stop()) out_.warnings.push_back(note);
     DescendantCleanup cleanup = terminate_descendants(*pid);

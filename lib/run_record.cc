@@ -53,6 +53,7 @@ Result<RecordedRun> record_authorized_run(UseStore& store, ReceiptLog& log, cons
 Decision (*sync_handoff_verdict_hook)(Decision synced) = nullptr;
 
 void SyncHandoff::serve() {
+  serving_.store(true, std::memory_order_release);
   int s = state_.load(std::memory_order_acquire);
   while (s == Waiting || s == Starting) {
     state_.wait(s, std::memory_order_acquire);
@@ -82,7 +83,9 @@ void SyncHandoff::serve() {
 }
 
 bool SyncHandoff::host(std::function<void()> work) {
-  // Only a serve() that was started gets as far as the hosted work.
+  // Only a serve() under way, for a receipt started, gets as far as the
+  // hosted work: one not yet begun may still be skipped (SideTask::cancel).
+  if (!serving_.load(std::memory_order_acquire)) return false;
   const int s = state_.load(std::memory_order_acquire);
   if (s != Starting && s != Started && s != Done && s != Failed) return false;
   int open = Open;

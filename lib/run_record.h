@@ -175,6 +175,7 @@ void note_run_durable(UseStore& store, ReceiptLog& log, const AppendedReceipt& a
 //             lib/confine_spawn.h ReaderHost: it answers the child's exec
 //             the moment the sync allows, with no thread to wake). True
 //             when it will, exactly once; false (start() never came,
+//             serve() has not begun -- a step not begun may be skipped --,
 //             close_host() or host() came first) and nothing is kept.
 //   close_host() no work will come: serve() returns once its verdict is
 //             out. Call it on every path that will not call host() before
@@ -199,7 +200,8 @@ class SyncHandoff {
   enum HostState : int { Open, Posting, Posted, Closed };
   std::atomic<int> state_{Waiting};
   std::atomic<int> host_{Open};
-  std::function<void()> work_;  // read by serve() only once Posted
+  std::atomic<bool> serving_{false};  // serve() has begun (and will end only after a host or a close)
+  std::function<void()> work_;        // read by serve() only once Posted
   ReceiptLog* log_ = nullptr;
   AppendedReceipt appended_;
   // Read only once Done; never allow unless make_run_durable said so.

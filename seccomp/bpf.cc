@@ -85,7 +85,11 @@ int install_filter(const sock_fprog* prog, unsigned int flags) noexcept {
 
 int install_listener(const sock_fprog* prog) noexcept {
   if (prog == nullptr || prog->len == 0 || prog->len > BPF_MAXINSNS) return -EINVAL;
-  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, prog);
+  // Before 5.19 the flag is unknown (EINVAL): the listener without it.
+  if (fd < 0 && errno == EINVAL)
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
   if (fd >= 0) return static_cast<int>(fd);
   return errno != 0 ? -errno : -EINVAL;
 }

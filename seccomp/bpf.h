@@ -87,7 +87,14 @@ std::vector<sock_filter> observe_program(int channel);
 // without the filter in place.
 int install_filter(const sock_fprog* prog, unsigned int flags) noexcept;
 // The same with SECCOMP_FILTER_FLAG_NEW_LISTENER: the listener fd (>= 0),
-// or -errno (EBUSY: another listener is installed above).
+// or -errno (EBUSY: another listener is installed above). Where the kernel
+// has it (5.19+), also SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the
+// supervisor has received a notification, only a fatal signal ends the
+// task's wait for the answer. Without it a stop (SIGSTOP, a freezer) in
+// that window withdraws the notification and restarts the syscall: the
+// answer fails with ENOENT, and the restarted call asks again -- which gx's
+// spawn reader, released by then, would not answer (the child, and gx in
+// its clone, would wait for good). Older kernels keep that window.
 int install_listener(const sock_fprog* prog) noexcept;
 
 }  // namespace gx::seccomp

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -993,4 +995,125 @@ TEST_CASE(
     close(fd);
   }
   info = SpawnInfo{};
+}
+
+TEST_CASE("spawn_confined: a stop and a continue while the released reader answers gx's exec do not hang the run") {
+  // Review helper-69: a stop in that window withdrew the notification
+  // being answered (the answer failed with ENOENT) and restarted the
+  // execveat, which the released reader never answered: the child and gx
+  // waited for good. Since 5.19 the listener is installed with
+  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (seccomp/bpf.h).
+  struct utsname u {};
+  REQUIRE(uname(&u) == 0);
+  int major = 0, minor = 0;
+  if (sscanf(u.release, "%d.%d", &major, &minor) != 2 || major < 5 || (major == 5 && minor < 19)) {
+    WARN("skip: kernel " << u.release << " has no SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (5.19+)");
+    return;
+  }
+  char dir_template[] = "/tmp/gx-stop-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string marker = std::string(dir_template) + "/ran";
+  MarkerSpawn m({marker});
+  const auto& g = seccomp::exec_guard_program();
+  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+  m.plan.notify_filter = &guard;
+  static std::atomic<bool> held{false};
+  held = false;
+  spawn_reader_released_hook = [](pid_t child) {
+    held = true;
+    kill(child, SIGSTOP);
+    usleep(50 * 1000);  // long enough for the stop to take the child, were its wait interruptible
+    kill(child, SIGCONT);
+    usleep(20 * 1000);
+  };
+  // A run that hangs is ended after 20 s (its child killed) and fails.
+  const pid_t spawning_thread = gettid();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool returned = false, timed_out = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (cv.wait_for(lock, std::chrono::seconds(20), [&] { return returned; })) return;
+    timed_out = true;
+    if (pid_t child = child_of(spawning_thread); child > 0) kill(child, SIGKILL);
+  });
+  SpawnInfo info;
+  auto r = spawn_confined(m.plan, &info, [] { return Decision::allow(); });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    returned = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  spawn_reader_released_hook = nullptr;
+  CHECK_FALSE(timed_out);
+  if (!held) {
+    WARN("skip: no handshake reader thread in this build (it forks), nothing to hold open");
+  }
+  if (r.ok()) {
+    CHECK(exit_code_of(*r, info) == 0);
+    CHECK(access(marker.c_str(), F_OK) == 0);
+  } else {
+    CHECK(timed_out);  // only the watchdog's kill may end it
+  }
+  unlink(marker.c_str());
+  rmdir(dir_template);
+}
+
+TEST_CASE("spawn_confined: a hosted reader's work is waited for, even when the child fails before the host runs it") {
+  // Review helper-69: without that wait spawn_confined would read the
+  // handshake before the reader did, and return while the work still
+  // referred to its frame. The host starts the work 200 ms late; the child
+  // fails at once (its cwd does not exist).
+  MarkerSpawn m({});
+  const auto& g = seccomp::exec_guard_program();
+  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+  m.plan.notify_filter = &guard;
+  m.plan.cwd = "/nonexistent/gx-host-test";
+  std::mutex mu;
+  std::condition_variable cv;
+  std::function<void()> posted;
+  bool closed = false;
+  std::thread host_thread([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return posted || closed; });
+    if (!posted) return;
+    std::function<void()> work = std::move(posted);
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    work();
+  });
+  bool offered = false;
+  auto host = [&](std::function<void()> work) {
+    offered = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      posted = std::move(work);
+    }
+    cv.notify_all();
+    return true;
+  };
+  std::atomic<bool> gate_ran{false};
+  SpawnInfo info;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = spawn_confined(
+      m.plan, &info,
+      [&] {
+        gate_ran = true;
+        return Decision::allow();
+      },
+      host);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  const bool ran_by_return = gate_ran.load();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    closed = true;
+  }
+  cv.notify_all();
+  host_thread.join();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().value == "chdir");
+  CHECK(ran_by_return);  // the work was over before spawn_confined returned
+  if (offered) CHECK(waited >= std::chrono::milliseconds(200));
+  else WARN("no host offered in this build (it forks): before_exec ran on the spawning thread");
 }

@@ -648,12 +648,16 @@ TEST_CASE("SyncHandoff: hosted work runs on the serving thread once the verdict 
     seen = h.wait();  // the verdict, already out: no wait
   };
   h.start(f.log, receipt);
-  if (hosted_first) CHECK(h.host(work));
+  CHECK_FALSE(h.host(work));  // no serve() under way: a step not begun may be skipped
   std::thread side([&] { h.serve(); });
-  if (!hosted_first) {
-    (void)h.wait();
-    CHECK(h.host(work));  // the verdict is out, serve() still waits for this
+  if (!hosted_first) (void)h.wait();  // the verdict is out, serve() still waits for a host or a close
+  // Refused only until serve() has begun (at once when the verdict is out).
+  bool hosted = h.host(work);
+  for (int i = 0; i < 2000 && !hosted && hosted_first; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    hosted = h.host(work);
   }
+  CHECK(hosted);
   CHECK_FALSE(h.host(work));  // one work only
   h.close_host();             // after host(): no effect
   const std::thread::id serving = side.get_id();
