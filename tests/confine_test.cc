@@ -131,6 +131,7 @@ struct MarkerSpawn {
   CStringArray argv;
   CStringArray envp{{}};
   ChildPlan plan;
+  sock_fprog guard{};
   explicit MarkerSpawn(std::vector<std::string> args) : argv(with_name(std::move(args))) {
     REQUIRE(exec_fd >= 0);
     REQUIRE(devnull >= 0);
@@ -146,12 +147,61 @@ struct MarkerSpawn {
   }
   MarkerSpawn(const MarkerSpawn&) = delete;
   MarkerSpawn& operator=(const MarkerSpawn&) = delete;
+  // gx run's exec guard (exec = []): spawn_confined answers gx's own exec.
+  void add_exec_guard() {
+    const auto& g = seccomp::exec_guard_program();
+    guard = {static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
+    plan.notify_filter = &guard;
+  }
 
  private:
   static std::vector<std::string> with_name(std::vector<std::string> args) {
     args.insert(args.begin(), "try_marker");
     return args;
   }
+};
+
+// A ReaderHost's thread (lib/confine_spawn.h): it exists before the spawn,
+// and runs the work it is given (`delay` late), or nothing once closed.
+struct TestHost {
+  std::chrono::milliseconds delay{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::function<void()> posted;
+  bool closed = false;
+  int offers = 0;
+  bool accept = true;
+  std::thread thread{[this] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return posted || closed; });
+    if (!posted) return;
+    std::function<void()> work = std::move(posted);
+    lock.unlock();
+    std::this_thread::sleep_for(delay);
+    work();
+  }};
+  std::thread::id id = thread.get_id();
+  ReaderHost host() {
+    return [this](std::function<void()> work) {
+      ++offers;
+      if (!accept) return false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        posted = std::move(work);
+      }
+      cv.notify_all();
+      return true;
+    };
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      closed = true;
+    }
+    cv.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+  ~TestHost() { close(); }
 };
 
 }  // namespace
@@ -448,34 +498,9 @@ TEST_CASE(
   REQUIRE(mkdtemp(dir_template) != nullptr);
   const std::string marker = std::string(dir_template) + "/ran";
   MarkerSpawn m({marker});
-  const auto& g = seccomp::exec_guard_program();
-  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  m.plan.notify_filter = &guard;
-  // The host: a thread that exists before the spawn and runs what it is given.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::function<void()> posted;
-  bool closed = false;
-  std::thread host_thread([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return posted || closed; });
-    if (!posted) return;
-    std::function<void()> work = std::move(posted);
-    lock.unlock();
-    work();
-  });
-  const std::thread::id host_id = host_thread.get_id();
-  int offers = 0;
-  auto host = [&](std::function<void()> work) {
-    ++offers;
-    if (!accept) return false;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      posted = std::move(work);
-    }
-    cv.notify_all();
-    return true;
-  };
+  m.add_exec_guard();
+  TestHost th;
+  th.accept = accept;
   std::thread::id gate_on;
   auto before_exec = [&]() -> Decision {
     gate_on = std::this_thread::get_id();
@@ -483,17 +508,12 @@ TEST_CASE(
     return Decision::deny(DenyReason::LogUnavailable, "cannot sync the receipt log: EIO (test)", "state", "x");
   };
   SpawnInfo info;
-  auto r = spawn_confined(m.plan, &info, before_exec, host);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    closed = true;
-  }
-  cv.notify_all();
-  host_thread.join();
+  auto r = spawn_confined(m.plan, &info, before_exec, th.host());
+  th.close();
   const bool hosted = accept && spawn_shares_memory();
   // Offered only where a reader thread would be started (not after fork).
-  CHECK(offers == (spawn_shares_memory() ? 1 : 0));
-  CHECK((gate_on == host_id) == hosted);
+  CHECK(th.offers == (spawn_shares_memory() ? 1 : 0));
+  CHECK((gate_on == th.id) == hosted);
   if (allow) {
     REQUIRE(r.ok());
     CHECK(exit_code_of(*r, info) == 0);
@@ -962,9 +982,7 @@ TEST_CASE(
   // while the reader was still to send its answer; the answer failed on
   // the number, reused by then, and the reader closed gx's descriptor.
   MarkerSpawn m({});
-  const auto& g = seccomp::exec_guard_program();
-  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  m.plan.notify_filter = &guard;
+  m.add_exec_guard();
   static std::atomic<bool> held{false};
   held = false;
   spawn_reader_released_hook = [](pid_t child) {
@@ -1014,9 +1032,7 @@ TEST_CASE("spawn_confined: a stop and a continue while the released reader answe
   REQUIRE(mkdtemp(dir_template) != nullptr);
   const std::string marker = std::string(dir_template) + "/ran";
   MarkerSpawn m({marker});
-  const auto& g = seccomp::exec_guard_program();
-  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  m.plan.notify_filter = &guard;
+  m.add_exec_guard();
   static std::atomic<bool> held{false};
   held = false;
   spawn_reader_released_hook = [](pid_t child) {
@@ -1066,33 +1082,10 @@ TEST_CASE("spawn_confined: a hosted reader's work is waited for, even when the c
   // referred to its frame. The host starts the work 200 ms late; the child
   // fails at once (its cwd does not exist).
   MarkerSpawn m({});
-  const auto& g = seccomp::exec_guard_program();
-  sock_fprog guard{static_cast<unsigned short>(g.size()), const_cast<sock_filter*>(g.data())};
-  m.plan.notify_filter = &guard;
+  m.add_exec_guard();
   m.plan.cwd = "/nonexistent/gx-host-test";
-  std::mutex mu;
-  std::condition_variable cv;
-  std::function<void()> posted;
-  bool closed = false;
-  std::thread host_thread([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return posted || closed; });
-    if (!posted) return;
-    std::function<void()> work = std::move(posted);
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    work();
-  });
-  bool offered = false;
-  auto host = [&](std::function<void()> work) {
-    offered = true;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      posted = std::move(work);
-    }
-    cv.notify_all();
-    return true;
-  };
+  TestHost th;
+  th.delay = std::chrono::milliseconds(200);
   std::atomic<bool> gate_ran{false};
   SpawnInfo info;
   const auto t0 = std::chrono::steady_clock::now();
@@ -1102,18 +1095,13 @@ TEST_CASE("spawn_confined: a hosted reader's work is waited for, even when the c
         gate_ran = true;
         return Decision::allow();
       },
-      host);
+      th.host());
   const auto waited = std::chrono::steady_clock::now() - t0;
   const bool ran_by_return = gate_ran.load();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    closed = true;
-  }
-  cv.notify_all();
-  host_thread.join();
+  th.close();
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().value == "chdir");
   CHECK(ran_by_return);  // the work was over before spawn_confined returned
-  if (offered) CHECK(waited >= std::chrono::milliseconds(200));
+  if (th.offers > 0) CHECK(waited >= std::chrono::milliseconds(200));
   else WARN("no host offered in this build (it forks): before_exec ran on the spawning thread");
 }
