@@ -1,5 +1,7 @@
 #include "cmd/common.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <optional>
 
@@ -41,6 +43,11 @@ int report_denial(const Decision& d) {
 
 std::string json_text(const nlohmann::json& j, int indent) {
   return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void leave(int code) {
+  std::fflush(nullptr);
+  _exit(code);
 }
 
 int report_error(const std::string& message) {

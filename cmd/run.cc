@@ -224,22 +224,14 @@ int run_run(const RunOptions& o) {
   req.syslog = o.syslog || getenv("GX_SYSLOG") != nullptr;
   // What the caller ignores and blocks reaches the command, as without gx.
   req.inherited_signals = InheritedSignals::of_this_process();
-#if !defined(__SANITIZE_ADDRESS__)
-  // Answered, then gone: the result is reported and gx exits from inside
-  // run_governed, before the run's teardown (its SQLite connection,
-  // descriptors, threads and memory: ~0.1 ms), which exit does anyway.
-  // Everything that outlives gx is written by then: the receipts, the use
-  // store's commits, the report. A SIGINT or SIGTERM that comes after the
-  // child was reaped (gx blocks them while it supervises) dies with gx
-  // unhandled: the run is over and recorded, and gx exits with the
-  // command's status, where it used to be killed by it at the end.
-  // Sanitizer builds return (LeakSanitizer checks at exit), as main does.
-  req.on_result = [&o, &report](RunResult& result) {
-    const int code = finish_run(o, report, result);
-    std::fflush(nullptr);
-    _exit(code);
-  };
-#endif
+  // Answered, then gone (kLeaveEarly): the result is reported and gx exits
+  // from inside run_governed, before the run's teardown (its SQLite
+  // connection, descriptors, threads and memory: ~0.1 ms). Everything that
+  // outlives gx is written by then: the receipts, the use store's commits,
+  // the report. A SIGINT or SIGTERM that comes after the child was reaped
+  // (gx blocks them while it supervises) dies with gx unhandled: the run is
+  // over and recorded, and gx exits with the command's status.
+  if constexpr (kLeaveEarly) req.on_result = [&o, &report](RunResult& result) { leave(finish_run(o, report, result)); };
   return finish_run(o, report, run_governed(req));
 }
 

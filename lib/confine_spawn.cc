@@ -347,8 +347,8 @@ Result<pid_t> spawn_confined(const ChildPlan& plan_in, SpawnInfo* info, const Be
     }
     const bool go_ahead = d.allowed();
     rd.gate_decision = std::move(d);  // noexcept: nothing can throw past the decision
+    if (guarded) return;              // the handshake answers with the decision (no pipe)
     fs::UniqueFd gate = std::move(rd.gate_write);
-    if (guarded) return;
     rd.released = true;
     if (go_ahead) {
       const char go = 1;

@@ -583,15 +583,32 @@ TEST_CASE("ReceiptSync::DeferredNoHint: written, not durable until sync(), the h
   CHECK(head_count(f.dir) == 1);
 }
 
-TEST_CASE("SyncHandoff: the thread that serves syncs the receipt it was started with") {
-  Fixture f;
-  auto rec = append_authorized_run(f.store, f.log, authorized_subject("handoff"), 2, kFar, nullptr, {},
+// The authorized receipt of a use of `name`, written and not yet durable, as
+// a standalone run hands it to its side thread (SyncHandoff::start).
+AppendedReceipt written_for_handoff(Fixture& f, const std::string& name) {
+  auto rec = append_authorized_run(f.store, f.log, authorized_subject(name), 2, kFar, nullptr, {},
                                    ReceiptSync::DeferredNoHint);
   REQUIRE(rec.ok());
+  return rec->receipt;
+}
+
+// A receipt "written" through a pipe's read end: a pipe cannot be synced.
+AppendedReceipt unsyncable_receipt() {
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  AppendedReceipt fake;
+  fake.written_through = std::make_shared<const fs::UniqueFd>(p[0]);
+  close(p[1]);
+  return fake;
+}
+
+TEST_CASE("SyncHandoff: the thread that serves syncs the receipt it was started with") {
+  Fixture f;
+  const AppendedReceipt receipt = written_for_handoff(f, "handoff");
   SyncHandoff h;
   std::thread side([&] { h.serve(); });  // waits: nothing started yet
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  h.start(f.log, rec->receipt);
+  h.start(f.log, receipt);
   Decision d = h.wait();
   h.close_host();  // no work comes: serve() returns once its verdict is out
   side.join();
@@ -602,16 +619,11 @@ TEST_CASE("SyncHandoff: the thread that serves syncs the receipt it was started 
 }
 
 TEST_CASE("SyncHandoff: a sync that fails is the verdict (the program must not start)") {
-  // A pipe cannot be synced: serve() must really sync the descriptor the
-  // receipt was written through, and report its failure.
-  int p[2];
-  REQUIRE(pipe(p) == 0);
-  AppendedReceipt fake;
-  fake.written_through = std::make_shared<const fs::UniqueFd>(p[0]);
-  close(p[1]);
+  // serve() must really sync the descriptor the receipt was written
+  // through, and report its failure.
   Fixture f;
   SyncHandoff h;
-  h.start(f.log, fake);
+  h.start(f.log, unsyncable_receipt());
   std::thread side([&] { h.serve(); });
   Decision d = h.wait();
   h.close_host();
@@ -625,18 +637,7 @@ TEST_CASE("SyncHandoff: hosted work runs on the serving thread once the verdict 
   const bool hosted_first = GENERATE(true, false);  // before the sync is over, or after
   INFO("sync fails " << sync_fails << ", hosted first " << hosted_first);
   Fixture f;
-  AppendedReceipt receipt;
-  int p[2] = {-1, -1};
-  if (sync_fails) {
-    REQUIRE(pipe(p) == 0);  // cannot be synced
-    receipt.written_through = std::make_shared<const fs::UniqueFd>(p[0]);
-    close(p[1]);
-  } else {
-    auto rec = append_authorized_run(f.store, f.log, authorized_subject("hosted"), 2, kFar, nullptr, {},
-                                     ReceiptSync::DeferredNoHint);
-    REQUIRE(rec.ok());
-    receipt = rec->receipt;
-  }
+  const AppendedReceipt receipt = sync_fails ? unsyncable_receipt() : written_for_handoff(f, "hosted");
   SyncHandoff h;
   CHECK_FALSE(h.host([] {}));  // before start(): no serve() would reach it
   std::thread::id server;
@@ -670,11 +671,8 @@ TEST_CASE("SyncHandoff: hosted work runs on the serving thread once the verdict 
 
 TEST_CASE("SyncHandoff: closed, the serving thread returns after its verdict and takes no work") {
   Fixture f;
-  auto rec = append_authorized_run(f.store, f.log, authorized_subject("closed"), 2, kFar, nullptr, {},
-                                   ReceiptSync::DeferredNoHint);
-  REQUIRE(rec.ok());
   SyncHandoff h;
-  h.start(f.log, rec->receipt);
+  h.start(f.log, written_for_handoff(f, "closed"));
   std::thread side([&] { h.serve(); });
   CHECK(h.wait().allowed());
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // serve() waits for work or a close by now
