@@ -77,6 +77,17 @@ class DeferredSync {
   sqlite::StmtCache& stmts_;
 };
 
+// What a reservation runs (reserve_impl, prepare_reservation).
+constexpr const char* kLookupUse = "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1";
+constexpr const char* kInsertUse =
+    "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)";
+constexpr const char* kSpendUseNewNotAfter =
+    "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
+    " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
+    " last_seq = max(last_seq, ?4) WHERE digest = ?1";
+constexpr const char* kSpendUse =
+    "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2), last_seq = max(last_seq, ?4) WHERE digest = ?1";
+
 }  // namespace
 
 std::string UseStore::db_path(const std::string& state_dir) { return state_dir + "/" + use_store_db::kDbFile; }
@@ -267,7 +278,7 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   DeferredSync deferred(db_, *stmts_, at != nullptr);
   Transaction tx(db_, stmts_.get());
   if (Decision d = begin(tx); !d) return d;
-  auto select = stmts_->use(db_, "SELECT spent, max_uses, not_after FROM uses WHERE digest = ?1");
+  auto select = stmts_->use(db_, kLookupUse);
   if (!select.ok()) return fail("cannot prepare lookup");
   sqlite3_bind_text(select.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   int rc = select.step();
@@ -294,14 +305,7 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   const bool new_not_after =
       rc == SQLITE_ROW &&
       (stored_not_after == kUnknownNotAfter ? not_after : std::max(stored_not_after, not_after)) != stored_not_after;
-  auto write = stmts_->use(
-      db_, rc != SQLITE_ROW
-               ? "INSERT INTO uses (digest, spent, max_uses, not_after, last_seq) VALUES (?1, 1, ?2, ?3, ?4)"
-           : new_not_after ? "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
-                             " not_after = CASE WHEN not_after = ?5 THEN ?3 ELSE max(not_after, ?3) END,"
-                             " last_seq = max(last_seq, ?4) WHERE digest = ?1"
-                           : "UPDATE uses SET spent = spent + 1, max_uses = min(max_uses, ?2),"
-                             " last_seq = max(last_seq, ?4) WHERE digest = ?1");
+  auto write = stmts_->use(db_, rc != SQLITE_ROW ? kInsertUse : new_not_after ? kSpendUseNewNotAfter : kSpendUse);
   if (!write.ok()) return fail("cannot prepare update");
   sqlite3_bind_text(write.get(), 1, artifact_digest.c_str(), -1, SQLITE_STATIC);
   sqlite3_bind_int64(write.get(), 2, max_uses);
@@ -314,6 +318,14 @@ Result<UseReservation> UseStore::reserve_impl(const std::string& artifact_digest
   if (tx.commit() != SQLITE_OK) return fail("cannot commit the use");
   sync_due_ = at && at->seq - synced_seq >= kUseStoreSyncEvery;
   return UseReservation{artifact_digest, spent + 1, limit};
+}
+
+void UseStore::prepare_reservation() {
+  // Not the PRAGMAs DeferredSync runs: SQLite compiles a PRAGMA again every
+  // time it runs (lib/sqlite_stmt.h).
+  for (const char* sql : {use_store_db::kLogSyncQuery, Transaction::kBegin, kLookupUse, kInsertUse, kSpendUse,
+                          kSpendUseNewNotAfter, Transaction::kCommit})
+    (void)stmts_->use(db_, sql);
 }
 
 Result<std::optional<UseRecord>> UseStore::lookup(const std::string& artifact_digest) {

@@ -161,6 +161,12 @@ class UseStore {
   // reconciliation's (LogTampered, LogUnavailable, StateUnavailable).
   Result<UseReservation> reserve_logged(const std::string& artifact_digest, uint32_t max_uses, UnixTime not_after,
                                         const LogPosition& at);
+  // Compiles the statements reserve_logged() runs into this connection's
+  // cache (~15 us each), so that a caller with a second CPU has them
+  // compiled there while its first verifies (gx run's side work). Reads and
+  // changes nothing; a statement that fails to compile here is compiled
+  // (and its error reported) by reserve_logged() as before.
+  void prepare_reservation();
   // Call after the receipt of the last reserve_logged() is durable in the
   // log (ends at `appended.end`): every kUseStoreSyncEvery reservations,
   // records that position as synced (one synced commit). Best effort for

@@ -49,6 +49,8 @@ uint32_t clamp_uses(int64_t v);
 class Transaction {
  public:
   // With `stmts`: BEGIN, COMMIT and ROLLBACK from its prepared statements.
+  static constexpr const char* kBegin = "BEGIN IMMEDIATE";
+  static constexpr const char* kCommit = "COMMIT";
   explicit Transaction(sqlite3* db, sqlite::StmtCache* stmts = nullptr) : db_(db), stmts_(stmts) {}
   ~Transaction() {
     if (open_) run("ROLLBACK");
@@ -58,12 +60,12 @@ class Transaction {
   // BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy
   // timeout), so two processes can never both read "1 use left".
   int begin() {
-    int rc = run("BEGIN IMMEDIATE");
+    int rc = run(kBegin);
     open_ = rc == SQLITE_OK;
     return rc;
   }
   int commit() {
-    int rc = run("COMMIT");
+    int rc = run(kCommit);
     if (rc == SQLITE_OK) open_ = false;
     return rc;
   }

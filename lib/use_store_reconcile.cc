@@ -29,9 +29,12 @@ const std::string& kernel_boot_id() {
   return id;
 }
 
+const char* const kLogSyncQuery =
+    "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1";
+
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
                               sqlite::StmtCache& stmts) {
-  auto q = stmts.use(db, "SELECT boot_id, synced_offset, synced_seq, synced_hash, legacy FROM log_sync WHERE id = 1");
+  auto q = stmts.use(db, kLogSyncQuery);
   if (!q.ok() || q.step() != SQLITE_ROW) return fail("cannot read log_sync");
   LogSync s;
   s.boot_id = sqlite::column_text(q.get(), 0);

@@ -31,7 +31,8 @@ struct LogSync {
 const std::string& kernel_boot_id();
 
 // The log_sync row; `fail` makes the error (UseStore::fail).
-// Its query kept in the connection's prepared statements.
+// Its query (kLogSyncQuery) kept in the connection's prepared statements.
+extern const char* const kLogSyncQuery;
 Result<LogSync> read_log_sync(sqlite3* db, const std::function<Decision(const std::string&)>& fail,
                               sqlite::StmtCache& stmts);
 

@@ -461,3 +461,36 @@ TEST_CASE("a repeat reservation writes one WAL page; not_after changes only when
   CHECK((*s.lookup(digest("r")))->not_after == kFar - 5);
   CHECK((*s.lookup(digest("r")))->spent == 5);
 }
+
+TEST_CASE("prepare_reservation only compiles: it waits for no lock, writes nothing, and reservations count as before") {
+  TempDir t;
+  const std::string wal = t.path + "/uses.db-wal";
+  {
+    UseStore first = open_ok(t.path);
+    REQUIRE(first.reserve(digest("a"), 5, kFar).ok());
+  }
+  UseStore s = open_ok(t.path, 200);
+  const auto wal_before = std::filesystem::file_size(wal);
+  // Another connection holds the write lock: compiling needs none.
+  sqlite3* other = raw_open(t.path);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  s.prepare_reservation();
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(150));
+  REQUIRE(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  CHECK(std::filesystem::file_size(wal) == wal_before);
+  CHECK(spent(t.path, digest("a")) == 1);
+
+  // The kept statements after another connection changed the schema:
+  // SQLite compiles them again, and every kind of reservation still counts.
+  REQUIRE(sqlite3_exec(other, "CREATE INDEX extra ON uses(spent)", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(other);
+  REQUIRE(s.reserve(digest("a"), 5, kFar).ok());       // an existing row
+  REQUIRE(s.reserve(digest("b"), 1, kFar).ok());       // a new row
+  REQUIRE(s.reserve(digest("a"), 5, kFar + 10).ok());  // a later not_after
+  CHECK((*s.lookup(digest("a")))->spent == 3);
+  CHECK((*s.lookup(digest("a")))->not_after == kFar + 10);
+  auto replay = s.reserve(digest("b"), 1, kFar);
+  REQUIRE_FALSE(replay.ok());
+  CHECK(replay.error().reason == DenyReason::Replay);
+}

@@ -113,14 +113,27 @@ if command -v strace >/dev/null &&
   # opened afterwards: a new description does not report a writeback error another process's
   # fsync has already seen (errseq), so it could "succeed" for a receipt that never reached the
   # disk (lib/receipt_log.h, AppendedReceipt::written_through).
-  strace -f -o "$T/strace2" -e trace=openat,write,close,fdatasync "$GX" run --trust "$T/k/trust.toml" \
-    --state "$S" "$T/warm.toml" -- /bin/true >/dev/null 2>&1
+  strace -f -o "$T/strace2" -e trace=openat,write,close,fdatasync,clone,clone3 "$GX" run \
+    --trust "$T/k/trust.toml" --state "$S" "$T/warm.toml" -- /bin/true >/dev/null 2>&1
   verdict=$(python3 - "$T/strace2" <<'PY'
 import re, sys
 log_fds, written, closed_after_write = set(), None, False
 opening = set()  # pids in an unfinished openat of receipts.log (gx opens it on two threads)
+# gx's own threads share its descriptor table (CLONE_FILES); the child it starts has its own,
+# and its closes (of everything it must not inherit) say nothing about gx's descriptors.
+own, cloning = set(), {}
 for line in open(sys.argv[1]):
     pid = line.split(None, 1)[0]
+    if not own:
+        own.add(pid)
+    m = re.search(r'clone3?\((.*)', line)
+    if m and pid in own:
+        cloning[pid] = "CLONE_FILES" in m.group(1)
+    m = re.search(r'clone3?\(.* = (\d+)$', line) or re.search(r'<\.\.\. clone3? resumed>.* = (\d+)$', line)
+    if m and cloning.pop(pid, False):
+        own.add(m.group(1))
+    if pid not in own:
+        continue
     m = re.search(r'openat\(.*"receipts\.log".* = (\d+)$', line)
     if m:
         log_fds.add(m.group(1))
@@ -141,6 +154,10 @@ for line in open(sys.argv[1]):
     m = re.search(r'close\((\d+)[ )]', line)
     if m and written is not None and m.group(1) == written:
         closed_after_write = True
+    # A log descriptor closed before the receipt's write is no longer one: its number may be
+    # reused (by gx's other thread) for another file that gx writes JSON to, a cache or the head.
+    if m and written is None:
+        log_fds.discard(m.group(1))
     m = re.search(r'fdatasync\((\d+)[ )]', line)
     if m and written is not None:
         print("same" if m.group(1) == written and not closed_after_write else "other")
