@@ -121,8 +121,10 @@ log_fds, written, closed_after_write = set(), None, False
 opening = set()  # pids in an unfinished openat of receipts.log (gx opens it on two threads)
 # gx's own threads share its descriptor table (CLONE_FILES); the child it starts has its own,
 # and its closes (of everything it must not inherit) say nothing about gx's descriptors.
+# Found in a first pass: a thread's own lines may come before its creator's "= TID".
+lines = open(sys.argv[1]).read().splitlines()
 own, cloning = set(), {}
-for line in open(sys.argv[1]):
+for line in lines:
     pid = line.split(None, 1)[0]
     if not own:
         own.add(pid)
@@ -132,6 +134,8 @@ for line in open(sys.argv[1]):
     m = re.search(r'clone3?\(.* = (\d+)$', line) or re.search(r'<\.\.\. clone3? resumed>.* = (\d+)$', line)
     if m and cloning.pop(pid, False):
         own.add(m.group(1))
+for line in lines:
+    pid = line.split(None, 1)[0]
     if pid not in own:
         continue
     m = re.search(r'openat\(.*"receipts\.log".* = (\d+)$', line)
