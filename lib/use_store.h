@@ -163,9 +163,10 @@ class UseStore {
                                         const LogPosition& at);
   // Compiles the statements reserve_logged() runs into this connection's
   // cache (~15 us each), so that a caller with a second CPU has them
-  // compiled there while its first verifies (gx run's side work). Reads and
-  // changes nothing; a statement that fails to compile here is compiled
-  // (and its error reported) by reserve_logged() as before.
+  // compiled there while its first verifies (gx run's side work). Changes
+  // nothing and takes no write lock (compiling reads the schema); a
+  // statement that fails to compile here is compiled (and its error
+  // reported) by reserve_logged() as before.
   void prepare_reservation();
   // Call after the receipt of the last reserve_logged() is durable in the
   // log (ends at `appended.end`): every kUseStoreSyncEvery reservations,
