@@ -8,6 +8,9 @@
 # data, the read-only data up to the unwind tables -- while the copy does not.
 # The cost is resident memory, so a running `gx run` is also held to the
 # 8 MiB peak RSS target (issue #14).
+# A gx linked with its symbol order (GX_SYMBOL_ORDER) has the functions a run
+# executes together at the start of its code, and its exception tables after
+# the unwind tables (never populated).
 source "$(dirname "$0")/lib/common.bash"
 source "$(dirname "$0")/lib/run_env.bash"
 
